@@ -1,0 +1,115 @@
+/**
+ * The contract between celeriac and a message broker. `app`, `worker`, `canvas` and `result`
+ * use only this interface; adapters (amqp, memory) are picked by URL scheme in registry.ts.
+ *
+ * Semantics every adapter keeps (spec/conformance/transport.conformance.ts checks them):
+ * - `publish` resolves only when the broker has taken responsibility for the message
+ *   (AMQP: publisher confirm). An unroutable message (no queue bound for the routing key,
+ *   published with `mandatory`) rejects with PublishError('unroutable'); a nack with
+ *   PublishError('nacked'); no confirm within `confirmTimeoutMs` with PublishError('confirm-timeout').
+ * - Deliveries are handed out at most `prefetch` unsettled at a time per queue consumed.
+ * - A delivery is settled once: the first `ack`/`reject` counts, later calls return false.
+ *   After the connection that delivered it is lost, settling returns false and the broker
+ *   redelivers the message (with `redelivered` set) to some consumer.
+ * - After a lost connection the adapter reconnects by itself (backoff with jitter),
+ *   re-declares every queue it declared and resumes every consumer that was not cancelled.
+ */
+
+export interface MessageProperties {
+  contentType: string;
+  contentEncoding: string;
+  headers: Record<string, unknown>;
+  correlationId?: string;
+  replyTo?: string;
+  /** 0..255; only honoured by queues declared with `x-max-priority`. */
+  priority?: number;
+  /** Per-message TTL in ms, as AMQP's decimal string. */
+  expiration?: string;
+  messageId?: string;
+  /** Default true: delivery mode 2, survives a broker restart on a durable queue. */
+  persistent?: boolean;
+}
+
+export interface OutgoingMessage extends MessageProperties {
+  body: Buffer;
+}
+
+export interface PublishTarget {
+  /** '' is the default exchange: routing key = queue name. */
+  exchange: string;
+  routingKey: string;
+  /** Default true: an unroutable message is returned and the publish rejects. */
+  mandatory?: boolean;
+}
+
+export interface Delivery {
+  readonly body: Buffer;
+  readonly properties: MessageProperties;
+  readonly exchange: string;
+  readonly routingKey: string;
+  /** The queue this delivery was consumed from. */
+  readonly queue: string;
+  readonly redelivered: boolean;
+  /** Settles positively. Returns false if already settled or the delivering channel is gone. */
+  ack(): boolean;
+  /** requeue=true returns the message to its queue; false drops it (or dead-letters it via the queue's DLX). */
+  reject(requeue: boolean): boolean;
+}
+
+export interface QueueDeclaration {
+  name: string;
+  /** Default true. */
+  durable?: boolean;
+  exclusive?: boolean;
+  autoDelete?: boolean;
+  /** Queue arguments (x-max-priority, x-message-ttl, x-dead-letter-exchange, x-expires, ...). */
+  arguments?: Record<string, unknown>;
+  /** When set, the exchange is declared (durable) and the queue bound to it with `routingKey`. */
+  exchange?: string;
+  exchangeType?: 'direct' | 'topic' | 'fanout';
+  /** Default: the queue name. */
+  routingKey?: string;
+}
+
+export interface ConsumeOptions {
+  /** Most unsettled deliveries at a time, per queue. */
+  prefetch: number;
+}
+
+export type DeliveryHandler = (delivery: Delivery) => void;
+
+export interface ConsumerHandle {
+  /**
+   * Stops new deliveries (and stops resuming after reconnects). Deliveries already handed out
+   * stay settle-able until the transport closes.
+   */
+  cancel(): Promise<void>;
+}
+
+export interface Transport {
+  /** The broker URL with the password hidden. */
+  readonly url: string;
+  /** Idempotent. Remembered, and declared again after every reconnect. */
+  declareQueue(queue: QueueDeclaration): Promise<void>;
+  publish(message: OutgoingMessage, target: PublishTarget): Promise<void>;
+  consume(queues: string[], options: ConsumeOptions, onDelivery: DeliveryHandler): Promise<ConsumerHandle>;
+  /** Removes all ready messages from the queue; resolves with how many. */
+  purge(queue: string): Promise<number>;
+  /** Number of ready messages in the queue (for tests, purge and metrics). */
+  messageCount(queue: string): Promise<number>;
+  /** Cancels consumers, waits for pending confirms, closes connections. Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface TransportOptions {
+  /** Seconds; 0 disables. Default 30. */
+  heartbeatSeconds: number;
+  /** Default 30_000. */
+  confirmTimeoutMs: number;
+  /** Connection attempts before giving up on an operation; null = forever. Default null. */
+  connectMaxRetries: number | null;
+  /** First reconnect delay; doubles per attempt up to connectMaxDelayMs, with full jitter. */
+  connectInitialDelayMs: number;
+  connectMaxDelayMs: number;
+  logger: import('winston').Logger;
+}

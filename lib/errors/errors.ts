@@ -1,0 +1,162 @@
+/**
+ * Every error celeriac raises on purpose. Each class has a stable `code` (documented in
+ * docs/errors.md; a unit spec fails when a code is missing there) so callers can branch on
+ * `err.code` instead of matching messages.
+ *
+ * `instanceof` also works across module copies and worker threads: each class is tagged with a
+ * `Symbol.for` marker and `Symbol.hasInstance` checks the marker, not the prototype chain.
+ */
+
+const MARK = Symbol.for('celeriac.error.code');
+
+export abstract class CeleriacError extends Error {
+  abstract readonly code: string;
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (typeof value !== 'object' || value === null) return false;
+    const code = (value as Record<symbol, unknown>)[MARK];
+    if (typeof code !== 'string') return false;
+    if (this === CeleriacError) return true;
+    // A subclass matches when the value's class chain contains this class's code.
+    const codes = (value as Record<symbol, unknown>)[CODES] as string[] | undefined;
+    const own = (this as unknown as { prototype: Record<symbol, unknown> }).prototype[MARK];
+    return Array.isArray(codes) && typeof own === 'string' && codes.includes(own);
+  }
+}
+
+const CODES = Symbol.for('celeriac.error.codes');
+
+/** Tags a class so that instances carry its code and the codes of its ancestors. */
+function tag(cls: { prototype: object }, code: string): void {
+  const proto = cls.prototype as Record<symbol, unknown>;
+  const parent = Object.getPrototypeOf(proto) as Record<symbol, unknown>;
+  const inherited = (parent[CODES] as string[] | undefined) ?? [];
+  Object.defineProperty(proto, MARK, { value: code });
+  Object.defineProperty(proto, CODES, { value: [...inherited, code] });
+  Object.defineProperty(proto, 'code', { value: code, enumerable: true });
+}
+
+/** A createApp option, CLI flag or call option that is unknown or has a bad value. */
+export class ConfigError extends CeleriacError {
+  declare readonly code: 'CELERIAC_CONFIG';
+  constructor(readonly option: string, message: string) {
+    super(`${option}: ${message}`);
+  }
+}
+tag(ConfigError, 'CELERIAC_CONFIG');
+
+/** A URL whose scheme no transport or result backend is registered for. */
+export class UnknownSchemeError extends CeleriacError {
+  declare readonly code: 'CELERIAC_UNKNOWN_SCHEME';
+  constructor(readonly kind: 'broker' | 'backend', scheme: string, known: string[]) {
+    super(`unknown ${kind} URL scheme "${scheme}"; known schemes: ${known.join(', ')}`);
+  }
+}
+tag(UnknownSchemeError, 'CELERIAC_UNKNOWN_SCHEME');
+
+/** The broker could not be reached (after the configured retries). `url` has no password. */
+export class BrokerConnectionError extends CeleriacError {
+  declare readonly code: 'CELERIAC_BROKER_UNREACHABLE';
+  constructor(readonly url: string, message: string, options?: { cause?: unknown }) {
+    super(`broker ${url}: ${message}`, options);
+  }
+}
+tag(BrokerConnectionError, 'CELERIAC_BROKER_UNREACHABLE');
+
+/** The result backend could not be reached or refused an operation. `url` has no password. */
+export class BackendError extends CeleriacError {
+  declare readonly code: 'CELERIAC_BACKEND';
+  constructor(readonly url: string, message: string, options?: { cause?: unknown }) {
+    super(`result backend ${url}: ${message}`, options);
+  }
+}
+tag(BackendError, 'CELERIAC_BACKEND');
+
+/** A publish the broker did not accept: returned as unroutable, nacked, or not confirmed in time. */
+export class PublishError extends CeleriacError {
+  declare readonly code: 'CELERIAC_PUBLISH_FAILED';
+  constructor(
+    readonly reason: 'unroutable' | 'nacked' | 'confirm-timeout' | 'closed',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+tag(PublishError, 'CELERIAC_PUBLISH_FAILED');
+
+/** A value that the chosen serializer cannot encode or decode. */
+export class SerializationError extends CeleriacError {
+  declare readonly code: 'CELERIAC_SERIALIZATION';
+}
+tag(SerializationError, 'CELERIAC_SERIALIZATION');
+
+/**
+ * A delivery that is not a task message celeriac can run: undecodable body, content type not
+ * accepted, wrong headers or body shape, unknown task. `reason` goes into the dead-letter
+ * headers verbatim.
+ */
+export class InvalidMessageError extends CeleriacError {
+  declare readonly code: 'CELERIAC_INVALID_MESSAGE';
+  constructor(
+    readonly reason: 'decode' | 'content-type' | 'headers' | 'body-shape' | 'unknown-task',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+tag(InvalidMessageError, 'CELERIAC_INVALID_MESSAGE');
+
+/** `AsyncResult.get()` did not see a final state within its timeout. */
+export class ResultTimeoutError extends CeleriacError {
+  declare readonly code: 'CELERIAC_RESULT_TIMEOUT';
+  constructor(readonly taskId: string, readonly timeoutMs: number) {
+    super(`no result for task ${taskId} within ${timeoutMs} ms`);
+  }
+}
+tag(ResultTimeoutError, 'CELERIAC_RESULT_TIMEOUT');
+
+/**
+ * A task ended in FAILURE or REVOKED. `state` names which; `excType`, `excMessage`,
+ * `excModule` and `traceback` are what the worker that ran it recorded (Python or Node).
+ */
+export class TaskFailedError extends CeleriacError {
+  declare readonly code: 'CELERIAC_TASK_FAILED';
+  constructor(
+    readonly taskId: string,
+    readonly state: 'FAILURE' | 'REVOKED',
+    readonly excType: string,
+    readonly excMessage: string,
+    readonly excModule: string | null,
+    readonly traceback: string | null,
+  ) {
+    super(`task ${taskId} ended in ${state}: ${excType}: ${excMessage}`);
+  }
+}
+tag(TaskFailedError, 'CELERIAC_TASK_FAILED');
+
+/** Used after `app.close()` or worker shutdown began. */
+export class ClosedError extends CeleriacError {
+  declare readonly code: 'CELERIAC_CLOSED';
+}
+tag(ClosedError, 'CELERIAC_CLOSED');
+
+/** Every code above, for the docs check. */
+export const ERROR_CODES = [
+  'CELERIAC_CONFIG',
+  'CELERIAC_UNKNOWN_SCHEME',
+  'CELERIAC_BROKER_UNREACHABLE',
+  'CELERIAC_BACKEND',
+  'CELERIAC_PUBLISH_FAILED',
+  'CELERIAC_SERIALIZATION',
+  'CELERIAC_INVALID_MESSAGE',
+  'CELERIAC_RESULT_TIMEOUT',
+  'CELERIAC_TASK_FAILED',
+  'CELERIAC_CLOSED',
+] as const;
