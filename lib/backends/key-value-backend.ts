@@ -1,0 +1,394 @@
+import type { Logger } from 'winston';
+import { BackendError, CeleriacError, ClosedError, ResultTimeoutError, SerializationError } from '../errors/errors.js';
+import { isReady, type TaskState } from '../protocol/states.js';
+import {
+  pendingMeta,
+  type BackendOptions,
+  type ResultBackend,
+  type StoreContext,
+  type TaskMeta,
+  type WaitOptions,
+} from './result-backend.js';
+
+/** Celery's key prefix for a task's outcome; the same string names the channel it is published on. */
+export const TASK_KEY_PREFIX = 'celery-task-meta-';
+
+export function taskKey(taskId: string): string {
+  return TASK_KEY_PREFIX + taskId;
+}
+
+/** Callbacks a subscriber primitive delivers to the base. Neither throws. */
+export interface SubscriberEvents {
+  /** A message arrived on a channel this subscriber is subscribed to. */
+  message(channel: string, message: string): void;
+  /**
+   * The subscription connection was lost and is back. Messages published in the gap are lost,
+   * so the base re-subscribes and re-reads every key that still has waiters.
+   */
+  reconnected(): void;
+}
+
+/**
+ * One subscription connection, opened by the subclass on the first wait and shared by every
+ * waiter of the backend instance.
+ *
+ * Contract: calls take effect in call order (SUBSCRIBE a, UNSUBSCRIBE a, SUBSCRIBE a leaves `a`
+ * subscribed); `subscribe` resolves only once messages on the channel will be delivered;
+ * subscribing twice to one channel is harmless; errors are BackendError or ClosedError.
+ */
+export interface ChannelSubscriber {
+  subscribe(channel: string): Promise<void>;
+  unsubscribe(channel: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+interface Waiter {
+  readonly taskId: string;
+  readonly channel: Channel;
+  readonly resolve: (meta: TaskMeta) => void;
+  readonly reject: (reason: unknown) => void;
+  done: boolean;
+  timer: NodeJS.Timeout | undefined;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+}
+
+/** The waiters on one key. Invariant: registered in `channels` ⇔ waiters.size > 0. */
+interface Channel {
+  readonly key: string;
+  readonly waiters: Set<Waiter>;
+  /** The SUBSCRIBE sent when the first waiter arrived; every waiter reads the key after it. */
+  readonly subscribed: Promise<void>;
+}
+
+/** setTimeout overflows above this; longer waits are treated as unbounded. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * A ResultBackend over a key-value store with pub/sub, after Celery's BaseKeyValueStoreBackend.
+ * A subclass provides the primitives (get, set-and-publish, delete, a channel subscriber, close);
+ * this class owns key naming, the Celery JSON encoding, and waiting without polling.
+ *
+ * Waiting: one subscriber per instance, one subscription per key with waiters, any number of
+ * waiters per key. A waiter subscribes first and reads the key second, so a result stored
+ * between the two is seen either by the read or by the message. Every waiter leaves exactly
+ * once (result, timeout, abort, error or close): its timer is cleared, its abort listener
+ * removed, and the key unsubscribed when it was the last one there.
+ */
+export abstract class KeyValueBackend implements ResultBackend {
+  readonly url: string;
+  protected readonly logger: Logger;
+  protected readonly resultExpiresMs: number;
+
+  private readonly channels = new Map<string, Channel>();
+  private subscriber: ChannelSubscriber | undefined;
+  private closing: Promise<void> | undefined;
+
+  /** @param url the backend URL already redacted (no password). */
+  protected constructor(url: string, options: BackendOptions) {
+    this.url = url;
+    this.logger = options.logger;
+    this.resultExpiresMs = options.resultExpiresMs;
+  }
+
+  // ---- primitives a subclass provides --------------------------------------------------------
+
+  /** The value under `key`, or null when there is none (never stored, forgotten or expired). */
+  protected abstract get(key: string): Promise<string | null>;
+  /**
+   * Stores `value` under `key` (expiring after `ttlMs`, or never when 0) and publishes the same
+   * value on the channel named `key`, as Celery's Redis backend does. Resolves once stored.
+   */
+  protected abstract set(key: string, value: string, ttlMs: number): Promise<void>;
+  protected abstract delete(key: string): Promise<void>;
+  /** Opens the one subscription connection; called lazily, at most once per instance. */
+  protected abstract openSubscriber(events: SubscriberEvents): ChannelSubscriber;
+  /** Releases the store connection(s). Called once, after the subscriber is closed. */
+  protected abstract closeStore(): Promise<void>;
+
+  // Chord counting belongs here (a later change), as in Celery's key-value base: header tasks
+  // report through an `onChordPartReturn` beside storeResult, built on counter primitives the
+  // subclass adds (Redis: ZADD to `celery-taskset-meta-<gid>.j` + ZCOUNT + GET `.t`/`.s` in one
+  // MULTI; memory: the same over the Map). Keep the counting logic in this class, not in adapters.
+
+  // ---- ResultBackend ---------------------------------------------------------------------------
+
+  /**
+   * Writes the meta as Celery does. Like Celery 5.2's `_store_result`, an outcome already stored
+   * as SUCCESS is never overwritten (a redelivered duplicate must not replace it); the check is
+   * a read before the write, not atomic, exactly as in Celery.
+   */
+  async storeResult(meta: TaskMeta, _context: StoreContext): Promise<void> {
+    this.assertOpen();
+    const key = taskKey(meta.task_id);
+    const value = encodeMeta(meta);
+    const current = await this.guard(() => this.get(key));
+    if (current !== null && storedStatus(current) === 'SUCCESS') {
+      this.logger.debug(`task ${meta.task_id} already SUCCESS; not storing ${meta.status}`);
+      return;
+    }
+    await this.guard(() => this.set(key, value, this.resultExpiresMs));
+  }
+
+  async getMeta(taskId: string): Promise<TaskMeta> {
+    this.assertOpen();
+    const raw = await this.guard(() => this.get(taskKey(taskId)));
+    return raw === null ? pendingMeta(taskId) : this.decode(taskId, raw);
+  }
+
+  async forget(taskId: string): Promise<void> {
+    this.assertOpen();
+    await this.guard(() => this.delete(taskKey(taskId)));
+  }
+
+  waitForReady(taskId: string, options: WaitOptions): Promise<TaskMeta> {
+    if (this.closing) return Promise.reject(this.closedError());
+    const { signal, timeoutMs } = options;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise<TaskMeta>((resolve, reject) => {
+      const key = taskKey(taskId);
+      let channel = this.channels.get(key);
+      if (!channel) {
+        channel = { key, waiters: new Set(), subscribed: this.subscribe(key) };
+        this.channels.set(key, channel);
+      }
+      const waiter: Waiter = { taskId, channel, resolve, reject, done: false, timer: undefined, signal, onAbort: undefined };
+      channel.waiters.add(waiter);
+      if (Number.isFinite(timeoutMs) && timeoutMs <= MAX_TIMER_MS) {
+        waiter.timer = setTimeout(() => this.fail(waiter, new ResultTimeoutError(taskId, timeoutMs)), Math.max(0, timeoutMs));
+      }
+      if (signal) {
+        waiter.onAbort = () => this.fail(waiter, signal.reason);
+        signal.addEventListener('abort', waiter.onAbort, { once: true });
+      }
+      void this.readWhenSubscribed(waiter);
+    });
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.shutDown();
+    return this.closing;
+  }
+
+  // ---- encoding ----------------------------------------------------------------------------------
+
+  /** Decodes a stored or published value; tolerates what Celery (and older/newer kombu) write. */
+  protected decode(taskId: string, raw: string): TaskMeta {
+    try {
+      return decodeMeta(taskId, raw);
+    } catch (err) {
+      throw new BackendError(this.url, `undecodable result for task ${taskId}: ${messageOf(err)}`, { cause: err });
+    }
+  }
+
+  // ---- waiting -------------------------------------------------------------------------------------
+
+  /**
+   * Subscribes `key` on the shared subscriber. The promise is awaited by every waiter of the
+   * channel, so a rejection is always handled.
+   */
+  private subscribe(key: string): Promise<void> {
+    try {
+      return this.ensureSubscriber().subscribe(key);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** Subscription first, read second: a result stored in between is seen by one or the other. */
+  private async readWhenSubscribed(waiter: Waiter): Promise<void> {
+    try {
+      await waiter.channel.subscribed;
+      if (waiter.done) return;
+      const meta = await this.getMeta(waiter.taskId);
+      if (isReady(meta.status)) this.succeed(waiter, meta);
+    } catch (err) {
+      this.fail(waiter, this.closing ? this.closedError() : err);
+    }
+  }
+
+  private ensureSubscriber(): ChannelSubscriber {
+    this.subscriber ??= this.openSubscriber({
+      message: (channel, message) => this.onMessage(channel, message),
+      reconnected: () => this.recheckAll(),
+    });
+    return this.subscriber;
+  }
+
+  private onMessage(key: string, message: string): void {
+    const channel = this.channels.get(key);
+    if (!channel) return;
+    const taskId = key.slice(TASK_KEY_PREFIX.length);
+    let status: TaskState;
+    try {
+      status = this.decode(taskId, message).status;
+    } catch (err) {
+      this.logger.warn(`ignoring message on ${key}: ${messageOf(err)}`);
+      return;
+    }
+    if (!isReady(status)) return;
+    // Each waiter gets its own decoded copy, so one caller mutating its meta cannot affect another.
+    for (const waiter of [...channel.waiters]) this.succeed(waiter, this.decode(taskId, message));
+  }
+
+  /** After the subscriber reconnects: make sure every waited key is subscribed, then re-read it. */
+  private recheckAll(): void {
+    for (const channel of this.channels.values()) {
+      this.logger.debug(`re-reading ${channel.key} after subscriber reconnect`);
+      void this.subscribeThenRecheck(channel);
+    }
+  }
+
+  private async subscribeThenRecheck(channel: Channel): Promise<void> {
+    const taskId = channel.key.slice(TASK_KEY_PREFIX.length);
+    try {
+      await this.ensureSubscriber().subscribe(channel.key);
+      const meta = await this.getMeta(taskId);
+      if (isReady(meta.status)) for (const waiter of [...channel.waiters]) this.succeed(waiter, structuredClone(meta));
+    } catch (err) {
+      // The waiters keep their subscription attempt and their own deadlines; a later message or
+      // reconnect may still settle them.
+      this.logger.warn(`re-reading ${channel.key} after reconnect failed: ${messageOf(err)}`);
+    }
+  }
+
+  private succeed(waiter: Waiter, meta: TaskMeta): void {
+    if (this.leave(waiter)) waiter.resolve(meta);
+  }
+
+  private fail(waiter: Waiter, reason: unknown): void {
+    if (this.leave(waiter)) waiter.reject(reason);
+  }
+
+  /** Removes the waiter and everything it holds; false when it had already left. */
+  private leave(waiter: Waiter): boolean {
+    if (waiter.done) return false;
+    waiter.done = true;
+    if (waiter.timer) clearTimeout(waiter.timer);
+    if (waiter.onAbort) waiter.signal?.removeEventListener('abort', waiter.onAbort);
+    const { channel } = waiter;
+    channel.waiters.delete(waiter);
+    if (channel.waiters.size === 0 && this.channels.get(channel.key) === channel) {
+      this.channels.delete(channel.key);
+      if (!this.closing && this.subscriber) {
+        this.subscriber.unsubscribe(channel.key).catch((err: unknown) => {
+          this.logger.debug(`unsubscribe ${channel.key} failed: ${messageOf(err)}`);
+        });
+      }
+    }
+    return true;
+  }
+
+  // ---- lifecycle -----------------------------------------------------------------------------------
+
+  private async shutDown(): Promise<void> {
+    const error = this.closedError();
+    const waiters = [...this.channels.values()].flatMap((channel) => [...channel.waiters]);
+    for (const waiter of waiters) this.fail(waiter, error);
+    this.channels.clear();
+    const subscriber = this.subscriber;
+    this.subscriber = undefined;
+    const results = await Promise.allSettled([subscriber?.close(), this.closeStore()]);
+    for (const result of results) {
+      if (result.status === 'rejected') this.logger.warn(`closing ${this.url}: ${messageOf(result.reason)}`);
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closing) throw this.closedError();
+  }
+
+  private closedError(): ClosedError {
+    return new ClosedError(`result backend ${this.url} is closed`);
+  }
+
+  /** Runs a primitive; anything it throws that is not already a celeriac error becomes a BackendError. */
+  private async guard<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (err) {
+      if (this.closing) throw this.closedError();
+      if (err instanceof CeleriacError) throw err;
+      throw new BackendError(this.url, messageOf(err), { cause: err });
+    }
+  }
+}
+
+// ---- Celery's JSON shape ----------------------------------------------------------------------------
+
+/**
+ * The JSON Celery 5.2 writes for a task meta: keys in the order status, result, traceback,
+ * children, date_done, [group_id], [parent_id], task_id (`_get_result_meta` then `_store_result`);
+ * group_id/parent_id only when set. A ready state without date_done gets the current UTC time in
+ * Python's `datetime.isoformat()` form, as Celery stamps it.
+ */
+export function encodeMeta(meta: TaskMeta): string {
+  const out: Record<string, unknown> = {
+    status: meta.status,
+    result: meta.result === undefined ? null : meta.result,
+    traceback: meta.traceback ?? null,
+    children: meta.children ?? [],
+    date_done: meta.date_done ?? (isReady(meta.status) ? celeryUtcNow() : null),
+  };
+  if (meta.group_id) out.group_id = meta.group_id;
+  if (meta.parent_id) out.parent_id = meta.parent_id;
+  out.task_id = meta.task_id;
+  try {
+    return JSON.stringify(out);
+  } catch (err) {
+    throw new SerializationError(`result of task ${meta.task_id} is not JSON-serializable: ${messageOf(err)}`, {
+      cause: err,
+    });
+  }
+}
+
+/**
+ * Parses a stored value. Missing or null fields take their PENDING defaults (Celery writes
+ * `children: null` outside a worker); a kombu-wrapped date (`{"__type__": "datetime",
+ * "__value__": ...}`) is unwrapped; extended-result fields (name, args, ...) are dropped.
+ * Throws when the value is not JSON or has no string `status`.
+ */
+export function decodeMeta(taskId: string, raw: string): TaskMeta {
+  const value: unknown = JSON.parse(raw);
+  if (!isRecord(value) || typeof value.status !== 'string') throw new Error('not a task meta object');
+  const meta: TaskMeta = {
+    status: value.status as TaskState,
+    result: value.result ?? null,
+    traceback: typeof value.traceback === 'string' ? value.traceback : null,
+    children: Array.isArray(value.children) ? value.children : [],
+    date_done: dateOf(value.date_done),
+    task_id: typeof value.task_id === 'string' ? value.task_id : taskId,
+  };
+  if (typeof value.parent_id === 'string') meta.parent_id = value.parent_id;
+  if (typeof value.group_id === 'string') meta.group_id = value.group_id;
+  return meta;
+}
+
+/** `datetime.utcnow().isoformat()`: microseconds, no zone. */
+export function celeryUtcNow(now: Date = new Date()): string {
+  return `${now.toISOString().slice(0, 23)}000`;
+}
+
+/** The status of a stored value, or undefined when it cannot be read (it is then overwritten). */
+function storedStatus(raw: string): string | undefined {
+  try {
+    const value: unknown = JSON.parse(raw);
+    return isRecord(value) && typeof value.status === 'string' ? value.status : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function dateOf(value: unknown): string | null {
+  if (typeof value === 'string') return value;
+  if (isRecord(value) && typeof value.__value__ === 'string') return value.__value__;
+  return null;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,116 @@
+import { EventEmitter } from 'node:events';
+import { redactUrl } from '../util/url.js';
+import { KeyValueBackend, type ChannelSubscriber, type SubscriberEvents } from './key-value-backend.js';
+import type { BackendOptions, ResultBackend } from './result-backend.js';
+
+/**
+ * `memory://` — results in this process only, for tests and a producer with an in-process worker.
+ * Every backend created with the same URL shares one store, so both sides see the same results.
+ * The store outlives the instances (like a Redis server outlives its clients): closing a backend
+ * closes only that instance.
+ */
+export function createMemoryBackend(url: string, options: BackendOptions): ResultBackend {
+  return new MemoryBackend(url, options);
+}
+
+interface Entry {
+  readonly value: string;
+  /** Date.now() after which the entry is gone; Infinity when it never expires. */
+  readonly expiresAt: number;
+}
+
+/** How often, at most, a write sweeps expired entries out of the Map. */
+const SWEEP_INTERVAL_MS = 1_000;
+
+/** The state shared by all backends with one URL: the values, and a bus whose event names are channels. */
+class MemoryStore {
+  readonly entries = new Map<string, Entry>();
+  readonly bus = new EventEmitter();
+  private lastSweep = 0;
+
+  constructor() {
+    // Any number of waiters may listen on one channel.
+    this.bus.setMaxListeners(0);
+  }
+
+  /** Expired entries read as absent; they are also swept out by later writes, so memory stays bounded by the TTL. */
+  get(key: string, now: number): string | null {
+    const entry = this.entries.get(key);
+    if (!entry) return null;
+    if (entry.expiresAt <= now) {
+      this.entries.delete(key);
+      return null;
+    }
+    return entry.value;
+  }
+
+  set(key: string, value: string, ttlMs: number, now: number): void {
+    this.entries.set(key, { value, expiresAt: ttlMs > 0 ? now + ttlMs : Infinity });
+    if (now - this.lastSweep >= SWEEP_INTERVAL_MS) {
+      this.lastSweep = now;
+      for (const [k, entry] of this.entries) if (entry.expiresAt <= now) this.entries.delete(k);
+    }
+  }
+}
+
+const stores = new Map<string, MemoryStore>();
+
+function storeFor(url: string): MemoryStore {
+  let store = stores.get(url);
+  if (!store) {
+    store = new MemoryStore();
+    stores.set(url, store);
+  }
+  return store;
+}
+
+class MemoryBackend extends KeyValueBackend {
+  private readonly store: MemoryStore;
+
+  constructor(url: string, options: BackendOptions) {
+    super(redactUrl(url), options);
+    this.store = storeFor(url);
+  }
+
+  protected async get(key: string): Promise<string | null> {
+    return this.store.get(key, Date.now());
+  }
+
+  /** Stores, then publishes synchronously; listeners (the base's message handler) never throw. */
+  protected async set(key: string, value: string, ttlMs: number): Promise<void> {
+    this.store.set(key, value, ttlMs, Date.now());
+    this.store.bus.emit(key, value);
+  }
+
+  protected async delete(key: string): Promise<void> {
+    this.store.entries.delete(key);
+  }
+
+  protected openSubscriber(events: SubscriberEvents): ChannelSubscriber {
+    const { bus } = this.store;
+    // Invariant: one bus listener per subscribed channel, removed on unsubscribe or close.
+    const listeners = new Map<string, (message: string) => void>();
+    return {
+      subscribe: async (channel) => {
+        if (listeners.has(channel)) return;
+        const listener = (message: string): void => events.message(channel, message);
+        listeners.set(channel, listener);
+        bus.on(channel, listener);
+      },
+      unsubscribe: async (channel) => {
+        const listener = listeners.get(channel);
+        if (!listener) return;
+        listeners.delete(channel);
+        bus.off(channel, listener);
+      },
+      close: async () => {
+        for (const [channel, listener] of listeners) bus.off(channel, listener);
+        listeners.clear();
+      },
+    };
+  }
+
+  protected async closeStore(): Promise<void> {
+    // Nothing to release: the shared store belongs to the process, not to this instance.
+  }
+}

@@ -1,0 +1,196 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import { BackendError, ClosedError } from '../errors/errors.js';
+import { redactUrl } from '../util/url.js';
+import { KeyValueBackend, type ChannelSubscriber, type SubscriberEvents } from './key-value-backend.js';
+import type { BackendOptions, ResultBackend } from './result-backend.js';
+
+/**
+ * `redis://[[user]:password@]host[:port][/db]` and `rediss://` (TLS) — Celery's Redis result
+ * backend, readable and writable by Python Celery. Constructing does no I/O; the command
+ * connection opens on the first command and the subscriber connection on the first wait.
+ */
+export function createRedisBackend(url: string, options: BackendOptions): ResultBackend {
+  return new RedisBackend(url, options);
+}
+
+/**
+ * Connection policy. ioredis reconnects forever in the background; a command waits through at
+ * most MAX_RETRIES_PER_REQUEST reconnect attempts (delays 100, 200, 400, 800, 1600 ms: about 3 s
+ * against a refused port, longer against a black-holed one, each attempt bounded by
+ * CONNECT_TIMEOUT_MS) and then fails with BackendError instead of queueing without bound. A
+ * command on a live connection that gets no reply in COMMAND_TIMEOUT_MS fails the same way.
+ */
+const MAX_RETRIES_PER_REQUEST = 5;
+const CONNECT_TIMEOUT_MS = 3_000;
+const COMMAND_TIMEOUT_MS = 10_000;
+const MAX_RECONNECT_DELAY_MS = 2_000;
+
+const CONNECTION_OPTIONS: RedisOptions = {
+  lazyConnect: true,
+  // Concurrent GETs from many callers share one write and one round trip.
+  enableAutoPipelining: true,
+  maxRetriesPerRequest: MAX_RETRIES_PER_REQUEST,
+  connectTimeout: CONNECT_TIMEOUT_MS,
+  commandTimeout: COMMAND_TIMEOUT_MS,
+  retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, MAX_RECONNECT_DELAY_MS),
+};
+
+class RedisBackend extends KeyValueBackend {
+  private readonly client: Redis;
+  /** The password in the URL, scrubbed from every message this class builds. */
+  private readonly secret: string;
+  private lastConnectionError: string | undefined;
+  private closed = false;
+
+  constructor(url: string, options: BackendOptions) {
+    super(redactUrl(url), options);
+    this.secret = passwordOf(url);
+    this.client = new Redis(url, CONNECTION_OPTIONS);
+    this.watch(this.client, 'command');
+  }
+
+  protected async get(key: string): Promise<string | null> {
+    try {
+      return await this.client.get(key);
+    } catch (err) {
+      throw this.failure('GET', err);
+    }
+  }
+
+  /**
+   * One MULTI: SETEX (PSETEX when the TTL is not whole seconds; SET when 0) and PUBLISH of the
+   * same value on the channel named by the key, as Celery's RedisBackend.set does. Both apply or
+   * neither does, so a stored result is always announced.
+   */
+  protected async set(key: string, value: string, ttlMs: number): Promise<void> {
+    const tx = this.client.multi();
+    if (ttlMs <= 0) tx.set(key, value);
+    else if (ttlMs % 1000 === 0) tx.setex(key, ttlMs / 1000, value);
+    else tx.psetex(key, Math.ceil(ttlMs), value);
+    tx.publish(key, value);
+    let replies: [Error | null, unknown][] | null;
+    try {
+      replies = await tx.exec();
+    } catch (err) {
+      throw this.failure('SET+PUBLISH', err);
+    }
+    if (replies === null) throw this.failure('SET+PUBLISH', new Error('transaction aborted'));
+    for (const [err] of replies) if (err) throw this.failure('SET+PUBLISH', err);
+  }
+
+  protected async delete(key: string): Promise<void> {
+    try {
+      await this.client.del(key);
+    } catch (err) {
+      throw this.failure('DEL', err);
+    }
+  }
+
+  /** A second connection in subscriber mode; ioredis re-subscribes its channels after a reconnect. */
+  protected openSubscriber(events: SubscriberEvents): ChannelSubscriber {
+    const sub = this.client.duplicate({ enableAutoPipelining: false });
+    this.watch(sub, 'subscriber');
+    sub.on('message', (channel: string, message: string) => events.message(channel, message));
+    let connectedBefore = false;
+    sub.on('ready', () => {
+      if (connectedBefore) events.reconnected();
+      connectedBefore = true;
+    });
+    return {
+      subscribe: async (channel) => {
+        try {
+          await sub.subscribe(channel);
+        } catch (err) {
+          throw this.failure('SUBSCRIBE', err);
+        }
+      },
+      unsubscribe: async (channel) => {
+        try {
+          await sub.unsubscribe(channel);
+        } catch (err) {
+          throw this.failure('UNSUBSCRIBE', err);
+        }
+      },
+      close: () => closeClient(sub),
+    };
+  }
+
+  protected async closeStore(): Promise<void> {
+    this.closed = true;
+    await closeClient(this.client);
+  }
+
+  /** Logs connection trouble once per outage (ioredis emits an error per reconnect attempt). */
+  private watch(client: Redis, role: string): void {
+    let reported = false;
+    client.on('error', (err: Error) => {
+      this.lastConnectionError = this.scrub(err.message);
+      if (reported) return;
+      reported = true;
+      this.logger.warn(`result backend ${this.url} (${role} connection): ${this.lastConnectionError}; retrying`);
+    });
+    client.on('ready', () => {
+      if (reported) this.logger.info(`result backend ${this.url} (${role} connection): connected again`);
+      reported = false;
+    });
+  }
+
+  /**
+   * The error a failed command surfaces: BackendError naming the redacted URL (so host:port),
+   * the command, ioredis's reason and the last connection error; ClosedError once closed.
+   */
+  private failure(command: string, err: unknown): Error {
+    if (this.closed) return new ClosedError(`result backend ${this.url} is closed`);
+    const reason = this.scrub(err instanceof Error ? err.message : String(err));
+    const last = this.lastConnectionError;
+    const detail = last && !reason.includes(last) ? `${reason} (last connection error: ${last})` : reason;
+    return new BackendError(this.url, `${command} failed: ${detail}`, { cause: err });
+  }
+
+  private scrub(text: string): string {
+    return this.secret ? text.split(this.secret).join('***') : text;
+  }
+}
+
+function passwordOf(url: string): string {
+  try {
+    return decodeURIComponent(new URL(url).password);
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Closes a connection and resolves once it has ended: QUIT when ready (pending replies still
+ * arrive first), otherwise a disconnect that also stops reconnecting and fails queued commands.
+ */
+async function closeClient(client: Redis): Promise<void> {
+  if (client.status === 'end') return;
+  if (client.status === 'wait') {
+    client.disconnect(); // never connected: no socket, ends synchronously
+    return;
+  }
+  const ended = new Promise<void>((resolve) => client.once('end', () => resolve()));
+  if (client.status === 'ready') {
+    try {
+      await client.quit();
+    } catch {
+      client.disconnect();
+    }
+  } else {
+    client.disconnect();
+    if (client.status === 'reconnecting' || client.status === 'close') {
+      // Between reconnect attempts there is no socket: disconnect() only cancels the next attempt,
+      // and ioredis 5 then never emits 'end' and leaves queued commands (with their timeout
+      // timers) pending (redis/ioredis#2169). Settle them here; nothing else is held.
+      flushable(client).flushQueue?.(new Error('Connection is closed.'));
+      return;
+    }
+  }
+  await ended;
+}
+
+/** ioredis's queue flush, declared private in its types but the one way to settle stranded commands. */
+function flushable(client: Redis): { flushQueue?: (error: Error) => void } {
+  return client as unknown as { flushQueue?: (error: Error) => void };
+}

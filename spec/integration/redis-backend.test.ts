@@ -1,0 +1,243 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
+import { createRedisBackend } from '../../lib/backends/redis-backend.js';
+import type { BackendOptions, ResultBackend } from '../../lib/backends/result-backend.js';
+import { BackendError } from '../../lib/errors/errors.js';
+import { silentLogger } from '../../lib/log/logger.js';
+import { describeBackendConformance, meta } from '../conformance/backend.conformance.js';
+
+const REDIS_URL = 'redis://127.0.0.1:6379/0';
+const DAY_MS = 86_400_000;
+const VECTORS = JSON.parse(
+  readFileSync(new URL('../../../../shared/vectors/celery-5.2.6-redis-results.json', import.meta.url), 'utf8'),
+) as { entries: Record<string, { key: string; value: Record<string, unknown> }> };
+
+function options(resultExpiresMs = DAY_MS): BackendOptions {
+  return { resultExpiresMs, logger: silentLogger() };
+}
+
+/** Rejects if `promise` has not settled within `ms`: a bound on a test, not a timing assertion. */
+function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, bound]).finally(() => clearTimeout(timer));
+}
+
+async function until(what: string, check: () => Promise<boolean>): Promise<void> {
+  await within(10_000, what, (async () => {
+    while (!(await check())) await new Promise((resolve) => setTimeout(resolve, 20));
+  })());
+}
+
+describeBackendConformance('redis://', (overrides) => createRedisBackend(REDIS_URL, options(overrides?.resultExpiresMs)));
+
+describe('redis:// backend, Redis specifics', () => {
+  let raw: Redis;
+  const opened: ResultBackend[] = [];
+  const open = (url = REDIS_URL, expiresMs = DAY_MS): ResultBackend => {
+    const backend = createRedisBackend(url, options(expiresMs));
+    opened.push(backend);
+    return backend;
+  };
+
+  before(() => {
+    raw = new Redis(REDIS_URL);
+  });
+  after(async () => {
+    await Promise.all(opened.map((b) => b.close()));
+    await raw.quit();
+  });
+
+  it('stores the exact JSON shape and field order Celery 5.2.6 writes', async () => {
+    const vector = VECTORS.entries.chord_callback_result!.value;
+    const id = randomUUID();
+    const expected = { ...vector, task_id: id };
+    await open().storeResult(
+      meta(id, 'SUCCESS', vector.result, { date_done: vector.date_done as string, parent_id: vector.parent_id as string }),
+      {},
+    );
+    const stored = JSON.parse((await raw.get(`celery-task-meta-${id}`))!) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(stored), Object.keys(expected));
+    assert.deepEqual(stored, expected);
+
+    const failure = VECTORS.entries.failure!.value;
+    const failedId = randomUUID();
+    const failed = { ...failure, task_id: failedId } as Record<string, unknown>;
+    await open().storeResult(meta(failedId, 'FAILURE', failed.result, failed), {});
+    const storedFailure = JSON.parse((await raw.get(`celery-task-meta-${failedId}`))!) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(storedFailure), Object.keys(failed));
+    assert.deepEqual(storedFailure, failed);
+  });
+
+  it('puts group_id before parent_id, as Celery does, and omits both when unset', async () => {
+    const id = randomUUID();
+    await open().storeResult(meta(id, 'SUCCESS', 1, { parent_id: 'p', group_id: 'g' }), {});
+    const keys = Object.keys(JSON.parse((await raw.get(`celery-task-meta-${id}`))!) as object);
+    assert.deepEqual(keys, ['status', 'result', 'traceback', 'children', 'date_done', 'group_id', 'parent_id', 'task_id']);
+    const bare = randomUUID();
+    await open().storeResult(meta(bare, 'SUCCESS', 1, { parent_id: null, group_id: null }), {});
+    const bareKeys = Object.keys(JSON.parse((await raw.get(`celery-task-meta-${bare}`))!) as object);
+    assert.deepEqual(bareKeys, ['status', 'result', 'traceback', 'children', 'date_done', 'task_id']);
+  });
+
+  it('sets the TTL from resultExpiresMs (SETEX for whole seconds, PSETEX otherwise, none for 0)', async () => {
+    const cases: [number, (pttl: number) => boolean][] = [
+      [DAY_MS, (pttl) => pttl > DAY_MS - 60_000 && pttl <= DAY_MS],
+      [90_500, (pttl) => pttl > 30_500 && pttl <= 90_500],
+      [0, (pttl) => pttl === -1],
+    ];
+    for (const [expiresMs, ok] of cases) {
+      const id = randomUUID();
+      await open(REDIS_URL, expiresMs).storeResult(meta(id, 'SUCCESS', expiresMs), {});
+      const pttl = await raw.pttl(`celery-task-meta-${id}`);
+      assert.ok(ok(pttl), `resultExpiresMs ${expiresMs} gave PTTL ${pttl}`);
+    }
+  });
+
+  it('publishes the stored value on the channel named by the key', async () => {
+    const id = randomUUID();
+    const key = `celery-task-meta-${id}`;
+    const listener = new Redis(REDIS_URL);
+    try {
+      const message = new Promise<[string, string]>((resolve) => listener.on('message', (c: string, m: string) => resolve([c, m])));
+      await listener.subscribe(key);
+      await open().storeResult(meta(id, 'SUCCESS', 'published'), {});
+      const [channel, value] = await within(5_000, 'the PUBLISH', message);
+      assert.equal(channel, key);
+      assert.equal(value, await raw.get(key));
+    } finally {
+      listener.disconnect();
+    }
+  });
+
+  it('reads what Python Celery stored (the vectors), written raw into Redis', async () => {
+    const backend = open();
+    for (const name of ['success', 'failure', 'chord_callback_result']) {
+      const { key, value } = VECTORS.entries[name]!;
+      await raw.set(key, JSON.stringify(value), 'PX', 60_000);
+      const taskId = key.slice('celery-task-meta-'.length);
+      assert.deepEqual(await backend.getMeta(taskId), value, name);
+      assert.deepEqual(await backend.waitForReady(taskId, { timeoutMs: 10_000 }), value, name);
+    }
+  });
+
+  it('resolves a wait on a value stored and published the way Celery does it', async () => {
+    const backend = open();
+    const id = randomUUID();
+    const key = `celery-task-meta-${id}`;
+    const value = { ...VECTORS.entries.failure!.value, task_id: id };
+    const waiting = backend.waitForReady(id, { timeoutMs: 10_000 });
+    await until('the subscription', async () => (await raw.pubsub('NUMSUB', key))[1] === 1);
+    await raw.multi().setex(key, 86_400, JSON.stringify(value)).publish(key, JSON.stringify(value)).exec();
+    assert.deepEqual(await waiting, value);
+  });
+
+  it('unsubscribes a key when its last waiter leaves, however it leaves', async () => {
+    const backend = open();
+    const id = randomUUID();
+    const key = `celery-task-meta-${id}`;
+    const subscribers = async (): Promise<unknown> => (await raw.pubsub('NUMSUB', key))[1];
+    const controller = new AbortController();
+    const timingOut = backend.waitForReady(id, { timeoutMs: 300 });
+    const aborted = backend.waitForReady(id, { timeoutMs: 10_000, signal: controller.signal });
+    const resolved = backend.waitForReady(id, { timeoutMs: 10_000 });
+    await until('the subscription', async () => (await subscribers()) === 1);
+    controller.abort(new Error('stop'));
+    await assert.rejects(aborted, /stop/);
+    await assert.rejects(timingOut, { code: 'CELERIAC_RESULT_TIMEOUT' });
+    assert.equal(await subscribers(), 1, 'one waiter is left, so the key stays subscribed');
+    await backend.storeResult(meta(id, 'SUCCESS', 'last'), {});
+    await resolved;
+    await until('the unsubscribe', async () => (await subscribers()) === 0);
+  });
+
+  it('uses the db number of the URL', async () => {
+    const id = randomUUID();
+    await open('redis://127.0.0.1:6379/3').storeResult(meta(id, 'SUCCESS', 'db3'), {});
+    const db3 = new Redis('redis://127.0.0.1:6379/3');
+    try {
+      assert.equal(JSON.parse((await db3.get(`celery-task-meta-${id}`))!).result, 'db3');
+      assert.equal(await raw.get(`celery-task-meta-${id}`), null);
+      await db3.del(`celery-task-meta-${id}`);
+    } finally {
+      await db3.quit();
+    }
+  });
+
+  it('still resolves a wait when the subscriber connection drops and a result lands in the gap', async () => {
+    const proxy = await startProxy(6379);
+    try {
+      const backend = open(`redis://127.0.0.1:${proxy.port}/0`);
+      const id = randomUUID();
+      const key = `celery-task-meta-${id}`;
+      const waiting = backend.waitForReady(id, { timeoutMs: 15_000 });
+      await until('the subscription', async () => (await raw.pubsub('NUMSUB', key))[1] === 1);
+      proxy.dropAll();
+      await until('the subscriber to drop', async () => (await raw.pubsub('NUMSUB', key))[1] === 0);
+      // Written directly, while no subscriber listens: only the re-read after reconnect sees it.
+      const value = JSON.stringify({ ...meta(id, 'SUCCESS', 'in the gap'), task_id: id });
+      await raw.multi().setex(key, 60, value).publish(key, value).exec();
+      assert.deepEqual(await waiting, meta(id, 'SUCCESS', 'in the gap'));
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('fails with BackendError naming host:port, never the password, when Redis is unreachable', async () => {
+    const backend = open('redis://:secret@127.0.0.1:1/0');
+    assert.ok(!backend.url.includes('secret'));
+    const id = randomUUID();
+    const check = (err: unknown): true => {
+      assert.ok(err instanceof BackendError, String(err));
+      assert.equal(err.code, 'CELERIAC_BACKEND');
+      assert.match(err.message, /127\.0\.0\.1:1\b/);
+      assert.ok(!err.message.includes('secret'), err.message);
+      assert.ok(!err.url.includes('secret'), err.url);
+      return true;
+    };
+    await within(20_000, 'getMeta to fail', assert.rejects(backend.getMeta(id), check));
+    await within(20_000, 'storeResult to fail', assert.rejects(backend.storeResult(meta(id, 'SUCCESS', 1), {}), check));
+    await within(20_000, 'waitForReady to fail', assert.rejects(backend.waitForReady(id, { timeoutMs: 60_000 }), check));
+    await within(5_000, 'close', backend.close());
+  });
+
+  it('does no I/O until used, and closes an unused backend at once', async () => {
+    const backend = createRedisBackend('redis://127.0.0.1:1/0', options());
+    await within(1_000, 'close', backend.close());
+  });
+});
+
+/** A TCP proxy to a local port whose connections a test can cut. */
+async function startProxy(target: number): Promise<{ port: number; dropAll(): void; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((client) => {
+    const upstream = connect(target, '127.0.0.1');
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => s.destroy());
+    }
+    client.pipe(upstream).pipe(client);
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  assert.ok(address && typeof address === 'object');
+  return {
+    port: address.port,
+    dropAll: () => {
+      for (const s of sockets) s.destroy();
+    },
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
