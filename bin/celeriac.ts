@@ -1,0 +1,34 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { callCommand } from './commands/call.js';
+import { demoCommand } from './commands/demo.js';
+import { purgeCommand } from './commands/purge.js';
+import { workerCommand } from './commands/worker.js';
+
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+await yargs(hideBin(process.argv))
+  .scriptName('celeriac')
+  .usage('$0 <command> [options]\n\nDistributed task queue for Node.js on RabbitMQ, wire-compatible with Celery.')
+  .command(workerCommand)
+  .command(callCommand)
+  .command(purgeCommand)
+  .command(demoCommand)
+  .demandCommand(1, 'Name a command: worker, call, purge or demo.')
+  .strict()
+  .version(pkg.version)
+  .alias('version', 'V')
+  .help()
+  .alias('help', 'h')
+  .wrap(Math.min(100, process.stdout.columns || 100))
+  .fail((message, error, y) => {
+    if (error) {
+      process.stderr.write(`celeriac: ${error.message}\n`);
+    } else {
+      process.stderr.write(`${y.help()}\n\nceleriac: ${message}\n`);
+    }
+    process.exit(2);
+  })
+  .parseAsync();

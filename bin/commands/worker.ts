@@ -1,0 +1,63 @@
+import type { CommandModule } from 'yargs';
+import { LOG_LEVELS, type LogLevel } from '../../lib/log/logger.js';
+import { loadApp } from '../load-app.js';
+
+interface WorkerArgs {
+  app: string;
+  concurrency?: number;
+  loglevel: LogLevel;
+  queues?: string;
+  hostname?: string;
+  'prefetch-multiplier'?: number;
+  'shutdown-timeout': string;
+}
+
+export const workerCommand: CommandModule<object, WorkerArgs> = {
+  command: 'worker',
+  describe: 'Run a worker that consumes and executes tasks',
+  builder: (y) =>
+    y
+      .option('app', { alias: 'A', type: 'string', demandOption: true, describe: 'Module exporting the app (default export or "app")' })
+      .option('concurrency', { alias: 'c', type: 'number', describe: 'Tasks run at once (default: number of CPUs)' })
+      .option('loglevel', { alias: 'l', choices: LOG_LEVELS, default: 'info' as LogLevel, describe: 'Log level' })
+      .option('queues', { alias: 'Q', type: 'string', describe: 'Comma-separated queues to consume (default: the app\'s default queue)' })
+      .option('hostname', { alias: 'n', type: 'string', describe: 'Node name; %h host, %n short host, %d domain (default celeriac@%h)' })
+      .option('prefetch-multiplier', { type: 'number', describe: 'Prefetch = concurrency × this (default 4)' })
+      .option('shutdown-timeout', { type: 'string', default: '30s', describe: 'Grace period for running tasks on SIGTERM/SIGINT' })
+      .example('$0 worker -A ./dist/tasks.js --concurrency=4 --loglevel=info', 'run a worker')
+      .example('$0 worker -A ./dist/tasks.js -c 2 -n second@%h -Q celery,images', 'a second worker on two queues'),
+  handler: async (args) => {
+    const app = await loadApp(args.app);
+    app.logger.level = args.loglevel === 'silent' ? 'error' : args.loglevel;
+    app.logger.silent = args.loglevel === 'silent';
+    const worker = app.worker({
+      ...(args.concurrency !== undefined ? { concurrency: args.concurrency } : {}),
+      ...(args['prefetch-multiplier'] !== undefined ? { prefetchMultiplier: args['prefetch-multiplier'] } : {}),
+      ...(args.queues ? { queues: args.queues.split(',').map((q) => q.trim()).filter(Boolean) } : {}),
+      ...(args.hostname ? { hostname: args.hostname } : {}),
+      shutdownTimeout: args['shutdown-timeout'],
+    });
+    let signals = 0;
+    const shutdown = (signal: NodeJS.Signals): void => {
+      signals += 1;
+      if (signals > 1) {
+        worker.logger.warn(`${signal} again: exiting now; unfinished tasks will be redelivered by the broker`);
+        process.exit(1);
+      }
+      worker.logger.info(`${signal} received: warm shutdown (press Ctrl-C again to exit at once)`);
+      void worker
+        .stop()
+        .then(() => app.close())
+        .then(
+          () => process.exit(0),
+          (error: Error) => {
+            worker.logger.error(`shutdown failed: ${error.message}`);
+            process.exit(1);
+          },
+        );
+    };
+    process.on('SIGTERM', shutdown);
+    process.on('SIGINT', shutdown);
+    await worker.start();
+  },
+};

@@ -1,0 +1,27 @@
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { App } from '../lib/index.js';
+import { ConfigError } from '../lib/index.js';
+
+/**
+ * Imports the module named by -A (a path relative to the working directory, or a package
+ * name) and returns its default export or its export named `app`.
+ */
+export async function loadApp(specifier: string): Promise<App> {
+  const target = specifier.startsWith('.') || specifier.startsWith('/') ? pathToFileURL(resolve(specifier)).href : specifier;
+  let module: Record<string, unknown>;
+  try {
+    module = (await import(target)) as Record<string, unknown>;
+  } catch (error) {
+    throw new ConfigError('--app', `cannot load ${specifier}: ${(error as Error).message}`);
+  }
+  for (const candidate of [module.default, module.app]) {
+    if (isApp(candidate)) return candidate;
+  }
+  throw new ConfigError('--app', `${specifier} exports no app: export it as default or as "app"`);
+}
+
+/** Duck-typed, so an app built with another copy of the package is accepted too. */
+function isApp(value: unknown): value is App {
+  return typeof value === 'object' && value !== null && 'tasks' in value && typeof (value as App).worker === 'function';
+}

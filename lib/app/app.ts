@@ -1,0 +1,128 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'winston';
+import { createBackend } from '../backends/registry.js';
+import type { ResultBackend } from '../backends/result-backend.js';
+import { createTransport } from '../broker/registry.js';
+import type { Transport } from '../broker/transport.js';
+import { ClosedError, ConfigError } from '../errors/errors.js';
+import { createLogger } from '../log/logger.js';
+import { AsyncResult } from '../result/async-result.js';
+import { Worker, type WorkerOptions } from '../worker/worker.js';
+import { checkCallOptionKeys, type CallOptions } from './call-options.js';
+import { resolveConfig, type AppConfig, type AppOptions } from './config.js';
+import { Producer, type MessageLineage } from './producer.js';
+import { checkTaskOptions, Task, type TaskFunction, type TaskOptions } from './task.js';
+
+/**
+ * The entry point of a celeriac program: configuration, the task registry, and the lazily
+ * opened broker and backend connections shared by producers and workers of this process.
+ *
+ * Invariant: constructing an App does no I/O. The transport and backend objects are created
+ * on first use and connect on their first operation, so a tasks module can be imported by
+ * producers, workers and worker threads alike.
+ */
+export class App {
+  readonly config: AppConfig;
+  readonly logger: Logger;
+  /** Stable id of this process's app; the reply_to of every message it sends. */
+  readonly oid: string = randomUUID();
+  readonly tasks = new Map<string, Task<never[], unknown>>();
+  readonly producer: Producer;
+  #transport: Transport | undefined;
+  #backend: ResultBackend | undefined;
+  #closed = false;
+
+  constructor(options: AppOptions = {}) {
+    this.config = resolveConfig(options);
+    this.logger = this.config.logger ?? createLogger({ level: this.config.logLevel, name: this.config.name });
+    this.producer = new Producer(this.config, () => this.transport, this.oid);
+  }
+
+  /** Registers a task. Names are global across services (and Python): use 'module.name' style. */
+  task<A extends unknown[], R>(name: string, fn: TaskFunction<A, R>, options: TaskOptions = {}): Task<A, Awaited<R>> {
+    if (typeof name !== 'string' || name === '') throw new ConfigError('name', 'a task needs a non-empty name');
+    if (typeof fn !== 'function') throw new ConfigError('fn', `task ${name}: expected a function`);
+    if (this.tasks.has(name)) throw new ConfigError('name', `task ${name} is already registered`);
+    checkTaskOptions(name, options);
+    const task = new Task<A, Awaited<R>>(this, name, fn as TaskFunction<A, Awaited<R>>, { ...options });
+    this.tasks.set(name, task as unknown as Task<never[], unknown>);
+    return task;
+  }
+
+  /**
+   * Sends a task by name — for tasks defined elsewhere (another service, or Python).
+   * Resolves once the broker confirmed the message.
+   */
+  async sendTask<R = unknown>(
+    name: string,
+    args: unknown[] = [],
+    kwargs: Record<string, unknown> = {},
+    options: CallOptions = {},
+    lineage: MessageLineage = {},
+  ): Promise<AsyncResult<R>> {
+    this.assertOpen();
+    checkCallOptionKeys(options, 'call');
+    const id = await this.producer.send(name, args, kwargs, options, this.tasks.get(name)?.options, lineage);
+    return this.asyncResult<R>(id);
+  }
+
+  /** A handle on the result of a task id (e.g. one stored by another process). */
+  asyncResult<R = unknown>(id: string): AsyncResult<R> {
+    return new AsyncResult<R>(id, () => this.backend);
+  }
+
+  /** A worker serving this app's tasks; call `start()` on it. */
+  worker(options: WorkerOptions = {}): Worker {
+    this.assertOpen();
+    return new Worker(this, options);
+  }
+
+  /** The broker connection, created on first use. */
+  get transport(): Transport {
+    this.assertOpen();
+    this.#transport ??= createTransport(this.config.broker, {
+      heartbeatSeconds: this.config.heartbeatSeconds,
+      confirmTimeoutMs: this.config.confirmTimeoutMs,
+      connectMaxRetries: this.config.brokerConnectionMaxRetries,
+      connectInitialDelayMs: 200,
+      connectMaxDelayMs: this.config.brokerConnectionMaxDelayMs,
+      logger: this.logger,
+    });
+    return this.#transport;
+  }
+
+  /** True when a result backend is configured. */
+  get hasBackend(): boolean {
+    return this.config.backend !== null;
+  }
+
+  /** The result backend, created on first use. Throws ConfigError when none is configured. */
+  get backend(): ResultBackend {
+    this.assertOpen();
+    if (this.config.backend === null) {
+      throw new ConfigError('backend', 'no result backend configured: pass createApp({ backend: "redis://..." }) or set CELERIAC_RESULT_BACKEND');
+    }
+    this.#backend ??= createBackend(this.config.backend, { resultExpiresMs: this.config.resultExpiresMs, logger: this.logger });
+    return this.#backend;
+  }
+
+  /** Closes the broker and backend connections. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.all([this.#transport?.close(), this.#backend?.close()]);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  private assertOpen(): void {
+    if (this.#closed) throw new ClosedError(`app ${this.config.name} is closed`);
+  }
+}
+
+/** Creates an app. Does no I/O; see App. */
+export function createApp(options: AppOptions = {}): App {
+  return new App(options);
+}

@@ -1,0 +1,50 @@
+import { ConfigError } from '../errors/errors.js';
+import type { Duration } from '../util/duration.js';
+
+/**
+ * Options of one call (`applyAsync`, `sendTask`, signatures). The names are fixed API.
+ * Durations given as numbers are milliseconds.
+ */
+export interface CallOptions {
+  /** Queue to route to (published to the default exchange with routing key = queue). */
+  queue?: string;
+  /** Routing key; with `exchange` routes through that exchange instead of the default one. */
+  routingKey?: string;
+  exchange?: string;
+  /** 0 (lowest) .. 9; effective on queues declared with x-max-priority. */
+  priority?: number;
+  /** Do not start before now + countdown. */
+  countdown?: Duration;
+  /** Do not start before this instant. */
+  eta?: Date;
+  /** Never start after now + duration (or this Date); the task is recorded REVOKED instead. */
+  expires?: Duration | Date;
+  /** Use this id instead of a fresh UUID (the idempotency key of the task). */
+  taskId?: string;
+  /** 'json' or 'msgpack' for this message. */
+  serializer?: string;
+  /** Do not store the outcome. */
+  ignoreResult?: boolean;
+}
+
+export const CALL_OPTION_KEYS: readonly (keyof CallOptions)[] = [
+  'queue',
+  'routingKey',
+  'exchange',
+  'priority',
+  'countdown',
+  'eta',
+  'expires',
+  'taskId',
+  'serializer',
+  'ignoreResult',
+];
+
+/** Throws ConfigError naming the first key that is not a call option. */
+export function checkCallOptionKeys(options: object, where: string, extraKeys: readonly string[] = []): void {
+  for (const key of Object.keys(options)) {
+    if (!(CALL_OPTION_KEYS as readonly string[]).includes(key) && !extraKeys.includes(key)) {
+      throw new ConfigError(key, `unknown ${where} option; known: ${[...CALL_OPTION_KEYS, ...extraKeys].join(', ')}`);
+    }
+  }
+}

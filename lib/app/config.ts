@@ -1,0 +1,136 @@
+import { availableParallelism } from 'node:os';
+import type { Logger } from 'winston';
+import { ConfigError } from '../errors/errors.js';
+import { SERIALIZER_NAMES } from '../protocol/serializers.js';
+import { toMilliseconds, type Duration } from '../util/duration.js';
+import { LOG_LEVELS, type LogLevel } from '../log/logger.js';
+
+/** What createApp accepts. Every key is optional; unknown keys are rejected with the key named. */
+export interface AppOptions {
+  /** Names the app in logs and the `origin` header. Default 'celeriac'. */
+  name?: string;
+  /** Broker URL: amqp://, amqps://, memory://. Default $CELERIAC_BROKER_URL or amqp://guest:guest@127.0.0.1:5672. */
+  broker?: string;
+  /** Result backend URL: redis://, rediss://, memory://; null disables results. Default $CELERIAC_RESULT_BACKEND or null. */
+  backend?: string | null;
+  /** Queue for tasks with no route. Default 'celery' (Celery's default). */
+  defaultQueue?: string;
+  /** Serializer for task messages: 'json' (default) or 'msgpack'. */
+  serializer?: string;
+  /** Serializers a worker accepts; other content types are dead-lettered. Default ['json', 'msgpack']. */
+  accept?: string[];
+  /** How long results are kept. Default '1d'; 0 keeps them forever. */
+  resultExpires?: Duration;
+  /** How long a publish waits for the broker's confirm. Default '30s'. */
+  confirmTimeout?: Duration;
+  /** AMQP heartbeat interval. Default '30s'; 0 disables. */
+  heartbeat?: Duration;
+  /** Connection attempts before an operation fails; null = retry forever. Default 100. */
+  brokerConnectionMaxRetries?: number | null;
+  /** Upper bound of the reconnect backoff. Default '30s'. */
+  brokerConnectionMaxDelay?: Duration;
+  /** Worker prefetch = concurrency × this. Default 4. */
+  prefetchMultiplier?: number;
+  /** Worker concurrency when the worker is not given one. Default: the number of CPUs. */
+  concurrency?: number;
+  /** Level of the logger created when `logger` is not given. Default 'warn'. */
+  logLevel?: LogLevel;
+  /** A winston logger to use instead of creating one. */
+  logger?: Logger;
+}
+
+/** AppOptions after defaults and validation; durations in ms. */
+export interface AppConfig {
+  name: string;
+  broker: string;
+  backend: string | null;
+  defaultQueue: string;
+  serializer: string;
+  accept: string[];
+  resultExpiresMs: number;
+  confirmTimeoutMs: number;
+  heartbeatSeconds: number;
+  brokerConnectionMaxRetries: number | null;
+  brokerConnectionMaxDelayMs: number;
+  prefetchMultiplier: number;
+  concurrency: number;
+  logLevel: LogLevel;
+  logger: Logger | undefined;
+}
+
+const KNOWN_KEYS: ReadonlySet<string> = new Set<keyof AppOptions>([
+  'name',
+  'broker',
+  'backend',
+  'defaultQueue',
+  'serializer',
+  'accept',
+  'resultExpires',
+  'confirmTimeout',
+  'heartbeat',
+  'brokerConnectionMaxRetries',
+  'brokerConnectionMaxDelay',
+  'prefetchMultiplier',
+  'concurrency',
+  'logLevel',
+  'logger',
+]);
+
+export function resolveConfig(options: AppOptions, env: NodeJS.ProcessEnv = process.env): AppConfig {
+  if (typeof options !== 'object' || options === null) throw new ConfigError('createApp', 'options must be an object');
+  for (const key of Object.keys(options)) {
+    if (!KNOWN_KEYS.has(key)) {
+      throw new ConfigError(key, `unknown option; known options: ${[...KNOWN_KEYS].join(', ')}`);
+    }
+  }
+  const serializer = options.serializer ?? 'json';
+  checkSerializer('serializer', serializer);
+  const accept = options.accept ?? ['json', 'msgpack'];
+  if (!Array.isArray(accept) || accept.length === 0) throw new ConfigError('accept', 'expected a non-empty list of serializer names');
+  accept.forEach((name) => checkSerializer('accept', name));
+  const logLevel = options.logLevel ?? 'warn';
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('logLevel', `expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
+  const maxRetries = options.brokerConnectionMaxRetries === undefined ? 100 : options.brokerConnectionMaxRetries;
+  if (maxRetries !== null && !isNonNegativeInteger(maxRetries)) {
+    throw new ConfigError('brokerConnectionMaxRetries', `expected a non-negative integer or null, got ${JSON.stringify(maxRetries)}`);
+  }
+  return {
+    name: nonEmptyString('name', options.name ?? 'celeriac'),
+    broker: nonEmptyString('broker', options.broker ?? env.CELERIAC_BROKER_URL ?? 'amqp://guest:guest@127.0.0.1:5672'),
+    backend: options.backend === null ? null : options.backend !== undefined ? nonEmptyString('backend', options.backend) : (env.CELERIAC_RESULT_BACKEND || null),
+    defaultQueue: nonEmptyString('defaultQueue', options.defaultQueue ?? 'celery'),
+    serializer,
+    accept: [...accept],
+    resultExpiresMs: toMilliseconds(options.resultExpires ?? '1d', 'resultExpires'),
+    confirmTimeoutMs: toMilliseconds(options.confirmTimeout ?? '30s', 'confirmTimeout'),
+    heartbeatSeconds: Math.round(toMilliseconds(options.heartbeat ?? '30s', 'heartbeat') / 1000),
+    brokerConnectionMaxRetries: maxRetries,
+    brokerConnectionMaxDelayMs: toMilliseconds(options.brokerConnectionMaxDelay ?? '30s', 'brokerConnectionMaxDelay'),
+    prefetchMultiplier: positiveInteger('prefetchMultiplier', options.prefetchMultiplier ?? 4),
+    concurrency: positiveInteger('concurrency', options.concurrency ?? availableParallelism()),
+    logLevel,
+    logger: options.logger,
+  };
+}
+
+function checkSerializer(option: string, name: unknown): void {
+  if (typeof name !== 'string' || !SERIALIZER_NAMES.includes(name)) {
+    throw new ConfigError(option, `unknown serializer ${JSON.stringify(name)}; known: ${SERIALIZER_NAMES.join(', ')}`);
+  }
+}
+
+function nonEmptyString(option: string, value: unknown): string {
+  if (typeof value !== 'string' || value.trim() === '') throw new ConfigError(option, `expected a non-empty string, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+export function positiveInteger(option: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    throw new ConfigError(option, `expected a positive integer, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+function isNonNegativeInteger(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0;
+}

@@ -1,0 +1,88 @@
+import { ConfigError } from '../errors/errors.js';
+import { Signature } from '../canvas/signature.js';
+import type { AsyncResult } from '../result/async-result.js';
+import { checkCallOptionKeys, type CallOptions } from './call-options.js';
+import type { TaskContext } from './task-context.js';
+import type { Duration } from '../util/duration.js';
+
+/** A task's code. `this` is its TaskContext; arrow functions can use currentTask() instead. */
+export type TaskFunction<A extends unknown[], R> = (this: TaskContext, ...args: A) => R | Promise<R>;
+
+/** Options fixed when the task is defined; call options given per call override the routing ones. */
+export interface TaskOptions {
+  queue?: string;
+  routingKey?: string;
+  exchange?: string;
+  priority?: number;
+  serializer?: string;
+  ignoreResult?: boolean;
+  /** Default expiry of every call. */
+  expires?: Duration;
+  /**
+   * Parameter names, in order, for calls with keyword arguments (Python's `add.delay(x=1, y=2)`):
+   * each kwarg is put at its name's position. Without argNames, a call with kwargs fails with
+   * a TypeError naming the task. Unknown names fail the same way.
+   */
+  argNames?: string[];
+}
+
+const TASK_OPTION_KEYS = ['queue', 'routingKey', 'exchange', 'priority', 'serializer', 'ignoreResult', 'expires', 'argNames'];
+
+export function checkTaskOptions(name: string, options: TaskOptions): void {
+  for (const key of Object.keys(options)) {
+    if (!TASK_OPTION_KEYS.includes(key)) {
+      throw new ConfigError(key, `unknown option of task ${name}; known: ${TASK_OPTION_KEYS.join(', ')}`);
+    }
+  }
+  if (options.argNames !== undefined && (!Array.isArray(options.argNames) || !options.argNames.every((n) => typeof n === 'string'))) {
+    throw new ConfigError('argNames', `task ${name}: expected a list of parameter names`);
+  }
+}
+
+/** The leading parts of a tuple: for [a, b] that is [] | [a] | [a, b]. */
+export type Prefixes<A extends unknown[]> = A extends [...infer Init, unknown] ? A | Prefixes<Init> : A;
+/** The trailing parts of a tuple: for [a, b] that is [a, b] | [b] | []. */
+export type Suffixes<A extends unknown[]> = A extends [unknown, ...infer Rest] ? A | Suffixes<Rest> : A;
+
+/** What a Task needs from its app; App implements it. */
+export interface TaskHost {
+  sendTask<R = unknown>(name: string, args?: unknown[], kwargs?: Record<string, unknown>, options?: CallOptions): Promise<AsyncResult<R>>;
+}
+
+/**
+ * A registered task. `A` is its argument tuple and `R` its (awaited) return type, so
+ * `add.delay('a', 2)` does not compile and `(await add.delay(2, 3)).get()` is Promise<number>.
+ */
+export class Task<A extends unknown[] = unknown[], R = unknown> {
+  constructor(
+    private readonly host: TaskHost,
+    readonly name: string,
+    readonly fn: TaskFunction<A, R>,
+    readonly options: Readonly<TaskOptions> = {},
+  ) {}
+
+  /** Sends the task with positional args; resolves once the broker has confirmed the message. */
+  delay(...args: A): Promise<AsyncResult<R>> {
+    return this.applyAsync(args as Prefixes<A>);
+  }
+
+  /** Sends the task with args, kwargs and call options; resolves once the broker has confirmed it. */
+  applyAsync(args: Prefixes<A>, kwargs: Record<string, unknown> = {}, options: CallOptions = {}): Promise<AsyncResult<R>> {
+    try {
+      checkCallOptionKeys(options, 'call');
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.host.sendTask<R>(this.name, [...args], kwargs, options);
+  }
+
+  /** A partial signature: arguments given later (e.g. the previous result in a chain) come first. */
+  s(...args: Suffixes<A>): Signature<R> {
+    return new Signature<R>({ task: this.name, args }, this.host);
+  }
+
+  /** An immutable signature: runs with exactly these arguments. */
+  si(...args: A): Signature<R> {
+    return new Signature<R>({ task: this.name, args, immutable: true }, this.host);
+  }
+}

@@ -1,0 +1,74 @@
+import type { CallOptions } from '../app/call-options.js';
+import { toMilliseconds } from '../util/duration.js';
+
+/**
+ * CallOptions (camelCase, ms) ⇄ the `options` dict of a Celery signature (snake_case,
+ * seconds, ISO dates), so that signatures built here read correctly in Python and back.
+ * Keys that are not call options (e.g. Celery's `reply_to`, `link`) are kept as they are.
+ */
+export function callOptionsToCelery(options: CallOptions): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(options)) {
+    if (value === undefined) continue;
+    switch (key) {
+      case 'routingKey':
+        out.routing_key = value;
+        break;
+      case 'taskId':
+        out.task_id = value;
+        break;
+      case 'ignoreResult':
+        out.ignore_result = value;
+        break;
+      case 'countdown':
+        out.countdown = toMilliseconds(value as number | string, 'countdown') / 1000;
+        break;
+      case 'eta':
+        out.eta = (value as Date).toISOString();
+        break;
+      case 'expires':
+        out.expires = value instanceof Date ? value.toISOString() : toMilliseconds(value as number | string, 'expires') / 1000;
+        break;
+      default:
+        out[key] = value;
+    }
+  }
+  return out;
+}
+
+export function celeryOptionsToCall(options: Record<string, unknown>): CallOptions {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(options)) {
+    if (value === undefined || value === null) continue;
+    switch (key) {
+      case 'routing_key':
+        out.routingKey = value;
+        break;
+      case 'task_id':
+        out.taskId = value;
+        break;
+      case 'ignore_result':
+        out.ignoreResult = value;
+        break;
+      case 'countdown':
+        if (typeof value === 'number') out.countdown = value * 1000;
+        break;
+      case 'eta':
+        if (typeof value === 'string') out.eta = new Date(value);
+        break;
+      case 'expires':
+        if (typeof value === 'number') out.expires = value * 1000;
+        else if (typeof value === 'string') out.expires = new Date(value);
+        break;
+      case 'queue':
+      case 'exchange':
+      case 'priority':
+      case 'serializer':
+        out[key] = value;
+        break;
+      default:
+      // Celery-only options (reply_to, link, chord, ...) have no call-option equivalent.
+    }
+  }
+  return out as CallOptions;
+}

@@ -1,0 +1,25 @@
+// Public API of celeriac. Exports only; no logic here.
+export { App, createApp } from './app/app.js';
+export type { AppOptions, AppConfig } from './app/config.js';
+export type { CallOptions } from './app/call-options.js';
+export { Task } from './app/task.js';
+export type { TaskFunction, TaskOptions } from './app/task.js';
+export { currentTask } from './app/task-context.js';
+export type { TaskContext } from './app/task-context.js';
+export { Signature } from './canvas/signature.js';
+export { AsyncResult } from './result/async-result.js';
+export type { GetOptions } from './result/async-result.js';
+export { Worker } from './worker/worker.js';
+export type { WorkerOptions } from './worker/worker.js';
+export type { RequestOutcome } from './worker/request.js';
+export { DEAD_LETTER_HEADERS } from './worker/dead-letter.js';
+export { registerTransport } from './broker/registry.js';
+export type { Transport, TransportOptions, Delivery, OutgoingMessage, QueueDeclaration } from './broker/transport.js';
+export { registerBackend } from './backends/registry.js';
+export type { ResultBackend, BackendOptions, TaskMeta, ExceptionInfo } from './backends/result-backend.js';
+export { READY_STATES, PROPAGATE_STATES } from './protocol/states.js';
+export type { TaskState } from './protocol/states.js';
+export * from './errors/errors.js';
+export type { Duration } from './util/duration.js';
+export { createLogger } from './log/logger.js';
+export type { LogLevel } from './log/logger.js';

@@ -1,0 +1,112 @@
+import { Packr } from 'msgpackr';
+import { SerializationError } from '../errors/errors.js';
+
+/**
+ * A body codec, chosen on encode by name and on decode by the message's content type.
+ * `encode` and `decode` throw SerializationError; they never return partial data.
+ */
+export interface Serializer {
+  readonly name: string;
+  readonly contentType: string;
+  readonly contentEncoding: string;
+  encode(value: unknown): Buffer;
+  decode(body: Buffer): unknown;
+}
+
+/**
+ * JSON as Celery 5.2 writes it: Dates become ISO 8601 strings. On decode, values that newer
+ * kombu wraps as `{"__type__": "datetime", "__value__": "..."}` (also date, time, uuid,
+ * decimal, bytes) are unwrapped: datetimes to Date, the others to their string value.
+ */
+const json: Serializer = {
+  name: 'json',
+  contentType: 'application/json',
+  contentEncoding: 'utf-8',
+  encode(value) {
+    try {
+      return Buffer.from(JSON.stringify(value, rejectUnencodable));
+    } catch (error) {
+      throw new SerializationError(`cannot encode as JSON: ${(error as Error).message}`, { cause: error });
+    }
+  },
+  decode(body) {
+    try {
+      return JSON.parse(body.toString('utf8'), unwrapKombuTypes);
+    } catch (error) {
+      throw new SerializationError(`body is not valid JSON: ${(error as Error).message}`, { cause: error });
+    }
+  },
+};
+
+/** JSON.stringify silently turns these into null or drops them; a task result must not vanish that way. */
+function rejectUnencodable(this: unknown, key: string, value: unknown): unknown {
+  switch (typeof value) {
+    case 'function':
+    case 'symbol':
+      throw new TypeError(`${typeof value} at ${key || 'top level'} is not serializable`);
+    case 'bigint':
+      return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
+    case 'number':
+      if (!Number.isFinite(value)) throw new TypeError(`${value} at ${key || 'top level'} is not valid JSON`);
+      return value;
+    default:
+      return value;
+  }
+}
+
+function unwrapKombuTypes(_key: string, value: unknown): unknown {
+  if (value !== null && typeof value === 'object' && '__type__' in value && '__value__' in value) {
+    const { __type__: type, __value__: inner } = value as { __type__: unknown; __value__: unknown };
+    if (type === 'datetime' && typeof inner === 'string') return new Date(inner.endsWith('Z') || /[+-]\d\d:\d\d$/.test(inner) ? inner : `${inner}Z`);
+    if (typeof inner === 'string' || typeof inner === 'number') return inner;
+  }
+  return value;
+}
+
+/**
+ * msgpack as kombu writes it (`application/x-msgpack`, binary). msgpackr's record extension
+ * is off: Python's msgpack cannot read it. Maps decode to plain objects.
+ */
+const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false, int64AsType: 'number', variableMapSize: true });
+const msgpack: Serializer = {
+  name: 'msgpack',
+  contentType: 'application/x-msgpack',
+  contentEncoding: 'binary',
+  encode(value) {
+    try {
+      return packr.pack(value);
+    } catch (error) {
+      throw new SerializationError(`cannot encode as msgpack: ${(error as Error).message}`, { cause: error });
+    }
+  },
+  decode(body) {
+    try {
+      return packr.unpack(body);
+    } catch (error) {
+      throw new SerializationError(`body is not valid msgpack: ${(error as Error).message}`, { cause: error });
+    }
+  },
+};
+
+const byName = new Map<string, Serializer>([
+  ['json', json],
+  ['msgpack', msgpack],
+]);
+const byContentType = new Map<string, Serializer>([
+  [json.contentType, json],
+  [msgpack.contentType, msgpack],
+  ['application/msgpack', msgpack],
+  ['application/x-msgpack', msgpack],
+]);
+
+export const SERIALIZER_NAMES: readonly string[] = [...byName.keys()];
+
+/** The serializer registered under `name` ('json', 'msgpack'), or undefined. */
+export function serializerNamed(name: string): Serializer | undefined {
+  return byName.get(name);
+}
+
+/** The serializer for a content type (parameters such as `; charset=utf-8` ignored), or undefined. */
+export function serializerForContentType(contentType: string): Serializer | undefined {
+  return byContentType.get(contentType.split(';')[0]!.trim().toLowerCase());
+}

@@ -1,0 +1,219 @@
+import { InvalidMessageError, SerializationError } from '../errors/errors.js';
+import type { MessageProperties, OutgoingMessage } from '../broker/transport.js';
+import { serializerForContentType, serializerNamed, type Serializer } from './serializers.js';
+
+/**
+ * Celery's task message protocol v2, field names as on the wire.
+ * See docs/protocol.md. Vectors captured from Celery 5.2.6 decode with decodeTaskMessage and
+ * re-encode with encodeTaskMessage to equivalent messages (spec/unit/protocol.test.ts).
+ */
+
+/** A signature as Celery serializes it inside messages (callbacks, chain, chord). */
+export interface SignatureDict {
+  task: string;
+  args: unknown[];
+  kwargs: Record<string, unknown>;
+  options: Record<string, unknown>;
+  subtask_type: string | null;
+  immutable: boolean;
+  /** Nested canvas types (group, chord, chain) carry extra keys; kept as they came. */
+  [extra: string]: unknown;
+}
+
+/** The third body element: work to do after this task. */
+export interface MessageEmbed {
+  callbacks: SignatureDict[] | null;
+  errbacks: SignatureDict[] | null;
+  /** Remaining chain steps, reversed: the next step is the last element. */
+  chain: SignatureDict[] | null;
+  chord: SignatureDict | null;
+}
+
+/** AMQP headers of a v2 task message. */
+export interface TaskHeaders {
+  lang: string;
+  task: string;
+  id: string;
+  shadow: string | null;
+  /** ISO 8601; the task must not start before it. */
+  eta: string | null;
+  /** ISO 8601; the task must not start after it. */
+  expires: string | null;
+  group: string | null;
+  group_index: number | null;
+  retries: number;
+  /** [hard, soft] in seconds, as Celery's code sends it. */
+  timelimit: [number | null, number | null];
+  root_id: string;
+  parent_id: string | null;
+  argsrepr: string;
+  kwargsrepr: string;
+  origin: string;
+  ignore_result: boolean;
+  /** Headers celeriac does not know are carried through untouched. */
+  [extra: string]: unknown;
+}
+
+export interface TaskMessage {
+  headers: TaskHeaders;
+  args: unknown[];
+  kwargs: Record<string, unknown>;
+  embed: MessageEmbed;
+  /** correlation_id is always the task id. */
+  replyTo?: string;
+  priority?: number;
+  /** AMQP per-message TTL, ms. */
+  expiration?: number;
+}
+
+export function emptyEmbed(): MessageEmbed {
+  return { callbacks: null, errbacks: null, chain: null, chord: null };
+}
+
+/** Encodes with the named serializer. Throws SerializationError when the args cannot be encoded. */
+export function encodeTaskMessage(message: TaskMessage, serializerName: string): OutgoingMessage {
+  const serializer = serializerNamed(serializerName);
+  if (!serializer) throw new SerializationError(`unknown serializer "${serializerName}"`);
+  const embed = message.embed;
+  const body = serializer.encode([
+    message.args,
+    message.kwargs,
+    { callbacks: embed.callbacks, errbacks: embed.errbacks, chain: embed.chain, chord: embed.chord },
+  ]);
+  const outgoing: OutgoingMessage = {
+    body,
+    contentType: serializer.contentType,
+    contentEncoding: serializer.contentEncoding,
+    headers: message.headers,
+    correlationId: message.headers.id,
+    persistent: true,
+    priority: message.priority ?? 0,
+  };
+  if (message.replyTo !== undefined) outgoing.replyTo = message.replyTo;
+  if (message.expiration !== undefined) outgoing.expiration = String(Math.max(0, Math.round(message.expiration)));
+  return outgoing;
+}
+
+/**
+ * Decodes a delivery into a TaskMessage, or throws InvalidMessageError with the reason
+ * ('content-type', 'decode', 'headers', 'body-shape') that goes into dead-letter headers.
+ * `accept` lists serializer names this consumer accepts (content types outside it are refused
+ * before any decoding, as Celery's accept_content does).
+ */
+export function decodeTaskMessage(body: Buffer, properties: MessageProperties, accept: readonly string[]): TaskMessage {
+  const serializer = acceptedSerializer(properties.contentType, accept);
+  let decoded: unknown;
+  try {
+    decoded = serializer.decode(body);
+  } catch (error) {
+    throw new InvalidMessageError('decode', (error as Error).message, { cause: error });
+  }
+  const headers = validateHeaders(properties.headers);
+  if (!Array.isArray(decoded) || decoded.length !== 3) {
+    throw new InvalidMessageError('body-shape', 'body must be a 3-element array [args, kwargs, embed]');
+  }
+  const [args, kwargs, embed] = decoded as [unknown, unknown, unknown];
+  if (!Array.isArray(args)) throw new InvalidMessageError('body-shape', 'body[0] (args) must be an array');
+  if (!isPlainObject(kwargs)) throw new InvalidMessageError('body-shape', 'body[1] (kwargs) must be an object');
+  if (embed !== null && !isPlainObject(embed)) {
+    throw new InvalidMessageError('body-shape', 'body[2] (embed) must be an object or null');
+  }
+  const message: TaskMessage = {
+    headers,
+    args,
+    kwargs,
+    embed: validateEmbed((embed ?? {}) as Record<string, unknown>),
+  };
+  if (properties.replyTo) message.replyTo = properties.replyTo;
+  if (typeof properties.priority === 'number') message.priority = properties.priority;
+  return message;
+}
+
+function acceptedSerializer(contentType: string | undefined, accept: readonly string[]): Serializer {
+  if (!contentType) throw new InvalidMessageError('content-type', 'message has no content type');
+  const serializer = serializerForContentType(contentType);
+  if (!serializer) throw new InvalidMessageError('content-type', `unsupported content type "${contentType}"`);
+  if (!accept.includes(serializer.name)) {
+    throw new InvalidMessageError(
+      'content-type',
+      `content type "${contentType}" is not accepted (accept: ${accept.join(', ')})`,
+    );
+  }
+  return serializer;
+}
+
+function validateHeaders(raw: Record<string, unknown> | undefined): TaskHeaders {
+  if (!raw || typeof raw !== 'object') throw new InvalidMessageError('headers', 'message has no headers');
+  if (typeof raw.task !== 'string' || raw.task === '') {
+    throw new InvalidMessageError('headers', 'header "task" is missing (not a protocol v2 task message)');
+  }
+  if (typeof raw.id !== 'string' || raw.id === '') throw new InvalidMessageError('headers', 'header "id" is missing');
+  const optionalString = (name: string): string | null => {
+    const value = raw[name];
+    if (value === undefined || value === null) return null;
+    if (typeof value === 'string') return value;
+    if (Buffer.isBuffer(value)) return value.toString('utf8');
+    throw new InvalidMessageError('headers', `header "${name}" must be a string or null`);
+  };
+  const retries = raw.retries ?? 0;
+  if (typeof retries !== 'number' || !Number.isInteger(retries) || retries < 0) {
+    throw new InvalidMessageError('headers', 'header "retries" must be a non-negative integer');
+  }
+  const groupIndex = raw.group_index ?? null;
+  if (groupIndex !== null && typeof groupIndex !== 'number') {
+    throw new InvalidMessageError('headers', 'header "group_index" must be a number or null');
+  }
+  return {
+    ...raw,
+    lang: optionalString('lang') ?? 'py',
+    task: raw.task,
+    id: raw.id,
+    shadow: optionalString('shadow'),
+    eta: optionalString('eta'),
+    expires: optionalString('expires'),
+    group: optionalString('group'),
+    group_index: groupIndex,
+    retries,
+    timelimit: validateTimelimit(raw.timelimit),
+    root_id: optionalString('root_id') ?? raw.id,
+    parent_id: optionalString('parent_id'),
+    argsrepr: optionalString('argsrepr') ?? '',
+    kwargsrepr: optionalString('kwargsrepr') ?? '',
+    origin: optionalString('origin') ?? '',
+    ignore_result: raw.ignore_result === true,
+  };
+}
+
+function validateTimelimit(value: unknown): [number | null, number | null] {
+  if (value === undefined || value === null) return [null, null];
+  const ok = (v: unknown): v is number | null => v === null || (typeof v === 'number' && v >= 0);
+  if (Array.isArray(value) && value.length === 2 && ok(value[0]) && ok(value[1])) return [value[0], value[1]];
+  throw new InvalidMessageError('headers', 'header "timelimit" must be [hard, soft] (numbers or null)');
+}
+
+function validateEmbed(embed: Record<string, unknown>): MessageEmbed {
+  const signatureList = (name: string): SignatureDict[] | null => {
+    const value = embed[name];
+    if (value === undefined || value === null) return null;
+    if (Array.isArray(value) && value.every(isSignatureDict)) return value;
+    throw new InvalidMessageError('body-shape', `embed "${name}" must be a list of signatures or null`);
+  };
+  const chord = embed.chord ?? null;
+  if (chord !== null && !isSignatureDict(chord)) {
+    throw new InvalidMessageError('body-shape', 'embed "chord" must be a signature or null');
+  }
+  return {
+    callbacks: signatureList('callbacks'),
+    errbacks: signatureList('errbacks'),
+    chain: signatureList('chain'),
+    chord,
+  };
+}
+
+function isSignatureDict(value: unknown): value is SignatureDict {
+  return isPlainObject(value) && typeof value.task === 'string';
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !Buffer.isBuffer(value);
+}

@@ -1,0 +1,105 @@
+import type { ResultBackend, TaskMeta } from '../backends/result-backend.js';
+import { TaskFailedError } from '../errors/errors.js';
+import { exceptionMessage, isExceptionInfo } from '../protocol/exception-info.js';
+import { PROPAGATE_STATES, READY_STATES, type TaskState } from '../protocol/states.js';
+import { toMilliseconds, type Duration } from '../util/duration.js';
+
+export interface GetOptions {
+  /** How long to wait for a final state; default: no limit. */
+  timeout?: Duration;
+  /** Default true: FAILURE/REVOKED reject with TaskFailedError. False resolves with the stored error info. */
+  propagate?: boolean;
+  signal?: AbortSignal;
+}
+
+/** The longest delay a Node timer supports (~24.8 days); "no timeout" waits this long at a time. */
+const FOREVER_MS = 2 ** 31 - 1;
+
+/**
+ * A handle on a task's outcome in the result backend. Cheap to create: it holds only the id;
+ * every read goes to the backend (there is no local cache that could go stale).
+ */
+export class AsyncResult<R = unknown> {
+  constructor(
+    readonly id: string,
+    private readonly backend: () => ResultBackend,
+    /** The result of the task before this one in a chain, if any. */
+    readonly parent: AsyncResult | null = null,
+  ) {}
+
+  /**
+   * Waits for SUCCESS and returns the value. Rejects with TaskFailedError (state FAILURE or
+   * REVOKED, with the remote type, message and traceback) unless `propagate` is false, and
+   * with ResultTimeoutError after `timeout`.
+   */
+  async get(options: GetOptions = {}): Promise<R> {
+    const timeoutMs = options.timeout === undefined ? undefined : toMilliseconds(options.timeout, 'timeout');
+    const meta = await this.waitForMeta(timeoutMs, options.signal);
+    if (PROPAGATE_STATES.has(meta.status) && options.propagate !== false) throw failureOf(meta);
+    return meta.result as R;
+  }
+
+  /** The current state; PENDING when unknown (Celery cannot tell "queued" from "unknown id"). */
+  get state(): Promise<TaskState> {
+    return this.backend().getMeta(this.id).then((meta) => meta.status);
+  }
+
+  /** The stored meta as the backend has it: status, result, traceback, date_done, ... */
+  meta(): Promise<TaskMeta> {
+    return this.backend().getMeta(this.id);
+  }
+
+  async ready(): Promise<boolean> {
+    return READY_STATES.has(await this.state);
+  }
+
+  async successful(): Promise<boolean> {
+    return (await this.state) === 'SUCCESS';
+  }
+
+  async failed(): Promise<boolean> {
+    return (await this.state) === 'FAILURE';
+  }
+
+  /** Removes the stored outcome; the id reads PENDING afterwards. */
+  forget(): Promise<void> {
+    return this.backend().forget(this.id);
+  }
+
+  toJSON(): string {
+    return this.id;
+  }
+
+  toString(): string {
+    return this.id;
+  }
+
+  private async waitForMeta(timeoutMs: number | undefined, signal: AbortSignal | undefined): Promise<TaskMeta> {
+    const backend = this.backend();
+    if (timeoutMs !== undefined) return backend.waitForReady(this.id, { timeoutMs, ...(signal ? { signal } : {}) });
+    // No limit: wait in slices that a timer can represent; each slice re-subscribes and re-reads.
+    for (;;) {
+      try {
+        return await backend.waitForReady(this.id, { timeoutMs: FOREVER_MS, ...(signal ? { signal } : {}) });
+      } catch (error) {
+        if ((error as { code?: string }).code !== 'CELERIAC_RESULT_TIMEOUT') throw error;
+      }
+    }
+  }
+}
+
+/** The error a FAILURE or REVOKED meta stands for. */
+export function failureOf(meta: TaskMeta): TaskFailedError {
+  const state = meta.status === 'REVOKED' ? 'REVOKED' : 'FAILURE';
+  if (isExceptionInfo(meta.result)) {
+    return new TaskFailedError(
+      meta.task_id,
+      state,
+      meta.result.exc_type,
+      exceptionMessage(meta.result),
+      meta.result.exc_module ?? null,
+      meta.traceback,
+    );
+  }
+  return new TaskFailedError(meta.task_id, state, state === 'REVOKED' ? 'TaskRevokedError' : 'Error', String(meta.result ?? state), null, meta.traceback);
+}

@@ -1,0 +1,157 @@
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'winston';
+import type { App } from '../app/app.js';
+import type { Task } from '../app/task.js';
+import type { TaskContext } from '../app/task-context.js';
+import type { TaskMeta } from '../backends/result-backend.js';
+import type { Delivery } from '../broker/transport.js';
+import type { TaskMessage } from '../protocol/task-message.js';
+import { SerializationError } from '../errors/errors.js';
+import { executeTask } from './executor.js';
+import { failureMeta, revokedMeta, successMeta } from './outcome.js';
+
+/** Outcome of one request, for logs, events and specs. */
+export type RequestOutcome =
+  | { state: 'SUCCESS'; result: unknown; runtimeMs: number }
+  | { state: 'FAILURE'; error: unknown; runtimeMs: number }
+  | { state: 'REVOKED'; reason: string }
+  /** The outcome could not be recorded; the message went back to the queue. */
+  | { state: 'REQUEUED'; error: unknown };
+
+export interface RequestEnvironment {
+  app: App;
+  hostname: string;
+  logger: Logger;
+  /** Delays between attempts to record an outcome before the message is requeued. */
+  storeRetryDelaysMs: readonly number[];
+}
+
+/**
+ * One task delivery, from "ready to run" to settled. Invariant: the delivery is settled
+ * exactly once, and acked only after the outcome (result, failure or revocation) is recorded
+ * in the result backend — or when the task ignores results. If recording keeps failing the
+ * message is requeued, never acked, so the work is not lost.
+ */
+export class TaskRequest {
+  readonly abort = new AbortController();
+
+  constructor(
+    readonly delivery: Delivery,
+    readonly message: TaskMessage,
+    readonly task: Task<never[], unknown>,
+  ) {}
+
+  get id(): string {
+    return this.message.headers.id;
+  }
+
+  get name(): string {
+    return this.message.headers.task;
+  }
+
+  /** Milliseconds until the ETA, or 0 when it may start now. */
+  delayMs(now = Date.now()): number {
+    const eta = this.message.headers.eta;
+    if (!eta) return 0;
+    const at = Date.parse(eta);
+    return Number.isNaN(at) ? 0 : Math.max(0, at - now);
+  }
+
+  isExpired(now = Date.now()): boolean {
+    const expires = this.message.headers.expires;
+    if (!expires) return false;
+    const at = Date.parse(expires);
+    return !Number.isNaN(at) && at <= now;
+  }
+
+  async execute(env: RequestEnvironment): Promise<RequestOutcome> {
+    const { headers } = this.message;
+    const log = env.logger;
+    if (this.isExpired()) {
+      const reason = `expired at ${headers.expires}`;
+      log.warn(`Task ${this.name}[${this.id}] ${reason}; not run, recorded REVOKED`);
+      return this.settle(env, revokedMeta(headers, reason), { state: 'REVOKED', reason });
+    }
+    const context = this.context(env);
+    const started = performance.now();
+    let outcome: RequestOutcome;
+    let meta: TaskMeta;
+    try {
+      const result = await executeTask(this.task, this.message.args, this.message.kwargs, context);
+      outcome = { state: 'SUCCESS', result, runtimeMs: performance.now() - started };
+      meta = successMeta(headers, result);
+    } catch (error) {
+      outcome = { state: 'FAILURE', error, runtimeMs: performance.now() - started };
+      meta = failureMeta(headers, error);
+    }
+    return this.settle(env, meta, outcome);
+  }
+
+  /** Records `meta` (unless results are ignored), then acks. */
+  private async settle(env: RequestEnvironment, meta: TaskMeta, outcome: RequestOutcome): Promise<RequestOutcome> {
+    const ignored = this.message.headers.ignore_result || !env.app.hasBackend;
+    if (!ignored) {
+      const stored = await this.record(env, meta);
+      if (stored instanceof SerializationError && meta.status === 'SUCCESS') {
+        // The value cannot be stored: record that as the task's failure instead.
+        const error = new SerializationError(`result of task ${this.name} cannot be serialized: ${stored.message}`);
+        outcome = { state: 'FAILURE', error, runtimeMs: 'runtimeMs' in outcome ? outcome.runtimeMs : 0 };
+        const retried = await this.record(env, failureMeta(this.message.headers, error));
+        if (retried !== true) return this.requeue(env, retried);
+      } else if (stored !== true) {
+        return this.requeue(env, stored);
+      }
+    }
+    if (!this.delivery.ack()) {
+      env.logger.warn(`Task ${this.name}[${this.id}] could not be acked (connection lost); the broker will redeliver it`);
+    }
+    return outcome;
+  }
+
+  /** true when stored; otherwise the last error. Retries backend errors, not serialization errors. */
+  private async record(env: RequestEnvironment, meta: TaskMeta): Promise<true | unknown> {
+    const context = { correlationId: this.id, ...(this.message.replyTo ? { replyTo: this.message.replyTo } : {}) };
+    let lastError: unknown;
+    for (let attempt = 0; attempt <= env.storeRetryDelaysMs.length; attempt++) {
+      if (attempt > 0) await sleep(env.storeRetryDelaysMs[attempt - 1]!);
+      try {
+        await env.app.backend.storeResult(meta, context);
+        return true;
+      } catch (error) {
+        if (error instanceof SerializationError) return error;
+        lastError = error;
+        env.logger.warn(`Task ${this.name}[${this.id}]: storing the result failed (${(error as Error).message}); attempt ${attempt + 1}`);
+      }
+    }
+    return lastError;
+  }
+
+  private requeue(env: RequestEnvironment, error: unknown): RequestOutcome {
+    env.logger.error(`Task ${this.name}[${this.id}]: result could not be stored (${(error as Error)?.message}); message requeued`);
+    this.delivery.reject(true);
+    return { state: 'REQUEUED', error };
+  }
+
+  private context(env: RequestEnvironment): TaskContext {
+    const { headers, args, kwargs } = this.message;
+    return {
+      id: headers.id,
+      name: headers.task,
+      args,
+      kwargs,
+      retries: headers.retries,
+      hostname: env.hostname,
+      rootId: headers.root_id,
+      parentId: headers.parent_id,
+      groupId: headers.group,
+      queue: this.delivery.queue,
+      redelivered: this.delivery.redelivered,
+      signal: this.abort.signal,
+      logger: env.logger.child({ taskId: headers.id, taskName: headers.task }),
+    };
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,251 @@
+import { EventEmitter } from 'node:events';
+import { hostname as osHostname } from 'node:os';
+import type { Logger } from 'winston';
+import type { App } from '../app/app.js';
+import { positiveInteger } from '../app/config.js';
+import { queueDeclaration } from '../app/queues.js';
+import type { ConsumerHandle, Delivery } from '../broker/transport.js';
+import { ConfigError, InvalidMessageError } from '../errors/errors.js';
+import { decodeTaskMessage } from '../protocol/task-message.js';
+import { toMilliseconds, type Duration } from '../util/duration.js';
+import { deadLetter } from './dead-letter.js';
+import { TaskRequest, type RequestEnvironment, type RequestOutcome } from './request.js';
+
+export interface WorkerOptions {
+  /** Most tasks running at once. Default: the app's `concurrency` (number of CPUs). */
+  concurrency?: number;
+  /** Prefetch = concurrency × this. Default: the app's `prefetchMultiplier` (4). */
+  prefetchMultiplier?: number;
+  /** Queues to consume. Default: [app.defaultQueue]. */
+  queues?: string[];
+  /** Node name; %h = host name, %n = host name up to the first dot, %d = domain. Default 'celeriac@%h'. */
+  hostname?: string;
+  /** How long stop() lets running tasks finish before aborting them and requeueing their messages. Default '30s'. */
+  shutdownTimeout?: Duration;
+  /**
+   * Pauses between attempts to store a task's outcome when the result backend fails; after the
+   * last one the message is requeued (not acked). Default ['200ms', '1s', '3s'].
+   */
+  resultStoreRetryDelays?: Duration[];
+  /** A logger to use instead of the app's. */
+  logger?: Logger;
+}
+
+const WORKER_OPTION_KEYS = ['concurrency', 'prefetchMultiplier', 'queues', 'hostname', 'shutdownTimeout', 'resultStoreRetryDelays', 'logger'];
+
+/** Events a Worker emits (for embedding, metrics and specs). */
+export interface WorkerEvents {
+  'task-received': [request: TaskRequest];
+  'task-done': [request: TaskRequest, outcome: RequestOutcome];
+  'dead-lettered': [delivery: Delivery, reason: string, error: string];
+}
+
+/**
+ * Consumes task messages and runs them.
+ *
+ * Invariants:
+ * - at most `concurrency` tasks run at once; the broker hands out at most
+ *   concurrency × prefetchMultiplier unsettled messages per queue, the rest wait in the queue;
+ * - a message is acked only after its outcome is recorded (acks late; see TaskRequest);
+ * - a message that is not a runnable task goes to `<queue>.dead-letter` with the reason;
+ * - stop(): no new deliveries; waiting messages are requeued at once; running tasks get up
+ *   to `shutdownTimeout` to finish, then are aborted and their messages requeued.
+ */
+export class Worker extends EventEmitter<WorkerEvents> {
+  readonly concurrency: number;
+  readonly prefetch: number;
+  readonly queues: readonly string[];
+  readonly hostname: string;
+  readonly logger: Logger;
+  readonly shutdownTimeoutMs: number;
+  readonly #environment: RequestEnvironment;
+  /** Ready to run, in arrival order. */
+  readonly #waiting: TaskRequest[] = [];
+  /** Waiting for their ETA. */
+  readonly #scheduled = new Map<TaskRequest, NodeJS.Timeout>();
+  readonly #running = new Map<TaskRequest, Promise<void>>();
+  #consumer: ConsumerHandle | undefined;
+  #state: 'idle' | 'running' | 'stopping' | 'stopped' = 'idle';
+
+  constructor(
+    readonly app: App,
+    options: WorkerOptions = {},
+  ) {
+    super();
+    for (const key of Object.keys(options)) {
+      if (!WORKER_OPTION_KEYS.includes(key)) throw new ConfigError(key, `unknown worker option; known: ${WORKER_OPTION_KEYS.join(', ')}`);
+    }
+    this.concurrency = positiveInteger('concurrency', options.concurrency ?? app.config.concurrency);
+    this.prefetch = this.concurrency * positiveInteger('prefetchMultiplier', options.prefetchMultiplier ?? app.config.prefetchMultiplier);
+    this.queues = options.queues?.length ? [...options.queues] : [app.config.defaultQueue];
+    this.hostname = expandHostname(options.hostname ?? 'celeriac@%h');
+    this.shutdownTimeoutMs = toMilliseconds(options.shutdownTimeout ?? '30s', 'shutdownTimeout');
+    this.logger = (options.logger ?? app.logger).child({ worker: this.hostname });
+    this.#environment = {
+      app,
+      hostname: this.hostname,
+      logger: this.logger,
+      storeRetryDelaysMs: (options.resultStoreRetryDelays ?? ['200ms', '1s', '3s']).map((d) => toMilliseconds(d, 'resultStoreRetryDelays')),
+    };
+  }
+
+  /** Declares the queues and starts consuming. Resolves once consuming. */
+  async start(): Promise<void> {
+    if (this.#state !== 'idle') throw new ConfigError('worker', `cannot start a worker that is ${this.#state}`);
+    this.#state = 'running';
+    const transport = this.app.transport;
+    try {
+      for (const queue of this.queues) await transport.declareQueue(queueDeclaration(queue));
+      this.#consumer = await transport.consume([...this.queues], { prefetch: this.prefetch }, (d) => this.onDelivery(d));
+    } catch (error) {
+      this.#state = 'stopped';
+      throw error;
+    }
+    this.logger.info(
+      `${this.hostname} ready: queues ${this.queues.join(', ')}; concurrency ${this.concurrency}; prefetch ${this.prefetch}; broker ${transport.url}; tasks ${[...this.app.tasks.keys()].join(', ') || '(none)'}`,
+    );
+  }
+
+  /** Number of tasks running now. */
+  get active(): number {
+    return this.#running.size;
+  }
+
+  /** Graceful stop; see the class comment. Idempotent; resolves when every delivery is settled. */
+  async stop(): Promise<void> {
+    if (this.#state === 'stopped' || this.#state === 'idle') {
+      this.#state = 'stopped';
+      return;
+    }
+    if (this.#state === 'stopping') return this.drained();
+    this.#state = 'stopping';
+    this.logger.info(`${this.hostname} stopping: ${this.#running.size} running, ${this.#waiting.length + this.#scheduled.size} waiting (requeued)`);
+    await this.#consumer?.cancel().catch((error: Error) => this.logger.warn(`cancelling the consumer failed: ${error.message}`));
+    for (const request of this.#waiting.splice(0)) request.delivery.reject(true);
+    for (const [request, timer] of this.#scheduled) {
+      clearTimeout(timer);
+      request.delivery.reject(true);
+    }
+    this.#scheduled.clear();
+    const finished = await Promise.race([
+      this.drained().then(() => true),
+      new Promise<false>((resolve) => setTimeout(resolve, this.shutdownTimeoutMs, false).unref()),
+    ]);
+    if (!finished) {
+      this.logger.warn(`${this.hostname}: ${this.#running.size} task(s) still running after ${this.shutdownTimeoutMs} ms; aborting them and requeueing their messages`);
+      for (const request of this.#running.keys()) {
+        request.abort.abort(new Error('worker shutdown'));
+        request.delivery.reject(true);
+      }
+    }
+    this.#state = 'stopped';
+    this.logger.info(`${this.hostname} stopped`);
+  }
+
+  private async drained(): Promise<void> {
+    while (this.#running.size > 0) await Promise.allSettled([...this.#running.values()]);
+  }
+
+  private onDelivery(delivery: Delivery): void {
+    if (this.#state !== 'running') {
+      delivery.reject(true);
+      return;
+    }
+    let request: TaskRequest;
+    try {
+      const message = decodeTaskMessage(delivery.body, delivery.properties, this.app.config.accept);
+      const task = this.app.tasks.get(message.headers.task);
+      if (!task) throw new InvalidMessageError('unknown-task', `task "${message.headers.task}" is not registered on this worker`);
+      request = new TaskRequest(delivery, message, task);
+    } catch (error) {
+      this.reject(delivery, error);
+      return;
+    }
+    this.logger.info(`Task ${request.name}[${request.id}] received`);
+    this.emit('task-received', request);
+    const delay = request.delayMs();
+    if (delay > 0) {
+      const timer = setTimeout(() => {
+        this.#scheduled.delete(request);
+        this.enqueue(request);
+      }, delay);
+      this.#scheduled.set(request, timer);
+    } else {
+      this.enqueue(request);
+    }
+  }
+
+  private enqueue(request: TaskRequest): void {
+    this.#waiting.push(request);
+    this.pump();
+  }
+
+  private pump(): void {
+    while (this.#state === 'running' && this.#running.size < this.concurrency && this.#waiting.length > 0) {
+      const request = this.#waiting.shift()!;
+      const run = request
+        .execute(this.#environment)
+        .then((outcome) => this.done(request, outcome))
+        .catch((error: unknown) => {
+          // execute() records failures itself; reaching here is a bug, so keep the message.
+          this.logger.error(`Task ${request.name}[${request.id}] crashed the request handler: ${(error as Error)?.stack ?? error}`);
+          request.delivery.reject(true);
+        })
+        .finally(() => {
+          this.#running.delete(request);
+          this.pump();
+        });
+      this.#running.set(request, run);
+    }
+  }
+
+  private done(request: TaskRequest, outcome: RequestOutcome): void {
+    const prefix = `Task ${request.name}[${request.id}]`;
+    switch (outcome.state) {
+      case 'SUCCESS':
+        this.logger.info(`${prefix} succeeded in ${(outcome.runtimeMs / 1000).toFixed(6)}s: ${preview(outcome.result)}`);
+        break;
+      case 'FAILURE':
+        this.logger.error(`${prefix} raised unexpected: ${errorText(outcome.error)}`);
+        break;
+      case 'REVOKED':
+      case 'REQUEUED':
+        break;
+    }
+    this.emit('task-done', request, outcome);
+  }
+
+  private reject(delivery: Delivery, error: unknown): void {
+    const reason = error instanceof InvalidMessageError ? error.reason : 'decode';
+    const text = (error as Error)?.message ?? String(error);
+    const id = delivery.properties.correlationId ?? '?';
+    this.logger.error(`Message ${id} from ${delivery.queue} dead-lettered (${reason}): ${text}`);
+    void deadLetter(this.app.transport, delivery, reason, text).then((moved) => {
+      if (moved) this.emit('dead-lettered', delivery, reason, text);
+      else this.logger.error(`Message ${id} could not be dead-lettered; requeued`);
+    });
+  }
+}
+
+function expandHostname(pattern: string): string {
+  const host = osHostname();
+  const dot = host.indexOf('.');
+  return pattern
+    .replaceAll('%h', host)
+    .replaceAll('%n', dot === -1 ? host : host.slice(0, dot))
+    .replaceAll('%d', dot === -1 ? '' : host.slice(dot + 1));
+}
+
+function preview(value: unknown): string {
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = String(value);
+  }
+  return text.length > 200 ? `${text.slice(0, 197)}...` : text;
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
