@@ -1,4 +1,6 @@
 import type { Logger } from 'winston';
+import { celeryUtcNow } from '../protocol/dates.js';
+import { stringifyJson } from '../protocol/serializers.js';
 import { BackendError, CeleriacError, ClosedError, ResultTimeoutError, SerializationError } from '../errors/errors.js';
 import { isReady, type TaskState } from '../protocol/states.js';
 import {
@@ -334,7 +336,7 @@ export function encodeMeta(meta: TaskMeta): string {
   if (meta.parent_id) out.parent_id = meta.parent_id;
   out.task_id = meta.task_id;
   try {
-    return JSON.stringify(out);
+    return stringifyJson(out);
   } catch (err) {
     throw new SerializationError(`result of task ${meta.task_id} is not JSON-serializable: ${messageOf(err)}`, {
       cause: err,
@@ -362,11 +364,6 @@ export function decodeMeta(taskId: string, raw: string): TaskMeta {
   if (typeof value.parent_id === 'string') meta.parent_id = value.parent_id;
   if (typeof value.group_id === 'string') meta.group_id = value.group_id;
   return meta;
-}
-
-/** `datetime.utcnow().isoformat()`: microseconds, no zone. */
-export function celeryUtcNow(now: Date = new Date()): string {
-  return `${now.toISOString().slice(0, 23)}000`;
 }
 
 /** The status of a stored value, or undefined when it cannot be read (it is then overwritten). */

@@ -24,7 +24,7 @@ const json: Serializer = {
   contentEncoding: 'utf-8',
   encode(value) {
     try {
-      return Buffer.from(JSON.stringify(value, rejectUnencodable));
+      return Buffer.from(stringifyJson(value));
     } catch (error) {
       throw new SerializationError(`cannot encode as JSON: ${(error as Error).message}`, { cause: error });
     }
@@ -38,7 +38,17 @@ const json: Serializer = {
   },
 };
 
-/** JSON.stringify silently turns these into null or drops them; a task result must not vanish that way. */
+/**
+ * JSON.stringify that throws (TypeError) on values it would silently turn into null or drop —
+ * functions, symbols, NaN, Infinity — so a task's result never vanishes that way. BigInts
+ * become numbers when safe, else strings.
+ */
+export function stringifyJson(value: unknown): string {
+  const text = JSON.stringify(value, rejectUnencodable);
+  if (text === undefined) throw new TypeError(`${typeof value} is not serializable`);
+  return text;
+}
+
 function rejectUnencodable(this: unknown, key: string, value: unknown): unknown {
   switch (typeof value) {
     case 'function':

@@ -1,15 +1,11 @@
+import { celeryUtcNow } from '../protocol/dates.js';
 import type { TaskMeta } from '../backends/result-backend.js';
 import { errorToExceptionInfo, tracebackOf } from '../protocol/exception-info.js';
 import type { TaskHeaders } from '../protocol/task-message.js';
 import type { TaskState } from '../protocol/states.js';
 
-/** Celery's date_done: naive UTC ISO 8601 with microseconds ("2026-11-26T21:32:05.573000"). */
-export function celeryDate(date: Date = new Date()): string {
-  return `${date.toISOString().slice(0, 23)}000`;
-}
-
 function baseMeta(headers: TaskHeaders, status: TaskState, result: unknown, traceback: string | null): TaskMeta {
-  const meta: TaskMeta = { status, result, traceback, children: [], date_done: celeryDate(), task_id: headers.id };
+  const meta: TaskMeta = { status, result, traceback, children: [], date_done: celeryUtcNow(), task_id: headers.id };
   if (headers.parent_id) meta.parent_id = headers.parent_id;
   if (headers.group) meta.group_id = headers.group;
   return meta;

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
@@ -9,12 +8,11 @@ import type { BackendOptions, ResultBackend } from '../../lib/backends/result-ba
 import { BackendError } from '../../lib/errors/errors.js';
 import { silentLogger } from '../../lib/log/logger.js';
 import { describeBackendConformance, meta } from '../conformance/backend.conformance.js';
+import { redisVectors } from '../support/vectors.js';
 
 const REDIS_URL = 'redis://127.0.0.1:6379/0';
 const DAY_MS = 86_400_000;
-const VECTORS = JSON.parse(
-  readFileSync(new URL('../../../../shared/vectors/celery-5.2.6-redis-results.json', import.meta.url), 'utf8'),
-) as { entries: Record<string, { key: string; value: Record<string, unknown> }> };
+const VECTORS = { entries: redisVectors() };
 
 function options(resultExpiresMs = DAY_MS): BackendOptions {
   return { resultExpiresMs, logger: silentLogger() };
