@@ -1,0 +1,30 @@
+/**
+ * The app both celeriac bench processes load: one no-op task on a queue unique to the run.
+ * The task does no work, so what is measured is celeriac's own cost per task: encode, publish
+ * with confirm, consume, decode, run, store the result, ack, deliver the result to the caller.
+ */
+import { createApp } from '../../lib/index.js';
+
+export const NOOP_TASK = 'bench.noop';
+
+export interface CeleriacBenchConfig {
+  amqpUrl: string;
+  /** Result backend URL (redis://... by default). */
+  backendUrl: string;
+  /** Unique per scenario run; also the name celeriac declares its exchange under. */
+  queue: string;
+  n: number;
+  /** Tasks sent before 'go' to open every connection and subscription; not measured. */
+  warmup: number;
+}
+
+export function createBenchApp(config: CeleriacBenchConfig) {
+  const app = createApp({
+    name: 'bench',
+    broker: config.amqpUrl,
+    backend: config.backendUrl,
+    defaultQueue: config.queue,
+  });
+  const noop = app.task(NOOP_TASK, (i: number) => i);
+  return { app, noop };
+}

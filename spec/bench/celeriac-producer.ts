@@ -1,0 +1,94 @@
+/**
+ * celeriac producer process for the bench (forked by celeriac-roundtrip.ts).
+ *
+ * Before 'go' it runs `warmup` tasks to completion, so connections, the queue declaration and
+ * the result subscription exist before timing starts (the floor connects before 'go' too).
+ *
+ * mode 'roundtrip': fires N `delay(i)` calls without awaiting any of them, then awaits every
+ *   `get()`; finishes at the last result. Latency per task = delay() call → get() resolved.
+ * mode 'fire-and-forget': fires N `applyAsync([i], {}, { ignoreResult: true })` and finishes
+ *   when all are confirmed; the runner times the scenario to the worker's last ack.
+ */
+import { Redis } from 'ioredis';
+import { startChild } from './child-runtime.js';
+import { createBenchApp, type CeleriacBenchConfig } from './celeriac-app.js';
+import { now } from './ipc.js';
+import { summarizeLatency } from './measure.js';
+
+export interface CeleriacProducerConfig extends CeleriacBenchConfig {
+  mode: 'roundtrip' | 'fire-and-forget';
+  /** Per-result get() timeout, ms. */
+  resultTimeoutMs: number;
+}
+
+const child = startChild<CeleriacProducerConfig>();
+
+/** Removes the results this run stored, so repeated runs do not pile up keys (not timed). */
+async function deleteResults(backendUrl: string, taskIds: string[]): Promise<void> {
+  if (!/^rediss?:/.test(backendUrl) || taskIds.length === 0) return;
+  const redis = new Redis(backendUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    for (let i = 0; i < taskIds.length; i += 1000) {
+      await redis.unlink(...taskIds.slice(i, i + 1000).map((id) => `celery-task-meta-${id}`));
+    }
+  } finally {
+    redis.disconnect();
+  }
+}
+
+child.run(async () => {
+  const config = child.config;
+  const { n, mode, resultTimeoutMs } = config;
+  const { app, noop } = createBenchApp(config);
+  const taskIds: string[] = [];
+
+  const warmup = await Promise.all(Array.from({ length: config.warmup }, (_, i) => noop.delay(-1 - i)));
+  for (const result of warmup) taskIds.push(result.id);
+  await Promise.all(warmup.map((result) => result.get({ timeout: resultTimeoutMs })));
+
+  await child.ready();
+  const startedAt = now();
+  let confirmed = 0;
+  let completed = 0;
+  const progress = setInterval(() => child.progress(`confirmed ${confirmed}/${n}, results ${completed}`), 1000);
+
+  if (mode === 'roundtrip') {
+    const sentAt = new Float64Array(n);
+    const latency = new Float64Array(n);
+    const pending = new Array<Promise<void>>(n);
+    for (let i = 0; i < n; i++) {
+      sentAt[i] = now();
+      pending[i] = noop
+        .delay(i)
+        .then((result) => {
+          confirmed++;
+          taskIds.push(result.id);
+          return result.get({ timeout: resultTimeoutMs });
+        })
+        .then((value) => {
+          latency[i] = now() - sentAt[i];
+          completed++;
+          if (value !== i) throw new Error(`task ${i} returned ${JSON.stringify(value)}`);
+        });
+    }
+    await Promise.all(pending);
+    const finishedAt = now();
+    clearInterval(progress);
+    child.finished({ startedAt, finishedAt, count: n, latency: summarizeLatency(latency) });
+  } else {
+    const pending = new Array<Promise<unknown>>(n);
+    for (let i = 0; i < n; i++) {
+      pending[i] = noop.applyAsync([i], {}, { ignoreResult: true }).then(() => confirmed++);
+    }
+    await Promise.all(pending);
+    const finishedAt = now();
+    clearInterval(progress);
+    child.finished({ startedAt, finishedAt, count: n });
+  }
+
+  await child.stopped();
+  await app.close();
+  await deleteResults(config.backendUrl, taskIds);
+  child.exit();
+});

@@ -1,0 +1,47 @@
+/**
+ * celeriac worker process for the bench (forked by celeriac-roundtrip.ts): the bench app's
+ * worker with the run's concurrency and prefetch. It reports 'finished' when warmup + N tasks
+ * are done — counted on the worker's 'task-done' event, which fires after the outcome was
+ * recorded and the message acked — so fire-and-forget runs can be timed to the last ack.
+ */
+import { startChild } from './child-runtime.js';
+import { createBenchApp, type CeleriacBenchConfig } from './celeriac-app.js';
+import { now } from './ipc.js';
+
+export interface CeleriacWorkerConfig extends CeleriacBenchConfig {
+  concurrency: number;
+  prefetchMultiplier: number;
+}
+
+const child = startChild<CeleriacWorkerConfig>();
+
+child.run(async () => {
+  const config = child.config;
+  const { app } = createBenchApp(config);
+  const worker = app.worker({
+    concurrency: config.concurrency,
+    prefetchMultiplier: config.prefetchMultiplier,
+    queues: [config.queue],
+    hostname: `bench@${process.pid}`,
+  });
+
+  const expected = config.warmup + config.n;
+  let done = 0;
+  let startedAt = 0;
+  worker.on('task-done', (request, outcome) => {
+    // Not a throw: the worker calls listeners inside its own promise chain.
+    if (outcome.state !== 'SUCCESS') return child.fail(new Error(`task ${request.id} ended ${outcome.state}`));
+    if (++done === expected) child.finished({ startedAt, finishedAt: now(), count: config.n });
+  });
+
+  await worker.start();
+  await child.ready();
+  startedAt = now();
+  const progress = setInterval(() => child.progress(`done ${Math.max(0, done - config.warmup)}/${config.n}`), 1000);
+
+  await child.stopped();
+  clearInterval(progress);
+  await worker.stop();
+  await app.close();
+  child.exit();
+});

@@ -1,0 +1,24 @@
+/** Small numeric helpers shared by the bench children and the runner. */
+import type { LatencySummary } from './ipc.js';
+
+/** Nearest-rank percentile of an ascending array; q in [0, 1]. */
+function percentile(sorted: Float64Array, q: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const rank = Math.ceil(q * sorted.length) - 1;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank))];
+}
+
+/** Summarises per-task latencies (ms). Sorts a copy; the input is left as is. */
+export function summarizeLatency(latencies: Float64Array): LatencySummary {
+  const sorted = Float64Array.from(latencies).sort();
+  let sum = 0;
+  for (const value of sorted) sum += value;
+  return {
+    count: sorted.length,
+    p50: percentile(sorted, 0.5),
+    p90: percentile(sorted, 0.9),
+    p99: percentile(sorted, 0.99),
+    max: sorted.length ? sorted[sorted.length - 1] : Number.NaN,
+    mean: sorted.length ? sum / sorted.length : Number.NaN,
+  };
+}

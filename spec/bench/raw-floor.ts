@@ -1,0 +1,143 @@
+/**
+ * The floor: what raw amqplib does on this machine in this run. celeriac's figures are read as
+ * a ratio to these. Producer and consumer are separate processes, as in production.
+ *
+ * - floor-roundtrip: task out (persistent, durable queue, pipelined confirms) → consumer
+ *   replies (rpc-backend-style result via reply_to, confirmed before the task is acked) →
+ *   producer consumes the reply. Same message count as a celeriac task + result with the rpc
+ *   backend. Latency = per task, publish call → reply received, in the producer.
+ * - floor-oneway: the same publishing, consumer only acks; finished when the last ack reached
+ *   the broker. The floor for fire-and-forget (ignore_result) tasks.
+ * - floor-publish: confirmed persistent publishes per second, nobody consuming.
+ * - floor-consume: a preloaded queue drained with per-message acks (the preload is not timed).
+ *
+ * Every scenario sends all N messages as fast as backpressure allows, so latencies are those
+ * of a saturating burst (mostly queueing); compare them only between scenarios of one run.
+ */
+import { withChildren } from './child.js';
+import { declareQueues, deleteQueues } from './broker-admin.js';
+import type { RawConsumerConfig } from './raw-consumer.js';
+import type { RawProducerConfig } from './raw-producer.js';
+import { prefetchOf, rate, result, runTogether, uniqueQueue, WARMUP_TASKS, type BenchOptions, type Scenario } from './scenario.js';
+
+const PRODUCER = 'raw-producer.js';
+const CONSUMER = 'raw-consumer.js';
+
+async function withQueues<T>(
+  options: BenchOptions,
+  queues: Array<{ name: string; durable: boolean }>,
+  body: () => Promise<T>,
+): Promise<T> {
+  try {
+    await declareQueues(options.amqpUrl, queues);
+    return await body();
+  } finally {
+    await deleteQueues(options.amqpUrl, queues.map((q) => q.name));
+  }
+}
+
+const roundtrip: Scenario = {
+  name: 'floor-roundtrip',
+  description: 'raw amqplib: task + reply per message, confirms pipelined, ack after reply confirm',
+  run: async (options) => {
+    const queue = uniqueQueue('floor-roundtrip');
+    // Results are transient on a non-durable queue, as with Celery's rpc backend.
+    const replyQueue = `${queue}.replies`;
+    return withQueues(options, [{ name: queue, durable: true }, { name: replyQueue, durable: false }], () =>
+      withChildren(options.onProgress, async (spawn) => {
+        const consumer = spawn(CONSUMER, {
+          url: options.amqpUrl, mode: 'reply', queue, n: options.n, warmup: WARMUP_TASKS, prefetch: prefetchOf(options), subscribeOnGo: false,
+        } satisfies RawConsumerConfig, 'floor-roundtrip consumer');
+        const producer = spawn(PRODUCER, {
+          url: options.amqpUrl, mode: 'roundtrip', queue, replyQueue, n: options.n, warmup: WARMUP_TASKS,
+        } satisfies RawProducerConfig, 'floor-roundtrip producer');
+        const [c, p] = await runTogether([consumer, producer], options.timeoutMs);
+        const publishMs = Number(p.report.extra?.publishSeconds) * 1000;
+        return result('floor-roundtrip', {
+          tasks: options.n,
+          seconds: (p.report.finishedAt - p.report.startedAt) / 1000,
+          latency: p.report.latency,
+          producer: p.stats,
+          worker: c.stats,
+          notes: [`publishing alone took ${Math.round(publishMs)} ms (${rate(options.n, publishMs)})`],
+        });
+      }),
+    );
+  },
+};
+
+const oneway: Scenario = {
+  name: 'floor-oneway',
+  description: 'raw amqplib: publish (pipelined confirms) while a consumer acks; no results',
+  run: async (options) => {
+    const queue = uniqueQueue('floor-oneway');
+    return withQueues(options, [{ name: queue, durable: true }], () =>
+      withChildren(options.onProgress, async (spawn) => {
+        const consumer = spawn(CONSUMER, {
+          url: options.amqpUrl, mode: 'ack', queue, n: options.n, warmup: WARMUP_TASKS, prefetch: prefetchOf(options), subscribeOnGo: false,
+        } satisfies RawConsumerConfig, 'floor-oneway consumer');
+        const producer = spawn(PRODUCER, {
+          url: options.amqpUrl, mode: 'publish', queue, n: options.n, warmup: WARMUP_TASKS,
+        } satisfies RawProducerConfig, 'floor-oneway producer');
+        const [c, p] = await runTogether([consumer, producer], options.timeoutMs);
+        const publishMs = Number(p.report.extra?.publishSeconds) * 1000;
+        // First publish → last ack at the broker; instants from two processes, one clock.
+        return result('floor-oneway', {
+          tasks: options.n,
+          seconds: (c.report.finishedAt - p.report.startedAt) / 1000,
+          producer: p.stats,
+          worker: c.stats,
+          notes: [`publishing alone took ${Math.round(publishMs)} ms (${rate(options.n, publishMs)})`],
+        });
+      }),
+    );
+  },
+};
+
+const publishOnly: Scenario = {
+  name: 'floor-publish',
+  description: 'raw amqplib: confirmed persistent publishes to a durable queue, no consumer',
+  run: async (options) => {
+    const queue = uniqueQueue('floor-publish');
+    return withQueues(options, [{ name: queue, durable: true }], () =>
+      withChildren(options.onProgress, async (spawn) => {
+        const producer = spawn(PRODUCER, {
+          url: options.amqpUrl, mode: 'publish', queue, n: options.n, warmup: WARMUP_TASKS,
+        } satisfies RawProducerConfig, 'floor-publish producer');
+        const [p] = await runTogether([producer], options.timeoutMs);
+        return result('floor-publish', {
+          tasks: options.n,
+          seconds: (p.report.finishedAt - p.report.startedAt) / 1000,
+          producer: p.stats,
+        });
+      }),
+    );
+  },
+};
+
+const consumeOnly: Scenario = {
+  name: 'floor-consume',
+  description: 'raw amqplib: drain a preloaded durable queue, ack per message',
+  run: async (options) => {
+    const queue = uniqueQueue('floor-consume');
+    return withQueues(options, [{ name: queue, durable: true }], () =>
+      withChildren(options.onProgress, async (spawn) => {
+        const loader = spawn(PRODUCER, {
+          url: options.amqpUrl, mode: 'publish', queue, n: options.n, warmup: WARMUP_TASKS,
+        } satisfies RawProducerConfig, 'floor-consume preload');
+        await runTogether([loader], options.timeoutMs);
+        const consumer = spawn(CONSUMER, {
+          url: options.amqpUrl, mode: 'ack', queue, n: options.n, warmup: WARMUP_TASKS, prefetch: prefetchOf(options), subscribeOnGo: true,
+        } satisfies RawConsumerConfig, 'floor-consume consumer');
+        const [c] = await runTogether([consumer], options.timeoutMs);
+        return result('floor-consume', {
+          tasks: options.n,
+          seconds: (c.report.finishedAt - c.report.startedAt) / 1000,
+          worker: c.stats,
+        });
+      }),
+    );
+  },
+};
+
+export const floorScenarios: Scenario[] = [roundtrip, oneway, publishOnly, consumeOnly];

@@ -1,0 +1,184 @@
+/**
+ * celeriac benchmark runner:  npm run bench -- [--scenario NAME]... [--n 20000] [--json out.json]
+ *
+ * Runs each scenario in its own processes (see ipc.ts for the lifecycle), prints progress to
+ * stderr, then a table on stdout. Each celeriac scenario is read against the raw amqplib floor
+ * measured in the same run (raw-floor.ts); selecting a celeriac scenario also runs its floor
+ * unless --no-floor is given.
+ *
+ * Columns: tasks/s over the scenario's measured interval; the ratio of that to the floor's;
+ * p50/p99 per-task send → result latency; CPU ms per task and peak RSS of the producer and the
+ * worker process (CPU from process.cpuUsage() over 'go' → 'stop', RSS sampled every 100 ms).
+ * On a shared or small machine, use --repeat 3 (or more): rounds interleave the scenarios and
+ * the median run of each is shown.
+ */
+import { writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { brokerVersion } from './broker-admin.js';
+import { celeriacScenarios } from './celeriac-roundtrip.js';
+import type { ProcessStats } from './ipc.js';
+import { floorScenarios } from './raw-floor.js';
+import { prefetchOf, type BenchOptions, type Scenario, type ScenarioResult } from './scenario.js';
+
+const scenarios: Scenario[] = [...floorScenarios, ...celeriacScenarios];
+const names = scenarios.map((s) => s.name);
+
+const argv = yargs(hideBin(process.argv))
+  .scriptName('npm run bench --')
+  .usage('$0 [options]\n\nScenarios:\n' + scenarios.map((s) => `  ${s.name.padEnd(26)}${s.description}`).join('\n'))
+  .option('scenario', { alias: 's', type: 'string', array: true, choices: names, describe: 'Scenario to run (repeatable; default: all)' })
+  .option('n', { type: 'number', default: 20_000, describe: 'Tasks per scenario' })
+  .option('repeat', { type: 'number', default: 1, describe: 'Rounds of all selected scenarios; the median run of each is shown' })
+  .option('json', { type: 'string', describe: 'Also write the results to this JSON file' })
+  .option('floor', { type: 'boolean', default: true, describe: 'Run the floor of each selected celeriac scenario too (--no-floor to skip)' })
+  .option('concurrency', { type: 'number', default: 4, describe: 'celeriac worker concurrency' })
+  .option('prefetch-multiplier', { type: 'number', default: 16, describe: 'Prefetch = concurrency × this, for celeriac and the floor consumer alike' })
+  .option('amqp-url', { type: 'string', default: process.env.CELERIAC_BROKER_URL ?? 'amqp://guest:guest@127.0.0.1:5672' })
+  .option('backend', { type: 'string', default: process.env.CELERIAC_RESULT_BACKEND ?? 'redis://127.0.0.1:6379/0', describe: 'Result backend of the celeriac scenarios' })
+  .option('timeout', { type: 'number', default: 300, describe: 'Seconds a scenario may take' })
+  .check((a) => {
+    if (!Number.isInteger(a.n) || a.n < 1) throw new Error('--n must be a positive integer');
+    if (!Number.isInteger(a.repeat) || a.repeat < 1) throw new Error('--repeat must be a positive integer');
+    if (!Number.isInteger(a.concurrency) || a.concurrency < 1) throw new Error('--concurrency must be a positive integer');
+    if (!Number.isInteger(a['prefetch-multiplier']) || a['prefetch-multiplier'] < 1) {
+      throw new Error('--prefetch-multiplier must be a positive integer');
+    }
+    return true;
+  })
+  .strict()
+  .version(false)
+  .help()
+  .wrap(null)
+  .parseSync();
+
+function selectScenarios(): Scenario[] {
+  const wanted = new Set(argv.scenario?.length ? argv.scenario : names);
+  if (argv.floor) {
+    for (const scenario of scenarios) if (wanted.has(scenario.name) && scenario.floor) wanted.add(scenario.floor);
+  }
+  return scenarios.filter((s) => wanted.has(s.name));
+}
+
+const progress = (label: string, text: string): void => {
+  process.stderr.write(`  ${label}: ${text}\n`);
+};
+
+// --- table ---------------------------------------------------------------------------------
+
+const fixed = (value: number | undefined, digits: number): string =>
+  value === undefined || !Number.isFinite(value) ? '-' : value.toFixed(digits);
+const cpuPerTask = (stats: ProcessStats | undefined, tasks: number): string =>
+  stats ? fixed((stats.cpuUserMs + stats.cpuSystemMs) / tasks, 3) : '-';
+const rssMb = (stats: ProcessStats | undefined): string => (stats ? fixed(stats.peakRssBytes / 2 ** 20, 0) : '-');
+
+function ratioToFloor(result: ScenarioResult, results: ScenarioResult[]): number | undefined {
+  if (!result.floor) return scenarios.some((s) => s.floor === result.name) ? 1 : undefined;
+  const floor = results.find((r) => r.name === result.floor);
+  return floor ? result.tasksPerSecond / floor.tasksPerSecond : undefined;
+}
+
+function table(results: ScenarioResult[], failures: Array<{ name: string; error: string }>): string {
+  const header = ['scenario', 'tasks/s', 'vs floor', 'p50 ms', 'p99 ms', 'cpu ms/task prod', 'cpu ms/task wrk', 'rss MB prod', 'rss MB wrk'];
+  const rows = results.map((r) => [
+    r.name,
+    Math.round(r.tasksPerSecond).toLocaleString('en-US'),
+    fixed(ratioToFloor(r, results), 2),
+    fixed(r.latency?.p50, 1),
+    fixed(r.latency?.p99, 1),
+    cpuPerTask(r.producer, r.tasks),
+    cpuPerTask(r.worker, r.tasks),
+    rssMb(r.producer),
+    rssMb(r.worker),
+  ]);
+  for (const f of failures) rows.push([f.name, 'FAILED', ...header.slice(2).map(() => '')]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
+  const line = (cells: string[]): string =>
+    cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ').trimEnd();
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+/** With --repeat, the run with the median throughput stands for the scenario (whole, not mixed). */
+function medianRun(runsOfOne: ScenarioResult[]): ScenarioResult {
+  const sorted = [...runsOfOne].sort((a, b) => a.tasksPerSecond - b.tasksPerSecond);
+  const median = sorted[Math.floor((sorted.length - 1) / 2)];
+  if (sorted.length === 1) return median;
+  const low = Math.round(sorted[0].tasksPerSecond).toLocaleString('en-US');
+  const high = Math.round(sorted[sorted.length - 1].tasksPerSecond).toLocaleString('en-US');
+  return { ...median, notes: [`median of ${sorted.length} runs; tasks/s ranged ${low}–${high}`, ...median.notes] };
+}
+
+// --- main ----------------------------------------------------------------------------------
+
+async function main(): Promise<number> {
+  const options: BenchOptions = {
+    n: argv.n,
+    amqpUrl: argv['amqp-url'],
+    backendUrl: argv.backend,
+    concurrency: argv.concurrency,
+    prefetchMultiplier: argv['prefetch-multiplier'],
+    timeoutMs: argv.timeout * 1000,
+    onProgress: progress,
+  };
+  const selected = selectScenarios();
+  const meta = {
+    date: new Date().toISOString(),
+    node: process.version,
+    cpus: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown'}`,
+    broker: await brokerVersion(options.amqpUrl),
+    n: options.n,
+    repeat: argv.repeat,
+    concurrency: options.concurrency,
+    prefetch: prefetchOf(options),
+  };
+  process.stderr.write(
+    `bench: ${selected.map((s) => s.name).join(', ')}\n` +
+      `bench: n=${meta.n} prefetch=${meta.prefetch} (concurrency ${meta.concurrency}) · ${meta.broker} · node ${meta.node} · ${meta.cpus}\n`,
+  );
+
+  // Rounds, each running every selected scenario once: machine-wide drift (other load, the
+  // broker's disk) then touches a celeriac scenario and its floor alike.
+  const runs = new Map<string, ScenarioResult[]>(selected.map((s) => [s.name, []]));
+  const failures: Array<{ name: string; error: string }> = [];
+  for (let round = 1; round <= argv.repeat; round++) {
+    for (const scenario of selected) {
+      const tag = argv.repeat > 1 ? `${scenario.name} ${round}/${argv.repeat}` : scenario.name;
+      process.stderr.write(`\n[${tag}] ${scenario.description}\n`);
+      try {
+        const r = { ...(await scenario.run(options)), floor: scenario.floor };
+        runs.get(scenario.name)?.push(r);
+        process.stderr.write(`[${tag}] ${Math.round(r.tasksPerSecond)} tasks/s in ${r.seconds.toFixed(2)} s\n`);
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        failures.push({ name: scenario.name, error: message });
+        process.stderr.write(`[${tag}] FAILED: ${error instanceof Error ? (error.stack ?? message) : message}\n`);
+      }
+    }
+  }
+  const results = [...runs.values()].filter((r) => r.length > 0).map(medianRun);
+
+  process.stdout.write(
+    `\nn=${meta.n}${argv.repeat > 1 ? ` (median of ${argv.repeat})` : ''}, prefetch=${meta.prefetch}, ${meta.broker}, node ${meta.node}, ${meta.cpus}\n\n` + table(results, failures) + '\n',
+  );
+  const notes = results.flatMap((r) => r.notes.map((note) => `  ${r.name}: ${note}`));
+  const errors = failures.map((f) => `  ${f.name}: ${f.error}`);
+  if (notes.length) process.stdout.write(`\nnotes:\n${notes.join('\n')}\n`);
+  if (errors.length) process.stdout.write(`\nfailures:\n${errors.join('\n')}\n`);
+
+  if (argv.json) {
+    const rows = results.map((r) => ({ ...r, ratioToFloor: ratioToFloor(r, results) ?? null }));
+    const allRuns = Object.fromEntries(runs);
+    await writeFile(argv.json, JSON.stringify({ meta, results: rows, runs: allRuns, failures }, null, 2) + '\n');
+    process.stderr.write(`bench: wrote ${argv.json}\n`);
+  }
+  return failures.length ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,87 @@
+/** What every bench scenario takes and returns, and the process choreography they share. */
+import { randomBytes } from 'node:crypto';
+import type { BenchChild } from './child.js';
+import type { LatencySummary, ProcessStats, WorkReport } from './ipc.js';
+
+export interface BenchOptions {
+  /** Tasks (messages) per scenario. */
+  n: number;
+  amqpUrl: string;
+  /** Result backend for the celeriac scenarios. */
+  backendUrl: string;
+  /** Worker concurrency for celeriac; with prefetchMultiplier gives the prefetch both sides use. */
+  concurrency: number;
+  prefetchMultiplier: number;
+  /** Upper bound on a scenario's measured work. */
+  timeoutMs: number;
+  onProgress: (label: string, text: string) => void;
+}
+
+export function prefetchOf(options: BenchOptions): number {
+  return options.concurrency * options.prefetchMultiplier;
+}
+
+export interface ScenarioResult {
+  name: string;
+  /** The raw floor scenario this one is compared with, if any (set by the runner). */
+  floor?: string;
+  tasks: number;
+  seconds: number;
+  tasksPerSecond: number;
+  /** Per-task send → result latency; only where a result comes back. */
+  latency?: LatencySummary;
+  /** The process that publishes (and collects results). */
+  producer?: ProcessStats;
+  /** The process that consumes (and replies). */
+  worker?: ProcessStats;
+  notes: string[];
+}
+
+export interface Scenario {
+  name: string;
+  /** One line: what is measured. */
+  description: string;
+  floor?: string;
+  run(options: BenchOptions): Promise<ScenarioResult>;
+}
+
+/** A queue name no other run or scenario uses. */
+export function uniqueQueue(scenario: string): string {
+  return `bench.${scenario}.${randomBytes(4).toString('hex')}`;
+}
+
+/**
+ * Tasks every producer pushes through (and sees answered) before timing starts, floor and
+ * celeriac alike: connections, subscriptions and the queue exist, and the hot paths have run.
+ */
+export const WARMUP_TASKS = 100;
+
+const SETUP_TIMEOUT_MS = 30_000;
+
+/**
+ * Drives already-forked children through the lifecycle together: waits until all are ready,
+ * says 'go' in the given order (consumers first, so nothing waits on a subscription), waits
+ * for every report, then stops all and collects their stats. Returns reports and stats in the
+ * children's order.
+ */
+export async function runTogether(
+  children: BenchChild[],
+  timeoutMs: number,
+): Promise<Array<{ report: WorkReport; stats: ProcessStats }>> {
+  await Promise.all(children.map((child) => child.ready(SETUP_TIMEOUT_MS)));
+  for (const child of children) child.send({ type: 'go' });
+  const reports = await Promise.all(children.map((child) => child.report(timeoutMs)));
+  const stats = await Promise.all(children.map((child) => child.stop(SETUP_TIMEOUT_MS)));
+  return children.map((_, i) => ({ report: reports[i], stats: stats[i] }));
+}
+
+export function result(
+  name: string,
+  fields: Omit<ScenarioResult, 'name' | 'tasksPerSecond' | 'notes'> & { notes?: string[] },
+): ScenarioResult {
+  return { name, ...fields, tasksPerSecond: fields.tasks / fields.seconds, notes: fields.notes ?? [] };
+}
+
+export function rate(count: number, ms: number): string {
+  return `${Math.round(count / (ms / 1000)).toLocaleString('en-US')}/s`;
+}
