@@ -1,9 +1,10 @@
 import type { CommandModule } from 'yargs';
 import { LOG_LEVELS, type LogLevel } from '../../lib/log/logger.js';
+import { ConfigError } from '../../lib/index.js';
 import { loadApp } from '../load-app.js';
 
 interface WorkerArgs {
-  app: string;
+  app?: string;
   concurrency?: number;
   loglevel: LogLevel;
   queues?: string;
@@ -17,7 +18,11 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
   describe: 'Run a worker that consumes and executes tasks',
   builder: (y) =>
     y
-      .option('app', { alias: 'A', type: 'string', demandOption: true, describe: 'Module exporting the app (default export or "app")' })
+      .option('app', {
+        alias: 'A',
+        type: 'string',
+        describe: 'Module exporting the app (default export or "app"); default $CELERIAC_APP',
+      })
       .option('concurrency', { alias: 'c', type: 'number', describe: 'Tasks run at once (default: number of CPUs)' })
       .option('loglevel', { alias: 'l', choices: LOG_LEVELS, default: 'info' as LogLevel, describe: 'Log level' })
       .option('queues', { alias: 'Q', type: 'string', describe: 'Comma-separated queues to consume (default: the app\'s default queue)' })
@@ -27,7 +32,9 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
       .example('$0 worker -A ./dist/tasks.js --concurrency=4 --loglevel=info', 'run a worker')
       .example('$0 worker -A ./dist/tasks.js -c 2 -n second@%h -Q celery,images', 'a second worker on two queues'),
   handler: async (args) => {
-    const app = await loadApp(args.app);
+    const specifier = args.app ?? process.env.CELERIAC_APP;
+    if (!specifier) throw new ConfigError('--app', 'name the module exporting the app: -A ./dist/tasks.js (or set CELERIAC_APP)');
+    const app = await loadApp(specifier);
     app.logger.level = args.loglevel === 'silent' ? 'error' : args.loglevel;
     app.logger.silent = args.loglevel === 'silent';
     const worker = app.worker({
