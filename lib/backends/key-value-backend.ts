@@ -1,11 +1,13 @@
 import type { Logger } from 'winston';
-import { celeryUtcNow } from '../protocol/dates.js';
-import { stringifyJson } from '../protocol/serializers.js';
-import { BackendError, CeleriacError, ClosedError, ResultTimeoutError, SerializationError } from '../errors/errors.js';
+import { decodeMeta, encodeMeta, storedStatus } from './celery-meta.js';
+import { chordJoin, chordKeys, decodeChordMembers, decodeGroup, encodeGroup, groupKey, type ChordJoin } from './chord-counter.js';
+import { BackendError, CeleriacError, ClosedError, ResultTimeoutError } from '../errors/errors.js';
 import { isReady, type TaskState } from '../protocol/states.js';
 import {
   pendingMeta,
   type BackendOptions,
+  type ChordPart,
+  type ChordPartOutcome,
   type ResultBackend,
   type StoreContext,
   type TaskMeta,
@@ -108,10 +110,11 @@ export abstract class KeyValueBackend implements ResultBackend {
   /** Releases the store connection(s). Called once, after the subscriber is closed. */
   protected abstract closeStore(): Promise<void>;
 
-  // Chord counting belongs here (a later change), as in Celery's key-value base: header tasks
-  // report through an `onChordPartReturn` beside storeResult, built on counter primitives the
-  // subclass adds (Redis: ZADD to `celery-taskset-meta-<gid>.j` + ZCOUNT + GET `.t`/`.s` in one
-  // MULTI; memory: the same over the Map). Keep the counting logic in this class, not in adapters.
+  /**
+   * The atomic step of chord counting; see the invariant in chord-counter.ts. Resolves with the
+   * joined members in score order when the caller holds the claim, else null.
+   */
+  protected abstract join(join: ChordJoin): Promise<string[] | null>;
 
   // ---- ResultBackend ---------------------------------------------------------------------------
 
@@ -165,6 +168,46 @@ export abstract class KeyValueBackend implements ResultBackend {
       }
       void this.readWhenSubscribed(waiter);
     });
+  }
+
+  // ---- groups and chords (Celery's layout; counting rules in chord-counter.ts) --------------------
+
+  async saveGroup(groupId: string, taskIds: readonly string[]): Promise<void> {
+    this.assertOpen();
+    await this.guard(() => this.set(groupKey(groupId), encodeGroup(groupId, taskIds), this.resultExpiresMs));
+  }
+
+  async restoreGroup(groupId: string): Promise<string[] | null> {
+    this.assertOpen();
+    const raw = await this.guard(() => this.get(groupKey(groupId)));
+    if (raw === null) return null;
+    try {
+      return decodeGroup(raw);
+    } catch (err) {
+      throw new BackendError(this.url, `undecodable group ${groupId}: ${messageOf(err)}`, { cause: err });
+    }
+  }
+
+  async forgetGroup(groupId: string): Promise<void> {
+    this.assertOpen();
+    await this.guard(() => this.delete(groupKey(groupId)));
+  }
+
+  async setChordSize(groupId: string, size: number): Promise<void> {
+    this.assertOpen();
+    await this.guard(() => this.set(chordKeys(groupId).size, String(size), this.resultExpiresMs));
+  }
+
+  async chordPartReturn(part: ChordPart): Promise<ChordPartOutcome[] | null> {
+    this.assertOpen();
+    const members = await this.guard(() => this.join(chordJoin(part, this.resultExpiresMs)));
+    return members === null ? null : decodeChordMembers(members);
+  }
+
+  async chordDone(groupId: string): Promise<void> {
+    this.assertOpen();
+    const keys = chordKeys(groupId);
+    await this.guard(() => Promise.all([keys.joined, keys.extra, keys.size, keys.ids, keys.claim].map((key) => this.delete(key))));
   }
 
   close(): Promise<void> {
@@ -314,76 +357,6 @@ export abstract class KeyValueBackend implements ResultBackend {
       throw new BackendError(this.url, messageOf(err), { cause: err });
     }
   }
-}
-
-// ---- Celery's JSON shape ----------------------------------------------------------------------------
-
-/**
- * The JSON Celery 5.2 writes for a task meta: keys in the order status, result, traceback,
- * children, date_done, [group_id], [parent_id], task_id (`_get_result_meta` then `_store_result`);
- * group_id/parent_id only when set. A ready state without date_done gets the current UTC time in
- * Python's `datetime.isoformat()` form, as Celery stamps it.
- */
-export function encodeMeta(meta: TaskMeta): string {
-  const out: Record<string, unknown> = {
-    status: meta.status,
-    result: meta.result === undefined ? null : meta.result,
-    traceback: meta.traceback ?? null,
-    children: meta.children ?? [],
-    date_done: meta.date_done ?? (isReady(meta.status) ? celeryUtcNow() : null),
-  };
-  if (meta.group_id) out.group_id = meta.group_id;
-  if (meta.parent_id) out.parent_id = meta.parent_id;
-  out.task_id = meta.task_id;
-  try {
-    return stringifyJson(out);
-  } catch (err) {
-    throw new SerializationError(`result of task ${meta.task_id} is not JSON-serializable: ${messageOf(err)}`, {
-      cause: err,
-    });
-  }
-}
-
-/**
- * Parses a stored value. Missing or null fields take their PENDING defaults (Celery writes
- * `children: null` outside a worker); a kombu-wrapped date (`{"__type__": "datetime",
- * "__value__": ...}`) is unwrapped; extended-result fields (name, args, ...) are dropped.
- * Throws when the value is not JSON or has no string `status`.
- */
-export function decodeMeta(taskId: string, raw: string): TaskMeta {
-  const value: unknown = JSON.parse(raw);
-  if (!isRecord(value) || typeof value.status !== 'string') throw new Error('not a task meta object');
-  const meta: TaskMeta = {
-    status: value.status as TaskState,
-    result: value.result ?? null,
-    traceback: typeof value.traceback === 'string' ? value.traceback : null,
-    children: Array.isArray(value.children) ? value.children : [],
-    date_done: dateOf(value.date_done),
-    task_id: typeof value.task_id === 'string' ? value.task_id : taskId,
-  };
-  if (typeof value.parent_id === 'string') meta.parent_id = value.parent_id;
-  if (typeof value.group_id === 'string') meta.group_id = value.group_id;
-  return meta;
-}
-
-/** The status of a stored value, or undefined when it cannot be read (it is then overwritten). */
-function storedStatus(raw: string): string | undefined {
-  try {
-    const value: unknown = JSON.parse(raw);
-    return isRecord(value) && typeof value.status === 'string' ? value.status : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function dateOf(value: unknown): string | null {
-  if (typeof value === 'string') return value;
-  if (isRecord(value) && typeof value.__value__ === 'string') return value.__value__;
-  return null;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function messageOf(err: unknown): string {

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { redactUrl } from '../util/url.js';
+import type { ChordJoin } from './chord-counter.js';
 import { KeyValueBackend, type ChannelSubscriber, type SubscriberEvents } from './key-value-backend.js';
 import type { BackendOptions, ResultBackend } from './result-backend.js';
 
@@ -22,9 +23,18 @@ interface Entry {
 /** How often, at most, a write sweeps expired entries out of the Map. */
 const SWEEP_INTERVAL_MS = 1_000;
 
+/** A chord's joined members (Redis: the `.j` sorted set, `.ids` hash and `.claim` key). */
+interface JoinedSet {
+  readonly members: { score: number; member: string }[];
+  readonly ids: Set<string>;
+  claim: string | null;
+}
+
 /** The state shared by all backends with one URL: the values, and a bus whose event names are channels. */
 class MemoryStore {
   readonly entries = new Map<string, Entry>();
+  /** Keyed by the `.j` key; deleting that key (chordDone) deletes the set. */
+  readonly joined = new Map<string, JoinedSet>();
   readonly bus = new EventEmitter();
   private lastSweep = 0;
 
@@ -84,6 +94,31 @@ class MemoryBackend extends KeyValueBackend {
 
   protected async delete(key: string): Promise<void> {
     this.store.entries.delete(key);
+    this.store.joined.delete(key);
+  }
+
+  /** The join step of chord-counter.ts; synchronous, hence atomic within the process. */
+  protected async join(join: ChordJoin): Promise<string[] | null> {
+    const { keys } = join;
+    const now = Date.now();
+    let set = this.store.joined.get(keys.joined);
+    if (!set) {
+      set = { members: [], ids: new Set(), claim: null };
+      this.store.joined.set(keys.joined, set);
+    }
+    if (!set.ids.has(join.taskId)) {
+      set.ids.add(join.taskId);
+      set.members.push({ score: join.score, member: join.member });
+    }
+    const size = this.store.get(keys.size, now);
+    if (size === null) return null;
+    const total = Number(size) + Number(this.store.get(keys.extra, now) ?? 0);
+    if (set.members.length < total) return null;
+    set.claim ??= join.taskId;
+    if (set.claim !== join.taskId) return null;
+    // ZRANGE order: by score, then by member.
+    const sorted = [...set.members].sort((a, b) => a.score - b.score || (a.member < b.member ? -1 : a.member > b.member ? 1 : 0));
+    return sorted.map((m) => m.member);
   }
 
   protected openSubscriber(events: SubscriberEvents): ChannelSubscriber {

@@ -1,6 +1,7 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { BackendError, ClosedError } from '../errors/errors.js';
 import { redactUrl } from '../util/url.js';
+import type { ChordJoin } from './chord-counter.js';
 import { KeyValueBackend, type ChannelSubscriber, type SubscriberEvents } from './key-value-backend.js';
 import type { BackendOptions, ResultBackend } from './result-backend.js';
 
@@ -35,6 +36,35 @@ const CONNECTION_OPTIONS: RedisOptions = {
   retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, MAX_RECONNECT_DELAY_MS),
 };
 
+/**
+ * The chord join step (chord-counter.ts) as one Lua script, so it is atomic across workers.
+ * KEYS: .j .t .s .ids .claim — ARGV: task id, member, score, ttl ms (0 = none).
+ */
+const CHORD_JOIN_SCRIPT = `
+if redis.call('HSETNX', KEYS[4], ARGV[1], '1') == 1 then
+  redis.call('ZADD', KEYS[1], ARGV[3], ARGV[2])
+end
+local ttl = tonumber(ARGV[4])
+if ttl > 0 then
+  for i = 1, 4 do redis.call('PEXPIRE', KEYS[i], ttl) end
+end
+local size = redis.call('GET', KEYS[3])
+if not size then return false end
+local total = tonumber(size) + tonumber(redis.call('GET', KEYS[2]) or '0')
+if redis.call('ZCARD', KEYS[1]) < total then return false end
+if ttl > 0 then
+  redis.call('SET', KEYS[5], ARGV[1], 'NX', 'PX', ttl)
+else
+  redis.call('SET', KEYS[5], ARGV[1], 'NX')
+end
+if redis.call('GET', KEYS[5]) ~= ARGV[1] then return false end
+return redis.call('ZRANGE', KEYS[1], 0, -1)
+`;
+
+type ChordJoinClient = Redis & {
+  chordJoin(j: string, t: string, s: string, ids: string, claim: string, taskId: string, member: string, score: string, ttl: string): Promise<string[] | null>;
+};
+
 class RedisBackend extends KeyValueBackend {
   private readonly client: Redis;
   /** The password in the URL, scrubbed from every message this class builds. */
@@ -46,7 +76,20 @@ class RedisBackend extends KeyValueBackend {
     super(redactUrl(url), options);
     this.secret = passwordOf(url);
     this.client = new Redis(url, CONNECTION_OPTIONS);
+    this.client.defineCommand('chordJoin', { numberOfKeys: 5, lua: CHORD_JOIN_SCRIPT });
     this.watch(this.client, 'command');
+  }
+
+  protected async join(join: ChordJoin): Promise<string[] | null> {
+    const { keys } = join;
+    const score = Number.isFinite(join.score) ? String(join.score) : '+inf';
+    try {
+      return await (this.client as ChordJoinClient).chordJoin(
+        keys.joined, keys.extra, keys.size, keys.ids, keys.claim, join.taskId, join.member, score, String(Math.ceil(join.ttlMs)),
+      );
+    } catch (err) {
+      throw this.failure('chord join', err);
+    }
   }
 
   protected async get(key: string): Promise<string | null> {

@@ -54,6 +54,46 @@ export interface ResultBackend {
   forget(taskId: string): Promise<void>;
   /** Closes connections; pending waits reject with ClosedError. Idempotent. */
   close(): Promise<void>;
+
+  // ---- groups and chords (see lib/backends/chord-counter.ts) ----
+
+  /** Stores a group's member ids under the group id (Celery's `GroupResult.save()`). */
+  saveGroup(groupId: string, taskIds: readonly string[]): Promise<void>;
+  /** The member ids of a saved group, or null when none is saved. */
+  restoreGroup(groupId: string): Promise<string[] | null>;
+  forgetGroup(groupId: string): Promise<void>;
+  /** Records how many header tasks a chord has; set by the producer before any header task is sent. */
+  setChordSize(groupId: string, size: number): Promise<void>;
+  /**
+   * Records one header task's final outcome (SUCCESS or FAILURE) and tells whether the caller
+   * must now fire the body. Contract:
+   * - atomic across workers, and idempotent per task id: a redelivered or re-run header task
+   *   that already reported is not counted twice;
+   * - resolves with the header outcomes in header order for exactly one reporting task id —
+   *   the one whose report completed the set; a later report by that same task id (its
+   *   message was redelivered before the body was surely sent) gets them again, any other null;
+   * - the caller fires the body, then calls `chordDone`.
+   */
+  chordPartReturn(part: ChordPart): Promise<ChordPartOutcome[] | null>;
+  /** Deletes the chord's counters once its body was sent (or failed). */
+  chordDone(groupId: string): Promise<void>;
+}
+
+/** One header task's final outcome, as reported to the chord counter. */
+export interface ChordPart {
+  groupId: string;
+  /** Position in the header; null counts as last (Celery: '+inf'). */
+  groupIndex: number | null;
+  taskId: string;
+  state: TaskState;
+  /** The return value, or the ExceptionInfo of a failure. */
+  result: unknown;
+}
+
+export interface ChordPartOutcome {
+  taskId: string;
+  state: TaskState;
+  result: unknown;
 }
 
 export interface BackendOptions {

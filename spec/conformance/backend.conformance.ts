@@ -189,6 +189,52 @@ export function describeBackendConformance(
       assert.equal(status, 'PENDING');
     });
 
+    it('saves, restores and forgets a group in Celery\'s layout', async () => {
+      const groupId = randomUUID();
+      const ids = [randomUUID(), randomUUID(), randomUUID()];
+      assert.equal(await backend.restoreGroup(groupId), null);
+      await backend.saveGroup(groupId, ids);
+      assert.deepEqual(await backend.restoreGroup(groupId), ids);
+      await backend.forgetGroup(groupId);
+      assert.equal(await backend.restoreGroup(groupId), null);
+    });
+
+    it('completes a chord exactly once, with outcomes in header order, however the parts arrive', async () => {
+      const groupId = randomUUID();
+      const size = 25;
+      const parts = Array.from({ length: size }, (_, index) => ({ groupId, groupIndex: index, taskId: randomUUID(), state: 'SUCCESS' as const, result: index * 10 }));
+      await backend.setChordSize(groupId, size);
+      // Report in a scrambled order, all at once.
+      const scrambled = [...parts].sort((a, b) => ((a.groupIndex * 7919) % size) - ((b.groupIndex * 7919) % size));
+      const answers = await Promise.all(scrambled.map((part) => backend.chordPartReturn(part)));
+      const completions = answers.filter((answer) => answer !== null);
+      assert.equal(completions.length, 1, 'exactly one report completes the chord');
+      assert.deepEqual(completions[0], parts.map((p) => ({ taskId: p.taskId, state: 'SUCCESS', result: p.result })));
+      await backend.chordDone(groupId);
+    });
+
+    it('counts a header task once even when it reports again, and lets only the completer re-claim', async () => {
+      const groupId = randomUUID();
+      await backend.setChordSize(groupId, 2);
+      const first = { groupId, groupIndex: 0, taskId: randomUUID(), state: 'SUCCESS' as const, result: 'a' };
+      const second = { groupId, groupIndex: 1, taskId: randomUUID(), state: 'FAILURE' as const, result: { exc_type: 'Error', exc_message: ['x'], exc_module: 'celeriac' } };
+      assert.equal(await backend.chordPartReturn(first), null);
+      // A redelivered, re-run header task with another result: not a second member.
+      assert.equal(await backend.chordPartReturn({ ...first, result: 'a-again' }), null);
+      const done = await backend.chordPartReturn(second);
+      assert.deepEqual(done?.map((o) => [o.taskId, o.state, o.result]), [
+        [first.taskId, 'SUCCESS', 'a'],
+        [second.taskId, 'FAILURE', second.result],
+      ]);
+      // The completer's message redelivered before the body was surely sent: it gets the set again.
+      assert.deepEqual(await backend.chordPartReturn(second), done);
+      // Anyone else does not.
+      assert.equal(await backend.chordPartReturn(first), null);
+      await backend.chordDone(groupId);
+      // After chordDone the counters are gone: a late duplicate cannot fire the body again.
+      assert.equal(await backend.chordPartReturn(second), null);
+    });
+
     it('rejects pending waits with ClosedError on close, and every call after it', async () => {
       const id = randomUUID();
       const waiting = backend.waitForReady(id, { timeoutMs: WAIT_MS });
