@@ -1,0 +1,250 @@
+import amqp from 'amqplib';
+import type { ChannelModel } from 'amqplib';
+import type { Logger } from 'winston';
+import { BrokerConnectionError, ClosedError } from '../../errors/errors.js';
+import { redactUrl } from '../../util/url.js';
+import type { TransportOptions } from '../transport.js';
+
+/** Publishing and consuming use separate connections, so a memory alarm blocks only publishers. */
+export type ConnectionRole = 'publish' | 'consume';
+
+/**
+ * Runs on every fresh connection before any caller of `acquire()` gets it; `reconnected` is
+ * true when it replaces a lost one. This is where topology and consumers are restored.
+ */
+export type ConnectedHook = (connection: ChannelModel, reconnected: boolean) => Promise<void>;
+
+/** A TCP connect that hangs (black-holed host) counts as a failed attempt after this long. */
+const CONNECT_TIMEOUT_MS = 10_000;
+
+interface Waiter {
+  resolve(connection: ChannelModel): void;
+  reject(error: Error): void;
+  /** Failed attempts this caller still tolerates; below zero it gets BrokerConnectionError. */
+  retriesLeft: number;
+}
+
+/**
+ * One AMQP connection for one role, opened lazily on the first `acquire()` and kept open.
+ *
+ * Invariants:
+ * - at most one connect loop runs (`looping`); every `acquire()` while it runs joins it;
+ * - `current` is either null or a connection whose 'close' event has not fired, on which the
+ *   connected hook has completed;
+ * - an operation waits for at most `connectMaxRetries` retries (null: forever) and then rejects
+ *   with BrokerConnectionError, but once a connection has been lost the loop keeps trying until
+ *   it succeeds or the transport closes, so consumers are always resumed;
+ * - after `close()` no connection is opened again and `acquire()` rejects with ClosedError.
+ */
+export class ConnectionManager {
+  private current: ChannelModel | null = null;
+  private readonly live = new WeakSet<ChannelModel>();
+  private waiters: Waiter[] = [];
+  private looping = false;
+  private recovering = false;
+  private everConnected = false;
+  private closed = false;
+  private wake: (() => void) | null = null;
+  private readonly redacted: string;
+  private readonly connectUrl: string;
+
+  constructor(
+    url: string,
+    private readonly role: ConnectionRole,
+    private readonly options: TransportOptions,
+    private readonly onConnected: ConnectedHook | null = null,
+  ) {
+    this.redacted = redactUrl(url);
+    this.connectUrl = withHeartbeat(url, options.heartbeatSeconds);
+  }
+
+  private get logger(): Logger {
+    return this.options.logger;
+  }
+
+  /** The open connection, if there is one right now (no I/O). */
+  get connection(): ChannelModel | null {
+    return this.current;
+  }
+
+  /** Resolves with the open connection, connecting first if needed. */
+  acquire(): Promise<ChannelModel> {
+    if (this.closed) return Promise.reject(new ClosedError(`broker ${this.redacted}: transport is closed`));
+    if (this.current) return Promise.resolve(this.current);
+    return new Promise<ChannelModel>((resolve, reject) => {
+      this.waiters.push({ resolve, reject, retriesLeft: this.options.connectMaxRetries ?? Infinity });
+      this.startLoop();
+    });
+  }
+
+  /** Closes the connection and stops reconnecting. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.wake?.();
+    for (const waiter of this.waiters.splice(0)) {
+      waiter.reject(new ClosedError(`broker ${this.redacted}: transport is closed`));
+    }
+    const connection = this.current;
+    this.current = null;
+    if (connection) await closeQuietly(connection);
+  }
+
+  private startLoop(): void {
+    if (this.looping) return;
+    this.looping = true;
+    this.loop().finally(() => {
+      this.looping = false;
+    });
+  }
+
+  private async loop(): Promise<void> {
+    let failures = 0;
+    while (!this.closed && (this.recovering || this.waiters.length > 0)) {
+      let connection: ChannelModel;
+      try {
+        connection = await amqp.connect(this.connectUrl, {
+          timeout: CONNECT_TIMEOUT_MS,
+          clientProperties: { connection_name: `celeriac ${this.role}` },
+        });
+      } catch (error) {
+        failures += 1;
+        const reason = describeError(error);
+        this.failWaiters(error, reason, failures);
+        if (this.closed || (!this.recovering && this.waiters.length === 0)) return;
+        const delay = this.backoff(failures);
+        this.logger.warn(
+          `broker ${this.redacted} unreachable (${reason}); retry ${failures} in ${(delay / 1000).toFixed(1)}s`,
+        );
+        await this.sleep(delay);
+        continue;
+      }
+      if (this.closed) {
+        await closeQuietly(connection);
+        return;
+      }
+      this.watch(connection);
+      const reconnected = this.everConnected;
+      if (this.onConnected) {
+        const restoring = this.onConnected(connection, reconnected).catch((error: unknown) => {
+          this.logger.error(`broker ${this.redacted}: restoring state after connect failed: ${describeError(error)}`);
+        });
+        // A connection lost while restoring is given up on, even if an amqplib call never settles.
+        await Promise.race([restoring, closed(connection)]);
+      }
+      if (this.closed) {
+        await closeQuietly(connection);
+        return;
+      }
+      if (!this.live.has(connection)) {
+        failures += 1;
+        await this.sleep(this.backoff(failures));
+        continue;
+      }
+      this.everConnected = true;
+      this.recovering = false;
+      this.current = connection;
+      if (reconnected || failures > 0) this.logger.info(`broker ${this.redacted} connected (${this.role})`);
+      for (const waiter of this.waiters.splice(0)) waiter.resolve(connection);
+      return;
+    }
+  }
+
+  /** Counts one failed attempt against every waiting operation; those out of retries reject. */
+  private failWaiters(error: unknown, reason: string, failures: number): void {
+    this.waiters = this.waiters.filter((waiter) => {
+      waiter.retriesLeft -= 1;
+      if (waiter.retriesLeft >= 0) return true;
+      waiter.reject(
+        new BrokerConnectionError(this.redacted, `unreachable (${reason}) after ${failures} connection attempts`, {
+          cause: error,
+        }),
+      );
+      return false;
+    });
+  }
+
+  private watch(connection: ChannelModel): void {
+    this.live.add(connection);
+    let lastError: unknown;
+    // amqplib emits 'error' before 'close'; without a listener an 'error' would crash the process.
+    connection.on('error', (error: unknown) => {
+      lastError = error;
+    });
+    connection.on('blocked', (reason: string) => {
+      this.logger.warn(`broker ${this.redacted} blocked the ${this.role} connection (${reason})`);
+    });
+    connection.on('unblocked', () => {
+      this.logger.info(`broker ${this.redacted} unblocked the ${this.role} connection`);
+    });
+    connection.on('close', (error?: unknown) => {
+      this.live.delete(connection);
+      const wasCurrent = this.current === connection;
+      if (wasCurrent) this.current = null;
+      if (this.closed || (!this.everConnected && !wasCurrent)) return;
+      this.logger.warn(
+        `broker ${this.redacted} ${this.role} connection lost (${describeError(error ?? lastError)}); reconnecting`,
+      );
+      this.recovering = true;
+      this.startLoop();
+    });
+  }
+
+  /** Exponential backoff with full jitter: uniform in [0, min(max, initial * 2^(n-1))]. */
+  private backoff(failures: number): number {
+    const { connectInitialDelayMs: initial, connectMaxDelayMs: max } = this.options;
+    const ceiling = Math.min(max, initial * 2 ** Math.min(failures - 1, 30));
+    return Math.random() * ceiling;
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = () => {
+        this.wake = null;
+        done();
+      };
+    });
+  }
+}
+
+/** The URL amqplib connects to: the heartbeat from options unless the URL sets one. */
+function withHeartbeat(url: string, heartbeatSeconds: number): string {
+  try {
+    const parsed = new URL(url);
+    if (!parsed.searchParams.has('heartbeat')) parsed.searchParams.set('heartbeat', String(heartbeatSeconds));
+    return parsed.toString();
+  } catch {
+    return url;
+  }
+}
+
+/** A short reason for logs: the errno code when there is one, else the message. Never contains the URL. */
+export function describeError(error: unknown): string {
+  if (error === undefined || error === null) return 'closed';
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return code;
+  return error instanceof Error ? error.message : String(error);
+}
+
+interface Closable {
+  close(): Promise<void>;
+  once(event: 'close', listener: () => void): unknown;
+}
+
+/** Resolves when the channel or connection emits 'close'. */
+function closed(target: Closable): Promise<void> {
+  return new Promise<void>((resolve) => target.once('close', () => resolve()));
+}
+
+/**
+ * Closes a channel or connection and resolves once it is closed, by either side. (amqplib's
+ * close() never settles when the connection drops before the broker's close-ok.)
+ */
+export function closeQuietly(target: Closable): Promise<void> {
+  return Promise.race([closed(target), target.close().catch(() => undefined)]);
+}

@@ -1,0 +1,241 @@
+import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
+import type { Logger } from 'winston';
+import { ClosedError } from '../../errors/errors.js';
+import type { ConsumeOptions, ConsumerHandle, Delivery, DeliveryHandler, MessageProperties } from '../transport.js';
+import { closeQuietly, describeError, type ConnectionManager } from './connection.js';
+import { fromAmqpProperties } from './properties.js';
+
+/**
+ * One channel of one consumer. `open` turns false exactly once, when the channel closes, and
+ * no delivery of the lane settles after that: its delivery tags mean nothing on any other
+ * channel, and acking them there would make RabbitMQ close it (406 unknown delivery tag).
+ */
+interface Lane {
+  readonly channel: Channel;
+  open: boolean;
+  unsettled: number;
+  readonly tags: string[];
+}
+
+interface ConsumerState {
+  readonly queues: string[];
+  readonly prefetch: number;
+  readonly handler: DeliveryHandler;
+  cancelled: boolean;
+  /** The lane currently consuming; null while the connection is down or a reopen is pending. */
+  lane: Lane | null;
+  /** The open in progress; concurrent opens (consume, reconnect hook, channel reopen) join it. */
+  opening: Promise<void> | null;
+}
+
+class AmqpDelivery implements Delivery {
+  readonly body: Buffer;
+  readonly properties: MessageProperties;
+  readonly exchange: string;
+  readonly routingKey: string;
+  readonly redelivered: boolean;
+  private settled = false;
+
+  constructor(
+    private readonly lane: Lane,
+    private readonly message: ConsumeMessage,
+    readonly queue: string,
+    private readonly onSettled: (lane: Lane) => void,
+  ) {
+    this.body = message.content;
+    this.properties = fromAmqpProperties(message.properties);
+    this.exchange = message.fields.exchange;
+    this.routingKey = message.fields.routingKey;
+    this.redelivered = message.fields.redelivered;
+  }
+
+  ack(): boolean {
+    return this.settle((channel) => channel.ack(this.message));
+  }
+
+  reject(requeue: boolean): boolean {
+    return this.settle((channel) => channel.reject(this.message, requeue));
+  }
+
+  private settle(send: (channel: Channel) => void): boolean {
+    if (this.settled || !this.lane.open) return false;
+    this.settled = true;
+    this.lane.unsettled -= 1;
+    try {
+      send(this.lane.channel);
+    } catch {
+      // The channel is closing: the broker requeues the message, so this settle did not count.
+      return false;
+    } finally {
+      this.onSettled(this.lane);
+    }
+    return true;
+  }
+}
+
+/**
+ * Every consumer of the transport, each on its own channel of the consuming connection with
+ * basic.qos(prefetch, global=false), i.e. at most `prefetch` unsettled per queue consumed.
+ *
+ * Invariants:
+ * - a consumer that is not cancelled has an open lane, or is being reopened: by the connection
+ *   manager's connected hook after a reconnect, or after a pause when the broker closed only
+ *   its channel;
+ * - a cancelled consumer's channel stays open while it has unsettled deliveries (they stay
+ *   settle-able), then closes; deliveries that race the cancel are requeued, not handed out;
+ * - `close()` closes every lane; unsettled deliveries go back to their queues.
+ */
+export class Consumers {
+  private readonly active = new Set<ConsumerState>();
+  private readonly lanes = new Set<Lane>();
+  private closing = false;
+
+  constructor(
+    private readonly connections: ConnectionManager,
+    private readonly retryDelayMs: number,
+    private readonly logger: Logger,
+    private readonly url: string,
+  ) {}
+
+  async consume(queues: string[], options: ConsumeOptions, handler: DeliveryHandler): Promise<ConsumerHandle> {
+    if (this.closing) throw new ClosedError(`broker ${this.url}: transport is closed`);
+    if (!Number.isInteger(options.prefetch) || options.prefetch < 1 || options.prefetch > 65535) {
+      throw new RangeError(`prefetch must be an integer in 1..65535, got ${options.prefetch}`);
+    }
+    const state: ConsumerState = {
+      queues: [...queues],
+      prefetch: options.prefetch,
+      handler,
+      cancelled: false,
+      lane: null,
+      opening: null,
+    };
+    this.active.add(state);
+    try {
+      for (let attempt = 1; !state.lane && !state.cancelled; attempt++) {
+        const connection = await this.connections.acquire();
+        try {
+          await this.open(state, connection);
+        } catch (error) {
+          // A lost connection is retried (the reconnect hook may also reopen us); a refusal is not.
+          if (this.connections.connection === connection || attempt >= 3) throw error;
+        }
+      }
+      if (state.cancelled) throw new ClosedError(`broker ${this.url}: transport is closed`);
+    } catch (error) {
+      this.active.delete(state);
+      state.cancelled = true;
+      throw error;
+    }
+    return { cancel: () => this.cancel(state) };
+  }
+
+  /** The connected hook's half: reopens every consumer that is not cancelled on a fresh connection. */
+  async resume(connection: ChannelModel): Promise<void> {
+    for (const state of this.active) {
+      try {
+        await this.open(state, connection);
+      } catch (error) {
+        this.logger.error(`broker ${this.url}: resuming consumer of ${state.queues.join(', ')} failed: ${describeError(error)}`);
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    for (const state of [...this.active]) await this.cancel(state);
+    for (const lane of [...this.lanes]) this.closeLane(lane);
+  }
+
+  private open(state: ConsumerState, connection: ChannelModel): Promise<void> {
+    if (state.cancelled || state.lane?.open) return Promise.resolve();
+    state.opening ??= this.openLane(state, connection).finally(() => {
+      state.opening = null;
+    });
+    return state.opening;
+  }
+
+  private async openLane(state: ConsumerState, connection: ChannelModel): Promise<void> {
+    let lane: Lane | null = null;
+    try {
+      const channel = await connection.createChannel();
+      lane = { channel, open: true, unsettled: 0, tags: [] };
+      const opened = lane;
+      this.lanes.add(opened);
+      let channelError: unknown = null;
+      channel.on('error', (error: unknown) => {
+        channelError = error;
+      });
+      channel.on('close', () => this.onLaneClosed(state, opened, channelError));
+      await channel.prefetch(state.prefetch, false);
+      for (const queue of state.queues) {
+        const { consumerTag } = await channel.consume(queue, (message) => this.onMessage(state, opened, queue, message));
+        opened.tags.push(consumerTag);
+      }
+      if (state.cancelled) this.closeLane(opened);
+      else state.lane = opened;
+    } catch (error) {
+      if (lane) this.closeLane(lane);
+      throw error;
+    }
+  }
+
+  private onMessage(state: ConsumerState, lane: Lane, queue: string, message: ConsumeMessage | null): void {
+    if (message === null) {
+      this.logger.warn(`broker ${this.url} cancelled the consumer of queue ${queue} (queue deleted?)`);
+      return;
+    }
+    lane.unsettled += 1;
+    const delivery = new AmqpDelivery(lane, message, queue, (settledLane) => this.onSettled(state, settledLane));
+    if (state.cancelled) {
+      delivery.reject(true);
+      return;
+    }
+    try {
+      state.handler(delivery);
+    } catch (error) {
+      this.logger.error(`delivery handler for queue ${queue} threw: ${describeError(error)}`);
+    }
+  }
+
+  private onSettled(state: ConsumerState, lane: Lane): void {
+    if (state.cancelled && lane.unsettled === 0) this.closeLane(lane);
+  }
+
+  private async cancel(state: ConsumerState): Promise<void> {
+    if (state.cancelled) return;
+    state.cancelled = true;
+    this.active.delete(state);
+    const lane = state.lane;
+    if (!lane) return;
+    for (const tag of lane.tags) await lane.channel.cancel(tag).catch(() => undefined);
+    if (lane.unsettled === 0) this.closeLane(lane);
+  }
+
+  private closeLane(lane: Lane): void {
+    if (!lane.open) return;
+    lane.open = false;
+    this.lanes.delete(lane);
+    void closeQuietly(lane.channel);
+  }
+
+  private onLaneClosed(state: ConsumerState, lane: Lane, channelError: unknown): void {
+    const unexpected = lane.open;
+    lane.open = false;
+    this.lanes.delete(lane);
+    if (state.lane === lane) state.lane = null;
+    if (!unexpected || state.cancelled || this.closing) return;
+    if (channelError) {
+      this.logger.error(`broker ${this.url} closed the consumer channel of ${state.queues.join(', ')}: ${describeError(channelError)}`);
+    }
+    // If the whole connection is gone, the reconnect hook reopens the consumer. If only this
+    // channel was closed (e.g. consumer_timeout), reopen it here after a pause.
+    setTimeout(() => {
+      const connection = this.connections.connection;
+      if (!connection || state.cancelled || this.closing) return;
+      this.open(state, connection).catch((error: unknown) => {
+        this.logger.error(`broker ${this.url}: reopening consumer of ${state.queues.join(', ')} failed: ${describeError(error)}`);
+      });
+    }, this.retryDelayMs).unref();
+  }
+}

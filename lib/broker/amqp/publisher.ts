@@ -1,0 +1,297 @@
+import type { ConfirmChannel, Message, Options } from 'amqplib';
+import type { Logger } from 'winston';
+import { BrokerConnectionError, ClosedError, PublishError } from '../../errors/errors.js';
+import type { OutgoingMessage, PublishTarget } from '../transport.js';
+import { closeQuietly, describeError, type ConnectionManager } from './connection.js';
+import { returnKeyOf, toPublishOptions } from './properties.js';
+
+/** A publish in flight on channels closed by the broker this often (connection still up) is given up. */
+const MAX_CHANNEL_FAILURES = 3;
+
+interface PendingPublish {
+  readonly seq: number;
+  readonly target: PublishTarget;
+  readonly body: Buffer;
+  readonly options: Options.Publish;
+  readonly returnKey: string;
+  /** performance.now() after which the publish rejects with 'confirm-timeout'. */
+  readonly deadline: number;
+  readonly resolve: () => void;
+  readonly reject: (error: Error) => void;
+  /** The channel it was last written to; null while it waits in the backlog. */
+  channel: ConfirmChannel | null;
+  /** The broker's reply text when it returned this publish on `channel`; the confirm then rejects it. */
+  returned: string | null;
+  channelFailures: number;
+}
+
+/**
+ * Publishes on one ConfirmChannel of the publishing connection, with many publishes in flight.
+ *
+ * Invariants:
+ * - `pending` holds every unsettled publish in publish order, which is also deadline order, so
+ *   one timer for the oldest deadline enforces every confirm timeout;
+ * - a pending publish is either in the backlog (channel === null) or written to exactly one
+ *   channel; a confirm, nack or return counts only if it comes from that channel;
+ * - nothing is written while `draining` (amqplib's buffer was full) until the channel's 'drain';
+ * - when a channel closes, its unconfirmed publishes go back to the front of the backlog, in
+ *   order, and are written again on the next channel (at-least-once: the broker may have
+ *   taken some of them) — unless the transport is closing, then they reject with 'closed'.
+ */
+export class Publisher {
+  private seq = 0;
+  private readonly pending = new Map<number, PendingPublish>();
+  private readonly byReturnKey = new Map<string, PendingPublish[]>();
+  private backlog: PendingPublish[] = [];
+  private backlogHead = 0;
+  private channel: ConfirmChannel | null = null;
+  private opening = false;
+  private draining = false;
+  private timer: NodeJS.Timeout | null = null;
+  private closing = false;
+  private idle: (() => void) | null = null;
+
+  constructor(
+    private readonly connections: ConnectionManager,
+    private readonly confirmTimeoutMs: number,
+    private readonly retryDelayMs: number,
+    private readonly logger: Logger,
+    private readonly url: string,
+  ) {}
+
+  publish(message: OutgoingMessage, target: PublishTarget): Promise<void> {
+    if (this.closing) return Promise.reject(new ClosedError(`broker ${this.url}: transport is closed`));
+    return new Promise<void>((resolve, reject) => {
+      const seq = ++this.seq;
+      const options = toPublishOptions(message, target.mandatory ?? true, seq);
+      const entry: PendingPublish = {
+        seq,
+        target,
+        body: message.body,
+        options,
+        returnKey: returnKeyOf(options.messageId, options.headers),
+        deadline: performance.now() + this.confirmTimeoutMs,
+        resolve,
+        reject,
+        channel: null,
+        returned: null,
+        channelFailures: 0,
+      };
+      this.pending.set(seq, entry);
+      const sameKey = this.byReturnKey.get(entry.returnKey);
+      if (sameKey) sameKey.push(entry);
+      else this.byReturnKey.set(entry.returnKey, [entry]);
+      this.backlog.push(entry);
+      this.armTimer();
+      this.pump();
+    });
+  }
+
+  /** Stops accepting publishes, waits until every pending one is settled, closes the channel. */
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    if (this.pending.size > 0) await new Promise<void>((resolve) => (this.idle = resolve));
+    const channel = this.channel;
+    this.channel = null;
+    if (channel) await closeQuietly(channel);
+  }
+
+  /** Writes the backlog to the channel (opening one if needed) until it is empty or amqplib's buffer is full. */
+  private pump(): void {
+    const channel = this.channel;
+    if (!channel) {
+      this.openChannel();
+      return;
+    }
+    while (!this.draining && this.backlogHead < this.backlog.length) {
+      const entry = this.backlog[this.backlogHead++]!;
+      if (!this.pending.has(entry.seq)) continue; // timed out while waiting
+      entry.channel = channel;
+      let accepted: boolean;
+      try {
+        accepted = channel.publish(entry.target.exchange, entry.target.routingKey, entry.body, entry.options, (error) =>
+          this.onConfirm(entry, channel, error),
+        );
+      } catch (error) {
+        entry.channel = null;
+        if (isChannelStateError(error)) {
+          // The channel is closing under us; its 'close' handler re-sends what it held, and this one.
+          this.backlogHead -= 1;
+          return;
+        }
+        // The message could not be encoded. amqplib queued its confirm callback before failing, so
+        // the channel's confirm window no longer lines up with the broker's delivery tags: retire it.
+        this.settle(entry, error instanceof Error ? error : new Error(String(error)));
+        this.retire(channel);
+        return;
+      }
+      if (!accepted) this.draining = true;
+    }
+    if (this.backlogHead > 1024 && this.backlogHead * 2 > this.backlog.length) {
+      this.backlog = this.backlog.slice(this.backlogHead);
+      this.backlogHead = 0;
+    }
+  }
+
+  private openChannel(): void {
+    if (this.opening || this.backlogHead >= this.backlog.length) return;
+    this.opening = true;
+    void (async () => {
+      try {
+        const connection = await this.connections.acquire();
+        const channel = await connection.createConfirmChannel();
+        this.watch(channel);
+        this.channel = channel;
+        this.draining = false;
+      } catch (error) {
+        if (error instanceof BrokerConnectionError || error instanceof ClosedError) {
+          // The connection manager gave up: nothing in the backlog was written anywhere.
+          for (const entry of this.takeBacklog()) this.settle(entry, error);
+        } else {
+          this.logger.warn(`broker ${this.url}: opening a publish channel failed: ${describeError(error)}`);
+          await new Promise((resolve) => setTimeout(resolve, this.retryDelayMs));
+        }
+      } finally {
+        this.opening = false;
+      }
+      this.pump();
+    })();
+  }
+
+  private watch(channel: ConfirmChannel): void {
+    let channelError: unknown = null;
+    channel.on('error', (error: unknown) => {
+      channelError = error;
+    });
+    // Prepended so it runs before amqplib fails the channel's confirm callbacks with 'channel closed'.
+    channel.prependListener('close', () => this.onChannelClosed(channel, channelError));
+    channel.on('return', (message: Message) => this.onReturn(channel, message));
+    channel.on('drain', () => {
+      if (this.channel !== channel) return;
+      this.draining = false;
+      this.pump();
+    });
+  }
+
+  private onConfirm(entry: PendingPublish, channel: ConfirmChannel, error: unknown): void {
+    if (entry.channel !== channel || !this.pending.has(entry.seq)) return; // stale: re-sent elsewhere or timed out
+    const { exchange, routingKey } = entry.target;
+    const where = `exchange '${exchange}' routing key '${routingKey}'`;
+    if (error) this.settle(entry, new PublishError('nacked', `broker ${this.url} nacked the publish to ${where}`));
+    else if (entry.returned !== null) {
+      this.settle(entry, new PublishError('unroutable', `unroutable publish to ${where} (${entry.returned})`));
+    } else this.settle(entry);
+  }
+
+  private onReturn(channel: ConfirmChannel, message: Message): void {
+    const key = returnKeyOf(message.properties.messageId, message.properties.headers);
+    const entry = this.byReturnKey.get(key)?.find((candidate) => candidate.channel === channel && !candidate.returned);
+    const fields = message.fields as unknown as { replyCode?: number; replyText?: string };
+    if (entry) entry.returned = `${fields.replyCode ?? 312} ${fields.replyText ?? 'NO_ROUTE'}`;
+  }
+
+  /**
+   * The channel is gone (connection lost, or the broker closed it). Its unconfirmed publishes
+   * are written again on the next channel, except: a publish to an exchange the broker says
+   * does not exist rejects as 'unroutable'; one in flight on too many broker-closed channels
+   * rejects as 'closed'; and once the transport is closing, every pending publish rejects as 'closed'.
+   */
+  private onChannelClosed(channel: ConfirmChannel, channelError: unknown): void {
+    if (this.channel === channel) {
+      this.channel = null;
+      this.draining = false;
+    }
+    const missingExchange = /no exchange '([^']*)'/.exec(describeError(channelError))?.[1];
+    const resend: PendingPublish[] = [];
+    for (const entry of this.pending.values()) {
+      if (entry.channel !== channel) continue;
+      entry.channel = null;
+      entry.returned = null;
+      if (channelError && missingExchange === undefined) entry.channelFailures += 1;
+      if (this.closing) {
+        this.settle(entry, new PublishError('closed', `broker ${this.url}: connection lost while closing`));
+      } else if (missingExchange !== undefined && entry.target.exchange === missingExchange) {
+        this.settle(entry, new PublishError('unroutable', `broker ${this.url}: no exchange '${missingExchange}'`));
+      } else if (entry.channelFailures >= MAX_CHANNEL_FAILURES) {
+        const reason = describeError(channelError);
+        this.settle(entry, new PublishError('closed', `broker ${this.url} closed the publish channel: ${reason}`));
+      } else resend.push(entry);
+    }
+    if (channelError && missingExchange === undefined) {
+      this.logger.warn(`broker ${this.url} closed the publish channel: ${describeError(channelError)}`);
+    }
+    const waiting = this.takeBacklog();
+    if (this.closing) {
+      // Nothing is sent on a new connection once closing began.
+      for (const entry of waiting) this.settle(entry, new PublishError('closed', `broker ${this.url}: connection lost while closing`));
+      return;
+    }
+    this.backlog = [...resend, ...waiting];
+    this.backlogHead = 0;
+    if (this.backlog.length > 0) setImmediate(() => this.pump()); // after the connection's own 'close'
+  }
+
+  /**
+   * Takes a channel whose confirm window is broken out of use at once: what it held goes back to
+   * the backlog now, so no misattributed confirm can settle it, and the channel is closed.
+   */
+  private retire(channel: ConfirmChannel): void {
+    this.onChannelClosed(channel, null);
+    void closeQuietly(channel);
+  }
+
+  private takeBacklog(): PendingPublish[] {
+    const rest = this.backlog.slice(this.backlogHead).filter((entry) => this.pending.has(entry.seq));
+    this.backlog = [];
+    this.backlogHead = 0;
+    return rest;
+  }
+
+  private settle(entry: PendingPublish, error?: Error): void {
+    if (!this.pending.delete(entry.seq)) return;
+    const sameKey = this.byReturnKey.get(entry.returnKey);
+    if (sameKey) {
+      const index = sameKey.indexOf(entry);
+      if (index >= 0) sameKey.splice(index, 1);
+      if (sameKey.length === 0) this.byReturnKey.delete(entry.returnKey);
+    }
+    if (error) entry.reject(error);
+    else entry.resolve();
+    if (this.pending.size > 0) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.idle?.();
+    this.idle = null;
+  }
+
+  /** One timer, for the oldest pending publish; when it fires every expired publish rejects. */
+  private armTimer(): void {
+    if (this.timer) return;
+    const oldest = this.pending.values().next();
+    if (oldest.done) return;
+    this.timer = setTimeout(() => this.expire(), Math.max(0, oldest.value.deadline - performance.now()) + 1);
+  }
+
+  private expire(): void {
+    this.timer = null;
+    const now = performance.now();
+    for (const entry of this.pending.values()) {
+      if (entry.deadline > now) break;
+      const { exchange, routingKey } = entry.target;
+      this.settle(
+        entry,
+        new PublishError(
+          'confirm-timeout',
+          `broker ${this.url} did not confirm the publish to exchange '${exchange}' routing key '${routingKey}' within ${this.confirmTimeoutMs} ms`,
+        ),
+      );
+    }
+    this.armTimer();
+  }
+}
+
+/** amqplib's error for an operation on a channel or connection that is closing or closed. */
+function isChannelStateError(error: unknown): boolean {
+  return (error as { name?: unknown } | null)?.name === 'IllegalOperationError';
+}

@@ -1,0 +1,114 @@
+import type { Channel, ChannelModel } from 'amqplib';
+import type { Logger } from 'winston';
+import type { QueueDeclaration } from '../transport.js';
+import { closeQuietly, describeError, type ConnectionManager } from './connection.js';
+
+/** How often an operation is retried when the connection it ran on was lost under it. */
+const LOST_CONNECTION_ATTEMPTS = 3;
+
+/**
+ * The queues, exchanges and bindings this transport declared, and the queue-level operations
+ * (declare, purge, count). Everything runs on the consuming connection, because an exclusive
+ * queue can only be consumed on the connection that declared it.
+ *
+ * Invariants:
+ * - a declaration is remembered only after the broker accepted it, keyed by queue name
+ *   (the latest declaration of a name wins);
+ * - after a reconnect, `restore` declares every remembered queue again before any consumer
+ *   is resumed (the connection manager runs it in its connected hook);
+ * - the admin channel belongs to one connection; a channel closed by a failed operation
+ *   (404, 406) is replaced on the next operation.
+ */
+export class Topology {
+  private readonly declared = new Map<string, QueueDeclaration>();
+  private admin: { connection: ChannelModel; channel: Promise<Channel> } | null = null;
+
+  constructor(
+    private readonly connections: ConnectionManager,
+    private readonly logger: Logger,
+    private readonly url: string,
+  ) {}
+
+  async declare(queue: QueueDeclaration): Promise<void> {
+    await this.withAdminChannel((channel) => declareOn(channel, queue));
+    this.declared.set(queue.name, queue);
+  }
+
+  async purge(queue: string): Promise<number> {
+    const reply = await this.withAdminChannel((channel) => channel.purgeQueue(queue));
+    return reply.messageCount;
+  }
+
+  async messageCount(queue: string): Promise<number> {
+    const reply = await this.withAdminChannel((channel) => channel.checkQueue(queue));
+    return reply.messageCount;
+  }
+
+  /** Declares every remembered queue on a fresh connection; one failure does not stop the rest. */
+  async restore(connection: ChannelModel): Promise<void> {
+    if (this.declared.size === 0) return;
+    let channel = await openQuietChannel(connection);
+    for (const queue of this.declared.values()) {
+      try {
+        await declareOn(channel, queue);
+      } catch (error) {
+        this.logger.error(`broker ${this.url}: re-declaring queue ${queue.name} failed: ${describeError(error)}`);
+        channel = await openQuietChannel(connection);
+      }
+    }
+    await closeQuietly(channel);
+  }
+
+  /**
+   * Runs one operation on the admin channel. If the connection was lost under it, the
+   * operation is tried again on the next connection; a broker refusal is passed on as is.
+   */
+  private async withAdminChannel<T>(operation: (channel: Channel) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const connection = await this.connections.acquire();
+      try {
+        return await operation(await this.adminChannel(connection));
+      } catch (error) {
+        const lost = this.connections.connection !== connection;
+        if (!lost || attempt >= LOST_CONNECTION_ATTEMPTS) throw error;
+      }
+    }
+  }
+
+  private adminChannel(connection: ChannelModel): Promise<Channel> {
+    if (this.admin?.connection === connection) return this.admin.channel;
+    const channel = openQuietChannel(connection);
+    const admin = { connection, channel };
+    this.admin = admin;
+    channel.then(
+      (open) =>
+        open.on('close', () => {
+          if (this.admin === admin) this.admin = null;
+        }),
+      () => {
+        if (this.admin === admin) this.admin = null;
+      },
+    );
+    return channel;
+  }
+}
+
+async function declareOn(channel: Channel, queue: QueueDeclaration): Promise<void> {
+  if (queue.exchange) {
+    await channel.assertExchange(queue.exchange, queue.exchangeType ?? 'direct', { durable: true });
+  }
+  await channel.assertQueue(queue.name, {
+    durable: queue.durable ?? true,
+    exclusive: queue.exclusive ?? false,
+    autoDelete: queue.autoDelete ?? false,
+    arguments: queue.arguments,
+  });
+  if (queue.exchange) await channel.bindQueue(queue.name, queue.exchange, queue.routingKey ?? queue.name);
+}
+
+/** A channel whose server-side close (reported as 'error' by amqplib) rejects the operation, not the process. */
+async function openQuietChannel(connection: ChannelModel): Promise<Channel> {
+  const channel = await connection.createChannel();
+  channel.on('error', () => undefined);
+  return channel;
+}

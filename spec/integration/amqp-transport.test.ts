@@ -1,0 +1,243 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { promisify } from 'node:util';
+import { after, describe, it } from 'node:test';
+import amqp from 'amqplib';
+import winston from 'winston';
+import { createAmqpTransport } from '../../lib/broker/amqp/transport.js';
+import type { Delivery, Transport, TransportOptions } from '../../lib/broker/transport.js';
+import { BrokerConnectionError, ConfigError, PublishError } from '../../lib/errors/errors.js';
+import { silentLogger } from '../../lib/log/logger.js';
+import { Inbox, describeTransportConformance, message, type CreatedNames } from '../conformance/transport.conformance.js';
+import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
+
+const BROKER = 'amqp://guest:guest@127.0.0.1:5672';
+
+function options(overrides: Partial<TransportOptions> = {}): TransportOptions {
+  return {
+    heartbeatSeconds: 30,
+    confirmTimeoutMs: 15_000,
+    connectMaxRetries: null,
+    connectInitialDelayMs: 50,
+    connectMaxDelayMs: 500,
+    logger: silentLogger(),
+    ...overrides,
+  };
+}
+
+/** Deletes exactly the queues and exchanges named, each on its own channel (a 404 closes a channel). */
+async function deleteCreated(created: CreatedNames): Promise<void> {
+  const connection = await amqp.connect(BROKER);
+  try {
+    for (const queue of created.queues) {
+      const channel = await connection.createChannel();
+      channel.on('error', () => undefined);
+      await channel.deleteQueue(queue).catch(() => undefined);
+      await channel.close().catch(() => undefined);
+    }
+    for (const exchange of created.exchanges) {
+      const channel = await connection.createChannel();
+      channel.on('error', () => undefined);
+      await channel.deleteExchange(exchange).catch(() => undefined);
+      await channel.close().catch(() => undefined);
+    }
+  } finally {
+    await connection.close();
+  }
+}
+
+/** A logger that keeps every line as "level: message". */
+function captureLogger(): { logger: winston.Logger; lines: string[] } {
+  const lines: string[] = [];
+  const stream = new Writable({
+    objectMode: true,
+    write(info: { level: string; message: string }, _encoding, done) {
+      lines.push(`${info.level}: ${info.message}`);
+      done();
+    },
+  });
+  return { logger: winston.createLogger({ level: 'debug', transports: [new winston.transports.Stream({ stream })] }), lines };
+}
+
+async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 10));
+}
+
+describeTransportConformance('amqp', () => createAmqpTransport(BROKER, options()), { cleanup: deleteCreated });
+
+describe('amqp transport', { timeout: 60_000 }, () => {
+  const created: CreatedNames = { queues: [], exchanges: [] };
+  const open: Array<Transport | TcpProxy> = [];
+  const queueName = (label: string): string => {
+    const name = `spec.amqp.${label}.${randomUUID().slice(0, 8)}`;
+    created.queues.push(name);
+    return name;
+  };
+  function track<T extends Transport | TcpProxy>(thing: T): T {
+    open.push(thing);
+    return thing;
+  }
+
+  after(async () => {
+    for (const thing of open) await thing.close();
+    await deleteCreated(created);
+  });
+
+  it('opens nothing until used, then one connection to consume and another to publish', async () => {
+    const proxy = track(await startTcpProxy());
+    const transport = track(createAmqpTransport(proxy.urlFor(BROKER), options()));
+    assert.equal(proxy.accepted, 0);
+    const queue = queueName('lazy');
+    await transport.declareQueue({ name: queue });
+    assert.equal(proxy.accepted, 1);
+    await transport.publish(message('x'), { exchange: '', routingKey: queue });
+    assert.equal(proxy.accepted, 2);
+    assert.equal(await transport.messageCount(queue), 1);
+    assert.equal(proxy.accepted, 2);
+    await transport.close();
+  });
+
+  it('recovers from cut connections: resumes consumers, re-sends unconfirmed publishes, never double-acks', async () => {
+    const proxy = track(await startTcpProxy());
+    const { logger, lines } = captureLogger();
+    const transport = track(createAmqpTransport(proxy.urlFor(BROKER), options({ logger })));
+    const queue = queueName('reconnect');
+    await transport.declareQueue({ name: queue });
+
+    const seen = new Set<string>();
+    const held: Delivery[] = [];
+    let holding = true;
+    let redelivered = 0;
+    await transport.consume([queue], { prefetch: 20 }, (delivery) => {
+      seen.add(delivery.body.toString());
+      if (delivery.redelivered) redelivered += 1;
+      if (holding) held.push(delivery);
+      else delivery.ack();
+    });
+    await Promise.all(Array.from({ length: 50 }, (_, i) => transport.publish(message(`a${i}`), { exchange: '', routingKey: queue })));
+    await until(() => held.length === 20);
+
+    proxy.cut();
+    await until(() => lines.filter((line) => line.includes('consume connection lost')).length >= 1);
+    assert.deepEqual(held.map((delivery) => delivery.ack()), Array(20).fill(false), 'deliveries of a lost channel do not settle');
+    holding = false;
+
+    // Publishes in flight when the connection drops are written again and all resolve.
+    await transport.publish(message('reconnected'), { exchange: '', routingKey: queue });
+    const acceptedBefore = proxy.accepted;
+    const second = Array.from({ length: 50 }, (_, i) => transport.publish(message(`b${i}`), { exchange: '', routingKey: queue }));
+    proxy.cut();
+    await Promise.all(second);
+    assert.ok(proxy.accepted > acceptedBefore, 'the second batch was in flight on a connection that was cut');
+    await until(() => seen.size === 101);
+
+    assert.ok(redelivered >= 20, `the 20 held deliveries come back redelivered (saw ${redelivered})`);
+    assert.ok(lines.some((line) => /publish connection lost/.test(line)));
+    assert.deepEqual(lines.filter((line) => /406|PRECONDITION|unknown delivery tag|closed the consumer channel|threw/.test(line)), []);
+    assert.ok(proxy.accepted >= 4, 'both connections were re-opened');
+    await transport.close();
+  });
+
+  it('recovers when the broker itself closes the connection (CONNECTION_FORCED)', async () => {
+    const proxy = track(await startTcpProxy());
+    const { logger, lines } = captureLogger();
+    const transport = track(createAmqpTransport(proxy.urlFor(BROKER), options({ logger })));
+    const queue = queueName('forced');
+    await transport.declareQueue({ name: queue, durable: false, autoDelete: false, exclusive: true });
+    const inbox = new Inbox();
+    await transport.consume([queue], { prefetch: 5 }, inbox.push);
+    await transport.publish(message('before'), { exchange: '', routingKey: queue });
+    assert.ok((await inbox.take()).ack());
+
+    // Close only this spec's connections, found by the proxy's local ports.
+    const ports = new Set(proxy.upstreamPorts().map(String));
+    const run = promisify(execFile);
+    const { stdout } = await run('rabbitmqctl', ['list_connections', '-q', '--no-table-headers', 'pid', 'peer_port']);
+    const pids = stdout
+      .split('\n')
+      .map((line) => line.trim().split(/\s+/))
+      .filter(([pid, port]) => pid && port && ports.has(port))
+      .map(([pid]) => pid!);
+    assert.equal(pids.length, 2);
+    for (const pid of pids) await run('rabbitmqctl', ['close_connection', pid, 'spec']);
+
+    await until(() => lines.filter((line) => line.includes('connection lost')).length === 2);
+    await until(() => lines.some((line) => line.includes('connected (consume)')));
+    // The exclusive queue died with its connection; it is declared again before the consumer resumes.
+    await transport.publish(message('after'), { exchange: '', routingKey: queue });
+    const delivery = await inbox.take();
+    assert.equal(delivery.body.toString(), 'after');
+    assert.ok(delivery.ack());
+    assert.ok(lines.some((line) => /CONNECTION_FORCED|320/.test(line)), lines.join('\n'));
+    await transport.close();
+  });
+
+  it('rejects with "confirm-timeout" when no confirm comes in time, and keeps working after', async () => {
+    const proxy = track(await startTcpProxy());
+    const transport = track(createAmqpTransport(proxy.urlFor(BROKER), options({ confirmTimeoutMs: 300 })));
+    const queue = queueName('timeout');
+    await transport.declareQueue({ name: queue });
+    await transport.publish(message('warm'), { exchange: '', routingKey: queue });
+    proxy.stall();
+    await assert.rejects(transport.publish(message('stuck'), { exchange: '', routingKey: queue }), (error: unknown) => {
+      assert.ok(error instanceof PublishError);
+      assert.equal(error.reason, 'confirm-timeout');
+      return true;
+    });
+    proxy.resume();
+    await transport.publish(message('fine'), { exchange: '', routingKey: queue });
+    await transport.close();
+  });
+
+  it('honours backpressure: 20,000 publishes without awaiting each all arrive', async () => {
+    const transport = track(createAmqpTransport(BROKER, options({ confirmTimeoutMs: 60_000 })));
+    const queue = queueName('backpressure');
+    await transport.declareQueue({ name: queue, durable: false });
+    const body = 'x'.repeat(1024);
+    const total = 20_000;
+    await Promise.all(
+      Array.from({ length: total }, (_, i) => transport.publish(message(`${i}:${body}`), { exchange: '', routingKey: queue })),
+    );
+    assert.equal(await transport.messageCount(queue), total);
+    assert.equal(await transport.purge(queue), total);
+    await transport.close();
+  });
+
+  it('gives up on an unreachable broker with BrokerConnectionError, never showing the password', async () => {
+    const { logger, lines } = captureLogger();
+    const transport = track(
+      createAmqpTransport(
+        'amqp://guest:secret@127.0.0.1:1',
+        options({ connectMaxRetries: 2, connectInitialDelayMs: 10, connectMaxDelayMs: 20, logger }),
+      ),
+    );
+    assert.equal(transport.url.includes('secret'), false);
+    for (const operation of [
+      () => transport.publish(message('x'), { exchange: '', routingKey: 'spec.never' }),
+      () => transport.declareQueue({ name: 'spec.never' }),
+    ]) {
+      await assert.rejects(operation(), (error: unknown) => {
+        assert.ok(error instanceof BrokerConnectionError, String(error));
+        assert.match(error.message, /127\.0\.0\.1:1\b/);
+        assert.match(error.message, /ECONNREFUSED/);
+        assert.doesNotMatch(error.message, /secret/);
+        return true;
+      });
+    }
+    assert.ok(lines.some((line) => /^warn: broker amqp:\/\/guest:\*\*\*@127\.0\.0\.1:1 unreachable \(ECONNREFUSED\); retry 2 in \d+\.\ds$/.test(line)), lines.join('\n'));
+    assert.equal(lines.some((line) => line.includes('retry 3')), false, 'two retries, then it gives up');
+    assert.equal(lines.some((line) => line.includes('secret')), false);
+    await transport.close();
+  });
+
+  it('accepts amqps:// (TLS by amqplib) and refuses other schemes', async () => {
+    const transport = track(createAmqpTransport('amqps://guest:guest@127.0.0.1:5672', options({ connectMaxRetries: 0 })));
+    assert.match(transport.url, /^amqps:\/\/guest:\*\*\*@127\.0\.0\.1:5672/);
+    // The broker on 5672 speaks plain AMQP, so the TLS handshake fails: proof that TLS was attempted.
+    await assert.rejects(transport.declareQueue({ name: 'spec.never' }), BrokerConnectionError);
+    await transport.close();
+    assert.throws(() => createAmqpTransport('redis://127.0.0.1:6379', options()), ConfigError);
+  });
+});
