@@ -7,6 +7,7 @@ import type { Transport } from '../broker/transport.js';
 import { ClosedError, ConfigError } from '../errors/errors.js';
 import { createLogger } from '../log/logger.js';
 import { AsyncResult } from '../result/async-result.js';
+import type { ResultHandle } from '../canvas/canvas-node.js';
 import { Worker, type WorkerOptions } from '../worker/worker.js';
 import { checkCallOptionKeys, type CallOptions } from './call-options.js';
 import { resolveConfig, type AppConfig, type AppOptions } from './config.js';
@@ -67,8 +68,8 @@ export class App {
   }
 
   /** A handle on the result of a task id (e.g. one stored by another process). */
-  asyncResult<R = unknown>(id: string): AsyncResult<R> {
-    return new AsyncResult<R>(id, () => this.backend);
+  asyncResult<R = unknown>(id: string, parent: ResultHandle | null = null): AsyncResult<R> {
+    return new AsyncResult<R>(id, () => this.backend, parent);
   }
 
   /** A worker serving this app's tasks; call `start()` on it. */

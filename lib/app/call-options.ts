@@ -1,5 +1,6 @@
 import { ConfigError } from '../errors/errors.js';
 import type { Duration } from '../util/duration.js';
+import type { Signature } from '../canvas/signature.js';
 
 /**
  * Options of one call (`applyAsync`, `sendTask`, signatures). The names are fixed API.
@@ -25,6 +26,10 @@ export interface CallOptions {
   serializer?: string;
   /** Do not store the outcome. */
   ignoreResult?: boolean;
+  /** Tasks to send with this task's result as first argument once it succeeds (Celery's link). */
+  link?: Signature | Signature[];
+  /** Tasks to send with this task's id as first argument if it fails (Celery's link_error). */
+  linkError?: Signature | Signature[];
 }
 
 export const CALL_OPTION_KEYS: readonly (keyof CallOptions)[] = [
@@ -38,6 +43,8 @@ export const CALL_OPTION_KEYS: readonly (keyof CallOptions)[] = [
   'taskId',
   'serializer',
   'ignoreResult',
+  'link',
+  'linkError',
 ];
 
 /** Throws ConfigError naming the first key that is not a call option. */

@@ -2,21 +2,29 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Transport } from '../broker/transport.js';
 import { ConfigError } from '../errors/errors.js';
-import { emptyEmbed, encodeTaskMessage, type MessageEmbed, type TaskMessage } from '../protocol/task-message.js';
+import { encodeTaskMessage, type SignatureDict, type TaskMessage } from '../protocol/task-message.js';
 import { toMilliseconds } from '../util/duration.js';
 import type { AppConfig } from './config.js';
 import type { CallOptions } from './call-options.js';
 import type { TaskOptions } from './task.js';
 import { queueDeclaration } from './queues.js';
 
-/** What a send carries beyond CallOptions: lineage and canvas, set by canvas and the worker. */
+/**
+ * What a send carries beyond CallOptions: lineage and workflow, set by canvas and the worker.
+ * `callbacks`/`errbacks` given here are used as they are; otherwise they come from the call
+ * options `link`/`linkError`.
+ */
 export interface MessageLineage {
   parentId?: string | null;
   rootId?: string | null;
   group?: string | null;
   groupIndex?: number | null;
   retries?: number;
-  embed?: MessageEmbed;
+  callbacks?: SignatureDict[] | null;
+  errbacks?: SignatureDict[] | null;
+  /** Remaining chain steps, reversed. */
+  chain?: SignatureDict[] | null;
+  chord?: SignatureDict | null;
 }
 
 const ORIGIN = `${process.pid}@${hostname()}`;
@@ -99,7 +107,12 @@ export class Producer {
       },
       args,
       kwargs,
-      embed: lineage.embed ?? emptyEmbed(),
+      embed: {
+        callbacks: lineage.callbacks ?? dictsOf(options.link),
+        errbacks: lineage.errbacks ?? dictsOf(options.linkError),
+        chain: lineage.chain?.length ? lineage.chain : null,
+        chord: lineage.chord ?? null,
+      },
       replyTo: this.replyTo,
     };
     if (priority !== undefined) message.priority = priority;
@@ -134,6 +147,12 @@ function expiresOf(expires: CallOptions['expires'], now: number): number | null 
     return expires.getTime();
   }
   return now + toMilliseconds(expires, 'expires');
+}
+
+function dictsOf(signatures: CallOptions['link']): SignatureDict[] | null {
+  if (signatures === undefined) return null;
+  const list = Array.isArray(signatures) ? signatures : [signatures];
+  return list.length ? list.map((signature) => signature.toDict()) : null;
 }
 
 /** A short readable form of the arguments for logs and monitoring (Celery's argsrepr). */

@@ -1,5 +1,6 @@
 import { ConfigError } from '../errors/errors.js';
 import { Signature } from '../canvas/signature.js';
+import type { CanvasHost } from '../canvas/canvas-node.js';
 import type { AsyncResult } from '../result/async-result.js';
 import { checkCallOptionKeys, type CallOptions } from './call-options.js';
 import type { TaskContext } from './task-context.js';
@@ -44,18 +45,13 @@ export type Prefixes<A extends unknown[]> = A extends [...infer Init, unknown] ?
 /** The trailing parts of a tuple: for [a, b] that is [a, b] | [b] | []. */
 export type Suffixes<A extends unknown[]> = A extends [unknown, ...infer Rest] ? A | Suffixes<Rest> : A;
 
-/** What a Task needs from its app; App implements it. */
-export interface TaskHost {
-  sendTask<R = unknown>(name: string, args?: unknown[], kwargs?: Record<string, unknown>, options?: CallOptions): Promise<AsyncResult<R>>;
-}
-
 /**
  * A registered task. `A` is its argument tuple and `R` its (awaited) return type, so
  * `add.delay('a', 2)` does not compile and `(await add.delay(2, 3)).get()` is Promise<number>.
  */
 export class Task<A extends unknown[] = unknown[], R = unknown> {
   constructor(
-    private readonly host: TaskHost,
+    private readonly host: CanvasHost,
     readonly name: string,
     readonly fn: TaskFunction<A, R>,
     readonly options: Readonly<TaskOptions> = {},

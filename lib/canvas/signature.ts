@@ -1,30 +1,31 @@
+import { randomUUID } from 'node:crypto';
 import type { CallOptions } from '../app/call-options.js';
 import type { SignatureDict } from '../protocol/task-message.js';
 import type { AsyncResult } from '../result/async-result.js';
+import { rootContext, requireHost, type CanvasHost, type CanvasNode, type DispatchContext } from './canvas-node.js';
 import { callOptionsToCelery, celeryOptionsToCall } from './signature-options.js';
 
-/** Whatever can send a task by name: an App. Kept as an interface so canvas does not depend on app. */
-export interface TaskSender {
-  sendTask<R = unknown>(name: string, args?: unknown[], kwargs?: Record<string, unknown>, options?: CallOptions): Promise<AsyncResult<R>>;
-}
+/** Option keys of a Celery signature dict that are not call options but are kept verbatim. */
+const WORKFLOW_KEYS = ['group_id', 'group_index', 'chord'] as const;
 
 /**
  * A task call described as data: name, arguments and call options, in Celery's dict form
  * when serialized (`toJSON()` → `{task, args, kwargs, options, subtask_type, immutable}`).
  *
- * Invariant: a Signature is never mutated after construction; `set` returns a new one.
+ * Invariant: a Signature is never mutated after construction; `set`/`freeze` return new ones.
  * Partial (`task.s(...)`): args given when it is applied (e.g. the parent's result in a chain)
  * come first, then its own, as in Celery. Immutable (`task.si(...)`): applied args are ignored.
  */
-export class Signature<R = unknown> {
+export class Signature<R = unknown> implements CanvasNode<R> {
   readonly task: string;
   readonly args: readonly unknown[];
   readonly kwargs: Readonly<Record<string, unknown>>;
   readonly options: Readonly<CallOptions>;
   readonly immutable: boolean;
   readonly subtaskType: string | null;
-  /** Not serialized: where applyAsync sends. */
-  readonly #sender: TaskSender | undefined;
+  /** Celery-only options carried verbatim (group_id, group_index, chord, reply_to, ...). */
+  readonly extra: Readonly<Record<string, unknown>>;
+  readonly host: CanvasHost | undefined;
 
   constructor(
     init: {
@@ -34,8 +35,9 @@ export class Signature<R = unknown> {
       options?: Readonly<CallOptions>;
       immutable?: boolean;
       subtaskType?: string | null;
+      extra?: Readonly<Record<string, unknown>>;
     },
-    sender?: TaskSender,
+    host?: CanvasHost,
   ) {
     this.task = init.task;
     this.args = Object.freeze([...(init.args ?? [])]);
@@ -43,30 +45,51 @@ export class Signature<R = unknown> {
     this.options = Object.freeze({ ...(init.options ?? {}) });
     this.immutable = init.immutable ?? false;
     this.subtaskType = init.subtaskType ?? null;
-    this.#sender = sender;
+    this.extra = Object.freeze({ ...(init.extra ?? {}) });
+    this.host = host;
   }
 
-  static fromDict<R = unknown>(dict: SignatureDict, sender?: TaskSender): Signature<R> {
+  /** A plain task signature from Celery's dict form (link and link_error included). */
+  static fromDict<R = unknown>(dict: SignatureDict, host?: CanvasHost): Signature<R> {
+    const celeryOptions = (dict.options ?? {}) as Record<string, unknown>;
+    const options: CallOptions = celeryOptionsToCall(celeryOptions);
+    const links = signatureList(celeryOptions.link, host);
+    const errorLinks = signatureList(celeryOptions.link_error, host);
+    if (links.length) options.link = links;
+    if (errorLinks.length) options.linkError = errorLinks;
+    const extra: Record<string, unknown> = {};
+    for (const key of Object.keys(celeryOptions)) {
+      if (!KNOWN_CELERY_OPTIONS.has(key)) extra[key] = celeryOptions[key];
+    }
     return new Signature<R>(
       {
         task: dict.task,
-        args: dict.args ?? [],
+        args: Array.isArray(dict.args) ? dict.args : [],
         kwargs: dict.kwargs ?? {},
-        options: celeryOptionsToCall(dict.options ?? {}),
+        options,
         immutable: dict.immutable === true,
         subtaskType: dict.subtask_type ?? null,
+        extra,
       },
-      sender,
+      host,
     );
+  }
+
+  get id(): string | undefined {
+    return this.options.taskId;
   }
 
   /** Celery's dict form. */
   toDict(): SignatureDict {
+    const { link, linkError, ...callOptions } = this.options;
+    const options: Record<string, unknown> = { ...callOptionsToCelery(callOptions), ...this.extra };
+    if (link) options.link = asList(link).map((s) => s.toDict());
+    if (linkError) options.link_error = asList(linkError).map((s) => s.toDict());
     return {
       task: this.task,
       args: [...this.args],
       kwargs: { ...this.kwargs },
-      options: callOptionsToCelery(this.options),
+      options,
       subtask_type: this.subtaskType,
       immutable: this.immutable,
     };
@@ -81,6 +104,42 @@ export class Signature<R = unknown> {
     return this.derive({ options: { ...this.options, ...options } });
   }
 
+  /** A copy that also sends `callback` with this task's result when it succeeds. */
+  link<C>(callback: Signature<C>): Signature<R> {
+    return this.set({ link: [...asList(this.options.link), callback] });
+  }
+
+  /** A copy that also sends `errback` with this task's id when it fails. */
+  onError<C>(errback: Signature<C>): Signature<R> {
+    return this.set({ linkError: [...asList(this.options.linkError), errback] });
+  }
+
+  freeze(): Signature<R> {
+    return this.options.taskId ? this : this.set({ taskId: randomUUID() });
+  }
+
+  /** Sends this task as part of a workflow; see DispatchContext. */
+  dispatch(host: CanvasHost, context: DispatchContext): Promise<AsyncResult<R>> {
+    const merged = this.merged(context.args, context.kwargs);
+    const { taskId: _ignored, ...overrides } = context.options;
+    const options: CallOptions = { ...this.options, ...overrides };
+    const groupIndex = context.groupIndex ?? (this.extra.group_index as number | null | undefined) ?? null;
+    return host.sendTask<R>(this.task, merged.args, merged.kwargs, options, {
+      parentId: context.parentId,
+      rootId: context.rootId,
+      group: context.groupId ?? (this.extra.group_id as string | null | undefined) ?? null,
+      groupIndex,
+      chain: context.chain,
+      chord: context.chord ?? (this.extra.chord as SignatureDict | null | undefined) ?? null,
+    });
+  }
+
+  resultHandle(host: CanvasHost): AsyncResult<R> {
+    const id = this.options.taskId;
+    if (!id) throw new TypeError(`signature ${this.task} has no task id yet: freeze() it first`);
+    return host.asyncResult<R>(id);
+  }
+
   /**
    * The arguments a call with `extraArgs`/`extraKwargs` runs with: for a partial signature the
    * extra args come first (Celery: `args + self.args`), for an immutable one they are ignored.
@@ -93,30 +152,65 @@ export class Signature<R = unknown> {
     return { args: [...extraArgs, ...this.args], kwargs: { ...this.kwargs, ...extraKwargs } };
   }
 
-  /** Sends the task; needs a signature made by a task or app (`task.s()`), not a bare dict. */
-  applyAsync(args: readonly unknown[] = [], kwargs: Readonly<Record<string, unknown>> = {}, options: CallOptions = {}): Promise<AsyncResult<R>> {
-    if (!this.#sender) {
-      return Promise.reject(new TypeError(`signature ${this.task} is not bound to an app; build it with task.s() or pass an app`));
-    }
-    const merged = this.merged(args, kwargs);
-    return this.#sender.sendTask<R>(this.task, merged.args, merged.kwargs, { ...this.options, ...options });
+  /** Sends the task; needs a signature made by a task (`task.s()`), not a bare dict. */
+  async applyAsync(args: readonly unknown[] = [], kwargs: Readonly<Record<string, unknown>> = {}, options: CallOptions = {}): Promise<AsyncResult<R>> {
+    const host = requireHost(this.host, `signature ${this.task}`);
+    return this.set(options).freeze().dispatch(host, rootContext(args, kwargs));
   }
 
   delay(...args: unknown[]): Promise<AsyncResult<R>> {
     return this.applyAsync(args);
   }
 
-  private derive(changes: { options?: CallOptions }): Signature<R> {
-    return new Signature<R>(
-      {
-        task: this.task,
-        args: this.args,
-        kwargs: this.kwargs,
-        options: changes.options ?? this.options,
-        immutable: this.immutable,
-        subtaskType: this.subtaskType,
-      },
-      this.#sender,
-    );
+  /** A copy whose final task carries group membership and chord body (see withTail in from-dict.ts). */
+  withWorkflow(workflow: { group_id?: string | null; group_index?: number | null; chord?: SignatureDict | null }): Signature<R> {
+    const extra: Record<string, unknown> = { ...this.extra };
+    for (const key of WORKFLOW_KEYS) {
+      const value = workflow[key];
+      if (value !== undefined && value !== null) extra[key] = value;
+    }
+    return new Signature<R>({ ...this.init(), extra }, this.host);
   }
+
+  private derive(changes: { options?: CallOptions }): Signature<R> {
+    return new Signature<R>({ ...this.init(), options: changes.options ?? this.options }, this.host);
+  }
+
+  private init() {
+    return {
+      task: this.task,
+      args: this.args,
+      kwargs: this.kwargs,
+      options: this.options,
+      immutable: this.immutable,
+      subtaskType: this.subtaskType,
+      extra: this.extra,
+    };
+  }
+}
+
+/** Celery option keys that map to CallOptions (or links); everything else goes to `extra`. */
+const KNOWN_CELERY_OPTIONS: ReadonlySet<string> = new Set([
+  'queue',
+  'routing_key',
+  'exchange',
+  'priority',
+  'countdown',
+  'eta',
+  'expires',
+  'task_id',
+  'serializer',
+  'ignore_result',
+  'link',
+  'link_error',
+]);
+
+function asList<T>(value: T | T[] | undefined): T[] {
+  if (value === undefined) return [];
+  return Array.isArray(value) ? value : [value];
+}
+
+function signatureList(value: unknown, host: CanvasHost | undefined): Signature[] {
+  if (!Array.isArray(value)) return [];
+  return value.filter((d): d is SignatureDict => typeof d === 'object' && d !== null && typeof (d as SignatureDict).task === 'string').map((d) => Signature.fromDict(d, host));
 }

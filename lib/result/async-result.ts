@@ -1,4 +1,5 @@
 import type { ResultBackend, TaskMeta } from '../backends/result-backend.js';
+import type { ResultHandle } from '../canvas/canvas-node.js';
 import { TaskFailedError } from '../errors/errors.js';
 import { exceptionMessage, isExceptionInfo } from '../protocol/exception-info.js';
 import { PROPAGATE_STATES, READY_STATES, type TaskState } from '../protocol/states.js';
@@ -19,12 +20,12 @@ const FOREVER_MS = 2 ** 31 - 1;
  * A handle on a task's outcome in the result backend. Cheap to create: it holds only the id;
  * every read goes to the backend (there is no local cache that could go stale).
  */
-export class AsyncResult<R = unknown> {
+export class AsyncResult<R = unknown> implements ResultHandle<R> {
   constructor(
     readonly id: string,
     private readonly backend: () => ResultBackend,
-    /** The result of the task before this one in a chain, if any. */
-    readonly parent: AsyncResult | null = null,
+    /** The result of the step before this one in a chain (or a chord's header), if any. */
+    readonly parent: ResultHandle | null = null,
   ) {}
 
   /**

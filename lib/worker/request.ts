@@ -9,6 +9,7 @@ import type { TaskMessage } from '../protocol/task-message.js';
 import { SerializationError } from '../errors/errors.js';
 import { executeTask } from './executor.js';
 import { failureMeta, revokedMeta, successMeta } from './outcome.js';
+import { continueWorkflow } from './workflow.js';
 
 /** Outcome of one request, for logs, events and specs. */
 export type RequestOutcome =
@@ -87,7 +88,11 @@ export class TaskRequest {
     return this.settle(env, meta, outcome);
   }
 
-  /** Records `meta` (unless results are ignored), then acks. */
+  /**
+   * Records `meta` (unless results are ignored), continues the workflow the message embeds
+   * (chain, callbacks, chord), then acks. Any step failing leaves the message unacked: it is
+   * requeued and everything is done again (with the same ids) on redelivery.
+   */
   private async settle(env: RequestEnvironment, meta: TaskMeta, outcome: RequestOutcome): Promise<RequestOutcome> {
     const ignored = this.message.headers.ignore_result || !env.app.hasBackend;
     if (!ignored) {
@@ -96,10 +101,18 @@ export class TaskRequest {
         // The value cannot be stored: record that as the task's failure instead.
         const error = new SerializationError(`result of task ${this.name} cannot be serialized: ${stored.message}`);
         outcome = { state: 'FAILURE', error, runtimeMs: 'runtimeMs' in outcome ? outcome.runtimeMs : 0 };
-        const retried = await this.record(env, failureMeta(this.message.headers, error));
+        meta = failureMeta(this.message.headers, error);
+        const retried = await this.record(env, meta);
         if (retried !== true) return this.requeue(env, retried);
       } else if (stored !== true) {
         return this.requeue(env, stored);
+      }
+    }
+    if (hasWorkflow(this.message)) {
+      try {
+        await continueWorkflow(env.app, this.message, meta.status, meta.result, meta.traceback);
+      } catch (error) {
+        return this.requeue(env, error);
       }
     }
     if (!this.delivery.ack()) {
@@ -127,7 +140,7 @@ export class TaskRequest {
   }
 
   private requeue(env: RequestEnvironment, error: unknown): RequestOutcome {
-    env.logger.error(`Task ${this.name}[${this.id}]: result could not be stored (${(error as Error)?.message}); message requeued`);
+    env.logger.error(`Task ${this.name}[${this.id}]: outcome could not be recorded or passed on (${(error as Error)?.message}); message requeued`);
     this.delivery.reject(true);
     return { state: 'REQUEUED', error };
   }
@@ -150,6 +163,11 @@ export class TaskRequest {
       logger: env.logger.child({ taskId: headers.id, taskName: headers.task }),
     };
   }
+}
+
+function hasWorkflow(message: TaskMessage): boolean {
+  const { embed } = message;
+  return Boolean(embed.callbacks?.length || embed.errbacks?.length || embed.chain?.length || (embed.chord && message.headers.group));
 }
 
 function sleep(ms: number): Promise<void> {

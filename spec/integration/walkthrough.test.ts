@@ -120,6 +120,16 @@ describe('CLI', () => {
     }
   });
 
+  it('`demo` runs the walkthrough on the embedded memory:// broker', async () => {
+    const { code, stdout, stderr } = await runCli(['demo'], { CELERIAC_BROKER_URL: '', CELERIAC_RESULT_BACKEND: '' });
+    assert.equal(code, 0, stderr);
+    assert.match(stdout, /broker memory:\/\/demo/);
+    assert.match(stdout, /add\.delay\(2, 3\).*→ 5\n/);
+    assert.match(stdout, /chain\(multiply\.s\(2, 2\), add\.s\(10\)\)\s+→ 14\n/);
+    assert.match(stdout, /group\(multiply\.s\(2, 2\), multiply\.s\(3, 2\)\)\s+→ \[4,6\]\n/);
+    assert.match(stdout, /chord\(.*addAll\.s\(\)\)\s+→ 10\n/);
+  });
+
   it('an unknown flag fails fast, naming it', async () => {
     const { code, stderr } = await runCli(['worker', '-A', EXAMPLE_TASKS, '--concurrancy=4']);
     assert.equal(code, 2);

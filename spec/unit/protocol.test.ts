@@ -55,7 +55,7 @@ describe('protocol v2 against Celery 5.2.6 captures', () => {
             ...(message.properties.priority ? { priority: message.properties.priority } : {}),
           },
           {},
-          { group: h.group, groupIndex: h.group_index, rootId: h.root_id, parentId: h.parent_id, embed: decoded.embed },
+          { group: h.group, groupIndex: h.group_index, rootId: h.root_id, parentId: h.parent_id, ...decoded.embed },
         );
         rebuilt.headers.timelimit = h.timelimit;
         const serializer = message.properties.content_type === 'application/json' ? 'json' : 'msgpack';
