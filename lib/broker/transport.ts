@@ -97,6 +97,14 @@ export interface Transport {
   purge(queue: string): Promise<number>;
   /** Number of ready messages in the queue (for tests, purge and metrics). */
   messageCount(queue: string): Promise<number>;
+  /**
+   * Takes one ready message (AMQP basic.get with acknowledgement), or null when there is none.
+   * The delivery stays unsettled — invisible to consumers — until acked or rejected; if the
+   * transport's connection is lost first, the broker returns it to the queue.
+   */
+  get(queue: string): Promise<Delivery | null>;
+  /** Deletes the queue with its messages, and stops re-declaring it after reconnects. */
+  deleteQueue(queue: string): Promise<void>;
   /** Cancels consumers, waits for pending confirms, closes connections. Idempotent. */
   close(): Promise<void>;
 }

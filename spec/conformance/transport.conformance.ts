@@ -297,6 +297,54 @@ export function describeTransportConformance(name: string, make: () => Transport
       });
     });
 
+    it('gets one message at a time, unsettled until acked or rejected', async () => {
+      await withTransport(async (transport) => {
+        const queue = await declare(transport, 'get');
+        assert.equal(await transport.get(queue), null);
+        for (const body of ['one', 'two']) await transport.publish(message(body), { exchange: '', routingKey: queue });
+        const first = await transport.get(queue);
+        assert.equal(first?.body.toString(), 'one');
+        assert.equal(first?.queue, queue);
+        assert.equal(await transport.messageCount(queue), 1, 'a gotten message is no longer ready');
+        const second = await transport.get(queue);
+        assert.equal(second?.body.toString(), 'two');
+        assert.equal(await transport.get(queue), null);
+        assert.equal(first!.reject(true), true);
+        assert.equal(second!.ack(), true);
+        assert.equal(second!.ack(), false);
+        const again = await transport.get(queue);
+        assert.equal(again?.body.toString(), 'one');
+        assert.equal(again?.redelivered, true);
+        again!.ack();
+        assert.equal(await transport.messageCount(queue), 0);
+      });
+    });
+
+    it('returns gotten, unsettled messages to the queue when the transport closes', async () => {
+      const queue = await withTransport(async (transport) => {
+        const name = await declare(transport, 'get-close');
+        await transport.publish(message('held'), { exchange: '', routingKey: name });
+        assert.ok(await transport.get(name));
+        return name;
+      });
+      await withTransport(async (transport) => {
+        const back = await transport.get(queue);
+        assert.equal(back?.body.toString(), 'held');
+        assert.equal(back?.redelivered, true);
+        back!.ack();
+      });
+    });
+
+    it('deletes a queue with its messages', async () => {
+      await withTransport(async (transport) => {
+        const queue = await declare(transport, 'delete');
+        await transport.publish(message('gone'), { exchange: '', routingKey: queue });
+        await transport.deleteQueue(queue);
+        await assert.rejects(transport.messageCount(queue));
+        await assert.rejects(transport.publish(message('nowhere'), { exchange: '', routingKey: queue }), PublishError);
+      });
+    });
+
     it('declares idempotently, keeping messages and bindings', async () => {
       await withTransport(async (transport) => {
         const exchange = unique('x-idem');

@@ -1,4 +1,4 @@
-import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
+import type { Channel, ChannelModel, ConsumeMessage, GetMessage } from 'amqplib';
 import type { Logger } from 'winston';
 import { ClosedError } from '../../errors/errors.js';
 import type { ConsumeOptions, ConsumerHandle, Delivery, DeliveryHandler, MessageProperties } from '../transport.js';
@@ -38,7 +38,7 @@ class AmqpDelivery implements Delivery {
 
   constructor(
     private readonly lane: Lane,
-    private readonly message: ConsumeMessage,
+    private readonly message: ConsumeMessage | GetMessage,
     readonly queue: string,
     private readonly onSettled: (lane: Lane) => void,
   ) {
@@ -88,6 +88,8 @@ class AmqpDelivery implements Delivery {
 export class Consumers {
   private readonly active = new Set<ConsumerState>();
   private readonly lanes = new Set<Lane>();
+  /** The channel basic.get runs on (opened on first use, replaced when it closes). */
+  private getter: Promise<Lane> | null = null;
   private closing = false;
 
   constructor(
@@ -128,6 +130,39 @@ export class Consumers {
       throw error;
     }
     return { cancel: () => this.cancel(state) };
+  }
+
+  /** basic.get with acknowledgement; the delivery settles on the getter channel it came from. */
+  async get(queue: string): Promise<Delivery | null> {
+    if (this.closing) throw new ClosedError(`broker ${this.url}: transport is closed`);
+    const lane = await this.getterLane();
+    const message = await lane.channel.get(queue, { noAck: false });
+    if (message === false) return null;
+    lane.unsettled += 1;
+    return new AmqpDelivery(lane, message, queue, () => undefined);
+  }
+
+  private getterLane(): Promise<Lane> {
+    if (this.getter) return this.getter;
+    const opening = (async () => {
+      const connection = await this.connections.acquire();
+      const channel = await connection.createChannel();
+      const lane: Lane = { channel, open: true, unsettled: 0, tags: [] };
+      this.lanes.add(lane);
+      // A refused get (404 no queue) closes the channel; the next get opens a new one.
+      channel.on('error', () => undefined);
+      channel.on('close', () => {
+        lane.open = false;
+        this.lanes.delete(lane);
+        if (this.getter === opening) this.getter = null;
+      });
+      return lane;
+    })();
+    this.getter = opening;
+    opening.catch(() => {
+      if (this.getter === opening) this.getter = null;
+    });
+    return opening;
   }
 
   /** The connected hook's half: reopens every consumer that is not cancelled on a fresh connection. */

@@ -39,6 +39,11 @@ export class Topology {
     return reply.messageCount;
   }
 
+  async deleteQueue(queue: string): Promise<void> {
+    this.declared.delete(queue);
+    await this.withAdminChannel((channel) => channel.deleteQueue(queue));
+  }
+
   async messageCount(queue: string): Promise<number> {
     const reply = await this.withAdminChannel((channel) => channel.checkQueue(queue));
     return reply.messageCount;

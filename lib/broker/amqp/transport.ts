@@ -3,6 +3,7 @@ import { redactUrl, schemeOf } from '../../util/url.js';
 import type {
   ConsumeOptions,
   ConsumerHandle,
+  Delivery,
   DeliveryHandler,
   OutgoingMessage,
   PublishTarget,
@@ -78,6 +79,14 @@ class AmqpTransport implements Transport {
 
   messageCount(queue: string): Promise<number> {
     return this.topology.messageCount(queue);
+  }
+
+  get(queue: string): Promise<Delivery | null> {
+    return this.consumers.get(queue);
+  }
+
+  deleteQueue(queue: string): Promise<void> {
+    return this.topology.deleteQueue(queue);
   }
 
   close(): Promise<void> {

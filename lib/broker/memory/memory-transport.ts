@@ -108,6 +108,8 @@ class MemoryDelivery implements Delivery {
 class MemoryTransport implements Transport {
   readonly url: string;
   private readonly consumers = new Set<Consumer>();
+  /** The getter of each queue this transport ran `get` on; it holds gotten, unsettled messages. */
+  private readonly getters = new Map<Queue, Consumer>();
   private closed = false;
 
   constructor(url: string, private readonly broker: Broker) {
@@ -172,6 +174,31 @@ class MemoryTransport implements Transport {
   async messageCount(name: string): Promise<number> {
     this.ensureOpen();
     return this.queue(name).ready.length;
+  }
+
+  /** Like basic.get: the message is held by a consumer-like getter that is never dispatched to. */
+  async get(name: string): Promise<Delivery | null> {
+    this.ensureOpen();
+    const queue = this.queue(name);
+    const stored = queue.ready.shift();
+    if (!stored) return null;
+    let getter = this.getters.get(queue);
+    if (!getter) {
+      getter = { queue, prefetch: Number.POSITIVE_INFINITY, handler: () => undefined, unsettled: new Set() };
+      this.getters.set(queue, getter);
+      this.consumers.add(getter);
+    }
+    const delivery = new MemoryDelivery(getter, stored);
+    getter.unsettled.add(delivery);
+    return delivery;
+  }
+
+  async deleteQueue(name: string): Promise<void> {
+    this.ensureOpen();
+    this.broker.queues.delete(name);
+    for (const exchange of this.broker.exchanges.values()) {
+      for (let i = exchange.bindings.length - 1; i >= 0; i--) if (exchange.bindings[i]!.queue === name) exchange.bindings.splice(i, 1);
+    }
   }
 
   /** Unsettled deliveries of this transport's consumers go back to their queues, redelivered. */
