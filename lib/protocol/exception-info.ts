@@ -3,23 +3,113 @@ import type { ExceptionInfo } from '../backends/result-backend.js';
 /**
  * Error ⇄ Celery's exception encoding `{exc_type, exc_message, exc_module}`.
  *
- * A Node error is stored with its `name` as exc_type and `[message]` as exc_message (Python
- * stores the exception's args). JavaScript's built-in errors that Python also has keep their
- * name and use module "builtins", so Python re-raises them as its own TypeError etc.;
- * everything else uses module "celeriac" (Python then builds a stand-in class of that name).
+ * A Node error is stored with its type name as exc_type and `[message]` as exc_message (Python
+ * stores the exception's args). The type name is the error's `name`, or — for a class that
+ * extends Error without setting `name` — the class's name, so `class QuotaExceeded extends
+ * Error {}` is stored as "QuotaExceeded", not "Error".
+ *
+ * exc_module decides what a Python caller gets from `AsyncResult.get()`: Celery looks the type
+ * up in that module and re-raises an instance. Names that are Python built-in exceptions
+ * (TypeError, ValueError, TimeoutError, AssertionError, ...) use module "builtins", so Python
+ * raises its own class; names of Celery's exceptions (TimeLimitExceeded, ChordError, ...) use
+ * "celery.exceptions"; everything else uses module "celeriac", for which Celery creates a
+ * stand-in Exception subclass of that name. Built-ins that would stop a Python process or
+ * that cannot be built from one message (SystemExit, KeyboardInterrupt, GeneratorExit,
+ * StopIteration, the Unicode*Error family) are deliberately not mapped.
+ * spec/interop/exception-info.test.ts checks every name here against a real Python.
  */
-const PYTHON_BUILTIN_NAMES: ReadonlySet<string> = new Set(['TypeError', 'ValueError', 'KeyError', 'RuntimeError']);
+export const PYTHON_BUILTIN_EXCEPTIONS: ReadonlySet<string> = new Set([
+  'ArithmeticError',
+  'AssertionError',
+  'AttributeError',
+  'BlockingIOError',
+  'BrokenPipeError',
+  'BufferError',
+  'ChildProcessError',
+  'ConnectionAbortedError',
+  'ConnectionError',
+  'ConnectionRefusedError',
+  'ConnectionResetError',
+  'EOFError',
+  'Exception',
+  'FileExistsError',
+  'FileNotFoundError',
+  'FloatingPointError',
+  'ImportError',
+  'IndexError',
+  'InterruptedError',
+  'IsADirectoryError',
+  'KeyError',
+  'LookupError',
+  'MemoryError',
+  'ModuleNotFoundError',
+  'NameError',
+  'NotADirectoryError',
+  'NotImplementedError',
+  'OSError',
+  'OverflowError',
+  'PermissionError',
+  'ProcessLookupError',
+  'RecursionError',
+  'ReferenceError',
+  'RuntimeError',
+  'SyntaxError',
+  'SystemError',
+  'TimeoutError',
+  'TypeError',
+  'UnboundLocalError',
+  'ValueError',
+  'ZeroDivisionError',
+]);
+
+/**
+ * Names of Celery's own exceptions (module "celery.exceptions"), which celeriac raises or
+ * records under the same names (time limits, retries, revocation, chords): Python re-raises
+ * Celery's real class.
+ */
+export const CELERY_EXCEPTIONS: ReadonlySet<string> = new Set([
+  'ChordError',
+  'Ignore',
+  'InvalidTaskError',
+  'MaxRetriesExceededError',
+  'NotRegistered',
+  'Reject',
+  'Retry',
+  'SoftTimeLimitExceeded',
+  'TaskRevokedError',
+  'Terminated',
+  'TimeLimitExceeded',
+  'WorkerLostError',
+]);
+
+/** The module a celeriac error's type is stored under when Python has no class of that name. */
+export const CELERIAC_EXCEPTION_MODULE = 'celeriac';
 
 export function errorToExceptionInfo(error: unknown): ExceptionInfo {
   if (error instanceof Error) {
-    const type = error.name || error.constructor?.name || 'Error';
+    const type = typeNameOf(error);
     return {
       exc_type: type,
       exc_message: [error.message],
-      exc_module: PYTHON_BUILTIN_NAMES.has(type) ? 'builtins' : 'celeriac',
+      exc_module: pythonModuleOf(type),
     };
   }
-  return { exc_type: 'Error', exc_message: [String(error)], exc_module: 'celeriac' };
+  return { exc_type: 'Error', exc_message: [String(error)], exc_module: CELERIAC_EXCEPTION_MODULE };
+}
+
+/** The Python module Celery should look `type` up in. */
+export function pythonModuleOf(type: string): string {
+  if (PYTHON_BUILTIN_EXCEPTIONS.has(type)) return 'builtins';
+  if (CELERY_EXCEPTIONS.has(type)) return 'celery.exceptions';
+  return CELERIAC_EXCEPTION_MODULE;
+}
+
+/** `name` when it says more than "Error"; otherwise the class name (subclasses that kept name "Error"). */
+function typeNameOf(error: Error): string {
+  const name = typeof error.name === 'string' ? error.name : '';
+  if (name && name !== 'Error') return name;
+  const className = error.constructor?.name;
+  return className || name || 'Error';
 }
 
 /** The message of an ExceptionInfo as one string (Python's args joined as str(exc) would). */
