@@ -25,6 +25,10 @@ export type { ResultBackend, BackendOptions, TaskMeta, ExceptionInfo } from './b
 export { READY_STATES, PROPAGATE_STATES } from './protocol/states.js';
 export type { TaskState } from './protocol/states.js';
 export * from './errors/errors.js';
+export { Retry } from './errors/signals.js';
+export type { RetryOptions } from './errors/signals.js';
+export type { Route, RouteFunction, TaskRoutes } from './app/routes.js';
+export type { QueueSettings } from './app/config.js';
 export type { Duration } from './util/duration.js';
 export { createLogger } from './log/logger.js';
 export type { LogLevel } from './log/logger.js';

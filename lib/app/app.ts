@@ -12,6 +12,8 @@ import { Worker, type WorkerOptions } from '../worker/worker.js';
 import { checkCallOptionKeys, type CallOptions } from './call-options.js';
 import { resolveConfig, type AppConfig, type AppOptions } from './config.js';
 import { Producer, type MessageLineage } from './producer.js';
+import { DelayedDelivery } from './delayed-delivery.js';
+import { queueDeclaration } from './queues.js';
 import { checkTaskOptions, Task, type TaskFunction, type TaskOptions } from './task.js';
 
 /**
@@ -29,6 +31,8 @@ export class App {
   readonly oid: string = randomUUID();
   readonly tasks = new Map<string, Task<never[], unknown>>();
   readonly producer: Producer;
+  /** Sends messages through the broker's delay tiers (countdown, eta, retries). */
+  readonly delayedDelivery: DelayedDelivery;
   #transport: Transport | undefined;
   #backend: ResultBackend | undefined;
   #closed = false;
@@ -36,7 +40,8 @@ export class App {
   constructor(options: AppOptions = {}) {
     this.config = resolveConfig(options);
     this.logger = this.config.logger ?? createLogger({ level: this.config.logLevel, name: this.config.name });
-    this.producer = new Producer(this.config, () => this.transport, this.oid);
+    this.delayedDelivery = new DelayedDelivery(() => this.transport, (queue) => queueDeclaration(queue, this.config));
+    this.producer = new Producer(this.config, () => this.transport, this.oid, this.delayedDelivery);
   }
 
   /** Registers a task. Names are global across services (and Python): use 'module.name' style. */

@@ -26,6 +26,10 @@ export interface CallOptions {
   serializer?: string;
   /** Do not store the outcome. */
   ignoreResult?: boolean;
+  /** Hard time limit of this run (the `timelimit` header, in seconds on the wire). */
+  timeLimit?: Duration;
+  /** Soft time limit of this run. */
+  softTimeLimit?: Duration;
   /** Tasks to send with this task's result as first argument once it succeeds (Celery's link). */
   link?: Signature | Signature[];
   /** Tasks to send with this task's id as first argument if it fails (Celery's link_error). */
@@ -43,6 +47,8 @@ export const CALL_OPTION_KEYS: readonly (keyof CallOptions)[] = [
   'taskId',
   'serializer',
   'ignoreResult',
+  'timeLimit',
+  'softTimeLimit',
   'link',
   'linkError',
 ];

@@ -4,6 +4,7 @@ import { ConfigError } from '../errors/errors.js';
 import { SERIALIZER_NAMES } from '../protocol/serializers.js';
 import { toMilliseconds, type Duration } from '../util/duration.js';
 import { LOG_LEVELS, type LogLevel } from '../log/logger.js';
+import { Router, type TaskRoutes } from './routes.js';
 
 /** What createApp accepts. Every key is optional; unknown keys are rejected with the key named. */
 export interface AppOptions {
@@ -37,6 +38,21 @@ export interface AppOptions {
   logLevel?: LogLevel;
   /** A winston logger to use instead of creating one. */
   logger?: Logger;
+  /** Task name / glob → queue, exchange, routing key, priority. See docs/routing.md. */
+  taskRoutes?: TaskRoutes;
+  /**
+   * Declare every queue celeriac declares with this `x-max-priority` (1..255; 10 advised).
+   * Default null: plain queues, as Python Celery declares them by default. Opt in on both sides:
+   * RabbitMQ refuses to re-declare a queue with other arguments.
+   */
+  queueMaxPriority?: number | null;
+  /** Per-queue settings that override the app-wide ones. */
+  queues?: Record<string, QueueSettings>;
+}
+
+export interface QueueSettings {
+  /** x-max-priority of this queue; null for none. Default: the app's `queueMaxPriority`. */
+  maxPriority?: number | null;
 }
 
 /** AppOptions after defaults and validation; durations in ms. */
@@ -56,6 +72,9 @@ export interface AppConfig {
   concurrency: number;
   logLevel: LogLevel;
   logger: Logger | undefined;
+  router: Router;
+  queueMaxPriority: number | null;
+  queues: Record<string, QueueSettings>;
 }
 
 const KNOWN_KEYS: ReadonlySet<string> = new Set<keyof AppOptions>([
@@ -74,6 +93,9 @@ const KNOWN_KEYS: ReadonlySet<string> = new Set<keyof AppOptions>([
   'concurrency',
   'logLevel',
   'logger',
+  'taskRoutes',
+  'queueMaxPriority',
+  'queues',
 ]);
 
 export function resolveConfig(options: AppOptions, env: NodeJS.ProcessEnv = process.env): AppConfig {
@@ -110,6 +132,9 @@ export function resolveConfig(options: AppOptions, env: NodeJS.ProcessEnv = proc
     concurrency: positiveInteger('concurrency', options.concurrency ?? availableParallelism()),
     logLevel,
     logger: options.logger,
+    router: new Router(options.taskRoutes),
+    queueMaxPriority: maxPriority('queueMaxPriority', options.queueMaxPriority ?? null),
+    queues: queueSettings(options.queues ?? {}),
   };
 }
 
@@ -133,4 +158,24 @@ export function positiveInteger(option: string, value: unknown): number {
 
 function isNonNegativeInteger(value: unknown): value is number {
   return typeof value === 'number' && Number.isInteger(value) && value >= 0;
+}
+
+function maxPriority(option: string, value: unknown): number | null {
+  if (value === null) return null;
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= 255) return value;
+  throw new ConfigError(option, `expected an integer 1..255 or null, got ${JSON.stringify(value)}`);
+}
+
+function queueSettings(queues: unknown): Record<string, QueueSettings> {
+  if (typeof queues !== 'object' || queues === null || Array.isArray(queues)) throw new ConfigError('queues', 'expected a map of queue name to settings');
+  const result: Record<string, QueueSettings> = {};
+  for (const [name, settings] of Object.entries(queues as Record<string, unknown>)) {
+    if (typeof settings !== 'object' || settings === null) throw new ConfigError(`queues.${name}`, 'expected { maxPriority }');
+    for (const key of Object.keys(settings)) {
+      if (key !== 'maxPriority') throw new ConfigError(`queues.${name}.${key}`, 'unknown queue setting; known: maxPriority');
+    }
+    const value = (settings as QueueSettings).maxPriority;
+    result[name] = value === undefined ? {} : { maxPriority: maxPriority(`queues.${name}.maxPriority`, value) };
+  }
+  return result;
 }

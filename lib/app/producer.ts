@@ -3,7 +3,10 @@ import { hostname } from 'node:os';
 import type { Transport } from '../broker/transport.js';
 import { ConfigError } from '../errors/errors.js';
 import { encodeTaskMessage, type SignatureDict, type TaskMessage } from '../protocol/task-message.js';
-import { toMilliseconds } from '../util/duration.js';
+import { toMilliseconds, type Duration } from '../util/duration.js';
+import type { QueueDeclaration } from '../broker/transport.js';
+import { DelayedDelivery } from './delayed-delivery.js';
+import type { Route } from './routes.js';
 import type { AppConfig } from './config.js';
 import type { CallOptions } from './call-options.js';
 import type { TaskOptions } from './task.js';
@@ -44,6 +47,7 @@ export class Producer {
     private readonly transport: () => Transport,
     /** reply_to of every message: the app's stable per-process id (rpc results are routed by it). */
     private readonly replyTo: string,
+    private readonly delayed: DelayedDelivery = new DelayedDelivery(transport, (queue) => queueDeclaration(queue, config)),
   ) {}
 
   async send(
@@ -54,14 +58,19 @@ export class Producer {
     taskOptions: Readonly<TaskOptions> = {},
     lineage: MessageLineage = {},
   ): Promise<string> {
-    const message = this.build(name, args, kwargs, options, taskOptions, lineage);
+    const route = this.config.router.route(name) ?? {};
+    const message = this.build(name, args, kwargs, options, taskOptions, lineage, route);
     const serializer = options.serializer ?? taskOptions.serializer ?? this.config.serializer;
     const outgoing = encodeTaskMessage(message, serializer);
-    const exchange = options.exchange ?? taskOptions.exchange ?? '';
-    const queue = options.queue ?? taskOptions.queue ?? this.config.defaultQueue;
-    const routingKey = options.routingKey ?? (options.queue ? queue : taskOptions.routingKey) ?? queue;
-    if (exchange === '') await this.declareOnce(routingKey);
-    await this.transport().publish(outgoing, { exchange, routingKey, mandatory: true });
+    const target = resolveTarget(this.config, options, route, taskOptions);
+    if (target.declaration) await this.declareOnce(target.declaration);
+    const delayMs = message.headers.eta === null ? 0 : Date.parse(message.headers.eta) - Date.now();
+    if (delayMs > 0 && target.queue !== null) {
+      // Wait in the broker's delay tiers, then go straight to the queue (see delayed-delivery.ts).
+      await this.delayed.publish(outgoing, target.queue, delayMs);
+    } else {
+      await this.transport().publish(outgoing, { exchange: target.exchange, routingKey: target.routingKey, mandatory: true });
+    }
     return message.headers.id;
   }
 
@@ -73,6 +82,7 @@ export class Producer {
     options: CallOptions,
     taskOptions: Readonly<TaskOptions> = {},
     lineage: MessageLineage = {},
+    route: Route = this.config.router.route(name) ?? {},
   ): TaskMessage {
     if (!Array.isArray(args)) throw new ConfigError('args', `task ${name}: args must be an array`);
     if (typeof kwargs !== 'object' || kwargs === null || Array.isArray(kwargs)) {
@@ -82,7 +92,9 @@ export class Producer {
     const now = Date.now();
     const eta = etaOf(options, now);
     const expiresAt = expiresOf(options.expires ?? taskOptions.expires, now);
-    const priority = options.priority ?? taskOptions.priority;
+    const priority = options.priority ?? route.priority ?? taskOptions.priority;
+    const hardLimit = options.timeLimit ?? taskOptions.timeLimit;
+    const softLimit = options.softTimeLimit ?? taskOptions.softTimeLimit;
     if (priority !== undefined && (!Number.isInteger(priority) || priority < 0 || priority > 255)) {
       throw new ConfigError('priority', `expected an integer 0..255, got ${priority}`);
     }
@@ -97,7 +109,7 @@ export class Producer {
         group: lineage.group ?? null,
         group_index: lineage.groupIndex ?? null,
         retries: lineage.retries ?? 0,
-        timelimit: [null, null],
+        timelimit: [seconds(hardLimit, 'timeLimit'), seconds(softLimit, 'softTimeLimit')],
         root_id: lineage.rootId ?? id,
         parent_id: lineage.parentId ?? null,
         argsrepr: repr(args),
@@ -120,15 +132,50 @@ export class Producer {
     return message;
   }
 
-  private declareOnce(queue: string): Promise<void> {
-    let declared = this.#declared.get(queue);
+  private declareOnce(declaration: QueueDeclaration): Promise<void> {
+    const key = `${declaration.name}\u0000${declaration.exchange ?? ''}\u0000${declaration.routingKey ?? ''}`;
+    let declared = this.#declared.get(key);
     if (!declared) {
-      declared = this.transport().declareQueue(queueDeclaration(queue));
-      declared.catch(() => this.#declared.delete(queue));
-      this.#declared.set(queue, declared);
+      declared = this.transport().declareQueue(declaration);
+      declared.catch(() => this.#declared.delete(key));
+      this.#declared.set(key, declared);
     }
     return declared;
   }
+}
+
+interface Target {
+  exchange: string;
+  routingKey: string;
+  /** The queue the message lands in, when known (needed for delayed delivery). */
+  queue: string | null;
+  /** How to declare that queue (and bind it) before the first publish, when celeriac owns it. */
+  declaration: QueueDeclaration | null;
+}
+
+/**
+ * Where a call goes. Precedence, field by field: call options, then the app's `taskRoutes`,
+ * then the task's options, then the default queue. A call's `queue` alone resets the routing
+ * key to that queue. With an exchange but no queue, the message goes to the exchange as it
+ * is (the user declared it); with both, the queue is declared and bound to the exchange.
+ */
+function resolveTarget(config: AppConfig, options: CallOptions, route: Route, taskOptions: Readonly<TaskOptions>): Target {
+  const exchange = options.exchange ?? route.exchange ?? taskOptions.exchange ?? '';
+  const explicitQueue = options.queue ?? route.queue ?? taskOptions.queue;
+  const queue = explicitQueue ?? (exchange === '' ? config.defaultQueue : null);
+  const routingKey = options.routingKey ?? (options.queue ? options.queue : (route.routingKey ?? taskOptions.routingKey)) ?? queue ?? '';
+  if (exchange === '') {
+    return { exchange, routingKey, queue: routingKey, declaration: queueDeclaration(routingKey, config) };
+  }
+  if (queue === null) return { exchange, routingKey, queue: null, declaration: null };
+  const exchangeType = route.exchangeType ?? 'direct';
+  const declaration: QueueDeclaration = { ...queueDeclaration(queue, config), exchange, exchangeType, routingKey };
+  // A fanout/topic exchange may deliver to more queues than this one: no single delay target.
+  return { exchange, routingKey, queue: exchangeType === 'direct' ? queue : null, declaration };
+}
+
+function seconds(value: Duration | undefined, option: string): number | null {
+  return value === undefined ? null : toMilliseconds(value, option) / 1000;
 }
 
 function etaOf(options: CallOptions, now: number): number | null {

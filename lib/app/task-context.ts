@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Logger } from 'winston';
+import type { RetryOptions } from '../errors/signals.js';
 
 /**
  * What a running task knows about itself. A task function receives it as `this`
@@ -31,6 +32,14 @@ export interface TaskContext {
   readonly signal: AbortSignal;
   /** A logger whose lines carry the task name and id. */
   readonly logger: Logger;
+  /**
+   * Runs this task again later (Celery's `self.retry`): throws a Retry signal — let it
+   * propagate (`throw this.retry(...)` reads well). The same message (id, arguments, workflow)
+   * is re-published with `retries` + 1 after `countdown`/`eta` (default: the task's
+   * `defaultRetryDelay`); the state is RETRY meanwhile. Past `maxRetries` the task fails with
+   * `exc` (or MaxRetriesExceededError) instead.
+   */
+  retry(options?: RetryOptions): never;
 }
 
 const storage = new AsyncLocalStorage<TaskContext>();

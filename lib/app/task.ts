@@ -4,7 +4,8 @@ import type { CanvasHost } from '../canvas/canvas-node.js';
 import type { AsyncResult } from '../result/async-result.js';
 import { checkCallOptionKeys, type CallOptions } from './call-options.js';
 import type { TaskContext } from './task-context.js';
-import type { Duration } from '../util/duration.js';
+import { toMilliseconds, type Duration } from '../util/duration.js';
+import { parseRate } from '../worker/rate-limiter.js';
 
 /** A task's code. `this` is its TaskContext; arrow functions can use currentTask() instead. */
 export type TaskFunction<A extends unknown[], R> = (this: TaskContext, ...args: A) => R | Promise<R>;
@@ -25,9 +26,51 @@ export interface TaskOptions {
    * a TypeError naming the task. Unknown names fail the same way.
    */
   argNames?: string[];
+  /**
+   * Errors that retry the task automatically: error classes (matched with instanceof) or a
+   * predicate. A NonRetryableError is never retried. Default: none.
+   */
+  autoretryFor?: Array<abstract new (...args: never[]) => unknown> | ((error: unknown) => boolean);
+  /** Most retries (automatic and `context.retry()`); null retries forever. Default 3. */
+  maxRetries?: number | null;
+  /**
+   * Exponential backoff for automatic retries: the n-th retry waits factor × 2^n (true = 1 s
+   * factor; a Duration is the factor), capped by retryBackoffMax. Default false: defaultRetryDelay.
+   */
+  retryBackoff?: boolean | Duration;
+  /** Cap of the exponential backoff. Default '10m'. */
+  retryBackoffMax?: Duration;
+  /** Full jitter on the backoff: a random delay in [0, backoff]. Default true. */
+  retryJitter?: boolean;
+  /** Delay of a retry without backoff or countdown. Default '3m' (Celery's default_retry_delay). */
+  defaultRetryDelay?: Duration;
+  /** Hard time limit: the task is stopped and recorded FAILURE (TimeLimitExceeded). */
+  timeLimit?: Duration;
+  /** Soft time limit: the task's signal is aborted with SoftTimeLimitExceeded. */
+  softTimeLimit?: Duration;
+  /** Most starts per worker: '100/s', '10/m', '1000/h' (or a number per second). */
+  rateLimit?: string | number;
 }
 
-const TASK_OPTION_KEYS = ['queue', 'routingKey', 'exchange', 'priority', 'serializer', 'ignoreResult', 'expires', 'argNames'];
+const TASK_OPTION_KEYS = [
+  'queue',
+  'routingKey',
+  'exchange',
+  'priority',
+  'serializer',
+  'ignoreResult',
+  'expires',
+  'argNames',
+  'autoretryFor',
+  'maxRetries',
+  'retryBackoff',
+  'retryBackoffMax',
+  'retryJitter',
+  'defaultRetryDelay',
+  'timeLimit',
+  'softTimeLimit',
+  'rateLimit',
+];
 
 export function checkTaskOptions(name: string, options: TaskOptions): void {
   for (const key of Object.keys(options)) {
@@ -38,6 +81,19 @@ export function checkTaskOptions(name: string, options: TaskOptions): void {
   if (options.argNames !== undefined && (!Array.isArray(options.argNames) || !options.argNames.every((n) => typeof n === 'string'))) {
     throw new ConfigError('argNames', `task ${name}: expected a list of parameter names`);
   }
+  const auto = options.autoretryFor;
+  if (auto !== undefined && typeof auto !== 'function' && !(Array.isArray(auto) && auto.every((c) => typeof c === 'function'))) {
+    throw new ConfigError('autoretryFor', `task ${name}: expected a list of error classes or a predicate`);
+  }
+  const max = options.maxRetries;
+  if (max !== undefined && max !== null && !(Number.isInteger(max) && max >= 0)) {
+    throw new ConfigError('maxRetries', `task ${name}: expected a non-negative integer or null, got ${JSON.stringify(max)}`);
+  }
+  if (options.retryBackoff !== undefined && typeof options.retryBackoff !== 'boolean') toMilliseconds(options.retryBackoff, 'retryBackoff');
+  for (const key of ['retryBackoffMax', 'defaultRetryDelay', 'timeLimit', 'softTimeLimit', 'expires'] as const) {
+    if (options[key] !== undefined) toMilliseconds(options[key], key);
+  }
+  if (options.rateLimit !== undefined) parseRate(options.rateLimit);
 }
 
 /** The leading parts of a tuple: for [a, b] that is [] | [a] | [a, b]. */

@@ -147,6 +147,45 @@ export class ClosedError extends CeleriacError {
 }
 tag(ClosedError, 'CELERIAC_CLOSED');
 
+/**
+ * Thrown by a task to fail at once: never retried, whatever `autoretryFor` says. The task is
+ * recorded FAILURE with this error (or, when given, with `cause`'s type and message kept in the message).
+ */
+export class NonRetryableError extends CeleriacError {
+  declare readonly code: 'CELERIAC_NON_RETRYABLE';
+}
+tag(NonRetryableError, 'CELERIAC_NON_RETRYABLE');
+
+/** `context.retry()` without `exc` after `maxRetries` retries: the task is recorded FAILURE with this. */
+export class MaxRetriesExceededError extends CeleriacError {
+  declare readonly code: 'CELERIAC_MAX_RETRIES';
+  constructor(readonly taskName: string, readonly taskId: string, readonly maxRetries: number) {
+    super(`task ${taskName}[${taskId}] cannot be retried: it was retried ${maxRetries} time(s) already (maxRetries)`);
+  }
+}
+tag(MaxRetriesExceededError, 'CELERIAC_MAX_RETRIES');
+
+/**
+ * The task ran past its soft time limit: the reason of its context's `signal` (aborted at that
+ * moment). The task may catch it and clean up; if it throws it, it is recorded FAILURE with it.
+ */
+export class SoftTimeLimitExceeded extends CeleriacError {
+  declare readonly code: 'CELERIAC_SOFT_TIME_LIMIT';
+  constructor(readonly limitMs: number) {
+    super(`soft time limit (${limitMs / 1000}s) exceeded`);
+  }
+}
+tag(SoftTimeLimitExceeded, 'CELERIAC_SOFT_TIME_LIMIT');
+
+/** The task ran past its hard time limit: it was stopped (see docs/tasks.md for each pool) and recorded FAILURE with this. */
+export class TimeLimitExceeded extends CeleriacError {
+  declare readonly code: 'CELERIAC_TIME_LIMIT';
+  constructor(readonly limitMs: number) {
+    super(`hard time limit (${limitMs / 1000}s) exceeded`);
+  }
+}
+tag(TimeLimitExceeded, 'CELERIAC_TIME_LIMIT');
+
 /** Every code above, for the docs check. */
 export const ERROR_CODES = [
   'CELERIAC_CONFIG',
@@ -159,4 +198,8 @@ export const ERROR_CODES = [
   'CELERIAC_RESULT_TIMEOUT',
   'CELERIAC_TASK_FAILED',
   'CELERIAC_CLOSED',
+  'CELERIAC_NON_RETRYABLE',
+  'CELERIAC_MAX_RETRIES',
+  'CELERIAC_SOFT_TIME_LIMIT',
+  'CELERIAC_TIME_LIMIT',
 ] as const;

@@ -19,6 +19,11 @@ export function failureMeta(headers: TaskHeaders, error: unknown): TaskMeta {
   return baseMeta(headers, 'FAILURE', errorToExceptionInfo(error), tracebackOf(error));
 }
 
+/** A run that will be retried: RETRY with the error that caused it, as Celery records it. */
+export function retryMeta(headers: TaskHeaders, error: unknown): TaskMeta {
+  return baseMeta(headers, 'RETRY', errorToExceptionInfo(error), tracebackOf(error));
+}
+
 /** A task that expired before it started: REVOKED, as Celery records it. */
 export function revokedMeta(headers: TaskHeaders, why: string): TaskMeta {
   return baseMeta(headers, 'REVOKED', { exc_type: 'TaskRevokedError', exc_message: [why], exc_module: 'celery.exceptions' }, null);

@@ -7,8 +7,12 @@ import type { TaskMeta } from '../backends/result-backend.js';
 import type { Delivery } from '../broker/transport.js';
 import type { TaskMessage } from '../protocol/task-message.js';
 import { SerializationError } from '../errors/errors.js';
-import { executeTask } from './executor.js';
-import { failureMeta, revokedMeta, successMeta } from './outcome.js';
+import { Retry, type RetryOptions } from '../errors/signals.js';
+import { forward } from './forward.js';
+import type { TaskPool } from './pool/pool.js';
+import { decideRetry } from './retry-policy.js';
+import { timeLimitsOf } from './time-limits.js';
+import { failureMeta, retryMeta, revokedMeta, successMeta } from './outcome.js';
 import { continueWorkflow } from './workflow.js';
 
 /** Outcome of one request, for logs, events and specs. */
@@ -16,6 +20,8 @@ export type RequestOutcome =
   | { state: 'SUCCESS'; result: unknown; runtimeMs: number }
   | { state: 'FAILURE'; error: unknown; runtimeMs: number }
   | { state: 'REVOKED'; reason: string }
+  /** Re-published with retries + 1, to run again after `delayMs`; RETRY recorded. */
+  | { state: 'RETRY'; error: unknown; delayMs: number; runtimeMs: number }
   /** The outcome could not be recorded; the message went back to the queue. */
   | { state: 'REQUEUED'; error: unknown };
 
@@ -25,6 +31,8 @@ export interface RequestEnvironment {
   logger: Logger;
   /** Delays between attempts to record an outcome before the message is requeued. */
   storeRetryDelaysMs: readonly number[];
+  /** Where task code runs. */
+  pool: TaskPool;
 }
 
 /**
@@ -78,14 +86,42 @@ export class TaskRequest {
     let outcome: RequestOutcome;
     let meta: TaskMeta;
     try {
-      const result = await executeTask(this.task, this.message.args, this.message.kwargs, context);
+      const limits = timeLimitsOf(headers, this.task.options);
+      const result = await env.pool.run({ task: this.task, args: this.message.args, kwargs: this.message.kwargs, context, abort: this.abort, limits });
       outcome = { state: 'SUCCESS', result, runtimeMs: performance.now() - started };
       meta = successMeta(headers, result);
-    } catch (error) {
-      outcome = { state: 'FAILURE', error, runtimeMs: performance.now() - started };
-      meta = failureMeta(headers, error);
+    } catch (thrown) {
+      const runtimeMs = performance.now() - started;
+      const decision = decideRetry(this.task.options, { taskName: this.name, taskId: this.id, retries: headers.retries }, thrown);
+      if (decision.retry) return this.retry(env, decision.error, decision.delayMs, runtimeMs);
+      outcome = { state: 'FAILURE', error: decision.error, runtimeMs };
+      meta = failureMeta(headers, decision.error);
     }
     return this.settle(env, meta, outcome);
+  }
+
+  /**
+   * Retry: record RETRY (with the error), re-publish the message with retries + 1 through the
+   * delay tiers and only after the broker confirmed it, ack the original. The embedded workflow
+   * is not continued: chain, chord and errbacks wait for the final outcome. Any step failing
+   * requeues the original, so the run is repeated rather than lost.
+   */
+  private async retry(env: RequestEnvironment, error: unknown, delayMs: number, runtimeMs: number): Promise<RequestOutcome> {
+    const { headers } = this.message;
+    if (!headers.ignore_result && env.app.hasBackend) {
+      const stored = await this.record(env, retryMeta(headers, error));
+      if (stored !== true) return this.requeue(env, stored);
+    }
+    const eta = delayMs > 0 ? new Date(Date.now() + delayMs).toISOString() : null;
+    try {
+      await forward(env.app, this.delivery, { ...this.delivery.properties.headers, retries: headers.retries + 1, eta }, delayMs);
+    } catch (publishError) {
+      return this.requeue(env, publishError);
+    }
+    if (!this.delivery.ack()) {
+      env.logger.warn(`Task ${this.name}[${this.id}] could not be acked after its retry was sent (connection lost); it may run twice`);
+    }
+    return { state: 'RETRY', error, delayMs, runtimeMs };
   }
 
   /**
@@ -161,6 +197,9 @@ export class TaskRequest {
       redelivered: this.delivery.redelivered,
       signal: this.abort.signal,
       logger: env.logger.child({ taskId: headers.id, taskName: headers.task }),
+      retry(options?: RetryOptions): never {
+        throw new Retry(options);
+      },
     };
   }
 }

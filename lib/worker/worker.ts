@@ -9,6 +9,10 @@ import { ConfigError, InvalidMessageError } from '../errors/errors.js';
 import { decodeTaskMessage } from '../protocol/task-message.js';
 import { toMilliseconds, type Duration } from '../util/duration.js';
 import { deadLetter } from './dead-letter.js';
+import { forward } from './forward.js';
+import { createPool } from './pool/create-pool.js';
+import type { TaskPool } from './pool/pool.js';
+import { parseRate, RateLimiter } from './rate-limiter.js';
 import { TaskRequest, type RequestEnvironment, type RequestOutcome } from './request.js';
 
 export interface WorkerOptions {
@@ -29,15 +33,31 @@ export interface WorkerOptions {
   resultStoreRetryDelays?: Duration[];
   /** A logger to use instead of the app's. */
   logger?: Logger;
+  /**
+   * Where tasks run: 'async' (default; the worker's event loop) or 'threads' (worker_threads;
+   * a hard time limit terminates the thread). See docs/tasks.md.
+   */
+  pool?: 'async' | 'threads';
+  /** For the threads pool: the module (path or URL) exporting this app, imported by every thread. */
+  appModule?: string;
 }
 
-const WORKER_OPTION_KEYS = ['concurrency', 'prefetchMultiplier', 'queues', 'hostname', 'shutdownTimeout', 'resultStoreRetryDelays', 'logger'];
+const WORKER_OPTION_KEYS = ['concurrency', 'prefetchMultiplier', 'queues', 'hostname', 'shutdownTimeout', 'resultStoreRetryDelays', 'logger', 'pool', 'appModule'];
+
+/**
+ * A message whose ETA is at most this far ahead is held in the worker until due (it arrived a
+ * little early: clock skew, or a producer that does not use the delay tiers); further ahead,
+ * it is sent back through the broker's delay tiers and acked.
+ */
+export const HOLD_LIMIT_MS = 1000;
 
 /** Events a Worker emits (for embedding, metrics and specs). */
 export interface WorkerEvents {
   'task-received': [request: TaskRequest];
   'task-done': [request: TaskRequest, outcome: RequestOutcome];
   'dead-lettered': [delivery: Delivery, reason: string, error: string];
+  /** A message that arrived long before its ETA went back into the delay tiers. */
+  'task-deferred': [request: TaskRequest, delayMs: number];
 }
 
 /**
@@ -48,6 +68,10 @@ export interface WorkerEvents {
  *   concurrency × prefetchMultiplier unsettled messages per queue, the rest wait in the queue;
  * - a message is acked only after its outcome is recorded (acks late; see TaskRequest);
  * - a message that is not a runnable task goes to `<queue>.dead-letter` with the reason;
+ * - no message is held unacked for long: one due more than HOLD_LIMIT_MS ahead goes back into
+ *   the broker's delay tiers (acked once the copy is confirmed), nearer ones wait on a timer;
+ *   neither takes a concurrency slot;
+ * - a rate-limited task waits without a concurrency slot and without blocking other tasks;
  * - stop(): no new deliveries; waiting messages are requeued at once; running tasks get up
  *   to `shutdownTimeout` to finish, then are aborted and their messages requeued.
  */
@@ -64,6 +88,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /** Waiting for their ETA. */
   readonly #scheduled = new Map<TaskRequest, NodeJS.Timeout>();
   readonly #running = new Map<TaskRequest, Promise<void>>();
+  readonly #limiter: RateLimiter;
+  /** Wakes pump() when the earliest rate-limited task may start. */
+  #rateTimer: NodeJS.Timeout | undefined;
+  readonly pool: TaskPool;
   #consumer: ConsumerHandle | undefined;
   #state: 'idle' | 'running' | 'stopping' | 'stopped' = 'idle';
 
@@ -81,7 +109,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.hostname = expandHostname(options.hostname ?? 'celeriac@%h');
     this.shutdownTimeoutMs = toMilliseconds(options.shutdownTimeout ?? '30s', 'shutdownTimeout');
     this.logger = (options.logger ?? app.logger).child({ worker: this.hostname });
+    this.#limiter = new RateLimiter((name) => {
+      const rate = app.tasks.get(name)?.options.rateLimit;
+      return rate === undefined ? undefined : parseRate(rate);
+    });
+    this.pool = createPool(options.pool ?? 'async', { size: this.concurrency, appModule: options.appModule, logger: this.logger });
     this.#environment = {
+      pool: this.pool,
       app,
       hostname: this.hostname,
       logger: this.logger,
@@ -95,14 +129,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.#state = 'running';
     const transport = this.app.transport;
     try {
-      for (const queue of this.queues) await transport.declareQueue(queueDeclaration(queue));
+      for (const queue of this.queues) await transport.declareQueue(queueDeclaration(queue, this.app.config));
       this.#consumer = await transport.consume([...this.queues], { prefetch: this.prefetch }, (d) => this.onDelivery(d));
     } catch (error) {
       this.#state = 'stopped';
       throw error;
     }
     this.logger.info(
-      `${this.hostname} ready: queues ${this.queues.join(', ')}; concurrency ${this.concurrency}; prefetch ${this.prefetch}; broker ${transport.url}; tasks ${[...this.app.tasks.keys()].join(', ') || '(none)'}`,
+      `${this.hostname} ready: queues ${this.queues.join(', ')}; concurrency ${this.concurrency}; prefetch ${this.prefetch}; broker ${transport.url}; tasks ${[...this.app.tasks.keys()].join(', ') || '(none)'}; pool ${this.pool.kind}`,
     );
   }
 
@@ -127,6 +161,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       request.delivery.reject(true);
     }
     this.#scheduled.clear();
+    clearTimeout(this.#rateTimer);
     const finished = await Promise.race([
       this.drained().then(() => true),
       new Promise<false>((resolve) => setTimeout(resolve, this.shutdownTimeoutMs, false).unref()),
@@ -138,6 +173,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         request.delivery.reject(true);
       }
     }
+    await this.pool.close().catch((error: Error) => this.logger.warn(`closing the pool failed: ${error.message}`));
     this.#state = 'stopped';
     this.logger.info(`${this.hostname} stopped`);
   }
@@ -164,15 +200,38 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.logger.info(`Task ${request.name}[${request.id}] received`);
     this.emit('task-received', request);
     const delay = request.delayMs();
-    if (delay > 0) {
-      const timer = setTimeout(() => {
-        this.#scheduled.delete(request);
-        this.enqueue(request);
-      }, delay);
-      this.#scheduled.set(request, timer);
-    } else {
+    if (delay > HOLD_LIMIT_MS) this.defer(request, delay);
+    else if (delay > 0) this.hold(request, delay);
+    else this.enqueue(request);
+  }
+
+  /** Waits for a near ETA in the worker, without a concurrency slot. */
+  private hold(request: TaskRequest, delayMs: number): void {
+    const timer = setTimeout(() => {
+      this.#scheduled.delete(request);
       this.enqueue(request);
-    }
+    }, delayMs);
+    this.#scheduled.set(request, timer);
+  }
+
+  /**
+   * Sends a message due later back into the broker's delay tiers, then acks it. If the broker
+   * does not take the copy, the worker holds the message itself instead (never drops it).
+   */
+  private defer(request: TaskRequest, delayMs: number): void {
+    const { delivery } = request;
+    forward(this.app, delivery, delivery.properties.headers, delayMs).then(
+      () => {
+        delivery.ack();
+        this.logger.info(`Task ${request.name}[${request.id}] due in ${delayMs} ms: sent to the delay tiers`);
+        this.emit('task-deferred', request, delayMs);
+      },
+      (error: Error) => {
+        this.logger.warn(`Task ${request.name}[${request.id}]: could not defer through the delay tiers (${error.message}); holding it`);
+        if (this.#state === 'running') this.hold(request, request.delayMs());
+        else delivery.reject(true);
+      },
+    );
   }
 
   private enqueue(request: TaskRequest): void {
@@ -182,7 +241,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   private pump(): void {
     while (this.#state === 'running' && this.#running.size < this.concurrency && this.#waiting.length > 0) {
-      const request = this.#waiting.shift()!;
+      // The first waiting request whose task is not rate limited right now; the others keep their place.
+      const now = Date.now();
+      const index = this.#waiting.findIndex((r) => this.#limiter.take(r.name, now));
+      if (index < 0) {
+        this.wakeForRateLimit(now);
+        return;
+      }
+      const [request] = this.#waiting.splice(index, 1) as [TaskRequest];
       const run = request
         .execute(this.#environment)
         .then((outcome) => this.done(request, outcome))
@@ -199,6 +265,15 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
   }
 
+  private wakeForRateLimit(now: number): void {
+    const waitMs = Math.min(...this.#waiting.map((r) => this.#limiter.waitMs(r.name, now)));
+    clearTimeout(this.#rateTimer);
+    this.#rateTimer = setTimeout(() => {
+      this.#rateTimer = undefined;
+      this.pump();
+    }, Math.max(1, waitMs));
+  }
+
   private done(request: TaskRequest, outcome: RequestOutcome): void {
     const prefix = `Task ${request.name}[${request.id}]`;
     switch (outcome.state) {
@@ -207,6 +282,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
         break;
       case 'FAILURE':
         this.logger.error(`${prefix} raised unexpected: ${errorText(outcome.error)}`);
+        break;
+      case 'RETRY':
+        this.logger.info(`${prefix} retry in ${outcome.delayMs} ms: ${errorText(outcome.error)}`);
         break;
       case 'REVOKED':
       case 'REQUEUED':

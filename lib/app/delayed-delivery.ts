@@ -1,0 +1,56 @@
+import { delayExitBinding, delayRoute, delayTierDeclarations } from '../broker/delay-tiers.js';
+import type { OutgoingMessage, QueueDeclaration, Transport } from '../broker/transport.js';
+
+/** Headers RabbitMQ (and memory://) add while dead-lettering; dropped when a message is sent round again. */
+const DEAD_LETTER_TRACE = ['x-death', 'x-first-death-reason', 'x-first-death-queue', 'x-first-death-exchange', 'x-last-death-reason', 'x-last-death-queue', 'x-last-death-exchange'];
+
+/**
+ * Publishes messages that must reach a queue later, through the broker's delay tiers
+ * (lib/broker/delay-tiers.ts), so no process holds them meanwhile.
+ *
+ * Contract: `publish` resolves once the broker confirmed the message into the tiers. Before
+ * the first delayed publish the tiers are declared (once per process), and the target queue
+ * is declared with its binding from the exit exchange (once per queue): a message never
+ * enters the tiers without a route out of them. The per-message `expiration` is removed (it
+ * would cut a tier short); the task's `expires` header still makes the worker revoke it.
+ */
+export class DelayedDelivery {
+  #tiers: Promise<void> | undefined;
+  readonly #exits = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly transport: () => Transport,
+    /** The target queue's own declaration (arguments must match every other declaration of it). */
+    private readonly declarationOf: (queue: string) => QueueDeclaration,
+  ) {}
+
+  async publish(message: OutgoingMessage, queue: string, delayMs: number): Promise<void> {
+    await this.declareTiers();
+    await this.declareExit(queue);
+    const { expiration: _dropped, ...rest } = message;
+    const headers = { ...message.headers };
+    for (const name of DEAD_LETTER_TRACE) delete headers[name];
+    const route = delayRoute(delayMs, queue);
+    await this.transport().publish({ ...rest, headers }, { exchange: route.exchange, routingKey: route.routingKey, mandatory: true });
+  }
+
+  private declareTiers(): Promise<void> {
+    this.#tiers ??= (async () => {
+      const transport = this.transport();
+      for (const declaration of delayTierDeclarations()) await transport.declareQueue(declaration);
+    })();
+    this.#tiers.catch(() => (this.#tiers = undefined));
+    return this.#tiers;
+  }
+
+  private declareExit(queue: string): Promise<void> {
+    let declared = this.#exits.get(queue);
+    if (!declared) {
+      const own = this.declarationOf(queue);
+      declared = this.transport().declareQueue({ ...delayExitBinding(queue), ...(own.arguments ? { arguments: own.arguments } : {}) });
+      declared.catch(() => this.#exits.delete(queue));
+      this.#exits.set(queue, declared);
+    }
+    return declared;
+  }
+}

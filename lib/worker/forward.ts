@@ -1,0 +1,21 @@
+import type { App } from '../app/app.js';
+import type { Delivery, OutgoingMessage } from '../broker/transport.js';
+
+/**
+ * Sends a delivered task message again, to the queue it was consumed from, with some headers
+ * changed: a retry (`retries` + 1, new `eta`) or an early arrival sent back into the delay
+ * tiers. The body is the delivered bytes — same args, kwargs and embedded workflow (chain,
+ * chord, callbacks), so a retried chord header task reports to its chord only at its final
+ * outcome. Resolves once the broker confirmed the copy; the caller acks the original only then.
+ */
+export async function forward(app: App, delivery: Delivery, headers: Record<string, unknown>, delayMs: number): Promise<void> {
+  const { expiration: _old, ...properties } = delivery.properties;
+  const message: OutgoingMessage = { ...properties, headers, body: delivery.body, persistent: true };
+  if (delayMs > 0) {
+    await app.delayedDelivery.publish(message, delivery.queue, delayMs);
+    return;
+  }
+  const expires = typeof headers.expires === 'string' ? Date.parse(headers.expires) : NaN;
+  if (!Number.isNaN(expires)) message.expiration = String(Math.max(0, expires - Date.now()));
+  await app.transport.publish(message, { exchange: '', routingKey: delivery.queue, mandatory: true });
+}

@@ -1,0 +1,31 @@
+import type { Task } from '../../app/task.js';
+import type { TaskContext } from '../../app/task-context.js';
+import type { TimeLimits } from '../time-limits.js';
+
+/** One task run handed to a pool. */
+export interface PoolJob {
+  task: Task<never[], unknown>;
+  args: readonly unknown[];
+  kwargs: Readonly<Record<string, unknown>>;
+  context: TaskContext;
+  /** The controller behind `context.signal`: aborted at the soft limit or on shutdown. */
+  abort: AbortController;
+  limits: TimeLimits;
+}
+
+/**
+ * Where task code runs. Contract: `run` settles with the task's value or what it threw, and
+ * rejects with TimeLimitExceeded no later than the hard limit. The worker bounds how many jobs
+ * run at once; a pool never queues on its own beyond that.
+ *
+ * - `async`: in the worker's event loop. A hard limit frees the slot and records the failure,
+ *   but cannot stop code that ignores its signal (and a CPU-bound loop blocks the whole worker).
+ * - `threads`: in worker_threads. A hard limit terminates the thread, so even a CPU-bound
+ *   infinite loop is stopped; the thread is replaced.
+ */
+export interface TaskPool {
+  readonly kind: 'async' | 'threads';
+  run(job: PoolJob): Promise<unknown>;
+  /** Stops idle resources (threads). Running jobs are the worker's business. */
+  close(): Promise<void>;
+}

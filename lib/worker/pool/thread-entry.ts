@@ -1,0 +1,70 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import { pathToFileURL } from 'node:url';
+import { resolve } from 'node:path';
+import type { App } from '../../app/app.js';
+import type { TaskContext } from '../../app/task-context.js';
+import { SerializationError } from '../../errors/errors.js';
+import { Retry, type RetryOptions } from '../../errors/signals.js';
+import { executeTask } from '../executor.js';
+import { deserializeError, serializeError, type FromThread, type ToThread } from './thread-protocol.js';
+
+/**
+ * A threads-pool thread: imports the app module, then runs one job at a time as told by the
+ * pool. Creating the app does no I/O, so the thread opens no broker or backend connection
+ * unless task code itself sends tasks.
+ */
+const port = parentPort!;
+const post = (message: FromThread): void => port.postMessage(message);
+const running = new Map<number, AbortController>();
+
+async function loadApp(specifier: string): Promise<App> {
+  const target = specifier.startsWith('.') || specifier.startsWith('/') ? pathToFileURL(resolve(specifier)).href : specifier;
+  const module = (await import(target)) as Record<string, unknown>;
+  const app = [module.default, module.app].find((v) => typeof v === 'object' && v !== null && 'tasks' in v);
+  if (!app) throw new Error(`${specifier} exports no app`);
+  return app as App;
+}
+
+try {
+  const app = await loadApp((workerData as { appModule: string }).appModule);
+  port.on('message', (message: ToThread) => {
+    if (message.type === 'abort') {
+      running.get(message.job)?.abort(deserializeError(message.reason));
+      return;
+    }
+    const abort = new AbortController();
+    running.set(message.job, abort);
+    const task = app.tasks.get(message.context.name);
+    const context: TaskContext = {
+      ...message.context,
+      args: message.args,
+      kwargs: message.kwargs,
+      signal: abort.signal,
+      logger: app.logger.child({ taskId: message.context.id, taskName: message.context.name }),
+      retry(options?: RetryOptions): never {
+        throw new Retry(options);
+      },
+    };
+    const run = task
+      ? executeTask(task, message.args, message.kwargs, context)
+      : Promise.reject(new Error(`task ${message.context.name} is not registered in the thread's app`));
+    run.then(
+      (value) => {
+        running.delete(message.job);
+        try {
+          post({ type: 'done', job: message.job, ok: true, value });
+        } catch (error) {
+          const failure = new SerializationError(`result of task ${message.context.name} cannot be passed out of its thread: ${(error as Error).message}`);
+          post({ type: 'done', job: message.job, ok: false, error: serializeError(failure) });
+        }
+      },
+      (error: unknown) => {
+        running.delete(message.job);
+        post({ type: 'done', job: message.job, ok: false, error: serializeError(error) });
+      },
+    );
+  });
+  post({ type: 'ready' });
+} catch (error) {
+  post({ type: 'boot-failed', error: serializeError(error) });
+}

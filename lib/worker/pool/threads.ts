@@ -1,0 +1,117 @@
+import { Worker as Thread } from 'node:worker_threads';
+import type { Logger } from 'winston';
+import { withTimeLimits } from '../time-limits.js';
+import type { PoolJob, TaskPool } from './pool.js';
+import { deserializeError, serializeError, type ContextData, type FromThread, type ToThread } from './thread-protocol.js';
+
+const ENTRY = new URL('./thread-entry.js', import.meta.url);
+
+interface PooledThread {
+  thread: Thread;
+  /** Resolves once the thread imported the app module; rejects if that failed. */
+  ready: Promise<void>;
+  /** Settles the job running on this thread, if any. */
+  job: { id: number; resolve: (value: unknown) => void; reject: (error: unknown) => void } | null;
+}
+
+/**
+ * Runs each task in a worker thread (one job per thread at a time, at most `size` threads).
+ * Invariants: a thread is idle exactly when it has no job; a hard time limit terminates the
+ * job's thread — stopping even a CPU-bound loop — and the thread is dropped (a fresh one is
+ * started for the next job); a thread that dies fails its job with the exit reason.
+ * Arguments, results and errors cross by structured clone (see thread-protocol.ts).
+ */
+export class ThreadPool implements TaskPool {
+  readonly kind = 'threads' as const;
+  readonly #idle: PooledThread[] = [];
+  readonly #all = new Set<PooledThread>();
+  #nextJob = 1;
+
+  constructor(
+    private readonly appModule: string,
+    private readonly size: number,
+    private readonly logger: Logger,
+  ) {}
+
+  async run(job: PoolJob): Promise<unknown> {
+    const pooled = this.#idle.pop() ?? this.spawn();
+    await pooled.ready;
+    const id = this.#nextJob++;
+    const { context } = job;
+    const data: ContextData = {
+      id: context.id,
+      name: context.name,
+      retries: context.retries,
+      hostname: context.hostname,
+      rootId: context.rootId,
+      parentId: context.parentId,
+      groupId: context.groupId,
+      queue: context.queue,
+      redelivered: context.redelivered,
+    };
+    const result = new Promise<unknown>((resolve, reject) => {
+      pooled.job = { id, resolve, reject };
+    });
+    const onAbort = (): void => this.send(pooled, { type: 'abort', job: id, reason: serializeError(job.abort.signal.reason) });
+    job.abort.signal.addEventListener('abort', onAbort, { once: true });
+    this.send(pooled, { type: 'run', job: id, context: data, args: job.args, kwargs: job.kwargs });
+    try {
+      return await withTimeLimits(result, job.limits, job.abort, () => this.kill(pooled, 'hard time limit'));
+    } finally {
+      job.abort.signal.removeEventListener('abort', onAbort);
+      if (this.#all.has(pooled)) {
+        pooled.job = null;
+        this.#idle.push(pooled);
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#all].map((pooled) => this.kill(pooled, 'pool closed')));
+  }
+
+  private spawn(): PooledThread {
+    if (this.#all.size >= this.size) throw new Error(`threads pool: more than ${this.size} jobs at once`);
+    const thread = new Thread(ENTRY, { workerData: { appModule: this.appModule } });
+    const pooled: PooledThread = { thread, ready: Promise.resolve(), job: null };
+    pooled.ready = new Promise<void>((resolve, reject) => {
+      thread.on('message', (message: FromThread) => {
+        if (message.type === 'ready') resolve();
+        else if (message.type === 'boot-failed') reject(deserializeError(message.error));
+        else if (pooled.job?.id === message.job) {
+          if (message.ok) pooled.job.resolve(message.value);
+          else pooled.job.reject(deserializeError(message.error));
+        }
+      });
+      thread.on('error', (error) => {
+        reject(error);
+        pooled.job?.reject(error);
+      });
+      thread.on('exit', (code) => {
+        this.forget(pooled);
+        const error = new Error(`task thread exited (code ${code})`);
+        reject(error);
+        pooled.job?.reject(error);
+      });
+    });
+    pooled.ready.catch((error: Error) => this.logger.error(`threads pool: a thread failed to start: ${error.message}`));
+    this.#all.add(pooled);
+    return pooled;
+  }
+
+  private send(pooled: PooledThread, message: ToThread): void {
+    pooled.thread.postMessage(message);
+  }
+
+  private async kill(pooled: PooledThread, why: string): Promise<void> {
+    this.forget(pooled);
+    this.logger.debug(`threads pool: terminating a thread (${why})`);
+    await pooled.thread.terminate();
+  }
+
+  private forget(pooled: PooledThread): void {
+    this.#all.delete(pooled);
+    const index = this.#idle.indexOf(pooled);
+    if (index >= 0) this.#idle.splice(index, 1);
+  }
+}

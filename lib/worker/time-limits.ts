@@ -1,0 +1,50 @@
+import type { TaskOptions } from '../app/task.js';
+import { SoftTimeLimitExceeded, TimeLimitExceeded } from '../errors/errors.js';
+import type { TaskHeaders } from '../protocol/task-message.js';
+import { toMilliseconds } from '../util/duration.js';
+
+/** Limits of one run, in ms; null = none. */
+export interface TimeLimits {
+  hardMs: number | null;
+  softMs: number | null;
+}
+
+/**
+ * The limits of a run: the message's `timelimit` header ([hard, soft] in seconds, as Celery and
+ * celeriac producers send it) wins over the task's options, field by field.
+ */
+export function timeLimitsOf(headers: TaskHeaders, options: Readonly<TaskOptions>): TimeLimits {
+  const [hard, soft] = headers.timelimit;
+  const ms = (seconds: number | null, fallback: TaskOptions['timeLimit'], option: string): number | null =>
+    seconds !== null && seconds > 0 ? seconds * 1000 : fallback !== undefined ? toMilliseconds(fallback, option) : null;
+  return { hardMs: ms(hard, options.timeLimit, 'timeLimit'), softMs: ms(soft, options.softTimeLimit, 'softTimeLimit') };
+}
+
+/**
+ * Settles like `run`, within the limits. At the soft limit, `abort` is aborted with a
+ * SoftTimeLimitExceeded (the task sees it as `signal.reason` and may still finish). At the hard
+ * limit the returned promise rejects with TimeLimitExceeded at once — whatever `run` does
+ * later is ignored — and `onHardLimit` is called so a pool that can stop the work does
+ * (the threads pool terminates the thread). Timers never outlive the run.
+ */
+export function withTimeLimits<T>(run: Promise<T>, limits: TimeLimits, abort: AbortController, onHardLimit?: () => void): Promise<T> {
+  if (limits.hardMs === null && limits.softMs === null) return run;
+  return new Promise<T>((resolve, reject) => {
+    const soft =
+      limits.softMs === null ? undefined : setTimeout(() => abort.signal.aborted || abort.abort(new SoftTimeLimitExceeded(limits.softMs!)), limits.softMs);
+    const hard =
+      limits.hardMs === null
+        ? undefined
+        : setTimeout(() => {
+            clearTimeout(soft);
+            const error = new TimeLimitExceeded(limits.hardMs!);
+            if (!abort.signal.aborted) abort.abort(error);
+            onHardLimit?.();
+            reject(error);
+          }, limits.hardMs);
+    run.then(resolve, reject).finally(() => {
+      clearTimeout(soft);
+      clearTimeout(hard);
+    });
+  });
+}

@@ -1,0 +1,25 @@
+import { createApp, type TaskContext } from '../../lib/index.js';
+
+/**
+ * The app of the threads-pool specs. The worker's process imports it for the task names, and
+ * every pool thread imports it again to run the task code: creating it does no I/O. The broker
+ * and backend URLs are replaced per spec with `withUrls`.
+ */
+export const app = createApp({ name: 'thread-spec', broker: 'memory://thread-spec', backend: 'memory://thread-spec', logLevel: 'silent' });
+
+/** Never returns and never yields: only terminating its thread stops it. */
+export const spin = app.task('spec.threads.spin', () => {
+  for (;;) {
+    // busy loop
+  }
+});
+export const add = app.task('spec.threads.add', (x: number, y: number) => x + y);
+export const inThread = app.task('spec.threads.where', async () => (await import('node:worker_threads')).isMainThread === false);
+export const retrying = app.task('spec.threads.retry', function (this: TaskContext) {
+  if (this.retries < 1) throw this.retry({ countdown: 50, exc: new RangeError('once more') });
+  return this.retries;
+});
+export const soft = app.task('spec.threads.soft', function (this: TaskContext) {
+  return new Promise((resolve) => this.signal.addEventListener('abort', () => resolve((this.signal.reason as Error).name)));
+}, { softTimeLimit: 150 });
+export default app;

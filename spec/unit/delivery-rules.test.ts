@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createApp, ConfigError, NonRetryableError, Retry } from '../../lib/index.js';
+import { resolveConfig } from '../../lib/app/config.js';
+import { queueDeclaration } from '../../lib/app/queues.js';
+import { Router } from '../../lib/app/routes.js';
+import { DELAY_LEVELS, delayExitBinding, delayRoute, delayTierDeclarations } from '../../lib/broker/delay-tiers.js';
+import { backoffMs, decideRetry } from '../../lib/worker/retry-policy.js';
+import { parseRate, RateLimiter } from '../../lib/worker/rate-limiter.js';
+import { timeLimitsOf } from '../../lib/worker/time-limits.js';
+import type { TaskHeaders } from '../../lib/protocol/task-message.js';
+
+const attempt = (retries: number) => ({ taskName: 't', taskId: 'id', retries });
+
+describe('delay tiers', () => {
+  it('routes a delay by its bits, entering at its highest set bit', () => {
+    const route = delayRoute(5, 'q.a');
+    assert.equal(route.exchange, 'celeriac.delay.2');
+    assert.equal(route.routingKey, `${'0.'.repeat(DELAY_LEVELS - 3)}1.0.1.q.a`);
+    assert.equal(delayRoute(0.2, 'q').delayMs, 1);
+    assert.equal(delayRoute(2 ** 40, 'q').exchange, `celeriac.delay.${DELAY_LEVELS - 1}`);
+  });
+
+  it('declares a waiting and a skipping queue per level, each dead-lettering one level down', () => {
+    const declarations = delayTierDeclarations();
+    assert.equal(declarations.length, DELAY_LEVELS * 2);
+    const level3 = declarations.find((d) => d.name === 'celeriac.delay.3')!;
+    assert.deepEqual(level3.arguments, { 'x-message-ttl': 8, 'x-dead-letter-exchange': 'celeriac.delay.2' });
+    assert.equal(level3.routingKey, `${'*.'.repeat(DELAY_LEVELS - 4)}1.#`);
+    const skip0 = declarations.find((d) => d.name === 'celeriac.delay.0.skip')!;
+    assert.deepEqual(skip0.arguments, { 'x-message-ttl': 0, 'x-dead-letter-exchange': 'celeriac.delay.exit' });
+    assert.equal(delayExitBinding('q.a').routingKey, `${'*.'.repeat(DELAY_LEVELS)}q.a`);
+  });
+});
+
+describe('retry policy', () => {
+  it('a Retry signal retries after its countdown and fails past maxRetries with exc or MaxRetriesExceededError', () => {
+    const exc = new RangeError('x');
+    assert.deepEqual(decideRetry({}, attempt(0), new Retry({ countdown: 250, exc })), { retry: true, delayMs: 250, error: exc });
+    assert.deepEqual(decideRetry({ maxRetries: 2 }, attempt(2), new Retry({ exc })), { retry: false, error: exc });
+    const exceeded = decideRetry({ maxRetries: 2 }, attempt(2), new Retry());
+    assert.equal(exceeded.retry, false);
+    assert.equal((exceeded.error as Error).name, 'MaxRetriesExceededError');
+    assert.equal(decideRetry({ maxRetries: null }, attempt(1000), new Retry({ countdown: 1 })).retry, true);
+    assert.equal(decideRetry({ maxRetries: 0 }, attempt(0), new Retry({ countdown: 1, maxRetries: 1 })).retry, true);
+  });
+
+  it('autoretryFor matches classes or a predicate; NonRetryableError and other errors fail', () => {
+    const options = { autoretryFor: [TypeError], defaultRetryDelay: 100 };
+    assert.deepEqual(decideRetry(options, attempt(0), new TypeError('t')).retry, true);
+    assert.equal(decideRetry(options, attempt(0), new RangeError('r')).retry, false);
+    assert.equal(decideRetry({ autoretryFor: () => true }, attempt(0), new NonRetryableError('no')).retry, false);
+    assert.equal(decideRetry(options, attempt(3), new TypeError('t')).retry, false);
+  });
+
+  it('backs off exponentially with a cap, with full jitter unless disabled', () => {
+    assert.equal(backoffMs({ retryBackoff: true, retryJitter: false }, 3), 8000);
+    assert.equal(backoffMs({ retryBackoff: '1s', retryBackoffMax: '5s', retryJitter: false }, 10), 5000);
+    assert.equal(backoffMs({ retryBackoff: 100 }, 2, () => 0.5), 200);
+    assert.equal(backoffMs({ retryBackoff: 100 }, 2, () => 0), 0);
+    assert.equal(backoffMs({}, 5), 180_000);
+  });
+});
+
+describe('rate limits', () => {
+  it('parses rates and rejects nonsense', () => {
+    assert.equal(parseRate('100/s'), 0.1);
+    assert.equal(parseRate('60/m'), 0.001);
+    assert.equal(parseRate(2), 0.002);
+    assert.throws(() => parseRate('fast'), ConfigError);
+    assert.throws(() => parseRate('0/s'), ConfigError);
+  });
+
+  it('spaces starts of one task evenly and leaves other tasks alone', () => {
+    const limiter = new RateLimiter((name) => (name === 'slow' ? parseRate('10/s') : undefined));
+    assert.equal(limiter.take('slow', 1000), true);
+    assert.equal(limiter.take('slow', 1050), false);
+    assert.equal(limiter.waitMs('slow', 1050), 50);
+    assert.equal(limiter.take('other', 1050), true);
+    assert.equal(limiter.take('slow', 1100), true);
+  });
+});
+
+describe('time limits', () => {
+  const headers = (timelimit: [number | null, number | null]) => ({ timelimit }) as TaskHeaders;
+  it('the timelimit header [hard, soft] in seconds wins over task options, field by field', () => {
+    assert.deepEqual(timeLimitsOf(headers([2, null]), { timeLimit: '10s', softTimeLimit: '1s' }), { hardMs: 2000, softMs: 1000 });
+    assert.deepEqual(timeLimitsOf(headers([null, null]), {}), { hardMs: null, softMs: null });
+  });
+
+  it('producers put call and task limits in the header in seconds', () => {
+    const app = createApp({ broker: 'memory://rules', backend: null });
+    const task = app.task('rules.limited', () => 1, { softTimeLimit: '30s' });
+    const message = app.producer.build(task.name, [], {}, { timeLimit: 1500 }, task.options);
+    assert.deepEqual(message.headers.timelimit, [1.5, 30]);
+  });
+});
+
+describe('routing and queues', () => {
+  it('matches exact names and globs in order; functions too', () => {
+    const router = new Router([{ 'a.exact': { queue: 'one' }, 'a.*': { queue: 'two' } }, (name) => (name.startsWith('b.') ? { queue: 'three' } : undefined)]);
+    assert.equal(router.route('a.exact')?.queue, 'one');
+    assert.equal(router.route('a.b.c')?.queue, 'two');
+    assert.equal(router.route('b.x')?.queue, 'three');
+    assert.equal(router.route('c'), undefined);
+    assert.throws(() => new Router({ x: { queue: 'q', colour: 'red' } as never }), /unknown route key colour/);
+  });
+
+  it('queues get x-max-priority only when configured (Celery-compatible by default)', () => {
+    assert.equal(queueDeclaration('celery', resolveConfig({})).arguments, undefined);
+    assert.deepEqual(queueDeclaration('celery', resolveConfig({ queueMaxPriority: 10 })).arguments, { 'x-max-priority': 10 });
+    const perQueue = resolveConfig({ queueMaxPriority: 10, queues: { plain: { maxPriority: null } } });
+    assert.equal(queueDeclaration('plain', perQueue).arguments, undefined);
+    assert.throws(() => resolveConfig({ queueMaxPriority: 0 }), ConfigError);
+  });
+
+  it('rejects bad task options by name', () => {
+    const app = createApp({ broker: 'memory://rules2', backend: null });
+    assert.throws(() => app.task('bad.rate', () => 1, { rateLimit: 'lots' }), /rateLimit/);
+    assert.throws(() => app.task('bad.retries', () => 1, { maxRetries: -1 }), /maxRetries/);
+    assert.throws(() => app.task('bad.limit', () => 1, { timeLimit: 'soon' }), /timeLimit/);
+  });
+});

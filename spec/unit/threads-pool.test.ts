@@ -1,0 +1,33 @@
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { TaskFailedError } from '../../lib/index.js';
+import { add, app, inThread, retrying, soft, spin } from '../support/thread-app.js';
+
+const APP_MODULE = new URL('../support/thread-app.js', import.meta.url).href;
+
+describe('threads pool', () => {
+  const worker = app.worker({ pool: 'threads', appModule: APP_MODULE, concurrency: 1, shutdownTimeout: '2s' });
+  after(async () => {
+    await worker.stop();
+    await app.close();
+  });
+
+  it('runs tasks in worker threads', async () => {
+    await worker.start();
+    assert.equal(worker.pool.kind, 'threads');
+    assert.equal(await (await inThread.delay()).get({ timeout: '10s' }), true);
+    assert.equal(await (await add.delay(2, 3)).get({ timeout: '10s' }), 5);
+  });
+
+  it('a hard time limit terminates a CPU-bound infinite loop, records FAILURE, and the worker goes on', async () => {
+    const looping = await spin.applyAsync([], {}, { timeLimit: 300 });
+    await assert.rejects(looping.get({ timeout: '10s' }), (e: unknown) => e instanceof TaskFailedError && e.excType === 'TimeLimitExceeded');
+    // Concurrency 1: this only runs if the looping thread's slot was freed and a new thread started.
+    assert.equal(await (await add.delay(20, 22)).get({ timeout: '10s' }), 42);
+  });
+
+  it('carries retry signals and soft time limits across the thread boundary', async () => {
+    assert.equal(await (await retrying.delay()).get({ timeout: '10s' }), 1);
+    assert.equal(await (await soft.delay()).get({ timeout: '10s' }), 'SoftTimeLimitExceeded');
+  });
+});
