@@ -9,10 +9,10 @@ export class QuotaExceeded extends Error {}
  * `argNames` is what lets Python call them with keyword arguments. `calls` records every run.
  */
 export function defineNodeTasks(app: App, queue: string, redis: Redis) {
-  const calls: { task: string; id: string; args: unknown[] }[] = [];
+  const calls: { task: string; id: string; args: unknown[]; at: number }[] = [];
   const record = (): void => {
     const task = currentTask()!;
-    calls.push({ task: task.name, id: task.id, args: [...task.args] });
+    calls.push({ task: task.name, id: task.id, args: [...task.args], at: Date.now() });
   };
   const tasks = {
     add: app.task(

@@ -51,6 +51,7 @@ describe('interop: celeriac producer → Python Celery worker (redis:// results)
         const seen = await (await send<Record<string, unknown>>('inspect', args, kwargs)).get({ timeout: '20s' });
         assert.deepEqual(seen.args, args);
         assert.deepEqual(seen.kwargs, kwargs);
+        assert.equal(seen.content_type, serializer === 'json' ? 'application/json' : 'application/x-msgpack');
       });
 
       it('countdown, expires, priority, retries and lineage reach Python as Celery reads them', async () => {

@@ -92,6 +92,12 @@ def mixed_chain():
     return {**outcome(result), 'steps': ids}
 
 
+def mixed_chain_routed():
+    """As mixed_chain, without .set(queue=...): the celeriac worker routes tasks.* itself (taskRoutes)."""
+    result = chain(add.s(2, 3), node_multiply.s(4), add.s(10), node_multiply.s(2)).apply_async()
+    return outcome(result)
+
+
 def mixed_chord(fires='python'):
     """A header of Python and celeriac tasks; one of its tasks waits for the others, so the
     worker named by `fires` completes the chord and sends the body (a celeriac task)."""

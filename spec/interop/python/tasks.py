@@ -87,6 +87,7 @@ def inspect(self, *args, **kwargs):
         'expires': request.expires,
         'retries': request.retries,
         'priority': (request.delivery_info or {}).get('priority'),
+        'content_type': (request.properties or {}).get('content_type'),
         'root_id': request.root_id,
         'parent_id': request.parent_id,
         'group': request.group,
