@@ -3,7 +3,7 @@ import type { Logger } from 'winston';
 import { createBackend } from '../backends/registry.js';
 import type { ResultBackend } from '../backends/result-backend.js';
 import { createTransport } from '../broker/registry.js';
-import type { Transport } from '../broker/transport.js';
+import type { Transport, TransportOptions } from '../broker/transport.js';
 import { ClosedError, ConfigError } from '../errors/errors.js';
 import { createLogger } from '../log/logger.js';
 import { AsyncResult } from '../result/async-result.js';
@@ -68,7 +68,9 @@ export class App {
   ): Promise<AsyncResult<R>> {
     this.assertOpen();
     checkCallOptionKeys(options, 'call');
-    const id = await this.producer.send(name, args, kwargs, options, this.tasks.get(name)?.options, lineage);
+    const taskOptions = this.tasks.get(name)?.options;
+    if (this.hasBackend && !(options.ignoreResult ?? taskOptions?.ignoreResult)) await this.backend.prepareForResults?.();
+    const id = await this.producer.send(name, args, kwargs, options, taskOptions, lineage);
     return this.asyncResult<R>(id);
   }
 
@@ -86,15 +88,19 @@ export class App {
   /** The broker connection, created on first use. */
   get transport(): Transport {
     this.assertOpen();
-    this.#transport ??= createTransport(this.config.broker, {
+    this.#transport ??= createTransport(this.config.broker, this.transportOptions());
+    return this.#transport;
+  }
+
+  private transportOptions(): TransportOptions {
+    return {
       heartbeatSeconds: this.config.heartbeatSeconds,
       confirmTimeoutMs: this.config.confirmTimeoutMs,
       connectMaxRetries: this.config.brokerConnectionMaxRetries,
       connectInitialDelayMs: 200,
       connectMaxDelayMs: this.config.brokerConnectionMaxDelayMs,
       logger: this.logger,
-    });
-    return this.#transport;
+    };
   }
 
   /** True when a result backend is configured. */
@@ -108,15 +114,22 @@ export class App {
     if (this.config.backend === null) {
       throw new ConfigError('backend', 'no result backend configured: pass createApp({ backend: "redis://..." }) or set CELERIAC_RESULT_BACKEND');
     }
-    this.#backend ??= createBackend(this.config.backend, { resultExpiresMs: this.config.resultExpiresMs, logger: this.logger });
+    this.#backend ??= createBackend(this.config.backend, {
+      resultExpiresMs: this.config.resultExpiresMs,
+      logger: this.logger,
+      clientId: this.oid,
+      brokerTransport: () => this.transport,
+      transportOptions: this.transportOptions(),
+    });
     return this.#backend;
   }
 
-  /** Closes the broker and backend connections. Idempotent. */
+  /** Closes the backend, then the broker connection (an rpc:// backend still uses it while closing). Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await Promise.all([this.#transport?.close(), this.#backend?.close()]);
+    await this.#backend?.close();
+    await this.#transport?.close();
   }
 
   get closed(): boolean {

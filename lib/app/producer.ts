@@ -28,6 +28,8 @@ export interface MessageLineage {
   /** Remaining chain steps, reversed. */
   chain?: SignatureDict[] | null;
   chord?: SignatureDict | null;
+  /** The client results go to (rpc://); default: this app. */
+  replyTo?: string | null;
 }
 
 const ORIGIN = `${process.pid}@${hostname()}`;
@@ -125,7 +127,7 @@ export class Producer {
         chain: lineage.chain?.length ? lineage.chain : null,
         chord: lineage.chord ?? null,
       },
-      replyTo: this.replyTo,
+      replyTo: lineage.replyTo ?? this.replyTo,
     };
     if (priority !== undefined) message.priority = priority;
     if (expiresAt !== null) message.expiration = Math.max(0, expiresAt - now);

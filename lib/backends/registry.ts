@@ -2,6 +2,7 @@ import { UnknownSchemeError } from '../errors/errors.js';
 import { schemeOf } from '../util/url.js';
 import { createMemoryBackend } from './memory-backend.js';
 import { createRedisBackend } from './redis-backend.js';
+import { createRpcBackend } from './rpc/rpc-backend.js';
 import type { BackendOptions, ResultBackend } from './result-backend.js';
 
 export type BackendFactory = (url: string, options: BackendOptions) => ResultBackend;
@@ -11,6 +12,7 @@ const factories = new Map<string, BackendFactory>([
   ['redis', createRedisBackend],
   ['rediss', createRedisBackend],
   ['memory', createMemoryBackend],
+  ['rpc', createRpcBackend],
 ]);
 
 /** Adds (or replaces) the backend for a URL scheme. */

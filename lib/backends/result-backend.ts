@@ -54,6 +54,12 @@ export interface ResultBackend {
   forget(taskId: string): Promise<void>;
   /** Closes connections; pending waits reject with ClosedError. Idempotent. */
   close(): Promise<void>;
+  /**
+   * Called before the app sends a task whose result it wants (not for ignoreResult), so a
+   * backend that delivers results by message can make sure its reply queue exists. Cheap
+   * after the first call.
+   */
+  prepareForResults?(): Promise<void>;
 
   // ---- groups and chords (see lib/backends/chord-counter.ts) ----
 
@@ -84,6 +90,11 @@ export interface ChordPart {
   groupId: string;
   /** Position in the header; null counts as last (Celery: '+inf'). */
   groupIndex: number | null;
+  /**
+   * The header size as the chord body's `chord_size` option carries it (celeriac sets it;
+   * Python Celery 5.2 does not). Backends that keep the size elsewhere (Redis `.s`) ignore it.
+   */
+  size: number | null;
   taskId: string;
   state: TaskState;
   /** The return value, or the ExceptionInfo of a failure. */
@@ -100,6 +111,12 @@ export interface BackendOptions {
   /** How long stored results live, ms; 0 = forever. Default one day (Celery's result_expires). */
   resultExpiresMs: number;
   logger: import('winston').Logger;
+  /** This client's stable id: the reply_to of the messages it sends (rpc:// consumes a queue of that name). */
+  clientId?: string;
+  /** The app's broker connection, for backends that work through the broker (rpc://). */
+  brokerTransport?: () => import('../broker/transport.js').Transport;
+  /** Options for a broker connection of the backend's own (rpc:// with its own broker URL). */
+  transportOptions?: import('../broker/transport.js').TransportOptions;
 }
 
 export function pendingMeta(taskId: string): TaskMeta {

@@ -69,6 +69,11 @@ export interface QueueDeclaration {
   exchangeType?: 'direct' | 'topic' | 'fanout';
   /** Default: the queue name. */
   routingKey?: string;
+  /**
+   * Declare it now, but do not remember it for re-declaration after reconnects (e.g. another
+   * client's reply queue, which a worker only needs to exist when it publishes).
+   */
+  transient?: boolean;
 }
 
 export interface ConsumeOptions {

@@ -14,6 +14,8 @@ export interface CanvasHost {
   /** Throws when no result backend is configured; check `hasBackend` first where that is fine. */
   readonly backend: ResultBackend;
   readonly hasBackend: boolean;
+  /** The app's stable id: the reply_to of what it sends, where rpc:// results come back. */
+  readonly oid: string;
 }
 
 /** A handle on the outcome of any canvas node: AsyncResult or GroupResult. */
@@ -45,10 +47,12 @@ export interface DispatchContext {
   chord: SignatureDict | null;
   /** Remaining chain steps (reversed) to embed in the node's message; signatures only. */
   chain: SignatureDict[] | null;
+  /** The client that started the workflow (its results come back there with rpc://); null: this app. */
+  replyTo: string | null;
 }
 
 export function rootContext(args: readonly unknown[] = [], kwargs: Readonly<Record<string, unknown>> = {}, options: CallOptions = {}): DispatchContext {
-  return { args: [...args], kwargs: { ...kwargs }, options, parentId: null, rootId: null, groupId: null, groupIndex: null, chord: null, chain: null };
+  return { args: [...args], kwargs: { ...kwargs }, options, parentId: null, rootId: null, groupId: null, groupIndex: null, chord: null, chain: null, replyTo: null };
 }
 
 /**

@@ -56,6 +56,7 @@ export class Chord<R = unknown> implements CanvasNode<R> {
     }
     const groupId = this.requireId();
     let body = this.body.toDict();
+    body = { ...body, options: { ...(body.options ?? {}), chord_size: this.header.length } };
     if (hasTail(context)) body = withTail(body, context);
     await host.backend.setChordSize(groupId, this.header.length);
     await Promise.all(

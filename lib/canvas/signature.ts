@@ -114,8 +114,21 @@ export class Signature<R = unknown> implements CanvasNode<R> {
     return this.set({ linkError: [...asList(this.options.linkError), errback] });
   }
 
+  /**
+   * Assigns the task id, and (as Celery does) `reply_to` = the app's id, so whichever worker —
+   * Node or Python — sends this step later addresses its result to the app that built it.
+   */
   freeze(): Signature<R> {
-    return this.options.taskId ? this : this.set({ taskId: randomUUID() });
+    const needsReplyTo = this.host !== undefined && this.extra.reply_to === undefined;
+    if (this.options.taskId && !needsReplyTo) return this;
+    return new Signature<R>(
+      {
+        ...this.init(),
+        options: { ...this.options, taskId: this.options.taskId ?? randomUUID() },
+        extra: needsReplyTo ? { ...this.extra, reply_to: this.host!.oid } : this.extra,
+      },
+      this.host,
+    );
   }
 
   /** Sends this task as part of a workflow; see DispatchContext. */
@@ -131,6 +144,7 @@ export class Signature<R = unknown> implements CanvasNode<R> {
       groupIndex,
       chain: context.chain,
       chord: context.chord ?? (this.extra.chord as SignatureDict | null | undefined) ?? null,
+      replyTo: context.replyTo ?? (this.extra.reply_to as string | undefined) ?? null,
     });
   }
 

@@ -22,7 +22,7 @@ import { failureMetaFor } from './outcome.js';
  */
 export async function continueWorkflow(host: CanvasHost, message: TaskMessage, state: TaskState, result: unknown, traceback: string | null): Promise<void> {
   const { headers, embed } = message;
-  const lineage = { parentId: headers.id, rootId: headers.root_id };
+  const lineage: Lineage = { parentId: headers.id, rootId: headers.root_id, replyTo: message.replyTo ?? null };
   if (state === 'SUCCESS') {
     for (const callback of embed.callbacks ?? []) await send(host, callback, { ...lineage, args: [result] });
     if (embed.chain?.length) await sendNextStep(host, embed.chain, { ...lineage, args: [result] });
@@ -39,6 +39,8 @@ export async function continueWorkflow(host: CanvasHost, message: TaskMessage, s
 interface Lineage {
   parentId: string;
   rootId: string;
+  /** Where results of this workflow go (rpc://): the client that sent it. */
+  replyTo: string | null;
 }
 
 async function send(host: CanvasHost, dict: SignatureDict, context: Lineage & { args: unknown[]; chain?: SignatureDict[] | null }): Promise<void> {
@@ -47,7 +49,7 @@ async function send(host: CanvasHost, dict: SignatureDict, context: Lineage & { 
 }
 
 function dispatchContext(context: Lineage & { args: unknown[]; chain?: SignatureDict[] | null }): DispatchContext {
-  return { ...rootContext(context.args), parentId: context.parentId, rootId: context.rootId, chain: context.chain ?? null };
+  return { ...rootContext(context.args), parentId: context.parentId, rootId: context.rootId, chain: context.chain ?? null, replyTo: context.replyTo };
 }
 
 /** Pops the next step (the last element: the embed is reversed) and sends it with the rest. */
@@ -71,7 +73,8 @@ interface HeaderTask {
 
 async function reportChordPart(host: CanvasHost, part: HeaderTask, body: SignatureDict, state: TaskState, result: unknown, lineage: Lineage): Promise<void> {
   const { groupId } = part;
-  const outcomes = await host.backend.chordPartReturn({ ...part, state, result });
+  const size = (body.options ?? {}).chord_size;
+  const outcomes = await host.backend.chordPartReturn({ ...part, size: typeof size === 'number' ? size : null, state, result });
   if (!outcomes) return;
   const failed = outcomes.find((outcome) => PROPAGATE_STATES.has(outcome.state));
   if (failed) {
@@ -97,14 +100,15 @@ async function failWorkflow(
 ): Promise<void> {
   if (host.hasBackend) {
     const ids = taskIdsOf(dict);
-    await Promise.all(ids.map((id) => host.backend.storeResult(failureMetaFor(id, info, traceback, options.parentId), {})));
+    const context = options.replyTo ? { replyTo: options.replyTo } : {};
+    await Promise.all(ids.map((id) => host.backend.storeResult(failureMetaFor(id, info, traceback, options.parentId), { ...context, correlationId: id })));
   }
   for (const final of finalTasks(dict)) {
     const finalOptions = (final.options ?? {}) as Record<string, unknown>;
     const taskId = finalOptions.task_id as string | undefined;
     if (options.callErrbacks && taskId) {
       for (const errback of (finalOptions.link_error as SignatureDict[] | undefined) ?? []) {
-        await send(host, errback, { parentId: options.parentId, rootId: options.rootId, args: [taskId] });
+        await send(host, errback, { ...options, args: [taskId] });
       }
     }
     const chordBody = finalOptions.chord as SignatureDict | undefined;

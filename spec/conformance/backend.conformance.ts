@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { ClosedError, ResultTimeoutError } from '../../lib/errors/errors.js';
-import { pendingMeta, type ResultBackend, type TaskMeta } from '../../lib/backends/result-backend.js';
+import { pendingMeta, type ResultBackend, type StoreContext, type TaskMeta } from '../../lib/backends/result-backend.js';
 import { isReady, type TaskState } from '../../lib/protocol/states.js';
 
 /** What a suite may ask of `make` beyond the defaults; `make` must honour it. */
@@ -37,7 +37,14 @@ function nextTurn(): Promise<void> {
 export function describeBackendConformance(
   name: string,
   make: (overrides?: ConformanceOverrides) => ResultBackend,
+  options: {
+    /** What a worker would pass when storing for this backend's own client (rpc:// needs reply_to). */
+    storeContext?: (backend: ResultBackend) => StoreContext;
+    /** False for backends that cannot save groups (rpc://, like Celery's). */
+    groups?: boolean;
+  } = {},
 ): void {
+  const context = (backend: ResultBackend): StoreContext => options.storeContext?.(backend) ?? {};
   describe(`ResultBackend conformance: ${name}`, () => {
     let backend: ResultBackend;
     const extra: ResultBackend[] = [];
@@ -57,7 +64,7 @@ export function describeBackendConformance(
         parent_id: randomUUID(),
         group_id: randomUUID(),
       });
-      await backend.storeResult(stored, {});
+      await backend.storeResult(stored, context(backend));
       assert.deepEqual(await backend.getMeta(id), stored);
     });
 
@@ -68,7 +75,7 @@ export function describeBackendConformance(
 
     it('stamps date_done on a ready state stored without one, as Celery does', async () => {
       const id = randomUUID();
-      await backend.storeResult({ ...meta(id, 'SUCCESS', 1), date_done: null }, {});
+      await backend.storeResult({ ...meta(id, 'SUCCESS', 1), date_done: null }, context(backend));
       const read = await backend.getMeta(id);
       assert.match(read.date_done ?? '', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}$/);
     });
@@ -77,32 +84,32 @@ export function describeBackendConformance(
       const id = randomUUID();
       const waiting = backend.waitForReady(id, { timeoutMs: WAIT_MS });
       await nextTurn();
-      await backend.storeResult(meta(id, 'SUCCESS', 42), {});
+      await backend.storeResult(meta(id, 'SUCCESS', 42), context(backend));
       assert.deepEqual(await waiting, meta(id, 'SUCCESS', 42));
     });
 
     it('resolves a wait at once for a result stored before it', async () => {
       const id = randomUUID();
-      await backend.storeResult(meta(id, 'SUCCESS', 'done'), {});
+      await backend.storeResult(meta(id, 'SUCCESS', 'done'), context(backend));
       assert.deepEqual(await backend.waitForReady(id, { timeoutMs: WAIT_MS }), meta(id, 'SUCCESS', 'done'));
     });
 
     it('passes over STARTED and RETRY and resolves on the later SUCCESS', async () => {
       const id = randomUUID();
-      await backend.storeResult(meta(id, 'STARTED'), {});
+      await backend.storeResult(meta(id, 'STARTED'), context(backend));
       const waiting = backend.waitForReady(id, { timeoutMs: WAIT_MS });
       await nextTurn();
-      await backend.storeResult(meta(id, 'RETRY', { exc_type: 'Retry', exc_message: [], exc_module: 'celery.exceptions' }), {});
-      await backend.storeResult(meta(id, 'STARTED'), {});
-      await backend.storeResult(meta(id, 'SUCCESS', 7), {});
+      await backend.storeResult(meta(id, 'RETRY', { exc_type: 'Retry', exc_message: [], exc_module: 'celery.exceptions' }), context(backend));
+      await backend.storeResult(meta(id, 'STARTED'), context(backend));
+      await backend.storeResult(meta(id, 'SUCCESS', 7), context(backend));
       assert.deepEqual(await waiting, meta(id, 'SUCCESS', 7));
     });
 
     it('never replaces a stored SUCCESS (a redelivered duplicate must not undo it)', async () => {
       const id = randomUUID();
-      await backend.storeResult(meta(id, 'SUCCESS', 1), {});
-      await backend.storeResult(meta(id, 'STARTED'), {});
-      await backend.storeResult(meta(id, 'FAILURE', { exc_type: 'E', exc_message: [], exc_module: null }), {});
+      await backend.storeResult(meta(id, 'SUCCESS', 1), context(backend));
+      await backend.storeResult(meta(id, 'STARTED'), context(backend));
+      await backend.storeResult(meta(id, 'FAILURE', { exc_type: 'E', exc_message: [], exc_module: null }), context(backend));
       assert.deepEqual(await backend.getMeta(id), meta(id, 'SUCCESS', 1));
     });
 
@@ -113,8 +120,8 @@ export function describeBackendConformance(
       const onEach = ids.map((id) => backend.waitForReady(id, { timeoutMs: WAIT_MS }));
       await nextTurn();
       await Promise.all([
-        backend.storeResult(meta(shared, 'SUCCESS', 'shared'), {}),
-        ...ids.map((id, i) => backend.storeResult(meta(id, 'SUCCESS', i), {})),
+        backend.storeResult(meta(shared, 'SUCCESS', 'shared'), context(backend)),
+        ...ids.map((id, i) => backend.storeResult(meta(id, 'SUCCESS', i), context(backend))),
       ]);
       for (const result of await Promise.all(onShared)) assert.deepEqual(result, meta(shared, 'SUCCESS', 'shared'));
       assert.deepEqual(await Promise.all(onEach), ids.map((id, i) => meta(id, 'SUCCESS', i)));
@@ -122,7 +129,7 @@ export function describeBackendConformance(
 
     it('rejects with ResultTimeoutError when nothing ready arrives in time, and can wait again', async () => {
       const id = randomUUID();
-      await backend.storeResult(meta(id, 'STARTED'), {});
+      await backend.storeResult(meta(id, 'STARTED'), context(backend));
       await assert.rejects(backend.waitForReady(id, { timeoutMs: 50 }), (err: unknown) => {
         assert.ok(err instanceof ResultTimeoutError);
         assert.equal(err.code, 'CELERIAC_RESULT_TIMEOUT');
@@ -131,7 +138,7 @@ export function describeBackendConformance(
       });
       const again = backend.waitForReady(id, { timeoutMs: WAIT_MS });
       await nextTurn();
-      await backend.storeResult(meta(id, 'SUCCESS', 'late'), {});
+      await backend.storeResult(meta(id, 'SUCCESS', 'late'), context(backend));
       assert.deepEqual(await again, meta(id, 'SUCCESS', 'late'));
     });
 
@@ -146,7 +153,7 @@ export function describeBackendConformance(
       await assert.rejects(waiting, (err: unknown) => err === reason);
       await assert.rejects(backend.waitForReady(id, { timeoutMs: WAIT_MS, signal: controller.signal }), (err: unknown) => err === reason);
       // Aborting one waiter leaves the others on the same id waiting.
-      await backend.storeResult(meta(id, 'SUCCESS', 'still'), {});
+      await backend.storeResult(meta(id, 'SUCCESS', 'still'), context(backend));
       assert.deepEqual(await other, meta(id, 'SUCCESS', 'still'));
     });
 
@@ -160,14 +167,14 @@ export function describeBackendConformance(
       );
       const waiting = backend.waitForReady(id, { timeoutMs: WAIT_MS });
       await nextTurn();
-      await backend.storeResult(failure, {});
+      await backend.storeResult(failure, context(backend));
       assert.deepEqual(await waiting, failure);
       assert.deepEqual(await backend.getMeta(id), failure);
     });
 
     it('reads PENDING after forget', async () => {
       const id = randomUUID();
-      await backend.storeResult(meta(id, 'SUCCESS', 3), {});
+      await backend.storeResult(meta(id, 'SUCCESS', 3), context(backend));
       assert.equal((await backend.getMeta(id)).status, 'SUCCESS');
       await backend.forget(id);
       assert.deepEqual(await backend.getMeta(id), pendingMeta(id));
@@ -177,7 +184,7 @@ export function describeBackendConformance(
       const short = make({ resultExpiresMs: 1_000 });
       extra.push(short);
       const id = randomUUID();
-      await short.storeResult(meta(id, 'SUCCESS', 'brief'), {});
+      await short.storeResult(meta(id, 'SUCCESS', 'brief'), context(short));
       assert.equal((await short.getMeta(id)).status, 'SUCCESS');
       // Bounded wait for the expiry; the bound is generous, the property is that it happens.
       const deadline = Date.now() + 10_000;
@@ -189,20 +196,27 @@ export function describeBackendConformance(
       assert.equal(status, 'PENDING');
     });
 
-    it('saves, restores and forgets a group in Celery\'s layout', async () => {
-      const groupId = randomUUID();
-      const ids = [randomUUID(), randomUUID(), randomUUID()];
-      assert.equal(await backend.restoreGroup(groupId), null);
-      await backend.saveGroup(groupId, ids);
-      assert.deepEqual(await backend.restoreGroup(groupId), ids);
-      await backend.forgetGroup(groupId);
-      assert.equal(await backend.restoreGroup(groupId), null);
-    });
+    if (options.groups === false) {
+      it('refuses to save or restore a group, saying why', async () => {
+        await assert.rejects(backend.saveGroup(randomUUID(), [randomUUID()]), /cannot save groups/);
+        await assert.rejects(backend.restoreGroup(randomUUID()), /cannot save groups/);
+      });
+    } else {
+      it('saves, restores and forgets a group in Celery\'s layout', async () => {
+        const groupId = randomUUID();
+        const ids = [randomUUID(), randomUUID(), randomUUID()];
+        assert.equal(await backend.restoreGroup(groupId), null);
+        await backend.saveGroup(groupId, ids);
+        assert.deepEqual(await backend.restoreGroup(groupId), ids);
+        await backend.forgetGroup(groupId);
+        assert.equal(await backend.restoreGroup(groupId), null);
+      });
+    }
 
     it('completes a chord exactly once, with outcomes in header order, however the parts arrive', async () => {
       const groupId = randomUUID();
       const size = 25;
-      const parts = Array.from({ length: size }, (_, index) => ({ groupId, groupIndex: index, taskId: randomUUID(), state: 'SUCCESS' as const, result: index * 10 }));
+      const parts = Array.from({ length: size }, (_, index) => ({ groupId, groupIndex: index, size, taskId: randomUUID(), state: 'SUCCESS' as const, result: index * 10 }));
       await backend.setChordSize(groupId, size);
       // Report in a scrambled order, all at once.
       const scrambled = [...parts].sort((a, b) => ((a.groupIndex * 7919) % size) - ((b.groupIndex * 7919) % size));
@@ -216,8 +230,8 @@ export function describeBackendConformance(
     it('counts a header task once even when it reports again, and lets only the completer re-claim', async () => {
       const groupId = randomUUID();
       await backend.setChordSize(groupId, 2);
-      const first = { groupId, groupIndex: 0, taskId: randomUUID(), state: 'SUCCESS' as const, result: 'a' };
-      const second = { groupId, groupIndex: 1, taskId: randomUUID(), state: 'FAILURE' as const, result: { exc_type: 'Error', exc_message: ['x'], exc_module: 'celeriac' } };
+      const first = { groupId, groupIndex: 0, size: 2, taskId: randomUUID(), state: 'SUCCESS' as const, result: 'a' };
+      const second = { groupId, groupIndex: 1, size: 2, taskId: randomUUID(), state: 'FAILURE' as const, result: { exc_type: 'Error', exc_message: ['x'], exc_module: 'celeriac' } };
       assert.equal(await backend.chordPartReturn(first), null);
       // A redelivered, re-run header task with another result: not a second member.
       assert.equal(await backend.chordPartReturn({ ...first, result: 'a-again' }), null);
@@ -245,7 +259,7 @@ export function describeBackendConformance(
       await rejected;
       await assert.rejects(backend.waitForReady(id, { timeoutMs: WAIT_MS }), ClosedError);
       await assert.rejects(backend.getMeta(id), ClosedError);
-      await assert.rejects(backend.storeResult(meta(id, 'SUCCESS'), {}), ClosedError);
+      await assert.rejects(backend.storeResult(meta(id, 'SUCCESS'), context(backend)), ClosedError);
       await assert.rejects(backend.forget(id), ClosedError);
       await backend.close(); // idempotent
     });

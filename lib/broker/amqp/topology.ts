@@ -13,7 +13,7 @@ const LOST_CONNECTION_ATTEMPTS = 3;
  *
  * Invariants:
  * - a declaration is remembered only after the broker accepted it, keyed by queue name
- *   (the latest declaration of a name wins);
+ *   (the latest declaration of a name wins), unless it is `transient`;
  * - after a reconnect, `restore` declares every remembered queue again before any consumer
  *   is resumed (the connection manager runs it in its connected hook);
  * - the admin channel belongs to one connection; a channel closed by a failed operation
@@ -31,7 +31,7 @@ export class Topology {
 
   async declare(queue: QueueDeclaration): Promise<void> {
     await this.withAdminChannel((channel) => declareOn(channel, queue));
-    this.declared.set(queue.name, queue);
+    if (!queue.transient) this.declared.set(queue.name, queue);
   }
 
   async purge(queue: string): Promise<number> {

@@ -1,0 +1,125 @@
+import type { Logger } from 'winston';
+import type { Delivery, QueueDeclaration, Transport } from '../../broker/transport.js';
+import { BackendError } from '../../errors/errors.js';
+import { stringifyJson } from '../../protocol/serializers.js';
+import type { ChordPart, ChordPartOutcome } from '../result-backend.js';
+
+/** How often a reporter that saw a complete count but found duplicates tries to claim again. */
+const CLAIM_ATTEMPTS = 5;
+
+interface Claim {
+  readonly claimer: string;
+  readonly token: Delivery;
+  readonly parts: Delivery[];
+  readonly outcomes: ChordPartOutcome[];
+}
+
+/**
+ * Chord counting kept in RabbitMQ itself, for rpc:// (which has no shared store).
+ *
+ * Per chord two durable queues that expire when unused (x-expires = result expiry):
+ * - `celeriac.chord.<gid>.parts`: one persistent message per header outcome;
+ * - `celeriac.chord.<gid>.claim`: one token, published by the producer (setChordSize).
+ *
+ * A header task publishes its outcome (confirmed), then, if the parts queue holds at least
+ * `size` ready messages, tries to take the token with basic.get. RabbitMQ hands the token to
+ * one getter only: that is the claim. The claimer takes every part (unacked), keeps the first
+ * outcome per task id, and if all `size` ids are there it holds token and parts — invisible to
+ * everyone else — until `chordDone` acks them and deletes both queues. If ids are missing
+ * (duplicates inflated the count) it returns everything and checks again; the report that adds
+ * the missing id will claim. If the claimer dies, its channel closes and RabbitMQ returns token
+ * and parts; the redelivered header task reports again and a new claim completes the chord.
+ */
+export class RpcChords {
+  readonly #claims = new Map<string, Claim>();
+
+  constructor(
+    private readonly transport: () => Transport,
+    private readonly ttlMs: number,
+    private readonly logger: Logger,
+    private readonly url: string,
+  ) {}
+
+  async setSize(groupId: string, size: number): Promise<void> {
+    const transport = this.transport();
+    const { parts, claim } = queuesOf(groupId, this.ttlMs);
+    await transport.declareQueue(parts);
+    await transport.declareQueue(claim);
+    await transport.publish(
+      { body: Buffer.from(stringifyJson({ size })), contentType: 'application/json', contentEncoding: 'utf-8', headers: {}, persistent: true },
+      { exchange: '', routingKey: claim.name },
+    );
+  }
+
+  async partReturn(part: ChordPart): Promise<ChordPartOutcome[] | null> {
+    const held = this.#claims.get(part.groupId);
+    if (held) return held.claimer === part.taskId ? held.outcomes : null;
+    if (part.size === null) {
+      throw new BackendError(this.url, `chord ${part.groupId}: the body carries no chord_size; rpc:// chords must be sent by celeriac`);
+    }
+    const transport = this.transport();
+    const { parts, claim } = queuesOf(part.groupId, this.ttlMs);
+    const body = stringifyJson({ task_id: part.taskId, group_index: part.groupIndex, status: part.state, result: part.result });
+    try {
+      await transport.publish(
+        { body: Buffer.from(body), contentType: 'application/json', contentEncoding: 'utf-8', headers: {}, persistent: true, correlationId: part.taskId },
+        { exchange: '', routingKey: parts.name },
+      );
+    } catch (error) {
+      // No parts queue: the chord already completed (or expired). A late duplicate changes nothing.
+      this.logger.debug(`chord ${part.groupId}: part of ${part.taskId} not recorded (${(error as Error).message})`);
+      return null;
+    }
+    for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
+      const ready = await transport.messageCount(parts.name).catch(() => -1);
+      if (ready < part.size) return null;
+      const token = await transport.get(claim.name).catch(() => null);
+      if (!token) return null;
+      const taken: Delivery[] = [];
+      for (let delivery = await transport.get(parts.name); delivery; delivery = await transport.get(parts.name)) taken.push(delivery);
+      const outcomes = firstOutcomePerTask(taken);
+      if (outcomes.length >= part.size) {
+        this.#claims.set(part.groupId, { claimer: part.taskId, token, parts: taken, outcomes });
+        return outcomes;
+      }
+      for (const delivery of taken) delivery.reject(true);
+      token.reject(true);
+    }
+    return null;
+  }
+
+  async done(groupId: string): Promise<void> {
+    const held = this.#claims.get(groupId);
+    this.#claims.delete(groupId);
+    if (held) {
+      held.token.ack();
+      for (const delivery of held.parts) delivery.ack();
+    }
+    const transport = this.transport();
+    const { parts, claim } = queuesOf(groupId, this.ttlMs);
+    await Promise.all([transport.deleteQueue(parts.name), transport.deleteQueue(claim.name)]);
+  }
+}
+
+function queuesOf(groupId: string, ttlMs: number): { parts: QueueDeclaration; claim: QueueDeclaration } {
+  const args = ttlMs > 0 ? { 'x-expires': ttlMs } : undefined;
+  const base = `celeriac.chord.${groupId}`;
+  return {
+    parts: { name: `${base}.parts`, durable: true, ...(args ? { arguments: args } : {}) },
+    claim: { name: `${base}.claim`, durable: true, ...(args ? { arguments: args } : {}) },
+  };
+}
+
+/** The first outcome reported per task id, in header order (group_index, then task id). */
+function firstOutcomePerTask(deliveries: readonly Delivery[]): ChordPartOutcome[] {
+  const byTask = new Map<string, ChordPartOutcome & { index: number }>();
+  for (const delivery of deliveries) {
+    const part = JSON.parse(delivery.body.toString('utf8')) as { task_id: string; group_index: number | null; status: ChordPartOutcome['state']; result: unknown };
+    if (!byTask.has(part.task_id)) {
+      byTask.set(part.task_id, { taskId: part.task_id, state: part.status, result: part.result, index: part.group_index ?? Number.POSITIVE_INFINITY });
+    }
+  }
+  return [...byTask.values()]
+    .sort((a, b) => a.index - b.index || (a.taskId < b.taskId ? -1 : 1))
+    .map(({ taskId, state, result }) => ({ taskId, state, result }));
+}

@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { createRpcBackend } from '../../lib/backends/rpc/rpc-backend.js';
+import type { ResultBackend } from '../../lib/backends/result-backend.js';
+import { silentLogger } from '../../lib/log/logger.js';
+import { describeBackendConformance, meta } from '../conformance/backend.conformance.js';
+import { describeCanvasBehaviour } from '../conformance/canvas.conformance.js';
+import { describeWorkerBehaviour } from '../conformance/worker.conformance.js';
+import { AMQP_URL, realApp } from '../support/apps.js';
+
+/** rpc:// with a broker connection of its own, so closing the backend closes everything it opened. */
+const RPC_URL = AMQP_URL.replace(/^amqp:/, 'rpc:');
+const clientIds = new WeakMap<ResultBackend, string>();
+
+function makeRpc(overrides: { resultExpiresMs?: number } = {}): ResultBackend {
+  const logger = silentLogger();
+  const clientId = `spec.rpc.${randomUUID()}`;
+  const backend = createRpcBackend(RPC_URL, {
+    resultExpiresMs: overrides.resultExpiresMs ?? 86_400_000,
+    logger,
+    clientId,
+    transportOptions: { heartbeatSeconds: 30, confirmTimeoutMs: 10_000, connectMaxRetries: 3, connectInitialDelayMs: 100, connectMaxDelayMs: 1000, logger },
+  });
+  clientIds.set(backend, clientId);
+  return backend;
+}
+
+describeBackendConformance('rpc://', makeRpc, { storeContext: (backend) => ({ replyTo: clientIds.get(backend)! }), groups: false });
+
+describe('rpc:// specifics', () => {
+  it('delivers a result only to the client named by reply_to', async () => {
+    const [mine, other] = [makeRpc(), makeRpc()];
+    try {
+      const id = randomUUID();
+      await Promise.all([mine.getMeta(id), other.getMeta(id)]); // both consuming
+      await other.storeResult(meta(id, 'SUCCESS', 'for mine'), { replyTo: clientIds.get(mine)! });
+      assert.equal((await mine.waitForReady(id, { timeoutMs: 10_000 })).result, 'for mine');
+      assert.equal((await other.getMeta(id)).status, 'PENDING', 'another client cannot read it');
+    } finally {
+      await Promise.all([mine.close(), other.close()]);
+    }
+  });
+
+  it('keeps a result that arrives before anybody waits for it', async () => {
+    const backend = makeRpc();
+    try {
+      const id = randomUUID();
+      await backend.getMeta(randomUUID());
+      await backend.storeResult(meta(id, 'SUCCESS', 'kept'), { replyTo: clientIds.get(backend)! });
+      const waited = await backend.waitForReady(id, { timeoutMs: 10_000 });
+      assert.equal(waited.result, 'kept');
+      assert.equal((await backend.getMeta(id)).result, 'kept');
+    } finally {
+      await backend.close();
+    }
+  });
+});
+
+describeWorkerBehaviour('amqp:// + rpc://', () => realApp({ backend: 'rpc://' }));
+describeCanvasBehaviour('amqp:// + rpc://, two workers', () => realApp({ backend: 'rpc://' }), { workers: 2, chordSize: 2000, groupSave: false });
