@@ -1,7 +1,14 @@
 import type { CommandModule } from 'yargs';
 import { LOG_LEVELS, type LogLevel } from '../../lib/log/logger.js';
 import { ConfigError } from '../../lib/index.js';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { loadApp } from '../load-app.js';
+
+/** What each pool thread imports: the -A module, as a file URL when it is a path. */
+function moduleUrl(specifier: string): string {
+  return specifier.startsWith('.') || specifier.startsWith('/') ? pathToFileURL(resolve(specifier)).href : specifier;
+}
 
 interface WorkerArgs {
   app?: string;
@@ -11,6 +18,7 @@ interface WorkerArgs {
   hostname?: string;
   'prefetch-multiplier'?: number;
   'shutdown-timeout': string;
+  pool: 'async' | 'threads';
 }
 
 export const workerCommand: CommandModule<object, WorkerArgs> = {
@@ -28,6 +36,7 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
       .option('queues', { alias: 'Q', type: 'string', describe: 'Comma-separated queues to consume (default: the app\'s default queue)' })
       .option('hostname', { alias: 'n', type: 'string', describe: 'Node name; %h host, %n short host, %d domain (default celeriac@%h)' })
       .option('prefetch-multiplier', { type: 'number', describe: 'Prefetch = concurrency × this (default 4)' })
+      .option('pool', { alias: 'P', choices: ['async', 'threads'] as const, default: 'async' as const, describe: 'Where tasks run: the event loop (async) or worker_threads (threads: hard time limits terminate the thread)' })
       .option('shutdown-timeout', { type: 'string', default: '30s', describe: 'Grace period for running tasks on SIGTERM/SIGINT' })
       .example('$0 worker -A ./dist/tasks.js --concurrency=4 --loglevel=info', 'run a worker')
       .example('$0 worker -A ./dist/tasks.js -c 2 -n second@%h -Q celery,images', 'a second worker on two queues'),
@@ -43,6 +52,8 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
       ...(args.queues ? { queues: args.queues.split(',').map((q) => q.trim()).filter(Boolean) } : {}),
       ...(args.hostname ? { hostname: args.hostname } : {}),
       shutdownTimeout: args['shutdown-timeout'],
+      pool: args.pool,
+      ...(args.pool === 'threads' ? { appModule: moduleUrl(specifier) } : {}),
     });
     let signals = 0;
     const shutdown = (signal: NodeJS.Signals): void => {
