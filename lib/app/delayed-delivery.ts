@@ -47,7 +47,9 @@ export class DelayedDelivery {
     let declared = this.#exits.get(queue);
     if (!declared) {
       const own = this.declarationOf(queue);
-      declared = this.transport().declareQueue({ ...delayExitBinding(queue), ...(own.arguments ? { arguments: own.arguments } : {}) });
+      // transient: the queue's own declaration stays the one re-declared after reconnects; the
+      // extra binding (durable queue to durable exchange) lives on in the broker by itself.
+      declared = this.transport().declareQueue({ ...delayExitBinding(queue), ...(own.arguments ? { arguments: own.arguments } : {}), transient: true });
       declared.catch(() => this.#exits.delete(queue));
       this.#exits.set(queue, declared);
     }
