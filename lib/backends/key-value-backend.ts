@@ -1,5 +1,5 @@
 import type { Logger } from 'winston';
-import { decodeMeta, encodeMeta, storedStatus } from './celery-meta.js';
+import { decodeMeta, encodeMeta } from './celery-meta.js';
 import { chordJoin, chordKeys, decodeChordMembers, decodeGroup, encodeGroup, groupKey, type ChordJoin } from './chord-counter.js';
 import { BackendError, CeleriacError, ClosedError, ResultTimeoutError } from '../errors/errors.js';
 import { isReady, type TaskState } from '../protocol/states.js';
@@ -104,6 +104,12 @@ export abstract class KeyValueBackend implements ResultBackend {
    * value on the channel named `key`, as Celery's Redis backend does. Resolves once stored.
    */
   protected abstract set(key: string, value: string, ttlMs: number): Promise<void>;
+  /**
+   * `set`, in one atomic step, unless the value stored under `key` has status SUCCESS (see
+   * `storedStatus`); resolves false when it left the value alone. One round trip: this is the
+   * write every task makes.
+   */
+  protected abstract setUnlessSucceeded(key: string, value: string, ttlMs: number): Promise<boolean>;
   protected abstract delete(key: string): Promise<void>;
   /** Opens the one subscription connection; called lazily, at most once per instance. */
   protected abstract openSubscriber(events: SubscriberEvents): ChannelSubscriber;
@@ -125,14 +131,9 @@ export abstract class KeyValueBackend implements ResultBackend {
    */
   async storeResult(meta: TaskMeta, _context: StoreContext): Promise<void> {
     this.assertOpen();
-    const key = taskKey(meta.task_id);
     const value = encodeMeta(meta);
-    const current = await this.guard(() => this.get(key));
-    if (current !== null && storedStatus(current) === 'SUCCESS') {
-      this.logger.debug(`task ${meta.task_id} already SUCCESS; not storing ${meta.status}`);
-      return;
-    }
-    await this.guard(() => this.set(key, value, this.resultExpiresMs));
+    const stored = await this.guard(() => this.setUnlessSucceeded(taskKey(meta.task_id), value, this.resultExpiresMs));
+    if (!stored) this.logger.debug(`task ${meta.task_id} already SUCCESS; not storing ${meta.status}`);
   }
 
   async getMeta(taskId: string): Promise<TaskMeta> {

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { redactUrl } from '../util/url.js';
+import { storedStatus } from './celery-meta.js';
 import type { ChordJoin } from './chord-counter.js';
 import { KeyValueBackend, type ChannelSubscriber, type SubscriberEvents } from './key-value-backend.js';
 import type { BackendOptions, ResultBackend } from './result-backend.js';
@@ -90,6 +91,13 @@ class MemoryBackend extends KeyValueBackend {
   protected async set(key: string, value: string, ttlMs: number): Promise<void> {
     this.store.set(key, value, ttlMs, Date.now());
     this.store.bus.emit(key, value);
+  }
+
+  protected async setUnlessSucceeded(key: string, value: string, ttlMs: number): Promise<boolean> {
+    const current = this.store.get(key, Date.now());
+    if (current !== null && storedStatus(current) === 'SUCCESS') return false;
+    await this.set(key, value, ttlMs);
+    return true;
   }
 
   protected async delete(key: string): Promise<void> {

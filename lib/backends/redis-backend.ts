@@ -61,7 +61,32 @@ if redis.call('GET', KEYS[5]) ~= ARGV[1] then return false end
 return redis.call('ZRANGE', KEYS[1], 0, -1)
 `;
 
-type ChordJoinClient = Redis & {
+/**
+ * Store-and-publish unless the stored value has status SUCCESS, as one script (one round trip,
+ * atomic). Celery and celeriac both write "status" first, so a prefix match decides; anything
+ * else that mentions SUCCESS is decoded to be sure. KEYS: the key — ARGV: value, ttl ms (0 = none).
+ */
+const STORE_UNLESS_SUCCEEDED_SCRIPT = `
+local current = redis.call('GET', KEYS[1])
+if current then
+  if string.find(current, '^{%s*"status"%s*:%s*"SUCCESS"') then return 0 end
+  if string.find(current, '"SUCCESS"', 1, true) then
+    local ok, decoded = pcall(cjson.decode, current)
+    if ok and type(decoded) == 'table' and decoded['status'] == 'SUCCESS' then return 0 end
+  end
+end
+local ttl = tonumber(ARGV[2])
+if ttl > 0 then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
+else
+  redis.call('SET', KEYS[1], ARGV[1])
+end
+redis.call('PUBLISH', KEYS[1], ARGV[1])
+return 1
+`;
+
+type ScriptedClient = Redis & {
+  storeUnlessSucceeded(key: string, value: string, ttl: string): Promise<number>;
   chordJoin(j: string, t: string, s: string, ids: string, claim: string, taskId: string, member: string, score: string, ttl: string): Promise<string[] | null>;
 };
 
@@ -77,6 +102,7 @@ class RedisBackend extends KeyValueBackend {
     this.secret = passwordOf(url);
     this.client = new Redis(url, CONNECTION_OPTIONS);
     this.client.defineCommand('chordJoin', { numberOfKeys: 5, lua: CHORD_JOIN_SCRIPT });
+    this.client.defineCommand('storeUnlessSucceeded', { numberOfKeys: 1, lua: STORE_UNLESS_SUCCEEDED_SCRIPT });
     this.watch(this.client, 'command');
   }
 
@@ -84,7 +110,7 @@ class RedisBackend extends KeyValueBackend {
     const { keys } = join;
     const score = Number.isFinite(join.score) ? String(join.score) : '+inf';
     try {
-      return await (this.client as ChordJoinClient).chordJoin(
+      return await (this.client as ScriptedClient).chordJoin(
         keys.joined, keys.extra, keys.size, keys.ids, keys.claim, join.taskId, join.member, score, String(Math.ceil(join.ttlMs)),
       );
     } catch (err) {
@@ -119,6 +145,14 @@ class RedisBackend extends KeyValueBackend {
     }
     if (replies === null) throw this.failure('SET+PUBLISH', new Error('transaction aborted'));
     for (const [err] of replies) if (err) throw this.failure('SET+PUBLISH', err);
+  }
+
+  protected async setUnlessSucceeded(key: string, value: string, ttlMs: number): Promise<boolean> {
+    try {
+      return (await (this.client as ScriptedClient).storeUnlessSucceeded(key, value, String(Math.max(0, Math.ceil(ttlMs))))) === 1;
+    } catch (err) {
+      throw this.failure('store', err);
+    }
   }
 
   protected async delete(key: string): Promise<void> {
