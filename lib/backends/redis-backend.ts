@@ -173,21 +173,13 @@ class RedisBackend extends KeyValueBackend {
       if (connectedBefore) events.reconnected();
       connectedBefore = true;
     });
+    const batcher = new SubscriptionBatcher(
+      (channels) => sub.subscribe(...channels).catch((err: unknown) => Promise.reject(this.failure('SUBSCRIBE', err))),
+      (channels) => sub.unsubscribe(...channels).catch((err: unknown) => Promise.reject(this.failure('UNSUBSCRIBE', err))),
+    );
     return {
-      subscribe: async (channel) => {
-        try {
-          await sub.subscribe(channel);
-        } catch (err) {
-          throw this.failure('SUBSCRIBE', err);
-        }
-      },
-      unsubscribe: async (channel) => {
-        try {
-          await sub.unsubscribe(channel);
-        } catch (err) {
-          throw this.failure('UNSUBSCRIBE', err);
-        }
-      },
+      subscribe: (channel) => batcher.add('subscribe', channel),
+      unsubscribe: (channel) => batcher.add('unsubscribe', channel),
       close: () => closeClient(sub),
     };
   }
@@ -226,6 +218,47 @@ class RedisBackend extends KeyValueBackend {
 
   private scrub(text: string): string {
     return this.secret ? text.split(this.secret).join('***') : text;
+  }
+}
+
+type SubscriptionOp = 'subscribe' | 'unsubscribe';
+
+/**
+ * Coalesces the SUBSCRIBE/UNSUBSCRIBE calls made in one event-loop turn into one command per
+ * run of the same kind (`SUBSCRIBE a b c`), in call order — ioredis cannot auto-pipeline them,
+ * and one command (and write) per waiting `get()` is what a busy client would otherwise pay.
+ * Order is kept: SUBSCRIBE a, UNSUBSCRIBE a, SUBSCRIBE a still ends subscribed.
+ */
+class SubscriptionBatcher {
+  private pending: { op: SubscriptionOp; channel: string; settle: { resolve: () => void; reject: (err: unknown) => void } }[] = [];
+
+  constructor(
+    private readonly subscribe: (channels: string[]) => Promise<unknown>,
+    private readonly unsubscribe: (channels: string[]) => Promise<unknown>,
+  ) {}
+
+  add(op: SubscriptionOp, channel: string): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      if (this.pending.length === 0) setImmediate(() => this.flush());
+      this.pending.push({ op, channel, settle: { resolve, reject } });
+    });
+  }
+
+  private flush(): void {
+    const ops = this.pending;
+    this.pending = [];
+    for (let start = 0; start < ops.length; ) {
+      let end = start;
+      while (end < ops.length && ops[end]!.op === ops[start]!.op) end++;
+      const run = ops.slice(start, end);
+      const send = run[0]!.op === 'subscribe' ? this.subscribe : this.unsubscribe;
+      // Not awaited: ioredis writes commands in call order, which keeps the runs in order.
+      send(run.map((o) => o.channel)).then(
+        () => run.forEach((o) => o.settle.resolve()),
+        (err: unknown) => run.forEach((o) => o.settle.reject(err)),
+      );
+      start = end;
+    }
   }
 }
 

@@ -43,12 +43,20 @@ export interface RequestEnvironment {
  */
 export class TaskRequest {
   readonly abort = new AbortController();
+  /**
+   * Resolves when the task's code has finished (or was never started): from then on the
+   * request only records and acks, which needs no concurrency slot.
+   */
+  readonly codeFinished: Promise<void>;
+  #finishCode!: () => void;
 
   constructor(
     readonly delivery: Delivery,
     readonly message: TaskMessage,
     readonly task: Task<never[], unknown>,
-  ) {}
+  ) {
+    this.codeFinished = new Promise((resolve) => (this.#finishCode = resolve));
+  }
 
   get id(): string {
     return this.message.headers.id;
@@ -77,6 +85,7 @@ export class TaskRequest {
     const { headers } = this.message;
     const log = env.logger;
     if (this.isExpired()) {
+      this.#finishCode();
       const reason = `expired at ${headers.expires}`;
       log.warn(`Task ${this.name}[${this.id}] ${reason}; not run, recorded REVOKED`);
       return this.settle(env, revokedMeta(headers, reason), { state: 'REVOKED', reason });
@@ -88,9 +97,11 @@ export class TaskRequest {
     try {
       const limits = timeLimitsOf(headers, this.task.options);
       const result = await env.pool.run({ task: this.task, args: this.message.args, kwargs: this.message.kwargs, context, abort: this.abort, limits });
+      this.#finishCode();
       outcome = { state: 'SUCCESS', result, runtimeMs: performance.now() - started };
       meta = successMeta(headers, result);
     } catch (thrown) {
+      this.#finishCode();
       const runtimeMs = performance.now() - started;
       const decision = decideRetry(this.task.options, { taskName: this.name, taskId: this.id, retries: headers.retries }, thrown);
       if (decision.retry) return this.retry(env, decision.error, decision.delayMs, runtimeMs);
@@ -183,6 +194,7 @@ export class TaskRequest {
 
   private context(env: RequestEnvironment): TaskContext {
     const { headers, args, kwargs } = this.message;
+    let logger: Logger | undefined;
     return {
       id: headers.id,
       name: headers.task,
@@ -196,7 +208,11 @@ export class TaskRequest {
       queue: this.delivery.queue,
       redelivered: this.delivery.redelivered,
       signal: this.abort.signal,
-      logger: env.logger.child({ taskId: headers.id, taskName: headers.task }),
+      // Made on first use: most tasks never log, and a child logger per task costs.
+      get logger(): Logger {
+        logger ??= env.logger.child({ taskId: headers.id, taskName: headers.task });
+        return logger;
+      },
       retry(options?: RetryOptions): never {
         throw new Retry(options);
       },

@@ -87,7 +87,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
   readonly #waiting: TaskRequest[] = [];
   /** Waiting for their ETA. */
   readonly #scheduled = new Map<TaskRequest, NodeJS.Timeout>();
+  /** Every request from start to settled (its outcome recorded and acked, or requeued). */
   readonly #running = new Map<TaskRequest, Promise<void>>();
+  /** Requests whose task code is running: at most `concurrency`. */
+  readonly #executing = new Set<TaskRequest>();
   readonly #limiter: RateLimiter;
   /** Wakes pump() when the earliest rate-limited task may start. */
   #rateTimer: NodeJS.Timeout | undefined;
@@ -140,9 +143,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
     );
   }
 
-  /** Number of tasks running now. */
+  /** Number of tasks whose code is running now. */
   get active(): number {
-    return this.#running.size;
+    return this.#executing.size;
   }
 
   /** Graceful stop; see the class comment. Idempotent; resolves when every delivery is settled. */
@@ -197,7 +200,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.reject(delivery, error);
       return;
     }
-    this.logger.info(`Task ${request.name}[${request.id}] received`);
+    if (this.logger.isInfoEnabled()) this.logger.info(`Task ${request.name}[${request.id}] received`);
     this.emit('task-received', request);
     const delay = request.delayMs();
     if (delay > HOLD_LIMIT_MS) this.defer(request, delay);
@@ -240,7 +243,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   private pump(): void {
-    while (this.#state === 'running' && this.#running.size < this.concurrency && this.#waiting.length > 0) {
+    while (this.#state === 'running' && this.#executing.size < this.concurrency && this.#waiting.length > 0) {
       // The first waiting request whose task is not rate limited right now; the others keep their place.
       const now = Date.now();
       const index = this.#waiting.findIndex((r) => this.#limiter.take(r.name, now));
@@ -249,6 +252,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
         return;
       }
       const [request] = this.#waiting.splice(index, 1) as [TaskRequest];
+      // The slot is freed when the code finishes; recording and acking go on beside the next task
+      // (bounded by the prefetch: those messages are still unacked).
+      this.#executing.add(request);
+      void request.codeFinished.then(() => {
+        this.#executing.delete(request);
+        this.pump();
+      });
       const run = request
         .execute(this.#environment)
         .then((outcome) => this.done(request, outcome))
@@ -259,7 +269,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         })
         .finally(() => {
           this.#running.delete(request);
-          this.pump();
+          if (this.#executing.delete(request)) this.pump();
         });
       this.#running.set(request, run);
     }
@@ -276,9 +286,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   private done(request: TaskRequest, outcome: RequestOutcome): void {
     const prefix = `Task ${request.name}[${request.id}]`;
+    // Info lines are guarded: winston formats a line before its transports drop it by level.
     switch (outcome.state) {
       case 'SUCCESS':
-        this.logger.info(`${prefix} succeeded in ${(outcome.runtimeMs / 1000).toFixed(6)}s: ${preview(outcome.result)}`);
+        if (this.logger.isInfoEnabled()) this.logger.info(`${prefix} succeeded in ${(outcome.runtimeMs / 1000).toFixed(6)}s: ${preview(outcome.result)}`);
         break;
       case 'FAILURE':
         this.logger.error(`${prefix} raised unexpected: ${errorText(outcome.error)}`);
