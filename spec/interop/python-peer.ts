@@ -2,7 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import amqp from 'amqplib';
 import { AMQP_URL, REDIS_URL } from '../support/apps.js';
-import type { RunningProcess } from '../support/processes.js';
+import { startProcess, type RunningProcess } from '../support/processes.js';
 
 /**
  * Python Celery as a real peer: a `celery worker` child process on the tasks module in
@@ -58,7 +58,7 @@ export async function startPythonWorker(queues: InteropQueues, serializer: 'json
     '--without-gossip', '--without-mingle', '--without-heartbeat',
     '-l', 'info',
   ];
-  const worker = spawnWithOutput(PYTHON, args, pythonEnv(queues, serializer));
+  const worker = startProcess(PYTHON, args, { env: pythonEnv(queues, serializer), cwd: PYTHON_DIR });
   await worker.waitFor(/ready\./, 30_000);
   return worker;
 }
@@ -130,49 +130,5 @@ export async function deleteQueues(names: readonly string[]): Promise<void> {
   }
 }
 
-function spawnWithOutput(command: string, args: string[], env: NodeJS.ProcessEnv): RunningProcess {
-  const child = spawn(command, args, { cwd: PYTHON_DIR, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let text = '';
-  const listeners = new Set<() => void>();
-  const append = (chunk: Buffer): void => {
-    text += chunk.toString('utf8');
-    for (const listener of listeners) listener();
-  };
-  child.stdout!.on('data', append);
-  child.stderr!.on('data', append);
-  const exited = new Promise<number | string>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)));
-  return {
-    child,
-    output: () => text,
-    exited,
-    waitFor(pattern, timeoutMs = 20_000) {
-      return new Promise((resolve, reject) => {
-        const check = (): void => {
-          const match = pattern.exec(text);
-          if (match) {
-            cleanup();
-            resolve(match);
-          }
-        };
-        const timer = setTimeout(() => {
-          cleanup();
-          reject(new Error(`no ${pattern} within ${timeoutMs} ms; output:\n${text}`));
-        }, timeoutMs);
-        const onExit = (): void => {
-          cleanup();
-          if (!pattern.exec(text)) reject(new Error(`process exited before ${pattern}; output:\n${text}`));
-        };
-        const cleanup = (): void => {
-          clearTimeout(timer);
-          listeners.delete(check);
-          child.off('exit', onExit);
-        };
-        listeners.add(check);
-        child.on('exit', onExit);
-        check();
-      });
-    },
-  };
-}
 
 export { REDIS_URL };

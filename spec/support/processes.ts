@@ -16,7 +16,12 @@ export interface RunningProcess {
 }
 
 export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): RunningProcess {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  return startProcess(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } });
+}
+
+/** Starts any program, collecting its output; `env` replaces the environment as given. */
+export function startProcess(command: string, args: string[], options: { env: NodeJS.ProcessEnv; cwd?: string }): RunningProcess {
+  const child = spawn(command, args, { env: options.env, stdio: ['ignore', 'pipe', 'pipe'], ...(options.cwd ? { cwd: options.cwd } : {}) });
   let text = '';
   const listeners = new Set<() => void>();
   const append = (chunk: Buffer): void => {
