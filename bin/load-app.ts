@@ -1,14 +1,17 @@
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { App } from '../lib/index.js';
 import { ConfigError } from '../lib/index.js';
 
 /**
- * Imports the module named by -A (a path relative to the working directory, or a package
- * name) and returns its default export or its export named `app`.
+ * Imports the module named by -A (a file path, relative to the working directory or absolute,
+ * or a package name) and returns its default export or its export named `app`.
  */
 export async function loadApp(specifier: string): Promise<App> {
-  const target = specifier.startsWith('.') || specifier.startsWith('/') ? pathToFileURL(resolve(specifier)).href : specifier;
+  // A path (./dist/tasks.js, dist/tasks.js, /abs/tasks.js) when such a file exists, else a package name.
+  const isPath = specifier.startsWith('.') || specifier.startsWith('/') || existsSync(resolve(specifier));
+  const target = isPath ? pathToFileURL(resolve(specifier)).href : specifier;
   let module: Record<string, unknown>;
   try {
     module = (await import(target)) as Record<string, unknown>;

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { createApp, TaskFailedError, type App } from '../../lib/index.js';
@@ -134,6 +135,25 @@ describe('CLI', () => {
     const { code, stderr } = await runCli(['worker', '-A', EXAMPLE_TASKS, '--concurrancy=4']);
     assert.equal(code, 2);
     assert.match(stderr, /Unknown argument: concurrancy/);
+  });
+
+  it('-A takes a file path without ./ as well', async () => {
+    const queue = uniqueName('relative-app');
+    const relativePath = relative(process.cwd(), EXAMPLE_TASKS);
+    assert.ok(!relativePath.startsWith('.'), `${relativePath} is a bare relative path`);
+    const { code, stdout, stderr } = await runCli(['call', 'tasks.add', '--args', '[1, 2]', '-A', relativePath, '-Q', queue], {
+      CELERIAC_BROKER_URL: AMQP_URL,
+      CELERIAC_RESULT_BACKEND: REDIS_URL,
+    });
+    assert.equal(code, 0, stderr);
+    assert.match(stdout.trim(), /^[0-9a-f-]{36}$/);
+    const app = createApp({ broker: AMQP_URL, backend: null, logLevel: 'silent' });
+    try {
+      assert.equal(await app.transport.purge(queue), 1);
+      await app.transport.deleteQueue(queue);
+    } finally {
+      await app.close();
+    }
   });
 
   it('a module without an app fails with a clear message', async () => {
