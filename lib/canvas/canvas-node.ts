@@ -16,6 +16,8 @@ export interface CanvasHost {
   readonly hasBackend: boolean;
   /** The app's stable id: the reply_to of what it sends, where rpc:// results come back. */
   readonly oid: string;
+  /** Tasks registered here (the worker checks an errback's parameters). */
+  readonly tasks: ReadonlyMap<string, { readonly fn: (...args: never[]) => unknown }>;
 }
 
 /** A handle on the outcome of any canvas node: AsyncResult or GroupResult. */

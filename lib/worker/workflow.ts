@@ -27,8 +27,10 @@ export async function continueWorkflow(host: CanvasHost, message: TaskMessage, s
     for (const callback of embed.callbacks ?? []) await send(host, callback, { ...lineage, args: [result] });
     if (embed.chain?.length) await sendNextStep(host, embed.chain, { ...lineage, args: [result] });
   } else {
-    if (state === 'FAILURE') for (const errback of embed.errbacks ?? []) await send(host, errback, { ...lineage, args: [headers.id] });
     const info = isExceptionInfo(result) ? result : { exc_type: state, exc_message: [state], exc_module: null };
+    if (state === 'FAILURE') {
+      for (const errback of embed.errbacks ?? []) await send(host, errback, { ...lineage, args: errbackArgs(host, errback, headers.id, info) });
+    }
     for (const step of embed.chain ?? []) await failWorkflow(host, step, info, traceback, { callErrbacks: false, ...lineage });
   }
   if (embed.chord && headers.group) {
@@ -108,7 +110,7 @@ async function failWorkflow(
     const taskId = finalOptions.task_id as string | undefined;
     if (options.callErrbacks && taskId) {
       for (const errback of (finalOptions.link_error as SignatureDict[] | undefined) ?? []) {
-        await send(host, errback, { ...options, args: [taskId] });
+        await send(host, errback, { ...options, args: errbackArgs(host, errback, taskId, info) });
       }
     }
     const chordBody = finalOptions.chord as SignatureDict | undefined;
@@ -118,6 +120,18 @@ async function failWorkflow(
       await reportChordPart(host, { taskId, groupId, groupIndex }, chordBody, 'FAILURE', info, options);
     }
   }
+}
+
+/**
+ * An errback gets the failed task's id first (Celery's convention, which Python errbacks
+ * expect). One registered here whose function takes two parameters and that has no arguments
+ * of its own also gets the error, as `{exc_type, exc_message, exc_module}` — like Celery calls
+ * errbacks that accept more than the id with the error.
+ */
+function errbackArgs(host: CanvasHost, errback: SignatureDict, failedId: string, info: ExceptionInfo): unknown[] {
+  const fn = host.tasks.get(errback.task)?.fn;
+  const ownArgs = Array.isArray(errback.args) ? errback.args.length : 0;
+  return fn && fn.length >= 2 && ownArgs === 0 && errback.immutable !== true ? [failedId, info] : [failedId];
 }
 
 /** The task dicts that finish a workflow part: a signature itself, a chain's last, a chord's body's. */

@@ -36,6 +36,10 @@ export function describeCanvasBehaviour(name: string, makeApp: () => App, option
           record('onError', [failedId]);
           return failedId;
         }),
+        onErrorWithInfo: target.task('canvas.on_error_info', (failedId: string, error: { exc_type: string; exc_message: unknown }) => {
+          record('onErrorWithInfo', [failedId, error]);
+          return error.exc_type;
+        }),
       };
     }
 
@@ -94,12 +98,18 @@ export function describeCanvasBehaviour(name: string, makeApp: () => App, option
       assert.equal(await result.get({ timeout: '20s' }), 0);
     });
 
+    it(`a group of ${options.chordSize ?? 500} returns every result in group order`, async () => {
+      const size = options.chordSize ?? 500;
+      const result = await group(Array.from({ length: size }, (_, i) => tasks.add.s(i, 1))).applyAsync();
+      assert.deepEqual(await result.get({ timeout: '120s' }), Array.from({ length: size }, (_, i) => i + 1));
+    });
+
     it(`a chord of ${options.chordSize ?? 500} runs its body exactly once, with results in header order`, async () => {
       const size = options.chordSize ?? 500;
       const before = callsOf('addAll').length;
       const header = Array.from({ length: size }, (_, i) => tasks.multiply.s(i, 1));
       const result = await chord(header, tasks.addAll.s()).applyAsync();
-      assert.equal(await result.get({ timeout: '60s' }), (size * (size - 1)) / 2);
+      assert.equal(await result.get({ timeout: '120s' }), (size * (size - 1)) / 2);
       const bodies = callsOf('addAll').slice(before);
       assert.equal(bodies.length, 1, 'the body ran once');
       assert.deepEqual(bodies[0]!.args[0], Array.from({ length: size }, (_, i) => i));
@@ -145,9 +155,12 @@ export function describeCanvasBehaviour(name: string, makeApp: () => App, option
       const linked = await tasks.add.applyAsync([2, 3], {}, { link: tasks.multiply.s(7) });
       assert.equal(await linked.get({ timeout: '20s' }), 5);
       await waitUntil(() => callsOf('multiply').some((c) => c.args[0] === 5 && c.args[1] === 7), 'the callback multiply(5, 7)');
-      const failing = await tasks.fail.s('nope').onError(tasks.onError.s()).applyAsync();
+      const failing = await tasks.fail.s('nope').onError(tasks.onError.s()).onError(tasks.onErrorWithInfo.s()).applyAsync();
       await assert.rejects(failing.get({ timeout: '20s' }), TaskFailedError);
       await waitUntil(() => callsOf('onError').some((c) => c.args[0] === failing.id), 'the errback');
+      await waitUntil(() => callsOf('onErrorWithInfo').some((c) => c.args[0] === failing.id), 'the errback taking the error');
+      const withInfo = callsOf('onErrorWithInfo').find((c) => c.args[0] === failing.id)!;
+      assert.deepEqual(withInfo.args[1], { exc_type: 'TypeError', exc_message: ['nope'], exc_module: 'builtins' });
       await new Promise((resolve) => setTimeout(resolve, 200));
       assert.equal(callsOf('onError').filter((c) => c.args[0] === failing.id).length, 1);
     });

@@ -58,4 +58,4 @@ describe('rpc:// specifics', () => {
 });
 
 describeWorkerBehaviour('amqp:// + rpc://', () => realApp({ backend: 'rpc://' }));
-describeCanvasBehaviour('amqp:// + rpc://, two workers', () => realApp({ backend: 'rpc://' }), { workers: 2, chordSize: 2000, groupSave: false });
+describeCanvasBehaviour('amqp:// + rpc://, two workers', () => realApp({ backend: 'rpc://' }), { workers: 2, chordSize: 10_000, groupSave: false });
