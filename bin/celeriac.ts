@@ -2,8 +2,12 @@
 import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { beatCommand } from './commands/beat.js';
 import { callCommand } from './commands/call.js';
+import { controlCommand } from './commands/control.js';
 import { demoCommand } from './commands/demo.js';
+import { eventsCommand } from './commands/events.js';
+import { inspectCommand } from './commands/inspect.js';
 import { purgeCommand } from './commands/purge.js';
 import { workerCommand } from './commands/worker.js';
 
@@ -15,8 +19,12 @@ await yargs(hideBin(process.argv))
   .command(workerCommand)
   .command(callCommand)
   .command(purgeCommand)
+  .command(inspectCommand)
+  .command(controlCommand)
+  .command(eventsCommand)
+  .command(beatCommand)
   .command(demoCommand)
-  .demandCommand(1, 'Name a command: worker, call, purge or demo.')
+  .demandCommand(1, 'Name a command: worker, beat, call, purge, inspect, control, events or demo.')
   .strict()
   .version(pkg.version)
   .alias('version', 'V')

@@ -4,6 +4,10 @@ import { ConfigError } from '../../lib/index.js';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { loadApp } from '../load-app.js';
+import { ControlServer } from '../../lib/control/control-server.js';
+import { WorkerEventSender } from '../../lib/events/worker-events.js';
+import { WorkerMetrics } from '../../lib/metrics/worker-metrics.js';
+import { Beat } from '../../lib/beat/beat.js';
 
 /** What each pool thread imports: the -A module, as a file URL when it is a path. */
 function moduleUrl(specifier: string): string {
@@ -19,6 +23,10 @@ interface WorkerArgs {
   'prefetch-multiplier'?: number;
   'shutdown-timeout': string;
   pool: 'async' | 'threads';
+  control: boolean;
+  events: boolean;
+  'metrics-port'?: number;
+  beat: boolean;
 }
 
 export const workerCommand: CommandModule<object, WorkerArgs> = {
@@ -37,6 +45,10 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
       .option('hostname', { alias: 'n', type: 'string', describe: 'Node name; %h host, %n short host, %d domain (default celeriac@%h)' })
       .option('prefetch-multiplier', { type: 'number', describe: 'Prefetch = concurrency × this (default 4)' })
       .option('pool', { alias: 'P', choices: ['async', 'threads'] as const, default: 'async' as const, describe: 'Where tasks run: the event loop (async) or worker_threads (threads: hard time limits terminate the thread)' })
+      .option('events', { alias: 'E', type: 'boolean', default: false, describe: 'Send Celery monitoring events (celeryev) for celeriac events, Flower, celery events' })
+      .option('beat', { alias: 'B', type: 'boolean', default: false, describe: 'Also run the periodic-task scheduler (development; see celeriac beat)' })
+      .option('metrics-port', { type: 'number', describe: 'Serve Prometheus metrics at http://0.0.0.0:<port>/metrics' })
+      .option('control', { type: 'boolean', default: true, describe: 'Answer remote control (celeriac/celery inspect and control); --no-control to disable' })
       .option('shutdown-timeout', { type: 'string', default: '30s', describe: 'Grace period for running tasks on SIGTERM/SIGINT' })
       .example('$0 worker -A ./dist/tasks.js --concurrency=4 --loglevel=info', 'run a worker')
       .example('$0 worker -A ./dist/tasks.js -c 2 -n second@%h -Q celery,images', 'a second worker on two queues'),
@@ -55,6 +67,10 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
       pool: args.pool,
       ...(args.pool === 'threads' ? { appModule: moduleUrl(specifier) } : {}),
     });
+    let control: ControlServer | undefined;
+    let events: WorkerEventSender | undefined;
+    let metrics: WorkerMetrics | undefined;
+    let beat: Beat | undefined;
     let signals = 0;
     const shutdown = (signal: NodeJS.Signals): void => {
       signals += 1;
@@ -65,6 +81,10 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
       worker.logger.info(`${signal} received: warm shutdown (press Ctrl-C again to exit at once)`);
       void worker
         .stop()
+        .then(() => beat?.stop())
+        .then(() => events?.stop())
+        .then(() => metrics?.close())
+        .then(() => control?.stop())
         .then(() => app.close())
         .then(
           () => process.exit(0),
@@ -76,6 +96,24 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
     };
     process.on('SIGTERM', shutdown);
     process.on('SIGINT', shutdown);
+    if (args.control) {
+      // Before consuming tasks: stored revocations are loaded first, so none of them runs.
+      control = new ControlServer(worker, { onShutdown: () => shutdown('SIGTERM') });
+      await control.start();
+    }
+    if (args['metrics-port'] !== undefined) {
+      metrics = new WorkerMetrics(worker);
+      const port = await metrics.listen(args['metrics-port']);
+      worker.logger.info(`metrics at http://0.0.0.0:${port}/metrics`);
+    }
+    if (args.events) {
+      events = new WorkerEventSender(worker);
+      await events.start();
+    }
     await worker.start();
+    if (args.beat) {
+      beat = new Beat(app);
+      await beat.start();
+    }
   },
 };

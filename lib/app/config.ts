@@ -5,6 +5,7 @@ import { SERIALIZER_NAMES } from '../protocol/serializers.js';
 import { toMilliseconds, type Duration } from '../util/duration.js';
 import { LOG_LEVELS, type LogLevel } from '../log/logger.js';
 import { Router, type TaskRoutes } from './routes.js';
+import { checkSchedule, type BeatSchedule } from '../beat/schedule.js';
 
 /** What createApp accepts. Every key is optional; unknown keys are rejected with the key named. */
 export interface AppOptions {
@@ -48,6 +49,10 @@ export interface AppOptions {
   queueMaxPriority?: number | null;
   /** Per-queue settings that override the app-wide ones. */
   queues?: Record<string, QueueSettings>;
+  /** Send a Celery `task-sent` event for every task sent (monitoring; see docs/operations.md). Default false. */
+  taskSendSentEvent?: boolean;
+  /** Periodic tasks run by `celeriac beat` (docs/operations.md). Default none. */
+  beatSchedule?: BeatSchedule;
 }
 
 export interface QueueSettings {
@@ -75,6 +80,8 @@ export interface AppConfig {
   router: Router;
   queueMaxPriority: number | null;
   queues: Record<string, QueueSettings>;
+  taskSendSentEvent: boolean;
+  beatSchedule: BeatSchedule;
 }
 
 const KNOWN_KEYS: ReadonlySet<string> = new Set<keyof AppOptions>([
@@ -96,6 +103,8 @@ const KNOWN_KEYS: ReadonlySet<string> = new Set<keyof AppOptions>([
   'taskRoutes',
   'queueMaxPriority',
   'queues',
+  'taskSendSentEvent',
+  'beatSchedule',
 ]);
 
 export function resolveConfig(options: AppOptions, env: NodeJS.ProcessEnv = process.env): AppConfig {
@@ -135,7 +144,14 @@ export function resolveConfig(options: AppOptions, env: NodeJS.ProcessEnv = proc
     router: new Router(options.taskRoutes),
     queueMaxPriority: maxPriority('queueMaxPriority', options.queueMaxPriority ?? null),
     queues: queueSettings(options.queues ?? {}),
+    taskSendSentEvent: options.taskSendSentEvent === undefined ? false : booleanOption('taskSendSentEvent', options.taskSendSentEvent),
+    beatSchedule: checkSchedule(options.beatSchedule ?? {}),
   };
+}
+
+function booleanOption(option: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') throw new ConfigError(option, `expected true or false, got ${JSON.stringify(value)}`);
+  return value;
 }
 
 function checkSerializer(option: string, name: unknown): void {

@@ -11,6 +11,7 @@ import type { AppConfig } from './config.js';
 import type { CallOptions } from './call-options.js';
 import type { TaskOptions } from './task.js';
 import { queueDeclaration } from './queues.js';
+import { EventDispatcher } from '../events/dispatcher.js';
 
 /**
  * What a send carries beyond CallOptions: lineage and workflow, set by canvas and the worker.
@@ -43,6 +44,8 @@ const MAX_REPR = 1024;
  */
 export class Producer {
   readonly #declared = new Map<string, Promise<void>>();
+  /** Sends `task-sent` events when the app's `taskSendSentEvent` is on. */
+  #events: EventDispatcher | undefined;
 
   constructor(
     private readonly config: AppConfig,
@@ -72,6 +75,14 @@ export class Producer {
       await this.delayed.publish(outgoing, target.queue, delayMs);
     } else {
       await this.transport().publish(outgoing, { exchange: target.exchange, routingKey: target.routingKey, mandatory: true });
+    }
+    if (this.config.taskSendSentEvent) {
+      this.#events ??= new EventDispatcher(this.transport);
+      const { headers } = message;
+      void this.#events.send('task-sent', {
+        uuid: headers.id, name, args: headers.argsrepr, kwargs: headers.kwargsrepr, retries: headers.retries, eta: headers.eta, expires: headers.expires,
+        queue: target.queue, exchange: target.exchange, routing_key: target.routingKey, root_id: headers.root_id, parent_id: headers.parent_id,
+      });
     }
     return message.headers.id;
   }

@@ -67,6 +67,8 @@ export interface QueueDeclaration {
   /** When set, the exchange is declared (durable) and the queue bound to it with `routingKey`. */
   exchange?: string;
   exchangeType?: 'direct' | 'topic' | 'fanout';
+  /** Durability of that exchange. Default true (Celery's pidbox exchanges are not durable: declare them alike). */
+  exchangeDurable?: boolean;
   /** Default: the queue name. */
   routingKey?: string;
   /**
@@ -74,6 +76,13 @@ export interface QueueDeclaration {
    * client's reply queue, which a worker only needs to exist when it publishes).
    */
   transient?: boolean;
+}
+
+export interface ExchangeDeclaration {
+  name: string;
+  type: 'direct' | 'topic' | 'fanout';
+  /** Default true. Every declarer of an exchange must agree on it (RabbitMQ refuses a mismatch). */
+  durable?: boolean;
 }
 
 export interface ConsumeOptions {
@@ -96,6 +105,8 @@ export interface Transport {
   readonly url: string;
   /** Idempotent. Remembered, and declared again after every reconnect. */
   declareQueue(queue: QueueDeclaration): Promise<void>;
+  /** Idempotent. Remembered, and declared again after every reconnect. */
+  declareExchange(exchange: ExchangeDeclaration): Promise<void>;
   publish(message: OutgoingMessage, target: PublishTarget): Promise<void>;
   consume(queues: string[], options: ConsumeOptions, onDelivery: DeliveryHandler): Promise<ConsumerHandle>;
   /** Removes all ready messages from the queue; resolves with how many. */

@@ -9,7 +9,7 @@ import type { TaskMessage } from '../protocol/task-message.js';
 import { SerializationError } from '../errors/errors.js';
 import { Retry, type RetryOptions } from '../errors/signals.js';
 import { forward } from './forward.js';
-import type { TaskPool } from './pool/pool.js';
+import { TaskTerminated, type TaskPool } from './pool/pool.js';
 import { decideRetry } from './retry-policy.js';
 import { timeLimitsOf } from './time-limits.js';
 import { failureMeta, retryMeta, revokedMeta, successMeta } from './outcome.js';
@@ -33,6 +33,8 @@ export interface RequestEnvironment {
   storeRetryDelaysMs: readonly number[];
   /** Where task code runs. */
   pool: TaskPool;
+  /** Revoked task ids (remote control): such a task is not run and is recorded REVOKED. */
+  isRevoked?: (taskId: string) => boolean;
 }
 
 /**
@@ -49,6 +51,9 @@ export class TaskRequest {
    */
   readonly codeFinished: Promise<void>;
   #finishCode!: () => void;
+  /** Rejects when terminate() is called: the run is given up. */
+  #terminated: Promise<never> | undefined;
+  #terminate: ((reason: TaskTerminated) => void) | undefined;
 
   constructor(
     readonly delivery: Delivery,
@@ -81,9 +86,21 @@ export class TaskRequest {
     return !Number.isNaN(at) && at <= now;
   }
 
+  /** Gives up the run (revoke --terminate): aborts the signal; execute() records REVOKED. */
+  terminate(): void {
+    const reason = new TaskTerminated(this.id);
+    if (!this.abort.signal.aborted) this.abort.abort(reason);
+    this.#terminate?.(reason);
+  }
+
   async execute(env: RequestEnvironment): Promise<RequestOutcome> {
     const { headers } = this.message;
     const log = env.logger;
+    if (env.isRevoked?.(this.id)) {
+      this.#finishCode();
+      log.warn(`Task ${this.name}[${this.id}] revoked; not run, recorded REVOKED`);
+      return this.settle(env, revokedMeta(headers, 'revoked'), { state: 'REVOKED', reason: 'revoked' });
+    }
     if (this.isExpired()) {
       this.#finishCode();
       const reason = `expired at ${headers.expires}`;
@@ -96,13 +113,26 @@ export class TaskRequest {
     let meta: TaskMeta;
     try {
       const limits = timeLimitsOf(headers, this.task.options);
-      const result = await env.pool.run({ task: this.task, args: this.message.args, kwargs: this.message.kwargs, context, abort: this.abort, limits });
+      this.#terminated = new Promise<never>((_, reject) => (this.#terminate = reject));
+      this.#terminated.catch(() => undefined);
+      const running = env.pool.run({ task: this.task, args: this.message.args, kwargs: this.message.kwargs, context, abort: this.abort, limits });
+      // The async pool cannot stop code that ignores its signal: a terminated run is given up at
+      // once. The threads pool stops it (terminates the thread): wait for that, so the slot is free.
+      const rethrow = (reason: unknown) => (): never => {
+        throw reason;
+      };
+      const terminated = env.pool.kind === 'threads' ? this.#terminated.catch((reason: unknown) => running.then(rethrow(reason), rethrow(reason))) : this.#terminated;
+      const result = await Promise.race([running, terminated]);
       this.#finishCode();
       outcome = { state: 'SUCCESS', result, runtimeMs: performance.now() - started };
       meta = successMeta(headers, result);
     } catch (thrown) {
       this.#finishCode();
       const runtimeMs = performance.now() - started;
+      if (this.abort.signal.reason instanceof TaskTerminated) {
+        log.warn(`Task ${this.name}[${this.id}] terminated by revoke; recorded REVOKED`);
+        return this.settle(env, revokedMeta(headers, 'terminated'), { state: 'REVOKED', reason: 'terminated' });
+      }
       const decision = decideRetry(this.task.options, { taskName: this.name, taskId: this.id, retries: headers.retries }, thrown);
       if (decision.retry) return this.retry(env, decision.error, decision.delayMs, runtimeMs);
       outcome = { state: 'FAILURE', error: decision.error, runtimeMs };

@@ -54,6 +54,8 @@ export const HOLD_LIMIT_MS = 1000;
 /** Events a Worker emits (for embedding, metrics and specs). */
 export interface WorkerEvents {
   'task-received': [request: TaskRequest];
+  /** Its code is about to run (a concurrency slot was taken). */
+  'task-started': [request: TaskRequest];
   'task-done': [request: TaskRequest, outcome: RequestOutcome];
   'dead-lettered': [delivery: Delivery, reason: string, error: string];
   /** A message that arrived long before its ETA went back into the delay tiers. */
@@ -95,7 +97,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /** Wakes pump() when the earliest rate-limited task may start. */
   #rateTimer: NodeJS.Timeout | undefined;
   readonly pool: TaskPool;
-  #consumer: ConsumerHandle | undefined;
+  /** One consumer per queue, so remote control can add and cancel queues one by one. */
+  readonly #consumers = new Map<string, ConsumerHandle>();
+  /**
+   * Hook for remote control: a task whose id this returns true for is not run; it is recorded
+   * REVOKED when its turn comes (lib/control sets it from the revocations it knows).
+   */
+  isRevoked: (taskId: string) => boolean = () => false;
   #state: 'idle' | 'running' | 'stopping' | 'stopped' = 'idle';
 
   constructor(
@@ -122,6 +130,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       app,
       hostname: this.hostname,
       logger: this.logger,
+      isRevoked: (taskId) => this.isRevoked(taskId),
       storeRetryDelaysMs: (options.resultStoreRetryDelays ?? ['200ms', '1s', '3s']).map((d) => toMilliseconds(d, 'resultStoreRetryDelays')),
     };
   }
@@ -132,8 +141,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.#state = 'running';
     const transport = this.app.transport;
     try {
-      for (const queue of this.queues) await transport.declareQueue(queueDeclaration(queue, this.app.config));
-      this.#consumer = await transport.consume([...this.queues], { prefetch: this.prefetch }, (d) => this.onDelivery(d));
+      for (const queue of this.queues) await this.addConsumer(queue);
     } catch (error) {
       this.#state = 'stopped';
       throw error;
@@ -141,6 +149,52 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.logger.info(
       `${this.hostname} ready: queues ${this.queues.join(', ')}; concurrency ${this.concurrency}; prefetch ${this.prefetch}; broker ${transport.url}; tasks ${[...this.app.tasks.keys()].join(', ') || '(none)'}; pool ${this.pool.kind}`,
     );
+  }
+
+  /** Starts consuming one more queue (declared first). Idempotent. */
+  async addConsumer(queue: string): Promise<void> {
+    if (this.#consumers.has(queue)) return;
+    await this.app.transport.declareQueue(queueDeclaration(queue, this.app.config));
+    this.#consumers.set(queue, await this.app.transport.consume([queue], { prefetch: this.prefetch }, (d) => this.onDelivery(d)));
+  }
+
+  /** Stops consuming a queue; deliveries already taken from it still run. Returns false if not consumed. */
+  async cancelConsumer(queue: string): Promise<boolean> {
+    const consumer = this.#consumers.get(queue);
+    if (!consumer) return false;
+    this.#consumers.delete(queue);
+    await consumer.cancel();
+    return true;
+  }
+
+  /** The queues consumed now (after add/cancel consumer). */
+  get consuming(): string[] {
+    return [...this.#consumers.keys()];
+  }
+
+  /** Requests by stage, for inspection: code running, ready to run, waiting for their ETA. */
+  requests(): { active: TaskRequest[]; reserved: TaskRequest[]; scheduled: TaskRequest[] } {
+    return { active: [...this.#executing], reserved: [...this.#waiting], scheduled: [...this.#scheduled.keys()] };
+  }
+
+  /** Deliveries taken from the broker and not yet settled (prefetch in use). */
+  get unsettled(): number {
+    return this.#running.size + this.#waiting.length + this.#scheduled.size;
+  }
+
+  /**
+   * Gives up the running task with this id: its signal is aborted (the threads pool terminates
+   * its thread) and it is recorded REVOKED. Returns false when no such task runs here.
+   */
+  terminate(taskId: string): boolean {
+    let found = false;
+    for (const request of this.#running.keys()) {
+      if (request.id === taskId) {
+        request.terminate();
+        found = true;
+      }
+    }
+    return found;
   }
 
   /** Number of tasks whose code is running now. */
@@ -157,7 +211,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (this.#state === 'stopping') return this.drained();
     this.#state = 'stopping';
     this.logger.info(`${this.hostname} stopping: ${this.#running.size} running, ${this.#waiting.length + this.#scheduled.size} waiting (requeued)`);
-    await this.#consumer?.cancel().catch((error: Error) => this.logger.warn(`cancelling the consumer failed: ${error.message}`));
+    const consumers = [...this.#consumers.values()];
+    this.#consumers.clear();
+    await Promise.all(consumers.map((c) => c.cancel().catch((error: Error) => this.logger.warn(`cancelling the consumer failed: ${error.message}`))));
     for (const request of this.#waiting.splice(0)) request.delivery.reject(true);
     for (const [request, timer] of this.#scheduled) {
       clearTimeout(timer);
@@ -259,6 +315,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         this.#executing.delete(request);
         this.pump();
       });
+      this.emit('task-started', request);
       const run = request
         .execute(this.#environment)
         .then((outcome) => this.done(request, outcome))

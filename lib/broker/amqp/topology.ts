@@ -1,6 +1,6 @@
 import type { Channel, ChannelModel } from 'amqplib';
 import type { Logger } from 'winston';
-import type { QueueDeclaration } from '../transport.js';
+import type { ExchangeDeclaration, QueueDeclaration } from '../transport.js';
 import { closeQuietly, describeError, type ConnectionManager } from './connection.js';
 
 /** How often an operation is retried when the connection it ran on was lost under it. */
@@ -21,6 +21,7 @@ const LOST_CONNECTION_ATTEMPTS = 3;
  */
 export class Topology {
   private readonly declared = new Map<string, QueueDeclaration>();
+  private readonly exchanges = new Map<string, ExchangeDeclaration>();
   private admin: { connection: ChannelModel; channel: Promise<Channel> } | null = null;
 
   constructor(
@@ -32,6 +33,11 @@ export class Topology {
   async declare(queue: QueueDeclaration): Promise<void> {
     await this.withAdminChannel((channel) => declareOn(channel, queue));
     if (!queue.transient) this.declared.set(queue.name, queue);
+  }
+
+  async declareExchange(exchange: ExchangeDeclaration): Promise<void> {
+    await this.withAdminChannel((channel) => channel.assertExchange(exchange.name, exchange.type, { durable: exchange.durable ?? true }));
+    this.exchanges.set(exchange.name, exchange);
   }
 
   async purge(queue: string): Promise<number> {
@@ -51,8 +57,16 @@ export class Topology {
 
   /** Declares every remembered queue on a fresh connection; one failure does not stop the rest. */
   async restore(connection: ChannelModel): Promise<void> {
-    if (this.declared.size === 0) return;
+    if (this.declared.size === 0 && this.exchanges.size === 0) return;
     let channel = await openQuietChannel(connection);
+    for (const exchange of this.exchanges.values()) {
+      try {
+        await channel.assertExchange(exchange.name, exchange.type, { durable: exchange.durable ?? true });
+      } catch (error) {
+        this.logger.error(`broker ${this.url}: re-declaring exchange ${exchange.name} failed: ${describeError(error)}`);
+        channel = await openQuietChannel(connection);
+      }
+    }
     for (const queue of this.declared.values()) {
       try {
         await declareOn(channel, queue);
@@ -100,7 +114,7 @@ export class Topology {
 
 async function declareOn(channel: Channel, queue: QueueDeclaration): Promise<void> {
   if (queue.exchange) {
-    await channel.assertExchange(queue.exchange, queue.exchangeType ?? 'direct', { durable: true });
+    await channel.assertExchange(queue.exchange, queue.exchangeType ?? 'direct', { durable: queue.exchangeDurable ?? true });
   }
   await channel.assertQueue(queue.name, {
     durable: queue.durable ?? true,

@@ -7,6 +7,7 @@ import type {
   DeliveryHandler,
   OutgoingMessage,
   PublishTarget,
+  ExchangeDeclaration,
   QueueDeclaration,
   Transport,
   TransportOptions,
@@ -63,6 +64,10 @@ class AmqpTransport implements Transport {
 
   declareQueue(queue: QueueDeclaration): Promise<void> {
     return this.topology.declare(queue);
+  }
+
+  declareExchange(exchange: ExchangeDeclaration): Promise<void> {
+    return this.topology.declareExchange(exchange);
   }
 
   publish(message: OutgoingMessage, target: PublishTarget): Promise<void> {

@@ -5,6 +5,7 @@ import type {
   ConsumerHandle,
   Delivery,
   DeliveryHandler,
+  ExchangeDeclaration,
   MessageProperties,
   OutgoingMessage,
   PublishTarget,
@@ -130,6 +131,13 @@ class MemoryTransport implements Transport {
     }
     const key = declaration.routingKey ?? name;
     if (!target.bindings.some((b) => b.queue === name && b.key === key)) target.bindings.push({ queue: name, key });
+  }
+
+  async declareExchange({ name, type }: ExchangeDeclaration): Promise<void> {
+    this.ensureOpen();
+    const existing = this.broker.exchanges.get(name);
+    if (!existing) this.broker.exchanges.set(name, { type, bindings: [] });
+    else if (existing.type !== type) throw new Error(`PRECONDITION_FAILED - exchange '${name}' is ${existing.type}, not ${type}`);
   }
 
   async publish(message: OutgoingMessage, target: PublishTarget): Promise<void> {

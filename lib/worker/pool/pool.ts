@@ -29,3 +29,14 @@ export interface TaskPool {
   /** Stops idle resources (threads). Running jobs are the worker's business. */
   close(): Promise<void>;
 }
+
+/**
+ * The abort reason of a task given up by remote control (`revoke --terminate`): the async pool
+ * stops waiting for it, the threads pool terminates its thread; it is recorded REVOKED.
+ */
+export class TaskTerminated extends Error {
+  constructor(taskId: string) {
+    super(`task ${taskId} terminated by revoke`);
+    this.name = 'TaskTerminated';
+  }
+}

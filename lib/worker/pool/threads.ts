@@ -1,7 +1,7 @@
 import { Worker as Thread } from 'node:worker_threads';
 import type { Logger } from 'winston';
 import { withTimeLimits } from '../time-limits.js';
-import type { PoolJob, TaskPool } from './pool.js';
+import { TaskTerminated, type PoolJob, type TaskPool } from './pool.js';
 import { deserializeError, serializeError, type ContextData, type FromThread, type ToThread } from './thread-protocol.js';
 
 const ENTRY = new URL('./thread-entry.js', import.meta.url);
@@ -36,6 +36,11 @@ export class ThreadPool implements TaskPool {
   async run(job: PoolJob): Promise<unknown> {
     const pooled = this.#idle.pop() ?? this.spawn();
     await pooled.ready;
+    if (job.abort.signal.reason instanceof TaskTerminated) {
+      // Revoked with terminate while the thread was starting: never run it.
+      this.#idle.push(pooled);
+      throw job.abort.signal.reason;
+    }
     const id = this.#nextJob++;
     const { context } = job;
     const data: ContextData = {
@@ -52,7 +57,10 @@ export class ThreadPool implements TaskPool {
     const result = new Promise<unknown>((resolve, reject) => {
       pooled.job = { id, resolve, reject };
     });
-    const onAbort = (): void => this.send(pooled, { type: 'abort', job: id, reason: serializeError(job.abort.signal.reason) });
+    const onAbort = (): void => {
+      if (job.abort.signal.reason instanceof TaskTerminated) void this.kill(pooled, 'terminated by revoke');
+      else this.send(pooled, { type: 'abort', job: id, reason: serializeError(job.abort.signal.reason) });
+    };
     job.abort.signal.addEventListener('abort', onAbort, { once: true });
     this.send(pooled, { type: 'run', job: id, context: data, args: job.args, kwargs: job.kwargs });
     try {

@@ -1,0 +1,111 @@
+import type { Delivery, OutgoingMessage, QueueDeclaration } from '../broker/transport.js';
+import { serializerForContentType, serializerNamed } from '../protocol/serializers.js';
+
+/**
+ * Celery's remote-control mailbox (kombu.pidbox, namespace "celery"), as Celery 5.2 declares it:
+ *
+ * - requests go to the fanout exchange `celery.pidbox` (not durable); every worker consumes its
+ *   own queue `<hostname>.celery.pidbox` bound to it (not durable, auto-delete, x-expires 10 s,
+ *   x-message-ttl 300 s — Celery's control_queue_expires / control_queue_ttl);
+ * - a request body is `{method, arguments, destination, pattern, matcher}`, plus `ticket` and
+ *   `reply_to: {exchange, routing_key}` when the sender wants replies; headers carry a Lamport
+ *   `clock` and `expires` (epoch seconds; 0 = never);
+ * - a reply `{<hostname>: <result>}` goes to the direct exchange `reply.celery.pidbox` (not
+ *   durable) with the client's id as routing key and the request's ticket in the `ticket` header;
+ *   the client's queue is `<oid>.reply.celery.pidbox`.
+ *
+ * Messages are transient (delivery mode 1) and JSON (msgpack is accepted on input).
+ */
+export const NAMESPACE = 'celery';
+export const CONTROL_EXCHANGE = `${NAMESPACE}.pidbox`;
+export const REPLY_EXCHANGE = `reply.${NAMESPACE}.pidbox`;
+const QUEUE_TTL_MS = 300_000;
+const QUEUE_EXPIRES_MS = 10_000;
+
+export interface ControlRequest {
+  method: string;
+  arguments: Record<string, unknown>;
+  /** Node names that should act on it; null = every node. */
+  destination: string[] | null;
+  pattern: string | null;
+  matcher: string | null;
+  ticket?: string;
+  reply_to?: { exchange: string; routing_key: string };
+}
+
+/** A worker's reply, keyed by its node name. */
+export type ControlReply = Record<string, unknown>;
+
+export function nodeQueue(hostname: string): QueueDeclaration {
+  return {
+    name: `${hostname}.${NAMESPACE}.pidbox`,
+    durable: false,
+    autoDelete: true,
+    arguments: { 'x-message-ttl': QUEUE_TTL_MS, 'x-expires': QUEUE_EXPIRES_MS },
+    exchange: CONTROL_EXCHANGE,
+    exchangeType: 'fanout',
+    exchangeDurable: false,
+    routingKey: '',
+  };
+}
+
+export function replyQueue(oid: string): QueueDeclaration {
+  return {
+    name: `${oid}.${REPLY_EXCHANGE}`,
+    durable: false,
+    autoDelete: true,
+    arguments: { 'x-message-ttl': QUEUE_TTL_MS, 'x-expires': QUEUE_EXPIRES_MS },
+    exchange: REPLY_EXCHANGE,
+    exchangeType: 'direct',
+    exchangeDurable: false,
+    routingKey: oid,
+  };
+}
+
+/** Lamport clock, as kombu keeps one per process (advanced on every send, adjusted on receive). */
+export class LamportClock {
+  #value = 0;
+  forward(): number {
+    return ++this.#value;
+  }
+  adjust(other: unknown): void {
+    if (typeof other === 'number' && Number.isFinite(other)) this.#value = Math.max(this.#value, Math.floor(other)) + 1;
+  }
+  get value(): number {
+    return this.#value;
+  }
+}
+
+export function encodeJson(value: unknown, headers: Record<string, unknown>): OutgoingMessage {
+  const json = serializerNamed('json')!;
+  return { body: json.encode(value), contentType: json.contentType, contentEncoding: json.contentEncoding, headers, persistent: false };
+}
+
+/** The body of a mailbox message, or undefined when it cannot be decoded. */
+export function decodeBody(delivery: Delivery): unknown {
+  const serializer = serializerForContentType(delivery.properties.contentType || 'application/json');
+  if (!serializer) return undefined;
+  try {
+    return serializer.decode(delivery.body);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether node `hostname` should act on `request` (kombu's destination rule; patterns as globs). */
+export function isAddressedTo(request: ControlRequest, hostname: string): boolean {
+  if (request.destination && request.destination.length > 0) return request.destination.includes(hostname);
+  if (request.pattern && request.matcher) {
+    if (request.matcher === 'glob') return globToRegExp(request.pattern).test(hostname);
+    try {
+      return new RegExp(request.pattern).test(hostname);
+    } catch {
+      return false;
+    }
+  }
+  return true;
+}
+
+function globToRegExp(glob: string): RegExp {
+  return new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*').replaceAll('?', '.')}$`);
+}

@@ -1,0 +1,106 @@
+import { loadavg } from 'node:os';
+import type { Worker } from '../worker/worker.js';
+import type { TaskRequest, RequestOutcome } from '../worker/request.js';
+import { errorToExceptionInfo, tracebackOf } from '../protocol/exception-info.js';
+import { EventDispatcher } from './dispatcher.js';
+
+/** Celery's worker heartbeat interval (event_heartbeat... worker_heartbeat: 2 s). */
+export const HEARTBEAT_SECONDS = 2;
+
+/**
+ * Sends a worker's Celery events (`celeriac worker -E`): worker-online / -heartbeat (every 2 s)
+ * / -offline, and task-received / -started / -succeeded / -failed / -retried / -revoked, with
+ * Celery's field names. Built only on the Worker's EventEmitter events.
+ */
+export class WorkerEventSender {
+  readonly dispatcher: EventDispatcher;
+  #processed = 0;
+  #timer: NodeJS.Timeout | undefined;
+  readonly #onReceived = (request: TaskRequest): void => {
+    const { headers, args, kwargs } = request.message;
+    this.send('task-received', {
+      uuid: request.id,
+      name: request.name,
+      args: headers.argsrepr ?? JSON.stringify(args),
+      kwargs: headers.kwargsrepr ?? JSON.stringify(kwargs),
+      root_id: headers.root_id,
+      parent_id: headers.parent_id,
+      retries: headers.retries,
+      eta: headers.eta,
+      expires: headers.expires,
+    });
+  };
+  readonly #onStarted = (request: TaskRequest): void => this.send('task-started', { uuid: request.id, pid: process.pid });
+  readonly #onDone = (request: TaskRequest, outcome: RequestOutcome): void => {
+    this.#processed += 1;
+    switch (outcome.state) {
+      case 'SUCCESS':
+        this.send('task-succeeded', { uuid: request.id, result: preview(outcome.result), runtime: outcome.runtimeMs / 1000 });
+        break;
+      case 'FAILURE':
+        this.send('task-failed', { uuid: request.id, exception: describe(outcome.error), traceback: tracebackOf(outcome.error) });
+        break;
+      case 'RETRY':
+        this.send('task-retried', { uuid: request.id, exception: describe(outcome.error), traceback: tracebackOf(outcome.error) });
+        break;
+      case 'REVOKED':
+        this.send('task-revoked', { uuid: request.id, terminated: outcome.reason === 'terminated', signum: null, expired: outcome.reason.startsWith('expired') });
+        break;
+      case 'REQUEUED':
+        break;
+    }
+  };
+
+  constructor(readonly worker: Worker) {
+    this.dispatcher = new EventDispatcher(() => worker.app.transport, worker.hostname);
+  }
+
+  async start(): Promise<void> {
+    this.worker.on('task-received', this.#onReceived);
+    this.worker.on('task-started', this.#onStarted);
+    this.worker.on('task-done', this.#onDone);
+    await this.dispatcher.send('worker-online', this.workerFields());
+    this.#timer = setInterval(() => this.send('worker-heartbeat', this.workerFields()), HEARTBEAT_SECONDS * 1000);
+    this.#timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    this.worker.off('task-received', this.#onReceived);
+    this.worker.off('task-started', this.#onStarted);
+    this.worker.off('task-done', this.#onDone);
+    await this.dispatcher.send('worker-offline', this.workerFields());
+  }
+
+  private send(type: string, fields: Record<string, unknown>): void {
+    void this.dispatcher.send(type, fields);
+  }
+
+  private workerFields(): Record<string, unknown> {
+    return {
+      freq: HEARTBEAT_SECONDS,
+      sw_ident: 'celeriac',
+      sw_ver: '0.1.0',
+      sw_sys: process.platform,
+      active: this.worker.active,
+      processed: this.#processed,
+      loadavg: loadavg().map((n) => Math.round(n * 100) / 100),
+    };
+  }
+}
+
+function describe(error: unknown): string {
+  const info = errorToExceptionInfo(error);
+  const message = Array.isArray(info.exc_message) ? info.exc_message.map(String).join(', ') : String(info.exc_message);
+  return `${info.exc_type}(${JSON.stringify(message)})`;
+}
+
+function preview(value: unknown): string {
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = String(value);
+  }
+  return text.length > 1024 ? `${text.slice(0, 1021)}...` : text;
+}
