@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { receiveEvents } from '../../lib/events/receiver.js';
+import type { CeleryEvent } from '../../lib/events/dispatcher.js';
+import { WorkerEventSender } from '../../lib/events/worker-events.js';
+import { WorkerMetrics } from '../../lib/metrics/worker-metrics.js';
+import { memoryApp } from '../support/apps.js';
+
+describe('events and metrics (memory://)', () => {
+  const app = memoryApp({ taskSendSentEvent: true });
+  const add = app.task('spec.events.add', (x: number, y: number) => x + y);
+  const fail = app.task('spec.events.fail', () => {
+    throw new RangeError('no');
+  });
+  const worker = app.worker({ hostname: 'ev@spec', shutdownTimeout: '1s' });
+  const sender = new WorkerEventSender(worker);
+  const metrics = new WorkerMetrics(worker);
+  after(async () => {
+    await worker.stop();
+    await sender.stop();
+    await metrics.close();
+    await app.close();
+  });
+
+  it('sends Celery events for a task\'s life and the worker, and counts tasks by state', async () => {
+    const events: CeleryEvent[] = [];
+    const receiver = await receiveEvents(app, (e) => events.push(e));
+    await sender.start();
+    await worker.start();
+    const ok = await add.delay(2, 3);
+    assert.equal(await ok.get({ timeout: '5s' }), 5);
+    await assert.rejects((await fail.delay()).get({ timeout: '5s' }));
+    // Events are published without awaiting: wait until both outcomes arrived.
+    while (!(events.some((e) => e.type === 'task-succeeded') && events.some((e) => e.type === 'task-failed'))) await new Promise((resolve) => setTimeout(resolve, 10));
+    await receiver.close();
+    const types = events.filter((e) => e.uuid === ok.id).map((e) => e.type);
+    assert.deepEqual(types, ['task-sent', 'task-received', 'task-started', 'task-succeeded']);
+    assert.ok(events.some((e) => e.type === 'worker-online' && e.hostname === 'ev@spec'));
+    assert.ok(events.some((e) => e.type === 'task-failed' && String(e.exception).startsWith('RangeError')));
+    const succeeded = events.find((e) => e.type === 'task-succeeded')!;
+    assert.equal(succeeded.result, '5');
+    assert.equal(typeof succeeded.clock, 'number');
+    const text = await metrics.registry.metrics();
+    assert.match(text, /celeriac_tasks_total\{name="spec.events.add",state="SUCCESS",worker="ev@spec"\} 1/);
+    assert.match(text, /celeriac_tasks_total\{name="spec.events.fail",state="FAILURE",worker="ev@spec"\} 1/);
+    assert.match(text, /celeriac_task_runtime_seconds_count\{worker="ev@spec",name="spec.events.add"\} 1/);
+    assert.match(text, /celeriac_prefetch_limit\{worker="ev@spec"\} \d+/);
+    assert.match(text, /celeriac_queue_depth\{queue="[^"]+",worker="ev@spec"\} 0/);
+  });
+});
