@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Runs the compiled specs with node's test runner. Usage: node spec/run.mjs [unit|integration|...]
+// Runs the compiled specs with node's test runner. Usage: node spec/run.mjs [unit|integration|reliability|...]
 // Specs live in spec/<suite>/**/*.test.ts and are compiled to dist/spec by `npm run build`.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -23,5 +23,15 @@ if (files.length === 0) {
   console.error(`no spec files found under ${root} for ${suites.join(', ') || 'all suites'}`);
   process.exit(1);
 }
-const result = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...files], { stdio: 'inherit' });
-process.exit(result.status ?? 1);
+// spec/reliability injects faults into the shared RabbitMQ node and Redis server (stop_app,
+// memory alarms, Redis restarts): it runs after the other suites, alone and one file at a time.
+const reliability = join(root, 'reliability') + '/';
+const regular = files.filter((file) => !file.startsWith(reliability));
+const faulty = files.filter((file) => file.startsWith(reliability));
+let status = 0;
+for (const [batch, concurrency] of [[regular, 2], [faulty, 1]]) {
+  if (batch.length === 0) continue;
+  const result = spawnSync(process.execPath, ['--test', `--test-concurrency=${concurrency}`, ...batch], { stdio: 'inherit' });
+  if (result.status !== 0) status = result.status ?? 1;
+}
+process.exit(status);

@@ -111,6 +111,8 @@ export abstract class KeyValueBackend implements ResultBackend {
    */
   protected abstract setUnlessSucceeded(key: string, value: string, ttlMs: number): Promise<boolean>;
   protected abstract delete(key: string): Promise<void>;
+  /** Atomically adds `by` to the integer under `key` (0 when absent), sets its expiry (`ttlMs`, 0 none), resolves with the new value. */
+  protected abstract increment(key: string, by: number, ttlMs: number): Promise<number>;
   /** Opens the one subscription connection; called lazily, at most once per instance. */
   protected abstract openSubscriber(events: SubscriberEvents): ChannelSubscriber;
   /** Releases the store connection(s). Called once, after the subscriber is closed. */
@@ -123,6 +125,12 @@ export abstract class KeyValueBackend implements ResultBackend {
   protected abstract join(join: ChordJoin): Promise<string[] | null>;
 
   // ---- ResultBackend ---------------------------------------------------------------------------
+
+  async countRedeliveredStarts(taskId: string, add: number): Promise<number> {
+    this.assertOpen();
+    // At least a day, so a message that waits long in its queue keeps its count.
+    return this.guard(() => this.increment(`celeriac-redelivered-starts-${taskId}`, add, Math.max(this.resultExpiresMs, 86_400_000)));
+  }
 
   /**
    * Writes the meta as Celery does. Like Celery 5.2's `_store_result`, an outcome already stored

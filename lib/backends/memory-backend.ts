@@ -100,6 +100,13 @@ class MemoryBackend extends KeyValueBackend {
     return true;
   }
 
+  protected async increment(key: string, by: number, ttlMs: number): Promise<number> {
+    const now = Date.now();
+    const next = Number(this.store.get(key, now) ?? 0) + by;
+    this.store.set(key, String(next), ttlMs, now);
+    return next;
+  }
+
   protected async delete(key: string): Promise<void> {
     this.store.entries.delete(key);
     this.store.joined.delete(key);

@@ -155,6 +155,21 @@ class RedisBackend extends KeyValueBackend {
     }
   }
 
+  /** INCRBY and PEXPIRE in one MULTI. */
+  protected async increment(key: string, by: number, ttlMs: number): Promise<number> {
+    const tx = this.client.multi().incrby(key, by);
+    if (ttlMs > 0) tx.pexpire(key, Math.ceil(ttlMs));
+    let replies: [Error | null, unknown][] | null;
+    try {
+      replies = await tx.exec();
+    } catch (err) {
+      throw this.failure('INCRBY', err);
+    }
+    if (replies === null) throw this.failure('INCRBY', new Error('transaction aborted'));
+    for (const [err] of replies) if (err) throw this.failure('INCRBY', err);
+    return Number(replies[0]![1]);
+  }
+
   protected async delete(key: string): Promise<void> {
     try {
       await this.client.del(key);

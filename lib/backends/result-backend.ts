@@ -55,6 +55,14 @@ export interface ResultBackend {
   /** Closes connections; pending waits reject with ClosedError. Idempotent. */
   close(): Promise<void>;
   /**
+   * Optional (backends with a shared store: redis://, memory://). Atomically adds `add` (0 to
+   * read) to the number of times this task id started on a redelivered message and resolves
+   * with the count, which expires after a day or `resultExpires`, whichever is longer. The
+   * worker's poison-message limit (`maxRedeliveries`) keeps it; without it (rpc://) that
+   * limit is off.
+   */
+  countRedeliveredStarts?(taskId: string, add: number): Promise<number>;
+  /**
    * Called before the app sends a task whose result it wants (not for ignoreResult), so a
    * backend that delivers results by message can make sure its reply queue exists. Cheap
    * after the first call.

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { Packr } from 'msgpackr';
 import { SerializationError } from '../errors/errors.js';
 
@@ -30,6 +31,8 @@ const json: Serializer = {
     }
   },
   decode(body) {
+    // toString('utf8') would silently turn invalid bytes into U+FFFD: refuse them instead.
+    if (!isUtf8(body)) throw new SerializationError('body is not valid UTF-8');
     try {
       return JSON.parse(body.toString('utf8'), unwrapKombuTypes);
     } catch (error) {

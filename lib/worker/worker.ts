@@ -40,9 +40,19 @@ export interface WorkerOptions {
   pool?: 'async' | 'threads';
   /** For the threads pool: the module (path or URL) exporting this app, imported by every thread. */
   appModule?: string;
+  /**
+   * Poison-message limit: how many times a task may start again on a redelivered message (its
+   * previous holder died, hung past the heartbeat or lost its connection before settling it)
+   * before it is dead-lettered with reason `redelivery-limit` instead. Counted per task id in
+   * the result backend (redis://, memory://; not rpc://); see docs/reliability.md. Default 10;
+   * null: no limit.
+   */
+  maxRedeliveries?: number | null;
+  /** Bodies larger than this many bytes are dead-lettered (reason `too-large`) without decoding. Default 64 MiB; null: no limit. */
+  maxMessageSize?: number | null;
 }
 
-const WORKER_OPTION_KEYS = ['concurrency', 'prefetchMultiplier', 'queues', 'hostname', 'shutdownTimeout', 'resultStoreRetryDelays', 'logger', 'pool', 'appModule'];
+const WORKER_OPTION_KEYS = ['concurrency', 'prefetchMultiplier', 'queues', 'hostname', 'shutdownTimeout', 'resultStoreRetryDelays', 'logger', 'pool', 'appModule', 'maxRedeliveries', 'maxMessageSize'];
 
 /**
  * A message whose ETA is at most this far ahead is held in the worker until due (it arrived a
@@ -84,6 +94,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   readonly hostname: string;
   readonly logger: Logger;
   readonly shutdownTimeoutMs: number;
+  readonly maxRedeliveries: number | null;
+  readonly maxMessageSize: number | null;
   readonly #environment: RequestEnvironment;
   /** Ready to run, in arrival order. */
   readonly #waiting: TaskRequest[] = [];
@@ -105,6 +117,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
    */
   isRevoked: (taskId: string) => boolean = () => false;
   #state: 'idle' | 'running' | 'stopping' | 'stopped' = 'idle';
+  /**
+   * Suspects: redelivered requests whose task already started on a redelivered message before
+   * (it was running when some worker died). A suspect runs alone — nothing else starts while
+   * it runs — so the task that kills workers is the only one charged for the next death.
+   */
+  readonly #suspects = new WeakSet<TaskRequest>();
+  #isolated: TaskRequest | null = null;
 
   constructor(
     readonly app: App,
@@ -119,6 +138,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.queues = options.queues?.length ? [...options.queues] : [app.config.defaultQueue];
     this.hostname = expandHostname(options.hostname ?? 'celeriac@%h');
     this.shutdownTimeoutMs = toMilliseconds(options.shutdownTimeout ?? '30s', 'shutdownTimeout');
+    this.maxRedeliveries = options.maxRedeliveries === null ? null : nonNegativeInteger('maxRedeliveries', options.maxRedeliveries ?? 10);
+    this.maxMessageSize = options.maxMessageSize === null ? null : positiveInteger('maxMessageSize', options.maxMessageSize ?? 64 * 1024 * 1024);
     this.logger = (options.logger ?? app.logger).child({ worker: this.hostname });
     this.#limiter = new RateLimiter((name) => {
       const rate = app.tasks.get(name)?.options.rateLimit;
@@ -246,6 +267,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
       delivery.reject(true);
       return;
     }
+    if (this.maxMessageSize !== null && delivery.body.length > this.maxMessageSize) {
+      this.reject(delivery, new Error(`body of ${delivery.body.length} bytes exceeds the worker's maxMessageSize of ${this.maxMessageSize} bytes`), 'too-large');
+      return;
+    }
     let request: TaskRequest;
     try {
       const message = decodeTaskMessage(delivery.body, delivery.properties, this.app.config.accept);
@@ -258,6 +283,18 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
     if (this.logger.isInfoEnabled()) this.logger.info(`Task ${request.name}[${request.id}] received`);
     this.emit('task-received', request);
+    if (!this.countsStarts(request)) {
+      this.dispatch(request);
+      return;
+    }
+    void this.redeliveredStarts(request, 0).then((prior) => {
+      if (prior > 0) this.#suspects.add(request);
+      if (this.#state === 'running') this.dispatch(request);
+      else request.delivery.reject(true);
+    });
+  }
+
+  private dispatch(request: TaskRequest): void {
     const delay = request.delayMs();
     if (delay > HOLD_LIMIT_MS) this.defer(request, delay);
     else if (delay > 0) this.hold(request, delay);
@@ -299,10 +336,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   private pump(): void {
-    while (this.#state === 'running' && this.#executing.size < this.concurrency && this.#waiting.length > 0) {
-      // The first waiting request whose task is not rate limited right now; the others keep their place.
+    while (this.#state === 'running' && this.#executing.size < this.concurrency && this.#waiting.length > 0 && !this.#isolated) {
+      // A waiting suspect starts alone, once the running tasks finished; nothing starts meanwhile.
+      const suspect = this.#waiting.findIndex((r) => this.#suspects.has(r));
+      if (suspect >= 0 && this.#executing.size > 0) return;
+      // Else the first waiting request whose task is not rate limited right now; the others keep their place.
       const now = Date.now();
-      const index = this.#waiting.findIndex((r) => this.#limiter.take(r.name, now));
+      const index = suspect >= 0 ? suspect : this.#waiting.findIndex((r) => this.#limiter.take(r.name, now));
+      if (suspect >= 0) this.#isolated = this.#waiting[suspect]!;
       if (index < 0) {
         this.wakeForRateLimit(now);
         return;
@@ -313,12 +354,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.#executing.add(request);
       void request.codeFinished.then(() => {
         this.#executing.delete(request);
+        if (this.#isolated === request) this.#isolated = null;
         this.pump();
       });
       this.emit('task-started', request);
-      const run = request
-        .execute(this.#environment)
-        .then((outcome) => this.done(request, outcome))
+      const run = this.admit(request)
+        .then((admitted) => (admitted ? request.execute(this.#environment).then((outcome) => this.done(request, outcome)) : undefined))
         .catch((error: unknown) => {
           // execute() records failures itself; reaching here is a bug, so keep the message.
           this.logger.error(`Task ${request.name}[${request.id}] crashed the request handler: ${(error as Error)?.stack ?? error}`);
@@ -326,9 +367,40 @@ export class Worker extends EventEmitter<WorkerEvents> {
         })
         .finally(() => {
           this.#running.delete(request);
+          if (this.#isolated === request) this.#isolated = null;
           if (this.#executing.delete(request)) this.pump();
         });
       this.#running.set(request, run);
+    }
+  }
+
+  /**
+   * The poison-message limit, checked as a redelivered message is about to start: counts the
+   * start in the result backend and past `maxRedeliveries` dead-letters the message instead
+   * (resolves false). Starts are counted, not deliveries, and suspects run alone (see
+   * #suspects), so tasks that merely sat in the prefetch of — or ran beside — a task that kills
+   * its worker are not blamed for it. The count never blocks work: if it fails, the task runs.
+   */
+  private async admit(request: TaskRequest): Promise<boolean> {
+    if (!this.countsStarts(request)) return true;
+    const limit = this.maxRedeliveries!;
+    const starts = await this.redeliveredStarts(request, 1);
+    if (starts <= limit) return true;
+    this.reject(request.delivery, new Error(`started ${starts} times on redelivered messages (limit ${limit}): every worker running it died, hung or lost its connection`), 'redelivery-limit');
+    return false;
+  }
+
+  private countsStarts(request: TaskRequest): boolean {
+    return this.maxRedeliveries !== null && request.delivery.redelivered && this.app.hasBackend && this.app.backend.countRedeliveredStarts !== undefined;
+  }
+
+  /** Adds `add` to the task's count of redelivered starts and resolves with it; 0 when the backend fails. */
+  private async redeliveredStarts(request: TaskRequest, add: 0 | 1): Promise<number> {
+    try {
+      return await this.app.backend.countRedeliveredStarts!(request.id, add);
+    } catch (error) {
+      this.logger.warn(`Task ${request.name}[${request.id}] redelivered; its start count is unavailable (${(error as Error).message}); running it`);
+      return 0;
     }
   }
 
@@ -361,8 +433,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.emit('task-done', request, outcome);
   }
 
-  private reject(delivery: Delivery, error: unknown): void {
-    const reason = error instanceof InvalidMessageError ? error.reason : 'decode';
+  private reject(delivery: Delivery, error: unknown, reason: string = error instanceof InvalidMessageError ? error.reason : 'decode'): void {
     const text = (error as Error)?.message ?? String(error);
     const id = delivery.properties.correlationId ?? '?';
     this.logger.error(`Message ${id} from ${delivery.queue} dead-lettered (${reason}): ${text}`);
@@ -371,6 +442,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
       else this.logger.error(`Message ${id} could not be dead-lettered; requeued`);
     });
   }
+}
+
+function nonNegativeInteger(option: string, value: number): number {
+  if (!Number.isInteger(value) || value < 0) throw new ConfigError(option, `must be a non-negative integer, got ${value}`);
+  return value;
 }
 
 function expandHostname(pattern: string): string {

@@ -1,0 +1,66 @@
+import { appendFileSync } from 'node:fs';
+import { createApp, type TaskContext } from '../../lib/index.js';
+
+/**
+ * The app of the fault-injection specs (spec/reliability), loaded by `celeriac worker -A` in
+ * worker processes and imported by the spec itself to send. Configured by environment:
+ *   CELERIAC_BROKER_URL, CELERIAC_RESULT_BACKEND — as for any app;
+ *   RELIABILITY_QUEUE      — the default queue (one per test);
+ *   RELIABILITY_HEARTBEAT  — AMQP heartbeat in seconds (short, so stalls are noticed quickly);
+ *   RELIABILITY_LEDGER     — a file every finished run appends one line to (see ExecutionRecord).
+ * Creating it does no I/O.
+ */
+export const app = createApp({
+  name: 'reliability',
+  defaultQueue: process.env.RELIABILITY_QUEUE ?? 'spec.reliability',
+  heartbeat: Number(process.env.RELIABILITY_HEARTBEAT ?? 30) * 1000,
+  brokerConnectionMaxRetries: null,
+  brokerConnectionMaxDelay: '2s',
+  logLevel: 'silent',
+});
+
+/** One line of the execution ledger: a run of `rel.work` whose code finished. */
+export interface ExecutionRecord {
+  n: number;
+  id: string;
+  pid: number;
+  /** The delivery was seen before (broker flag, or a counted redelivery). */
+  redelivered: boolean;
+  /** When the code started and finished (ms since the epoch). */
+  started: number;
+  at: number;
+}
+
+/**
+ * Appends the record synchronously, before the worker stores the result and acks: a run that
+ * is in the ledger finished its code; a worker killed later makes it run again (a duplicate),
+ * never a gap.
+ */
+function record(context: TaskContext, n: number, started: number): void {
+  const ledger = process.env.RELIABILITY_LEDGER;
+  if (!ledger) return;
+  const entry: ExecutionRecord = { n, id: context.id, pid: process.pid, redelivered: context.redelivered, started, at: Date.now() };
+  appendFileSync(ledger, `${JSON.stringify(entry)}\n`);
+}
+
+/** The workload: task n sleeps `ms`, records its run and returns n. */
+export const work = app.task('rel.work', async function (this: TaskContext, n: number, ms: number) {
+  const started = Date.now();
+  if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
+  record(this, n, started);
+  return n;
+});
+
+/** Kills the worker process that runs it, every time. */
+export const poison = app.task('rel.poison', function (this: TaskContext, n: number) {
+  record(this, n, Date.now());
+  process.kill(process.pid, 'SIGKILL');
+});
+
+/** Refuses arguments that are not numbers (TypeError): a task that rejects its input. */
+export const picky = app.task('rel.picky', (x: number) => {
+  if (typeof x !== 'number') throw new TypeError(`rel.picky wants a number, got ${typeof x}`);
+  return x * 2;
+});
+
+export default app;
