@@ -161,9 +161,9 @@ export function describeWorkerBehaviour(name: string, makeApp: () => App): void 
       assert.equal(await kept.state, 'PENDING');
     });
 
-    for (const [reason, publish] of badMessages()) {
-      it(`dead-letters ${reason} with the reason in its headers and keeps working`, async () => {
-        const { app, worker, queue } = await setup();
+    for (const [reason, publish, what] of badMessages()) {
+      it(`dead-letters ${what ?? reason} with the reason in its headers and keeps working`, async () => {
+        const { app, worker, queue } = await setup({ maxMessageSize: 64 * 1024 });
         const ok = app.task('spec.after-bad', () => 'fine');
         await worker.start();
         await publish(app, queue);
@@ -219,21 +219,28 @@ export function describeWorkerBehaviour(name: string, makeApp: () => App): void 
 
 type Publisher = (app: App, queue: string) => Promise<void>;
 
-function badMessages(): [string, Publisher][] {
-  const headers = (task: string) => ({ lang: 'py', task, id: crypto.randomUUID(), retries: 0, timelimit: [null, null] });
-  const raw = (body: string, contentType: string, task = 'spec.after-bad'): Publisher => async (app, queue) => {
-    const h = headers(task);
+/** [reason expected in the dead-letter headers, how to publish it, what it is (default: the reason)]. */
+function badMessages(): [string, Publisher, string?][] {
+  const headers = (task: string, extra: Record<string, unknown> = {}) => ({ lang: 'py', task, id: crypto.randomUUID(), retries: 0, timelimit: [null, null], ...extra });
+  const raw = (body: string | Buffer, contentType: string, task = 'spec.after-bad', extra: Record<string, unknown> = {}): Publisher => async (app, queue) => {
+    const h = headers(task, extra);
     await app.transport.publish(
-      { body: Buffer.from(body), contentType, contentEncoding: 'utf-8', headers: h, correlationId: h.id },
+      { body: Buffer.isBuffer(body) ? body : Buffer.from(body), contentType, contentEncoding: 'utf-8', headers: h, correlationId: h.id },
       { exchange: '', routingKey: queue },
     );
   };
   return [
     ['unknown-task', (app) => app.sendTask('spec.no-such-task', [1]).then(() => undefined)],
     ['decode', raw('[[1, 2], {', 'application/json')],
+    ['decode', raw(Buffer.from([0x5b, 0x5b, 0x22, 0xff, 0xfe, 0x22, 0x5d, 0x2c, 0x7b, 0x7d, 0x2c, 0x7b, 0x7d, 0x5d]), 'application/json'), 'JSON that is not valid UTF-8'],
+    ['decode', raw(Buffer.from([0x93, 0xc1, 0xc1]), 'application/x-msgpack'), 'malformed msgpack'],
     ['content-type', raw('gASVAAAAAAAAAAA=', 'application/x-python-serialize')],
+    ['content-type', raw('[[], {}, {}]', ''), 'a message without a content type'],
     ['body-shape', raw('{"args": [1, 2]}', 'application/json')],
+    ['body-shape', raw('[[], {}, {"chain": [{"args": []}]}]', 'application/json'), 'an embed whose signature names no task'],
     ['headers', raw('[[], {}, {}]', 'application/json', '')],
+    ['headers', raw('[[], {}, {}]', 'application/json', 'spec.after-bad', { retries: 'many' }), 'a header of the wrong type'],
+    ['too-large', raw(`[["${'x'.repeat(70 * 1024)}"], {}, {}]`, 'application/json'), 'a body over maxMessageSize'],
   ];
 }
 
