@@ -11,6 +11,7 @@ import type { AppConfig } from './config.js';
 import type { CallOptions } from './call-options.js';
 import type { TaskOptions } from './task.js';
 import { queueDeclaration } from './queues.js';
+import { injectTraceContext } from '../tracing/trace-context.js';
 import { EventDispatcher } from '../events/dispatcher.js';
 
 /**
@@ -142,6 +143,7 @@ export class Producer {
     };
     if (priority !== undefined) message.priority = priority;
     if (expiresAt !== null) message.expiration = Math.max(0, expiresAt - now);
+    injectTraceContext(message.headers);
     return message;
   }
 

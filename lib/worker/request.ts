@@ -14,6 +14,7 @@ import { decideRetry } from './retry-policy.js';
 import { timeLimitsOf } from './time-limits.js';
 import { failureMeta, retryMeta, revokedMeta, successMeta } from './outcome.js';
 import { continueWorkflow } from './workflow.js';
+import { runInTaskSpan, withTraceContext } from '../tracing/trace-context.js';
 
 /** Outcome of one request, for logs, events and specs. */
 export type RequestOutcome =
@@ -115,7 +116,9 @@ export class TaskRequest {
       const limits = timeLimitsOf(headers, this.task.options);
       this.#terminated = new Promise<never>((_, reject) => (this.#terminate = reject));
       this.#terminated.catch(() => undefined);
-      const running = env.pool.run({ task: this.task, args: this.message.args, kwargs: this.message.kwargs, context, abort: this.abort, limits });
+      const running = runInTaskSpan(headers, this, () =>
+        env.pool.run({ task: this.task, args: this.message.args, kwargs: this.message.kwargs, context, abort: this.abort, limits }),
+      );
       // The async pool cannot stop code that ignores its signal: a terminated run is given up at
       // once. The threads pool stops it (terminates the thread): wait for that, so the slot is free.
       const rethrow = (reason: unknown) => (): never => {
@@ -187,7 +190,7 @@ export class TaskRequest {
     }
     if (hasWorkflow(this.message)) {
       try {
-        await continueWorkflow(env.app, this.message, meta.status, meta.result, meta.traceback);
+        await withTraceContext(this.message.headers, () => continueWorkflow(env.app, this.message, meta.status, meta.result, meta.traceback));
       } catch (error) {
         return this.requeue(env, error);
       }
