@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import type { Logger } from 'winston';
 import { createBackend } from '../backends/registry.js';
 import type { ResultBackend } from '../backends/result-backend.js';
@@ -16,6 +17,10 @@ import { DelayedDelivery } from './delayed-delivery.js';
 import { queueDeclaration } from './queues.js';
 import { checkTaskOptions, Task, type TaskFunction, type TaskOptions } from './task.js';
 
+export interface AppEvents {
+  'broker-reconnected': [role: 'publish' | 'consume'];
+}
+
 /**
  * The entry point of a celeriac program: configuration, the task registry, and the lazily
  * opened broker and backend connections shared by producers and workers of this process.
@@ -30,6 +35,8 @@ export class App {
   /** Stable id of this process's app; the reply_to of every message it sends. */
   readonly oid: string = randomUUID();
   readonly tasks = new Map<string, Task<never[], unknown>>();
+  /** `broker-reconnected` (role 'publish' | 'consume'): a lost broker connection was replaced. */
+  readonly events = new EventEmitter<AppEvents>();
   readonly producer: Producer;
   /** Sends messages through the broker's delay tiers (countdown, eta, retries). */
   readonly delayedDelivery: DelayedDelivery;
@@ -100,6 +107,7 @@ export class App {
       connectInitialDelayMs: 200,
       connectMaxDelayMs: this.config.brokerConnectionMaxDelayMs,
       logger: this.logger,
+      onReconnect: (role) => this.events.emit('broker-reconnected', role),
     };
   }
 

@@ -136,4 +136,6 @@ export interface TransportOptions {
   connectInitialDelayMs: number;
   connectMaxDelayMs: number;
   logger: import('winston').Logger;
+  /** Called each time a lost connection has been replaced (after topology and consumers are restored). */
+  onReconnect?: (role: 'publish' | 'consume') => void;
 }

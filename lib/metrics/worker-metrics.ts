@@ -22,6 +22,8 @@ export class WorkerMetrics {
     if ('runtimeMs' in outcome) this.#runtime.observe({ name: request.name }, outcome.runtimeMs / 1000);
   };
   readonly #onDeadLettered = (delivery: Delivery, reason: string): void => this.#deadLettered.inc({ queue: delivery.queue, reason });
+  readonly #reconnects: Counter<'role'>;
+  readonly #onReconnect = (role: 'publish' | 'consume'): void => this.#reconnects.inc({ role });
 
   constructor(readonly worker: Worker) {
     const registers = [this.registry];
@@ -35,6 +37,7 @@ export class WorkerMetrics {
       buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300],
       registers,
     });
+    this.#reconnects = new Counter({ name: 'celeriac_broker_reconnects_total', help: 'Lost broker connections replaced, by role (publish, consume)', labelNames: ['role'], registers });
     this.#deadLettered = new Counter({ name: 'celeriac_dead_lettered_total', help: 'Messages moved to a dead-letter queue, by queue and reason', labelNames: ['queue', 'reason'], registers });
     new Gauge({ name: 'celeriac_tasks_active', help: 'Tasks whose code is running', registers, collect() { this.set(worker.active); } });
     new Gauge({ name: 'celeriac_prefetch_in_use', help: 'Deliveries taken from the broker and not yet settled', registers, collect() { this.set(worker.unsettled); } });
@@ -58,6 +61,7 @@ export class WorkerMetrics {
       },
     });
     worker.on('task-received', this.#onReceived);
+    worker.app.events.on('broker-reconnected', this.#onReconnect);
     worker.on('task-started', this.#onStarted);
     worker.on('task-done', this.#onDone);
     worker.on('dead-lettered', this.#onDeadLettered);
@@ -87,6 +91,7 @@ export class WorkerMetrics {
     this.worker.off('task-started', this.#onStarted);
     this.worker.off('task-done', this.#onDone);
     this.worker.off('dead-lettered', this.#onDeadLettered);
+    this.worker.app.events.off('broker-reconnected', this.#onReconnect);
     const server = this.#server;
     this.#server = undefined;
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));

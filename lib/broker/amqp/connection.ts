@@ -146,6 +146,7 @@ export class ConnectionManager {
       this.current = connection;
       if (reconnected || failures > 0) this.logger.info(`broker ${this.redacted} connected (${this.role})`);
       for (const waiter of this.waiters.splice(0)) waiter.resolve(connection);
+      if (reconnected) this.options.onReconnect?.(this.role);
       return;
     }
   }
