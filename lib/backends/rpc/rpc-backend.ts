@@ -64,8 +64,6 @@ class RpcBackend implements ResultBackend {
   private consuming: Promise<ConsumerHandle> | undefined;
   /** Sync markers in flight through the own reply queue (see getMeta). */
   private readonly markers = new Map<string, () => void>();
-  /** Other clients' reply queues this backend declared, oldest first. */
-  private readonly declaredReplyQueues = new Set<string>();
   private closed = false;
   private warnedFull = false;
 
@@ -115,18 +113,18 @@ class RpcBackend implements ResultBackend {
     } catch (error) {
       throw new SerializationError(`result of task ${meta.task_id} is not JSON-serializable: ${(error as Error).message}`, { cause: error });
     }
-    // The reply queue is declared (once) as Celery declares it. If it is gone since — its client
-    // lost its connection and the auto-delete queue went with it — the mandatory publish is
-    // returned: declare it again and publish into it, so the client finds the result when it
-    // is back (the queue then lives until x-expires).
+    // Published into the client's reply queue as it is, as Celery's workers do: never declared
+    // first. The client declared it with its own result expiry; declaring it again with this
+    // app's would be refused (406 PRECONDITION_FAILED) whenever the two differ. Only if it is
+    // gone — the client lost its connection and the auto-delete queue went with it — is the
+    // mandatory publish returned: then declare it (with this app's expiry) and publish into it,
+    // so the client finds the result when it is back.
     const message = { body: Buffer.from(body), contentType: 'application/json', contentEncoding: 'utf-8', headers: {}, correlationId: meta.task_id, persistent: false };
-    await this.declareReplyQueue(context.replyTo);
     try {
       await this.transport().publish(message, { exchange: '', routingKey: context.replyTo, mandatory: true });
     } catch (error) {
       if (!(error instanceof PublishError && error.reason === 'unroutable')) throw error;
-      this.declaredReplyQueues.delete(context.replyTo);
-      await this.declareReplyQueue(context.replyTo);
+      await this.recreateReplyQueue(context.replyTo);
       await this.transport().publish(message, { exchange: '', routingKey: context.replyTo, mandatory: false });
     }
   }
@@ -238,13 +236,17 @@ class RpcBackend implements ResultBackend {
     }
   }
 
-  /** Declares a client's reply queue the way Celery does; remembered (bounded) so it is declared once. */
-  private async declareReplyQueue(name: string): Promise<void> {
-    if (this.declaredReplyQueues.has(name)) return;
-    await this.transport().declareQueue(replyQueueDeclaration(name, this.resultExpiresMs, true));
-    this.declaredReplyQueues.add(name);
-    if (this.declaredReplyQueues.size > RPC_MAX_BUFFERED_RESULTS) {
-      this.declaredReplyQueues.delete(this.declaredReplyQueues.values().next().value!);
+  /**
+   * Declares a client's vanished reply queue the way Celery does. If the client declared it
+   * again meanwhile, with another expiry, RabbitMQ refuses (406): then it exists, which is all
+   * that is needed.
+   */
+  private async recreateReplyQueue(name: string): Promise<void> {
+    try {
+      await this.transport().declareQueue(replyQueueDeclaration(name, this.resultExpiresMs, true));
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== 406) throw error;
+      this.logger.debug(`rpc:// reply queue ${name} exists again with other arguments: ${(error as Error).message}`);
     }
   }
 
@@ -337,8 +339,8 @@ class RpcBackend implements ResultBackend {
 
 /**
  * A reply queue exactly as Celery 5.2 declares it (`Queue(oid, durable=False, auto_delete=True,
- * expires=result_expires)`): RabbitMQ refuses a re-declaration with other arguments, and Python
- * workers declare the queue of every client they reply to. Keep resultExpires equal on both sides.
+ * expires=result_expires)`, x-expires in ms). Only its client declares it while it exists: RabbitMQ
+ * refuses a re-declaration with other arguments, and clients' and workers' expiries may differ.
  */
 function replyQueueDeclaration(name: string, resultExpiresMs: number, transient: boolean): QueueDeclaration {
   return {

@@ -11,6 +11,8 @@ Everything comes from the environment, so the same module configures workers and
     INTEROP_PY_QUEUE        the queue Python workers consume (tasks.*)
     INTEROP_NODE_QUEUE      the queue celeriac workers consume (node.*)
     INTEROP_SERIALIZER      json (default) or msgpack, for the task messages this side sends
+    INTEROP_RESULT_BACKEND  overrides CELERY_RESULT_BACKEND (the rpc:// specs set it to rpc://)
+    INTEROP_RESULT_EXPIRES  result_expires in seconds (also the x-expires of rpc:// reply queues)
 
 Run a worker:  python3 -m celery -A tasks worker -Q "$INTEROP_PY_QUEUE" --pool=threads -c 2
 """
@@ -21,6 +23,9 @@ from datetime import datetime, timezone
 from celery import Celery
 
 PY_QUEUE = os.environ.get('INTEROP_PY_QUEUE', 'python')
+if os.environ.get('INTEROP_RESULT_BACKEND'):
+    # Celery reads $CELERY_RESULT_BACKEND before the app's own settings: replace the variable.
+    os.environ['CELERY_RESULT_BACKEND'] = os.environ['INTEROP_RESULT_BACKEND']
 NODE_QUEUE = os.environ.get('INTEROP_NODE_QUEUE', 'node')
 
 app = Celery(
@@ -28,6 +33,8 @@ app = Celery(
     broker=os.environ.get('CELERY_BROKER_URL', 'amqp://guest:guest@127.0.0.1:5672'),
     backend=os.environ.get('CELERY_RESULT_BACKEND', 'redis://127.0.0.1:6379/0'),
 )
+if os.environ.get('INTEROP_RESULT_EXPIRES'):
+    app.conf.result_expires = float(os.environ['INTEROP_RESULT_EXPIRES'])
 app.conf.update(
     task_serializer=os.environ.get('INTEROP_SERIALIZER', 'json'),
     accept_content=['json', 'msgpack'],
