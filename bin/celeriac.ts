@@ -5,6 +5,7 @@ import { hideBin } from 'yargs/helpers';
 import { beatCommand } from './commands/beat.js';
 import { callCommand } from './commands/call.js';
 import { controlCommand } from './commands/control.js';
+import { deadLetterCommand } from './commands/dead-letter.js';
 import { demoCommand } from './commands/demo.js';
 import { eventsCommand } from './commands/events.js';
 import { inspectCommand } from './commands/inspect.js';
@@ -19,6 +20,7 @@ await yargs(hideBin(process.argv))
   .command(workerCommand)
   .command(callCommand)
   .command(purgeCommand)
+  .command(deadLetterCommand)
   .command(inspectCommand)
   .command(controlCommand)
   .command(eventsCommand)

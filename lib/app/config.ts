@@ -56,9 +56,25 @@ export interface AppOptions {
 }
 
 export interface QueueSettings {
-  /** x-max-priority of this queue; null for none. Default: the app's `queueMaxPriority`. */
+  /**
+   * x-max-priority of this queue; null for none. Default: the app's `queueMaxPriority`.
+   * A quorum queue has no priorities: setting one (here or through `queueMaxPriority`) is a ConfigError.
+   */
   maxPriority?: number | null;
+  /**
+   * 'classic' (default) or 'quorum' (`x-queue-type: quorum`: replicated, always durable, no
+   * priorities; the broker counts deliveries in `x-delivery-count`, which the worker's
+   * poison-message limit then uses). See docs/routing.md.
+   */
+  type?: 'classic' | 'quorum';
+  /**
+   * Quorum queues only: `x-delivery-limit`, the broker's own cap on returned deliveries; past it
+   * the broker dead-letters the message to `<queue>.dead-letter`. Default none.
+   */
+  deliveryLimit?: number;
 }
+
+const QUEUE_SETTING_KEYS = ['maxPriority', 'type', 'deliveryLimit'];
 
 /** AppOptions after defaults and validation; durations in ms. */
 export interface AppConfig {
@@ -143,7 +159,7 @@ export function resolveConfig(options: AppOptions, env: NodeJS.ProcessEnv = proc
     logger: options.logger,
     router: new Router(options.taskRoutes),
     queueMaxPriority: maxPriority('queueMaxPriority', options.queueMaxPriority ?? null),
-    queues: queueSettings(options.queues ?? {}),
+    queues: queueSettings(options.queues ?? {}, maxPriority('queueMaxPriority', options.queueMaxPriority ?? null)),
     taskSendSentEvent: options.taskSendSentEvent === undefined ? false : booleanOption('taskSendSentEvent', options.taskSendSentEvent),
     beatSchedule: checkSchedule(options.beatSchedule ?? {}),
   };
@@ -182,16 +198,34 @@ function maxPriority(option: string, value: unknown): number | null {
   throw new ConfigError(option, `expected an integer 1..255 or null, got ${JSON.stringify(value)}`);
 }
 
-function queueSettings(queues: unknown): Record<string, QueueSettings> {
+function queueSettings(queues: unknown, appMaxPriority: number | null): Record<string, QueueSettings> {
   if (typeof queues !== 'object' || queues === null || Array.isArray(queues)) throw new ConfigError('queues', 'expected a map of queue name to settings');
   const result: Record<string, QueueSettings> = {};
   for (const [name, settings] of Object.entries(queues as Record<string, unknown>)) {
-    if (typeof settings !== 'object' || settings === null) throw new ConfigError(`queues.${name}`, 'expected { maxPriority }');
+    if (typeof settings !== 'object' || settings === null) throw new ConfigError(`queues.${name}`, 'expected { maxPriority, type, deliveryLimit }');
     for (const key of Object.keys(settings)) {
-      if (key !== 'maxPriority') throw new ConfigError(`queues.${name}.${key}`, 'unknown queue setting; known: maxPriority');
+      if (!QUEUE_SETTING_KEYS.includes(key)) throw new ConfigError(`queues.${name}.${key}`, `unknown queue setting; known: ${QUEUE_SETTING_KEYS.join(', ')}`);
     }
-    const value = (settings as QueueSettings).maxPriority;
-    result[name] = value === undefined ? {} : { maxPriority: maxPriority(`queues.${name}.maxPriority`, value) };
+    const given = settings as QueueSettings;
+    const checked: QueueSettings = {};
+    if (given.maxPriority !== undefined) checked.maxPriority = maxPriority(`queues.${name}.maxPriority`, given.maxPriority);
+    if (given.type !== undefined) {
+      if (given.type !== 'classic' && given.type !== 'quorum') throw new ConfigError(`queues.${name}.type`, `expected 'classic' or 'quorum', got ${JSON.stringify(given.type)}`);
+      checked.type = given.type;
+    }
+    if (given.deliveryLimit !== undefined) {
+      if (checked.type !== 'quorum') throw new ConfigError(`queues.${name}.deliveryLimit`, `queue ${name}: deliveryLimit (x-delivery-limit) needs type: 'quorum'`);
+      if (!isNonNegativeInteger(given.deliveryLimit)) throw new ConfigError(`queues.${name}.deliveryLimit`, `expected a non-negative integer, got ${JSON.stringify(given.deliveryLimit)}`);
+      checked.deliveryLimit = given.deliveryLimit;
+    }
+    if (checked.type === 'quorum') {
+      const priority = checked.maxPriority !== undefined ? checked.maxPriority : appMaxPriority;
+      if (priority !== null) {
+        const from = checked.maxPriority !== undefined ? `maxPriority ${priority}` : `queueMaxPriority ${priority} (set queues.${name}.maxPriority to null to exempt it)`;
+        throw new ConfigError(`queues.${name}.maxPriority`, `queue ${name} is a quorum queue, and quorum queues have no priorities: ${from}`);
+      }
+    }
+    result[name] = checked;
   }
   return result;
 }

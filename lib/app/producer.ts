@@ -10,7 +10,7 @@ import type { Route } from './routes.js';
 import type { AppConfig } from './config.js';
 import type { CallOptions } from './call-options.js';
 import type { TaskOptions } from './task.js';
-import { queueDeclaration } from './queues.js';
+import { deadLetterDeclaration, deadLettersToQueue, queueDeclaration } from './queues.js';
 import { injectTraceContext } from '../tracing/trace-context.js';
 import { EventDispatcher } from '../events/dispatcher.js';
 
@@ -151,7 +151,11 @@ export class Producer {
     const key = `${declaration.name}\u0000${declaration.exchange ?? ''}\u0000${declaration.routingKey ?? ''}`;
     let declared = this.#declared.get(key);
     if (!declared) {
-      declared = this.transport().declareQueue(declaration);
+      const transport = this.transport();
+      // Its delivery-limit dead-letter target must exist before it, or RabbitMQ drops those messages.
+      declared = deadLettersToQueue(declaration)
+        ? transport.declareQueue(deadLetterDeclaration(declaration.name)).then(() => transport.declareQueue(declaration))
+        : transport.declareQueue(declaration);
       declared.catch(() => this.#declared.delete(key));
       this.#declared.set(key, declared);
     }

@@ -1,3 +1,4 @@
+import type { App } from '../app/app.js';
 import type { Delivery, Transport } from '../broker/transport.js';
 import { deadLetterDeclaration, deadLetterQueueName } from '../app/queues.js';
 
@@ -10,18 +11,36 @@ export const DEAD_LETTER_HEADERS = {
 } as const;
 
 /**
+ * Headers dropped when a dead-lettered message is re-queued: celeriac's, the trace RabbitMQ adds
+ * when it dead-letters (a quorum queue's delivery limit), and the quorum delivery count.
+ */
+const REQUEUE_DROPPED_HEADERS: readonly string[] = [
+  ...Object.values(DEAD_LETTER_HEADERS),
+  'x-delivery-count',
+  'x-death',
+  'x-first-death-reason',
+  'x-first-death-queue',
+  'x-first-death-exchange',
+  'x-last-death-reason',
+  'x-last-death-queue',
+  'x-last-death-exchange',
+];
+
+/**
  * Moves a delivery that cannot be processed to `<queue>.dead-letter`, with why in its headers.
  * Contract: the original is acked only after the broker confirmed the dead-letter copy; if that
- * publish fails, the original is requeued instead — the message is never dropped.
+ * publish fails, the original is requeued instead — the message is never dropped. The copy has
+ * no AMQP expiration (the dead-letter queue has no dead-letter target: it would vanish).
  * Resolves true when the message was dead-lettered.
  */
 export async function deadLetter(transport: Transport, delivery: Delivery, reason: string, error: string): Promise<boolean> {
   const target = deadLetterQueueName(delivery.queue);
+  const { expiration: _dropped, ...properties } = delivery.properties;
   try {
     await transport.declareQueue(deadLetterDeclaration(delivery.queue));
     await transport.publish(
       {
-        ...delivery.properties,
+        ...properties,
         body: delivery.body,
         headers: {
           ...delivery.properties.headers,
@@ -40,4 +59,153 @@ export async function deadLetter(transport: Transport, delivery: Delivery, reaso
   }
   delivery.ack();
   return true;
+}
+
+/** One message in a dead-letter queue, as `celeriac dead-letter list` shows it. */
+export interface DeadLetterEntry {
+  /** Task id (`id` header, else the correlation id); null if the message has neither. */
+  id: string | null;
+  /** Task name (`task` header); null for a message that is not a task message. */
+  task: string | null;
+  /** celeriac's reason (`decode`, `unknown-task`, `redelivery-limit`...), or RabbitMQ's (`delivery_limit`). */
+  reason: string | null;
+  error: string | null;
+  /** The queue it was consumed from, where `requeue` sends it. */
+  queue: string;
+  /** ISO 8601 time it was dead-lettered, when known. */
+  at: string | null;
+  /** The dead-letter queue it waits in. */
+  deadLetterQueue: string;
+}
+
+export interface DeadLetterListing {
+  deadLetterQueue: string;
+  /** Ready messages in the dead-letter queue. */
+  total: number;
+  /** The first `limit` of them, oldest first. */
+  entries: DeadLetterEntry[];
+}
+
+/**
+ * Lists the first `limit` messages waiting in `<queue>.dead-letter` without removing them: each
+ * is taken with basic.get (unacked, so invisible to others meanwhile, and returned by the broker
+ * if this process dies), and all are rejected with requeue once read — newest first, so they
+ * keep their order (RabbitMQ puts a requeued message back at its position; memory:// at the
+ * head). They come back flagged `redelivered`, which nothing reads in a dead-letter queue.
+ */
+export async function listDeadLetters(transport: Transport, queue: string, options: { limit?: number } = {}): Promise<DeadLetterListing> {
+  const deadLetterQueue = deadLetterQueueName(queue);
+  const limit = options.limit ?? 100;
+  await transport.declareQueue(deadLetterDeclaration(queue));
+  const total = await transport.messageCount(deadLetterQueue);
+  const held: Delivery[] = [];
+  try {
+    while (held.length < limit) {
+      const delivery = await transport.get(deadLetterQueue);
+      if (!delivery) break;
+      held.push(delivery);
+    }
+    return { deadLetterQueue, total, entries: held.map((d) => describeDeadLetter(d, queue)) };
+  } finally {
+    for (const delivery of held.reverse()) delivery.reject(true);
+  }
+}
+
+export interface RequeueOptions {
+  /** Re-queue the messages of these task ids. */
+  ids?: readonly string[];
+  /** Re-queue every message (ignores `ids`). */
+  all?: boolean;
+}
+
+export interface RequeueReport {
+  requeued: DeadLetterEntry[];
+  /** Messages chosen but left in the dead-letter queue, with why (e.g. their queue is gone). */
+  failed: { entry: DeadLetterEntry; error: string }[];
+  /** Ids asked for that are not in the dead-letter queue. */
+  missing: string[];
+}
+
+/**
+ * Sends chosen messages of `<queue>.dead-letter` back to the queue each was consumed from
+ * (`x-celeriac-dead-letter-queue`, or RabbitMQ's `x-first-death-queue`), body and properties as
+ * they were, without the dead-letter headers, the quorum delivery count and RabbitMQ's death
+ * trace, so the poison-message limit starts from zero: the task's count of redelivered starts in
+ * the result backend is reset too (if the app's backend keeps one).
+ *
+ * Contract: a message leaves the dead-letter queue (ack) only after the broker confirmed its copy
+ * in the target queue — published to the default exchange, mandatory, so a queue that no longer
+ * exists fails that message instead of dropping it. Messages not chosen, or whose copy failed,
+ * are returned to the dead-letter queue in their order. At-least-once: if this process dies
+ * between the confirm and the ack, the message is in both queues.
+ */
+export async function requeueDeadLetters(app: App, queue: string, options: RequeueOptions): Promise<RequeueReport> {
+  const transport = app.transport;
+  const deadLetterQueue = deadLetterQueueName(queue);
+  const wanted = new Set(options.ids ?? []);
+  const report: RequeueReport = { requeued: [], failed: [], missing: [] };
+  await transport.declareQueue(deadLetterDeclaration(queue));
+  // Each message is looked at once: held ones are invisible, and the count bounds the loop.
+  const total = await transport.messageCount(deadLetterQueue);
+  const held: Delivery[] = [];
+  const found = new Set<string>();
+  try {
+    for (let i = 0; i < total; i++) {
+      const delivery = await transport.get(deadLetterQueue);
+      if (!delivery) break;
+      const entry = describeDeadLetter(delivery, queue);
+      if (!options.all && (entry.id === null || !wanted.has(entry.id))) {
+        held.push(delivery);
+        continue;
+      }
+      if (entry.id !== null) found.add(entry.id);
+      try {
+        await resetRedeliveryCount(app, entry.id);
+        const { expiration: _dropped, ...properties } = delivery.properties;
+        const headers = { ...properties.headers };
+        for (const name of REQUEUE_DROPPED_HEADERS) delete headers[name];
+        await transport.publish({ ...properties, headers, body: delivery.body, persistent: true }, { exchange: '', routingKey: entry.queue, mandatory: true });
+      } catch (error) {
+        held.push(delivery);
+        report.failed.push({ entry, error: (error as Error)?.message ?? String(error) });
+        continue;
+      }
+      delivery.ack();
+      report.requeued.push(entry);
+    }
+  } finally {
+    for (const delivery of held.reverse()) delivery.reject(true);
+  }
+  report.missing = options.all ? [] : [...wanted].filter((id) => !found.has(id));
+  return report;
+}
+
+/** Sets the task's count of redelivered starts (the poison-message limit, classic queues) back to 0. */
+async function resetRedeliveryCount(app: App, taskId: string | null): Promise<void> {
+  if (taskId === null || !app.hasBackend) return;
+  const backend = app.backend;
+  if (!backend.countRedeliveredStarts) return;
+  const count = await backend.countRedeliveredStarts(taskId, 0);
+  if (count !== 0) await backend.countRedeliveredStarts(taskId, -count);
+}
+
+function describeDeadLetter(delivery: Delivery, queue: string): DeadLetterEntry {
+  const headers = delivery.properties.headers ?? {};
+  const text = (value: unknown): string | null => (typeof value === 'string' ? value : Buffer.isBuffer(value) ? value.toString('utf8') : null);
+  const death = Array.isArray(headers['x-death']) ? (headers['x-death'][0] as Record<string, unknown> | undefined) : undefined;
+  return {
+    id: text(headers.id) ?? delivery.properties.correlationId ?? null,
+    task: text(headers.task),
+    reason: text(headers[DEAD_LETTER_HEADERS.reason]) ?? text(headers['x-first-death-reason']),
+    error: text(headers[DEAD_LETTER_HEADERS.error]),
+    queue: text(headers[DEAD_LETTER_HEADERS.queue]) ?? text(headers['x-first-death-queue']) ?? queue,
+    at: text(headers[DEAD_LETTER_HEADERS.at]) ?? deathTime(death?.time),
+    deadLetterQueue: delivery.queue,
+  };
+}
+
+/** An x-death `time` (an AMQP timestamp: amqplib gives `{ '!': 'timestamp', value: seconds }`) as ISO 8601. */
+function deathTime(time: unknown): string | null {
+  const seconds = typeof time === 'number' ? time : typeof time === 'object' && time !== null ? (time as { value?: unknown }).value : undefined;
+  return typeof seconds === 'number' ? new Date(seconds * 1000).toISOString() : null;
 }

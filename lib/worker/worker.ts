@@ -3,7 +3,7 @@ import { hostname as osHostname } from 'node:os';
 import type { Logger } from 'winston';
 import type { App } from '../app/app.js';
 import { positiveInteger } from '../app/config.js';
-import { queueDeclaration } from '../app/queues.js';
+import { deadLetterDeclaration, deadLettersToQueue, isQuorumQueue, queueDeclaration } from '../app/queues.js';
 import type { ConsumerHandle, Delivery } from '../broker/transport.js';
 import { ConfigError, InvalidMessageError } from '../errors/errors.js';
 import { decodeTaskMessage } from '../protocol/task-message.js';
@@ -44,8 +44,9 @@ export interface WorkerOptions {
    * Poison-message limit: how many times a task may start again on a redelivered message (its
    * previous holder died, hung past the heartbeat or lost its connection before settling it)
    * before it is dead-lettered with reason `redelivery-limit` instead. Counted per task id in
-   * the result backend (redis://, memory://; not rpc://); see docs/reliability.md. Default 10;
-   * null: no limit.
+   * the result backend (redis://, memory://; not rpc://); see docs/reliability.md. On a quorum
+   * queue the broker's `x-delivery-count` is used instead (no backend needed): a delivery whose
+   * count exceeds this is dead-lettered. Default 10; null: no limit.
    */
   maxRedeliveries?: number | null;
   /** Bodies larger than this many bytes are dead-lettered (reason `too-large`) without decoding. Default 64 MiB; null: no limit. */
@@ -175,7 +176,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /** Starts consuming one more queue (declared first). Idempotent. */
   async addConsumer(queue: string): Promise<void> {
     if (this.#consumers.has(queue)) return;
-    await this.app.transport.declareQueue(queueDeclaration(queue, this.app.config));
+    const declaration = queueDeclaration(queue, this.app.config);
+    // A quorum queue with a delivery limit dead-letters into Q.dead-letter: it must exist first.
+    if (deadLettersToQueue(declaration)) await this.app.transport.declareQueue(deadLetterDeclaration(queue));
+    await this.app.transport.declareQueue(declaration);
     this.#consumers.set(queue, await this.app.transport.consume([queue], { prefetch: this.prefetch }, (d) => this.onDelivery(d)));
   }
 
@@ -283,6 +287,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
     if (this.logger.isInfoEnabled()) this.logger.info(`Task ${request.name}[${request.id}] received`);
     this.emit('task-received', request);
+    const brokerCount = this.brokerDeliveryCount(delivery);
+    if (brokerCount !== undefined && this.maxRedeliveries !== null && brokerCount > this.maxRedeliveries) {
+      const error = `delivered ${brokerCount + 1} times (x-delivery-count ${brokerCount}, limit ${this.maxRedeliveries}): every worker that took it died, hung, lost its connection or returned it`;
+      this.reject(delivery, new Error(error), 'redelivery-limit');
+      return;
+    }
     if (!this.countsStarts(request)) {
       this.dispatch(request);
       return;
@@ -390,8 +400,30 @@ export class Worker extends EventEmitter<WorkerEvents> {
     return false;
   }
 
+  /**
+   * Whether the limit counts this request's starts in the backend: a redelivered message, with
+   * a backend that counts, unless the broker counts its deliveries itself (quorum queues).
+   */
   private countsStarts(request: TaskRequest): boolean {
-    return this.maxRedeliveries !== null && request.delivery.redelivered && this.app.hasBackend && this.app.backend.countRedeliveredStarts !== undefined;
+    return (
+      this.maxRedeliveries !== null &&
+      request.delivery.redelivered &&
+      this.brokerDeliveryCount(request.delivery) === undefined &&
+      this.app.hasBackend &&
+      this.app.backend.countRedeliveredStarts !== undefined
+    );
+  }
+
+  /**
+   * The broker's count of earlier deliveries of this message (`x-delivery-count`, set by
+   * RabbitMQ on every delivery from a quorum queue; it overwrites any such header a publisher
+   * sent), or undefined when the delivery's queue is not a quorum queue of this app — a classic
+   * queue's header could be anyone's.
+   */
+  private brokerDeliveryCount(delivery: Delivery): number | undefined {
+    if (!isQuorumQueue(delivery.queue, this.app.config)) return undefined;
+    const count = delivery.properties.headers['x-delivery-count'];
+    return typeof count === 'number' && Number.isInteger(count) && count >= 0 ? count : undefined;
   }
 
   /** Adds `add` to the task's count of redelivered starts and resolves with it; 0 when the backend fails. */

@@ -114,6 +114,27 @@ describe('routing and queues', () => {
     assert.throws(() => resolveConfig({ queueMaxPriority: 0 }), ConfigError);
   });
 
+  it('quorum queues: x-queue-type, optional x-delivery-limit dead-lettering to <queue>.dead-letter, never a priority', () => {
+    const config = resolveConfig({ queueMaxPriority: 10, queues: { q: { type: 'quorum', maxPriority: null }, limited: { type: 'quorum', deliveryLimit: 5, maxPriority: null }, c: { type: 'classic' } } });
+    assert.deepEqual(queueDeclaration('q', config).arguments, { 'x-queue-type': 'quorum' });
+    assert.equal(queueDeclaration('q', config).durable, true);
+    assert.deepEqual(queueDeclaration('limited', config).arguments, {
+      'x-queue-type': 'quorum',
+      'x-delivery-limit': 5,
+      'x-dead-letter-exchange': '',
+      'x-dead-letter-routing-key': 'limited.dead-letter',
+    });
+    assert.deepEqual(queueDeclaration('c', config).arguments, { 'x-max-priority': 10 });
+    const refused = (options: Parameters<typeof resolveConfig>[0], option: string, message: RegExp) =>
+      assert.throws(() => resolveConfig(options), (e: unknown) => e instanceof ConfigError && e.option === option && message.test(e.message));
+    refused({ queues: { urgent: { type: 'quorum', maxPriority: 10 } } }, 'queues.urgent.maxPriority', /queue urgent is a quorum queue.*no priorities/);
+    refused({ queueMaxPriority: 10, queues: { urgent: { type: 'quorum' } } }, 'queues.urgent.maxPriority', /queueMaxPriority 10 .*set queues\.urgent\.maxPriority to null/);
+    refused({ queues: { q: { deliveryLimit: 3 } } }, 'queues.q.deliveryLimit', /needs type: 'quorum'/);
+    refused({ queues: { q: { type: 'quorum', deliveryLimit: -1 } } }, 'queues.q.deliveryLimit', /non-negative integer/);
+    refused({ queues: { q: { type: 'stream' as never } } }, 'queues.q.type', /'classic' or 'quorum'/);
+    refused({ queues: { q: { durable: false } as never } }, 'queues.q.durable', /known: maxPriority, type, deliveryLimit/);
+  });
+
   it('rejects bad task options by name', () => {
     const app = createApp({ broker: 'memory://rules2', backend: null });
     assert.throws(() => app.task('bad.rate', () => 1, { rateLimit: 'lots' }), /rateLimit/);

@@ -19,7 +19,9 @@ import type {
  * default exchange routes by queue name, named direct/topic/fanout exchanges route by their
  * bindings, prefetch bounds unsettled deliveries per queue, x-max-priority orders a queue,
  * x-message-ttl / expiration with x-dead-letter-exchange dead-letter expired and rejected
- * messages. Exclusive and auto-delete are accepted and ignored; nothing survives the process.
+ * messages. A quorum queue (x-queue-type) sets `x-delivery-count` on its deliveries (returns so
+ * far) and dead-letters a message returned more than x-delivery-limit times, as RabbitMQ 3.10
+ * does. Exclusive and auto-delete are accepted and ignored; nothing survives the process.
  *
  * Every transport created for the same URL (host and path) shares one broker, so a producer
  * and an in-process worker see the same queues.
@@ -31,6 +33,8 @@ interface Stored {
   exchange: string;
   routingKey: string;
   redelivered: boolean;
+  /** Times returned to a quorum queue (its x-delivery-count). */
+  returns?: number;
 }
 
 interface Queue {
@@ -85,6 +89,7 @@ class MemoryDelivery implements Delivery {
   constructor(private readonly consumer: Consumer, readonly stored: Stored) {
     this.body = stored.body;
     this.properties = structuredClone(stored.properties);
+    if (isQuorum(consumer.queue)) this.properties.headers['x-delivery-count'] = stored.returns ?? 0;
     this.exchange = stored.exchange;
     this.routingKey = stored.routingKey;
     this.redelivered = stored.redelivered;
@@ -301,11 +306,22 @@ function enqueue(queue: Queue, message: Stored): void {
 }
 
 function returnToQueue(queue: Queue, message: Stored): void {
-  insert(queue, { ...message, redelivered: true }, true);
+  if (!isQuorum(queue)) {
+    insert(queue, { ...message, redelivered: true }, true);
+    return;
+  }
+  const returns = (message.returns ?? 0) + 1;
+  const limit = queue.declaration.arguments?.['x-delivery-limit'];
+  if (typeof limit === 'number' && returns > limit) deadLetter(queue, message, 'delivery_limit');
+  else insert(queue, { ...message, redelivered: true, returns }, true);
+}
+
+function isQuorum(queue: Queue): boolean {
+  return queue.declaration.arguments?.['x-queue-type'] === 'quorum';
 }
 
 /** Routes a dead message through the queue's x-dead-letter-exchange; without one it is dropped. */
-function deadLetter(queue: Queue, message: Stored, reason: 'expired' | 'rejected'): void {
+function deadLetter(queue: Queue, message: Stored, reason: 'expired' | 'rejected' | 'delivery_limit'): void {
   const args = queue.declaration.arguments ?? {};
   const exchange = args['x-dead-letter-exchange'];
   if (typeof exchange !== 'string') return;
@@ -318,7 +334,7 @@ function deadLetter(queue: Queue, message: Stored, reason: 'expired' | 'rejected
     'x-first-death-exchange': message.exchange,
   };
   for (const target of route(queue.broker, exchange, routingKey)) {
-    enqueue(target, { ...message, properties, exchange, routingKey, redelivered: false });
+    enqueue(target, { ...message, properties, exchange, routingKey, redelivered: false, returns: 0 });
   }
 }
 
