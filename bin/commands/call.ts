@@ -1,12 +1,19 @@
 import type { CommandModule } from 'yargs';
 import { createApp, type App, type CallOptions } from '../../lib/index.js';
 import { ConfigError } from '../../lib/index.js';
+import type { CanvasNode, ResultHandle } from '../../lib/canvas/canvas-node.js';
+import { rootContext } from '../../lib/canvas/canvas-node.js';
+import { nodeFromDict } from '../../lib/canvas/from-dict.js';
+import type { SignatureDict } from '../../lib/protocol/task-message.js';
 import { loadApp } from '../load-app.js';
 
 interface CallArgs {
-  name: string;
+  name?: string;
   args: string;
   kwargs: string;
+  chain?: string;
+  group?: string;
+  'chord-body'?: string;
   app?: string;
   broker?: string;
   backend?: string;
@@ -20,24 +27,35 @@ interface CallArgs {
 }
 
 export const callCommand: CommandModule<object, CallArgs> = {
-  command: 'call <name>',
-  describe: 'Send a task by name; prints its id, or its result with --wait',
+  command: 'call [name]',
+  describe: 'Send a task by name, or a chain, group or chord of Celery signature dicts; prints its id, or its result with --wait',
   builder: (y) =>
     y
-      .positional('name', { type: 'string', demandOption: true, describe: 'Task name, e.g. tasks.add' })
-      .option('args', { type: 'string', default: '[]', describe: 'Positional arguments as a JSON array' })
+      .positional('name', { type: 'string', describe: 'Task name, e.g. tasks.add (not with --chain/--group)' })
+      .option('args', { type: 'string', default: '[]', describe: 'Positional arguments as a JSON array (for a canvas: given to its first task(s), before their own)' })
       .option('kwargs', { type: 'string', default: '{}', describe: 'Keyword arguments as a JSON object' })
+      .option('chain', { type: 'string', describe: 'A chain: JSON array of signature dicts {"task", "args", "kwargs", "options", ...}' })
+      .option('group', { type: 'string', describe: 'A group (or, with --chord-body, a chord header): JSON array of signature dicts' })
+      .option('chord-body', { type: 'string', describe: 'With --group: the chord body, a signature dict; it gets the list of header results first' })
       .option('app', { alias: 'A', type: 'string', describe: 'Module exporting the app (for its broker/backend settings)' })
       .option('broker', { type: 'string', describe: 'Broker URL (default $CELERIAC_BROKER_URL or the app\'s)' })
       .option('backend', { type: 'string', describe: 'Result backend URL (default $CELERIAC_RESULT_BACKEND or the app\'s)' })
-      .option('queue', { alias: 'Q', type: 'string', describe: 'Queue to send to' })
+      .option('queue', { alias: 'Q', type: 'string', describe: 'Queue to send to (for a canvas: of every task whose dict names none)' })
       .option('countdown', { type: 'string', describe: 'Delay before the task may start (ms or 10s, 5m, ...)' })
       .option('expires', { type: 'string', describe: 'Expiry (ms or 10s, 5m, ...)' })
       .option('priority', { type: 'number', describe: 'Message priority 0-9' })
       .option('serializer', { choices: ['json', 'msgpack'], describe: 'Message serializer' })
       .option('wait', { type: 'boolean', default: false, describe: 'Wait for the result and print it' })
       .option('timeout', { type: 'string', default: '60s', describe: 'How long --wait waits' })
-      .example('$0 call tasks.add --args \'[2, 3]\' --wait', 'run add(2, 3) and print 5'),
+      .example('$0 call tasks.add --args \'[2, 3]\' --wait', 'run add(2, 3) and print 5')
+      .example(
+        '$0 call --chain \'[{"task": "tasks.multiply", "args": [2, 2]}, {"task": "tasks.add", "args": [10]}]\' --wait',
+        'multiply(2, 2), then add(4, 10): prints 14',
+      )
+      .example(
+        '$0 call --group \'[{"task": "tasks.multiply", "args": [2, 2]}, {"task": "tasks.multiply", "args": [3, 2]}]\' --chord-body \'{"task": "tasks.add_all"}\' --wait',
+        'a chord: prints 10',
+      ),
   handler: async (args) => {
     const parsedArgs = parseJson('--args', args.args);
     const parsedKwargs = parseJson('--kwargs', args.kwargs);
@@ -45,6 +63,7 @@ export const callCommand: CommandModule<object, CallArgs> = {
     if (typeof parsedKwargs !== 'object' || parsedKwargs === null || Array.isArray(parsedKwargs)) {
       throw new ConfigError('--kwargs', 'expected a JSON object');
     }
+    const canvas = canvasDict(args);
     const app: App = args.app
       ? await loadApp(args.app)
       : createApp({ name: 'celeriac-call', ...(args.broker ? { broker: args.broker } : {}), ...(args.backend ? { backend: args.backend } : {}) });
@@ -56,7 +75,18 @@ export const callCommand: CommandModule<object, CallArgs> = {
       ...(args.serializer ? { serializer: args.serializer } : {}),
     };
     try {
-      const result = await app.sendTask(args.name, parsedArgs, parsedKwargs as Record<string, unknown>, options);
+      let result: ResultHandle;
+      if (canvas) {
+        let node: CanvasNode;
+        try {
+          node = nodeFromDict(args.queue ? withDefaultQueue(canvas, args.queue) : canvas, app).freeze();
+        } catch (error) {
+          throw new ConfigError(args.chain !== undefined ? '--chain' : '--group', (error as Error).message);
+        }
+        result = await node.dispatch(app, rootContext(parsedArgs, parsedKwargs as Record<string, unknown>, options));
+      } else {
+        result = await app.sendTask(args.name!, parsedArgs, parsedKwargs as Record<string, unknown>, options);
+      }
       if (!args.wait) {
         process.stdout.write(`${result.id}\n`);
         return;
@@ -68,6 +98,65 @@ export const callCommand: CommandModule<object, CallArgs> = {
     }
   },
 };
+
+/**
+ * The canvas the options describe, in Celery's dict form, or null for a single task by name.
+ * Exactly one of a task name, --chain and --group; --chord-body only with --group.
+ */
+function canvasDict(args: CallArgs): SignatureDict | null {
+  if (args['chord-body'] !== undefined && args.group === undefined) throw new ConfigError('--chord-body', 'a chord body needs its header: --group');
+  const given = [args.name !== undefined, args.chain !== undefined, args.group !== undefined].filter(Boolean).length;
+  if (given !== 1) throw new ConfigError('call', 'give a task name, --chain or --group (exactly one)');
+  if (args.name !== undefined) return null;
+  if (args.chain !== undefined) {
+    return canvas('celery.chain', 'chain', { tasks: signatureList('--chain', args.chain) });
+  }
+  const group = canvas('celery.group', 'group', { tasks: signatureList('--group', args.group!) });
+  if (args['chord-body'] === undefined) return group;
+  const body = signatureDict('--chord-body', parseJson('--chord-body', args['chord-body']));
+  return canvas('celery.chord', 'chord', { header: group, body, kwargs: {} });
+}
+
+function canvas(task: string, type: string, kwargs: Record<string, unknown>): SignatureDict {
+  return { task, args: [], kwargs, options: {}, subtask_type: type, immutable: false };
+}
+
+function signatureList(option: string, text: string): SignatureDict[] {
+  const value = parseJson(option, text);
+  if (!Array.isArray(value) || value.length === 0) throw new ConfigError(option, 'expected a non-empty JSON array of signature dicts');
+  return value.map((item, index) => signatureDict(`${option}[${index}]`, item));
+}
+
+/** A Celery signature dict, with Celery's defaults for what it leaves out; nested canvases kept. */
+function signatureDict(option: string, value: unknown): SignatureDict {
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || typeof (value as { task?: unknown }).task !== 'string') {
+    throw new ConfigError(option, 'expected a signature dict such as {"task": "tasks.add", "args": [1, 2]}');
+  }
+  const dict = value as Partial<SignatureDict> & { task: string };
+  if (dict.args !== undefined && !Array.isArray(dict.args)) throw new ConfigError(option, '"args" must be a JSON array');
+  for (const key of ['kwargs', 'options'] as const) {
+    const field = dict[key];
+    if (field !== undefined && (typeof field !== 'object' || field === null || Array.isArray(field))) throw new ConfigError(option, `"${key}" must be a JSON object`);
+  }
+  return { ...dict, args: dict.args ?? [], kwargs: dict.kwargs ?? {}, options: dict.options ?? {}, subtask_type: dict.subtask_type ?? null, immutable: dict.immutable ?? false };
+}
+
+/** Every task of the canvas without a queue of its own goes to `queue` (workers send later steps by their dicts). */
+function withDefaultQueue(dict: SignatureDict, queue: string): SignatureDict {
+  const kwargs = (dict.kwargs ?? {}) as Record<string, unknown>;
+  switch (dict.subtask_type) {
+    case 'chain':
+    case 'group':
+      return { ...dict, kwargs: { ...kwargs, tasks: ((kwargs.tasks as SignatureDict[] | undefined) ?? []).map((d) => withDefaultQueue(d, queue)) } };
+    case 'chord':
+      return {
+        ...dict,
+        kwargs: { ...kwargs, header: withDefaultQueue(kwargs.header as SignatureDict, queue), body: withDefaultQueue(kwargs.body as SignatureDict, queue) },
+      };
+    default:
+      return dict.options?.queue ? dict : { ...dict, options: { ...dict.options, queue } };
+  }
+}
 
 function parseJson(option: string, text: string): unknown {
   try {
