@@ -6,6 +6,9 @@
 import { createApp } from '../../lib/index.js';
 
 export const NOOP_TASK = 'bench.noop';
+export const SUM_TASK = 'bench.sum';
+/** Header size of the chord run before 'go' in chord scenarios (the worker counts its tasks too). */
+export const WARM_CHORD_SIZE = 10;
 
 export interface CeleriacBenchConfig {
   amqpUrl: string;
@@ -26,5 +29,7 @@ export function createBenchApp(config: CeleriacBenchConfig) {
     defaultQueue: config.queue,
   });
   const noop = app.task(NOOP_TASK, (i: number) => i);
-  return { app, noop };
+  /** A chord body: the sum of the header's results. */
+  const sum = app.task(SUM_TASK, (values: number[]) => values.reduce((total, value) => total + value, 0));
+  return { app, noop, sum };
 }

@@ -8,15 +8,22 @@
  *   `get()`; finishes at the last result. Latency per task = delay() call → get() resolved.
  * mode 'fire-and-forget': fires N `applyAsync([i], {}, { ignoreResult: true })` and finishes
  *   when all are confirmed; the runner times the scenario to the worker's last ack.
+ * mode 'latency': one `delay(i)` at a time, awaiting its `get()` before the next, N times: the
+ *   round trip at low load.
+ * mode 'chord': first `group(noop.s(0) … noop.s(N-1))` to its last result (the header's own
+ *   processing), then `chord(the same header, sum.s())` to the body's result; reports both wall
+ *   times. A small chord runs before 'go', so the chord path is warm too.
  */
 import { Redis } from 'ioredis';
+import { chord, group } from '../../lib/index.js';
 import { startChild } from './child-runtime.js';
-import { createBenchApp, type CeleriacBenchConfig } from './celeriac-app.js';
+import { createBenchApp, WARM_CHORD_SIZE, type CeleriacBenchConfig } from './celeriac-app.js';
 import { now } from './ipc.js';
 import { summarizeLatency } from './measure.js';
+import type { GroupResult } from '../../lib/result/group-result.js';
 
 export interface CeleriacProducerConfig extends CeleriacBenchConfig {
-  mode: 'roundtrip' | 'fire-and-forget';
+  mode: 'roundtrip' | 'fire-and-forget' | 'latency' | 'chord';
   /** Per-result get() timeout, ms. */
   resultTimeoutMs: number;
 }
@@ -40,18 +47,24 @@ async function deleteResults(backendUrl: string, taskIds: string[]): Promise<voi
 child.run(async () => {
   const config = child.config;
   const { n, mode, resultTimeoutMs } = config;
-  const { app, noop } = createBenchApp(config);
+  const { app, noop, sum } = createBenchApp(config);
   const taskIds: string[] = [];
 
   const warmup = await Promise.all(Array.from({ length: config.warmup }, (_, i) => noop.delay(-1 - i)));
   for (const result of warmup) taskIds.push(result.id);
   await Promise.all(warmup.map((result) => result.get({ timeout: resultTimeoutMs })));
 
+  if (mode === 'chord') {
+    const warm = await chord(Array.from({ length: WARM_CHORD_SIZE }, (_, i) => noop.s(i)), sum.s()).applyAsync();
+    await warm.get({ timeout: resultTimeoutMs });
+  }
+
   await child.ready();
   const startedAt = now();
   let confirmed = 0;
   let completed = 0;
-  const progress = setInterval(() => child.progress(`confirmed ${confirmed}/${n}, results ${completed}`), 1000);
+  let phase = '';
+  const progress = setInterval(() => child.progress(phase || `confirmed ${confirmed}/${n}, results ${completed}`), 1000);
 
   if (mode === 'roundtrip') {
     const sentAt = new Float64Array(n);
@@ -76,6 +89,41 @@ child.run(async () => {
     const finishedAt = now();
     clearInterval(progress);
     child.finished({ startedAt, finishedAt, count: n, latency: summarizeLatency(latency) });
+  } else if (mode === 'latency') {
+    const latency = new Float64Array(n);
+    for (let i = 0; i < n; i++, completed++) {
+      const sentAt = now();
+      const result = await noop.delay(i);
+      confirmed++;
+      taskIds.push(result.id);
+      const value = await result.get({ timeout: resultTimeoutMs });
+      latency[i] = now() - sentAt;
+      if (value !== i) throw new Error(`task ${i} returned ${JSON.stringify(value)}`);
+    }
+    const finishedAt = now();
+    clearInterval(progress);
+    child.finished({ startedAt, finishedAt, count: n, latency: summarizeLatency(latency) });
+  } else if (mode === 'chord') {
+    const header = () => Array.from({ length: n }, (_, i) => noop.s(i));
+    phase = `group of ${n} sent, waiting for its results`;
+    const groupResult = await group(header()).applyAsync();
+    const values = await groupResult.get({ timeout: resultTimeoutMs });
+    const groupFinishedAt = now();
+    if (values.length !== n || values.some((value, i) => value !== i)) throw new Error('the group returned wrong results');
+    child.progress(`group of ${n}: ${Math.round(groupFinishedAt - startedAt)} ms`);
+    phase = `chord of ${n} sent, waiting for the body`;
+    const chordResult = await chord(header(), sum.s()).applyAsync();
+    const total = await chordResult.get({ timeout: resultTimeoutMs });
+    const finishedAt = now();
+    clearInterval(progress);
+    if (total !== (n * (n - 1)) / 2) throw new Error(`the chord body returned ${JSON.stringify(total)}`);
+    for (const member of [...groupResult.results, ...(chordResult.parent as GroupResult).results, chordResult]) taskIds.push(member.id);
+    child.finished({
+      startedAt: groupFinishedAt,
+      finishedAt,
+      count: n,
+      extra: { groupSeconds: (groupFinishedAt - startedAt) / 1000, chordSeconds: (finishedAt - groupFinishedAt) / 1000 },
+    });
   } else {
     const pending = new Array<Promise<unknown>>(n);
     for (let i = 0; i < n; i++) {

@@ -5,31 +5,55 @@
  *
  * - celeriac-roundtrip: N × delay(i) fired at once, then every get(); compare with
  *   floor-roundtrip. Throughput = first delay() → last result, in the producer.
+ * - celeriac-rpc-roundtrip: the same with backend rpc:// (results as messages to the producer's
+ *   reply queue, as the floor's replies).
  * - celeriac-fire-and-forget: N × applyAsync([i], {}, { ignoreResult: true }); compare with
  *   floor-oneway. Throughput = first applyAsync() → the worker's N-th ack.
+ * - celeriac-latency: min(N, 2,000) round trips one at a time (delay, get, next); compare
+ *   p50/p99 with floor-latency.
+ * - celeriac-chord-10k-redis / -rpc: a group of min(N, 10,000) no-op tasks to its last result
+ *   (the header's own processing), then a chord of the same header with a summing body to the
+ *   body's result. Chord overhead = chord wall − group wall.
  */
 import { withChildren } from './child.js';
 import { deleteQueues } from './broker-admin.js';
-import type { CeleriacBenchConfig } from './celeriac-app.js';
+import { WARM_CHORD_SIZE, type CeleriacBenchConfig } from './celeriac-app.js';
+import { LATENCY_TASKS } from './raw-floor.js';
 import type { CeleriacProducerConfig } from './celeriac-producer.js';
 import type { CeleriacWorkerConfig } from './celeriac-worker.js';
 import { rate, result, runTogether, uniqueQueue, WARMUP_TASKS, type BenchOptions, type Scenario, type ScenarioResult } from './scenario.js';
 
-async function runCeleriac(scenario: string, mode: CeleriacProducerConfig['mode'], options: BenchOptions): Promise<ScenarioResult> {
+/** Chord header size: min(--n, this). */
+export const CHORD_TASKS = 10_000;
+
+interface Variant {
+  mode: CeleriacProducerConfig['mode'];
+  /** Result backend; default the run's (--backend). */
+  backendUrl?: string;
+  /** Tasks; default --n. */
+  n?: (options: BenchOptions) => number;
+}
+
+async function runCeleriac(scenario: string, variant: Variant, options: BenchOptions): Promise<ScenarioResult> {
+  const { mode } = variant;
   const queue = uniqueQueue(scenario);
+  const n = variant.n?.(options) ?? options.n;
   const base: CeleriacBenchConfig = {
     amqpUrl: options.amqpUrl,
-    backendUrl: options.backendUrl,
+    backendUrl: variant.backendUrl ?? options.backendUrl,
     queue,
-    n: options.n,
+    n,
     warmup: WARMUP_TASKS,
   };
+  // The worker runs the warm-up, then: a chord's group and chord (2N + 1), or N tasks.
+  const expected = mode === 'chord' ? WARMUP_TASKS + WARM_CHORD_SIZE + 1 + 2 * n + 1 : WARMUP_TASKS + n;
   try {
     return await withChildren(options.onProgress, async (spawn) => {
       const worker = spawn('celeriac-worker.js', {
         ...base,
         concurrency: options.concurrency,
         prefetchMultiplier: options.prefetchMultiplier,
+        expected,
       } satisfies CeleriacWorkerConfig, `${scenario} worker`);
       const producer = spawn('celeriac-producer.js', {
         ...base,
@@ -38,13 +62,26 @@ async function runCeleriac(scenario: string, mode: CeleriacProducerConfig['mode'
       } satisfies CeleriacProducerConfig, `${scenario} producer`);
       const [w, p] = await runTogether([worker, producer], options.timeoutMs);
       const publishMs = p.report.finishedAt - p.report.startedAt;
+      if (mode === 'chord') {
+        const groupSeconds = Number(p.report.extra?.groupSeconds);
+        const chordSeconds = Number(p.report.extra?.chordSeconds);
+        return result(scenario, {
+          tasks: n,
+          seconds: chordSeconds,
+          cpuTasks: 2 * n + 1,
+          chord: { size: n, groupSeconds, chordSeconds },
+          producer: p.stats,
+          worker: w.stats,
+          notes: ['cpu and rss cover the group and the chord (2N + 1 tasks)'],
+        });
+      }
       return result(scenario, {
-        tasks: options.n,
-        seconds: ((mode === 'roundtrip' ? p.report.finishedAt : w.report.finishedAt) - p.report.startedAt) / 1000,
+        tasks: n,
+        seconds: ((mode === 'fire-and-forget' ? w.report.finishedAt : p.report.finishedAt) - p.report.startedAt) / 1000,
         latency: p.report.latency,
         producer: p.stats,
         worker: w.stats,
-        notes: mode === 'roundtrip' ? [] : [`publishing alone took ${Math.round(publishMs)} ms (${rate(options.n, publishMs)})`],
+        notes: mode === 'fire-and-forget' ? [`publishing alone took ${Math.round(publishMs)} ms (${rate(n, publishMs)})`] : [],
       });
     });
   } finally {
@@ -58,12 +95,39 @@ export const celeriacScenarios: Scenario[] = [
     name: 'celeriac-roundtrip',
     description: 'celeriac: delay() × N then get() × N; worker stores results in the backend',
     floor: 'floor-roundtrip',
-    run: (options) => runCeleriac('celeriac-roundtrip', 'roundtrip', options),
+    run: (options) => runCeleriac('celeriac-roundtrip', { mode: 'roundtrip' }, options),
+  },
+  {
+    name: 'celeriac-rpc-roundtrip',
+    description: 'celeriac-roundtrip with backend rpc:// (results as messages to the reply queue)',
+    floor: 'floor-roundtrip',
+    run: (options) => runCeleriac('celeriac-rpc-roundtrip', { mode: 'roundtrip', backendUrl: 'rpc://' }, options),
   },
   {
     name: 'celeriac-fire-and-forget',
     description: 'celeriac: applyAsync(ignoreResult) × N, timed to the worker acking the last',
     floor: 'floor-oneway',
-    run: (options) => runCeleriac('celeriac-fire-and-forget', 'fire-and-forget', options),
+    run: (options) => runCeleriac('celeriac-fire-and-forget', { mode: 'fire-and-forget' }, options),
+  },
+  {
+    name: 'celeriac-latency',
+    description: `celeriac: delay() then get(), one at a time, min(N, ${LATENCY_TASKS.toLocaleString('en-US')}) times`,
+    floor: 'floor-latency',
+    run: (options) => runCeleriac('celeriac-latency', { mode: 'latency', n: (o) => Math.min(o.n, LATENCY_TASKS) }, options),
+  },
+  {
+    name: 'celeriac-chord-10k-redis',
+    description: `celeriac, redis://: group of min(N, ${CHORD_TASKS.toLocaleString('en-US')}) no-ops, then a chord of them + sum body`,
+    run: (options) => runCeleriac('celeriac-chord-10k-redis', { mode: 'chord', backendUrl: redisUrl(options), n: (o) => Math.min(o.n, CHORD_TASKS) }, options),
+  },
+  {
+    name: 'celeriac-chord-10k-rpc',
+    description: `celeriac, rpc://: group of min(N, ${CHORD_TASKS.toLocaleString('en-US')}) no-ops, then a chord of them + sum body`,
+    run: (options) => runCeleriac('celeriac-chord-10k-rpc', { mode: 'chord', backendUrl: 'rpc://', n: (o) => Math.min(o.n, CHORD_TASKS) }, options),
   },
 ];
+
+/** The run's backend when it is Redis (--backend), else Redis on this machine. */
+function redisUrl(options: BenchOptions): string {
+  return /^rediss?:/.test(options.backendUrl) ? options.backendUrl : 'redis://127.0.0.1:6379/0';
+}

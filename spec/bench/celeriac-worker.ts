@@ -1,7 +1,7 @@
 /**
  * celeriac worker process for the bench (forked by celeriac-roundtrip.ts): the bench app's
  * worker with the run's concurrency and prefetch. It reports 'finished' when warmup + N tasks
- * are done — counted on the worker's 'task-done' event, which fires after the outcome was
+ * (or `expected`) are done — counted on the worker's 'task-done' event, which fires after the outcome was
  * recorded and the message acked — so fire-and-forget runs can be timed to the last ack.
  */
 import { startChild } from './child-runtime.js';
@@ -11,6 +11,8 @@ import { now } from './ipc.js';
 export interface CeleriacWorkerConfig extends CeleriacBenchConfig {
   concurrency: number;
   prefetchMultiplier: number;
+  /** Tasks it runs before reporting 'finished', warm-up included; default warmup + n. */
+  expected?: number;
 }
 
 const child = startChild<CeleriacWorkerConfig>();
@@ -25,7 +27,7 @@ child.run(async () => {
     hostname: `bench@${process.pid}`,
   });
 
-  const expected = config.warmup + config.n;
+  const expected = config.expected ?? config.warmup + config.n;
   let done = 0;
   let startedAt = 0;
   worker.on('task-done', (request, outcome) => {
@@ -37,7 +39,7 @@ child.run(async () => {
   await worker.start();
   await child.ready();
   startedAt = now();
-  const progress = setInterval(() => child.progress(`done ${Math.max(0, done - config.warmup)}/${config.n}`), 1000);
+  const progress = setInterval(() => child.progress(`done ${done}/${expected} (warm-up included)`), 1000);
 
   await child.stopped();
   clearInterval(progress);

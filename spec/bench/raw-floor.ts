@@ -8,6 +8,8 @@
  *   backend. Latency = per task, publish call → reply received, in the producer.
  * - floor-oneway: the same publishing, consumer only acks; finished when the last ack reached
  *   the broker. The floor for fire-and-forget (ignore_result) tasks.
+ * - floor-latency: as floor-roundtrip, one task at a time (publish, confirm, reply, next),
+ *   min(N, 2,000) times: the round trip at low load, as p50/p99.
  * - floor-publish: confirmed persistent publishes per second, nobody consuming.
  * - floor-consume: a preloaded queue drained with per-message acks (the preload is not timed).
  *
@@ -36,34 +38,46 @@ async function withQueues<T>(
   }
 }
 
+/** Round trips measured one at a time (latency scenarios): min(--n, this). */
+export const LATENCY_TASKS = 2_000;
+
+function replyScenario(name: 'floor-roundtrip' | 'floor-latency', options: BenchOptions) {
+  const queue = uniqueQueue(name);
+  const n = name === 'floor-latency' ? Math.min(options.n, LATENCY_TASKS) : options.n;
+  // Results are transient on a non-durable queue, as with Celery's rpc backend.
+  const replyQueue = `${queue}.replies`;
+  return withQueues(options, [{ name: queue, durable: true }, { name: replyQueue, durable: false }], () =>
+    withChildren(options.onProgress, async (spawn) => {
+      const consumer = spawn(CONSUMER, {
+        url: options.amqpUrl, mode: 'reply', queue, n, warmup: WARMUP_TASKS, prefetch: prefetchOf(options), subscribeOnGo: false,
+      } satisfies RawConsumerConfig, `${name} consumer`);
+      const producer = spawn(PRODUCER, {
+        url: options.amqpUrl, mode: name === 'floor-latency' ? 'latency' : 'roundtrip', queue, replyQueue, n, warmup: WARMUP_TASKS,
+      } satisfies RawProducerConfig, `${name} producer`);
+      const [c, p] = await runTogether([consumer, producer], options.timeoutMs);
+      const publishMs = Number(p.report.extra?.publishSeconds) * 1000;
+      return result(name, {
+        tasks: n,
+        seconds: (p.report.finishedAt - p.report.startedAt) / 1000,
+        latency: p.report.latency,
+        producer: p.stats,
+        worker: c.stats,
+        notes: name === 'floor-roundtrip' ? [`publishing alone took ${Math.round(publishMs)} ms (${rate(n, publishMs)})`] : [],
+      });
+    }),
+  );
+}
+
 const roundtrip: Scenario = {
   name: 'floor-roundtrip',
   description: 'raw amqplib: task + reply per message, confirms pipelined, ack after reply confirm',
-  run: async (options) => {
-    const queue = uniqueQueue('floor-roundtrip');
-    // Results are transient on a non-durable queue, as with Celery's rpc backend.
-    const replyQueue = `${queue}.replies`;
-    return withQueues(options, [{ name: queue, durable: true }, { name: replyQueue, durable: false }], () =>
-      withChildren(options.onProgress, async (spawn) => {
-        const consumer = spawn(CONSUMER, {
-          url: options.amqpUrl, mode: 'reply', queue, n: options.n, warmup: WARMUP_TASKS, prefetch: prefetchOf(options), subscribeOnGo: false,
-        } satisfies RawConsumerConfig, 'floor-roundtrip consumer');
-        const producer = spawn(PRODUCER, {
-          url: options.amqpUrl, mode: 'roundtrip', queue, replyQueue, n: options.n, warmup: WARMUP_TASKS,
-        } satisfies RawProducerConfig, 'floor-roundtrip producer');
-        const [c, p] = await runTogether([consumer, producer], options.timeoutMs);
-        const publishMs = Number(p.report.extra?.publishSeconds) * 1000;
-        return result('floor-roundtrip', {
-          tasks: options.n,
-          seconds: (p.report.finishedAt - p.report.startedAt) / 1000,
-          latency: p.report.latency,
-          producer: p.stats,
-          worker: c.stats,
-          notes: [`publishing alone took ${Math.round(publishMs)} ms (${rate(options.n, publishMs)})`],
-        });
-      }),
-    );
-  },
+  run: (options) => replyScenario('floor-roundtrip', options),
+};
+
+const latency: Scenario = {
+  name: 'floor-latency',
+  description: `raw amqplib: one task + reply at a time, min(N, ${LATENCY_TASKS.toLocaleString('en-US')}) times`,
+  run: (options) => replyScenario('floor-latency', options),
 };
 
 const oneway: Scenario = {
@@ -140,4 +154,4 @@ const consumeOnly: Scenario = {
   },
 };
 
-export const floorScenarios: Scenario[] = [roundtrip, oneway, publishOnly, consumeOnly];
+export const floorScenarios: Scenario[] = [roundtrip, oneway, publishOnly, consumeOnly, latency];

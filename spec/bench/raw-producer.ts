@@ -5,6 +5,8 @@
  *   (persistent, mandatory, to a durable queue) with pipelined confirms, and finishes when the
  *   N-th reply has arrived. Latency per task = reply received − publish call, both taken here.
  * mode 'publish': publishes N messages and finishes at the N-th confirm (publish-only floor).
+ * mode 'latency': as 'roundtrip', one task at a time: publish, await its confirm and its reply,
+ *   then the next (the floor of a single round trip at low load).
  *
  * Before 'go' it pushes a few warm-up messages through the same path (celeriac's producer
  * does the same), so neither side is timed while still cold.
@@ -20,7 +22,7 @@ import { taskMessage } from './raw-message.js';
 
 export interface RawProducerConfig {
   url: string;
-  mode: 'roundtrip' | 'publish';
+  mode: 'roundtrip' | 'publish' | 'latency';
   queue: string;
   /** Required in 'roundtrip' mode. */
   replyQueue?: string;
@@ -70,12 +72,13 @@ function publishPipelined(
 
 child.run(async () => {
   const { url, mode, queue, replyQueue, n, warmup } = child.config;
-  if (mode === 'roundtrip' && !replyQueue) throw new Error('roundtrip mode needs replyQueue');
-  const replyTo = mode === 'roundtrip' ? replyQueue : undefined;
+  const replies = mode === 'roundtrip' || mode === 'latency';
+  if (replies && !replyQueue) throw new Error(`${mode} mode needs replyQueue`);
+  const replyTo = replies ? replyQueue : undefined;
 
   const publishConnection = await connect(url);
   const channel = await publishConnection.createConfirmChannel();
-  const consumeConnection = mode === 'roundtrip' ? await connect(url) : undefined;
+  const consumeConnection = replies ? await connect(url) : undefined;
 
   // Task id → index of the task in its batch, for tasks whose reply is still due.
   const awaitingReply = new Map<string, number>();
@@ -134,6 +137,24 @@ child.run(async () => {
   const latency = new Float64Array(n);
   await child.ready();
   const startedAt = now();
+  if (mode === 'latency') {
+    let done = 0;
+    const progress = setInterval(() => child.progress(`round trips ${done}/${n}`), 1000);
+    for (let i = 0; i < n; i++, done++) {
+      const at = now();
+      let repliedAt = 0;
+      await batch(1, () => undefined, (_, replied) => {
+        repliedAt = replied;
+      }).done;
+      latency[i] = repliedAt - at;
+    }
+    clearInterval(progress);
+    child.finished({ startedAt, finishedAt: now(), count: n, latency: summarizeLatency(latency) });
+    await child.stopped();
+    await publishConnection.close();
+    await consumeConnection?.close();
+    return child.exit();
+  }
   const measured = batch(
     n,
     (i) => {

@@ -87,12 +87,27 @@ function table(results: ScenarioResult[], failures: Array<{ name: string; error:
     fixed(ratioToFloor(r, results), 2),
     fixed(r.latency?.p50, 1),
     fixed(r.latency?.p99, 1),
-    cpuPerTask(r.producer, r.tasks),
-    cpuPerTask(r.worker, r.tasks),
+    cpuPerTask(r.producer, r.cpuTasks ?? r.tasks),
+    cpuPerTask(r.worker, r.cpuTasks ?? r.tasks),
     rssMb(r.producer),
     rssMb(r.worker),
   ]);
   for (const f of failures) rows.push([f.name, 'FAILED', ...header.slice(2).map(() => '')]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
+  const line = (cells: string[]): string =>
+    cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ').trimEnd();
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+/** Chord scenarios: the header alone (as a group), the chord, and the difference. */
+function chordTable(results: ScenarioResult[]): string | null {
+  const chords = results.filter((r) => r.chord);
+  if (chords.length === 0) return null;
+  const header = ['chord scenario', 'header N', 'group wall s', 'chord wall s', 'chord overhead s'];
+  const rows = chords.map((r) => {
+    const c = r.chord!;
+    return [r.name, c.size.toLocaleString('en-US'), fixed(c.groupSeconds, 2), fixed(c.chordSeconds, 2), fixed(c.chordSeconds - c.groupSeconds, 2)];
+  });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
   const line = (cells: string[]): string =>
     cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ').trimEnd();
@@ -161,6 +176,8 @@ async function main(): Promise<number> {
   process.stdout.write(
     `\nn=${meta.n}${argv.repeat > 1 ? ` (median of ${argv.repeat})` : ''}, prefetch=${meta.prefetch}, ${meta.broker}, node ${meta.node}, ${meta.cpus}\n\n` + table(results, failures) + '\n',
   );
+  const chords = chordTable(results);
+  if (chords) process.stdout.write(`\n${chords}\n`);
   const notes = results.flatMap((r) => r.notes.map((note) => `  ${r.name}: ${note}`));
   const errors = failures.map((f) => `  ${f.name}: ${f.error}`);
   if (notes.length) process.stdout.write(`\nnotes:\n${notes.join('\n')}\n`);

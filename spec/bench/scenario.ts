@@ -34,6 +34,10 @@ export interface ScenarioResult {
   producer?: ProcessStats;
   /** The process that consumes (and replies). */
   worker?: ProcessStats;
+  /** Tasks the CPU figures cover, when not `tasks` (e.g. a chord scenario's group + chord). */
+  cpuTasks?: number;
+  /** Chord scenarios: wall times of the header alone (as a group) and of the chord. */
+  chord?: { size: number; groupSeconds: number; chordSeconds: number };
   notes: string[];
 }
 
