@@ -5,6 +5,8 @@ import { closeQuietly, describeError, type ConnectionManager } from './connectio
 
 /** How often an operation is retried when the connection it ran on was lost under it. */
 const LOST_CONNECTION_ATTEMPTS = 3;
+/** Admin channels per connection: checks and declarations of different queues run side by side. */
+const ADMIN_CHANNELS = 4;
 
 /**
  * The queues, exchanges and bindings this transport declared, and the queue-level operations
@@ -16,13 +18,15 @@ const LOST_CONNECTION_ATTEMPTS = 3;
  *   (the latest declaration of a name wins), unless it is `transient`;
  * - after a reconnect, `restore` declares every remembered queue again before any consumer
  *   is resumed (the connection manager runs it in its connected hook);
- * - the admin channel belongs to one connection; a channel closed by a failed operation
- *   (404, 406) is replaced on the next operation.
+ * - each admin channel belongs to one connection; a channel closed by a failed operation
+ *   (404, 406) is replaced on its next use, and operations it took down are tried again.
  */
 export class Topology {
   private readonly declared = new Map<string, QueueDeclaration>();
   private readonly exchanges = new Map<string, ExchangeDeclaration>();
-  private admin: { connection: ChannelModel; channel: Promise<Channel> } | null = null;
+  /** Admin channels, used round-robin: a channel runs one RPC at a time (amqplib queues the rest). */
+  private readonly admins: ({ connection: ChannelModel; channel: Promise<Channel> } | null)[] = new Array(ADMIN_CHANNELS).fill(null);
+  private nextAdmin = 0;
 
   constructor(
     private readonly connections: ConnectionManager,
@@ -79,8 +83,10 @@ export class Topology {
   }
 
   /**
-   * Runs one operation on the admin channel. If the connection was lost under it, the
-   * operation is tried again on the next connection; a broker refusal is passed on as is.
+   * Runs one operation on an admin channel. Tried again on a fresh channel when the connection
+   * was lost under it, or when the channel was closed by another operation's failure (a 404
+   * from someone else's check closes the channel for everyone on it: those operations fail
+   * without a reply code). A broker refusal of this operation (it has a reply code) is passed on.
    */
   private async withAdminChannel<T>(operation: (channel: Channel) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
@@ -89,25 +95,24 @@ export class Topology {
         return await operation(await this.adminChannel(connection));
       } catch (error) {
         const lost = this.connections.connection !== connection;
-        if (!lost || attempt >= LOST_CONNECTION_ATTEMPTS) throw error;
+        const collateral = typeof (error as { code?: unknown }).code !== 'number';
+        if (!(lost || collateral) || attempt >= LOST_CONNECTION_ATTEMPTS) throw error;
       }
     }
   }
 
   private adminChannel(connection: ChannelModel): Promise<Channel> {
-    if (this.admin?.connection === connection) return this.admin.channel;
+    const slot = this.nextAdmin;
+    this.nextAdmin = (slot + 1) % ADMIN_CHANNELS;
+    const current = this.admins[slot];
+    if (current?.connection === connection) return current.channel;
     const channel = openQuietChannel(connection);
     const admin = { connection, channel };
-    this.admin = admin;
-    channel.then(
-      (open) =>
-        open.on('close', () => {
-          if (this.admin === admin) this.admin = null;
-        }),
-      () => {
-        if (this.admin === admin) this.admin = null;
-      },
-    );
+    this.admins[slot] = admin;
+    const forget = (): void => {
+      if (this.admins[slot] === admin) this.admins[slot] = null;
+    };
+    channel.then((open) => open.on('close', forget), forget);
     return channel;
   }
 }
