@@ -86,6 +86,8 @@ export function encodeTaskMessage(message: TaskMessage, serializerName: string):
     contentEncoding: serializer.contentEncoding,
     headers: message.headers,
     correlationId: message.headers.id,
+    // Lets the broker's returns be matched to this publish without an extra header.
+    messageId: message.headers.id,
     persistent: true,
     priority: message.priority ?? 0,
   };
