@@ -6,6 +6,7 @@ export { Task } from './app/task.js';
 export type { TaskFunction, TaskOptions } from './app/task.js';
 export { currentTask } from './app/task-context.js';
 export type { TaskContext } from './app/task-context.js';
+export { once, onceForTask, onceKey, type OnceOptions } from './app/once.js';
 export { Signature } from './canvas/signature.js';
 export { Chain, chain } from './canvas/chain.js';
 export { Group, group } from './canvas/group.js';

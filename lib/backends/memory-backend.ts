@@ -107,6 +107,23 @@ class MemoryBackend extends KeyValueBackend {
     return next;
   }
 
+  /** Synchronous between the read and the write, hence atomic within the process. */
+  async claim(key: string, value: string, ttlMs: number): Promise<string | null> {
+    const now = Date.now();
+    const held = this.store.get(key, now);
+    if (held !== null) return held;
+    this.store.set(key, value, Math.max(1, ttlMs), now);
+    return null;
+  }
+
+  async swapClaim(key: string, expected: string, next: string | null, ttlMs: number): Promise<boolean> {
+    const now = Date.now();
+    if (this.store.get(key, now) !== expected) return false;
+    if (next === null) this.store.entries.delete(key);
+    else this.store.set(key, next, Math.max(1, ttlMs), now);
+    return true;
+  }
+
   protected async delete(key: string): Promise<void> {
     this.store.entries.delete(key);
     this.store.joined.delete(key);

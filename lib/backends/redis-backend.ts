@@ -85,7 +85,26 @@ redis.call('PUBLISH', KEYS[1], ARGV[1])
 return 1
 `;
 
+/** `claim`: SET NX PX, or the value held — in one step, so a claim that expires in between is not misread. */
+const CLAIM_SCRIPT = `
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return false end
+return redis.call('GET', KEYS[1])
+`;
+
+/** `swapClaim`: compare-and-set (ARGV[2] = '' deletes). */
+const SWAP_CLAIM_SCRIPT = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if ARGV[2] == '' then
+  redis.call('DEL', KEYS[1])
+else
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+end
+return 1
+`;
+
 type ScriptedClient = Redis & {
+  claimKey(key: string, value: string, ttl: string): Promise<string | null>;
+  swapClaim(key: string, expected: string, next: string, ttl: string): Promise<number>;
   storeUnlessSucceeded(key: string, value: string, ttl: string): Promise<number>;
   chordJoin(j: string, t: string, s: string, ids: string, claim: string, taskId: string, member: string, score: string, ttl: string): Promise<string[] | null>;
 };
@@ -103,6 +122,8 @@ class RedisBackend extends KeyValueBackend {
     this.client = new Redis(url, CONNECTION_OPTIONS);
     this.client.defineCommand('chordJoin', { numberOfKeys: 5, lua: CHORD_JOIN_SCRIPT });
     this.client.defineCommand('storeUnlessSucceeded', { numberOfKeys: 1, lua: STORE_UNLESS_SUCCEEDED_SCRIPT });
+    this.client.defineCommand('claimKey', { numberOfKeys: 1, lua: CLAIM_SCRIPT });
+    this.client.defineCommand('swapClaim', { numberOfKeys: 1, lua: SWAP_CLAIM_SCRIPT });
     this.watch(this.client, 'command');
   }
 
@@ -115,6 +136,22 @@ class RedisBackend extends KeyValueBackend {
       );
     } catch (err) {
       throw this.failure('chord join', err);
+    }
+  }
+
+  async claim(key: string, value: string, ttlMs: number): Promise<string | null> {
+    try {
+      return await (this.client as ScriptedClient).claimKey(key, value, String(Math.max(1, Math.ceil(ttlMs))));
+    } catch (err) {
+      throw this.failure('claim', err);
+    }
+  }
+
+  async swapClaim(key: string, expected: string, next: string | null, ttlMs: number): Promise<boolean> {
+    try {
+      return (await (this.client as ScriptedClient).swapClaim(key, expected, next ?? '', String(Math.max(1, Math.ceil(ttlMs))))) === 1;
+    } catch (err) {
+      throw this.failure('swap claim', err);
     }
   }
 

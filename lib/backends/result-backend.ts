@@ -63,6 +63,19 @@ export interface ResultBackend {
    */
   countRedeliveredStarts?(taskId: string, add: number): Promise<number>;
   /**
+   * Optional (backends with a shared store: redis://, memory://): the claim register of
+   * exactly-once effects (lib/app/once.ts). Sets `key` to `value`, expiring after `ttlMs`, only
+   * if the key is absent (Redis `SET NX PX`), atomically across clients; resolves null when it
+   * did (the caller holds the claim), else with the value held. Without it (rpc://) `once()`
+   * refuses with ConfigError.
+   */
+  claim?(key: string, value: string, ttlMs: number): Promise<string | null>;
+  /**
+   * Optional, with `claim`: if `key` still holds exactly `expected`, atomically replaces it with
+   * `next` (expiring after `ttlMs`), or deletes it when `next` is null; resolves whether it did.
+   */
+  swapClaim?(key: string, expected: string, next: string | null, ttlMs: number): Promise<boolean>;
+  /**
    * Called before the app sends a task whose result it wants (not for ignoreResult), so a
    * backend that delivers results by message can make sure its reply queue exists. Cheap
    * after the first call.

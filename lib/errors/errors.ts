@@ -152,7 +152,8 @@ tag(ClosedError, 'CELERIAC_CLOSED');
  * recorded FAILURE with this error (or, when given, with `cause`'s type and message kept in the message).
  */
 export class NonRetryableError extends CeleriacError {
-  declare readonly code: 'CELERIAC_NON_RETRYABLE';
+  /** Its own, or a subclass's (EffectUncertainError). */
+  declare readonly code: 'CELERIAC_NON_RETRYABLE' | 'CELERIAC_EFFECT_UNCERTAIN';
 }
 tag(NonRetryableError, 'CELERIAC_NON_RETRYABLE');
 
@@ -186,6 +187,19 @@ export class TimeLimitExceeded extends CeleriacError {
 }
 tag(TimeLimitExceeded, 'CELERIAC_TIME_LIMIT');
 
+/**
+ * `once()` in at-most-once mode found an earlier run's claim on the effect abandoned: that run
+ * started the effect and stopped renewing its claim (its worker died), so whether the effect
+ * happened is unknown. Not retried (a NonRetryableError): running it again could do it twice.
+ */
+export class EffectUncertainError extends NonRetryableError {
+  declare readonly code: 'CELERIAC_EFFECT_UNCERTAIN';
+  constructor(readonly taskId: string, readonly key: string) {
+    super(`effect "${key}" of task ${taskId} was started by an earlier run that did not finish it (its worker died?); at-most-once: not running it again`);
+  }
+}
+tag(EffectUncertainError, 'CELERIAC_EFFECT_UNCERTAIN');
+
 /** Every code above, for the docs check. */
 export const ERROR_CODES = [
   'CELERIAC_CONFIG',
@@ -202,4 +216,5 @@ export const ERROR_CODES = [
   'CELERIAC_MAX_RETRIES',
   'CELERIAC_SOFT_TIME_LIMIT',
   'CELERIAC_TIME_LIMIT',
+  'CELERIAC_EFFECT_UNCERTAIN',
 ] as const;

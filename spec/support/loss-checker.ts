@@ -101,10 +101,10 @@ export class Workload {
   }
 
   /**
-   * Sends `count` tasks numbered from the next free number, at most `window` unconfirmed at a
-   * time; each sleeps `ms` in the worker. Resolves when every send settled (confirmed or failed).
+   * Sends `count` tasks (`rel.work`, or `task` taking the same arguments) numbered from the next
+   * free number, at most `window` unconfirmed at a time; each sleeps `ms` in the worker. Resolves when every send settled (confirmed or failed).
    */
-  async send(count: number, ms: number, window = 25): Promise<void> {
+  async send(count: number, ms: number, window = 25, task = 'rel.work'): Promise<void> {
     const numbers = Array.from({ length: count }, () => this.#next++);
     let index = 0;
     const lane = async (): Promise<void> => {
@@ -113,7 +113,7 @@ export class Workload {
         const id = randomUUID();
         this.attempted.set(id, n);
         try {
-          await this.producer.sendTask('rel.work', [n, ms], {}, { taskId: id });
+          await this.producer.sendTask(task, [n, ms], {}, { taskId: id });
           this.confirmed.add(id);
         } catch (error) {
           this.failed.set(id, (error as Error).message);
@@ -135,7 +135,7 @@ export class Workload {
   reportedDone(): Set<string> {
     const done = new Set<string>();
     for (const worker of this.workers) {
-      for (const match of worker.output().matchAll(/Task rel\.work\[([0-9a-f-]{36})\] succeeded in/g)) done.add(match[1]!);
+      for (const match of worker.output().matchAll(/Task rel\.(?:work|effect)\[([0-9a-f-]{36})\] succeeded in/g)) done.add(match[1]!);
     }
     return done;
   }

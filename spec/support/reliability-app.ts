@@ -1,5 +1,5 @@
 import { appendFileSync } from 'node:fs';
-import { createApp, type TaskContext } from '../../lib/index.js';
+import { BackendError, createApp, once, type TaskContext } from '../../lib/index.js';
 
 /**
  * The app of the fault-injection specs (spec/reliability), loaded by `celeriac worker -A` in
@@ -7,7 +7,8 @@ import { createApp, type TaskContext } from '../../lib/index.js';
  *   CELERIAC_BROKER_URL, CELERIAC_RESULT_BACKEND — as for any app;
  *   RELIABILITY_QUEUE      — the default queue (one per test);
  *   RELIABILITY_HEARTBEAT  — AMQP heartbeat in seconds (short, so stalls are noticed quickly);
- *   RELIABILITY_LEDGER     — a file every finished run appends one line to (see ExecutionRecord).
+ *   RELIABILITY_LEDGER     — a file every finished run appends one line to (see ExecutionRecord);
+ *   RELIABILITY_EFFECTS    — a file `rel.effect` appends one line to per effect done (see EffectRecord).
  * Creating it does no I/O.
  */
 export const app = createApp({
@@ -29,6 +30,15 @@ export interface ExecutionRecord {
   /** When the code started and finished (ms since the epoch). */
   started: number;
   at: number;
+  /** `rel.effect` only: the pid of the process that did the task's effect (another one when this run skipped it). */
+  effectBy?: number;
+}
+
+/** One line of the effects file: `rel.effect`'s side effect, done for task `id`. */
+export interface EffectRecord {
+  id: string;
+  n: number;
+  pid: number;
 }
 
 /**
@@ -36,10 +46,10 @@ export interface ExecutionRecord {
  * is in the ledger finished its code; a worker killed later makes it run again (a duplicate),
  * never a gap.
  */
-function record(context: TaskContext, n: number, started: number): void {
+function record(context: TaskContext, n: number, started: number, effectBy?: number): void {
   const ledger = process.env.RELIABILITY_LEDGER;
   if (!ledger) return;
-  const entry: ExecutionRecord = { n, id: context.id, pid: process.pid, redelivered: context.redelivered, started, at: Date.now() };
+  const entry: ExecutionRecord = { n, id: context.id, pid: process.pid, redelivered: context.redelivered, started, at: Date.now(), ...(effectBy === undefined ? {} : { effectBy }) };
   appendFileSync(ledger, `${JSON.stringify(entry)}\n`);
 }
 
@@ -50,6 +60,24 @@ export const work = app.task('rel.work', async function (this: TaskContext, n: n
   record(this, n, started);
   return n;
 });
+
+/**
+ * A task with a side effect made exactly-once by `once()`: the effect (one line appended to the
+ * effects file) comes first, then the task sleeps `ms` — the window in which a SIGKILL makes the
+ * task run again after its effect — then records its run like `rel.work`. When Redis is down
+ * `once()` cannot take its claim (BackendError, nothing done): the task retries later.
+ */
+export const effect = app.task('rel.effect', async function (this: TaskContext, n: number, ms: number) {
+  const started = Date.now();
+  const effectBy = await once(app, 'append', () => {
+    const line: EffectRecord = { id: this.id, n, pid: process.pid };
+    appendFileSync(process.env.RELIABILITY_EFFECTS!, `${JSON.stringify(line)}\n`);
+    return process.pid;
+  }, { ttl: '3s' });
+  if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
+  record(this, n, started, effectBy);
+  return n;
+}, { autoretryFor: [BackendError], retryBackoff: '500ms', retryBackoffMax: '5s', maxRetries: null }); // Redis unreachable: the claim cannot be taken; try later
 
 /** Kills the worker process that runs it, every time. */
 export const poison = app.task('rel.poison', function (this: TaskContext, n: number) {
