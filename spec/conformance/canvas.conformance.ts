@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { chain, chord, group, GroupResult, TaskFailedError, type App, type Worker } from '../../lib/index.js';
+import { removeAppQueues } from '../support/apps.js';
 
 /**
  * Canvas semantics on a broker/backend pair: run on memory:// in spec/unit and on RabbitMQ +
@@ -52,7 +53,7 @@ export function describeCanvasBehaviour(name: string, makeApp: () => App, option
 
     after(async () => {
       for (const worker of workers) await worker.stop();
-      await app.transport.purge(app.config.defaultQueue).catch(() => 0);
+      await removeAppQueues(app);
       await app.close();
     });
 

@@ -11,7 +11,7 @@ import {
   type WorkerOptions,
 } from '../../lib/index.js';
 import { encodeTaskMessage } from '../../lib/protocol/task-message.js';
-import { uniqueName } from '../support/apps.js';
+import { removeAppQueues, uniqueName } from '../support/apps.js';
 
 /**
  * Delivery control — retries, broker-side delays, time limits, rate limits, priorities and
@@ -30,6 +30,7 @@ export function describeDeliveryControl(name: string, makeApp: (options?: AppOpt
       const worker = app.worker({ concurrency: 2, shutdownTimeout: '2s', resultStoreRetryDelays: ['10ms'], ...options });
       cleanups.push(async () => {
         await worker.stop();
+        await removeAppQueues(app);
         await app.close();
       });
       return { app, worker, queue: app.config.defaultQueue };

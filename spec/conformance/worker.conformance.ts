@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { currentTask, TaskFailedError, type App, type TaskContext, type Worker, type WorkerOptions } from '../../lib/index.js';
 import { DEAD_LETTER_HEADERS } from '../../lib/worker/dead-letter.js';
-import { gate, takeMessages } from '../support/apps.js';
+import { gate, removeAppQueues, takeMessages } from '../support/apps.js';
 
 /**
  * The worker's behaviour, the same on every broker/backend pair: run against memory:// in
@@ -22,7 +22,7 @@ export function describeWorkerBehaviour(name: string, makeApp: () => App): void 
       const worker = app.worker({ concurrency: 2, shutdownTimeout: '5s', resultStoreRetryDelays: ['10ms'], ...options });
       cleanups.push(async () => {
         await worker.stop();
-        await app.transport.purge(app.config.defaultQueue).catch(() => 0);
+        await removeAppQueues(app);
         await app.close();
       });
       return { app, worker, queue: app.config.defaultQueue };

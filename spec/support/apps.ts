@@ -56,3 +56,13 @@ export function gate(): { promise: Promise<void>; open: () => void } {
   });
   return { promise, open };
 }
+
+/**
+ * Deletes the app's default queue and its dead-letter queue (specs on a real broker call this
+ * before closing, so runs do not leave queues behind). Errors are ignored: a queue may never
+ * have been declared.
+ */
+export async function removeAppQueues(app: App): Promise<void> {
+  const queue = app.config.defaultQueue;
+  for (const name of [queue, `${queue}.dead-letter`]) await app.transport.deleteQueue(name).catch(() => undefined);
+}
