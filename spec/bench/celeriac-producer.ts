@@ -10,6 +10,8 @@
  *   when all are confirmed; the runner times the scenario to the worker's last ack.
  * mode 'latency': one `delay(i)` at a time, awaiting its `get()` before the next, N times: the
  *   round trip at low load.
+ * mode 'countdown': N `applyAsync([i], {}, { countdown, ignoreResult: true })` with countdowns
+ *   spread evenly over `windowMs`; finishes when all are confirmed (the worker times the starts).
  * mode 'chord': first `group(noop.s(0) … noop.s(N-1))` to its last result (the header's own
  *   processing), then `chord(the same header, sum.s())` to the body's result; reports both wall
  *   times. A small chord runs before 'go', so the chord path is warm too.
@@ -23,10 +25,15 @@ import { summarizeLatency } from './measure.js';
 import type { GroupResult } from '../../lib/result/group-result.js';
 
 export interface CeleriacProducerConfig extends CeleriacBenchConfig {
-  mode: 'roundtrip' | 'fire-and-forget' | 'latency' | 'chord';
+  mode: 'roundtrip' | 'fire-and-forget' | 'latency' | 'chord' | 'countdown';
+  /** countdown mode: countdowns spread evenly over this many ms. */
+  windowMs?: number;
   /** Per-result get() timeout, ms. */
   resultTimeoutMs: number;
 }
+
+/** countdown mode: unconfirmed publishes at most. */
+const COUNTDOWN_IN_FLIGHT = 2_000;
 
 const child = startChild<CeleriacProducerConfig>();
 
@@ -126,8 +133,13 @@ child.run(async () => {
     });
   } else {
     const pending = new Array<Promise<unknown>>(n);
+    const windowMs = config.mode === 'countdown' ? (config.windowMs ?? 3_600_000) : 0;
     for (let i = 0; i < n; i++) {
-      pending[i] = noop.applyAsync([i], {}, { ignoreResult: true }).then(() => confirmed++);
+      const options = windowMs > 0 ? { ignoreResult: true, countdown: Math.round(((i + 1) * windowMs) / n) } : { ignoreResult: true };
+      pending[i] = noop.applyAsync([i], {}, options).then(() => confirmed++);
+      // Delayed publishes cost the broker more (topic routing into the tiers): keep at most
+      // COUNTDOWN_IN_FLIGHT unconfirmed, as a bulk producer should, or confirms queue past their timeout.
+      if (windowMs > 0 && i >= COUNTDOWN_IN_FLIGHT) await pending[i - COUNTDOWN_IN_FLIGHT];
     }
     await Promise.all(pending);
     const finishedAt = now();

@@ -11,6 +11,10 @@
  *   floor-oneway. Throughput = first applyAsync() → the worker's N-th ack.
  * - celeriac-latency: min(N, 2,000) round trips one at a time (delay, get, next); compare
  *   p50/p99 with floor-latency.
+ * - celeriac-countdown: N tasks with countdowns spread over --window (default 1 h), sent at
+ *   once: they wait in the broker's delay tiers, not in the worker, so the worker's RSS stays
+ *   flat; reports the due → start error (p50/p99 in the latency columns) and the worker's RSS
+ *   before, and at the first, middle and last start.
  * - celeriac-chord-10k-redis / -rpc: a group of min(N, 10,000) no-op tasks to its last result
  *   (the header's own processing), then a chord of the same header with a summing body to the
  *   body's result. Chord overhead = chord wall − group wall.
@@ -54,11 +58,13 @@ async function runCeleriac(scenario: string, variant: Variant, options: BenchOpt
         concurrency: options.concurrency,
         prefetchMultiplier: options.prefetchMultiplier,
         expected,
+        measureDueError: mode === 'countdown',
       } satisfies CeleriacWorkerConfig, `${scenario} worker`);
       const producer = spawn('celeriac-producer.js', {
         ...base,
         mode,
         resultTimeoutMs: options.timeoutMs,
+        windowMs: options.windowMs,
       } satisfies CeleriacProducerConfig, `${scenario} producer`);
       const [w, p] = await runTogether([worker, producer], options.timeoutMs);
       const publishMs = p.report.finishedAt - p.report.startedAt;
@@ -73,6 +79,17 @@ async function runCeleriac(scenario: string, variant: Variant, options: BenchOpt
           producer: p.stats,
           worker: w.stats,
           notes: ['cpu and rss cover the group and the chord (2N + 1 tasks)'],
+        });
+      }
+      if (mode === 'countdown') {
+        const rss = Object.entries(w.report.extra ?? {}).map(([label, mb]) => `${label}: ${mb}`);
+        return result(scenario, {
+          tasks: n,
+          seconds: (w.report.finishedAt - p.report.startedAt) / 1000,
+          latency: w.report.latency,
+          producer: p.stats,
+          worker: w.stats,
+          notes: [`countdowns spread over ${Math.round(options.windowMs / 1000)} s; latency columns = start − due time`, `worker ${rss.join(', ')}`],
         });
       }
       return result(scenario, {
@@ -114,6 +131,12 @@ export const celeriacScenarios: Scenario[] = [
     description: `celeriac: delay() then get(), one at a time, min(N, ${LATENCY_TASKS.toLocaleString('en-US')}) times`,
     floor: 'floor-latency',
     run: (options) => runCeleriac('celeriac-latency', { mode: 'latency', n: (o) => Math.min(o.n, LATENCY_TASKS) }, options),
+  },
+  {
+    name: 'celeriac-countdown',
+    description: 'celeriac: N applyAsync(countdown spread over --window, ignoreResult); due → start error, worker RSS',
+    optIn: true,
+    run: (options) => runCeleriac('celeriac-countdown', { mode: 'countdown' }, { ...options, timeoutMs: Math.max(options.timeoutMs, options.windowMs + 120_000) }),
   },
   {
     name: 'celeriac-chord-10k-redis',

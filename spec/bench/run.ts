@@ -16,6 +16,7 @@ import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { toMilliseconds } from '../../lib/util/duration.js';
 import { brokerVersion } from './broker-admin.js';
 import { celeriacScenarios } from './celeriac-roundtrip.js';
 import type { ProcessStats } from './ipc.js';
@@ -38,6 +39,7 @@ const argv = yargs(hideBin(process.argv))
   .option('amqp-url', { type: 'string', default: process.env.CELERIAC_BROKER_URL ?? 'amqp://guest:guest@127.0.0.1:5672' })
   .option('backend', { type: 'string', default: process.env.CELERIAC_RESULT_BACKEND ?? 'redis://127.0.0.1:6379/0', describe: 'Result backend of the celeriac scenarios' })
   .option('timeout', { type: 'number', default: 300, describe: 'Seconds a scenario may take' })
+  .option('window', { type: 'string', default: '1h', describe: 'celeriac-countdown: spread the countdowns over this long (e.g. 60s, 1h)' })
   .check((a) => {
     if (!Number.isInteger(a.n) || a.n < 1) throw new Error('--n must be a positive integer');
     if (!Number.isInteger(a.repeat) || a.repeat < 1) throw new Error('--repeat must be a positive integer');
@@ -54,7 +56,7 @@ const argv = yargs(hideBin(process.argv))
   .parseSync();
 
 function selectScenarios(): Scenario[] {
-  const wanted = new Set(argv.scenario?.length ? argv.scenario : names);
+  const wanted = new Set(argv.scenario?.length ? argv.scenario : scenarios.filter((s) => !s.optIn).map((s) => s.name));
   if (argv.floor) {
     for (const scenario of scenarios) if (wanted.has(scenario.name) && scenario.floor) wanted.add(scenario.floor);
   }
@@ -134,6 +136,7 @@ async function main(): Promise<number> {
     concurrency: argv.concurrency,
     prefetchMultiplier: argv['prefetch-multiplier'],
     timeoutMs: argv.timeout * 1000,
+    windowMs: toMilliseconds(argv.window, '--window'),
     onProgress: progress,
   };
   const selected = selectScenarios();

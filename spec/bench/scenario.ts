@@ -14,6 +14,8 @@ export interface BenchOptions {
   prefetchMultiplier: number;
   /** Upper bound on a scenario's measured work. */
   timeoutMs: number;
+  /** celeriac-countdown: countdowns are spread over this many ms. */
+  windowMs: number;
   onProgress: (label: string, text: string) => void;
 }
 
@@ -46,6 +48,8 @@ export interface Scenario {
   /** One line: what is measured. */
   description: string;
   floor?: string;
+  /** Runs only when named with --scenario (it takes as long as its --window). */
+  optIn?: boolean;
   run(options: BenchOptions): Promise<ScenarioResult>;
 }
 
