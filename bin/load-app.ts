@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { App } from '../lib/index.js';
+import type { LogLevel } from '../lib/log/logger.js';
 import { ConfigError } from '../lib/index.js';
 
 /**
@@ -27,4 +28,17 @@ export async function loadApp(specifier: string): Promise<App> {
 /** Duck-typed, so an app built with another copy of the package is accepted too. */
 function isApp(value: unknown): value is App {
   return typeof value === 'object' && value !== null && 'tasks' in value && typeof (value as App).worker === 'function';
+}
+
+/**
+ * The app for a long-running command (worker, beat): from -A, else $CELERIAC_APP, with its
+ * logger set to the command's --loglevel.
+ */
+export async function loadAppForCommand(specifier: string | undefined, loglevel: LogLevel): Promise<{ app: App; specifier: string }> {
+  const module = specifier ?? process.env.CELERIAC_APP;
+  if (!module) throw new ConfigError('--app', 'name the module exporting the app: -A ./dist/tasks.js (or set CELERIAC_APP)');
+  const app = await loadApp(module);
+  app.logger.level = loglevel === 'silent' ? 'error' : loglevel;
+  app.logger.silent = loglevel === 'silent';
+  return { app, specifier: module };
 }

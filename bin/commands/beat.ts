@@ -1,8 +1,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { Beat } from '../../lib/beat/beat.js';
 import { LOG_LEVELS, type LogLevel } from '../../lib/log/logger.js';
-import { ConfigError } from '../../lib/index.js';
-import { loadApp } from '../load-app.js';
+import { loadAppForCommand } from '../load-app.js';
 
 interface BeatArgs {
   app?: string;
@@ -24,11 +23,7 @@ export const beatCommand: CommandModule<object, BeatArgs> = {
       .option('redis', { type: 'string', describe: 'Redis URL for the lock and schedule state (default: the app\'s redis:// backend)' })
       .example('$0 beat -A ./dist/tasks.js', 'run the scheduler (start two for fail-over)') as Argv<BeatArgs>,
   handler: async (args) => {
-    const specifier = args.app ?? process.env.CELERIAC_APP;
-    if (!specifier) throw new ConfigError('--app', 'name the module exporting the app: -A ./dist/tasks.js (or set CELERIAC_APP)');
-    const app = await loadApp(specifier);
-    app.logger.level = args.loglevel === 'silent' ? 'error' : args.loglevel;
-    app.logger.silent = args.loglevel === 'silent';
+    const { app } = await loadAppForCommand(args.app, args.loglevel);
     const beat = new Beat(app, { lockTtl: args['lock-ttl'], grace: args.grace, ...(args.redis ? { redisUrl: args.redis } : {}) });
     const stop = (signal: NodeJS.Signals): void => {
       beat.logger.info(`${signal} received: beat stopping`);

@@ -1,9 +1,8 @@
 import type { CommandModule } from 'yargs';
 import { LOG_LEVELS, type LogLevel } from '../../lib/log/logger.js';
-import { ConfigError } from '../../lib/index.js';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { loadApp } from '../load-app.js';
+import { loadAppForCommand } from '../load-app.js';
 import { ControlServer } from '../../lib/control/control-server.js';
 import { WorkerEventSender } from '../../lib/events/worker-events.js';
 import { WorkerMetrics } from '../../lib/metrics/worker-metrics.js';
@@ -53,11 +52,7 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
       .example('$0 worker -A ./dist/tasks.js --concurrency=4 --loglevel=info', 'run a worker')
       .example('$0 worker -A ./dist/tasks.js -c 2 -n second@%h -Q celery,images', 'a second worker on two queues'),
   handler: async (args) => {
-    const specifier = args.app ?? process.env.CELERIAC_APP;
-    if (!specifier) throw new ConfigError('--app', 'name the module exporting the app: -A ./dist/tasks.js (or set CELERIAC_APP)');
-    const app = await loadApp(specifier);
-    app.logger.level = args.loglevel === 'silent' ? 'error' : args.loglevel;
-    app.logger.silent = args.loglevel === 'silent';
+    const { app, specifier } = await loadAppForCommand(args.app, args.loglevel);
     const worker = app.worker({
       ...(args.concurrency !== undefined ? { concurrency: args.concurrency } : {}),
       ...(args['prefetch-multiplier'] !== undefined ? { prefetchMultiplier: args['prefetch-multiplier'] } : {}),

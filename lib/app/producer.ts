@@ -4,6 +4,7 @@ import type { Transport } from '../broker/transport.js';
 import { ConfigError } from '../errors/errors.js';
 import { encodeTaskMessage, type SignatureDict, type TaskMessage } from '../protocol/task-message.js';
 import { toMilliseconds, type Duration } from '../util/duration.js';
+import { preview } from '../util/preview.js';
 import type { QueueDeclaration } from '../broker/transport.js';
 import { DelayedDelivery } from './delayed-delivery.js';
 import type { Route } from './routes.js';
@@ -126,8 +127,8 @@ export class Producer {
         timelimit: [seconds(hardLimit, 'timeLimit'), seconds(softLimit, 'softTimeLimit')],
         root_id: lineage.rootId ?? id,
         parent_id: lineage.parentId ?? null,
-        argsrepr: repr(args),
-        kwargsrepr: repr(kwargs),
+        argsrepr: preview(args, MAX_REPR),
+        kwargsrepr: preview(kwargs, MAX_REPR),
         origin: ORIGIN,
         ignore_result: options.ignoreResult ?? taskOptions.ignoreResult ?? false,
       },
@@ -221,13 +222,3 @@ function dictsOf(signatures: CallOptions['link']): SignatureDict[] | null {
   return list.length ? list.map((signature) => signature.toDict()) : null;
 }
 
-/** A short readable form of the arguments for logs and monitoring (Celery's argsrepr). */
-function repr(value: unknown): string {
-  let text: string;
-  try {
-    text = JSON.stringify(value) ?? String(value);
-  } catch {
-    text = String(value);
-  }
-  return text.length > MAX_REPR ? `${text.slice(0, MAX_REPR - 3)}...` : text;
-}

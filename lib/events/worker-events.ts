@@ -3,6 +3,7 @@ import type { Worker } from '../worker/worker.js';
 import type { TaskRequest, RequestOutcome } from '../worker/request.js';
 import { errorToExceptionInfo, tracebackOf } from '../protocol/exception-info.js';
 import { EventDispatcher } from './dispatcher.js';
+import { preview } from '../util/preview.js';
 
 /** Celery's worker heartbeat interval (event_heartbeat... worker_heartbeat: 2 s). */
 export const HEARTBEAT_SECONDS = 2;
@@ -35,7 +36,7 @@ export class WorkerEventSender {
     this.#processed += 1;
     switch (outcome.state) {
       case 'SUCCESS':
-        this.send('task-succeeded', { uuid: request.id, result: preview(outcome.result), runtime: outcome.runtimeMs / 1000 });
+        this.send('task-succeeded', { uuid: request.id, result: preview(outcome.result, 1024), runtime: outcome.runtimeMs / 1000 });
         break;
       case 'FAILURE':
         this.send('task-failed', { uuid: request.id, exception: describe(outcome.error), traceback: tracebackOf(outcome.error) });
@@ -95,12 +96,3 @@ function describe(error: unknown): string {
   return `${info.exc_type}(${JSON.stringify(message)})`;
 }
 
-function preview(value: unknown): string {
-  let text: string;
-  try {
-    text = JSON.stringify(value) ?? String(value);
-  } catch {
-    text = String(value);
-  }
-  return text.length > 1024 ? `${text.slice(0, 1021)}...` : text;
-}

@@ -8,6 +8,7 @@ import type { ConsumerHandle, Delivery } from '../broker/transport.js';
 import { ConfigError, InvalidMessageError } from '../errors/errors.js';
 import { decodeTaskMessage } from '../protocol/task-message.js';
 import { toMilliseconds, type Duration } from '../util/duration.js';
+import { preview } from '../util/preview.js';
 import { deadLetter } from './dead-letter.js';
 import { forward } from './forward.js';
 import { createPool } from './pool/create-pool.js';
@@ -450,7 +451,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     // Info lines are guarded: winston formats a line before its transports drop it by level.
     switch (outcome.state) {
       case 'SUCCESS':
-        if (this.logger.isInfoEnabled()) this.logger.info(`${prefix} succeeded in ${(outcome.runtimeMs / 1000).toFixed(6)}s: ${preview(outcome.result)}`);
+        if (this.logger.isInfoEnabled()) this.logger.info(`${prefix} succeeded in ${(outcome.runtimeMs / 1000).toFixed(6)}s: ${preview(outcome.result, 200)}`);
         break;
       case 'FAILURE':
         this.logger.error(`${prefix} raised unexpected: ${errorText(outcome.error)}`);
@@ -490,15 +491,6 @@ function expandHostname(pattern: string): string {
     .replaceAll('%d', dot === -1 ? '' : host.slice(dot + 1));
 }
 
-function preview(value: unknown): string {
-  let text: string;
-  try {
-    text = JSON.stringify(value) ?? String(value);
-  } catch {
-    text = String(value);
-  }
-  return text.length > 200 ? `${text.slice(0, 197)}...` : text;
-}
 
 function errorText(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
