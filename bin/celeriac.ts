@@ -32,7 +32,7 @@ await yargs(hideBin(process.argv))
   .alias('version', 'V')
   .help()
   .alias('help', 'h')
-  .wrap(Math.min(100, process.stdout.columns || 100))
+  .wrap(Math.min(120, process.stdout.columns || 120))
   .fail((message, error, y) => {
     if (error) {
       process.stderr.write(`celeriac: ${error.message}\n`);

@@ -13,7 +13,7 @@ interface BeatArgs {
 
 export const beatCommand: CommandModule<object, BeatArgs> = {
   command: 'beat',
-  describe: 'Send the app\'s periodic tasks (beatSchedule) when due; run several for fail-over, one leads',
+  describe: 'Send the app\'s beatSchedule tasks when due (run several: one leads)',
   builder: (y) =>
     y
       .option('app', { alias: 'A', type: 'string', describe: 'Module exporting the app (default export or "app"); default $CELERIAC_APP' })

@@ -28,7 +28,7 @@ interface CallArgs {
 
 export const callCommand: CommandModule<object, CallArgs> = {
   command: 'call [name]',
-  describe: 'Send a task by name, or a chain, group or chord of Celery signature dicts; prints its id, or its result with --wait',
+  describe: 'Send a task, chain, group or chord; print its id, or its result with --wait',
   builder: (y) =>
     y
       .positional('name', { type: 'string', describe: 'Task name, e.g. tasks.add (not with --chain/--group)' })

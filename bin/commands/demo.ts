@@ -9,7 +9,7 @@ interface DemoArgs {
 
 export const demoCommand: CommandModule<object, DemoArgs> = {
   command: 'demo',
-  describe: 'Run the walkthrough: start a worker in this process, send tasks, print results',
+  describe: 'Run the walkthrough in one process: worker, tasks, canvas, results',
   builder: (y) =>
     y
       .option('broker', { type: 'string', describe: 'Broker URL (default $CELERIAC_BROKER_URL, else the embedded memory://)' })
