@@ -37,7 +37,7 @@ export async function deadLetter(transport: Transport, delivery: Delivery, reaso
   const target = deadLetterQueueName(delivery.queue);
   const { expiration: _dropped, ...properties } = delivery.properties;
   try {
-    await transport.declareQueue(deadLetterDeclaration(delivery.queue));
+    await declareOnce(transport, delivery.queue);
     await transport.publish(
       {
         ...properties,
@@ -54,11 +54,31 @@ export async function deadLetter(transport: Transport, delivery: Delivery, reaso
       { exchange: '', routingKey: target, mandatory: true },
     );
   } catch {
+    // Declared again next time: the queue may have been deleted since.
+    declared.get(transport)?.delete(delivery.queue);
     delivery.reject(true);
     return false;
   }
   delivery.ack();
   return true;
+}
+
+/**
+ * The dead-letter queue of each source queue, declared once per transport (the transport
+ * re-declares it after reconnects). Callers share one declaration, so their publishes leave
+ * in the order they were dead-lettered.
+ */
+const declared = new WeakMap<Transport, Map<string, Promise<void>>>();
+
+function declareOnce(transport: Transport, queue: string): Promise<void> {
+  let queues = declared.get(transport);
+  if (!queues) declared.set(transport, (queues = new Map()));
+  let declaration = queues.get(queue);
+  if (!declaration) {
+    declaration = transport.declareQueue(deadLetterDeclaration(queue));
+    queues.set(queue, declaration);
+  }
+  return declaration;
 }
 
 /** One message in a dead-letter queue, as `celeriac dead-letter list` shows it. */
