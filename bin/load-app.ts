@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { App } from '../lib/index.js';
+import { createApp, type App, type AppOptions } from '../lib/index.js';
 import type { LogLevel } from '../lib/log/logger.js';
 import { ConfigError } from '../lib/index.js';
 
@@ -41,4 +41,14 @@ export async function loadAppForCommand(specifier: string | undefined, loglevel:
   app.logger.level = loglevel === 'silent' ? 'error' : loglevel;
   app.logger.silent = loglevel === 'silent';
   return { app, specifier: module };
+}
+
+/**
+ * The app a one-shot command (call, purge, dead-letter, inspect, control) talks through: the
+ * module named by -A, else one made from --broker / --backend (else $CELERIAC_BROKER_URL and
+ * $CELERIAC_RESULT_BACKEND), with `options` on top.
+ */
+export async function commandApp(args: { app?: string; broker?: string; backend?: string }, name: string, options: AppOptions = {}): Promise<App> {
+  if (args.app) return loadApp(args.app);
+  return createApp({ name, ...(args.broker ? { broker: args.broker } : {}), ...(args.backend ? { backend: args.backend } : {}), ...options });
 }

@@ -1,11 +1,10 @@
 import type { CommandModule } from 'yargs';
-import { createApp, type App, type CallOptions } from '../../lib/index.js';
-import { ConfigError } from '../../lib/index.js';
+import { ConfigError, type CallOptions } from '../../lib/index.js';
 import type { CanvasNode, ResultHandle } from '../../lib/canvas/canvas-node.js';
 import { rootContext } from '../../lib/canvas/canvas-node.js';
 import { nodeFromDict } from '../../lib/canvas/from-dict.js';
 import type { SignatureDict } from '../../lib/protocol/task-message.js';
-import { loadApp } from '../load-app.js';
+import { commandApp } from '../load-app.js';
 
 interface CallArgs {
   name?: string;
@@ -64,9 +63,7 @@ export const callCommand: CommandModule<object, CallArgs> = {
       throw new ConfigError('--kwargs', 'expected a JSON object');
     }
     const canvas = canvasDict(args);
-    const app: App = args.app
-      ? await loadApp(args.app)
-      : createApp({ name: 'celeriac-call', ...(args.broker ? { broker: args.broker } : {}), ...(args.backend ? { backend: args.backend } : {}) });
+    const app = await commandApp(args, 'celeriac-call');
     const options: CallOptions = {
       ...(args.queue ? { queue: args.queue } : {}),
       ...(args.countdown ? { countdown: args.countdown } : {}),

@@ -1,8 +1,8 @@
 import { createInterface } from 'node:readline/promises';
 import type { Argv, CommandModule } from 'yargs';
-import { ConfigError, createApp, type App } from '../../lib/index.js';
+import { ConfigError, type App } from '../../lib/index.js';
 import { listDeadLetters, requeueDeadLetters, type DeadLetterEntry } from '../../lib/worker/dead-letter.js';
-import { loadApp } from '../load-app.js';
+import { commandApp } from '../load-app.js';
 
 interface CommonArgs {
   queues?: string;
@@ -31,9 +31,7 @@ function common<T>(y: Argv<T>): Argv<T & CommonArgs> {
 }
 
 async function openApp(args: CommonArgs): Promise<{ app: App; queues: string[] }> {
-  const app: App = args.app
-    ? await loadApp(args.app)
-    : createApp({ name: 'celeriac-dead-letter', ...(args.broker ? { broker: args.broker } : {}), ...(args.backend ? { backend: args.backend } : {}) });
+  const app = await commandApp(args, 'celeriac-dead-letter');
   const queues = args.queues ? args.queues.split(',').map((q) => q.trim()).filter(Boolean) : [app.config.defaultQueue];
   return { app, queues };
 }

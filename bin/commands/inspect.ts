@@ -1,8 +1,8 @@
 import type { Argv, CommandModule } from 'yargs';
-import { createApp, type App } from '../../lib/index.js';
+import type { App } from '../../lib/index.js';
 import { ControlClient, INSPECT_METHODS, type InspectMethod } from '../../lib/control/control-client.js';
 import type { ControlReply } from '../../lib/control/mailbox.js';
-import { loadApp } from '../load-app.js';
+import { commandApp, loadApp } from '../load-app.js';
 
 /** Options shared by inspect, control and events: which broker, which nodes, how long. */
 export interface RemoteArgs {
@@ -27,7 +27,7 @@ export function remoteOptions<T>(y: Argv<T>): Argv<T & RemoteArgs> {
 export async function remoteApp(args: { app?: string; broker?: string; backend?: string }): Promise<App> {
   const app = args.app ?? process.env.CELERIAC_APP;
   if (app && !args.broker) return loadApp(app);
-  return createApp({ name: 'celeriac-control', logLevel: 'error', ...(args.broker ? { broker: args.broker } : {}), ...(args.backend ? { backend: args.backend } : {}) });
+  return commandApp({ broker: args.broker, backend: args.backend }, 'celeriac-control', { logLevel: 'error' });
 }
 
 export function destinations(args: RemoteArgs): string[] | undefined {

@@ -1,7 +1,7 @@
 import { createInterface } from 'node:readline/promises';
 import type { CommandModule } from 'yargs';
-import { ConfigError, createApp, type App } from '../../lib/index.js';
-import { loadApp } from '../load-app.js';
+import { ConfigError } from '../../lib/index.js';
+import { commandApp } from '../load-app.js';
 
 interface PurgeArgs {
   queues?: string;
@@ -20,7 +20,7 @@ export const purgeCommand: CommandModule<object, PurgeArgs> = {
       .option('app', { alias: 'A', type: 'string', describe: 'Module exporting the app' })
       .option('broker', { type: 'string', describe: 'Broker URL (default $CELERIAC_BROKER_URL or the app\'s)' }),
   handler: async (args) => {
-    const app: App = args.app ? await loadApp(args.app) : createApp({ name: 'celeriac-purge', backend: null, ...(args.broker ? { broker: args.broker } : {}) });
+    const app = await commandApp({ app: args.app, broker: args.broker }, 'celeriac-purge', { backend: null });
     const queues = args.queues ? args.queues.split(',').map((q) => q.trim()).filter(Boolean) : [app.config.defaultQueue];
     try {
       if (!args.force) {

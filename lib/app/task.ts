@@ -2,7 +2,7 @@ import { ConfigError } from '../errors/errors.js';
 import { Signature } from '../canvas/signature.js';
 import type { CanvasHost } from '../canvas/canvas-node.js';
 import type { AsyncResult } from '../result/async-result.js';
-import { checkCallOptionKeys, type CallOptions } from './call-options.js';
+import type { CallOptions } from './call-options.js';
 import type { TaskContext } from './task-context.js';
 import { toMilliseconds, type Duration } from '../util/duration.js';
 import { parseRate } from '../worker/rate-limiter.js';
@@ -120,11 +120,7 @@ export class Task<A extends unknown[] = unknown[], R = unknown> {
 
   /** Sends the task with args, kwargs and call options; resolves once the broker has confirmed it. */
   applyAsync(args: Prefixes<A>, kwargs: Record<string, unknown> = {}, options: CallOptions = {}): Promise<AsyncResult<R>> {
-    try {
-      checkCallOptionKeys(options, 'call');
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    // sendTask checks the option names (and rejects with a ConfigError naming a bad one).
     return this.host.sendTask<R>(this.name, [...args], kwargs, options);
   }
 
