@@ -38,10 +38,10 @@ child.run(async () => {
   const { url, mode, queue, n, prefetch, subscribeOnGo, warmup } = child.config;
   const expected = warmup + n;
 
-  const consumeConnection = await connect(url);
+  const consumeConnection = await connect(url, { noDelay: true });
   const channel = await consumeConnection.createChannel();
   await channel.prefetch(prefetch);
-  const publishConnection = mode === 'reply' ? await connect(url) : undefined;
+  const publishConnection = mode === 'reply' ? await connect(url, { noDelay: true }) : undefined;
   const replyChannel = await publishConnection?.createConfirmChannel();
 
   let startedAt = 0;

@@ -76,9 +76,9 @@ child.run(async () => {
   if (replies && !replyQueue) throw new Error(`${mode} mode needs replyQueue`);
   const replyTo = replies ? replyQueue : undefined;
 
-  const publishConnection = await connect(url);
+  const publishConnection = await connect(url, { noDelay: true });
   const channel = await publishConnection.createConfirmChannel();
-  const consumeConnection = replies ? await connect(url) : undefined;
+  const consumeConnection = replies ? await connect(url, { noDelay: true }) : undefined;
 
   // Task id → index of the task in its batch, for tasks whose reply is still due.
   const awaitingReply = new Map<string, number>();
