@@ -43,7 +43,6 @@ export { EventDispatcher } from './events/dispatcher.js';
 export type { CeleryEvent } from './events/dispatcher.js';
 export { receiveEvents } from './events/receiver.js';
 export { WorkerEventSender } from './events/worker-events.js';
-export { WorkerMetrics } from './metrics/worker-metrics.js';
-export { Beat } from './beat/beat.js';
-export type { BeatOptions } from './beat/beat.js';
+// WorkerMetrics (prom-client) and Beat (cron-parser) are the entry points 'celeriac/metrics' and
+// 'celeriac/beat', so an app that uses neither does not load them.
 export type { BeatEntry, BeatSchedule } from './beat/schedule.js';

@@ -4,9 +4,11 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { loadAppForCommand } from '../load-app.js';
 import { ControlServer } from '../../lib/control/control-server.js';
-import { WorkerEventSender } from '../../lib/events/worker-events.js';
-import { WorkerMetrics } from '../../lib/metrics/worker-metrics.js';
-import { Beat } from '../../lib/beat/beat.js';
+// Events, metrics (prom-client) and beat (cron-parser) are imported only when their option is
+// on: a plain worker does not carry them in memory.
+import type { WorkerEventSender } from '../../lib/events/worker-events.js';
+import type { WorkerMetrics } from '../../lib/metrics/worker-metrics.js';
+import type { Beat } from '../../lib/beat/beat.js';
 
 /** What each pool thread imports: the -A module, as a file URL when it is a path. */
 function moduleUrl(specifier: string): string {
@@ -97,16 +99,19 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
       await control.start();
     }
     if (args['metrics-port'] !== undefined) {
+      const { WorkerMetrics } = await import('../../lib/metrics/worker-metrics.js');
       metrics = new WorkerMetrics(worker);
       const port = await metrics.listen(args['metrics-port']);
       worker.logger.info(`metrics at http://0.0.0.0:${port}/metrics`);
     }
     if (args.events) {
+      const { WorkerEventSender } = await import('../../lib/events/worker-events.js');
       events = new WorkerEventSender(worker);
       await events.start();
     }
     await worker.start();
     if (args.beat) {
+      const { Beat } = await import('../../lib/beat/beat.js');
       beat = new Beat(app);
       await beat.start();
     }

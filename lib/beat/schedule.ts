@@ -1,4 +1,5 @@
-import { CronExpressionParser } from 'cron-parser';
+import { createRequire } from 'node:module';
+import type { CronExpressionParser as CronParser } from 'cron-parser';
 import type { CallOptions } from '../app/call-options.js';
 import { ConfigError } from '../errors/errors.js';
 import { toMilliseconds, type Duration } from '../util/duration.js';
@@ -26,6 +27,13 @@ export interface ScheduledEntry {
   next(after: number): number;
 }
 
+let cronParser: typeof CronParser | undefined;
+/** cron-parser is loaded on the first cron entry: apps without one never load it. */
+function cron(): typeof CronParser {
+  cronParser ??= (createRequire(import.meta.url)('cron-parser') as typeof import('cron-parser')).CronExpressionParser;
+  return cronParser;
+}
+
 export function checkSchedule(schedule: unknown): BeatSchedule {
   if (typeof schedule !== 'object' || schedule === null || Array.isArray(schedule)) throw new ConfigError('beatSchedule', 'expected a map of entry name to { task, every | cron, ... }');
   for (const [name, entry] of Object.entries(schedule as Record<string, unknown>)) compileEntry(name, entry);
@@ -47,13 +55,13 @@ export function compileEntry(name: string, raw: unknown): ScheduledEntry {
   }
   const tz = entry.timezone ?? 'UTC';
   try {
-    CronExpressionParser.parse(entry.cron!, { tz, currentDate: new Date() });
+    cron().parse(entry.cron!, { tz, currentDate: new Date() });
   } catch (error) {
     throw new ConfigError(`${key}.cron`, `invalid cron expression ${JSON.stringify(entry.cron)} (timezone ${tz}): ${(error as Error).message}`);
   }
   return {
     name,
     entry,
-    next: (after) => CronExpressionParser.parse(entry.cron!, { tz, currentDate: new Date(after) }).next().getTime(),
+    next: (after) => cron().parse(entry.cron!, { tz, currentDate: new Date(after) }).next().getTime(),
   };
 }

@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer';
-import { Packr } from 'msgpackr';
+import { createRequire } from 'node:module';
+import type { Packr } from 'msgpackr';
 import { SerializationError } from '../errors/errors.js';
 
 /**
@@ -76,25 +77,33 @@ function unwrapKombuTypes(_key: string, value: unknown): unknown {
   return value;
 }
 
+let packrInstance: Packr | undefined;
+/** msgpackr is loaded on the first msgpack body: processes that only see JSON never load it. */
+function packr(): Packr {
+  if (!packrInstance) {
+    const { Packr: PackrClass } = createRequire(import.meta.url)('msgpackr') as typeof import('msgpackr');
+    packrInstance = new PackrClass({ useRecords: false, mapsAsObjects: true, moreTypes: false, int64AsType: 'number', variableMapSize: true });
+  }
+  return packrInstance;
+}
 /**
  * msgpack as kombu writes it (`application/x-msgpack`, binary). msgpackr's record extension
  * is off: Python's msgpack cannot read it. Maps decode to plain objects.
  */
-const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false, int64AsType: 'number', variableMapSize: true });
 const msgpack: Serializer = {
   name: 'msgpack',
   contentType: 'application/x-msgpack',
   contentEncoding: 'binary',
   encode(value) {
     try {
-      return packr.pack(value);
+      return packr().pack(value);
     } catch (error) {
       throw new SerializationError(`cannot encode as msgpack: ${(error as Error).message}`, { cause: error });
     }
   },
   decode(body) {
     try {
-      return packr.unpack(body);
+      return packr().unpack(body);
     } catch (error) {
       throw new SerializationError(`body is not valid msgpack: ${(error as Error).message}`, { cause: error });
     }
