@@ -52,8 +52,7 @@ export class TaskRequest {
    */
   readonly codeFinished: Promise<void>;
   #finishCode!: () => void;
-  /** Rejects when terminate() is called: the run is given up. */
-  #terminated: Promise<never> | undefined;
+  /** Set while the code runs: gives the run up (see execute). */
   #terminate: ((reason: TaskTerminated) => void) | undefined;
 
   constructor(
@@ -100,46 +99,44 @@ export class TaskRequest {
     if (env.isRevoked?.(this.id)) {
       this.#finishCode();
       log.warn(`Task ${this.name}[${this.id}] revoked; not run, recorded REVOKED`);
-      return this.settle(env, revokedMeta(headers, 'revoked'), { state: 'REVOKED', reason: 'revoked' });
+      return this.settle(env, () => revokedMeta(headers, 'revoked'), { state: 'REVOKED', reason: 'revoked' });
     }
     if (this.isExpired()) {
       this.#finishCode();
       const reason = `expired at ${headers.expires}`;
       log.warn(`Task ${this.name}[${this.id}] ${reason}; not run, recorded REVOKED`);
-      return this.settle(env, revokedMeta(headers, reason), { state: 'REVOKED', reason });
+      return this.settle(env, () => revokedMeta(headers, reason), { state: 'REVOKED', reason });
     }
     const context = this.context(env);
     const started = performance.now();
     let outcome: RequestOutcome;
-    let meta: TaskMeta;
+    let meta: () => TaskMeta;
     try {
       const limits = timeLimitsOf(headers, this.task.options);
-      this.#terminated = new Promise<never>((_, reject) => (this.#terminate = reject));
-      this.#terminated.catch(() => undefined);
       const running = runInTaskSpan(headers, this, () =>
         env.pool.run({ task: this.task, args: this.message.args, kwargs: this.message.kwargs, context, abort: this.abort, limits }),
       );
-      // The async pool cannot stop code that ignores its signal: a terminated run is given up at
-      // once. The threads pool stops it (terminates the thread): wait for that, so the slot is free.
-      const rethrow = (reason: unknown) => (): never => {
-        throw reason;
-      };
-      const terminated = env.pool.kind === 'threads' ? this.#terminated.catch((reason: unknown) => running.then(rethrow(reason), rethrow(reason))) : this.#terminated;
-      const result = await Promise.race([running, terminated]);
+      // Settles with the run, or rejects when terminate() gives it up: at once with the async
+      // pool, which cannot stop code that ignores its signal; with the threads pool only once the
+      // thread was stopped (the run settled), so the slot is really free.
+      const result = await new Promise<unknown>((resolve, reject) => {
+        this.#terminate = env.pool.kind === 'threads' ? (reason) => running.then(() => reject(reason), () => reject(reason)) : reject;
+        running.then(resolve, reject);
+      });
       this.#finishCode();
       outcome = { state: 'SUCCESS', result, runtimeMs: performance.now() - started };
-      meta = successMeta(headers, result);
+      meta = () => successMeta(headers, result);
     } catch (thrown) {
       this.#finishCode();
       const runtimeMs = performance.now() - started;
       if (this.abort.signal.reason instanceof TaskTerminated) {
         log.warn(`Task ${this.name}[${this.id}] terminated by revoke; recorded REVOKED`);
-        return this.settle(env, revokedMeta(headers, 'terminated'), { state: 'REVOKED', reason: 'terminated' });
+        return this.settle(env, () => revokedMeta(headers, 'terminated'), { state: 'REVOKED', reason: 'terminated' });
       }
       const decision = decideRetry(this.task.options, { taskName: this.name, taskId: this.id, retries: headers.retries }, thrown);
       if (decision.retry) return this.retry(env, decision.error, decision.delayMs, runtimeMs);
       outcome = { state: 'FAILURE', error: decision.error, runtimeMs };
-      meta = failureMeta(headers, decision.error);
+      meta = () => failureMeta(headers, decision.error);
     }
     return this.settle(env, meta, outcome);
   }
@@ -173,9 +170,12 @@ export class TaskRequest {
    * (chain, callbacks, chord), then acks. Any step failing leaves the message unacked: it is
    * requeued and everything is done again (with the same ids) on redelivery.
    */
-  private async settle(env: RequestEnvironment, meta: TaskMeta, outcome: RequestOutcome): Promise<RequestOutcome> {
+  private async settle(env: RequestEnvironment, makeMeta: () => TaskMeta, outcome: RequestOutcome): Promise<RequestOutcome> {
     const ignored = this.message.headers.ignore_result || !env.app.hasBackend;
-    if (!ignored) {
+    const workflow = hasWorkflow(this.message);
+    // Built only when recorded or passed on: a fire-and-forget task needs none.
+    let meta = ignored && !workflow ? null : makeMeta();
+    if (meta && !ignored) {
       const stored = await this.record(env, meta);
       if (stored instanceof SerializationError && meta.status === 'SUCCESS') {
         // The value cannot be stored: record that as the task's failure instead.
@@ -188,9 +188,10 @@ export class TaskRequest {
         return this.requeue(env, stored);
       }
     }
-    if (hasWorkflow(this.message)) {
+    if (meta && workflow) {
+      const { status, result, traceback } = meta;
       try {
-        await withTraceContext(this.message.headers, () => continueWorkflow(env.app, this.message, meta.status, meta.result, meta.traceback));
+        await withTraceContext(this.message.headers, () => continueWorkflow(env.app, this.message, status, result, traceback));
       } catch (error) {
         return this.requeue(env, error);
       }

@@ -369,8 +369,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
         this.pump();
       });
       this.emit('task-started', request);
-      const run = this.admit(request)
-        .then((admitted) => (admitted ? request.execute(this.#environment).then((outcome) => this.done(request, outcome)) : undefined))
+      const execute = (): Promise<void> => request.execute(this.#environment).then((outcome) => this.done(request, outcome));
+      const run = (this.countsStarts(request) ? this.admit(request).then((admitted) => (admitted ? execute() : undefined)) : execute())
         .catch((error: unknown) => {
           // execute() records failures itself; reaching here is a bug, so keep the message.
           this.logger.error(`Task ${request.name}[${request.id}] crashed the request handler: ${(error as Error)?.stack ?? error}`);
@@ -386,14 +386,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   /**
-   * The poison-message limit, checked as a redelivered message is about to start: counts the
+   * The poison-message limit, checked as a redelivered message is about to start (only when
+   * countsStarts(request)): counts the
    * start in the result backend and past `maxRedeliveries` dead-letters the message instead
    * (resolves false). Starts are counted, not deliveries, and suspects run alone (see
    * #suspects), so tasks that merely sat in the prefetch of — or ran beside — a task that kills
    * its worker are not blamed for it. The count never blocks work: if it fails, the task runs.
    */
   private async admit(request: TaskRequest): Promise<boolean> {
-    if (!this.countsStarts(request)) return true;
     const limit = this.maxRedeliveries!;
     const starts = await this.redeliveredStarts(request, 1);
     if (starts <= limit) return true;
