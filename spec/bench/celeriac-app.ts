@@ -1,5 +1,6 @@
 /**
- * The app both celeriac bench processes load: one no-op task on a queue unique to the run.
+ * The app the celeriac bench processes load (and, through celeriac-idle-app.ts, the CLI worker
+ * of celeriac-idle): one no-op task on a queue unique to the run.
  * The task does no work, so what is measured is celeriac's own cost per task: encode, publish
  * with confirm, consume, decode, run, store the result, ack, deliver the result to the caller.
  */
@@ -21,7 +22,7 @@ export interface CeleriacBenchConfig {
   warmup: number;
 }
 
-export function createBenchApp(config: CeleriacBenchConfig) {
+export function createBenchApp(config: Pick<CeleriacBenchConfig, 'amqpUrl' | 'backendUrl' | 'queue'>) {
   const app = createApp({
     name: 'bench',
     broker: config.amqpUrl,

@@ -2,12 +2,15 @@
  * celeriac producer process for the bench (forked by celeriac-roundtrip.ts).
  *
  * Before 'go' it runs `warmup` tasks to completion, so connections, the queue declaration and
- * the result subscription exist before timing starts (the floor connects before 'go' too).
+ * the result subscription exist before timing starts (the floor connects before 'go' too); in
+ * 'publish' mode, where no worker runs, it only publishes them (confirmed), as the floor does.
  *
  * mode 'roundtrip': fires N `delay(i)` calls without awaiting any of them, then awaits every
  *   `get()`; finishes at the last result. Latency per task = delay() call → get() resolved.
  * mode 'fire-and-forget': fires N `applyAsync([i], {}, { ignoreResult: true })` and finishes
  *   when all are confirmed; the runner times the scenario to the worker's last ack.
+ * mode 'publish': the same with no worker running (the messages stay in the queue); the
+ *   scenario is timed to the last confirm, like floor-publish.
  * mode 'latency': one `delay(i)` at a time, awaiting its `get()` before the next, N times: the
  *   round trip at low load.
  * mode 'countdown': N `applyAsync([i], {}, { countdown, ignoreResult: true })` with countdowns
@@ -25,7 +28,7 @@ import { summarizeLatency } from './measure.js';
 import type { GroupResult } from '../../lib/result/group-result.js';
 
 export interface CeleriacProducerConfig extends CeleriacBenchConfig {
-  mode: 'roundtrip' | 'fire-and-forget' | 'latency' | 'chord' | 'countdown';
+  mode: 'roundtrip' | 'fire-and-forget' | 'publish' | 'latency' | 'chord' | 'countdown';
   /** countdown mode: countdowns spread evenly over this many ms. */
   windowMs?: number;
   /** Per-result get() timeout, ms. */
@@ -57,9 +60,14 @@ child.run(async () => {
   const { app, noop, sum } = createBenchApp(config);
   const taskIds: string[] = [];
 
-  const warmup = await Promise.all(Array.from({ length: config.warmup }, (_, i) => noop.delay(-1 - i)));
-  for (const result of warmup) taskIds.push(result.id);
-  await Promise.all(warmup.map((result) => result.get({ timeout: resultTimeoutMs })));
+  if (mode === 'publish') {
+    // ignoreResult: no result subscription, nothing stored.
+    await Promise.all(Array.from({ length: config.warmup }, (_, i) => noop.applyAsync([-1 - i], {}, { ignoreResult: true })));
+  } else {
+    const warmup = await Promise.all(Array.from({ length: config.warmup }, (_, i) => noop.delay(-1 - i)));
+    for (const result of warmup) taskIds.push(result.id);
+    await Promise.all(warmup.map((result) => result.get({ timeout: resultTimeoutMs })));
+  }
 
   if (mode === 'chord') {
     const warm = await chord(Array.from({ length: WARM_CHORD_SIZE }, (_, i) => noop.s(i)), sum.s()).applyAsync();

@@ -8,13 +8,17 @@
  * - celeriac-rpc-roundtrip: the same with backend rpc:// (results as messages to the producer's
  *   reply queue, as the floor's replies).
  * - celeriac-fire-and-forget: N × applyAsync([i], {}, { ignoreResult: true }); compare with
- *   floor-oneway. Throughput = first applyAsync() → the worker's N-th ack.
+ *   floor-oneway. Throughput = first applyAsync() → the worker's N-th ack. The notes give the
+ *   worker's RSS at 'go' and when the 1st, 25 %, 50 %, 75 % and last task were done, so a long
+ *   run (--n 1000000) shows whether it stays flat.
+ * - celeriac-publish: the same N × applyAsync with no worker (the messages stay in the queue);
+ *   compare with floor-publish. Throughput = first applyAsync() → last confirm.
  * - celeriac-latency: min(N, 2,000) round trips one at a time (delay, get, next); compare
  *   p50/p99 with floor-latency.
  * - celeriac-countdown: N tasks with countdowns spread over --window (default 1 h), sent at
  *   once: they wait in the broker's delay tiers, not in the worker, so the worker's RSS stays
  *   flat; reports the due → start error (p50/p99 in the latency columns) and the worker's RSS
- *   before, and at the first, middle and last start.
+ *   as celeriac-fire-and-forget does.
  * - celeriac-chord-10k-redis / -rpc: a group of min(N, 10,000) no-op tasks to its last result
  *   (the header's own processing), then a chord of the same header with a summing body to the
  *   body's result. Chord overhead = chord wall − group wall.
@@ -51,21 +55,27 @@ async function runCeleriac(scenario: string, variant: Variant, options: BenchOpt
   };
   // The worker runs the warm-up, then: a chord's group and chord (2N + 1), or N tasks.
   const expected = mode === 'chord' ? WARMUP_TASKS + WARM_CHORD_SIZE + 1 + 2 * n + 1 : WARMUP_TASKS + n;
+  const producerConfig = { ...base, mode, resultTimeoutMs: options.timeoutMs, windowMs: options.windowMs } satisfies CeleriacProducerConfig;
   try {
     return await withChildren(options.onProgress, async (spawn) => {
+      if (mode === 'publish') {
+        // No worker: the messages stay in the queue (deleted below), as in floor-publish.
+        const [p] = await runTogether([spawn('celeriac-producer.js', producerConfig, `${scenario} producer`)], options.timeoutMs);
+        return result(scenario, {
+          tasks: n,
+          seconds: (p.report.finishedAt - p.report.startedAt) / 1000,
+          producer: p.stats,
+        });
+      }
       const worker = spawn('celeriac-worker.js', {
         ...base,
         concurrency: options.concurrency,
         prefetchMultiplier: options.prefetchMultiplier,
         expected,
         measureDueError: mode === 'countdown',
+        rssCheckpoints: mode === 'countdown' || mode === 'fire-and-forget',
       } satisfies CeleriacWorkerConfig, `${scenario} worker`);
-      const producer = spawn('celeriac-producer.js', {
-        ...base,
-        mode,
-        resultTimeoutMs: options.timeoutMs,
-        windowMs: options.windowMs,
-      } satisfies CeleriacProducerConfig, `${scenario} producer`);
+      const producer = spawn('celeriac-producer.js', producerConfig, `${scenario} producer`);
       const [w, p] = await runTogether([worker, producer], options.timeoutMs);
       const publishMs = p.report.finishedAt - p.report.startedAt;
       if (mode === 'chord') {
@@ -81,15 +91,17 @@ async function runCeleriac(scenario: string, variant: Variant, options: BenchOpt
           notes: ['cpu and rss cover the group and the chord (2N + 1 tasks)'],
         });
       }
+      // The worker's RSS checkpoints (countdown and fire-and-forget), as one note.
+      const rss = Object.entries(w.report.extra ?? {}).map(([label, mb]) => `${label}: ${mb}`);
+      const rssNote = `worker RSS MB, ${rss.join(', ')}`;
       if (mode === 'countdown') {
-        const rss = Object.entries(w.report.extra ?? {}).map(([label, mb]) => `${label}: ${mb}`);
         return result(scenario, {
           tasks: n,
           seconds: (w.report.finishedAt - p.report.startedAt) / 1000,
           latency: w.report.latency,
           producer: p.stats,
           worker: w.stats,
-          notes: [`countdowns spread over ${Math.round(options.windowMs / 1000)} s; latency columns = start − due time`, `worker ${rss.join(', ')}`],
+          notes: [`countdowns spread over ${Math.round(options.windowMs / 1000)} s; latency columns = start − due time`, rssNote],
         });
       }
       return result(scenario, {
@@ -98,7 +110,7 @@ async function runCeleriac(scenario: string, variant: Variant, options: BenchOpt
         latency: p.report.latency,
         producer: p.stats,
         worker: w.stats,
-        notes: mode === 'fire-and-forget' ? [`publishing alone took ${Math.round(publishMs)} ms (${rate(n, publishMs)})`] : [],
+        notes: mode === 'fire-and-forget' ? [`publishing alone took ${Math.round(publishMs)} ms (${rate(n, publishMs)})`, rssNote] : [],
       });
     });
   } finally {
@@ -125,6 +137,12 @@ export const celeriacScenarios: Scenario[] = [
     description: 'celeriac: applyAsync(ignoreResult) × N, timed to the worker acking the last',
     floor: 'floor-oneway',
     run: (options) => runCeleriac('celeriac-fire-and-forget', { mode: 'fire-and-forget' }, options),
+  },
+  {
+    name: 'celeriac-publish',
+    description: 'celeriac: applyAsync(ignoreResult) × N with no worker, timed to the last confirm',
+    floor: 'floor-publish',
+    run: (options) => runCeleriac('celeriac-publish', { mode: 'publish' }, options),
   },
   {
     name: 'celeriac-latency',

@@ -8,17 +8,20 @@ import { startChild } from './child-runtime.js';
 import { createBenchApp, type CeleriacBenchConfig } from './celeriac-app.js';
 import { now } from './ipc.js';
 import { summarizeLatency } from './measure.js';
+import { RssCheckpoints } from './rss-checkpoints.js';
 
 export interface CeleriacWorkerConfig extends CeleriacBenchConfig {
   concurrency: number;
   prefetchMultiplier: number;
   /** Tasks it runs before reporting 'finished', warm-up included; default warmup + n. */
   expected?: number;
-  /**
-   * Countdown runs: record, for each task with an ETA, start time − due time, and the RSS
-   * when the first, the middle and the last task start; reported as latency and extra figures.
-   */
+  /** Countdown runs: record, for each task with an ETA, start time − due time; reported as latency. */
   measureDueError?: boolean;
+  /**
+   * Long runs: record the RSS at 'go' (idle, warm-up done) and when the 1st, 25 %, 50 %, 75 % and
+   * last of the N measured tasks are done (rss-checkpoints.ts); reported as extra figures.
+   */
+  rssCheckpoints?: boolean;
 }
 
 const child = startChild<CeleriacWorkerConfig>();
@@ -38,30 +41,34 @@ child.run(async () => {
   let startedAt = 0;
   const dueErrors = new Float64Array(config.n);
   let timed = 0;
-  const rssMb: Record<string, number> = {};
   if (config.measureDueError) {
-    rssMb['rss MB idle before go'] = Math.round(process.memoryUsage().rss / 2 ** 20);
     worker.on('task-started', (request) => {
       const eta = request.message.headers.eta;
       if (!eta || timed >= dueErrors.length) return;
       dueErrors[timed++] = Date.now() - Date.parse(eta);
-      if (timed === 1 || timed === Math.ceil(config.n / 2) || timed === config.n) {
-        rssMb[`rss MB at start ${timed.toLocaleString('en-US')}`] = Math.round(process.memoryUsage().rss / 2 ** 20);
-      }
     });
   }
+  let rss: RssCheckpoints | undefined;
   worker.on('task-done', (request, outcome) => {
     // Not a throw: the worker calls listeners inside its own promise chain.
     if (outcome.state !== 'SUCCESS') return child.fail(new Error(`task ${request.id} ended ${outcome.state}`));
-    if (++done === expected) {
-      const report = { startedAt, finishedAt: now(), count: config.n };
-      child.finished(config.measureDueError ? { ...report, latency: summarizeLatency(dueErrors.subarray(0, timed)), extra: rssMb } : report);
+    // The warm-up was done before 'go': every later task is a measured one.
+    if (++done > config.warmup) rss?.count(done - config.warmup);
+    if (done === expected) {
+      child.finished({
+        startedAt,
+        finishedAt: now(),
+        count: config.n,
+        latency: config.measureDueError ? summarizeLatency(dueErrors.subarray(0, timed)) : undefined,
+        extra: rss?.figures,
+      });
     }
   });
 
   await worker.start();
   await child.ready();
   startedAt = now();
+  if (config.rssCheckpoints) rss = new RssCheckpoints(config.n, 'idle at go');
   const progress = setInterval(() => child.progress(`done ${done}/${expected} (warm-up included)`), 1000);
 
   await child.stopped();

@@ -8,6 +8,9 @@ import type { ChildMessage, ParentMessage, ProcessStats, WorkReport } from './ip
 
 type Awaited<T extends ChildMessage['type']> = Extract<ChildMessage, { type: T }>;
 
+/** Set by `--cpu-prof DIR` (run.ts): every forked bench process writes a V8 CPU profile there. */
+export const CPU_PROFILE_DIR_ENV = 'CELERIAC_BENCH_CPU_PROF';
+
 export class BenchChild {
   private readonly process: ChildProcess;
   private readonly received = new Map<ChildMessage['type'], ChildMessage>();
@@ -27,7 +30,9 @@ export class BenchChild {
   ) {
     const path = fileURLToPath(new URL(script, import.meta.url));
     // The child's stdout goes to our stderr: stdout carries only the final table.
-    this.process = fork(path, [JSON.stringify(config)], { stdio: ['ignore', 2, 2, 'ipc'] });
+    const profileDir = process.env[CPU_PROFILE_DIR_ENV];
+    const execArgv = profileDir ? [...process.execArgv, '--cpu-prof', `--cpu-prof-dir=${profileDir}`] : process.execArgv;
+    this.process = fork(path, [JSON.stringify(config)], { stdio: ['ignore', 2, 2, 'ipc'], execArgv });
     this.process.on('message', (message: ChildMessage) => {
       if (message.type === 'progress') return onProgress(label, message.text);
       if (message.type === 'error') {

@@ -25,7 +25,8 @@ import { prefetchOf, rate, result, runTogether, uniqueQueue, WARMUP_TASKS, type 
 const PRODUCER = 'raw-producer.js';
 const CONSUMER = 'raw-consumer.js';
 
-async function withQueues<T>(
+/** Runs `body` with the queues declared, and deletes them afterwards whatever happened. */
+export async function withQueues<T>(
   options: BenchOptions,
   queues: Array<{ name: string; durable: boolean }>,
   body: () => Promise<T>,

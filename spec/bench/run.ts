@@ -9,27 +9,33 @@
  * Columns: tasks/s over the scenario's measured interval; the ratio of that to the floor's;
  * p50/p99 per-task send → result latency; CPU ms per task and peak RSS of the producer and the
  * worker process (CPU from process.cpuUsage() over 'go' → 'stop', RSS sampled every 100 ms).
+ * The idle scenarios (idle.ts) run no tasks: their row has only the worker RSS column, the
+ * median RSS of the idle process, and a note compares it with the floor's.
  * On a shared or small machine, use --repeat 3 (or more): rounds interleave the scenarios and
  * the median run of each is shown.
  */
 import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import os from 'node:os';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { toMilliseconds } from '../../lib/util/duration.js';
 import { brokerVersion } from './broker-admin.js';
+import { CPU_PROFILE_DIR_ENV } from './child.js';
 import { celeriacScenarios } from './celeriac-roundtrip.js';
+import { idleScenarios } from './idle.js';
 import type { ProcessStats } from './ipc.js';
+import { megabytes } from './proc-memory.js';
 import { floorScenarios } from './raw-floor.js';
 import { prefetchOf, type BenchOptions, type Scenario, type ScenarioResult } from './scenario.js';
 
-const scenarios: Scenario[] = [...floorScenarios, ...celeriacScenarios];
+const scenarios: Scenario[] = [...floorScenarios, ...celeriacScenarios, ...idleScenarios];
 const names = scenarios.map((s) => s.name);
 
 const argv = yargs(hideBin(process.argv))
   .scriptName('npm run bench --')
   .usage('$0 [options]\n\nScenarios:\n' + scenarios.map((s) => `  ${s.name.padEnd(26)}${s.description}`).join('\n'))
-  .option('scenario', { alias: 's', type: 'string', array: true, choices: names, describe: 'Scenario to run (repeatable; default: all)' })
+  .option('scenario', { alias: 's', type: 'string', array: true, choices: names, describe: `Scenario to run (repeatable; default: all but ${scenarios.filter((s) => s.optIn).map((s) => s.name).join(', ')})` })
   .option('n', { type: 'number', default: 20_000, describe: 'Tasks per scenario' })
   .option('repeat', { type: 'number', default: 1, describe: 'Rounds of all selected scenarios; the median run of each is shown' })
   .option('json', { type: 'string', describe: 'Also write the results to this JSON file' })
@@ -40,6 +46,7 @@ const argv = yargs(hideBin(process.argv))
   .option('backend', { type: 'string', default: process.env.CELERIAC_RESULT_BACKEND ?? 'redis://127.0.0.1:6379/0', describe: 'Result backend of the celeriac scenarios' })
   .option('timeout', { type: 'number', default: 300, describe: 'Seconds a scenario may take' })
   .option('window', { type: 'string', default: '1h', describe: 'celeriac-countdown: spread the countdowns over this long (e.g. 60s, 1h)' })
+  .option('cpu-prof', { type: 'string', describe: 'Write a V8 CPU profile of every producer and worker process into this directory' })
   .check((a) => {
     if (!Number.isInteger(a.n) || a.n < 1) throw new Error('--n must be a positive integer');
     if (!Number.isInteger(a.repeat) || a.repeat < 1) throw new Error('--repeat must be a positive integer');
@@ -76,6 +83,7 @@ const cpuPerTask = (stats: ProcessStats | undefined, tasks: number): string =>
 const rssMb = (stats: ProcessStats | undefined): string => (stats ? fixed(stats.peakRssBytes / 2 ** 20, 0) : '-');
 
 function ratioToFloor(result: ScenarioResult, results: ScenarioResult[]): number | undefined {
+  if (result.idle) return undefined;
   if (!result.floor) return scenarios.some((s) => s.floor === result.name) ? 1 : undefined;
   const floor = results.find((r) => r.name === result.floor);
   return floor ? result.tasksPerSecond / floor.tasksPerSecond : undefined;
@@ -85,14 +93,14 @@ function table(results: ScenarioResult[], failures: Array<{ name: string; error:
   const header = ['scenario', 'tasks/s', 'vs floor', 'p50 ms', 'p99 ms', 'cpu ms/task prod', 'cpu ms/task wrk', 'rss MB prod', 'rss MB wrk'];
   const rows = results.map((r) => [
     r.name,
-    Math.round(r.tasksPerSecond).toLocaleString('en-US'),
+    r.idle ? '-' : Math.round(r.tasksPerSecond).toLocaleString('en-US'),
     fixed(ratioToFloor(r, results), 2),
     fixed(r.latency?.p50, 1),
     fixed(r.latency?.p99, 1),
     cpuPerTask(r.producer, r.cpuTasks ?? r.tasks),
     cpuPerTask(r.worker, r.cpuTasks ?? r.tasks),
     rssMb(r.producer),
-    rssMb(r.worker),
+    r.idle ? megabytes(r.idle.median.rssKb) : rssMb(r.worker),
   ]);
   for (const f of failures) rows.push([f.name, 'FAILED', ...header.slice(2).map(() => '')]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
@@ -116,19 +124,34 @@ function chordTable(results: ScenarioResult[]): string | null {
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
-/** With --repeat, the run with the median throughput stands for the scenario (whole, not mixed). */
+/** An idle scenario's median RSS over its floor's, MB (with anon and file parts). */
+function idleOverFloor(result: ScenarioResult, results: ScenarioResult[]): string[] {
+  const floor = results.find((r) => r.name === result.floor)?.idle;
+  if (!result.idle || !floor) return [];
+  const [own, base] = [result.idle.median, floor.median];
+  const over = (kb: number): string => `${kb < 0 ? '' : '+'}${megabytes(kb)}`;
+  return [`idle RSS MB median ${over(own.rssKb - base.rssKb)} over ${result.floor} (anon ${over(own.anonKb - base.anonKb)}, file ${over(own.fileKb - base.fileKb)})`];
+}
+
+/** What --repeat ranks a scenario's runs by: throughput, or an idle scenario's median RSS. */
+const rankOf = (r: ScenarioResult): number => (r.idle ? r.idle.median.rssKb : r.tasksPerSecond);
+const rankText = (r: ScenarioResult): string =>
+  r.idle ? megabytes(r.idle.median.rssKb) : Math.round(r.tasksPerSecond).toLocaleString('en-US');
+
+/** With --repeat, the run with the median rank stands for the scenario (whole, not mixed). */
 function medianRun(runsOfOne: ScenarioResult[]): ScenarioResult {
-  const sorted = [...runsOfOne].sort((a, b) => a.tasksPerSecond - b.tasksPerSecond);
+  const sorted = [...runsOfOne].sort((a, b) => rankOf(a) - rankOf(b));
   const median = sorted[Math.floor((sorted.length - 1) / 2)];
   if (sorted.length === 1) return median;
-  const low = Math.round(sorted[0].tasksPerSecond).toLocaleString('en-US');
-  const high = Math.round(sorted[sorted.length - 1].tasksPerSecond).toLocaleString('en-US');
-  return { ...median, notes: [`median of ${sorted.length} runs; tasks/s ranged ${low}–${high}`, ...median.notes] };
+  const range = `${rankText(sorted[0])}–${rankText(sorted[sorted.length - 1])}`;
+  return { ...median, notes: [`median of ${sorted.length} runs; ${median.idle ? 'idle RSS MB median' : 'tasks/s'} ranged ${range}`, ...median.notes] };
 }
 
 // --- main ----------------------------------------------------------------------------------
 
 async function main(): Promise<number> {
+  // Read by child.ts when it forks each bench process.
+  if (argv['cpu-prof']) process.env[CPU_PROFILE_DIR_ENV] = resolve(argv['cpu-prof']);
   const options: BenchOptions = {
     n: argv.n,
     amqpUrl: argv['amqp-url'],
@@ -166,7 +189,8 @@ async function main(): Promise<number> {
       try {
         const r = { ...(await scenario.run(options)), floor: scenario.floor };
         runs.get(scenario.name)?.push(r);
-        process.stderr.write(`[${tag}] ${Math.round(r.tasksPerSecond)} tasks/s in ${r.seconds.toFixed(2)} s\n`);
+        const figure = r.idle ? `idle RSS ${megabytes(r.idle.median.rssKb)} MB median` : `${Math.round(r.tasksPerSecond)} tasks/s`;
+        process.stderr.write(`[${tag}] ${figure} in ${r.seconds.toFixed(2)} s\n`);
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
         failures.push({ name: scenario.name, error: message });
@@ -181,7 +205,7 @@ async function main(): Promise<number> {
   );
   const chords = chordTable(results);
   if (chords) process.stdout.write(`\n${chords}\n`);
-  const notes = results.flatMap((r) => r.notes.map((note) => `  ${r.name}: ${note}`));
+  const notes = results.flatMap((r) => [...r.notes, ...idleOverFloor(r, results)].map((note) => `  ${r.name}: ${note}`));
   const errors = failures.map((f) => `  ${f.name}: ${f.error}`);
   if (notes.length) process.stdout.write(`\nnotes:\n${notes.join('\n')}\n`);
   if (errors.length) process.stdout.write(`\nfailures:\n${errors.join('\n')}\n`);

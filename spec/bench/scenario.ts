@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import type { BenchChild } from './child.js';
 import type { LatencySummary, ProcessStats, WorkReport } from './ipc.js';
+import type { MemorySample } from './proc-memory.js';
 
 export interface BenchOptions {
   /** Tasks (messages) per scenario. */
@@ -40,7 +41,17 @@ export interface ScenarioResult {
   cpuTasks?: number;
   /** Chord scenarios: wall times of the header alone (as a group) and of the chord. */
   chord?: { size: number; groupSeconds: number; chordSeconds: number };
+  /** Idle scenarios: the consumer's memory, sampled from outside while it had no work. */
+  idle?: IdleMemory;
   notes: string[];
+}
+
+/** Readings of an idle process's memory taken once a second (see idle.ts). */
+export interface IdleMemory {
+  samples: number;
+  /** The sample with the nearest-rank median VmRSS: a real reading, its anon and file parts its own. */
+  median: MemorySample;
+  maxRssKb: number;
 }
 
 export interface Scenario {
@@ -48,7 +59,7 @@ export interface Scenario {
   /** One line: what is measured. */
   description: string;
   floor?: string;
-  /** Runs only when named with --scenario (it takes as long as its --window). */
+  /** Runs only when named with --scenario: it takes long whatever --n is (its --window, idle sampling). */
   optIn?: boolean;
   run(options: BenchOptions): Promise<ScenarioResult>;
 }
@@ -64,7 +75,8 @@ export function uniqueQueue(scenario: string): string {
  */
 export const WARMUP_TASKS = 100;
 
-const SETUP_TIMEOUT_MS = 30_000;
+/** Bound on getting a process connected and subscribed, and on stopping it. */
+export const SETUP_TIMEOUT_MS = 30_000;
 
 /**
  * Drives already-forked children through the lifecycle together: waits until all are ready,

@@ -1,0 +1,30 @@
+/**
+ * The RSS of this process at a few points of a long run, to see whether it stays flat: once
+ * when the run starts (idle), then when the 1st, 25 %, 50 %, 75 % and last of N tasks are
+ * counted. Cheap enough to call per task: `count()` compares the count with the next
+ * precomputed threshold and reads the RSS only when it is reached (five times per run).
+ */
+
+const FRACTIONS = [0.25, 0.5, 0.75];
+
+const rssMb = (): number => Math.round(process.memoryUsage.rss() / 2 ** 20);
+
+export class RssCheckpoints {
+  /** Label → RSS MB, in the order taken. */
+  readonly figures: Record<string, number>;
+  private readonly thresholds: number[];
+  private next = 0;
+
+  /** Takes the idle reading now. */
+  constructor(n: number, idleLabel: string) {
+    this.figures = { [idleLabel]: rssMb() };
+    this.thresholds = [...new Set([1, ...FRACTIONS.map((f) => Math.ceil(f * n)), n])].sort((a, b) => a - b);
+  }
+
+  /** Call with 1, 2, … N as tasks are counted. */
+  count(counted: number): void {
+    if (counted !== this.thresholds[this.next]) return;
+    this.next++;
+    this.figures[`task ${counted.toLocaleString('en-US')}`] = rssMb();
+  }
+}
