@@ -1,4 +1,4 @@
-import { delayExitBinding, delayRoute, delayTierDeclarations } from '../broker/delay-tiers.js';
+import { delayExchangeDeclarations, delayExitBinding, delayRoute, delayTierDeclarations } from '../broker/delay-tiers.js';
 import type { OutgoingMessage, QueueDeclaration, Transport } from '../broker/transport.js';
 
 /** Headers RabbitMQ (and memory://) add while dead-lettering; dropped when a message is sent round again. */
@@ -37,7 +37,9 @@ export class DelayedDelivery {
   private declareTiers(): Promise<void> {
     this.#tiers ??= (async () => {
       const transport = this.transport();
-      for (const declaration of delayTierDeclarations()) await transport.declareQueue(declaration);
+      // In order: each exchange is bound to the one declared before it.
+      for (const declaration of delayExchangeDeclarations()) await transport.declareExchange(declaration);
+      await Promise.all(delayTierDeclarations().map((declaration) => transport.declareQueue(declaration)));
     })();
     this.#tiers.catch(() => (this.#tiers = undefined));
     return this.#tiers;

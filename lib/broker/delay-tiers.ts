@@ -1,55 +1,77 @@
-import type { QueueDeclaration } from './transport.js';
+import type { ExchangeDeclaration, QueueDeclaration } from './transport.js';
 
 /**
- * Broker-side delays without plugins: binary dead-letter tiers (the design of Celery 5.5's
- * "native delayed delivery", in milliseconds and without exchange-to-exchange bindings).
+ * Broker-side delays without plugins: hexadecimal dead-letter tiers (after Celery 5.5's "native
+ * delayed delivery", in milliseconds and with sixteen values per level instead of two, so a
+ * message waits in at most 8 queues instead of up to 32).
  *
- * Topology, for every level k in 0..LEVELS-1:
- * - topic exchange `celeriac.delay.<k>`;
- * - queue `celeriac.delay.<k>` with x-message-ttl = 2^k ms, bound to exchange k where the
- *   routing key's bit k is 1 ("wait 2^k ms here");
- * - queue `celeriac.delay.<k>.skip` with x-message-ttl = 0, bound to exchange k where bit k
- *   is 0 ("pass straight on");
- * - both dead-letter into exchange k-1, and level 0 into the topic exchange `celeriac.delay.exit`,
- *   where each target queue Q is bound by exactly LEVELS bit words followed by Q's name.
+ * Topology, for every level k in 0..LEVELS-1 (level k counts units of 16^k ms):
+ * - topic exchange `celeriac.delayed.<k>`;
+ * - for every digit v in 1..15, queue `celeriac.delayed.<k>.<v>` with x-message-ttl = v·16^k ms,
+ *   bound to exchange k where the routing key's digit k is v ("wait v·16^k ms here"), and
+ *   dead-lettering into exchange k-1 (level 0: into the topic exchange `celeriac.delayed.exit`);
+ * - an exchange-to-exchange binding from exchange k to exchange k-1 (level 0: to the exit
+ *   exchange) where digit k is 0: the message passes on at once, without a queue;
+ * - each target queue Q is bound to the exit exchange by LEVELS digit words followed by Q's name.
  *
- * A delayed message is published to exchange m (m = the highest set bit of the delay) with
- * routing key "<bit LEVELS-1>.<...>.<bit 0>.<target queue>". It then waits in exactly the
- * queues of its set bits, in turn, and reaches the target after the sum of their TTLs = the
- * delay (plus a sub-millisecond dead-letter hop per level). Invariants that make this correct:
- * every queue of one tier has one fixed TTL, so messages expire in FIFO order at its head
- * (per-message TTL only expires at the head); the routing key never changes while dead-lettering
- * (no x-dead-letter-routing-key); messages in the tiers carry no per-message `expiration`
- * (that would cut a tier short); and every exchange a tier dead-letters into is declared before
- * any delayed publish (a missing DLX drops messages silently).
+ * A delayed message is published to exchange m (m = the level of the delay's highest non-zero
+ * digit) with routing key "<digit LEVELS-1>.<...>.<digit 0>.<target queue>" (hex digits). It
+ * waits in one queue per non-zero digit, in turn, and reaches the target after the sum of their
+ * TTLs = the delay (plus a sub-millisecond dead-letter hop per queue). Invariants that make this
+ * correct: every tier queue has one fixed TTL, so messages expire in FIFO order at its head
+ * (per-message TTL only expires at the head); the routing key never changes while
+ * dead-lettering (no x-dead-letter-routing-key); messages in the tiers carry no per-message
+ * `expiration` (that would cut a tier short); and every exchange a tier dead-letters or passes
+ * into is declared before any delayed publish (a missing DLX drops messages silently).
  *
  * The task queues themselves get no arguments: a target only gets one more binding (from the
  * exit exchange), so Python Celery can still declare and use them.
  */
 
-/** Levels 0..31: delays up to 2^32 - 1 ms (about 49.7 days); RabbitMQ's TTL limit is 2^32 - 1. */
-export const DELAY_LEVELS = 32;
-export const MAX_TIER_DELAY_MS = 2 ** DELAY_LEVELS - 1;
-export const DELAY_EXIT_EXCHANGE = 'celeriac.delay.exit';
+/** Levels 0..7 of 16 values: delays up to 16^8 - 1 = 2^32 - 1 ms (about 49.7 days), RabbitMQ's TTL limit. */
+export const DELAY_LEVELS = 8;
+const RADIX = 16;
+export const MAX_TIER_DELAY_MS = RADIX ** DELAY_LEVELS - 1;
+export const DELAY_EXIT_EXCHANGE = 'celeriac.delayed.exit';
 
 export function tierExchange(level: number): string {
-  return `celeriac.delay.${level}`;
+  return `celeriac.delayed.${level}`;
 }
 
-/** The queues (and bindings) of every tier, highest first; declare them all before publishing. */
+/** Where level k passes a message on: the exchange of level k-1, or the exit exchange. */
+function nextExchange(level: number): string {
+  return level === 0 ? DELAY_EXIT_EXCHANGE : tierExchange(level - 1);
+}
+
+/** The binding key that selects digit `digit` at `level` (the key lists the highest level first). */
+function digitPattern(level: number, digit: number): string {
+  return `${'*.'.repeat(DELAY_LEVELS - 1 - level)}${digit.toString(RADIX)}.#`;
+}
+
+/**
+ * The tier exchanges, highest level first, then the exit exchange; each but the first is bound
+ * to the one before it for digit 0. Declare them in this order (a binding's source must exist).
+ */
+export function delayExchangeDeclarations(): ExchangeDeclaration[] {
+  const declarations: ExchangeDeclaration[] = [{ name: tierExchange(DELAY_LEVELS - 1), type: 'topic' }];
+  for (let level = DELAY_LEVELS - 1; level >= 0; level--) {
+    declarations.push({ name: nextExchange(level), type: 'topic', from: { exchange: tierExchange(level), routingKey: digitPattern(level, 0) } });
+  }
+  return declarations;
+}
+
+/** The tier queues (15 per level), each bound to its level's exchange; declare them after the exchanges. */
 export function delayTierDeclarations(): QueueDeclaration[] {
   const declarations: QueueDeclaration[] = [];
   for (let level = DELAY_LEVELS - 1; level >= 0; level--) {
-    const next = level === 0 ? DELAY_EXIT_EXCHANGE : tierExchange(level - 1);
-    const prefix = '*.'.repeat(DELAY_LEVELS - 1 - level);
-    for (const [suffix, bit, ttl] of [['', '1', 2 ** level], ['.skip', '0', 0]] as const) {
+    for (let digit = 1; digit < RADIX; digit++) {
       declarations.push({
-        name: `${tierExchange(level)}${suffix}`,
+        name: `${tierExchange(level)}.${digit}`,
         durable: true,
-        arguments: { 'x-message-ttl': ttl, 'x-dead-letter-exchange': next },
+        arguments: { 'x-message-ttl': digit * RADIX ** level, 'x-dead-letter-exchange': nextExchange(level) },
         exchange: tierExchange(level),
         exchangeType: 'topic',
-        routingKey: `${prefix}${bit}.#`,
+        routingKey: digitPattern(level, digit),
       });
     }
   }
@@ -64,11 +86,11 @@ export function delayExitBinding(queue: string): QueueDeclaration {
 /**
  * Where to publish a message that must reach `queue` after `delayMs` (rounded to whole ms,
  * clamped to 1..MAX_TIER_DELAY_MS: a longer delay arrives early and the worker sends it round
- * again). Returns the tier exchange and the routing key carrying the delay's bits.
+ * again). Returns the tier exchange and the routing key carrying the delay's digits.
  */
 export function delayRoute(delayMs: number, queue: string): { exchange: string; routingKey: string; delayMs: number } {
   const delay = Math.min(MAX_TIER_DELAY_MS, Math.max(1, Math.round(delayMs)));
-  const bits = delay.toString(2).padStart(DELAY_LEVELS, '0');
-  const highest = DELAY_LEVELS - 1 - bits.indexOf('1');
-  return { exchange: tierExchange(highest), routingKey: `${bits.split('').join('.')}.${queue}`, delayMs: delay };
+  const digits = delay.toString(RADIX).padStart(DELAY_LEVELS, '0');
+  const highest = DELAY_LEVELS - 1 - digits.search(/[^0]/);
+  return { exchange: tierExchange(highest), routingKey: `${digits.split('').join('.')}.${queue}`, delayMs: delay };
 }

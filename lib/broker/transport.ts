@@ -83,6 +83,12 @@ export interface ExchangeDeclaration {
   type: 'direct' | 'topic' | 'fanout';
   /** Default true. Every declarer of an exchange must agree on it (RabbitMQ refuses a mismatch). */
   durable?: boolean;
+  /**
+   * Also bind this exchange to `from.exchange` (which must exist): what that exchange routes
+   * with a key matching `from.routingKey` is routed on by this one too. An exchange-to-exchange
+   * binding, a RabbitMQ extension to AMQP 0-9-1.
+   */
+  from?: { exchange: string; routingKey: string };
 }
 
 export interface ConsumeOptions {
@@ -105,7 +111,7 @@ export interface Transport {
   readonly url: string;
   /** Idempotent. Remembered, and declared again after every reconnect. */
   declareQueue(queue: QueueDeclaration): Promise<void>;
-  /** Idempotent. Remembered, and declared again after every reconnect. */
+  /** Idempotent (with its binding, if any). Remembered, and declared again after every reconnect. */
   declareExchange(exchange: ExchangeDeclaration): Promise<void>;
   publish(message: OutgoingMessage, target: PublishTarget): Promise<void>;
   consume(queues: string[], options: ConsumeOptions, onDelivery: DeliveryHandler): Promise<ConsumerHandle>;

@@ -4,7 +4,7 @@ import { createApp, ConfigError, NonRetryableError, Retry } from '../../lib/inde
 import { resolveConfig } from '../../lib/app/config.js';
 import { queueDeclaration } from '../../lib/app/queues.js';
 import { Router } from '../../lib/app/routes.js';
-import { DELAY_LEVELS, delayExitBinding, delayRoute, delayTierDeclarations } from '../../lib/broker/delay-tiers.js';
+import { DELAY_LEVELS, delayExchangeDeclarations, delayExitBinding, delayRoute, delayTierDeclarations } from '../../lib/broker/delay-tiers.js';
 import { backoffMs, decideRetry } from '../../lib/worker/retry-policy.js';
 import { parseRate, RateLimiter } from '../../lib/worker/rate-limiter.js';
 import { timeLimitsOf } from '../../lib/worker/time-limits.js';
@@ -13,23 +13,54 @@ import type { TaskHeaders } from '../../lib/protocol/task-message.js';
 const attempt = (retries: number) => ({ taskName: 't', taskId: 'id', retries });
 
 describe('delay tiers', () => {
-  it('routes a delay by its bits, entering at its highest set bit', () => {
-    const route = delayRoute(5, 'q.a');
-    assert.equal(route.exchange, 'celeriac.delay.2');
-    assert.equal(route.routingKey, `${'0.'.repeat(DELAY_LEVELS - 3)}1.0.1.q.a`);
+  it('routes a delay by its hex digits, entering at its highest non-zero digit', () => {
+    const route = delayRoute(0x5a3, 'q.a');
+    assert.equal(route.exchange, 'celeriac.delayed.2');
+    assert.equal(route.routingKey, `${'0.'.repeat(DELAY_LEVELS - 3)}5.a.3.q.a`);
     assert.equal(delayRoute(0.2, 'q').delayMs, 1);
-    assert.equal(delayRoute(2 ** 40, 'q').exchange, `celeriac.delay.${DELAY_LEVELS - 1}`);
+    assert.equal(delayRoute(0.2, 'q').exchange, 'celeriac.delayed.0');
+    assert.equal(delayRoute(2 ** 40, 'q').exchange, `celeriac.delayed.${DELAY_LEVELS - 1}`);
+    assert.equal(delayRoute(2 ** 40, 'q').delayMs, 2 ** 32 - 1);
   });
 
-  it('declares a waiting and a skipping queue per level, each dead-lettering one level down', () => {
-    const declarations = delayTierDeclarations();
-    assert.equal(declarations.length, DELAY_LEVELS * 2);
-    const level3 = declarations.find((d) => d.name === 'celeriac.delay.3')!;
-    assert.deepEqual(level3.arguments, { 'x-message-ttl': 8, 'x-dead-letter-exchange': 'celeriac.delay.2' });
-    assert.equal(level3.routingKey, `${'*.'.repeat(DELAY_LEVELS - 4)}1.#`);
-    const skip0 = declarations.find((d) => d.name === 'celeriac.delay.0.skip')!;
-    assert.deepEqual(skip0.arguments, { 'x-message-ttl': 0, 'x-dead-letter-exchange': 'celeriac.delay.exit' });
+  it('declares fifteen waiting queues per level, each dead-lettering one level down, and passes digit 0 on by exchange binding', () => {
+    const queues = delayTierDeclarations();
+    assert.equal(queues.length, DELAY_LEVELS * 15);
+    const level3 = queues.find((d) => d.name === 'celeriac.delayed.3.11')!;
+    assert.deepEqual(level3.arguments, { 'x-message-ttl': 11 * 16 ** 3, 'x-dead-letter-exchange': 'celeriac.delayed.2' });
+    assert.equal(level3.exchange, 'celeriac.delayed.3');
+    assert.equal(level3.routingKey, `${'*.'.repeat(DELAY_LEVELS - 4)}b.#`);
+    const level0 = queues.find((d) => d.name === 'celeriac.delayed.0.1')!;
+    assert.deepEqual(level0.arguments, { 'x-message-ttl': 1, 'x-dead-letter-exchange': 'celeriac.delayed.exit' });
+    const top = `celeriac.delayed.${DELAY_LEVELS - 1}`;
+    assert.ok(queues.every((q) => (q.arguments!['x-message-ttl'] as number) <= 2 ** 32 - 1), 'every TTL within RabbitMQ\'s limit');
+
+    const exchanges = delayExchangeDeclarations();
+    assert.deepEqual(exchanges[0], { name: top, type: 'topic' });
+    assert.deepEqual(exchanges.at(-1), { name: 'celeriac.delayed.exit', type: 'topic', from: { exchange: 'celeriac.delayed.0', routingKey: `${'*.'.repeat(DELAY_LEVELS - 1)}0.#` } });
+    // Each exchange's source is declared before it.
+    exchanges.forEach((exchange, i) => exchange.from && assert.ok(exchanges.slice(0, i).some((e) => e.name === exchange.from!.exchange)));
     assert.equal(delayExitBinding('q.a').routingKey, `${'*.'.repeat(DELAY_LEVELS)}q.a`);
+  });
+
+  it('waits exactly the delay: the TTLs of the queues a routing key selects sum to it', () => {
+    const queues = delayTierDeclarations();
+    const exchanges = delayExchangeDeclarations();
+    const matches = (pattern: string, key: string) => new RegExp(`^${pattern.replaceAll('.', '\\.').replaceAll('*', '[^.]+').replace('\\.#', '(\\..*)?')}$`).test(key);
+    for (const delay of [1, 15, 16, 17, 255, 4096, 0x10001, 3_600_000, 86_400_000 * 7, 2 ** 32 - 1]) {
+      const route = delayRoute(delay, 'q');
+      let exchange: string | undefined = route.exchange;
+      let waited = 0;
+      for (let hops = 0; exchange && exchange !== 'celeriac.delayed.exit'; hops++) {
+        assert.ok(hops <= DELAY_LEVELS, `delay ${delay}: too many hops`);
+        const queue = queues.find((q) => q.exchange === exchange && matches(q.routingKey!, route.routingKey));
+        const passOn = exchanges.find((e) => e.from !== undefined && e.from.exchange === exchange && matches(e.from.routingKey, route.routingKey));
+        assert.ok(Boolean(queue) !== Boolean(passOn), `delay ${delay}: exactly one way out of ${exchange}`);
+        if (queue) waited += queue.arguments!['x-message-ttl'] as number;
+        exchange = queue ? (queue.arguments!['x-dead-letter-exchange'] as string) : passOn!.name;
+      }
+      assert.equal(waited, delay);
+    }
   });
 });
 

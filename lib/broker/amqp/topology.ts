@@ -14,8 +14,10 @@ const ADMIN_CHANNELS = 4;
  * queue can only be consumed on the connection that declared it.
  *
  * Invariants:
- * - a declaration is remembered only after the broker accepted it, keyed by queue name
- *   (the latest declaration of a name wins), unless it is `transient`;
+ * - a declaration is remembered only after the broker accepted it, keyed by queue (exchange)
+ *   name (the latest declaration of a name wins), unless it is `transient`; exchanges are
+ *   declared again in the order first declared, so an exchange-to-exchange binding's source
+ *   exists before it is bound;
  * - after a reconnect, `restore` declares every remembered queue again before any consumer
  *   is resumed (the connection manager runs it in its connected hook);
  * - each admin channel belongs to one connection; a channel closed by a failed operation
@@ -40,7 +42,7 @@ export class Topology {
   }
 
   async declareExchange(exchange: ExchangeDeclaration): Promise<void> {
-    await this.withAdminChannel((channel) => channel.assertExchange(exchange.name, exchange.type, { durable: exchange.durable ?? true }));
+    await this.withAdminChannel((channel) => declareExchangeOn(channel, exchange));
     this.exchanges.set(exchange.name, exchange);
   }
 
@@ -65,7 +67,7 @@ export class Topology {
     let channel = await openQuietChannel(connection);
     for (const exchange of this.exchanges.values()) {
       try {
-        await channel.assertExchange(exchange.name, exchange.type, { durable: exchange.durable ?? true });
+        await declareExchangeOn(channel, exchange);
       } catch (error) {
         this.logger.error(`broker ${this.url}: re-declaring exchange ${exchange.name} failed: ${describeError(error)}`);
         channel = await openQuietChannel(connection);
@@ -115,6 +117,11 @@ export class Topology {
     channel.then((open) => open.on('close', forget), forget);
     return channel;
   }
+}
+
+async function declareExchangeOn(channel: Channel, exchange: ExchangeDeclaration): Promise<void> {
+  await channel.assertExchange(exchange.name, exchange.type, { durable: exchange.durable ?? true });
+  if (exchange.from) await channel.bindExchange(exchange.name, exchange.from.exchange, exchange.from.routingKey);
 }
 
 async function declareOn(channel: Channel, queue: QueueDeclaration): Promise<void> {

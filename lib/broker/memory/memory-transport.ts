@@ -17,7 +17,7 @@ import type {
 /**
  * An in-process broker for memory:// URLs, with the Transport contract's semantics: the
  * default exchange routes by queue name, named direct/topic/fanout exchanges route by their
- * bindings, prefetch bounds unsettled deliveries per queue, x-max-priority orders a queue,
+ * bindings (to queues, and to other exchanges), prefetch bounds unsettled deliveries per queue, x-max-priority orders a queue,
  * x-message-ttl / expiration with x-dead-letter-exchange dead-letter expired and rejected
  * messages. A quorum queue (x-queue-type) sets `x-delivery-count` on its deliveries (returns so
  * far) and dead-letters a message returned more than x-delivery-limit times, as RabbitMQ 3.10
@@ -47,9 +47,12 @@ interface Queue {
   dispatchScheduled: boolean;
 }
 
+/** A binding's destination: a queue, or another exchange (exchange-to-exchange binding). */
+type Destination = { queue: string } | { exchange: string };
+
 interface Exchange {
   readonly type: 'direct' | 'topic' | 'fanout';
-  readonly bindings: Array<{ queue: string; key: string }>;
+  readonly bindings: Array<Destination & { key: string }>;
 }
 
 interface Broker {
@@ -135,14 +138,19 @@ class MemoryTransport implements Transport {
       throw new Error(`PRECONDITION_FAILED - exchange '${exchange}' is ${target.type}, not ${exchangeType}`);
     }
     const key = declaration.routingKey ?? name;
-    if (!target.bindings.some((b) => b.queue === name && b.key === key)) target.bindings.push({ queue: name, key });
+    if (!target.bindings.some((b) => 'queue' in b && b.queue === name && b.key === key)) target.bindings.push({ queue: name, key });
   }
 
-  async declareExchange({ name, type }: ExchangeDeclaration): Promise<void> {
+  async declareExchange({ name, type, from }: ExchangeDeclaration): Promise<void> {
     this.ensureOpen();
     const existing = this.broker.exchanges.get(name);
     if (!existing) this.broker.exchanges.set(name, { type, bindings: [] });
     else if (existing.type !== type) throw new Error(`PRECONDITION_FAILED - exchange '${name}' is ${existing.type}, not ${type}`);
+    if (!from) return;
+    const source = this.broker.exchanges.get(from.exchange);
+    if (!source) throw new Error(`NOT_FOUND - no exchange '${from.exchange}'`);
+    const key = from.routingKey;
+    if (!source.bindings.some((b) => 'exchange' in b && b.exchange === name && b.key === key)) source.bindings.push({ exchange: name, key });
   }
 
   async publish(message: OutgoingMessage, target: PublishTarget): Promise<void> {
@@ -210,7 +218,10 @@ class MemoryTransport implements Transport {
     this.ensureOpen();
     this.broker.queues.delete(name);
     for (const exchange of this.broker.exchanges.values()) {
-      for (let i = exchange.bindings.length - 1; i >= 0; i--) if (exchange.bindings[i]!.queue === name) exchange.bindings.splice(i, 1);
+      for (let i = exchange.bindings.length - 1; i >= 0; i--) {
+        const binding = exchange.bindings[i]!;
+        if ('queue' in binding && binding.queue === name) exchange.bindings.splice(i, 1);
+      }
     }
   }
 
@@ -243,18 +254,25 @@ class MemoryTransport implements Transport {
   }
 }
 
+/** The queues a publish reaches: through the exchange's bindings, and on through bound exchanges (each visited once). */
 function route(broker: Broker, exchange: string, routingKey: string): Queue[] {
   if (exchange === '') {
     const queue = broker.queues.get(routingKey);
     return queue ? [queue] : [];
   }
-  const target = broker.exchanges.get(exchange);
-  if (!target) return [];
-  const names = new Set(
-    target.bindings
-      .filter((b) => target.type === 'fanout' || (target.type === 'direct' ? b.key === routingKey : topicMatches(b.key, routingKey)))
-      .map((b) => b.queue),
-  );
+  const names = new Set<string>();
+  const visited = new Set<string>();
+  const visit = (name: string): void => {
+    const target = broker.exchanges.get(name);
+    if (!target || visited.has(name)) return;
+    visited.add(name);
+    for (const binding of target.bindings) {
+      if (target.type !== 'fanout' && !(target.type === 'direct' ? binding.key === routingKey : topicMatches(binding.key, routingKey))) continue;
+      if ('queue' in binding) names.add(binding.queue);
+      else visit(binding.exchange);
+    }
+  };
+  visit(exchange);
   return [...names].flatMap((name) => broker.queues.get(name) ?? []);
 }
 
