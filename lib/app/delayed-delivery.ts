@@ -8,7 +8,8 @@ const DEAD_LETTER_TRACE = ['x-death', 'x-first-death-reason', 'x-first-death-que
  * Publishes messages that must reach a queue later, through the broker's delay tiers
  * (lib/broker/delay-tiers.ts), so no process holds them meanwhile.
  *
- * Contract: `publish` resolves once the broker confirmed the message into the tiers. Before
+ * Contract: `publish` resolves once the broker confirmed the message into the tiers, where it
+ * waits for the time left until its due time as of the moment it is written. Before
  * the first delayed publish the tiers are declared (once per process), and the target queue
  * is declared with its binding from the exit exchange (once per queue): a message never
  * enters the tiers without a route out of them. The per-message `expiration` is removed (it
@@ -24,14 +25,21 @@ export class DelayedDelivery {
     private readonly declarationOf: (queue: string) => QueueDeclaration,
   ) {}
 
+  /** `delayMs` counts from now; the time spent declaring and waiting to be written is taken off it. */
   async publish(message: OutgoingMessage, queue: string, delayMs: number): Promise<void> {
+    const dueAt = Date.now() + delayMs;
     await this.declareTiers();
     await this.declareExit(queue);
     const { expiration: _dropped, ...rest } = message;
     const headers = { ...message.headers };
     for (const name of DEAD_LETTER_TRACE) delete headers[name];
-    const route = delayRoute(delayMs, queue);
-    await this.transport().publish({ ...rest, headers }, { exchange: route.exchange, routingKey: route.routingKey, mandatory: true });
+    const initial = delayRoute(delayMs, queue);
+    await this.transport().publish(
+      { ...rest, headers },
+      // The route encodes the time left, so it is computed when the message is written: a
+      // burst of delayed sends queues up in the publisher, and that wait must not add up.
+      { exchange: initial.exchange, routingKey: initial.routingKey, mandatory: true, routeAtWrite: () => delayRoute(dueAt - Date.now(), queue) },
+    );
   }
 
   private declareTiers(): Promise<void> {

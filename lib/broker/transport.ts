@@ -40,6 +40,12 @@ export interface PublishTarget {
   routingKey: string;
   /** Default true: an unroutable message is returned and the publish rejects. */
   mandatory?: boolean;
+  /**
+   * Called each time the message is actually written to the broker (a publish may wait behind
+   * others, and is written again after a lost channel); its exchange and routing key replace
+   * the ones above. For routes that depend on the moment of sending, like a delay's.
+   */
+  routeAtWrite?: () => { exchange: string; routingKey: string };
 }
 
 export interface Delivery {

@@ -4,6 +4,8 @@ import { createApp, ConfigError, NonRetryableError, Retry } from '../../lib/inde
 import { resolveConfig } from '../../lib/app/config.js';
 import { queueDeclaration } from '../../lib/app/queues.js';
 import { Router } from '../../lib/app/routes.js';
+import { DelayedDelivery } from '../../lib/app/delayed-delivery.js';
+import type { OutgoingMessage, PublishTarget, Transport } from '../../lib/broker/transport.js';
 import { DELAY_LEVELS, delayExchangeDeclarations, delayExitBinding, delayRoute, delayTierDeclarations } from '../../lib/broker/delay-tiers.js';
 import { backoffMs, decideRetry } from '../../lib/worker/retry-policy.js';
 import { parseRate, RateLimiter } from '../../lib/worker/rate-limiter.js';
@@ -60,6 +62,33 @@ describe('delay tiers', () => {
         exchange = queue ? (queue.arguments!['x-dead-letter-exchange'] as string) : passOn!.name;
       }
       assert.equal(waited, delay);
+    }
+  });
+});
+
+describe('delayed delivery', () => {
+  it('computes the route when the message is written: time spent waiting to be written is taken off the delay', async () => {
+    const realNow = Date.now;
+    let now = 1_000_000;
+    Date.now = () => now;
+    try {
+      const written: Array<{ exchange: string; routingKey: string }> = [];
+      const transport = {
+        declareQueue: async () => undefined,
+        declareExchange: async () => undefined,
+        publish: async (_message: OutgoingMessage, target: PublishTarget) => {
+          now += 300; // queued behind other publishes
+          written.push(target.routeAtWrite!());
+          now += 50; // a lost channel, then written again
+          written.push(target.routeAtWrite!());
+        },
+      } as unknown as Transport;
+      const delayed = new DelayedDelivery(() => transport, (queue) => ({ name: queue }));
+      await delayed.publish({ body: Buffer.from('[]'), contentType: 'application/json', contentEncoding: 'utf-8', headers: {} }, 'q', 500);
+      const routeOf = ({ exchange, routingKey }: { exchange: string; routingKey: string }) => ({ exchange, routingKey });
+      assert.deepEqual(written.map(routeOf), [routeOf(delayRoute(200, 'q')), routeOf(delayRoute(150, 'q'))]);
+    } finally {
+      Date.now = realNow;
     }
   });
 });

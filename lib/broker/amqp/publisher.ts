@@ -11,6 +11,8 @@ const MAX_CHANNEL_FAILURES = 3;
 interface PendingPublish {
   readonly seq: number;
   readonly target: PublishTarget;
+  /** Where it was last written (target's, or what target.routeAtWrite returned then). */
+  written: { exchange: string; routingKey: string };
   readonly body: Buffer;
   readonly options: Options.Publish;
   readonly returnKey: string;
@@ -67,6 +69,7 @@ export class Publisher {
       const entry: PendingPublish = {
         seq,
         target,
+        written: target,
         body: message.body,
         options,
         returnKey: returnKeyOf(options.messageId, options.headers),
@@ -110,7 +113,8 @@ export class Publisher {
       entry.channel = channel;
       let accepted: boolean;
       try {
-        accepted = channel.publish(entry.target.exchange, entry.target.routingKey, entry.body, entry.options, (error) =>
+        entry.written = entry.target.routeAtWrite?.() ?? entry.target;
+        accepted = channel.publish(entry.written.exchange, entry.written.routingKey, entry.body, entry.options, (error) =>
           this.onConfirm(entry, channel, error),
         );
       } catch (error) {
@@ -176,7 +180,7 @@ export class Publisher {
 
   private onConfirm(entry: PendingPublish, channel: ConfirmChannel, error: unknown): void {
     if (entry.channel !== channel || !this.pending.has(entry.seq)) return; // stale: re-sent elsewhere or timed out
-    const { exchange, routingKey } = entry.target;
+    const { exchange, routingKey } = entry.written;
     const where = `exchange '${exchange}' routing key '${routingKey}'`;
     if (error) this.settle(entry, new PublishError('nacked', `broker ${this.url} nacked the publish to ${where}`));
     else if (entry.returned !== null) {
@@ -211,7 +215,7 @@ export class Publisher {
       if (channelError && missingExchange === undefined) entry.channelFailures += 1;
       if (this.closing) {
         this.settle(entry, new PublishError('closed', `broker ${this.url}: connection lost while closing`));
-      } else if (missingExchange !== undefined && entry.target.exchange === missingExchange) {
+      } else if (missingExchange !== undefined && entry.written.exchange === missingExchange) {
         this.settle(entry, new PublishError('unroutable', `broker ${this.url}: no exchange '${missingExchange}'`));
       } else if (entry.channelFailures >= MAX_CHANNEL_FAILURES) {
         const reason = describeError(channelError);

@@ -155,17 +155,18 @@ class MemoryTransport implements Transport {
 
   async publish(message: OutgoingMessage, target: PublishTarget): Promise<void> {
     this.ensureOpen();
-    const queues = route(this.broker, target.exchange, target.routingKey);
-    if (queues.length === 0 && ((target.mandatory ?? true) || !this.knowsExchange(target.exchange))) {
-      throw new PublishError('unroutable', `unroutable publish to exchange '${target.exchange}' routing key '${target.routingKey}'`);
+    const { exchange, routingKey } = target.routeAtWrite?.() ?? target;
+    const queues = route(this.broker, exchange, routingKey);
+    if (queues.length === 0 && ((target.mandatory ?? true) || !this.knowsExchange(exchange))) {
+      throw new PublishError('unroutable', `unroutable publish to exchange '${exchange}' routing key '${routingKey}'`);
     }
     const { body, ...properties } = message;
     for (const queue of queues) {
       enqueue(queue, {
         body: Buffer.from(body),
         properties: structuredClone({ ...properties, persistent: properties.persistent ?? true }),
-        exchange: target.exchange,
-        routingKey: target.routingKey,
+        exchange,
+        routingKey,
         redelivered: false,
       });
     }
