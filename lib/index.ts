@@ -14,6 +14,7 @@ export { Chord, chord } from './canvas/chord.js';
 export type { CanvasNode, ResultHandle, ResultOf } from './canvas/canvas-node.js';
 export { GroupResult } from './result/group-result.js';
 export { AsyncResult } from './result/async-result.js';
+export { SentTask } from './result/sent-task.js';
 export type { GetOptions } from './result/async-result.js';
 export { Worker } from './worker/worker.js';
 export type { WorkerOptions } from './worker/worker.js';

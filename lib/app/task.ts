@@ -1,7 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { ConfigError } from '../errors/errors.js';
 import { Signature } from '../canvas/signature.js';
 import type { CanvasHost } from '../canvas/canvas-node.js';
-import type { AsyncResult } from '../result/async-result.js';
+import { SentTask } from '../result/sent-task.js';
 import type { CallOptions } from './call-options.js';
 import type { TaskContext } from './task-context.js';
 import { toMilliseconds, type Duration } from '../util/duration.js';
@@ -103,7 +104,7 @@ export type Suffixes<A extends unknown[]> = A extends [unknown, ...infer Rest] ?
 
 /**
  * A registered task. `A` is its argument tuple and `R` its (awaited) return type, so
- * `add.delay('a', 2)` does not compile and `(await add.delay(2, 3)).get()` is Promise<number>.
+ * `add.delay('a', 2)` does not compile and `add.delay(2, 3).get()` is Promise<number>.
  */
 export class Task<A extends unknown[] = unknown[], R = unknown> {
   constructor(
@@ -113,15 +114,21 @@ export class Task<A extends unknown[] = unknown[], R = unknown> {
     readonly options: Readonly<TaskOptions> = {},
   ) {}
 
-  /** Sends the task with positional args; resolves once the broker has confirmed the message. */
-  delay(...args: A): Promise<AsyncResult<R>> {
+  /**
+   * Sends the task with positional args. The SentTask resolves (to the AsyncResult) once the
+   * broker has confirmed the message; its `get()` waits for the result meanwhile.
+   */
+  delay(...args: A): SentTask<R> {
     return this.applyAsync(args as Prefixes<A>);
   }
 
-  /** Sends the task with args, kwargs and call options; resolves once the broker has confirmed it. */
-  applyAsync(args: Prefixes<A>, kwargs: Record<string, unknown> = {}, options: CallOptions = {}): Promise<AsyncResult<R>> {
+  /** Sends the task with args, kwargs and call options; see delay(). */
+  applyAsync(args: Prefixes<A>, kwargs: Record<string, unknown> = {}, options: CallOptions = {}): SentTask<R> {
+    // The id is chosen here, so the result can be waited for before the send is confirmed.
+    const taskId = options.taskId ?? randomUUID();
     // sendTask checks the option names (and rejects with a ConfigError naming a bad one).
-    return this.host.sendTask<R>(this.name, [...args], kwargs, options);
+    const sent = this.host.sendTask<R>(this.name, [...args], kwargs, { ...options, taskId });
+    return new SentTask(this.host.asyncResult<R>(taskId), sent);
   }
 
   /** A partial signature: arguments given later (e.g. the previous result in a chain) come first. */

@@ -11,8 +11,8 @@
  *   when all are confirmed; the runner times the scenario to the worker's last ack.
  * mode 'publish': the same with no worker running (the messages stay in the queue); the
  *   scenario is timed to the last confirm, like floor-publish.
- * mode 'latency': one `delay(i)` at a time, awaiting its `get()` before the next, N times: the
- *   round trip at low load.
+ * mode 'latency': one `delay(i).get()` at a time, N times: the round trip at low load (the
+ *   send's confirm and the result are awaited together, as floor-latency does).
  * mode 'countdown': N `applyAsync([i], {}, { countdown, ignoreResult: true })` with countdowns
  *   spread evenly over `windowMs`; finishes when all are confirmed (the worker times the starts).
  * mode 'chord': first `group(noop.s(0) … noop.s(N-1))` to its last result (the header's own
@@ -113,10 +113,12 @@ child.run(async () => {
     const latency = new Float64Array(n);
     for (let i = 0; i < n; i++, completed++) {
       const sentAt = now();
-      const result = await noop.delay(i);
+      // get() on the send itself: the broker's confirm and the run overlap, as the floor's
+      // confirm and reply do; it resolves only once the send was confirmed too.
+      const sent = noop.delay(i);
+      taskIds.push(sent.id);
+      const value = await sent.get({ timeout: resultTimeoutMs });
       confirmed++;
-      taskIds.push(result.id);
-      const value = await result.get({ timeout: resultTimeoutMs });
       latency[i] = now() - sentAt;
       if (value !== i) throw new Error(`task ${i} returned ${JSON.stringify(value)}`);
     }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { currentTask, TaskFailedError, type App, type TaskContext, type Worker, type WorkerOptions } from '../../lib/index.js';
+import { currentTask, PublishError, TaskFailedError, type App, type TaskContext, type Worker, type WorkerOptions } from '../../lib/index.js';
 import { DEAD_LETTER_HEADERS } from '../../lib/worker/dead-letter.js';
 import { gate, removeAppQueues, takeMessages } from '../support/apps.js';
 
@@ -37,6 +37,20 @@ export function describeWorkerBehaviour(name: string, makeApp: () => App): void 
       assert.equal(await result.state, 'SUCCESS');
       assert.equal(await result.ready(), true);
       assert.equal(await result.successful(), true);
+    });
+
+    it('delay(...).get() waits for the result while the send is confirmed, and rejects with a failed send', async () => {
+      const { app, worker } = await setup();
+      const add = app.task('spec.add_sent', (x: number, y: number) => x + y);
+      await worker.start();
+      const sent = add.delay(20, 22);
+      assert.match(sent.id, /^[0-9a-f-]{36}$/);
+      assert.equal(await sent.get({ timeout: '10s' }), 42);
+      assert.equal((await sent).id, sent.id);
+      // An exchange nobody declared: the send fails, and get() with it (not by its timeout).
+      const unsent = add.applyAsync([1, 2], {}, { exchange: `spec.missing.${sent.id}`, routingKey: 'nowhere' });
+      await assert.rejects(unsent.get({ timeout: '1h' }), (error: unknown) => error instanceof PublishError);
+      await assert.rejects(Promise.resolve(unsent), (error: unknown) => error instanceof PublishError);
     });
 
     it('records a thrown error as FAILURE with type, message and stack, and keeps going', async () => {

@@ -36,6 +36,9 @@ describe('types', () => {
       assertEqualTypes<ReturnType<typeof sum.get>, Promise<number>>(true);
       const text = await shout.delay('hi');
       assertEqualTypes<Awaited<ReturnType<typeof text.get>>, string>(true);
+      // get() straight on the send, as in Celery: add.delay(2, 3).get()
+      assertEqualTypes<ReturnType<ReturnType<typeof add.delay>['get']>, Promise<number>>(true);
+      expectType<Promise<string>>(shout.applyAsync(['hi']).get());
 
       add.s(10); // a partial: the previous result comes first
       add.s();

@@ -1,0 +1,58 @@
+import type { AsyncResult, GetOptions } from './async-result.js';
+
+/**
+ * What `delay()` and `applyAsync()` return: a promise of the task's AsyncResult, settled once
+ * the broker has confirmed the message (or rejected with why it was not sent), that also offers
+ * `get()` at once — `await add.delay(2, 2).get()`, as in Celery.
+ *
+ * That `get()` starts waiting for the result while the confirm is still on its way, instead of
+ * after it: the result cannot come before the message was published, so nothing is missed, and
+ * the broker's confirm latency overlaps with the task's run. If the send fails, `get()` rejects
+ * with the send's error (and stops waiting). Awaiting the SentTask itself keeps the contract of
+ * a plain send: once it resolves, the broker has the message.
+ */
+export class SentTask<R> implements PromiseLike<AsyncResult<R>> {
+  readonly [Symbol.toStringTag] = 'SentTask';
+
+  constructor(
+    /** The handle on the result, usable before the send is confirmed. */
+    private readonly result: AsyncResult<R>,
+    private readonly sent: Promise<AsyncResult<R>>,
+  ) {}
+
+  /** The task id (known before the message is sent). */
+  get id(): string {
+    return this.result.id;
+  }
+
+  /** Waits for the send and the task's outcome together; see AsyncResult.get for the options. */
+  async get(options: GetOptions = {}): Promise<R> {
+    const stop = new AbortController();
+    const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
+    const waiting = this.result.get({ ...options, signal });
+    // Handled here: it may reject (timeout, abort) while the send is still being confirmed.
+    waiting.catch(() => undefined);
+    try {
+      await this.sent;
+    } catch (error) {
+      stop.abort(error);
+      throw error;
+    }
+    return waiting;
+  }
+
+  then<T = AsyncResult<R>, E = never>(
+    onFulfilled?: ((value: AsyncResult<R>) => T | PromiseLike<T>) | null,
+    onRejected?: ((reason: unknown) => E | PromiseLike<E>) | null,
+  ): Promise<T | E> {
+    return this.sent.then(onFulfilled, onRejected);
+  }
+
+  catch<E = never>(onRejected?: ((reason: unknown) => E | PromiseLike<E>) | null): Promise<AsyncResult<R> | E> {
+    return this.sent.catch(onRejected);
+  }
+
+  finally(onFinally?: (() => void) | null): Promise<AsyncResult<R>> {
+    return this.sent.finally(onFinally);
+  }
+}
