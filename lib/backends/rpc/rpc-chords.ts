@@ -3,6 +3,7 @@ import type { Delivery, QueueDeclaration, Transport } from '../../broker/transpo
 import { BackendError } from '../../errors/errors.js';
 import { stringifyJson } from '../../protocol/serializers.js';
 import type { ChordPart, ChordPartOutcome } from '../result-backend.js';
+import { FreshCounts } from './fresh-counts.js';
 
 /** How often a reporter that saw a complete count but found duplicates tries to claim again. */
 const CLAIM_ATTEMPTS = 5;
@@ -22,7 +23,8 @@ interface Claim {
  * - `celeriac.chord.<gid>.claim`: one token, published by the producer (setChordSize).
  *
  * A header task publishes its outcome (confirmed), then, if the parts queue holds at least
- * `size` ready messages, tries to take the token with basic.get. RabbitMQ hands the token to
+ * `size` ready messages (a length query started after the confirm, shared with the other
+ * reports of this process that finish meanwhile), tries to take the token with basic.get. RabbitMQ hands the token to
  * one getter only: that is the claim. The claimer takes every part (unacked), keeps the first
  * outcome per task id, and if all `size` ids are there it holds token and parts — invisible to
  * everyone else — until `chordDone` acks them and deletes both queues. If ids are missing
@@ -32,6 +34,8 @@ interface Claim {
  */
 export class RpcChords {
   readonly #claims = new Map<string, Claim>();
+  /** Parts-queue lengths, one query shared by the reports that finish together. */
+  readonly #counts = new FreshCounts();
 
   constructor(
     private readonly transport: () => Transport,
@@ -71,7 +75,7 @@ export class RpcChords {
       return null;
     }
     for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
-      const ready = await transport.messageCount(parts.name).catch(() => -1);
+      const ready = await this.#counts.count(parts.name, () => transport.messageCount(parts.name)).catch(() => -1);
       if (ready < part.size) return null;
       const token = await transport.get(claim.name).catch(() => null);
       if (!token) return null;
