@@ -9,7 +9,7 @@ import type { TaskMessage } from '../protocol/task-message.js';
 import { SerializationError } from '../errors/errors.js';
 import { Retry, type RetryOptions } from '../errors/signals.js';
 import { forward } from './forward.js';
-import { TaskTerminated, type TaskPool } from './pool/pool.js';
+import { TaskTerminated, type PoolJob, type TaskPool } from './pool/pool.js';
 import { decideRetry } from './retry-policy.js';
 import { timeLimitsOf } from './time-limits.js';
 import { failureMeta, retryMeta, revokedMeta, successMeta } from './outcome.js';
@@ -45,7 +45,12 @@ export interface RequestEnvironment {
  * message is requeued, never acked, so the work is not lost.
  */
 export class TaskRequest {
-  readonly abort = new AbortController();
+  #abort: AbortController | undefined;
+  /** Behind the task's `signal`; made on first use (most tasks never look at their signal). */
+  get abort(): AbortController {
+    this.#abort ??= new AbortController();
+    return this.#abort;
+  }
   /**
    * Resolves when the task's code has finished (or was never started): from then on the
    * request only records and acks, which needs no concurrency slot.
@@ -113,9 +118,18 @@ export class TaskRequest {
     let meta: () => TaskMeta;
     try {
       const limits = timeLimitsOf(headers, this.task.options);
-      const running = runInTaskSpan(headers, this, () =>
-        env.pool.run({ task: this.task, args: this.message.args, kwargs: this.message.kwargs, context, abort: this.abort, limits }),
-      );
+      const request = this;
+      const job: PoolJob = {
+        task: this.task,
+        args: this.message.args,
+        kwargs: this.message.kwargs,
+        context,
+        limits,
+        get abort(): AbortController {
+          return request.abort;
+        },
+      };
+      const running = runInTaskSpan(headers, this, () => env.pool.run(job));
       // Settles with the run, or rejects when terminate() gives it up: at once with the async
       // pool, which cannot stop code that ignores its signal; with the threads pool only once the
       // thread was stopped (the run settled), so the slot is really free.
@@ -129,7 +143,7 @@ export class TaskRequest {
     } catch (thrown) {
       this.#finishCode();
       const runtimeMs = performance.now() - started;
-      if (this.abort.signal.reason instanceof TaskTerminated) {
+      if (this.#abort?.signal.reason instanceof TaskTerminated) {
         log.warn(`Task ${this.name}[${this.id}] terminated by revoke; recorded REVOKED`);
         return this.settle(env, () => revokedMeta(headers, 'terminated'), { state: 'REVOKED', reason: 'terminated' });
       }
@@ -228,6 +242,7 @@ export class TaskRequest {
 
   private context(env: RequestEnvironment): TaskContext {
     const { headers, args, kwargs } = this.message;
+    const request = this;
     let logger: Logger | undefined;
     return {
       id: headers.id,
@@ -241,7 +256,9 @@ export class TaskRequest {
       groupId: headers.group,
       queue: this.delivery.queue,
       redelivered: this.delivery.redelivered,
-      signal: this.abort.signal,
+      get signal(): AbortSignal {
+        return request.abort.signal;
+      },
       // Made on first use: most tasks never log, and a child logger per task costs.
       get logger(): Logger {
         logger ??= env.logger.child({ taskId: headers.id, taskName: headers.task });
