@@ -13,6 +13,20 @@ import type * as OpenTelemetry from '@opentelemetry/api';
 
 const api: typeof OpenTelemetry | null = await import('@opentelemetry/api').catch(() => null);
 
+/** The delegate of a tracer provider nobody registered (OpenTelemetry's no-op one). */
+const NOOP_TRACER_PROVIDER = api ? new api.ProxyTracerProvider().getDelegate() : null;
+
+/**
+ * Whether the application set up OpenTelemetry: a tracer provider (spans are recorded) or a
+ * propagator (trace context is passed on). With neither, a task span would record nothing and
+ * carry nothing, so the worker skips it — no span and context objects per task.
+ */
+function tracingConfigured(otel: typeof OpenTelemetry): boolean {
+  const provider = otel.trace.getTracerProvider();
+  const providerSet = !(provider instanceof otel.ProxyTracerProvider) || provider.getDelegate() !== NOOP_TRACER_PROVIDER;
+  return providerSet || otel.propagation.fields().length > 0;
+}
+
 /** Adds the active trace context to outgoing headers (nothing when there is no active span). */
 export function injectTraceContext(headers: Record<string, unknown>): void {
   if (!api) return;
@@ -24,7 +38,7 @@ export function injectTraceContext(headers: Record<string, unknown>): void {
  * id and name, and ends with the task: status ERROR and the exception when `fn` rejects.
  */
 export function runInTaskSpan<T>(headers: Readonly<Record<string, unknown>>, task: { id: string; name: string }, fn: () => Promise<T>): Promise<T> {
-  if (!api) return fn();
+  if (!api || !tracingConfigured(api)) return fn();
   const otel = api;
   const parent = otel.propagation.extract(otel.ROOT_CONTEXT, headers);
   const attributes = { 'celery.task_name': task.name, 'messaging.message.id': task.id, 'messaging.system': 'rabbitmq' };
