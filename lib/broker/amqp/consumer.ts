@@ -3,6 +3,7 @@ import type { Logger } from 'winston';
 import { ClosedError } from '../../errors/errors.js';
 import type { ConsumeOptions, ConsumerHandle, Delivery, DeliveryHandler, MessageProperties } from '../transport.js';
 import { closeQuietly, describeError, type ConnectionManager } from './connection.js';
+import { AckBatcher } from './ack-batcher.js';
 import { fromAmqpProperties } from './properties.js';
 
 /**
@@ -12,6 +13,8 @@ import { fromAmqpProperties } from './properties.js';
  */
 interface Lane {
   readonly channel: Channel;
+  /** Acks go out batched (see AckBatcher); every delivery of the channel is registered with it. */
+  readonly acks: AckBatcher;
   open: boolean;
   unsettled: number;
   readonly tags: string[];
@@ -50,19 +53,19 @@ class AmqpDelivery implements Delivery {
   }
 
   ack(): boolean {
-    return this.settle((channel) => channel.ack(this.message));
+    return this.settle((acks) => acks.ack(this.message));
   }
 
   reject(requeue: boolean): boolean {
-    return this.settle((channel) => channel.reject(this.message, requeue));
+    return this.settle((acks) => acks.reject(this.message, requeue));
   }
 
-  private settle(send: (channel: Channel) => void): boolean {
+  private settle(send: (acks: AckBatcher) => void): boolean {
     if (this.settled || !this.lane.open) return false;
     this.settled = true;
     this.lane.unsettled -= 1;
     try {
-      send(this.lane.channel);
+      send(this.lane.acks);
     } catch {
       // The channel is closing: the broker requeues the message, so this settle did not count.
       return false;
@@ -138,6 +141,7 @@ export class Consumers {
     const lane = await this.getterLane();
     const message = await lane.channel.get(queue, { noAck: false });
     if (message === false) return null;
+    lane.acks.delivered(message);
     lane.unsettled += 1;
     return new AmqpDelivery(lane, message, queue, () => undefined);
   }
@@ -147,7 +151,7 @@ export class Consumers {
     const opening = (async () => {
       const connection = await this.connections.acquire();
       const channel = await connection.createChannel();
-      const lane: Lane = { channel, open: true, unsettled: 0, tags: [] };
+      const lane: Lane = { channel, acks: new AckBatcher(channel), open: true, unsettled: 0, tags: [] };
       this.lanes.add(lane);
       // A refused get (404 no queue) closes the channel; the next get opens a new one.
       channel.on('error', () => undefined);
@@ -194,7 +198,7 @@ export class Consumers {
     let lane: Lane | null = null;
     try {
       const channel = await connection.createChannel();
-      lane = { channel, open: true, unsettled: 0, tags: [] };
+      lane = { channel, acks: new AckBatcher(channel), open: true, unsettled: 0, tags: [] };
       const opened = lane;
       this.lanes.add(opened);
       let channelError: unknown = null;
@@ -220,6 +224,7 @@ export class Consumers {
       this.logger.warn(`broker ${this.url} cancelled the consumer of queue ${queue} (queue deleted?)`);
       return;
     }
+    lane.acks.delivered(message);
     lane.unsettled += 1;
     const delivery = new AmqpDelivery(lane, message, queue, (settledLane) => this.onSettled(state, settledLane));
     if (state.cancelled) {
@@ -249,6 +254,8 @@ export class Consumers {
 
   private closeLane(lane: Lane): void {
     if (!lane.open) return;
+    // Queued acks go out before the close: a delivery settled here is not redelivered.
+    lane.acks.flush();
     lane.open = false;
     this.lanes.delete(lane);
     void closeQuietly(lane.channel);
