@@ -191,6 +191,23 @@ describe('amqp transport', { timeout: 60_000 }, () => {
     await transport.close();
   });
 
+  it('times out only while the broker confirms nothing: a bulk send that queues longer than confirmTimeout succeeds', async () => {
+    const confirmTimeoutMs = 1_500;
+    const transport = track(createAmqpTransport(BROKER, options({ confirmTimeoutMs })));
+    const queue = queueName('bulk-timeout');
+    await transport.declareQueue({ name: queue });
+    const total = 30_000;
+    const started = performance.now();
+    const outcomes = await Promise.allSettled(Array.from({ length: total }, (_, i) => transport.publish(message(String(i)), { exchange: '', routingKey: queue })));
+    const failed = outcomes.filter((outcome) => outcome.status === 'rejected');
+    assert.equal(failed.length, 0, `${failed.length} rejected, e.g. ${String((failed[0] as PromiseRejectedResult | undefined)?.reason)}`);
+    // The point of the spec: the last publishes waited far longer than confirmTimeout.
+    assert.ok(performance.now() - started > confirmTimeoutMs, 'the bulk send took longer than confirmTimeout');
+    assert.equal(await transport.messageCount(queue), total);
+    await transport.deleteQueue(queue);
+    await transport.close();
+  });
+
   it('honours backpressure: 20,000 publishes without awaiting each all arrive', async () => {
     const transport = track(createAmqpTransport(BROKER, options({ confirmTimeoutMs: 60_000 })));
     const queue = queueName('backpressure');

@@ -16,8 +16,8 @@ interface PendingPublish {
   readonly body: Buffer;
   readonly options: Options.Publish;
   readonly returnKey: string;
-  /** performance.now() after which the publish rejects with 'confirm-timeout'. */
-  readonly deadline: number;
+  /** performance.now() when publish() was called. */
+  readonly sentAt: number;
   readonly resolve: () => void;
   readonly reject: (error: Error) => void;
   /** The channel it was last written to; null while it waits in the backlog. */
@@ -31,8 +31,11 @@ interface PendingPublish {
  * Publishes on one ConfirmChannel of the publishing connection, with many publishes in flight.
  *
  * Invariants:
- * - `pending` holds every unsettled publish in publish order, which is also deadline order, so
- *   one timer for the oldest deadline enforces every confirm timeout;
+ * - `pending` holds every unsettled publish in publish order; a publish rejects with
+ *   'confirm-timeout' once it has waited `confirmTimeoutMs` during which the broker confirmed
+ *   nothing (`lastProgress`): a stuck broker fails every waiting send, a busy one that keeps
+ *   confirming fails none, however long a bulk send queues here. The oldest publish expires
+ *   first, so one timer for it enforces the timeout;
  * - a pending publish is either in the backlog (channel === null) or written to exactly one
  *   channel; a confirm, nack or return counts only if it comes from that channel;
  * - nothing is written while `draining` (amqplib's buffer was full) until the channel's 'drain';
@@ -50,6 +53,8 @@ export class Publisher {
   private opening = false;
   private draining = false;
   private timer: NodeJS.Timeout | null = null;
+  /** performance.now() of the broker's latest confirm or nack. */
+  private lastProgress = 0;
   private closing = false;
   private idle: (() => void) | null = null;
 
@@ -73,7 +78,7 @@ export class Publisher {
         body: message.body,
         options,
         returnKey: returnKeyOf(options.messageId, options.headers),
-        deadline: performance.now() + this.confirmTimeoutMs,
+        sentAt: performance.now(),
         resolve,
         reject,
         channel: null,
@@ -180,6 +185,7 @@ export class Publisher {
 
   private onConfirm(entry: PendingPublish, channel: ConfirmChannel, error: unknown): void {
     if (entry.channel !== channel || !this.pending.has(entry.seq)) return; // stale: re-sent elsewhere or timed out
+    this.lastProgress = performance.now();
     const { exchange, routingKey } = entry.written;
     const where = `exchange '${exchange}' routing key '${routingKey}'`;
     if (error) this.settle(entry, new PublishError('nacked', `broker ${this.url} nacked the publish to ${where}`));
@@ -269,25 +275,32 @@ export class Publisher {
     this.idle = null;
   }
 
+  /** When `entry` times out if the broker confirms nothing more. */
+  private deadlineOf(entry: PendingPublish): number {
+    return Math.max(entry.sentAt, this.lastProgress) + this.confirmTimeoutMs;
+  }
+
   /** One timer, for the oldest pending publish; when it fires every expired publish rejects. */
   private armTimer(): void {
     if (this.timer) return;
     const oldest = this.pending.values().next();
     if (oldest.done) return;
-    this.timer = setTimeout(() => this.expire(), Math.max(0, oldest.value.deadline - performance.now()) + 1);
+    // Decided after the event loop's poll phase (setImmediate): confirms that arrived while
+    // this process was busy (e.g. sending a bulk of publishes) are counted before anything expires.
+    this.timer = setTimeout(() => setImmediate(() => this.expire()), Math.max(0, this.deadlineOf(oldest.value) - performance.now()) + 1);
   }
 
   private expire(): void {
     this.timer = null;
     const now = performance.now();
     for (const entry of this.pending.values()) {
-      if (entry.deadline > now) break;
-      const { exchange, routingKey } = entry.target;
+      if (this.deadlineOf(entry) > now) break;
+      const { exchange, routingKey } = entry.written;
       this.settle(
         entry,
         new PublishError(
           'confirm-timeout',
-          `broker ${this.url} did not confirm the publish to exchange '${exchange}' routing key '${routingKey}' within ${this.confirmTimeoutMs} ms`,
+          `broker ${this.url} did not confirm the publish to exchange '${exchange}' routing key '${routingKey}': nothing confirmed for ${this.confirmTimeoutMs} ms`,
         ),
       );
     }
