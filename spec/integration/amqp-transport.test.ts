@@ -191,6 +191,27 @@ describe('amqp transport', { timeout: 60_000 }, () => {
     await transport.close();
   });
 
+  it('acks made just before close reach the broker: nothing settled is redelivered', async () => {
+    const queue = queueName('acks-at-close');
+    const producer = track(createAmqpTransport(BROKER, options()));
+    await producer.declareQueue({ name: queue });
+    await Promise.all(Array.from({ length: 200 }, (_, i) => producer.publish(message(String(i)), { exchange: '', routingKey: queue })));
+    const consumer = createAmqpTransport(BROKER, options());
+    let acked = 0;
+    const allAcked = new Promise<void>((resolve) => {
+      void consumer.consume([queue], { prefetch: 200 }, (delivery) => {
+        assert.ok(delivery.ack());
+        if (++acked === 200) resolve();
+      });
+    });
+    await allAcked;
+    // Closed in the same turn as the last acks, before any batched ack was flushed by itself.
+    await consumer.close();
+    assert.equal(await producer.messageCount(queue), 0);
+    await producer.deleteQueue(queue);
+    await producer.close();
+  });
+
   it('times out only while the broker confirms nothing: a bulk send that queues longer than confirmTimeout succeeds', async () => {
     const confirmTimeoutMs = 1_500;
     const transport = track(createAmqpTransport(BROKER, options({ confirmTimeoutMs })));

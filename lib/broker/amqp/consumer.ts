@@ -183,7 +183,9 @@ export class Consumers {
   async close(): Promise<void> {
     this.closing = true;
     for (const state of [...this.active]) await this.cancel(state);
-    for (const lane of [...this.lanes]) this.closeLane(lane);
+    // Awaited: a channel's close-ok comes after the broker processed its queued acks, so none
+    // is lost to the connection closing right after.
+    await Promise.all([...this.lanes].map((lane) => this.closeLane(lane)));
   }
 
   private open(state: ConsumerState, connection: ChannelModel): Promise<void> {
@@ -211,10 +213,10 @@ export class Consumers {
         const { consumerTag } = await channel.consume(queue, (message) => this.onMessage(state, opened, queue, message));
         opened.tags.push(consumerTag);
       }
-      if (state.cancelled) this.closeLane(opened);
+      if (state.cancelled) void this.closeLane(opened);
       else state.lane = opened;
     } catch (error) {
-      if (lane) this.closeLane(lane);
+      if (lane) void this.closeLane(lane);
       throw error;
     }
   }
@@ -239,7 +241,7 @@ export class Consumers {
   }
 
   private onSettled(state: ConsumerState, lane: Lane): void {
-    if (state.cancelled && lane.unsettled === 0) this.closeLane(lane);
+    if (state.cancelled && lane.unsettled === 0) void this.closeLane(lane);
   }
 
   private async cancel(state: ConsumerState): Promise<void> {
@@ -249,16 +251,17 @@ export class Consumers {
     const lane = state.lane;
     if (!lane) return;
     for (const tag of lane.tags) await lane.channel.cancel(tag).catch(() => undefined);
-    if (lane.unsettled === 0) this.closeLane(lane);
+    if (lane.unsettled === 0) void this.closeLane(lane);
   }
 
-  private closeLane(lane: Lane): void {
-    if (!lane.open) return;
+  /** Resolves once the channel is closed (never rejects). */
+  private closeLane(lane: Lane): Promise<void> {
+    if (!lane.open) return Promise.resolve();
     // Queued acks go out before the close: a delivery settled here is not redelivered.
     lane.acks.flush();
     lane.open = false;
     this.lanes.delete(lane);
-    void closeQuietly(lane.channel);
+    return closeQuietly(lane.channel);
   }
 
   private onLaneClosed(state: ConsumerState, lane: Lane, channelError: unknown): void {
