@@ -48,8 +48,7 @@ export interface ChannelSubscriber {
 
 interface Waiter {
   readonly taskId: string;
-  /** The key's channel once the waiter waits by subscription; null during the first read. */
-  channel: Channel | null;
+  readonly channel: Channel;
   readonly resolve: (meta: TaskMeta) => void;
   readonly reject: (reason: unknown) => void;
   done: boolean;
@@ -75,9 +74,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  * this class owns key naming, the Celery JSON encoding, and waiting without polling.
  *
  * Waiting: one subscriber per instance, one subscription per key with waiters, any number of
- * waiters per key. A waiter reads the key once (a ready result needs no subscription); if it is
- * not ready, it subscribes first and reads the key again second, so a result stored between the
- * two is seen either by the read or by the message. Every waiter leaves exactly
+ * waiters per key. A waiter subscribes first and reads the key second, so a result stored
+ * between the two is seen either by the read or by the message. Every waiter leaves exactly
  * once (result, timeout, abort, error or close): its timer is cleared, its abort listener
  * removed, and the key unsubscribed when it was the last one there.
  */
@@ -157,17 +155,19 @@ export abstract class KeyValueBackend implements ResultBackend {
     await this.guard(() => this.delete(taskKey(taskId)));
   }
 
-  /**
-   * Reads first: a result already stored (short tasks usually finish before their caller asks)
-   * costs one GET and no subscription. Otherwise the waiter subscribes to the task's key and
-   * reads it again (readWhenSubscribed). The timeout and the signal cover both steps.
-   */
   waitForReady(taskId: string, options: WaitOptions): Promise<TaskMeta> {
     if (this.closing) return Promise.reject(this.closedError());
     const { signal, timeoutMs } = options;
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<TaskMeta>((resolve, reject) => {
-      const waiter: Waiter = { taskId, channel: null, resolve, reject, done: false, timer: undefined, signal, onAbort: undefined };
+      const key = taskKey(taskId);
+      let channel = this.channels.get(key);
+      if (!channel) {
+        channel = { key, waiters: new Set(), subscribed: this.subscribe(key) };
+        this.channels.set(key, channel);
+      }
+      const waiter: Waiter = { taskId, channel, resolve, reject, done: false, timer: undefined, signal, onAbort: undefined };
+      channel.waiters.add(waiter);
       if (Number.isFinite(timeoutMs) && timeoutMs <= MAX_TIMER_MS) {
         waiter.timer = setTimeout(() => this.fail(waiter, new ResultTimeoutError(taskId, timeoutMs)), Math.max(0, timeoutMs));
       }
@@ -175,7 +175,7 @@ export abstract class KeyValueBackend implements ResultBackend {
         waiter.onAbort = () => this.fail(waiter, signal.reason);
         signal.addEventListener('abort', waiter.onAbort, { once: true });
       }
-      void this.readFirst(waiter);
+      void this.readWhenSubscribed(waiter);
     });
   }
 
@@ -249,31 +249,10 @@ export abstract class KeyValueBackend implements ResultBackend {
     }
   }
 
-  /** The first read; when the result is not ready yet, the waiter joins its key's channel. */
-  private async readFirst(waiter: Waiter): Promise<void> {
-    try {
-      const meta = await this.getMeta(waiter.taskId);
-      if (waiter.done) return;
-      if (isReady(meta.status)) return this.succeed(waiter, meta);
-      if (this.closing) return this.fail(waiter, this.closedError());
-    } catch (err) {
-      return this.fail(waiter, this.closing ? this.closedError() : err);
-    }
-    const key = taskKey(waiter.taskId);
-    let channel = this.channels.get(key);
-    if (!channel) {
-      channel = { key, waiters: new Set(), subscribed: this.subscribe(key) };
-      this.channels.set(key, channel);
-    }
-    waiter.channel = channel;
-    channel.waiters.add(waiter);
-    await this.readWhenSubscribed(waiter, channel);
-  }
-
   /** Subscription first, read second: a result stored in between is seen by one or the other. */
-  private async readWhenSubscribed(waiter: Waiter, channel: Channel): Promise<void> {
+  private async readWhenSubscribed(waiter: Waiter): Promise<void> {
     try {
-      await channel.subscribed;
+      await waiter.channel.subscribed;
       if (waiter.done) return;
       const meta = await this.getMeta(waiter.taskId);
       if (isReady(meta.status)) this.succeed(waiter, meta);
@@ -342,7 +321,6 @@ export abstract class KeyValueBackend implements ResultBackend {
     if (waiter.timer) clearTimeout(waiter.timer);
     if (waiter.onAbort) waiter.signal?.removeEventListener('abort', waiter.onAbort);
     const { channel } = waiter;
-    if (!channel) return true;
     channel.waiters.delete(waiter);
     if (channel.waiters.size === 0 && this.channels.get(channel.key) === channel) {
       this.channels.delete(channel.key);
