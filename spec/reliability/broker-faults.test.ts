@@ -113,6 +113,9 @@ describe('reliability: broker and connection faults', () => {
       startedAt = Date.now();
     }
     await sending;
+    // Work sent after the restart: the producer and the workers must have reconnected to run it
+    // (what was sent before may all have finished before stop_app took effect).
+    await w.send(30, 10);
     const report = await w.settle(90_000);
     t.diagnostic(`checker: ${Workload.summary(report)}`);
     t.diagnostic(`first task started ${w.resumeMs(startedAt)} ms after start_app returned`);
