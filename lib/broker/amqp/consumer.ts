@@ -91,6 +91,8 @@ class AmqpDelivery implements Delivery {
 export class Consumers {
   private readonly active = new Set<ConsumerState>();
   private readonly lanes = new Set<Lane>();
+  /** Channel closes in progress (close() waits for them). */
+  private readonly closingLanes = new Set<Promise<void>>();
   /** The channel basic.get runs on (opened on first use, replaced when it closes). */
   private getter: Promise<Lane> | null = null;
   private closing = false;
@@ -183,9 +185,10 @@ export class Consumers {
   async close(): Promise<void> {
     this.closing = true;
     for (const state of [...this.active]) await this.cancel(state);
-    // Awaited: a channel's close-ok comes after the broker processed its queued acks, so none
-    // is lost to the connection closing right after.
-    await Promise.all([...this.lanes].map((lane) => this.closeLane(lane)));
+    for (const lane of [...this.lanes]) void this.closeLane(lane);
+    // Awaited, including closes begun by cancel(): a channel's close-ok comes after the broker
+    // processed its queued acks, so none is lost to the connection closing right after.
+    await Promise.all(this.closingLanes);
   }
 
   private open(state: ConsumerState, connection: ChannelModel): Promise<void> {
@@ -261,7 +264,10 @@ export class Consumers {
     lane.acks.flush();
     lane.open = false;
     this.lanes.delete(lane);
-    return closeQuietly(lane.channel);
+    const closing = closeQuietly(lane.channel);
+    this.closingLanes.add(closing);
+    void closing.then(() => this.closingLanes.delete(closing));
+    return closing;
   }
 
   private onLaneClosed(state: ConsumerState, lane: Lane, channelError: unknown): void {
