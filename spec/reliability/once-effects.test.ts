@@ -33,14 +33,23 @@ describe('reliability: exactly-once effects', () => {
     const workers: RunningProcess[] = [];
     for (const name of ['e1', 'e2', 'e3']) workers.push(await w.startWorker(name, ['-c', '4'], env));
     const sending = w.send(240, 150, 25, 'rel.effect');
-    // A victim is killed while it holds a task whose effect is done but whose run is not finished.
+    // A victim is killed while it holds a task whose effect is done — and recorded done: more than
+    // SETTLED_MS ago, not in the millisecond between the effect and its done marker, where
+    // at-least-once allows a second effect — but whose run is not finished.
+    const SETTLED_MS = 50;
     const inFlightAfterEffect = (worker: RunningProcess): string[] => {
       const finished = new Set(w.executions().map((r) => r.id));
       return effects().filter((e) => e.pid === worker.child.pid && !finished.has(e.id)).map((e) => e.id);
     };
+    /** The victim holds a task past its effect, and none of its effects is younger than SETTLED_MS. */
+    const killable = (worker: RunningProcess): boolean => {
+      const now = Date.now();
+      const own = effects().filter((e) => e.pid === worker.child.pid);
+      return inFlightAfterEffect(worker).length > 0 && own.every((e) => now - e.at >= SETTLED_MS);
+    };
     let killedAfterEffect = 0;
     for (const [victim, threshold] of [[0, 40], [1, 100], [2, 160]] as const) {
-      await waitFor(() => effects().length >= threshold && inFlightAfterEffect(workers[victim]!).length > 0, `${threshold} effects and one in flight on the victim`, 60_000, 5);
+      await waitFor(() => effects().length >= threshold && killable(workers[victim]!), `${threshold} effects and one in flight on the victim`, 60_000, 5);
       workers[victim]!.child.kill('SIGKILL');
       await workers[victim]!.exited;
       killedAfterEffect += inFlightAfterEffect(workers[victim]!).length;

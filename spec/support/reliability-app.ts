@@ -39,6 +39,8 @@ export interface EffectRecord {
   id: string;
   n: number;
   pid: number;
+  /** Date.now() when the effect was done. */
+  at: number;
 }
 
 /**
@@ -70,7 +72,7 @@ export const work = app.task('rel.work', async function (this: TaskContext, n: n
 export const effect = app.task('rel.effect', async function (this: TaskContext, n: number, ms: number) {
   const started = Date.now();
   const effectBy = await once(app, 'append', () => {
-    const line: EffectRecord = { id: this.id, n, pid: process.pid };
+    const line: EffectRecord = { id: this.id, n, pid: process.pid, at: Date.now() };
     appendFileSync(process.env.RELIABILITY_EFFECTS!, `${JSON.stringify(line)}\n`);
     return process.pid;
   }, { ttl: '3s' });
