@@ -387,11 +387,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   /**
    * The poison-message limit, checked as a redelivered message is about to start (only when
-   * countsStarts(request)): counts the
-   * start in the result backend and past `maxRedeliveries` dead-letters the message instead
-   * (resolves false). Starts are counted, not deliveries, and suspects run alone (see
-   * #suspects), so tasks that merely sat in the prefetch of — or ran beside — a task that kills
-   * its worker are not blamed for it. The count never blocks work: if it fails, the task runs.
+   * countsStarts(request)): counts the start in the result backend and past `maxRedeliveries`
+   * dead-letters the message instead (resolves false). Starts are counted, not deliveries, and
+   * suspects run alone (see #suspects), so tasks that merely sat in the prefetch of — or ran
+   * beside — a task that kills its worker are not blamed for it. The count never blocks work: if
+   * it fails, the task runs.
    */
   private async admit(request: TaskRequest): Promise<boolean> {
     const limit = this.maxRedeliveries!;

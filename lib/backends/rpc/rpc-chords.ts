@@ -22,15 +22,15 @@ interface Claim {
  * - `celeriac.chord.<gid>.parts`: one persistent message per header outcome;
  * - `celeriac.chord.<gid>.claim`: one token, published by the producer (setChordSize).
  *
- * A header task publishes its outcome (confirmed), then, if the parts queue holds at least
- * `size` ready messages (a length query started after the confirm, shared with the other
- * reports of this process that finish meanwhile), tries to take the token with basic.get. RabbitMQ hands the token to
- * one getter only: that is the claim. The claimer takes every part (unacked), keeps the first
+ * A header task publishes its outcome (confirmed), then, if the parts queue holds at least `size`
+ * ready messages (a length query started after the confirm, shared with the other reports of this
+ * process that finish meanwhile), tries to take the token with basic.get. RabbitMQ hands the token
+ * to one getter only: that is the claim. The claimer takes every part (unacked), keeps the first
  * outcome per task id, and if all `size` ids are there it holds token and parts — invisible to
  * everyone else — until `chordDone` acks them and deletes both queues. If ids are missing
- * (duplicates inflated the count) it returns everything and checks again; the report that adds
- * the missing id will claim. If the claimer dies, its channel closes and RabbitMQ returns token
- * and parts; the redelivered header task reports again and a new claim completes the chord.
+ * (duplicates inflated the count) it returns everything and checks again; the report that adds the
+ * missing id will claim. If the claimer dies, its channel closes and RabbitMQ returns token and
+ * parts; the redelivered header task reports again and a new claim completes the chord.
  */
 export class RpcChords {
   readonly #claims = new Map<string, Claim>();

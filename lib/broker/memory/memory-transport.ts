@@ -17,11 +17,12 @@ import type {
 /**
  * An in-process broker for memory:// URLs, with the Transport contract's semantics: the
  * default exchange routes by queue name, named direct/topic/fanout exchanges route by their
- * bindings (to queues, and to other exchanges), prefetch bounds unsettled deliveries per queue, x-max-priority orders a queue,
- * x-message-ttl / expiration with x-dead-letter-exchange dead-letter expired and rejected
- * messages. A quorum queue (x-queue-type) sets `x-delivery-count` on its deliveries (returns so
- * far) and dead-letters a message returned more than x-delivery-limit times, as RabbitMQ 3.10
- * does. Exclusive and auto-delete are accepted and ignored; nothing survives the process.
+ * bindings (to queues, and to other exchanges), prefetch bounds unsettled deliveries per queue,
+ * x-max-priority orders a queue, x-message-ttl / expiration with x-dead-letter-exchange
+ * dead-letter expired and rejected messages. A quorum queue (x-queue-type) sets
+ * `x-delivery-count` on its deliveries (returns so far) and dead-letters a message returned
+ * more than x-delivery-limit times, as RabbitMQ 3.10 does. Exclusive and auto-delete are
+ * accepted and ignored; nothing survives the process.
  *
  * Every transport created for the same URL (host and path) shares one broker, so a producer
  * and an in-process worker see the same queues.
