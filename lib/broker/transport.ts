@@ -131,6 +131,12 @@ export interface Transport {
    * transport's connection is lost first, the broker returns it to the queue.
    */
   get(queue: string): Promise<Delivery | null>;
+  /**
+   * Takes up to `max` ready messages at once, each unsettled as from get(): fewer when the
+   * queue runs out. For draining many (a chord's parts) in one subscription instead of one
+   * round trip per message. Rejects if the connection is lost before the batch is complete.
+   */
+  getMany(queue: string, max: number): Promise<Delivery[]>;
   /** Deletes the queue with its messages, and stops re-declaring it after reconnects. */
   deleteQueue(queue: string): Promise<void>;
   /** Cancels consumers, waits for pending confirms, closes connections. Idempotent. */

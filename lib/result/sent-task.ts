@@ -7,9 +7,11 @@ import type { AsyncResult, GetOptions } from './async-result.js';
  *
  * That `get()` starts waiting for the result while the confirm is still on its way, instead of
  * after it: the result cannot come before the message was published, so nothing is missed, and
- * the broker's confirm latency overlaps with the task's run. If the send fails, `get()` rejects
- * with the send's error (and stops waiting). Awaiting the SentTask itself keeps the contract of
- * a plain send: once it resolves, the broker has the message.
+ * the broker's confirm latency overlaps with the task's run. It settles with the outcome as soon
+ * as the outcome is there, confirmed or not: a stored outcome means a worker received the
+ * message, which is all a confirm would have told. If the send fails first, `get()` rejects with
+ * the send's error (and stops waiting). Awaiting the SentTask itself keeps the contract of a
+ * plain send: once it resolves, the broker has the message.
  */
 export class SentTask<R> implements PromiseLike<AsyncResult<R>> {
   readonly [Symbol.toStringTag] = 'SentTask';
@@ -25,20 +27,23 @@ export class SentTask<R> implements PromiseLike<AsyncResult<R>> {
     return this.result.id;
   }
 
-  /** Waits for the send and the task's outcome together; see AsyncResult.get for the options. */
-  async get(options: GetOptions = {}): Promise<R> {
+  /**
+   * Waits for the task's outcome, and rejects with the send's error if the send fails before the
+   * outcome is known; see AsyncResult.get for the options.
+   */
+  get(options: GetOptions = {}): Promise<R> {
     const stop = new AbortController();
     const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
     const waiting = this.result.get({ ...options, signal });
-    // Handled here: it may reject (timeout, abort) while the send is still being confirmed.
-    waiting.catch(() => undefined);
-    try {
-      await this.sent;
-    } catch (error) {
-      stop.abort(error);
-      throw error;
-    }
-    return waiting;
+    // Never settles when the send succeeds: from then on only the outcome decides.
+    const sendFailure = this.sent.then(
+      () => new Promise<never>(() => undefined),
+      (error: unknown) => {
+        stop.abort(error);
+        throw error;
+      },
+    );
+    return Promise.race([waiting, sendFailure]);
   }
 
   then<T = AsyncResult<R>, E = never>(

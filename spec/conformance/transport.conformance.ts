@@ -320,6 +320,41 @@ export function describeTransportConformance(name: string, make: () => Transport
       });
     });
 
+    it('gets many at once, up to a limit, each unsettled until acked or rejected', async () => {
+      await withTransport(async (transport) => {
+        const queue = await declare(transport, 'get-many');
+        assert.deepEqual(await transport.getMany(queue, 10), []);
+        for (let i = 0; i < 5; i++) await transport.publish(message(String(i)), { exchange: '', routingKey: queue });
+        const three = await transport.getMany(queue, 3);
+        assert.deepEqual(three.map((d) => d.body.toString()), ['0', '1', '2']);
+        assert.equal(three[0]!.queue, queue);
+        assert.equal(await transport.messageCount(queue), 2, 'taken messages are no longer ready');
+        const rest = await transport.getMany(queue, 10);
+        assert.deepEqual(rest.map((d) => d.body.toString()), ['3', '4'], 'fewer than asked when the queue runs out');
+        for (const delivery of three) assert.equal(delivery.ack(), true);
+        assert.equal(rest[0]!.reject(true), true);
+        assert.equal(rest[1]!.ack(), true);
+        const again = await transport.getMany(queue, 10);
+        assert.deepEqual(again.map((d) => [d.body.toString(), d.redelivered]), [['3', true]]);
+        again[0]!.ack();
+        assert.equal(await transport.messageCount(queue), 0);
+      });
+    });
+
+    it('returns messages taken by getMany to the queue when the transport closes', async () => {
+      const queue = await withTransport(async (transport) => {
+        const name = await declare(transport, 'get-many-close');
+        for (const body of ['a', 'b']) await transport.publish(message(body), { exchange: '', routingKey: name });
+        assert.equal((await transport.getMany(name, 10)).length, 2);
+        return name;
+      });
+      await withTransport(async (transport) => {
+        const back = await transport.getMany(queue, 10);
+        assert.deepEqual(back.map((d) => [d.body.toString(), d.redelivered]), [['a', true], ['b', true]]);
+        for (const delivery of back) delivery.ack();
+      });
+    });
+
     it('returns gotten, unsettled messages to the queue when the transport closes', async () => {
       const queue = await withTransport(async (transport) => {
         const name = await declare(transport, 'get-close');

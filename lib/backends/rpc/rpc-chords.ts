@@ -5,6 +5,9 @@ import { stringifyJson } from '../../protocol/serializers.js';
 import type { ChordPart, ChordPartOutcome } from '../result-backend.js';
 import { FreshCounts } from './fresh-counts.js';
 
+/** Parts taken per getMany (AMQP's largest prefetch). */
+const TAKE_BATCH = 65_535;
+
 /** How often a reporter that saw a complete count but found duplicates tries to claim again. */
 const CLAIM_ATTEMPTS = 5;
 
@@ -25,9 +28,10 @@ interface Claim {
  * A header task publishes its outcome (confirmed), then, if the parts queue holds at least `size`
  * ready messages (a length query started after the confirm, shared with the other reports of this
  * process that finish meanwhile), tries to take the token with basic.get. RabbitMQ hands the token
- * to one getter only: that is the claim. The claimer takes every part (unacked), keeps the first
- * outcome per task id, and if all `size` ids are there it holds token and parts — invisible to
- * everyone else — until `chordDone` acks them and deletes both queues. If ids are missing
+ * to one getter only: that is the claim. The claimer takes every part (unacked; streamed by
+ * getMany, not one basic.get each), keeps the first outcome per task id, and if all `size` ids
+ * are there it holds token and parts — invisible to everyone else — until `chordDone` acks them
+ * and deletes both queues. If ids are missing
  * (duplicates inflated the count) it returns everything and checks again; the report that adds the
  * missing id will claim. If the claimer dies, its channel closes and RabbitMQ returns token and
  * parts; the redelivered header task reports again and a new claim completes the chord.
@@ -79,8 +83,10 @@ export class RpcChords {
       if (ready < part.size) return null;
       const token = await transport.get(claim.name).catch(() => null);
       if (!token) return null;
-      const taken: Delivery[] = [];
-      for (let delivery = await transport.get(parts.name); delivery; delivery = await transport.get(parts.name)) taken.push(delivery);
+      const taken = await takeAll(transport, parts.name).catch((error: unknown) => {
+        token.reject(true);
+        throw error;
+      });
       const outcomes = firstOutcomePerTask(taken);
       if (outcomes.length >= part.size) {
         this.#claims.set(part.groupId, { claimer: part.taskId, token, parts: taken, outcomes });
@@ -102,6 +108,16 @@ export class RpcChords {
     const transport = this.transport();
     const { parts, claim } = queuesOf(groupId, this.ttlMs);
     await Promise.all([transport.deleteQueue(parts.name), transport.deleteQueue(claim.name)]);
+  }
+}
+
+/** Every ready message of the queue, unsettled, in as few subscriptions as the broker allows. */
+async function takeAll(transport: Transport, queue: string): Promise<Delivery[]> {
+  const taken: Delivery[] = [];
+  for (;;) {
+    const batch = await transport.getMany(queue, TAKE_BATCH);
+    taken.push(...batch);
+    if (batch.length < TAKE_BATCH) return taken;
   }
 }
 

@@ -6,6 +6,11 @@ import { closeQuietly, describeError, type ConnectionManager } from './connectio
 import { AckBatcher } from './ack-batcher.js';
 import { fromAmqpProperties } from './properties.js';
 
+/** AMQP's largest prefetch (basic.qos prefetch-count is 16 bits); also the most one getMany takes. */
+const MAX_PREFETCH = 65_535;
+/** While getMany takes: how long it waits for more deliveries before checking the queue's ready count. */
+const TAKE_CHECK_MS = 5;
+
 /**
  * One channel of one consumer. `open` turns false exactly once, when the channel closes, and
  * no delivery of the lane settles after that: its delivery tags mean nothing on any other
@@ -146,6 +151,63 @@ export class Consumers {
     lane.acks.delivered(message);
     lane.unsettled += 1;
     return new AmqpDelivery(lane, message, queue, () => undefined);
+  }
+
+  /**
+   * Up to `max` ready messages (at most MAX_PREFETCH) through a consumer on a channel of their
+   * own, with prefetch `max`, so the broker streams them instead of answering one basic.get
+   * each. The take ends when `max` arrived or the queue shows no ready message (what the broker
+   * already sent arrives before its cancel-ok, so nothing is left in flight). The channel stays
+   * open while any of the batch is unsettled, then closes.
+   */
+  async getMany(queue: string, max: number): Promise<Delivery[]> {
+    if (this.closing) throw new ClosedError(`broker ${this.url}: transport is closed`);
+    const limit = Math.min(Math.floor(max), MAX_PREFETCH);
+    if (!(limit >= 1)) return [];
+    const connection = await this.connections.acquire();
+    const channel = await connection.createChannel();
+    const lane: Lane = { channel, acks: new AckBatcher(channel), open: true, unsettled: 0, tags: [] };
+    this.lanes.add(lane);
+    let channelError: unknown = null;
+    channel.on('error', (error: unknown) => {
+      channelError = error;
+    });
+    channel.on('close', () => {
+      lane.open = false;
+      this.lanes.delete(lane);
+    });
+    let taking = true;
+    const closeWhenSettled = () => {
+      if (!taking && lane.unsettled === 0) void this.closeLane(lane);
+    };
+    const taken: Delivery[] = [];
+    let arrived: () => void = () => undefined;
+    try {
+      await channel.prefetch(limit, false);
+      const { consumerTag } = await channel.consume(queue, (message) => {
+        if (message === null) return; // cancelled by the broker (queue deleted): the ready check ends the take
+        lane.acks.delivered(message);
+        lane.unsettled += 1;
+        taken.push(new AmqpDelivery(lane, message, queue, closeWhenSettled));
+        if (taken.length >= limit) arrived();
+      });
+      while (taken.length < limit) {
+        await new Promise<void>((resolve) => {
+          arrived = resolve;
+          setTimeout(resolve, TAKE_CHECK_MS);
+        });
+        if (taken.length >= limit || (await channel.checkQueue(queue)).messageCount === 0) break;
+      }
+      await channel.cancel(consumerTag);
+    } catch (error) {
+      void this.closeLane(lane); // what was taken goes back to the queue
+      throw channelError ?? error;
+    } finally {
+      taking = false;
+    }
+    if (!lane.open) throw new ClosedError(`broker ${this.url}: the channel closed while taking from ${queue}`);
+    closeWhenSettled();
+    return taken;
   }
 
   private getterLane(): Promise<Lane> {

@@ -90,6 +90,10 @@ class AmqpTransport implements Transport {
     return this.consumers.get(queue);
   }
 
+  getMany(queue: string, max: number): Promise<Delivery[]> {
+    return this.consumers.getMany(queue, max);
+  }
+
   deleteQueue(queue: string): Promise<void> {
     return this.topology.deleteQueue(queue);
   }

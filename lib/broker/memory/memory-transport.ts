@@ -216,6 +216,16 @@ class MemoryTransport implements Transport {
     return delivery;
   }
 
+  async getMany(name: string, max: number): Promise<Delivery[]> {
+    const taken: Delivery[] = [];
+    while (taken.length < max) {
+      const delivery = await this.get(name);
+      if (!delivery) break;
+      taken.push(delivery);
+    }
+    return taken;
+  }
+
   async deleteQueue(name: string): Promise<void> {
     this.ensureOpen();
     this.broker.queues.delete(name);
