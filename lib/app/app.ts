@@ -76,7 +76,10 @@ export class App {
     this.assertOpen();
     checkCallOptionKeys(options, 'call');
     const taskOptions = this.tasks.get(name)?.options;
-    if (this.hasBackend && !(options.ignoreResult ?? taskOptions?.ignoreResult)) await this.backend.prepareForResults?.();
+    if (this.hasBackend && !(options.ignoreResult ?? taskOptions?.ignoreResult)) {
+      const preparing = this.backend.prepareForResults?.();
+      if (preparing) await preparing;
+    }
     const id = await this.producer.send(name, args, kwargs, options, taskOptions, lineage);
     return this.asyncResult<R>(id);
   }

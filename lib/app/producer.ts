@@ -45,7 +45,8 @@ const MAX_REPR = 1024;
  * reconnects), so a task sent before any worker started waits in its durable queue.
  */
 export class Producer {
-  readonly #declared = new Map<string, Promise<void>>();
+  /** Per queue: its declaration while in flight, null once done (a failed one is forgotten and tried again). */
+  readonly #declared = new Map<string, Promise<void> | null>();
   /** Sends `task-sent` events when the app's `taskSendSentEvent` is on. */
   #events: EventDispatcher | undefined;
 
@@ -70,7 +71,10 @@ export class Producer {
     const serializer = options.serializer ?? taskOptions.serializer ?? this.config.serializer;
     const outgoing = encodeTaskMessage(message, serializer);
     const target = resolveTarget(this.config, options, route, taskOptions);
-    if (target.declaration) await this.declareOnce(target.declaration);
+    if (target.declaration) {
+      const declaring = this.declareOnce(target.declaration);
+      if (declaring) await declaring;
+    }
     const delayMs = message.headers.eta === null ? 0 : Date.parse(message.headers.eta) - Date.now();
     if (delayMs > 0 && target.queue !== null) {
       // Wait in the broker's delay tiers, then go straight to the queue (see delayed-delivery.ts).
@@ -148,17 +152,21 @@ export class Producer {
     return message;
   }
 
-  private declareOnce(declaration: QueueDeclaration): Promise<void> {
+  /** The declaration in progress, or null once it has succeeded (nothing left to wait for). */
+  private declareOnce(declaration: QueueDeclaration): Promise<void> | null {
     const key = `${declaration.name}\u0000${declaration.exchange ?? ''}\u0000${declaration.routingKey ?? ''}`;
     let declared = this.#declared.get(key);
-    if (!declared) {
+    if (declared === undefined) {
       const transport = this.transport();
       // Its delivery-limit dead-letter target must exist before it, or RabbitMQ drops those messages.
-      declared = deadLettersToQueue(declaration)
+      const declaring = deadLettersToQueue(declaration)
         ? transport.declareQueue(deadLetterDeclaration(declaration.name)).then(() => transport.declareQueue(declaration))
         : transport.declareQueue(declaration);
-      declared.catch(() => this.#declared.delete(key));
-      this.#declared.set(key, declared);
+      declaring.then(
+        () => this.#declared.set(key, null),
+        () => this.#declared.delete(key),
+      );
+      this.#declared.set(key, (declared = declaring));
     }
     return declared;
   }

@@ -232,7 +232,10 @@ class RedisBackend extends KeyValueBackend {
     return {
       subscribe: (channel) => batcher.add('subscribe', channel),
       unsubscribe: (channel) => batcher.add('unsubscribe', channel),
-      close: () => closeClient(sub),
+      close: () => {
+        batcher.discard();
+        return closeClient(sub);
+      },
     };
   }
 
@@ -273,44 +276,82 @@ class RedisBackend extends KeyValueBackend {
   }
 }
 
-type SubscriptionOp = 'subscribe' | 'unsubscribe';
+/** How long unsubscribes wait, so one UNSUBSCRIBE covers every key left meanwhile. */
+const UNSUBSCRIBE_DELAY_MS = 100;
+
+interface Settle {
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
 
 /**
- * Coalesces the SUBSCRIBE/UNSUBSCRIBE calls made in one event-loop turn into one command per
- * run of the same kind (`SUBSCRIBE a b c`), in call order — ioredis cannot auto-pipeline them,
- * and one command (and write) per waiting `get()` is what a busy client would otherwise pay.
- * Order is kept: SUBSCRIBE a, UNSUBSCRIBE a, SUBSCRIBE a still ends subscribed.
+ * Coalesces subscription changes into few commands (and socket writes) — ioredis cannot
+ * auto-pipeline them, and one SUBSCRIBE plus one UNSUBSCRIBE per waiting `get()` is what a
+ * client would otherwise pay, even one waiting for a single result at a time:
+ * - subscribes made in one event-loop turn go out as one `SUBSCRIBE a b c` after it;
+ * - unsubscribes wait up to UNSUBSCRIBE_DELAY_MS and go out as one `UNSUBSCRIBE …`. Meanwhile
+ *   the connection stays subscribed, which only means the odd message for a key nobody waits
+ *   for any more (the backend ignores those).
+ * Invariant: a channel subscribed again while its unsubscribe is still waiting has that
+ * unsubscribe dropped, so the last call wins, as if every command had been sent in order.
  */
 class SubscriptionBatcher {
-  private pending: { op: SubscriptionOp; channel: string; settle: { resolve: () => void; reject: (err: unknown) => void } }[] = [];
+  private subscribes: { channel: string; settle: Settle }[] = [];
+  private unsubscribes = new Map<string, Settle[]>();
+  private unsubscribeTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly subscribe: (channels: string[]) => Promise<unknown>,
     private readonly unsubscribe: (channels: string[]) => Promise<unknown>,
   ) {}
 
-  add(op: SubscriptionOp, channel: string): Promise<void> {
+  add(op: 'subscribe' | 'unsubscribe', channel: string): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      if (this.pending.length === 0) setImmediate(() => this.flush());
-      this.pending.push({ op, channel, settle: { resolve, reject } });
+      const settle = { resolve, reject };
+      if (op === 'subscribe') {
+        // Never sent, so nothing to undo: the channel simply stays subscribed.
+        for (const dropped of this.unsubscribes.get(channel) ?? []) dropped.resolve();
+        this.unsubscribes.delete(channel);
+        if (this.subscribes.length === 0) setImmediate(() => this.flushSubscribes());
+        this.subscribes.push({ channel, settle });
+      } else {
+        const waiting = this.unsubscribes.get(channel);
+        if (waiting) waiting.push(settle);
+        else this.unsubscribes.set(channel, [settle]);
+        this.unsubscribeTimer ??= setTimeout(() => this.flushUnsubscribes(), UNSUBSCRIBE_DELAY_MS).unref();
+      }
     });
   }
 
-  private flush(): void {
-    const ops = this.pending;
-    this.pending = [];
-    for (let start = 0; start < ops.length; ) {
-      let end = start;
-      while (end < ops.length && ops[end]!.op === ops[start]!.op) end++;
-      const run = ops.slice(start, end);
-      const send = run[0]!.op === 'subscribe' ? this.subscribe : this.unsubscribe;
-      // Not awaited: ioredis writes commands in call order, which keeps the runs in order.
-      send(run.map((o) => o.channel)).then(
-        () => run.forEach((o) => o.settle.resolve()),
-        (err: unknown) => run.forEach((o) => o.settle.reject(err)),
-      );
-      start = end;
-    }
+  /** Drops the waiting unsubscribes (the connection is closing, which ends every subscription). */
+  discard(): void {
+    clearTimeout(this.unsubscribeTimer);
+    this.unsubscribeTimer = undefined;
+    for (const settles of this.unsubscribes.values()) settles.forEach((settle) => settle.resolve());
+    this.unsubscribes.clear();
+  }
+
+  private flushSubscribes(): void {
+    const run = this.subscribes;
+    this.subscribes = [];
+    // Not awaited: ioredis writes commands in call order, so this SUBSCRIBE follows every
+    // UNSUBSCRIBE written before it.
+    this.subscribe(run.map((o) => o.channel)).then(
+      () => run.forEach((o) => o.settle.resolve()),
+      (err: unknown) => run.forEach((o) => o.settle.reject(err)),
+    );
+  }
+
+  private flushUnsubscribes(): void {
+    this.unsubscribeTimer = undefined;
+    const run = this.unsubscribes;
+    this.unsubscribes = new Map();
+    if (run.size === 0) return;
+    const settles = [...run.values()].flat();
+    this.unsubscribe([...run.keys()]).then(
+      () => settles.forEach((settle) => settle.resolve()),
+      (err: unknown) => settles.forEach((settle) => settle.reject(err)),
+    );
   }
 }
 

@@ -155,6 +155,23 @@ describe('redis:// backend, Redis specifics', () => {
     await until('the unsubscribe', async () => (await subscribers()) === 0);
   });
 
+  it('keeps a key subscribed when a new waiter comes while its unsubscribe is still batched', async () => {
+    const backend = open();
+    const id = randomUUID();
+    const key = `celery-task-meta-${id}`;
+    const subscribers = async (): Promise<unknown> => (await raw.pubsub('NUMSUB', key))[1];
+    const first = backend.waitForReady(id, { timeoutMs: 10_000, signal: AbortSignal.timeout(200) });
+    await until('the subscription', async () => (await subscribers()) === 1);
+    await assert.rejects(first);
+    // The last waiter left: its unsubscribe is batched, and the next waiter arrives before it is sent.
+    const second = backend.waitForReady(id, { timeoutMs: 10_000 });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.equal(await subscribers(), 1, 'still subscribed after the batched unsubscribes went out');
+    await raw.publish(key, JSON.stringify(meta(id, 'SUCCESS', 'heard')));
+    assert.equal((await second).result, 'heard');
+    await until('the unsubscribe', async () => (await subscribers()) === 0);
+  });
+
   it('uses the db number of the URL', async () => {
     const id = randomUUID();
     await open('redis://127.0.0.1:6379/3').storeResult(meta(id, 'SUCCESS', 'db3'), {});

@@ -32,8 +32,12 @@ export function toPublishOptions(message: OutgoingMessage, mandatory: boolean, s
 
 /** celeriac properties of a received message; absent AMQP properties stay absent. */
 export function fromAmqpProperties(properties: AmqpProperties): MessageProperties {
-  const headers: Record<string, unknown> = { ...(properties.headers ?? {}) };
-  delete headers[PUBLISH_SEQ_HEADER];
+  // amqplib decodes a fresh headers object per message: it is copied only to drop the stamp.
+  let headers: Record<string, unknown> = properties.headers ?? {};
+  if (PUBLISH_SEQ_HEADER in headers) {
+    headers = { ...headers };
+    delete headers[PUBLISH_SEQ_HEADER];
+  }
   const result: MessageProperties = {
     contentType: properties.contentType ?? '',
     contentEncoding: properties.contentEncoding ?? '',
