@@ -107,8 +107,8 @@ export interface DeadLetterListing {
 }
 
 /**
- * Lists the first `limit` messages waiting in `<queue>.dead-letter` without removing them: each
- * is taken with basic.get (unacked, so invisible to others meanwhile, and returned by the broker
+ * Lists the first `limit` messages waiting in `<queue>.dead-letter` without removing them: they
+ * are taken with getMany (unacked, so invisible to others meanwhile, and returned by the broker
  * if this process dies), and all are rejected with requeue once read — newest first, so they
  * keep their order (RabbitMQ puts a requeued message back at its position; memory:// at the
  * head). They come back flagged `redelivered`, which nothing reads in a dead-letter queue.
@@ -121,9 +121,9 @@ export async function listDeadLetters(transport: Transport, queue: string, optio
   const held: Delivery[] = [];
   try {
     while (held.length < limit) {
-      const delivery = await transport.get(deadLetterQueue);
-      if (!delivery) break;
-      held.push(delivery);
+      const batch = await transport.getMany(deadLetterQueue, limit - held.length);
+      if (batch.length === 0) break;
+      held.push(...batch);
     }
     return { deadLetterQueue, total, entries: held.map((d) => describeDeadLetter(d, queue)) };
   } finally {
