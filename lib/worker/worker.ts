@@ -6,6 +6,7 @@ import { positiveInteger } from '../app/config.js';
 import { deadLetterDeclaration, deadLettersToQueue, isQuorumQueue, queueDeclaration } from '../app/queues.js';
 import type { ConsumerHandle, Delivery } from '../broker/transport.js';
 import { ConfigError, InvalidMessageError } from '../errors/errors.js';
+import { LevelGate } from '../log/level-gate.js';
 import { decodeTaskMessage } from '../protocol/task-message.js';
 import { toMilliseconds, type Duration } from '../util/duration.js';
 import { preview } from '../util/preview.js';
@@ -95,6 +96,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   readonly queues: readonly string[];
   readonly hostname: string;
   readonly logger: Logger;
+  /** Whether per-task info lines are written (asked per task; see LevelGate). */
+  readonly #info: LevelGate;
   readonly shutdownTimeoutMs: number;
   readonly maxRedeliveries: number | null;
   readonly maxMessageSize: number | null;
@@ -143,6 +146,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.maxRedeliveries = options.maxRedeliveries === null ? null : nonNegativeInteger('maxRedeliveries', options.maxRedeliveries ?? 10);
     this.maxMessageSize = options.maxMessageSize === null ? null : positiveInteger('maxMessageSize', options.maxMessageSize ?? 64 * 1024 * 1024);
     this.logger = (options.logger ?? app.logger).child({ worker: this.hostname });
+    this.#info = new LevelGate(this.logger, 'info');
     this.#limiter = new RateLimiter((name) => {
       const rate = app.tasks.get(name)?.options.rateLimit;
       return rate === undefined ? undefined : parseRate(rate);
@@ -286,7 +290,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.reject(delivery, error);
       return;
     }
-    if (this.logger.isInfoEnabled()) this.logger.info(`Task ${request.name}[${request.id}] received`);
+    if (this.#info.enabled) this.logger.info(`Task ${request.name}[${request.id}] received`);
     this.emit('task-received', request);
     const brokerCount = this.brokerDeliveryCount(delivery);
     if (brokerCount !== undefined && this.maxRedeliveries !== null && brokerCount > this.maxRedeliveries) {
@@ -369,19 +373,23 @@ export class Worker extends EventEmitter<WorkerEvents> {
         this.pump();
       });
       this.emit('task-started', request);
-      const execute = (): Promise<void> => request.execute(this.#environment).then((outcome) => this.done(request, outcome));
-      const run = (this.countsStarts(request) ? this.admit(request).then((admitted) => (admitted ? execute() : undefined)) : execute())
-        .catch((error: unknown) => {
-          // execute() records failures itself; reaching here is a bug, so keep the message.
-          this.logger.error(`Task ${request.name}[${request.id}] crashed the request handler: ${(error as Error)?.stack ?? error}`);
-          request.delivery.reject(true);
-        })
-        .finally(() => {
-          this.#running.delete(request);
-          if (this.#isolated === request) this.#isolated = null;
-          if (this.#executing.delete(request)) this.pump();
-        });
-      this.#running.set(request, run);
+      this.#running.set(request, this.runStarted(request));
+    }
+  }
+
+  /** Runs a started request to its end (admission, execution, done); never rejects. */
+  private async runStarted(request: TaskRequest): Promise<void> {
+    try {
+      if (this.countsStarts(request) && !(await this.admit(request))) return;
+      this.done(request, await request.execute(this.#environment));
+    } catch (error) {
+      // execute() records failures itself; reaching here is a bug, so keep the message.
+      this.logger.error(`Task ${request.name}[${request.id}] crashed the request handler: ${(error as Error)?.stack ?? error}`);
+      request.delivery.reject(true);
+    } finally {
+      this.#running.delete(request);
+      if (this.#isolated === request) this.#isolated = null;
+      if (this.#executing.delete(request)) this.pump();
     }
   }
 
@@ -451,7 +459,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     // Info lines are guarded: winston formats a line before its transports drop it by level.
     switch (outcome.state) {
       case 'SUCCESS':
-        if (this.logger.isInfoEnabled()) this.logger.info(`${prefix} succeeded in ${(outcome.runtimeMs / 1000).toFixed(6)}s: ${preview(outcome.result, 200)}`);
+        if (this.#info.enabled) this.logger.info(`${prefix} succeeded in ${(outcome.runtimeMs / 1000).toFixed(6)}s: ${preview(outcome.result, 200)}`);
         break;
       case 'FAILURE':
         this.logger.error(`${prefix} raised unexpected: ${errorText(outcome.error)}`);

@@ -7,10 +7,9 @@ export class AsyncPool implements TaskPool {
   readonly kind = 'async' as const;
 
   run(job: PoolJob): Promise<unknown> {
-    const running = executeTask(job.task, job.args, job.kwargs, job.context);
-    // After a hard limit nobody awaits the run any more; its late failure must not be unhandled.
-    running.catch(() => undefined);
-    return withTimeLimits(running, job.limits, job.abort);
+    // Every path handles the run's rejection, also one that comes after a hard limit or a
+    // terminate gave it up: withTimeLimits and TaskRequest.execute both subscribe to it.
+    return withTimeLimits(executeTask(job.task, job.args, job.kwargs, job.context), job.limits, job.abort);
   }
 
   async close(): Promise<void> {}
