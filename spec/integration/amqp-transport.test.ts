@@ -229,6 +229,22 @@ describe('amqp transport', { timeout: 60_000 }, () => {
     await transport.close();
   });
 
+  it('counts confirmTimeout from when a publish reaches the socket, not while this process is too busy to write it', async () => {
+    const confirmTimeoutMs = 300;
+    const transport = track(createAmqpTransport(BROKER, options({ confirmTimeoutMs })));
+    const queue = queueName('busy-publisher');
+    await transport.declareQueue({ name: queue });
+    await transport.publish(message('warm-up'), { exchange: '', routingKey: queue });
+    const sent = transport.publish(message('written late'), { exchange: '', routingKey: queue });
+    // Blocks the event loop for three timeouts: the message is still in amqplib's buffer after it.
+    const busyUntil = performance.now() + 3 * confirmTimeoutMs;
+    while (performance.now() < busyUntil);
+    await sent;
+    assert.equal(await transport.messageCount(queue), 2);
+    await transport.deleteQueue(queue);
+    await transport.close();
+  });
+
   it('honours backpressure: 20,000 publishes without awaiting each all arrive', async () => {
     const transport = track(createAmqpTransport(BROKER, options({ confirmTimeoutMs: 60_000 })));
     const queue = queueName('backpressure');

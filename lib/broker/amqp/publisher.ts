@@ -16,8 +16,12 @@ interface PendingPublish {
   readonly body: Buffer;
   readonly options: Options.Publish;
   readonly returnKey: string;
-  /** performance.now() when publish() was called. */
-  readonly sentAt: number;
+  /**
+   * performance.now() when publish() was called, then when its last write reached the socket
+   * (see markFlushed): the broker cannot confirm what it has not been sent, so the timeout
+   * never counts time this process spent busy before writing it.
+   */
+  sentAt: number;
   readonly resolve: () => void;
   readonly reject: (error: Error) => void;
   /** The channel it was last written to; null while it waits in the backlog. */
@@ -35,7 +39,9 @@ interface PendingPublish {
  *   'confirm-timeout' once it has waited `confirmTimeoutMs` during which the broker confirmed
  *   nothing (`lastProgress`): a stuck broker fails every waiting send, a busy one that keeps
  *   confirming fails none, however long a bulk send queues here. The oldest publish expires
- *   first, so one timer for it enforces the timeout;
+ *   first, so one timer for it enforces the timeout. A publish's wait counts from when it was
+ *   written to the socket, so a process too busy to write (or to read confirms) for a while
+ *   does not time out its own publishes;
  * - a pending publish is either in the backlog (channel === null) or written to exactly one
  *   channel; a confirm, nack or return counts only if it comes from that channel;
  * - nothing is written while `draining` (amqplib's buffer was full) until the channel's 'drain';
@@ -55,6 +61,8 @@ export class Publisher {
   private timer: NodeJS.Timeout | null = null;
   /** performance.now() of the broker's latest confirm or nack. */
   private lastProgress = 0;
+  /** Written to amqplib since its last flush to the socket; their sentAt is set at the flush. */
+  private unflushed: PendingPublish[] = [];
   private closing = false;
   private idle: (() => void) | null = null;
 
@@ -135,12 +143,24 @@ export class Publisher {
         this.retire(channel);
         return;
       }
+      if (this.unflushed.length === 0) {
+        // amqplib writes to the socket from a setImmediate it schedules in a nextTick after a
+        // publish; one scheduled the same way runs right after that write.
+        process.nextTick(() => setImmediate(() => this.markFlushed()));
+      }
+      this.unflushed.push(entry);
       if (!accepted) this.draining = true;
     }
     if (this.backlogHead > 1024 && this.backlogHead * 2 > this.backlog.length) {
       this.backlog = this.backlog.slice(this.backlogHead);
       this.backlogHead = 0;
     }
+  }
+
+  private markFlushed(): void {
+    const now = performance.now();
+    for (const entry of this.unflushed) entry.sentAt = now;
+    this.unflushed = [];
   }
 
   private openChannel(): void {
