@@ -12,6 +12,10 @@ import { inspectCommand } from './commands/inspect.js';
 import { purgeCommand } from './commands/purge.js';
 import { workerCommand } from './commands/worker.js';
 
+// A command module (./commands/) holds a command's name, description and options, which --help
+// shows; its handler imports what the command does (./handlers/) when it runs. A process loads
+// the code of the one command it runs: a worker carries none of beat, call, dead-letter, ...
+
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
 await yargs(hideBin(process.argv))

@@ -1,9 +1,6 @@
 import type { Argv, CommandModule } from 'yargs';
-import { receiveEvents } from '../../lib/events/receiver.js';
-import type { CeleryEvent } from '../../lib/events/dispatcher.js';
-import { remoteApp } from './inspect.js';
 
-interface EventsArgs {
+export interface EventsArgs {
   app?: string;
   broker?: string;
   backend?: string;
@@ -11,26 +8,7 @@ interface EventsArgs {
   limit: number;
 }
 
-interface TaskRow {
-  uuid: string;
-  name: string;
-  state: string;
-  worker: string;
-  at: number;
-  info: string;
-}
-
-const STATE_OF: Record<string, string> = {
-  'task-sent': 'PENDING',
-  'task-received': 'RECEIVED',
-  'task-started': 'STARTED',
-  'task-succeeded': 'SUCCESS',
-  'task-failed': 'FAILURE',
-  'task-retried': 'RETRY',
-  'task-revoked': 'REVOKED',
-  'task-rejected': 'REJECTED',
-};
-
+/** `celeriac events`: its options here; what it does is ../handlers/events.ts, imported when it runs. */
 export const eventsCommand: CommandModule<object, EventsArgs> = {
   command: 'events',
   describe: 'Watch workers and tasks live (workers must run with -E)',
@@ -43,51 +21,5 @@ export const eventsCommand: CommandModule<object, EventsArgs> = {
       .option('limit', { type: 'number', default: 20, describe: 'Recent tasks shown in the live view' })
       .example('$0 events', 'a live table of workers and recent tasks')
       .example('$0 events --dump', 'one line per event') as Argv<EventsArgs>,
-  handler: async (args) => {
-    const app = await remoteApp(args);
-    const workers = new Map<string, { online: boolean; active: number; processed: number; seen: number }>();
-    const tasks = new Map<string, TaskRow>();
-    const render = (): void => {
-      const now = Date.now() / 1000;
-      const lines = [`celeriac events — ${new Date().toISOString()}  (Ctrl-C to quit)`, '', 'WORKER                                   STATUS    ACTIVE  PROCESSED'];
-      for (const [name, w] of workers) {
-        const status = !w.online ? 'offline' : now - w.seen > 10 ? 'lost' : 'online';
-        lines.push(`${name.padEnd(40)} ${status.padEnd(9)} ${String(w.active).padStart(6)}  ${String(w.processed).padStart(9)}`);
-      }
-      lines.push('', 'TASK ID                               NAME                      STATE     WORKER                INFO');
-      const recent = [...tasks.values()].sort((a, b) => b.at - a.at).slice(0, args.limit);
-      for (const t of recent) lines.push(`${t.uuid.padEnd(37)} ${t.name.slice(0, 25).padEnd(25)} ${t.state.padEnd(9)} ${t.worker.slice(0, 21).padEnd(21)} ${t.info.slice(0, 60)}`);
-      process.stdout.write(`\x1b[2J\x1b[H${lines.join('\n')}\n`);
-    };
-    const onEvent = (event: CeleryEvent): void => {
-      if (args.dump) {
-        const { type, hostname, timestamp, ...rest } = event;
-        process.stdout.write(`${new Date(timestamp * 1000).toISOString()} ${hostname} ${type} ${JSON.stringify(rest)}\n`);
-        return;
-      }
-      if (event.type.startsWith('worker-')) {
-        workers.set(event.hostname, { online: event.type !== 'worker-offline', active: Number(event.active ?? 0), processed: Number(event.processed ?? 0), seen: event.timestamp });
-      } else if (typeof event.uuid === 'string') {
-        const row = tasks.get(event.uuid) ?? { uuid: event.uuid, name: '', state: '', worker: event.hostname, at: event.timestamp, info: '' };
-        if (typeof event.name === 'string') row.name = event.name;
-        row.state = STATE_OF[event.type] ?? event.type;
-        row.worker = event.hostname;
-        row.at = event.timestamp;
-        row.info = String(event.result ?? event.exception ?? (event.runtime !== undefined ? '' : event.args ?? '') ?? '');
-        tasks.set(event.uuid, row);
-        if (tasks.size > 1000) tasks.delete(tasks.keys().next().value!);
-      }
-    };
-    const receiver = await receiveEvents(app, onEvent);
-    const timer = args.dump ? undefined : setInterval(render, 1000);
-    if (!args.dump) render();
-    if (args.dump) process.stderr.write('-> celeriac events: listening on celeryev (Ctrl-C to quit)\n');
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', resolve);
-      process.once('SIGTERM', resolve);
-    });
-    clearInterval(timer);
-    await receiver.close();
-    await app.close();
-  },
+  handler: async (args) => (await import('../handlers/events.js')).runEvents(args),
 };

@@ -1,4 +1,4 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Redis, type RedisOptions } from '../util/ioredis.js';
 import { BackendError, ClosedError } from '../errors/errors.js';
 import { redactUrl } from '../util/url.js';
 import type { ChordJoin } from './chord-counter.js';

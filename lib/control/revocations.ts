@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { Redis } from '../util/ioredis.js';
 import type { App } from '../app/app.js';
 
 /**

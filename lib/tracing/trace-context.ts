@@ -6,31 +6,35 @@
  * - the worker runs the task inside a span "run <task name>" whose parent is that context, so
  *   the task's own spans and logs join the caller's trace, and sends the rest of the workflow
  *   (chain steps, callbacks, chord bodies) within that context too.
- * Without the package every function here is a pass-through; with it but without a provider,
- * OpenTelemetry's no-op implementations make it nearly free.
+ * Without the package, or before the application registered anything with it, every function
+ * here is a pass-through and the package is not loaded (opentelemetry-api.ts); with it but
+ * without a provider, OpenTelemetry's no-op implementations make it nearly free.
  */
-import type * as OpenTelemetry from '@opentelemetry/api';
+import { openTelemetry, type OpenTelemetryApi } from './opentelemetry-api.js';
 
-const api: typeof OpenTelemetry | null = await import('@opentelemetry/api').catch(() => null);
-
-/** The delegate of a tracer provider nobody registered (OpenTelemetry's no-op one). */
-const NOOP_TRACER_PROVIDER = api ? new api.ProxyTracerProvider().getDelegate() : null;
+/**
+ * The delegate of a tracer provider nobody registered (OpenTelemetry's no-op one); taken on the
+ * first check, from the one API openTelemetry() ever returns.
+ */
+let noopTracerProvider: unknown;
 
 /**
  * Whether the application set up OpenTelemetry: a tracer provider (spans are recorded) or a
  * propagator (trace context is passed on). With neither, a task span would record nothing and
  * carry nothing, so the worker skips it — no span and context objects per task.
  */
-function tracingConfigured(otel: typeof OpenTelemetry): boolean {
+function tracingConfigured(otel: OpenTelemetryApi): boolean {
+  noopTracerProvider ??= new otel.ProxyTracerProvider().getDelegate();
   const provider = otel.trace.getTracerProvider();
-  const providerSet = !(provider instanceof otel.ProxyTracerProvider) || provider.getDelegate() !== NOOP_TRACER_PROVIDER;
+  const providerSet = !(provider instanceof otel.ProxyTracerProvider) || provider.getDelegate() !== noopTracerProvider;
   return providerSet || otel.propagation.fields().length > 0;
 }
 
 /** Adds the active trace context to outgoing headers (nothing when there is no active span). */
 export function injectTraceContext(headers: Record<string, unknown>): void {
-  if (!api) return;
-  api.propagation.inject(api.context.active(), headers);
+  const otel = openTelemetry();
+  if (!otel) return;
+  otel.propagation.inject(otel.context.active(), headers);
 }
 
 /**
@@ -38,8 +42,8 @@ export function injectTraceContext(headers: Record<string, unknown>): void {
  * id and name, and ends with the task: status ERROR and the exception when `fn` rejects.
  */
 export function runInTaskSpan<T>(headers: Readonly<Record<string, unknown>>, task: { id: string; name: string }, fn: () => Promise<T>): Promise<T> {
-  if (!api || !tracingConfigured(api)) return fn();
-  const otel = api;
+  const otel = openTelemetry();
+  if (!otel || !tracingConfigured(otel)) return fn();
   const parent = otel.propagation.extract(otel.ROOT_CONTEXT, headers);
   const attributes = { 'celery.task_name': task.name, 'messaging.message.id': task.id, 'messaging.system': 'rabbitmq' };
   return otel.trace.getTracer('celeriac').startActiveSpan(`run ${task.name}`, { kind: otel.SpanKind.CONSUMER, attributes }, parent, async (span) => {
@@ -57,6 +61,8 @@ export function runInTaskSpan<T>(headers: Readonly<Record<string, unknown>>, tas
 
 /** Runs `fn` with the trace context carried by `headers` active, so what it sends joins that trace. */
 export function withTraceContext<T>(headers: Readonly<Record<string, unknown>>, fn: () => Promise<T>): Promise<T> {
-  if (!api || headers.traceparent === undefined) return fn();
-  return api.context.with(api.propagation.extract(api.ROOT_CONTEXT, headers), fn);
+  if (headers.traceparent === undefined) return fn();
+  const otel = openTelemetry();
+  if (!otel) return fn();
+  return otel.context.with(otel.propagation.extract(otel.ROOT_CONTEXT, headers), fn);
 }

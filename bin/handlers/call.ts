@@ -1,0 +1,116 @@
+import type { ArgumentsCamelCase } from 'yargs';
+import { ConfigError, type CallOptions } from '../../lib/index.js';
+import type { CanvasNode, ResultHandle } from '../../lib/canvas/canvas-node.js';
+import { rootContext } from '../../lib/canvas/canvas-node.js';
+import { nodeFromDict } from '../../lib/canvas/from-dict.js';
+import type { SignatureDict } from '../../lib/protocol/task-message.js';
+import type { CallArgs } from '../commands/call.js';
+import { commandApp } from '../load-app.js';
+
+/** Sends the task or canvas the options name; prints its id, or with --wait its result. */
+export async function runCall(args: ArgumentsCamelCase<CallArgs>): Promise<void> {
+  const parsedArgs = parseJson('--args', args.args);
+  const parsedKwargs = parseJson('--kwargs', args.kwargs);
+  if (!Array.isArray(parsedArgs)) throw new ConfigError('--args', 'expected a JSON array');
+  if (typeof parsedKwargs !== 'object' || parsedKwargs === null || Array.isArray(parsedKwargs)) {
+    throw new ConfigError('--kwargs', 'expected a JSON object');
+  }
+  const canvas = canvasDict(args);
+  const app = await commandApp(args, 'celeriac-call');
+  const options: CallOptions = {
+    ...(args.queue ? { queue: args.queue } : {}),
+    ...(args.countdown ? { countdown: args.countdown } : {}),
+    ...(args.expires ? { expires: args.expires } : {}),
+    ...(args.priority !== undefined ? { priority: args.priority } : {}),
+    ...(args.serializer ? { serializer: args.serializer } : {}),
+  };
+  try {
+    let result: ResultHandle;
+    if (canvas) {
+      let node: CanvasNode;
+      try {
+        node = nodeFromDict(args.queue ? withDefaultQueue(canvas, args.queue) : canvas, app).freeze();
+      } catch (error) {
+        throw new ConfigError(args.chain !== undefined ? '--chain' : '--group', (error as Error).message);
+      }
+      result = await node.dispatch(app, rootContext(parsedArgs, parsedKwargs as Record<string, unknown>, options));
+    } else {
+      result = await app.sendTask(args.name!, parsedArgs, parsedKwargs as Record<string, unknown>, options);
+    }
+    if (!args.wait) {
+      process.stdout.write(`${result.id}\n`);
+      return;
+    }
+    const value = await result.get({ timeout: args.timeout });
+    process.stdout.write(`${JSON.stringify(value)}\n`);
+  } finally {
+    await app.close();
+  }
+}
+
+/**
+ * The canvas the options describe, in Celery's dict form, or null for a single task by name.
+ * Exactly one of a task name, --chain and --group; --chord-body only with --group.
+ */
+function canvasDict(args: CallArgs): SignatureDict | null {
+  if (args['chord-body'] !== undefined && args.group === undefined) throw new ConfigError('--chord-body', 'a chord body needs its header: --group');
+  const given = [args.name !== undefined, args.chain !== undefined, args.group !== undefined].filter(Boolean).length;
+  if (given !== 1) throw new ConfigError('call', 'give a task name, --chain or --group (exactly one)');
+  if (args.name !== undefined) return null;
+  if (args.chain !== undefined) {
+    return canvas('celery.chain', 'chain', { tasks: signatureList('--chain', args.chain) });
+  }
+  const group = canvas('celery.group', 'group', { tasks: signatureList('--group', args.group!) });
+  if (args['chord-body'] === undefined) return group;
+  const body = signatureDict('--chord-body', parseJson('--chord-body', args['chord-body']));
+  return canvas('celery.chord', 'chord', { header: group, body, kwargs: {} });
+}
+
+function canvas(task: string, type: string, kwargs: Record<string, unknown>): SignatureDict {
+  return { task, args: [], kwargs, options: {}, subtask_type: type, immutable: false };
+}
+
+function signatureList(option: string, text: string): SignatureDict[] {
+  const value = parseJson(option, text);
+  if (!Array.isArray(value) || value.length === 0) throw new ConfigError(option, 'expected a non-empty JSON array of signature dicts');
+  return value.map((item, index) => signatureDict(`${option}[${index}]`, item));
+}
+
+/** A Celery signature dict, with Celery's defaults for what it leaves out; nested canvases kept. */
+function signatureDict(option: string, value: unknown): SignatureDict {
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || typeof (value as { task?: unknown }).task !== 'string') {
+    throw new ConfigError(option, 'expected a signature dict such as {"task": "tasks.add", "args": [1, 2]}');
+  }
+  const dict = value as Partial<SignatureDict> & { task: string };
+  if (dict.args !== undefined && !Array.isArray(dict.args)) throw new ConfigError(option, '"args" must be a JSON array');
+  for (const key of ['kwargs', 'options'] as const) {
+    const field = dict[key];
+    if (field !== undefined && (typeof field !== 'object' || field === null || Array.isArray(field))) throw new ConfigError(option, `"${key}" must be a JSON object`);
+  }
+  return { ...dict, args: dict.args ?? [], kwargs: dict.kwargs ?? {}, options: dict.options ?? {}, subtask_type: dict.subtask_type ?? null, immutable: dict.immutable ?? false };
+}
+
+/** Every task of the canvas without a queue of its own goes to `queue` (workers send later steps by their dicts). */
+function withDefaultQueue(dict: SignatureDict, queue: string): SignatureDict {
+  const kwargs = (dict.kwargs ?? {}) as Record<string, unknown>;
+  switch (dict.subtask_type) {
+    case 'chain':
+    case 'group':
+      return { ...dict, kwargs: { ...kwargs, tasks: ((kwargs.tasks as SignatureDict[] | undefined) ?? []).map((d) => withDefaultQueue(d, queue)) } };
+    case 'chord':
+      return {
+        ...dict,
+        kwargs: { ...kwargs, header: withDefaultQueue(kwargs.header as SignatureDict, queue), body: withDefaultQueue(kwargs.body as SignatureDict, queue) },
+      };
+    default:
+      return dict.options?.queue ? dict : { ...dict, options: { ...dict.options, queue } };
+  }
+}
+
+function parseJson(option: string, text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(option, `not valid JSON: ${(error as Error).message}`);
+  }
+}
