@@ -15,7 +15,6 @@ interface PendingPublish {
   written: { exchange: string; routingKey: string };
   readonly body: Buffer;
   readonly options: Options.Publish;
-  readonly returnKey: string;
   /**
    * performance.now() when publish() was called, then when its last write reached the socket
    * (see markFlushed): the broker cannot confirm what it has not been sent, so the timeout
@@ -52,7 +51,6 @@ interface PendingPublish {
 export class Publisher {
   private seq = 0;
   private readonly pending = new Map<number, PendingPublish>();
-  private readonly byReturnKey = new Map<string, PendingPublish[]>();
   private backlog: PendingPublish[] = [];
   private backlogHead = 0;
   private channel: ConfirmChannel | null = null;
@@ -85,7 +83,6 @@ export class Publisher {
         written: target,
         body: message.body,
         options,
-        returnKey: returnKeyOf(options.messageId, options.headers),
         sentAt: performance.now(),
         resolve,
         reject,
@@ -94,9 +91,6 @@ export class Publisher {
         channelFailures: 0,
       };
       this.pending.set(seq, entry);
-      const sameKey = this.byReturnKey.get(entry.returnKey);
-      if (sameKey) sameKey.push(entry);
-      else this.byReturnKey.set(entry.returnKey, [entry]);
       this.backlog.push(entry);
       this.armTimer();
       this.pump();
@@ -215,8 +209,17 @@ export class Publisher {
   }
 
   private onReturn(channel: ConfirmChannel, message: Message): void {
+    // Found by a scan from the oldest pending publish instead of an index kept up on every
+    // publish for an event only a misrouted publish causes. The broker returns a publish just
+    // before confirming it, so a run of returned publishes settles from the front of the scan.
     const key = returnKeyOf(message.properties.messageId, message.properties.headers);
-    const entry = this.byReturnKey.get(key)?.find((candidate) => candidate.channel === channel && !candidate.returned);
+    let entry: PendingPublish | undefined;
+    for (const candidate of this.pending.values()) {
+      if (candidate.channel === channel && !candidate.returned && returnKeyOf(candidate.options.messageId, candidate.options.headers) === key) {
+        entry = candidate;
+        break;
+      }
+    }
     const fields = message.fields as unknown as { replyCode?: number; replyText?: string };
     if (entry) entry.returned = `${fields.replyCode ?? 312} ${fields.replyText ?? 'NO_ROUTE'}`;
   }
@@ -280,12 +283,6 @@ export class Publisher {
 
   private settle(entry: PendingPublish, error?: Error): void {
     if (!this.pending.delete(entry.seq)) return;
-    const sameKey = this.byReturnKey.get(entry.returnKey);
-    if (sameKey) {
-      const index = sameKey.indexOf(entry);
-      if (index >= 0) sameKey.splice(index, 1);
-      if (sameKey.length === 0) this.byReturnKey.delete(entry.returnKey);
-    }
     if (error) entry.reject(error);
     else entry.resolve();
     if (this.pending.size > 0) return;
