@@ -11,8 +11,8 @@
  *   when all are confirmed; the runner times the scenario to the worker's last ack.
  * mode 'publish': the same with no worker running (the messages stay in the queue); the
  *   scenario is timed to the last confirm, like floor-publish.
- * mode 'latency': one `delay(i).get()` at a time, N times: the round trip at low load (the
- *   send's confirm and the result are awaited together, as floor-latency does).
+ * mode 'latency': one `delay(i).get()` at a time, N times: the round trip at low load (get()
+ *   settles with the result, confirmed or not; floor-latency's samples end at its reply too).
  * mode 'countdown': N `applyAsync([i], {}, { countdown, ignoreResult: true })` with countdowns
  *   spread evenly over `windowMs`; finishes when all are confirmed (the worker times the starts).
  * mode 'chord': first `group(noop.s(0) … noop.s(N-1))` to its last result (the header's own
