@@ -42,6 +42,8 @@ export class App {
   readonly delayedDelivery: DelayedDelivery;
   #transport: Transport | undefined;
   #backend: ResultBackend | undefined;
+  /** The backend getter every AsyncResult of this app shares (one closure, not one per result). */
+  readonly #backendOf = (): ResultBackend => this.backend;
   #closed = false;
 
   constructor(options: AppOptions = {}) {
@@ -86,7 +88,7 @@ export class App {
 
   /** A handle on the result of a task id (e.g. one stored by another process). */
   asyncResult<R = unknown>(id: string, parent: ResultHandle | null = null): AsyncResult<R> {
-    return new AsyncResult<R>(id, () => this.backend, parent);
+    return new AsyncResult<R>(id, this.#backendOf, parent);
   }
 
   /** A worker serving this app's tasks; call `start()` on it. */
