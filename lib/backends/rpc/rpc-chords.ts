@@ -31,10 +31,10 @@ interface Claim {
  * to one getter only: that is the claim. The claimer takes every part (unacked; streamed by
  * getMany, not one basic.get each), keeps the first outcome per task id, and if all `size` ids
  * are there it holds token and parts — invisible to everyone else — until `chordDone` acks them
- * and deletes both queues. If ids are missing
- * (duplicates inflated the count) it returns everything and checks again; the report that adds the
- * missing id will claim. If the claimer dies, its channel closes and RabbitMQ returns token and
- * parts; the redelivered header task reports again and a new claim completes the chord.
+ * and deletes both queues. If ids are missing (duplicates inflated the count) it returns
+ * everything and checks again; the report that adds the missing id will claim. If the claimer
+ * dies, its channels close and RabbitMQ returns token and parts; the redelivered header task
+ * reports again and a new claim completes the chord.
  */
 export class RpcChords {
   readonly #claims = new Map<string, Claim>();

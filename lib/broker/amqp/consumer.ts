@@ -166,8 +166,7 @@ export class Consumers {
     if (!(limit >= 1)) return [];
     const connection = await this.connections.acquire();
     const channel = await connection.createChannel();
-    const lane: Lane = { channel, acks: new AckBatcher(channel), open: true, unsettled: 0, tags: [] };
-    this.lanes.add(lane);
+    const lane = this.addLane(channel);
     let channelError: unknown = null;
     channel.on('error', (error: unknown) => {
       channelError = error;
@@ -215,8 +214,7 @@ export class Consumers {
     const opening = (async () => {
       const connection = await this.connections.acquire();
       const channel = await connection.createChannel();
-      const lane: Lane = { channel, acks: new AckBatcher(channel), open: true, unsettled: 0, tags: [] };
-      this.lanes.add(lane);
+      const lane = this.addLane(channel);
       // A refused get (404 no queue) closes the channel; the next get opens a new one.
       channel.on('error', () => undefined);
       channel.on('close', () => {
@@ -265,9 +263,8 @@ export class Consumers {
     let lane: Lane | null = null;
     try {
       const channel = await connection.createChannel();
-      lane = { channel, acks: new AckBatcher(channel), open: true, unsettled: 0, tags: [] };
+      lane = this.addLane(channel);
       const opened = lane;
-      this.lanes.add(opened);
       let channelError: unknown = null;
       channel.on('error', (error: unknown) => {
         channelError = error;
@@ -317,6 +314,13 @@ export class Consumers {
     if (!lane) return;
     for (const tag of lane.tags) await lane.channel.cancel(tag).catch(() => undefined);
     if (lane.unsettled === 0) void this.closeLane(lane);
+  }
+
+  /** A lane for a channel just opened; its owner makes its 'close' handler clear `open`. */
+  private addLane(channel: Channel): Lane {
+    const lane: Lane = { channel, acks: new AckBatcher(channel), open: true, unsettled: 0, tags: [] };
+    this.lanes.add(lane);
+    return lane;
   }
 
   /** Resolves once the channel is closed (never rejects). */
