@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'winston';
 import { createBackend } from '../backends/registry.js';
@@ -16,6 +15,7 @@ import { Producer, type MessageLineage } from './producer.js';
 import { DelayedDelivery } from './delayed-delivery.js';
 import { queueDeclaration } from './queues.js';
 import { checkTaskOptions, Task, type TaskFunction, type TaskOptions } from './task.js';
+import { newId } from '../util/ids.js';
 
 export interface AppEvents {
   'broker-reconnected': [role: 'publish' | 'consume'];
@@ -33,7 +33,7 @@ export class App {
   readonly config: AppConfig;
   readonly logger: Logger;
   /** Stable id of this process's app; the reply_to of every message it sends. */
-  readonly oid: string = randomUUID();
+  readonly oid: string = newId();
   readonly tasks = new Map<string, Task<never[], unknown>>();
   /** `broker-reconnected` (role 'publish' | 'consume'): a lost broker connection was replaced. */
   readonly events = new EventEmitter<AppEvents>();
@@ -68,22 +68,44 @@ export class App {
    * Sends a task by name — for tasks defined elsewhere (another service, or Python).
    * Resolves once the broker confirmed the message.
    */
-  async sendTask<R = unknown>(
+  sendTask<R = unknown>(
     name: string,
     args: unknown[] = [],
     kwargs: Record<string, unknown> = {},
     options: CallOptions = {},
     lineage: MessageLineage = {},
   ): Promise<AsyncResult<R>> {
-    this.assertOpen();
-    checkCallOptionKeys(options, 'call');
-    const taskOptions = this.tasks.get(name)?.options;
-    if (this.hasBackend && !(options.ignoreResult ?? taskOptions?.ignoreResult)) {
-      const preparing = this.backend.prepareForResults?.();
-      if (preparing) await preparing;
+    const id = (options as CallOptions | null)?.taskId ?? newId();
+    return this.publishTask(id, name, args, kwargs, options, lineage).then(() => this.asyncResult<R>(id));
+  }
+
+  /**
+   * Sends a task under `id` (what delay() and sendTask() do once the id is chosen); resolves
+   * once the broker confirmed the message. A bad call rejects; this never throws.
+   */
+  publishTask(
+    id: string,
+    name: string,
+    args: unknown[],
+    kwargs: Record<string, unknown>,
+    options: CallOptions,
+    lineage: MessageLineage = {},
+  ): Promise<void> {
+    try {
+      this.assertOpen();
+      checkCallOptionKeys(options, 'call');
+      const taskOptions = this.tasks.get(name)?.options;
+      const preparing = this.hasBackend && !(options.ignoreResult ?? taskOptions?.ignoreResult) ? this.backend.prepareForResults?.() : null;
+      if (preparing) {
+        // The first sends of a process (rpc://): the message is built once the reply queue is
+        // ready, so a copy of the args is what it carries.
+        const copied = [...args];
+        return preparing.then(() => this.producer.send(id, name, copied, kwargs, options, taskOptions, lineage));
+      }
+      return this.producer.send(id, name, args, kwargs, options, taskOptions, lineage);
+    } catch (error) {
+      return Promise.reject(error);
     }
-    const id = await this.producer.send(name, args, kwargs, options, taskOptions, lineage);
-    return this.asyncResult<R>(id);
   }
 
   /** A handle on the result of a task id (e.g. one stored by another process). */

@@ -1,9 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import type { App } from './app.js';
 import { currentTask } from './task-context.js';
 import type { ResultBackend } from '../backends/result-backend.js';
 import { ConfigError, EffectUncertainError } from '../errors/errors.js';
 import { toMilliseconds, type Duration } from '../util/duration.js';
+import { newId } from '../util/ids.js';
 
 /**
  * Exactly-once side effects of an at-least-once task: `once(app, 'charge', () => ...)` runs the
@@ -70,7 +70,7 @@ export async function onceForTask<T>(app: App, taskId: string, effect: () => T |
   const guarantee = options.guarantee ?? 'at-least-once';
   const signal = options.signal ?? currentTask()?.signal;
   const claimKey = onceKey(taskId, key);
-  const token = randomUUID();
+  const token = newId();
   let beat = 0;
   const running = (): string => `run ${token} ${beat}`;
 

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { ConfigError } from '../errors/errors.js';
 import { Signature } from '../canvas/signature.js';
 import type { CanvasHost } from '../canvas/canvas-node.js';
@@ -7,6 +6,7 @@ import type { CallOptions } from './call-options.js';
 import type { TaskContext } from './task-context.js';
 import { toMilliseconds, type Duration } from '../util/duration.js';
 import { parseRate } from '../worker/rate-limiter.js';
+import { newId } from '../util/ids.js';
 
 /** A task's code. `this` is its TaskContext; arrow functions can use currentTask() instead. */
 export type TaskFunction<A extends unknown[], R> = (this: TaskContext, ...args: A) => R | Promise<R>;
@@ -125,10 +125,10 @@ export class Task<A extends unknown[] = unknown[], R = unknown> {
   /** Sends the task with args, kwargs and call options; see delay(). */
   applyAsync(args: Prefixes<A>, kwargs: Record<string, unknown> = {}, options: CallOptions = {}): SentTask<R> {
     // The id is chosen here, so the result can be waited for before the send is confirmed.
-    const taskId = options.taskId ?? randomUUID();
-    // sendTask checks the option names (and rejects with a ConfigError naming a bad one).
-    const sent = this.host.sendTask<R>(this.name, [...args], kwargs, { ...options, taskId });
-    return new SentTask(this.host.asyncResult<R>(taskId), sent);
+    const taskId = (options as CallOptions | null)?.taskId ?? newId();
+    const result = this.host.asyncResult<R>(taskId);
+    // publishTask checks the option names (and rejects with a ConfigError naming a bad one).
+    return new SentTask(result, this.host.publishTask(taskId, this.name, args, kwargs, options));
   }
 
   /** A partial signature: arguments given later (e.g. the previous result in a chain) come first. */

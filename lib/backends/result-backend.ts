@@ -77,10 +77,10 @@ export interface ResultBackend {
   swapClaim?(key: string, expected: string, next: string | null, ttlMs: number): Promise<boolean>;
   /**
    * Called before the app sends a task whose result it wants (not for ignoreResult), so a
-   * backend that delivers results by message can make sure its reply queue exists. Cheap
-   * after the first call.
+   * backend that delivers results by message can make sure its reply queue exists. Returns
+   * null once that is done (nothing to wait for: the send path stays synchronous).
    */
-  prepareForResults?(): Promise<void>;
+  prepareForResults?(): Promise<void> | null;
 
   // ---- groups and chords (see lib/backends/chord-counter.ts) ----
 

@@ -1,9 +1,10 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Logger } from 'winston';
 import type { App } from '../app/app.js';
 import { toMilliseconds, type Duration } from '../util/duration.js';
 import { compileEntry, type ScheduledEntry } from './schedule.js';
 import { beatStore, type BeatStore } from './store.js';
+import { newId } from '../util/ids.js';
 
 export interface BeatOptions {
   /** How long the leader lock lives without renewal: fail-over takes at most this (plus a tick). Default '10s'. */
@@ -34,7 +35,7 @@ export interface BeatOptions {
  * A new entry starts from now: its first run is its next due time.
  */
 export class Beat {
-  readonly id = randomUUID();
+  readonly id = newId();
   readonly entries: ScheduledEntry[];
   readonly lockTtlMs: number;
   readonly graceMs: number;

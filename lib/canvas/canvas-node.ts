@@ -10,6 +10,8 @@ import type { AsyncResult, GetOptions } from '../result/async-result.js';
  */
 export interface CanvasHost {
   sendTask<R = unknown>(name: string, args?: unknown[], kwargs?: Record<string, unknown>, options?: CallOptions, lineage?: MessageLineage): Promise<AsyncResult<R>>;
+  /** Sends a task under a chosen id; resolves once the broker confirmed it. */
+  publishTask(id: string, name: string, args: unknown[], kwargs: Record<string, unknown>, options: CallOptions, lineage?: MessageLineage): Promise<void>;
   asyncResult<R = unknown>(id: string, parent?: ResultHandle | null): AsyncResult<R>;
   /** Throws when no result backend is configured; check `hasBackend` first where that is fine. */
   readonly backend: ResultBackend;

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { CallOptions } from '../app/call-options.js';
 import type { SignatureDict } from '../protocol/task-message.js';
 import { GroupResult } from '../result/group-result.js';
@@ -6,6 +5,7 @@ import { hostOf, requireHost, rootContext, type CanvasHost, type CanvasNode, typ
 import { hasTail, withTail } from './from-dict.js';
 import { Group } from './group.js';
 import { Signature } from './signature.js';
+import { newId } from '../util/ids.js';
 
 /**
  * A group (the header) and a body that runs once, after every header task, with the list of
@@ -41,7 +41,7 @@ export class Chord<R = unknown> implements CanvasNode<R> {
   }
 
   freeze(): Chord<R> {
-    return new Chord<R>(this.header.map((m) => m.freeze()), this.body.freeze(), { host: this.host, groupId: this.groupId ?? randomUUID() });
+    return new Chord<R>(this.header.map((m) => m.freeze()), this.body.freeze(), { host: this.host, groupId: this.groupId ?? newId() });
   }
 
   withBody<B>(body: CanvasNode<B>): Chord<B> {

@@ -1,8 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import type { CallOptions } from '../app/call-options.js';
 import type { SignatureDict } from '../protocol/task-message.js';
 import { GroupResult } from '../result/group-result.js';
 import { hostOf, requireHost, rootContext, type CanvasHost, type CanvasNode, type DispatchContext, type ResultOf } from './canvas-node.js';
+import { newId } from '../util/ids.js';
 
 /**
  * Members run in parallel; the result is a GroupResult whose `get()` lists their values in
@@ -36,7 +36,7 @@ export class Group<R extends unknown[] = unknown[]> implements CanvasNode<R> {
   freeze(): Group<R> {
     return new Group<R>(
       this.members.map((m) => m.freeze()),
-      { host: this.host, groupId: this.groupId ?? randomUUID(), options: this.options },
+      { host: this.host, groupId: this.groupId ?? newId(), options: this.options },
     );
   }
 

@@ -1,9 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import type { CallOptions } from '../app/call-options.js';
 import type { SignatureDict } from '../protocol/task-message.js';
 import type { AsyncResult } from '../result/async-result.js';
 import { rootContext, requireHost, type CanvasHost, type CanvasNode, type DispatchContext } from './canvas-node.js';
 import { callOptionsToCelery, celeryOptionsToCall } from './signature-options.js';
+import { newId } from '../util/ids.js';
 
 /** Option keys of a Celery signature dict that are not call options but are kept verbatim. */
 const WORKFLOW_KEYS = ['group_id', 'group_index', 'chord'] as const;
@@ -124,7 +124,7 @@ export class Signature<R = unknown> implements CanvasNode<R> {
     return new Signature<R>(
       {
         ...this.init(),
-        options: { ...this.options, taskId: this.options.taskId ?? randomUUID() },
+        options: { ...this.options, taskId: this.options.taskId ?? newId() },
         extra: needsReplyTo ? { ...this.extra, reply_to: this.host!.oid } : this.extra,
       },
       this.host,

@@ -1,9 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import type { App } from '../app/app.js';
 import { ConfigError, PublishError } from '../errors/errors.js';
 import { toMilliseconds, type Duration } from '../util/duration.js';
 import { CONTROL_EXCHANGE, decodeBody, encodeJson, LamportClock, REPLY_EXCHANGE, replyQueue, type ControlReply, type ControlRequest } from './mailbox.js';
 import { REVOKE_EXPIRES_MS, revocationStore } from './revocations.js';
+import { newId } from '../util/ids.js';
 
 export interface BroadcastOptions {
   /** Node names (e.g. 'celeriac@host'); default every node. */
@@ -28,7 +28,7 @@ export type InspectMethod = (typeof INSPECT_METHODS)[number];
 export class ControlClient {
   readonly #clock = new LamportClock();
   /** This client's id: the routing key of its replies. */
-  readonly oid = randomUUID();
+  readonly oid = newId();
 
   constructor(readonly app: App) {}
 
@@ -38,7 +38,7 @@ export class ControlClient {
     const timeoutMs = toMilliseconds(options.timeout ?? '1s', 'timeout');
     const destination = options.destination?.length ? options.destination : null;
     const limit = options.limit ?? (destination ? destination.length : Infinity);
-    const ticket = wantReply ? randomUUID() : undefined;
+    const ticket = wantReply ? newId() : undefined;
     const request: ControlRequest = { method, arguments: args, destination, pattern: null, matcher: null };
     if (ticket) {
       request.ticket = ticket;

@@ -1,7 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import { hostname as osHostname } from 'node:os';
 import type { Transport } from '../broker/transport.js';
 import { encodeJson, LamportClock } from '../control/mailbox.js';
+import { newId } from '../util/ids.js';
 
 /**
  * Celery's monitoring events: JSON dicts `{type, hostname, utcoffset, pid, clock, timestamp,
@@ -45,7 +45,7 @@ export class EventDispatcher {
 /** Queue of one monitor, as Celery's EventReceiver declares it. */
 export function eventQueue(routingKey = '#'): { name: string; durable: false; autoDelete: true; arguments: Record<string, unknown>; exchange: string; exchangeType: 'topic'; routingKey: string; transient: true } {
   return {
-    name: `celeryev.${randomUUID()}`,
+    name: `celeryev.${newId()}`,
     durable: false,
     autoDelete: true,
     arguments: { 'x-message-ttl': 5000, 'x-expires': 60_000 },

@@ -14,12 +14,19 @@ import type { AsyncResult, GetOptions } from './async-result.js';
  * plain send: once it resolves, the broker has the message.
  */
 export class SentTask<R> implements PromiseLike<AsyncResult<R>> {
-  readonly [Symbol.toStringTag] = 'SentTask';
+  get [Symbol.toStringTag](): string {
+    return 'SentTask';
+  }
 
   constructor(
     /** The handle on the result, usable before the send is confirmed. */
     private readonly result: AsyncResult<R>,
-    private readonly sent: Promise<AsyncResult<R>>,
+    /**
+     * Settles when the broker confirmed the message (or rejects with why it was not sent).
+     * Mapped to the AsyncResult only when someone awaits this SentTask: a send nobody awaits
+     * holds no second promise until its confirm.
+     */
+    private readonly published: Promise<void>,
   ) {}
 
   /** The task id (known before the message is sent). */
@@ -36,7 +43,7 @@ export class SentTask<R> implements PromiseLike<AsyncResult<R>> {
     const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
     const waiting = this.result.get({ ...options, signal });
     // Never settles when the send succeeds: from then on only the outcome decides.
-    const sendFailure = this.sent.then(
+    const sendFailure = this.published.then(
       () => new Promise<never>(() => undefined),
       (error: unknown) => {
         stop.abort(error);
@@ -50,14 +57,15 @@ export class SentTask<R> implements PromiseLike<AsyncResult<R>> {
     onFulfilled?: ((value: AsyncResult<R>) => T | PromiseLike<T>) | null,
     onRejected?: ((reason: unknown) => E | PromiseLike<E>) | null,
   ): Promise<T | E> {
-    return this.sent.then(onFulfilled, onRejected);
+    const result = this.result;
+    return this.published.then(onFulfilled ? () => onFulfilled(result) : () => result as T, onRejected);
   }
 
   catch<E = never>(onRejected?: ((reason: unknown) => E | PromiseLike<E>) | null): Promise<AsyncResult<R> | E> {
-    return this.sent.catch(onRejected);
+    return this.then(undefined, onRejected);
   }
 
   finally(onFinally?: (() => void) | null): Promise<AsyncResult<R>> {
-    return this.sent.finally(onFinally);
+    return this.then().finally(onFinally);
   }
 }

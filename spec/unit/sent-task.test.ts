@@ -9,11 +9,11 @@ import { SentTask } from '../../lib/result/sent-task.js';
 import { meta } from '../conformance/backend.conformance.js';
 
 /** A send the test settles by hand, as a broker confirm (or nack) would. */
-function pendingSend<R>(result: AsyncResult<R>) {
+function pendingSend() {
   let confirm!: () => void;
   let fail!: (error: Error) => void;
-  const sent = new Promise<AsyncResult<R>>((resolve, reject) => {
-    confirm = () => resolve(result);
+  const sent = new Promise<void>((resolve, reject) => {
+    confirm = resolve;
     fail = reject;
   });
   return { sent, confirm, fail };
@@ -25,7 +25,7 @@ describe('SentTask.get()', () => {
   it('settles with the outcome as soon as it is stored, before the send is confirmed', { timeout: 10_000 }, async () => {
     const id = randomUUID();
     const result = new AsyncResult<number>(id, () => backend);
-    const send = pendingSend(result);
+    const send = pendingSend();
     const sentTask = new SentTask(result, send.sent);
     const value = sentTask.get({ timeout: '10s' });
     await backend.storeResult(meta(id, 'SUCCESS', 42), {});
@@ -37,7 +37,7 @@ describe('SentTask.get()', () => {
   it('rejects with the send error when the send fails before any outcome', async () => {
     const id = randomUUID();
     const result = new AsyncResult<number>(id, () => backend);
-    const send = pendingSend(result);
+    const send = pendingSend();
     const value = new SentTask(result, send.sent).get({ timeout: '1h' });
     send.fail(new PublishError('nacked', 'the broker nacked it'));
     await assert.rejects(value, (error: unknown) => error instanceof PublishError && error.message === 'the broker nacked it');
@@ -46,7 +46,7 @@ describe('SentTask.get()', () => {
   it('keeps waiting for the outcome after the send is confirmed, up to its timeout', async () => {
     const id = randomUUID();
     const result = new AsyncResult<number>(id, () => backend);
-    const send = pendingSend(result);
+    const send = pendingSend();
     const value = new SentTask(result, send.sent).get({ timeout: 50 });
     send.confirm();
     await assert.rejects(value, (error: unknown) => error instanceof ResultTimeoutError);

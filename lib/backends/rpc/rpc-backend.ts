@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { Logger } from 'winston';
 import { createTransport } from '../../broker/registry.js';
 import type { ConsumerHandle, Delivery, QueueDeclaration, Transport } from '../../broker/transport.js';
@@ -18,6 +17,7 @@ import {
   type WaitOptions,
 } from '../result-backend.js';
 import { RpcChords } from './rpc-chords.js';
+import { newId } from '../../util/ids.js';
 
 /** Results received but not (yet) asked for are kept up to this many; the oldest go first. */
 export const RPC_MAX_BUFFERED_RESULTS = 10_000;
@@ -62,6 +62,8 @@ class RpcBackend implements ResultBackend {
   private readonly results = new Map<string, { meta: TaskMeta; expiresAt: number }>();
   private readonly waiters = new Map<string, Set<Waiter>>();
   private consuming: Promise<ConsumerHandle> | undefined;
+  /** Set once `consuming` has resolved: the reply queue exists and is consumed (the consumer survives reconnects). */
+  private consumerStarted = false;
   /** Sync markers in flight through the own reply queue (see getMeta). */
   private readonly markers = new Map<string, () => void>();
   private closed = false;
@@ -82,13 +84,13 @@ class RpcBackend implements ResultBackend {
     } else {
       throw new ConfigError('backend', 'rpc:// works through the app\'s broker; create it from an app');
     }
-    this.replyQueue = replyQueueDeclaration(options.clientId ?? randomUUID(), this.resultExpiresMs, false);
+    this.replyQueue = replyQueueDeclaration(options.clientId ?? newId(), this.resultExpiresMs, false);
     this.chords = new RpcChords(this.transport, this.resultExpiresMs, this.logger, this.url);
   }
 
   /** The reply queue must exist before a task is sent, or its result would be unroutable and dropped. */
-  async prepareForResults(): Promise<void> {
-    await this.ensureConsuming();
+  prepareForResults(): Promise<void> | null {
+    return this.consumerStarted ? null : this.ensureConsuming().then(() => undefined);
   }
 
   /** Publishes the state to the client that sent the task; without a reply_to there is nobody to tell. */
@@ -223,7 +225,7 @@ class RpcBackend implements ResultBackend {
   }
 
   private async sync(): Promise<void> {
-    const marker = randomUUID();
+    const marker = newId();
     const arrived = new Promise<void>((resolve) => this.markers.set(marker, resolve));
     try {
       await this.transport().publish(
@@ -256,9 +258,10 @@ class RpcBackend implements ResultBackend {
       await transport.declareQueue(this.replyQueue);
       return transport.consume([this.replyQueue.name], { prefetch: 1000 }, (delivery) => this.onReply(delivery));
     })();
-    this.consuming.catch(() => {
-      this.consuming = undefined;
-    });
+    this.consuming.then(
+      () => (this.consumerStarted = true),
+      () => (this.consuming = undefined),
+    );
     return this.consuming;
   }
 
