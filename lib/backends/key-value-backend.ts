@@ -175,7 +175,7 @@ export abstract class KeyValueBackend implements ResultBackend {
         waiter.onAbort = () => this.fail(waiter, signal.reason);
         signal.addEventListener('abort', waiter.onAbort, { once: true });
       }
-      void this.readWhenSubscribed(waiter);
+      void this.readWhenSubscribed(waiter, options.sending);
     });
   }
 
@@ -250,9 +250,14 @@ export abstract class KeyValueBackend implements ResultBackend {
   }
 
   /** Subscription first, read second: a result stored in between is seen by one or the other. */
-  private async readWhenSubscribed(waiter: Waiter): Promise<void> {
+  /**
+   * Reads the key once subscribed — for a task still being sent, once it was confirmed too; a
+   * failed send fails the wait at once (see WaitOptions.sending).
+   */
+  private async readWhenSubscribed(waiter: Waiter, sending: Promise<unknown> | undefined): Promise<void> {
     try {
-      await waiter.channel.subscribed;
+      if (sending) await Promise.all([waiter.channel.subscribed, sending]);
+      else await waiter.channel.subscribed;
       if (waiter.done) return;
       const meta = await this.getMeta(waiter.taskId);
       if (isReady(meta.status)) this.succeed(waiter, meta);

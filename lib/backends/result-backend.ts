@@ -33,6 +33,16 @@ export interface StoreContext {
 export interface WaitOptions {
   timeoutMs: number;
   signal?: AbortSignal;
+  /**
+   * The wait is for a task whose message this process is still sending: this settles once the
+   * broker confirmed or refused it. A backend that subscribes and then reads the stored state
+   * (to catch an outcome stored before its subscription) may put that read off until then:
+   * RabbitMQ confirms a message taken by a consumer only after the consumer's ack, which a worker
+   * sends after storing the outcome, so the outcome usually arrives by subscription first and the
+   * read is skipped. An outcome stored before the subscription is still read, just later.
+   * If it rejects, the wait rejects with its reason: a message never sent has no outcome.
+   */
+  sending?: Promise<unknown>;
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { ResultBackend, TaskMeta } from '../backends/result-backend.js';
+import type { ResultBackend, TaskMeta, WaitOptions } from '../backends/result-backend.js';
 import type { ResultHandle } from '../canvas/canvas-node.js';
 import { TaskFailedError } from '../errors/errors.js';
 import { exceptionMessage, isExceptionInfo } from '../protocol/exception-info.js';
@@ -33,9 +33,17 @@ export class AsyncResult<R = unknown> implements ResultHandle<R> {
    * REVOKED, with the remote type, message and traceback) unless `propagate` is false, and
    * with ResultTimeoutError after `timeout`.
    */
-  async get(options: GetOptions = {}): Promise<R> {
+  get(options: GetOptions = {}): Promise<R> {
+    return this.getWhileSending(options, undefined);
+  }
+
+  /**
+   * get() for a task this process is still sending: `sending` settles once the broker confirmed
+   * or refused the message (see WaitOptions.sending; SentTask.get uses it).
+   */
+  async getWhileSending(options: GetOptions, sending: Promise<unknown> | undefined): Promise<R> {
     const timeoutMs = options.timeout === undefined ? undefined : toMilliseconds(options.timeout, 'timeout');
-    const meta = await this.waitForMeta(timeoutMs, options.signal);
+    const meta = await this.waitForMeta({ timeoutMs: timeoutMs ?? FOREVER_MS, signal: options.signal, sending }, timeoutMs === undefined);
     if (PROPAGATE_STATES.has(meta.status) && options.propagate !== false) throw failureOf(meta);
     return meta.result as R;
   }
@@ -75,13 +83,13 @@ export class AsyncResult<R = unknown> implements ResultHandle<R> {
     return this.id;
   }
 
-  private async waitForMeta(timeoutMs: number | undefined, signal: AbortSignal | undefined): Promise<TaskMeta> {
+  /** With `sliced`, waits without limit: in slices a timer can represent, each re-subscribing and re-reading. */
+  private async waitForMeta(options: WaitOptions, sliced: boolean): Promise<TaskMeta> {
     const backend = this.backend();
-    if (timeoutMs !== undefined) return backend.waitForReady(this.id, { timeoutMs, ...(signal ? { signal } : {}) });
-    // No limit: wait in slices that a timer can represent; each slice re-subscribes and re-reads.
+    if (!sliced) return backend.waitForReady(this.id, options);
     for (;;) {
       try {
-        return await backend.waitForReady(this.id, { timeoutMs: FOREVER_MS, ...(signal ? { signal } : {}) });
+        return await backend.waitForReady(this.id, options);
       } catch (error) {
         if ((error as { code?: string }).code !== 'CELERIAC_RESULT_TIMEOUT') throw error;
       }

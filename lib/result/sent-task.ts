@@ -39,18 +39,7 @@ export class SentTask<R> implements PromiseLike<AsyncResult<R>> {
    * outcome is known; see AsyncResult.get for the options.
    */
   get(options: GetOptions = {}): Promise<R> {
-    const stop = new AbortController();
-    const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
-    const waiting = this.result.get({ ...options, signal });
-    // Never settles when the send succeeds: from then on only the outcome decides.
-    const sendFailure = this.published.then(
-      () => new Promise<never>(() => undefined),
-      (error: unknown) => {
-        stop.abort(error);
-        throw error;
-      },
-    );
-    return Promise.race([waiting, sendFailure]);
+    return this.result.getWhileSending(options, this.published);
   }
 
   then<T = AsyncResult<R>, E = never>(

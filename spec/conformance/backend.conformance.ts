@@ -94,6 +94,52 @@ export function describeBackendConformance(
       assert.deepEqual(await backend.waitForReady(id, { timeoutMs: WAIT_MS }), meta(id, 'SUCCESS', 'done'));
     });
 
+    describe('waiting for a task whose send is still unconfirmed (WaitOptions.sending)', () => {
+      /** A send the test settles by hand, as the broker's confirm or nack would. */
+      const unconfirmedSend = () => {
+        let confirm!: () => void;
+        let fail!: (error: Error) => void;
+        const sending = new Promise<void>((resolve, reject) => {
+          confirm = resolve;
+          fail = reject;
+        });
+        return { sending, confirm, fail };
+      };
+
+      it('resolves with a result stored after the wait began, before the send is confirmed', async () => {
+        const id = randomUUID();
+        const send = unconfirmedSend();
+        const waiting = backend.waitForReady(id, { timeoutMs: WAIT_MS, sending: send.sending });
+        await nextTurn();
+        await backend.storeResult(meta(id, 'SUCCESS', 'early'), context(backend));
+        assert.deepEqual(await waiting, meta(id, 'SUCCESS', 'early'));
+        send.confirm();
+      });
+
+      it('still finds a result stored before the wait began, by the time the send is confirmed', async () => {
+        const id = randomUUID();
+        await backend.storeResult(meta(id, 'SUCCESS', 'before'), context(backend));
+        const send = unconfirmedSend();
+        const waiting = backend.waitForReady(id, { timeoutMs: WAIT_MS, sending: send.sending });
+        await nextTurn();
+        send.confirm();
+        assert.deepEqual(await waiting, meta(id, 'SUCCESS', 'before'));
+      });
+
+      it("rejects with the send's error when the send fails, and leaves other waiters waiting", async () => {
+        const id = randomUUID();
+        const send = unconfirmedSend();
+        const waiting = backend.waitForReady(id, { timeoutMs: WAIT_MS, sending: send.sending });
+        const other = backend.waitForReady(id, { timeoutMs: WAIT_MS });
+        await nextTurn();
+        const refused = new Error('the broker nacked it');
+        send.fail(refused);
+        await assert.rejects(waiting, (err: unknown) => err === refused);
+        await backend.storeResult(meta(id, 'SUCCESS', 'other'), context(backend));
+        assert.deepEqual(await other, meta(id, 'SUCCESS', 'other'));
+      });
+    });
+
     it('passes over STARTED and RETRY and resolves on the later SUCCESS', async () => {
       const id = randomUUID();
       await backend.storeResult(meta(id, 'STARTED'), context(backend));

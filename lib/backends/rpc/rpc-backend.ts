@@ -147,7 +147,11 @@ class RpcBackend implements ResultBackend {
     this.assertOpen();
     const { signal, timeoutMs } = options;
     if (signal?.aborted) throw signal.reason;
-    await this.ensureConsuming();
+    if (!this.consumerStarted) {
+      // A send failing meanwhile is seen by the waiter below; until then it counts as observed.
+      options.sending?.catch(() => undefined);
+      await this.ensureConsuming();
+    }
     // Closed or aborted while the consumer was starting: nothing would ever settle this wait.
     this.assertOpen();
     if (signal?.aborted) throw signal.reason;
@@ -179,6 +183,8 @@ class RpcBackend implements ResultBackend {
         waiter.timer = setTimeout(() => settle(() => reject(new ResultTimeoutError(taskId, timeoutMs))), Math.max(0, timeoutMs));
       }
       signal?.addEventListener('abort', onAbort, { once: true });
+      // A message never sent has no outcome to wait for (WaitOptions.sending).
+      options.sending?.catch((error: unknown) => waiter.reject(error));
     });
   }
 
