@@ -249,10 +249,10 @@ export abstract class KeyValueBackend implements ResultBackend {
     }
   }
 
-  /** Subscription first, read second: a result stored in between is seen by one or the other. */
   /**
-   * Reads the key once subscribed — for a task still being sent, once it was confirmed too; a
-   * failed send fails the wait at once (see WaitOptions.sending).
+   * Subscription first, read second: a result stored in between is seen by one or the other.
+   * For a task still being sent the read also waits for the send's confirm, and a failed send
+   * fails the wait at once (see WaitOptions.sending).
    */
   private async readWhenSubscribed(waiter: Waiter, sending: Promise<unknown> | undefined): Promise<void> {
     try {

@@ -2,6 +2,7 @@ import { Redis, type RedisOptions } from '../util/ioredis.js';
 import { BackendError, ClosedError } from '../errors/errors.js';
 import { redactUrl } from '../util/url.js';
 import type { ChordJoin } from './chord-counter.js';
+import { pipelineWhenBusy } from './pipeline-when-busy.js';
 import { KeyValueBackend, type ChannelSubscriber, type SubscriberEvents } from './key-value-backend.js';
 import type { BackendOptions, ResultBackend } from './result-backend.js';
 
@@ -28,7 +29,7 @@ const MAX_RECONNECT_DELAY_MS = 2_000;
 
 const CONNECTION_OPTIONS: RedisOptions = {
   lazyConnect: true,
-  // Concurrent GETs from many callers share one write and one round trip.
+  // Concurrent commands from many callers share one write and one round trip; see pipelineWhenBusy.
   enableAutoPipelining: true,
   maxRetriesPerRequest: MAX_RETRIES_PER_REQUEST,
   connectTimeout: CONNECT_TIMEOUT_MS,
@@ -124,6 +125,7 @@ class RedisBackend extends KeyValueBackend {
     this.client.defineCommand('storeUnlessSucceeded', { numberOfKeys: 1, lua: STORE_UNLESS_SUCCEEDED_SCRIPT });
     this.client.defineCommand('claimKey', { numberOfKeys: 1, lua: CLAIM_SCRIPT });
     this.client.defineCommand('swapClaim', { numberOfKeys: 1, lua: SWAP_CLAIM_SCRIPT });
+    pipelineWhenBusy(this.client);
     this.watch(this.client, 'command');
   }
 

@@ -27,6 +27,7 @@ import { withChildren } from './child.js';
 import { deleteQueues } from './broker-admin.js';
 import { WARM_CHORD_SIZE, type CeleriacBenchConfig } from './celeriac-app.js';
 import { LATENCY_TASKS } from './raw-floor.js';
+import { LATENESS_BY_TENTH } from './measure.js';
 import type { CeleriacProducerConfig } from './celeriac-producer.js';
 import type { CeleriacWorkerConfig } from './celeriac-worker.js';
 import { rate, result, runTogether, uniqueQueue, WARMUP_TASKS, type BenchOptions, type Scenario, type ScenarioResult } from './scenario.js';
@@ -92,7 +93,8 @@ async function runCeleriac(scenario: string, variant: Variant, options: BenchOpt
         });
       }
       // The worker's RSS checkpoints (countdown and fire-and-forget), as one note.
-      const rss = Object.entries(w.report.extra ?? {}).map(([label, mb]) => `${label}: ${mb}`);
+      const { [LATENESS_BY_TENTH]: lateness, ...rssFigures } = w.report.extra ?? {};
+      const rss = Object.entries(rssFigures).map(([label, mb]) => `${label}: ${mb}`);
       const rssNote = `worker RSS MB, ${rss.join(', ')}`;
       if (mode === 'countdown') {
         return result(scenario, {
@@ -101,7 +103,7 @@ async function runCeleriac(scenario: string, variant: Variant, options: BenchOpt
           latency: w.report.latency,
           producer: p.stats,
           worker: w.stats,
-          notes: [`countdowns spread over ${Math.round(options.windowMs / 1000)} s; latency columns = start − due time`, rssNote],
+          notes: [`countdowns spread over ${Math.round(options.windowMs / 1000)} s; latency columns = start − due time`, `${LATENESS_BY_TENTH}: ${lateness}`, rssNote],
         });
       }
       return result(scenario, {

@@ -7,7 +7,7 @@
 import { startChild } from './child-runtime.js';
 import { createBenchApp, type CeleriacBenchConfig } from './celeriac-app.js';
 import { now } from './ipc.js';
-import { summarizeLatency } from './measure.js';
+import { LATENESS_BY_TENTH, summarizeLatency } from './measure.js';
 import { RssCheckpoints } from './rss-checkpoints.js';
 
 export interface CeleriacWorkerConfig extends CeleriacBenchConfig {
@@ -25,6 +25,19 @@ export interface CeleriacWorkerConfig extends CeleriacBenchConfig {
 }
 
 const child = startChild<CeleriacWorkerConfig>();
+
+/**
+ * The median lateness (ms) of each tenth of the countdown tasks, in the order they started
+ * (about the order they were due): whether tasks start later the longer the run goes on.
+ */
+function latenessByTenth(dueErrors: Float64Array): string {
+  const tenths: string[] = [];
+  for (let i = 0; i < 10; i++) {
+    const slice = dueErrors.subarray(Math.floor((i * dueErrors.length) / 10), Math.floor(((i + 1) * dueErrors.length) / 10));
+    tenths.push(slice.length ? summarizeLatency(slice).p50.toFixed(0) : '-');
+  }
+  return tenths.join(' / ');
+}
 
 child.run(async () => {
   const config = child.config;
@@ -60,7 +73,7 @@ child.run(async () => {
         finishedAt: now(),
         count: config.n,
         latency: config.measureDueError ? summarizeLatency(dueErrors.subarray(0, timed)) : undefined,
-        extra: rss?.figures,
+        extra: { ...rss?.figures, ...(config.measureDueError ? { [LATENESS_BY_TENTH]: latenessByTenth(dueErrors.subarray(0, timed)) } : {}) },
       });
     }
   });

@@ -22,3 +22,6 @@ export function summarizeLatency(latencies: Float64Array): LatencySummary {
     mean: sorted.length ? sum / sorted.length : Number.NaN,
   };
 }
+
+/** Key of the countdown worker's extra figure: median lateness per tenth of the run, in start order. */
+export const LATENESS_BY_TENTH = 'lateness p50 ms by tenth of the tasks, in start order';
