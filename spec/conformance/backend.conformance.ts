@@ -30,6 +30,17 @@ function nextTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
+/** A send the test settles by hand, as the broker's confirm or nack would. */
+export function unconfirmedSend(): { sending: Promise<void>; confirm: () => void; fail: (error: Error) => void } {
+  let confirm!: () => void;
+  let fail!: (error: Error) => void;
+  const sending = new Promise<void>((resolve, reject) => {
+    confirm = resolve;
+    fail = reject;
+  });
+  return { sending, confirm, fail };
+}
+
 /**
  * The contract of ResultBackend (lib/backends/result-backend.ts), run against one adapter.
  * `make` returns a new, unconnected backend each call; every test closes what it made.
@@ -95,17 +106,6 @@ export function describeBackendConformance(
     });
 
     describe('waiting for a task whose send is still unconfirmed (WaitOptions.sending)', () => {
-      /** A send the test settles by hand, as the broker's confirm or nack would. */
-      const unconfirmedSend = () => {
-        let confirm!: () => void;
-        let fail!: (error: Error) => void;
-        const sending = new Promise<void>((resolve, reject) => {
-          confirm = resolve;
-          fail = reject;
-        });
-        return { sending, confirm, fail };
-      };
-
       it('resolves with a result stored after the wait began, before the send is confirmed', async () => {
         const id = randomUUID();
         const send = unconfirmedSend();

@@ -6,18 +6,7 @@ import { PublishError, ResultTimeoutError } from '../../lib/errors/errors.js';
 import { silentLogger } from '../../lib/log/logger.js';
 import { AsyncResult } from '../../lib/result/async-result.js';
 import { SentTask } from '../../lib/result/sent-task.js';
-import { meta } from '../conformance/backend.conformance.js';
-
-/** A send the test settles by hand, as a broker confirm (or nack) would. */
-function pendingSend() {
-  let confirm!: () => void;
-  let fail!: (error: Error) => void;
-  const sent = new Promise<void>((resolve, reject) => {
-    confirm = resolve;
-    fail = reject;
-  });
-  return { sent, confirm, fail };
-}
+import { meta, unconfirmedSend } from '../conformance/backend.conformance.js';
 
 describe('SentTask.get()', () => {
   const backend = createMemoryBackend(`memory://sent-task-${randomUUID()}`, { resultExpiresMs: 60_000, logger: silentLogger() });
@@ -25,8 +14,8 @@ describe('SentTask.get()', () => {
   it('settles with the outcome as soon as it is stored, before the send is confirmed', { timeout: 10_000 }, async () => {
     const id = randomUUID();
     const result = new AsyncResult<number>(id, () => backend);
-    const send = pendingSend();
-    const sentTask = new SentTask(result, send.sent);
+    const send = unconfirmedSend();
+    const sentTask = new SentTask(result, send.sending);
     const value = sentTask.get({ timeout: '10s' });
     await backend.storeResult(meta(id, 'SUCCESS', 42), {});
     assert.equal(await value, 42);
@@ -37,8 +26,8 @@ describe('SentTask.get()', () => {
   it('rejects with the send error when the send fails before any outcome', async () => {
     const id = randomUUID();
     const result = new AsyncResult<number>(id, () => backend);
-    const send = pendingSend();
-    const value = new SentTask(result, send.sent).get({ timeout: '1h' });
+    const send = unconfirmedSend();
+    const value = new SentTask(result, send.sending).get({ timeout: '1h' });
     send.fail(new PublishError('nacked', 'the broker nacked it'));
     await assert.rejects(value, (error: unknown) => error instanceof PublishError && error.message === 'the broker nacked it');
   });
@@ -46,8 +35,8 @@ describe('SentTask.get()', () => {
   it('keeps waiting for the outcome after the send is confirmed, up to its timeout', async () => {
     const id = randomUUID();
     const result = new AsyncResult<number>(id, () => backend);
-    const send = pendingSend();
-    const value = new SentTask(result, send.sent).get({ timeout: 50 });
+    const send = unconfirmedSend();
+    const value = new SentTask(result, send.sending).get({ timeout: 50 });
     send.confirm();
     await assert.rejects(value, (error: unknown) => error instanceof ResultTimeoutError);
   });
