@@ -7,11 +7,11 @@ import type { TaskMeta } from '../backends/result-backend.js';
 import type { Delivery } from '../broker/transport.js';
 import type { TaskMessage } from '../protocol/task-message.js';
 import { SerializationError } from '../errors/errors.js';
-import { Retry, type RetryOptions } from '../errors/signals.js';
 import { forward } from './forward.js';
 import { TaskTerminated, type PoolJob, type TaskPool } from './pool/pool.js';
 import { decideRetry } from './retry-policy.js';
-import { timeLimitsOf } from './time-limits.js';
+import { timeLimitsOf, type TimeLimits } from './time-limits.js';
+import { RequestContext } from './request-context.js';
 import { failureMeta, retryMeta, revokedMeta, successMeta } from './outcome.js';
 import { continueWorkflow } from './workflow.js';
 import { runInTaskSpan, withTraceContext } from '../tracing/trace-context.js';
@@ -36,6 +36,28 @@ export interface RequestEnvironment {
   pool: TaskPool;
   /** Revoked task ids (remote control): such a task is not run and is recorded REVOKED. */
   isRevoked?: (taskId: string) => boolean;
+}
+
+/**
+ * A request's run as a pool sees it; `abort` is the request's controller, made on first use. A
+ * class rather than an object literal with a getter: see request-context.ts for why.
+ */
+class RequestJob implements PoolJob {
+  readonly task: Task<never[], unknown>;
+  readonly args: readonly unknown[];
+  readonly kwargs: Readonly<Record<string, unknown>>;
+  readonly #request: TaskRequest;
+
+  constructor(request: TaskRequest, readonly context: TaskContext, readonly limits: TimeLimits) {
+    this.#request = request;
+    this.task = request.task;
+    this.args = request.message.args;
+    this.kwargs = request.message.kwargs;
+  }
+
+  get abort(): AbortController {
+    return this.#request.abort;
+  }
 }
 
 /**
@@ -112,23 +134,13 @@ export class TaskRequest {
       log.warn(`Task ${this.name}[${this.id}] ${reason}; not run, recorded REVOKED`);
       return this.settle(env, () => revokedMeta(headers, reason), { state: 'REVOKED', reason });
     }
-    const context = this.context(env);
+    const context = new RequestContext(this.message, this.delivery, env.hostname, this, env.logger);
     const started = performance.now();
     let outcome: RequestOutcome;
     let meta: () => TaskMeta;
     try {
       const limits = timeLimitsOf(headers, this.task.options);
-      const request = this;
-      const job: PoolJob = {
-        task: this.task,
-        args: this.message.args,
-        kwargs: this.message.kwargs,
-        context,
-        limits,
-        get abort(): AbortController {
-          return request.abort;
-        },
-      };
+      const job = new RequestJob(this, context, limits);
       const running = runInTaskSpan(headers, this, () => env.pool.run(job));
       // Settles with the run, or rejects when terminate() gives it up: at once with the async
       // pool, which cannot stop code that ignores its signal; with the threads pool only once the
@@ -240,35 +252,6 @@ export class TaskRequest {
     return { state: 'REQUEUED', error };
   }
 
-  private context(env: RequestEnvironment): TaskContext {
-    const { headers, args, kwargs } = this.message;
-    const request = this;
-    let logger: Logger | undefined;
-    return {
-      id: headers.id,
-      name: headers.task,
-      args,
-      kwargs,
-      retries: headers.retries,
-      hostname: env.hostname,
-      rootId: headers.root_id,
-      parentId: headers.parent_id,
-      groupId: headers.group,
-      queue: this.delivery.queue,
-      redelivered: this.delivery.redelivered,
-      get signal(): AbortSignal {
-        return request.abort.signal;
-      },
-      // Made on first use: most tasks never log, and a child logger per task costs.
-      get logger(): Logger {
-        logger ??= env.logger.child({ taskId: headers.id, taskName: headers.task });
-        return logger;
-      },
-      retry(options?: RetryOptions): never {
-        throw new Retry(options);
-      },
-    };
-  }
 }
 
 function hasWorkflow(message: TaskMessage): boolean {

@@ -21,23 +21,30 @@ export function timeLimitsOf(headers: TaskHeaders, options: Readonly<TaskOptions
 }
 
 /**
- * Settles like `run`, within the limits. At the soft limit, `abort` is aborted with a
+ * Settles like `run`, within the limits. At the soft limit, the controller `abortOf()` returns
+ * (asked for only when a limit fires: a run without limits makes none) is aborted with a
  * SoftTimeLimitExceeded (the task sees it as `signal.reason` and may still finish). At the hard
  * limit the returned promise rejects with TimeLimitExceeded at once — whatever `run` does
  * later is ignored — and `onHardLimit` is called so a pool that can stop the work does
  * (the threads pool terminates the thread). Timers never outlive the run.
  */
-export function withTimeLimits<T>(run: Promise<T>, limits: TimeLimits, abort: AbortController, onHardLimit?: () => void): Promise<T> {
+export function withTimeLimits<T>(run: Promise<T>, limits: TimeLimits, abortOf: () => AbortController, onHardLimit?: () => void): Promise<T> {
   if (limits.hardMs === null && limits.softMs === null) return run;
   return new Promise<T>((resolve, reject) => {
     const soft =
-      limits.softMs === null ? undefined : setTimeout(() => abort.signal.aborted || abort.abort(new SoftTimeLimitExceeded(limits.softMs!)), limits.softMs);
+      limits.softMs === null
+        ? undefined
+        : setTimeout(() => {
+            const abort = abortOf();
+            if (!abort.signal.aborted) abort.abort(new SoftTimeLimitExceeded(limits.softMs!));
+          }, limits.softMs);
     const hard =
       limits.hardMs === null
         ? undefined
         : setTimeout(() => {
             clearTimeout(soft);
             const error = new TimeLimitExceeded(limits.hardMs!);
+            const abort = abortOf();
             if (!abort.signal.aborted) abort.abort(error);
             onHardLimit?.();
             reject(error);

@@ -100,12 +100,22 @@ export function describeWorkerBehaviour(name: string, makeApp: () => App): void 
       const { app, worker } = await setup({ hostname: 'spec@%h' });
       const introspect = app.task('spec.context', function (this: TaskContext, n: number) {
         const inner = currentTask();
-        return { id: this.id, name: this.name, retries: this.retries, hostname: this.hostname, same: inner?.id === this.id, aborted: this.signal.aborted, n };
+        const logger = this.logger;
+        logger.debug('context spec');
+        return {
+          id: this.id, name: this.name, args: this.args, kwargs: this.kwargs, retries: this.retries, hostname: this.hostname,
+          rootId: this.rootId, parentId: this.parentId, groupId: this.groupId, redelivered: this.redelivered,
+          same: inner?.id === this.id, aborted: this.signal.aborted, sameSignal: this.signal === this.signal, sameLogger: logger === this.logger, n,
+        };
       });
       await worker.start();
       const result = await introspect.delay(7);
       const value = await result.get({ timeout: '10s' });
-      assert.deepEqual(value, { id: result.id, name: 'spec.context', retries: 0, hostname: worker.hostname, same: true, aborted: false, n: 7 });
+      assert.deepEqual(value, {
+        id: result.id, name: 'spec.context', args: [7], kwargs: {}, retries: 0, hostname: worker.hostname,
+        rootId: result.id, parentId: null, groupId: null, redelivered: false,
+        same: true, aborted: false, sameSignal: true, sameLogger: true, n: 7,
+      });
       assert.match(worker.hostname, /^spec@/);
     });
 
