@@ -51,7 +51,11 @@ interface PendingPublish {
 export class Publisher {
   private seq = 0;
   private readonly pending = new Map<number, PendingPublish>();
-  private backlog: PendingPublish[] = [];
+  /**
+   * Publishes waiting to be written, from `backlogHead` on; slots before it are emptied as they
+   * are taken, so the backlog never holds a publish that was written (or a settled one).
+   */
+  private backlog: (PendingPublish | undefined)[] = [];
   private backlogHead = 0;
   private channel: ConfirmChannel | null = null;
   private opening = false;
@@ -115,7 +119,8 @@ export class Publisher {
       return;
     }
     while (!this.draining && this.backlogHead < this.backlog.length) {
-      const entry = this.backlog[this.backlogHead++]!;
+      const entry = this.backlog[this.backlogHead]!;
+      this.backlog[this.backlogHead++] = undefined;
       if (!this.pending.has(entry.seq)) continue; // timed out while waiting
       entry.channel = channel;
       let accepted: boolean;
@@ -128,7 +133,7 @@ export class Publisher {
         entry.channel = null;
         if (isChannelStateError(error)) {
           // The channel is closing under us; its 'close' handler re-sends what it held, and this one.
-          this.backlogHead -= 1;
+          this.backlog[--this.backlogHead] = entry;
           return;
         }
         // The message could not be encoded. amqplib queued its confirm callback before failing, so
@@ -145,7 +150,10 @@ export class Publisher {
       this.unflushed.push(entry);
       if (!accepted) this.draining = true;
     }
-    if (this.backlogHead > 1024 && this.backlogHead * 2 > this.backlog.length) {
+    if (this.backlogHead === this.backlog.length) {
+      this.backlog.length = 0;
+      this.backlogHead = 0;
+    } else if (this.backlogHead > 1024 && this.backlogHead * 2 > this.backlog.length) {
       this.backlog = this.backlog.slice(this.backlogHead);
       this.backlogHead = 0;
     }
@@ -275,7 +283,7 @@ export class Publisher {
   }
 
   private takeBacklog(): PendingPublish[] {
-    const rest = this.backlog.slice(this.backlogHead).filter((entry) => this.pending.has(entry.seq));
+    const rest = this.backlog.slice(this.backlogHead).filter((entry): entry is PendingPublish => entry !== undefined && this.pending.has(entry.seq));
     this.backlog = [];
     this.backlogHead = 0;
     return rest;
