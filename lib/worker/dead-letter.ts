@@ -112,6 +112,8 @@ export interface DeadLetterListing {
  * if this process dies), and all are rejected with requeue once read — newest first, so they
  * keep their order (RabbitMQ puts a requeued message back at its position; memory:// at the
  * head). They come back flagged `redelivered`, which nothing reads in a dead-letter queue.
+ * A reject has no reply: the broker has them back a moment after this returns, so a listing
+ * started at once after another may not see (or count) them yet.
  */
 export async function listDeadLetters(transport: Transport, queue: string, options: { limit?: number } = {}): Promise<DeadLetterListing> {
   const deadLetterQueue = deadLetterQueueName(queue);
