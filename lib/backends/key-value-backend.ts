@@ -57,10 +57,10 @@ interface Waiter {
   onAbort: (() => void) | undefined;
 }
 
-/** The waiters on one key. Invariant: registered in `channels` ⇔ waiters.size > 0. */
+/** The waiters on one key (nearly always one: an array, not a Set). Invariant: registered in `channels` ⇔ waiters.length > 0. */
 interface Channel {
   readonly key: string;
-  readonly waiters: Set<Waiter>;
+  waiters: Waiter[];
   /** The SUBSCRIBE sent when the first waiter arrived; every waiter reads the key after it. */
   readonly subscribed: Promise<void>;
 }
@@ -163,11 +163,13 @@ export abstract class KeyValueBackend implements ResultBackend {
       const key = taskKey(taskId);
       let channel = this.channels.get(key);
       if (!channel) {
-        channel = { key, waiters: new Set(), subscribed: this.subscribe(key) };
+        channel = { key, waiters: [], subscribed: this.subscribe(key) };
         this.channels.set(key, channel);
       }
       const waiter: Waiter = { taskId, channel, resolve, reject, done: false, timer: undefined, signal, onAbort: undefined };
-      channel.waiters.add(waiter);
+      // A one-element literal for the first: push onto [] would reserve room for 17.
+      if (channel.waiters.length === 0) channel.waiters = [waiter];
+      else channel.waiters.push(waiter);
       if (Number.isFinite(timeoutMs) && timeoutMs <= MAX_TIMER_MS) {
         waiter.timer = setTimeout(() => this.fail(waiter, new ResultTimeoutError(taskId, timeoutMs)), Math.max(0, timeoutMs));
       }
@@ -326,8 +328,9 @@ export abstract class KeyValueBackend implements ResultBackend {
     if (waiter.timer) clearTimeout(waiter.timer);
     if (waiter.onAbort) waiter.signal?.removeEventListener('abort', waiter.onAbort);
     const { channel } = waiter;
-    channel.waiters.delete(waiter);
-    if (channel.waiters.size === 0 && this.channels.get(channel.key) === channel) {
+    const at = channel.waiters.indexOf(waiter);
+    if (at >= 0) channel.waiters.splice(at, 1);
+    if (channel.waiters.length === 0 && this.channels.get(channel.key) === channel) {
       this.channels.delete(channel.key);
       if (!this.closing && this.subscriber) {
         this.subscriber.unsubscribe(channel.key).catch((err: unknown) => {

@@ -41,11 +41,17 @@ export class AsyncResult<R = unknown> implements ResultHandle<R> {
    * get() for a task this process is still sending: `sending` settles once the broker confirmed
    * or refused the message (see WaitOptions.sending; SentTask.get uses it).
    */
-  async getWhileSending(options: GetOptions, sending: Promise<unknown> | undefined): Promise<R> {
-    const timeoutMs = options.timeout === undefined ? undefined : toMilliseconds(options.timeout, 'timeout');
-    const meta = await this.waitForMeta({ timeoutMs: timeoutMs ?? FOREVER_MS, signal: options.signal, sending }, timeoutMs === undefined);
-    if (PROPAGATE_STATES.has(meta.status) && options.propagate !== false) throw failureOf(meta);
-    return meta.result as R;
+  getWhileSending(options: GetOptions, sending: Promise<unknown> | undefined): Promise<R> {
+    // A then-chain, not an async function: thousands of waits may be pending at once, and a
+    // suspended async function keeps its whole frame.
+    let waiting: Promise<TaskMeta>;
+    try {
+      const timeoutMs = options.timeout === undefined ? undefined : toMilliseconds(options.timeout, 'timeout');
+      waiting = this.waitForMeta({ timeoutMs: timeoutMs ?? FOREVER_MS, signal: options.signal, sending }, timeoutMs === undefined);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return waiting.then(options.propagate === false ? valueOf : valueOrFailure) as Promise<R>;
   }
 
   /** The current state; PENDING when unknown (Celery cannot tell "queued" from "unknown id"). */
@@ -84,17 +90,31 @@ export class AsyncResult<R = unknown> implements ResultHandle<R> {
   }
 
   /** With `sliced`, waits without limit: in slices a timer can represent, each re-subscribing and re-reading. */
-  private async waitForMeta(options: WaitOptions, sliced: boolean): Promise<TaskMeta> {
+  private waitForMeta(options: WaitOptions, sliced: boolean): Promise<TaskMeta> {
     const backend = this.backend();
-    if (!sliced) return backend.waitForReady(this.id, options);
-    for (;;) {
-      try {
-        return await backend.waitForReady(this.id, options);
-      } catch (error) {
-        if ((error as { code?: string }).code !== 'CELERIAC_RESULT_TIMEOUT') throw error;
-      }
+    return sliced ? waitInSlices(backend, this.id, options) : backend.waitForReady(this.id, options);
+  }
+}
+
+async function waitInSlices(backend: ResultBackend, id: string, options: WaitOptions): Promise<TaskMeta> {
+  for (;;) {
+    try {
+      return await backend.waitForReady(id, options);
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'CELERIAC_RESULT_TIMEOUT') throw error;
     }
   }
+}
+
+/** The stored value, whatever the state (get with `propagate: false`). */
+function valueOf(meta: TaskMeta): unknown {
+  return meta.result;
+}
+
+/** The stored value of a SUCCESS; a FAILURE or REVOKED rejects with its TaskFailedError. */
+function valueOrFailure(meta: TaskMeta): unknown {
+  if (PROPAGATE_STATES.has(meta.status)) throw failureOf(meta);
+  return meta.result;
 }
 
 /** The error a FAILURE or REVOKED meta stands for. */
