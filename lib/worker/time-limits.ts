@@ -21,21 +21,21 @@ export function timeLimitsOf(headers: TaskHeaders, options: Readonly<TaskOptions
 }
 
 /**
- * Settles like `run`, within the limits. At the soft limit, the controller `abortOf()` returns
- * (asked for only when a limit fires: a run without limits makes none) is aborted with a
- * SoftTimeLimitExceeded (the task sees it as `signal.reason` and may still finish). At the hard
- * limit the returned promise rejects with TimeLimitExceeded at once — whatever `run` does
- * later is ignored — and `onHardLimit` is called so a pool that can stop the work does
- * (the threads pool terminates the thread). Timers never outlive the run.
+ * Settles like `run`, within the limits. At the soft limit, `owner.abort` is aborted with a
+ * SoftTimeLimitExceeded (the task sees it as `signal.reason` and may still finish); it is read
+ * only when a limit fires, so a run without limits makes no controller. At the hard limit the
+ * returned promise rejects with TimeLimitExceeded at once — whatever `run` does later is
+ * ignored — and `onHardLimit` is called so a pool that can stop the work does (the threads
+ * pool terminates the thread). Timers never outlive the run.
  */
-export function withTimeLimits<T>(run: Promise<T>, limits: TimeLimits, abortOf: () => AbortController, onHardLimit?: () => void): Promise<T> {
+export function withTimeLimits<T>(run: Promise<T>, limits: TimeLimits, owner: { readonly abort: AbortController }, onHardLimit?: () => void): Promise<T> {
   if (limits.hardMs === null && limits.softMs === null) return run;
   return new Promise<T>((resolve, reject) => {
     const soft =
       limits.softMs === null
         ? undefined
         : setTimeout(() => {
-            const abort = abortOf();
+            const { abort } = owner;
             if (!abort.signal.aborted) abort.abort(new SoftTimeLimitExceeded(limits.softMs!));
           }, limits.softMs);
     const hard =
@@ -44,7 +44,7 @@ export function withTimeLimits<T>(run: Promise<T>, limits: TimeLimits, abortOf: 
         : setTimeout(() => {
             clearTimeout(soft);
             const error = new TimeLimitExceeded(limits.hardMs!);
-            const abort = abortOf();
+            const { abort } = owner;
             if (!abort.signal.aborted) abort.abort(error);
             onHardLimit?.();
             reject(error);

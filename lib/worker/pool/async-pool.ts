@@ -9,7 +9,7 @@ export class AsyncPool implements TaskPool {
   run(job: PoolJob): Promise<unknown> {
     // Every path handles the run's rejection, also one that comes after a hard limit or a
     // terminate gave it up: withTimeLimits and TaskRequest.execute both subscribe to it.
-    return withTimeLimits(executeTask(job.task, job.args, job.kwargs, job.context), job.limits, () => job.abort);
+    return withTimeLimits(executeTask(job.task, job.args, job.kwargs, job.context), job.limits, job);
   }
 
   async close(): Promise<void> {}
