@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -7,6 +7,7 @@ import amqp from 'amqplib';
 import { chord } from '../../lib/index.js';
 import { AMQP_URL, REDIS_URL, uniqueName } from '../support/apps.js';
 import { createChordCrashApp, type ChordCrashConfig, type ChordCrashEvent } from '../support/chord-crash-tasks.js';
+import { readJsonLines } from '../support/json-lines.js';
 import { startCli, type RunningProcess } from '../support/processes.js';
 
 /**
@@ -54,13 +55,7 @@ for (const backend of [REDIS_URL, 'rpc://']) {
     }
 
     function events(config: ChordCrashConfig): ChordCrashEvent[] {
-      let text = '';
-      try {
-        text = readFileSync(config.log, 'utf8');
-      } catch {
-        return [];
-      }
-      return text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as ChordCrashEvent);
+      return readJsonLines<ChordCrashEvent>(config.log);
     }
 
     async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = WAIT_MS): Promise<void> {

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
 import { waitFor } from '../support/faults.js';
+import { readJsonLines } from '../support/json-lines.js';
 import { Workload } from '../support/loss-checker.js';
 import type { RunningProcess } from '../support/processes.js';
 import type { EffectRecord } from '../support/reliability-app.js';
@@ -24,8 +25,7 @@ describe('reliability: exactly-once effects', () => {
     rmSync(effectsFile, { force: true });
   });
 
-  const effects = (): EffectRecord[] =>
-    existsSync(effectsFile) ? readFileSync(effectsFile, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as EffectRecord) : [];
+  const effects = (): EffectRecord[] => readJsonLines<EffectRecord>(effectsFile);
 
   it('SIGKILL after the effect, three times, and every fourth task id sent twice: tasks run again, each effect happens exactly once', async (t) => {
     const w = (workload = new Workload());

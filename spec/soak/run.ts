@@ -17,13 +17,14 @@
  * before it are gone) — so never use it beside other users of those servers.
  * Exit code 1 when anything was lost, ran unsent, or a worker logged a forbidden line.
  */
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { AMQP_URL } from '../support/apps.js';
 import { closeAllConnections, restoreServices, setWatermark, startBroker, startRedis, stopBroker, stopRedis } from '../support/faults.js';
+import { readJsonLines } from '../support/json-lines.js';
 import { Workload } from '../support/loss-checker.js';
 import type { RunningProcess } from '../support/processes.js';
 import type { EffectRecord } from '../support/reliability-app.js';
@@ -128,8 +129,7 @@ const enabled = faults.filter((f) => (chosen ? chosen.includes(f.name) : !f.shar
 if (enabled.length === 0) throw new Error(`no faults enabled; known: ${faults.map((f) => f.name).join(', ')}`);
 const injected = new Map<string, number>();
 
-const effects = (): EffectRecord[] =>
-  existsSync(effectsFile) ? readFileSync(effectsFile, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as EffectRecord) : [];
+const effects = (): EffectRecord[] => readJsonLines<EffectRecord>(effectsFile);
 const rssMb = (p: RunningProcess): string => {
   if (!alive(p)) return '-';
   try {

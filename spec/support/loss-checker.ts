@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { createApp, type App, type AppOptions } from '../../lib/index.js';
 import { AMQP_URL, REDIS_URL, uniqueName } from './apps.js';
+import { readJsonLines } from './json-lines.js';
 import { startCli, type RunningProcess } from './processes.js';
 import type { ExecutionRecord } from './reliability-app.js';
 
@@ -124,11 +125,7 @@ export class Workload {
   }
 
   executions(): ExecutionRecord[] {
-    if (!existsSync(this.ledger)) return [];
-    return readFileSync(this.ledger, 'utf8')
-      .split('\n')
-      .filter(Boolean)
-      .map((line) => JSON.parse(line) as ExecutionRecord);
+    return readJsonLines<ExecutionRecord>(this.ledger);
   }
 
   /** Ids some worker logged as succeeded (after storing the result and acking). */
