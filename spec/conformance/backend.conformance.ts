@@ -30,6 +30,16 @@ function nextTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
+/**
+ * Resolves once a wait begun before the call has sent its subscription: a backend subscribes
+ * in the turn the wait began, after that turn's publishes (the Redis backend queues its
+ * SUBSCRIBE behind amqplib's write, one nextTick later), so two turns.
+ */
+async function subscriptionSent(): Promise<void> {
+  await nextTurn();
+  await nextTurn();
+}
+
 /** A send the test settles by hand, as the broker's confirm or nack would. */
 export function unconfirmedSend(): { sending: Promise<void>; confirm: () => void; fail: (error: Error) => void } {
   let confirm!: () => void;
@@ -110,7 +120,7 @@ export function describeBackendConformance(
         const id = randomUUID();
         const send = unconfirmedSend();
         const waiting = backend.waitForReady(id, { timeoutMs: WAIT_MS, sending: send.sending });
-        await nextTurn();
+        await subscriptionSent();
         await backend.storeResult(meta(id, 'SUCCESS', 'early'), context(backend));
         assert.deepEqual(await waiting, meta(id, 'SUCCESS', 'early'));
         send.confirm();
