@@ -16,6 +16,7 @@ import { createPool } from './pool/create-pool.js';
 import type { TaskPool } from './pool/pool.js';
 import { parseRate, RateLimiter } from './rate-limiter.js';
 import { TaskRequest, type RequestEnvironment, type RequestOutcome } from './request.js';
+import { ArrayMap, ArraySet } from '../util/array-collections.js';
 
 export interface WorkerOptions {
   /** Most tasks running at once. Default: the app's `concurrency` (number of CPUs). */
@@ -107,9 +108,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /** Waiting for their ETA. */
   readonly #scheduled = new Map<TaskRequest, NodeJS.Timeout>();
   /** Every request from start to settled (its outcome recorded and acked, or requeued). */
-  readonly #running = new Map<TaskRequest, Promise<void>>();
+  readonly #running = new ArrayMap<TaskRequest, Promise<void>>();
   /** Requests whose task code is running: at most `concurrency`. */
-  readonly #executing = new Set<TaskRequest>();
+  readonly #executing = new ArraySet<TaskRequest>();
   readonly #limiter: RateLimiter;
   /** Wakes pump() when the earliest rate-limited task may start. */
   #rateTimer: NodeJS.Timeout | undefined;

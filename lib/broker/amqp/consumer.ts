@@ -192,8 +192,11 @@ export class Consumers {
       });
       while (taken.length < limit) {
         await new Promise<void>((resolve) => {
-          arrived = resolve;
-          setTimeout(resolve, TAKE_CHECK_MS);
+          const check = setTimeout(resolve, TAKE_CHECK_MS);
+          arrived = () => {
+            clearTimeout(check);
+            resolve();
+          };
         });
         if (taken.length >= limit || (await channel.checkQueue(queue)).messageCount === 0) break;
       }
