@@ -3,7 +3,8 @@
  *
  * Before 'go' it runs `warmup` tasks to completion, so connections, the queue declaration and
  * the result subscription exist before timing starts (the floor connects before 'go' too); in
- * 'publish' mode, where no worker runs, it only publishes them (confirmed), as the floor does.
+ * 'publish' mode, where no worker runs, it only publishes them (confirmed), as the floor does;
+ * in 'latency' mode it runs them one at a time, as it then measures (the floor does the same).
  *
  * mode 'roundtrip': fires N `delay(i)` calls without awaiting any of them, then awaits every
  *   `get()`; finishes at the last result. Latency per task = delay() call → get() resolved.
@@ -12,7 +13,8 @@
  * mode 'publish': the same with no worker running (the messages stay in the queue); the
  *   scenario is timed to the last confirm, like floor-publish.
  * mode 'latency': one `delay(i).get()` at a time, N times: the round trip at low load (get()
- *   settles with the result, confirmed or not; floor-latency's samples end at its reply too).
+ *   settles with the result, confirmed or not; floor-latency's samples end at its reply too);
+ *   like the floor, it starts the next round once the send's confirm came as well.
  * mode 'countdown': N `applyAsync([i], {}, { countdown, ignoreResult: true })` with countdowns
  *   spread evenly over `windowMs`; finishes when all are confirmed (the worker times the starts).
  * mode 'chord': first `group(noop.s(0) … noop.s(N-1))` to its last result (the header's own
@@ -74,6 +76,13 @@ child.run(async () => {
   if (mode === 'publish') {
     // ignoreResult: no result subscription, nothing stored.
     await Promise.all(Array.from({ length: config.warmup }, (_, i) => noop.applyAsync([-1 - i], {}, { ignoreResult: true })));
+  } else if (mode === 'latency') {
+    // The one-at-a-time path itself (see LATENCY_WARMUP).
+    for (let i = 0; i < config.warmup; i++) {
+      const sent = noop.delay(-1 - i);
+      taskIds.push(sent.id);
+      await sent.get({ timeout: resultTimeoutMs });
+    }
   } else {
     const warmup = await Promise.all(Array.from({ length: config.warmup }, (_, i) => noop.delay(-1 - i)));
     for (const result of warmup) taskIds.push(result.id);
@@ -120,13 +129,15 @@ child.run(async () => {
     for (let i = 0; i < n; i++, completed++) {
       const sentAt = now();
       // get() on the send itself: the broker's confirm and the run overlap, as the floor's
-      // confirm and reply do; it resolves only once the send was confirmed too.
+      // confirm and reply do. The sample ends with the result; the next round starts once the
+      // confirm came too, as the floor's does (publish, confirm and reply, next).
       const sent = noop.delay(i);
       taskIds.push(sent.id);
       const value = await sent.get({ timeout: resultTimeoutMs });
-      confirmed++;
       latency[i] = now() - sentAt;
       if (value !== i) throw new Error(`task ${i} returned ${JSON.stringify(value)}`);
+      await sent;
+      confirmed++;
     }
     const finishedAt = now();
     clearInterval(progress);

@@ -26,7 +26,7 @@
 import { withChildren } from './child.js';
 import { deleteQueues } from './broker-admin.js';
 import { WARM_CHORD_SIZE, type CeleriacBenchConfig } from './celeriac-app.js';
-import { LATENCY_TASKS } from './raw-floor.js';
+import { LATENCY_TASKS, LATENCY_WARMUP } from './raw-floor.js';
 import { LATENESS_BY_TENTH } from './measure.js';
 import type { CeleriacProducerConfig } from './celeriac-producer.js';
 import type { CeleriacWorkerConfig } from './celeriac-worker.js';
@@ -47,15 +47,16 @@ async function runCeleriac(scenario: string, variant: Variant, options: BenchOpt
   const { mode } = variant;
   const queue = uniqueQueue(scenario);
   const n = variant.n?.(options) ?? options.n;
+  const warmup = mode === 'latency' ? LATENCY_WARMUP : WARMUP_TASKS;
   const base: CeleriacBenchConfig = {
     amqpUrl: options.amqpUrl,
     backendUrl: variant.backendUrl ?? options.backendUrl,
     queue,
     n,
-    warmup: WARMUP_TASKS,
+    warmup,
   };
   // The worker runs the warm-up, then: a chord's group and chord (2N + 1), or N tasks.
-  const expected = mode === 'chord' ? WARMUP_TASKS + WARM_CHORD_SIZE + 1 + 2 * n + 1 : WARMUP_TASKS + n;
+  const expected = mode === 'chord' ? warmup + WARM_CHORD_SIZE + 1 + 2 * n + 1 : warmup + n;
   const producerConfig = { ...base, mode, resultTimeoutMs: options.timeoutMs, windowMs: options.windowMs } satisfies CeleriacProducerConfig;
   try {
     return await withChildren(options.onProgress, async (spawn) => {
@@ -151,6 +152,12 @@ export const celeriacScenarios: Scenario[] = [
     description: `celeriac: delay() then get(), one at a time, min(N, ${LATENCY_TASKS.toLocaleString('en-US')}) times`,
     floor: 'floor-latency',
     run: (options) => runCeleriac('celeriac-latency', { mode: 'latency', n: (o) => Math.min(o.n, LATENCY_TASKS) }, options),
+  },
+  {
+    name: 'celeriac-rpc-latency',
+    description: 'celeriac-latency with backend rpc:// (the result comes back through RabbitMQ, as the floor\'s reply does)',
+    floor: 'floor-latency',
+    run: (options) => runCeleriac('celeriac-rpc-latency', { mode: 'latency', backendUrl: 'rpc://', n: (o) => Math.min(o.n, LATENCY_TASKS) }, options),
   },
   {
     name: 'celeriac-countdown',

@@ -130,8 +130,23 @@ child.run(async () => {
     };
   };
 
-  // Warm-up, not measured: the first messages through amqplib and the broker's queue process.
-  await batch(warmup, () => undefined, () => undefined).done;
+  /** One round trip at a time (publish, confirm and reply, next), `latency` entries filled if given. */
+  const oneAtATime = async (count: number, latency?: Float64Array, onDone: () => void = () => undefined) => {
+    for (let i = 0; i < count; i++) {
+      const at = now();
+      let repliedAt = 0;
+      await batch(1, () => undefined, (_, replied) => {
+        repliedAt = replied;
+      }).done;
+      if (latency) latency[i] = repliedAt - at;
+      onDone();
+    }
+  };
+
+  // Warm-up, not measured: the first messages through amqplib and the broker's queue process
+  // (latency mode: the one-at-a-time path itself, see LATENCY_WARMUP).
+  if (mode === 'latency') await oneAtATime(warmup);
+  else await batch(warmup, () => undefined, () => undefined).done;
 
   const sentAt = new Float64Array(n);
   const latency = new Float64Array(n);
@@ -140,14 +155,7 @@ child.run(async () => {
   if (mode === 'latency') {
     let done = 0;
     const progress = setInterval(() => child.progress(`round trips ${done}/${n}`), 1000);
-    for (let i = 0; i < n; i++, done++) {
-      const at = now();
-      let repliedAt = 0;
-      await batch(1, () => undefined, (_, replied) => {
-        repliedAt = replied;
-      }).done;
-      latency[i] = repliedAt - at;
-    }
+    await oneAtATime(n, latency, () => done++);
     clearInterval(progress);
     child.finished({ startedAt, finishedAt: now(), count: n, latency: summarizeLatency(latency) });
     await child.stopped();
