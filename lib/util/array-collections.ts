@@ -1,6 +1,6 @@
 /**
- * A set and a map kept in plain arrays, for objects that come and go by the thousand on a hot
- * path: a worker's running tasks, a publisher's unconfirmed messages, a backend's waiting keys.
+ * A set and a map kept in plain arrays, for small collections that objects pass through by the
+ * thousand on a hot path: a worker's executing and running requests.
  *
  * Why not Set and Map: V8 keeps their entries in an insertion-ordered hash table that a delete
  * only marks; it rebuilds the table once marks and entries fill it, so steady churn rebuilds it
