@@ -38,6 +38,12 @@ export interface MessageLineage {
 const ORIGIN = `${process.pid}@${hostname()}`;
 const MAX_REPR = 1024;
 
+/**
+ * The timelimit header of a task with neither limit, shared by every such message (frozen): an
+ * unconfirmed send keeps its headers for a possible re-publish, so what they hold is per-send memory.
+ */
+const NO_TIME_LIMITS = Object.freeze([null, null]) as unknown as [null, null];
+
 /** The route of a task nobody routed (shared, never changed). */
 const NO_ROUTE: Readonly<Route> = Object.freeze({});
 
@@ -153,7 +159,8 @@ export class Producer {
         group: lineage.group ?? null,
         group_index: lineage.groupIndex ?? null,
         retries: lineage.retries ?? 0,
-        timelimit: [seconds(hardLimit, 'timeLimit'), seconds(softLimit, 'softTimeLimit')],
+        timelimit:
+          hardLimit === undefined && softLimit === undefined ? NO_TIME_LIMITS : [seconds(hardLimit, 'timeLimit'), seconds(softLimit, 'softTimeLimit')],
         root_id: lineage.rootId ?? id,
         parent_id: lineage.parentId ?? null,
         argsrepr: preview(args, MAX_REPR),

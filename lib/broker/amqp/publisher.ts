@@ -4,6 +4,7 @@ import { BrokerConnectionError, ClosedError, PublishError } from '../../errors/e
 import type { OutgoingMessage, PublishTarget } from '../transport.js';
 import { closeQuietly, describeError, type ConnectionManager } from './connection.js';
 import { returnKeyOf, toPublishOptions } from './properties.js';
+import { SequenceWindow } from '../../util/sequence-window.js';
 
 /** A publish in flight on channels closed by the broker this often (connection still up) is given up. */
 const MAX_CHANNEL_FAILURES = 3;
@@ -50,7 +51,8 @@ interface PendingPublish {
  */
 export class Publisher {
   private seq = 0;
-  private readonly pending = new Map<number, PendingPublish>();
+  /** Unsettled publishes by seq (a bulk sender keeps tens of thousands here; see SequenceWindow). */
+  private readonly pending = new SequenceWindow<PendingPublish>();
   /**
    * Publishes waiting to be written, from `backlogHead` on; slots before it are emptied as they
    * are taken, so the backlog never holds a publish that was written (or a settled one).
@@ -94,7 +96,7 @@ export class Publisher {
         returned: null,
         channelFailures: 0,
       };
-      this.pending.set(seq, entry);
+      this.pending.add(seq, entry);
       this.backlog.push(entry);
       this.armTimer();
       this.pump();
@@ -308,11 +310,11 @@ export class Publisher {
   /** One timer, for the oldest pending publish; when it fires every expired publish rejects. */
   private armTimer(): void {
     if (this.timer) return;
-    const oldest = this.pending.values().next();
-    if (oldest.done) return;
+    const oldest = this.pending.oldest();
+    if (oldest === undefined) return;
     // Decided after the event loop's poll phase (setImmediate): confirms that arrived while
     // this process was busy (e.g. sending a bulk of publishes) are counted before anything expires.
-    this.timer = setTimeout(() => setImmediate(() => this.expire()), Math.max(0, this.deadlineOf(oldest.value) - performance.now()) + 1);
+    this.timer = setTimeout(() => setImmediate(() => this.expire()), Math.max(0, this.deadlineOf(oldest) - performance.now()) + 1);
   }
 
   private expire(): void {
