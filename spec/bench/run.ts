@@ -11,8 +11,11 @@
  * worker process (CPU from process.cpuUsage() over 'go' → 'stop', RSS sampled every 100 ms).
  * The idle scenarios (idle.ts) run no tasks: their row has only the worker RSS column, the
  * median RSS of the idle process, and a note compares it with the floor's.
- * On a shared or small machine, use --repeat 3 (or more): rounds interleave the scenarios and
- * the median run of each is shown.
+ * On a shared or small machine, use --repeat 3 (or more). Each round runs every celeriac
+ * scenario right next to its floor (floor first in odd rounds, last in even ones), so the two
+ * figures a ratio is made of are taken minutes apart at most and the order evens out; the table
+ * shows the median run of each scenario, and its 'vs floor' column is the median of the
+ * per-round ratios (a note lists them), which the machine's drift between rounds does not move.
  */
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -82,19 +85,66 @@ const cpuPerTask = (stats: ProcessStats | undefined, tasks: number): string =>
   stats ? fixed((stats.cpuUserMs + stats.cpuSystemMs) / tasks, 3) : '-';
 const rssMb = (stats: ProcessStats | undefined): string => (stats ? fixed(stats.peakRssBytes / 2 ** 20, 0) : '-');
 
-function ratioToFloor(result: ScenarioResult, results: ScenarioResult[]): number | undefined {
-  if (result.idle) return undefined;
-  if (!result.floor) return scenarios.some((s) => s.floor === result.name) ? 1 : undefined;
-  const floor = results.find((r) => r.name === result.floor);
-  return floor ? result.tasksPerSecond / floor.tasksPerSecond : undefined;
+/** A scenario's run in one round (rounds count from 1). */
+type RoundResult = ScenarioResult & { round: number };
+
+/**
+ * A celeriac scenario's throughput over its floor's, round by round: only rounds in which both
+ * ran, in round order.
+ */
+function ratiosByRound(name: string, runs: Map<string, RoundResult[]>): number[] {
+  const own = runs.get(name) ?? [];
+  const floorName = own[0]?.floor;
+  if (!floorName || own[0]?.idle) return [];
+  const floorRuns = runs.get(floorName) ?? [];
+  return own.flatMap((run) => {
+    const floor = floorRuns.find((f) => f.round === run.round);
+    return floor ? [run.tasksPerSecond / floor.tasksPerSecond] : [];
+  });
 }
 
-function table(results: ScenarioResult[], failures: Array<{ name: string; error: string }>): string {
+function median(values: number[]): number | undefined {
+  if (values.length === 0) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+/** The 'vs floor' figure: 1 for a floor, the median per-round ratio for a scenario with one. */
+function ratioToFloor(result: ScenarioResult, runs: Map<string, RoundResult[]>): number | undefined {
+  if (result.idle) return undefined;
+  if (!result.floor) return scenarios.some((s) => s.floor === result.name) ? 1 : undefined;
+  return median(ratiosByRound(result.name, runs));
+}
+
+/** With --repeat: the per-round ratios behind a scenario's 'vs floor'. */
+function ratioNotes(result: ScenarioResult, runs: Map<string, RoundResult[]>): string[] {
+  const ratios = ratiosByRound(result.name, runs);
+  if (ratios.length < 2) return [];
+  return [`vs ${result.floor} by round: ${ratios.map((r) => r.toFixed(2)).join(', ')} (median ${fixed(median(ratios), 2)})`];
+}
+
+/**
+ * The order of one round: each floor followed by the selected scenarios measured against it
+ * (reversed in even rounds, so neither side always runs first), then the rest as selected.
+ */
+function roundOrder(selected: Scenario[], round: number): Scenario[] {
+  const names = new Set(selected.map((s) => s.name));
+  const groups: Scenario[][] = [];
+  for (const scenario of selected) {
+    if (scenario.floor && names.has(scenario.floor)) continue; // runs in its floor's group
+    const group = [scenario, ...selected.filter((s) => s.floor === scenario.name)];
+    groups.push(round % 2 === 0 ? group.reverse() : group);
+  }
+  return groups.flat();
+}
+
+function table(results: ScenarioResult[], runs: Map<string, RoundResult[]>, failures: Array<{ name: string; error: string }>): string {
   const header = ['scenario', 'tasks/s', 'vs floor', 'p50 ms', 'p99 ms', 'cpu ms/task prod', 'cpu ms/task wrk', 'rss MB prod', 'rss MB wrk'];
   const rows = results.map((r) => [
     r.name,
     r.idle ? '-' : Math.round(r.tasksPerSecond).toLocaleString('en-US'),
-    fixed(ratioToFloor(r, results), 2),
+    fixed(ratioToFloor(r, runs), 2),
     fixed(r.latency?.p50, 1),
     fixed(r.latency?.p99, 1),
     cpuPerTask(r.producer, r.cpuTasks ?? r.tasks),
@@ -178,16 +228,17 @@ async function main(): Promise<number> {
       `bench: n=${meta.n} prefetch=${meta.prefetch} (concurrency ${meta.concurrency}) · ${meta.broker} · node ${meta.node} · ${meta.cpus}\n`,
   );
 
-  // Rounds, each running every selected scenario once: machine-wide drift (other load, the
-  // broker's disk) then touches a celeriac scenario and its floor alike.
-  const runs = new Map<string, ScenarioResult[]>(selected.map((s) => [s.name, []]));
+  // Rounds, each running every selected scenario once, each next to its floor (roundOrder):
+  // machine-wide drift (other load, the broker's disk) then touches a celeriac scenario and its
+  // floor alike.
+  const runs = new Map<string, RoundResult[]>(selected.map((s) => [s.name, []]));
   const failures: Array<{ name: string; error: string }> = [];
   for (let round = 1; round <= argv.repeat; round++) {
-    for (const scenario of selected) {
+    for (const scenario of roundOrder(selected, round)) {
       const tag = argv.repeat > 1 ? `${scenario.name} ${round}/${argv.repeat}` : scenario.name;
       process.stderr.write(`\n[${tag}] ${scenario.description}\n`);
       try {
-        const r = { ...(await scenario.run(options)), floor: scenario.floor };
+        const r = { ...(await scenario.run(options)), floor: scenario.floor, round };
         runs.get(scenario.name)?.push(r);
         const figure = r.idle ? `idle RSS ${megabytes(r.idle.median.rssKb)} MB median` : `${Math.round(r.tasksPerSecond)} tasks/s`;
         process.stderr.write(`[${tag}] ${figure} in ${r.seconds.toFixed(2)} s\n`);
@@ -201,17 +252,19 @@ async function main(): Promise<number> {
   const results = [...runs.values()].filter((r) => r.length > 0).map(medianRun);
 
   process.stdout.write(
-    `\nn=${meta.n}${argv.repeat > 1 ? ` (median of ${argv.repeat})` : ''}, prefetch=${meta.prefetch}, ${meta.broker}, node ${meta.node}, ${meta.cpus}\n\n` + table(results, failures) + '\n',
+    `\nn=${meta.n}${argv.repeat > 1 ? ` (median of ${argv.repeat})` : ''}, prefetch=${meta.prefetch}, ${meta.broker}, node ${meta.node}, ${meta.cpus}\n\n` + table(results, runs, failures) + '\n',
   );
   const chords = chordTable(results);
   if (chords) process.stdout.write(`\n${chords}\n`);
-  const notes = results.flatMap((r) => [...r.notes, ...idleOverFloor(r, results)].map((note) => `  ${r.name}: ${note}`));
+  const notes = results.flatMap((r) =>
+    [...ratioNotes(r, runs), ...r.notes, ...idleOverFloor(r, results)].map((note) => `  ${r.name}: ${note}`),
+  );
   const errors = failures.map((f) => `  ${f.name}: ${f.error}`);
   if (notes.length) process.stdout.write(`\nnotes:\n${notes.join('\n')}\n`);
   if (errors.length) process.stdout.write(`\nfailures:\n${errors.join('\n')}\n`);
 
   if (argv.json) {
-    const rows = results.map((r) => ({ ...r, ratioToFloor: ratioToFloor(r, results) ?? null }));
+    const rows = results.map((r) => ({ ...r, ratioToFloor: ratioToFloor(r, runs) ?? null, ratiosByRound: ratiosByRound(r.name, runs) }));
     const allRuns = Object.fromEntries(runs);
     await writeFile(argv.json, JSON.stringify({ meta, results: rows, runs: allRuns, failures }, null, 2) + '\n');
     process.stderr.write(`bench: wrote ${argv.json}\n`);
