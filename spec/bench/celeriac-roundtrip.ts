@@ -13,6 +13,9 @@
  *   run (--n 1000000) shows whether it stays flat.
  * - celeriac-publish: the same N × applyAsync with no worker (the messages stay in the queue);
  *   compare with floor-publish. Throughput = first applyAsync() → last confirm.
+ * - celeriac-consume: a worker drains a queue preloaded (by celeriac-publish's producer) with
+ *   the warm-up and N tasks; compare with floor-consume. Timed in the worker, from its first
+ *   delivery to its last ack (its connection and declarations are not counted).
  * - celeriac-latency: min(N, 2,000) round trips one at a time (delay, get, next); compare
  *   p50/p99 with floor-latency.
  * - celeriac-countdown: N tasks with countdowns spread over --window (default 1 h), sent at
@@ -36,7 +39,8 @@ import { rate, result, runTogether, uniqueQueue, WARMUP_TASKS, type BenchOptions
 export const CHORD_TASKS = 10_000;
 
 interface Variant {
-  mode: CeleriacProducerConfig['mode'];
+  /** The producer's mode, or 'consume': the producer preloads the queue ('publish'), then the worker drains it. */
+  mode: CeleriacProducerConfig['mode'] | 'consume';
   /** Result backend; default the run's (--backend). */
   backendUrl?: string;
   /** Tasks; default --n. */
@@ -57,9 +61,31 @@ async function runCeleriac(scenario: string, variant: Variant, options: BenchOpt
   };
   // The worker runs the warm-up, then: a chord's group and chord (2N + 1), or N tasks.
   const expected = mode === 'chord' ? warmup + WARM_CHORD_SIZE + 1 + 2 * n + 1 : warmup + n;
-  const producerConfig = { ...base, mode, resultTimeoutMs: options.timeoutMs, windowMs: options.windowMs } satisfies CeleriacProducerConfig;
+  const producerConfig = {
+    ...base, mode: mode === 'consume' ? 'publish' : mode, resultTimeoutMs: options.timeoutMs, windowMs: options.windowMs,
+  } satisfies CeleriacProducerConfig;
+  const workerConfig = {
+    ...base,
+    concurrency: options.concurrency,
+    prefetchMultiplier: options.prefetchMultiplier,
+    expected,
+    measureDueError: mode === 'countdown',
+    rssCheckpoints: mode === 'countdown' || mode === 'fire-and-forget',
+    startOnGo: mode === 'consume',
+  } satisfies CeleriacWorkerConfig;
   try {
     return await withChildren(options.onProgress, async (spawn) => {
+      if (mode === 'consume') {
+        // Preloaded first (not timed), as in floor-consume; then the worker alone.
+        await runTogether([spawn('celeriac-producer.js', producerConfig, `${scenario} preload`)], options.timeoutMs);
+        const [w] = await runTogether([spawn('celeriac-worker.js', workerConfig, `${scenario} worker`)], options.timeoutMs);
+        return result(scenario, {
+          tasks: n,
+          seconds: (w.report.finishedAt - w.report.startedAt) / 1000,
+          worker: w.stats,
+          notes: [`timed from the worker's first delivery; the warm-up's ${warmup} tasks are drained too (as in floor-consume)`],
+        });
+      }
       if (mode === 'publish') {
         // No worker: the messages stay in the queue (deleted below), as in floor-publish.
         const [p] = await runTogether([spawn('celeriac-producer.js', producerConfig, `${scenario} producer`)], options.timeoutMs);
@@ -69,14 +95,7 @@ async function runCeleriac(scenario: string, variant: Variant, options: BenchOpt
           producer: p.stats,
         });
       }
-      const worker = spawn('celeriac-worker.js', {
-        ...base,
-        concurrency: options.concurrency,
-        prefetchMultiplier: options.prefetchMultiplier,
-        expected,
-        measureDueError: mode === 'countdown',
-        rssCheckpoints: mode === 'countdown' || mode === 'fire-and-forget',
-      } satisfies CeleriacWorkerConfig, `${scenario} worker`);
+      const worker = spawn('celeriac-worker.js', workerConfig, `${scenario} worker`);
       const producer = spawn('celeriac-producer.js', producerConfig, `${scenario} producer`);
       const [w, p] = await runTogether([worker, producer], options.timeoutMs);
       const publishMs = p.report.finishedAt - p.report.startedAt;
@@ -146,6 +165,12 @@ export const celeriacScenarios: Scenario[] = [
     description: 'celeriac: applyAsync(ignoreResult) × N with no worker, timed to the last confirm',
     floor: 'floor-publish',
     run: (options) => runCeleriac('celeriac-publish', { mode: 'publish' }, options),
+  },
+  {
+    name: 'celeriac-consume',
+    description: 'celeriac: a worker drains a preloaded queue (warm-up + N tasks, ignoreResult), timed from its first delivery',
+    floor: 'floor-consume',
+    run: (options) => runCeleriac('celeriac-consume', { mode: 'consume' }, options),
   },
   {
     name: 'celeriac-latency',

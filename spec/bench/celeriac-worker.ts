@@ -22,6 +22,11 @@ export interface CeleriacWorkerConfig extends CeleriacBenchConfig {
    * last of the N measured tasks are done (rss-checkpoints.ts); reported as extra figures.
    */
   rssCheckpoints?: boolean;
+  /**
+   * Consume runs (a queue preloaded before the worker starts): start the worker after 'go', and
+   * time from its first delivery, so its connection and declarations are not counted.
+   */
+  startOnGo?: boolean;
 }
 
 const child = startChild<CeleriacWorkerConfig>();
@@ -65,7 +70,7 @@ child.run(async () => {
   worker.on('task-done', (request, outcome) => {
     // Not a throw: the worker calls listeners inside its own promise chain.
     if (outcome.state !== 'SUCCESS') return child.fail(new Error(`task ${request.id} ended ${outcome.state}`));
-    // The warm-up was done before 'go': every later task is a measured one.
+    // The warm-up was done before 'go' (except in consume runs): every later task is a measured one.
     if (++done > config.warmup) rss?.count(done - config.warmup);
     if (done === expected) {
       child.finished({
@@ -78,9 +83,15 @@ child.run(async () => {
     }
   });
 
-  await worker.start();
-  await child.ready();
-  startedAt = now();
+  if (config.startOnGo) {
+    await child.ready();
+    worker.once('task-received', () => (startedAt = now()));
+    await worker.start();
+  } else {
+    await worker.start();
+    await child.ready();
+    startedAt = now();
+  }
   if (config.rssCheckpoints) rss = new RssCheckpoints(config.n, 'idle at go');
   const progress = setInterval(() => child.progress(`done ${done}/${expected} (warm-up included)`), 1000);
 

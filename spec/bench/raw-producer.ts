@@ -49,12 +49,19 @@ function publishPipelined(
   let confirmed = 0;
   const done = new Promise<void>((resolve, reject) => {
     if (count === 0) return resolve();
-    channel.once('return', (message: ConsumeMessage) => {
-      reject(new Error(`unroutable: ${message.fields.routingKey}`));
-    });
+    const onReturn = (message: ConsumeMessage): void => reject(new Error(`unroutable: ${message.fields.routingKey}`));
+    channel.on('return', onReturn);
+    // Removed when this batch settles (latency mode runs thousands of one-message batches).
+    const stopListening = (): void => void channel.off('return', onReturn);
     const onConfirm = (error: unknown): void => {
-      if (error) return reject(new Error('publish nacked by the broker'));
-      if (++confirmed === count) resolve();
+      if (error) {
+        stopListening();
+        return reject(new Error('publish nacked by the broker'));
+      }
+      if (++confirmed === count) {
+        stopListening();
+        resolve();
+      }
     };
     void (async () => {
       for (let i = 0; i < count; i++) {

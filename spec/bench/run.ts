@@ -8,7 +8,9 @@
  *
  * Columns: tasks/s over the scenario's measured interval; the ratio of that to the floor's;
  * p50/p99 per-task send → result latency; CPU ms per task and peak RSS of the producer and the
- * worker process (CPU from process.cpuUsage() over 'go' → 'stop', RSS sampled every 100 ms).
+ * worker process (CPU from process.cpuUsage() over 'go' → 'stop', RSS sampled every 100 ms), and
+ * the CPU ms per task of the RabbitMQ node when it runs on this machine (broker-cpu.ts, 'go' →
+ * last report).
  * The idle scenarios (idle.ts) run no tasks: their row has only the worker RSS column, the
  * median RSS of the idle process, and a note compares it with the floor's.
  * On a shared or small machine, use --repeat 3 (or more). Each round runs every celeriac
@@ -140,7 +142,7 @@ function roundOrder(selected: Scenario[], round: number): Scenario[] {
 }
 
 function table(results: ScenarioResult[], runs: Map<string, RoundResult[]>, failures: Array<{ name: string; error: string }>): string {
-  const header = ['scenario', 'tasks/s', 'vs floor', 'p50 ms', 'p99 ms', 'cpu ms/task prod', 'cpu ms/task wrk', 'rss MB prod', 'rss MB wrk'];
+  const header = ['scenario', 'tasks/s', 'vs floor', 'p50 ms', 'p99 ms', 'cpu ms/task prod', 'cpu ms/task wrk', 'cpu ms/task broker', 'rss MB prod', 'rss MB wrk'];
   const rows = results.map((r) => [
     r.name,
     r.idle ? '-' : Math.round(r.tasksPerSecond).toLocaleString('en-US'),
@@ -149,6 +151,7 @@ function table(results: ScenarioResult[], runs: Map<string, RoundResult[]>, fail
     fixed(r.latency?.p99, 1),
     cpuPerTask(r.producer, r.cpuTasks ?? r.tasks),
     cpuPerTask(r.worker, r.cpuTasks ?? r.tasks),
+    r.brokerCpuMs === undefined ? '-' : fixed(r.brokerCpuMs / (r.cpuTasks ?? r.tasks), 3),
     rssMb(r.producer),
     r.idle ? megabytes(r.idle.median.rssKb) : rssMb(r.worker),
   ]);

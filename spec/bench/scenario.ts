@@ -1,5 +1,6 @@
 /** What every bench scenario takes and returns, and the process choreography they share. */
 import { randomBytes } from 'node:crypto';
+import { brokerCpuMeter } from './broker-cpu.js';
 import type { BenchChild } from './child.js';
 import type { LatencySummary, ProcessStats, WorkReport } from './ipc.js';
 import type { MemorySample } from './proc-memory.js';
@@ -37,6 +38,8 @@ export interface ScenarioResult {
   producer?: ProcessStats;
   /** The process that consumes (and replies). */
   worker?: ProcessStats;
+  /** CPU the local RabbitMQ node spent over the measured work ('go' → last report), ms; absent for a remote broker. */
+  brokerCpuMs?: number;
   /** Tasks the CPU figures cover, when not `tasks` (e.g. a chord scenario's group + chord). */
   cpuTasks?: number;
   /** Chord scenarios: wall times of the header alone (as a group) and of the chord. */
@@ -89,17 +92,31 @@ export async function runTogether(
   timeoutMs: number,
 ): Promise<Array<{ report: WorkReport; stats: ProcessStats }>> {
   await Promise.all(children.map((child) => child.ready(SETUP_TIMEOUT_MS)));
+  const brokerCpu = brokerCpuMeter();
   for (const child of children) child.send({ type: 'go' });
   const reports = await Promise.all(children.map((child) => child.report(timeoutMs)));
+  latestBrokerCpuMs = brokerCpu();
   const stats = await Promise.all(children.map((child) => child.stop(SETUP_TIMEOUT_MS)));
   return children.map((_, i) => ({ report: reports[i], stats: stats[i] }));
 }
 
+/**
+ * The broker's CPU over the latest runTogether's measured work, until result() takes it: a
+ * scenario's last runTogether is its measured one (a preload runs before it), and result() is
+ * called once per scenario run, after it.
+ */
+let latestBrokerCpuMs: number | null = null;
+
+/** A scenario run's figures; takes the broker CPU of its measured runTogether (see above). */
 export function result(
   name: string,
-  fields: Omit<ScenarioResult, 'name' | 'tasksPerSecond' | 'notes'> & { notes?: string[] },
+  fields: Omit<ScenarioResult, 'name' | 'tasksPerSecond' | 'notes' | 'brokerCpuMs'> & { notes?: string[] },
 ): ScenarioResult {
-  return { name, ...fields, tasksPerSecond: fields.tasks / fields.seconds, notes: fields.notes ?? [] };
+  const brokerCpuMs = latestBrokerCpuMs;
+  latestBrokerCpuMs = null;
+  const figures: ScenarioResult = { name, ...fields, tasksPerSecond: fields.tasks / fields.seconds, notes: fields.notes ?? [] };
+  if (brokerCpuMs !== null) figures.brokerCpuMs = brokerCpuMs;
+  return figures;
 }
 
 export function rate(count: number, ms: number): string {
