@@ -66,7 +66,8 @@ child.run(async () => {
       dueErrors[timed++] = Date.now() - Date.parse(eta);
     });
   }
-  let rss: RssCheckpoints | undefined;
+  // Made before 'go' (see its constructor); its idle reading is taken at 'go'.
+  const rss = config.rssCheckpoints ? new RssCheckpoints(config.n) : undefined;
   worker.on('task-done', (request, outcome) => {
     // Not a throw: the worker calls listeners inside its own promise chain.
     if (outcome.state !== 'SUCCESS') return child.fail(new Error(`task ${request.id} ended ${outcome.state}`));
@@ -92,7 +93,7 @@ child.run(async () => {
     await child.ready();
     startedAt = now();
   }
-  if (config.rssCheckpoints) rss = new RssCheckpoints(config.n, 'idle at go');
+  rss?.start('idle at go');
   const progress = setInterval(() => child.progress(`done ${done}/${expected} (warm-up included)`), 1000);
 
   await child.stopped();
