@@ -42,7 +42,7 @@ const MAX_REPR = 1024;
  * The timelimit header of a task with neither limit, shared by every such message (frozen): an
  * unconfirmed send keeps its headers for a possible re-publish, so what they hold is per-send memory.
  */
-const NO_TIME_LIMITS = Object.freeze([null, null]) as unknown as [null, null];
+const NO_TIME_LIMITS: readonly [null, null] = Object.freeze([null, null] as const);
 
 /** The route of a task nobody routed (shared, never changed). */
 const NO_ROUTE: Readonly<Route> = Object.freeze({});

@@ -43,7 +43,7 @@ export interface TaskHeaders {
   group_index: number | null;
   retries: number;
   /** [hard, soft] in seconds, as Celery's code sends it. */
-  timelimit: [number | null, number | null];
+  timelimit: readonly [number | null, number | null];
   root_id: string;
   parent_id: string | null;
   argsrepr: string;

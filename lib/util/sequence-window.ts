@@ -6,18 +6,22 @@
  * V8's Map table only marks a deleted entry and is rebuilt once marks and entries fill it, so
  * under steady churn it rebuilds a table of that size every so many sends (in the old generation
  * once the process is warm; see array-collections.ts for what that costs the young collector).
- * Here a value lives in an array slot at `seq - base`: adding appends, removing clears the slot,
- * and the array is only copied (from its first live slot) once more than half of it is cleared.
+ * Here the sequence numbers and values sit in two parallel arrays in sequence order: adding
+ * appends, removing clears the value's slot, and the arrays are rebuilt from their live entries
+ * only once more than half of their slots are cleared — wherever the cleared slots are, so one
+ * value that stays (a publish the broker never confirms) does not keep the slots after it.
  *
- * Contract: `add` takes sequence numbers in strictly increasing order (any gaps allowed);
- * get/has/delete are O(1); iteration is in sequence order, over a snapshot taken when it starts,
- * so adding or deleting while iterating is safe; `oldest()` is amortized O(1).
+ * Contract: `add` takes sequence numbers in strictly increasing order (gaps allowed) and
+ * refuses `undefined` as a value; get/has/delete are O(log n) (a binary search), `oldest()`
+ * is O(1), and add/delete are amortized O(1) otherwise; `find` and `values` walk in sequence
+ * order; `values` is a snapshot, so adding or deleting while iterating it is safe.
  */
 export class SequenceWindow<T> implements Iterable<T> {
-  /** slots[i] holds the value of sequence number base + i, or undefined once removed (or a gap). */
-  #slots: (T | undefined)[] = [];
-  #base = 0;
-  /** Slots before this index are all empty. */
+  /** Strictly increasing; seqs[i] is the sequence number of values[i]. */
+  #seqs: number[] = [];
+  /** undefined once removed. */
+  #values: (T | undefined)[] = [];
+  /** Slots before this index are all cleared; when size > 0, values[head] is live. */
   #head = 0;
   #size = 0;
   /** The last sequence number added (so one too small is refused). */
@@ -32,22 +36,16 @@ export class SequenceWindow<T> implements Iterable<T> {
     if (!Number.isSafeInteger(seq) || seq <= this.#last) {
       throw new RangeError(`sequence number ${seq} is not greater than the last one added (${this.#last})`);
     }
+    if (value === undefined) throw new TypeError('a SequenceWindow does not hold undefined');
     this.#last = seq;
-    if (this.#size === 0) {
-      this.#slots.length = 0;
-      this.#base = seq;
-      this.#head = 0;
-    }
-    const index = seq - this.#base;
-    // A gap (sequence numbers never added) leaves empty slots; in practice there is none.
-    while (this.#slots.length < index) this.#slots.push(undefined);
-    this.#slots.push(value);
+    this.#seqs.push(seq);
+    this.#values.push(value);
     this.#size++;
   }
 
   get(seq: number): T | undefined {
-    const index = seq - this.#base;
-    return index >= this.#head && index < this.#slots.length ? this.#slots[index] : undefined;
+    const index = this.#indexOf(seq);
+    return index < 0 ? undefined : this.#values[index];
   }
 
   has(seq: number): boolean {
@@ -56,30 +54,45 @@ export class SequenceWindow<T> implements Iterable<T> {
 
   /** Removes the value under `seq`; false when there was none. */
   delete(seq: number): boolean {
-    const index = seq - this.#base;
-    if (index < this.#head || index >= this.#slots.length || this.#slots[index] === undefined) return false;
-    this.#slots[index] = undefined;
+    const index = this.#indexOf(seq);
+    if (index < 0 || this.#values[index] === undefined) return false;
+    this.#values[index] = undefined;
     this.#size--;
     if (this.#size === 0) {
-      this.#slots.length = 0;
+      this.#seqs = [];
+      this.#values = [];
       this.#head = 0;
-      this.#base = this.#last + 1;
-    } else if (index === this.#head) {
-      this.#skipEmpty();
+      return true;
     }
+    if (index === this.#head) {
+      let head = index + 1;
+      while (this.#values[head] === undefined) head++; // size > 0: a live slot follows
+      this.#head = head;
+    }
+    if (this.#values.length > 1024 && this.#size * 2 < this.#values.length) this.#compact();
     return true;
   }
 
   /** The value with the smallest sequence number, if any. */
   oldest(): T | undefined {
-    return this.#size === 0 ? undefined : this.#slots[this.#head];
+    return this.#size === 0 ? undefined : this.#values[this.#head];
+  }
+
+  /** The first value, in sequence order, that `predicate` accepts. */
+  find(predicate: (value: T) => boolean): T | undefined {
+    const values = this.#values;
+    for (let i = this.#head; i < values.length; i++) {
+      const value = values[i];
+      if (value !== undefined && predicate(value)) return value;
+    }
+    return undefined;
   }
 
   /** A snapshot of the values, in sequence order. */
   values(): T[] {
     const values: T[] = [];
-    for (let i = this.#head; i < this.#slots.length; i++) {
-      const value = this.#slots[i];
+    for (let i = this.#head; i < this.#values.length; i++) {
+      const value = this.#values[i];
       if (value !== undefined) values.push(value);
     }
     return values;
@@ -89,16 +102,33 @@ export class SequenceWindow<T> implements Iterable<T> {
     return this.values()[Symbol.iterator]();
   }
 
-  /** Moves `head` to the first live slot; drops the cleared prefix once it is over half the array. */
-  #skipEmpty(): void {
-    const slots = this.#slots;
-    let head = this.#head;
-    while (head < slots.length && slots[head] === undefined) head++;
-    if (head > 1024 && head * 2 > slots.length) {
-      this.#slots = slots.slice(head);
-      this.#base += head;
-      head = 0;
+  /** The slot of `seq` (live or cleared) at or after head, or -1. */
+  #indexOf(seq: number): number {
+    const seqs = this.#seqs;
+    let low = this.#head;
+    let high = seqs.length - 1;
+    while (low <= high) {
+      const middle = (low + high) >>> 1;
+      const found = seqs[middle]!;
+      if (found === seq) return middle;
+      if (found < seq) low = middle + 1;
+      else high = middle - 1;
     }
-    this.#head = head;
+    return -1;
+  }
+
+  /** Rebuilds both arrays from the live entries only. */
+  #compact(): void {
+    const seqs: number[] = [];
+    const values: T[] = [];
+    for (let i = this.#head; i < this.#values.length; i++) {
+      const value = this.#values[i];
+      if (value === undefined) continue;
+      seqs.push(this.#seqs[i]!);
+      values.push(value);
+    }
+    this.#seqs = seqs;
+    this.#values = values;
+    this.#head = 0;
   }
 }

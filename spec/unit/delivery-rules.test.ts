@@ -142,7 +142,7 @@ describe('rate limits', () => {
 });
 
 describe('time limits', () => {
-  const headers = (timelimit: [number | null, number | null]) => ({ timelimit }) as TaskHeaders;
+  const headers = (timelimit: readonly [number | null, number | null]) => ({ timelimit }) as TaskHeaders;
   it('the timelimit header [hard, soft] in seconds wins over task options, field by field', () => {
     assert.deepEqual(timeLimitsOf(headers([2, null]), { timeLimit: '10s', softTimeLimit: '1s' }), { hardMs: 2000, softMs: 1000 });
     assert.deepEqual(timeLimitsOf(headers([null, null]), {}), { hardMs: null, softMs: null });

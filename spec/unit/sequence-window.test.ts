@@ -45,6 +45,38 @@ describe('SequenceWindow', () => {
     assert.throws(() => window.add(1.5, 'x'), RangeError);
   });
 
+  it('finds the first value a predicate accepts, in sequence order, skipping deleted ones', () => {
+    const window = new SequenceWindow<{ seq: number; even: boolean }>();
+    for (let seq = 1; seq <= 6; seq++) window.add(seq, { seq, even: seq % 2 === 0 });
+    assert.equal(window.find((v) => v.even)?.seq, 2);
+    window.delete(2);
+    assert.equal(window.find((v) => v.even)?.seq, 4);
+    assert.equal(window.find((v) => v.seq > 10), undefined);
+  });
+
+  it('refuses undefined as a value (it could never be deleted)', () => {
+    const window = new SequenceWindow<string | undefined>();
+    assert.throws(() => window.add(1, undefined), TypeError);
+    assert.equal(window.size, 0);
+  });
+
+  it('stays correct when the oldest value stays while thousands after it come and go', () => {
+    const window = new SequenceWindow<number>();
+    window.add(1, 1); // never deleted, like a publish the broker never confirms
+    for (let seq = 2; seq <= 50_000; seq++) {
+      window.add(seq, seq);
+      if (seq > 10) assert.equal(window.delete(seq - 8), true);
+    }
+    assert.equal(window.oldest(), 1);
+    // Left: 1, 2 (the deletes begin at 3) and the last eight, 49,993 … 50,000.
+    assert.equal(window.size, 10);
+    assert.deepEqual(window.values().slice(0, 3), [1, 2, 49_993]);
+    assert.equal(window.get(49_990), undefined);
+    assert.equal(window.get(49_995), 49_995);
+    assert.equal(window.delete(1), true);
+    assert.equal(window.oldest(), 2);
+  });
+
   it('iterates a snapshot: deleting while iterating visits every value once', () => {
     const window = new SequenceWindow<number>();
     for (let seq = 1; seq <= 4; seq++) window.add(seq, seq);

@@ -223,13 +223,9 @@ export class Publisher {
     // publish for an event only a misrouted publish causes. The broker returns a publish just
     // before confirming it, so a run of returned publishes settles from the front of the scan.
     const key = returnKeyOf(message.properties.messageId, message.properties.headers);
-    let entry: PendingPublish | undefined;
-    for (const candidate of this.pending.values()) {
-      if (candidate.channel === channel && !candidate.returned && returnKeyOf(candidate.options.messageId, candidate.options.headers) === key) {
-        entry = candidate;
-        break;
-      }
-    }
+    const entry = this.pending.find(
+      (candidate) => candidate.channel === channel && !candidate.returned && returnKeyOf(candidate.options.messageId, candidate.options.headers) === key,
+    );
     const fields = message.fields as unknown as { replyCode?: number; replyText?: string };
     if (entry) entry.returned = `${fields.replyCode ?? 312} ${fields.replyText ?? 'NO_ROUTE'}`;
   }
@@ -320,8 +316,7 @@ export class Publisher {
   private expire(): void {
     this.timer = null;
     const now = performance.now();
-    for (const entry of this.pending.values()) {
-      if (this.deadlineOf(entry) > now) break;
+    for (let entry = this.pending.oldest(); entry !== undefined && this.deadlineOf(entry) <= now; entry = this.pending.oldest()) {
       const { exchange, routingKey } = entry.written;
       this.settle(
         entry,
