@@ -15,7 +15,8 @@
  *   compare with floor-publish. Throughput = first applyAsync() → last confirm.
  * - celeriac-consume: a worker drains a queue preloaded (by celeriac-publish's producer) with
  *   the warm-up and N tasks; compare with floor-consume. Timed in the worker, from its first
- *   delivery to its last ack (its connection and declarations are not counted).
+ *   delivery to its last task done (its ack queued); it connects before 'go', so its CPU figure
+ *   counts its start (declarations, subscribing) but not its connection.
  * - celeriac-latency: min(N, 2,000) round trips one at a time (delay, get, next); compare
  *   p50/p99 with floor-latency.
  * - celeriac-countdown: N tasks with countdowns spread over --window (default 1 h), sent at
@@ -83,7 +84,7 @@ async function runCeleriac(scenario: string, variant: Variant, options: BenchOpt
           tasks: n,
           seconds: (w.report.finishedAt - w.report.startedAt) / 1000,
           worker: w.stats,
-          notes: [`timed from the worker's first delivery; the warm-up's ${warmup} tasks are drained too (as in floor-consume)`],
+          notes: [`timed from the worker's first delivery to its last task done; the warm-up's ${warmup} tasks are drained too (as in floor-consume)`],
         });
       }
       if (mode === 'publish') {

@@ -23,8 +23,9 @@ export interface CeleriacWorkerConfig extends CeleriacBenchConfig {
    */
   rssCheckpoints?: boolean;
   /**
-   * Consume runs (a queue preloaded before the worker starts): start the worker after 'go', and
-   * time from its first delivery, so its connection and declarations are not counted.
+   * Consume runs (a queue preloaded before the worker starts): connect before 'go', start the
+   * worker after it, and time from its first delivery to its last task done (its ack queued).
+   * The CPU columns count the worker's start, not its connection.
    */
   startOnGo?: boolean;
 }
@@ -85,6 +86,9 @@ child.run(async () => {
   });
 
   if (config.startOnGo) {
+    // The broker connection is opened before 'go' (the floor's consumer too connects first);
+    // after it, start() declares what the worker needs and subscribes.
+    await app.transport.messageCount(config.queue);
     await child.ready();
     worker.once('task-received', () => (startedAt = now()));
     await worker.start();

@@ -91,6 +91,7 @@ export async function runTogether(
   children: BenchChild[],
   timeoutMs: number,
 ): Promise<Array<{ report: WorkReport; stats: ProcessStats }>> {
+  latestBrokerCpuMs = null; // a figure left by a scenario that failed after its runTogether is not this one's
   await Promise.all(children.map((child) => child.ready(SETUP_TIMEOUT_MS)));
   const brokerCpu = brokerCpuMeter();
   for (const child of children) child.send({ type: 'go' });
@@ -115,7 +116,7 @@ export function result(
   const brokerCpuMs = latestBrokerCpuMs;
   latestBrokerCpuMs = null;
   const figures: ScenarioResult = { name, ...fields, tasksPerSecond: fields.tasks / fields.seconds, notes: fields.notes ?? [] };
-  if (brokerCpuMs !== null) figures.brokerCpuMs = brokerCpuMs;
+  if (brokerCpuMs !== null && !fields.idle) figures.brokerCpuMs = brokerCpuMs;
   return figures;
 }
 
