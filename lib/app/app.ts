@@ -130,6 +130,7 @@ export class App {
     return {
       heartbeatSeconds: this.config.heartbeatSeconds,
       confirmTimeoutMs: this.config.confirmTimeoutMs,
+      maxUnconfirmedPublishes: this.config.maxUnconfirmedPublishes,
       connectMaxRetries: this.config.brokerConnectionMaxRetries,
       connectInitialDelayMs: 200,
       connectMaxDelayMs: this.config.brokerConnectionMaxDelayMs,

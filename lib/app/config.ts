@@ -25,6 +25,14 @@ export interface AppOptions {
   resultExpires?: Duration;
   /** How long a publish waits for the broker's confirm. Default '30s'. */
   confirmTimeout?: Duration;
+  /**
+   * Publishes written to the broker and not yet confirmed, at most (a positive integer); later
+   * sends wait in this process, in order, until confirms make room. Default null: no limit.
+   * With workers keeping up, ~1000 makes bulk sends faster (RabbitMQ does less per message when
+   * fewer wait in it); with none consuming, it slows them (confirms then wait for the disk).
+   * Measured in docs/benchmarks.md.
+   */
+  maxUnconfirmedPublishes?: number | null;
   /** AMQP heartbeat interval. Default '30s'; 0 disables. */
   heartbeat?: Duration;
   /** Connection attempts before an operation fails; null = retry forever. Default 100. */
@@ -86,6 +94,7 @@ export interface AppConfig {
   accept: string[];
   resultExpiresMs: number;
   confirmTimeoutMs: number;
+  maxUnconfirmedPublishes: number | null;
   heartbeatSeconds: number;
   brokerConnectionMaxRetries: number | null;
   brokerConnectionMaxDelayMs: number;
@@ -109,6 +118,7 @@ const KNOWN_KEYS: ReadonlySet<string> = new Set<keyof AppOptions>([
   'accept',
   'resultExpires',
   'confirmTimeout',
+  'maxUnconfirmedPublishes',
   'heartbeat',
   'brokerConnectionMaxRetries',
   'brokerConnectionMaxDelay',
@@ -150,6 +160,10 @@ export function resolveConfig(options: AppOptions, env: NodeJS.ProcessEnv = proc
     accept: [...accept],
     resultExpiresMs: toMilliseconds(options.resultExpires ?? '1d', 'resultExpires'),
     confirmTimeoutMs: toMilliseconds(options.confirmTimeout ?? '30s', 'confirmTimeout'),
+    maxUnconfirmedPublishes:
+      options.maxUnconfirmedPublishes === undefined || options.maxUnconfirmedPublishes === null
+        ? null
+        : positiveInteger('maxUnconfirmedPublishes', options.maxUnconfirmedPublishes),
     heartbeatSeconds: Math.round(toMilliseconds(options.heartbeat ?? '30s', 'heartbeat') / 1000),
     brokerConnectionMaxRetries: maxRetries,
     brokerConnectionMaxDelayMs: toMilliseconds(options.brokerConnectionMaxDelay ?? '30s', 'brokerConnectionMaxDelay'),

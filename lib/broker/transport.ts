@@ -148,6 +148,11 @@ export interface TransportOptions {
   heartbeatSeconds: number;
   /** Default 30_000. */
   confirmTimeoutMs: number;
+  /**
+   * Publishes written to the broker and not yet confirmed, at most; later ones wait in the
+   * process, in order, until confirms make room. Default null: no limit.
+   */
+  maxUnconfirmedPublishes?: number | null;
   /** Connection attempts before giving up on an operation; null = forever. Default null. */
   connectMaxRetries: number | null;
   /** First reconnect delay; doubles per attempt up to connectMaxDelayMs, with full jitter. */

@@ -20,14 +20,17 @@ export interface CeleriacBenchConfig {
   n: number;
   /** Tasks sent before 'go' to open every connection and subscription; not measured. */
   warmup: number;
+  /** The app's maxUnconfirmedPublishes (--max-unconfirmed-publishes); null: no limit. */
+  maxUnconfirmedPublishes: number | null;
 }
 
-export function createBenchApp(config: Pick<CeleriacBenchConfig, 'amqpUrl' | 'backendUrl' | 'queue'>) {
+export function createBenchApp(config: Pick<CeleriacBenchConfig, 'amqpUrl' | 'backendUrl' | 'queue'> & Partial<Pick<CeleriacBenchConfig, 'maxUnconfirmedPublishes'>>) {
   const app = createApp({
     name: 'bench',
     broker: config.amqpUrl,
     backend: config.backendUrl,
     defaultQueue: config.queue,
+    maxUnconfirmedPublishes: config.maxUnconfirmedPublishes ?? null,
   });
   const noop = app.task(NOOP_TASK, (i: number) => i);
   /** A chord body: the sum of the header's results. */

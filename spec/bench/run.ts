@@ -50,6 +50,7 @@ const argv = yargs(hideBin(process.argv))
   .option('amqp-url', { type: 'string', default: process.env.CELERIAC_BROKER_URL ?? 'amqp://guest:guest@127.0.0.1:5672' })
   .option('backend', { type: 'string', default: process.env.CELERIAC_RESULT_BACKEND ?? 'redis://127.0.0.1:6379/0', describe: 'Result backend of the celeriac scenarios' })
   .option('timeout', { type: 'number', default: 300, describe: 'Seconds a scenario may take' })
+  .option('max-unconfirmed-publishes', { type: 'number', describe: "celeriac's app option maxUnconfirmedPublishes (default: none, no limit); the floors are not limited" })
   .option('window', { type: 'string', default: '1h', describe: 'celeriac-countdown: spread the countdowns over this long (e.g. 60s, 1h)' })
   .option('cpu-prof', { type: 'string', describe: 'Write a V8 CPU profile of every producer and worker process into this directory' })
   .check((a) => {
@@ -59,6 +60,8 @@ const argv = yargs(hideBin(process.argv))
     if (!Number.isInteger(a['prefetch-multiplier']) || a['prefetch-multiplier'] < 1) {
       throw new Error('--prefetch-multiplier must be a positive integer');
     }
+    const window = a['max-unconfirmed-publishes'];
+    if (window !== undefined && (!Number.isInteger(window) || window < 1)) throw new Error('--max-unconfirmed-publishes must be a positive integer');
     return true;
   })
   .strict()
@@ -211,6 +214,7 @@ async function main(): Promise<number> {
     backendUrl: argv.backend,
     concurrency: argv.concurrency,
     prefetchMultiplier: argv['prefetch-multiplier'],
+    maxUnconfirmedPublishes: argv['max-unconfirmed-publishes'] ?? null,
     timeoutMs: argv.timeout * 1000,
     windowMs: toMilliseconds(argv.window, '--window'),
     onProgress: progress,

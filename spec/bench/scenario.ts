@@ -14,6 +14,8 @@ export interface BenchOptions {
   /** Worker concurrency for celeriac; with prefetchMultiplier gives the prefetch both sides use. */
   concurrency: number;
   prefetchMultiplier: number;
+  /** celeriac's app option of that name (null: no limit, the default). */
+  maxUnconfirmedPublishes: number | null;
   /** Upper bound on a scenario's measured work. */
   timeoutMs: number;
   /** celeriac-countdown: countdowns are spread over this many ms. */

@@ -17,6 +17,10 @@ describe('createApp options', () => {
     assert.throws(() => createApp({ resultExpires: 'soon' }), /resultExpires: expected a duration/);
     assert.throws(() => createApp({ prefetchMultiplier: 0 }), /prefetchMultiplier: expected a positive integer/);
     assert.throws(() => createApp({ logLevel: 'loud' as never }), /logLevel: expected one of/);
+    assert.throws(() => createApp({ maxUnconfirmedPublishes: 0 }), /maxUnconfirmedPublishes: expected a positive integer/);
+    assert.throws(() => createApp({ maxUnconfirmedPublishes: 2.5 }), /maxUnconfirmedPublishes: expected a positive integer/);
+    assert.equal(createApp({ broker: 'memory://config-spec' }).config.maxUnconfirmedPublishes, null);
+    assert.equal(createApp({ broker: 'memory://config-spec', maxUnconfirmedPublishes: 1000 }).config.maxUnconfirmedPublishes, 1000);
   });
   it('does no I/O: an unreachable broker is fine until first use', async () => {
     const app = createApp({ broker: 'amqp://guest:guest@127.0.0.1:1', backend: 'redis://127.0.0.1:1/0' });

@@ -45,6 +45,10 @@ interface PendingPublish {
  * - a pending publish is either in the backlog (channel === null) or written to exactly one
  *   channel; a confirm, nack or return counts only if it comes from that channel;
  * - nothing is written while `draining` (amqplib's buffer was full) until the channel's 'drain';
+ * - at most `maxUnconfirmed` publishes (Infinity: no limit) are written to the current channel
+ *   and unconfirmed (`unconfirmed` counts them); the rest wait in the backlog, in order, and are
+ *   written as confirms free the window. RabbitMQ does less per message when fewer wait in it: a persistent
+ *   message acked before the broker wrote it to disk is never written (docs/benchmarks.md);
  * - when a channel closes, its unconfirmed publishes go back to the front of the backlog, in
  *   order, and are written again on the next channel (at-least-once: the broker may have
  *   taken some of them) — unless the transport is closing, then they reject with 'closed'.
@@ -69,9 +73,12 @@ export class Publisher {
   private unflushed: PendingPublish[] = [];
   private closing = false;
   private idle: (() => void) | null = null;
+  /** Pending publishes written to `channel` (see the invariants). */
+  private unconfirmed = 0;
 
   constructor(
     private readonly connections: ConnectionManager,
+    private readonly maxUnconfirmed: number,
     private readonly confirmTimeoutMs: number,
     private readonly retryDelayMs: number,
     private readonly logger: Logger,
@@ -120,7 +127,7 @@ export class Publisher {
       this.openChannel();
       return;
     }
-    while (!this.draining && this.backlogHead < this.backlog.length) {
+    while (!this.draining && this.unconfirmed < this.maxUnconfirmed && this.backlogHead < this.backlog.length) {
       const entry = this.backlog[this.backlogHead]!;
       this.backlog[this.backlogHead++] = undefined;
       if (!this.pending.has(entry.seq)) continue; // timed out while waiting
@@ -144,6 +151,7 @@ export class Publisher {
         this.retire(channel);
         return;
       }
+      this.unconfirmed++;
       if (this.unflushed.length === 0) {
         // amqplib writes to the socket from a setImmediate it schedules in a nextTick after a
         // publish; one scheduled the same way runs right after that write.
@@ -216,6 +224,7 @@ export class Publisher {
     else if (entry.returned !== null) {
       this.settle(entry, new PublishError('unroutable', `unroutable publish to ${where} (${entry.returned})`));
     } else this.settle(entry);
+    if (this.backlogHead < this.backlog.length) this.pump(); // the window has room again
   }
 
   private onReturn(channel: ConfirmChannel, message: Message): void {
@@ -240,6 +249,7 @@ export class Publisher {
     if (this.channel === channel) {
       this.channel = null;
       this.draining = false;
+      this.unconfirmed = 0;
     }
     const missingExchange = /no exchange '([^']*)'/.exec(describeError(channelError))?.[1];
     const resend: PendingPublish[] = [];
@@ -289,6 +299,7 @@ export class Publisher {
 
   private settle(entry: PendingPublish, error?: Error): void {
     if (!this.pending.delete(entry.seq)) return;
+    if (entry.channel !== null && entry.channel === this.channel) this.unconfirmed--;
     if (error) entry.reject(error);
     else entry.resolve();
     if (this.pending.size > 0) return;
@@ -327,6 +338,7 @@ export class Publisher {
       );
     }
     this.armTimer();
+    if (this.backlogHead < this.backlog.length) this.pump(); // expired publishes freed the window
   }
 }
 

@@ -1,16 +1,16 @@
 import { ConfigError } from '../../errors/errors.js';
 import { redactUrl, schemeOf } from '../../util/url.js';
-import type {
-  ConsumeOptions,
-  ConsumerHandle,
-  Delivery,
-  DeliveryHandler,
-  OutgoingMessage,
-  PublishTarget,
-  ExchangeDeclaration,
-  QueueDeclaration,
-  Transport,
-  TransportOptions,
+import {
+  type ConsumeOptions,
+  type ConsumerHandle,
+  type Delivery,
+  type DeliveryHandler,
+  type OutgoingMessage,
+  type PublishTarget,
+  type ExchangeDeclaration,
+  type QueueDeclaration,
+  type Transport,
+  type TransportOptions,
 } from '../transport.js';
 import { ConnectionManager } from './connection.js';
 import { Consumers } from './consumer.js';
@@ -55,6 +55,7 @@ class AmqpTransport implements Transport {
     this.consumers = new Consumers(this.consuming, options.connectInitialDelayMs, logger, this.url);
     this.publisher = new Publisher(
       this.publishing,
+      options.maxUnconfirmedPublishes ?? Number.POSITIVE_INFINITY,
       options.confirmTimeoutMs,
       options.connectInitialDelayMs,
       logger,
