@@ -47,8 +47,9 @@ interface PendingPublish {
  * - nothing is written while `draining` (amqplib's buffer was full) until the channel's 'drain';
  * - at most `maxUnconfirmed` publishes (Infinity: no limit) are written to the current channel
  *   and unconfirmed (`unconfirmed` counts them); the rest wait in the backlog, in order, and are
- *   written as confirms free the window. RabbitMQ does less per message when fewer wait in it: a persistent
- *   message acked before the broker wrote it to disk is never written (docs/benchmarks.md);
+ *   written as confirms free the window. RabbitMQ does less per message when fewer wait in it:
+ *   a persistent message acked before the broker wrote it to disk is never written
+ *   (docs/benchmarks.md);
  * - when a channel closes, its unconfirmed publishes go back to the front of the backlog, in
  *   order, and are written again on the next channel (at-least-once: the broker may have
  *   taken some of them) — unless the transport is closing, then they reject with 'closed'.

@@ -1,16 +1,16 @@
 import { ConfigError } from '../../errors/errors.js';
 import { redactUrl, schemeOf } from '../../util/url.js';
-import {
-  type ConsumeOptions,
-  type ConsumerHandle,
-  type Delivery,
-  type DeliveryHandler,
-  type OutgoingMessage,
-  type PublishTarget,
-  type ExchangeDeclaration,
-  type QueueDeclaration,
-  type Transport,
-  type TransportOptions,
+import type {
+  ConsumeOptions,
+  ConsumerHandle,
+  Delivery,
+  DeliveryHandler,
+  OutgoingMessage,
+  PublishTarget,
+  ExchangeDeclaration,
+  QueueDeclaration,
+  Transport,
+  TransportOptions,
 } from '../transport.js';
 import { ConnectionManager } from './connection.js';
 import { Consumers } from './consumer.js';
