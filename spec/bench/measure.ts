@@ -8,6 +8,11 @@ function percentile(sorted: Float64Array, q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, rank))];
 }
 
+/** Nearest-rank median (the lower middle of an even count, as elsewhere in the bench); undefined when empty. */
+export function median(values: readonly number[]): number | undefined {
+  return values.length === 0 ? undefined : percentile(Float64Array.from(values).sort(), 0.5);
+}
+
 /** Summarises per-task latencies (ms). Sorts a copy; the input is left as is. */
 export function summarizeLatency(latencies: Float64Array): LatencySummary {
   const sorted = Float64Array.from(latencies).sort();

@@ -70,6 +70,7 @@ function replyScenario(name: 'floor-roundtrip' | 'floor-latency', options: Bench
         seconds: (p.report.finishedAt - p.report.startedAt) / 1000,
         latency: p.report.latency,
         producer: p.stats,
+        brokerCpuMs: p.brokerCpuMs,
         worker: c.stats,
         notes: name === 'floor-roundtrip' ? [`publishing alone took ${Math.round(publishMs)} ms (${rate(n, publishMs)})`] : [],
       });
@@ -109,6 +110,7 @@ const oneway: Scenario = {
           tasks: options.n,
           seconds: (c.report.finishedAt - p.report.startedAt) / 1000,
           producer: p.stats,
+          brokerCpuMs: p.brokerCpuMs,
           worker: c.stats,
           notes: [`publishing alone took ${Math.round(publishMs)} ms (${rate(options.n, publishMs)})`],
         });
@@ -132,6 +134,7 @@ const publishOnly: Scenario = {
           tasks: options.n,
           seconds: (p.report.finishedAt - p.report.startedAt) / 1000,
           producer: p.stats,
+          brokerCpuMs: p.brokerCpuMs,
         });
       }),
     );
@@ -157,6 +160,7 @@ const consumeOnly: Scenario = {
           tasks: options.n,
           seconds: (c.report.finishedAt - c.report.startedAt) / 1000,
           worker: c.stats,
+          brokerCpuMs: c.brokerCpuMs,
         });
       }),
     );

@@ -30,6 +30,7 @@ import { CPU_PROFILE_DIR_ENV } from './child.js';
 import { celeriacScenarios } from './celeriac-roundtrip.js';
 import { idleScenarios } from './idle.js';
 import type { ProcessStats } from './ipc.js';
+import { median } from './measure.js';
 import { megabytes } from './proc-memory.js';
 import { floorScenarios } from './raw-floor.js';
 import { prefetchOf, type BenchOptions, type Scenario, type ScenarioResult } from './scenario.js';
@@ -106,13 +107,6 @@ function ratiosByRound(name: string, runs: Map<string, RoundResult[]>): number[]
     const floor = floorRuns.find((f) => f.round === run.round);
     return floor ? [run.tasksPerSecond / floor.tasksPerSecond] : [];
   });
-}
-
-function median(values: number[]): number | undefined {
-  if (values.length === 0) return undefined;
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
 /** The 'vs floor' figure: 1 for a floor, the median per-round ratio for a scenario with one. */

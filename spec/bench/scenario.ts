@@ -92,34 +92,22 @@ export const SETUP_TIMEOUT_MS = 30_000;
 export async function runTogether(
   children: BenchChild[],
   timeoutMs: number,
-): Promise<Array<{ report: WorkReport; stats: ProcessStats }>> {
-  latestBrokerCpuMs = null; // a figure left by a scenario that failed after its runTogether is not this one's
+): Promise<Array<{ report: WorkReport; stats: ProcessStats; brokerCpuMs: number | undefined }>> {
   await Promise.all(children.map((child) => child.ready(SETUP_TIMEOUT_MS)));
   const brokerCpu = brokerCpuMeter();
   for (const child of children) child.send({ type: 'go' });
   const reports = await Promise.all(children.map((child) => child.report(timeoutMs)));
-  latestBrokerCpuMs = brokerCpu();
+  // The local broker's CPU over the work ('go' → last report), the same for every child.
+  const brokerCpuMs = brokerCpu() ?? undefined;
   const stats = await Promise.all(children.map((child) => child.stop(SETUP_TIMEOUT_MS)));
-  return children.map((_, i) => ({ report: reports[i], stats: stats[i] }));
+  return children.map((_, i) => ({ report: reports[i], stats: stats[i], brokerCpuMs }));
 }
 
-/**
- * The broker's CPU over the latest runTogether's measured work, until result() takes it: a
- * scenario's last runTogether is its measured one (a preload runs before it), and result() is
- * called once per scenario run, after it.
- */
-let latestBrokerCpuMs: number | null = null;
-
-/** A scenario run's figures; takes the broker CPU of its measured runTogether (see above). */
 export function result(
   name: string,
-  fields: Omit<ScenarioResult, 'name' | 'tasksPerSecond' | 'notes' | 'brokerCpuMs'> & { notes?: string[] },
+  fields: Omit<ScenarioResult, 'name' | 'tasksPerSecond' | 'notes'> & { notes?: string[] },
 ): ScenarioResult {
-  const brokerCpuMs = latestBrokerCpuMs;
-  latestBrokerCpuMs = null;
-  const figures: ScenarioResult = { name, ...fields, tasksPerSecond: fields.tasks / fields.seconds, notes: fields.notes ?? [] };
-  if (brokerCpuMs !== null && !fields.idle) figures.brokerCpuMs = brokerCpuMs;
-  return figures;
+  return { name, ...fields, tasksPerSecond: fields.tasks / fields.seconds, notes: fields.notes ?? [] };
 }
 
 export function rate(count: number, ms: number): string {
