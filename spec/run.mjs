@@ -3,7 +3,7 @@
 // Specs live in spec/<suite>/**/*.test.ts and are compiled to dist/spec by `npm run build`.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 
 const root = new URL('../dist/spec/', import.meta.url).pathname;
 const suites = process.argv.slice(2);
@@ -28,10 +28,52 @@ if (files.length === 0) {
 const reliability = join(root, 'reliability') + '/';
 const regular = files.filter((file) => !file.startsWith(reliability));
 const faulty = files.filter((file) => file.startsWith(reliability));
+// Bounds, so a hung spec fails the run with its name instead of holding CI until it is killed:
+// each test gets PER_TEST_MS (the slowest take about a minute), each batch BATCH_MS in all.
+const PER_TEST_MS = 300_000;
+const BATCH_MS = 30 * 60_000;
+
+/**
+ * Runs one batch in a process group of its own, so a batch over BATCH_MS is killed with every
+ * process it started (spec files, workers they spawned) and none keeps the output open.
+ * Resolves with the exit status; an interrupt of this script stops the group too.
+ */
+function runBatch(name, batch, concurrency) {
+  const args = ['--test', `--test-concurrency=${concurrency}`, `--test-timeout=${PER_TEST_MS}`, ...batch];
+  const child = spawn(process.execPath, args, { stdio: 'inherit', detached: true });
+  const killGroup = (signal) => {
+    try {
+      process.kill(-child.pid, signal);
+    } catch {
+      // the group is gone already
+    }
+  };
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    console.error(`spec run: the ${name} specs were still running after ${BATCH_MS / 60_000} min; killed`);
+    killGroup('SIGKILL');
+  }, BATCH_MS);
+  const forward = (signal) => {
+    interrupted = true;
+    killGroup(signal);
+  };
+  process.on('SIGINT', forward).on('SIGTERM', forward);
+  return new Promise((resolve) => {
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      process.off('SIGINT', forward).off('SIGTERM', forward);
+      if (!timedOut) killGroup('SIGKILL'); // whatever a finished batch left behind
+      resolve(timedOut || signal ? 1 : code ?? 1);
+    });
+  });
+}
+
+let interrupted = false;
 let status = 0;
-for (const [batch, concurrency] of [[regular, 2], [faulty, 1]]) {
-  if (batch.length === 0) continue;
-  const result = spawnSync(process.execPath, ['--test', `--test-concurrency=${concurrency}`, ...batch], { stdio: 'inherit' });
-  if (result.status !== 0) status = result.status ?? 1;
+for (const [name, batch, concurrency] of [['regular', regular, 2], ['reliability', faulty, 1]]) {
+  if (batch.length === 0 || interrupted) continue;
+  const code = await runBatch(name, batch, concurrency);
+  if (code !== 0) status = code;
 }
 process.exit(status);

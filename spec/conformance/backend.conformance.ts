@@ -31,11 +31,11 @@ function nextTurn(): Promise<void> {
 }
 
 /**
- * Resolves once a wait begun before the call has sent its subscription: a backend subscribes
- * in the turn the wait began, after that turn's publishes (the Redis backend queues its
- * SUBSCRIBE behind amqplib's write, one nextTick later), so two turns.
+ * The default `subscribed` probe: two turns. Enough for a backend whose subscription takes effect
+ * in the process (memory) or whose outcomes wait in a queue until read (rpc://); a backend that
+ * subscribes on a server (Redis pub/sub) passes a probe that asks the server.
  */
-async function subscriptionSent(): Promise<void> {
+async function twoTurns(): Promise<void> {
   await nextTurn();
   await nextTurn();
 }
@@ -63,9 +63,16 @@ export function describeBackendConformance(
     storeContext?: (backend: ResultBackend) => StoreContext;
     /** False for backends that cannot save groups (rpc://, like Celery's). */
     groups?: boolean;
+    /**
+     * Resolves once a wait begun on `backend` for `taskId` will receive an outcome stored from
+     * now on by its subscription alone (see WaitOptions.sending: until the send is confirmed,
+     * nothing else reads it). Default: two turns.
+     */
+    subscribed?: (backend: ResultBackend, taskId: string) => Promise<void>;
   } = {},
 ): void {
   const context = (backend: ResultBackend): StoreContext => options.storeContext?.(backend) ?? {};
+  const subscribed = options.subscribed ?? twoTurns;
   describe(`ResultBackend conformance: ${name}`, () => {
     let backend: ResultBackend;
     const extra: ResultBackend[] = [];
@@ -120,7 +127,7 @@ export function describeBackendConformance(
         const id = randomUUID();
         const send = unconfirmedSend();
         const waiting = backend.waitForReady(id, { timeoutMs: WAIT_MS, sending: send.sending });
-        await subscriptionSent();
+        await subscribed(backend, id);
         await backend.storeResult(meta(id, 'SUCCESS', 'early'), context(backend));
         assert.deepEqual(await waiting, meta(id, 'SUCCESS', 'early'));
         send.confirm();

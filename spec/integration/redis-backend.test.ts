@@ -4,6 +4,7 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { createRedisBackend } from '../../lib/backends/redis-backend.js';
+import { TASK_KEY_PREFIX } from '../../lib/backends/key-value-backend.js';
 import { pipelineWhenBusy } from '../../lib/backends/pipeline-when-busy.js';
 import type { BackendOptions, ResultBackend } from '../../lib/backends/result-backend.js';
 import { BackendError } from '../../lib/errors/errors.js';
@@ -34,7 +35,24 @@ async function until(what: string, check: () => Promise<boolean>): Promise<void>
   })());
 }
 
-describeBackendConformance('redis://', (overrides) => createRedisBackend(REDIS_URL, options(overrides?.resultExpiresMs)));
+/** A client of its own that asks Redis who is subscribed; opened on first use. */
+let probe: Redis | undefined;
+after(() => probe?.disconnect());
+
+/** Resolves once Redis counts a subscriber on the task's channel: a PUBLISH from then on reaches it. */
+async function subscribedOnServer(_backend: ResultBackend, taskId: string): Promise<void> {
+  probe ??= new Redis(REDIS_URL);
+  const client = probe;
+  const channel = `${TASK_KEY_PREFIX}${taskId}`;
+  await until(`a subscriber on ${channel}`, async () => {
+    const [, count] = (await client.pubsub('NUMSUB', channel)) as [string, number];
+    return count > 0;
+  });
+}
+
+describeBackendConformance('redis://', (overrides) => createRedisBackend(REDIS_URL, options(overrides?.resultExpiresMs)), {
+  subscribed: subscribedOnServer,
+});
 
 describe('redis:// backend, Redis specifics', () => {
   let raw: Redis;
