@@ -30,6 +30,10 @@ export interface MessageProperties {
   persistent?: boolean;
 }
 
+/**
+ * A message to publish. The transport keeps it (body and headers by reference) until its publish
+ * settles, to write it again after a reconnect: the caller must not change it meanwhile.
+ */
 export interface OutgoingMessage extends MessageProperties {
   body: Buffer;
 }

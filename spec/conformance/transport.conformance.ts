@@ -162,9 +162,20 @@ export function describeTransportConformance(name: string, make: () => Transport
       await withTransport(async (transport) => {
         const queue = await declare(transport, 'inflight');
         const missing = unique('missing');
+        // Even publishes are routable, odd ones not. By i % 8: a messageId of its own; a
+        // correlationId of its own; a correlationId shared by a routable and an unroutable
+        // publish in flight together (a task id sent twice); neither.
+        const shared = randomUUID();
+        const identity = (i: number): Partial<OutgoingMessage> => {
+          const kind = i % 8;
+          if (kind < 2) return { messageId: `m-${i}` };
+          if (kind < 4) return { correlationId: `c-${i}` };
+          if (kind < 6) return { correlationId: shared };
+          return {};
+        };
         const outcomes = await Promise.allSettled(
           Array.from({ length: 200 }, (_, i) =>
-            transport.publish(message(String(i), i % 4 < 2 ? { messageId: `m-${i}` } : {}), {
+            transport.publish(message(String(i), identity(i)), {
               exchange: '',
               routingKey: i % 2 === 0 ? queue : missing,
             }),

@@ -2,20 +2,32 @@ import type { Options, MessageProperties as AmqpProperties } from 'amqplib';
 import type { MessageProperties, OutgoingMessage } from '../transport.js';
 
 /**
- * Stamped on a publish that has no messageId, so that a basic.return can be matched to its
- * publish while many are in flight. Consumers strip it: callers never see it.
+ * Stamped on a publish that carries nothing else a basic.return can be matched to its publish by
+ * while many are in flight (see returnKeyOf). Consumers strip it: callers never see it.
  */
 export const PUBLISH_SEQ_HEADER = 'x-celeriac-publish-seq';
 
-/** The key a basic.return is matched by: the messageId, else the publish sequence header. */
-export function returnKeyOf(messageId: unknown, headers: Record<string, unknown> | undefined): string {
+/**
+ * The key a basic.return is matched to its publish by: the messageId; else the publish sequence
+ * header, when stamped; else the correlationId (a task message's is its task id). The publisher
+ * keeps each key unique among its unsettled publishes: it stamps a publish whose correlationId
+ * an unsettled unstamped publish already carries.
+ */
+export function returnKeyOf(properties: { messageId?: unknown; correlationId?: unknown; headers?: Record<string, unknown> }): string {
+  const { messageId, correlationId, headers } = properties;
   if (typeof messageId === 'string' && messageId !== '') return `id:${messageId}`;
-  return `seq:${String(headers?.[PUBLISH_SEQ_HEADER])}`;
+  const seq = headers?.[PUBLISH_SEQ_HEADER];
+  if (seq !== undefined) return `seq:${String(seq)}`;
+  if (typeof correlationId === 'string' && correlationId !== '') return `cid:${correlationId}`;
+  return 'none';
 }
 
-/** amqplib publish options for a message; `seq` is stamped only when there is no messageId. */
-export function toPublishOptions(message: OutgoingMessage, mandatory: boolean, seq: number): Options.Publish {
-  const headers = message.messageId ? message.headers : { ...message.headers, [PUBLISH_SEQ_HEADER]: seq };
+/**
+ * amqplib publish options for a message; `seq` (null: none) is stamped as PUBLISH_SEQ_HEADER.
+ * The message's headers object is used as it is when nothing is stamped: it is not copied.
+ */
+export function toPublishOptions(message: OutgoingMessage, mandatory: boolean, seq: number | null): Options.Publish {
+  const headers = seq === null ? message.headers : { ...message.headers, [PUBLISH_SEQ_HEADER]: seq };
   return {
     mandatory,
     persistent: message.persistent ?? true,
@@ -35,8 +47,8 @@ export function fromAmqpProperties(properties: AmqpProperties): MessagePropertie
   // amqplib decodes a fresh headers object per message: it is copied only to drop the stamp.
   let headers: Record<string, unknown> = properties.headers ?? {};
   if (PUBLISH_SEQ_HEADER in headers) {
-    headers = { ...headers };
-    delete headers[PUBLISH_SEQ_HEADER];
+    const { [PUBLISH_SEQ_HEADER]: _stamp, ...rest } = headers;
+    headers = rest;
   }
   const result: MessageProperties = {
     contentType: properties.contentType ?? '',

@@ -29,6 +29,8 @@ interface PendingPublish {
   /** The broker's reply text when it returned this publish on `channel`; the confirm then rejects it. */
   returned: string | null;
   channelFailures: number;
+  /** Its correlationId is its return key (unstamped); held in Publisher.correlationsInFlight until it settles. */
+  readonly claimsCorrelation: boolean;
 }
 
 /**
@@ -50,6 +52,11 @@ interface PendingPublish {
  *   written as confirms free the window. RabbitMQ does less per message when fewer wait in it:
  *   a persistent message acked before the broker wrote it to disk is never written
  *   (docs/benchmarks.md);
+ * - a basic.return is matched to its publish by returnKeyOf, which must be unique among pending
+ *   publishes: a publish without a messageId is matched by its correlationId (a task's id) unless
+ *   an unsettled publish already claims that one (`correlationsInFlight`); then, and when it has
+ *   no correlationId, it carries the PUBLISH_SEQ_HEADER stamp (one more header to encode, and a
+ *   copy of the headers, so only when needed);
  * - when a channel closes, its unconfirmed publishes go back to the front of the backlog, in
  *   order, and are written again on the next channel (at-least-once: the broker may have
  *   taken some of them) — unless the transport is closing, then they reject with 'closed'.
@@ -76,6 +83,8 @@ export class Publisher {
   private idle: (() => void) | null = null;
   /** Pending publishes written to `channel` (see the invariants). */
   private unconfirmed = 0;
+  /** The correlationIds pending publishes are matched by (see the invariants). */
+  private readonly correlationsInFlight = new Set<string>();
 
   constructor(
     private readonly connections: ConnectionManager,
@@ -90,7 +99,11 @@ export class Publisher {
     if (this.closing) return Promise.reject(new ClosedError(`broker ${this.url}: transport is closed`));
     return new Promise<void>((resolve, reject) => {
       const seq = ++this.seq;
-      const options = toPublishOptions(message, target.mandatory ?? true, seq);
+      const correlation = message.messageId ? '' : (message.correlationId ?? '');
+      const claimsCorrelation = correlation !== '' && !this.correlationsInFlight.has(correlation);
+      if (claimsCorrelation) this.correlationsInFlight.add(correlation);
+      const stamp = message.messageId || claimsCorrelation ? null : seq;
+      const options = toPublishOptions(message, target.mandatory ?? true, stamp);
       const entry: PendingPublish = {
         seq,
         target,
@@ -103,6 +116,7 @@ export class Publisher {
         channel: null,
         returned: null,
         channelFailures: 0,
+        claimsCorrelation,
       };
       this.pending.add(seq, entry);
       this.backlog.push(entry);
@@ -232,10 +246,8 @@ export class Publisher {
     // Found by a scan from the oldest pending publish instead of an index kept up on every
     // publish for an event only a misrouted publish causes. The broker returns a publish just
     // before confirming it, so a run of returned publishes settles from the front of the scan.
-    const key = returnKeyOf(message.properties.messageId, message.properties.headers);
-    const entry = this.pending.find(
-      (candidate) => candidate.channel === channel && !candidate.returned && returnKeyOf(candidate.options.messageId, candidate.options.headers) === key,
-    );
+    const key = returnKeyOf(message.properties);
+    const entry = this.pending.find((candidate) => candidate.channel === channel && !candidate.returned && returnKeyOf(candidate.options) === key);
     const fields = message.fields as unknown as { replyCode?: number; replyText?: string };
     if (entry) entry.returned = `${fields.replyCode ?? 312} ${fields.replyText ?? 'NO_ROUTE'}`;
   }
@@ -300,6 +312,7 @@ export class Publisher {
 
   private settle(entry: PendingPublish, error?: Error): void {
     if (!this.pending.delete(entry.seq)) return;
+    if (entry.claimsCorrelation) this.correlationsInFlight.delete(entry.options.correlationId!);
     if (entry.channel !== null && entry.channel === this.channel) this.unconfirmed--;
     if (error) entry.reject(error);
     else entry.resolve();
