@@ -1,31 +1,36 @@
 /**
- * CPU time of the RabbitMQ node, when it runs on this machine: read from /proc/<pid>/stat of
- * its Erlang VM (beam.smp), so a scenario's cost to the broker is measured beside its
- * producer's and worker's. On a 2-core machine the broker's CPU is what bounds throughput: every
- * millisecond a scenario makes it spend is one the broker cannot spend on the next message.
- * Linux only; with a remote broker (or no /proc) it reads nothing and the column stays empty.
+ * CPU time of the services a scenario runs on, when they run on this machine: the RabbitMQ node
+ * (its Erlang VM, beam.smp) and Redis (redis-server), read from /proc/<pid>/stat, so a
+ * scenario's cost to each is measured beside its producer's and worker's. On a 2-core machine
+ * their CPU is what bounds throughput: every millisecond a scenario makes them spend is one
+ * they cannot spend on the next message. Linux only; a remote service (or no /proc) reads
+ * nothing and its column stays empty.
  */
-import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { readProcStat } from './proc-stat.js';
 
-/** Clock ticks per second of /proc's utime and stime. */
-const TICKS_PER_SECOND = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
+/** The services measured: how each is recognised among local processes. */
+const SERVICES = {
+  broker: (comm: string, cmdline: string) => comm === 'beam.smp' && cmdline.includes('rabbit'),
+  redis: (comm: string) => comm === 'redis-server',
+};
+type Service = keyof typeof SERVICES;
 
-/** The pid of the local Erlang VM running RabbitMQ, if there is exactly one. */
-function findBrokerPid(): number | null {
+/** CPU each local service spent over a scenario's measured work, ms (absent: not read). */
+export interface ServiceCpu {
+  brokerCpuMs?: number;
+  redisCpuMs?: number;
+}
+
+/** The pid of the local process of `service`, if there is exactly one. */
+function findPid(service: Service): number | null {
   let pids: number[] = [];
   try {
     pids = readdirSync('/proc')
       .filter((entry) => /^\d+$/.test(entry))
       .filter((pid) => {
         try {
-          return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'beam.smp' && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('rabbit');
+          return SERVICES[service](readFileSync(`/proc/${pid}/comm`, 'utf8').trim(), readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
         } catch {
           return false; // gone meanwhile, or not ours to read
         }
@@ -39,26 +44,32 @@ function findBrokerPid(): number | null {
 
 /** user + system CPU of the process so far, ms; null when it cannot be read. */
 function cpuMsOf(pid: number): number | null {
-  try {
-    // The command name (field 2) is in parentheses and may hold spaces: fields count from after it.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND;
-  } catch {
-    return null;
-  }
+  const stat = readProcStat(pid);
+  return stat === null ? null : stat.userMs + stat.systemMs;
 }
 
-/**
- * Starts a reading of the local broker's CPU; the returned function gives the ms it spent since,
- * or null when there is no local broker to read (or it restarted meanwhile).
- */
-export function brokerCpuMeter(): () => number | null {
-  const pid = findBrokerPid();
+/** Starts reading one service; the returned function gives the ms it spent since, or undefined. */
+function meter(service: Service): () => number | undefined {
+  const pid = findPid(service);
   const start = pid === null ? null : cpuMsOf(pid);
   return () => {
-    if (pid === null || start === null) return null;
+    if (pid === null || start === null) return undefined;
     const end = cpuMsOf(pid);
-    return end === null || end < start ? null : end - start;
+    // A restarted service (another pid, or a count that went back) reads nothing.
+    return end === null || end < start ? undefined : end - start;
+  };
+}
+
+/** Starts a reading of the local services' CPU; the returned function gives what each spent since. */
+export function serviceCpuMeter(): () => ServiceCpu {
+  const broker = meter('broker');
+  const redis = meter('redis');
+  return () => {
+    const reading: ServiceCpu = {};
+    const brokerCpuMs = broker();
+    const redisCpuMs = redis();
+    if (brokerCpuMs !== undefined) reading.brokerCpuMs = brokerCpuMs;
+    if (redisCpuMs !== undefined) reading.redisCpuMs = redisCpuMs;
+    return reading;
   };
 }

@@ -85,7 +85,7 @@ async function runCeleriac(scenario: string, variant: Variant, options: BenchOpt
           tasks: n,
           seconds: (w.report.finishedAt - w.report.startedAt) / 1000,
           worker: w.stats,
-          brokerCpuMs: w.brokerCpuMs,
+          ...w.serviceCpu,
           notes: [`timed from the worker's first delivery to its last task done; the warm-up's ${warmup} tasks are drained too (as in floor-consume)`],
         });
       }
@@ -96,7 +96,7 @@ async function runCeleriac(scenario: string, variant: Variant, options: BenchOpt
           tasks: n,
           seconds: (p.report.finishedAt - p.report.startedAt) / 1000,
           producer: p.stats,
-          brokerCpuMs: p.brokerCpuMs,
+          ...p.serviceCpu,
         });
       }
       const worker = spawn('celeriac-worker.js', workerConfig, `${scenario} worker`);
@@ -112,7 +112,7 @@ async function runCeleriac(scenario: string, variant: Variant, options: BenchOpt
           cpuTasks: 2 * n + 1,
           chord: { size: n, groupSeconds, chordSeconds },
           producer: p.stats,
-          brokerCpuMs: p.brokerCpuMs,
+          ...p.serviceCpu,
           worker: w.stats,
           notes: ['cpu and rss cover the group and the chord (2N + 1 tasks)'],
         });
@@ -127,7 +127,7 @@ async function runCeleriac(scenario: string, variant: Variant, options: BenchOpt
           seconds: (w.report.finishedAt - p.report.startedAt) / 1000,
           latency: w.report.latency,
           producer: p.stats,
-          brokerCpuMs: p.brokerCpuMs,
+          ...p.serviceCpu,
           worker: w.stats,
           notes: [`countdowns spread over ${Math.round(options.windowMs / 1000)} s; latency columns = start − due time`, `${LATENESS_BY_TENTH}: ${lateness}`, rssNote],
         });
@@ -137,7 +137,7 @@ async function runCeleriac(scenario: string, variant: Variant, options: BenchOpt
         seconds: ((mode === 'fire-and-forget' ? w.report.finishedAt : p.report.finishedAt) - p.report.startedAt) / 1000,
         latency: p.report.latency,
         producer: p.stats,
-        brokerCpuMs: p.brokerCpuMs,
+        ...p.serviceCpu,
         worker: w.stats,
         notes: mode === 'fire-and-forget' ? [`publishing alone took ${Math.round(publishMs)} ms (${rate(n, publishMs)})`, rssNote] : [],
       });

@@ -23,8 +23,11 @@ export interface Child<C> {
   ready(info?: Record<string, string>): Promise<void>;
   progress(text: string): void;
   finished(report: WorkReport): void;
-  /** Resolves when the runner says 'stop', after this process's stats were sent. */
-  stopped(): Promise<void>;
+  /**
+   * Resolves when the runner says 'stop', after this process's stats were sent — or, given
+   * `external`, the stats it returns (a child that drives other processes, e.g. Python's).
+   */
+  stopped(external?: () => Promise<ProcessStats>): Promise<void>;
   run(main: () => Promise<void>): void;
   /** Reports the error to the runner and exits non-zero; for failures seen in callbacks. */
   fail(error: unknown): void;
@@ -94,9 +97,9 @@ export function startChild<C>(): Child<C> {
     finished(report) {
       void post({ type: 'finished', report });
     },
-    async stopped() {
+    async stopped(external) {
       await when('stop');
-      await post({ type: 'stats', stats: readStats() });
+      await post({ type: 'stats', stats: external ? await external() : readStats() });
     },
     run(main) {
       main().catch(fail);

@@ -70,7 +70,7 @@ function replyScenario(name: 'floor-roundtrip' | 'floor-latency', options: Bench
         seconds: (p.report.finishedAt - p.report.startedAt) / 1000,
         latency: p.report.latency,
         producer: p.stats,
-        brokerCpuMs: p.brokerCpuMs,
+        ...p.serviceCpu,
         worker: c.stats,
         notes: name === 'floor-roundtrip' ? [`publishing alone took ${Math.round(publishMs)} ms (${rate(n, publishMs)})`] : [],
       });
@@ -110,7 +110,7 @@ const oneway: Scenario = {
           tasks: options.n,
           seconds: (c.report.finishedAt - p.report.startedAt) / 1000,
           producer: p.stats,
-          brokerCpuMs: p.brokerCpuMs,
+          ...p.serviceCpu,
           worker: c.stats,
           notes: [`publishing alone took ${Math.round(publishMs)} ms (${rate(options.n, publishMs)})`],
         });
@@ -134,7 +134,7 @@ const publishOnly: Scenario = {
           tasks: options.n,
           seconds: (p.report.finishedAt - p.report.startedAt) / 1000,
           producer: p.stats,
-          brokerCpuMs: p.brokerCpuMs,
+          ...p.serviceCpu,
         });
       }),
     );
@@ -160,7 +160,7 @@ const consumeOnly: Scenario = {
           tasks: options.n,
           seconds: (c.report.finishedAt - c.report.startedAt) / 1000,
           worker: c.stats,
-          brokerCpuMs: c.brokerCpuMs,
+          ...c.serviceCpu,
         });
       }),
     );

@@ -29,19 +29,21 @@ import { brokerVersion } from './broker-admin.js';
 import { CPU_PROFILE_DIR_ENV } from './child.js';
 import { celeriacScenarios } from './celeriac-roundtrip.js';
 import { idleScenarios } from './idle.js';
+import { peerScenarios } from './peers.js';
 import type { ProcessStats } from './ipc.js';
 import { median } from './measure.js';
 import { megabytes } from './proc-memory.js';
 import { floorScenarios } from './raw-floor.js';
 import { prefetchOf, type BenchOptions, type Scenario, type ScenarioResult } from './scenario.js';
 
-const scenarios: Scenario[] = [...floorScenarios, ...celeriacScenarios, ...idleScenarios];
+const scenarios: Scenario[] = [...floorScenarios, ...celeriacScenarios, ...peerScenarios, ...idleScenarios];
 const names = scenarios.map((s) => s.name);
 
 const argv = yargs(hideBin(process.argv))
   .scriptName('npm run bench --')
   .usage('$0 [options]\n\nScenarios:\n' + scenarios.map((s) => `  ${s.name.padEnd(26)}${s.description}`).join('\n'))
-  .option('scenario', { alias: 's', type: 'string', array: true, choices: names, describe: `Scenario to run (repeatable; default: all but ${scenarios.filter((s) => s.optIn).map((s) => s.name).join(', ')})` })
+  .option('scenario', { alias: 's', type: 'string', array: true, choices: names, describe: `Scenario to run (repeatable; default: all but the peers and ${scenarios.filter((s) => s.optIn).map((s) => s.name).join(', ')})` })
+  .option('peers', { type: 'boolean', default: false, describe: 'Also run the peer scenarios (BullMQ, Python Celery), or with --scenario add them to those named' })
   .option('n', { type: 'number', default: 20_000, describe: 'Tasks per scenario' })
   .option('repeat', { type: 'number', default: 1, describe: 'Rounds of all selected scenarios; the median run of each is shown' })
   .option('json', { type: 'string', describe: 'Also write the results to this JSON file' })
@@ -72,7 +74,8 @@ const argv = yargs(hideBin(process.argv))
   .parseSync();
 
 function selectScenarios(): Scenario[] {
-  const wanted = new Set(argv.scenario?.length ? argv.scenario : scenarios.filter((s) => !s.optIn).map((s) => s.name));
+  const wanted = new Set(argv.scenario?.length ? argv.scenario : scenarios.filter((s) => !s.optIn && !s.peer).map((s) => s.name));
+  if (argv.peers) for (const scenario of scenarios) if (scenario.peer) wanted.add(scenario.name);
   if (argv.floor) {
     for (const scenario of scenarios) if (wanted.has(scenario.name) && scenario.floor) wanted.add(scenario.floor);
   }
@@ -139,7 +142,7 @@ function roundOrder(selected: Scenario[], round: number): Scenario[] {
 }
 
 function table(results: ScenarioResult[], runs: Map<string, RoundResult[]>, failures: Array<{ name: string; error: string }>): string {
-  const header = ['scenario', 'tasks/s', 'vs floor', 'p50 ms', 'p99 ms', 'cpu ms/task prod', 'cpu ms/task wrk', 'cpu ms/task broker', 'rss MB prod', 'rss MB wrk'];
+  const header = ['scenario', 'tasks/s', 'vs floor', 'p50 ms', 'p99 ms', 'cpu ms/task prod', 'cpu ms/task wrk', 'cpu ms/task broker', 'cpu ms/task redis', 'rss MB prod', 'rss MB wrk'];
   const rows = results.map((r) => [
     r.name,
     r.idle ? '-' : Math.round(r.tasksPerSecond).toLocaleString('en-US'),
@@ -149,6 +152,7 @@ function table(results: ScenarioResult[], runs: Map<string, RoundResult[]>, fail
     cpuPerTask(r.producer, r.cpuTasks ?? r.tasks),
     cpuPerTask(r.worker, r.cpuTasks ?? r.tasks),
     r.brokerCpuMs === undefined ? '-' : fixed(r.brokerCpuMs / (r.cpuTasks ?? r.tasks), 3),
+    r.redisCpuMs === undefined ? '-' : fixed(r.redisCpuMs / (r.cpuTasks ?? r.tasks), 3),
     rssMb(r.producer),
     r.idle ? megabytes(r.idle.median.rssKb) : rssMb(r.worker),
   ]);

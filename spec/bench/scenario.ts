@@ -1,6 +1,6 @@
 /** What every bench scenario takes and returns, and the process choreography they share. */
 import { randomBytes } from 'node:crypto';
-import { brokerCpuMeter } from './broker-cpu.js';
+import { serviceCpuMeter, type ServiceCpu } from './broker-cpu.js';
 import type { BenchChild } from './child.js';
 import type { LatencySummary, ProcessStats, WorkReport } from './ipc.js';
 import type { MemorySample } from './proc-memory.js';
@@ -42,6 +42,8 @@ export interface ScenarioResult {
   worker?: ProcessStats;
   /** CPU the local RabbitMQ node spent over the measured work ('go' → last report), ms; absent for a remote broker. */
   brokerCpuMs?: number;
+  /** The same for the local Redis. */
+  redisCpuMs?: number;
   /** Tasks the CPU figures cover, when not `tasks` (e.g. a chord scenario's group + chord). */
   cpuTasks?: number;
   /** Chord scenarios: wall times of the header alone (as a group) and of the chord. */
@@ -66,6 +68,8 @@ export interface Scenario {
   floor?: string;
   /** Runs only when named with --scenario: it takes long whatever --n is (its --window, idle sampling). */
   optIn?: boolean;
+  /** Another framework (peers.ts): runs with --peers, or when named with --scenario. */
+  peer?: boolean;
   run(options: BenchOptions): Promise<ScenarioResult>;
 }
 
@@ -92,15 +96,15 @@ export const SETUP_TIMEOUT_MS = 30_000;
 export async function runTogether(
   children: BenchChild[],
   timeoutMs: number,
-): Promise<Array<{ report: WorkReport; stats: ProcessStats; brokerCpuMs: number | undefined }>> {
+): Promise<Array<{ report: WorkReport; stats: ProcessStats; serviceCpu: ServiceCpu }>> {
   await Promise.all(children.map((child) => child.ready(SETUP_TIMEOUT_MS)));
-  const brokerCpu = brokerCpuMeter();
+  const services = serviceCpuMeter();
   for (const child of children) child.send({ type: 'go' });
   const reports = await Promise.all(children.map((child) => child.report(timeoutMs)));
-  // The local broker's CPU over the work ('go' → last report), the same for every child.
-  const brokerCpuMs = brokerCpu() ?? undefined;
+  // The local services' CPU over the work ('go' → last report), the same for every child.
+  const serviceCpu = services();
   const stats = await Promise.all(children.map((child) => child.stop(SETUP_TIMEOUT_MS)));
-  return children.map((_, i) => ({ report: reports[i], stats: stats[i], brokerCpuMs }));
+  return children.map((_, i) => ({ report: reports[i], stats: stats[i], serviceCpu }));
 }
 
 export function result(

@@ -1,8 +1,9 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import amqp from 'amqplib';
 import { AMQP_URL, REDIS_URL } from '../support/apps.js';
 import { startProcess, type RunningProcess } from '../support/processes.js';
+import { findPython } from '../support/python.js';
 
 /**
  * Python Celery as a real peer: a `celery worker` child process on the tasks module in
@@ -11,20 +12,8 @@ import { startProcess, type RunningProcess } from '../support/processes.js';
  */
 export const PYTHON_DIR = new URL('../../../spec/interop/python/', import.meta.url).pathname;
 
-/**
- * The interpreter that has Celery (python3-celery is a Debian package: /usr/bin/python3 has it
- * even when another python3 comes first on PATH). $CELERIAC_SPEC_PYTHON wins.
- */
+/** The interpreter that has Celery (see spec/support/python.ts). */
 export const PYTHON = findPython();
-
-function findPython(): string {
-  const candidates = [process.env.CELERIAC_SPEC_PYTHON, 'python3', '/usr/bin/python3'].filter((c): c is string => Boolean(c));
-  for (const candidate of candidates) {
-    const probe = spawnSync(candidate, ['-c', 'import celery, redis, msgpack'], { stdio: 'ignore' });
-    if (probe.status === 0) return candidate;
-  }
-  throw new Error(`no python3 with celery, redis and msgpack among ${candidates.join(', ')}: apt-get install -y python3-celery python3-redis python3-msgpack`);
-}
 
 export interface InteropQueues {
   /** Consumed by the Python worker; tasks.* are routed here by the Python app. */

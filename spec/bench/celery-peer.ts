@@ -1,0 +1,114 @@
+/**
+ * Python Celery in the bench (peer scenarios, `--peers`): a bench child (see ipc.ts) that runs
+ * a Python process — Celery's prefork worker, or the producer in celery_peer.py — and speaks
+ * the lifecycle for it. Its CPU and RSS figures are the Python process tree's (the worker's
+ * pool processes included), read from /proc, not this driver's.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createInterface } from 'node:readline';
+import { findPython } from '../support/python.js';
+import { startChild } from './child-runtime.js';
+import { now } from './ipc.js';
+import { summarizeLatency } from './measure.js';
+import { ProcessTreeMeter } from './process-tree.js';
+import { SETUP_TIMEOUT_MS } from './scenario.js';
+
+/** What celery_peer.py reads from CELERY_PEER_CONFIG. */
+export interface CeleryPeerConfig {
+  role: 'worker' | 'producer';
+  amqpUrl: string;
+  /** redis:// URL: Celery's result backend. */
+  backendUrl: string;
+  queue: string;
+  prefetchMultiplier: number;
+  /** worker: pool processes. */
+  concurrency: number;
+  n: number;
+  warmup: number;
+  mode: 'roundtrip' | 'latency';
+  resultTimeoutMs: number;
+}
+
+/** celery_peer.py is not compiled: from dist/spec/bench/ the source is three levels up. */
+const SOURCE_DIR = new URL('../../../spec/bench/', import.meta.url).pathname;
+
+const child = startChild<CeleryPeerConfig>();
+
+/**
+ * Resolves with the next line of the Python process's stdout that starts with `prefix` (lines
+ * before it go to stderr); rejects if the process ends first, or after `timeoutMs`.
+ */
+function lineStartingWith(lines: AsyncIterator<string>, prefix: string, what: string, timeoutMs: number): Promise<string> {
+  const found = (async () => {
+    for (let next = await lines.next(); !next.done; next = await lines.next()) {
+      if (next.value.startsWith(prefix)) return next.value;
+      process.stderr.write(`${next.value}\n`);
+    }
+    throw new Error(`the Python process exited before ${what}`);
+  })();
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no ${what} within ${timeoutMs} ms`)), timeoutMs);
+  });
+  return Promise.race([found, bound]).finally(() => clearTimeout(timer));
+}
+
+/** Stops the process group: SIGTERM (Celery's warm shutdown), SIGKILL after 10 s. */
+async function stopGroup(python: ChildProcess): Promise<void> {
+  if (python.exitCode !== null || python.signalCode !== null) return;
+  const exited = new Promise((resolve) => python.once('exit', resolve));
+  const signal = (name: NodeJS.Signals): void => {
+    try {
+      process.kill(-python.pid!, name);
+    } catch {
+      // gone already
+    }
+  };
+  signal('SIGTERM');
+  const timer = setTimeout(() => signal('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+child.run(async () => {
+  const config = child.config;
+  const python = findPython();
+  const env = { ...process.env, CELERY_PEER_CONFIG: JSON.stringify(config), PYTHONUNBUFFERED: '1' };
+  const args =
+    config.role === 'worker'
+      ? ['-m', 'celery', '-A', 'celery_peer', 'worker', '-Q', config.queue, '-c', String(config.concurrency), '-P', 'prefork', '-l', 'WARNING',
+        '--without-gossip', '--without-mingle', '--without-heartbeat', '-n', `peer-${randomBytes(4).toString('hex')}@%h`]
+      : ['celery_peer.py', 'producer'];
+  // A process group of its own, so stopping it stops the prefork pool too. (celery_peer.py
+  // asks Linux to end it should this driver be killed before it could.)
+  const proc = spawn(python, args, { cwd: SOURCE_DIR, env, stdio: ['pipe', 'pipe', 'inherit'], detached: true });
+  let stopping = false;
+  proc.on('exit', (code, signal) => {
+    if (!stopping) child.fail(new Error(`python ${config.role} exited early (${signal ?? `code ${code}`})`));
+  });
+  const lines = createInterface({ input: proc.stdout! })[Symbol.asyncIterator]();
+
+  await lineStartingWith(lines, config.role === 'worker' ? 'WORKER_READY' : 'READY', `${config.role} ready`, SETUP_TIMEOUT_MS);
+  const meter = new ProcessTreeMeter(proc.pid!);
+  await child.ready();
+  await meter.start();
+  if (config.role === 'worker') {
+    // The producer times the scenario; the worker's figures are its CPU and RSS to 'stop'.
+    child.finished({ startedAt: now(), finishedAt: now(), count: 0 });
+  } else {
+    proc.stdin!.write('go\n');
+    const line = await lineStartingWith(lines, 'REPORT ', 'the report', config.resultTimeoutMs);
+    const report = JSON.parse(line.slice('REPORT '.length)) as { startedAt: number; finishedAt: number; count: number; latencies: number[] };
+    child.finished({ startedAt: report.startedAt, finishedAt: report.finishedAt, count: report.count, latency: summarizeLatency(Float64Array.from(report.latencies)) });
+  }
+  await child.stopped(() => meter.stats());
+  stopping = true;
+  if (config.role === 'producer') {
+    proc.stdin!.end('stop\n');
+    await new Promise((resolve) => (proc.exitCode !== null ? resolve(null) : proc.once('exit', resolve)));
+  } else {
+    await stopGroup(proc);
+  }
+  child.exit();
+});

@@ -1,0 +1,127 @@
+/**
+ * The peers, measured beside celeriac and the raw floor in the same run (`npm run bench --
+ * --peers`): BullMQ (Node, on Redis) and Python Celery (prefork worker, Redis results), each
+ * doing the round trips celeriac-roundtrip and celeriac-latency do, and read against the same
+ * floors, so their 'vs floor' figures compare with celeriac's directly.
+ *
+ * - peer-bullmq-roundtrip: N × `queue.add()` fired at once, each awaited with
+ *   `job.waitUntilFinished()`; one Worker process with the bench's concurrency.
+ * - peer-bullmq-latency: one `add()` + `waitUntilFinished()` at a time, min(N, 2,000) times
+ *   after the same one-at-a-time warm-up as celeriac's.
+ * - peer-celery-roundtrip: min(N, 5,000) × `delay()` then `get()` each, from a Python producer;
+ *   `celery worker -P prefork -c <concurrency>` with the bench's prefetch. Capped because
+ *   Celery runs some hundreds of tasks a second: 20,000 would take a minute a round.
+ * - peer-celery-latency: one `delay(i).get()` at a time, min(N, 2,000) times.
+ *
+ * celery-node (0.5.9) is not measured: at tens of tasks a second it would take longer than the
+ * rest of the run together.
+ */
+import { randomBytes } from 'node:crypto';
+import { Queue } from 'bullmq';
+import { deleteQueues } from './broker-admin.js';
+import { connectionOf } from './bullmq-peer.js';
+import type { BullmqProducerConfig } from './bullmq-producer.js';
+import type { BullmqWorkerConfig } from './bullmq-worker.js';
+import type { CeleryPeerConfig } from './celery-peer.js';
+import { withChildren } from './child.js';
+import { LATENCY_TASKS, LATENCY_WARMUP } from './raw-floor.js';
+import { result, runTogether, uniqueQueue, WARMUP_TASKS, type BenchOptions, type Scenario, type ScenarioResult } from './scenario.js';
+
+/** peer-celery-roundtrip: min(--n, this) tasks. */
+const CELERY_TASKS = 5_000;
+
+/** The run's Redis: its backend when that is Redis, else Redis on this machine. */
+function redisOf(options: BenchOptions): string {
+  return /^rediss?:/.test(options.backendUrl) ? options.backendUrl : 'redis://127.0.0.1:6379/0';
+}
+
+async function runBullmq(scenario: string, mode: 'roundtrip' | 'latency', options: BenchOptions): Promise<ScenarioResult> {
+  const n = mode === 'latency' ? Math.min(options.n, LATENCY_TASKS) : options.n;
+  const warmup = mode === 'latency' ? LATENCY_WARMUP : WARMUP_TASKS;
+  const base = { redisUrl: redisOf(options), queue: `bench-${scenario}-${randomBytes(4).toString('hex')}`, n, warmup };
+  try {
+    return await withChildren(options.onProgress, async (spawn) => {
+      const worker = spawn('bullmq-worker.js', { ...base, concurrency: options.concurrency, expected: warmup + n } satisfies BullmqWorkerConfig, `${scenario} worker`);
+      const producer = spawn('bullmq-producer.js', { ...base, mode, resultTimeoutMs: options.timeoutMs } satisfies BullmqProducerConfig, `${scenario} producer`);
+      const [w, p] = await runTogether([worker, producer], options.timeoutMs);
+      return result(scenario, {
+        tasks: n,
+        seconds: (p.report.finishedAt - p.report.startedAt) / 1000,
+        latency: p.report.latency,
+        producer: p.stats,
+        worker: w.stats,
+        notes: ['BullMQ keeps its jobs in Redis: its broker cost is in the redis column'],
+      });
+    });
+  } finally {
+    // The producer obliterates its queue; this catches a run that failed before it could.
+    const queue = new Queue(base.queue, { connection: connectionOf(base.redisUrl) });
+    await queue.obliterate({ force: true }).catch(() => undefined);
+    await queue.close();
+  }
+}
+
+async function runCelery(scenario: string, mode: 'roundtrip' | 'latency', options: BenchOptions): Promise<ScenarioResult> {
+  const n = Math.min(options.n, mode === 'latency' ? LATENCY_TASKS : CELERY_TASKS);
+  const queue = uniqueQueue(scenario);
+  const base: Omit<CeleryPeerConfig, 'role'> = {
+    amqpUrl: options.amqpUrl,
+    backendUrl: redisOf(options),
+    queue,
+    prefetchMultiplier: options.prefetchMultiplier,
+    concurrency: options.concurrency,
+    n,
+    warmup: WARMUP_TASKS,
+    mode,
+    resultTimeoutMs: options.timeoutMs,
+  };
+  try {
+    return await withChildren(options.onProgress, async (spawn) => {
+      const worker = spawn('celery-peer.js', { ...base, role: 'worker' } satisfies CeleryPeerConfig, `${scenario} worker`);
+      const producer = spawn('celery-peer.js', { ...base, role: 'producer' } satisfies CeleryPeerConfig, `${scenario} producer`);
+      const [w, p] = await runTogether([worker, producer], options.timeoutMs);
+      return result(scenario, {
+        tasks: n,
+        seconds: (p.report.finishedAt - p.report.startedAt) / 1000,
+        latency: p.report.latency,
+        producer: p.stats,
+        ...p.serviceCpu,
+        worker: w.stats,
+        notes: [`Python Celery, prefork pool of ${options.concurrency}; cpu and rss are the Python processes' (the worker's pool included, RSS summed)`],
+      });
+    });
+  } finally {
+    await deleteQueues(options.amqpUrl, [queue]);
+  }
+}
+
+export const peerScenarios: Scenario[] = [
+  {
+    name: 'peer-bullmq-roundtrip',
+    description: 'BullMQ: add() × N then waitUntilFinished() × N; one Worker process',
+    floor: 'floor-roundtrip',
+    peer: true,
+    run: (options) => runBullmq('peer-bullmq-roundtrip', 'roundtrip', options),
+  },
+  {
+    name: 'peer-bullmq-latency',
+    description: `BullMQ: add() then waitUntilFinished(), one at a time, min(N, ${LATENCY_TASKS.toLocaleString('en-US')}) times`,
+    floor: 'floor-latency',
+    peer: true,
+    run: (options) => runBullmq('peer-bullmq-latency', 'latency', options),
+  },
+  {
+    name: 'peer-celery-roundtrip',
+    description: `Python Celery: delay() × min(N, ${CELERY_TASKS.toLocaleString('en-US')}) then get() each; prefork worker, Redis results`,
+    floor: 'floor-roundtrip',
+    peer: true,
+    run: (options) => runCelery('peer-celery-roundtrip', 'roundtrip', options),
+  },
+  {
+    name: 'peer-celery-latency',
+    description: `Python Celery: delay().get(), one at a time, min(N, ${LATENCY_TASKS.toLocaleString('en-US')}) times`,
+    floor: 'floor-latency',
+    peer: true,
+    run: (options) => runCelery('peer-celery-latency', 'latency', options),
+  },
+];
