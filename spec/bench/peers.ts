@@ -49,6 +49,7 @@ async function runBullmq(scenario: string, mode: 'roundtrip' | 'latency', option
         seconds: (p.report.finishedAt - p.report.startedAt) / 1000,
         latency: p.report.latency,
         producer: p.stats,
+        ...p.serviceCpu,
         worker: w.stats,
         notes: ['BullMQ keeps its jobs in Redis: its broker cost is in the redis column'],
       });
