@@ -162,15 +162,16 @@ export function describeTransportConformance(name: string, make: () => Transport
       await withTransport(async (transport) => {
         const queue = await declare(transport, 'inflight');
         const missing = unique('missing');
-        // Even publishes are routable, odd ones not. By i % 8: a messageId of its own; a
-        // correlationId of its own; a correlationId shared by a routable and an unroutable
-        // publish in flight together (a task id sent twice); neither.
+        // Even publishes are routable, odd ones not. By i % 10: a messageId of its own; a
+        // correlationId of its own; a correlationId, then a messageId, shared by a routable and
+        // an unroutable publish in flight together (a task id sent twice at once); neither.
         const shared = randomUUID();
         const identity = (i: number): Partial<OutgoingMessage> => {
-          const kind = i % 8;
+          const kind = i % 10;
           if (kind < 2) return { messageId: `m-${i}` };
           if (kind < 4) return { correlationId: `c-${i}` };
           if (kind < 6) return { correlationId: shared };
+          if (kind < 8) return { messageId: shared, correlationId: shared };
           return {};
         };
         const outcomes = await Promise.allSettled(

@@ -8,16 +8,17 @@ import type { MessageProperties, OutgoingMessage } from '../transport.js';
 export const PUBLISH_SEQ_HEADER = 'x-celeriac-publish-seq';
 
 /**
- * The key a basic.return is matched to its publish by: the messageId; else the publish sequence
- * header, when stamped; else the correlationId (a task message's is its task id). The publisher
- * keeps each key unique among its unsettled publishes: it stamps a publish whose correlationId
- * an unsettled unstamped publish already carries.
+ * The key a basic.return is matched to its publish by: the publish sequence header, when
+ * stamped; else the messageId (a task message's is its task id); else the correlationId (an
+ * rpc:// result's is its task id). The publisher keeps each key unique among its unsettled
+ * publishes: it stamps a publish whose messageId or correlationId an unsettled unstamped one
+ * already claims (a task id sent twice at once), and one that has neither.
  */
 export function returnKeyOf(properties: { messageId?: unknown; correlationId?: unknown; headers?: Record<string, unknown> }): string {
   const { messageId, correlationId, headers } = properties;
-  if (typeof messageId === 'string' && messageId !== '') return `id:${messageId}`;
   const seq = headers?.[PUBLISH_SEQ_HEADER];
   if (seq !== undefined) return `seq:${String(seq)}`;
+  if (typeof messageId === 'string' && messageId !== '') return `id:${messageId}`;
   if (typeof correlationId === 'string' && correlationId !== '') return `cid:${correlationId}`;
   return 'none';
 }

@@ -29,8 +29,8 @@ interface PendingPublish {
   /** The broker's reply text when it returned this publish on `channel`; the confirm then rejects it. */
   returned: string | null;
   channelFailures: number;
-  /** Its correlationId is its return key (unstamped); held in Publisher.correlationsInFlight until it settles. */
-  readonly claimsCorrelation: boolean;
+  /** The messageId or correlationId it is matched by (unstamped), held in Publisher.keysInFlight until it settles; null when stamped. */
+  readonly claimedKey: string | null;
 }
 
 /**
@@ -53,10 +53,11 @@ interface PendingPublish {
  *   a persistent message acked before the broker wrote it to disk is never written
  *   (docs/benchmarks.md);
  * - a basic.return is matched to its publish by returnKeyOf, which must be unique among pending
- *   publishes: a publish without a messageId is matched by its correlationId (a task's id) unless
- *   an unsettled publish already claims that one (`correlationsInFlight`); then, and when it has
- *   no correlationId, it carries the PUBLISH_SEQ_HEADER stamp (one more header to encode, and a
- *   copy of the headers, so only when needed);
+ *   publishes: a publish is matched by its messageId (a task message: its task id), else by its
+ *   correlationId (an rpc:// result, a chord part), unless an unsettled publish already claims
+ *   that key (`keysInFlight`: the same task id sent twice at once); then, and when it has
+ *   neither, it carries the PUBLISH_SEQ_HEADER stamp (one more header to encode, and a copy of
+ *   the headers, so only when needed);
  * - when a channel closes, its unconfirmed publishes go back to the front of the backlog, in
  *   order, and are written again on the next channel (at-least-once: the broker may have
  *   taken some of them) — unless the transport is closing, then they reject with 'closed'.
@@ -83,8 +84,8 @@ export class Publisher {
   private idle: (() => void) | null = null;
   /** Pending publishes written to `channel` (see the invariants). */
   private unconfirmed = 0;
-  /** The correlationIds pending publishes are matched by (see the invariants). */
-  private readonly correlationsInFlight = new Set<string>();
+  /** The messageIds and correlationIds unstamped pending publishes are matched by (see the invariants). */
+  private readonly keysInFlight = new Set<string>();
 
   constructor(
     private readonly connections: ConnectionManager,
@@ -99,11 +100,10 @@ export class Publisher {
     if (this.closing) return Promise.reject(new ClosedError(`broker ${this.url}: transport is closed`));
     return new Promise<void>((resolve, reject) => {
       const seq = ++this.seq;
-      const correlation = message.messageId ? '' : (message.correlationId ?? '');
-      const claimsCorrelation = correlation !== '' && !this.correlationsInFlight.has(correlation);
-      if (claimsCorrelation) this.correlationsInFlight.add(correlation);
-      const stamp = message.messageId || claimsCorrelation ? null : seq;
-      const options = toPublishOptions(message, target.mandatory ?? true, stamp);
+      const key = message.messageId || message.correlationId || '';
+      const claimedKey = key !== '' && !this.keysInFlight.has(key) ? key : null;
+      if (claimedKey !== null) this.keysInFlight.add(claimedKey);
+      const options = toPublishOptions(message, target.mandatory ?? true, claimedKey === null ? seq : null);
       const entry: PendingPublish = {
         seq,
         target,
@@ -116,7 +116,7 @@ export class Publisher {
         channel: null,
         returned: null,
         channelFailures: 0,
-        claimsCorrelation,
+        claimedKey,
       };
       this.pending.add(seq, entry);
       this.backlog.push(entry);
@@ -312,7 +312,7 @@ export class Publisher {
 
   private settle(entry: PendingPublish, error?: Error): void {
     if (!this.pending.delete(entry.seq)) return;
-    if (entry.claimsCorrelation) this.correlationsInFlight.delete(entry.options.correlationId!);
+    if (entry.claimedKey !== null) this.keysInFlight.delete(entry.claimedKey);
     if (entry.channel !== null && entry.channel === this.channel) this.unconfirmed--;
     if (error) entry.reject(error);
     else entry.resolve();
