@@ -24,6 +24,12 @@ export interface CallOptions {
   taskId?: string;
   /** 'json' or 'msgpack' for this message. */
   serializer?: string;
+  /**
+   * 'persistent' (the app's default unless `taskDeliveryMode` says otherwise): the message is
+   * written to disk and survives a broker restart. 'transient': kept in memory only — faster,
+   * lost if the broker restarts before a worker took it (Celery's `delivery_mode`).
+   */
+  deliveryMode?: DeliveryMode;
   /** Do not store the outcome. */
   ignoreResult?: boolean;
   /** Hard time limit of this run (the `timelimit` header, in seconds on the wire). */
@@ -36,6 +42,19 @@ export interface CallOptions {
   linkError?: Signature | Signature[];
 }
 
+/** How the broker keeps a task message: on disk ('persistent') or in memory only ('transient'). */
+export type DeliveryMode = 'persistent' | 'transient';
+
+export const DELIVERY_MODES: readonly DeliveryMode[] = ['persistent', 'transient'];
+
+/** Returns the delivery mode, or throws ConfigError naming `option`. */
+export function checkDeliveryMode(option: string, value: unknown): DeliveryMode {
+  if (!(DELIVERY_MODES as readonly unknown[]).includes(value)) {
+    throw new ConfigError(option, `expected ${DELIVERY_MODES.map((mode) => `'${mode}'`).join(' or ')}, got ${JSON.stringify(value)}`);
+  }
+  return value as DeliveryMode;
+}
+
 export const CALL_OPTION_KEYS: readonly (keyof CallOptions)[] = [
   'queue',
   'routingKey',
@@ -46,6 +65,7 @@ export const CALL_OPTION_KEYS: readonly (keyof CallOptions)[] = [
   'expires',
   'taskId',
   'serializer',
+  'deliveryMode',
   'ignoreResult',
   'timeLimit',
   'softTimeLimit',

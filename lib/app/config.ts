@@ -3,6 +3,7 @@ import type { Logger } from 'winston';
 import { ConfigError } from '../errors/errors.js';
 import { SERIALIZER_NAMES } from '../protocol/serializers.js';
 import { toMilliseconds, type Duration } from '../util/duration.js';
+import { checkDeliveryMode, type DeliveryMode } from './call-options.js';
 import { LOG_LEVELS, type LogLevel } from '../log/logger.js';
 import { Router, type TaskRoutes } from './routes.js';
 import { checkSchedule, type BeatSchedule } from '../beat/schedule.js';
@@ -25,6 +26,13 @@ export interface AppOptions {
   resultExpires?: Duration;
   /** How long a publish waits for the broker's confirm. Default '30s'. */
   confirmTimeout?: Duration;
+  /**
+   * How task messages are kept by the broker unless a call says otherwise (call option
+   * `deliveryMode`): 'persistent' (default: on disk, they survive a broker restart) or
+   * 'transient' (in memory only: faster, lost with a broker restart). Celery's
+   * `task_default_delivery_mode`.
+   */
+  taskDeliveryMode?: DeliveryMode;
   /**
    * Publishes written to the broker and not yet confirmed, at most (a positive integer); later
    * sends wait in this process, in order, until confirms make room. Default null: no limit.
@@ -94,6 +102,7 @@ export interface AppConfig {
   accept: string[];
   resultExpiresMs: number;
   confirmTimeoutMs: number;
+  taskDeliveryMode: DeliveryMode;
   maxUnconfirmedPublishes: number | null;
   heartbeatSeconds: number;
   brokerConnectionMaxRetries: number | null;
@@ -119,6 +128,7 @@ const KNOWN_KEYS: ReadonlySet<string> = new Set<keyof AppOptions>([
   'resultExpires',
   'confirmTimeout',
   'maxUnconfirmedPublishes',
+  'taskDeliveryMode',
   'heartbeat',
   'brokerConnectionMaxRetries',
   'brokerConnectionMaxDelay',
@@ -160,6 +170,7 @@ export function resolveConfig(options: AppOptions, env: NodeJS.ProcessEnv = proc
     accept: [...accept],
     resultExpiresMs: toMilliseconds(options.resultExpires ?? '1d', 'resultExpires'),
     confirmTimeoutMs: toMilliseconds(options.confirmTimeout ?? '30s', 'confirmTimeout'),
+    taskDeliveryMode: checkDeliveryMode('taskDeliveryMode', options.taskDeliveryMode ?? 'persistent'),
     maxUnconfirmedPublishes:
       options.maxUnconfirmedPublishes === undefined || options.maxUnconfirmedPublishes === null
         ? null

@@ -8,7 +8,7 @@ import type { QueueDeclaration } from '../broker/transport.js';
 import { DelayedDelivery } from './delayed-delivery.js';
 import type { Route } from './routes.js';
 import type { AppConfig } from './config.js';
-import type { CallOptions } from './call-options.js';
+import { checkDeliveryMode, type CallOptions } from './call-options.js';
 import type { TaskOptions } from './task.js';
 import { deadLetterDeclaration, deadLettersToQueue, queueDeclaration } from './queues.js';
 import { injectTraceContext } from '../tracing/trace-context.js';
@@ -180,6 +180,8 @@ export class Producer {
     };
     if (priority !== undefined) message.priority = priority;
     if (expiresAt !== null) message.expiration = Math.max(0, expiresAt - now);
+    const deliveryMode = options.deliveryMode === undefined ? this.config.taskDeliveryMode : checkDeliveryMode('deliveryMode', options.deliveryMode);
+    if (deliveryMode === 'transient') message.persistent = false;
     injectTraceContext(message.headers);
     return message;
   }

@@ -20,6 +20,9 @@ export function callOptionsToCelery(options: CallOptions): Record<string, unknow
       case 'ignoreResult':
         out.ignore_result = value;
         break;
+      case 'deliveryMode':
+        out.delivery_mode = value;
+        break;
       case 'countdown':
         out.countdown = toMilliseconds(value as number | string, 'countdown') / 1000;
         break;
@@ -49,6 +52,11 @@ export function celeryOptionsToCall(options: Record<string, unknown>): CallOptio
         break;
       case 'ignore_result':
         out.ignoreResult = value;
+        break;
+      case 'delivery_mode':
+        // kombu's names, or AMQP's numbers (1 transient, 2 persistent).
+        if (value === 1 || value === 'transient') out.deliveryMode = 'transient';
+        else if (value === 2 || value === 'persistent') out.deliveryMode = 'persistent';
         break;
       case 'countdown':
         if (typeof value === 'number') out.countdown = value * 1000;

@@ -64,6 +64,8 @@ export interface TaskMessage {
   priority?: number;
   /** AMQP per-message TTL, ms. */
   expiration?: number;
+  /** False: a transient message (delivery mode 1), kept by the broker in memory only. Default true. */
+  persistent?: boolean;
 }
 
 export function emptyEmbed(): MessageEmbed {
@@ -88,7 +90,7 @@ export function encodeTaskMessage(message: TaskMessage, serializerName: string):
     correlationId: message.headers.id,
     // Lets the broker's returns be matched to this publish without an extra header.
     messageId: message.headers.id,
-    persistent: true,
+    persistent: message.persistent ?? true,
     priority: message.priority ?? 0,
   };
   if (message.replyTo !== undefined) outgoing.replyTo = message.replyTo;

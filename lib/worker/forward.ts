@@ -10,7 +10,8 @@ import type { Delivery, OutgoingMessage } from '../broker/transport.js';
  */
 export async function forward(app: App, delivery: Delivery, headers: Record<string, unknown>, delayMs: number): Promise<void> {
   const { expiration: _old, ...properties } = delivery.properties;
-  const message: OutgoingMessage = { ...properties, headers, body: delivery.body, persistent: true };
+  // The copy is kept by the broker as the original was (a transient task's retry stays transient).
+  const message: OutgoingMessage = { ...properties, headers, body: delivery.body, persistent: properties.persistent ?? true };
   if (delayMs > 0) {
     await app.delayedDelivery.publish(message, delivery.queue, delayMs);
     return;

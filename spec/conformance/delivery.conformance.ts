@@ -121,6 +121,25 @@ export function describeDeliveryControl(name: string, makeApp: (options?: AppOpt
         assert.equal(runs, 1);
       });
 
+      it("a transient task (deliveryMode 'transient') runs, and its retry is sent transient too", async () => {
+        const { app, worker } = setup();
+        const flaky = app.task('spec.retry.transient', function (this: TaskContext, x: number) {
+          if (this.retries < 1) throw this.retry({ countdown: 0 });
+          return x + 1;
+        });
+        // Every publish of this task, as the transport is asked for it: the send, then the retry.
+        const transport = app.transport;
+        const publish = transport.publish.bind(transport);
+        const persistent: boolean[] = [];
+        transport.publish = (message, target) => {
+          if (message.headers.task === 'spec.retry.transient') persistent.push(message.persistent ?? true);
+          return publish(message, target);
+        };
+        await worker.start();
+        assert.equal(await flaky.applyAsync([1], {}, { deliveryMode: 'transient' }).get({ timeout: '10s' }), 2);
+        assert.deepEqual(persistent, [false, false]);
+      });
+
       it('context.retry() past maxRetries without exc fails with MaxRetriesExceededError', async () => {
         const { app, worker } = setup();
         const forever = app.task('spec.retry.exceeded', function (this: TaskContext) {

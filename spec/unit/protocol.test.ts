@@ -172,3 +172,22 @@ describe('serializers', () => {
     assert.deepEqual([...msgpack.encode({ a: 1 })], [0x81, 0xa1, 0x61, 0x01]);
   });
 });
+
+describe('delivery mode (AMQP delivery_mode 2 persistent, 1 transient)', () => {
+  const transientApp = new Producer(resolveConfig({ broker: 'memory://protocol-spec', backend: null, taskDeliveryMode: 'transient' }), () => {
+    throw new Error('no transport in protocol specs');
+  }, 'fe926f47-758b-32c7-9d6f-4f0216c1114d');
+  const encoded = (from: Producer, options: Parameters<Producer['build']>[3]) => encodeTaskMessage(from.build('tasks.add', [1, 2], {}, options), 'json');
+
+  it('is persistent unless the app or the call says transient; the call wins', () => {
+    assert.equal(encoded(producer, {}).persistent, true);
+    assert.equal(encoded(producer, { deliveryMode: 'transient' }).persistent, false);
+    assert.equal(encoded(transientApp, {}).persistent, false);
+    assert.equal(encoded(transientApp, { deliveryMode: 'persistent' }).persistent, true);
+  });
+
+  it('refuses anything else, naming the option', () => {
+    assert.throws(() => encoded(producer, { deliveryMode: 2 as never }), /deliveryMode: expected 'persistent' or 'transient', got 2/);
+    assert.throws(() => resolveConfig({ taskDeliveryMode: 'durable' as never }), /taskDeliveryMode: expected 'persistent' or 'transient', got "durable"/);
+  });
+});
