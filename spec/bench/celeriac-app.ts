@@ -5,6 +5,7 @@
  * with confirm, consume, decode, run, store the result, ack, deliver the result to the caller.
  */
 import { createApp } from '../../lib/index.js';
+import type { DeliveryMode } from '../../lib/app/call-options.js';
 
 export const NOOP_TASK = 'bench.noop';
 export const SUM_TASK = 'bench.sum';
@@ -22,15 +23,20 @@ export interface CeleriacBenchConfig {
   warmup: number;
   /** The app's maxUnconfirmedPublishes (--max-unconfirmed-publishes); null: no limit. */
   maxUnconfirmedPublishes: number | null;
+  /** The app's taskDeliveryMode (--task-delivery-mode). */
+  taskDeliveryMode: DeliveryMode;
 }
 
-export function createBenchApp(config: Pick<CeleriacBenchConfig, 'amqpUrl' | 'backendUrl' | 'queue'> & Partial<Pick<CeleriacBenchConfig, 'maxUnconfirmedPublishes'>>) {
+export function createBenchApp(
+  config: Pick<CeleriacBenchConfig, 'amqpUrl' | 'backendUrl' | 'queue'> & Partial<Pick<CeleriacBenchConfig, 'maxUnconfirmedPublishes' | 'taskDeliveryMode'>>,
+) {
   const app = createApp({
     name: 'bench',
     broker: config.amqpUrl,
     backend: config.backendUrl,
     defaultQueue: config.queue,
     maxUnconfirmedPublishes: config.maxUnconfirmedPublishes ?? null,
+    taskDeliveryMode: config.taskDeliveryMode ?? 'persistent',
   });
   const noop = app.task(NOOP_TASK, (i: number) => i);
   /** A chord body: the sum of the header's results. */

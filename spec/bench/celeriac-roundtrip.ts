@@ -60,6 +60,7 @@ async function runCeleriac(scenario: string, variant: Variant, options: BenchOpt
     n,
     warmup,
     maxUnconfirmedPublishes: options.maxUnconfirmedPublishes,
+    taskDeliveryMode: options.taskDeliveryMode,
   };
   // The worker runs the warm-up, then: a chord's group and chord (2N + 1), or N tasks.
   const expected = mode === 'chord' ? warmup + WARM_CHORD_SIZE + 1 + 2 * n + 1 : warmup + n;

@@ -25,6 +25,7 @@ import os from 'node:os';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { toMilliseconds } from '../../lib/util/duration.js';
+import type { DeliveryMode } from '../../lib/app/call-options.js';
 import { brokerVersion } from './broker-admin.js';
 import { CPU_PROFILE_DIR_ENV } from './child.js';
 import { celeriacScenarios } from './celeriac-roundtrip.js';
@@ -54,6 +55,7 @@ const argv = yargs(hideBin(process.argv))
   .option('backend', { type: 'string', default: process.env.CELERIAC_RESULT_BACKEND ?? 'redis://127.0.0.1:6379/0', describe: 'Result backend of the celeriac scenarios' })
   .option('timeout', { type: 'number', default: 300, describe: 'Seconds a scenario may take' })
   .option('max-unconfirmed-publishes', { type: 'number', describe: "celeriac's app option maxUnconfirmedPublishes (default: none, no limit); the floors are not limited" })
+  .option('task-delivery-mode', { type: 'string', choices: ['persistent', 'transient'], default: 'persistent', describe: "celeriac's app option taskDeliveryMode; the floors' messages stay persistent" })
   .option('window', { type: 'string', default: '1h', describe: 'celeriac-countdown: spread the countdowns over this long (e.g. 60s, 1h)' })
   .option('cpu-prof', { type: 'string', describe: 'Write a V8 CPU profile of every producer and worker process into this directory' })
   .check((a) => {
@@ -213,6 +215,7 @@ async function main(): Promise<number> {
     concurrency: argv.concurrency,
     prefetchMultiplier: argv['prefetch-multiplier'],
     maxUnconfirmedPublishes: argv['max-unconfirmed-publishes'] ?? null,
+    taskDeliveryMode: argv['task-delivery-mode'] as DeliveryMode,
     timeoutMs: argv.timeout * 1000,
     windowMs: toMilliseconds(argv.window, '--window'),
     onProgress: progress,

@@ -1,5 +1,6 @@
 /** What every bench scenario takes and returns, and the process choreography they share. */
 import { randomBytes } from 'node:crypto';
+import type { DeliveryMode } from '../../lib/app/call-options.js';
 import { serviceCpuMeter, type ServiceCpu } from './broker-cpu.js';
 import type { BenchChild } from './child.js';
 import type { LatencySummary, ProcessStats, WorkReport } from './ipc.js';
@@ -16,6 +17,8 @@ export interface BenchOptions {
   prefetchMultiplier: number;
   /** celeriac's app option of that name (null: no limit, the default). */
   maxUnconfirmedPublishes: number | null;
+  /** celeriac's app option taskDeliveryMode ('persistent', the default, or 'transient'). */
+  taskDeliveryMode: DeliveryMode;
   /** Upper bound on a scenario's measured work. */
   timeoutMs: number;
   /** celeriac-countdown: countdowns are spread over this many ms. */
