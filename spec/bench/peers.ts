@@ -25,7 +25,7 @@ import type { BullmqWorkerConfig } from './bullmq-worker.js';
 import type { CeleryPeerConfig } from './celery-peer.js';
 import { withChildren } from './child.js';
 import { LATENCY_TASKS, LATENCY_WARMUP } from './raw-floor.js';
-import { result, runTogether, uniqueQueue, WARMUP_TASKS, type BenchOptions, type Scenario, type ScenarioResult } from './scenario.js';
+import { result, runTogether, uniqueQueue, WARMUP_TASKS, type BenchOptions, type ChildRun, type Scenario, type ScenarioResult } from './scenario.js';
 
 /** peer-celery-roundtrip: min(--n, this) tasks. */
 const CELERY_TASKS = 5_000;
@@ -33,6 +33,19 @@ const CELERY_TASKS = 5_000;
 /** The run's Redis: its backend when that is Redis, else Redis on this machine. */
 function redisOf(options: BenchOptions): string {
   return /^rediss?:/.test(options.backendUrl) ? options.backendUrl : 'redis://127.0.0.1:6379/0';
+}
+
+/** A peer's round-trip row: timed, and its latency taken, in the producer. */
+function roundTripResult(scenario: string, n: number, worker: ChildRun, producer: ChildRun, note: string): ScenarioResult {
+  return result(scenario, {
+    tasks: n,
+    seconds: (producer.report.finishedAt - producer.report.startedAt) / 1000,
+    latency: producer.report.latency,
+    producer: producer.stats,
+    ...producer.serviceCpu,
+    worker: worker.stats,
+    notes: [note],
+  });
 }
 
 async function runBullmq(scenario: string, mode: 'roundtrip' | 'latency', options: BenchOptions): Promise<ScenarioResult> {
@@ -44,15 +57,7 @@ async function runBullmq(scenario: string, mode: 'roundtrip' | 'latency', option
       const worker = spawn('bullmq-worker.js', { ...base, concurrency: options.concurrency, expected: warmup + n } satisfies BullmqWorkerConfig, `${scenario} worker`);
       const producer = spawn('bullmq-producer.js', { ...base, mode, resultTimeoutMs: options.timeoutMs } satisfies BullmqProducerConfig, `${scenario} producer`);
       const [w, p] = await runTogether([worker, producer], options.timeoutMs);
-      return result(scenario, {
-        tasks: n,
-        seconds: (p.report.finishedAt - p.report.startedAt) / 1000,
-        latency: p.report.latency,
-        producer: p.stats,
-        ...p.serviceCpu,
-        worker: w.stats,
-        notes: ['BullMQ keeps its jobs in Redis: its broker cost is in the redis column'],
-      });
+      return roundTripResult(scenario, n, w, p, 'BullMQ keeps its jobs in Redis: its broker cost is in the redis column');
     });
   } finally {
     // The producer obliterates its queue; this catches a run that failed before it could.
@@ -81,15 +86,8 @@ async function runCelery(scenario: string, mode: 'roundtrip' | 'latency', option
       const worker = spawn('celery-peer.js', { ...base, role: 'worker' } satisfies CeleryPeerConfig, `${scenario} worker`);
       const producer = spawn('celery-peer.js', { ...base, role: 'producer' } satisfies CeleryPeerConfig, `${scenario} producer`);
       const [w, p] = await runTogether([worker, producer], options.timeoutMs);
-      return result(scenario, {
-        tasks: n,
-        seconds: (p.report.finishedAt - p.report.startedAt) / 1000,
-        latency: p.report.latency,
-        producer: p.stats,
-        ...p.serviceCpu,
-        worker: w.stats,
-        notes: [`Python Celery, prefork pool of ${options.concurrency}; cpu and rss are the Python processes' (the worker's pool included, RSS summed)`],
-      });
+      const note = `Python Celery, prefork pool of ${options.concurrency}; cpu and rss are the Python processes' (the worker's pool included, RSS summed)`;
+      return roundTripResult(scenario, n, w, p, note);
     });
   } finally {
     await deleteQueues(options.amqpUrl, [queue]);

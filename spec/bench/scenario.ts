@@ -90,6 +90,13 @@ export const WARMUP_TASKS = 100;
 /** Bound on getting a process connected and subscribed, and on stopping it. */
 export const SETUP_TIMEOUT_MS = 30_000;
 
+/** What one child of a scenario reported, its resource use, and the services' CPU over the work. */
+export interface ChildRun {
+  report: WorkReport;
+  stats: ProcessStats;
+  serviceCpu: ServiceCpu;
+}
+
 /**
  * Drives already-forked children through the lifecycle together: waits until all are ready,
  * says 'go' in the given order (consumers first, so nothing waits on a subscription), waits
@@ -99,7 +106,7 @@ export const SETUP_TIMEOUT_MS = 30_000;
 export async function runTogether(
   children: BenchChild[],
   timeoutMs: number,
-): Promise<Array<{ report: WorkReport; stats: ProcessStats; serviceCpu: ServiceCpu }>> {
+): Promise<ChildRun[]> {
   await Promise.all(children.map((child) => child.ready(SETUP_TIMEOUT_MS)));
   const services = serviceCpuMeter();
   for (const child of children) child.send({ type: 'go' });
