@@ -15,6 +15,7 @@ export interface CallArgs {
   expires?: string;
   priority?: number;
   serializer?: string;
+  'delivery-mode'?: string;
   wait: boolean;
   timeout: string;
 }
@@ -39,6 +40,7 @@ export const callCommand: CommandModule<object, CallArgs> = {
       .option('expires', { type: 'string', describe: 'Expiry (ms or 10s, 5m, ...)' })
       .option('priority', { type: 'number', describe: 'Message priority 0-9' })
       .option('serializer', { choices: ['json', 'msgpack'], describe: 'Message serializer' })
+      .option('delivery-mode', { choices: ['persistent', 'transient'], describe: "How the broker keeps the message (default the app's taskDeliveryMode: persistent)" })
       .option('wait', { type: 'boolean', default: false, describe: 'Wait for the result and print it' })
       .option('timeout', { type: 'string', default: '60s', describe: 'How long --wait waits' })
       .example('$0 call tasks.add --args \'[2, 3]\' --wait', 'run add(2, 3) and print 5')

@@ -1,5 +1,6 @@
 import type { ArgumentsCamelCase } from 'yargs';
 import { ConfigError, type CallOptions } from '../../lib/index.js';
+import type { DeliveryMode } from '../../lib/app/call-options.js';
 import type { CanvasNode, ResultHandle } from '../../lib/canvas/canvas-node.js';
 import { rootContext } from '../../lib/canvas/canvas-node.js';
 import { nodeFromDict } from '../../lib/canvas/from-dict.js';
@@ -23,6 +24,7 @@ export async function runCall(args: ArgumentsCamelCase<CallArgs>): Promise<void>
     ...(args.expires ? { expires: args.expires } : {}),
     ...(args.priority !== undefined ? { priority: args.priority } : {}),
     ...(args.serializer ? { serializer: args.serializer } : {}),
+    ...(args.deliveryMode ? { deliveryMode: args.deliveryMode as DeliveryMode } : {}),
   };
   try {
     let result: ResultHandle;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createApp, type App } from '../../lib/index.js';
-import { AMQP_URL, REDIS_URL, uniqueName } from '../support/apps.js';
+import { AMQP_URL, REDIS_URL, takeMessages, uniqueName } from '../support/apps.js';
 import { EXAMPLE_TASKS, runCli, startCli, type RunningProcess } from '../support/processes.js';
 
 /**
@@ -75,6 +75,21 @@ describe('celeriac call with canvas', () => {
     assert.equal(await waited(['--chain', JSON.stringify([sig('multiply', 2, 2), sig('add', 10)])], rpcEnv, queues.rpc), 14);
     const header = Array.from({ length: 20 }, (_, i) => sig('add', i, i));
     assert.equal(await waited(['--group', JSON.stringify(header), '--chord-body', JSON.stringify(sig('add_all'))], rpcEnv, queues.rpc), 380);
+  });
+
+  it('--delivery-mode transient sends the message transient (AMQP delivery mode 1); the default is persistent', async () => {
+    const queue = uniqueName('cli-delivery-mode');
+    try {
+      for (const mode of ['transient', undefined]) {
+        const { code, stderr } = await call(['tasks.add', '--args', '[2, 3]', ...(mode ? ['--delivery-mode', mode] : [])], redisEnv, queue);
+        assert.equal(code, 0, stderr);
+      }
+      const [transient, persistent] = await takeMessages(producer.transport, queue, 2);
+      assert.equal(transient!.properties.persistent, false);
+      assert.equal(persistent!.properties.persistent, true);
+    } finally {
+      await producer.transport.deleteQueue(queue).catch(() => undefined);
+    }
   });
 
   it('refuses what is not a canvas, naming the option', async () => {
