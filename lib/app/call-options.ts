@@ -27,7 +27,8 @@ export interface CallOptions {
   /**
    * 'persistent' (the app's default unless `taskDeliveryMode` says otherwise): the message is
    * written to disk and survives a broker restart. 'transient': kept in memory only — faster,
-   * lost if the broker restarts before a worker took it (Celery's `delivery_mode`).
+   * lost if the broker restarts before a worker took it (Celery's `delivery_mode`). A quorum
+   * queue keeps every message on disk whatever the mode.
    */
   deliveryMode?: DeliveryMode;
   /** Do not store the outcome. */

@@ -54,7 +54,8 @@ export function celeryOptionsToCall(options: Record<string, unknown>): CallOptio
         out.ignoreResult = value;
         break;
       case 'delivery_mode':
-        // kombu's names, or AMQP's numbers (1 transient, 2 persistent).
+        // kombu's names, or AMQP's numbers (1 transient, 2 persistent); anything else is not a
+        // delivery mode RabbitMQ knows, and the task goes as the app's default.
         if (value === 1 || value === 'transient') out.deliveryMode = 'transient';
         else if (value === 2 || value === 'persistent') out.deliveryMode = 'persistent';
         break;

@@ -214,6 +214,7 @@ const KNOWN_CELERY_OPTIONS: ReadonlySet<string> = new Set([
   'expires',
   'task_id',
   'serializer',
+  'delivery_mode',
   'ignore_result',
   'link',
   'link_error',

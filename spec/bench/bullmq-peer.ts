@@ -17,14 +17,16 @@ export interface BullmqBenchConfig {
 
 export const JOB_NAME = 'noop';
 
-/** BullMQ's connection options for a redis:// URL (host, port, db, password). */
+/** BullMQ's connection options for a redis:// or rediss:// URL (host, port, db, user, password, TLS). */
 export function connectionOf(redisUrl: string): ConnectionOptions {
   const url = new URL(redisUrl);
   return {
     host: url.hostname || '127.0.0.1',
     port: Number(url.port || 6379),
     db: Number(url.pathname.slice(1) || 0),
+    username: url.username ? decodeURIComponent(url.username) : undefined,
     password: url.password ? decodeURIComponent(url.password) : undefined,
+    tls: url.protocol === 'rediss:' ? {} : undefined,
     // A BullMQ Worker refuses a connection that gives up on commands.
     maxRetriesPerRequest: null,
   };

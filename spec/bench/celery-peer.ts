@@ -54,7 +54,7 @@ function lineStartingWith(lines: AsyncIterator<string>, prefix: string, what: st
   return Promise.race([found, bound]).finally(() => clearTimeout(timer));
 }
 
-/** Stops the process group: SIGTERM (Celery's warm shutdown), SIGKILL after 10 s. */
+/** Stops the process group: SIGTERM (Celery's warm shutdown), SIGKILL after 10 s, and whatever is left once the main process is gone. */
 async function stopGroup(python: ChildProcess): Promise<void> {
   if (python.exitCode !== null || python.signalCode !== null) return;
   const exited = new Promise((resolve) => python.once('exit', resolve));
@@ -69,6 +69,7 @@ async function stopGroup(python: ChildProcess): Promise<void> {
   const timer = setTimeout(() => signal('SIGKILL'), 10_000);
   await exited;
   clearTimeout(timer);
+  signal('SIGKILL'); // a pool process the main one left behind
 }
 
 child.run(async () => {
@@ -105,10 +106,11 @@ child.run(async () => {
   await child.stopped(() => meter.stats());
   stopping = true;
   if (config.role === 'producer') {
+    // It deletes the run's results, then exits; a producer that does not is stopped like a worker.
     proc.stdin!.end('stop\n');
-    await new Promise((resolve) => (proc.exitCode !== null ? resolve(null) : proc.once('exit', resolve)));
-  } else {
-    await stopGroup(proc);
+    const exited = new Promise((resolve) => (proc.exitCode !== null ? resolve(null) : proc.once('exit', resolve)));
+    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, SETUP_TIMEOUT_MS))]);
   }
+  await stopGroup(proc);
   child.exit();
 });

@@ -4,20 +4,20 @@
  * doing the round trips celeriac-roundtrip and celeriac-latency do, and read against the same
  * floors, so their 'vs floor' figures compare with celeriac's directly.
  *
- * - peer-bullmq-roundtrip: N × `queue.add()` fired at once, each awaited with
- *   `job.waitUntilFinished()`; one Worker process with the bench's concurrency.
- * - peer-bullmq-latency: one `add()` + `waitUntilFinished()` at a time, min(N, 2,000) times
- *   after the same one-at-a-time warm-up as celeriac's.
- * - peer-celery-roundtrip: min(N, 5,000) × `delay()` then `get()` each, from a Python producer;
- *   `celery worker -P prefork -c <concurrency>` with the bench's prefetch. Capped because
- *   Celery runs some hundreds of tasks a second: 20,000 would take a minute a round.
- * - peer-celery-latency: one `delay(i).get()` at a time, min(N, 2,000) times.
+ * - peer-bullmq-roundtrip: N × `queue.add()` fired at once, each result taken from the queue's
+ *   events (bullmq-producer.ts); one Worker process with the bench's concurrency.
+ * - peer-bullmq-latency: one `add()` and its result at a time, min(N, 2,000) times after the
+ *   same one-at-a-time warm-up as celeriac's.
+ * - peer-celery-roundtrip: min(N, 5,000) × `delay()`, then `get()` of each in order, from a
+ *   Python producer; `celery worker -P prefork -c <concurrency>` with the bench's prefetch.
+ *   Capped to keep the run short: Celery's round trips are 5–6 × slower than celeriac's.
+ * - peer-celery-latency: one `delay(i).get()` at a time, min(N, 2,000) times, after the same
+ *   number one at a time as warm-up.
  *
  * celery-node (0.5.9) is not measured: at tens of tasks a second it would take longer than the
  * rest of the run together.
  */
 import { randomBytes } from 'node:crypto';
-import { Queue } from 'bullmq';
 import { deleteQueues } from './broker-admin.js';
 import { connectionOf } from './bullmq-peer.js';
 import type { BullmqProducerConfig } from './bullmq-producer.js';
@@ -60,10 +60,13 @@ async function runBullmq(scenario: string, mode: 'roundtrip' | 'latency', option
       return roundTripResult(scenario, n, w, p, 'BullMQ keeps its jobs in Redis: its broker cost is in the redis column');
     });
   } finally {
-    // The producer obliterates its queue; this catches a run that failed before it could.
+    // The producer obliterates its queue; this catches a run that failed before it could (and
+    // gives up after a while: its connection retries forever, as BullMQ wants).
+    const { Queue } = await import('bullmq');
     const queue = new Queue(base.queue, { connection: connectionOf(base.redisUrl) });
-    await queue.obliterate({ force: true }).catch(() => undefined);
-    await queue.close();
+    const timer = new Promise((resolve) => setTimeout(resolve, 10_000).unref());
+    await Promise.race([queue.obliterate({ force: true }).catch(() => undefined), timer]);
+    await Promise.race([queue.close().catch(() => undefined), timer]);
   }
 }
 
@@ -77,7 +80,7 @@ async function runCelery(scenario: string, mode: 'roundtrip' | 'latency', option
     prefetchMultiplier: options.prefetchMultiplier,
     concurrency: options.concurrency,
     n,
-    warmup: WARMUP_TASKS,
+    warmup: mode === 'latency' ? LATENCY_WARMUP : WARMUP_TASKS,
     mode,
     resultTimeoutMs: options.timeoutMs,
   };
@@ -97,14 +100,14 @@ async function runCelery(scenario: string, mode: 'roundtrip' | 'latency', option
 export const peerScenarios: Scenario[] = [
   {
     name: 'peer-bullmq-roundtrip',
-    description: 'BullMQ: add() × N then waitUntilFinished() × N; one Worker process',
+    description: "BullMQ: add() × N, each result from the queue's events; one Worker process",
     floor: 'floor-roundtrip',
     peer: true,
     run: (options) => runBullmq('peer-bullmq-roundtrip', 'roundtrip', options),
   },
   {
     name: 'peer-bullmq-latency',
-    description: `BullMQ: add() then waitUntilFinished(), one at a time, min(N, ${LATENCY_TASKS.toLocaleString('en-US')}) times`,
+    description: `BullMQ: add() then its result, one at a time, min(N, ${LATENCY_TASKS.toLocaleString('en-US')}) times`,
     floor: 'floor-latency',
     peer: true,
     run: (options) => runBullmq('peer-bullmq-latency', 'latency', options),

@@ -165,13 +165,13 @@ export function describeTransportConformance(name: string, make: () => Transport
         // Even publishes are routable, odd ones not. By i % 10: a messageId of its own; a
         // correlationId of its own; a correlationId, then a messageId, shared by a routable and
         // an unroutable publish in flight together (a task id sent twice at once); neither.
-        const shared = randomUUID();
+        const [sharedCorrelation, sharedId] = [randomUUID(), randomUUID()];
         const identity = (i: number): Partial<OutgoingMessage> => {
           const kind = i % 10;
           if (kind < 2) return { messageId: `m-${i}` };
           if (kind < 4) return { correlationId: `c-${i}` };
-          if (kind < 6) return { correlationId: shared };
-          if (kind < 8) return { messageId: shared, correlationId: shared };
+          if (kind < 6) return { correlationId: sharedCorrelation };
+          if (kind < 8) return { messageId: sharedId, correlationId: sharedId };
           return {};
         };
         const outcomes = await Promise.allSettled(

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { callOptionsToCelery, celeryOptionsToCall } from '../../lib/canvas/signature-options.js';
+import { Signature } from '../../lib/canvas/signature.js';
 
 describe('signature options ⇄ Celery options dict', () => {
   it('writes snake_case keys, seconds and ISO dates, and reads them back', () => {
@@ -15,5 +16,11 @@ describe('signature options ⇄ Celery options dict', () => {
     assert.deepEqual(celeryOptionsToCall({ delivery_mode: 2 }), { deliveryMode: 'persistent' });
     assert.deepEqual(celeryOptionsToCall({ delivery_mode: 'persistent' }), { deliveryMode: 'persistent' });
     assert.deepEqual(celeryOptionsToCall({ delivery_mode: 'sometimes' }), {});
+  });
+
+  it('a delivery mode read from a dict is a call option, so setting another replaces it', () => {
+    const signature = Signature.fromDict({ task: 'tasks.add', args: [1], kwargs: {}, options: { delivery_mode: 1 }, subtask_type: null, immutable: false });
+    assert.equal(signature.toDict().options.delivery_mode, 'transient');
+    assert.equal(signature.set({ deliveryMode: 'persistent' }).toDict().options.delivery_mode, 'persistent');
   });
 });

@@ -57,7 +57,9 @@ interface PendingPublish {
  *   correlationId (an rpc:// result, a chord part), unless an unsettled publish already claims
  *   that key (`keysInFlight`: the same task id sent twice at once); then, and when it has
  *   neither, it carries the PUBLISH_SEQ_HEADER stamp (one more header to encode, and a copy of
- *   the headers, so only when needed);
+ *   the headers, so only when needed). A publish that timed out while written to a channel may
+ *   still be returned there, so its key stays claimed until that channel closes
+ *   (`keysHeldByChannel`): a re-send of the same task id in the meantime is stamped;
  * - when a channel closes, its unconfirmed publishes go back to the front of the backlog, in
  *   order, and are written again on the next channel (at-least-once: the broker may have
  *   taken some of them) — unless the transport is closing, then they reject with 'closed'.
@@ -86,6 +88,8 @@ export class Publisher {
   private unconfirmed = 0;
   /** The messageIds and correlationIds unstamped pending publishes are matched by (see the invariants). */
   private readonly keysInFlight = new Set<string>();
+  /** Keys of publishes that timed out on a channel still open, released when it closes. */
+  private readonly keysHeldByChannel = new Map<ConfirmChannel, string[]>();
 
   constructor(
     private readonly connections: ConnectionManager,
@@ -259,6 +263,8 @@ export class Publisher {
    * rejects as 'closed'; and once the transport is closing, every pending publish rejects as 'closed'.
    */
   private onChannelClosed(channel: ConfirmChannel, channelError: unknown): void {
+    for (const key of this.keysHeldByChannel.get(channel) ?? []) this.keysInFlight.delete(key);
+    this.keysHeldByChannel.delete(channel);
     if (this.channel === channel) {
       this.channel = null;
       this.draining = false;
@@ -310,9 +316,17 @@ export class Publisher {
     return rest;
   }
 
-  private settle(entry: PendingPublish, error?: Error): void {
+  /**
+   * Resolves or rejects a pending publish, once. `timedOut`: the broker has not answered it, and
+   * may yet on the channel it was written to, so its key stays claimed until that channel closes.
+   */
+  private settle(entry: PendingPublish, error?: Error, timedOut = false): void {
     if (!this.pending.delete(entry.seq)) return;
-    if (entry.claimedKey !== null) this.keysInFlight.delete(entry.claimedKey);
+    if (entry.claimedKey !== null) {
+      const channel = timedOut ? entry.channel : null;
+      if (channel === null) this.keysInFlight.delete(entry.claimedKey);
+      else this.keysHeldByChannel.set(channel, [...(this.keysHeldByChannel.get(channel) ?? []), entry.claimedKey]);
+    }
     if (entry.channel !== null && entry.channel === this.channel) this.unconfirmed--;
     if (error) entry.reject(error);
     else entry.resolve();
@@ -349,6 +363,7 @@ export class Publisher {
           'confirm-timeout',
           `broker ${this.url} did not confirm the publish to exchange '${exchange}' routing key '${routingKey}': nothing confirmed for ${this.confirmTimeoutMs} ms`,
         ),
+        true,
       );
     }
     this.armTimer();
