@@ -6,8 +6,8 @@
  * they cannot spend on the next message. Linux only; a remote service (or no /proc) reads
  * nothing and its column stays empty.
  */
-import { readdirSync, readFileSync } from 'node:fs';
-import { readProcStat } from './proc-stat.js';
+import { readFileSync } from 'node:fs';
+import { listPids, readProcStat } from './proc-stat.js';
 
 /** The services measured: how each is recognised among local processes. */
 const SERVICES = {
@@ -24,21 +24,13 @@ export interface ServiceCpu {
 
 /** The pid of the local process of `service`, if there is exactly one. */
 function findPid(service: Service): number | null {
-  let pids: number[] = [];
-  try {
-    pids = readdirSync('/proc')
-      .filter((entry) => /^\d+$/.test(entry))
-      .filter((pid) => {
-        try {
-          return SERVICES[service](readFileSync(`/proc/${pid}/comm`, 'utf8').trim(), readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
-        } catch {
-          return false; // gone meanwhile, or not ours to read
-        }
-      })
-      .map(Number);
-  } catch {
-    return null;
-  }
+  const pids = listPids().filter((pid) => {
+    try {
+      return SERVICES[service](readFileSync(`/proc/${pid}/comm`, 'utf8').trim(), readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
+    } catch {
+      return false; // gone meanwhile, or not ours to read
+    }
+  });
   return pids.length === 1 ? pids[0] : null;
 }
 

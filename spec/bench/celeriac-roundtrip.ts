@@ -34,7 +34,7 @@ import { LATENCY_TASKS, LATENCY_WARMUP } from './raw-floor.js';
 import { LATENESS_BY_TENTH } from './measure.js';
 import type { CeleriacProducerConfig } from './celeriac-producer.js';
 import type { CeleriacWorkerConfig } from './celeriac-worker.js';
-import { rate, result, runTogether, uniqueQueue, WARMUP_TASKS, type BenchOptions, type Scenario, type ScenarioResult } from './scenario.js';
+import { rate, redisUrlOf, result, runTogether, uniqueQueue, WARMUP_TASKS, type BenchOptions, type Scenario, type ScenarioResult } from './scenario.js';
 
 /** Chord header size: min(--n, this). */
 export const CHORD_TASKS = 10_000;
@@ -201,7 +201,7 @@ export const celeriacScenarios: Scenario[] = [
   {
     name: 'celeriac-chord-10k-redis',
     description: `celeriac, redis://: group of min(N, ${CHORD_TASKS.toLocaleString('en-US')}) no-ops, then a chord of them + sum body`,
-    run: (options) => runCeleriac('celeriac-chord-10k-redis', { mode: 'chord', backendUrl: redisUrl(options), n: (o) => Math.min(o.n, CHORD_TASKS) }, options),
+    run: (options) => runCeleriac('celeriac-chord-10k-redis', { mode: 'chord', backendUrl: redisUrlOf(options), n: (o) => Math.min(o.n, CHORD_TASKS) }, options),
   },
   {
     name: 'celeriac-chord-10k-rpc',
@@ -209,8 +209,3 @@ export const celeriacScenarios: Scenario[] = [
     run: (options) => runCeleriac('celeriac-chord-10k-rpc', { mode: 'chord', backendUrl: 'rpc://', n: (o) => Math.min(o.n, CHORD_TASKS) }, options),
   },
 ];
-
-/** The run's backend when it is Redis (--backend), else Redis on this machine. */
-function redisUrl(options: BenchOptions): string {
-  return /^rediss?:/.test(options.backendUrl) ? options.backendUrl : 'redis://127.0.0.1:6379/0';
-}

@@ -4,9 +4,9 @@
  * the lifecycle for it. Its CPU and RSS figures are the Python process tree's (the worker's
  * pool processes included), read from /proc, not this driver's.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createInterface } from 'node:readline';
+import { startProcess } from '../support/processes.js';
 import { findPython } from '../support/python.js';
 import { startChild } from './child-runtime.js';
 import { now } from './ipc.js';
@@ -34,25 +34,6 @@ export interface CeleryPeerConfig {
 const SOURCE_DIR = new URL('../../../spec/bench/', import.meta.url).pathname;
 
 const child = startChild<CeleryPeerConfig>();
-
-/**
- * Resolves with the next line of the Python process's stdout that starts with `prefix` (lines
- * before it go to stderr); rejects if the process ends first, or after `timeoutMs`.
- */
-function lineStartingWith(lines: AsyncIterator<string>, prefix: string, what: string, timeoutMs: number): Promise<string> {
-  const found = (async () => {
-    for (let next = await lines.next(); !next.done; next = await lines.next()) {
-      if (next.value.startsWith(prefix)) return next.value;
-      process.stderr.write(`${next.value}\n`);
-    }
-    throw new Error(`the Python process exited before ${what}`);
-  })();
-  let timer: NodeJS.Timeout | undefined;
-  const bound = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no ${what} within ${timeoutMs} ms`)), timeoutMs);
-  });
-  return Promise.race([found, bound]).finally(() => clearTimeout(timer));
-}
 
 /** Stops the process group: SIGTERM (Celery's warm shutdown), SIGKILL after 10 s, and whatever is left once the main process is gone. */
 async function stopGroup(python: ChildProcess): Promise<void> {
@@ -83,24 +64,26 @@ child.run(async () => {
       : ['celery_peer.py', 'producer'];
   // A process group of its own, so stopping it stops the prefork pool too. (celery_peer.py
   // asks Linux to end it should this driver be killed before it could.)
-  const proc = spawn(python, args, { cwd: SOURCE_DIR, env, stdio: ['pipe', 'pipe', 'inherit'], detached: true });
+  const peer = startProcess(python, args, { env, cwd: SOURCE_DIR, stdin: true, detached: true });
+  const proc = peer.child;
   let stopping = false;
   proc.on('exit', (code, signal) => {
-    if (!stopping) child.fail(new Error(`python ${config.role} exited early (${signal ?? `code ${code}`})`));
+    if (!stopping) child.fail(new Error(`python ${config.role} exited early (${signal ?? `code ${code}`}); output:\n${peer.output()}`));
   });
-  const lines = createInterface({ input: proc.stdout! })[Symbol.asyncIterator]();
 
-  await lineStartingWith(lines, config.role === 'worker' ? 'WORKER_READY' : 'READY', `${config.role} ready`, SETUP_TIMEOUT_MS);
+  // Not anchored to a line start: the output holds stdout and stderr as their chunks came.
+  await peer.waitFor(config.role === 'worker' ? /WORKER_READY\n/ : /\bREADY\n/, SETUP_TIMEOUT_MS);
   const meter = new ProcessTreeMeter(proc.pid!);
   await child.ready();
-  await meter.start();
+  meter.start();
   if (config.role === 'worker') {
     // The producer times the scenario; the worker's figures are its CPU and RSS to 'stop'.
     child.finished({ startedAt: now(), finishedAt: now(), count: 0 });
   } else {
     proc.stdin!.write('go\n');
-    const line = await lineStartingWith(lines, 'REPORT ', 'the report', config.resultTimeoutMs);
-    const report = JSON.parse(line.slice('REPORT '.length)) as { startedAt: number; finishedAt: number; count: number; latencies: number[] };
+    // The whole line: its newline says the JSON is complete.
+    const [, json] = await peer.waitFor(/REPORT (\{.*\})\n/, config.resultTimeoutMs);
+    const report = JSON.parse(json!) as { startedAt: number; finishedAt: number; count: number; latencies: number[] };
     child.finished({ startedAt: report.startedAt, finishedAt: report.finishedAt, count: report.count, latency: summarizeLatency(Float64Array.from(report.latencies)) });
   }
   await child.stopped(() => meter.stats());
@@ -108,8 +91,7 @@ child.run(async () => {
   if (config.role === 'producer') {
     // It deletes the run's results, then exits; a producer that does not is stopped like a worker.
     proc.stdin!.end('stop\n');
-    const exited = new Promise((resolve) => (proc.exitCode !== null ? resolve(null) : proc.once('exit', resolve)));
-    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, SETUP_TIMEOUT_MS))]);
+    await Promise.race([peer.exited, new Promise((resolve) => setTimeout(resolve, SETUP_TIMEOUT_MS))]);
   }
   await stopGroup(proc);
   child.exit();

@@ -25,15 +25,10 @@ import type { BullmqWorkerConfig } from './bullmq-worker.js';
 import type { CeleryPeerConfig } from './celery-peer.js';
 import { withChildren } from './child.js';
 import { LATENCY_TASKS, LATENCY_WARMUP } from './raw-floor.js';
-import { result, runTogether, uniqueQueue, WARMUP_TASKS, type BenchOptions, type ChildRun, type Scenario, type ScenarioResult } from './scenario.js';
+import { redisUrlOf, result, runTogether, uniqueQueue, WARMUP_TASKS, type BenchOptions, type ChildRun, type Scenario, type ScenarioResult } from './scenario.js';
 
 /** peer-celery-roundtrip: min(--n, this) tasks. */
 const CELERY_TASKS = 5_000;
-
-/** The run's Redis: its backend when that is Redis, else Redis on this machine. */
-function redisOf(options: BenchOptions): string {
-  return /^rediss?:/.test(options.backendUrl) ? options.backendUrl : 'redis://127.0.0.1:6379/0';
-}
 
 /** A peer's round-trip row: timed, and its latency taken, in the producer. */
 function roundTripResult(scenario: string, n: number, worker: ChildRun, producer: ChildRun, note: string): ScenarioResult {
@@ -51,7 +46,7 @@ function roundTripResult(scenario: string, n: number, worker: ChildRun, producer
 async function runBullmq(scenario: string, mode: 'roundtrip' | 'latency', options: BenchOptions): Promise<ScenarioResult> {
   const n = mode === 'latency' ? Math.min(options.n, LATENCY_TASKS) : options.n;
   const warmup = mode === 'latency' ? LATENCY_WARMUP : WARMUP_TASKS;
-  const base = { redisUrl: redisOf(options), queue: `bench-${scenario}-${randomBytes(4).toString('hex')}`, n, warmup };
+  const base = { redisUrl: redisUrlOf(options), queue: `bench-${scenario}-${randomBytes(4).toString('hex')}`, n, warmup };
   try {
     return await withChildren(options.onProgress, async (spawn) => {
       const worker = spawn('bullmq-worker.js', { ...base, concurrency: options.concurrency, expected: warmup + n } satisfies BullmqWorkerConfig, `${scenario} worker`);
@@ -75,7 +70,7 @@ async function runCelery(scenario: string, mode: 'roundtrip' | 'latency', option
   const queue = uniqueQueue(scenario);
   const base: Omit<CeleryPeerConfig, 'role'> = {
     amqpUrl: options.amqpUrl,
-    backendUrl: redisOf(options),
+    backendUrl: redisUrlOf(options),
     queue,
     prefetchMultiplier: options.prefetchMultiplier,
     concurrency: options.concurrency,

@@ -4,7 +4,7 @@
  * for programs a bench child drives (a Python Celery worker and its pool). Linux only.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** Clock ticks per second of /proc's utime and stime. */
 const TICKS_PER_SECOND = (() => {
@@ -21,6 +21,17 @@ export interface ProcStat {
   userMs: number;
   /** stime: system CPU so far, ms. */
   systemMs: number;
+}
+
+/** The pids of every process on this machine (empty without /proc). */
+export function listPids(): number[] {
+  try {
+    return readdirSync('/proc')
+      .filter((entry) => /^\d+$/.test(entry))
+      .map(Number);
+  } catch {
+    return [];
+  }
 }
 
 /** `pid`'s stat; null when the process is gone or cannot be read. */

@@ -3,19 +3,16 @@
  * only): for bench children that drive programs of their own (a Python Celery worker and its
  * prefork pool), whose use process.cpuUsage() of the driving process cannot see.
  */
-import { readdir } from 'node:fs/promises';
 import type { ProcessStats } from './ipc.js';
 import { readMemory } from './proc-memory.js';
-import { readProcStat, type ProcStat } from './proc-stat.js';
+import { listPids, readProcStat, type ProcStat } from './proc-stat.js';
 
 /** `root` and every process descending from it, with their CPU times. */
-async function readTree(root: number): Promise<Map<number, ProcStat>> {
-  const entries = await readdir('/proc');
+function readTree(root: number): Map<number, ProcStat> {
   const stats = new Map<number, ProcStat>();
-  for (const entry of entries) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = readProcStat(Number(entry));
-    if (stat) stats.set(Number(entry), stat);
+  for (const pid of listPids()) {
+    const stat = readProcStat(pid);
+    if (stat) stats.set(pid, stat);
   }
   const tree = new Map<number, ProcStat>();
   const visit = (pid: number): void => {
@@ -46,14 +43,14 @@ export class ProcessTreeMeter {
     this.sampler.unref();
   }
 
-  async start(): Promise<void> {
-    this.atStart = await readTree(this.root);
+  start(): void {
+    this.atStart = readTree(this.root);
     this.pids = [...this.atStart.keys()];
   }
 
   async stats(): Promise<ProcessStats> {
     clearInterval(this.sampler);
-    const now = await readTree(this.root);
+    const now = readTree(this.root);
     this.pids = [...now.keys()];
     await this.sampleRss();
     let userMs = 0;

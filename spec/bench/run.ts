@@ -9,8 +9,8 @@
  * Columns: tasks/s over the scenario's measured interval; the ratio of that to the floor's;
  * p50/p99 per-task send → result latency; CPU ms per task and peak RSS of the producer and the
  * worker process (CPU from process.cpuUsage() over 'go' → 'stop', RSS sampled every 100 ms), and
- * the CPU ms per task of the RabbitMQ node when it runs on this machine (broker-cpu.ts, 'go' →
- * last report).
+ * the CPU ms per task of the RabbitMQ node and of Redis when they run on this machine
+ * (broker-cpu.ts, 'go' → last report).
  * The idle scenarios (idle.ts) run no tasks: their row has only the worker RSS column, the
  * median RSS of the idle process, and a note compares it with the floor's.
  * On a shared or small machine, use --repeat 3 (or more). Each round runs every celeriac
@@ -25,7 +25,7 @@ import os from 'node:os';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { toMilliseconds } from '../../lib/util/duration.js';
-import type { DeliveryMode } from '../../lib/app/call-options.js';
+import { DELIVERY_MODES, type DeliveryMode } from '../../lib/app/call-options.js';
 import { brokerVersion } from './broker-admin.js';
 import { CPU_PROFILE_DIR_ENV } from './child.js';
 import { celeriacScenarios } from './celeriac-roundtrip.js';
@@ -55,7 +55,7 @@ const argv = yargs(hideBin(process.argv))
   .option('backend', { type: 'string', default: process.env.CELERIAC_RESULT_BACKEND ?? 'redis://127.0.0.1:6379/0', describe: 'Result backend of the celeriac scenarios' })
   .option('timeout', { type: 'number', default: 300, describe: 'Seconds a scenario may take' })
   .option('max-unconfirmed-publishes', { type: 'number', describe: "celeriac's app option maxUnconfirmedPublishes (default: none, no limit); the floors are not limited" })
-  .option('task-delivery-mode', { type: 'string', choices: ['persistent', 'transient'], default: 'persistent', describe: "celeriac's app option taskDeliveryMode; the floors' messages stay persistent" })
+  .option('task-delivery-mode', { type: 'string', choices: DELIVERY_MODES, default: 'persistent', describe: "celeriac's app option taskDeliveryMode; the floors' messages stay persistent" })
   .option('window', { type: 'string', default: '1h', describe: 'celeriac-countdown: spread the countdowns over this long (e.g. 60s, 1h)' })
   .option('cpu-prof', { type: 'string', describe: 'Write a V8 CPU profile of every producer and worker process into this directory' })
   .check((a) => {
@@ -94,6 +94,8 @@ const fixed = (value: number | undefined, digits: number): string =>
   value === undefined || !Number.isFinite(value) ? '-' : value.toFixed(digits);
 const cpuPerTask = (stats: ProcessStats | undefined, tasks: number): string =>
   stats ? fixed((stats.cpuUserMs + stats.cpuSystemMs) / tasks, 3) : '-';
+/** A local service's CPU (broker, Redis) per task; '-' when it was not read. */
+const serviceCpuPerTask = (ms: number | undefined, tasks: number): string => (ms === undefined ? '-' : fixed(ms / tasks, 3));
 const rssMb = (stats: ProcessStats | undefined): string => (stats ? fixed(stats.peakRssBytes / 2 ** 20, 0) : '-');
 
 /** A scenario's run in one round (rounds count from 1). */
@@ -153,8 +155,8 @@ function table(results: ScenarioResult[], runs: Map<string, RoundResult[]>, fail
     fixed(r.latency?.p99, 1),
     cpuPerTask(r.producer, r.cpuTasks ?? r.tasks),
     cpuPerTask(r.worker, r.cpuTasks ?? r.tasks),
-    r.brokerCpuMs === undefined ? '-' : fixed(r.brokerCpuMs / (r.cpuTasks ?? r.tasks), 3),
-    r.redisCpuMs === undefined ? '-' : fixed(r.redisCpuMs / (r.cpuTasks ?? r.tasks), 3),
+    serviceCpuPerTask(r.brokerCpuMs, r.cpuTasks ?? r.tasks),
+    serviceCpuPerTask(r.redisCpuMs, r.cpuTasks ?? r.tasks),
     rssMb(r.producer),
     r.idle ? megabytes(r.idle.median.rssKb) : rssMb(r.worker),
   ]);

@@ -26,6 +26,11 @@ export interface BenchOptions {
   onProgress: (label: string, text: string) => void;
 }
 
+/** The run's Redis: its backend (--backend) when that is Redis, else Redis on this machine. */
+export function redisUrlOf(options: BenchOptions): string {
+  return /^rediss?:/.test(options.backendUrl) ? options.backendUrl : 'redis://127.0.0.1:6379/0';
+}
+
 export function prefetchOf(options: BenchOptions): number {
   return options.concurrency * options.prefetchMultiplier;
 }

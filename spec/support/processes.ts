@@ -19,9 +19,21 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): RunningPr
   return startProcess(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } });
 }
 
-/** Starts any program, collecting its output; `env` replaces the environment as given. */
-export function startProcess(command: string, args: string[], options: { env: NodeJS.ProcessEnv; cwd?: string }): RunningProcess {
-  const child = spawn(command, args, { env: options.env, stdio: ['ignore', 'pipe', 'pipe'], ...(options.cwd ? { cwd: options.cwd } : {}) });
+/**
+ * Starts any program, collecting its output; `env` replaces the environment as given. `stdin`:
+ * a pipe to write to (`child.stdin`) instead of none; `detached`: in a process group of its own.
+ */
+export function startProcess(
+  command: string,
+  args: string[],
+  options: { env: NodeJS.ProcessEnv; cwd?: string; stdin?: boolean; detached?: boolean },
+): RunningProcess {
+  const child = spawn(command, args, {
+    env: options.env,
+    stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+    detached: options.detached ?? false,
+    ...(options.cwd ? { cwd: options.cwd } : {}),
+  });
   let text = '';
   const listeners = new Set<() => void>();
   const append = (chunk: Buffer): void => {

@@ -325,7 +325,8 @@ export class Publisher {
     if (entry.claimedKey !== null) {
       const channel = timedOut ? entry.channel : null;
       if (channel === null) this.keysInFlight.delete(entry.claimedKey);
-      else this.keysHeldByChannel.set(channel, [...(this.keysHeldByChannel.get(channel) ?? []), entry.claimedKey]);
+      else if (this.keysHeldByChannel.has(channel)) this.keysHeldByChannel.get(channel)!.push(entry.claimedKey);
+      else this.keysHeldByChannel.set(channel, [entry.claimedKey]);
     }
     if (entry.channel !== null && entry.channel === this.channel) this.unconfirmed--;
     if (error) entry.reject(error);
