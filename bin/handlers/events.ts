@@ -55,7 +55,7 @@ export async function runEvents(args: ArgumentsCamelCase<EventsArgs>): Promise<v
       row.state = STATE_OF[event.type] ?? event.type;
       row.worker = event.hostname;
       row.at = event.timestamp;
-      row.info = String(event.result ?? event.exception ?? (event.runtime !== undefined ? '' : event.args ?? '') ?? '');
+      row.info = String(event.result ?? event.exception ?? (event.runtime !== undefined ? '' : event.args ?? ''));
       tasks.set(event.uuid, row);
       if (tasks.size > 1000) tasks.delete(tasks.keys().next().value!);
     }
