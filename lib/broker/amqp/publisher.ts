@@ -164,11 +164,12 @@ export class Publisher {
           this.backlog[--this.backlogHead] = entry;
           return;
         }
-        // The message could not be encoded. amqplib queued its confirm callback before failing, so
-        // the channel's confirm window no longer lines up with the broker's delivery tags: retire it.
+        // The message could not be encoded (e.g. amqplib's RangeError for a header table over
+        // 64 KiB). amqplib encodes before it writes or queues the confirm callback, so the channel
+        // and its confirm window are untouched: only this publish fails, and the others on the
+        // channel are neither disturbed nor sent twice.
         this.settle(entry, error instanceof Error ? error : new Error(String(error)));
-        this.retire(channel);
-        return;
+        continue;
       }
       this.unconfirmed++;
       if (this.unflushed.length === 0) {
@@ -298,15 +299,6 @@ export class Publisher {
     this.backlog = [...resend, ...waiting];
     this.backlogHead = 0;
     if (this.backlog.length > 0) setImmediate(() => this.pump()); // after the connection's own 'close'
-  }
-
-  /**
-   * Takes a channel whose confirm window is broken out of use at once: what it held goes back to
-   * the backlog now, so no misattributed confirm can settle it, and the channel is closed.
-   */
-  private retire(channel: ConfirmChannel): void {
-    this.onChannelClosed(channel, null);
-    void closeQuietly(channel);
   }
 
   private takeBacklog(): PendingPublish[] {
