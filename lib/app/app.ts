@@ -129,6 +129,7 @@ export class App {
   private transportOptions(): TransportOptions {
     return {
       heartbeatSeconds: this.config.heartbeatSeconds,
+      maxFrameSize: this.config.brokerMaxFrameSize,
       confirmTimeoutMs: this.config.confirmTimeoutMs,
       maxUnconfirmedPublishes: this.config.maxUnconfirmedPublishes,
       connectMaxRetries: this.config.brokerConnectionMaxRetries,

@@ -43,6 +43,13 @@ export interface AppOptions {
   maxUnconfirmedPublishes?: number | null;
   /** AMQP heartbeat interval. Default '30s'; 0 disables. */
   heartbeat?: Duration;
+  /**
+   * Largest AMQP frame accepted from the broker, in bytes: an integer of at least 4096, or 0 for
+   * no limit. Default null: 64 MiB, or the frame size negotiated with the broker if larger. A
+   * frame over it closes the connection before it is buffered (a guard against a hostile or
+   * broken broker). The URL's `maxFrameSize` query parameter, when given, wins.
+   */
+  brokerMaxFrameSize?: number | null;
   /** Connection attempts before an operation fails; null = retry forever. Default 100. */
   brokerConnectionMaxRetries?: number | null;
   /** Upper bound of the reconnect backoff. Default '30s'. */
@@ -105,6 +112,7 @@ export interface AppConfig {
   taskDeliveryMode: DeliveryMode;
   maxUnconfirmedPublishes: number | null;
   heartbeatSeconds: number;
+  brokerMaxFrameSize: number | null;
   brokerConnectionMaxRetries: number | null;
   brokerConnectionMaxDelayMs: number;
   prefetchMultiplier: number;
@@ -130,6 +138,7 @@ const KNOWN_KEYS: ReadonlySet<string> = new Set<keyof AppOptions>([
   'maxUnconfirmedPublishes',
   'taskDeliveryMode',
   'heartbeat',
+  'brokerMaxFrameSize',
   'brokerConnectionMaxRetries',
   'brokerConnectionMaxDelay',
   'prefetchMultiplier',
@@ -176,6 +185,7 @@ export function resolveConfig(options: AppOptions, env: NodeJS.ProcessEnv = proc
         ? null
         : positiveInteger('maxUnconfirmedPublishes', options.maxUnconfirmedPublishes),
     heartbeatSeconds: Math.round(toMilliseconds(options.heartbeat ?? '30s', 'heartbeat') / 1000),
+    brokerMaxFrameSize: maxFrameSize('brokerMaxFrameSize', options.brokerMaxFrameSize ?? null),
     brokerConnectionMaxRetries: maxRetries,
     brokerConnectionMaxDelayMs: toMilliseconds(options.brokerConnectionMaxDelay ?? '30s', 'brokerConnectionMaxDelay'),
     prefetchMultiplier: positiveInteger('prefetchMultiplier', options.prefetchMultiplier ?? 4),
@@ -188,6 +198,13 @@ export function resolveConfig(options: AppOptions, env: NodeJS.ProcessEnv = proc
     taskSendSentEvent: options.taskSendSentEvent === undefined ? false : booleanOption('taskSendSentEvent', options.taskSendSentEvent),
     beatSchedule: checkSchedule(options.beatSchedule ?? {}),
   };
+}
+
+/** AMQP's smallest frame is 4096 bytes; 0 turns the limit off. */
+function maxFrameSize(option: string, value: unknown): number | null {
+  if (value === null) return null;
+  if (isNonNegativeInteger(value) && (value === 0 || value >= 4096)) return value;
+  throw new ConfigError(option, `expected 0 (no limit), an integer of at least 4096 (bytes) or null, got ${JSON.stringify(value)}`);
 }
 
 function booleanOption(option: string, value: unknown): boolean {

@@ -150,6 +150,11 @@ export interface Transport {
 export interface TransportOptions {
   /** Seconds; 0 disables. Default 30. */
   heartbeatSeconds: number;
+  /**
+   * Largest frame accepted from the broker, in bytes (at least 4096; 0 = no limit). Unset:
+   * 64 MiB, or the negotiated frame size if larger. A larger frame closes the connection.
+   */
+  maxFrameSize?: number | null;
   /** Default 30_000. */
   confirmTimeoutMs: number;
   /**

@@ -61,12 +61,23 @@ tag(UnknownSchemeError, 'CELERIAC_UNKNOWN_SCHEME');
 
 /** The broker could not be reached (after the configured retries). `url` has no password. */
 export class BrokerConnectionError extends CeleriacError {
-  declare readonly code: 'CELERIAC_BROKER_UNREACHABLE';
+  /** Its own, or a subclass's (BrokerAccessRefusedError). */
+  declare readonly code: 'CELERIAC_BROKER_UNREACHABLE' | 'CELERIAC_BROKER_ACCESS_REFUSED';
   constructor(readonly url: string, message: string, options?: { cause?: unknown }) {
     super(`broker ${url}: ${message}`, options);
   }
 }
 tag(BrokerConnectionError, 'CELERIAC_BROKER_UNREACHABLE');
+
+/**
+ * The broker refused the connection on purpose: a wrong user name or password, or a virtual host
+ * that does not exist or the user may not use. Not retried: it fails every waiting operation at
+ * once. A BrokerConnectionError too, so code that handles an unreachable broker handles this.
+ */
+export class BrokerAccessRefusedError extends BrokerConnectionError {
+  declare readonly code: 'CELERIAC_BROKER_ACCESS_REFUSED';
+}
+tag(BrokerAccessRefusedError, 'CELERIAC_BROKER_ACCESS_REFUSED');
 
 /** The result backend could not be reached or refused an operation. `url` has no password. */
 export class BackendError extends CeleriacError {
@@ -205,6 +216,7 @@ export const ERROR_CODES = [
   'CELERIAC_CONFIG',
   'CELERIAC_UNKNOWN_SCHEME',
   'CELERIAC_BROKER_UNREACHABLE',
+  'CELERIAC_BROKER_ACCESS_REFUSED',
   'CELERIAC_BACKEND',
   'CELERIAC_PUBLISH_FAILED',
   'CELERIAC_SERIALIZATION',

@@ -156,6 +156,7 @@ export function describeQueueTypesAndDeadLetters(name: string, makeApp: (options
       assert.equal(await app.backend.countRedeliveredStarts!(sent[1]!.id, 0), 0, 'the poison count starts again');
       const rest = await listDeadLetters(app.transport, queue);
       assert.deepEqual(rest.entries.map((e) => e.id), [sent[0]!.id, sent[2]!.id]);
+      await waitUntil(async () => (await app.transport.messageCount(`${queue}.dead-letter`)) === 2, 'the listed messages back');
       const all = await requeueDeadLetters(app, queue, { all: true });
       assert.equal(all.requeued.length, 2);
       assert.deepEqual(await Promise.all([sent[0]!.get({ timeout: '10s' }), sent[2]!.get({ timeout: '10s' })]), [0, 2]);

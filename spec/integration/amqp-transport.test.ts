@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createRequire } from 'node:module';
 import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { after, describe, it } from 'node:test';
@@ -9,7 +8,7 @@ import amqp from 'amqplib';
 import winston from 'winston';
 import { createAmqpTransport } from '../../lib/broker/amqp/transport.js';
 import type { Delivery, Transport, TransportOptions } from '../../lib/broker/transport.js';
-import { BrokerConnectionError, ConfigError, PublishError } from '../../lib/errors/errors.js';
+import { BrokerAccessRefusedError, BrokerConnectionError, ConfigError, PublishError } from '../../lib/errors/errors.js';
 import { silentLogger } from '../../lib/log/logger.js';
 import { Inbox, describeTransportConformance, message, type CreatedNames } from '../conformance/transport.conformance.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
@@ -271,9 +270,10 @@ describe('amqp transport', { timeout: 60_000 }, () => {
 
   it('keeps at most maxUnconfirmedPublishes written and unconfirmed; the rest follow in order as confirms come', async () => {
     // Counts, on amqplib's ConfirmChannel, publishes written whose confirm has not come yet.
-    const { ConfirmChannel } = createRequire(import.meta.url)('amqplib/lib/channel_model.js') as {
-      ConfirmChannel: { prototype: { publish: (...args: unknown[]) => boolean } };
-    };
+    // amqplib exports no ConfirmChannel class; every confirm channel shares one prototype.
+    const probe = await amqp.connect(BROKER);
+    const ConfirmChannel = { prototype: Object.getPrototypeOf(await probe.createConfirmChannel()) as { publish: (...args: unknown[]) => boolean } };
+    await probe.close();
     const original = ConfirmChannel.prototype.publish;
     let outstanding = 0;
     let most = 0;
@@ -355,6 +355,79 @@ describe('amqp transport', { timeout: 60_000 }, () => {
     assert.equal(lines.some((line) => line.includes('retry 3')), false, 'two retries, then it gives up');
     assert.equal(lines.some((line) => line.includes('secret')), false);
     await transport.close();
+  });
+
+  it('a publish whose headers cannot be encoded fails alone: the publishes in flight beside it each arrive once', async () => {
+    const transport = track(createAmqpTransport(BROKER, options()));
+    const queue = queueName('unencodable');
+    await transport.declareQueue({ name: queue, durable: false });
+    const total = 400;
+    const huge = { ...message('too big'), headers: { argsrepr: 'x'.repeat(70_000) } };
+    const sends = Array.from({ length: total }, (_, i) => transport.publish(message(String(i)), { exchange: '', routingKey: queue }));
+    const refused = transport.publish(huge, { exchange: '', routingKey: queue });
+    sends.push(...Array.from({ length: total }, (_, i) => transport.publish(message(String(total + i)), { exchange: '', routingKey: queue })));
+    await assert.rejects(refused, (error: unknown) => error instanceof RangeError && /exceeds the \d+ byte encoding buffer/.test(error.message));
+    await Promise.all(sends);
+    const bodies: string[] = [];
+    for (let delivery = await transport.get(queue); delivery; delivery = await transport.get(queue)) {
+      bodies.push(delivery.body.toString());
+      delivery.ack();
+    }
+    assert.equal(bodies.length, 2 * total, 'none sent twice, none lost');
+    assert.equal(new Set(bodies).size, 2 * total);
+    await transport.deleteQueue(queue);
+  });
+
+  it('fails at once, without retrying, when the broker refuses the login or the virtual host', async () => {
+    const { logger, lines } = captureLogger();
+    // Retrying forever is the setting under which a refusal used to be retried like a network fault.
+    const cases = [
+      { url: 'amqp://guest:not-the-password@127.0.0.1:5672', why: /refused the login of user 'guest' \(ACCESS_REFUSED/ },
+      { url: `amqp://guest:guest@127.0.0.1:5672/${encodeURIComponent(`spec-no-vhost-${randomUUID()}`)}`, why: /refused to open virtual host 'spec-no-vhost-[0-9a-f-]+' for user 'guest'/ },
+    ];
+    for (const { url, why } of cases) {
+      const transport = track(createAmqpTransport(url, options({ connectMaxRetries: null, connectInitialDelayMs: 10, connectMaxDelayMs: 20, logger })));
+      const started = Date.now();
+      await assert.rejects(transport.publish(message('x'), { exchange: '', routingKey: 'spec.never' }), (error: unknown) => {
+        assert.ok(error instanceof BrokerAccessRefusedError, String(error));
+        assert.ok(error instanceof BrokerConnectionError, 'a BrokerConnectionError too');
+        assert.equal(error.code, 'CELERIAC_BROKER_ACCESS_REFUSED');
+        assert.match(error.message, why);
+        assert.doesNotMatch(error.message, /not-the-password/);
+        return true;
+      });
+      // A later operation does not wait out a retry loop either.
+      await assert.rejects(transport.declareQueue({ name: 'spec.never' }), BrokerAccessRefusedError);
+      assert.ok(Date.now() - started < 10_000, 'no backoff loop');
+      await transport.close();
+    }
+    assert.equal(lines.some((line) => /unreachable|retry \d/.test(line)), false, lines.join('\n'));
+    assert.equal(lines.some((line) => line.includes('not-the-password')), false);
+  });
+
+  it('passes maxFrameSize to the connection: a frame over it closes the connection, a broker that splits frames to fit is read whole', async () => {
+    const queue = queueName('frames');
+    const sender = track(createAmqpTransport(BROKER, options()));
+    await sender.declareQueue({ name: queue, durable: false });
+    const body = 'y'.repeat(100_000);
+    const read = async (url: string): Promise<{ body: string | null; lines: string[] }> => {
+      const { logger, lines } = captureLogger();
+      const transport = track(createAmqpTransport(url, options({ maxFrameSize: 4096, connectMaxRetries: 0, logger })));
+      await sender.publish(message(body), { exchange: '', routingKey: queue });
+      const delivery = await transport.get(queue).catch(() => null);
+      delivery?.ack();
+      await transport.close();
+      return { body: delivery ? delivery.body.toString() : null, lines };
+    };
+    // The broker negotiates 4096-byte frames and splits the 100 kB body into them.
+    const fitting = await read(`${BROKER}?frameMax=4096`);
+    assert.equal(fitting.body, body);
+    // With the default frame size (128 KiB) the body comes in one frame, over the limit.
+    const oversized = await read(BROKER);
+    assert.equal(oversized.body, null);
+    assert.ok(oversized.lines.some((line) => /Frame size \d+ exceeds maxFrameSize 4096/.test(line)), oversized.lines.join('\n'));
+    assert.equal(await sender.messageCount(queue), 1, 'the refused message went back to the queue');
+    await sender.deleteQueue(queue);
   });
 
   it('accepts amqps:// (TLS by amqplib) and refuses other schemes', async () => {

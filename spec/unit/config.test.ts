@@ -21,6 +21,12 @@ describe('createApp options', () => {
     assert.throws(() => createApp({ maxUnconfirmedPublishes: 2.5 }), /maxUnconfirmedPublishes: expected a positive integer/);
     assert.equal(createApp({ broker: 'memory://config-spec' }).config.maxUnconfirmedPublishes, null);
     assert.equal(createApp({ broker: 'memory://config-spec', maxUnconfirmedPublishes: 1000 }).config.maxUnconfirmedPublishes, 1000);
+    for (const bad of [1, 4095, -1, 5000.5, '64MB']) {
+      assert.throws(() => createApp({ brokerMaxFrameSize: bad as number }), /brokerMaxFrameSize: expected 0 \(no limit\), an integer of at least 4096/);
+    }
+    assert.equal(createApp({ broker: 'memory://config-spec' }).config.brokerMaxFrameSize, null);
+    assert.equal(createApp({ broker: 'memory://config-spec', brokerMaxFrameSize: 0 }).config.brokerMaxFrameSize, 0);
+    assert.equal(createApp({ broker: 'memory://config-spec', brokerMaxFrameSize: 1 << 20 }).config.brokerMaxFrameSize, 1 << 20);
   });
   it('does no I/O: an unreachable broker is fine until first use', async () => {
     const app = createApp({ broker: 'amqp://guest:guest@127.0.0.1:1', backend: 'redis://127.0.0.1:1/0' });

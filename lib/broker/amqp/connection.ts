@@ -1,7 +1,7 @@
 import amqp from 'amqplib';
 import type { ChannelModel } from 'amqplib';
 import type { Logger } from 'winston';
-import { BrokerConnectionError, ClosedError } from '../../errors/errors.js';
+import { BrokerAccessRefusedError, BrokerConnectionError, ClosedError } from '../../errors/errors.js';
 import { redactUrl } from '../../util/url.js';
 import type { TransportOptions } from '../transport.js';
 
@@ -34,6 +34,10 @@ interface Waiter {
  * - an operation waits for at most `connectMaxRetries` retries (null: forever) and then rejects
  *   with BrokerConnectionError, but once a connection has been lost the loop keeps trying until
  *   it succeeds or the transport closes, so consumers are always resumed;
+ * - a refusal (bad credentials, a virtual host that does not exist or is not the user's) is not
+ *   a network fault: every waiting operation rejects at once with BrokerAccessRefusedError and,
+ *   before the first connection, the loop stops. After a loss it keeps trying with backoff (the
+ *   credentials may be restored on the broker), logging each refusal as an error;
  * - after `close()` no connection is opened again and `acquire()` rejects with ClosedError.
  */
 export class ConnectionManager {
@@ -55,7 +59,7 @@ export class ConnectionManager {
     private readonly onConnected: ConnectedHook | null = null,
   ) {
     this.redacted = redactUrl(url);
-    this.connectUrl = withHeartbeat(url, options.heartbeatSeconds);
+    this.connectUrl = withConnectParameters(url, options);
   }
 
   private get logger(): Logger {
@@ -112,6 +116,15 @@ export class ConnectionManager {
         });
       } catch (error) {
         failures += 1;
+        const refusal = accessRefusal(error, this.connectUrl);
+        if (refusal !== null) {
+          this.refuseWaiters(error, refusal);
+          if (this.closed || !this.recovering) return;
+          const delay = this.backoff(failures);
+          this.logger.error(`broker ${this.redacted} ${refusal}; retry ${failures} in ${(delay / 1000).toFixed(1)}s`);
+          await this.sleep(delay);
+          continue;
+        }
         const reason = describeError(error);
         this.failWaiters(error, reason, failures);
         if (this.closed || (!this.recovering && this.waiters.length === 0)) return;
@@ -168,12 +181,24 @@ export class ConnectionManager {
     });
   }
 
+  /** A refused connection is not retried for anyone waiting: they all reject now. */
+  private refuseWaiters(error: unknown, refusal: string): void {
+    for (const waiter of this.waiters.splice(0)) {
+      waiter.reject(new BrokerAccessRefusedError(this.redacted, refusal, { cause: error }));
+    }
+  }
+
   private watch(connection: ChannelModel): void {
     this.live.add(connection);
     let lastError: unknown;
     // amqplib emits 'error' before 'close'; without a listener an 'error' would crash the process.
     connection.on('error', (error: unknown) => {
       lastError = error;
+    });
+    // A listener of ours that throws is reported here instead of unwinding through amqplib's
+    // frame handling (which could close the connection under every channel on it).
+    connection.on('handler-error', (error: unknown, event: string) => {
+      this.logger.error(`broker ${this.redacted}: the ${this.role} connection's '${event}' listener threw: ${describeError(error)}`);
     });
     connection.on('blocked', (reason: string) => {
       this.logger.warn(`broker ${this.redacted} blocked the ${this.role} connection (${reason})`);
@@ -216,15 +241,48 @@ export class ConnectionManager {
   }
 }
 
-/** The URL amqplib connects to: the heartbeat from options unless the URL sets one. */
-function withHeartbeat(url: string, heartbeatSeconds: number): string {
+/**
+ * The URL amqplib connects to: the heartbeat (0 disables it) and the largest frame accepted from
+ * the broker (`maxFrameSize`; amqplib's default when unset, 0 = no limit) from options, unless
+ * the URL sets them itself.
+ */
+function withConnectParameters(url: string, options: TransportOptions): string {
   try {
     const parsed = new URL(url);
-    if (!parsed.searchParams.has('heartbeat')) parsed.searchParams.set('heartbeat', String(heartbeatSeconds));
+    if (!parsed.searchParams.has('heartbeat')) parsed.searchParams.set('heartbeat', String(options.heartbeatSeconds));
+    if (options.maxFrameSize != null && !parsed.searchParams.has('maxFrameSize')) {
+      parsed.searchParams.set('maxFrameSize', String(options.maxFrameSize));
+    }
     return parsed.toString();
   } catch {
     return url;
   }
+}
+
+/**
+ * Why the broker refused the connection, when it did so on purpose, else null. amqplib reports
+ * the handshake's refusal only in its message: a 403 ACCESS_REFUSED at login, and a
+ * connection.close in reply to connection.open, which RabbitMQ sends when the virtual host does
+ * not exist or the user may not use it (530 NOT_ALLOWED).
+ */
+function accessRefusal(error: unknown, url: string): string | null {
+  const message = error instanceof Error ? error.message : '';
+  let user = 'guest';
+  let vhost = '/';
+  try {
+    const parsed = new URL(url);
+    if (parsed.username) user = decodeURIComponent(parsed.username);
+    if (parsed.pathname.length > 1) vhost = decodeURIComponent(parsed.pathname.slice(1));
+  } catch {
+    // keep the defaults amqplib uses
+  }
+  if (/ACCESS[-_]REFUSED/.test(message)) {
+    return `refused the login of user '${user}' (ACCESS_REFUSED: wrong user name or password, or a user that may not log in)`;
+  }
+  if (/Expected ConnectionOpenOk; got <ConnectionClose/.test(message)) {
+    return `refused to open virtual host '${vhost}' for user '${user}' (it does not exist, or the user has no permissions on it)`;
+  }
+  return null;
 }
 
 /** A short reason for logs: the errno code when there is one, else the message. Never contains the URL. */

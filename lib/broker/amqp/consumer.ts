@@ -146,7 +146,9 @@ export class Consumers {
   async get(queue: string): Promise<Delivery | null> {
     if (this.closing) throw new ClosedError(`broker ${this.url}: transport is closed`);
     const lane = await this.getterLane();
-    const message = await lane.channel.get(queue, { noAck: false });
+    // amqplib leaves a basic.get unanswered when the connection dies under it (e.g. a frame over
+    // maxFrameSize): the lane's close settles it instead.
+    const message = await this.getOrClosed(lane, queue);
     if (message === false) return null;
     lane.acks.delivered(message);
     lane.unsettled += 1;
@@ -210,6 +212,22 @@ export class Consumers {
     if (!lane.open) throw new ClosedError(`broker ${this.url}: the channel closed while taking from ${queue}`);
     closeWhenSettled();
     return taken;
+  }
+
+  /** basic.get on the lane, or ClosedError once its channel closes first; leaves no listener behind. */
+  private async getOrClosed(lane: Lane, queue: string): Promise<GetMessage | false> {
+    const error = () => new ClosedError(`broker ${this.url}: the channel closed before the get from ${queue} was answered`);
+    if (!lane.open) throw error();
+    let onClose = (): void => undefined;
+    const closed = new Promise<never>((_, reject) => {
+      onClose = () => reject(error());
+      lane.channel.once('close', onClose);
+    });
+    try {
+      return await Promise.race([lane.channel.get(queue, { noAck: false }), closed]);
+    } finally {
+      lane.channel.removeListener('close', onClose);
+    }
   }
 
   private getterLane(): Promise<Lane> {
