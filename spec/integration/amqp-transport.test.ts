@@ -1,16 +1,15 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { after, describe, it } from 'node:test';
 import amqp from 'amqplib';
-import winston from 'winston';
 import { createAmqpTransport } from '../../lib/broker/amqp/transport.js';
 import type { Delivery, Transport, TransportOptions } from '../../lib/broker/transport.js';
 import { BrokerAccessRefusedError, BrokerConnectionError, ConfigError, PublishError } from '../../lib/errors/errors.js';
 import { silentLogger } from '../../lib/log/logger.js';
 import { Inbox, describeTransportConformance, message, type CreatedNames } from '../conformance/transport.conformance.js';
+import { captureLogger } from '../support/capture-logger.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 
 const BROKER = 'amqp://guest:guest@127.0.0.1:5672';
@@ -46,19 +45,6 @@ async function deleteCreated(created: CreatedNames): Promise<void> {
   } finally {
     await connection.close();
   }
-}
-
-/** A logger that keeps every line as "level: message". */
-function captureLogger(): { logger: winston.Logger; lines: string[] } {
-  const lines: string[] = [];
-  const stream = new Writable({
-    objectMode: true,
-    write(info: { level: string; message: string }, _encoding, done) {
-      lines.push(`${info.level}: ${info.message}`);
-      done();
-    },
-  });
-  return { logger: winston.createLogger({ level: 'debug', transports: [new winston.transports.Stream({ stream })] }), lines };
 }
 
 async function until(condition: () => boolean): Promise<void> {

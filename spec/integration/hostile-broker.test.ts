@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import winston from 'winston';
 import { createAmqpTransport } from '../../lib/broker/amqp/transport.js';
 import type { TransportOptions } from '../../lib/broker/transport.js';
 import { BrokerConnectionError } from '../../lib/errors/errors.js';
+import { captureLogger } from '../support/capture-logger.js';
 import { startFakeAmqpServer, type FakeAmqpServer } from '../support/fake-amqp-server.js';
 
 /**
@@ -18,17 +18,6 @@ describe('a hostile broker', () => {
     for (const server of servers) await server.close();
   });
 
-  function capture(): { logger: winston.Logger; lines: string[] } {
-    const lines: string[] = [];
-    const stream = new Writable({
-      objectMode: true,
-      write(info: { level: string; message: string }, _encoding, done) {
-        lines.push(`${info.level}: ${info.message}`);
-        done();
-      },
-    });
-    return { logger: winston.createLogger({ level: 'debug', transports: [new winston.transports.Stream({ stream })] }), lines };
-  }
 
   function options(overrides: Partial<TransportOptions>): TransportOptions {
     return { heartbeatSeconds: 0, confirmTimeoutMs: 5_000, connectMaxRetries: 0, connectInitialDelayMs: 10, connectMaxDelayMs: 50, logger: winston.createLogger({ silent: true }), ...overrides };
@@ -49,7 +38,7 @@ describe('a hostile broker', () => {
   it('closes the connection on a frame declared larger than maxFrameSize, before buffering its payload', async () => {
     const server = await startFakeAmqpServer({ kind: 'huge-frame', size: 0xfffffff0 });
     servers.push(server);
-    const { logger, lines } = capture();
+    const { logger, lines } = captureLogger();
     const rssBefore = process.memoryUsage().rss;
     const transport = createAmqpTransport(`amqp://guest:guest@127.0.0.1:${server.port}`, options({ logger, connectMaxRetries: null, connectMaxDelayMs: 60_000 }));
     void transport.declareQueue({ name: 'spec.hostile' }).catch(() => undefined);

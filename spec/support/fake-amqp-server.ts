@@ -53,6 +53,7 @@ function connectionTune(frameMax: number): Buffer {
 }
 
 const connectionOpenOk = method(10, 41, Buffer.from([0])); // reserved shortstr ''
+const connectionCloseOk = method(10, 51, Buffer.alloc(0));
 
 /** Method (class, method) ids of the complete frames in `buffer`, and the bytes left over. */
 function readMethods(buffer: Buffer): { methods: string[]; rest: Buffer } {
@@ -94,6 +95,7 @@ export async function startFakeAmqpServer(misbehaviour: Misbehaviour): Promise<F
       for (const id of methods) {
         if (id === '10.11') socket.write(connectionTune(misbehaviour.kind === 'tiny-frame-max' ? misbehaviour.frameMax : 131_072)); // start-ok
         if (id === '10.40') socket.write(connectionOpenOk);
+        if (id === '10.50') socket.end(connectionCloseOk); // connection.close
         if (id === '20.10' && misbehaviour.kind === 'huge-frame') {
           // channel.open: instead of its open-ok, announce a frame of `size` bytes and feed junk.
           // (Not in the same read as connection.open-ok: amqplib 2.3.1 parses frames that follow

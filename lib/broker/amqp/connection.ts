@@ -135,11 +135,13 @@ export class ConnectionManager {
         await this.sleep(delay);
         continue;
       }
+      // From here on the connection has an 'error' listener (amqplib throws an unheard 'error'),
+      // also when it is discarded at once below.
+      this.watch(connection);
       if (this.closed) {
         await closeQuietly(connection);
         return;
       }
-      this.watch(connection);
       const reconnected = this.everConnected;
       if (this.onConnected) {
         const restoring = this.onConnected(connection, reconnected).catch((error: unknown) => {
