@@ -134,7 +134,7 @@ export class ControlServer {
     // and it must not be the one task messages are sent on.
     await this.worker.app.transport
       .publish(message, { exchange, routingKey, mandatory: false, isolated: true })
-      .catch((error: Error) => this.#log.warn(`remote control: reply to ${request.method} not delivered (exchange '${exchange}', routing key '${routingKey}'): ${error.message}`));
+      .catch((error: Error) => this.#log.warn(`remote control: reply to ${request.method} not delivered: ${error.message}`));
   }
 
   /** Runs the command the policy allows; its reply, or `{error}` in Celery's format. */

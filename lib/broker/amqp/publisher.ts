@@ -304,7 +304,7 @@ export class Publisher {
       if (this.closing) {
         this.settle(entry, new PublishError('closed', `broker ${this.url}: connection lost while closing`));
       } else if (refusedExchange !== undefined && entry.written.exchange === refusedExchange) {
-        this.settle(entry, new PublishError('unroutable', `broker ${this.url} refused exchange '${refusedExchange}': ${reason}`));
+        this.settle(entry, new PublishError('unroutable', `broker ${this.url} refused the publish: ${serverText(reason)}`));
       } else if (entry.writeOrder < refusedAt) {
         const { exchange, routingKey } = entry.written;
         this.settle(entry, returned === null ? undefined : new PublishError('unroutable', `unroutable publish to exchange '${exchange}' routing key '${routingKey}' (${returned})`));
@@ -404,6 +404,11 @@ export class Publisher {
  */
 function refusedExchangeOf(reason: string): string | undefined {
   return /(?:NOT_FOUND|ACCESS_REFUSED) - (?:no exchange|access to exchange|cannot publish to internal exchange) '([^']*)'/.exec(reason)?.[1];
+}
+
+/** The broker's own text in amqplib's channel-close message ('... with message "<text>"'), else the message. */
+function serverText(reason: string): string {
+  return /with message "(.*)"$/s.exec(reason)?.[1] ?? reason;
 }
 
 /** A name cut for a log line. */
