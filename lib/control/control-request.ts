@@ -99,6 +99,7 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
 /** What a value is, for a message that must not echo it whole. */
 export function describeType(value: unknown): string {
   if (value === null) return 'null';
+  if (value === undefined) return 'missing';
   if (Array.isArray(value)) return `a list of ${value.length}`;
   if (typeof value === 'string') return `a string of ${value.length} characters`;
   if (typeof value === 'object') return Buffer.isBuffer(value) || value instanceof Uint8Array ? 'binary' : 'a mapping';

@@ -4,6 +4,7 @@ import { isAddressedTo } from './addressing.js';
 import { CappedLog, MAX_LINE_LENGTH } from './capped-log.js';
 import { refusalOf, type ControlPolicy } from './command-policy.js';
 import { parseControlRequest, type ControlRequest } from './control-request.js';
+import { ArgumentError } from './handler-arguments.js';
 import { HANDLERS, type HandlerState } from './handlers.js';
 import { decodeBody, encodeJson, LamportClock, nodeQueue } from './mailbox.js';
 import { REVOKE_EXPIRES_MS, RevokedSet, revocationStore, type RevocationStore } from './revocations.js';
@@ -89,7 +90,7 @@ export class ControlServer {
     const expiresAt = Date.now() + REVOKE_EXPIRES_MS;
     for (const id of taskIds) this.revoked.add(id, expiresAt);
     if (terminate) for (const id of taskIds) this.worker.terminate(id);
-    const shown = taskIds.length > 10 ? `${taskIds.slice(0, 10).join(', ')} and ${taskIds.length - 10} more` : taskIds.join(', ');
+    const shown = taskIds.length > 3 ? `${taskIds.slice(0, 3).join(', ')} and ${taskIds.length - 3} more` : taskIds.join(', ');
     this.worker.logger.info(`Tasks flagged as revoked: ${shown}${terminate ? ' (terminate)' : ''}`);
     await this.#store.add(taskIds, expiresAt).catch((error: Error) => this.worker.logger.warn(`remote control: storing revocations failed: ${error.message}`));
   }
@@ -114,7 +115,7 @@ export class ControlServer {
     if (expires > 0 && Date.now() / 1000 > expires) return;
     const parsed = parseControlRequest(decodeBody(delivery));
     if (!parsed.ok) {
-      this.#log.warn(`remote control: dropped a malformed message on ${this.queueName}: ${parsed.problem}`);
+      this.#log.warn(`remote control: dropped a malformed message: ${parsed.problem}`);
       return;
     }
     const { request } = parsed;
@@ -122,7 +123,7 @@ export class ControlServer {
     try {
       addressed = isAddressedTo(request, this.worker.hostname);
     } catch (error) {
-      this.#log.warn(`remote control: dropped a message on ${this.queueName}: ${(error as Error).message}`);
+      this.#log.warn(`remote control: dropped a message: ${(error as Error).message}`);
       return;
     }
     if (!addressed) return;
@@ -140,7 +141,7 @@ export class ControlServer {
   /** Runs the command the policy allows; its reply, or `{error}` in Celery's format. */
   async #run(request: ControlRequest, problem: string | null): Promise<unknown> {
     if (problem) {
-      this.#log.warn(`remote control: refused a malformed message on ${this.queueName}: ${problem}`);
+      this.#log.warn(`remote control: refused a malformed message: ${problem}`);
       return { error: problem };
     }
     const { method } = request;
@@ -158,7 +159,8 @@ export class ControlServer {
       return await handler(this.#state, request.arguments);
     } catch (error) {
       const text = String((error as Error)?.message ?? error);
-      this.#log.error(`remote control: Control command error: ${method}: ${text}`);
+      if (error instanceof ArgumentError) this.#log.warn(`remote control: refused ${method}: ${text}`);
+      else this.#log.error(`remote control: Control command error: ${method}: ${text}`);
       return { error: text.length > MAX_LINE_LENGTH ? `${text.slice(0, MAX_LINE_LENGTH - 3)}...` : text };
     }
   }
