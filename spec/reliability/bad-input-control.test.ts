@@ -119,6 +119,41 @@ describe('reliability: bad control input', () => {
     t.diagnostic(`${ids.size} tasks and callbacks each ran once beside ${badReplies} pings whose reply exchange does not exist`);
   });
 
+  it('callbacks routed to an exchange that does not exist make no other task or callback run twice', async (t) => {
+    // The same fault through the task channel itself: a signature's exchange comes from the
+    // incoming message, and the broker closes the channel the worker publishes callbacks on.
+    const { worker } = await startNode('ctl-cb-exchange');
+    const missing = `spec.no-such-exchange.${randomUUID()}`;
+    const parents = 1000;
+    const ids = new Set<string>();
+    let sent = 0;
+    const lane = async (): Promise<void> => {
+      while (sent < parents) {
+        const n = sent++;
+        const id = randomUUID();
+        const callbackId = randomUUID();
+        const link = [new Signature({ task: 'rel.work', args: [parents + n, 0], immutable: true, options: { taskId: callbackId } })];
+        // A parent whose callback cannot be sent is the worker's to retry (it runs again, with
+        // its good callback): only the others, and theirs, are counted.
+        if (n % 10 !== 0) ids.add(id).add(callbackId);
+        else link.push(new Signature({ task: 'rel.work', args: [-1, 0], immutable: true, options: { exchange: missing } }));
+        await w.producer.sendTask('rel.work', [n, 0], {}, { taskId: id, link });
+      }
+    };
+    await Promise.all(Array.from({ length: 20 }, lane));
+    const deadline = Date.now() + 45_000;
+    const runs = () => w.executions().filter((run) => ids.has(run.id));
+    while (new Set(runs().map((run) => run.id)).size < ids.size && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200));
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const perId = new Map<string, number>();
+    for (const run of runs()) perId.set(run.id, (perId.get(run.id) ?? 0) + 1);
+    const twice = [...perId].filter(([, count]) => count > 1);
+    assert.equal(perId.size, ids.size, `every task and callback ran (${perId.size} of ${ids.size})`);
+    assert.deepEqual(twice, [], `${twice.length} ids ran more than once`);
+    assert.equal(worker.child.exitCode, null);
+    t.diagnostic(`${ids.size} other tasks and callbacks each ran once beside ${parents / 10} callbacks to an exchange that does not exist`);
+  });
+
   it("with --control-commands safe, shutdown and terminate are refused with {error} and the worker goes on", async () => {
     const { worker, mailbox } = await startNode('ctl-safe', ['--control-commands', 'safe']);
     assert.match(worker.output(), /remote control: obeying ping,active,reserved,scheduled,registered,revoked,stats,active_queues,revoke/);
