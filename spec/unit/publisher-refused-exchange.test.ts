@@ -13,9 +13,9 @@ class FakeChannel extends EventEmitter {
   readonly published: { exchange: string; routingKey: string; id: string; confirm: (error: unknown) => void }[] = [];
 
   publish(exchange: string, routingKey: string, _body: Buffer, options: Options.Publish, confirm: (error: unknown) => void): boolean {
-    if (Buffer.byteLength(routingKey) > 255) {
-      // amqplib takes a confirm slot, then fails to encode the frame.
-      throw new TypeError('routing key too long');
+    if (Buffer.byteLength(routingKey) > 255 || String(options.messageId).length > 255) {
+      // amqplib fails to encode the frame; nothing is written.
+      throw new TypeError("Field 'messageId' is the wrong type; must be a string (up to 255 chars)");
     }
     this.published.push({ exchange, routingKey, id: String(options.messageId), confirm });
     return true;
@@ -50,7 +50,7 @@ const message = (id: string): OutgoingMessage => ({ body: Buffer.from('[]'), con
 const settled = (promise: Promise<void>): Promise<string> => promise.then(() => 'sent', (error: unknown) => (error instanceof PublishError ? error.reason : String(error)));
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-describe('AMQP publisher: a channel the broker closes for refusing an exchange', () => {
+describe('AMQP publisher: one bad publish makes no other be sent twice', () => {
   it('settles what was written before the refused publish instead of sending it twice; re-sends only what came after', async () => {
     const { publisher, channels } = publisherOnFakeChannels();
     const before = ['b1', 'b2'].map((id) => settled(publisher.publish(message(id), { exchange: '', routingKey: 'tasks' })));
@@ -94,6 +94,29 @@ describe('AMQP publisher: a channel the broker closes for refusing an exchange',
     channels[0]!.published[0]!.confirm(null);
     assert.equal(await ok, 'sent');
     assert.deepEqual(channels[0]!.published.map((p) => p.id), ['ok'], 'written once');
+    await publisher.close();
+  });
+
+  it('a publish that cannot be encoded (a task id over 255 bytes) fails alone: what was in flight settles by its confirms, written once', async () => {
+    const { publisher, channels } = publisherOnFakeChannels();
+    const before = ['c1', 'c2'].map((id) => settled(publisher.publish(message(id), { exchange: '', routingKey: 'tasks' })));
+    await turn();
+    const broken = settled(publisher.publish(message('i'.repeat(300)), { exchange: '', routingKey: 'tasks' }));
+    const later = settled(publisher.publish(message('c3'), { exchange: '', routingKey: 'tasks' }));
+    assert.match(await broken, /wrong type/);
+    await turn();
+    await turn();
+    const [first, second] = channels;
+    assert.deepEqual(first!.published.map((p) => p.id), ['c1', 'c2']);
+    assert.deepEqual(second!.published.map((p) => p.id), ['c3'], 'later publishes go to a new channel');
+    let closed = false;
+    first!.on('close', () => (closed = true));
+    for (const p of first!.published) p.confirm(null);
+    second!.published[0]!.confirm(null);
+    assert.deepEqual(await Promise.all([...before, later]), ['sent', 'sent', 'sent']);
+    assert.deepEqual(second!.published.map((p) => p.id), ['c3'], 'c1 and c2 were not written again');
+    await turn();
+    assert.ok(closed, 'the retired channel is closed once its publishes settled');
     await publisher.close();
   });
 });

@@ -65,7 +65,11 @@ interface PendingPublish {
  *   (`keysHeldByChannel`): a re-send of the same task id in the meantime is stamped;
  * - when a channel closes, its unconfirmed publishes go back to the front of the backlog, in
  *   order, and are written again on the next channel (at-least-once: the broker may have
- *   taken some of them) — unless the transport is closing, then they reject with 'closed'.
+ *   taken some of them) — unless the transport is closing, then they reject with 'closed', or
+ *   the broker closed it for refusing an exchange (see onChannelClosed);
+ * - a publish that fails to encode rejects alone; its channel is retired (see retire), and
+ *   nothing already written to it is written again;
+ * - a publish whose exchange name or routing key is over 255 bytes rejects alone, unwritten.
  */
 export class Publisher {
   private seq = 0;
@@ -93,6 +97,8 @@ export class Publisher {
   private unconfirmed = 0;
   /** The messageIds and correlationIds unstamped pending publishes are matched by (see the invariants). */
   private readonly keysInFlight = new Set<string>();
+  /** Retired channels (see retire) with how many pending publishes are still written to each. */
+  private readonly retired = new Map<ConfirmChannel, number>();
   /** Keys of publishes that timed out on a channel still open, released when it closes. */
   private readonly keysHeldByChannel = new Map<ConfirmChannel, string[]>();
 
@@ -176,8 +182,9 @@ export class Publisher {
           this.backlog[--this.backlogHead] = entry;
           return;
         }
-        // The message could not be encoded. amqplib queued its confirm callback before failing, so
-        // the channel's confirm window no longer lines up with the broker's delivery tags: retire it.
+        // The message could not be encoded (a property or header too long, say). Nothing of it
+        // was written; amqplib may have queued its confirm callback all the same (older versions
+        // did), which would break the channel's confirm window past this slot: retire it.
         this.settle(entry, error instanceof Error ? error : new Error(String(error)));
         this.retire(channel);
         return;
@@ -281,6 +288,7 @@ export class Publisher {
    * - once the transport is closing, every pending publish rejects as 'closed'.
    */
   private onChannelClosed(channel: ConfirmChannel, channelError: unknown): void {
+    this.retired.delete(channel);
     for (const key of this.keysHeldByChannel.get(channel) ?? []) this.keysInFlight.delete(key);
     this.keysHeldByChannel.delete(channel);
     if (this.channel === channel) {
@@ -327,11 +335,34 @@ export class Publisher {
   }
 
   /**
-   * Takes a channel whose confirm window is broken out of use at once: what it held goes back to
-   * the backlog now, so no misattributed confirm can settle it, and the channel is closed.
+   * Takes a channel whose confirm window may be broken (a publish that failed to encode may have
+   * taken the last slot) out of use: nothing more is written to it, so the slots before the broken one still
+   * line up with the broker's delivery tags, and the publishes already on it settle by their own
+   * confirms instead of being written again elsewhere (twice, since the broker has them). It is
+   * closed once they have settled; later publishes go to a new channel.
    */
   private retire(channel: ConfirmChannel): void {
-    this.onChannelClosed(channel, null);
+    if (this.channel === channel) {
+      this.channel = null;
+      this.draining = false;
+      this.unconfirmed = 0;
+    }
+    let waiting = 0;
+    for (const entry of this.pending.values()) if (entry.channel === channel) waiting++;
+    if (waiting === 0) void closeQuietly(channel);
+    else this.retired.set(channel, waiting);
+    if (this.backlogHead < this.backlog.length) setImmediate(() => this.pump());
+  }
+
+  /** One publish on a retired channel settled; the last one closes it. */
+  private releaseRetired(channel: ConfirmChannel): void {
+    const waiting = this.retired.get(channel);
+    if (waiting === undefined) return;
+    if (waiting > 1) {
+      this.retired.set(channel, waiting - 1);
+      return;
+    }
+    this.retired.delete(channel);
     void closeQuietly(channel);
   }
 
@@ -355,6 +386,7 @@ export class Publisher {
       else this.keysHeldByChannel.set(channel, [entry.claimedKey]);
     }
     if (entry.channel !== null && entry.channel === this.channel) this.unconfirmed--;
+    else if (entry.channel !== null) this.releaseRetired(entry.channel);
     if (error) entry.reject(error);
     else entry.resolve();
     if (this.pending.size > 0) return;
