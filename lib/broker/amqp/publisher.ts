@@ -1,4 +1,4 @@
-import type { ConfirmChannel, Message, Options } from 'amqplib';
+import type { ConfirmChannel, Message } from 'amqplib';
 import type { Logger } from 'winston';
 import { BrokerConnectionError, ClosedError, PublishError } from '../../errors/errors.js';
 import type { OutgoingMessage, PublishTarget } from '../transport.js';
@@ -6,35 +6,12 @@ import { closeQuietly, describeError, type ConnectionManager } from './connectio
 import { returnKeyOf, toPublishOptions } from './properties.js';
 import { SequenceWindow } from '../../util/sequence-window.js';
 import { routeNameProblem } from '../route-names.js';
+import { isChannelStateError, refusedExchangeOf, serverText } from './channel-errors.js';
+import { RetiredChannels } from './retired-channels.js';
+import type { PendingPublish } from './pending-publish.js';
 
 /** A publish in flight on channels closed by the broker this often (connection still up) is given up. */
 const MAX_CHANNEL_FAILURES = 3;
-
-interface PendingPublish {
-  readonly seq: number;
-  readonly target: PublishTarget;
-  /** Where it was last written (target's, or what target.routeAtWrite returned then). */
-  written: { exchange: string; routingKey: string };
-  readonly body: Buffer;
-  readonly options: Options.Publish;
-  /**
-   * performance.now() when publish() was called, then when its last write reached the socket
-   * (see markFlushed): the broker cannot confirm what it has not been sent, so the timeout
-   * never counts time this process spent busy before writing it.
-   */
-  sentAt: number;
-  readonly resolve: () => void;
-  readonly reject: (error: Error) => void;
-  /** The channel it was last written to; null while it waits in the backlog. */
-  channel: ConfirmChannel | null;
-  /** The broker's reply text when it returned this publish on `channel`; the confirm then rejects it. */
-  returned: string | null;
-  channelFailures: number;
-  /** When it was last written, in this publisher's write order (a channel takes writes in this order). */
-  writeOrder: number;
-  /** The messageId or correlationId it is matched by (unstamped), held in Publisher.keysInFlight until it settles; null when stamped. */
-  readonly claimedKey: string | null;
-}
 
 /**
  * Publishes on one ConfirmChannel of the publishing connection, with many publishes in flight.
@@ -97,8 +74,8 @@ export class Publisher {
   private unconfirmed = 0;
   /** The messageIds and correlationIds unstamped pending publishes are matched by (see the invariants). */
   private readonly keysInFlight = new Set<string>();
-  /** Retired channels (see retire) with how many pending publishes are still written to each. */
-  private readonly retired = new Map<ConfirmChannel, number>();
+  /** Channels retired (see retire) whose publishes have not all settled. */
+  private readonly retired = new RetiredChannels();
   /** Keys of publishes that timed out on a channel still open, released when it closes. */
   private readonly keysHeldByChannel = new Map<ConfirmChannel, string[]>();
 
@@ -288,7 +265,7 @@ export class Publisher {
    * - once the transport is closing, every pending publish rejects as 'closed'.
    */
   private onChannelClosed(channel: ConfirmChannel, channelError: unknown): void {
-    this.retired.delete(channel);
+    this.retired.forget(channel);
     for (const key of this.keysHeldByChannel.get(channel) ?? []) this.keysInFlight.delete(key);
     this.keysHeldByChannel.delete(channel);
     if (this.channel === channel) {
@@ -336,8 +313,8 @@ export class Publisher {
 
   /**
    * Takes a channel whose confirm window may be broken (a publish that failed to encode may have
-   * taken the last slot) out of use: nothing more is written to it, so the slots before the broken one still
-   * line up with the broker's delivery tags, and the publishes already on it settle by their own
+   * taken the last slot) out of use: nothing more is written to it, so the slots before that one
+   * still line up with the broker's delivery tags, and the publishes already on it settle by their own
    * confirms instead of being written again elsewhere (twice, since the broker has them). It is
    * closed once they have settled; later publishes go to a new channel.
    */
@@ -349,21 +326,8 @@ export class Publisher {
     }
     let waiting = 0;
     for (const entry of this.pending.values()) if (entry.channel === channel) waiting++;
-    if (waiting === 0) void closeQuietly(channel);
-    else this.retired.set(channel, waiting);
+    this.retired.retire(channel, waiting);
     if (this.backlogHead < this.backlog.length) setImmediate(() => this.pump());
-  }
-
-  /** One publish on a retired channel settled; the last one closes it. */
-  private releaseRetired(channel: ConfirmChannel): void {
-    const waiting = this.retired.get(channel);
-    if (waiting === undefined) return;
-    if (waiting > 1) {
-      this.retired.set(channel, waiting - 1);
-      return;
-    }
-    this.retired.delete(channel);
-    void closeQuietly(channel);
   }
 
   private takeBacklog(): PendingPublish[] {
@@ -386,7 +350,7 @@ export class Publisher {
       else this.keysHeldByChannel.set(channel, [entry.claimedKey]);
     }
     if (entry.channel !== null && entry.channel === this.channel) this.unconfirmed--;
-    else if (entry.channel !== null) this.releaseRetired(entry.channel);
+    else if (entry.channel !== null) this.retired.release(entry.channel);
     if (error) entry.reject(error);
     else entry.resolve();
     if (this.pending.size > 0) return;
@@ -430,25 +394,7 @@ export class Publisher {
   }
 }
 
-/**
- * The exchange named by a channel error that refuses a publish to it: 404 "no exchange 'x'",
- * 403 "access to exchange 'x' ... refused", 403 "cannot publish to internal exchange 'x'".
- */
-function refusedExchangeOf(reason: string): string | undefined {
-  return /(?:NOT_FOUND|ACCESS_REFUSED) - (?:no exchange|access to exchange|cannot publish to internal exchange) '([^']*)'/.exec(reason)?.[1];
-}
-
-/** The broker's own text in amqplib's channel-close message ('... with message "<text>"'), else the message. */
-function serverText(reason: string): string {
-  return /with message "(.*)"$/s.exec(reason)?.[1] ?? reason;
-}
-
 /** A name cut for a log line. */
 function clip(name: string): string {
   return name.length > 60 ? `${name.slice(0, 57)}...` : name;
-}
-
-/** amqplib's error for an operation on a channel or connection that is closing or closed. */
-function isChannelStateError(error: unknown): boolean {
-  return (error as { name?: unknown } | null)?.name === 'IllegalOperationError';
 }
