@@ -11,6 +11,7 @@ export interface WorkerArgs {
   'shutdown-timeout': string;
   pool: 'async' | 'threads';
   control: boolean;
+  'control-commands'?: string;
   events: boolean;
   'metrics-port'?: number;
   beat: boolean;
@@ -37,6 +38,10 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
       .option('beat', { alias: 'B', type: 'boolean', default: false, describe: 'Also run the periodic-task scheduler (development; see celeriac beat)' })
       .option('metrics-port', { type: 'number', describe: 'Serve Prometheus metrics at http://0.0.0.0:<port>/metrics' })
       .option('control', { type: 'boolean', default: true, describe: 'Answer remote control (celeriac/celery inspect and control); --no-control to disable' })
+      .option('control-commands', {
+        type: 'string',
+        describe: "Remote-control commands obeyed: all, safe (inspect commands and revoke without terminate) or a comma-separated list of command names (default: the app's controlCommands, else all)",
+      })
       .option('shutdown-timeout', { type: 'string', default: '30s', describe: 'Grace period for running tasks on SIGTERM/SIGINT' })
       .example('$0 worker -A ./dist/tasks.js --concurrency=4 --loglevel=info', 'run a worker')
       .example('$0 worker -A ./dist/tasks.js -c 2 -n second@%h -Q celery,images', 'a second worker on two queues'),

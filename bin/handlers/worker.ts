@@ -2,6 +2,8 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ArgumentsCamelCase } from 'yargs';
 import { ControlServer } from '../../lib/control/control-server.js';
+import { describeControlPolicy, parseControlPolicyFlag } from '../../lib/control/command-policy.js';
+import { ConfigError } from '../../lib/errors/errors.js';
 // Events, metrics (prom-client) and beat (cron-parser) are imported only when their option is
 // on: a plain worker does not carry them in memory.
 import type { WorkerEventSender } from '../../lib/events/worker-events.js';
@@ -18,6 +20,8 @@ function moduleUrl(specifier: string): string {
 /** Runs a worker for the app of -A until SIGTERM/SIGINT (a second signal exits at once). */
 export async function runWorker(args: ArgumentsCamelCase<WorkerArgs>): Promise<void> {
   const { app, specifier } = await loadAppForCommand(args.app, args.loglevel);
+  const controlPolicy =
+    args['control-commands'] === undefined ? app.config.controlCommands : parseControlPolicyFlag(args['control-commands'], (reason) => new ConfigError('--control-commands', reason));
   const worker = app.worker({
     ...(args.concurrency !== undefined ? { concurrency: args.concurrency } : {}),
     ...(args['prefetch-multiplier'] !== undefined ? { prefetchMultiplier: args['prefetch-multiplier'] } : {}),
@@ -58,8 +62,9 @@ export async function runWorker(args: ArgumentsCamelCase<WorkerArgs>): Promise<v
   process.on('SIGINT', shutdown);
   if (args.control) {
     // Before consuming tasks: stored revocations are loaded first, so none of them runs.
-    control = new ControlServer(worker, { onShutdown: () => shutdown('SIGTERM') });
+    control = new ControlServer(worker, { onShutdown: () => shutdown('SIGTERM'), policy: controlPolicy });
     await control.start();
+    worker.logger.info(`remote control: obeying ${describeControlPolicy(controlPolicy)}`);
   }
   if (args['metrics-port'] !== undefined) {
     const { WorkerMetrics } = await import('../../lib/metrics/worker-metrics.js');

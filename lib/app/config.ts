@@ -7,6 +7,7 @@ import { checkDeliveryMode, type DeliveryMode } from './call-options.js';
 import { LOG_LEVELS, type LogLevel } from '../log/logger.js';
 import { Router, type TaskRoutes } from './routes.js';
 import { checkSchedule, type BeatSchedule } from '../beat/schedule.js';
+import { resolveControlPolicy, type ControlCommandsOption, type ControlPolicy } from '../control/command-policy.js';
 
 /** What createApp accepts. Every key is optional; unknown keys are rejected with the key named. */
 export interface AppOptions {
@@ -76,6 +77,14 @@ export interface AppOptions {
   taskSendSentEvent?: boolean;
   /** Periodic tasks run by `celeriac beat` (docs/operations.md). Default none. */
   beatSchedule?: BeatSchedule;
+  /**
+   * Which remote-control commands this app's workers obey: 'all' (default, as Python Celery),
+   * 'safe' (inspect commands and revoke without terminate; shutdown, terminate, rate_limit,
+   * add_consumer and cancel_consumer are refused with an error reply), or a list of command
+   * names ('safe' among them stands for that set). The worker flag --control-commands overrides
+   * it. See docs/reliability.md, "Who may control a worker".
+   */
+  controlCommands?: ControlCommandsOption;
 }
 
 export interface QueueSettings {
@@ -124,6 +133,7 @@ export interface AppConfig {
   queues: Record<string, QueueSettings>;
   taskSendSentEvent: boolean;
   beatSchedule: BeatSchedule;
+  controlCommands: ControlPolicy;
 }
 
 const KNOWN_KEYS: ReadonlySet<string> = new Set<keyof AppOptions>([
@@ -150,6 +160,7 @@ const KNOWN_KEYS: ReadonlySet<string> = new Set<keyof AppOptions>([
   'queues',
   'taskSendSentEvent',
   'beatSchedule',
+  'controlCommands',
 ]);
 
 export function resolveConfig(options: AppOptions, env: NodeJS.ProcessEnv = process.env): AppConfig {
@@ -197,6 +208,7 @@ export function resolveConfig(options: AppOptions, env: NodeJS.ProcessEnv = proc
     queues: queueSettings(options.queues ?? {}, maxPriority('queueMaxPriority', options.queueMaxPriority ?? null)),
     taskSendSentEvent: options.taskSendSentEvent === undefined ? false : booleanOption('taskSendSentEvent', options.taskSendSentEvent),
     beatSchedule: checkSchedule(options.beatSchedule ?? {}),
+    controlCommands: resolveControlPolicy(options.controlCommands ?? 'all', (reason) => new ConfigError('controlCommands', reason)),
   };
 }
 

@@ -5,7 +5,8 @@
  * Semantics every adapter keeps (spec/conformance/transport.conformance.ts checks them):
  * - `publish` resolves only when the broker has taken responsibility for the message
  *   (AMQP: publisher confirm). An unroutable message (no queue bound for the routing key,
- *   published with `mandatory`) rejects with PublishError('unroutable'); a nack with
+ *   published with `mandatory`; an exchange the broker refuses; an exchange name or routing
+ *   key over 255 bytes, refused before anything is written) rejects with PublishError('unroutable'); a nack with
  *   PublishError('nacked'); no confirm within `confirmTimeoutMs` with PublishError('confirm-timeout').
  * - Deliveries are handed out at most `prefetch` unsettled at a time per queue consumed.
  * - A delivery is settled once: the first `ack`/`reject` counts, later calls return false.
@@ -50,6 +51,14 @@ export interface PublishTarget {
    * the ones above. For routes that depend on the moment of sending, like a delay's.
    */
   routeAtWrite?: () => { exchange: string; routingKey: string };
+  /**
+   * Write it on a channel apart from every publish without this flag (AMQP: a channel of its
+   * own on the publishing connection, opened again when the broker closes it). For routes taken
+   * from an incoming message, such as a remote-control reply_to: the broker refuses an exchange
+   * that does not exist, or may not be written, by closing the channel, and what else was in
+   * flight on that channel shares its fate. Default false.
+   */
+  isolated?: boolean;
 }
 
 export interface Delivery {

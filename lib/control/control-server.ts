@@ -1,7 +1,12 @@
 import type { ConsumerHandle, Delivery } from '../broker/transport.js';
 import type { Worker } from '../worker/worker.js';
+import { isAddressedTo } from './addressing.js';
+import { CappedLog, MAX_LINE_LENGTH } from './capped-log.js';
+import { refusalOf, type ControlPolicy } from './command-policy.js';
+import { parseControlRequest, type ControlRequest } from './control-request.js';
+import { ArgumentError } from './handler-arguments.js';
 import { HANDLERS, type HandlerState } from './handlers.js';
-import { decodeBody, encodeJson, isAddressedTo, LamportClock, nodeQueue, type ControlRequest } from './mailbox.js';
+import { decodeBody, encodeJson, LamportClock, nodeQueue } from './mailbox.js';
 import { REVOKE_EXPIRES_MS, RevokedSet, revocationStore, type RevocationStore } from './revocations.js';
 
 export interface ControlServerOptions {
@@ -9,6 +14,8 @@ export interface ControlServerOptions {
   onShutdown?: () => void;
   /** A revocation store to use instead of the one picked from the app's backend. */
   store?: RevocationStore;
+  /** The commands obeyed (see command-policy.ts). Default: the app's `controlCommands`. */
+  policy?: ControlPolicy;
 }
 
 /**
@@ -17,8 +24,12 @@ export interface ControlServerOptions {
  * honour revocations: those in the revocation store when it starts, and every revoke it
  * receives (which it also writes to the store, so revokes sent by Python clients persist too).
  *
- * Invariants: a malformed or unknown request never stops the node (it is acked and answered
- * with `{error}` when a reply is wanted); a request whose `expires` header has passed is ignored.
+ * Invariants: every request is acked on arrival and none stops the node; a request is used only
+ * after control-request.ts has checked it (a malformed one is logged and dropped, or answered
+ * with `{error}` when its addressing and reply fields are sound); a command the policy refuses,
+ * or one that is unknown, is answered with `{error}` and logged; log lines about requests are
+ * capped (capped-log.ts); replies go on an isolated channel (PublishTarget.isolated); a request
+ * whose `expires` header has passed is ignored.
  */
 export class ControlServer {
   readonly clock = new LamportClock();
@@ -26,6 +37,8 @@ export class ControlServer {
   readonly #store: RevocationStore;
   readonly #state: HandlerState;
   readonly #totals = new Map<string, number>();
+  readonly #policy: ControlPolicy;
+  readonly #log: CappedLog;
   #consumer: ConsumerHandle | undefined;
   readonly #countDone = (request: { name: string }): void => {
     this.#totals.set(request.name, (this.#totals.get(request.name) ?? 0) + 1);
@@ -36,6 +49,8 @@ export class ControlServer {
     options: ControlServerOptions = {},
   ) {
     this.#store = options.store ?? revocationStore(worker.app);
+    this.#policy = options.policy ?? worker.app.config.controlCommands;
+    this.#log = new CappedLog(worker.logger);
     this.#state = {
       worker,
       startedAt: Date.now(),
@@ -64,7 +79,9 @@ export class ControlServer {
     await transport.declareQueue(nodeQueue(this.worker.hostname));
     this.#consumer = await transport.consume([this.queueName], { prefetch: 16 }, (delivery) => {
       delivery.ack();
-      void this.handle(delivery);
+      // handle() catches what it expects; this catches what it does not, so no control message
+      // can end the process through an unhandled rejection.
+      this.handle(delivery).catch((error: unknown) => this.#log.error(`remote control: Control command error: ${String((error as Error)?.stack ?? error)}`));
     });
   }
 
@@ -73,7 +90,8 @@ export class ControlServer {
     const expiresAt = Date.now() + REVOKE_EXPIRES_MS;
     for (const id of taskIds) this.revoked.add(id, expiresAt);
     if (terminate) for (const id of taskIds) this.worker.terminate(id);
-    this.worker.logger.info(`Tasks flagged as revoked: ${taskIds.join(', ')}${terminate ? ' (terminate)' : ''}`);
+    const shown = taskIds.length > 3 ? `${taskIds.slice(0, 3).join(', ')} and ${taskIds.length - 3} more` : taskIds.join(', ');
+    this.worker.logger.info(`Tasks flagged as revoked: ${shown}${terminate ? ' (terminate)' : ''}`);
     await this.#store.add(taskIds, expiresAt).catch((error: Error) => this.worker.logger.warn(`remote control: storing revocations failed: ${error.message}`));
   }
 
@@ -86,29 +104,64 @@ export class ControlServer {
     await this.#store.close();
   }
 
+  /**
+   * One request, start to end. Never throws: a request that fails in any way is logged (capped)
+   * and, when it can be answered, answered with `{error}`.
+   */
   private async handle(delivery: Delivery): Promise<void> {
     const headers = delivery.properties.headers ?? {};
     this.clock.adjust(headers.clock);
     const expires = Number(headers.expires ?? 0);
     if (expires > 0 && Date.now() / 1000 > expires) return;
-    const body = decodeBody(delivery);
-    if (typeof body !== 'object' || body === null || typeof (body as ControlRequest).method !== 'string') {
-      this.worker.logger.warn(`remote control: ignored an undecodable message on ${this.queueName}`);
+    const parsed = parseControlRequest(decodeBody(delivery));
+    if (!parsed.ok) {
+      this.#log.warn(`remote control: dropped a malformed message: ${parsed.problem}`);
       return;
     }
-    const request = body as ControlRequest;
-    if (!isAddressedTo(request, this.worker.hostname)) return;
-    const handler = Object.hasOwn(HANDLERS, request.method) ? HANDLERS[request.method] : undefined;
-    let reply: unknown;
+    const { request } = parsed;
+    let addressed: boolean;
     try {
-      reply = handler ? await handler(this.#state, request.arguments ?? {}) : { error: `No such control command: ${request.method}` };
+      addressed = isAddressedTo(request, this.worker.hostname);
     } catch (error) {
-      reply = { error: String((error as Error)?.message ?? error) };
+      this.#log.warn(`remote control: dropped a message: ${(error as Error).message}`);
+      return;
     }
+    if (!addressed) return;
+    const reply = await this.#run(request, parsed.problem);
     if (!request.reply_to || !request.ticket) return;
     const message = encodeJson({ [this.worker.hostname]: reply }, { ticket: request.ticket, clock: this.clock.forward() });
+    const { exchange, routing_key: routingKey } = request.reply_to;
+    // Isolated: a reply exchange that does not exist (or may not be written) closes a channel,
+    // and it must not be the one task messages are sent on.
     await this.worker.app.transport
-      .publish(message, { exchange: request.reply_to.exchange, routingKey: request.reply_to.routing_key, mandatory: false })
-      .catch((error: Error) => this.worker.logger.debug(`remote control: reply not delivered: ${error.message}`));
+      .publish(message, { exchange, routingKey, mandatory: false, isolated: true })
+      .catch((error: Error) => this.#log.warn(`remote control: reply to ${request.method} not delivered: ${error.message}`));
+  }
+
+  /** Runs the command the policy allows; its reply, or `{error}` in Celery's format. */
+  async #run(request: ControlRequest, problem: string | null): Promise<unknown> {
+    if (problem) {
+      this.#log.warn(`remote control: refused a malformed message: ${problem}`);
+      return { error: problem };
+    }
+    const { method } = request;
+    const refusal = refusalOf(this.#policy, method, request.arguments);
+    if (refusal) {
+      this.#log.warn(`remote control: refused ${method}: ${refusal}`);
+      return { error: refusal };
+    }
+    const handler = Object.hasOwn(HANDLERS, method) ? HANDLERS[method] : undefined;
+    if (!handler) {
+      this.#log.warn(`remote control: No such control command: ${method}`);
+      return { error: `No such control command: ${method}` };
+    }
+    try {
+      return await handler(this.#state, request.arguments);
+    } catch (error) {
+      const text = String((error as Error)?.message ?? error);
+      if (error instanceof ArgumentError) this.#log.warn(`remote control: refused ${method}: ${text}`);
+      else this.#log.error(`remote control: Control command error: ${method}: ${text}`);
+      return { error: text.length > MAX_LINE_LENGTH ? `${text.slice(0, MAX_LINE_LENGTH - 3)}...` : text };
+    }
   }
 }

@@ -3,10 +3,13 @@ import type { Worker } from '../worker/worker.js';
 import type { TaskRequest } from '../worker/request.js';
 import { parseRate } from '../worker/rate-limiter.js';
 import { queueDeclaration } from '../app/queues.js';
+import { booleanArgument, queueArgument, rateArgument, signalArgument, taskIdsArgument, taskNameArgument } from './handler-arguments.js';
 
 /**
  * What a worker answers to each remote-control method, in the shapes Celery 5.2's
  * celery/worker/control.py returns, so Celery's own `inspect`/`control` print them.
+ * Arguments are read through handler-arguments.ts: a handler uses none it has not checked,
+ * and a bad one throws an ArgumentError naming it (answered as `{error}`).
  */
 export interface HandlerState {
   worker: Worker;
@@ -34,38 +37,44 @@ export const HANDLERS: Record<string, Handler> = {
   stats: (state) => stats(state),
   active_queues: ({ worker }) => worker.consuming.map((name) => queueInfo(worker, name)),
   revoke: async (state, args) => {
-    const raw = args.task_id;
-    const ids = (Array.isArray(raw) ? raw : [raw]).filter((id): id is string => typeof id === 'string' && id !== '');
-    if (ids.length === 0) return { error: 'task_id required' };
-    await state.revoke(ids, Boolean(args.terminate));
+    const ids = taskIdsArgument(args, 'task_id');
+    const terminate = booleanArgument(args, 'terminate', false);
+    signalArgument(args, 'signal');
+    await state.revoke(ids, terminate);
     return ok(`tasks ${ids.join(', ')} flagged as revoked`);
   },
+  // Celery's terminate: revoke with terminate (the policy tells the two apart).
+  terminate: async (state, args) => {
+    const ids = taskIdsArgument(args, 'task_id');
+    signalArgument(args, 'signal');
+    await state.revoke(ids, true);
+    return ok(`terminate: tasks ${ids.join(', ')} flagged as revoked`);
+  },
   rate_limit: ({ worker }, args) => {
-    const name = String(args.task_name ?? '');
+    const name = taskNameArgument(args, 'task_name');
+    const rate = rateArgument(args, 'rate_limit');
     const task = worker.app.tasks.get(name);
     if (!task) return { error: `unknown task ${name}` };
-    const rate = args.rate_limit;
-    if (rate === null || rate === undefined || rate === 0 || rate === '0' || rate === '') {
+    if (rate === null) {
       delete (task.options as { rateLimit?: unknown }).rateLimit;
       return ok('rate limit disabled successfully');
     }
     try {
-      parseRate(rate as string | number);
+      parseRate(rate);
     } catch (error) {
       return { error: `invalid rate limit string: ${(error as Error).message}` };
     }
-    (task.options as { rateLimit?: string | number }).rateLimit = rate as string | number;
+    (task.options as { rateLimit?: string | number }).rateLimit = rate;
     return ok('new rate limit set successfully');
   },
   add_consumer: async ({ worker }, args) => {
-    const queue = String(args.queue ?? '');
-    if (!queue) return { error: 'queue required' };
+    const queue = queueArgument(args, 'queue');
     if (worker.consuming.includes(queue)) return ok(`already consuming from ${queue}`);
     await worker.addConsumer(queue);
     return ok(`add consumer ${queue}`);
   },
   cancel_consumer: async ({ worker }, args) => {
-    const queue = String(args.queue ?? '');
+    const queue = queueArgument(args, 'queue');
     if (!(await worker.cancelConsumer(queue))) return { error: `not consuming from ${queue}` };
     return ok(`no longer consuming from ${queue}`);
   },

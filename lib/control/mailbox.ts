@@ -7,7 +7,7 @@ import { serializerForContentType, serializerNamed } from '../protocol/serialize
  * - requests go to the fanout exchange `celery.pidbox` (not durable); every worker consumes its
  *   own queue `<hostname>.celery.pidbox` bound to it (not durable, auto-delete, x-expires 10 s,
  *   x-message-ttl 300 s — Celery's control_queue_expires / control_queue_ttl);
- * - a request body is `{method, arguments, destination, pattern, matcher}`, plus `ticket` and
+ * - a request body is `{method, arguments, destination, pattern, matcher}` (control-request.ts), plus `ticket` and
  *   `reply_to: {exchange, routing_key}` when the sender wants replies; headers carry a Lamport
  *   `clock` and `expires` (epoch seconds; 0 = never);
  * - a reply `{<hostname>: <result>}` goes to the direct exchange `reply.celery.pidbox` (not
@@ -21,17 +21,6 @@ export const CONTROL_EXCHANGE = `${NAMESPACE}.pidbox`;
 export const REPLY_EXCHANGE = `reply.${NAMESPACE}.pidbox`;
 const QUEUE_TTL_MS = 300_000;
 const QUEUE_EXPIRES_MS = 10_000;
-
-export interface ControlRequest {
-  method: string;
-  arguments: Record<string, unknown>;
-  /** Node names that should act on it; null = every node. */
-  destination: string[] | null;
-  pattern: string | null;
-  matcher: string | null;
-  ticket?: string;
-  reply_to?: { exchange: string; routing_key: string };
-}
 
 /** A worker's reply, keyed by its node name. */
 export type ControlReply = Record<string, unknown>;
@@ -68,8 +57,9 @@ export class LamportClock {
   forward(): number {
     return ++this.#value;
   }
+  /** Ignores anything but a safe integer: a peer's clock is input, and 1e308 would stop this one counting. */
   adjust(other: unknown): void {
-    if (typeof other === 'number' && Number.isFinite(other)) this.#value = Math.max(this.#value, Math.floor(other)) + 1;
+    if (typeof other === 'number' && Number.isSafeInteger(other)) this.#value = Math.min(Math.max(this.#value, other) + 1, Number.MAX_SAFE_INTEGER);
   }
   get value(): number {
     return this.#value;
@@ -90,22 +80,4 @@ export function decodeBody(delivery: Delivery): unknown {
   } catch {
     return undefined;
   }
-}
-
-/** Whether node `hostname` should act on `request` (kombu's destination rule; patterns as globs). */
-export function isAddressedTo(request: ControlRequest, hostname: string): boolean {
-  if (request.destination && request.destination.length > 0) return request.destination.includes(hostname);
-  if (request.pattern && request.matcher) {
-    if (request.matcher === 'glob') return globToRegExp(request.pattern).test(hostname);
-    try {
-      return new RegExp(request.pattern).test(hostname);
-    } catch {
-      return false;
-    }
-  }
-  return true;
-}
-
-function globToRegExp(glob: string): RegExp {
-  return new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*').replaceAll('?', '.')}$`);
 }

@@ -1,37 +1,16 @@
-import type { ConfirmChannel, Message, Options } from 'amqplib';
+import type { ConfirmChannel, Message } from 'amqplib';
 import type { Logger } from 'winston';
 import { BrokerConnectionError, ClosedError, PublishError } from '../../errors/errors.js';
 import type { OutgoingMessage, PublishTarget } from '../transport.js';
 import { closeQuietly, describeError, type ConnectionManager } from './connection.js';
 import { returnKeyOf, toPublishOptions } from './properties.js';
 import { SequenceWindow } from '../../util/sequence-window.js';
+import { routeNameProblem } from '../route-names.js';
+import { isChannelStateError, refusedExchangeOf, serverText } from './channel-errors.js';
+import type { PendingPublish } from './pending-publish.js';
 
 /** A publish in flight on channels closed by the broker this often (connection still up) is given up. */
 const MAX_CHANNEL_FAILURES = 3;
-
-interface PendingPublish {
-  readonly seq: number;
-  readonly target: PublishTarget;
-  /** Where it was last written (target's, or what target.routeAtWrite returned then). */
-  written: { exchange: string; routingKey: string };
-  readonly body: Buffer;
-  readonly options: Options.Publish;
-  /**
-   * performance.now() when publish() was called, then when its last write reached the socket
-   * (see markFlushed): the broker cannot confirm what it has not been sent, so the timeout
-   * never counts time this process spent busy before writing it.
-   */
-  sentAt: number;
-  readonly resolve: () => void;
-  readonly reject: (error: Error) => void;
-  /** The channel it was last written to; null while it waits in the backlog. */
-  channel: ConfirmChannel | null;
-  /** The broker's reply text when it returned this publish on `channel`; the confirm then rejects it. */
-  returned: string | null;
-  channelFailures: number;
-  /** The messageId or correlationId it is matched by (unstamped), held in Publisher.keysInFlight until it settles; null when stamped. */
-  readonly claimedKey: string | null;
-}
 
 /**
  * Publishes on one ConfirmChannel of the publishing connection, with many publishes in flight.
@@ -62,10 +41,16 @@ interface PendingPublish {
  *   (`keysHeldByChannel`): a re-send of the same task id in the meantime is stamped;
  * - when a channel closes, its unconfirmed publishes go back to the front of the backlog, in
  *   order, and are written again on the next channel (at-least-once: the broker may have
- *   taken some of them) — unless the transport is closing, then they reject with 'closed'.
+ *   taken some of them) — unless the transport is closing, then they reject with 'closed', or
+ *   the broker closed it for refusing an exchange (see onChannelClosed);
+ * - a publish that fails to encode rejects alone: amqplib encodes before it writes anything or
+ *   takes a confirm slot, so its channel goes on and nothing written to it is written again;
+ * - a publish whose exchange name or routing key is over 255 bytes rejects alone, unwritten.
  */
 export class Publisher {
   private seq = 0;
+  /** Writes so far (see PendingPublish.writeOrder). */
+  private writes = 0;
   /** Unsettled publishes by seq (a bulk sender keeps tens of thousands here; see SequenceWindow). */
   private readonly pending = new SequenceWindow<PendingPublish>();
   /**
@@ -120,6 +105,7 @@ export class Publisher {
         channel: null,
         returned: null,
         channelFailures: 0,
+        writeOrder: 0,
         claimedKey,
       };
       this.pending.add(seq, entry);
@@ -150,10 +136,16 @@ export class Publisher {
       const entry = this.backlog[this.backlogHead]!;
       this.backlog[this.backlogHead++] = undefined;
       if (!this.pending.has(entry.seq)) continue; // timed out while waiting
-      entry.channel = channel;
       let accepted: boolean;
       try {
         entry.written = entry.target.routeAtWrite?.() ?? entry.target;
+        const problem = routeNameProblem(entry.written.exchange, entry.written.routingKey);
+        if (problem !== null) {
+          this.settle(entry, new PublishError('unroutable', `broker ${this.url}: cannot publish to exchange '${clip(entry.written.exchange)}' routing key '${clip(entry.written.routingKey)}': ${problem}`));
+          continue;
+        }
+        entry.channel = channel;
+        entry.writeOrder = ++this.writes;
         accepted = channel.publish(entry.written.exchange, entry.written.routingKey, entry.body, entry.options, (error) =>
           this.onConfirm(entry, channel, error),
         );
@@ -259,9 +251,15 @@ export class Publisher {
 
   /**
    * The channel is gone (connection lost, or the broker closed it). Its unconfirmed publishes
-   * are written again on the next channel, except: a publish to an exchange the broker says
-   * does not exist rejects as 'unroutable'; one in flight on too many broker-closed channels
-   * rejects as 'closed'; and once the transport is closing, every pending publish rejects as 'closed'.
+   * are written again on the next channel, except:
+   * - when the broker closed it for refusing a publish's exchange (404 no exchange, 403 access
+   *   refused or internal exchange), the broker had processed, in order, every publish written
+   *   before the refused one and dropped every one after it. Those before are settled as it
+   *   handled them (returned: 'unroutable'; else taken, though the confirm that would have said
+   *   so is lost with the channel) and not written again: writing them again would duplicate
+   *   them. The refused one, and any other to that exchange, rejects as 'unroutable';
+   * - one in flight on too many broker-closed channels rejects as 'closed';
+   * - once the transport is closing, every pending publish rejects as 'closed'.
    */
   private onChannelClosed(channel: ConfirmChannel, channelError: unknown): void {
     for (const key of this.keysHeldByChannel.get(channel) ?? []) this.keysInFlight.delete(key);
@@ -271,24 +269,32 @@ export class Publisher {
       this.draining = false;
       this.unconfirmed = 0;
     }
-    const missingExchange = /no exchange '([^']*)'/.exec(describeError(channelError))?.[1];
+    const reason = describeError(channelError);
+    const refusedExchange = channelError ? refusedExchangeOf(reason) : undefined;
+    const onChannel = [...this.pending.values()].filter((entry) => entry.channel === channel);
+    // The broker stopped at the first publish to the refused exchange, in write order.
+    // Without it (not found among them) nothing is known of the others: they are written again.
+    const refusedOrders = onChannel.filter((e) => e.written.exchange === refusedExchange).map((e) => e.writeOrder);
+    const refusedAt = refusedOrders.length > 0 ? Math.min(...refusedOrders) : -Infinity;
     const resend: PendingPublish[] = [];
-    for (const entry of this.pending.values()) {
-      if (entry.channel !== channel) continue;
+    for (const entry of onChannel) {
+      const returned = entry.returned;
       entry.channel = null;
       entry.returned = null;
-      if (channelError && missingExchange === undefined) entry.channelFailures += 1;
+      if (channelError && refusedExchange === undefined) entry.channelFailures += 1;
       if (this.closing) {
         this.settle(entry, new PublishError('closed', `broker ${this.url}: connection lost while closing`));
-      } else if (missingExchange !== undefined && entry.written.exchange === missingExchange) {
-        this.settle(entry, new PublishError('unroutable', `broker ${this.url}: no exchange '${missingExchange}'`));
+      } else if (refusedExchange !== undefined && entry.written.exchange === refusedExchange) {
+        this.settle(entry, new PublishError('unroutable', `broker ${this.url} refused the publish: ${serverText(reason)}`));
+      } else if (entry.writeOrder < refusedAt) {
+        const { exchange, routingKey } = entry.written;
+        this.settle(entry, returned === null ? undefined : new PublishError('unroutable', `unroutable publish to exchange '${exchange}' routing key '${routingKey}' (${returned})`));
       } else if (entry.channelFailures >= MAX_CHANNEL_FAILURES) {
-        const reason = describeError(channelError);
         this.settle(entry, new PublishError('closed', `broker ${this.url} closed the publish channel: ${reason}`));
       } else resend.push(entry);
     }
-    if (channelError && missingExchange === undefined) {
-      this.logger.warn(`broker ${this.url} closed the publish channel: ${describeError(channelError)}`);
+    if (channelError && refusedExchange === undefined) {
+      this.logger.warn(`broker ${this.url} closed the publish channel: ${reason}`);
     }
     const waiting = this.takeBacklog();
     if (this.closing) {
@@ -364,7 +370,7 @@ export class Publisher {
   }
 }
 
-/** amqplib's error for an operation on a channel or connection that is closing or closed. */
-function isChannelStateError(error: unknown): boolean {
-  return (error as { name?: unknown } | null)?.name === 'IllegalOperationError';
+/** A name cut for a log line. */
+function clip(name: string): string {
+  return name.length > 60 ? `${name.slice(0, 57)}...` : name;
 }

@@ -24,6 +24,8 @@ import { Topology } from './topology.js';
  *
  * After the consuming connection is replaced, topology is re-declared before consumers resume;
  * after the publishing connection is replaced, unconfirmed publishes are written again.
+ * Isolated publishes (PublishTarget.isolated) have a Publisher, and so a channel, of their own
+ * on the publishing connection: the broker closing theirs leaves the task messages' alone.
  */
 export function createAmqpTransport(url: string, options: TransportOptions): Transport {
   const scheme = schemeOf(url);
@@ -40,10 +42,14 @@ class AmqpTransport implements Transport {
   private readonly topology: Topology;
   private readonly consumers: Consumers;
   private readonly publisher: Publisher;
+  /** The isolated publishes' own publisher (its own channel), made on the first one. */
+  private isolatedPublisher: Publisher | null = null;
+  private readonly options: TransportOptions;
   private closed: Promise<void> | null = null;
 
   constructor(url: string, options: TransportOptions) {
     this.url = redactUrl(url);
+    this.options = options;
     const { logger } = options;
     this.consuming = new ConnectionManager(url, 'consume', options, async (connection, reconnected) => {
       if (!reconnected) return;
@@ -53,14 +59,12 @@ class AmqpTransport implements Transport {
     this.publishing = new ConnectionManager(url, 'publish', options);
     this.topology = new Topology(this.consuming, logger, this.url);
     this.consumers = new Consumers(this.consuming, options.connectInitialDelayMs, logger, this.url);
-    this.publisher = new Publisher(
-      this.publishing,
-      options.maxUnconfirmedPublishes ?? Number.POSITIVE_INFINITY,
-      options.confirmTimeoutMs,
-      options.connectInitialDelayMs,
-      logger,
-      this.url,
-    );
+    this.publisher = this.newPublisher();
+  }
+
+  private newPublisher(): Publisher {
+    const { maxUnconfirmedPublishes, confirmTimeoutMs, connectInitialDelayMs, logger } = this.options;
+    return new Publisher(this.publishing, maxUnconfirmedPublishes ?? Number.POSITIVE_INFINITY, confirmTimeoutMs, connectInitialDelayMs, logger, this.url);
   }
 
   declareQueue(queue: QueueDeclaration): Promise<void> {
@@ -72,7 +76,10 @@ class AmqpTransport implements Transport {
   }
 
   publish(message: OutgoingMessage, target: PublishTarget): Promise<void> {
-    return this.publisher.publish(message, target);
+    if (!target.isolated) return this.publisher.publish(message, target);
+    if (this.closed) return this.publisher.publish(message, target); // rejects: closed
+    this.isolatedPublisher ??= this.newPublisher();
+    return this.isolatedPublisher.publish(message, target);
   }
 
   consume(queues: string[], options: ConsumeOptions, onDelivery: DeliveryHandler): Promise<ConsumerHandle> {
@@ -102,7 +109,7 @@ class AmqpTransport implements Transport {
   close(): Promise<void> {
     this.closed ??= (async () => {
       await this.consumers.close();
-      await this.publisher.close();
+      await Promise.all([this.publisher.close(), this.isolatedPublisher?.close()]);
       await Promise.all([this.consuming.close(), this.publishing.close()]);
     })();
     return this.closed;

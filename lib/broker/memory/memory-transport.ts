@@ -1,5 +1,6 @@
 import { ClosedError, PublishError } from '../../errors/errors.js';
 import { redactUrl } from '../../util/url.js';
+import { routeNameProblem } from '../route-names.js';
 import type {
   ConsumeOptions,
   ConsumerHandle,
@@ -156,7 +157,10 @@ class MemoryTransport implements Transport {
 
   async publish(message: OutgoingMessage, target: PublishTarget): Promise<void> {
     this.ensureOpen();
+    // `target.isolated` needs nothing here: no publish can close anything another one shares.
     const { exchange, routingKey } = target.routeAtWrite?.() ?? target;
+    const problem = routeNameProblem(exchange, routingKey);
+    if (problem !== null) throw new PublishError('unroutable', `cannot publish to exchange '${exchange.slice(0, 60)}' routing key '${routingKey.slice(0, 60)}': ${problem}`);
     const queues = route(this.broker, exchange, routingKey);
     if (queues.length === 0 && ((target.mandatory ?? true) || !this.knowsExchange(exchange))) {
       throw new PublishError('unroutable', `unroutable publish to exchange '${exchange}' routing key '${routingKey}'`);

@@ -1,0 +1,87 @@
+/**
+ * Which remote-control commands a worker obeys (the app option `controlCommands`, the worker
+ * flag `--control-commands`). Anyone who can publish to `celery.pidbox` reaches every worker
+ * (docs/reliability.md, "Who may control a worker"); this narrows what such a message can do.
+ *
+ * - 'all': every command, as Python Celery does (the default: Celery's tools expect it);
+ * - 'safe': the read-only inspect commands and revoke without terminate — what cannot stop,
+ *   slow or reroute a worker, nor end a running task;
+ * - a list of command names, where 'safe' stands for the commands above and 'terminate' lets
+ *   revoke end running tasks (Celery's own `terminate` command is revoke with terminate).
+ *
+ * A leaf module (no imports), so the app config can validate the option without loading the
+ * control plane.
+ */
+export const CONTROL_COMMANDS = [
+  'ping',
+  'active',
+  'reserved',
+  'scheduled',
+  'registered',
+  'revoked',
+  'stats',
+  'active_queues',
+  'revoke',
+  'terminate',
+  'rate_limit',
+  'add_consumer',
+  'cancel_consumer',
+  'shutdown',
+] as const;
+export type ControlCommand = (typeof CONTROL_COMMANDS)[number];
+
+/** What 'safe' allows. */
+export const SAFE_CONTROL_COMMANDS: readonly ControlCommand[] = ['ping', 'active', 'reserved', 'scheduled', 'registered', 'revoked', 'stats', 'active_queues', 'revoke'];
+
+/** The option as given: 'all', 'safe', or a list of command names (which may include 'safe'). */
+export type ControlCommandsOption = 'all' | 'safe' | readonly string[];
+
+/** The option resolved: 'all', or the set of commands allowed. */
+export type ControlPolicy = 'all' | ReadonlySet<ControlCommand>;
+
+/**
+ * Resolves the option; throws `fail(reason)` (the caller's error, naming its option) for
+ * anything else, listing what is accepted.
+ */
+export function resolveControlPolicy(value: unknown, fail: (reason: string) => Error): ControlPolicy {
+  if (value === 'all') return 'all';
+  if (value === 'safe') return new Set(SAFE_CONTROL_COMMANDS);
+  const accepted = `'all', 'safe', or a list of command names ('safe' among them stands for ${SAFE_CONTROL_COMMANDS.join(', ')}); known commands: ${CONTROL_COMMANDS.join(', ')}`;
+  if (!Array.isArray(value)) throw fail(`expected ${accepted}; got ${JSON.stringify(value)}`);
+  const allowed = new Set<ControlCommand>();
+  for (const name of value as unknown[]) {
+    if (name === 'safe') SAFE_CONTROL_COMMANDS.forEach((command) => allowed.add(command));
+    else if (typeof name === 'string' && (CONTROL_COMMANDS as readonly string[]).includes(name)) allowed.add(name as ControlCommand);
+    else throw fail(`unknown control command ${JSON.stringify(name)}; expected ${accepted}`);
+  }
+  return allowed;
+}
+
+/** Parses the worker flag's text: 'all', 'safe', or comma-separated names. */
+export function parseControlPolicyFlag(text: string, fail: (reason: string) => Error): ControlPolicy {
+  const trimmed = text.trim();
+  if (trimmed === 'all' || trimmed === 'safe') return resolveControlPolicy(trimmed, fail);
+  return resolveControlPolicy(
+    trimmed.split(',').map((name) => name.trim()).filter(Boolean),
+    fail,
+  );
+}
+
+/**
+ * Why `policy` refuses `method` with `args`, or null when it allows it. Unknown methods are
+ * not refused here: they are answered as unknown. revoke with a truthy `terminate` needs 'terminate'.
+ */
+export function refusalOf(policy: ControlPolicy, method: string, args: Record<string, unknown>): string | null {
+  if (policy === 'all') return null;
+  if (!(CONTROL_COMMANDS as readonly string[]).includes(method)) return null;
+  if (!policy.has(method as ControlCommand)) return `control command ${method} is not allowed on this worker (controlCommands)`;
+  if (method === 'revoke' && args.terminate === true && !policy.has('terminate')) {
+    return 'revoke with terminate is not allowed on this worker (controlCommands does not include terminate)';
+  }
+  return null;
+}
+
+/** The policy as text, for the worker's banner and docs. */
+export function describeControlPolicy(policy: ControlPolicy): string {
+  return policy === 'all' ? 'all' : [...policy].join(',') || 'none';
+}

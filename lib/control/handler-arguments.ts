@@ -1,0 +1,76 @@
+import { describeType, MAX_SHORT_STRING_BYTES } from './control-request.js';
+
+/**
+ * Readers for a control command's arguments, which come from any broker publisher. Each
+ * returns the value when it has the expected type and size, or throws an ArgumentError naming
+ * the argument, which the node answers as Celery's `{error}` reply.
+ */
+export class ArgumentError extends Error {
+  constructor(
+    readonly argument: string,
+    expected: string,
+    got: unknown,
+  ) {
+    super(`argument ${argument}: expected ${expected}, got ${describeType(got)}`);
+    this.name = 'ArgumentError';
+  }
+}
+
+/** Most task ids one revoke may carry. */
+export const MAX_REVOKE_IDS = 10_000;
+
+/** A queue name: a non-empty string of at most 255 bytes, not in the broker's reserved `amq.` space. */
+export function queueArgument(args: Record<string, unknown>, name: string): string {
+  const value = args[name];
+  const expected = `a queue name (a non-empty string of at most ${MAX_SHORT_STRING_BYTES} bytes, not starting with 'amq.')`;
+  if (typeof value !== 'string' || value === '' || Buffer.byteLength(value) > MAX_SHORT_STRING_BYTES || value.startsWith('amq.')) {
+    throw new ArgumentError(name, expected, value);
+  }
+  return value;
+}
+
+/** A task name: a non-empty string of at most 255 bytes. */
+export function taskNameArgument(args: Record<string, unknown>, name: string): string {
+  const value = args[name];
+  if (typeof value !== 'string' || value === '' || Buffer.byteLength(value) > MAX_SHORT_STRING_BYTES) {
+    throw new ArgumentError(name, `a task name (a non-empty string of at most ${MAX_SHORT_STRING_BYTES} bytes)`, value);
+  }
+  return value;
+}
+
+/** One task id or a list of them (Celery sends either): non-empty strings, at most MAX_REVOKE_IDS. */
+export function taskIdsArgument(args: Record<string, unknown>, name: string): string[] {
+  const value = args[name];
+  const ids = Array.isArray(value) ? value : [value];
+  const expected = `a task id or a list of at most ${MAX_REVOKE_IDS} (non-empty strings of at most ${MAX_SHORT_STRING_BYTES} bytes)`;
+  if (ids.length === 0 || ids.length > MAX_REVOKE_IDS) throw new ArgumentError(name, expected, value);
+  for (const id of ids) {
+    if (typeof id !== 'string' || id === '' || Buffer.byteLength(id) > MAX_SHORT_STRING_BYTES) throw new ArgumentError(name, expected, value);
+  }
+  return ids as string[];
+}
+
+/** An optional flag: true, false, or absent/null (= `fallback`). */
+export function booleanArgument(args: Record<string, unknown>, name: string, fallback: boolean): boolean {
+  const value = args[name];
+  if (value === undefined || value === null) return fallback;
+  if (typeof value !== 'boolean') throw new ArgumentError(name, 'true, false or null', value);
+  return value;
+}
+
+/** An optional signal name such as 'SIGTERM' (kept for Celery's revoke/terminate; the worker ends tasks its own way). */
+export function signalArgument(args: Record<string, unknown>, name: string): string | null {
+  const value = args[name];
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'string' || !/^(SIG)?[A-Z0-9]{1,12}$/i.test(value)) throw new ArgumentError(name, "a signal name such as 'SIGTERM', or null", value);
+  return value;
+}
+
+/** A rate such as '100/s' or a number per second, or null / 0 / '' (no limit); parsed by the caller. */
+export function rateArgument(args: Record<string, unknown>, name: string): string | number | null {
+  const value = args[name];
+  if (value === undefined || value === null || value === '' || value === 0 || value === '0') return null;
+  if (typeof value === 'number' && Number.isFinite(value)) return value;
+  if (typeof value === 'string' && value.length <= 32) return value;
+  throw new ArgumentError(name, "a rate such as '100/s', '10/m' or '1000/h', or null", value);
+}
