@@ -35,7 +35,7 @@ const zstd = zlib as unknown as { zstdDecompressSync?: Inflate; zstdCompressSync
 const METHODS: readonly Method[] = [
   {
     contentType: 'application/x-gzip',
-    aliases: ['gzip', 'zlib', 'application/gzip'],
+    aliases: ['zlib', 'gzip', 'application/gzip'],
     // kombu writes zlib streams under this name; unzip also reads a gzip stream (a sender that
     // really gzips), telling them apart by their headers.
     decompress: (body, options) => zlib.unzipSync(body, options),

@@ -4,19 +4,22 @@ import { Redis } from 'ioredis';
 import { createApp, type App, type Worker } from '../../lib/index.js';
 import { AMQP_URL, REDIS_URL, uniqueName } from '../support/apps.js';
 import { defineNodeTasks } from './node-tasks.js';
-import { deleteQueues, pythonProducer, type InteropQueues, type PythonOutcome } from './python-peer.js';
+import type { RunningProcess } from '../support/processes.js';
+import { deleteQueues, pythonProducer, startPythonWorker, stopPythonWorker, type InteropQueues, type PythonOutcome } from './python-peer.js';
 
 /**
  * Compressed task messages from Python Celery 5.2.6 (`apply_async(..., compression=...)`, which
  * kombu marks with its `compression` header) run on a celeriac worker, and Python reads the
- * result with its own AsyncResult.get().
+ * result with its own AsyncResult.get(); messages a celeriac producer compresses (call option
+ * `compression`, app option `taskCompression`) run on a Python Celery worker.
  */
-describe('interop: compressed messages from a Python Celery producer', () => {
+describe('interop: compressed messages between Python Celery and celeriac', () => {
   const queues: InteropQueues = { py: uniqueName('interop-zip.py'), node: uniqueName('interop-zip.node') };
   let app: App;
   let redis: Redis;
   let worker: Worker;
   const compressionOf = new Map<string, unknown>();
+  let python: RunningProcess | undefined;
 
   before(async () => {
     app = createApp({ name: 'interop-zip', broker: AMQP_URL, backend: REDIS_URL, defaultQueue: queues.node, logLevel: 'silent' });
@@ -25,9 +28,11 @@ describe('interop: compressed messages from a Python Celery producer', () => {
     worker = app.worker({ concurrency: 2, queues: [queues.node], hostname: `zip@%h`, shutdownTimeout: '5s' });
     worker.on('task-received', (request) => compressionOf.set(request.id, request.delivery.properties.headers.compression));
     await worker.start();
+    python = await startPythonWorker(queues);
   });
 
   after(async () => {
+    await stopPythonWorker(python);
     await worker.stop();
     await app.close();
     redis.disconnect();
@@ -43,4 +48,25 @@ describe('interop: compressed messages from a Python Celery producer', () => {
       });
     }
   }
+
+  for (const compression of ['zlib', 'gzip', 'application/x-gzip'] as const) {
+    it(`a celeriac producer's compression '${compression}' is read by the Python worker`, async () => {
+      const result = await app.sendTask<number>('tasks.add', [2, 3], {}, { queue: queues.py, compression });
+      assert.equal(await result.get({ timeout: '20s' }), 5);
+    });
+  }
+
+  it("the app's taskCompression applies unless a call says null; a bad name fails the call, naming the option", async () => {
+    const zipping = createApp({ name: 'interop-zip-app', broker: AMQP_URL, backend: REDIS_URL, defaultQueue: queues.node, logLevel: 'silent', taskCompression: 'zlib' });
+    try {
+      const seen: unknown[] = [];
+      worker.on('task-received', (request) => seen.push(request.delivery.properties.headers.compression));
+      assert.equal(await (await zipping.sendTask<number>('node.add', [4, 5])).get({ timeout: '20s' }), 9);
+      assert.equal(await (await zipping.sendTask<number>('node.add', [1, 1], {}, { compression: null })).get({ timeout: '20s' }), 2);
+      assert.deepEqual(seen, ['application/x-gzip', undefined]);
+      await assert.rejects(zipping.sendTask('node.add', [1, 1], {}, { compression: 'application/x-bz2' }), /compression: expected null or one of .*zlib.*, got "application\/x-bz2"/);
+    } finally {
+      await zipping.close();
+    }
+  });
 });
