@@ -7,6 +7,7 @@ import type { MessageProperties } from '../../lib/broker/transport.js';
 import { InvalidMessageError, SerializationError } from '../../lib/errors/errors.js';
 import { encodeMeta } from '../../lib/backends/celery-meta.js';
 import { errorToExceptionInfo, tracebackOf } from '../../lib/protocol/exception-info.js';
+import { boundedHeaders, MAX_STRING_HEADER_CHARS } from '../../lib/protocol/header-bounds.js';
 import { serializerNamed } from '../../lib/protocol/serializers.js';
 import { decodeTaskMessage, encodeTaskMessage } from '../../lib/protocol/task-message.js';
 import { MAX_ERROR_MESSAGE_CHARS, MAX_REPR_CHARS, MAX_TRACEBACK_CHARS, truncateText } from '../../lib/util/truncate.js';
@@ -195,5 +196,22 @@ describe('text from input is bounded in results, logs and headers', () => {
   it('a refused header value is quoted short in the dead-letter reason', () => {
     const error = refusal(BODY, properties({ eta: 'x'.repeat(200_000) }));
     assert.ok(error.message.length < 300, `reason of ${error.message.length} chars`);
+  });
+});
+
+describe('headers of a message published again', () => {
+  it('are cut so amqplib can encode them, and left alone (same object) when small', () => {
+    const small = { task: 'tasks.add', argsrepr: '(1, 2)', timelimit: [null, null] };
+    assert.equal(boundedHeaders(small), small);
+    const big = { task: 'tasks.add', argsrepr: 'a'.repeat(100_000), kwargsrepr: Buffer.from('k'.repeat(100_000)), note: 'n'.repeat(100_000), nested: { keep: 1 } };
+    const bounded = boundedHeaders(big);
+    assert.notEqual(bounded, big);
+    assert.equal(big.argsrepr.length, 100_000, 'the original is not changed');
+    assert.ok(String(bounded.argsrepr).length <= MAX_REPR_CHARS);
+    assert.ok(String(bounded.kwargsrepr).length <= MAX_REPR_CHARS);
+    assert.ok(String(bounded.note).length <= MAX_STRING_HEADER_CHARS);
+    assert.match(String(bounded.note), /truncated\]$/);
+    assert.deepEqual(bounded.nested, { keep: 1 });
+    assert.ok(Buffer.byteLength(JSON.stringify(bounded)) < 32 * 1024);
   });
 });
