@@ -22,14 +22,26 @@ export type EncodableFormat = 'json' | 'msgpack';
 
 /**
  * The first value in `value` that `format` cannot write faithfully, described with its path
- * (`root` names the top, '' for none: 'args' gives paths such as `args[2].cache`, '' and a result
- * meta `result.cache`); null when
- * everything can be written. Deeper than MAX_DEPTH is refused too (a serializer would overflow
- * the stack).
+ * (`root` names the top, '' for none: 'args' gives paths such as `args[2].cache`, '' and a
+ * result meta `result.cache`); null when everything can be written. Deeper than MAX_DEPTH is
+ * refused too (a serializer would overflow the stack).
  */
 export function findUnencodable(value: unknown, format: EncodableFormat, root: string): string | null {
-  const problem = firstProblem(value, format);
-  if (!problem) return null;
+  return scanEncodable(value, format, root).problem;
+}
+
+/**
+ * findUnencodable, also telling whether the value holds a BigInt (JSON.stringify needs a
+ * replacer for those, which makes it several times slower: without one it is not needed).
+ */
+export function scanEncodable(value: unknown, format: EncodableFormat, root: string): { problem: string | null; hasBigInt: boolean } {
+  const seen = { bigint: false };
+  const problem = firstProblem(value, format, seen);
+  if (!problem) return { problem: null, hasBigInt: seen.bigint };
+  return { problem: describe(problem, format, root), hasBigInt: seen.bigint };
+}
+
+function describe(problem: Problem, format: EncodableFormat, root: string): string {
   const { what, keys, hint } = problem;
   const path = keys.length === 0 && root === '' ? 'the top level' : truncateText(formatPath(root, keys), MAX_PATH_CHARS);
   return `${what} at ${path} cannot be written as ${format === 'json' ? 'JSON' : 'msgpack'}${hint ? ` (${hint})` : ''}`;
@@ -45,7 +57,7 @@ interface Problem {
   hint?: string;
 }
 
-function firstProblem(value: unknown, format: EncodableFormat): Problem | null {
+function firstProblem(value: unknown, format: EncodableFormat, seen: { bigint: boolean }): Problem | null {
   const ancestors = new Set<object>();
   const keys: (string | number)[] = [];
   const found = (what: string, hint?: string): Problem => ({ what, keys: [...keys], ...(hint ? { hint } : {}) });
@@ -65,6 +77,7 @@ function firstProblem(value: unknown, format: EncodableFormat): Problem | null {
       case 'number':
         return format === 'json' && !Number.isFinite(current) ? found(String(current), 'JSON numbers are finite') : null;
       case 'bigint':
+        seen.bigint = true;
         return bigintProblem(current, format, found);
       case 'function':
         return found('a function');

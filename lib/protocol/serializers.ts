@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import { createRequire } from 'node:module';
 import type { Packr } from 'msgpackr';
 import { SerializationError } from '../errors/errors.js';
-import { findUnencodable } from './encodable.js';
+import { findUnencodable, scanEncodable } from './encodable.js';
 
 /**
  * A body codec, chosen on encode by name and on decode by the message's content type.
@@ -56,9 +56,9 @@ export function stringifyJson(value: unknown): string {
   // A replacer makes JSON.stringify several times slower: values made only of what it would
   // pass through unchanged are written without one (and without the check).
   if (isPlainJson(value, 0)) return JSON.stringify(value);
-  const problem = findUnencodable(value, 'json', '');
+  const { problem, hasBigInt } = scanEncodable(value, 'json', '');
   if (problem) throw new TypeError(problem);
-  const text = JSON.stringify(value, bigintsAsNumbers);
+  const text = hasBigInt ? JSON.stringify(value, bigintsAsNumbers) : JSON.stringify(value);
   if (text === undefined) throw new TypeError(`${typeof value} is not serializable`);
   return text;
 }
