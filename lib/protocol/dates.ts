@@ -7,9 +7,9 @@ export function celeryUtcNow(date: Date = new Date()): string {
 }
 
 /**
- * ISO 8601 as Python's `isoformat()` and JS's `toISOString()` write it: a date, optionally a time
- * (seconds and a fraction optional) and a zone (`Z`, `+01:00`, `+0100`) — each form Date.parse reads. What Celery's
- * `maybe_iso8601` reads; anything else is not a date to Celery either.
+ * ISO 8601 as Python's `isoformat()` and JS's `toISOString()` write it: a date, optionally a
+ * time (seconds and a fraction optional) and a zone (`Z`, `+01:00`, `+0100`), each form one
+ * that Date.parse reads too. Celery's `maybe_iso8601` reads no other form either.
  */
 const ISO_8601 = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/i;
 
