@@ -1,4 +1,5 @@
 import { ConfigError } from '../errors/errors.js';
+import { COMPRESSION_NAMES, isCompressionName } from '../protocol/compression.js';
 import type { Duration } from '../util/duration.js';
 import type { Signature } from '../canvas/signature.js';
 
@@ -24,6 +25,12 @@ export interface CallOptions {
   taskId?: string;
   /** 'json' or 'msgpack' for this message. */
   serializer?: string;
+  /**
+   * Compress this message's body as kombu does (Celery's `compression`): 'zlib' (also 'gzip',
+   * kombu's alias for it), 'brotli', 'zstd' where Node has it, or kombu's content type for one
+   * of them; null for none. Default: the app's `taskCompression`.
+   */
+  compression?: string | null;
   /**
    * 'persistent' (the app's default unless `taskDeliveryMode` says otherwise): the message is
    * written to disk and survives a broker restart. 'transient': kept in memory only — faster,
@@ -56,6 +63,15 @@ export function checkDeliveryMode(option: string, value: unknown): DeliveryMode 
   return value as DeliveryMode;
 }
 
+/** Returns the compression name (or null for none), or throws ConfigError naming `option`. */
+export function checkCompression(option: string, value: unknown): string | null {
+  if (value === null) return null;
+  if (typeof value !== 'string' || !isCompressionName(value)) {
+    throw new ConfigError(option, `expected null or one of ${COMPRESSION_NAMES.join(', ')}, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
 export const CALL_OPTION_KEYS: readonly (keyof CallOptions)[] = [
   'queue',
   'routingKey',
@@ -66,6 +82,7 @@ export const CALL_OPTION_KEYS: readonly (keyof CallOptions)[] = [
   'expires',
   'taskId',
   'serializer',
+  'compression',
   'deliveryMode',
   'ignoreResult',
   'timeLimit',

@@ -3,7 +3,7 @@ import type { Logger } from 'winston';
 import { ConfigError } from '../errors/errors.js';
 import { SERIALIZER_NAMES } from '../protocol/serializers.js';
 import { toMilliseconds, type Duration } from '../util/duration.js';
-import { checkDeliveryMode, type DeliveryMode } from './call-options.js';
+import { checkCompression, checkDeliveryMode, type DeliveryMode } from './call-options.js';
 import { LOG_LEVELS, type LogLevel } from '../log/logger.js';
 import { Router, type TaskRoutes } from './routes.js';
 import { checkSchedule, type BeatSchedule } from '../beat/schedule.js';
@@ -34,6 +34,12 @@ export interface AppOptions {
    * `task_default_delivery_mode`.
    */
   taskDeliveryMode?: DeliveryMode;
+  /**
+   * Compression of task message bodies unless a call says otherwise (call option
+   * `compression`): 'zlib', 'brotli', ... (see CallOptions.compression). Default null: none.
+   * Celery's `task_compression`; workers of both inflate any of them.
+   */
+  taskCompression?: string | null;
   /**
    * Publishes written to the broker and not yet confirmed, at most (a positive integer); later
    * sends wait in this process, in order, until confirms make room. Default null: no limit.
@@ -119,6 +125,7 @@ export interface AppConfig {
   resultExpiresMs: number;
   confirmTimeoutMs: number;
   taskDeliveryMode: DeliveryMode;
+  taskCompression: string | null;
   maxUnconfirmedPublishes: number | null;
   heartbeatSeconds: number;
   brokerMaxFrameSize: number | null;
@@ -147,6 +154,7 @@ const KNOWN_KEYS: ReadonlySet<string> = new Set<keyof AppOptions>([
   'confirmTimeout',
   'maxUnconfirmedPublishes',
   'taskDeliveryMode',
+  'taskCompression',
   'heartbeat',
   'brokerMaxFrameSize',
   'brokerConnectionMaxRetries',
@@ -191,6 +199,7 @@ export function resolveConfig(options: AppOptions, env: NodeJS.ProcessEnv = proc
     resultExpiresMs: toMilliseconds(options.resultExpires ?? '1d', 'resultExpires'),
     confirmTimeoutMs: toMilliseconds(options.confirmTimeout ?? '30s', 'confirmTimeout'),
     taskDeliveryMode: checkDeliveryMode('taskDeliveryMode', options.taskDeliveryMode ?? 'persistent'),
+    taskCompression: checkCompression('taskCompression', options.taskCompression ?? null),
     maxUnconfirmedPublishes:
       options.maxUnconfirmedPublishes === undefined || options.maxUnconfirmedPublishes === null
         ? null

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import type { OutgoingMessage, PublishTarget, Transport } from '../broker/transport.js';
 import { ConfigError } from '../errors/errors.js';
+import { COMPRESSION_HEADER, compressBody } from '../protocol/compression.js';
 import { encodeTaskMessage, type SignatureDict, type TaskMessage } from '../protocol/task-message.js';
 import { toMilliseconds, type Duration } from '../util/duration.js';
 import { preview } from '../util/preview.js';
@@ -8,7 +9,7 @@ import type { QueueDeclaration } from '../broker/transport.js';
 import { DelayedDelivery } from './delayed-delivery.js';
 import type { Route } from './routes.js';
 import type { AppConfig } from './config.js';
-import { checkDeliveryMode, type CallOptions } from './call-options.js';
+import { checkCompression, checkDeliveryMode, type CallOptions } from './call-options.js';
 import type { TaskOptions } from './task.js';
 import { deadLetterDeclaration, deadLettersToQueue, queueDeclaration } from './queues.js';
 import { injectTraceContext } from '../tracing/trace-context.js';
@@ -93,6 +94,8 @@ export class Producer {
       const route = this.config.router.route(name) ?? NO_ROUTE;
       message = this.build(name, args, kwargs, options, taskOptions, lineage, route, id);
       outgoing = encodeTaskMessage(message, options.serializer ?? taskOptions.serializer ?? this.config.serializer);
+      const compression = options.compression === undefined ? this.config.taskCompression : checkCompression('compression', options.compression);
+      if (compression !== null) outgoing = compressed(outgoing, compression);
       target = this.targetOf(options, route, taskOptions);
     } catch (error) {
       return Promise.reject(error);
@@ -295,3 +298,9 @@ function dictsOf(signatures: CallOptions['link']): SignatureDict[] | null {
   return list.length ? list.map((signature) => signature.toDict()) : null;
 }
 
+
+/** The message with its body compressed and kombu's `compression` header naming the method. */
+function compressed(outgoing: OutgoingMessage, name: string): OutgoingMessage {
+  const { body, contentType } = compressBody(outgoing.body, name);
+  return { ...outgoing, body, headers: { ...outgoing.headers, [COMPRESSION_HEADER]: contentType } };
+}

@@ -115,7 +115,7 @@ tag(SerializationError, 'CELERIAC_SERIALIZATION');
 export class InvalidMessageError extends CeleriacError {
   declare readonly code: 'CELERIAC_INVALID_MESSAGE';
   constructor(
-    readonly reason: 'decode' | 'content-type' | 'headers' | 'body-shape' | 'unknown-task',
+    readonly reason: 'decode' | 'content-type' | 'compression' | 'too-large' | 'headers' | 'body-shape' | 'unknown-task',
     message: string,
     options?: { cause?: unknown },
   ) {

@@ -1,4 +1,5 @@
 import type { ExceptionInfo } from '../backends/result-backend.js';
+import { MAX_ERROR_MESSAGE_CHARS, MAX_TRACEBACK_CHARS, truncateText } from '../util/truncate.js';
 
 /**
  * Error ⇄ Celery's exception encoding `{exc_type, exc_message, exc_module}`.
@@ -85,16 +86,17 @@ export const CELERY_EXCEPTIONS: ReadonlySet<string> = new Set([
 /** The module a celeriac error's type is stored under when Python has no class of that name. */
 export const CELERIAC_EXCEPTION_MODULE = 'celeriac';
 
+/** The message is cut to MAX_ERROR_MESSAGE_CHARS, with a marker (util/truncate.ts). */
 export function errorToExceptionInfo(error: unknown): ExceptionInfo {
   if (error instanceof Error) {
     const type = typeNameOf(error);
     return {
       exc_type: type,
-      exc_message: [error.message],
+      exc_message: [truncateText(String(error.message), MAX_ERROR_MESSAGE_CHARS)],
       exc_module: pythonModuleOf(type),
     };
   }
-  return { exc_type: 'Error', exc_message: [String(error)], exc_module: CELERIAC_EXCEPTION_MODULE };
+  return { exc_type: 'Error', exc_message: [truncateText(String(error), MAX_ERROR_MESSAGE_CHARS)], exc_module: CELERIAC_EXCEPTION_MODULE };
 }
 
 /** The Python module Celery should look `type` up in. */
@@ -126,7 +128,10 @@ export function isExceptionInfo(value: unknown): value is ExceptionInfo {
   return typeof value === 'object' && value !== null && typeof (value as ExceptionInfo).exc_type === 'string';
 }
 
-/** The traceback text stored beside a failure: the JS stack (which starts with "Name: message"). */
+/**
+ * The traceback text stored beside a failure: the JS stack (which starts with "Name: message"),
+ * cut to MAX_TRACEBACK_CHARS with a marker.
+ */
 export function tracebackOf(error: unknown): string | null {
-  return error instanceof Error && typeof error.stack === 'string' ? error.stack : null;
+  return error instanceof Error && typeof error.stack === 'string' ? truncateText(error.stack, MAX_TRACEBACK_CHARS) : null;
 }

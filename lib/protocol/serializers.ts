@@ -2,6 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import { createRequire } from 'node:module';
 import type { Packr } from 'msgpackr';
 import { SerializationError } from '../errors/errors.js';
+import { findUnencodable, scanEncodable } from './encodable.js';
 
 /**
  * A body codec, chosen on encode by name and on decode by the message's content type.
@@ -46,28 +47,31 @@ const json: Serializer = {
 };
 
 /**
- * JSON.stringify that throws (TypeError) on values it would silently turn into null or drop —
- * functions, symbols, NaN, Infinity — so a task's result never vanishes that way. BigInts
- * become numbers when safe, else strings.
+ * JSON.stringify that throws (TypeError) on values it would not write faithfully — Map, Set,
+ * class instances, functions, symbols, NaN, Infinity, BigInts beyond ±(2^53−1)... (see
+ * encodable.ts) — naming the value's type and path, so a task's result never silently becomes
+ * `{}` or null. BigInts within that range become numbers.
  */
 export function stringifyJson(value: unknown): string {
   // A replacer makes JSON.stringify several times slower: values made only of what it would
-  // pass through unchanged are written without one.
+  // pass through unchanged are written without one (and without the check).
   if (isPlainJson(value, 0)) return JSON.stringify(value);
-  const text = JSON.stringify(value, rejectUnencodable);
+  const { problem, hasBigInt } = scanEncodable(value, 'json', '');
+  if (problem) throw new TypeError(problem);
+  const text = hasBigInt ? JSON.stringify(value, bigintsAsNumbers) : JSON.stringify(value);
   if (text === undefined) throw new TypeError(`${typeof value} is not serializable`);
   return text;
 }
 
-/** Deeper values are left to the replacer path (which has no depth limit of its own). */
+/** Deeper values are left to the checked path (findUnencodable). */
 const PLAIN_JSON_MAX_DEPTH = 32;
 
 /**
- * True when JSON.stringify with `rejectUnencodable` would write exactly what it writes without:
- * strings, booleans, null, finite numbers, Dates, and arrays and plain objects of those
- * (undefined as an object property or array element is handled alike by both). Anything else
- * — functions, symbols, bigints, non-finite numbers, class instances, objects with toJSON —
- * answers false and takes the replacer path.
+ * True when the value is made only of what every serializer writes faithfully as it is:
+ * strings, booleans, null, finite numbers, valid Dates, and arrays and plain objects of those
+ * (undefined as an object property or array element is handled alike by both paths). Anything
+ * else — functions, symbols, bigints, non-finite numbers, class instances, objects with toJSON —
+ * answers false and takes the checked path.
  */
 function isPlainJson(value: unknown, depth: number): boolean {
   switch (typeof value) {
@@ -79,7 +83,8 @@ function isPlainJson(value: unknown, depth: number): boolean {
     case 'undefined':
       return depth > 0;
     case 'object': {
-      if (value === null || value instanceof Date) return true;
+      if (value === null) return true;
+      if (value instanceof Date) return !Number.isNaN(value.getTime());
       if (depth >= PLAIN_JSON_MAX_DEPTH) return false;
       if (Array.isArray(value)) {
         for (let i = 0; i < value.length; i++) if (!isPlainJson(value[i], depth + 1)) return false;
@@ -96,19 +101,9 @@ function isPlainJson(value: unknown, depth: number): boolean {
   }
 }
 
-function rejectUnencodable(this: unknown, key: string, value: unknown): unknown {
-  switch (typeof value) {
-    case 'function':
-    case 'symbol':
-      throw new TypeError(`${typeof value} at ${key || 'top level'} is not serializable`);
-    case 'bigint':
-      return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
-    case 'number':
-      if (!Number.isFinite(value)) throw new TypeError(`${value} at ${key || 'top level'} is not valid JSON`);
-      return value;
-    default:
-      return value;
-  }
+/** BigInts are checked (findUnencodable) to be safe integers before this replacer runs. */
+function bigintsAsNumbers(_key: string, value: unknown): unknown {
+  return typeof value === 'bigint' ? Number(value) : value;
 }
 
 function unwrapKombuTypes(_key: string, value: unknown): unknown {
@@ -131,13 +126,16 @@ function packr(): Packr {
 }
 /**
  * msgpack as kombu writes it (`application/x-msgpack`, binary). msgpackr's record extension
- * is off: Python's msgpack cannot read it. Maps decode to plain objects.
+ * is off: Python's msgpack cannot read it. Maps decode to plain objects. Values msgpack would
+ * not write faithfully (class instances, Sets, functions...: see encodable.ts) are refused.
  */
 const msgpack: Serializer = {
   name: 'msgpack',
   contentType: 'application/x-msgpack',
   contentEncoding: 'binary',
   encode(value) {
+    const problem = isPlainJson(value, 0) ? null : findUnencodable(value, 'msgpack', '');
+    if (problem) throw new SerializationError(`cannot encode as msgpack: ${problem}`);
     try {
       return packr().pack(value);
     } catch (error) {

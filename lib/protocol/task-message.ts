@@ -1,5 +1,10 @@
 import { InvalidMessageError, SerializationError } from '../errors/errors.js';
 import type { MessageProperties, OutgoingMessage } from '../broker/transport.js';
+import { COMPRESSION_HEADER, DEFAULT_MAX_DECOMPRESSED_BYTES, decompressBody } from './compression.js';
+import { dateHeaderText } from './dates.js';
+import { findUnencodable, type EncodableFormat } from './encodable.js';
+import { preview } from '../util/preview.js';
+import { MAX_DEAD_LETTER_ERROR_CHARS, MAX_REPR_CHARS, truncateText } from '../util/truncate.js';
 import { serializerForContentType, serializerNamed, type Serializer } from './serializers.js';
 
 /**
@@ -77,11 +82,16 @@ export function encodeTaskMessage(message: TaskMessage, serializerName: string):
   const serializer = serializerNamed(serializerName);
   if (!serializer) throw new SerializationError(`unknown serializer "${serializerName}"`);
   const embed = message.embed;
-  const body = serializer.encode([
-    message.args,
-    message.kwargs,
-    { callbacks: embed.callbacks, errbacks: embed.errbacks, chain: embed.chain, chord: embed.chord },
-  ]);
+  let body: Buffer;
+  try {
+    body = serializer.encode([
+      message.args,
+      message.kwargs,
+      { callbacks: embed.callbacks, errbacks: embed.errbacks, chain: embed.chain, chord: embed.chord },
+    ]);
+  } catch (error) {
+    throw argumentsError(message, serializer, error);
+  }
   const outgoing: OutgoingMessage = {
     body,
     contentType: serializer.contentType,
@@ -98,19 +108,40 @@ export function encodeTaskMessage(message: TaskMessage, serializerName: string):
   return outgoing;
 }
 
+export interface DecodeOptions {
+  /**
+   * Most bytes a compressed body may inflate to (the worker's `maxMessageSize`); null: no bound
+   * but Node's Buffer limit. Default DEFAULT_MAX_DECOMPRESSED_BYTES (64 MiB).
+   */
+  maxBodyBytes?: number | null;
+}
+
+/** The encode error, named after the argument at fault when it is one (`args[1].cache`). */
+function argumentsError(message: TaskMessage, serializer: Serializer, error: unknown): unknown {
+  const format = serializer.name as EncodableFormat;
+  const problem = findUnencodable(message.args, format, 'args') ?? findUnencodable(message.kwargs, format, 'kwargs');
+  if (!problem) return error;
+  return new SerializationError(`arguments of task ${message.headers.task} cannot be sent: ${problem}`, { cause: error });
+}
+
 /**
  * Decodes a delivery into a TaskMessage, or throws InvalidMessageError with the reason
- * ('content-type', 'decode', 'headers', 'body-shape') that goes into dead-letter headers.
- * `accept` lists serializer names this consumer accepts (content types outside it are refused
- * before any decoding, as Celery's accept_content does).
+ * ('content-type', 'compression', 'too-large', 'decode', 'headers', 'body-shape') that goes into
+ * dead-letter headers. `accept` lists serializer names this consumer accepts (content types
+ * outside it are refused before any decoding, as Celery's accept_content does). A body with a
+ * `compression` header (kombu's) is inflated first, within `options.maxBodyBytes`.
  */
-export function decodeTaskMessage(body: Buffer, properties: MessageProperties, accept: readonly string[]): TaskMessage {
+export function decodeTaskMessage(body: Buffer, properties: MessageProperties, accept: readonly string[], options: DecodeOptions = {}): TaskMessage {
   const serializer = acceptedSerializer(properties.contentType, accept);
+  const compression = properties.headers?.[COMPRESSION_HEADER];
+  if (compression !== undefined && compression !== null) {
+    body = decompressBody(body, compression, options.maxBodyBytes === undefined ? DEFAULT_MAX_DECOMPRESSED_BYTES : options.maxBodyBytes);
+  }
   let decoded: unknown;
   try {
     decoded = serializer.decode(body);
   } catch (error) {
-    throw new InvalidMessageError('decode', (error as Error).message, { cause: error });
+    throw new InvalidMessageError('decode', truncateText(String((error as Error).message), MAX_DEAD_LETTER_ERROR_CHARS), { cause: error });
   }
   const headers = validateHeaders(properties.headers);
   if (!Array.isArray(decoded) || decoded.length !== 3) {
@@ -173,19 +204,32 @@ function validateHeaders(raw: Record<string, unknown> | undefined): TaskHeaders 
     task: raw.task,
     id: raw.id,
     shadow: optionalString('shadow'),
-    eta: optionalString('eta'),
-    expires: optionalString('expires'),
+    eta: dateHeader(raw, 'eta'),
+    expires: dateHeader(raw, 'expires'),
     group: optionalString('group'),
     group_index: groupIndex,
     retries,
     timelimit: validateTimelimit(raw.timelimit),
     root_id: optionalString('root_id') ?? raw.id,
     parent_id: optionalString('parent_id'),
-    argsrepr: optionalString('argsrepr') ?? '',
-    kwargsrepr: optionalString('kwargsrepr') ?? '',
+    // Shown in logs and events: cut as Celery cuts its own (argsrepr_maxsize).
+    argsrepr: truncateText(optionalString('argsrepr') ?? '', MAX_REPR_CHARS),
+    kwargsrepr: truncateText(optionalString('kwargsrepr') ?? '', MAX_REPR_CHARS),
     origin: optionalString('origin') ?? '',
     ignore_result: raw.ignore_result === true,
   };
+}
+
+/**
+ * A date header (`eta`, `expires`) as ISO 8601 text, or null. A value that is not a date is
+ * refused, as Celery refuses it: read as "no date" it would run the task at once.
+ */
+function dateHeader(raw: Record<string, unknown>, name: 'eta' | 'expires'): string | null {
+  const text = dateHeaderText(raw[name]);
+  if (text === undefined) {
+    throw new InvalidMessageError('headers', `header "${name}" must be an ISO 8601 date-time or null, got ${preview(raw[name], 100)}`);
+  }
+  return text;
 }
 
 function validateTimelimit(value: unknown): [number | null, number | null] {

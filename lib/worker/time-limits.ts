@@ -2,6 +2,7 @@ import type { TaskOptions } from '../app/task.js';
 import { SoftTimeLimitExceeded, TimeLimitExceeded } from '../errors/errors.js';
 import type { TaskHeaders } from '../protocol/task-message.js';
 import { toMilliseconds } from '../util/duration.js';
+import { clearLongTimeout, setLongTimeout } from '../util/long-timeout.js';
 
 /** Limits of one run, in ms; null = none. */
 export interface TimeLimits {
@@ -26,7 +27,8 @@ export function timeLimitsOf(headers: TaskHeaders, options: Readonly<TaskOptions
  * only when a limit fires, so a run without limits makes no controller. At the hard limit the
  * returned promise rejects with TimeLimitExceeded at once — whatever `run` does later is
  * ignored — and `onHardLimit` is called so a pool that can stop the work does (the threads
- * pool terminates the thread). Timers never outlive the run.
+ * pool terminates the thread). Limits of any length wait their full time (Node's timers alone
+ * would fire at once past ~24.8 days). Timers never outlive the run.
  */
 export function withTimeLimits<T>(run: Promise<T>, limits: TimeLimits, owner: { readonly abort: AbortController }, onHardLimit?: () => void): Promise<T> {
   if (limits.hardMs === null && limits.softMs === null) return run;
@@ -34,15 +36,15 @@ export function withTimeLimits<T>(run: Promise<T>, limits: TimeLimits, owner: { 
     const soft =
       limits.softMs === null
         ? undefined
-        : setTimeout(() => {
+        : setLongTimeout(() => {
             const { abort } = owner;
             if (!abort.signal.aborted) abort.abort(new SoftTimeLimitExceeded(limits.softMs!));
           }, limits.softMs);
     const hard =
       limits.hardMs === null
         ? undefined
-        : setTimeout(() => {
-            clearTimeout(soft);
+        : setLongTimeout(() => {
+            clearLongTimeout(soft);
             const error = new TimeLimitExceeded(limits.hardMs!);
             const { abort } = owner;
             if (!abort.signal.aborted) abort.abort(error);
@@ -50,8 +52,8 @@ export function withTimeLimits<T>(run: Promise<T>, limits: TimeLimits, owner: { 
             reject(error);
           }, limits.hardMs);
     run.then(resolve, reject).finally(() => {
-      clearTimeout(soft);
-      clearTimeout(hard);
+      clearLongTimeout(soft);
+      clearLongTimeout(hard);
     });
   });
 }

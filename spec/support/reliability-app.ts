@@ -93,4 +93,7 @@ export const picky = app.task('rel.picky', (x: number) => {
   return x * 2;
 });
 
+/** Returns a Map, which JSON cannot hold: must be recorded as a FAILURE, never as `{}`. */
+export const returnsMap = app.task('rel.returns-map', (n: number) => new Map([['n', n]]));
+
 export default app;

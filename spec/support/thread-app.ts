@@ -22,4 +22,10 @@ export const retrying = app.task('spec.threads.retry', function (this: TaskConte
 export const soft = app.task('spec.threads.soft', function (this: TaskContext) {
   return new Promise((resolve) => this.signal.addEventListener('abort', () => resolve((this.signal.reason as Error).name)));
 }, { softTimeLimit: 150 });
+/** Sleeps `ms` and returns it. */
+export const nap = app.task('spec.threads.nap', (ms: number) => new Promise((resolve) => setTimeout(() => resolve(ms), ms)));
+/** Returns a class instance without toJSON, which the structured clone to the main thread would turn into a plain object. */
+export const classy = app.task('spec.threads.classy', () => new (class Point {
+  x = 1;
+})());
 export default app;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { TaskFailedError } from '../../lib/index.js';
-import { add, app, inThread, retrying, soft, spin } from '../support/thread-app.js';
+import { add, app, classy, inThread, nap, retrying, soft, spin } from '../support/thread-app.js';
 
 const APP_MODULE = new URL('../support/thread-app.js', import.meta.url).href;
 
@@ -24,6 +24,20 @@ describe('threads pool', () => {
     await assert.rejects(looping.get({ timeout: '10s' }), (e: unknown) => e instanceof TaskFailedError && e.excType === 'TimeLimitExceeded');
     // Concurrency 1: this only runs if the looping thread's slot was freed and a new thread started.
     assert.equal(await (await add.delay(20, 22)).get({ timeout: '10s' }), 42);
+  });
+
+  it('time limits longer than a Node timer (30 days) do not fire at once', async () => {
+    const napping = await nap.applyAsync([200], {}, { timeLimit: '30d', softTimeLimit: '25d' });
+    assert.equal(await napping.get({ timeout: '10s' }), 200);
+  });
+
+  it('a result JSON cannot hold (a class instance) fails as in the async pool, not stored as a plain object', async () => {
+    await assert.rejects((await classy.delay()).get({ timeout: '10s' }), (e: unknown) => {
+      assert.ok(e instanceof TaskFailedError);
+      assert.equal(e.excType, 'SerializationError');
+      assert.match(e.excMessage, /a Point at result cannot be written as JSON/);
+      return true;
+    });
   });
 
   it('carries retry signals and soft time limits across the thread boundary', async () => {

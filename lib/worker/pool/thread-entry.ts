@@ -5,6 +5,7 @@ import type { App } from '../../app/app.js';
 import type { TaskContext } from '../../app/task-context.js';
 import { SerializationError } from '../../errors/errors.js';
 import { Retry, type RetryOptions } from '../../errors/signals.js';
+import { findUnencodable } from '../../protocol/encodable.js';
 import { executeTask } from '../executor.js';
 import { deserializeError, serializeError, type FromThread, type ToThread } from './thread-protocol.js';
 
@@ -51,6 +52,14 @@ try {
     run.then(
       (value) => {
         running.delete(message.job);
+        // Checked here, before the structured clone drops what JSON would refuse (a class
+        // instance arrives as a plain object): a result fails alike in both pools.
+        const problem = findUnencodable(value, 'json', 'result');
+        if (problem) {
+          const failure = new SerializationError(`result of task ${message.context.name} cannot be serialized: ${problem}`);
+          post({ type: 'done', job: message.job, ok: false, error: serializeError(failure) });
+          return;
+        }
         try {
           post({ type: 'done', job: message.job, ok: true, value });
         } catch (error) {

@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
+import { createApp, type App, type Worker } from '../../lib/index.js';
+import { AMQP_URL, REDIS_URL, uniqueName } from '../support/apps.js';
+import { defineNodeTasks } from './node-tasks.js';
+import type { RunningProcess } from '../support/processes.js';
+import { deleteQueues, pythonProducer, startPythonWorker, stopPythonWorker, type InteropQueues, type PythonOutcome } from './python-peer.js';
+
+/**
+ * Compressed task messages from Python Celery 5.2.6 (`apply_async(..., compression=...)`, which
+ * kombu marks with its `compression` header) run on a celeriac worker, and Python reads the
+ * result with its own AsyncResult.get(); messages a celeriac producer compresses (call option
+ * `compression`, app option `taskCompression`) run on a Python Celery worker.
+ */
+describe('interop: compressed messages between Python Celery and celeriac', () => {
+  const queues: InteropQueues = { py: uniqueName('interop-zip.py'), node: uniqueName('interop-zip.node') };
+  let app: App;
+  let redis: Redis;
+  let worker: Worker;
+  const compressionOf = new Map<string, unknown>();
+  let python: RunningProcess | undefined;
+
+  before(async () => {
+    app = createApp({ name: 'interop-zip', broker: AMQP_URL, backend: REDIS_URL, defaultQueue: queues.node, logLevel: 'silent' });
+    redis = new Redis(REDIS_URL);
+    defineNodeTasks(app, queues.node, redis);
+    worker = app.worker({ concurrency: 2, queues: [queues.node], hostname: `zip@%h`, shutdownTimeout: '5s' });
+    worker.on('task-received', (request) => compressionOf.set(request.id, request.delivery.properties.headers.compression));
+    await worker.start();
+    python = await startPythonWorker(queues);
+  });
+
+  after(async () => {
+    await stopPythonWorker(python);
+    await worker.stop();
+    await app.close();
+    redis.disconnect();
+    await deleteQueues([queues.py, queues.node]);
+  });
+
+  for (const serializer of ['json', 'msgpack'] as const) {
+    for (const compression of ['zlib', 'gzip'] as const) {
+      it(`${serializer}, compression='${compression}': node.add(2, 3) runs and Python gets 5`, async () => {
+        const out = await pythonProducer<PythonOutcome>(queues, 'call', ['node.add', { args: [2, 3], options: { compression } }], serializer);
+        assert.deepEqual({ state: out.state, result: out.result }, { state: 'SUCCESS', result: 5 });
+        assert.equal(compressionOf.get(out.id), 'application/x-gzip', 'kombu names zlib application/x-gzip');
+      });
+    }
+  }
+
+  for (const compression of ['zlib', 'gzip', 'application/x-gzip'] as const) {
+    it(`a celeriac producer's compression '${compression}' is read by the Python worker`, async () => {
+      const result = await app.sendTask<number>('tasks.add', [2, 3], {}, { queue: queues.py, compression });
+      assert.equal(await result.get({ timeout: '20s' }), 5);
+    });
+  }
+
+  it("the app's taskCompression applies unless a call says null; a bad name fails the call, naming the option", async () => {
+    const zipping = createApp({ name: 'interop-zip-app', broker: AMQP_URL, backend: REDIS_URL, defaultQueue: queues.node, logLevel: 'silent', taskCompression: 'zlib' });
+    try {
+      const seen: unknown[] = [];
+      worker.on('task-received', (request) => seen.push(request.delivery.properties.headers.compression));
+      assert.equal(await (await zipping.sendTask<number>('node.add', [4, 5])).get({ timeout: '20s' }), 9);
+      assert.equal(await (await zipping.sendTask<number>('node.add', [1, 1], {}, { compression: null })).get({ timeout: '20s' }), 2);
+      assert.deepEqual(seen, ['application/x-gzip', undefined]);
+      await assert.rejects(zipping.sendTask('node.add', [1, 1], {}, { compression: 'application/x-bz2' }), /compression: expected null or one of .*zlib.*, got "application\/x-bz2"/);
+    } finally {
+      await zipping.close();
+    }
+  });
+});
