@@ -5,6 +5,7 @@ import type { App } from '../app/app.js';
 import { positiveInteger } from '../app/config.js';
 import { deadLetterDeclaration, deadLettersToQueue, isQuorumQueue, queueDeclaration } from '../app/queues.js';
 import type { ConsumerHandle, Delivery } from '../broker/transport.js';
+import { checkEmbed } from '../canvas/embed-check.js';
 import { ConfigError, InvalidMessageError } from '../errors/errors.js';
 import { LevelGate } from '../log/level-gate.js';
 import { decodeTaskMessage } from '../protocol/task-message.js';
@@ -65,6 +66,9 @@ const WORKER_OPTION_KEYS = ['concurrency', 'prefetchMultiplier', 'queues', 'host
  */
 export const HOLD_LIMIT_MS = 1000;
 
+/** How many suspects (see Worker's #suspects) may run at once on one worker, beside healthy work. */
+export const SUSPECT_SLOTS = 1;
+
 /** Events a Worker emits (for embedding, metrics and specs). */
 export interface WorkerEvents {
   'task-received': [request: TaskRequest];
@@ -124,12 +128,18 @@ export class Worker extends EventEmitter<WorkerEvents> {
   isRevoked: (taskId: string) => boolean = () => false;
   #state: 'idle' | 'running' | 'stopping' | 'stopped' = 'idle';
   /**
-   * Suspects: redelivered requests whose task already started on a redelivered message before
-   * (it was running when some worker died). A suspect runs alone — nothing else starts while
-   * it runs — so the task that kills workers is the only one charged for the next death.
+   * Suspects, with their count of earlier starts on redelivered messages: redelivered requests
+   * whose task already started on a redelivered message before (it was running, or waiting in
+   * the prefetch, when some worker died). Invariant: at most SUSPECT_SLOTS of them run at once,
+   * inside `concurrency` and beside healthy work — a suspect never waits for healthy tasks to
+   * finish and healthy tasks never wait for a suspect, so a long or hung task cannot leave
+   * slots idle. Since no two suspects run together, a worker death while one runs is charged to
+   * it and to the non-suspects beside it, which are suspects from then on; a task that kills
+   * its worker therefore cannot go on taking a bystander down with it run after run.
    */
-  readonly #suspects = new WeakSet<TaskRequest>();
-  #isolated: TaskRequest | null = null;
+  readonly #suspects = new WeakMap<TaskRequest, number>();
+  /** The suspects running now (at most SUSPECT_SLOTS). */
+  readonly #suspectsRunning = new ArraySet<TaskRequest>();
 
   constructor(
     readonly app: App,
@@ -286,6 +296,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
       const message = decodeTaskMessage(delivery.body, delivery.properties, this.app.config.accept);
       const task = this.app.tasks.get(message.headers.task);
       if (!task) throw new InvalidMessageError('unknown-task', `task "${message.headers.task}" is not registered on this worker`);
+      // Before the body can run: an embed that could never be sent makes its outcome impossible to pass on.
+      checkEmbed(message.embed);
       request = new TaskRequest(delivery, message, task);
     } catch (error) {
       this.reject(delivery, error);
@@ -304,7 +316,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       return;
     }
     void this.redeliveredStarts(request, 0).then((prior) => {
-      if (prior > 0) this.#suspects.add(request);
+      if (prior > 0) this.#suspects.set(request, prior);
       if (this.#state === 'running') this.dispatch(request);
       else request.delivery.reject(true);
     });
@@ -352,30 +364,48 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   private pump(): void {
-    while (this.#state === 'running' && this.#executing.size < this.concurrency && this.#waiting.length > 0 && !this.#isolated) {
-      // A waiting suspect starts alone, once the running tasks finished; nothing starts meanwhile.
-      const suspect = this.#waiting.findIndex((r) => this.#suspects.has(r));
-      if (suspect >= 0 && this.#executing.size > 0) return;
-      // Else the first waiting request whose task is not rate limited right now; the others keep their place.
+    while (this.#state === 'running' && this.#executing.size < this.concurrency && this.#waiting.length > 0) {
+      // The first waiting request that may start now; the others keep their place. A suspect may
+      // only while a suspect slot is free, and only the one picked for it (see suspectToStart).
       const now = Date.now();
-      const index = suspect >= 0 ? suspect : this.#waiting.findIndex((r) => this.#limiter.take(r.name, now));
-      if (suspect >= 0) this.#isolated = this.#waiting[suspect]!;
+      const lanePick = this.#suspectsRunning.size < SUSPECT_SLOTS ? this.suspectToStart() : undefined;
+      const eligible = (r: TaskRequest): boolean => !this.#suspects.has(r) || r === lanePick;
+      const index = this.#waiting.findIndex((r) => eligible(r) && this.#limiter.take(r.name, now));
       if (index < 0) {
-        this.wakeForRateLimit(now);
+        this.wakeForRateLimit(now, this.#waiting.filter(eligible));
         return;
       }
       const [request] = this.#waiting.splice(index, 1) as [TaskRequest];
       // The slot is freed when the code finishes; recording and acking go on beside the next task
       // (bounded by the prefetch: those messages are still unacked).
       this.#executing.add(request);
+      if (request === lanePick) this.#suspectsRunning.add(request);
       void request.codeFinished.then(() => {
         this.#executing.delete(request);
-        if (this.#isolated === request) this.#isolated = null;
+        this.#suspectsRunning.delete(request);
         this.pump();
       });
       this.emit('task-started', request);
       this.#running.set(request, this.runStarted(request));
     }
+  }
+
+  /**
+   * The waiting suspect that gets the next free suspect slot: the one with the fewest earlier
+   * redelivered starts (first arrived among equals). A task that kills workers gathers starts
+   * fastest, so the tasks that were merely beside it get the slot — and finish — first.
+   */
+  private suspectToStart(): TaskRequest | undefined {
+    let pick: TaskRequest | undefined;
+    let fewest = Infinity;
+    for (const request of this.#waiting) {
+      const prior = this.#suspects.get(request);
+      if (prior !== undefined && prior < fewest) {
+        pick = request;
+        fewest = prior;
+      }
+    }
+    return pick;
   }
 
   /** Runs a started request to its end (admission, execution, done); never rejects. */
@@ -389,7 +419,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       request.delivery.reject(true);
     } finally {
       this.#running.delete(request);
-      if (this.#isolated === request) this.#isolated = null;
+      this.#suspectsRunning.delete(request);
       if (this.#executing.delete(request)) this.pump();
     }
   }
@@ -398,9 +428,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
    * The poison-message limit, checked as a redelivered message is about to start (only when
    * countsStarts(request)): counts the start in the result backend and past `maxRedeliveries`
    * dead-letters the message instead (resolves false). Starts are counted, not deliveries, and
-   * suspects run alone (see #suspects), so tasks that merely sat in the prefetch of — or ran
-   * beside — a task that kills its worker are not blamed for it. The count never blocks work: if
-   * it fails, the task runs.
+   * no two suspects run together (see #suspects), so tasks that merely ran beside a task that
+   * kills its worker are not blamed for it again and again. The count never blocks work: if it
+   * fails, the task runs.
    */
   private async admit(request: TaskRequest): Promise<boolean> {
     const limit = this.maxRedeliveries!;
@@ -446,8 +476,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
   }
 
-  private wakeForRateLimit(now: number): void {
-    const waitMs = Math.min(...this.#waiting.map((r) => this.#limiter.waitMs(r.name, now)));
+  /** Sets the timer that wakes pump() when the first of `blocked` (rate limited now) may start; none when empty. */
+  private wakeForRateLimit(now: number, blocked: readonly TaskRequest[]): void {
+    if (blocked.length === 0) return;
+    const waitMs = Math.min(...blocked.map((r) => this.#limiter.waitMs(r.name, now)));
     clearTimeout(this.#rateTimer);
     this.#rateTimer = setTimeout(() => {
       this.#rateTimer = undefined;
@@ -471,6 +503,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
       case 'REVOKED':
       case 'REQUEUED':
         break;
+    }
+    if (outcome.deadLettered) {
+      const { reason, error } = outcome.deadLettered;
+      this.logger.error(`Message ${request.id} from ${request.delivery.queue} dead-lettered (${reason}): ${error}`);
+      this.emit('dead-lettered', request.delivery, reason, error);
     }
     this.emit('task-done', request, outcome);
   }
