@@ -127,7 +127,9 @@ function isDate(value: unknown): boolean {
 }
 
 function fail(path: string, problem: string): never {
-  throw new InvalidMessageError('embed', `embedded workflow can never be sent: ${path}: ${problem}`);
+  // A deep path keeps its two ends: where it starts in the embed, and the field at fault.
+  const shownPath = path.length > 200 ? `${path.slice(0, 80)}…${path.slice(-100)}` : path;
+  throw new InvalidMessageError('embed', `embedded workflow can never be sent: ${shownPath}: ${problem}`);
 }
 
 function typeName(value: unknown): string {
