@@ -9,6 +9,7 @@ import type { TaskMessage } from '../protocol/task-message.js';
 import { BackendError, SerializationError, UnsendableError } from '../errors/errors.js';
 import { deadLetter } from './dead-letter.js';
 import { isRetryableFault } from './fault-kind.js';
+import type { KnownExchanges } from './known-exchanges.js';
 import { forward } from './forward.js';
 import { TaskTerminated, type PoolJob, type TaskPool } from './pool/pool.js';
 import { decideRetry } from './retry-policy.js';
@@ -48,6 +49,8 @@ export interface RequestEnvironment {
   pool: TaskPool;
   /** Revoked task ids (remote control): such a task is not run and is recorded REVOKED. */
   isRevoked?: (taskId: string) => boolean;
+  /** Exchanges known to exist: a workflow part addressed to a missing one is refused before its publish. */
+  exchanges?: KnownExchanges;
 }
 
 /**
@@ -236,7 +239,7 @@ export class TaskRequest {
       const { status, result, traceback } = meta;
       let unsendable: readonly UnsendableError[];
       try {
-        unsendable = await withTraceContext(this.message.headers, () => continueWorkflow(env.app, this.message, status, result, traceback));
+        unsendable = await withTraceContext(this.message.headers, () => continueWorkflow(env.app, this.message, status, result, traceback, env.exchanges));
       } catch (error) {
         if (isRetryableFault(error)) return this.requeue(env, error);
         unsendable = [new UnsendableError('callback', this.name, `workflow of ${this.name}[${this.id}] cannot be passed on: ${(error as Error)?.message ?? error}`, { cause: error })];

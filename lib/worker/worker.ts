@@ -13,6 +13,7 @@ import { toMilliseconds, type Duration } from '../util/duration.js';
 import { preview } from '../util/preview.js';
 import { deadLetter } from './dead-letter.js';
 import { forward } from './forward.js';
+import { KnownExchanges } from './known-exchanges.js';
 import { createPool } from './pool/create-pool.js';
 import type { TaskPool } from './pool/pool.js';
 import { parseRate, RateLimiter } from './rate-limiter.js';
@@ -169,6 +170,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       hostname: this.hostname,
       logger: this.logger,
       isRevoked: (taskId) => this.isRevoked(taskId),
+      exchanges: new KnownExchanges(() => app.transport),
       storeRetryDelaysMs: (options.resultStoreRetryDelays ?? ['200ms', '1s', '3s']).map((d) => toMilliseconds(d, 'resultStoreRetryDelays')),
     };
   }

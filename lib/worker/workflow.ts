@@ -8,6 +8,7 @@ import { errorToExceptionInfo, exceptionMessage, isExceptionInfo } from '../prot
 import { PROPAGATE_STATES, type TaskState } from '../protocol/states.js';
 import type { SignatureDict, TaskMessage } from '../protocol/task-message.js';
 import { isRetryableFault } from './fault-kind.js';
+import type { KnownExchanges } from './known-exchanges.js';
 import { failureMetaFor } from './outcome.js';
 
 /**
@@ -29,10 +30,17 @@ import { failureMetaFor } from './outcome.js';
  * the message rather than requeueing it — the task's body, which already ran, is not run again.
  * Only an outage (a retryable fault) rejects, and the message is requeued.
  */
-export async function continueWorkflow(host: CanvasHost, message: TaskMessage, state: TaskState, result: unknown, traceback: string | null): Promise<UnsendableError[]> {
+export async function continueWorkflow(
+  host: CanvasHost,
+  message: TaskMessage,
+  state: TaskState,
+  result: unknown,
+  traceback: string | null,
+  exchanges?: KnownExchanges,
+): Promise<UnsendableError[]> {
   const { headers, embed } = message;
   const lineage: Lineage = { parentId: headers.id, rootId: headers.root_id, replyTo: message.replyTo ?? null };
-  const sender = new WorkflowSender(host, `${headers.task}[${headers.id}]`);
+  const sender = new WorkflowSender(host, `${headers.task}[${headers.id}]`, exchanges);
   if (state === 'SUCCESS') {
     for (const callback of embed.callbacks ?? []) {
       await sender.attempt('callback', callback, () => sender.send(callback, { ...lineage, args: [result] }), (info) => sender.fail(callback, info, null, { callErrbacks: false, ...lineage }));
@@ -87,6 +95,8 @@ class WorkflowSender {
     readonly host: CanvasHost,
     /** `name[id]` of the task whose workflow this is, for error texts. */
     readonly origin: string,
+    /** Refuses a part addressed to an exchange that does not exist before it is published. */
+    readonly exchanges?: KnownExchanges,
   ) {}
 
   /**
@@ -113,6 +123,7 @@ class WorkflowSender {
   }
 
   async send(dict: SignatureDict, context: Lineage & { args: unknown[]; chain?: SignatureDict[] | null }): Promise<void> {
+    await this.exchanges?.require(dict);
     const node = nodeFromDict(dict, this.host).freeze();
     await node.dispatch(this.host, dispatchContext(context));
   }
@@ -120,7 +131,9 @@ class WorkflowSender {
   /** Pops the next step (the last element: the embed is reversed) and sends it with the rest. */
   async sendNextStep(chain: readonly SignatureDict[], context: Lineage & { args: unknown[] }): Promise<void> {
     const rest = [...chain];
-    const next = nodeFromDict(rest.pop()!, this.host).freeze();
+    const nextDict = rest.pop()!;
+    await this.exchanges?.require(nextDict);
+    const next = nodeFromDict(nextDict, this.host).freeze();
     if (rest.length === 0 || next instanceof Signature) {
       await next.dispatch(this.host, dispatchContext({ ...context, chain: rest.length ? rest : null }));
       return;

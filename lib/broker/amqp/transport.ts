@@ -75,6 +75,10 @@ class AmqpTransport implements Transport {
     return this.publisher.publish(message, target);
   }
 
+  exchangeExists(name: string): Promise<boolean> {
+    return this.topology.exchangeExists(name);
+  }
+
   consume(queues: string[], options: ConsumeOptions, onDelivery: DeliveryHandler): Promise<ConsumerHandle> {
     return this.consumers.consume(queues, options, onDelivery);
   }
