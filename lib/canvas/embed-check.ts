@@ -1,6 +1,6 @@
 import { InvalidMessageError } from '../errors/errors.js';
 import { serializerNamed } from '../protocol/serializers.js';
-import type { MessageEmbed } from '../protocol/task-message.js';
+import type { MessageEmbed, TaskMessage } from '../protocol/task-message.js';
 
 /** Deepest nesting of signatures in an embed (a link of a link..., a chord body in a chain in a chord...). */
 export const MAX_EMBED_DEPTH = 100;
@@ -10,6 +10,20 @@ const MAX_SHORT_STRING_BYTES = 255;
 
 /** Longest task name accepted in an embed (it becomes a header of the message sent). */
 const MAX_TASK_NAME_BYTES = 4096;
+
+/**
+ * checkEmbed for a whole message, and what its workflow's messages inherit from it: its `id`
+ * (their `parent_id`) and `root_id` must be at most 255 bytes — a longer one would make every
+ * message of the workflow carry it, up to a header table the broker client refuses to encode.
+ */
+export function checkWorkflowOf(message: TaskMessage): void {
+  const { embed, headers } = message;
+  if (!(embed.callbacks?.length || embed.errbacks?.length || embed.chain?.length || embed.chord)) return;
+  for (const name of ['id', 'root_id'] as const) {
+    if (Buffer.byteLength(headers[name]) > MAX_SHORT_STRING_BYTES) fail(`header ${name}`, `longer than ${MAX_SHORT_STRING_BYTES} bytes, and the messages of its workflow inherit it`);
+  }
+  checkEmbed(embed);
+}
 
 /**
  * Checks, before a task runs, that every signature its message embeds (callbacks, errbacks,

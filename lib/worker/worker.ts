@@ -5,7 +5,7 @@ import type { App } from '../app/app.js';
 import { positiveInteger } from '../app/config.js';
 import { deadLetterDeclaration, deadLettersToQueue, isQuorumQueue, queueDeclaration } from '../app/queues.js';
 import type { ConsumerHandle, Delivery } from '../broker/transport.js';
-import { checkEmbed } from '../canvas/embed-check.js';
+import { checkWorkflowOf } from '../canvas/embed-check.js';
 import { ConfigError, InvalidMessageError } from '../errors/errors.js';
 import { LevelGate } from '../log/level-gate.js';
 import { decodeTaskMessage } from '../protocol/task-message.js';
@@ -299,7 +299,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       const task = this.app.tasks.get(message.headers.task);
       if (!task) throw new InvalidMessageError('unknown-task', `task "${message.headers.task}" is not registered on this worker`);
       // Before the body can run: an embed that could never be sent makes its outcome impossible to pass on.
-      checkEmbed(message.embed);
+      checkWorkflowOf(message);
       request = new TaskRequest(delivery, message, task);
     } catch (error) {
       this.reject(delivery, error);

@@ -32,13 +32,15 @@ describe('reliability: outcomes that cannot be passed on', () => {
     const worker = await w.startWorker('outcome', ['-c', '4']);
     const good = w.send(100, 5);
     const unknownExchange = signature({ exchange: `spec.no-such-exchange.${randomUUID()}` });
-    const cases: { what: string; reason: string; runs: number; embed?: Record<string, unknown>; raw?: string; before?: (id: string) => Promise<unknown> }[] = [
+    const cases: { what: string; reason: string; runs: number; embed?: Record<string, unknown>; raw?: string; rootId?: string; before?: (id: string) => Promise<unknown> }[] = [
       { what: 'a callback with priority "high"', reason: 'embed', runs: 0, embed: { callbacks: [signature({ priority: 'high' })] } },
       { what: 'a callback with eta "garbage"', reason: 'embed', runs: 0, embed: { callbacks: [signature({ eta: 'garbage' })] } },
       { what: 'a callback with serializer "pickle"', reason: 'embed', runs: 0, embed: { callbacks: [signature({ serializer: 'pickle' })] } },
       { what: 'a callback that is a chord without header', reason: 'embed', runs: 0, embed: { callbacks: [signature({}, { task: 'celery.chord', subtask_type: 'chord', kwargs: { body: signature() } })] } },
       { what: 'a chain step whose tasks are not a list', reason: 'embed', runs: 0, embed: { chain: [signature({}, { task: 'celery.chain', subtask_type: 'chain', kwargs: { tasks: 7 } })] } },
       { what: 'a link nested 10,000 deep', reason: 'embed', runs: 0, raw: nestedLinks(10_000) },
+      // Its callback would inherit the root id: a header table over 64 KiB, which amqplib refuses to encode.
+      { what: 'a callback of a message whose root_id is 64,000 bytes', reason: 'embed', runs: 0, raw: JSON.stringify(signature()), rootId: 'r'.repeat(64_000) },
       { what: 'a callback to an exchange that does not exist', reason: 'workflow', runs: 1, embed: { callbacks: [unknownExchange] } },
       { what: 'a result key holding a list (WRONGTYPE)', reason: 'result-store', runs: 1, embed: {}, before: (id) => w.redis.rpush(`celery-task-meta-${id}`, 'not a result') },
     ];
@@ -49,7 +51,7 @@ describe('reliability: outcomes that cannot be passed on', () => {
       w.attempted.set(id, -1); // sent, and expected in the dead-letter queue rather than completed
       await c.before?.(id);
       if (c.raw !== undefined) {
-        const headers = { lang: 'py', task: 'rel.work', id, retries: 0, timelimit: [null, null], root_id: id };
+        const headers = { lang: 'py', task: 'rel.work', id, retries: 0, timelimit: [null, null], root_id: c.rootId ?? id };
         const body = Buffer.from(`[[-1, 0], {}, {"callbacks": [${c.raw}], "errbacks": null, "chain": null, "chord": null}]`);
         await w.producer.transport.publish({ body, contentType: 'application/json', contentEncoding: 'utf-8', headers, correlationId: id }, { exchange: '', routingKey: w.queue });
       } else {
