@@ -17,6 +17,7 @@ import { KnownExchanges } from './known-exchanges.js';
 import { createPool } from './pool/create-pool.js';
 import type { TaskPool } from './pool/pool.js';
 import { parseRate, RateLimiter } from './rate-limiter.js';
+import { Suspects } from './suspects.js';
 import { TaskRequest, type RequestEnvironment, type RequestOutcome } from './request.js';
 import { ArrayMap, ArraySet } from '../util/array-collections.js';
 
@@ -66,9 +67,6 @@ const WORKER_OPTION_KEYS = ['concurrency', 'prefetchMultiplier', 'queues', 'host
  * it is sent back through the broker's delay tiers and acked.
  */
 export const HOLD_LIMIT_MS = 1000;
-
-/** How many suspects (see Worker's #suspects) may run at once on one worker, beside healthy work. */
-export const SUSPECT_SLOTS = 1;
 
 /** Events a Worker emits (for embedding, metrics and specs). */
 export interface WorkerEvents {
@@ -128,19 +126,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
    */
   isRevoked: (taskId: string) => boolean = () => false;
   #state: 'idle' | 'running' | 'stopping' | 'stopped' = 'idle';
-  /**
-   * Suspects, with their count of earlier starts on redelivered messages: redelivered requests
-   * whose task already started on a redelivered message before (it was running, or waiting in
-   * the prefetch, when some worker died). Invariant: at most SUSPECT_SLOTS of them run at once,
-   * inside `concurrency` and beside healthy work — a suspect never waits for healthy tasks to
-   * finish and healthy tasks never wait for a suspect, so a long or hung task cannot leave
-   * slots idle. Since no two suspects run together, a worker death while one runs is charged to
-   * it and to the non-suspects beside it, which are suspects from then on; a task that kills
-   * its worker therefore cannot go on taking a bystander down with it run after run.
-   */
-  readonly #suspects = new WeakMap<TaskRequest, number>();
-  /** The suspects running now (at most SUSPECT_SLOTS). */
-  readonly #suspectsRunning = new ArraySet<TaskRequest>();
+  /** Redelivered requests that ran when some worker died: they run one at a time, beside healthy work (see Suspects). */
+  readonly #suspects = new Suspects<TaskRequest>();
 
   constructor(
     readonly app: App,
@@ -318,7 +305,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       return;
     }
     void this.redeliveredStarts(request, 0).then((prior) => {
-      if (prior > 0) this.#suspects.set(request, prior);
+      if (prior > 0) this.#suspects.add(request, prior);
       if (this.#state === 'running') this.dispatch(request);
       else request.delivery.reject(true);
     });
@@ -368,10 +355,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private pump(): void {
     while (this.#state === 'running' && this.#executing.size < this.concurrency && this.#waiting.length > 0) {
       // The first waiting request that may start now; the others keep their place. A suspect may
-      // only while a suspect slot is free, and only the one picked for it (see suspectToStart).
+      // only when it is the one the free suspect slot goes to.
       const now = Date.now();
-      const lanePick = this.#suspectsRunning.size < SUSPECT_SLOTS ? this.suspectToStart() : undefined;
-      const eligible = (r: TaskRequest): boolean => !this.#suspects.has(r) || r === lanePick;
+      const suspect = this.#suspects.next(this.#waiting);
+      const eligible = (r: TaskRequest): boolean => r === suspect || !this.#suspects.has(r);
       const index = this.#waiting.findIndex((r) => eligible(r) && this.#limiter.take(r.name, now));
       if (index < 0) {
         this.wakeForRateLimit(now, this.#waiting.filter(eligible));
@@ -381,33 +368,15 @@ export class Worker extends EventEmitter<WorkerEvents> {
       // The slot is freed when the code finishes; recording and acking go on beside the next task
       // (bounded by the prefetch: those messages are still unacked).
       this.#executing.add(request);
-      if (request === lanePick) this.#suspectsRunning.add(request);
+      if (request === suspect) this.#suspects.started(request);
       void request.codeFinished.then(() => {
         this.#executing.delete(request);
-        this.#suspectsRunning.delete(request);
+        this.#suspects.finished(request);
         this.pump();
       });
       this.emit('task-started', request);
       this.#running.set(request, this.runStarted(request));
     }
-  }
-
-  /**
-   * The waiting suspect that gets the next free suspect slot: the one with the fewest earlier
-   * redelivered starts (first arrived among equals). A task that kills workers gathers starts
-   * fastest, so the tasks that were merely beside it get the slot — and finish — first.
-   */
-  private suspectToStart(): TaskRequest | undefined {
-    let pick: TaskRequest | undefined;
-    let fewest = Infinity;
-    for (const request of this.#waiting) {
-      const prior = this.#suspects.get(request);
-      if (prior !== undefined && prior < fewest) {
-        pick = request;
-        fewest = prior;
-      }
-    }
-    return pick;
   }
 
   /** Runs a started request to its end (admission, execution, done); never rejects. */
@@ -421,7 +390,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       request.delivery.reject(true);
     } finally {
       this.#running.delete(request);
-      this.#suspectsRunning.delete(request);
+      this.#suspects.finished(request);
       if (this.#executing.delete(request)) this.pump();
     }
   }
@@ -430,7 +399,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
    * The poison-message limit, checked as a redelivered message is about to start (only when
    * countsStarts(request)): counts the start in the result backend and past `maxRedeliveries`
    * dead-letters the message instead (resolves false). Starts are counted, not deliveries, and
-   * no two suspects run together (see #suspects), so tasks that merely ran beside a task that
+   * no two suspects run together (see Suspects), so tasks that merely ran beside a task that
    * kills its worker are not blamed for it again and again. The count never blocks work: if it
    * fails, the task runs.
    */
