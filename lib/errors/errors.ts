@@ -126,12 +126,12 @@ tag(InvalidMessageError, 'CELERIAC_INVALID_MESSAGE');
  * not send for a reason no retry can fix: a bad option, an exchange that does not exist, a
  * message the broker client cannot encode. The part's task ids are recorded FAILURE with it,
  * and the message that carried it goes to `<queue>.dead-letter` with reason `workflow`.
- * `part` names which part, `task` its task name.
+ * `part` names which part (`workflow`: none in particular), `task` its task name.
  */
 export class UnsendableError extends CeleriacError {
   declare readonly code: 'CELERIAC_UNSENDABLE';
   constructor(
-    readonly part: 'callback' | 'errback' | 'chain' | 'chord-body' | 'chord-report',
+    readonly part: 'callback' | 'errback' | 'chain' | 'chord-body' | 'chord-report' | 'workflow',
     readonly task: string,
     message: string,
     options?: { cause?: unknown },

@@ -242,7 +242,7 @@ export class TaskRequest {
         unsendable = await withTraceContext(this.message.headers, () => continueWorkflow(env.app, this.message, status, result, traceback, env.exchanges));
       } catch (error) {
         if (isRetryableFault(error)) return this.requeue(env, error);
-        unsendable = [new UnsendableError('callback', this.name, `workflow of ${this.name}[${this.id}] cannot be passed on: ${(error as Error)?.message ?? error}`, { cause: error })];
+        unsendable = [new UnsendableError('workflow', this.name, `workflow of ${this.name}[${this.id}] cannot be passed on: ${(error as Error)?.message ?? error}`, { cause: error })];
       }
       if (unsendable.length > 0) return this.deadLetterAfterRun(env, { reason: 'workflow', error: unsendable.map((u) => u.message).join('; ') }, outcome);
     }

@@ -475,11 +475,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
       case 'REQUEUED':
         break;
     }
-    if (outcome.deadLettered) {
-      const { reason, error } = outcome.deadLettered;
-      this.logger.error(`Message ${request.id} from ${request.delivery.queue} dead-lettered (${reason}): ${error}`);
-      this.emit('dead-lettered', request.delivery, reason, error);
-    }
+    // Its error line was written when it was dead-lettered (TaskRequest).
+    if (outcome.deadLettered) this.emit('dead-lettered', request.delivery, outcome.deadLettered.reason, outcome.deadLettered.error);
     this.emit('task-done', request, outcome);
   }
 

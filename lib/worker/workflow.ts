@@ -198,6 +198,7 @@ const PART_NAMES: Record<UnsendableError['part'], string> = {
   chain: 'chain step',
   'chord-body': 'chord body',
   'chord-report': 'chord report for body',
+  workflow: 'workflow',
 };
 
 function dispatchContext(context: Lineage & { args: unknown[]; chain?: SignatureDict[] | null }): DispatchContext {
