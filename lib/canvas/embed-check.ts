@@ -66,8 +66,9 @@ export function checkEmbed(embed: MessageEmbed): void {
     if (options) {
       checkOptions(options as Record<string, unknown>, `${path}.options`);
       const { link, link_error: linkError, chord } = options as Record<string, unknown>;
-      pushList(link, `${path}.options.link`, nested);
-      pushList(linkError, `${path}.options.link_error`, nested);
+      // Celery takes one signature where it expects a list of them (maybe_list), and so does Signature.fromDict.
+      pushList(isPlainObject(link) ? [link] : link, `${path}.options.link`, nested);
+      pushList(isPlainObject(linkError) ? [linkError] : linkError, `${path}.options.link_error`, nested);
       if (chord !== undefined && chord !== null) stack.push({ value: chord, path: `${path}.options.chord`, depth: nested });
     }
     const inner = (kwargs ?? {}) as Record<string, unknown>;

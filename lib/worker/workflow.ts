@@ -176,7 +176,8 @@ class WorkflowSender {
       const finalOptions = (final.options ?? {}) as Record<string, unknown>;
       const taskId = finalOptions.task_id as string | undefined;
       if (options.callErrbacks && taskId) {
-        for (const errback of (finalOptions.link_error as SignatureDict[] | undefined) ?? []) {
+        const errbacks = finalOptions.link_error;
+        for (const errback of (Array.isArray(errbacks) ? errbacks : errbacks ? [errbacks] : []) as SignatureDict[]) {
           await this.attempt('errback', errback, () => this.send(errback, { ...options, args: errbackArgs(host, errback, taskId, info) }), (failure) =>
             this.fail(errback, failure, null, { ...options, callErrbacks: false }),
           );

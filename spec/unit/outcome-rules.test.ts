@@ -29,6 +29,12 @@ describe('embed check and fault kinds', () => {
     assert.doesNotThrow(() => checkEmbed({ callbacks: [workflow.toDict()], errbacks: null, chain: [...steps].reverse(), chord: null }));
   });
 
+  it('takes one signature where a list of them is expected (link, link_error), as Celery does', () => {
+    const sig = (options: Record<string, unknown>) => ({ task: 't', args: [], kwargs: {}, options, subtask_type: null, immutable: false });
+    assert.doesNotThrow(() => checkEmbed({ callbacks: [sig({ link: sig({}), link_error: sig({}) })], errbacks: null, chain: null, chord: null }));
+    assert.throws(() => checkEmbed({ callbacks: [sig({ link: sig({ priority: 'high' }) })], errbacks: null, chain: null, chord: null }), /options\.link\[0\]\.options\.priority/);
+  });
+
   it('names the field at fault, and refuses nesting deeper than 100', () => {
     const sig = (options: Record<string, unknown>) => ({ task: 't', args: [], kwargs: {}, options, subtask_type: null, immutable: false });
     assert.throws(() => checkEmbed({ callbacks: [sig({ link: [sig({ priority: 'high' })] })], errbacks: null, chain: null, chord: null }), (error: unknown) => {
