@@ -116,9 +116,10 @@ describe('reliability: outcomes that cannot be passed on', () => {
     // Both come back redelivered: the long task runs, the suspect must not wait for it.
     const second = await w.startWorker('survivor', ['-c', '4']);
     await second.waitFor(new RegExp(`rel\\.work\\[${suspect}\\] received`), 20_000);
+    const sentAt = Date.now();
     await w.send(20, 5);
     const report = await w.settle(30_000);
-    t.diagnostic(`checker: ${Workload.summary(report)}`);
+    t.diagnostic(`checker: ${Workload.summary(report)}; the 20 healthy tasks answered ${Date.now() - sentAt} ms after they were sent, beside the 60 s task`);
     assert.deepEqual(report.lost, [], 'healthy tasks ran while the long task held a slot');
     await waitFor(() => runsOf(w, suspect) === 1, 'the suspect ran', 20_000, 50);
     assert.equal(runsOf(w, long), 0, 'the long task is still running: the suspect and the healthy tasks ran beside it');
