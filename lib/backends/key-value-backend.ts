@@ -195,7 +195,7 @@ export abstract class KeyValueBackend implements ResultBackend {
     try {
       return decodeGroup(raw);
     } catch (err) {
-      throw new BackendError(this.url, `undecodable group ${groupId}: ${messageOf(err)}`, { cause: err });
+      throw new BackendError(this.url, `undecodable group ${groupId}: ${messageOf(err)}`, { cause: err, permanent: true });
     }
   }
 
@@ -233,7 +233,7 @@ export abstract class KeyValueBackend implements ResultBackend {
     try {
       return decodeMeta(taskId, raw);
     } catch (err) {
-      throw new BackendError(this.url, `undecodable result for task ${taskId}: ${messageOf(err)}`, { cause: err });
+      throw new BackendError(this.url, `undecodable result for task ${taskId}: ${messageOf(err)}`, { cause: err, permanent: true });
     }
   }
 

@@ -225,7 +225,9 @@ function asList<T>(value: T | T[] | undefined): T[] {
   return Array.isArray(value) ? value : [value];
 }
 
+/** `link` / `link_error` of a Celery dict: a list of signatures, or one (Celery's maybe_list). */
 function signatureList(value: unknown, host: CanvasHost | undefined): Signature[] {
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) value = [value];
   if (!Array.isArray(value)) return [];
   return value.filter((d): d is SignatureDict => typeof d === 'object' && d !== null && typeof (d as SignatureDict).task === 'string').map((d) => Signature.fromDict(d, host));
 }

@@ -79,11 +79,18 @@ export class BrokerAccessRefusedError extends BrokerConnectionError {
 }
 tag(BrokerAccessRefusedError, 'CELERIAC_BROKER_ACCESS_REFUSED');
 
-/** The result backend could not be reached or refused an operation. `url` has no password. */
+/**
+ * The result backend could not be reached or refused an operation. `url` has no password.
+ * `permanent`: the store answered and refused this operation (e.g. Redis WRONGTYPE: the key
+ * holds a value of another type) or holds data that cannot be decoded — trying again cannot
+ * help. False for an outage (unreachable, timed out, connection lost, store busy or loading).
+ */
 export class BackendError extends CeleriacError {
   declare readonly code: 'CELERIAC_BACKEND';
-  constructor(readonly url: string, message: string, options?: { cause?: unknown }) {
+  readonly permanent: boolean;
+  constructor(readonly url: string, message: string, options?: { cause?: unknown; permanent?: boolean }) {
     super(`result backend ${url}: ${message}`, options);
+    this.permanent = options?.permanent ?? false;
   }
 }
 tag(BackendError, 'CELERIAC_BACKEND');
@@ -109,13 +116,14 @@ tag(SerializationError, 'CELERIAC_SERIALIZATION');
 
 /**
  * A delivery that is not a task message celeriac can run: undecodable body, content type not
- * accepted, wrong headers or body shape, unknown task. `reason` goes into the dead-letter
- * headers verbatim.
+ * accepted, wrong headers or body shape, unknown task, or an embedded workflow (callbacks,
+ * errbacks, chain, chord) that could never be sent. `reason` goes into the dead-letter headers
+ * verbatim.
  */
 export class InvalidMessageError extends CeleriacError {
   declare readonly code: 'CELERIAC_INVALID_MESSAGE';
   constructor(
-    readonly reason: 'decode' | 'content-type' | 'compression' | 'too-large' | 'headers' | 'body-shape' | 'unknown-task',
+    readonly reason: 'decode' | 'content-type' | 'compression' | 'too-large' | 'headers' | 'body-shape' | 'unknown-task' | 'embed',
     message: string,
     options?: { cause?: unknown },
   ) {
@@ -123,6 +131,26 @@ export class InvalidMessageError extends CeleriacError {
   }
 }
 tag(InvalidMessageError, 'CELERIAC_INVALID_MESSAGE');
+
+/**
+ * A part of a task's workflow (callback, errback, chain step, chord body) that the worker could
+ * not send for a reason no retry can fix: a bad option, an exchange that does not exist, a
+ * message the broker client cannot encode. The part's task ids are recorded FAILURE with it,
+ * and the message that carried it goes to `<queue>.dead-letter` with reason `workflow`.
+ * `part` names which part (`workflow`: none in particular), `task` its task name.
+ */
+export class UnsendableError extends CeleriacError {
+  declare readonly code: 'CELERIAC_UNSENDABLE';
+  constructor(
+    readonly part: 'callback' | 'errback' | 'chain' | 'chord-body' | 'chord-report' | 'workflow',
+    readonly task: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+tag(UnsendableError, 'CELERIAC_UNSENDABLE');
 
 /** `AsyncResult.get()` did not see a final state within its timeout. */
 export class ResultTimeoutError extends CeleriacError {
@@ -221,6 +249,7 @@ export const ERROR_CODES = [
   'CELERIAC_PUBLISH_FAILED',
   'CELERIAC_SERIALIZATION',
   'CELERIAC_INVALID_MESSAGE',
+  'CELERIAC_UNSENDABLE',
   'CELERIAC_RESULT_TIMEOUT',
   'CELERIAC_TASK_FAILED',
   'CELERIAC_CLOSED',

@@ -1,6 +1,7 @@
 import type { App } from '../app/app.js';
 import type { Delivery, Transport } from '../broker/transport.js';
 import { deadLetterDeclaration, deadLetterQueueName } from '../app/queues.js';
+import { isRetryableFault } from './fault-kind.js';
 
 /** Headers added to a dead-lettered message; the original headers and body are kept intact. */
 export const DEAD_LETTER_HEADERS = {
@@ -26,33 +27,38 @@ const REQUEUE_DROPPED_HEADERS: readonly string[] = [
   'x-last-death-exchange',
 ];
 
+/** Longest error text put in a dead-letter header (the rest is cut; the log line has it all). */
+const MAX_ERROR_HEADER = 2000;
+
 /**
  * Moves a delivery that cannot be processed to `<queue>.dead-letter`, with why in its headers.
  * Contract: the original is acked only after the broker confirmed the dead-letter copy; if that
  * publish fails, the original is requeued instead — the message is never dropped. The copy has
- * no AMQP expiration (the dead-letter queue has no dead-letter target: it would vanish).
+ * no AMQP expiration (the dead-letter queue has no dead-letter target: it would vanish). A copy
+ * that can never be published as it is (the original's headers plus ours exceed what the client
+ * can encode) goes with only the task's `id` and `task` headers besides ours, body unchanged.
  * Resolves true when the message was dead-lettered.
  */
 export async function deadLetter(transport: Transport, delivery: Delivery, reason: string, error: string): Promise<boolean> {
   const target = deadLetterQueueName(delivery.queue);
   const { expiration: _dropped, ...properties } = delivery.properties;
+  const ours = {
+    [DEAD_LETTER_HEADERS.reason]: reason,
+    [DEAD_LETTER_HEADERS.error]: error.length > MAX_ERROR_HEADER ? `${error.slice(0, MAX_ERROR_HEADER)}…` : error,
+    [DEAD_LETTER_HEADERS.queue]: delivery.queue,
+    [DEAD_LETTER_HEADERS.at]: new Date().toISOString(),
+  };
+  const publish = (headers: Record<string, unknown>): Promise<void> =>
+    transport.publish({ ...properties, body: delivery.body, headers: { ...headers, ...ours }, persistent: true }, { exchange: '', routingKey: target, mandatory: true });
   try {
     await declareOnce(transport, delivery.queue);
-    await transport.publish(
-      {
-        ...properties,
-        body: delivery.body,
-        headers: {
-          ...delivery.properties.headers,
-          [DEAD_LETTER_HEADERS.reason]: reason,
-          [DEAD_LETTER_HEADERS.error]: error,
-          [DEAD_LETTER_HEADERS.queue]: delivery.queue,
-          [DEAD_LETTER_HEADERS.at]: new Date().toISOString(),
-        },
-        persistent: true,
-      },
-      { exchange: '', routingKey: target, mandatory: true },
-    );
+    try {
+      await publish(delivery.properties.headers);
+    } catch (first) {
+      if (isRetryableFault(first)) throw first;
+      const { id, task } = delivery.properties.headers;
+      await publish({ id, task });
+    }
   } catch {
     // Declared again next time: the queue may have been deleted since.
     declared.get(transport)?.delete(delivery.queue);

@@ -6,7 +6,10 @@ import type { TaskContext } from '../app/task-context.js';
 import type { TaskMeta } from '../backends/result-backend.js';
 import type { Delivery } from '../broker/transport.js';
 import type { TaskMessage } from '../protocol/task-message.js';
-import { SerializationError } from '../errors/errors.js';
+import { BackendError, SerializationError, UnsendableError } from '../errors/errors.js';
+import { deadLetter } from './dead-letter.js';
+import { isRetryableFault } from './fault-kind.js';
+import type { KnownExchanges } from './known-exchanges.js';
 import { forward } from './forward.js';
 import { TaskTerminated, type PoolJob, type TaskPool } from './pool/pool.js';
 import { decideRetry } from './retry-policy.js';
@@ -16,15 +19,25 @@ import { failureMeta, retryMeta, revokedMeta, successMeta } from './outcome.js';
 import { continueWorkflow } from './workflow.js';
 import { runInTaskSpan, withTraceContext } from '../tracing/trace-context.js';
 
-/** Outcome of one request, for logs, events and specs. */
+/**
+ * Outcome of one request, for logs, events and specs. `deadLettered`: the task ran (or was
+ * revoked) but its message went to `<queue>.dead-letter` instead of being acked plainly, with
+ * the reason and error text of its headers — `workflow` (a part of its workflow cannot be sent)
+ * or `result-store` (the result backend refuses its outcome for good).
+ */
 export type RequestOutcome =
-  | { state: 'SUCCESS'; result: unknown; runtimeMs: number }
-  | { state: 'FAILURE'; error: unknown; runtimeMs: number }
-  | { state: 'REVOKED'; reason: string }
+  | { state: 'SUCCESS'; result: unknown; runtimeMs: number; deadLettered?: DeadLettered }
+  | { state: 'FAILURE'; error: unknown; runtimeMs: number; deadLettered?: DeadLettered }
+  | { state: 'REVOKED'; reason: string; deadLettered?: DeadLettered }
   /** Re-published with retries + 1, to run again after `delayMs`; RETRY recorded. */
-  | { state: 'RETRY'; error: unknown; delayMs: number; runtimeMs: number }
-  /** The outcome could not be recorded; the message went back to the queue. */
-  | { state: 'REQUEUED'; error: unknown };
+  | { state: 'RETRY'; error: unknown; delayMs: number; runtimeMs: number; deadLettered?: DeadLettered }
+  /** The outcome could not be recorded or passed on for now (an outage); the message went back to the queue. */
+  | { state: 'REQUEUED'; error: unknown; deadLettered?: undefined };
+
+export interface DeadLettered {
+  reason: 'workflow' | 'result-store';
+  error: string;
+}
 
 export interface RequestEnvironment {
   app: App;
@@ -36,6 +49,8 @@ export interface RequestEnvironment {
   pool: TaskPool;
   /** Revoked task ids (remote control): such a task is not run and is recorded REVOKED. */
   isRevoked?: (taskId: string) => boolean;
+  /** Exchanges known to exist: a workflow part addressed to a missing one is refused before its publish. */
+  exchanges?: KnownExchanges;
 }
 
 /**
@@ -61,10 +76,15 @@ class RequestJob implements PoolJob {
 }
 
 /**
- * One task delivery, from "ready to run" to settled. Invariant: the delivery is settled
- * exactly once, and acked only after the outcome (result, failure or revocation) is recorded
- * in the result backend — or when the task ignores results. If recording keeps failing the
- * message is requeued, never acked, so the work is not lost.
+ * One task delivery, from "ready to run" to settled. Invariants:
+ * - the delivery is settled exactly once, and acked only after the outcome (result, failure or
+ *   revocation) is recorded in the result backend — or when the task ignores results;
+ * - once the body has run, the message is requeued (and the body runs again) only for an outage
+ *   a later attempt can get past (isRetryableFault: broker or backend unreachable, timed out,
+ *   connection or channel lost). An error that would recur on every run — the backend refusing
+ *   the outcome for good (Redis WRONGTYPE), a workflow part that cannot be sent (a bad option,
+ *   an exchange that does not exist) — ends the delivery in `<queue>.dead-letter` with its
+ *   reason (`result-store`, `workflow`) after what can be recorded is recorded: one run.
  */
 export class TaskRequest {
   #abort: AbortController | undefined;
@@ -177,7 +197,7 @@ export class TaskRequest {
     const { headers } = this.message;
     if (!headers.ignore_result && env.app.hasBackend) {
       const stored = await this.record(env, retryMeta(headers, error));
-      if (stored !== true) return this.requeue(env, stored);
+      if (stored !== true) return this.notRecorded(env, stored, { state: 'RETRY', error, delayMs, runtimeMs });
     }
     const eta = delayMs > 0 ? new Date(Date.now() + delayMs).toISOString() : null;
     try {
@@ -193,8 +213,9 @@ export class TaskRequest {
 
   /**
    * Records `meta` (unless results are ignored), continues the workflow the message embeds
-   * (chain, callbacks, chord), then acks. Any step failing leaves the message unacked: it is
-   * requeued and everything is done again (with the same ids) on redelivery.
+   * (chain, callbacks, chord), then acks. An outage on the way leaves the message unacked: it is
+   * requeued and everything is done again (with the same ids) on redelivery. A failure no retry
+   * can fix dead-letters it instead (see the class comment).
    */
   private async settle(env: RequestEnvironment, makeMeta: () => TaskMeta, outcome: RequestOutcome): Promise<RequestOutcome> {
     const ignored = this.message.headers.ignore_result || !env.app.hasBackend;
@@ -209,18 +230,21 @@ export class TaskRequest {
         outcome = { state: 'FAILURE', error, runtimeMs: 'runtimeMs' in outcome ? outcome.runtimeMs : 0 };
         meta = failureMeta(this.message.headers, error);
         const retried = await this.record(env, meta);
-        if (retried !== true) return this.requeue(env, retried);
+        if (retried !== true) return this.notRecorded(env, retried, outcome);
       } else if (stored !== true) {
-        return this.requeue(env, stored);
+        return this.notRecorded(env, stored, outcome);
       }
     }
     if (meta && workflow) {
       const { status, result, traceback } = meta;
+      let unsendable: readonly UnsendableError[];
       try {
-        await withTraceContext(this.message.headers, () => continueWorkflow(env.app, this.message, status, result, traceback));
+        unsendable = await withTraceContext(this.message.headers, () => continueWorkflow(env.app, this.message, status, result, traceback, env.exchanges));
       } catch (error) {
-        return this.requeue(env, error);
+        if (isRetryableFault(error)) return this.requeue(env, error);
+        unsendable = [new UnsendableError('workflow', this.name, `workflow of ${this.name}[${this.id}] cannot be passed on: ${(error as Error)?.message ?? error}`, { cause: error })];
       }
+      if (unsendable.length > 0) return this.deadLetterAfterRun(env, { reason: 'workflow', error: unsendable.map((u) => u.message).join('; ') }, outcome);
     }
     if (!this.delivery.ack()) {
       env.logger.warn(`Task ${this.name}[${this.id}] could not be acked (connection lost); the broker will redeliver it`);
@@ -228,7 +252,10 @@ export class TaskRequest {
     return outcome;
   }
 
-  /** true when stored; otherwise the last error. Retries backend errors, not serialization errors. */
+  /**
+   * true when stored; otherwise the last error. Retries what an outage may explain, not a
+   * serialization error or a permanent refusal of the backend (isPermanentStoreFailure).
+   */
   private async record(env: RequestEnvironment, meta: TaskMeta): Promise<true | unknown> {
     const context = { correlationId: this.id, ...(this.message.replyTo ? { replyTo: this.message.replyTo } : {}) };
     let lastError: unknown;
@@ -238,12 +265,36 @@ export class TaskRequest {
         await env.app.backend.storeResult(meta, context);
         return true;
       } catch (error) {
-        if (error instanceof SerializationError) return error;
+        if (isPermanentStoreFailure(error)) return error;
         lastError = error;
         env.logger.warn(`Task ${this.name}[${this.id}]: storing the result failed (${(error as Error).message}); attempt ${attempt + 1}`);
       }
     }
     return lastError;
+  }
+
+  /**
+   * The outcome was not stored: requeued when an outage explains it (it runs again once the
+   * backend is back), dead-lettered with reason `result-store` when the backend refuses it for
+   * good — running the task again would end the same way.
+   */
+  private notRecorded(env: RequestEnvironment, error: unknown, outcome: RequestOutcome): Promise<RequestOutcome> | RequestOutcome {
+    if (!isPermanentStoreFailure(error)) return this.requeue(env, error);
+    const text = `outcome ${outcome.state} of ${this.name}[${this.id}] cannot be stored: ${cut((error as Error)?.message ?? String(error), 500)}`;
+    return this.deadLetterAfterRun(env, { reason: 'result-store', error: text }, outcome);
+  }
+
+  /**
+   * Moves the message to `<queue>.dead-letter` (acked once the copy is confirmed) after its task
+   * ran. If even that publish fails (an outage), deadLetter requeues the message.
+   */
+  private async deadLetterAfterRun(env: RequestEnvironment, deadLettered: DeadLettered, outcome: RequestOutcome): Promise<RequestOutcome> {
+    env.logger.error(`Task ${this.name}[${this.id}] ran (${outcome.state}) but ${deadLettered.error}; dead-lettering its message (${deadLettered.reason}), not running it again`);
+    if (!(await deadLetter(env.app.transport, this.delivery, deadLettered.reason, deadLettered.error))) {
+      env.logger.error(`Task ${this.name}[${this.id}] could not be dead-lettered; requeued`);
+      return { state: 'REQUEUED', error: new Error(deadLettered.error) };
+    }
+    return outcome.state === 'REQUEUED' ? outcome : { ...outcome, deadLettered };
   }
 
   private requeue(env: RequestEnvironment, error: unknown): RequestOutcome {
@@ -257,6 +308,20 @@ export class TaskRequest {
 function hasWorkflow(message: TaskMessage): boolean {
   const { embed } = message;
   return Boolean(embed.callbacks?.length || embed.errbacks?.length || embed.chain?.length || (embed.chord && message.headers.group));
+}
+
+/**
+ * A failure to store an outcome that storing again cannot fix: a value the serializer cannot
+ * encode, or the backend refusing the write for good (BackendError `permanent`, e.g. Redis
+ * WRONGTYPE). Any other error of a backend is taken for an outage — the backend contract has
+ * no other way to say so — and the message is requeued.
+ */
+function isPermanentStoreFailure(error: unknown): boolean {
+  return error instanceof SerializationError || (error instanceof BackendError && error.permanent);
+}
+
+function cut(text: string, maxLength: number): string {
+  return text.length > maxLength ? `${text.slice(0, maxLength)}…` : text;
 }
 
 function sleep(ms: number): Promise<void> {

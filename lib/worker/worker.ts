@@ -5,6 +5,7 @@ import type { App } from '../app/app.js';
 import { positiveInteger } from '../app/config.js';
 import { deadLetterDeclaration, deadLettersToQueue, isQuorumQueue, queueDeclaration } from '../app/queues.js';
 import type { ConsumerHandle, Delivery } from '../broker/transport.js';
+import { checkWorkflowOf } from '../canvas/embed-check.js';
 import { ConfigError, InvalidMessageError } from '../errors/errors.js';
 import { LevelGate } from '../log/level-gate.js';
 import { decodeTaskMessage } from '../protocol/task-message.js';
@@ -12,9 +13,11 @@ import { toMilliseconds, type Duration } from '../util/duration.js';
 import { preview } from '../util/preview.js';
 import { deadLetter } from './dead-letter.js';
 import { forward } from './forward.js';
+import { KnownExchanges } from './known-exchanges.js';
 import { createPool } from './pool/create-pool.js';
 import type { TaskPool } from './pool/pool.js';
 import { parseRate, RateLimiter } from './rate-limiter.js';
+import { Suspects } from './suspects.js';
 import { TaskRequest, type RequestEnvironment, type RequestOutcome } from './request.js';
 import { ArrayMap, ArraySet } from '../util/array-collections.js';
 
@@ -123,13 +126,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
    */
   isRevoked: (taskId: string) => boolean = () => false;
   #state: 'idle' | 'running' | 'stopping' | 'stopped' = 'idle';
-  /**
-   * Suspects: redelivered requests whose task already started on a redelivered message before
-   * (it was running when some worker died). A suspect runs alone — nothing else starts while
-   * it runs — so the task that kills workers is the only one charged for the next death.
-   */
-  readonly #suspects = new WeakSet<TaskRequest>();
-  #isolated: TaskRequest | null = null;
+  /** Redelivered requests that ran when some worker died: they run one at a time, beside healthy work (see Suspects). */
+  readonly #suspects = new Suspects<TaskRequest>();
 
   constructor(
     readonly app: App,
@@ -159,6 +157,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       hostname: this.hostname,
       logger: this.logger,
       isRevoked: (taskId) => this.isRevoked(taskId),
+      exchanges: new KnownExchanges(() => app.transport),
       storeRetryDelaysMs: (options.resultStoreRetryDelays ?? ['200ms', '1s', '3s']).map((d) => toMilliseconds(d, 'resultStoreRetryDelays')),
     };
   }
@@ -286,6 +285,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
       const message = decodeTaskMessage(delivery.body, delivery.properties, this.app.config.accept);
       const task = this.app.tasks.get(message.headers.task);
       if (!task) throw new InvalidMessageError('unknown-task', `task "${message.headers.task}" is not registered on this worker`);
+      // Before the body can run: an embed that could never be sent makes its outcome impossible to pass on.
+      checkWorkflowOf(message);
       request = new TaskRequest(delivery, message, task);
     } catch (error) {
       this.reject(delivery, error);
@@ -304,7 +305,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       return;
     }
     void this.redeliveredStarts(request, 0).then((prior) => {
-      if (prior > 0) this.#suspects.add(request);
+      if (prior > 0) this.#suspects.add(request, prior);
       if (this.#state === 'running') this.dispatch(request);
       else request.delivery.reject(true);
     });
@@ -352,25 +353,25 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   private pump(): void {
-    while (this.#state === 'running' && this.#executing.size < this.concurrency && this.#waiting.length > 0 && !this.#isolated) {
-      // A waiting suspect starts alone, once the running tasks finished; nothing starts meanwhile.
-      const suspect = this.#waiting.findIndex((r) => this.#suspects.has(r));
-      if (suspect >= 0 && this.#executing.size > 0) return;
-      // Else the first waiting request whose task is not rate limited right now; the others keep their place.
+    while (this.#state === 'running' && this.#executing.size < this.concurrency && this.#waiting.length > 0) {
+      // The first waiting request that may start now; the others keep their place. A suspect may
+      // only when it is the one the free suspect slot goes to.
       const now = Date.now();
-      const index = suspect >= 0 ? suspect : this.#waiting.findIndex((r) => this.#limiter.take(r.name, now));
-      if (suspect >= 0) this.#isolated = this.#waiting[suspect]!;
+      const suspect = this.#suspects.next(this.#waiting);
+      const eligible = (r: TaskRequest): boolean => r === suspect || !this.#suspects.has(r);
+      const index = this.#waiting.findIndex((r) => eligible(r) && this.#limiter.take(r.name, now));
       if (index < 0) {
-        this.wakeForRateLimit(now);
+        this.wakeForRateLimit(now, this.#waiting.filter(eligible));
         return;
       }
       const [request] = this.#waiting.splice(index, 1) as [TaskRequest];
       // The slot is freed when the code finishes; recording and acking go on beside the next task
       // (bounded by the prefetch: those messages are still unacked).
       this.#executing.add(request);
+      if (request === suspect) this.#suspects.started(request);
       void request.codeFinished.then(() => {
         this.#executing.delete(request);
-        if (this.#isolated === request) this.#isolated = null;
+        this.#suspects.finished(request);
         this.pump();
       });
       this.emit('task-started', request);
@@ -389,7 +390,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       request.delivery.reject(true);
     } finally {
       this.#running.delete(request);
-      if (this.#isolated === request) this.#isolated = null;
+      this.#suspects.finished(request);
       if (this.#executing.delete(request)) this.pump();
     }
   }
@@ -398,9 +399,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
    * The poison-message limit, checked as a redelivered message is about to start (only when
    * countsStarts(request)): counts the start in the result backend and past `maxRedeliveries`
    * dead-letters the message instead (resolves false). Starts are counted, not deliveries, and
-   * suspects run alone (see #suspects), so tasks that merely sat in the prefetch of — or ran
-   * beside — a task that kills its worker are not blamed for it. The count never blocks work: if
-   * it fails, the task runs.
+   * no two suspects run together (see Suspects), so tasks that merely ran beside a task that
+   * kills its worker are not blamed for it again and again. The count never blocks work: if it
+   * fails, the task runs.
    */
   private async admit(request: TaskRequest): Promise<boolean> {
     const limit = this.maxRedeliveries!;
@@ -446,8 +447,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
   }
 
-  private wakeForRateLimit(now: number): void {
-    const waitMs = Math.min(...this.#waiting.map((r) => this.#limiter.waitMs(r.name, now)));
+  /** Sets the timer that wakes pump() when the first of `blocked` (rate limited now) may start; none when empty. */
+  private wakeForRateLimit(now: number, blocked: readonly TaskRequest[]): void {
+    if (blocked.length === 0) return;
+    const waitMs = Math.min(...blocked.map((r) => this.#limiter.waitMs(r.name, now)));
     clearTimeout(this.#rateTimer);
     this.#rateTimer = setTimeout(() => {
       this.#rateTimer = undefined;
@@ -472,6 +475,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
       case 'REQUEUED':
         break;
     }
+    // Its error line was written when it was dead-lettered (TaskRequest).
+    if (outcome.deadLettered) this.emit('dead-lettered', request.delivery, outcome.deadLettered.reason, outcome.deadLettered.error);
     this.emit('task-done', request, outcome);
   }
 

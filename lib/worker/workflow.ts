@@ -1,11 +1,14 @@
 import type { ExceptionInfo } from '../backends/result-backend.js';
+import { UnsendableError } from '../errors/errors.js';
 import { rootContext, type CanvasHost, type DispatchContext } from '../canvas/canvas-node.js';
 import { Chain } from '../canvas/chain.js';
 import { nodeFromDict, taskIdsOf } from '../canvas/from-dict.js';
 import { Signature } from '../canvas/signature.js';
-import { exceptionMessage, isExceptionInfo } from '../protocol/exception-info.js';
+import { errorToExceptionInfo, exceptionMessage, isExceptionInfo } from '../protocol/exception-info.js';
 import { PROPAGATE_STATES, type TaskState } from '../protocol/states.js';
 import type { SignatureDict, TaskMessage } from '../protocol/task-message.js';
+import { isRetryableFault } from './fault-kind.js';
+import type { KnownExchanges } from './known-exchanges.js';
 import { failureMetaFor } from './outcome.js';
 
 /**
@@ -19,23 +22,53 @@ import { failureMetaFor } from './outcome.js';
  * - FAILURE / REVOKED: errbacks (link_error) get the task id; the remaining chain steps are
  *   recorded with the same failure (they never run); a chord header task reports the failure,
  *   and the completing report records the body as FAILURE with a ChordError naming the task.
+ *
+ * Each part is passed on on its own. A part that fails for a reason no retry can fix
+ * (isRetryableFault false: a bad option, an exchange that does not exist...) does not stop the
+ * others: its task ids are recorded FAILURE with an UnsendableError (a chord body's with
+ * Celery's `ChordError: Callback error: ...`), and it is returned, so the caller dead-letters
+ * the message rather than requeueing it — the task's body, which already ran, is not run again.
+ * Only an outage (a retryable fault) rejects, and the message is requeued.
  */
-export async function continueWorkflow(host: CanvasHost, message: TaskMessage, state: TaskState, result: unknown, traceback: string | null): Promise<void> {
+export async function continueWorkflow(
+  host: CanvasHost,
+  message: TaskMessage,
+  state: TaskState,
+  result: unknown,
+  traceback: string | null,
+  exchanges?: KnownExchanges,
+): Promise<UnsendableError[]> {
   const { headers, embed } = message;
   const lineage: Lineage = { parentId: headers.id, rootId: headers.root_id, replyTo: message.replyTo ?? null };
+  const sender = new WorkflowSender(host, `${headers.task}[${headers.id}]`, exchanges);
   if (state === 'SUCCESS') {
-    for (const callback of embed.callbacks ?? []) await send(host, callback, { ...lineage, args: [result] });
-    if (embed.chain?.length) await sendNextStep(host, embed.chain, { ...lineage, args: [result] });
+    for (const callback of embed.callbacks ?? []) {
+      await sender.attempt('callback', callback, () => sender.send(callback, { ...lineage, args: [result] }), (info) => sender.fail(callback, info, null, { callErrbacks: false, ...lineage }));
+    }
+    const chain = embed.chain;
+    if (chain?.length) {
+      await sender.attempt('chain', chain[chain.length - 1]!, () => sender.sendNextStep(chain, { ...lineage, args: [result] }), async (info) => {
+        // The steps will never run: each is recorded failed, as a failed step fails the rest.
+        for (const step of chain) await sender.attempt('chain', step, () => sender.fail(step, info, null, { callErrbacks: false, ...lineage }));
+      });
+    }
   } else {
     const info = isExceptionInfo(result) ? result : { exc_type: state, exc_message: [state], exc_module: null };
     if (state === 'FAILURE') {
-      for (const errback of embed.errbacks ?? []) await send(host, errback, { ...lineage, args: errbackArgs(host, errback, headers.id, info) });
+      for (const errback of embed.errbacks ?? []) {
+        await sender.attempt('errback', errback, () => sender.send(errback, { ...lineage, args: errbackArgs(host, errback, headers.id, info) }), (failure) =>
+          sender.fail(errback, failure, null, { callErrbacks: false, ...lineage }),
+        );
+      }
     }
-    for (const step of embed.chain ?? []) await failWorkflow(host, step, info, traceback, { callErrbacks: false, ...lineage });
+    for (const step of embed.chain ?? []) await sender.attempt('chain', step, () => sender.fail(step, info, traceback, { callErrbacks: false, ...lineage }));
   }
   if (embed.chord && headers.group) {
-    await reportChordPart(host, { taskId: headers.id, groupId: headers.group, groupIndex: headers.group_index }, embed.chord, state, result, lineage);
+    const body = embed.chord;
+    const part = { taskId: headers.id, groupId: headers.group, groupIndex: headers.group_index };
+    await sender.attempt('chord-report', body, () => sender.reportChordPart(part, body, state, result, lineage));
   }
+  return sender.unsendable;
 }
 
 interface Lineage {
@@ -45,81 +78,155 @@ interface Lineage {
   replyTo: string | null;
 }
 
-async function send(host: CanvasHost, dict: SignatureDict, context: Lineage & { args: unknown[]; chain?: SignatureDict[] | null }): Promise<void> {
-  const node = nodeFromDict(dict, host).freeze();
-  await node.dispatch(host, dispatchContext(context));
-}
-
-function dispatchContext(context: Lineage & { args: unknown[]; chain?: SignatureDict[] | null }): DispatchContext {
-  return { ...rootContext(context.args), parentId: context.parentId, rootId: context.rootId, chain: context.chain ?? null, replyTo: context.replyTo };
-}
-
-/** Pops the next step (the last element: the embed is reversed) and sends it with the rest. */
-async function sendNextStep(host: CanvasHost, chain: readonly SignatureDict[], context: Lineage & { args: unknown[] }): Promise<void> {
-  const rest = [...chain];
-  const next = nodeFromDict(rest.pop()!, host).freeze();
-  if (rest.length === 0 || next instanceof Signature) {
-    await next.dispatch(host, dispatchContext({ ...context, chain: rest.length ? rest : null }));
-    return;
-  }
-  // A group or chord followed by more steps: let Chain's normal form turn it into a chord.
-  const steps = [next, ...rest.reverse().map((d) => nodeFromDict(d, host))];
-  await new Chain(steps, { host }).freeze().dispatch(host, dispatchContext(context));
-}
-
 interface HeaderTask {
   taskId: string;
   groupId: string;
   groupIndex: number | null;
 }
 
-async function reportChordPart(host: CanvasHost, part: HeaderTask, body: SignatureDict, state: TaskState, result: unknown, lineage: Lineage): Promise<void> {
-  const { groupId } = part;
-  const size = (body.options ?? {}).chord_size;
-  const outcomes = await host.backend.chordPartReturn({ ...part, size: typeof size === 'number' ? size : null, state, result });
-  if (!outcomes) return;
-  const failed = outcomes.find((outcome) => PROPAGATE_STATES.has(outcome.state));
-  if (failed) {
-    const why = isExceptionInfo(failed.result) ? `${failed.result.exc_type}: ${exceptionMessage(failed.result)}` : failed.state;
-    const info: ExceptionInfo = { exc_type: 'ChordError', exc_message: [`Dependency ${failed.taskId} raised ${why}`], exc_module: 'celery.exceptions' };
-    await failWorkflow(host, body, info, null, { callErrbacks: true, ...lineage });
-  } else {
-    await send(host, body, { ...lineage, args: [outcomes.map((outcome) => outcome.result)] });
-  }
-  await host.backend.chordDone(groupId);
-}
+/** Longest error text kept per unsendable part (it ends up in a dead-letter header). */
+const MAX_ERROR_TEXT = 500;
 
-/**
- * Records every task of a workflow part that will never run as FAILURE with `info`, runs its
- * errbacks when asked, and passes the failure on to the group/chord its final task belongs to.
- */
-async function failWorkflow(
-  host: CanvasHost,
-  dict: SignatureDict,
-  info: ExceptionInfo,
-  traceback: string | null,
-  options: Lineage & { callErrbacks: boolean },
-): Promise<void> {
-  if (host.hasBackend) {
-    const ids = taskIdsOf(dict);
-    const context = options.replyTo ? { replyTo: options.replyTo } : {};
-    await Promise.all(ids.map((id) => host.backend.storeResult(failureMetaFor(id, info, traceback, options.parentId), { ...context, correlationId: id })));
-  }
-  for (const final of finalTasks(dict)) {
-    const finalOptions = (final.options ?? {}) as Record<string, unknown>;
-    const taskId = finalOptions.task_id as string | undefined;
-    if (options.callErrbacks && taskId) {
-      for (const errback of (finalOptions.link_error as SignatureDict[] | undefined) ?? []) {
-        await send(host, errback, { ...options, args: errbackArgs(host, errback, taskId, info) });
+/** Sends the parts of one task's workflow and collects those that cannot be sent. */
+class WorkflowSender {
+  readonly unsendable: UnsendableError[] = [];
+
+  constructor(
+    readonly host: CanvasHost,
+    /** `name[id]` of the task whose workflow this is, for error texts. */
+    readonly origin: string,
+    /** Refuses a part addressed to an exchange that does not exist before it is published. */
+    readonly exchanges?: KnownExchanges,
+  ) {}
+
+  /**
+   * Runs `work`. A retryable fault rejects (the caller requeues); any other error makes the part
+   * unsendable: it is collected, and `onFailure` records its failure (best effort: what fails
+   * there for good is added to the text; an outage rejects).
+   */
+  async attempt(part: UnsendableError['part'], dict: SignatureDict, work: () => Promise<void>, onFailure?: (info: ExceptionInfo) => Promise<void>): Promise<void> {
+    try {
+      await work();
+      return;
+    } catch (error) {
+      if (isRetryableFault(error)) throw error;
+      const failure = new UnsendableError(part, nameOf(dict), `${PART_NAMES[part]} ${describe(dict)} of ${this.origin} cannot be sent: ${errorText(error)}`, { cause: error });
+      this.unsendable.push(failure);
+      if (!onFailure) return;
+      try {
+        await onFailure(part === 'chord-body' ? chordCallbackError(error) : errorToExceptionInfo(failure));
+      } catch (recording) {
+        if (isRetryableFault(recording)) throw recording;
+        failure.message += ` (recording its failure failed too: ${errorText(recording)})`;
       }
     }
-    const chordBody = finalOptions.chord as SignatureDict | undefined;
-    const groupId = finalOptions.group_id as string | undefined;
-    if (chordBody && groupId && taskId) {
-      const groupIndex = (finalOptions.group_index as number | null | undefined) ?? null;
-      await reportChordPart(host, { taskId, groupId, groupIndex }, chordBody, 'FAILURE', info, options);
+  }
+
+  async send(dict: SignatureDict, context: Lineage & { args: unknown[]; chain?: SignatureDict[] | null }): Promise<void> {
+    await this.exchanges?.require(dict);
+    const node = nodeFromDict(dict, this.host).freeze();
+    await node.dispatch(this.host, dispatchContext(context));
+  }
+
+  /** Pops the next step (the last element: the embed is reversed) and sends it with the rest. */
+  async sendNextStep(chain: readonly SignatureDict[], context: Lineage & { args: unknown[] }): Promise<void> {
+    const rest = [...chain];
+    const nextDict = rest.pop()!;
+    await this.exchanges?.require(nextDict);
+    const next = nodeFromDict(nextDict, this.host).freeze();
+    if (rest.length === 0 || next instanceof Signature) {
+      await next.dispatch(this.host, dispatchContext({ ...context, chain: rest.length ? rest : null }));
+      return;
+    }
+    // A group or chord followed by more steps: let Chain's normal form turn it into a chord.
+    const steps = [next, ...rest.reverse().map((d) => nodeFromDict(d, this.host))];
+    await new Chain(steps, { host: this.host }).freeze().dispatch(this.host, dispatchContext(context));
+  }
+
+  async reportChordPart(part: HeaderTask, body: SignatureDict, state: TaskState, result: unknown, lineage: Lineage): Promise<void> {
+    const { host } = this;
+    const size = (body.options ?? {}).chord_size;
+    const outcomes = await host.backend.chordPartReturn({ ...part, size: typeof size === 'number' ? size : null, state, result });
+    if (!outcomes) return;
+    const failed = outcomes.find((outcome) => PROPAGATE_STATES.has(outcome.state));
+    if (failed) {
+      const why = isExceptionInfo(failed.result) ? `${failed.result.exc_type}: ${exceptionMessage(failed.result)}` : failed.state;
+      const info: ExceptionInfo = { exc_type: 'ChordError', exc_message: [`Dependency ${failed.taskId} raised ${why}`], exc_module: 'celery.exceptions' };
+      await this.attempt('chord-body', body, () => this.fail(body, info, null, { callErrbacks: true, ...lineage }));
+    } else {
+      const args = [outcomes.map((outcome) => outcome.result)];
+      // As Celery's backend does when the body cannot be applied: the body is recorded FAILURE with a ChordError.
+      await this.attempt('chord-body', body, () => this.send(body, { ...lineage, args }), (info) => this.fail(body, info, null, { callErrbacks: true, ...lineage }));
+    }
+    await host.backend.chordDone(part.groupId);
+  }
+
+  /**
+   * Records every task of a workflow part that will never run as FAILURE with `info`, runs its
+   * errbacks when asked, and passes the failure on to the group/chord its final task belongs to.
+   */
+  async fail(dict: SignatureDict, info: ExceptionInfo, traceback: string | null, options: Lineage & { callErrbacks: boolean }): Promise<void> {
+    const { host } = this;
+    if (host.hasBackend) {
+      const ids = taskIdsOf(dict);
+      const context = options.replyTo ? { replyTo: options.replyTo } : {};
+      await Promise.all(ids.map((id) => host.backend.storeResult(failureMetaFor(id, info, traceback, options.parentId), { ...context, correlationId: id })));
+    }
+    for (const final of finalTasks(dict)) {
+      const finalOptions = (final.options ?? {}) as Record<string, unknown>;
+      const taskId = finalOptions.task_id as string | undefined;
+      if (options.callErrbacks && taskId) {
+        const errbacks = finalOptions.link_error;
+        for (const errback of (Array.isArray(errbacks) ? errbacks : errbacks ? [errbacks] : []) as SignatureDict[]) {
+          await this.attempt('errback', errback, () => this.send(errback, { ...options, args: errbackArgs(host, errback, taskId, info) }), (failure) =>
+            this.fail(errback, failure, null, { ...options, callErrbacks: false }),
+          );
+        }
+      }
+      const chordBody = finalOptions.chord as SignatureDict | undefined;
+      const groupId = finalOptions.group_id as string | undefined;
+      if (chordBody && groupId && taskId) {
+        const groupIndex = (finalOptions.group_index as number | null | undefined) ?? null;
+        await this.attempt('chord-report', chordBody, () => this.reportChordPart({ taskId, groupId, groupIndex }, chordBody, 'FAILURE', info, options));
+      }
     }
   }
+}
+
+const PART_NAMES: Record<UnsendableError['part'], string> = {
+  callback: 'callback',
+  errback: 'errback',
+  chain: 'chain step',
+  'chord-body': 'chord body',
+  'chord-report': 'chord report for body',
+  workflow: 'workflow',
+};
+
+function dispatchContext(context: Lineage & { args: unknown[]; chain?: SignatureDict[] | null }): DispatchContext {
+  return { ...rootContext(context.args), parentId: context.parentId, rootId: context.rootId, chain: context.chain ?? null, replyTo: context.replyTo };
+}
+
+/** What Celery records on a chord body that could not be applied: ChordError('Callback error: ...'). */
+function chordCallbackError(error: unknown): ExceptionInfo {
+  return { exc_type: 'ChordError', exc_message: [`Callback error: ${errorText(error)}`], exc_module: 'celery.exceptions' };
+}
+
+function nameOf(dict: SignatureDict): string {
+  return typeof dict.task === 'string' ? cut(dict.task, 200) : '?';
+}
+
+/** `name[id]` of a signature dict for error texts, bounded. */
+function describe(dict: SignatureDict): string {
+  const id = (dict.options as Record<string, unknown> | null | undefined)?.task_id;
+  return `${nameOf(dict)}${typeof id === 'string' ? `[${cut(id, 80)}]` : ''}`;
+}
+
+function errorText(error: unknown): string {
+  return cut(error instanceof Error ? `${error.name}: ${error.message}` : String(error), MAX_ERROR_TEXT);
+}
+
+function cut(text: string, maxLength: number): string {
+  return text.length > maxLength ? `${text.slice(0, maxLength)}…` : text;
 }
 
 /**

@@ -53,6 +53,8 @@ export interface WorkloadOptions {
   /** AMQP heartbeat of producer and workers, seconds. Default 30. */
   heartbeatSeconds?: number;
   producerOptions?: AppOptions;
+  /** The compiled app module worker processes load with -A. Default RELIABILITY_APP. */
+  appModule?: string;
 }
 
 export class Workload {
@@ -95,7 +97,7 @@ export class Workload {
 
   /** Starts `celeriac worker -A <reliability app>` on the workload's queue; resolves once it is consuming. */
   async startWorker(name: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<RunningProcess> {
-    const worker = startCli(['worker', '-A', RELIABILITY_APP, '-l', 'info', '-Q', this.queue, '-n', `${name}@%h`, ...args], { ...this.#workerEnv, ...env });
+    const worker = startCli(['worker', '-A', this.options.appModule ?? RELIABILITY_APP, '-l', 'info', '-Q', this.queue, '-n', `${name}@%h`, ...args], { ...this.#workerEnv, ...env });
     this.workers.push(worker);
     await worker.waitFor(/ready: queues/, 30_000);
     return worker;

@@ -82,6 +82,10 @@ class AmqpTransport implements Transport {
     return this.isolatedPublisher.publish(message, target);
   }
 
+  exchangeExists(name: string): Promise<boolean> {
+    return this.topology.exchangeExists(name);
+  }
+
   consume(queues: string[], options: ConsumeOptions, onDelivery: DeliveryHandler): Promise<ConsumerHandle> {
     return this.consumers.consume(queues, options, onDelivery);
   }

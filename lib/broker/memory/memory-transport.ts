@@ -261,6 +261,11 @@ class MemoryTransport implements Transport {
     return queue;
   }
 
+  async exchangeExists(name: string): Promise<boolean> {
+    this.ensureOpen();
+    return this.knowsExchange(name);
+  }
+
   private knowsExchange(name: string): boolean {
     return name === '' || this.broker.exchanges.has(name);
   }

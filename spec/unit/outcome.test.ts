@@ -1,0 +1,4 @@
+import { describeOutcomeBehaviour } from '../conformance/outcome.conformance.js';
+import { memoryApp } from '../support/apps.js';
+
+describeOutcomeBehaviour('memory://', () => memoryApp());
