@@ -133,12 +133,6 @@ export interface Transport {
   /** Idempotent (with its binding, if any). Remembered, and declared again after every reconnect. */
   declareExchange(exchange: ExchangeDeclaration): Promise<void>;
   publish(message: OutgoingMessage, target: PublishTarget): Promise<void>;
-  /**
-   * Whether an exchange of this name exists (the default exchange '' always does), asked where a
-   * missing one closes no channel that publishes — on AMQP a publish to a missing exchange closes
-   * its channel, and the publishes in flight beside it are written again. Optional.
-   */
-  exchangeExists?(name: string): Promise<boolean>;
   consume(queues: string[], options: ConsumeOptions, onDelivery: DeliveryHandler): Promise<ConsumerHandle>;
   /** Removes all ready messages from the queue; resolves with how many. */
   purge(queue: string): Promise<number>;

@@ -1,6 +1,7 @@
 import type { App } from '../app/app.js';
 import type { Delivery, Transport } from '../broker/transport.js';
 import { deadLetterDeclaration, deadLetterQueueName } from '../app/queues.js';
+import { MAX_DEAD_LETTER_ERROR_CHARS, truncateText } from '../util/truncate.js';
 import { isRetryableFault } from './fault-kind.js';
 
 /** Headers added to a dead-lettered message; the original headers and body are kept intact. */
@@ -27,9 +28,6 @@ const REQUEUE_DROPPED_HEADERS: readonly string[] = [
   'x-last-death-exchange',
 ];
 
-/** Longest error text put in a dead-letter header (the rest is cut; the log line has it all). */
-const MAX_ERROR_HEADER = 2000;
-
 /**
  * Moves a delivery that cannot be processed to `<queue>.dead-letter`, with why in its headers.
  * Contract: the original is acked only after the broker confirmed the dead-letter copy; if that
@@ -44,7 +42,7 @@ export async function deadLetter(transport: Transport, delivery: Delivery, reaso
   const { expiration: _dropped, ...properties } = delivery.properties;
   const ours = {
     [DEAD_LETTER_HEADERS.reason]: reason,
-    [DEAD_LETTER_HEADERS.error]: error.length > MAX_ERROR_HEADER ? `${error.slice(0, MAX_ERROR_HEADER)}…` : error,
+    [DEAD_LETTER_HEADERS.error]: truncateText(error, MAX_DEAD_LETTER_ERROR_CHARS),
     [DEAD_LETTER_HEADERS.queue]: delivery.queue,
     [DEAD_LETTER_HEADERS.at]: new Date().toISOString(),
   };

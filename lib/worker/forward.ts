@@ -1,5 +1,6 @@
 import type { App } from '../app/app.js';
 import type { Delivery, OutgoingMessage } from '../broker/transport.js';
+import { boundedHeaders } from '../protocol/header-bounds.js';
 
 /**
  * Sends a delivered task message again, to the queue it was consumed from, with some headers
@@ -11,7 +12,7 @@ import type { Delivery, OutgoingMessage } from '../broker/transport.js';
 export async function forward(app: App, delivery: Delivery, headers: Record<string, unknown>, delayMs: number): Promise<void> {
   const { expiration: _old, ...properties } = delivery.properties;
   // The copy is kept by the broker as the original was (a transient task's retry stays transient).
-  const message: OutgoingMessage = { ...properties, headers, body: delivery.body, persistent: properties.persistent ?? true };
+  const message: OutgoingMessage = { ...properties, headers: boundedHeaders(headers), body: delivery.body, persistent: properties.persistent ?? true };
   if (delayMs > 0) {
     await app.delayedDelivery.publish(message, delivery.queue, delayMs);
     return;

@@ -9,7 +9,6 @@ import type { TaskMessage } from '../protocol/task-message.js';
 import { BackendError, SerializationError, UnsendableError } from '../errors/errors.js';
 import { deadLetter } from './dead-letter.js';
 import { isRetryableFault } from './fault-kind.js';
-import type { KnownExchanges } from './known-exchanges.js';
 import { forward } from './forward.js';
 import { TaskTerminated, type PoolJob, type TaskPool } from './pool/pool.js';
 import { decideRetry } from './retry-policy.js';
@@ -17,6 +16,7 @@ import { timeLimitsOf, type TimeLimits } from './time-limits.js';
 import { RequestContext } from './request-context.js';
 import { failureMeta, retryMeta, revokedMeta, successMeta } from './outcome.js';
 import { continueWorkflow } from './workflow.js';
+import { sleep } from '../util/long-timeout.js';
 import { runInTaskSpan, withTraceContext } from '../tracing/trace-context.js';
 
 /**
@@ -49,8 +49,6 @@ export interface RequestEnvironment {
   pool: TaskPool;
   /** Revoked task ids (remote control): such a task is not run and is recorded REVOKED. */
   isRevoked?: (taskId: string) => boolean;
-  /** Exchanges known to exist: a workflow part addressed to a missing one is refused before its publish. */
-  exchanges?: KnownExchanges;
 }
 
 /**
@@ -239,7 +237,7 @@ export class TaskRequest {
       const { status, result, traceback } = meta;
       let unsendable: readonly UnsendableError[];
       try {
-        unsendable = await withTraceContext(this.message.headers, () => continueWorkflow(env.app, this.message, status, result, traceback, env.exchanges));
+        unsendable = await withTraceContext(this.message.headers, () => continueWorkflow(env.app, this.message, status, result, traceback));
       } catch (error) {
         if (isRetryableFault(error)) return this.requeue(env, error);
         unsendable = [new UnsendableError('workflow', this.name, `workflow of ${this.name}[${this.id}] cannot be passed on: ${(error as Error)?.message ?? error}`, { cause: error })];
@@ -322,8 +320,4 @@ function isPermanentStoreFailure(error: unknown): boolean {
 
 function cut(text: string, maxLength: number): string {
   return text.length > maxLength ? `${text.slice(0, maxLength)}…` : text;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

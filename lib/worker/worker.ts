@@ -12,8 +12,9 @@ import { decodeTaskMessage } from '../protocol/task-message.js';
 import { toMilliseconds, type Duration } from '../util/duration.js';
 import { preview } from '../util/preview.js';
 import { deadLetter } from './dead-letter.js';
+import { setLongTimeout, type LongTimeout } from '../util/long-timeout.js';
+import { MAX_DEAD_LETTER_ERROR_CHARS, MAX_ERROR_MESSAGE_CHARS, truncateText } from '../util/truncate.js';
 import { forward } from './forward.js';
-import { KnownExchanges } from './known-exchanges.js';
 import { createPool } from './pool/create-pool.js';
 import type { TaskPool } from './pool/pool.js';
 import { parseRate, RateLimiter } from './rate-limiter.js';
@@ -109,7 +110,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /** Ready to run, in arrival order. */
   readonly #waiting: TaskRequest[] = [];
   /** Waiting for their ETA. */
-  readonly #scheduled = new Map<TaskRequest, NodeJS.Timeout>();
+  readonly #scheduled = new Map<TaskRequest, LongTimeout>();
   /** Every request from start to settled (its outcome recorded and acked, or requeued). */
   readonly #running = new ArrayMap<TaskRequest, Promise<void>>();
   /** Requests whose task code is running: at most `concurrency`. */
@@ -157,7 +158,6 @@ export class Worker extends EventEmitter<WorkerEvents> {
       hostname: this.hostname,
       logger: this.logger,
       isRevoked: (taskId) => this.isRevoked(taskId),
-      exchanges: new KnownExchanges(() => app.transport),
       storeRetryDelaysMs: (options.resultStoreRetryDelays ?? ['200ms', '1s', '3s']).map((d) => toMilliseconds(d, 'resultStoreRetryDelays')),
     };
   }
@@ -246,14 +246,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
     await Promise.all(consumers.map((c) => c.cancel().catch((error: Error) => this.logger.warn(`cancelling the consumer failed: ${error.message}`))));
     for (const request of this.#waiting.splice(0)) request.delivery.reject(true);
     for (const [request, timer] of this.#scheduled) {
-      clearTimeout(timer);
+      timer.clear();
       request.delivery.reject(true);
     }
     this.#scheduled.clear();
     clearTimeout(this.#rateTimer);
     const finished = await Promise.race([
       this.drained().then(() => true),
-      new Promise<false>((resolve) => setTimeout(resolve, this.shutdownTimeoutMs, false).unref()),
+      new Promise<false>((resolve) => setLongTimeout(() => resolve(false), this.shutdownTimeoutMs).unref()),
     ]);
     if (!finished) {
       this.logger.warn(`${this.hostname}: ${this.#running.size} task(s) still running after ${this.shutdownTimeoutMs} ms; aborting them and requeueing their messages`);
@@ -282,7 +282,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
     let request: TaskRequest;
     try {
-      const message = decodeTaskMessage(delivery.body, delivery.properties, this.app.config.accept);
+      const message = decodeTaskMessage(delivery.body, delivery.properties, this.app.config.accept, { maxBodyBytes: this.maxMessageSize });
       const task = this.app.tasks.get(message.headers.task);
       if (!task) throw new InvalidMessageError('unknown-task', `task "${message.headers.task}" is not registered on this worker`);
       // Before the body can run: an embed that could never be sent makes its outcome impossible to pass on.
@@ -320,7 +320,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   /** Waits for a near ETA in the worker, without a concurrency slot. */
   private hold(request: TaskRequest, delayMs: number): void {
-    const timer = setTimeout(() => {
+    const timer = setLongTimeout(() => {
       this.#scheduled.delete(request);
       this.enqueue(request);
     }, delayMs);
@@ -481,7 +481,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   private reject(delivery: Delivery, error: unknown, reason: string = error instanceof InvalidMessageError ? error.reason : 'decode'): void {
-    const text = (error as Error)?.message ?? String(error);
+    const text = truncateText((error as Error)?.message ?? String(error), MAX_DEAD_LETTER_ERROR_CHARS);
     const id = delivery.properties.correlationId ?? '?';
     this.logger.error(`Message ${id} from ${delivery.queue} dead-lettered (${reason}): ${text}`);
     void deadLetter(this.app.transport, delivery, reason, text).then((moved) => {
@@ -507,5 +507,5 @@ function expandHostname(pattern: string): string {
 
 
 function errorText(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return truncateText(error instanceof Error ? `${error.name}: ${error.message}` : String(error), MAX_ERROR_MESSAGE_CHARS);
 }

@@ -8,7 +8,6 @@ import { errorToExceptionInfo, exceptionMessage, isExceptionInfo } from '../prot
 import { PROPAGATE_STATES, type TaskState } from '../protocol/states.js';
 import type { SignatureDict, TaskMessage } from '../protocol/task-message.js';
 import { isRetryableFault } from './fault-kind.js';
-import type { KnownExchanges } from './known-exchanges.js';
 import { failureMetaFor } from './outcome.js';
 
 /**
@@ -36,11 +35,10 @@ export async function continueWorkflow(
   state: TaskState,
   result: unknown,
   traceback: string | null,
-  exchanges?: KnownExchanges,
 ): Promise<UnsendableError[]> {
   const { headers, embed } = message;
   const lineage: Lineage = { parentId: headers.id, rootId: headers.root_id, replyTo: message.replyTo ?? null };
-  const sender = new WorkflowSender(host, `${headers.task}[${headers.id}]`, exchanges);
+  const sender = new WorkflowSender(host, `${headers.task}[${headers.id}]`);
   if (state === 'SUCCESS') {
     for (const callback of embed.callbacks ?? []) {
       await sender.attempt('callback', callback, () => sender.send(callback, { ...lineage, args: [result] }), (info) => sender.fail(callback, info, null, { callErrbacks: false, ...lineage }));
@@ -95,8 +93,6 @@ class WorkflowSender {
     readonly host: CanvasHost,
     /** `name[id]` of the task whose workflow this is, for error texts. */
     readonly origin: string,
-    /** Refuses a part addressed to an exchange that does not exist before it is published. */
-    readonly exchanges?: KnownExchanges,
   ) {}
 
   /**
@@ -123,7 +119,6 @@ class WorkflowSender {
   }
 
   async send(dict: SignatureDict, context: Lineage & { args: unknown[]; chain?: SignatureDict[] | null }): Promise<void> {
-    await this.exchanges?.require(dict);
     const node = nodeFromDict(dict, this.host).freeze();
     await node.dispatch(this.host, dispatchContext(context));
   }
@@ -132,7 +127,6 @@ class WorkflowSender {
   async sendNextStep(chain: readonly SignatureDict[], context: Lineage & { args: unknown[] }): Promise<void> {
     const rest = [...chain];
     const nextDict = rest.pop()!;
-    await this.exchanges?.require(nextDict);
     const next = nodeFromDict(nextDict, this.host).freeze();
     if (rest.length === 0 || next instanceof Signature) {
       await next.dispatch(this.host, dispatchContext({ ...context, chain: rest.length ? rest : null }));

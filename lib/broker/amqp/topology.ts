@@ -46,18 +46,6 @@ export class Topology {
     this.exchanges.set(exchange.name, exchange);
   }
 
-  /** Passive declare on an admin channel: a 404 (which closes only that channel) means no such exchange. */
-  async exchangeExists(name: string): Promise<boolean> {
-    if (name === '') return true;
-    try {
-      await this.withAdminChannel((channel) => channel.checkExchange(name));
-      return true;
-    } catch (error) {
-      if ((error as { code?: unknown }).code === 404) return false;
-      throw error;
-    }
-  }
-
   async purge(queue: string): Promise<number> {
     const reply = await this.withAdminChannel((channel) => channel.purgeQueue(queue));
     return reply.messageCount;

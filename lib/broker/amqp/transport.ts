@@ -82,10 +82,6 @@ class AmqpTransport implements Transport {
     return this.isolatedPublisher.publish(message, target);
   }
 
-  exchangeExists(name: string): Promise<boolean> {
-    return this.topology.exchangeExists(name);
-  }
-
   consume(queues: string[], options: ConsumeOptions, onDelivery: DeliveryHandler): Promise<ConsumerHandle> {
     return this.consumers.consume(queues, options, onDelivery);
   }

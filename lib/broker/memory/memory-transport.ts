@@ -1,4 +1,5 @@
 import { ClosedError, PublishError } from '../../errors/errors.js';
+import { setLongTimeout } from '../../util/long-timeout.js';
 import { redactUrl } from '../../util/url.js';
 import { routeNameProblem } from '../route-names.js';
 import type {
@@ -261,11 +262,6 @@ class MemoryTransport implements Transport {
     return queue;
   }
 
-  async exchangeExists(name: string): Promise<boolean> {
-    this.ensureOpen();
-    return this.knowsExchange(name);
-  }
-
   private knowsExchange(name: string): boolean {
     return name === '' || this.broker.exchanges.has(name);
   }
@@ -334,7 +330,7 @@ function enqueue(queue: Queue, message: Stored): void {
     message.properties.expiration !== undefined ? Number(message.properties.expiration) : Infinity,
   );
   if (Number.isFinite(ttl)) {
-    setTimeout(() => {
+    setLongTimeout(() => {
       const index = queue.ready.indexOf(message);
       if (index < 0) return;
       queue.ready.splice(index, 1);
