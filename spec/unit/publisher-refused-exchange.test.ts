@@ -1,50 +1,8 @@
 import assert from 'node:assert/strict';
-import { EventEmitter } from 'node:events';
 import { describe, it } from 'node:test';
-import type { Options } from 'amqplib';
-import type { ConnectionManager } from '../../lib/broker/amqp/connection.js';
-import { Publisher } from '../../lib/broker/amqp/publisher.js';
 import type { OutgoingMessage } from '../../lib/broker/transport.js';
 import { PublishError } from '../../lib/errors/errors.js';
-import { silentLogger } from '../../lib/log/logger.js';
-
-/** A confirm channel the test plays the broker for: it records publishes (with their routes) and answers by hand. */
-class FakeChannel extends EventEmitter {
-  readonly published: { exchange: string; routingKey: string; id: string; confirm: (error: unknown) => void }[] = [];
-
-  publish(exchange: string, routingKey: string, _body: Buffer, options: Options.Publish, confirm: (error: unknown) => void): boolean {
-    if (Buffer.byteLength(routingKey) > 255 || String(options.messageId).length > 255) {
-      // amqplib fails to encode the frame; nothing is written.
-      throw new TypeError("Field 'messageId' is the wrong type; must be a string (up to 255 chars)");
-    }
-    this.published.push({ exchange, routingKey, id: String(options.messageId), confirm });
-    return true;
-  }
-
-  /** What RabbitMQ does on a publish to an exchange it refuses: a channel error, then the channel is gone. */
-  closeWithError(text: string): void {
-    this.emit('error', new Error(`Channel closed by server: 404 (NOT-FOUND) with message "${text}"`));
-    this.emit('close');
-  }
-
-  close(): Promise<void> {
-    this.emit('close');
-    return Promise.resolve();
-  }
-}
-
-function publisherOnFakeChannels(): { publisher: Publisher; channels: FakeChannel[] } {
-  const channels: FakeChannel[] = [];
-  const connections = {
-    acquire: async () => ({
-      createConfirmChannel: async () => {
-        channels.push(new FakeChannel());
-        return channels.at(-1)!;
-      },
-    }),
-  } as unknown as ConnectionManager;
-  return { publisher: new Publisher(connections, Infinity, 10_000, 10, silentLogger(), 'amqp://fake'), channels };
-}
+import { publisherOnFakeChannels } from '../support/fake-confirm-channel.js';
 
 const message = (id: string): OutgoingMessage => ({ body: Buffer.from('[]'), contentType: 'application/json', contentEncoding: 'utf-8', headers: {}, messageId: id });
 const settled = (promise: Promise<void>): Promise<string> => promise.then(() => 'sent', (error: unknown) => (error instanceof PublishError ? error.reason : String(error)));

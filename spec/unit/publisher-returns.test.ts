@@ -1,47 +1,9 @@
 import assert from 'node:assert/strict';
-import { EventEmitter } from 'node:events';
 import { describe, it } from 'node:test';
-import type { Options } from 'amqplib';
-import type { ConnectionManager } from '../../lib/broker/amqp/connection.js';
 import { PUBLISH_SEQ_HEADER } from '../../lib/broker/amqp/properties.js';
-import { Publisher } from '../../lib/broker/amqp/publisher.js';
 import type { OutgoingMessage } from '../../lib/broker/transport.js';
 import { PublishError } from '../../lib/errors/errors.js';
-import { silentLogger } from '../../lib/log/logger.js';
-
-/** A confirm channel the test plays the broker for: it records publishes and answers by hand. */
-class FakeChannel extends EventEmitter {
-  readonly published: { options: Options.Publish; confirm: (error: unknown) => void }[] = [];
-
-  publish(_exchange: string, _routingKey: string, _body: Buffer, options: Options.Publish, confirm: (error: unknown) => void): boolean {
-    this.published.push({ options, confirm });
-    return true;
-  }
-
-  /** What the broker sends back for an unroutable mandatory publish. */
-  returnPublish(index: number): void {
-    const { options } = this.published[index]!;
-    this.emit('return', { fields: { replyCode: 312, replyText: 'NO_ROUTE' }, properties: { ...options }, content: Buffer.alloc(0) });
-  }
-
-  close(): Promise<void> {
-    this.emit('close');
-    return Promise.resolve();
-  }
-}
-
-function publisherOnFakeChannels(confirmTimeoutMs: number): { publisher: Publisher; channels: FakeChannel[] } {
-  const channels: FakeChannel[] = [];
-  const connections = {
-    acquire: async () => ({
-      createConfirmChannel: async () => {
-        channels.push(new FakeChannel());
-        return channels.at(-1)!;
-      },
-    }),
-  } as unknown as ConnectionManager;
-  return { publisher: new Publisher(connections, Infinity, confirmTimeoutMs, 10, silentLogger(), 'amqp://fake'), channels };
-}
+import { publisherOnFakeChannels } from '../support/fake-confirm-channel.js';
 
 const task = (id: string): OutgoingMessage => ({
   body: Buffer.from('[]'),
