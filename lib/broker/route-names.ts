@@ -3,9 +3,9 @@ export const MAX_ROUTE_NAME_BYTES = 255;
 
 /**
  * Why a publish to `exchange` with `routingKey` cannot be written, or null. Every transport
- * refuses such a publish alone, before it reaches a channel: amqplib would fail to encode it
- * after taking a slot in the channel's confirm window, which costs the channel and re-sends
- * what it held. Routes can come from incoming messages (a reply_to), so this is input checking.
+ * refuses such a publish alone, before it reaches a channel, with this reason (amqplib would
+ * refuse to encode it too, with a less telling error; memory:// must refuse what RabbitMQ
+ * would). Routes can come from incoming messages (a reply_to), so this is input checking.
  */
 export function routeNameProblem(exchange: string, routingKey: string): string | null {
   if (typeof exchange !== 'string' || typeof routingKey !== 'string') return 'exchange and routing key must be strings';

@@ -136,7 +136,9 @@ function checkOptions(options: Record<string, unknown>, path: string): void {
 }
 
 /** An ISO date string, or kombu's `{"__type__": "datetime", "__value__": "..."}` wrapping of one. */
+/** A date-time as the serializers hand it over: a Date (JSON's decoder turns kombu's typed datetime into one), or a string. */
 function isDate(value: unknown): boolean {
+  if (value instanceof Date) return !Number.isNaN(value.getTime());
   const text = isPlainObject(value) && value.__type__ === 'datetime' ? value.__value__ : value;
   return typeof text === 'string' && !Number.isNaN(Date.parse(text));
 }

@@ -63,11 +63,12 @@ export function celeryOptionsToCall(options: Record<string, unknown>): CallOptio
         if (typeof value === 'number') out.countdown = value * 1000;
         break;
       case 'eta':
-        if (typeof value === 'string') out.eta = new Date(value);
+        // A string as Celery 5.2 sends it, or a Date (the JSON decoder's form of kombu's typed datetime).
+        if (typeof value === 'string' || value instanceof Date) out.eta = new Date(value);
         break;
       case 'expires':
         if (typeof value === 'number') out.expires = value * 1000;
-        else if (typeof value === 'string') out.expires = new Date(value);
+        else if (typeof value === 'string' || value instanceof Date) out.expires = new Date(value);
         break;
       case 'queue':
       case 'exchange':

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { chain, chord, createApp, group } from '../../lib/index.js';
 import { checkEmbed } from '../../lib/canvas/embed-check.js';
+import { celeryOptionsToCall } from '../../lib/canvas/signature-options.js';
 import { BackendError, BrokerConnectionError, ClosedError, ConfigError, InvalidMessageError, PublishError, SerializationError } from '../../lib/errors/errors.js';
 import { decodeTaskMessage } from '../../lib/protocol/task-message.js';
 import { isRetryableFault } from '../../lib/worker/fault-kind.js';
@@ -33,6 +34,16 @@ describe('embed check and fault kinds', () => {
     const sig = (options: Record<string, unknown>) => ({ task: 't', args: [], kwargs: {}, options, subtask_type: null, immutable: false });
     assert.doesNotThrow(() => checkEmbed({ callbacks: [sig({ link: sig({}), link_error: sig({}) })], errbacks: null, chain: null, chord: null }));
     assert.throws(() => checkEmbed({ callbacks: [sig({ link: sig({ priority: 'high' }) })], errbacks: null, chain: null, chord: null }), /options\.link\[0\]\.options\.priority/);
+  });
+
+  it("accepts an embed whose signature dates come in kombu's typed form (decoded to Date objects)", () => {
+    const body = JSON.stringify([[], {}, { callbacks: [{ task: 't', args: [], kwargs: {}, subtask_type: null, immutable: false, options: { eta: { __type__: 'datetime', __value__: '2030-01-01T00:00:00+00:00' }, expires: { __type__: 'datetime', __value__: '2030-01-02T00:00:00+00:00' } } }], errbacks: null, chain: null, chord: null }]);
+    const headers = { lang: 'py', task: 'spec.parent', id: 'p1', root_id: 'p1', retries: 0, timelimit: [null, null] };
+    const decoded = decodeTaskMessage(Buffer.from(body), { contentType: 'application/json', contentEncoding: 'utf-8', headers }, ['json']);
+    assert.doesNotThrow(() => checkEmbed(decoded.embed));
+    const options = celeryOptionsToCall((decoded.embed.callbacks![0] as { options: Record<string, unknown> }).options);
+    assert.deepEqual(options.eta, new Date('2030-01-01T00:00:00Z'), 'the eta is kept, not dropped');
+    assert.deepEqual(options.expires, new Date('2030-01-02T00:00:00Z'));
   });
 
   it('names the field at fault, and refuses nesting deeper than 100', () => {

@@ -29,6 +29,38 @@ describe('AMQP publisher: one bad publish makes no other be sent twice', () => {
     await publisher.close();
   });
 
+  it("matches the refused exchange whole, also when its name holds a quote ('it' is not 'it's')", async () => {
+    const { publisher, channels } = publisherOnFakeChannels();
+    const before = settled(publisher.publish(message('b1'), { exchange: 'it', routingKey: 'k' }));
+    const refused = settled(publisher.publish(message('quoted'), { exchange: "it's", routingKey: 'k' }));
+    const afterward = settled(publisher.publish(message('a1'), { exchange: 'it', routingKey: 'k' }));
+    await turn();
+    channels[0]!.closeWithError("NOT_FOUND - no exchange 'it's' in vhost '/'");
+    assert.equal(await before, 'sent');
+    assert.equal(await refused, 'unroutable');
+    await turn();
+    await turn();
+    assert.deepEqual(channels[1]!.published.map((p) => p.id), ['a1']);
+    channels[1]!.published[0]!.confirm(null);
+    assert.equal(await afterward, 'sent');
+    await publisher.close();
+  });
+
+  it('a refusal that names no exchange in flight counts as a lost channel: re-sent a bounded number of times, then rejected', async () => {
+    const { publisher, channels } = publisherOnFakeChannels();
+    let outcome: string | null = null;
+    void settled(publisher.publish(message('x'), { exchange: 'ex', routingKey: 'k' })).then((o) => (outcome = o));
+    for (let round = 0; round < 10 && outcome === null; round++) {
+      await turn();
+      await turn();
+      channels.at(-1)!.closeWithError("NOT_FOUND - no exchange 'elsewhere' in vhost '/'");
+      await turn();
+    }
+    assert.equal(outcome, 'closed', 'it gave up instead of writing it again forever');
+    assert.ok(channels.length <= 4, `${channels.length} channels`);
+    await publisher.close();
+  });
+
   it('re-sends everything in flight when the channel closed for another reason', async () => {
     const { publisher, channels } = publisherOnFakeChannels();
     const sends = ['x1', 'x2'].map((id) => settled(publisher.publish(message(id), { exchange: '', routingKey: 'tasks' })));

@@ -5,6 +5,7 @@ import type { OutgoingMessage, PublishTarget } from '../transport.js';
 import { closeQuietly, describeError, type ConnectionManager } from './connection.js';
 import { returnKeyOf, toPublishOptions } from './properties.js';
 import { SequenceWindow } from '../../util/sequence-window.js';
+import { truncateText } from '../../util/truncate.js';
 import { routeNameProblem } from '../route-names.js';
 import { isChannelStateError, refusedExchangeOf, serverText } from './channel-errors.js';
 import type { PendingPublish } from './pending-publish.js';
@@ -141,7 +142,7 @@ export class Publisher {
         entry.written = entry.target.routeAtWrite?.() ?? entry.target;
         const problem = routeNameProblem(entry.written.exchange, entry.written.routingKey);
         if (problem !== null) {
-          this.settle(entry, new PublishError('unroutable', `broker ${this.url}: cannot publish to exchange '${clip(entry.written.exchange)}' routing key '${clip(entry.written.routingKey)}': ${problem}`));
+          this.settle(entry, new PublishError('unroutable', `broker ${this.url}: cannot publish to exchange '${truncateText(entry.written.exchange, 60)}' routing key '${truncateText(entry.written.routingKey, 60)}': ${problem}`));
           continue;
         }
         entry.channel = channel;
@@ -257,7 +258,9 @@ export class Publisher {
    *   before the refused one and dropped every one after it. Those before are settled as it
    *   handled them (returned: 'unroutable'; else taken, though the confirm that would have said
    *   so is lost with the channel) and not written again: writing them again would duplicate
-   *   them. The refused one, and any other to that exchange, rejects as 'unroutable';
+   *   them. (A queue that refuses publishes when full, `x-overflow: reject-publish`, nacks after
+   *   routing; such a nack lost with the channel goes unseen. celeriac declares no such queue.)
+   *   The refused one, and any other to that exchange, rejects as 'unroutable';
    * - one in flight on too many broker-closed channels rejects as 'closed';
    * - once the transport is closing, every pending publish rejects as 'closed'.
    */
@@ -270,8 +273,8 @@ export class Publisher {
       this.unconfirmed = 0;
     }
     const reason = describeError(channelError);
-    const refusedExchange = channelError ? refusedExchangeOf(reason) : undefined;
     const onChannel = [...this.pending.values()].filter((entry) => entry.channel === channel);
+    const refusedExchange = channelError ? refusedExchangeOf(reason, new Set(onChannel.map((e) => e.written.exchange))) : undefined;
     // The broker stopped at the first publish to the refused exchange, in write order.
     // Without it (not found among them) nothing is known of the others: they are written again.
     const refusedOrders = onChannel.filter((e) => e.written.exchange === refusedExchange).map((e) => e.writeOrder);
@@ -368,9 +371,4 @@ export class Publisher {
     this.armTimer();
     if (this.backlogHead < this.backlog.length) this.pump(); // expired publishes freed the window
   }
-}
-
-/** A name cut for a log line. */
-function clip(name: string): string {
-  return name.length > 60 ? `${name.slice(0, 57)}...` : name;
 }
