@@ -131,7 +131,9 @@ describe('reliability: broker and connection faults', () => {
   it('memory alarm: delay() fails with a clear confirm timeout while consumers keep working; sends succeed after it clears', async (t) => {
     const w = (workload = new Workload({ producerOptions: { confirmTimeout: '2s' } }));
     await w.startWorker('m1', ['-c', '4']);
-    await w.send(120, 100);
+    // 12 s of work at -c 4: the worker is still busy when the alarm lands, however long
+    // rabbitmqctl takes to start on a loaded machine (it took over 3 s in one CI run).
+    await w.send(480, 100);
     let alarmAt = 0;
     let blockedSend: unknown;
     let ranDuringAlarm = 0;
