@@ -37,9 +37,9 @@ export interface ControlServerOptions {
  * receives (which it also writes to the store, so revokes sent by Python clients persist too).
  *
  * Invariants: every request is acked once handled, whatever the outcome (none is requeued),
- * and none stops the node; at most MAX_HANDLED_AT_ONCE are handled at once and MAILBOX_PREFETCH
- * held, so a flood waits in the broker's queue (and expires there by its TTL) rather than in
- * memory; pcre pattern matching gets a time budget per second (PcreBudget), past which
+ * and none stops the node; at most MAX_HANDLED_AT_ONCE are handled at once (one running past
+ * SLOT_HOLD_MS no longer counts) and MAILBOX_PREFETCH held, so a flood waits in the broker's
+ * queue (and expires there by its TTL) rather than in memory; pcre pattern matching gets a time budget per second (PcreBudget), past which
  * pattern-addressed requests are dropped with one log line a minute; a request is used only
  * after control-request.ts has checked it (a malformed one is logged and dropped, or answered
  * with `{error}` when its addressing and reply fields are sound); a command the policy refuses,
