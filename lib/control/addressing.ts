@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { createContext, Script } from 'node:vm';
 import safeRegex from 'safe-regex2';
 
@@ -6,7 +7,8 @@ import safeRegex from 'safe-regex2';
  * `destination` list names them; otherwise a `pattern` with a `matcher` selects them ('glob':
  * fnmatch; 'pcre': a regular expression matched at the start of the node name, as re.match);
  * otherwise every node. Values come from any publisher on the broker, so the cost of a
- * pattern is bounded here (see matchPcre).
+ * pattern is bounded here: every pattern by its length, a pcre one also by matchPcre's checks
+ * and by a PcreBudget shared by all requests.
  */
 export interface Addressing {
   /** Node names; null or empty = not by name. */
@@ -15,19 +17,73 @@ export interface Addressing {
   matcher: 'glob' | 'pcre' | null;
 }
 
-/** Longest pattern accepted; node names are short, and a pattern's cost grows with its length. */
+/** Longest pattern accepted (glob or pcre); node names are short, and a pattern's cost grows with its length. */
 export const MAX_PATTERN_LENGTH = 256;
 /** Most quantifiers a pcre pattern may hold (safe-regex2's `limit`); backtracking grows as the hostname's length to this power. */
 const MAX_PATTERN_REPETITIONS = 5;
 /** How long one pcre match may run before it counts as not matching. */
 const PCRE_MATCH_TIMEOUT_MS = 20;
 
-/** Whether the request addresses `hostname`; throws an Error saying why when its pattern is refused. */
-export function isAddressedTo(addressing: Addressing, hostname: string): boolean {
+/** Most time spent judging pcre patterns not judged before, per second, by default. */
+export const PCRE_BUDGET_MS_PER_SECOND = 100;
+
+/** Thrown for a pcre pattern not judged before once its PcreBudget is spent: the request is dropped unjudged. */
+export class PcreBudgetSpentError extends Error {
+  constructor(readonly budgetMs: number) {
+    super(`pcre matching time spent (${budgetMs} ms per second): pattern-addressed messages are dropped until it renews`);
+    this.name = 'PcreBudgetSpentError';
+  }
+}
+
+/**
+ * The pcre matching time a node grants per second. Each new pattern may cost up to
+ * PCRE_MATCH_TIMEOUT_MS of synchronous time, so a flood of distinct patterns that pass the
+ * static check would otherwise hold the event loop (and the broker heartbeats) for as long as
+ * the flood lasts; with the budget, at most `msPerSecond` (plus one match) a second goes to them,
+ * and the rest are refused with PcreBudgetSpentError. Cached verdicts cost nothing and are
+ * always answered.
+ */
+export class PcreBudget {
+  #windowStart = -Infinity;
+  #spentMs = 0;
+
+  constructor(
+    readonly msPerSecond = PCRE_BUDGET_MS_PER_SECOND,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  /** Throws PcreBudgetSpentError when this second's time is spent. */
+  check(): void {
+    const now = this.now();
+    if (now - this.#windowStart >= 1000) {
+      this.#windowStart = now;
+      this.#spentMs = 0;
+    }
+    if (this.#spentMs >= this.msPerSecond) throw new PcreBudgetSpentError(this.msPerSecond);
+  }
+
+  charge(ms: number): void {
+    this.#spentMs += ms;
+  }
+}
+
+/**
+ * Whether the request addresses `hostname`; throws an Error saying why when its pattern is
+ * refused (a PcreBudgetSpentError when `budget` is spent). Without a budget, pcre time is unbounded.
+ */
+export function isAddressedTo(addressing: Addressing, hostname: string, budget?: PcreBudget): boolean {
   const { destination, pattern, matcher } = addressing;
   if (destination && destination.length > 0) return destination.includes(hostname);
-  if (pattern && matcher) return matcher === 'glob' ? globMatches(pattern, hostname) : matchPcre(pattern, hostname);
+  if (pattern && matcher) {
+    if (matcher === 'pcre') return matchPcre(pattern, hostname, budget);
+    refuseLongPattern('glob', pattern);
+    return globMatches(pattern, hostname);
+  }
   return true;
+}
+
+function refuseLongPattern(matcher: 'glob' | 'pcre', pattern: string): void {
+  if (pattern.length > MAX_PATTERN_LENGTH) throw new Error(`${matcher} pattern longer than ${MAX_PATTERN_LENGTH} characters`);
 }
 
 /**
@@ -96,15 +152,20 @@ const VERDICTS_KEPT = 256;
  * - the match itself runs in a vm context with a timeout (PCRE_MATCH_TIMEOUT_MS), which V8
  *   interrupts even inside a RegExp: shapes the static check misses (`(a|a)*b`) cost at most
  *   that, and the pattern is then refused. Verdicts are remembered per pattern (a few hundred),
- *   so a flood of one bad pattern costs one timeout.
+ *   so a flood of one bad pattern costs one timeout;
+ * - a flood of distinct patterns is bounded by `budget` (PcreBudget): time spent judging new
+ *   patterns per second, past which they are refused unjudged.
  * A linear-time engine (RE2) would need a native module; these bounds need none.
  */
-export function matchPcre(pattern: string, hostname: string): boolean {
-  if (pattern.length > MAX_PATTERN_LENGTH) throw new Error(`pcre pattern longer than ${MAX_PATTERN_LENGTH} characters`);
+export function matchPcre(pattern: string, hostname: string, budget?: PcreBudget): boolean {
+  refuseLongPattern('pcre', pattern);
   const key = `${hostname}\u0000${pattern}`;
   let verdict = verdicts.get(key);
   if (verdict === undefined) {
+    budget?.check();
+    const started = performance.now();
     verdict = judgePcre(pattern, hostname);
+    budget?.charge(performance.now() - started);
     if (verdicts.size >= VERDICTS_KEPT) verdicts.delete(verdicts.keys().next().value!);
     verdicts.set(key, verdict);
   }

@@ -1,11 +1,12 @@
 import type { Logger } from 'winston';
+import { truncateText } from '../util/truncate.js';
 
 /** Longest line written for one control message. */
 export const MAX_LINE_LENGTH = 300;
 
 /**
  * Warnings about control messages, which any broker publisher can send by the thousand: each
- * line is cut to MAX_LINE_LENGTH, and at most `burst` lines are written per `windowMs`; the rest
+ * line is cut to MAX_LINE_LENGTH (truncateText), and at most `burst` lines are written per `windowMs`; the rest
  * are counted, and the count is written when the next window opens.
  */
 export class CappedLog {
@@ -41,6 +42,6 @@ export class CappedLog {
       return;
     }
     this.#written++;
-    this.logger[level](line.length > MAX_LINE_LENGTH ? `${line.slice(0, MAX_LINE_LENGTH - 3)}...` : line);
+    this.logger[level](truncateText(line, MAX_LINE_LENGTH));
   }
 }

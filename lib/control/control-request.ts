@@ -1,3 +1,6 @@
+import { MAX_ROUTE_NAME_BYTES, routeNameProblem } from '../broker/route-names.js';
+import { isPlainObject } from '../util/plain-object.js';
+import { truncateText } from '../util/truncate.js';
 import type { Addressing } from './addressing.js';
 
 /**
@@ -24,12 +27,12 @@ export interface ReplyTo {
   routing_key: string;
 }
 
-/** AMQP short strings (exchange and queue names, routing keys) hold at most 255 bytes. */
-export const MAX_SHORT_STRING_BYTES = 255;
 /** Most node names a destination may list. */
 export const MAX_DESTINATIONS = 1000;
 const MAX_METHOD_LENGTH = 64;
 const METHOD_SHAPE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Longest string describeValue quotes (with its truncation marker). */
+const QUOTED_STRING_CHARS = 80;
 
 export type ParsedRequest =
   /** Addressing and reply fields are sound; `problem` is set when method or arguments are not. */
@@ -48,11 +51,11 @@ export function parseControlRequest(body: unknown): ParsedRequest {
   if (pattern !== undefined && pattern !== null && typeof pattern !== 'string') return { ok: false, problem: `pattern is ${describeType(pattern)}, expected a string or null` };
   const matcher = body.matcher;
   if (matcher !== undefined && matcher !== null && matcher !== 'glob' && matcher !== 'pcre') {
-    return { ok: false, problem: `matcher is ${preview(matcher)}, expected 'glob', 'pcre' or null` };
+    return { ok: false, problem: `matcher is ${describeValue(matcher)}, expected 'glob', 'pcre' or null` };
   }
   const ticket = body.ticket;
-  if (ticket !== undefined && ticket !== null && !(typeof ticket === 'string' && ticket.length <= MAX_SHORT_STRING_BYTES)) {
-    return { ok: false, problem: `ticket is ${describeType(ticket)}, expected a string of at most ${MAX_SHORT_STRING_BYTES} characters` };
+  if (ticket !== undefined && ticket !== null && !(typeof ticket === 'string' && ticket.length <= MAX_ROUTE_NAME_BYTES)) {
+    return { ok: false, problem: `ticket is ${describeType(ticket)}, expected a string of at most ${MAX_ROUTE_NAME_BYTES} characters` };
   }
   const replyTo = body.reply_to;
   let reply: ReplyTo | undefined;
@@ -72,7 +75,7 @@ export function parseControlRequest(body: unknown): ParsedRequest {
   };
   const method = body.method;
   if (typeof method !== 'string' || method.length > MAX_METHOD_LENGTH || !METHOD_SHAPE.test(method)) {
-    return { ok: true, request, problem: `method is ${preview(method)}, expected a command name` };
+    return { ok: true, request, problem: `method is ${describeValue(method)}, expected a command name` };
   }
   const args = body.arguments;
   if (args !== undefined && args !== null && !isPlainObject(args)) {
@@ -82,18 +85,15 @@ export function parseControlRequest(body: unknown): ParsedRequest {
   return { ok: true, request, problem: null };
 }
 
+/** Why `replyTo` is not a route a reply can be published to (route-names.ts), or null. */
 function replyToProblem(replyTo: unknown): string | null {
   if (!isPlainObject(replyTo)) return `reply_to is ${describeType(replyTo)}, expected {exchange, routing_key}`;
   for (const field of ['exchange', 'routing_key'] as const) {
     const value = replyTo[field];
     if (typeof value !== 'string') return `reply_to.${field} is ${describeType(value)}, expected a string`;
-    if (Buffer.byteLength(value) > MAX_SHORT_STRING_BYTES) return `reply_to.${field} is longer than ${MAX_SHORT_STRING_BYTES} bytes`;
   }
-  return null;
-}
-
-export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && !Buffer.isBuffer(value) && !(value instanceof Uint8Array);
+  const problem = routeNameProblem(replyTo.exchange as string, replyTo.routing_key as string);
+  return problem && `reply_to: ${problem}`;
 }
 
 /** What a value is, for a message that must not echo it whole. */
@@ -103,12 +103,10 @@ export function describeType(value: unknown): string {
   if (Array.isArray(value)) return `a list of ${value.length}`;
   if (typeof value === 'string') return `a string of ${value.length} characters`;
   if (typeof value === 'object') return Buffer.isBuffer(value) || value instanceof Uint8Array ? 'binary' : 'a mapping';
-  return `${typeof value} ${String(value).slice(0, 40)}`;
+  return `${typeof value} ${truncateText(String(value), 40)}`;
 }
 
-/** A short rendering of a value (at most ~60 characters): a string quoted, anything else by its type. */
-export function preview(value: unknown): string {
-  if (typeof value !== 'string') return describeType(value);
-  const text = JSON.stringify(value.slice(0, 61));
-  return text.length > 60 ? `${text.slice(0, 57)}..."` : text;
+/** A value for a message: a string quoted (cut by truncateText to QUOTED_STRING_CHARS), anything else as describeType. */
+export function describeValue(value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(truncateText(value, QUOTED_STRING_CHARS)) : describeType(value);
 }

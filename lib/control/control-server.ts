@@ -1,13 +1,25 @@
 import type { ConsumerHandle, Delivery } from '../broker/transport.js';
 import type { Worker } from '../worker/worker.js';
-import { isAddressedTo } from './addressing.js';
-import { CappedLog, MAX_LINE_LENGTH } from './capped-log.js';
+import { listNames, truncateText } from '../util/truncate.js';
+import { isAddressedTo, PcreBudget, PcreBudgetSpentError } from './addressing.js';
+import { CappedLog } from './capped-log.js';
 import { refusalOf, type ControlPolicy } from './command-policy.js';
 import { parseControlRequest, type ControlRequest } from './control-request.js';
 import { ArgumentError } from './handler-arguments.js';
 import { HANDLERS, type HandlerState } from './handlers.js';
 import { decodeBody, encodeJson, LamportClock, nodeQueue } from './mailbox.js';
 import { REVOKE_EXPIRES_MS, RevokedSet, revocationStore, type RevocationStore } from './revocations.js';
+
+/** Messages taken from the node queue and not yet handled: the broker's prefetch, since each is acked once handled. */
+const MAILBOX_PREFETCH = 16;
+/** Messages handled at once; the rest of those taken wait their turn, in order. */
+const MAX_HANDLED_AT_ONCE = 4;
+/** A handler still running after this gives up its slot (it goes on; its message is acked), so none can hold the mailbox. */
+const SLOT_HOLD_MS = 30_000;
+/** Longest `{error}` text in a reply. */
+const MAX_REPLY_ERROR_CHARS = 300;
+/** At most one log line per this interval about messages dropped for a spent pcre budget. */
+const BUDGET_LOG_INTERVAL_MS = 60_000;
 
 export interface ControlServerOptions {
   /** Called on `control shutdown`. Default: worker.stop(). The CLI exits the process instead. */
@@ -24,7 +36,11 @@ export interface ControlServerOptions {
  * honour revocations: those in the revocation store when it starts, and every revoke it
  * receives (which it also writes to the store, so revokes sent by Python clients persist too).
  *
- * Invariants: every request is acked on arrival and none stops the node; a request is used only
+ * Invariants: every request is acked once handled, whatever the outcome (none is requeued),
+ * and none stops the node; at most MAX_HANDLED_AT_ONCE are handled at once (one running past
+ * SLOT_HOLD_MS no longer counts) and MAILBOX_PREFETCH held, so a flood waits in the broker's
+ * queue (and expires there by its TTL) rather than in memory; pcre pattern matching gets a time budget per second (PcreBudget), past which
+ * pattern-addressed requests are dropped with one log line a minute; a request is used only
  * after control-request.ts has checked it (a malformed one is logged and dropped, or answered
  * with `{error}` when its addressing and reply fields are sound); a command the policy refuses,
  * or one that is unknown, is answered with `{error}` and logged; log lines about requests are
@@ -39,6 +55,11 @@ export class ControlServer {
   readonly #totals = new Map<string, number>();
   readonly #policy: ControlPolicy;
   readonly #log: CappedLog;
+  readonly #pcreBudget = new PcreBudget();
+  readonly #waiting: Delivery[] = [];
+  #handling = 0;
+  #budgetDrops = 0;
+  #budgetLoggedAt = -Infinity;
   #consumer: ConsumerHandle | undefined;
   readonly #countDone = (request: { name: string }): void => {
     this.#totals.set(request.name, (this.#totals.get(request.name) ?? 0) + 1);
@@ -77,12 +98,34 @@ export class ControlServer {
     this.worker.on('task-done', this.#countDone);
     const transport = this.worker.app.transport;
     await transport.declareQueue(nodeQueue(this.worker.hostname));
-    this.#consumer = await transport.consume([this.queueName], { prefetch: 16 }, (delivery) => {
-      delivery.ack();
+    this.#consumer = await transport.consume([this.queueName], { prefetch: MAILBOX_PREFETCH }, (delivery) => {
+      this.#waiting.push(delivery);
+      this.#handleWaiting();
+    });
+  }
+
+  /** Starts waiting messages while fewer than MAX_HANDLED_AT_ONCE are being handled. */
+  #handleWaiting(): void {
+    while (this.#handling < MAX_HANDLED_AT_ONCE && this.#waiting.length > 0) {
+      const delivery = this.#waiting.shift()!;
+      this.#handling++;
+      let timer: NodeJS.Timeout | undefined;
+      const held = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, SLOT_HOLD_MS);
+        timer.unref();
+      });
       // handle() catches what it expects; this catches what it does not, so no control message
       // can end the process through an unhandled rejection.
-      this.handle(delivery).catch((error: unknown) => this.#log.error(`remote control: Control command error: ${String((error as Error)?.stack ?? error)}`));
-    });
+      const handled = this.handle(delivery).catch((error: unknown) => this.#log.error(`remote control: Control command error: ${String((error as Error)?.stack ?? error)}`));
+      void Promise.race([handled, held]).then(() => {
+        clearTimeout(timer);
+        delivery.ack();
+        this.#handling--;
+        // The next message starts on a later turn of the event loop: I/O (heartbeats, task
+        // messages) runs between control messages, however many wait.
+        setImmediate(() => this.#handleWaiting());
+      });
+    }
   }
 
   /** Flags ids as revoked here and in the store; with terminate, gives up their running tasks. */
@@ -90,8 +133,7 @@ export class ControlServer {
     const expiresAt = Date.now() + REVOKE_EXPIRES_MS;
     for (const id of taskIds) this.revoked.add(id, expiresAt);
     if (terminate) for (const id of taskIds) this.worker.terminate(id);
-    const shown = taskIds.length > 3 ? `${taskIds.slice(0, 3).join(', ')} and ${taskIds.length - 3} more` : taskIds.join(', ');
-    this.worker.logger.info(`Tasks flagged as revoked: ${shown}${terminate ? ' (terminate)' : ''}`);
+    this.worker.logger.info(`Tasks flagged as revoked: ${listNames(taskIds, 3)}${terminate ? ' (terminate)' : ''}`);
     await this.#store.add(taskIds, expiresAt).catch((error: Error) => this.worker.logger.warn(`remote control: storing revocations failed: ${error.message}`));
   }
 
@@ -100,6 +142,8 @@ export class ControlServer {
     const consumer = this.#consumer;
     this.#consumer = undefined;
     await consumer?.cancel().catch(() => undefined);
+    // Taken but not started: the queue is deleted below, and a stopped node answers nothing.
+    this.#waiting.length = 0;
     if (consumer) await this.worker.app.transport.deleteQueue(this.queueName).catch(() => undefined);
     await this.#store.close();
   }
@@ -121,9 +165,10 @@ export class ControlServer {
     const { request } = parsed;
     let addressed: boolean;
     try {
-      addressed = isAddressedTo(request, this.worker.hostname);
+      addressed = isAddressedTo(request, this.worker.hostname, this.#pcreBudget);
     } catch (error) {
-      this.#log.warn(`remote control: dropped a message: ${(error as Error).message}`);
+      if (error instanceof PcreBudgetSpentError) this.#noteBudgetDrop(error);
+      else this.#log.warn(`remote control: dropped a message: ${(error as Error).message}`);
       return;
     }
     if (!addressed) return;
@@ -136,6 +181,16 @@ export class ControlServer {
     await this.worker.app.transport
       .publish(message, { exchange, routingKey, mandatory: false, isolated: true })
       .catch((error: Error) => this.#log.warn(`remote control: reply to ${request.method} not delivered: ${error.message}`));
+  }
+
+  /** Counts a message dropped for a spent pcre budget; logs the count at most once per BUDGET_LOG_INTERVAL_MS. */
+  #noteBudgetDrop(error: PcreBudgetSpentError): void {
+    this.#budgetDrops++;
+    const now = Date.now();
+    if (now - this.#budgetLoggedAt < BUDGET_LOG_INTERVAL_MS) return;
+    this.#log.warn(`remote control: ${error.message} (${this.#budgetDrops} dropped since the last such line)`);
+    this.#budgetLoggedAt = now;
+    this.#budgetDrops = 0;
   }
 
   /** Runs the command the policy allows; its reply, or `{error}` in Celery's format. */
@@ -161,7 +216,7 @@ export class ControlServer {
       const text = String((error as Error)?.message ?? error);
       if (error instanceof ArgumentError) this.#log.warn(`remote control: refused ${method}: ${text}`);
       else this.#log.error(`remote control: Control command error: ${method}: ${text}`);
-      return { error: text.length > MAX_LINE_LENGTH ? `${text.slice(0, MAX_LINE_LENGTH - 3)}...` : text };
+      return { error: truncateText(text, MAX_REPLY_ERROR_CHARS) };
     }
   }
 }

@@ -1,4 +1,5 @@
-import { describeType, MAX_SHORT_STRING_BYTES } from './control-request.js';
+import { MAX_ROUTE_NAME_BYTES } from '../broker/route-names.js';
+import { describeType } from './control-request.js';
 
 /**
  * Readers for a control command's arguments, which come from any broker publisher. Each
@@ -16,14 +17,16 @@ export class ArgumentError extends Error {
   }
 }
 
+// Queue names, task names and task ids are all held to the AMQP short-string size of route names.
+
 /** Most task ids one revoke may carry. */
 export const MAX_REVOKE_IDS = 10_000;
 
 /** A queue name: a non-empty string of at most 255 bytes, not in the broker's reserved `amq.` space. */
 export function queueArgument(args: Record<string, unknown>, name: string): string {
   const value = args[name];
-  const expected = `a queue name (a non-empty string of at most ${MAX_SHORT_STRING_BYTES} bytes, not starting with 'amq.')`;
-  if (typeof value !== 'string' || value === '' || Buffer.byteLength(value) > MAX_SHORT_STRING_BYTES || value.startsWith('amq.')) {
+  const expected = `a queue name (a non-empty string of at most ${MAX_ROUTE_NAME_BYTES} bytes, not starting with 'amq.')`;
+  if (typeof value !== 'string' || value === '' || Buffer.byteLength(value) > MAX_ROUTE_NAME_BYTES || value.startsWith('amq.')) {
     throw new ArgumentError(name, expected, value);
   }
   return value;
@@ -32,8 +35,8 @@ export function queueArgument(args: Record<string, unknown>, name: string): stri
 /** A task name: a non-empty string of at most 255 bytes. */
 export function taskNameArgument(args: Record<string, unknown>, name: string): string {
   const value = args[name];
-  if (typeof value !== 'string' || value === '' || Buffer.byteLength(value) > MAX_SHORT_STRING_BYTES) {
-    throw new ArgumentError(name, `a task name (a non-empty string of at most ${MAX_SHORT_STRING_BYTES} bytes)`, value);
+  if (typeof value !== 'string' || value === '' || Buffer.byteLength(value) > MAX_ROUTE_NAME_BYTES) {
+    throw new ArgumentError(name, `a task name (a non-empty string of at most ${MAX_ROUTE_NAME_BYTES} bytes)`, value);
   }
   return value;
 }
@@ -42,10 +45,10 @@ export function taskNameArgument(args: Record<string, unknown>, name: string): s
 export function taskIdsArgument(args: Record<string, unknown>, name: string): string[] {
   const value = args[name];
   const ids = Array.isArray(value) ? value : [value];
-  const expected = `a task id or a list of at most ${MAX_REVOKE_IDS} (non-empty strings of at most ${MAX_SHORT_STRING_BYTES} bytes)`;
+  const expected = `a task id or a list of at most ${MAX_REVOKE_IDS} (non-empty strings of at most ${MAX_ROUTE_NAME_BYTES} bytes)`;
   if (ids.length === 0 || ids.length > MAX_REVOKE_IDS) throw new ArgumentError(name, expected, value);
   for (const id of ids) {
-    if (typeof id !== 'string' || id === '' || Buffer.byteLength(id) > MAX_SHORT_STRING_BYTES) throw new ArgumentError(name, expected, value);
+    if (typeof id !== 'string' || id === '' || Buffer.byteLength(id) > MAX_ROUTE_NAME_BYTES) throw new ArgumentError(name, expected, value);
   }
   return ids as string[];
 }

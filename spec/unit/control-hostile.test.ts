@@ -24,11 +24,12 @@ describe('remote control: hostile control messages (memory://)', () => {
   let app: App;
   let server: ControlServer;
   let worker: ReturnType<App['worker']>;
+  let add: ReturnType<typeof app.task<[number, number], number>>;
 
   before(async () => {
     process.on('unhandledRejection', onRejection);
     app = memoryApp();
-    app.task('spec.hostile.add', (x: number, y: number) => x + y);
+    add = app.task('spec.hostile.add', (x: number, y: number) => x + y);
     worker = app.worker({ hostname, shutdownTimeout: '1s', concurrency: 1 });
     server = new ControlServer(worker);
     await server.start();
@@ -50,13 +51,13 @@ describe('remote control: hostile control messages (memory://)', () => {
     await app.close();
   });
 
-  /** Publishes `body` (an object is sent as JSON) to the node's queue, asking for a reply unless `fields` say otherwise. */
-  async function send(body: unknown, raw = false): Promise<string> {
+  /** Publishes `body` (an object is sent as JSON) to `node`'s queue, asking for a reply unless `body` says otherwise. */
+  async function send(body: unknown, raw = false, node = hostname): Promise<string> {
     const ticket = randomUUID();
     const json = raw ? (body as Buffer) : Buffer.from(JSON.stringify({ ticket, reply_to: { exchange: REPLY_EXCHANGE, routing_key: oid }, ...(body as object) }));
     await app.transport.publish(
       { body: json, contentType: 'application/json', contentEncoding: 'utf-8', headers: { clock: 1, expires: 0 }, persistent: false },
-      { exchange: '', routingKey: nodeQueue(hostname).name },
+      { exchange: '', routingKey: nodeQueue(node).name },
     );
     return ticket;
   }
@@ -121,10 +122,37 @@ describe('remote control: hostile control messages (memory://)', () => {
     await assertUnanswered(elsewhere, 'patterns for other nodes or refused');
   });
 
+  it('a flood of distinct slow pcre patterns neither stalls the mailbox nor the tasks beside it', async () => {
+    // A second node whose mailbox already holds the flood when it starts, with a ping behind it.
+    // Each pattern passes the static check (one quantifier) and backtracks 8^12 ways on the node's
+    // name, costing a 20 ms match timeout: 400 of them held the event loop for 8 s when every
+    // message was handled on arrival with no pcre time budget.
+    const flooded = 'flooded@spec';
+    await app.transport.declareQueue(nodeQueue(flooded));
+    const tickets: string[] = [];
+    const results: Promise<number>[] = [];
+    for (let i = 0; i < 400; i++) {
+      tickets.push(await send({ method: 'ping', arguments: {}, pattern: `(.|.|.|.|.|.|.|.)*!${i}-${randomUUID()}`, matcher: 'pcre' }, false, flooded));
+      if (i % 20 === 0) results.push(add.delay(i, 1).then((result) => result.get({ timeout: '30s' })));
+    }
+    const ping = await send({ method: 'ping', arguments: {} }, false, flooded);
+    const floodedWorker = app.worker({ hostname: flooded, shutdownTimeout: '1s', concurrency: 1 });
+    const floodedServer = new ControlServer(floodedWorker);
+    await floodedServer.start();
+    try {
+      assert.deepEqual(await replyTo(ping), { [flooded]: { ok: 'pong' } }, 'a ping behind the flood is answered');
+      assert.deepEqual(await Promise.all(results), Array.from({ length: 20 }, (_, k) => k * 20 + 1), 'every task sent during the flood completed');
+      for (const ticket of tickets) assert.equal(replies.get(ticket), undefined, 'no slow pattern addressed the node');
+      assert.deepEqual(rejections, []);
+    } finally {
+      await floodedServer.stop();
+    }
+  });
+
   it('a malformed method or arguments is answered with {error}', async () => {
     const cases: [unknown, RegExp][] = [
       [{ method: 42, arguments: {} }, /^method is number 42/],
-      [{ method: 'x'.repeat(10_000), arguments: {} }, /^method is "x+\.\.\."/],
+      [{ method: 'x'.repeat(10_000), arguments: {} }, /^method is "x+… \[\d+ more characters truncated\]", expected/],
       [{ method: 'ping', arguments: 'all' }, /^arguments is a string/],
       [{ method: 'ping', arguments: [1, 2] }, /^arguments is a list/],
       [{ method: 'toString', arguments: {} }, /No such control command: toString/],

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createApp, ConfigError } from '../../lib/index.js';
-import { globMatches, isAddressedTo, matchPcre, MAX_PATTERN_LENGTH } from '../../lib/control/addressing.js';
+import { globMatches, isAddressedTo, matchPcre, MAX_PATTERN_LENGTH, PcreBudget, PcreBudgetSpentError } from '../../lib/control/addressing.js';
 import { CappedLog } from '../../lib/control/capped-log.js';
 import { parseControlPolicyFlag, refusalOf, resolveControlPolicy, SAFE_CONTROL_COMMANDS } from '../../lib/control/command-policy.js';
 import { parseControlRequest } from '../../lib/control/control-request.js';
@@ -86,6 +86,38 @@ describe('remote control: addressing', () => {
     assert.throws(() => matchPcre('(a|a)*b', 'a'.repeat(40)), /took over/);
   });
 
+  it('a glob pattern is held to the same length cap as a pcre one', () => {
+    assert.equal(isAddressedTo({ destination: null, pattern: '*'.repeat(MAX_PATTERN_LENGTH), matcher: 'glob' }, 'a@h'), true);
+    assert.throws(() => isAddressedTo({ destination: null, pattern: '*'.repeat(MAX_PATTERN_LENGTH + 1), matcher: 'glob' }, 'a@h'), /glob pattern longer than 256 characters/);
+  });
+
+  it('a flood of distinct slow pcre patterns spends the budget, then is refused unjudged until it renews', () => {
+    let now = 0;
+    const budget = new PcreBudget(100, () => now);
+    const host = `flood@${'h'.repeat(60)}`;
+    // Passes the static check (one quantifier, no nesting) and backtracks exponentially: each costs a match timeout.
+    const slow = (i: number): string => `(.|.)*!${i}-${Math.random()}`;
+    let judged = 0;
+    let unjudged = 0;
+    const patterns = Array.from({ length: 60 }, (_, i) => slow(i));
+    for (const pattern of patterns) {
+      try {
+        isAddressedTo({ destination: null, pattern, matcher: 'pcre' }, host, budget);
+      } catch (error) {
+        if (error instanceof PcreBudgetSpentError) unjudged++;
+        else if (/took over/.test((error as Error).message)) judged++;
+        else throw error;
+      }
+    }
+    // 100 ms at ~20 ms a match: about 5 judged (one may overrun), the rest refused at once.
+    assert.ok(judged >= 1 && judged <= 7, `${judged} judged`);
+    assert.equal(judged + unjudged, patterns.length);
+    assert.throws(() => matchPcre(patterns[0]!, host, budget), /took over/, 'a verdict already reached is still given');
+    assert.throws(() => matchPcre('flood', host, budget), PcreBudgetSpentError, 'a new pattern, cheap or not, waits for the next second');
+    now += 1000;
+    assert.equal(matchPcre('flood', host, budget), true, 'the budget renews each second');
+  });
+
   it('a destination list wins over a pattern; neither means every node', () => {
     assert.equal(isAddressedTo({ destination: ['b@h'], pattern: 'a*', matcher: 'glob' }, 'a@h'), false);
     assert.equal(isAddressedTo({ destination: [], pattern: 'a*', matcher: 'glob' }, 'a@h'), true);
@@ -134,6 +166,7 @@ describe('remote control: capped log', () => {
     for (let i = 0; i < 10; i++) log.warn(`line ${i} ${'x'.repeat(1000)}`);
     assert.equal(lines.length, 3);
     assert.ok(lines.every((line) => line.length <= 300));
+    assert.match(lines[0]!, /^line 0 x+… \[\d+ more characters truncated\]$/, 'cut as every bounded text is (truncateText)');
     now = 1000;
     log.warn('next window');
     assert.match(lines[3]!, /7 more warnings/);
