@@ -1,6 +1,7 @@
 import { InvalidMessageError } from '../errors/errors.js';
 import { serializerNamed } from '../protocol/serializers.js';
 import type { MessageEmbed, TaskMessage } from '../protocol/task-message.js';
+import { isPlainObject } from '../util/plain-object.js';
 
 /** Deepest nesting of signatures in an embed (a link of a link..., a chord body in a chain in a chord...). */
 export const MAX_EMBED_DEPTH = 100;
@@ -167,6 +168,3 @@ function shown(value: unknown): string {
   return text.length > 80 ? `${text.slice(0, 80)}…` : text;
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && !Buffer.isBuffer(value);
-}
