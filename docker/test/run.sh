@@ -84,6 +84,9 @@ timing "npm run build (host)"
 build_log=$CELERIAC_DOCKER_CACHE/app-build.log
 { "${COMPOSE[@]}" build worker && "${COMPOSE[@]}" build beat; } >"$build_log" 2>&1 \
   || { tail -40 "$build_log" >&2; die "app image build failed (log: $build_log)"; } # beat: the same image, every layer cached
+# What earlier builds left: images the new one replaced, build cache beyond 2 GB.
+docker image prune -f >/dev/null
+docker builder prune -f --keep-storage 2gb >/dev/null
 docker image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' celeriac-ci/celeriac | sed 's/^/images: /'
 timing "app image (docker/Dockerfile)"
 

@@ -100,6 +100,8 @@ describe('docker-compose deployment', () => {
         assert.deepEqual(report.lost, []);
         assert.deepEqual(report.unexpected, []);
         assert.ok(report.executions >= 3000);
+        const killed = await inspect(victim);
+        t.diagnostic(`killed container: exit code ${killed.exitCode}, running ${killed.running} (docker kill is a manual stop: the restart policy leaves it down)`);
       } finally {
         await workload.close();
       }
