@@ -27,12 +27,13 @@ start() {
     return
   fi
   rm -f "$PIDFILE" "$SOCKET"
-  # setsid: the daemon outlives the shell that starts it, and no terminal signal reaches it.
+  # setsid: the daemon outlives the shell that starts it, and no terminal signal reaches it;
+  # fd 9 (run.sh's lock) is not handed down, so the lock is free when run.sh exits.
   setsid dockerd \
     --bridge=none --iptables=false --ip6tables=false --ip-forward=false --ip-masq=false \
     --data-root "$DATA_ROOT" --exec-root "$RUN_DIR/exec" --pidfile "$PIDFILE" \
     -H "unix://$SOCKET" --storage-driver overlay2 \
-    >>"$LOG" 2>&1 </dev/null &
+    >>"$LOG" 2>&1 </dev/null 9>&- &
   local i
   for ((i = 0; i < 60; i++)); do
     if DOCKER_HOST=unix://$SOCKET "$DOCKER" info >/dev/null 2>&1; then

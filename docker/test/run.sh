@@ -35,6 +35,14 @@ timing() {
 
 [ "$(id -u)" = 0 ] || die "needs root (apt, dockerd)"
 
+# One run at a time on a machine: they would share the daemon, its cache and the stack's ports.
+mkdir -p "$CELERIAC_DOCKER_CACHE"
+exec 9>"$CELERIAC_DOCKER_CACHE/run.lock"
+if ! flock -n 9; then
+  echo "another test:compose is running on this machine; waiting for it"
+  flock 9
+fi
+
 # --- 1. packages --------------------------------------------------------------------------
 missing=()
 for pkg in docker.io docker-compose debootstrap; do
