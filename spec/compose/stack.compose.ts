@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
+import { parse } from 'yaml';
 import { chain, chord, createApp, group, type App } from '../../lib/index.js';
 import { AMQP_URL, REDIS_URL } from '../support/apps.js';
 import { Workload } from '../support/loss-checker.js';
-import { LEDGER, SPEC_APP, clearLedger, compose, composeEnv, containers, docker, ensureWorkers, inspect, logs, phase, ready, until, workersReady } from './support/stack.js';
+import { LEDGER, ROOT, SPEC_APP, clearLedger, compose, composeEnv, containers, docker, ensureWorkers, inspect, logs, phase, ready, until, workersReady } from './support/stack.js';
 
 /**
  * The docker-compose deployment, up for real: docker/docker-compose.yml with the test profile
@@ -70,6 +72,17 @@ describe('docker-compose deployment', () => {
       } finally {
         await app.close();
       }
+    });
+  });
+
+  it("the worker's health check (celeriac inspect ping to its own node) answers inside its container", async () => {
+    await phase('worker health check', async () => {
+      const shipped = parse(readFileSync(new URL('docker/docker-compose.yml', `file://${ROOT}`), 'utf8')) as { services: { worker: { healthcheck: { test: string[] } } } };
+      const [kind, command] = shipped.services.worker.healthcheck.test as [string, string];
+      assert.equal(kind, 'CMD-SHELL');
+      const [id] = await containers('worker');
+      const out = await docker(['exec', id!, 'sh', '-c', command.replaceAll('$$', '$')]); // compose's $$ is a literal $
+      assert.match(out, /-> celeriac@\S+: OK[^]*1 node online/);
     });
   });
 
