@@ -99,4 +99,12 @@ docker image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' celeriac-ci/celeri
 timing "app image (docker/Dockerfile)"
 
 # --- 4. the spec ----------------------------------------------------------------------------
+# Whatever a killed earlier run left in this daemon goes first; then the stack's ports
+# (docker/compose.test.yml) must be free, or the stack would meet someone else's server.
+"${COMPOSE[@]}" down -v --remove-orphans >/dev/null 2>&1
+for port in 5679 15679 25679 4379 6389; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    die "port $port is in use on this machine; the test stack needs it (docker/compose.test.yml)"
+  fi
+done
 node --test --test-concurrency=1 --test-timeout=600000 dist/spec/compose/stack.compose.js
