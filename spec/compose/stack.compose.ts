@@ -49,6 +49,23 @@ describe('docker-compose deployment', () => {
     redis?.disconnect();
   });
 
+  it('the test profile keeps the shipped commands, health checks, restart policies and dependencies, but for the port flags', () => {
+    type Service = { command?: string[]; healthcheck?: unknown; restart?: string; depends_on?: unknown; init?: boolean; stop_grace_period?: string };
+    const read = (file: string) => parse(readFileSync(new URL(file, `file://${ROOT}`), 'utf8')) as { services: Record<string, Service> };
+    const shipped = read('docker/docker-compose.yml').services;
+    const test = read('docker/compose.test.yml').services;
+    assert.deepEqual(Object.keys(test).sort(), Object.keys(shipped).sort());
+    // Redis: the shipped command (its persistence) with the test's address added.
+    assert.deepEqual(test.redis!.command, [...shipped.redis!.command!, '--bind', '127.0.0.1', '--port', '6389']);
+    // Workers: the shipped command, metrics on a free port instead of 9808 (replicas share the host's ports).
+    assert.deepEqual(test.worker!.command, shipped.worker!.command!.map((arg) => (arg === '9808' ? '0' : arg)));
+    for (const [name, service] of Object.entries(test)) {
+      for (const key of ['restart', 'depends_on', 'init', 'stop_grace_period'] as const) assert.equal(service[key], undefined, `compose.test.yml overrides ${name}.${key}`);
+      if (name !== 'redis') assert.equal(service.healthcheck, undefined, `compose.test.yml overrides ${name}'s health check`);
+      if (name !== 'redis' && name !== 'worker') assert.equal(service.command, undefined, `compose.test.yml overrides ${name}'s command`);
+    }
+  });
+
   it('walkthrough: the example tasks, chain, group and chord, results in the stack\'s Redis', async () => {
     await phase('walkthrough', async () => {
       process.env.CELERIAC_BROKER_URL = AMQP_URL;
