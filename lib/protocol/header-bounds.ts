@@ -9,8 +9,9 @@ import { MAX_DEAD_LETTER_ERROR_CHARS, MAX_REPR_CHARS, truncateText } from '../ut
  *
  * `argsrepr`/`kwargsrepr` are cut to MAX_REPR_CHARS, every other string (or Buffer) value to
  * MAX_STRING_HEADER_CHARS, with the truncation marker. A table or array is kept as it is while
- * its strings, keys and values come to at most MAX_STRING_HEADER_CHARS (nested at most
- * MAX_NESTED_HEADER_DEPTH deep); a bigger one is replaced by its JSON text, cut likewise.
+ * its strings, keys and values come to at most MAX_STRING_HEADER_CHARS; a bigger one is
+ * replaced by its JSON text, cut likewise, and one nested deeper than MAX_NESTED_HEADER_DEPTH
+ * by a text saying so.
  * Returns `headers` itself when nothing is over its bound (the common case: no copy).
  */
 export function boundedHeaders(headers: Record<string, unknown>): Record<string, unknown> {
@@ -34,15 +35,20 @@ function boundedValue(value: unknown, bound: number): unknown {
   // Characters, not bytes: 4 bytes each at most in UTF-8, still far below amqplib's limit.
   if (text !== undefined) return text.length > bound ? truncateText(text, bound) : value;
   if (typeof value !== 'object' || value === null) return value;
-  if (sizeOf(value, 0, MAX_STRING_HEADER_CHARS) <= MAX_STRING_HEADER_CHARS) return value;
+  const size = sizeOf(value, 0, MAX_STRING_HEADER_CHARS);
+  if (size <= MAX_STRING_HEADER_CHARS) return value;
+  if (size === Infinity) return NESTED_TOO_DEEP;
   let json: string;
   try {
     json = JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) ?? String(value);
   } catch {
-    json = String(value); // nested too deep for JSON.stringify
+    return NESTED_TOO_DEEP; // a value JSON cannot write
   }
   return truncateText(json, MAX_STRING_HEADER_CHARS);
 }
+
+/** What replaces a table or array nested deeper than MAX_NESTED_HEADER_DEPTH. */
+const NESTED_TOO_DEEP = `[a table or array nested deeper than ${MAX_NESTED_HEADER_DEPTH} levels, removed]`;
 
 function textOf(value: unknown): string | undefined {
   return typeof value === 'string' ? value : Buffer.isBuffer(value) ? value.toString('utf8') : undefined;
