@@ -218,24 +218,23 @@ export class TaskRequest {
     return { state: 'RETRY', error, delayMs, runtimeMs };
   }
 
-  /** The retry of a run cannot be sent, ever: the run is its final one (see retry). */
-  private async retryUnsendable(env: RequestEnvironment, error: unknown, runtimeMs: number, publishError: unknown): Promise<RequestOutcome> {
-    const outcome: SettledOutcome = { state: 'FAILURE', error, runtimeMs };
-    if (!this.message.headers.ignore_result && env.app.hasBackend) {
-      const stored = await this.record(env, failureMeta(this.message.headers, error));
-      if (stored !== true) return this.notRecorded(env, stored, outcome);
-    }
-    const text = `its retry cannot be sent: ${errorText(publishError)}`;
-    return this.deadLetterAfterRun(env, { reason: 'retry', error: text }, outcome);
+  /**
+   * The retry of a run cannot be sent, ever: the run is its final one (see retry) — settled as a
+   * FAILURE (recorded, its workflow told), then dead-lettered instead of acked.
+   */
+  private retryUnsendable(env: RequestEnvironment, error: unknown, runtimeMs: number, publishError: unknown): Promise<RequestOutcome> {
+    const deadLettered: DeadLettered = { reason: 'retry', error: `its retry cannot be sent: ${errorText(publishError)}` };
+    return this.settle(env, () => failureMeta(this.message.headers, error), { state: 'FAILURE', error, runtimeMs }, deadLettered);
   }
 
   /**
    * Records `meta` (unless results are ignored), continues the workflow the message embeds
    * (chain, callbacks, chord), then acks. An outage on the way leaves the message unacked: it is
    * requeued and everything is done again (with the same ids) on redelivery. A failure no retry
-   * can fix dead-letters it instead (see the class comment).
+   * can fix dead-letters it instead (see the class comment), as does `deadLettered` once the
+   * rest is done.
    */
-  private async settle(env: RequestEnvironment, makeMeta: () => TaskMeta, outcome: SettledOutcome): Promise<RequestOutcome> {
+  private async settle(env: RequestEnvironment, makeMeta: () => TaskMeta, outcome: SettledOutcome, deadLettered?: DeadLettered): Promise<RequestOutcome> {
     const ignored = this.message.headers.ignore_result || !env.app.hasBackend;
     const workflow = hasWorkflow(this.message);
     // Built only when recorded or passed on: a fire-and-forget task needs none.
@@ -266,6 +265,7 @@ export class TaskRequest {
       }
       if (unsendable.length > 0) return this.deadLetterAfterRun(env, { reason: 'workflow', error: unsendable.map((u) => u.message).join('; ') }, outcome);
     }
+    if (deadLettered) return this.deadLetterAfterRun(env, deadLettered, outcome);
     if (!this.delivery.ack()) {
       env.logger.warn(`Task ${this.name}[${this.id}] could not be acked (connection lost); the broker will redeliver it`);
     }
