@@ -318,7 +318,7 @@ export class TaskRequest {
   }
 
   private requeue(env: RequestEnvironment, error: unknown): RequestOutcome {
-    env.logger.error(`Task ${this.name}[${this.id}]: outcome could not be recorded or passed on (${(error as Error)?.message}); message requeued`);
+    env.logger.error(`Task ${this.name}[${this.id}]: outcome could not be recorded or passed on (${errorText(error)}); message requeued`);
     this.delivery.reject(true);
     return { state: 'REQUEUED', error };
   }

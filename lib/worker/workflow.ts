@@ -85,7 +85,7 @@ interface HeaderTask {
 }
 
 /** Longest error text kept per unsendable part (it ends up in a dead-letter header). */
-export const MAX_PART_ERROR_CHARS = 500;
+const MAX_PART_ERROR_CHARS = 500;
 /** Longest task name, and task id, quoted in an unsendable part's error text. */
 const MAX_PART_NAME_CHARS = 200;
 const MAX_PART_ID_CHARS = 80;
