@@ -270,7 +270,7 @@ class RedisBackend extends KeyValueBackend {
     const reason = this.scrub(err instanceof Error ? err.message : String(err));
     const last = this.lastConnectionError;
     const detail = last && !reason.includes(last) ? `${reason} (last connection error: ${last})` : reason;
-    return new BackendError(this.url, `${command} failed: ${detail}`, { cause: err, permanent: isRefusal(err) });
+    return new BackendError(this.url, `${command} failed: ${detail}`, { cause: err, permanent: isRedisRefusal(err) });
   }
 
   private scrub(text: string): string {
@@ -408,17 +408,19 @@ function flushable(client: Redis): { flushQueue?: (error: Error) => void } {
 
 /**
  * Error replies Redis gives while it cannot serve for a while (loading its data set, a script
- * running too long, a replica or cluster not ready, out of memory, persistence failing): an
- * outage that passes, not a refusal of the command.
+ * running too long, a replica or cluster not ready — READONLY from a former master after a
+ * fail-over —, out of memory, persistence failing, every client slot taken) or while this
+ * client is not let in (NOAUTH, WRONGPASS: the password was rotated and the new one is not
+ * deployed yet): an outage that passes, not a refusal of the command.
  */
-const PASSING_REPLY = /\b(?:LOADING|BUSY|MASTERDOWN|READONLY|OOM|TRYAGAIN|CLUSTERDOWN|NOREPLICAS|MISCONF|NOSCRIPT|EXECABORT)\b/;
+const PASSING_REPLY = /\b(?:LOADING|BUSY|MASTERDOWN|READONLY|OOM|TRYAGAIN|CLUSTERDOWN|NOREPLICAS|MISCONF|NOSCRIPT|EXECABORT|NOAUTH|WRONGPASS)\b|max number of clients reached/;
 
 /**
  * Whether ioredis's error is Redis refusing this command for good — an error reply such as
  * WRONGTYPE (the key holds another type) or ERR — rather than a connection that failed, a
  * timeout or a passing condition (PASSING_REPLY). Sending the same command again cannot help.
  */
-function isRefusal(err: unknown): boolean {
+export function isRedisRefusal(err: unknown): boolean {
   if (!(err instanceof Error) || err.name !== 'ReplyError') return false;
   return !PASSING_REPLY.test(err.message);
 }

@@ -69,7 +69,8 @@ export const COMPRESSION_NAMES: readonly string[] = METHODS.filter((m) => m.comp
  * The body of a message whose `compression` header is `method`, inflated. Throws
  * InvalidMessageError: 'compression' when Node has no decoder for the method (bzip2, lzma,
  * zstd on older Node) or the header is not a string; 'too-large' when the result would exceed
- * `maxBytes` (null: Node's Buffer limit); 'decode' when the body is not valid for the method.
+ * `maxBytes` (null: Node's Buffer limit; left out: DEFAULT_MAX_DECOMPRESSED_BYTES, applied here
+ * only); 'decode' when the body is not valid for the method.
  */
 export function decompressBody(body: Buffer, method: unknown, maxBytes: number | null = DEFAULT_MAX_DECOMPRESSED_BYTES): Buffer {
   const name = Buffer.isBuffer(method) ? method.toString('utf8') : method;

@@ -1,6 +1,6 @@
 import { InvalidMessageError, SerializationError } from '../errors/errors.js';
 import type { MessageProperties, OutgoingMessage } from '../broker/transport.js';
-import { COMPRESSION_HEADER, DEFAULT_MAX_DECOMPRESSED_BYTES, decompressBody } from './compression.js';
+import { COMPRESSION_HEADER, decompressBody } from './compression.js';
 import { dateHeaderText } from './dates.js';
 import { findUnencodable, type EncodableFormat } from './encodable.js';
 import { preview } from '../util/preview.js';
@@ -135,7 +135,7 @@ export function decodeTaskMessage(body: Buffer, properties: MessageProperties, a
   const serializer = acceptedSerializer(properties.contentType, accept);
   const compression = properties.headers?.[COMPRESSION_HEADER];
   if (compression !== undefined && compression !== null) {
-    body = decompressBody(body, compression, options.maxBodyBytes === undefined ? DEFAULT_MAX_DECOMPRESSED_BYTES : options.maxBodyBytes);
+    body = decompressBody(body, compression, options.maxBodyBytes);
   }
   let decoded: unknown;
   try {

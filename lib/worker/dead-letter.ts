@@ -1,6 +1,7 @@
 import type { App } from '../app/app.js';
 import type { Delivery, Transport } from '../broker/transport.js';
 import { deadLetterDeclaration, deadLetterQueueName } from '../app/queues.js';
+import { boundedHeaders } from '../protocol/header-bounds.js';
 import { MAX_DEAD_LETTER_ERROR_CHARS, truncateText } from '../util/truncate.js';
 import { isRetryableFault } from './fault-kind.js';
 
@@ -34,7 +35,9 @@ const REQUEUE_DROPPED_HEADERS: readonly string[] = [
  * publish fails, the original is requeued instead — the message is never dropped. The copy has
  * no AMQP expiration (the dead-letter queue has no dead-letter target: it would vanish). A copy
  * that can never be published as it is (the original's headers plus ours exceed what the client
- * can encode) goes with only the task's `id` and `task` headers besides ours, body unchanged.
+ * can encode) goes with its headers cut to their bounds (boundedHeaders), and if even that
+ * cannot be published, with only the task's `id` and `task` headers besides ours (cut likewise),
+ * body unchanged.
  * Resolves true when the message was dead-lettered.
  */
 export async function deadLetter(transport: Transport, delivery: Delivery, reason: string, error: string): Promise<boolean> {
@@ -50,12 +53,17 @@ export async function deadLetter(transport: Transport, delivery: Delivery, reaso
     transport.publish({ ...properties, body: delivery.body, headers: { ...headers, ...ours }, persistent: true }, { exchange: '', routingKey: target, mandatory: true });
   try {
     await declareOnce(transport, delivery.queue);
-    try {
-      await publish(delivery.properties.headers);
-    } catch (first) {
-      if (isRetryableFault(first)) throw first;
-      const { id, task } = delivery.properties.headers;
-      await publish({ id, task });
+    const { headers } = delivery.properties;
+    const { id, task } = headers;
+    const attempts = [headers, boundedHeaders(headers), boundedHeaders({ id, task })];
+    for (const [index, attempt] of attempts.entries()) {
+      if (index === 1 && attempt === headers) continue; // nothing over its bound: cutting changes nothing
+      try {
+        await publish(attempt);
+        break;
+      } catch (error) {
+        if (isRetryableFault(error) || index === attempts.length - 1) throw error;
+      }
     }
   } catch {
     // Declared again next time: the queue may have been deleted since.

@@ -6,24 +6,26 @@ import type { TaskContext } from '../app/task-context.js';
 import type { TaskMeta } from '../backends/result-backend.js';
 import type { Delivery } from '../broker/transport.js';
 import type { TaskMessage } from '../protocol/task-message.js';
-import { BackendError, SerializationError, UnsendableError } from '../errors/errors.js';
+import { SerializationError, UnsendableError } from '../errors/errors.js';
 import { deadLetter } from './dead-letter.js';
 import { isRetryableFault } from './fault-kind.js';
 import { forward } from './forward.js';
-import { TaskTerminated, type PoolJob, type TaskPool } from './pool/pool.js';
+import { TaskTerminated, UnpassableResult, type PoolJob, type TaskPool } from './pool/pool.js';
 import { decideRetry } from './retry-policy.js';
 import { timeLimitsOf, type TimeLimits } from './time-limits.js';
 import { RequestContext } from './request-context.js';
 import { failureMeta, retryMeta, revokedMeta, successMeta } from './outcome.js';
 import { continueWorkflow } from './workflow.js';
 import { sleep } from '../util/long-timeout.js';
+import { MAX_ERROR_MESSAGE_CHARS, truncateText } from '../util/truncate.js';
 import { runInTaskSpan, withTraceContext } from '../tracing/trace-context.js';
 
 /**
  * Outcome of one request, for logs, events and specs. `deadLettered`: the task ran (or was
  * revoked) but its message went to `<queue>.dead-letter` instead of being acked plainly, with
- * the reason and error text of its headers — `workflow` (a part of its workflow cannot be sent)
- * or `result-store` (the result backend refuses its outcome for good).
+ * the reason and error text of its headers — `workflow` (a part of its workflow cannot be sent),
+ * `result-store` (the result backend refuses its outcome for good) or `retry` (its retry cannot
+ * be sent: recorded FAILURE instead).
  */
 export type RequestOutcome =
   | { state: 'SUCCESS'; result: unknown; runtimeMs: number; deadLettered?: DeadLettered }
@@ -34,8 +36,11 @@ export type RequestOutcome =
   /** The outcome could not be recorded or passed on for now (an outage); the message went back to the queue. */
   | { state: 'REQUEUED'; error: unknown; deadLettered?: undefined };
 
+/** What a request that ran (or was revoked) ends with before it is acked or dead-lettered. */
+type SettledOutcome = Exclude<RequestOutcome, { state: 'REQUEUED' }>;
+
 export interface DeadLettered {
-  reason: 'workflow' | 'result-store';
+  reason: 'workflow' | 'result-store' | 'retry';
   error: string;
 }
 
@@ -81,8 +86,9 @@ class RequestJob implements PoolJob {
  *   a later attempt can get past (isRetryableFault: broker or backend unreachable, timed out,
  *   connection or channel lost). An error that would recur on every run — the backend refusing
  *   the outcome for good (Redis WRONGTYPE), a workflow part that cannot be sent (a bad option,
- *   an exchange that does not exist) — ends the delivery in `<queue>.dead-letter` with its
- *   reason (`result-store`, `workflow`) after what can be recorded is recorded: one run.
+ *   an exchange that does not exist, a retry whose headers cannot be encoded) — ends the
+ *   delivery in `<queue>.dead-letter` with its reason (`result-store`, `workflow`, `retry`)
+ *   after what can be recorded is recorded: one run.
  */
 export class TaskRequest {
   #abort: AbortController | undefined;
@@ -154,7 +160,7 @@ export class TaskRequest {
     }
     const context = new RequestContext(this.message, this.delivery, env.hostname, this, env.logger);
     const started = performance.now();
-    let outcome: RequestOutcome;
+    let outcome: SettledOutcome;
     let meta: () => TaskMeta;
     try {
       const limits = timeLimitsOf(headers, this.task.options);
@@ -188,8 +194,10 @@ export class TaskRequest {
   /**
    * Retry: record RETRY (with the error), re-publish the message with retries + 1 through the
    * delay tiers and only after the broker confirmed it, ack the original. The embedded workflow
-   * is not continued: chain, chord and errbacks wait for the final outcome. Any step failing
-   * requeues the original, so the run is repeated rather than lost.
+   * is not continued: chain, chord and errbacks wait for the final outcome. An outage on the way
+   * requeues the original, so the run is repeated rather than lost; a copy that can never be
+   * published (isRetryableFault false) makes the run final: FAILURE is recorded with the task's
+   * error and the message dead-lettered (reason `retry`).
    */
   private async retry(env: RequestEnvironment, error: unknown, delayMs: number, runtimeMs: number): Promise<RequestOutcome> {
     const { headers } = this.message;
@@ -201,7 +209,8 @@ export class TaskRequest {
     try {
       await forward(env.app, this.delivery, { ...this.delivery.properties.headers, retries: headers.retries + 1, eta }, delayMs);
     } catch (publishError) {
-      return this.requeue(env, publishError);
+      if (isRetryableFault(publishError)) return this.requeue(env, publishError);
+      return this.retryUnsendable(env, error, runtimeMs, publishError);
     }
     if (!this.delivery.ack()) {
       env.logger.warn(`Task ${this.name}[${this.id}] could not be acked after its retry was sent (connection lost); it may run twice`);
@@ -210,20 +219,32 @@ export class TaskRequest {
   }
 
   /**
+   * The retry of a run cannot be sent, ever: the run is its final one (see retry) — settled as a
+   * FAILURE (recorded, its workflow told), then dead-lettered instead of acked.
+   */
+  private retryUnsendable(env: RequestEnvironment, error: unknown, runtimeMs: number, publishError: unknown): Promise<RequestOutcome> {
+    const deadLettered: DeadLettered = { reason: 'retry', error: `its retry cannot be sent: ${errorText(publishError)}` };
+    return this.settle(env, () => failureMeta(this.message.headers, error), { state: 'FAILURE', error, runtimeMs }, deadLettered);
+  }
+
+  /**
    * Records `meta` (unless results are ignored), continues the workflow the message embeds
    * (chain, callbacks, chord), then acks. An outage on the way leaves the message unacked: it is
    * requeued and everything is done again (with the same ids) on redelivery. A failure no retry
-   * can fix dead-letters it instead (see the class comment).
+   * can fix dead-letters it instead (see the class comment), as does `deadLettered` once the
+   * rest is done.
    */
-  private async settle(env: RequestEnvironment, makeMeta: () => TaskMeta, outcome: RequestOutcome): Promise<RequestOutcome> {
+  private async settle(env: RequestEnvironment, makeMeta: () => TaskMeta, outcome: SettledOutcome, deadLettered?: DeadLettered): Promise<RequestOutcome> {
     const ignored = this.message.headers.ignore_result || !env.app.hasBackend;
     const workflow = hasWorkflow(this.message);
     // Built only when recorded or passed on: a fire-and-forget task needs none.
     let meta = ignored && !workflow ? null : makeMeta();
     if (meta && !ignored) {
-      const stored = await this.record(env, meta);
+      // The threads pool found the value unstorable already (UnpassableResult): not sent to the store.
+      const unpassable = outcome.state === 'SUCCESS' && outcome.result instanceof UnpassableResult ? new SerializationError(outcome.result.problem) : null;
+      const stored = unpassable ?? (await this.record(env, meta));
       if (stored instanceof SerializationError && meta.status === 'SUCCESS') {
-        // The value cannot be stored: record that as the task's failure instead.
+        // The value cannot be stored: record that as the task's failure instead (never retried).
         const error = new SerializationError(`result of task ${this.name} cannot be serialized: ${stored.message}`);
         outcome = { state: 'FAILURE', error, runtimeMs: 'runtimeMs' in outcome ? outcome.runtimeMs : 0 };
         meta = failureMeta(this.message.headers, error);
@@ -244,6 +265,7 @@ export class TaskRequest {
       }
       if (unsendable.length > 0) return this.deadLetterAfterRun(env, { reason: 'workflow', error: unsendable.map((u) => u.message).join('; ') }, outcome);
     }
+    if (deadLettered) return this.deadLetterAfterRun(env, deadLettered, outcome);
     if (!this.delivery.ack()) {
       env.logger.warn(`Task ${this.name}[${this.id}] could not be acked (connection lost); the broker will redeliver it`);
     }
@@ -251,8 +273,8 @@ export class TaskRequest {
   }
 
   /**
-   * true when stored; otherwise the last error. Retries what an outage may explain, not a
-   * serialization error or a permanent refusal of the backend (isPermanentStoreFailure).
+   * true when stored; otherwise the last error. Retries only what an outage may explain
+   * (isRetryableFault): not a serialization error, a permanent refusal of the backend, a bug.
    */
   private async record(env: RequestEnvironment, meta: TaskMeta): Promise<true | unknown> {
     const context = { correlationId: this.id, ...(this.message.replyTo ? { replyTo: this.message.replyTo } : {}) };
@@ -263,7 +285,7 @@ export class TaskRequest {
         await env.app.backend.storeResult(meta, context);
         return true;
       } catch (error) {
-        if (isPermanentStoreFailure(error)) return error;
+        if (!isRetryableFault(error)) return error;
         lastError = error;
         env.logger.warn(`Task ${this.name}[${this.id}]: storing the result failed (${(error as Error).message}); attempt ${attempt + 1}`);
       }
@@ -272,13 +294,13 @@ export class TaskRequest {
   }
 
   /**
-   * The outcome was not stored: requeued when an outage explains it (it runs again once the
-   * backend is back), dead-lettered with reason `result-store` when the backend refuses it for
-   * good — running the task again would end the same way.
+   * The outcome was not stored: requeued when an outage explains it (isRetryableFault: it runs
+   * again once the backend is back), dead-lettered with reason `result-store` otherwise — the
+   * backend refuses it for good, and running the task again would end the same way.
    */
-  private notRecorded(env: RequestEnvironment, error: unknown, outcome: RequestOutcome): Promise<RequestOutcome> | RequestOutcome {
-    if (!isPermanentStoreFailure(error)) return this.requeue(env, error);
-    const text = `outcome ${outcome.state} of ${this.name}[${this.id}] cannot be stored: ${cut((error as Error)?.message ?? String(error), 500)}`;
+  private notRecorded(env: RequestEnvironment, error: unknown, outcome: SettledOutcome): Promise<RequestOutcome> | RequestOutcome {
+    if (isRetryableFault(error)) return this.requeue(env, error);
+    const text = `outcome ${outcome.state} of ${this.name}[${this.id}] cannot be stored: ${errorText(error)}`;
     return this.deadLetterAfterRun(env, { reason: 'result-store', error: text }, outcome);
   }
 
@@ -286,17 +308,17 @@ export class TaskRequest {
    * Moves the message to `<queue>.dead-letter` (acked once the copy is confirmed) after its task
    * ran. If even that publish fails (an outage), deadLetter requeues the message.
    */
-  private async deadLetterAfterRun(env: RequestEnvironment, deadLettered: DeadLettered, outcome: RequestOutcome): Promise<RequestOutcome> {
+  private async deadLetterAfterRun(env: RequestEnvironment, deadLettered: DeadLettered, outcome: SettledOutcome): Promise<RequestOutcome> {
     env.logger.error(`Task ${this.name}[${this.id}] ran (${outcome.state}) but ${deadLettered.error}; dead-lettering its message (${deadLettered.reason}), not running it again`);
     if (!(await deadLetter(env.app.transport, this.delivery, deadLettered.reason, deadLettered.error))) {
       env.logger.error(`Task ${this.name}[${this.id}] could not be dead-lettered; requeued`);
       return { state: 'REQUEUED', error: new Error(deadLettered.error) };
     }
-    return outcome.state === 'REQUEUED' ? outcome : { ...outcome, deadLettered };
+    return { ...outcome, deadLettered };
   }
 
   private requeue(env: RequestEnvironment, error: unknown): RequestOutcome {
-    env.logger.error(`Task ${this.name}[${this.id}]: outcome could not be recorded or passed on (${(error as Error)?.message}); message requeued`);
+    env.logger.error(`Task ${this.name}[${this.id}]: outcome could not be recorded or passed on (${errorText(error)}); message requeued`);
     this.delivery.reject(true);
     return { state: 'REQUEUED', error };
   }
@@ -308,16 +330,7 @@ function hasWorkflow(message: TaskMessage): boolean {
   return Boolean(embed.callbacks?.length || embed.errbacks?.length || embed.chain?.length || (embed.chord && message.headers.group));
 }
 
-/**
- * A failure to store an outcome that storing again cannot fix: a value the serializer cannot
- * encode, or the backend refusing the write for good (BackendError `permanent`, e.g. Redis
- * WRONGTYPE). Any other error of a backend is taken for an outage — the backend contract has
- * no other way to say so — and the message is requeued.
- */
-function isPermanentStoreFailure(error: unknown): boolean {
-  return error instanceof SerializationError || (error instanceof BackendError && error.permanent);
-}
-
-function cut(text: string, maxLength: number): string {
-  return text.length > maxLength ? `${text.slice(0, maxLength)}…` : text;
+/** An error's text in a log line or dead-letter header, cut with the truncation marker. */
+function errorText(error: unknown): string {
+  return truncateText((error as Error)?.message ?? String(error), MAX_ERROR_MESSAGE_CHARS);
 }

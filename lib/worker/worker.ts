@@ -12,9 +12,9 @@ import { decodeTaskMessage } from '../protocol/task-message.js';
 import { toMilliseconds, type Duration } from '../util/duration.js';
 import { preview } from '../util/preview.js';
 import { deadLetter } from './dead-letter.js';
-import { setLongTimeout, type LongTimeout } from '../util/long-timeout.js';
+import { setLongTimeout } from '../util/long-timeout.js';
 import { MAX_DEAD_LETTER_ERROR_CHARS, MAX_ERROR_MESSAGE_CHARS, truncateText } from '../util/truncate.js';
-import { forward } from './forward.js';
+import { EtaScheduler, HOLD_LIMIT_MS } from './eta-scheduler.js';
 import { createPool } from './pool/create-pool.js';
 import type { TaskPool } from './pool/pool.js';
 import { parseRate, RateLimiter } from './rate-limiter.js';
@@ -62,12 +62,7 @@ export interface WorkerOptions {
 
 const WORKER_OPTION_KEYS = ['concurrency', 'prefetchMultiplier', 'queues', 'hostname', 'shutdownTimeout', 'resultStoreRetryDelays', 'logger', 'pool', 'appModule', 'maxRedeliveries', 'maxMessageSize'];
 
-/**
- * A message whose ETA is at most this far ahead is held in the worker until due (it arrived a
- * little early: clock skew, or a producer that does not use the delay tiers); further ahead,
- * it is sent back through the broker's delay tiers and acked.
- */
-export const HOLD_LIMIT_MS = 1000;
+export { HOLD_LIMIT_MS };
 
 /** Events a Worker emits (for embedding, metrics and specs). */
 export interface WorkerEvents {
@@ -90,7 +85,7 @@ export interface WorkerEvents {
  * - a message that is not a runnable task goes to `<queue>.dead-letter` with the reason;
  * - no message is held unacked for long: one due more than HOLD_LIMIT_MS ahead goes back into
  *   the broker's delay tiers (acked once the copy is confirmed), nearer ones wait on a timer;
- *   neither takes a concurrency slot;
+ *   neither takes a concurrency slot (EtaScheduler);
  * - a rate-limited task waits without a concurrency slot and without blocking other tasks;
  * - stop(): no new deliveries; waiting messages are requeued at once; running tasks get up
  *   to `shutdownTimeout` to finish, then are aborted and their messages requeued.
@@ -110,7 +105,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /** Ready to run, in arrival order. */
   readonly #waiting: TaskRequest[] = [];
   /** Waiting for their ETA. */
-  readonly #scheduled = new Map<TaskRequest, LongTimeout>();
+  readonly #scheduled: EtaScheduler;
   /** Every request from start to settled (its outcome recorded and acked, or requeued). */
   readonly #running = new ArrayMap<TaskRequest, Promise<void>>();
   /** Requests whose task code is running: at most `concurrency`. */
@@ -150,6 +145,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.#limiter = new RateLimiter((name) => {
       const rate = app.tasks.get(name)?.options.rateLimit;
       return rate === undefined ? undefined : parseRate(rate);
+    });
+    this.#scheduled = new EtaScheduler(app, this.logger, {
+      due: (request) => this.enqueue(request),
+      isRunning: () => this.#state === 'running',
+      deferred: (request, delayMs) => this.emit('task-deferred', request, delayMs),
     });
     this.pool = createPool(options.pool ?? 'async', { size: this.concurrency, appModule: options.appModule, logger: this.logger });
     this.#environment = {
@@ -204,7 +204,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   /** Requests by stage, for inspection: code running, ready to run, waiting for their ETA. */
   requests(): { active: TaskRequest[]; reserved: TaskRequest[]; scheduled: TaskRequest[] } {
-    return { active: [...this.#executing], reserved: [...this.#waiting], scheduled: [...this.#scheduled.keys()] };
+    return { active: [...this.#executing], reserved: [...this.#waiting], scheduled: this.#scheduled.held };
   }
 
   /** Deliveries taken from the broker and not yet settled (prefetch in use). */
@@ -245,11 +245,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.#consumers.clear();
     await Promise.all(consumers.map((c) => c.cancel().catch((error: Error) => this.logger.warn(`cancelling the consumer failed: ${error.message}`))));
     for (const request of this.#waiting.splice(0)) request.delivery.reject(true);
-    for (const [request, timer] of this.#scheduled) {
-      timer.clear();
-      request.delivery.reject(true);
-    }
-    this.#scheduled.clear();
+    this.#scheduled.requeueAll();
     clearTimeout(this.#rateTimer);
     const finished = await Promise.race([
       this.drained().then(() => true),
@@ -313,38 +309,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   private dispatch(request: TaskRequest): void {
     const delay = request.delayMs();
-    if (delay > HOLD_LIMIT_MS) this.defer(request, delay);
-    else if (delay > 0) this.hold(request, delay);
+    if (delay > 0) this.#scheduled.schedule(request, delay);
     else this.enqueue(request);
-  }
-
-  /** Waits for a near ETA in the worker, without a concurrency slot. */
-  private hold(request: TaskRequest, delayMs: number): void {
-    const timer = setLongTimeout(() => {
-      this.#scheduled.delete(request);
-      this.enqueue(request);
-    }, delayMs);
-    this.#scheduled.set(request, timer);
-  }
-
-  /**
-   * Sends a message due later back into the broker's delay tiers, then acks it. If the broker
-   * does not take the copy, the worker holds the message itself instead (never drops it).
-   */
-  private defer(request: TaskRequest, delayMs: number): void {
-    const { delivery } = request;
-    forward(this.app, delivery, delivery.properties.headers, delayMs).then(
-      () => {
-        delivery.ack();
-        this.logger.info(`Task ${request.name}[${request.id}] due in ${delayMs} ms: sent to the delay tiers`);
-        this.emit('task-deferred', request, delayMs);
-      },
-      (error: Error) => {
-        this.logger.warn(`Task ${request.name}[${request.id}]: could not defer through the delay tiers (${error.message}); holding it`);
-        if (this.#state === 'running') this.hold(request, request.delayMs());
-        else delivery.reject(true);
-      },
-    );
   }
 
   private enqueue(request: TaskRequest): void {

@@ -4,6 +4,8 @@ import { rootContext, type CanvasHost, type DispatchContext } from '../canvas/ca
 import { Chain } from '../canvas/chain.js';
 import { nodeFromDict, taskIdsOf } from '../canvas/from-dict.js';
 import { Signature } from '../canvas/signature.js';
+import { MAX_EMBED_DEPTH } from '../canvas/embed-check.js';
+import { truncateText } from '../util/truncate.js';
 import { errorToExceptionInfo, exceptionMessage, isExceptionInfo } from '../protocol/exception-info.js';
 import { PROPAGATE_STATES, type TaskState } from '../protocol/states.js';
 import type { SignatureDict, TaskMessage } from '../protocol/task-message.js';
@@ -83,7 +85,10 @@ interface HeaderTask {
 }
 
 /** Longest error text kept per unsendable part (it ends up in a dead-letter header). */
-const MAX_ERROR_TEXT = 500;
+const MAX_PART_ERROR_CHARS = 500;
+/** Longest task name, and task id, quoted in an unsendable part's error text. */
+const MAX_PART_NAME_CHARS = 200;
+const MAX_PART_ID_CHARS = 80;
 
 /** Sends the parts of one task's workflow and collects those that cannot be sent. */
 class WorkflowSender {
@@ -206,21 +211,17 @@ function chordCallbackError(error: unknown): ExceptionInfo {
 }
 
 function nameOf(dict: SignatureDict): string {
-  return typeof dict.task === 'string' ? cut(dict.task, 200) : '?';
+  return typeof dict.task === 'string' ? truncateText(dict.task, MAX_PART_NAME_CHARS) : '?';
 }
 
 /** `name[id]` of a signature dict for error texts, bounded. */
 function describe(dict: SignatureDict): string {
   const id = (dict.options as Record<string, unknown> | null | undefined)?.task_id;
-  return `${nameOf(dict)}${typeof id === 'string' ? `[${cut(id, 80)}]` : ''}`;
+  return `${nameOf(dict)}${typeof id === 'string' ? `[${truncateText(id, MAX_PART_ID_CHARS)}]` : ''}`;
 }
 
 function errorText(error: unknown): string {
-  return cut(error instanceof Error ? `${error.name}: ${error.message}` : String(error), MAX_ERROR_TEXT);
-}
-
-function cut(text: string, maxLength: number): string {
-  return text.length > maxLength ? `${text.slice(0, maxLength)}…` : text;
+  return truncateText(error instanceof Error ? `${error.name}: ${error.message}` : String(error), MAX_PART_ERROR_CHARS);
 }
 
 /**
@@ -235,18 +236,27 @@ function errbackArgs(host: CanvasHost, errback: SignatureDict, failedId: string,
   return fn && fn.length >= 2 && ownArgs === 0 && errback.immutable !== true ? [failedId, info] : [failedId];
 }
 
-/** The task dicts that finish a workflow part: a signature itself, a chain's last, a chord's body's. */
-function finalTasks(dict: SignatureDict): SignatureDict[] {
+/**
+ * The task dicts that finish a workflow part: a signature itself, a chain's last, a chord's body's.
+ * A received embed was checked to nest at most MAX_EMBED_DEPTH deep (embed-check); a signature
+ * built in code was not, so the bound holds here too. A part nested deeper, or a chord with no
+ * body, cannot be sent: UnsendableError.
+ */
+export function finalTasks(dict: SignatureDict, depth = 0): SignatureDict[] {
+  if (depth > MAX_EMBED_DEPTH) throw new UnsendableError('workflow', nameOf(dict), `workflow part ${describe(dict)} is nested deeper than ${MAX_EMBED_DEPTH} levels`);
   const kwargs = (dict.kwargs ?? {}) as Record<string, unknown>;
   switch (dict.subtask_type) {
     case 'chain': {
       const tasks = (kwargs.tasks as SignatureDict[] | undefined) ?? [];
-      return tasks.length ? finalTasks(tasks[tasks.length - 1]!) : [];
+      return tasks.length ? finalTasks(tasks[tasks.length - 1]!, depth + 1) : [];
     }
     case 'group':
-      return ((kwargs.tasks as SignatureDict[] | undefined) ?? []).flatMap(finalTasks);
-    case 'chord':
-      return finalTasks(kwargs.body as SignatureDict);
+      return ((kwargs.tasks as SignatureDict[] | undefined) ?? []).flatMap((task) => finalTasks(task, depth + 1));
+    case 'chord': {
+      const body = kwargs.body;
+      if (typeof body !== 'object' || body === null) throw new UnsendableError('chord-body', nameOf(dict), `chord ${describe(dict)} has no body`);
+      return finalTasks(body as SignatureDict, depth + 1);
+    }
     default:
       return [dict];
   }

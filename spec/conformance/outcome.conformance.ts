@@ -134,6 +134,50 @@ export function describeOutcomeBehaviour(name: string, makeApp: () => App): void
       assert.equal(runs.get(id), 1);
     });
 
+    it('a backend that fails with a bug (TypeError), not an outage: one run, the message dead-lettered (result-store)', async () => {
+      const { app, worker, queue, runs } = setup();
+      const id = randomUUID();
+      const backend = app.backend;
+      const store = backend.storeResult.bind(backend);
+      backend.storeResult = async (meta, context) => {
+        if (meta.task_id === id) throw new TypeError("Cannot read properties of undefined (reading 'set')");
+        return store(meta, context);
+      };
+      await worker.start();
+      await app.sendTask('spec.out.count', [], {}, { taskId: id });
+      const [dead] = await takeMessages(app.transport, `${queue}.dead-letter`, 1, 30_000);
+      assert.equal(dead!.properties.correlationId, id);
+      assert.equal(dead!.properties.headers[DEAD_LETTER_HEADERS.reason], 'result-store');
+      assert.match(String(dead!.properties.headers[DEAD_LETTER_HEADERS.error]), /cannot be stored: Cannot read properties/);
+      assert.equal(runs.get(id), 1);
+    });
+
+    it('a retry that can never be published (headers the client cannot encode): one run, FAILURE, dead-lettered (retry)', async () => {
+      const { app, worker, queue } = setup();
+      const id = randomUUID();
+      let retryRuns = 0;
+      app.task('spec.out.retry', function (this: TaskContext) {
+        retryRuns += 1;
+        throw this.retry({ countdown: 0, exc: new Error('once more') });
+      });
+      const transport = app.transport;
+      const publish = transport.publish.bind(transport);
+      transport.publish = async (message, target) => {
+        if (message.headers?.id === id && message.headers.retries === 1) throw new RangeError('Encoded field table (headers or arguments) exceeds the 65536 byte encoding buffer');
+        return publish(message, target);
+      };
+      await worker.start();
+      const result = await app.sendTask('spec.out.retry', [], {}, { taskId: id });
+      const [dead] = await takeMessages(app.transport, `${queue}.dead-letter`, 1, 30_000);
+      assert.equal(dead!.properties.correlationId, id);
+      assert.equal(dead!.properties.headers[DEAD_LETTER_HEADERS.reason], 'retry');
+      assert.match(String(dead!.properties.headers[DEAD_LETTER_HEADERS.error]), /its retry cannot be sent: Encoded field table/);
+      const failed = await result.get({ timeout: '10s' }).then(() => null, (e: unknown) => e);
+      assert.ok(failed instanceof TaskFailedError);
+      assert.match(failed.excMessage, /once more/);
+      assert.equal(retryRuns, 1);
+    });
+
     it('a suspect runs beside a long task, healthy tasks keep their slots, and no two suspects run together', async () => {
       const { app, worker, queue } = setup({ concurrency: 3 });
       const gates = new Map([['long', gate()], ['s1', gate()], ['s2', gate()]]);

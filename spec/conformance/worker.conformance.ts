@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { currentTask, PublishError, TaskFailedError, type App, type TaskContext, type Worker, type WorkerOptions } from '../../lib/index.js';
+import { BackendError, currentTask, PublishError, TaskFailedError, type App, type TaskContext, type Worker, type WorkerOptions } from '../../lib/index.js';
 import { DEAD_LETTER_HEADERS } from '../../lib/worker/dead-letter.js';
 import { gate, removeAppQueues, takeMessages } from '../support/apps.js';
 
@@ -207,7 +207,8 @@ export function describeWorkerBehaviour(name: string, makeApp: () => App): void 
       let attempts = 0;
       backend.storeResult = async () => {
         attempts += 1;
-        throw new Error('backend down');
+        // An outage as a backend reports one (an error that is not BackendError is not one).
+        throw new BackendError('spec://', 'backend down');
       };
       await worker.start();
       await task.delay();

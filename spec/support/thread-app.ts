@@ -28,4 +28,12 @@ export const nap = app.task('spec.threads.nap', (ms: number) => new Promise((res
 export const classy = app.task('spec.threads.classy', () => new (class Point {
   x = 1;
 })());
+/** The same value, its result ignored: nothing stores it, so the run succeeds (as in the async pool). */
+export const classyIgnored = app.task('spec.threads.classy-ignored', () => new (class Point {
+  x = 1;
+})(), { ignoreResult: true });
+/** The same value from a task that autoretries every Error: its own result's SerializationError is not retried. */
+export const classyAutoretry = app.task('spec.threads.classy-autoretry', () => new (class Point {
+  x = 1;
+})(), { autoretryFor: [Error], maxRetries: 3, defaultRetryDelay: 0 });
 export default app;

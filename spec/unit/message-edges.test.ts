@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import { describe, it } from 'node:test';
 import { resolveConfig } from '../../lib/app/config.js';
@@ -12,6 +14,8 @@ import { serializerNamed } from '../../lib/protocol/serializers.js';
 import { decodeTaskMessage, encodeTaskMessage } from '../../lib/protocol/task-message.js';
 import { MAX_ERROR_MESSAGE_CHARS, MAX_REPR_CHARS, MAX_TRACEBACK_CHARS, truncateText } from '../../lib/util/truncate.js';
 import { placeKeywordArguments } from '../../lib/worker/executor.js';
+import { DEAD_LETTER_HEADERS, deadLetter } from '../../lib/worker/dead-letter.js';
+import type { Delivery, OutgoingMessage, Transport } from '../../lib/broker/transport.js';
 
 const ACCEPT = ['json', 'msgpack'];
 const ID = '5b7ee3b4-7a08-4f4d-9a4c-7c2a3c8f0a11';
@@ -213,5 +217,59 @@ describe('headers of a message published again', () => {
     assert.match(String(bounded.note), /truncated\]$/);
     assert.deepEqual(bounded.nested, { keep: 1 });
     assert.ok(Buffer.byteLength(JSON.stringify(bounded)) < 32 * 1024);
+  });
+
+  it('bound a table or array header too, so amqplib can encode every copy (retry, deferral, dead letter)', () => {
+    // amqplib's own table encoder (not in its package exports: loaded by path).
+    const require = createRequire(import.meta.url);
+    const { encodeTable } = require(join(dirname(require.resolve('amqplib')), 'lib', 'codec.js')) as { encodeTable: (buffer: Buffer, value: unknown, offset: number) => number };
+    const encodes = (headers: Record<string, unknown>): boolean => {
+      try {
+        encodeTable(Buffer.alloc(64 * 1024), headers, 0);
+        return true;
+      } catch (error) {
+        assert.ok(error instanceof RangeError, String(error));
+        return false;
+      }
+    };
+    const strings = { task: 'tasks.add', timelimit: [null, null], notes: Array.from({ length: 100 }, () => 'n'.repeat(1000)) };
+    const numbers = { task: 'tasks.add', table: Object.fromEntries(Array.from({ length: 20_000 }, (_, i) => [`k${i}`, i])) };
+    let deep: unknown = 'leaf';
+    for (let i = 0; i < 20_000; i++) deep = [deep];
+    for (const headers of [strings, numbers, { task: 'tasks.add', deep }]) {
+      assert.equal(encodes(headers), false, 'the spec needs headers amqplib refuses');
+      const bounded = boundedHeaders(headers);
+      assert.ok(encodes(bounded), 'bounded headers encode');
+      assert.deepEqual(bounded.task, 'tasks.add');
+    }
+    assert.match(String(boundedHeaders(strings).notes), /^\["nnn.*truncated\]$/);
+    assert.deepEqual(boundedHeaders(strings).timelimit, [null, null]);
+  });
+
+  it('a dead-letter copy whose headers amqplib refuses keeps them cut to their bounds, not only id and task', async () => {
+    const require = createRequire(import.meta.url);
+    const { encodeTable } = require(join(dirname(require.resolve('amqplib')), 'lib', 'codec.js')) as { encodeTable: (buffer: Buffer, value: unknown, offset: number) => number };
+    const published: OutgoingMessage[] = [];
+    const transport = {
+      declareQueue: async () => {},
+      publish: async (message: OutgoingMessage) => {
+        encodeTable(Buffer.alloc(64 * 1024), message.headers ?? {}, 0); // throws RangeError as amqplib does
+        published.push(message);
+      },
+    } as unknown as Transport;
+    let settled = '';
+    const headers = { ...properties().headers, root_id: ID, retries: 2, notes: Array.from({ length: 100 }, () => 'n'.repeat(1000)) };
+    const delivery = {
+      body: BODY, properties: { ...properties(), headers }, exchange: '', routingKey: 'spec.dl', queue: `spec.dl.${ID}`, redelivered: false,
+      ack: () => ((settled = 'ack'), true),
+      reject: () => ((settled = 'reject'), true),
+    } as Delivery;
+    assert.equal(await deadLetter(transport, delivery, 'decode', 'spec'), true);
+    assert.equal(settled, 'ack');
+    const [copy] = published;
+    assert.equal(copy!.headers![DEAD_LETTER_HEADERS.reason], 'decode');
+    assert.equal(copy!.headers!.retries, 2, 'headers within their bounds are kept');
+    assert.equal(copy!.headers!.root_id, ID);
+    assert.match(String(copy!.headers!.notes), /truncated\]$/);
   });
 });

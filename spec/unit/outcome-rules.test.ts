@@ -6,6 +6,9 @@ import { celeryOptionsToCall } from '../../lib/canvas/signature-options.js';
 import { BackendError, BrokerConnectionError, ClosedError, ConfigError, InvalidMessageError, PublishError, SerializationError } from '../../lib/errors/errors.js';
 import { decodeTaskMessage } from '../../lib/protocol/task-message.js';
 import { isRetryableFault } from '../../lib/worker/fault-kind.js';
+import { finalTasks } from '../../lib/worker/workflow.js';
+import { isRedisRefusal } from '../../lib/backends/redis-backend.js';
+import { UnsendableError } from '../../lib/errors/errors.js';
 import { messageVectors, propertiesOf } from '../support/vectors.js';
 
 describe('embed check and fault kinds', () => {
@@ -83,5 +86,51 @@ describe('embed check and fault kinds', () => {
     ];
     for (const error of retryable) assert.equal(isRetryableFault(error), true, error.message);
     for (const error of deterministic) assert.equal(isRetryableFault(error), false, error.message);
+  });
+
+  it('takes only the AMQP reply codes of a passing condition for an outage', () => {
+    const closed = (code: number) => Object.assign(new Error(`Channel closed by server: ${code}`), { code });
+    const retryable = [320, 504, 506, 541];
+    const deterministic = [311, 312, 313, 402, 403, 404, 405, 406, 501, 502, 503, 505, 530, 540];
+    for (const code of retryable) assert.equal(isRetryableFault(closed(code)), true, String(code));
+    for (const code of deterministic) assert.equal(isRetryableFault(closed(code)), false, String(code));
+    // A bug in a backend is not an outage either: it would fail the same way on every run.
+    assert.equal(isRetryableFault(new TypeError("Cannot read properties of undefined (reading 'set')")), false);
+  });
+
+  it('takes a Redis reply that passes (auth, client table, fail-over, cluster) for an outage, WRONGTYPE for a refusal', () => {
+    const reply = (message: string) => Object.assign(new Error(message), { name: 'ReplyError' });
+    const passing = [
+      'NOAUTH Authentication required.',
+      'WRONGPASS invalid username-password pair or user is disabled.',
+      'ERR max number of clients reached',
+      "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
+      "READONLY You can't write against a read only replica.",
+      'TRYAGAIN Multiple keys request during rehashing of slot',
+      'CLUSTERDOWN The cluster is down',
+      'LOADING Redis is loading the dataset in memory',
+    ];
+    for (const message of passing) assert.equal(isRedisRefusal(reply(message)), false, message);
+    assert.equal(isRedisRefusal(reply('WRONGTYPE Operation against a key holding the wrong kind of value')), true);
+    assert.equal(isRedisRefusal(reply("ERR wrong number of arguments for 'set' command")), true);
+    assert.equal(isRedisRefusal(new Error('Connection is closed.')), false);
+  });
+
+  it('finds the final tasks of a workflow part within the embed depth, and names a chord without a body', () => {
+    const sig = (task: string) => ({ task, args: [], kwargs: {}, options: {}, subtask_type: null, immutable: false });
+    const chainOf = (...tasks: unknown[]) => ({ task: 'celery.chain', args: [], kwargs: { tasks }, options: {}, subtask_type: 'chain', immutable: false });
+    assert.deepEqual(finalTasks(chainOf(sig('a'), sig('b')) as never).map((d) => d.task), ['b']);
+    assert.throws(() => finalTasks({ task: 'celery.chord', args: [], kwargs: { header: [sig('a')] }, options: {}, subtask_type: 'chord', immutable: false } as never), (error: unknown) => {
+      assert.ok(error instanceof UnsendableError, String(error));
+      assert.match(error.message, /chord celery\.chord has no body/);
+      return true;
+    });
+    let deep: unknown = sig('leaf');
+    for (let i = 0; i < 20_000; i++) deep = chainOf(deep);
+    assert.throws(() => finalTasks(deep as never), (error: unknown) => {
+      assert.ok(error instanceof UnsendableError, String(error));
+      assert.match(error.message, /nested deeper than 100 levels/);
+      return true;
+    });
   });
 });

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { TaskFailedError } from '../../lib/index.js';
-import { add, app, classy, inThread, nap, retrying, soft, spin } from '../support/thread-app.js';
+import type { RequestOutcome } from '../../lib/worker/request.js';
+import { add, app, classy, classyAutoretry, classyIgnored, inThread, nap, retrying, soft, spin } from '../support/thread-app.js';
 
 const APP_MODULE = new URL('../support/thread-app.js', import.meta.url).href;
 
@@ -38,6 +39,26 @@ describe('threads pool', () => {
       assert.match(e.excMessage, /a Point at result cannot be written as JSON/);
       return true;
     });
+  });
+
+  it('a result JSON cannot hold fails the task only where it is stored, and is never autoretried', async () => {
+    const outcomes = new Map<string, RequestOutcome['state'][]>();
+    const onDone = (request: { id: string }, outcome: RequestOutcome): void => {
+      outcomes.set(request.id, [...(outcomes.get(request.id) ?? []), outcome.state]);
+    };
+    worker.on('task-done', onDone);
+    try {
+      const ignored = await classyIgnored.delay();
+      const retried = await classyAutoretry.delay();
+      await assert.rejects(retried.get({ timeout: '10s' }), (e: unknown) => e instanceof TaskFailedError && e.excType === 'SerializationError');
+      const deadline = Date.now() + 10_000;
+      while (!(outcomes.has(ignored.id) && outcomes.has(retried.id)) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.deepEqual(outcomes.get(ignored.id), ['SUCCESS'], 'nothing stores an ignored result: the run succeeded');
+      await new Promise((resolve) => setTimeout(resolve, 200)); // a retry would be back by now (delay 0)
+      assert.deepEqual(outcomes.get(retried.id), ['FAILURE'], 'one run, not retried');
+    } finally {
+      worker.off('task-done', onDone);
+    }
   });
 
   it('carries retry signals and soft time limits across the thread boundary', async () => {

@@ -14,7 +14,8 @@ export interface PoolJob {
 }
 
 /**
- * Where task code runs. Contract: `run` settles with the task's value or what it threw, and
+ * Where task code runs. Contract: `run` settles with the task's value (or an UnpassableResult
+ * in its place) or what it threw, and
  * rejects with TimeLimitExceeded no later than the hard limit. The worker bounds how many jobs
  * run at once; a pool never queues on its own beyond that.
  *
@@ -39,4 +40,17 @@ export class TaskTerminated extends Error {
     super(`task ${taskId} terminated by revoke`);
     this.name = 'TaskTerminated';
   }
+}
+
+/**
+ * What the threads pool hands back in place of a task's value that JSON cannot hold or that
+ * cannot leave its thread (a class instance would arrive as a plain object). The run succeeded:
+ * the request decides, as for the async pool's value, whether that matters — it fails the task
+ * with a SerializationError only where the result is stored, and never retries it.
+ */
+export class UnpassableResult {
+  constructor(
+    /** Why the value cannot be stored, e.g. `a Point at result cannot be written as JSON`. */
+    readonly problem: string,
+  ) {}
 }

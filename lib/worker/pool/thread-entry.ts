@@ -3,7 +3,6 @@ import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 import type { App } from '../../app/app.js';
 import type { TaskContext } from '../../app/task-context.js';
-import { SerializationError } from '../../errors/errors.js';
 import { Retry, type RetryOptions } from '../../errors/signals.js';
 import { findUnencodable } from '../../protocol/encodable.js';
 import { executeTask } from '../executor.js';
@@ -53,18 +52,17 @@ try {
       (value) => {
         running.delete(message.job);
         // Checked here, before the structured clone drops what JSON would refuse (a class
-        // instance arrives as a plain object): a result fails alike in both pools.
+        // instance arrives as a plain object). Not a failure here: only where the result is
+        // stored does it fail the task (TaskRequest.settle), as in the async pool.
         const problem = findUnencodable(value, 'json', 'result');
         if (problem) {
-          const failure = new SerializationError(`result of task ${message.context.name} cannot be serialized: ${problem}`);
-          post({ type: 'done', job: message.job, ok: false, error: serializeError(failure) });
+          post({ type: 'done', job: message.job, ok: true, unpassable: problem });
           return;
         }
         try {
           post({ type: 'done', job: message.job, ok: true, value });
         } catch (error) {
-          const failure = new SerializationError(`result of task ${message.context.name} cannot be passed out of its thread: ${(error as Error).message}`);
-          post({ type: 'done', job: message.job, ok: false, error: serializeError(failure) });
+          post({ type: 'done', job: message.job, ok: true, unpassable: `the result cannot be passed out of its thread: ${(error as Error).message}` });
         }
       },
       (error: unknown) => {

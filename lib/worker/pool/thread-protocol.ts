@@ -28,6 +28,8 @@ export type FromThread =
   | { type: 'ready' }
   | { type: 'boot-failed'; error: SerializedError }
   | { type: 'done'; job: number; ok: true; value: unknown }
+  /** The task returned a value that cannot be stored or passed out of the thread (see UnpassableResult). */
+  | { type: 'done'; job: number; ok: true; unpassable: string }
   | { type: 'done'; job: number; ok: false; error: SerializedError };
 
 export interface SerializedError {

@@ -1,7 +1,7 @@
 import { Worker as Thread } from 'node:worker_threads';
 import type { Logger } from 'winston';
 import { withTimeLimits } from '../time-limits.js';
-import { TaskTerminated, type PoolJob, type TaskPool } from './pool.js';
+import { TaskTerminated, UnpassableResult, type PoolJob, type TaskPool } from './pool.js';
 import { deserializeError, serializeError, type ContextData, type FromThread, type ToThread } from './thread-protocol.js';
 
 const ENTRY = new URL('./thread-entry.js', import.meta.url);
@@ -87,8 +87,8 @@ export class ThreadPool implements TaskPool {
         if (message.type === 'ready') resolve();
         else if (message.type === 'boot-failed') reject(deserializeError(message.error));
         else if (pooled.job?.id === message.job) {
-          if (message.ok) pooled.job.resolve(message.value);
-          else pooled.job.reject(deserializeError(message.error));
+          if (!message.ok) pooled.job.reject(deserializeError(message.error));
+          else pooled.job.resolve('unpassable' in message ? new UnpassableResult(message.unpassable) : message.value);
         }
       });
       thread.on('error', (error) => {
