@@ -6,6 +6,7 @@ import { findUnencodable, type EncodableFormat } from './encodable.js';
 import { preview } from '../util/preview.js';
 import { MAX_DEAD_LETTER_ERROR_CHARS, MAX_REPR_CHARS, truncateText } from '../util/truncate.js';
 import { serializerForContentType, serializerNamed, type Serializer } from './serializers.js';
+import { isPlainObject } from '../util/plain-object.js';
 
 /**
  * Celery's task message protocol v2, field names as on the wire.
@@ -262,6 +263,3 @@ function isSignatureDict(value: unknown): value is SignatureDict {
   return isPlainObject(value) && typeof value.task === 'string';
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && !Buffer.isBuffer(value);
-}
