@@ -1,5 +1,6 @@
 import type { Argv, CommandModule } from 'yargs';
-import { LOG_LEVELS, type LogLevel } from '../../lib/log/logger.js';
+import type { LogLevel } from '../../lib/log/logger.js';
+import { logLevelOption } from './log-level-option.js';
 
 export interface BeatArgs {
   app?: string;
@@ -16,7 +17,7 @@ export const beatCommand: CommandModule<object, BeatArgs> = {
   builder: (y) =>
     y
       .option('app', { alias: 'A', type: 'string', describe: 'Module exporting the app (default export or "app"); default $CELERIAC_APP' })
-      .option('loglevel', { alias: 'l', choices: LOG_LEVELS, default: 'info' as LogLevel, describe: 'Log level' })
+      .option('loglevel', logLevelOption('info'))
       .option('lock-ttl', { type: 'string', default: '10s', describe: 'Leader lock lifetime: fail-over takes at most this' })
       .option('grace', { type: 'string', default: '5m', describe: 'Runs missed by more than this while nobody led are skipped' })
       .option('redis', { type: 'string', describe: 'Redis URL for the lock and schedule state (default: the app\'s redis:// backend)' })

@@ -1,5 +1,6 @@
 import type { CommandModule } from 'yargs';
-import { LOG_LEVELS, type LogLevel } from '../../lib/log/logger.js';
+import type { LogLevel } from '../../lib/log/logger.js';
+import { logLevelOption } from './log-level-option.js';
 
 export interface DemoArgs {
   broker?: string;
@@ -15,7 +16,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
     y
       .option('broker', { type: 'string', describe: 'Broker URL (default $CELERIAC_BROKER_URL, else the embedded memory://)' })
       .option('backend', { type: 'string', describe: 'Result backend URL (default $CELERIAC_RESULT_BACKEND, else memory://)' })
-      .option('loglevel', { alias: 'l', choices: LOG_LEVELS, default: 'warn' as LogLevel, describe: 'Worker log level' })
+      .option('loglevel', logLevelOption('warn', 'Worker log level'))
       .example('$0 demo', 'on the embedded memory:// broker')
       .example('$0 demo --broker amqp://guest:guest@127.0.0.1:5672 --backend redis://127.0.0.1:6379/0', 'on RabbitMQ and Redis'),
   handler: async (args) => (await import('../handlers/demo.js')).runDemo(args),

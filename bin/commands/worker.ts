@@ -1,5 +1,6 @@
 import type { CommandModule } from 'yargs';
-import { LOG_LEVELS, type LogLevel } from '../../lib/log/logger.js';
+import type { LogLevel } from '../../lib/log/logger.js';
+import { logLevelOption } from './log-level-option.js';
 
 export interface WorkerArgs {
   app?: string;
@@ -29,7 +30,7 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
         describe: 'Module exporting the app (default export or "app"); default $CELERIAC_APP',
       })
       .option('concurrency', { alias: 'c', type: 'number', describe: 'Tasks run at once (default: number of CPUs)' })
-      .option('loglevel', { alias: 'l', choices: LOG_LEVELS, default: 'info' as LogLevel, describe: 'Log level' })
+      .option('loglevel', logLevelOption('info'))
       .option('queues', { alias: 'Q', type: 'string', describe: 'Comma-separated queues to consume (default: the app\'s default queue)' })
       .option('hostname', { alias: 'n', type: 'string', describe: 'Node name; %h host, %n short host, %d domain (default celeriac@%h)' })
       .option('prefetch-multiplier', { type: 'number', describe: 'Prefetch = concurrency × this (default 4)' })

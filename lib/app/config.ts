@@ -4,7 +4,8 @@ import { ConfigError } from '../errors/errors.js';
 import { SERIALIZER_NAMES } from '../protocol/serializers.js';
 import { toMilliseconds, type Duration } from '../util/duration.js';
 import { checkCompression, checkDeliveryMode, type DeliveryMode } from './call-options.js';
-import { LOG_LEVELS, type LogLevel } from '../log/logger.js';
+import type { LogLevel } from '../log/logger.js';
+import { parseLogLevel } from '../log/level-names.js';
 import { Router, type TaskRoutes } from './routes.js';
 import { checkSchedule, type BeatSchedule } from '../beat/schedule.js';
 import { resolveControlPolicy, type ControlCommandsOption, type ControlPolicy } from '../control/command-policy.js';
@@ -183,8 +184,7 @@ export function resolveConfig(options: AppOptions, env: NodeJS.ProcessEnv = proc
   const accept = options.accept ?? ['json', 'msgpack'];
   if (!Array.isArray(accept) || accept.length === 0) throw new ConfigError('accept', 'expected a non-empty list of serializer names');
   accept.forEach((name) => checkSerializer('accept', name));
-  const logLevel = options.logLevel ?? 'warn';
-  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('logLevel', `expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
+  const logLevel = parseLogLevel(options.logLevel ?? 'warn', 'logLevel');
   const maxRetries = options.brokerConnectionMaxRetries === undefined ? 100 : options.brokerConnectionMaxRetries;
   if (maxRetries !== null && !isNonNegativeInteger(maxRetries)) {
     throw new ConfigError('brokerConnectionMaxRetries', `expected a non-negative integer or null, got ${JSON.stringify(maxRetries)}`);

@@ -1,7 +1,6 @@
 import winston from 'winston';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug' | 'silent';
-export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug', 'silent'];
 
 /**
  * The process logger. Lines look like Celery's:

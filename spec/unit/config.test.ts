@@ -16,7 +16,7 @@ describe('createApp options', () => {
     assert.throws(() => createApp({ serializer: 'pickle' }), /serializer: unknown serializer "pickle"/);
     assert.throws(() => createApp({ resultExpires: 'soon' }), /resultExpires: expected a duration/);
     assert.throws(() => createApp({ prefetchMultiplier: 0 }), /prefetchMultiplier: expected a positive integer/);
-    assert.throws(() => createApp({ logLevel: 'loud' as never }), /logLevel: expected one of/);
+    assert.throws(() => createApp({ logLevel: 'loud' as never }), /logLevel: unknown log level "loud"; expected one of DEBUG, INFO, WARNING/);
     assert.throws(() => createApp({ maxUnconfirmedPublishes: 0 }), /maxUnconfirmedPublishes: expected a positive integer/);
     assert.throws(() => createApp({ maxUnconfirmedPublishes: 2.5 }), /maxUnconfirmedPublishes: expected a positive integer/);
     assert.equal(createApp({ broker: 'memory://config-spec' }).config.maxUnconfirmedPublishes, null);

@@ -1,0 +1,13 @@
+import { LEVEL_SPELLINGS, parseLogLevel } from '../../lib/log/level-names.js';
+import type { LogLevel } from '../../lib/log/logger.js';
+
+/** `-l/--loglevel` as every command that logs takes it: Celery's spellings in any case (DEBUG, INFO, WARNING...). */
+export function logLevelOption(defaultLevel: LogLevel, describe = 'Log level') {
+  return {
+    alias: 'l',
+    type: 'string' as const,
+    default: defaultLevel,
+    describe: `${describe}: ${LEVEL_SPELLINGS}`,
+    coerce: (value: unknown): LogLevel => parseLogLevel(Array.isArray(value) ? value.at(-1) : value, '--loglevel'),
+  };
+}
