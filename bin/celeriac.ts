@@ -10,6 +10,7 @@ import { demoCommand } from './commands/demo.js';
 import { eventsCommand } from './commands/events.js';
 import { inspectCommand } from './commands/inspect.js';
 import { purgeCommand } from './commands/purge.js';
+import { resultCommand } from './commands/result.js';
 import { workerCommand } from './commands/worker.js';
 
 // A command module (./commands/) holds a command's name, description and options, which --help
@@ -23,6 +24,7 @@ await yargs(hideBin(process.argv))
   .usage('$0 <command> [options]\n\nDistributed task queue for Node.js on RabbitMQ, wire-compatible with Celery.')
   .command(workerCommand)
   .command(callCommand)
+  .command(resultCommand)
   .command(purgeCommand)
   .command(deadLetterCommand)
   .command(inspectCommand)
@@ -30,7 +32,7 @@ await yargs(hideBin(process.argv))
   .command(eventsCommand)
   .command(beatCommand)
   .command(demoCommand)
-  .demandCommand(1, 'Name a command: worker, beat, call, purge, inspect, control, events or demo.')
+  .demandCommand(1, 'Name a command: worker, beat, call, result, purge, inspect, control, events or demo.')
   .strict()
   .version(pkg.version)
   .alias('version', 'V')
