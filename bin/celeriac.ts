@@ -11,6 +11,7 @@ import { eventsCommand } from './commands/events.js';
 import { inspectCommand } from './commands/inspect.js';
 import { purgeCommand } from './commands/purge.js';
 import { resultCommand } from './commands/result.js';
+import { statusCommand } from './commands/status.js';
 import { workerCommand } from './commands/worker.js';
 
 // A command module (./commands/) holds a command's name, description and options, which --help
@@ -27,12 +28,13 @@ await yargs(hideBin(process.argv))
   .command(resultCommand)
   .command(purgeCommand)
   .command(deadLetterCommand)
+  .command(statusCommand)
   .command(inspectCommand)
   .command(controlCommand)
   .command(eventsCommand)
   .command(beatCommand)
   .command(demoCommand)
-  .demandCommand(1, 'Name a command: worker, beat, call, result, purge, inspect, control, events or demo.')
+  .demandCommand(1, 'Name a command: worker, beat, call, result, purge, status, inspect, control, events or demo.')
   .strict()
   .version(pkg.version)
   .alias('version', 'V')

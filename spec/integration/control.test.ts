@@ -49,6 +49,15 @@ describe('remote control (RabbitMQ + Redis, CLI)', () => {
     assert.match(limit.stdout, /new rate limit set successfully/);
   });
 
+  it('celeriac status lists the node as online, as celery status does; none answering exits 1', async () => {
+    const status = await runCli(['status', '-d', node, '--timeout', '10s'], env);
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, new RegExp(`-> ${node.replaceAll('.', '\\.')}: OK\\n\\s+pong\\n\\n1 node online\\.`));
+    const nobody = await runCli(['status', '-d', 'nobody@nowhere', '--timeout', '300ms'], env);
+    assert.equal(nobody.code, 1);
+    assert.match(nobody.stderr, /No nodes replied within time constraint/);
+  });
+
   it('control shutdown stops the worker', async () => {
     const app = realApp();
     try {
