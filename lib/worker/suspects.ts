@@ -21,9 +21,12 @@ export const SUSPECT_SLOTS = 1;
 export class Suspects<R extends object> {
   readonly #starts = new WeakMap<R, number>();
   readonly #running = new ArraySet<R>();
+  /** Suspects added and not started yet: while there are none, next() answers without a scan. */
+  #notStarted = 0;
 
   /** Marks `request` a suspect that started `priorStarts` (> 0) times on redelivered messages. */
   add(request: R, priorStarts: number): void {
+    if (!this.#starts.has(request)) this.#notStarted++;
     this.#starts.set(request, priorStarts);
   }
 
@@ -33,7 +36,7 @@ export class Suspects<R extends object> {
 
   /** The waiting suspect that may start now, if a suspect slot is free. */
   next(waiting: Iterable<R>): R | undefined {
-    if (this.#running.size >= SUSPECT_SLOTS) return undefined;
+    if (this.#notStarted === 0 || this.#running.size >= SUSPECT_SLOTS) return undefined;
     let pick: R | undefined;
     let fewest = Infinity;
     for (const request of waiting) {
@@ -48,6 +51,7 @@ export class Suspects<R extends object> {
 
   /** `request` (a suspect given by next()) took a slot. */
   started(request: R): void {
+    this.#notStarted--;
     this.#running.add(request);
   }
 
