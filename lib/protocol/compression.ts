@@ -12,11 +12,11 @@ import { InvalidMessageError } from '../errors/errors.js';
 export const COMPRESSION_HEADER = 'compression';
 
 /**
- * Most bytes a compressed body may inflate to when the caller gives no bound: the worker's
- * default `maxMessageSize` (64 MiB). A bigger result (a zip bomb, or a body too big to run) is
- * refused before it is held in memory.
+ * The worker's default `maxMessageSize` (64 MiB), and so the most bytes a compressed body may
+ * inflate to when the caller gives no bound. A bigger result (a zip bomb, or a body too big to
+ * run) is refused before it is held in memory.
  */
-export const DEFAULT_MAX_DECOMPRESSED_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 
 type Inflate = (body: Buffer, options: zlib.ZlibOptions & zlib.BrotliOptions) => Buffer;
 
@@ -69,10 +69,10 @@ export const COMPRESSION_NAMES: readonly string[] = METHODS.filter((m) => m.comp
  * The body of a message whose `compression` header is `method`, inflated. Throws
  * InvalidMessageError: 'compression' when Node has no decoder for the method (bzip2, lzma,
  * zstd on older Node) or the header is not a string; 'too-large' when the result would exceed
- * `maxBytes` (null: Node's Buffer limit; left out: DEFAULT_MAX_DECOMPRESSED_BYTES, applied here
+ * `maxBytes` (null: Node's Buffer limit; left out: DEFAULT_MAX_MESSAGE_BYTES, applied here
  * only); 'decode' when the body is not valid for the method.
  */
-export function decompressBody(body: Buffer, method: unknown, maxBytes: number | null = DEFAULT_MAX_DECOMPRESSED_BYTES): Buffer {
+export function decompressBody(body: Buffer, method: unknown, maxBytes: number | null = DEFAULT_MAX_MESSAGE_BYTES): Buffer {
   const name = Buffer.isBuffer(method) ? method.toString('utf8') : method;
   if (typeof name !== 'string') throw new InvalidMessageError('compression', `header "compression" must be a string, got ${typeof name}`);
   const found = byName.get(name.trim().toLowerCase());

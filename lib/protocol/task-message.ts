@@ -112,7 +112,7 @@ export function encodeTaskMessage(message: TaskMessage, serializerName: string):
 export interface DecodeOptions {
   /**
    * Most bytes a compressed body may inflate to (the worker's `maxMessageSize`); null: no bound
-   * but Node's Buffer limit. Default DEFAULT_MAX_DECOMPRESSED_BYTES (64 MiB).
+   * but Node's Buffer limit. Default DEFAULT_MAX_MESSAGE_BYTES (64 MiB).
    */
   maxBodyBytes?: number | null;
 }

@@ -39,3 +39,13 @@ export function listNames(names: readonly string[], max = 20): string {
   if (names.length <= max) return names.join(', ');
   return `${names.slice(0, max).join(', ')} and ${names.length - max} more`;
 }
+
+/** An error as `Name: message` (a non-Error as its String()), cut to `maxLength` with the marker: for logs and stored texts. */
+export function errorText(error: unknown, maxLength = MAX_ERROR_MESSAGE_CHARS): string {
+  return truncateText(error instanceof Error ? `${error.name}: ${error.message}` : String(error), maxLength);
+}
+
+/** An error's message alone (anything else as its String()), cut to `maxLength` with the marker. */
+export function errorMessageText(error: unknown, maxLength = MAX_ERROR_MESSAGE_CHARS): string {
+  return truncateText((error as Error | null)?.message ?? String(error), maxLength);
+}

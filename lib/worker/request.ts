@@ -17,7 +17,7 @@ import { RequestContext } from './request-context.js';
 import { failureMeta, retryMeta, revokedMeta, successMeta } from './outcome.js';
 import { continueWorkflow } from './workflow.js';
 import { sleep } from '../util/long-timeout.js';
-import { MAX_ERROR_MESSAGE_CHARS, truncateText } from '../util/truncate.js';
+import { errorMessageText } from '../util/truncate.js';
 import { runInTaskSpan, withTraceContext } from '../tracing/trace-context.js';
 
 /**
@@ -223,7 +223,7 @@ export class TaskRequest {
    * FAILURE (recorded, its workflow told), then dead-lettered instead of acked.
    */
   private retryUnsendable(env: RequestEnvironment, error: unknown, runtimeMs: number, publishError: unknown): Promise<RequestOutcome> {
-    const deadLettered: DeadLettered = { reason: 'retry', error: `its retry cannot be sent: ${errorText(publishError)}` };
+    const deadLettered: DeadLettered = { reason: 'retry', error: `its retry cannot be sent: ${errorMessageText(publishError)}` };
     return this.settle(env, () => failureMeta(this.message.headers, error), { state: 'FAILURE', error, runtimeMs }, deadLettered);
   }
 
@@ -300,7 +300,7 @@ export class TaskRequest {
    */
   private notRecorded(env: RequestEnvironment, error: unknown, outcome: SettledOutcome): Promise<RequestOutcome> | RequestOutcome {
     if (isRetryableFault(error)) return this.requeue(env, error);
-    const text = `outcome ${outcome.state} of ${this.name}[${this.id}] cannot be stored: ${errorText(error)}`;
+    const text = `outcome ${outcome.state} of ${this.name}[${this.id}] cannot be stored: ${errorMessageText(error)}`;
     return this.deadLetterAfterRun(env, { reason: 'result-store', error: text }, outcome);
   }
 
@@ -318,7 +318,7 @@ export class TaskRequest {
   }
 
   private requeue(env: RequestEnvironment, error: unknown): RequestOutcome {
-    env.logger.error(`Task ${this.name}[${this.id}]: outcome could not be recorded or passed on (${errorText(error)}); message requeued`);
+    env.logger.error(`Task ${this.name}[${this.id}]: outcome could not be recorded or passed on (${errorMessageText(error)}); message requeued`);
     this.delivery.reject(true);
     return { state: 'REQUEUED', error };
   }
@@ -330,7 +330,3 @@ function hasWorkflow(message: TaskMessage): boolean {
   return Boolean(embed.callbacks?.length || embed.errbacks?.length || embed.chain?.length || (embed.chord && message.headers.group));
 }
 
-/** An error's text in a log line or dead-letter header, cut with the truncation marker. */
-function errorText(error: unknown): string {
-  return truncateText((error as Error)?.message ?? String(error), MAX_ERROR_MESSAGE_CHARS);
-}

@@ -13,7 +13,7 @@ import { toMilliseconds, type Duration } from '../util/duration.js';
 import { preview } from '../util/preview.js';
 import { deadLetter } from './dead-letter.js';
 import { setLongTimeout } from '../util/long-timeout.js';
-import { MAX_DEAD_LETTER_ERROR_CHARS, MAX_ERROR_MESSAGE_CHARS, truncateText } from '../util/truncate.js';
+import { errorMessageText, errorText, MAX_DEAD_LETTER_ERROR_CHARS } from '../util/truncate.js';
 import { EtaScheduler, HOLD_LIMIT_MS } from './eta-scheduler.js';
 import { createPool } from './pool/create-pool.js';
 import type { TaskPool } from './pool/pool.js';
@@ -21,6 +21,7 @@ import { parseRate, RateLimiter } from './rate-limiter.js';
 import { Suspects } from './suspects.js';
 import { TaskRequest, type RequestEnvironment, type RequestOutcome } from './request.js';
 import { ArrayMap, ArraySet } from '../util/array-collections.js';
+import { DEFAULT_MAX_MESSAGE_BYTES } from '../protocol/compression.js';
 
 export interface WorkerOptions {
   /** Most tasks running at once. Default: the app's `concurrency` (number of CPUs). */
@@ -139,7 +140,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.hostname = expandHostname(options.hostname ?? 'celeriac@%h');
     this.shutdownTimeoutMs = toMilliseconds(options.shutdownTimeout ?? '30s', 'shutdownTimeout');
     this.maxRedeliveries = options.maxRedeliveries === null ? null : nonNegativeInteger('maxRedeliveries', options.maxRedeliveries ?? 10);
-    this.maxMessageSize = options.maxMessageSize === null ? null : positiveInteger('maxMessageSize', options.maxMessageSize ?? 64 * 1024 * 1024);
+    this.maxMessageSize = options.maxMessageSize === null ? null : positiveInteger('maxMessageSize', options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_BYTES);
     this.logger = (options.logger ?? app.logger).child({ worker: this.hostname });
     this.#info = new LevelGate(this.logger, 'info');
     this.#limiter = new RateLimiter((name) => {
@@ -447,7 +448,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   private reject(delivery: Delivery, error: unknown, reason: string = error instanceof InvalidMessageError ? error.reason : 'decode'): void {
-    const text = truncateText((error as Error)?.message ?? String(error), MAX_DEAD_LETTER_ERROR_CHARS);
+    const text = errorMessageText(error, MAX_DEAD_LETTER_ERROR_CHARS);
     const id = delivery.properties.correlationId ?? '?';
     this.logger.error(`Message ${id} from ${delivery.queue} dead-lettered (${reason}): ${text}`);
     void deadLetter(this.app.transport, delivery, reason, text).then((moved) => {
@@ -472,6 +473,3 @@ function expandHostname(pattern: string): string {
 }
 
 
-function errorText(error: unknown): string {
-  return truncateText(error instanceof Error ? `${error.name}: ${error.message}` : String(error), MAX_ERROR_MESSAGE_CHARS);
-}

@@ -5,7 +5,7 @@ import { Chain } from '../canvas/chain.js';
 import { nodeFromDict, taskIdsOf } from '../canvas/from-dict.js';
 import { Signature } from '../canvas/signature.js';
 import { MAX_EMBED_DEPTH } from '../canvas/embed-check.js';
-import { truncateText } from '../util/truncate.js';
+import { errorText, truncateText } from '../util/truncate.js';
 import { errorToExceptionInfo, exceptionMessage, isExceptionInfo } from '../protocol/exception-info.js';
 import { PROPAGATE_STATES, type TaskState } from '../protocol/states.js';
 import type { SignatureDict, TaskMessage } from '../protocol/task-message.js';
@@ -111,14 +111,14 @@ class WorkflowSender {
       return;
     } catch (error) {
       if (isRetryableFault(error)) throw error;
-      const failure = new UnsendableError(part, nameOf(dict), `${PART_NAMES[part]} ${describe(dict)} of ${this.origin} cannot be sent: ${errorText(error)}`, { cause: error });
+      const failure = new UnsendableError(part, nameOf(dict), `${PART_NAMES[part]} ${describe(dict)} of ${this.origin} cannot be sent: ${errorText(error, MAX_PART_ERROR_CHARS)}`, { cause: error });
       this.unsendable.push(failure);
       if (!onFailure) return;
       try {
         await onFailure(part === 'chord-body' ? chordCallbackError(error) : errorToExceptionInfo(failure));
       } catch (recording) {
         if (isRetryableFault(recording)) throw recording;
-        failure.message += ` (recording its failure failed too: ${errorText(recording)})`;
+        failure.message += ` (recording its failure failed too: ${errorText(recording, MAX_PART_ERROR_CHARS)})`;
       }
     }
   }
@@ -207,7 +207,7 @@ function dispatchContext(context: Lineage & { args: unknown[]; chain?: Signature
 
 /** What Celery records on a chord body that could not be applied: ChordError('Callback error: ...'). */
 function chordCallbackError(error: unknown): ExceptionInfo {
-  return { exc_type: 'ChordError', exc_message: [`Callback error: ${errorText(error)}`], exc_module: 'celery.exceptions' };
+  return { exc_type: 'ChordError', exc_message: [`Callback error: ${errorText(error, MAX_PART_ERROR_CHARS)}`], exc_module: 'celery.exceptions' };
 }
 
 function nameOf(dict: SignatureDict): string {
@@ -220,9 +220,6 @@ function describe(dict: SignatureDict): string {
   return `${nameOf(dict)}${typeof id === 'string' ? `[${truncateText(id, MAX_PART_ID_CHARS)}]` : ''}`;
 }
 
-function errorText(error: unknown): string {
-  return truncateText(error instanceof Error ? `${error.name}: ${error.message}` : String(error), MAX_PART_ERROR_CHARS);
-}
 
 /**
  * An errback gets the failed task's id first (Celery's convention, which Python errbacks
