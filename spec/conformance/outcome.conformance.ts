@@ -116,40 +116,36 @@ export function describeOutcomeBehaviour(name: string, makeApp: () => App): void
       assert.equal(runs.get(header.id), 1);
     });
 
-    it('a result backend that refuses the outcome for good: one run, the message dead-lettered (result-store)', async () => {
+    /** Runs one task whose outcome the backend refuses with `error`; its dead letter, and how often it ran. */
+    async function storeRefusedWith(error: Error): Promise<{ dead: Awaited<ReturnType<typeof takeMessages>>[number]; runs: number | undefined; id: string }> {
       const { app, worker, queue, runs } = setup();
       const id = randomUUID();
       const backend = app.backend;
       const store = backend.storeResult.bind(backend);
       backend.storeResult = async (meta, context) => {
-        if (meta.task_id === id) throw Object.assign(new BackendError('spec://', 'store failed: WRONGTYPE Operation against a key holding the wrong kind of value'), { permanent: true });
+        if (meta.task_id === id) throw error;
         return store(meta, context);
       };
       await worker.start();
       await app.sendTask('spec.out.count', [], {}, { taskId: id });
       const [dead] = await takeMessages(app.transport, `${queue}.dead-letter`, 1, 30_000);
-      assert.equal(dead!.properties.correlationId, id);
-      assert.equal(dead!.properties.headers[DEAD_LETTER_HEADERS.reason], 'result-store');
-      assert.match(String(dead!.properties.headers[DEAD_LETTER_HEADERS.error]), /outcome SUCCESS of spec\.out\.count\[.*\] cannot be stored: .*WRONGTYPE/);
-      assert.equal(runs.get(id), 1);
+      return { dead: dead!, runs: runs.get(id), id };
+    }
+
+    it('a result backend that refuses the outcome for good: one run, the message dead-lettered (result-store)', async () => {
+      const { dead, runs, id } = await storeRefusedWith(Object.assign(new BackendError('spec://', 'store failed: WRONGTYPE Operation against a key holding the wrong kind of value'), { permanent: true }));
+      assert.equal(dead.properties.correlationId, id);
+      assert.equal(dead.properties.headers[DEAD_LETTER_HEADERS.reason], 'result-store');
+      assert.match(String(dead.properties.headers[DEAD_LETTER_HEADERS.error]), /outcome SUCCESS of spec\.out\.count\[.*\] cannot be stored: .*WRONGTYPE/);
+      assert.equal(runs, 1);
     });
 
     it('a backend that fails with a bug (TypeError), not an outage: one run, the message dead-lettered (result-store)', async () => {
-      const { app, worker, queue, runs } = setup();
-      const id = randomUUID();
-      const backend = app.backend;
-      const store = backend.storeResult.bind(backend);
-      backend.storeResult = async (meta, context) => {
-        if (meta.task_id === id) throw new TypeError("Cannot read properties of undefined (reading 'set')");
-        return store(meta, context);
-      };
-      await worker.start();
-      await app.sendTask('spec.out.count', [], {}, { taskId: id });
-      const [dead] = await takeMessages(app.transport, `${queue}.dead-letter`, 1, 30_000);
-      assert.equal(dead!.properties.correlationId, id);
-      assert.equal(dead!.properties.headers[DEAD_LETTER_HEADERS.reason], 'result-store');
-      assert.match(String(dead!.properties.headers[DEAD_LETTER_HEADERS.error]), /cannot be stored: Cannot read properties/);
-      assert.equal(runs.get(id), 1);
+      const { dead, runs, id } = await storeRefusedWith(new TypeError("Cannot read properties of undefined (reading 'set')"));
+      assert.equal(dead.properties.correlationId, id);
+      assert.equal(dead.properties.headers[DEAD_LETTER_HEADERS.reason], 'result-store');
+      assert.match(String(dead.properties.headers[DEAD_LETTER_HEADERS.error]), /cannot be stored: Cannot read properties/);
+      assert.equal(runs, 1);
     });
 
     it('a retry that can never be published (headers the client cannot encode): one run, FAILURE, dead-lettered (retry)', async () => {
