@@ -24,7 +24,8 @@ export type { DeadLetterEntry, DeadLetterListing, RequeueOptions, RequeueReport 
 export { registerTransport } from './broker/registry.js';
 export type { Transport, TransportOptions, Delivery, OutgoingMessage, QueueDeclaration } from './broker/transport.js';
 export { registerBackend } from './backends/registry.js';
-export type { ResultBackend, BackendOptions, TaskMeta, ExceptionInfo } from './backends/result-backend.js';
+export type { ResultBackend, BackendOptions } from './backends/result-backend.js';
+export type { TaskMeta, ExceptionInfo } from './protocol/task-meta.js';
 export { READY_STATES, PROPAGATE_STATES } from './protocol/states.js';
 export type { TaskState } from './protocol/states.js';
 export * from './errors/errors.js';

@@ -3,7 +3,7 @@ import { celeryUtcNow } from '../protocol/dates.js';
 import { stringifyJson } from '../protocol/serializers.js';
 import { SerializationError } from '../errors/errors.js';
 import { isReady, type TaskState } from '../protocol/states.js';
-import type { TaskMeta } from './result-backend.js';
+import type { TaskMeta } from '../protocol/task-meta.js';
 
 /**
  * The JSON Celery 5.2 writes for a task meta: keys in the order status, result, traceback,

@@ -10,9 +10,9 @@ import {
   type ChordPartOutcome,
   type ResultBackend,
   type StoreContext,
-  type TaskMeta,
   type WaitOptions,
 } from './result-backend.js';
+import type { TaskMeta } from '../protocol/task-meta.js';
 
 /** Celery's key prefix for a task's outcome; the same string names the channel it is published on. */
 export const TASK_KEY_PREFIX = 'celery-task-meta-';

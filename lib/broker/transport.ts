@@ -69,6 +69,12 @@ export interface Delivery {
   /** The queue this delivery was consumed from. */
   readonly queue: string;
   readonly redelivered: boolean;
+  /**
+   * How many times the broker delivered this message before (0 on its first delivery), when
+   * its queue counts deliveries (a quorum queue); undefined when it does not — a classic
+   * queue's header of the same name could be anyone's.
+   */
+  readonly deliveryCount?: number;
   /** Settles positively. Returns false if already settled or the delivering channel is gone. */
   ack(): boolean;
   /** requeue=true returns the message to its queue; false drops it (or dead-letters it via the queue's DLX). */

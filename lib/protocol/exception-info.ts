@@ -1,4 +1,4 @@
-import type { ExceptionInfo } from '../backends/result-backend.js';
+import type { ExceptionInfo } from './task-meta.js';
 import { MAX_ERROR_MESSAGE_CHARS, MAX_TRACEBACK_CHARS, truncateText } from '../util/truncate.js';
 
 /**

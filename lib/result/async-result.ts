@@ -1,4 +1,5 @@
-import type { ResultBackend, TaskMeta, WaitOptions } from '../backends/result-backend.js';
+import type { ResultBackend, WaitOptions } from '../backends/result-backend.js';
+import type { TaskMeta } from '../protocol/task-meta.js';
 import type { ResultHandle } from '../canvas/canvas-node.js';
 import { TaskFailedError } from '../errors/errors.js';
 import { exceptionMessage, isExceptionInfo } from '../protocol/exception-info.js';

@@ -1,5 +1,5 @@
 import { celeryUtcNow } from '../protocol/dates.js';
-import type { ExceptionInfo, TaskMeta } from '../backends/result-backend.js';
+import type { ExceptionInfo, TaskMeta } from '../protocol/task-meta.js';
 import { errorToExceptionInfo, tracebackOf } from '../protocol/exception-info.js';
 import type { TaskHeaders } from '../protocol/task-message.js';
 import type { TaskState } from '../protocol/states.js';

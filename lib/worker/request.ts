@@ -3,7 +3,7 @@ import type { Logger } from 'winston';
 import type { App } from '../app/app.js';
 import type { Task } from '../app/task.js';
 import type { TaskContext } from '../app/task-context.js';
-import type { TaskMeta } from '../backends/result-backend.js';
+import type { TaskMeta } from '../protocol/task-meta.js';
 import type { Delivery } from '../broker/transport.js';
 import type { TaskMessage } from '../protocol/task-message.js';
 import { SerializationError, UnsendableError } from '../errors/errors.js';

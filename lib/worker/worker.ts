@@ -293,7 +293,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.emit('task-received', request);
     const brokerCount = this.brokerDeliveryCount(delivery);
     if (brokerCount !== undefined && this.maxRedeliveries !== null && brokerCount > this.maxRedeliveries) {
-      const error = `delivered ${brokerCount + 1} times (x-delivery-count ${brokerCount}, limit ${this.maxRedeliveries}): every worker that took it died, hung, lost its connection or returned it`;
+      const error = `delivered ${brokerCount + 1} times (delivery count ${brokerCount}, limit ${this.maxRedeliveries}): every worker that took it died, hung, lost its connection or returned it`;
       this.reject(delivery, new Error(error), 'redelivery-limit');
       return;
     }
@@ -393,15 +393,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   /**
-   * The broker's count of earlier deliveries of this message (`x-delivery-count`, set by
-   * RabbitMQ on every delivery from a quorum queue; it overwrites any such header a publisher
-   * sent), or undefined when the delivery's queue is not a quorum queue of this app — a classic
-   * queue's header could be anyone's.
+   * The broker's count of earlier deliveries of this message (Delivery.deliveryCount), or
+   * undefined when the delivery's queue is not a quorum queue of this app.
    */
   private brokerDeliveryCount(delivery: Delivery): number | undefined {
     if (!isQuorumQueue(delivery.queue, this.app.config)) return undefined;
-    const count = delivery.properties.headers['x-delivery-count'];
-    return typeof count === 'number' && Number.isInteger(count) && count >= 0 ? count : undefined;
+    return delivery.deliveryCount;
   }
 
   /** Adds `add` to the task's count of redelivered starts and resolves with it; 0 when the backend fails. */

@@ -1,4 +1,4 @@
-import type { ExceptionInfo } from '../backends/result-backend.js';
+import type { ExceptionInfo } from '../protocol/task-meta.js';
 import { UnsendableError } from '../errors/errors.js';
 import { rootContext, type CanvasHost, type DispatchContext } from '../canvas/canvas-node.js';
 import { Chain } from '../canvas/chain.js';

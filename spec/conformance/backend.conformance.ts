@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { ClosedError, ResultTimeoutError } from '../../lib/errors/errors.js';
-import { pendingMeta, type ResultBackend, type StoreContext, type TaskMeta } from '../../lib/backends/result-backend.js';
+import { pendingMeta, type ResultBackend, type StoreContext } from '../../lib/backends/result-backend.js';
+import { type TaskMeta } from '../../lib/protocol/task-meta.js';
 import { isReady, type TaskState } from '../../lib/protocol/states.js';
 
 /** What a suite may ask of `make` beyond the defaults; `make` must honour it. */

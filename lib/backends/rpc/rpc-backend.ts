@@ -13,9 +13,9 @@ import {
   type ChordPartOutcome,
   type ResultBackend,
   type StoreContext,
-  type TaskMeta,
   type WaitOptions,
 } from '../result-backend.js';
+import type { TaskMeta } from '../../protocol/task-meta.js';
 import { RpcChords } from './rpc-chords.js';
 import { newId } from '../../util/ids.js';
 

@@ -42,6 +42,7 @@ class AmqpDelivery implements Delivery {
   readonly exchange: string;
   readonly routingKey: string;
   readonly redelivered: boolean;
+  readonly deliveryCount: number | undefined;
   private settled = false;
 
   constructor(
@@ -55,6 +56,8 @@ class AmqpDelivery implements Delivery {
     this.exchange = message.fields.exchange;
     this.routingKey = message.fields.routingKey;
     this.redelivered = message.fields.redelivered;
+    const count = this.properties.headers['x-delivery-count'];
+    this.deliveryCount = typeof count === 'number' && Number.isInteger(count) && count >= 0 ? count : undefined;
   }
 
   ack(): boolean {

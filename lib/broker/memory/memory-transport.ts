@@ -90,12 +90,14 @@ class MemoryDelivery implements Delivery {
   readonly exchange: string;
   readonly routingKey: string;
   readonly redelivered: boolean;
+  readonly deliveryCount: number | undefined;
   readonly queue: string;
 
   constructor(private readonly consumer: Consumer, readonly stored: Stored) {
     this.body = stored.body;
     this.properties = structuredClone(stored.properties);
     if (isQuorum(consumer.queue)) this.properties.headers['x-delivery-count'] = stored.returns ?? 0;
+    this.deliveryCount = isQuorum(consumer.queue) ? (stored.returns ?? 0) : undefined;
     this.exchange = stored.exchange;
     this.routingKey = stored.routingKey;
     this.redelivered = stored.redelivered;
