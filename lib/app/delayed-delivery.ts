@@ -1,9 +1,6 @@
 import { delayExchangeDeclarations, delayExitBinding, delayRoute, delayTierDeclarations } from '../broker/delay-tiers.js';
 import type { OutgoingMessage, QueueDeclaration, Transport } from '../broker/transport.js';
 
-/** Headers RabbitMQ (and memory://) add while dead-lettering; dropped when a message is sent round again. */
-const DEAD_LETTER_TRACE = ['x-death', 'x-first-death-reason', 'x-first-death-queue', 'x-first-death-exchange', 'x-last-death-reason', 'x-last-death-queue', 'x-last-death-exchange'];
-
 /**
  * Publishes messages that must reach a queue later, through the broker's delay tiers
  * (lib/broker/delay-tiers.ts), so no process holds them meanwhile.
@@ -14,6 +11,9 @@ const DEAD_LETTER_TRACE = ['x-death', 'x-first-death-reason', 'x-first-death-que
  * is declared with its binding from the exit exchange (once per queue): a message never
  * enters the tiers without a route out of them. The per-message `expiration` is removed (it
  * would cut a tier short); the task's `expires` header still makes the worker revoke it.
+ * The tiers dead-letter the message from queue to queue; the broker's record of that stays out of
+ * its headers (a Delivery shows it as `deadLetter`), so a message sent round again from a delivery
+ * carries none of it.
  */
 export class DelayedDelivery {
   #tiers: Promise<void> | undefined;
@@ -21,7 +21,7 @@ export class DelayedDelivery {
 
   constructor(
     private readonly transport: () => Transport,
-    /** The target queue's own declaration (arguments must match every other declaration of it). */
+    /** The target queue's own declaration (its intents must match every other declaration of it). */
     private readonly declarationOf: (queue: string) => QueueDeclaration,
   ) {}
 
@@ -31,11 +31,9 @@ export class DelayedDelivery {
     await this.declareTiers();
     await this.declareExit(queue);
     const { expiration: _dropped, ...rest } = message;
-    const headers = { ...message.headers };
-    for (const name of DEAD_LETTER_TRACE) delete headers[name];
     const initial = delayRoute(delayMs, queue);
     await this.transport().publish(
-      { ...rest, headers },
+      rest,
       // The route encodes the time left, so it is computed when the message is written: a
       // burst of delayed sends queues up in the publisher, and that wait must not add up.
       { exchange: initial.exchange, routingKey: initial.routingKey, mandatory: true, routeAtWrite: () => delayRoute(dueAt - Date.now(), queue) },
@@ -56,10 +54,10 @@ export class DelayedDelivery {
   private declareExit(queue: string): Promise<void> {
     let declared = this.#exits.get(queue);
     if (!declared) {
-      const own = this.declarationOf(queue);
+      const { type, maxPriority, deadLetterTo, messageTtl, expires, deliveryLimit } = this.declarationOf(queue);
       // transient: the queue's own declaration stays the one re-declared after reconnects; the
       // extra binding (durable queue to durable exchange) lives on in the broker by itself.
-      declared = this.transport().declareQueue({ ...delayExitBinding(queue), ...(own.arguments ? { arguments: own.arguments } : {}), transient: true });
+      declared = this.transport().declareQueue({ ...delayExitBinding(queue), type, maxPriority, deadLetterTo, messageTtl, expires, deliveryLimit, transient: true });
       declared.catch(() => this.#exits.delete(queue));
       this.#exits.set(queue, declared);
     }

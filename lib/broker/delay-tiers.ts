@@ -7,7 +7,7 @@ import type { ExchangeDeclaration, QueueDeclaration } from './transport.js';
  *
  * Topology, for every level k in 0..LEVELS-1 (level k counts units of 16^k ms):
  * - topic exchange `celeriac.delayed.<k>`;
- * - for every digit v in 1..15, queue `celeriac.delayed.<k>.<v>` with x-message-ttl = v·16^k ms,
+ * - for every digit v in 1..15, queue `celeriac.delayed.<k>.<v>` with a message TTL of v·16^k ms,
  *   bound to exchange k where the routing key's digit k is v ("wait v·16^k ms here"), and
  *   dead-lettering into exchange k-1 (level 0: into the topic exchange `celeriac.delayed.exit`);
  * - an exchange-to-exchange binding from exchange k to exchange k-1 (level 0: to the exit
@@ -20,11 +20,11 @@ import type { ExchangeDeclaration, QueueDeclaration } from './transport.js';
  * TTLs = the delay (plus a sub-millisecond dead-letter hop per queue). Invariants that make this
  * correct: every tier queue has one fixed TTL, so messages expire in FIFO order at its head
  * (per-message TTL only expires at the head); the routing key never changes while
- * dead-lettering (no x-dead-letter-routing-key); messages in the tiers carry no per-message
+ * dead-lettering (deadLetterTo names no routing key); messages in the tiers carry no per-message
  * `expiration` (that would cut a tier short); and every exchange a tier dead-letters or passes
  * into is declared before any delayed publish (a missing DLX drops messages silently).
  *
- * The task queues themselves get no arguments: a target only gets one more binding (from the
+ * The task queues themselves get no intents of their own: a target only gets one more binding (from the
  * exit exchange), so Python Celery can still declare and use them.
  */
 
@@ -68,7 +68,8 @@ export function delayTierDeclarations(): QueueDeclaration[] {
       declarations.push({
         name: `${tierExchange(level)}.${digit}`,
         durable: true,
-        arguments: { 'x-message-ttl': digit * RADIX ** level, 'x-dead-letter-exchange': nextExchange(level) },
+        messageTtl: digit * RADIX ** level,
+        deadLetterTo: { exchange: nextExchange(level) },
         exchange: tierExchange(level),
         exchangeType: 'topic',
         routingKey: digitPattern(level, digit),

@@ -22,7 +22,7 @@ export interface MessageProperties {
   headers: Record<string, unknown>;
   correlationId?: string;
   replyTo?: string;
-  /** 0..255; only honoured by queues declared with `x-max-priority`. */
+  /** 0..255; only honoured by queues declared with a `maxPriority` (capped at it). */
   priority?: number;
   /** Per-message TTL in ms, as AMQP's decimal string. */
   expiration?: string;
@@ -75,20 +75,66 @@ export interface Delivery {
    * queue's header of the same name could be anyone's.
    */
   readonly deliveryCount?: number;
+  /**
+   * Set when the broker dead-lettered this message on its way here (it expired, was rejected
+   * without requeue, or passed a queue's delivery limit): its latest death. The adapter keeps
+   * the broker's own trace out of `properties.headers`, so a delivery's properties can be
+   * published again as they are, without it.
+   */
+  readonly deadLetter?: DeadLetterRecord;
   /** Settles positively. Returns false if already settled or the delivering channel is gone. */
   ack(): boolean;
   /** requeue=true returns the message to its queue; false drops it (or dead-letters it via the queue's DLX). */
   reject(requeue: boolean): boolean;
 }
 
+/** Why the broker dead-lettered a message (RabbitMQ's words, which celeriac's listings show). */
+export type DeadLetterReason = 'rejected' | 'expired' | 'delivery_limit' | 'maxlen';
+
+/** A broker's record of dead-lettering a message: the latest time it happened. */
+export interface DeadLetterRecord {
+  readonly reason: DeadLetterReason;
+  /** The queue the message died in. */
+  readonly queue: string;
+  /** The exchange it had been published to before it died there. */
+  readonly exchange: string;
+  /** The routing keys it had been published with before it died there. */
+  readonly routingKeys: readonly string[];
+  /** When it died there; undefined if the broker did not say. */
+  readonly time?: Date;
+  /** How many times it has been dead-lettered, across all queues and reasons (at least 1). */
+  readonly count: number;
+}
+
+/** Where a queue's dead messages go: through an exchange (with a routing key, else their own), or straight to a queue. */
+export type DeadLetterTarget = { exchange: string; routingKey?: string } | { queue: string };
+
+/**
+ * A queue, declared by what it is for; each adapter maps these intents onto its broker (AMQP:
+ * `x-` queue arguments, in lib/broker/amqp/queue-arguments.ts). Every declarer of a queue must
+ * declare the same intents (RabbitMQ refuses a re-declaration that differs).
+ */
 export interface QueueDeclaration {
   name: string;
-  /** Default true. */
+  /** Default true. A quorum queue is always durable. */
   durable?: boolean;
   exclusive?: boolean;
   autoDelete?: boolean;
-  /** Queue arguments (x-max-priority, x-message-ttl, x-dead-letter-exchange, x-expires, ...). */
-  arguments?: Record<string, unknown>;
+  /**
+   * 'classic' (default) or 'quorum': replicated, always durable, no priorities; the broker counts
+   * its deliveries (Delivery.deliveryCount) and may cap them (`deliveryLimit`).
+   */
+  type?: 'classic' | 'quorum';
+  /** Classic queues: honour message priorities 0..maxPriority (1..255; up to 10 advised). */
+  maxPriority?: number;
+  /** Where expired, rejected (without requeue) and over-the-limit messages go; without it they are dropped. */
+  deadLetterTo?: DeadLetterTarget;
+  /** Ms a message may wait in the queue before it expires (at the head of the queue). */
+  messageTtl?: number;
+  /** Ms the queue may go unused (no consumer, no declaration, no get) before the broker deletes it. */
+  expires?: number;
+  /** Quorum queues: a message returned more than this many times is dead-lettered (or dropped). */
+  deliveryLimit?: number;
   /** When set, the exchange is declared (durable) and the queue bound to it with `routingKey`. */
   exchange?: string;
   exchangeType?: 'direct' | 'topic' | 'fanout';

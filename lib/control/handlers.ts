@@ -3,6 +3,7 @@ import type { Worker } from '../worker/worker.js';
 import type { TaskRequest } from '../worker/request.js';
 import { parseRate } from '../worker/rate-limiter.js';
 import { queueDeclaration } from '../app/queues.js';
+import { queueArguments } from '../broker/queue-arguments.js';
 import { booleanArgument, queueArgument, rateArgument, signalArgument, taskIdsArgument, taskNameArgument } from './handler-arguments.js';
 
 /**
@@ -110,7 +111,7 @@ function queueInfo(worker: Worker, name: string): Record<string, unknown> {
     name,
     exchange: { name, type: 'direct', arguments: null, durable: true, passive: false, auto_delete: false, delivery_mode: null, no_declare: false },
     routing_key: name,
-    queue_arguments: declaration.arguments ?? null,
+    queue_arguments: queueArguments(declaration) ?? null,
     binding_arguments: null,
     consumer_arguments: null,
     durable: declaration.durable ?? true,
@@ -124,7 +125,7 @@ function queueInfo(worker: Worker, name: string): Record<string, unknown> {
     message_ttl: null,
     max_length: null,
     max_length_bytes: null,
-    max_priority: (declaration.arguments?.['x-max-priority'] as number | undefined) ?? null,
+    max_priority: declaration.maxPriority ?? null,
   };
 }
 

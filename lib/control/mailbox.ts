@@ -5,8 +5,8 @@ import { serializerForContentType, serializerNamed } from '../protocol/serialize
  * Celery's remote-control mailbox (kombu.pidbox, namespace "celery"), as Celery 5.2 declares it:
  *
  * - requests go to the fanout exchange `celery.pidbox` (not durable); every worker consumes its
- *   own queue `<hostname>.celery.pidbox` bound to it (not durable, auto-delete, x-expires 10 s,
- *   x-message-ttl 300 s — Celery's control_queue_expires / control_queue_ttl);
+ *   own queue `<hostname>.celery.pidbox` bound to it (not durable, auto-delete, expires 10 s,
+ *   message TTL 300 s — Celery's control_queue_expires / control_queue_ttl);
  * - a request body is `{method, arguments, destination, pattern, matcher}` (control-request.ts), plus `ticket` and
  *   `reply_to: {exchange, routing_key}` when the sender wants replies; headers carry a Lamport
  *   `clock` and `expires` (epoch seconds; 0 = never);
@@ -30,7 +30,8 @@ export function nodeQueue(hostname: string): QueueDeclaration {
     name: `${hostname}.${NAMESPACE}.pidbox`,
     durable: false,
     autoDelete: true,
-    arguments: { 'x-message-ttl': QUEUE_TTL_MS, 'x-expires': QUEUE_EXPIRES_MS },
+    messageTtl: QUEUE_TTL_MS,
+    expires: QUEUE_EXPIRES_MS,
     exchange: CONTROL_EXCHANGE,
     exchangeType: 'fanout',
     exchangeDurable: false,
@@ -43,7 +44,8 @@ export function replyQueue(oid: string): QueueDeclaration {
     name: `${oid}.${REPLY_EXCHANGE}`,
     durable: false,
     autoDelete: true,
-    arguments: { 'x-message-ttl': QUEUE_TTL_MS, 'x-expires': QUEUE_EXPIRES_MS },
+    messageTtl: QUEUE_TTL_MS,
+    expires: QUEUE_EXPIRES_MS,
     exchange: REPLY_EXCHANGE,
     exchangeType: 'direct',
     exchangeDurable: false,

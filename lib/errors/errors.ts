@@ -258,4 +258,37 @@ export const ERROR_CODES = [
   'CELERIAC_SOFT_TIME_LIMIT',
   'CELERIAC_TIME_LIMIT',
   'CELERIAC_EFFECT_UNCERTAIN',
+  'CELERIAC_TRANSPORT',
 ] as const;
+
+// Broker transport.
+
+/**
+ * Why the broker refused an operation (declare, purge, count, get, consume), in the transport's
+ * words; each adapter maps its broker's replies onto these (the AMQP adapter: reply codes).
+ * - precondition-failed: it contradicts what exists (a queue or exchange declared otherwise);
+ * - not-found: the queue or exchange does not exist;
+ * - access-refused: the user may not do it on that resource;
+ * - resource-locked: an exclusive queue of another connection;
+ * - not-allowed / invalid: an operation the broker does not allow, or a malformed one;
+ * - unavailable: the broker or the channel went away, or ran short for a while (try again).
+ */
+export type TransportErrorReason = 'precondition-failed' | 'not-found' | 'access-refused' | 'resource-locked' | 'not-allowed' | 'invalid' | 'unavailable';
+
+/** The broker refused an operation of the transport; `reason` says why, `transient` whether trying again may succeed. */
+export class TransportError extends CeleriacError {
+  declare readonly code: 'CELERIAC_TRANSPORT';
+  constructor(
+    readonly reason: TransportErrorReason,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+
+  /** True when the refusal says nothing about the operation itself (reason 'unavailable'). */
+  get transient(): boolean {
+    return this.reason === 'unavailable';
+  }
+}
+tag(TransportError, 'CELERIAC_TRANSPORT');

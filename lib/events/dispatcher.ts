@@ -7,8 +7,8 @@ import { newId } from '../util/ids.js';
  * Celery's monitoring events: JSON dicts `{type, hostname, utcoffset, pid, clock, timestamp,
  * ...fields}` published to the topic exchange `celeryev` (durable) with the type as routing key
  * ('task-succeeded' → 'task.succeeded') and a `hostname` header. Monitors (`celeriac events`,
- * Flower, `celery events`) bind a queue `celeryev.<uuid>` (auto-delete, x-message-ttl 5 s,
- * x-expires 60 s) with '#'. Events are transient and best effort: a failed publish is dropped.
+ * Flower, `celery events`) bind a queue `celeryev.<uuid>` (auto-delete, message TTL 5 s,
+ * expires 60 s) with '#'. Events are transient and best effort: a failed publish is dropped.
  */
 export const EVENT_EXCHANGE = 'celeryev';
 
@@ -43,12 +43,13 @@ export class EventDispatcher {
 }
 
 /** Queue of one monitor, as Celery's EventReceiver declares it. */
-export function eventQueue(routingKey = '#'): { name: string; durable: false; autoDelete: true; arguments: Record<string, unknown>; exchange: string; exchangeType: 'topic'; routingKey: string; transient: true } {
+export function eventQueue(routingKey = '#'): { name: string; durable: false; autoDelete: true; messageTtl: number; expires: number; exchange: string; exchangeType: 'topic'; routingKey: string; transient: true } {
   return {
     name: `celeryev.${newId()}`,
     durable: false,
     autoDelete: true,
-    arguments: { 'x-message-ttl': 5000, 'x-expires': 60_000 },
+    messageTtl: 5000,
+    expires: 60_000,
     exchange: EVENT_EXCHANGE,
     exchangeType: 'topic',
     routingKey,

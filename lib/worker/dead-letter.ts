@@ -14,20 +14,11 @@ export const DEAD_LETTER_HEADERS = {
 } as const;
 
 /**
- * Headers dropped when a dead-lettered message is re-queued: celeriac's, the trace RabbitMQ adds
- * when it dead-letters (a quorum queue's delivery limit), and the quorum delivery count.
+ * Headers dropped when a dead-lettered message is re-queued: celeriac's. The broker's own (its
+ * death trace, a quorum queue's delivery count) never reach a Delivery's headers: the transport
+ * shows them as `deadLetter` and `deliveryCount`, so a re-queued copy carries none of them.
  */
-const REQUEUE_DROPPED_HEADERS: readonly string[] = [
-  ...Object.values(DEAD_LETTER_HEADERS),
-  'x-delivery-count',
-  'x-death',
-  'x-first-death-reason',
-  'x-first-death-queue',
-  'x-first-death-exchange',
-  'x-last-death-reason',
-  'x-last-death-queue',
-  'x-last-death-exchange',
-];
+const REQUEUE_DROPPED_HEADERS: readonly string[] = Object.values(DEAD_LETTER_HEADERS);
 
 /**
  * Moves a delivery that cannot be processed to `<queue>.dead-letter`, with why in its headers.
@@ -162,9 +153,10 @@ export interface RequeueReport {
 
 /**
  * Sends chosen messages of `<queue>.dead-letter` back to the queue each was consumed from
- * (`x-celeriac-dead-letter-queue`, or RabbitMQ's `x-first-death-queue`), body and properties as
- * they were, without the dead-letter headers, the quorum delivery count and RabbitMQ's death
- * trace, so the poison-message limit starts from zero: the task's count of redelivered starts in
+ * (`x-celeriac-dead-letter-queue`, or the queue the broker dead-lettered it from), body and
+ * properties as they were, without the dead-letter headers (and so without the broker's delivery
+ * count and death trace, which a Delivery never carries in its headers), so the poison-message
+ * limit starts from zero: the task's count of redelivered starts in
  * the result backend is reset too (if the app's backend keeps one).
  *
  * Contract: a message leaves the dead-letter queue (ack) only after the broker confirmed its copy
@@ -226,20 +218,14 @@ async function resetRedeliveryCount(app: App, taskId: string | null): Promise<vo
 function describeDeadLetter(delivery: Delivery, queue: string): DeadLetterEntry {
   const headers = delivery.properties.headers ?? {};
   const text = (value: unknown): string | null => (typeof value === 'string' ? value : Buffer.isBuffer(value) ? value.toString('utf8') : null);
-  const death = Array.isArray(headers['x-death']) ? (headers['x-death'][0] as Record<string, unknown> | undefined) : undefined;
+  const death = delivery.deadLetter;
   return {
     id: text(headers.id) ?? delivery.properties.correlationId ?? null,
     task: text(headers.task),
-    reason: text(headers[DEAD_LETTER_HEADERS.reason]) ?? text(headers['x-first-death-reason']),
+    reason: text(headers[DEAD_LETTER_HEADERS.reason]) ?? death?.reason ?? null,
     error: text(headers[DEAD_LETTER_HEADERS.error]),
-    queue: text(headers[DEAD_LETTER_HEADERS.queue]) ?? text(headers['x-first-death-queue']) ?? queue,
-    at: text(headers[DEAD_LETTER_HEADERS.at]) ?? deathTime(death?.time),
+    queue: text(headers[DEAD_LETTER_HEADERS.queue]) ?? death?.queue ?? queue,
+    at: text(headers[DEAD_LETTER_HEADERS.at]) ?? death?.time?.toISOString() ?? null,
     deadLetterQueue: delivery.queue,
   };
-}
-
-/** An x-death `time` (an AMQP timestamp: amqplib gives `{ '!': 'timestamp', value: seconds }`) as ISO 8601. */
-function deathTime(time: unknown): string | null {
-  const seconds = typeof time === 'number' ? time : typeof time === 'object' && time !== null ? (time as { value?: unknown }).value : undefined;
-  return typeof seconds === 'number' ? new Date(seconds * 1000).toISOString() : null;
 }

@@ -1,4 +1,4 @@
-import { BackendError, BrokerConnectionError, ClosedError, PublishError } from '../errors/errors.js';
+import { BackendError, BrokerConnectionError, ClosedError, PublishError, TransportError } from '../errors/errors.js';
 
 /**
  * Whether an error met while recording a task's outcome or passing its workflow on is an outage
@@ -24,6 +24,7 @@ import { BackendError, BrokerConnectionError, ClosedError, PublishError } from '
 export function isRetryableFault(error: unknown): boolean {
   if (error instanceof PublishError) return error.reason !== 'unroutable';
   if (error instanceof BackendError) return !error.permanent;
+  if (error instanceof TransportError) return error.transient;
   if (error instanceof BrokerConnectionError || error instanceof ClosedError) return true;
   if (typeof error !== 'object' || error === null) return false;
   const { name, code } = error as { name?: unknown; code?: unknown };

@@ -395,7 +395,7 @@ export function describeTransportConformance(name: string, make: () => Transport
     it('declares idempotently, keeping messages and bindings', async () => {
       await withTransport(async (transport) => {
         const exchange = unique('x-idem');
-        const declaration = { exchange, exchangeType: 'direct' as const, routingKey: 'k', arguments: { 'x-max-priority': 5 } };
+        const declaration = { exchange, exchangeType: 'direct' as const, routingKey: 'k', maxPriority: 5 };
         const queue = await declare(transport, 'idem', declaration);
         await transport.publish(message('kept'), { exchange, routingKey: 'k' });
         await transport.declareQueue({ name: queue, ...declaration });
@@ -405,9 +405,9 @@ export function describeTransportConformance(name: string, make: () => Transport
       });
     });
 
-    it('delivers by priority on a queue declared with x-max-priority', async () => {
+    it('delivers by priority on a queue declared with a maxPriority', async () => {
       await withTransport(async (transport) => {
-        const queue = await declare(transport, 'priority', { arguments: { 'x-max-priority': 10 } });
+        const queue = await declare(transport, 'priority', { maxPriority: 10 });
         for (const priority of [1, 9, 5]) {
           await transport.publish(message(String(priority), { priority }), { exchange: '', routingKey: queue });
         }

@@ -38,7 +38,8 @@ export class FakeChannel extends EventEmitter {
 
   /** What RabbitMQ does on a publish to an exchange it refuses: a channel error, then the channel is gone. */
   closeWithError(text: string): void {
-    this.emit('error', new Error(`Channel closed by server: 404 (NOT-FOUND) with message "${text}"`));
+    // As amqplib reports a server close: the reply code in `code`.
+    this.emit('error', Object.assign(new Error(`Channel closed by server: 404 (NOT-FOUND) with message "${text}"`), { code: 404 }));
     this.emit('close');
   }
 

@@ -7,6 +7,7 @@ import { Router } from '../../lib/app/routes.js';
 import { DelayedDelivery } from '../../lib/app/delayed-delivery.js';
 import type { OutgoingMessage, PublishTarget, Transport } from '../../lib/broker/transport.js';
 import { DELAY_LEVELS, delayExchangeDeclarations, delayExitBinding, delayRoute, delayTierDeclarations } from '../../lib/broker/delay-tiers.js';
+import { queueArguments } from '../../lib/broker/amqp/queue-arguments.js';
 import { backoffMs, decideRetry } from '../../lib/worker/retry-policy.js';
 import { parseRate, RateLimiter } from '../../lib/worker/rate-limiter.js';
 import { timeLimitsOf } from '../../lib/worker/time-limits.js';
@@ -29,13 +30,14 @@ describe('delay tiers', () => {
     const queues = delayTierDeclarations();
     assert.equal(queues.length, DELAY_LEVELS * 15);
     const level3 = queues.find((d) => d.name === 'celeriac.delayed.3.11')!;
-    assert.deepEqual(level3.arguments, { 'x-message-ttl': 11 * 16 ** 3, 'x-dead-letter-exchange': 'celeriac.delayed.2' });
+    assert.deepEqual(queueArguments(level3), { 'x-message-ttl': 11 * 16 ** 3, 'x-dead-letter-exchange': 'celeriac.delayed.2' });
     assert.equal(level3.exchange, 'celeriac.delayed.3');
     assert.equal(level3.routingKey, `${'*.'.repeat(DELAY_LEVELS - 4)}b.#`);
     const level0 = queues.find((d) => d.name === 'celeriac.delayed.0.1')!;
-    assert.deepEqual(level0.arguments, { 'x-message-ttl': 1, 'x-dead-letter-exchange': 'celeriac.delayed.exit' });
+    assert.deepEqual(queueArguments(level0), { 'x-message-ttl': 1, 'x-dead-letter-exchange': 'celeriac.delayed.exit' });
     const top = `celeriac.delayed.${DELAY_LEVELS - 1}`;
-    assert.ok(queues.every((q) => (q.arguments!['x-message-ttl'] as number) <= 2 ** 32 - 1), 'every TTL within RabbitMQ\'s limit');
+    assert.deepEqual([level3.messageTtl, level3.deadLetterTo], [11 * 16 ** 3, { exchange: 'celeriac.delayed.2' }], 'declared by intent');
+    assert.ok(queues.every((q) => (queueArguments(q)!['x-message-ttl'] as number) <= 2 ** 32 - 1), 'every TTL within RabbitMQ\'s limit');
 
     const exchanges = delayExchangeDeclarations();
     assert.deepEqual(exchanges[0], { name: top, type: 'topic' });
@@ -58,8 +60,8 @@ describe('delay tiers', () => {
         const queue = queues.find((q) => q.exchange === exchange && matches(q.routingKey!, route.routingKey));
         const passOn = exchanges.find((e) => e.from !== undefined && e.from.exchange === exchange && matches(e.from.routingKey, route.routingKey));
         assert.ok(Boolean(queue) !== Boolean(passOn), `delay ${delay}: exactly one way out of ${exchange}`);
-        if (queue) waited += queue.arguments!['x-message-ttl'] as number;
-        exchange = queue ? (queue.arguments!['x-dead-letter-exchange'] as string) : passOn!.name;
+        if (queue) waited += queueArguments(queue)!['x-message-ttl'] as number;
+        exchange = queue ? (queueArguments(queue)!['x-dead-letter-exchange'] as string) : passOn!.name;
       }
       assert.equal(waited, delay);
     }
@@ -167,24 +169,24 @@ describe('routing and queues', () => {
   });
 
   it('queues get x-max-priority only when configured (Celery-compatible by default)', () => {
-    assert.equal(queueDeclaration('celery', resolveConfig({})).arguments, undefined);
-    assert.deepEqual(queueDeclaration('celery', resolveConfig({ queueMaxPriority: 10 })).arguments, { 'x-max-priority': 10 });
+    assert.equal(queueArguments(queueDeclaration('celery', resolveConfig({}))), undefined);
+    assert.deepEqual(queueArguments(queueDeclaration('celery', resolveConfig({ queueMaxPriority: 10 }))), { 'x-max-priority': 10 });
     const perQueue = resolveConfig({ queueMaxPriority: 10, queues: { plain: { maxPriority: null } } });
-    assert.equal(queueDeclaration('plain', perQueue).arguments, undefined);
+    assert.equal(queueArguments(queueDeclaration('plain', perQueue)), undefined);
     assert.throws(() => resolveConfig({ queueMaxPriority: 0 }), ConfigError);
   });
 
   it('quorum queues: x-queue-type, optional x-delivery-limit dead-lettering to <queue>.dead-letter, never a priority', () => {
     const config = resolveConfig({ queueMaxPriority: 10, queues: { q: { type: 'quorum', maxPriority: null }, limited: { type: 'quorum', deliveryLimit: 5, maxPriority: null }, c: { type: 'classic' } } });
-    assert.deepEqual(queueDeclaration('q', config).arguments, { 'x-queue-type': 'quorum' });
+    assert.deepEqual(queueArguments(queueDeclaration('q', config)), { 'x-queue-type': 'quorum' });
     assert.equal(queueDeclaration('q', config).durable, true);
-    assert.deepEqual(queueDeclaration('limited', config).arguments, {
+    assert.deepEqual(queueArguments(queueDeclaration('limited', config)), {
       'x-queue-type': 'quorum',
       'x-delivery-limit': 5,
       'x-dead-letter-exchange': '',
       'x-dead-letter-routing-key': 'limited.dead-letter',
     });
-    assert.deepEqual(queueDeclaration('c', config).arguments, { 'x-max-priority': 10 });
+    assert.deepEqual(queueArguments(queueDeclaration('c', config)), { 'x-max-priority': 10 });
     const refused = (options: Parameters<typeof resolveConfig>[0], option: string, message: RegExp) =>
       assert.throws(() => resolveConfig(options), (e: unknown) => e instanceof ConfigError && e.option === option && message.test(e.message));
     refused({ queues: { urgent: { type: 'quorum', maxPriority: 10 } } }, 'queues.urgent.maxPriority', /queue urgent is a quorum queue.*no priorities/);

@@ -53,7 +53,7 @@ describe('memory transport', () => {
     }
   });
 
-  it('dead-letters rejected and expired messages through x-dead-letter-exchange', async () => {
+  it('dead-letters rejected and expired messages through the queue\'s deadLetterTo exchange', async () => {
     const transport = createMemoryTransport('memory://dlx', options);
     // The broker's TTL timers do not hold the process open; this test must, until they fire.
     const keepAlive = setInterval(() => undefined, 1000);
@@ -61,7 +61,7 @@ describe('memory transport', () => {
       await transport.declareQueue({ name: 'spec.memory.dead', exchange: 'spec.memory.dlx', routingKey: 'work' });
       await transport.declareQueue({
         name: 'spec.memory.work',
-        arguments: { 'x-dead-letter-exchange': 'spec.memory.dlx', 'x-dead-letter-routing-key': 'work' },
+        deadLetterTo: { exchange: 'spec.memory.dlx', routingKey: 'work' },
       });
       await transport.publish(message('rejected'), { exchange: '', routingKey: 'spec.memory.work' });
       const inbox = new Inbox();
@@ -73,7 +73,7 @@ describe('memory transport', () => {
       await transport.consume(['spec.memory.dead'], { prefetch: 5 }, dead.push);
       const [first, second] = await dead.takeMany(2);
       assert.deepEqual(
-        [first!.properties.headers['x-first-death-reason'], second!.properties.headers['x-first-death-reason']],
+        [first!.deadLetter?.reason, second!.deadLetter?.reason],
         ['rejected', 'expired'],
       );
       assert.equal(second!.properties.expiration, undefined);

@@ -1,7 +1,7 @@
 import type { Logger } from 'winston';
 import { createTransport } from '../../broker/registry.js';
 import type { ConsumerHandle, Delivery, QueueDeclaration, Transport } from '../../broker/transport.js';
-import { BackendError, ClosedError, ConfigError, PublishError, ResultTimeoutError, SerializationError } from '../../errors/errors.js';
+import { BackendError, ClosedError, ConfigError, PublishError, ResultTimeoutError, SerializationError, TransportError } from '../../errors/errors.js';
 import { celeryUtcNow } from '../../protocol/dates.js';
 import { serializerForContentType, stringifyJson } from '../../protocol/serializers.js';
 import { isReady, type TaskState } from '../../protocol/states.js';
@@ -117,7 +117,7 @@ class RpcBackend implements ResultBackend {
     }
     // Published into the client's reply queue as it is, as Celery's workers do: never declared
     // first. The client declared it with its own result expiry; declaring it again with this
-    // app's would be refused (406 PRECONDITION_FAILED) whenever the two differ. Only if it is
+    // app's would be refused (precondition-failed) whenever the two differ. Only if it is
     // gone — the client lost its connection and the auto-delete queue went with it — is the
     // mandatory publish returned: then declare it (with this app's expiry) and publish into it,
     // so the client finds the result when it is back.
@@ -246,14 +246,14 @@ class RpcBackend implements ResultBackend {
 
   /**
    * Declares a client's vanished reply queue the way Celery does. If the client declared it
-   * again meanwhile, with another expiry, RabbitMQ refuses (406): then it exists, which is all
+   * again meanwhile, with another expiry, the broker refuses (precondition-failed): then it exists, which is all
    * that is needed.
    */
   private async recreateReplyQueue(name: string): Promise<void> {
     try {
       await this.transport().declareQueue(replyQueueDeclaration(name, this.resultExpiresMs, true));
     } catch (error) {
-      if ((error as { code?: unknown }).code !== 406) throw error;
+      if (!(error instanceof TransportError && error.reason === 'precondition-failed')) throw error;
       this.logger.debug(`rpc:// reply queue ${name} exists again with other arguments: ${(error as Error).message}`);
     }
   }
@@ -348,7 +348,7 @@ class RpcBackend implements ResultBackend {
 
 /**
  * A reply queue exactly as Celery 5.2 declares it (`Queue(oid, durable=False, auto_delete=True,
- * expires=result_expires)`, x-expires in ms). Only its client declares it while it exists: RabbitMQ
+ * expires=result_expires)`, expires in ms). Only its client declares it while it exists: RabbitMQ
  * refuses a re-declaration with other arguments, and clients' and workers' expiries may differ.
  */
 function replyQueueDeclaration(name: string, resultExpiresMs: number, transient: boolean): QueueDeclaration {
@@ -357,7 +357,7 @@ function replyQueueDeclaration(name: string, resultExpiresMs: number, transient:
     durable: false,
     autoDelete: true,
     transient,
-    ...(resultExpiresMs > 0 ? { arguments: { 'x-expires': resultExpiresMs } } : {}),
+    ...(resultExpiresMs > 0 ? { expires: resultExpiresMs } : {}),
   };
 }
 

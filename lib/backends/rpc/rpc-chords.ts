@@ -21,7 +21,7 @@ interface Claim {
 /**
  * Chord counting kept in RabbitMQ itself, for rpc:// (which has no shared store).
  *
- * Per chord two durable queues that expire when unused (x-expires = result expiry):
+ * Per chord two durable queues that expire when unused (expires = result expiry):
  * - `celeriac.chord.<gid>.parts`: one persistent message per header outcome;
  * - `celeriac.chord.<gid>.claim`: one token, published by the producer (setChordSize).
  *
@@ -122,11 +122,11 @@ async function takeAll(transport: Transport, queue: string): Promise<Delivery[]>
 }
 
 function queuesOf(groupId: string, ttlMs: number): { parts: QueueDeclaration; claim: QueueDeclaration } {
-  const args = ttlMs > 0 ? { 'x-expires': ttlMs } : undefined;
+  const expiry = ttlMs > 0 ? { expires: ttlMs } : {};
   const base = `celeriac.chord.${groupId}`;
   return {
-    parts: { name: `${base}.parts`, durable: true, ...(args ? { arguments: args } : {}) },
-    claim: { name: `${base}.claim`, durable: true, ...(args ? { arguments: args } : {}) },
+    parts: { name: `${base}.parts`, durable: true, ...expiry },
+    claim: { name: `${base}.claim`, durable: true, ...expiry },
   };
 }
 

@@ -1,21 +1,71 @@
+import { TransportError, type TransportErrorReason } from '../../errors/errors.js';
+
 /**
- * What amqplib's errors on a publish channel say, for the publisher to decide what the broker
- * did with the publishes in flight on it.
+ * What amqplib's errors say, in the transport's words: the one place that reads AMQP reply codes
+ * (amqplib puts a channel or connection close's reply code in `error.code`).
  */
 
-/** How RabbitMQ names the exchange of a publish it refuses, before `'<name>' in vhost '...`. */
-const REFUSALS = ["NOT_FOUND - no exchange", 'ACCESS_REFUSED - access to exchange', 'ACCESS_REFUSED - cannot publish to internal exchange'];
+/**
+ * AMQP 0-9-1 reply codes → TransportError reasons. 'unavailable' are those of a close that says
+ * nothing about the operation and may pass: 320 CONNECTION_FORCED (the broker or an operator closed
+ * the connection), 504 CHANNEL_ERROR (a channel not open, as after a reconnect), 506 RESOURCE_ERROR
+ * (the broker ran short of a resource), 541 INTERNAL_ERROR. Every other code refuses the operation
+ * itself and would refuse it again.
+ */
+const REPLY_CODES: ReadonlyMap<number, TransportErrorReason> = new Map<number, TransportErrorReason>([
+  [311, 'invalid'], // CONTENT_TOO_LARGE
+  [313, 'not-allowed'], // NO_CONSUMERS
+  [320, 'unavailable'], // CONNECTION_FORCED
+  [402, 'invalid'], // INVALID_PATH
+  [403, 'access-refused'], // ACCESS_REFUSED
+  [404, 'not-found'], // NOT_FOUND
+  [405, 'resource-locked'], // RESOURCE_LOCKED
+  [406, 'precondition-failed'], // PRECONDITION_FAILED
+  [501, 'invalid'], // FRAME_ERROR
+  [502, 'invalid'], // SYNTAX_ERROR
+  [503, 'invalid'], // COMMAND_INVALID
+  [504, 'unavailable'], // CHANNEL_ERROR
+  [505, 'invalid'], // UNEXPECTED_FRAME
+  [506, 'unavailable'], // RESOURCE_ERROR
+  [530, 'not-allowed'], // NOT_ALLOWED
+  [540, 'not-allowed'], // NOT_IMPLEMENTED
+  [541, 'unavailable'], // INTERNAL_ERROR
+]);
+
+/** The reason of an amqplib error carrying a reply code, or undefined for any other error. */
+export function reasonOf(error: unknown): TransportErrorReason | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== 'number') return undefined;
+  return REPLY_CODES.get(code) ?? 'invalid';
+}
+
+/**
+ * An error of an operation as the transport's callers see it: a broker refusal (reply code) or
+ * an operation on a closing channel becomes a TransportError with its reason; anything else
+ * (celeriac's own errors, socket errors, amqplib's encoding RangeError) passes unchanged.
+ */
+export function toTransportError(error: unknown, url: string): unknown {
+  if (error instanceof TransportError) return error;
+  const reason = isChannelStateError(error) ? 'unavailable' : reasonOf(error);
+  if (reason === undefined) return error;
+  const message = serverText((error as Error).message ?? String(error));
+  return new TransportError(reason, `broker ${url}: ${message}`, { cause: error });
+}
 
 /**
  * Which of `candidates` (the exchanges written to on the channel) a channel error refuses a
- * publish to: 404 "no exchange 'x' in vhost '/'", 403 "access to exchange 'x' in vhost '/'
- * refused ...", 403 "cannot publish to internal exchange 'x' in vhost '/'". The name is matched
- * whole against the candidates, not parsed out of the text: a name may itself hold quotes.
- * Undefined when the error is no such refusal or names none of them.
+ * publish to: a close with reason not-found (404 "no exchange 'x' in vhost '/'") or
+ * access-refused (403 "access to exchange 'x' in vhost '/' refused ...", 403 "cannot publish to
+ * internal exchange 'x' in vhost '/'"). The name is matched whole against the candidates, not
+ * parsed out of the text: a name may itself hold quotes. Undefined when the error is no such
+ * refusal or names none of them.
  */
-export function refusedExchangeOf(reason: string, candidates: Iterable<string>): string | undefined {
+export function refusedExchangeOf(error: unknown, candidates: Iterable<string>): string | undefined {
+  const reason = reasonOf(error);
+  if (reason !== 'not-found' && reason !== 'access-refused') return undefined;
+  const text = String((error as Error).message ?? error);
   for (const name of candidates) {
-    if (REFUSALS.some((refusal) => reason.includes(`${refusal} '${name}' in vhost '`))) return name;
+    if (text.includes(`exchange '${name}' in vhost '`)) return name;
   }
   return undefined;
 }

@@ -1,7 +1,8 @@
 import type { Channel, ChannelModel, ConsumeMessage, GetMessage } from 'amqplib';
 import type { Logger } from 'winston';
-import { ClosedError } from '../../errors/errors.js';
-import type { ConsumeOptions, ConsumerHandle, Delivery, DeliveryHandler, MessageProperties } from '../transport.js';
+import { ClosedError, ConfigError } from '../../errors/errors.js';
+import type { ConsumeOptions, ConsumerHandle, DeadLetterRecord, Delivery, DeliveryHandler, MessageProperties } from '../transport.js';
+import { splitBrokerHeaders } from './broker-headers.js';
 import { closeQuietly, describeError, type ConnectionManager } from './connection.js';
 import { AckBatcher } from './ack-batcher.js';
 import { fromAmqpProperties } from './properties.js';
@@ -43,21 +44,26 @@ class AmqpDelivery implements Delivery {
   readonly routingKey: string;
   readonly redelivered: boolean;
   readonly deliveryCount: number | undefined;
+  readonly deadLetter: DeadLetterRecord | undefined;
   private settled = false;
 
+  /** `countsDeliveries`: the queue is one this transport declared a quorum queue (see splitBrokerHeaders). */
   constructor(
     private readonly lane: Lane,
     private readonly message: ConsumeMessage | GetMessage,
     readonly queue: string,
+    countsDeliveries: boolean,
     private readonly onSettled: (lane: Lane) => void,
   ) {
     this.body = message.content;
     this.properties = fromAmqpProperties(message.properties);
+    const broker = splitBrokerHeaders(this.properties.headers, countsDeliveries);
+    this.properties.headers = broker.headers;
+    this.deliveryCount = broker.deliveryCount;
+    this.deadLetter = broker.deadLetter;
     this.exchange = message.fields.exchange;
     this.routingKey = message.fields.routingKey;
     this.redelivered = message.fields.redelivered;
-    const count = this.properties.headers['x-delivery-count'];
-    this.deliveryCount = typeof count === 'number' && Number.isInteger(count) && count >= 0 ? count : undefined;
   }
 
   ack(): boolean {
@@ -107,6 +113,8 @@ export class Consumers {
 
   constructor(
     private readonly connections: ConnectionManager,
+    /** True for a queue whose deliveries' x-delivery-count is the broker's (a quorum queue this transport declared). */
+    private readonly countsDeliveries: (queue: string) => boolean,
     private readonly retryDelayMs: number,
     private readonly logger: Logger,
     private readonly url: string,
@@ -115,7 +123,7 @@ export class Consumers {
   async consume(queues: string[], options: ConsumeOptions, handler: DeliveryHandler): Promise<ConsumerHandle> {
     if (this.closing) throw new ClosedError(`broker ${this.url}: transport is closed`);
     if (!Number.isInteger(options.prefetch) || options.prefetch < 1 || options.prefetch > 65535) {
-      throw new RangeError(`prefetch must be an integer in 1..65535, got ${options.prefetch}`);
+      throw new ConfigError('prefetch', `must be an integer in 1..65535, got ${options.prefetch}`);
     }
     const state: ConsumerState = {
       queues: [...queues],
@@ -155,7 +163,7 @@ export class Consumers {
     if (message === false) return null;
     lane.acks.delivered(message);
     lane.unsettled += 1;
-    return new AmqpDelivery(lane, message, queue, () => undefined);
+    return new AmqpDelivery(lane, message, queue, this.countsDeliveries(queue), () => undefined);
   }
 
   /**
@@ -192,7 +200,7 @@ export class Consumers {
         if (message === null) return; // cancelled by the broker (queue deleted): the ready check ends the take
         lane.acks.delivered(message);
         lane.unsettled += 1;
-        taken.push(new AmqpDelivery(lane, message, queue, closeWhenSettled));
+        taken.push(new AmqpDelivery(lane, message, queue, this.countsDeliveries(queue), closeWhenSettled));
         if (taken.length >= limit) arrived();
       });
       while (taken.length < limit) {
@@ -314,7 +322,7 @@ export class Consumers {
     }
     lane.acks.delivered(message);
     lane.unsettled += 1;
-    const delivery = new AmqpDelivery(lane, message, queue, (settledLane) => this.onSettled(state, settledLane));
+    const delivery = new AmqpDelivery(lane, message, queue, this.countsDeliveries(queue), (settledLane) => this.onSettled(state, settledLane));
     if (state.cancelled) {
       delivery.reject(true);
       return;

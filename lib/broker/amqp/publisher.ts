@@ -274,7 +274,7 @@ export class Publisher {
     }
     const reason = describeError(channelError);
     const onChannel = [...this.pending.values()].filter((entry) => entry.channel === channel);
-    const refusedExchange = channelError ? refusedExchangeOf(reason, new Set(onChannel.map((e) => e.written.exchange))) : undefined;
+    const refusedExchange = channelError ? refusedExchangeOf(channelError, new Set(onChannel.map((e) => e.written.exchange))) : undefined;
     // The broker stopped at the first publish to the refused exchange, in write order.
     // Without it (not found among them) nothing is known of the others: they are written again.
     const refusedOrders = onChannel.filter((e) => e.written.exchange === refusedExchange).map((e) => e.writeOrder);

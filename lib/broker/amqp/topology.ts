@@ -2,6 +2,7 @@ import type { Channel, ChannelModel } from 'amqplib';
 import type { Logger } from 'winston';
 import type { ExchangeDeclaration, QueueDeclaration } from '../transport.js';
 import { closeQuietly, describeError, type ConnectionManager } from './connection.js';
+import { queueArguments } from './queue-arguments.js';
 
 /** How often an operation is retried when the connection it ran on was lost under it. */
 const LOST_CONNECTION_ATTEMPTS = 3;
@@ -26,6 +27,12 @@ const ADMIN_CHANNELS = 4;
 export class Topology {
   private readonly declared = new Map<string, QueueDeclaration>();
   private readonly exchanges = new Map<string, ExchangeDeclaration>();
+  /**
+   * Queues this transport declared as quorum queues (transient ones too): only their deliveries'
+   * `x-delivery-count` is the broker's count. A name leaves the set when it is deleted, or
+   * declared again as a classic queue.
+   */
+  private readonly quorum = new Set<string>();
   /** Admin channels, used round-robin: a channel runs one RPC at a time (amqplib queues the rest). */
   private readonly admins: ({ connection: ChannelModel; channel: Promise<Channel> } | null)[] = new Array(ADMIN_CHANNELS).fill(null);
   private nextAdmin = 0;
@@ -39,6 +46,13 @@ export class Topology {
   async declare(queue: QueueDeclaration): Promise<void> {
     await this.withAdminChannel((channel) => declareOn(channel, queue));
     if (!queue.transient) this.declared.set(queue.name, queue);
+    if (queue.type === 'quorum') this.quorum.add(queue.name);
+    else this.quorum.delete(queue.name);
+  }
+
+  /** True when this transport declared `queue` a quorum queue: the broker counts its deliveries. */
+  countsDeliveries(queue: string): boolean {
+    return this.quorum.has(queue);
   }
 
   async declareExchange(exchange: ExchangeDeclaration): Promise<void> {
@@ -53,6 +67,7 @@ export class Topology {
 
   async deleteQueue(queue: string): Promise<void> {
     this.declared.delete(queue);
+    this.quorum.delete(queue);
     await this.withAdminChannel((channel) => channel.deleteQueue(queue));
   }
 
@@ -132,7 +147,7 @@ async function declareOn(channel: Channel, queue: QueueDeclaration): Promise<voi
     durable: queue.durable ?? true,
     exclusive: queue.exclusive ?? false,
     autoDelete: queue.autoDelete ?? false,
-    arguments: queue.arguments,
+    arguments: queueArguments(queue),
   });
   if (queue.exchange) await channel.bindQueue(queue.name, queue.exchange, queue.routingKey ?? queue.name);
 }

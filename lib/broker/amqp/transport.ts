@@ -16,6 +16,7 @@ import { ConnectionManager } from './connection.js';
 import { Consumers } from './consumer.js';
 import { Publisher } from './publisher.js';
 import { Topology } from './topology.js';
+import { toTransportError } from './channel-errors.js';
 
 /**
  * The RabbitMQ transport (amqp:// and amqps://; TLS is amqplib's). Creating it does no I/O:
@@ -58,9 +59,17 @@ class AmqpTransport implements Transport {
     });
     this.publishing = new ConnectionManager(url, 'publish', options);
     this.topology = new Topology(this.consuming, logger, this.url);
-    this.consumers = new Consumers(this.consuming, options.connectInitialDelayMs, logger, this.url);
+    this.consumers = new Consumers(this.consuming, (queue) => this.topology.countsDeliveries(queue), options.connectInitialDelayMs, logger, this.url);
     this.publisher = this.newPublisher();
   }
+
+  /**
+   * Broker refusals reach callers as TransportError (reason from the reply code; see
+   * channel-errors.ts). Publishes need none: the publisher settles them with PublishError.
+   */
+  private readonly refusal = (error: unknown): never => {
+    throw toTransportError(error, this.url);
+  };
 
   private newPublisher(): Publisher {
     const { maxUnconfirmedPublishes, confirmTimeoutMs, connectInitialDelayMs, logger } = this.options;
@@ -68,11 +77,11 @@ class AmqpTransport implements Transport {
   }
 
   declareQueue(queue: QueueDeclaration): Promise<void> {
-    return this.topology.declare(queue);
+    return this.topology.declare(queue).catch(this.refusal);
   }
 
   declareExchange(exchange: ExchangeDeclaration): Promise<void> {
-    return this.topology.declareExchange(exchange);
+    return this.topology.declareExchange(exchange).catch(this.refusal);
   }
 
   publish(message: OutgoingMessage, target: PublishTarget): Promise<void> {
@@ -83,27 +92,27 @@ class AmqpTransport implements Transport {
   }
 
   consume(queues: string[], options: ConsumeOptions, onDelivery: DeliveryHandler): Promise<ConsumerHandle> {
-    return this.consumers.consume(queues, options, onDelivery);
+    return this.consumers.consume(queues, options, onDelivery).catch(this.refusal);
   }
 
   purge(queue: string): Promise<number> {
-    return this.topology.purge(queue);
+    return this.topology.purge(queue).catch(this.refusal);
   }
 
   messageCount(queue: string): Promise<number> {
-    return this.topology.messageCount(queue);
+    return this.topology.messageCount(queue).catch(this.refusal);
   }
 
   get(queue: string): Promise<Delivery | null> {
-    return this.consumers.get(queue);
+    return this.consumers.get(queue).catch(this.refusal);
   }
 
   getMany(queue: string, max: number): Promise<Delivery[]> {
-    return this.consumers.getMany(queue, max);
+    return this.consumers.getMany(queue, max).catch(this.refusal);
   }
 
   deleteQueue(queue: string): Promise<void> {
-    return this.topology.deleteQueue(queue);
+    return this.topology.deleteQueue(queue).catch(this.refusal);
   }
 
   close(): Promise<void> {
