@@ -9,6 +9,7 @@ import type { Delivery, Transport, TransportOptions } from '../../lib/broker/tra
 import { BrokerAccessRefusedError, BrokerConnectionError, ConfigError, PublishError } from '../../lib/errors/errors.js';
 import { silentLogger } from '../../lib/log/logger.js';
 import { Inbox, describeTransportConformance, message, type CreatedNames } from '../conformance/transport.conformance.js';
+import { describeQueueIntentConformance } from '../conformance/transport-intents.conformance.js';
 import { captureLogger } from '../support/capture-logger.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 
@@ -52,6 +53,7 @@ async function until(condition: () => boolean): Promise<void> {
 }
 
 describeTransportConformance('amqp', () => createAmqpTransport(BROKER, options()), { cleanup: deleteCreated });
+describeQueueIntentConformance('amqp', () => createAmqpTransport(BROKER, options()), { cleanup: deleteCreated });
 
 describe('amqp transport', { timeout: 60_000 }, () => {
   const created: CreatedNames = { queues: [], exchanges: [] };

@@ -4,6 +4,7 @@ import { createMemoryTransport } from '../../lib/broker/memory/memory-transport.
 import type { TransportOptions } from '../../lib/broker/transport.js';
 import { silentLogger } from '../../lib/log/logger.js';
 import { Inbox, describeTransportConformance, message } from '../conformance/transport.conformance.js';
+import { describeQueueIntentConformance } from '../conformance/transport-intents.conformance.js';
 
 const options: TransportOptions = {
   heartbeatSeconds: 0,
@@ -15,6 +16,7 @@ const options: TransportOptions = {
 };
 
 describeTransportConformance('memory', () => createMemoryTransport('memory://spec', options));
+describeQueueIntentConformance('memory', () => createMemoryTransport('memory://spec', options));
 
 describe('memory transport', () => {
   it('shares one broker between transports of the same URL, and none across URLs', async () => {
