@@ -14,6 +14,11 @@
  *   redelivers the message (with `redelivered` set) to some consumer.
  * - After a lost connection the adapter reconnects by itself (backoff with jitter),
  *   re-declares every queue it declared and resumes every consumer that was not cancelled.
+ * - A broker refusal of a declaration, purge, count, get or consume rejects with TransportError,
+ *   its `reason` (precondition-failed, not-found, access-refused, resource-locked, ...) mapped by
+ *   the adapter; nothing above the adapter reads the broker's own codes, headers or shapes.
+ * - Queues are declared by intent (QueueDeclaration); deliveries report what the broker did to
+ *   a message (`deliveryCount`, `deadLetter`) as fields, never as headers.
  */
 
 export interface MessageProperties {
@@ -71,8 +76,9 @@ export interface Delivery {
   readonly redelivered: boolean;
   /**
    * How many times the broker delivered this message before (0 on its first delivery), when
-   * its queue counts deliveries (a quorum queue); undefined when it does not — a classic
-   * queue's header of the same name could be anyone's.
+   * its queue counts deliveries: a quorum queue that this transport declared (`type: 'quorum'`).
+   * Undefined otherwise — on a queue not known to be quorum, whatever claims to be the count
+   * could have been set by anyone.
    */
   readonly deliveryCount?: number;
   /**
