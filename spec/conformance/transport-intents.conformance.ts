@@ -177,6 +177,13 @@ export function describeQueueIntentConformance(name: string, make: () => Transpo
           transport.declareExchange({ name: exchange, type: 'fanout' }),
           (error: unknown) => error instanceof TransportError && error.code === 'CELERIAC_TRANSPORT' && error.reason === 'precondition-failed',
         );
+        const declared = await declare(transport, 'redeclared', { messageTtl: 1000, deadLetterTo: { queue: missing } });
+        const refused = (error: unknown) => error instanceof TransportError && error.reason === 'precondition-failed';
+        await assert.rejects(transport.declareQueue({ name: declared, messageTtl: 2000, deadLetterTo: { queue: missing } }), refused);
+        await assert.rejects(transport.declareQueue({ name: declared, messageTtl: 1000 }), refused);
+        await assert.rejects(transport.declareQueue({ name: declared, messageTtl: 1000, deadLetterTo: { queue: missing }, maxPriority: 3 }), refused);
+        // The same intents, however spelled, are the same queue: a queue is reached through the default exchange.
+        await transport.declareQueue({ name: declared, messageTtl: 1000, deadLetterTo: { exchange: '', routingKey: missing } });
         // The transport stays usable after a refusal.
         const queue = await declare(transport, 'after-refusal');
         assert.equal(await transport.messageCount(queue), 0);

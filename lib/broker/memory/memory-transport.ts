@@ -44,7 +44,10 @@ class MemoryTransport implements Transport {
   async declareQueue(declaration: QueueDeclaration): Promise<void> {
     this.ensureOpen();
     const { name, exchange, exchangeType = 'direct' } = declaration;
-    if (!this.broker.queues.has(name)) {
+    const existing = this.broker.queues.get(name);
+    const conflict = existing && intentConflict(existing.declaration, declaration);
+    if (conflict) throw new TransportError('precondition-failed', `PRECONDITION_FAILED - inequivalent ${conflict} for queue '${name}' in ${this.url}`);
+    if (!existing) {
       const queue: Queue = {
         broker: this.broker,
         declaration,
@@ -189,4 +192,25 @@ class MemoryTransport implements Transport {
   private ensureOpen(): void {
     if (this.closed) throw new ClosedError(`broker ${this.url}: transport is closed`);
   }
+}
+
+/**
+ * The first intent two declarations of one queue disagree on, or null: RabbitMQ refuses a
+ * re-declaration that differs in durability or any argument, and so does memory://.
+ */
+function intentConflict(declared: QueueDeclaration, again: QueueDeclaration): string | null {
+  const intents = (d: QueueDeclaration) => ({
+    durable: d.type === 'quorum' || (d.durable ?? true),
+    type: d.type ?? 'classic',
+    maxPriority: d.maxPriority,
+    messageTtl: d.messageTtl,
+    expires: d.expires,
+    deliveryLimit: d.deliveryLimit,
+    deadLetterTo: d.deadLetterTo === undefined ? undefined : JSON.stringify('queue' in d.deadLetterTo ? { exchange: '', routingKey: d.deadLetterTo.queue } : d.deadLetterTo),
+  });
+  const [before, now] = [intents(declared), intents(again)];
+  for (const key of Object.keys(before) as (keyof typeof before)[]) {
+    if (before[key] !== now[key]) return key;
+  }
+  return null;
 }
