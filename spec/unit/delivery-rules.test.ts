@@ -8,7 +8,8 @@ import { DelayedDelivery } from '../../lib/app/delayed-delivery.js';
 import type { OutgoingMessage, PublishTarget, Transport } from '../../lib/broker/transport.js';
 import { DELAY_LEVELS, delayExchangeDeclarations, delayExitBinding, delayRoute, delayTierDeclarations } from '../../lib/broker/delay-tiers.js';
 import { backoffMs, decideRetry } from '../../lib/worker/retry-policy.js';
-import { parseRate, RateLimiter } from '../../lib/worker/rate-limiter.js';
+import { parseRate } from '../../lib/app/rate-limit.js';
+import { RateLimiter } from '../../lib/worker/rate-limiter.js';
 import { timeLimitsOf } from '../../lib/worker/time-limits.js';
 import type { TaskHeaders } from '../../lib/protocol/task-message.js';
 
