@@ -2,6 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 import type { TaskContext } from '../../app/task-context.js';
+import { ThreadPoolError } from '../../errors/errors.js';
 import { Retry, type RetryOptions } from '../../errors/signals.js';
 import { findUnencodable } from '../../protocol/encodable.js';
 import { executeTask } from '../executor.js';
@@ -24,7 +25,7 @@ async function loadApp(specifier: string): Promise<ThreadApp> {
   const target = specifier.startsWith('.') || specifier.startsWith('/') ? pathToFileURL(resolve(specifier)).href : specifier;
   const module = (await import(target)) as Record<string, unknown>;
   const app = [module.default, module.app].find((v) => typeof v === 'object' && v !== null && 'tasks' in v);
-  if (!app) throw new Error(`${specifier} exports no app`);
+  if (!app) throw new ThreadPoolError('no-app', `${specifier} exports no app`);
   return app as ThreadApp;
 }
 
@@ -50,7 +51,7 @@ try {
     };
     const run = task
       ? executeTask(task, message.args, message.kwargs, context)
-      : Promise.reject(new Error(`task ${message.context.name} is not registered in the thread's app`));
+      : Promise.reject(new ThreadPoolError('unknown-task', `task ${message.context.name} is not registered in the thread's app`));
     run.then(
       (value) => {
         running.delete(message.job);
