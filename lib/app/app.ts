@@ -8,6 +8,7 @@ import { ClosedError, ConfigError } from '../errors/errors.js';
 import { createLogger } from '../log/logger.js';
 import { AsyncResult } from '../result/async-result.js';
 import type { ResultHandle } from '../canvas/canvas-node.js';
+import type { BrokerEvents, WorkerHost } from '../worker/host.js';
 import { Worker, type WorkerOptions } from '../worker/worker.js';
 import { checkCallOptionKeys, type CallOptions } from './call-options.js';
 import { resolveConfig, type AppConfig, type AppOptions } from './config.js';
@@ -17,9 +18,7 @@ import { queueDeclaration } from './queues.js';
 import { checkTaskOptions, Task, type TaskFunction, type TaskOptions } from './task.js';
 import { newId } from '../util/ids.js';
 
-export interface AppEvents {
-  'broker-reconnected': [role: 'publish' | 'consume'];
-}
+export type AppEvents = BrokerEvents;
 
 /**
  * The entry point of a celeriac program: configuration, the task registry, and the lazily
@@ -29,7 +28,7 @@ export interface AppEvents {
  * on first use and connect on their first operation, so a tasks module can be imported by
  * producers, workers and worker threads alike.
  */
-export class App {
+export class App implements WorkerHost {
   readonly config: AppConfig;
   readonly logger: Logger;
   /** Stable id of this process's app; the reply_to of every message it sends. */
@@ -59,7 +58,8 @@ export class App {
     if (typeof fn !== 'function') throw new ConfigError('fn', `task ${name}: expected a function`);
     if (this.tasks.has(name)) throw new ConfigError('name', `task ${name} is already registered`);
     checkTaskOptions(name, options);
-    const task = new Task<A, Awaited<R>>(this, name, fn as TaskFunction<A, Awaited<R>>, { ...options });
+    // The task keeps its own copy of the options (and parses its rate limit once).
+    const task = new Task<A, Awaited<R>>(this, name, fn as TaskFunction<A, Awaited<R>>, options);
     this.tasks.set(name, task as unknown as Task<never[], unknown>);
     return task;
   }
@@ -113,10 +113,10 @@ export class App {
     return new AsyncResult<R>(id, this.#backendOf, parent);
   }
 
-  /** A worker serving this app's tasks; call `start()` on it. */
-  worker(options: WorkerOptions = {}): Worker {
+  /** A worker serving this app's tasks; call `start()` on it. Its `app` is this app. */
+  worker(options: WorkerOptions = {}): Worker<App> {
     this.assertOpen();
-    return new Worker(this, options);
+    return new Worker<App>(this, options);
   }
 
   /** The broker connection, created on first use. */

@@ -5,7 +5,7 @@ import { SentTask } from '../result/sent-task.js';
 import type { CallOptions } from './call-options.js';
 import type { TaskContext } from './task-context.js';
 import { toMilliseconds, type Duration } from '../util/duration.js';
-import { parseRate } from '../worker/rate-limiter.js';
+import { parseRate } from './rate-limit.js';
 import { newId } from '../util/ids.js';
 
 /** A task's code. `this` is its TaskContext; arrow functions can use currentTask() instead. */
@@ -94,7 +94,7 @@ export function checkTaskOptions(name: string, options: TaskOptions): void {
   for (const key of ['retryBackoffMax', 'defaultRetryDelay', 'timeLimit', 'softTimeLimit', 'expires'] as const) {
     if (options[key] !== undefined) toMilliseconds(options[key], key);
   }
-  if (options.rateLimit !== undefined) parseRate(options.rateLimit);
+  // rateLimit is checked (and parsed, once) by the Task itself: see Task.setRateLimit.
 }
 
 /** The leading parts of a tuple: for [a, b] that is [] | [a] | [a, b]. */
@@ -107,12 +107,42 @@ export type Suffixes<A extends unknown[]> = A extends [unknown, ...infer Rest] ?
  * `add.delay('a', 2)` does not compile and `add.delay(2, 3).get()` is Promise<number>.
  */
 export class Task<A extends unknown[] = unknown[], R = unknown> {
+  /** The task's options: its own copy, changed only through setRateLimit. */
+  readonly options: Readonly<TaskOptions>;
+  readonly #options: TaskOptions;
+  #startsPerMs: number | undefined;
+
+  /** Throws ConfigError when `options.rateLimit` is not a rate (see setRateLimit). */
   constructor(
     private readonly host: CanvasHost,
     readonly name: string,
     readonly fn: TaskFunction<A, R>,
-    readonly options: Readonly<TaskOptions> = {},
-  ) {}
+    options: Readonly<TaskOptions> = {},
+  ) {
+    this.#options = { ...options };
+    this.options = this.#options;
+    this.#startsPerMs = options.rateLimit === undefined ? undefined : parseRate(options.rateLimit);
+  }
+
+  /**
+   * The rate limit as starts per millisecond, or undefined when the task has none. Invariant:
+   * it is `options.rateLimit` parsed — once, when the task was made or its rate last changed.
+   */
+  get startsPerMs(): number | undefined {
+    return this.#startsPerMs;
+  }
+
+  /**
+   * Changes the task's `rateLimit` ('100/s', '10/m', '1000/h' or a number per second; null: no
+   * limit). A rate that does not parse throws ConfigError and changes nothing. Workers of this
+   * process apply the new rate from their next start of the task on.
+   */
+  setRateLimit(rate: string | number | null): void {
+    const startsPerMs = rate === null ? undefined : parseRate(rate);
+    if (rate === null) delete this.#options.rateLimit;
+    else this.#options.rateLimit = rate;
+    this.#startsPerMs = startsPerMs;
+  }
 
   /**
    * Sends the task with positional args. The SentTask resolves (to the AsyncResult) once the

@@ -1,4 +1,5 @@
 import type { ConsumerHandle, Delivery } from '../broker/transport.js';
+import type { App } from '../app/app.js';
 import type { Worker } from '../worker/worker.js';
 import { listNames, truncateText } from '../util/truncate.js';
 import { isAddressedTo, PcreBudget, PcreBudgetSpentError } from './addressing.js';
@@ -66,7 +67,7 @@ export class ControlServer {
   };
 
   constructor(
-    readonly worker: Worker,
+    readonly worker: Worker<App>,
     options: ControlServerOptions = {},
   ) {
     this.#store = options.store ?? revocationStore(worker.app);

@@ -1,7 +1,6 @@
 import { hostname as osHostname, loadavg } from 'node:os';
 import type { Worker } from '../worker/worker.js';
 import type { TaskRequest } from '../worker/request.js';
-import { parseRate } from '../worker/rate-limiter.js';
 import { queueDeclaration } from '../app/queues.js';
 import { queueArguments } from '../broker/queue-arguments.js';
 import { booleanArgument, queueArgument, rateArgument, signalArgument, taskIdsArgument, taskNameArgument } from './handler-arguments.js';
@@ -56,17 +55,12 @@ export const HANDLERS: Record<string, Handler> = {
     const rate = rateArgument(args, 'rate_limit');
     const task = worker.app.tasks.get(name);
     if (!task) return { error: `unknown task ${name}` };
-    if (rate === null) {
-      delete (task.options as { rateLimit?: unknown }).rateLimit;
-      return ok('rate limit disabled successfully');
-    }
     try {
-      parseRate(rate);
+      task.setRateLimit(rate);
     } catch (error) {
       return { error: `invalid rate limit string: ${(error as Error).message}` };
     }
-    (task.options as { rateLimit?: string | number }).rateLimit = rate;
-    return ok('new rate limit set successfully');
+    return ok(rate === null ? 'rate limit disabled successfully' : 'new rate limit set successfully');
   },
   add_consumer: async ({ worker }, args) => {
     const queue = queueArgument(args, 'queue');

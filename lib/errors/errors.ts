@@ -259,6 +259,7 @@ export const ERROR_CODES = [
   'CELERIAC_TIME_LIMIT',
   'CELERIAC_EFFECT_UNCERTAIN',
   'CELERIAC_TRANSPORT',
+  'CELERIAC_THREAD_POOL',
 ] as const;
 
 // Broker transport.
@@ -292,3 +293,27 @@ export class TransportError extends CeleriacError {
   }
 }
 tag(TransportError, 'CELERIAC_TRANSPORT');
+
+// Worker: the threads pool.
+
+/** Why the threads pool could not run a task (ThreadPoolError.reason). */
+export type ThreadPoolFailure = 'thread-exited' | 'no-app' | 'unknown-task' | 'too-many-jobs';
+
+/**
+ * The threads pool could not run a task: its thread exited while running it (`thread-exited`),
+ * the app module a thread imports exports no app (`no-app`), the thread's app has no task of
+ * that name (`unknown-task`), or more jobs came at once than the pool has threads
+ * (`too-many-jobs`: a worker never does that). The task is recorded FAILURE with it. Rebuilt as
+ * a ThreadPoolError, with its reason, when it comes out of a thread.
+ */
+export class ThreadPoolError extends CeleriacError {
+  declare readonly code: 'CELERIAC_THREAD_POOL';
+  constructor(
+    readonly reason: ThreadPoolFailure,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+tag(ThreadPoolError, 'CELERIAC_THREAD_POOL');

@@ -1,4 +1,4 @@
-import type { App } from '../app/app.js';
+import type { WorkerHost } from './host.js';
 import type { Delivery, Transport } from '../broker/transport.js';
 import { deadLetterDeclaration, deadLetterQueueName } from '../app/queues.js';
 import { boundedHeaders } from '../protocol/header-bounds.js';
@@ -165,7 +165,7 @@ export interface RequeueReport {
  * are returned to the dead-letter queue in their order. At-least-once: if this process dies
  * between the confirm and the ack, the message is in both queues.
  */
-export async function requeueDeadLetters(app: App, queue: string, options: RequeueOptions): Promise<RequeueReport> {
+export async function requeueDeadLetters(app: Pick<WorkerHost, 'transport' | 'hasBackend' | 'backend'>, queue: string, options: RequeueOptions): Promise<RequeueReport> {
   const transport = app.transport;
   const deadLetterQueue = deadLetterQueueName(queue);
   const wanted = new Set(options.ids ?? []);
@@ -207,7 +207,7 @@ export async function requeueDeadLetters(app: App, queue: string, options: Reque
 }
 
 /** Sets the task's count of redelivered starts (the poison-message limit, classic queues) back to 0. */
-async function resetRedeliveryCount(app: App, taskId: string | null): Promise<void> {
+async function resetRedeliveryCount(app: Pick<WorkerHost, 'hasBackend' | 'backend'>, taskId: string | null): Promise<void> {
   if (taskId === null || !app.hasBackend) return;
   const backend = app.backend;
   if (!backend.countRedeliveredStarts) return;

@@ -1,7 +1,6 @@
 import type { Logger } from 'winston';
-import type { App } from '../app/app.js';
 import { setLongTimeout, type LongTimeout } from '../util/long-timeout.js';
-import { forward } from './forward.js';
+import { republish, type RepublishHost } from './republish.js';
 import type { TaskRequest } from './request.js';
 
 /**
@@ -32,7 +31,7 @@ export class EtaScheduler {
   readonly #held = new Map<TaskRequest, LongTimeout>();
 
   constructor(
-    private readonly app: App,
+    private readonly host: RepublishHost,
     private readonly logger: Logger,
     private readonly hooks: EtaSchedulerHooks,
   ) {}
@@ -76,7 +75,7 @@ export class EtaScheduler {
    */
   private defer(request: TaskRequest, delayMs: number): void {
     const { delivery } = request;
-    forward(this.app, delivery, delivery.properties.headers, delayMs).then(
+    republish(this.host, delivery, delivery.properties.headers, delayMs).then(
       () => {
         delivery.ack();
         this.logger.info(`Task ${request.name}[${request.id}] due in ${delayMs} ms: sent to the delay tiers`);

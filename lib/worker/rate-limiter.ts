@@ -1,18 +1,3 @@
-import { ConfigError } from '../errors/errors.js';
-
-const PER: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000 };
-
-/** '100/s', '10/m', '1000/h' or a number (per second) → starts per millisecond. Throws ConfigError otherwise. */
-export function parseRate(rate: string | number): number {
-  if (typeof rate === 'number') {
-    if (Number.isFinite(rate) && rate > 0) return rate / 1000;
-  } else {
-    const match = /^\s*(\d+(?:\.\d+)?)\s*\/\s*(s|m|h)\s*$/.exec(rate);
-    if (match && Number(match[1]) > 0) return Number(match[1]) / PER[match[2]!]!;
-  }
-  throw new ConfigError('rateLimit', `expected a rate such as '100/s', '10/m' or '1000/h', got ${JSON.stringify(rate)}`);
-}
-
 /**
  * Per-task token buckets of one worker (Celery's semantics: capacity 1, so starts of a task are
  * spaced evenly at 1/rate). Invariant: `take(name)` returns true at most once per 1/rate ms per
@@ -23,6 +8,7 @@ export class RateLimiter {
   /** Earliest time (ms since epoch) each limited task may start again. */
   readonly #nextAt = new Map<string, number>();
 
+  /** `rateOf`: a task's starts per millisecond (parsed when the rate was set: asked on every pump turn), undefined for none. */
   constructor(private readonly rateOf: (name: string) => number | undefined) {}
 
   /** Takes a token for `name` if one is available now. */

@@ -1,6 +1,5 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'winston';
-import type { App } from '../app/app.js';
 import type { Task } from '../app/task.js';
 import type { TaskContext } from '../app/task-context.js';
 import type { TaskMeta } from '../protocol/task-meta.js';
@@ -9,7 +8,8 @@ import type { TaskMessage } from '../protocol/task-message.js';
 import { SerializationError, UnsendableError } from '../errors/errors.js';
 import { deadLetter } from './dead-letter.js';
 import { isRetryableFault } from './fault-kind.js';
-import { forward } from './forward.js';
+import { republish } from './republish.js';
+import type { WorkerHost } from './host.js';
 import { TaskTerminated, UnpassableResult, type PoolJob, type TaskPool } from './pool/pool.js';
 import { decideRetry } from './retry-policy.js';
 import { timeLimitsOf, type TimeLimits } from './time-limits.js';
@@ -45,7 +45,8 @@ export interface DeadLettered {
 }
 
 export interface RequestEnvironment {
-  app: App;
+  /** Where outcomes are recorded and workflows, retries and dead letters are sent. */
+  host: WorkerHost;
   hostname: string;
   logger: Logger;
   /** Delays between attempts to record an outcome before the message is requeued. */
@@ -201,13 +202,13 @@ export class TaskRequest {
    */
   private async retry(env: RequestEnvironment, error: unknown, delayMs: number, runtimeMs: number): Promise<RequestOutcome> {
     const { headers } = this.message;
-    if (!headers.ignore_result && env.app.hasBackend) {
+    if (!headers.ignore_result && env.host.hasBackend) {
       const stored = await this.record(env, retryMeta(headers, error));
       if (stored !== true) return this.notRecorded(env, stored, { state: 'RETRY', error, delayMs, runtimeMs });
     }
     const eta = delayMs > 0 ? new Date(Date.now() + delayMs).toISOString() : null;
     try {
-      await forward(env.app, this.delivery, { ...this.delivery.properties.headers, retries: headers.retries + 1, eta }, delayMs);
+      await republish(env.host, this.delivery, { ...this.delivery.properties.headers, retries: headers.retries + 1, eta }, delayMs);
     } catch (publishError) {
       if (isRetryableFault(publishError)) return this.requeue(env, publishError);
       return this.retryUnsendable(env, error, runtimeMs, publishError);
@@ -235,7 +236,7 @@ export class TaskRequest {
    * rest is done.
    */
   private async settle(env: RequestEnvironment, makeMeta: () => TaskMeta, outcome: SettledOutcome, deadLettered?: DeadLettered): Promise<RequestOutcome> {
-    const ignored = this.message.headers.ignore_result || !env.app.hasBackend;
+    const ignored = this.message.headers.ignore_result || !env.host.hasBackend;
     const workflow = hasWorkflow(this.message);
     // Built only when recorded or passed on: a fire-and-forget task needs none.
     let meta = ignored && !workflow ? null : makeMeta();
@@ -258,7 +259,7 @@ export class TaskRequest {
       const { status, result, traceback } = meta;
       let unsendable: readonly UnsendableError[];
       try {
-        unsendable = await withTraceContext(this.message.headers, () => continueWorkflow(env.app, this.message, status, result, traceback));
+        unsendable = await withTraceContext(this.message.headers, () => continueWorkflow(env.host, this.message, status, result, traceback));
       } catch (error) {
         if (isRetryableFault(error)) return this.requeue(env, error);
         unsendable = [new UnsendableError('workflow', this.name, `workflow of ${this.name}[${this.id}] cannot be passed on: ${(error as Error)?.message ?? error}`, { cause: error })];
@@ -282,7 +283,7 @@ export class TaskRequest {
     for (let attempt = 0; attempt <= env.storeRetryDelaysMs.length; attempt++) {
       if (attempt > 0) await sleep(env.storeRetryDelaysMs[attempt - 1]!);
       try {
-        await env.app.backend.storeResult(meta, context);
+        await env.host.backend.storeResult(meta, context);
         return true;
       } catch (error) {
         if (!isRetryableFault(error)) return error;
@@ -310,7 +311,7 @@ export class TaskRequest {
    */
   private async deadLetterAfterRun(env: RequestEnvironment, deadLettered: DeadLettered, outcome: SettledOutcome): Promise<RequestOutcome> {
     env.logger.error(`Task ${this.name}[${this.id}] ran (${outcome.state}) but ${deadLettered.error}; dead-lettering its message (${deadLettered.reason}), not running it again`);
-    if (!(await deadLetter(env.app.transport, this.delivery, deadLettered.reason, deadLettered.error))) {
+    if (!(await deadLetter(env.host.transport, this.delivery, deadLettered.reason, deadLettered.error))) {
       env.logger.error(`Task ${this.name}[${this.id}] could not be dead-lettered; requeued`);
       return { state: 'REQUEUED', error: new Error(deadLettered.error) };
     }

@@ -1,83 +1,34 @@
 import { EventEmitter } from 'node:events';
-import { hostname as osHostname } from 'node:os';
 import type { Logger } from 'winston';
-import type { App } from '../app/app.js';
-import { positiveInteger } from '../app/config.js';
-import { deadLetterDeclaration, deadLettersToQueue, isQuorumQueue, queueDeclaration } from '../app/queues.js';
+import { deadLetterDeclaration, deadLettersToQueue, queueDeclaration } from '../app/queues.js';
 import type { ConsumerHandle, Delivery } from '../broker/transport.js';
-import { checkWorkflowOf } from '../canvas/embed-check.js';
 import { ConfigError, InvalidMessageError } from '../errors/errors.js';
-import { LevelGate } from '../log/level-gate.js';
-import { decodeTaskMessage } from '../protocol/task-message.js';
-import { toMilliseconds, type Duration } from '../util/duration.js';
-import { preview } from '../util/preview.js';
+import { ArrayMap, ArraySet } from '../util/array-collections.js';
+import { MAX_TIMER_DELAY_MS, setLongTimeout } from '../util/long-timeout.js';
+import { errorMessageText, MAX_DEAD_LETTER_ERROR_CHARS } from '../util/truncate.js';
 import { deadLetter } from './dead-letter.js';
-import { setLongTimeout } from '../util/long-timeout.js';
-import { errorMessageText, errorText, MAX_DEAD_LETTER_ERROR_CHARS } from '../util/truncate.js';
 import { EtaScheduler, HOLD_LIMIT_MS } from './eta-scheduler.js';
+import type { WorkerEvents } from './events.js';
+import type { WorkerHost } from './host.js';
+import { resolveWorkerOptions, type WorkerOptions } from './options.js';
 import { createPool } from './pool/create-pool.js';
 import type { TaskPool } from './pool/pool.js';
-import { parseRate, RateLimiter } from './rate-limiter.js';
-import { Suspects } from './suspects.js';
+import { RateLimiter } from './rate-limiter.js';
+import { RedeliveryPolicy } from './redelivery-policy.js';
 import { TaskRequest, type RequestEnvironment, type RequestOutcome } from './request.js';
-import { ArrayMap, ArraySet } from '../util/array-collections.js';
-import { DEFAULT_MAX_MESSAGE_BYTES } from '../protocol/compression.js';
+import { DeliveryStrategy } from './strategy.js';
+import { logTaskLines } from './task-log.js';
 
-export interface WorkerOptions {
-  /** Most tasks running at once. Default: the app's `concurrency` (number of CPUs). */
-  concurrency?: number;
-  /** Prefetch = concurrency × this. Default: the app's `prefetchMultiplier` (4). */
-  prefetchMultiplier?: number;
-  /** Queues to consume. Default: [app.defaultQueue]. */
-  queues?: string[];
-  /** Node name; %h = host name, %n = host name up to the first dot, %d = domain. Default 'celeriac@%h'. */
-  hostname?: string;
-  /** How long stop() lets running tasks finish before aborting them and requeueing their messages. Default '30s'. */
-  shutdownTimeout?: Duration;
-  /**
-   * Pauses between attempts to store a task's outcome when the result backend fails; after the
-   * last one the message is requeued (not acked). Default ['200ms', '1s', '3s'].
-   */
-  resultStoreRetryDelays?: Duration[];
-  /** A logger to use instead of the app's. */
-  logger?: Logger;
-  /**
-   * Where tasks run: 'async' (default; the worker's event loop) or 'threads' (worker_threads;
-   * a hard time limit terminates the thread). See docs/tasks.md.
-   */
-  pool?: 'async' | 'threads';
-  /** For the threads pool: the module (path or URL) exporting this app, imported by every thread. */
-  appModule?: string;
-  /**
-   * Poison-message limit: how many times a task may start again on a redelivered message (its
-   * previous holder died, hung past the heartbeat or lost its connection before settling it)
-   * before it is dead-lettered with reason `redelivery-limit` instead. Counted per task id in
-   * the result backend (redis://, memory://; not rpc://); see docs/reliability.md. On a quorum
-   * queue the broker's `x-delivery-count` is used instead (no backend needed): a delivery whose
-   * count exceeds this is dead-lettered. Default 10; null: no limit.
-   */
-  maxRedeliveries?: number | null;
-  /** Bodies larger than this many bytes are dead-lettered (reason `too-large`) without decoding. Default 64 MiB; null: no limit. */
-  maxMessageSize?: number | null;
-}
-
-const WORKER_OPTION_KEYS = ['concurrency', 'prefetchMultiplier', 'queues', 'hostname', 'shutdownTimeout', 'resultStoreRetryDelays', 'logger', 'pool', 'appModule', 'maxRedeliveries', 'maxMessageSize'];
-
+export type { WorkerEvents } from './events.js';
+export type { WorkerHost } from './host.js';
+export type { WorkerOptions } from './options.js';
 export { HOLD_LIMIT_MS };
 
-/** Events a Worker emits (for embedding, metrics and specs). */
-export interface WorkerEvents {
-  'task-received': [request: TaskRequest];
-  /** Its code is about to run (a concurrency slot was taken). */
-  'task-started': [request: TaskRequest];
-  'task-done': [request: TaskRequest, outcome: RequestOutcome];
-  'dead-lettered': [delivery: Delivery, reason: string, error: string];
-  /** A message that arrived long before its ETA went back into the delay tiers. */
-  'task-deferred': [request: TaskRequest, delayMs: number];
-}
-
 /**
- * Consumes task messages and runs them.
+ * Consumes task messages and runs them. The worker keeps the consumers' lifecycle and the pump
+ * that starts ready requests; admitting a delivery is its DeliveryStrategy's, the poison-message
+ * limit its RedeliveryPolicy's, and its per-task log lines a listener on its events (task-log).
+ * It uses only its host (WorkerHost): `app.worker()` builds one on an App.
  *
  * Invariants:
  * - at most `concurrency` tasks run at once; the broker hands out at most
@@ -91,14 +42,12 @@ export interface WorkerEvents {
  * - stop(): no new deliveries; waiting messages are requeued at once; running tasks get up
  *   to `shutdownTimeout` to finish, then are aborted and their messages requeued.
  */
-export class Worker extends EventEmitter<WorkerEvents> {
+export class Worker<Host extends WorkerHost = WorkerHost> extends EventEmitter<WorkerEvents> {
   readonly concurrency: number;
   readonly prefetch: number;
   readonly queues: readonly string[];
   readonly hostname: string;
   readonly logger: Logger;
-  /** Whether per-task info lines are written (asked per task; see LevelGate). */
-  readonly #info: LevelGate;
   readonly shutdownTimeoutMs: number;
   readonly maxRedeliveries: number | null;
   readonly maxMessageSize: number | null;
@@ -123,43 +72,48 @@ export class Worker extends EventEmitter<WorkerEvents> {
    */
   isRevoked: (taskId: string) => boolean = () => false;
   #state: 'idle' | 'running' | 'stopping' | 'stopped' = 'idle';
-  /** Redelivered requests that ran when some worker died: they run one at a time, beside healthy work (see Suspects). */
-  readonly #suspects = new Suspects<TaskRequest>();
+  /** The poison-message limit, and the suspects it keeps (they run one at a time, beside healthy work). */
+  readonly #redelivery: RedeliveryPolicy;
+  readonly #strategy: DeliveryStrategy;
 
   constructor(
-    readonly app: App,
+    /** What the worker serves: the App, for `app.worker()`. */
+    readonly app: Host,
     options: WorkerOptions = {},
   ) {
     super();
-    for (const key of Object.keys(options)) {
-      if (!WORKER_OPTION_KEYS.includes(key)) throw new ConfigError(key, `unknown worker option; known: ${WORKER_OPTION_KEYS.join(', ')}`);
-    }
-    this.concurrency = positiveInteger('concurrency', options.concurrency ?? app.config.concurrency);
-    this.prefetch = this.concurrency * positiveInteger('prefetchMultiplier', options.prefetchMultiplier ?? app.config.prefetchMultiplier);
-    this.queues = options.queues?.length ? [...options.queues] : [app.config.defaultQueue];
-    this.hostname = expandHostname(options.hostname ?? 'celeriac@%h');
-    this.shutdownTimeoutMs = toMilliseconds(options.shutdownTimeout ?? '30s', 'shutdownTimeout');
-    this.maxRedeliveries = options.maxRedeliveries === null ? null : nonNegativeInteger('maxRedeliveries', options.maxRedeliveries ?? 10);
-    this.maxMessageSize = options.maxMessageSize === null ? null : positiveInteger('maxMessageSize', options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_BYTES);
-    this.logger = (options.logger ?? app.logger).child({ worker: this.hostname });
-    this.#info = new LevelGate(this.logger, 'info');
-    this.#limiter = new RateLimiter((name) => {
-      const rate = app.tasks.get(name)?.options.rateLimit;
-      return rate === undefined ? undefined : parseRate(rate);
-    });
+    const settings = resolveWorkerOptions(options, app);
+    this.concurrency = settings.concurrency;
+    this.prefetch = settings.prefetch;
+    this.queues = settings.queues;
+    this.hostname = settings.hostname;
+    this.shutdownTimeoutMs = settings.shutdownTimeoutMs;
+    this.maxRedeliveries = settings.maxRedeliveries;
+    this.maxMessageSize = settings.maxMessageSize;
+    this.logger = settings.logger;
+    // First listener: a task's line is written before other listeners hear of it.
+    logTaskLines(this, this.logger);
+    this.#limiter = new RateLimiter((name) => app.tasks.get(name)?.startsPerMs);
     this.#scheduled = new EtaScheduler(app, this.logger, {
       due: (request) => this.enqueue(request),
       isRunning: () => this.#state === 'running',
       deferred: (request, delayMs) => this.emit('task-deferred', request, delayMs),
     });
-    this.pool = createPool(options.pool ?? 'async', { size: this.concurrency, appModule: options.appModule, logger: this.logger });
+    this.#redelivery = new RedeliveryPolicy(app, this.maxRedeliveries, this.logger);
+    this.#strategy = new DeliveryStrategy(app, this.maxMessageSize, this.#redelivery, this.#scheduled, {
+      received: (request) => this.emit('task-received', request),
+      ready: (request) => this.enqueue(request),
+      isRunning: () => this.#state === 'running',
+      refuse: (delivery, error, reason) => this.refuse(delivery, error, reason),
+    });
+    this.pool = createPool(settings.pool, { size: this.concurrency, appModule: settings.appModule, logger: this.logger });
     this.#environment = {
       pool: this.pool,
-      app,
+      host: app,
       hostname: this.hostname,
       logger: this.logger,
       isRevoked: (taskId) => this.isRevoked(taskId),
-      storeRetryDelaysMs: (options.resultStoreRetryDelays ?? ['200ms', '1s', '3s']).map((d) => toMilliseconds(d, 'resultStoreRetryDelays')),
+      storeRetryDelaysMs: settings.storeRetryDelaysMs,
     };
   }
 
@@ -273,45 +227,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       delivery.reject(true);
       return;
     }
-    if (this.maxMessageSize !== null && delivery.body.length > this.maxMessageSize) {
-      this.reject(delivery, new Error(`body of ${delivery.body.length} bytes exceeds the worker's maxMessageSize of ${this.maxMessageSize} bytes`), 'too-large');
-      return;
-    }
-    let request: TaskRequest;
-    try {
-      const message = decodeTaskMessage(delivery.body, delivery.properties, this.app.config.accept, { maxBodyBytes: this.maxMessageSize });
-      const task = this.app.tasks.get(message.headers.task);
-      if (!task) throw new InvalidMessageError('unknown-task', `task "${message.headers.task}" is not registered on this worker`);
-      // Before the body can run: an embed that could never be sent makes its outcome impossible to pass on.
-      checkWorkflowOf(message);
-      request = new TaskRequest(delivery, message, task);
-    } catch (error) {
-      this.reject(delivery, error);
-      return;
-    }
-    if (this.#info.enabled) this.logger.info(`Task ${request.name}[${request.id}] received`);
-    this.emit('task-received', request);
-    const brokerCount = this.brokerDeliveryCount(delivery);
-    if (brokerCount !== undefined && this.maxRedeliveries !== null && brokerCount > this.maxRedeliveries) {
-      const error = `delivered ${brokerCount + 1} times (delivery count ${brokerCount}, limit ${this.maxRedeliveries}): every worker that took it died, hung, lost its connection or returned it`;
-      this.reject(delivery, new Error(error), 'redelivery-limit');
-      return;
-    }
-    if (!this.countsStarts(request)) {
-      this.dispatch(request);
-      return;
-    }
-    void this.redeliveredStarts(request, 0).then((prior) => {
-      if (prior > 0) this.#suspects.add(request, prior);
-      if (this.#state === 'running') this.dispatch(request);
-      else request.delivery.reject(true);
-    });
-  }
-
-  private dispatch(request: TaskRequest): void {
-    const delay = request.delayMs();
-    if (delay > 0) this.#scheduled.schedule(request, delay);
-    else this.enqueue(request);
+    this.#strategy.admit(delivery);
   }
 
   private enqueue(request: TaskRequest): void {
@@ -320,12 +236,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   private pump(): void {
+    const redelivery = this.#redelivery;
     while (this.#state === 'running' && this.#executing.size < this.concurrency && this.#waiting.length > 0) {
       // The first waiting request that may start now; the others keep their place. A suspect may
       // only when it is the one the free suspect slot goes to.
       const now = Date.now();
-      const suspect = this.#suspects.next(this.#waiting);
-      const eligible = (r: TaskRequest): boolean => r === suspect || !this.#suspects.has(r);
+      const suspect = redelivery.nextSuspect(this.#waiting);
+      const eligible = (r: TaskRequest): boolean => redelivery.mayStart(r, suspect);
       const index = this.#waiting.findIndex((r) => eligible(r) && this.#limiter.take(r.name, now));
       if (index < 0) {
         this.wakeForRateLimit(now, this.#waiting.filter(eligible));
@@ -335,10 +252,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
       // The slot is freed when the code finishes; recording and acking go on beside the next task
       // (bounded by the prefetch: those messages are still unacked).
       this.#executing.add(request);
-      if (request === suspect) this.#suspects.started(request);
+      if (request === suspect) redelivery.suspectStarted(request);
       void request.codeFinished.then(() => {
         this.#executing.delete(request);
-        this.#suspects.finished(request);
+        redelivery.finished(request);
         this.pump();
       });
       this.emit('task-started', request);
@@ -346,10 +263,16 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
   }
 
-  /** Runs a started request to its end (admission, execution, done); never rejects. */
+  /** Runs a started request to its end (the redelivery limit, execution, done); never rejects. */
   private async runStarted(request: TaskRequest): Promise<void> {
     try {
-      if (this.countsStarts(request) && !(await this.admit(request))) return;
+      if (this.#redelivery.countsStarts(request)) {
+        const verdict = await this.#redelivery.startVerdict(request);
+        if (verdict) {
+          this.refuse(request.delivery, verdict.error, verdict.reason);
+          return;
+        }
+      }
       this.done(request, await request.execute(this.#environment));
     } catch (error) {
       // execute() records failures itself; reaching here is a bug, so keep the message.
@@ -357,61 +280,15 @@ export class Worker extends EventEmitter<WorkerEvents> {
       request.delivery.reject(true);
     } finally {
       this.#running.delete(request);
-      this.#suspects.finished(request);
+      this.#redelivery.finished(request);
       if (this.#executing.delete(request)) this.pump();
     }
   }
 
   /**
-   * The poison-message limit, checked as a redelivered message is about to start (only when
-   * countsStarts(request)): counts the start in the result backend and past `maxRedeliveries`
-   * dead-letters the message instead (resolves false). Starts are counted, not deliveries, and
-   * no two suspects run together (see Suspects), so tasks that merely ran beside a task that
-   * kills its worker are not blamed for it again and again. The count never blocks work: if it
-   * fails, the task runs.
+   * Sets the timer that wakes pump() when the first of `blocked` (rate limited now) may start;
+   * none when empty. A wait past the longest timer wakes early and sets the timer again.
    */
-  private async admit(request: TaskRequest): Promise<boolean> {
-    const limit = this.maxRedeliveries!;
-    const starts = await this.redeliveredStarts(request, 1);
-    if (starts <= limit) return true;
-    this.reject(request.delivery, new Error(`started ${starts} times on redelivered messages (limit ${limit}): every worker running it died, hung or lost its connection`), 'redelivery-limit');
-    return false;
-  }
-
-  /**
-   * Whether the limit counts this request's starts in the backend: a redelivered message, with
-   * a backend that counts, unless the broker counts its deliveries itself (quorum queues).
-   */
-  private countsStarts(request: TaskRequest): boolean {
-    return (
-      this.maxRedeliveries !== null &&
-      request.delivery.redelivered &&
-      this.brokerDeliveryCount(request.delivery) === undefined &&
-      this.app.hasBackend &&
-      this.app.backend.countRedeliveredStarts !== undefined
-    );
-  }
-
-  /**
-   * The broker's count of earlier deliveries of this message (Delivery.deliveryCount), or
-   * undefined when the delivery's queue is not a quorum queue of this app.
-   */
-  private brokerDeliveryCount(delivery: Delivery): number | undefined {
-    if (!isQuorumQueue(delivery.queue, this.app.config)) return undefined;
-    return delivery.deliveryCount;
-  }
-
-  /** Adds `add` to the task's count of redelivered starts and resolves with it; 0 when the backend fails. */
-  private async redeliveredStarts(request: TaskRequest, add: 0 | 1): Promise<number> {
-    try {
-      return await this.app.backend.countRedeliveredStarts!(request.id, add);
-    } catch (error) {
-      this.logger.warn(`Task ${request.name}[${request.id}] redelivered; its start count is unavailable (${(error as Error).message}); running it`);
-      return 0;
-    }
-  }
-
-  /** Sets the timer that wakes pump() when the first of `blocked` (rate limited now) may start; none when empty. */
   private wakeForRateLimit(now: number, blocked: readonly TaskRequest[]): void {
     if (blocked.length === 0) return;
     const waitMs = Math.min(...blocked.map((r) => this.#limiter.waitMs(r.name, now)));
@@ -419,32 +296,17 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.#rateTimer = setTimeout(() => {
       this.#rateTimer = undefined;
       this.pump();
-    }, Math.max(1, waitMs));
+    }, Math.min(MAX_TIMER_DELAY_MS, Math.max(1, waitMs)));
   }
 
+  /** Tells the listeners (task-log writes the outcome's line); a dead-lettered message's error line was written by TaskRequest. */
   private done(request: TaskRequest, outcome: RequestOutcome): void {
-    const prefix = `Task ${request.name}[${request.id}]`;
-    // Info lines are guarded: winston formats a line before its transports drop it by level.
-    switch (outcome.state) {
-      case 'SUCCESS':
-        if (this.#info.enabled) this.logger.info(`${prefix} succeeded in ${(outcome.runtimeMs / 1000).toFixed(6)}s: ${preview(outcome.result, 200)}`);
-        break;
-      case 'FAILURE':
-        this.logger.error(`${prefix} raised unexpected: ${errorText(outcome.error)}`);
-        break;
-      case 'RETRY':
-        this.logger.info(`${prefix} retry in ${outcome.delayMs} ms: ${errorText(outcome.error)}`);
-        break;
-      case 'REVOKED':
-      case 'REQUEUED':
-        break;
-    }
-    // Its error line was written when it was dead-lettered (TaskRequest).
     if (outcome.deadLettered) this.emit('dead-lettered', request.delivery, outcome.deadLettered.reason, outcome.deadLettered.error);
     this.emit('task-done', request, outcome);
   }
 
-  private reject(delivery: Delivery, error: unknown, reason: string = error instanceof InvalidMessageError ? error.reason : 'decode'): void {
+  /** Moves a delivery that must not run to its dead-letter queue (requeued if even that fails). */
+  private refuse(delivery: Delivery, error: unknown, reason: string = error instanceof InvalidMessageError ? error.reason : 'decode'): void {
     const text = errorMessageText(error, MAX_DEAD_LETTER_ERROR_CHARS);
     const id = delivery.properties.correlationId ?? '?';
     this.logger.error(`Message ${id} from ${delivery.queue} dead-lettered (${reason}): ${text}`);
@@ -454,19 +316,3 @@ export class Worker extends EventEmitter<WorkerEvents> {
     });
   }
 }
-
-function nonNegativeInteger(option: string, value: number): number {
-  if (!Number.isInteger(value) || value < 0) throw new ConfigError(option, `must be a non-negative integer, got ${value}`);
-  return value;
-}
-
-function expandHostname(pattern: string): string {
-  const host = osHostname();
-  const dot = host.indexOf('.');
-  return pattern
-    .replaceAll('%h', host)
-    .replaceAll('%n', dot === -1 ? host : host.slice(0, dot))
-    .replaceAll('%d', dot === -1 ? '' : host.slice(dot + 1));
-}
-
-

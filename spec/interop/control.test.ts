@@ -15,7 +15,7 @@ describe('interop: remote control (celery.pidbox)', () => {
   let python: RunningProcess | undefined;
   let pythonName: string;
   let app: App;
-  let worker: Worker;
+  let worker: Worker<App>;
   let server: ControlServer;
 
   before(async () => {

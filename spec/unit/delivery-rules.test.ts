@@ -9,7 +9,8 @@ import type { OutgoingMessage, PublishTarget, Transport } from '../../lib/broker
 import { DELAY_LEVELS, delayExchangeDeclarations, delayExitBinding, delayRoute, delayTierDeclarations } from '../../lib/broker/delay-tiers.js';
 import { queueArguments } from '../../lib/broker/amqp/queue-arguments.js';
 import { backoffMs, decideRetry } from '../../lib/worker/retry-policy.js';
-import { parseRate, RateLimiter } from '../../lib/worker/rate-limiter.js';
+import { parseRate } from '../../lib/app/rate-limit.js';
+import { RateLimiter } from '../../lib/worker/rate-limiter.js';
 import { timeLimitsOf } from '../../lib/worker/time-limits.js';
 import type { TaskHeaders } from '../../lib/protocol/task-message.js';
 

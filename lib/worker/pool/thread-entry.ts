@@ -1,11 +1,12 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
-import type { App } from '../../app/app.js';
 import type { TaskContext } from '../../app/task-context.js';
+import { ThreadPoolError } from '../../errors/errors.js';
 import { Retry, type RetryOptions } from '../../errors/signals.js';
 import { findUnencodable } from '../../protocol/encodable.js';
 import { executeTask } from '../executor.js';
+import type { WorkerHost } from '../host.js';
 import { deserializeError, serializeError, type FromThread, type ToThread } from './thread-protocol.js';
 
 /**
@@ -17,12 +18,15 @@ const port = parentPort!;
 const post = (message: FromThread): void => port.postMessage(message);
 const running = new Map<number, AbortController>();
 
-async function loadApp(specifier: string): Promise<App> {
+/** What a thread uses of the app its module exports: the task registry and the logger. */
+type ThreadApp = Pick<WorkerHost, 'tasks' | 'logger'>;
+
+async function loadApp(specifier: string): Promise<ThreadApp> {
   const target = specifier.startsWith('.') || specifier.startsWith('/') ? pathToFileURL(resolve(specifier)).href : specifier;
   const module = (await import(target)) as Record<string, unknown>;
   const app = [module.default, module.app].find((v) => typeof v === 'object' && v !== null && 'tasks' in v);
-  if (!app) throw new Error(`${specifier} exports no app`);
-  return app as App;
+  if (!app) throw new ThreadPoolError('no-app', `${specifier} exports no app`);
+  return app as ThreadApp;
 }
 
 try {
@@ -47,7 +51,7 @@ try {
     };
     const run = task
       ? executeTask(task, message.args, message.kwargs, context)
-      : Promise.reject(new Error(`task ${message.context.name} is not registered in the thread's app`));
+      : Promise.reject(new ThreadPoolError('unknown-task', `task ${message.context.name} is not registered in the thread's app`));
     run.then(
       (value) => {
         running.delete(message.job);

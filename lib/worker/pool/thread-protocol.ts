@@ -1,10 +1,11 @@
-import { SoftTimeLimitExceeded, TimeLimitExceeded } from '../../errors/errors.js';
+import { SoftTimeLimitExceeded, ThreadPoolError, TimeLimitExceeded, type ThreadPoolFailure } from '../../errors/errors.js';
 import { Retry, type RetryOptions } from '../../errors/signals.js';
 
 /**
  * Messages between the threads pool and its threads. Everything crossing is structured-clone
  * data: errors travel as SerializedError and are rebuilt on the other side (name, message,
- * stack and code kept; a Retry signal stays a Retry).
+ * stack kept; a Retry signal stays a Retry, and the pool's and time limits' own errors are
+ * rebuilt as their classes).
  */
 
 /** The parts of a TaskContext a thread can rebuild (signal, logger and retry are made there). */
@@ -39,6 +40,8 @@ export interface SerializedError {
   /** For a Retry signal: its options, with `exc` serialized and `eta` as epoch ms. */
   retry?: { countdown?: number | string; eta?: number; maxRetries?: number | null; exc?: SerializedError };
   limitMs?: number;
+  /** A ThreadPoolError's reason. */
+  threadPoolFailure?: ThreadPoolFailure;
 }
 
 export function serializeError(error: unknown): SerializedError {
@@ -56,6 +59,7 @@ export function serializeError(error: unknown): SerializedError {
     if (error.stack) serialized.stack = error.stack;
     const limitMs = (error as { limitMs?: unknown }).limitMs;
     if (typeof limitMs === 'number') serialized.limitMs = limitMs;
+    if (error instanceof ThreadPoolError) serialized.threadPoolFailure = error.reason;
     return serialized;
   }
   return { name: 'Error', message: String(error) };
@@ -73,6 +77,7 @@ export function deserializeError(data: SerializedError): Error {
   let error: Error;
   if (data.name === 'SoftTimeLimitExceeded') error = new SoftTimeLimitExceeded(data.limitMs ?? 0);
   else if (data.name === 'TimeLimitExceeded') error = new TimeLimitExceeded(data.limitMs ?? 0);
+  else if (data.name === 'ThreadPoolError' && data.threadPoolFailure) error = new ThreadPoolError(data.threadPoolFailure, data.message);
   else {
     error = new Error(data.message);
     error.name = data.name;

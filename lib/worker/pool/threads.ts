@@ -1,5 +1,6 @@
 import { Worker as Thread } from 'node:worker_threads';
 import type { Logger } from 'winston';
+import { ThreadPoolError } from '../../errors/errors.js';
 import { withTimeLimits } from '../time-limits.js';
 import { TaskTerminated, UnpassableResult, type PoolJob, type TaskPool } from './pool.js';
 import { deserializeError, serializeError, type ContextData, type FromThread, type ToThread } from './thread-protocol.js';
@@ -79,7 +80,7 @@ export class ThreadPool implements TaskPool {
   }
 
   private spawn(): PooledThread {
-    if (this.#all.size >= this.size) throw new Error(`threads pool: more than ${this.size} jobs at once`);
+    if (this.#all.size >= this.size) throw new ThreadPoolError('too-many-jobs', `threads pool: more than ${this.size} jobs at once`);
     const thread = new Thread(ENTRY, { workerData: { appModule: this.appModule } });
     const pooled: PooledThread = { thread, ready: Promise.resolve(), job: null };
     pooled.ready = new Promise<void>((resolve, reject) => {
@@ -97,7 +98,7 @@ export class ThreadPool implements TaskPool {
       });
       thread.on('exit', (code) => {
         this.forget(pooled);
-        const error = new Error(`task thread exited (code ${code})`);
+        const error = new ThreadPoolError('thread-exited', `task thread exited (code ${code})`);
         reject(error);
         pooled.job?.reject(error);
       });

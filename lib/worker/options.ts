@@ -1,0 +1,131 @@
+import { hostname as osHostname } from 'node:os';
+import type { Logger } from 'winston';
+import { positiveInteger } from '../app/config.js';
+import { ConfigError } from '../errors/errors.js';
+import { DEFAULT_MAX_MESSAGE_BYTES } from '../protocol/compression.js';
+import { toMilliseconds, type Duration } from '../util/duration.js';
+import type { WorkerHost } from './host.js';
+
+export interface WorkerOptions {
+  /** Most tasks running at once. Default: the app's `concurrency` (number of CPUs). */
+  concurrency?: number;
+  /** Prefetch = concurrency × this. Default: the app's `prefetchMultiplier` (4). */
+  prefetchMultiplier?: number;
+  /** Queues to consume. Default: [app.defaultQueue]. */
+  queues?: string[];
+  /** Node name; %h = host name, %n = host name up to the first dot, %d = domain. Default 'celeriac@%h'. */
+  hostname?: string;
+  /** How long stop() lets running tasks finish before aborting them and requeueing their messages. Default '30s'. */
+  shutdownTimeout?: Duration;
+  /**
+   * Pauses between attempts to store a task's outcome when the result backend fails; after the
+   * last one the message is requeued (not acked). Default ['200ms', '1s', '3s'].
+   */
+  resultStoreRetryDelays?: Duration[];
+  /** A logger to use instead of the app's. */
+  logger?: Logger;
+  /**
+   * Where tasks run: 'async' (default; the worker's event loop) or 'threads' (worker_threads;
+   * a hard time limit terminates the thread). See docs/tasks.md.
+   */
+  pool?: 'async' | 'threads';
+  /** For the threads pool: the module (path or URL) exporting this app, imported by every thread. */
+  appModule?: string;
+  /**
+   * Poison-message limit: how many times a task may start again on a redelivered message (its
+   * previous holder died, hung past the heartbeat or lost its connection before settling it)
+   * before it is dead-lettered with reason `redelivery-limit` instead. Counted per task id in
+   * the result backend (redis://, memory://; not rpc://); see docs/reliability.md. On a quorum
+   * queue the broker's `x-delivery-count` is used instead (no backend needed): a delivery whose
+   * count exceeds this is dead-lettered. Default 10; null: no limit.
+   */
+  maxRedeliveries?: number | null;
+  /** Bodies larger than this many bytes are dead-lettered (reason `too-large`) without decoding. Default 64 MiB; null: no limit. */
+  maxMessageSize?: number | null;
+}
+
+/**
+ * Every option name, in the order the unknown-option error lists them. Typed as a record of
+ * exactly WorkerOptions' keys: a key added to the interface and not here, or here and not
+ * there, fails to compile.
+ */
+const OPTION_NAMES: { readonly [K in keyof Required<WorkerOptions>]: true } = {
+  concurrency: true,
+  prefetchMultiplier: true,
+  queues: true,
+  hostname: true,
+  shutdownTimeout: true,
+  resultStoreRetryDelays: true,
+  logger: true,
+  pool: true,
+  appModule: true,
+  maxRedeliveries: true,
+  maxMessageSize: true,
+};
+
+export const WORKER_OPTION_KEYS: readonly (keyof WorkerOptions)[] = Object.keys(OPTION_NAMES) as (keyof WorkerOptions)[];
+
+/** A worker's options checked, defaults applied and durations in milliseconds. */
+export interface WorkerSettings {
+  readonly concurrency: number;
+  /** concurrency × prefetchMultiplier. */
+  readonly prefetch: number;
+  readonly queues: readonly string[];
+  /** The node name, %h, %n and %d expanded. */
+  readonly hostname: string;
+  readonly shutdownTimeoutMs: number;
+  readonly maxRedeliveries: number | null;
+  readonly maxMessageSize: number | null;
+  /** The worker's own logger: a child of the option's (or the host's) naming the worker. */
+  readonly logger: Logger;
+  readonly pool: string;
+  readonly appModule: string | undefined;
+  readonly storeRetryDelaysMs: readonly number[];
+}
+
+/**
+ * Checks `options` and fills in the defaults (the host's config for concurrency, prefetch and
+ * the queue). Throws ConfigError naming the first option that is unknown or bad; the pool's own
+ * options (`pool`, `appModule`) are checked when the pool is made (createPool).
+ */
+export function resolveWorkerOptions(options: WorkerOptions, host: Pick<WorkerHost, 'config' | 'logger'>): WorkerSettings {
+  for (const key of Object.keys(options)) {
+    if (!Object.hasOwn(OPTION_NAMES, key)) throw new ConfigError(key, `unknown worker option; known: ${WORKER_OPTION_KEYS.join(', ')}`);
+  }
+  const concurrency = positiveInteger('concurrency', options.concurrency ?? host.config.concurrency);
+  const prefetch = concurrency * positiveInteger('prefetchMultiplier', options.prefetchMultiplier ?? host.config.prefetchMultiplier);
+  const queues = options.queues?.length ? [...options.queues] : [host.config.defaultQueue];
+  const hostname = expandHostname(options.hostname ?? 'celeriac@%h');
+  const shutdownTimeoutMs = toMilliseconds(options.shutdownTimeout ?? '30s', 'shutdownTimeout');
+  const maxRedeliveries = options.maxRedeliveries === null ? null : nonNegativeInteger('maxRedeliveries', options.maxRedeliveries ?? 10);
+  const maxMessageSize = options.maxMessageSize === null ? null : positiveInteger('maxMessageSize', options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_BYTES);
+  const storeRetryDelaysMs = (options.resultStoreRetryDelays ?? ['200ms', '1s', '3s']).map((d) => toMilliseconds(d, 'resultStoreRetryDelays'));
+  return {
+    concurrency,
+    prefetch,
+    queues,
+    hostname,
+    shutdownTimeoutMs,
+    maxRedeliveries,
+    maxMessageSize,
+    logger: (options.logger ?? host.logger).child({ worker: hostname }),
+    pool: options.pool ?? 'async',
+    appModule: options.appModule,
+    storeRetryDelaysMs,
+  };
+}
+
+function nonNegativeInteger(option: string, value: number): number {
+  if (!Number.isInteger(value) || value < 0) throw new ConfigError(option, `must be a non-negative integer, got ${value}`);
+  return value;
+}
+
+/** Expands %h (host name), %n (host name up to the first dot) and %d (the domain after it). */
+export function expandHostname(pattern: string): string {
+  const host = osHostname();
+  const dot = host.indexOf('.');
+  return pattern
+    .replaceAll('%h', host)
+    .replaceAll('%n', dot === -1 ? host : host.slice(0, dot))
+    .replaceAll('%d', dot === -1 ? '' : host.slice(dot + 1));
+}
