@@ -1,8 +1,10 @@
+import { CanvasError } from '../errors/errors.js';
 import type { CallOptions } from '../app/call-options.js';
 import type { SignatureDict } from '../protocol/task-message.js';
 import type { AsyncResult } from '../result/async-result.js';
 import { rootContext, requireHost, type CanvasHost, type CanvasNode, type DispatchContext } from './canvas-node.js';
 import { callOptionsToCelery, celeryOptionsToCall } from './signature-options.js';
+import { readBranch, readSignature, type SignatureView } from './signature-tree.js';
 import { newId } from '../util/ids.js';
 
 /** Option keys of a Celery signature dict that are not call options but are kept verbatim. */
@@ -49,30 +51,13 @@ export class Signature<R = unknown> implements CanvasNode<R> {
     this.host = host;
   }
 
-  /** A plain task signature from Celery's dict form (link and link_error included). */
+  /**
+   * A plain task signature from Celery's dict form (link and link_error included; a dict of
+   * another kind is kept as a signature of that subtask_type). Throws MalformedSignatureError
+   * for a dict that does not read as a signature (signature-tree.ts).
+   */
   static fromDict<R = unknown>(dict: SignatureDict, host?: CanvasHost): Signature<R> {
-    const celeryOptions = (dict.options ?? {}) as Record<string, unknown>;
-    const options: CallOptions = celeryOptionsToCall(celeryOptions);
-    const links = signatureList(celeryOptions.link, host);
-    const errorLinks = signatureList(celeryOptions.link_error, host);
-    if (links.length) options.link = links;
-    if (errorLinks.length) options.linkError = errorLinks;
-    const extra: Record<string, unknown> = {};
-    for (const key of Object.keys(celeryOptions)) {
-      if (!KNOWN_CELERY_OPTIONS.has(key)) extra[key] = celeryOptions[key];
-    }
-    return new Signature<R>(
-      {
-        task: dict.task,
-        args: Array.isArray(dict.args) ? dict.args : [],
-        kwargs: dict.kwargs ?? {},
-        options,
-        immutable: dict.immutable === true,
-        subtaskType: dict.subtask_type ?? null,
-        extra,
-      },
-      host,
-    );
+    return signatureFromView<R>(readSignature(dict), host);
   }
 
   get id(): string | undefined {
@@ -150,7 +135,7 @@ export class Signature<R = unknown> implements CanvasNode<R> {
 
   resultHandle(host: CanvasHost): AsyncResult<R> {
     const id = this.options.taskId;
-    if (!id) throw new TypeError(`signature ${this.task} has no task id yet: freeze() it first`);
+    if (!id) throw new CanvasError(`signature ${this.task} has no task id yet: freeze() it first`);
     return host.asyncResult<R>(id);
   }
 
@@ -225,9 +210,17 @@ function asList<T>(value: T | T[] | undefined): T[] {
   return Array.isArray(value) ? value : [value];
 }
 
-/** `link` / `link_error` of a Celery dict: a list of signatures, or one (Celery's maybe_list). */
-function signatureList(value: unknown, host: CanvasHost | undefined): Signature[] {
-  if (typeof value === 'object' && value !== null && !Array.isArray(value)) value = [value];
-  if (!Array.isArray(value)) return [];
-  return value.filter((d): d is SignatureDict => typeof d === 'object' && d !== null && typeof (d as SignatureDict).task === 'string').map((d) => Signature.fromDict(d, host));
+function signatureFromView<R>(view: SignatureView, host: CanvasHost | undefined): Signature<R> {
+  const { dict } = view;
+  const options: CallOptions = celeryOptionsToCall(dict.options);
+  const linked = (nested: SignatureView): Signature => signatureFromView(nested, host);
+  const links = view.links.map((branch) => readBranch(branch, linked));
+  const errorLinks = view.errorLinks.map((branch) => readBranch(branch, linked));
+  if (links.length) options.link = links;
+  if (errorLinks.length) options.linkError = errorLinks;
+  const extra: Record<string, unknown> = {};
+  for (const key of Object.keys(dict.options)) {
+    if (!KNOWN_CELERY_OPTIONS.has(key)) extra[key] = dict.options[key];
+  }
+  return new Signature<R>({ task: dict.task, args: dict.args, kwargs: dict.kwargs, options, immutable: dict.immutable, subtaskType: dict.subtask_type, extra }, host);
 }
