@@ -16,7 +16,7 @@ import { newId } from '../util/ids.js';
  * any header task; each header message carries the body in its `chord` embed. The worker that
  * stores a header outcome reports it with `chordPartReturn`; the one report that completes the
  * set sends the body (or, if a header task failed, records the body as FAILURE naming it) —
- * see lib/backends/chord-counter.ts and lib/worker/workflow.ts. An empty header sends the body
+ * see lib/backends/chord-counter.ts and lib/canvas/continuation.ts. An empty header sends the body
  * at once with `[]`.
  */
 export class Chord<R = unknown> implements CanvasNode<R> {

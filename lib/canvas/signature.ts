@@ -121,15 +121,16 @@ export class Signature<R = unknown> implements CanvasNode<R> {
     const merged = this.merged(context.args, context.kwargs);
     const { taskId: _ignored, ...overrides } = context.options;
     const options: CallOptions = { ...this.options, ...overrides };
-    const groupIndex = context.groupIndex ?? (this.extra.group_index as number | null | undefined) ?? null;
+    // Celery's workflow options, kept verbatim in `extra`: read with their types, the chord body as a signature.
+    const { group_id: groupId, group_index: groupIndex, chord, reply_to: replyTo } = this.extra;
     return host.sendTask<R>(this.task, merged.args, merged.kwargs, options, {
       parentId: context.parentId,
       rootId: context.rootId,
-      group: context.groupId ?? (this.extra.group_id as string | null | undefined) ?? null,
-      groupIndex,
+      group: context.groupId ?? (typeof groupId === 'string' ? groupId : null),
+      groupIndex: context.groupIndex ?? (typeof groupIndex === 'number' ? groupIndex : null),
       chain: context.chain,
-      chord: context.chord ?? (this.extra.chord as SignatureDict | null | undefined) ?? null,
-      replyTo: context.replyTo ?? (this.extra.reply_to as string | undefined) ?? null,
+      chord: context.chord ?? (chord === undefined || chord === null ? null : readSignature(chord).dict),
+      replyTo: context.replyTo ?? (typeof replyTo === 'string' ? replyTo : null),
     });
   }
 
@@ -161,7 +162,7 @@ export class Signature<R = unknown> implements CanvasNode<R> {
     return this.applyAsync(args);
   }
 
-  /** A copy whose final task carries group membership and chord body (see withTail in from-dict.ts). */
+  /** A copy whose final task carries group membership and chord body (see withTail in workflow-tail.ts). */
   withWorkflow(workflow: { group_id?: string | null; group_index?: number | null; chord?: SignatureDict | null }): Signature<R> {
     const extra: Record<string, unknown> = { ...this.extra };
     for (const key of WORKFLOW_KEYS) {
