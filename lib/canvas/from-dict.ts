@@ -26,9 +26,10 @@ function nodeFromView(view: SignatureView, host: CanvasHost | undefined): Canvas
     case 'group':
       return new Group(view.tasks.map(node), { host, options: view.dict.options });
     case 'chord': {
-      const header = node(view.header);
-      const members = header instanceof Group ? header.members : [header];
-      return new Chord(members, node(view.body), { host, groupId: header instanceof Group ? header.groupId : undefined });
+      const header = view.header.map(node);
+      const only = header.length === 1 ? header[0] : undefined;
+      // The Chord flattens a group in its header into its members; a lone group names the chord's group.
+      return new Chord(header, node(view.body), { host, groupId: only instanceof Group ? only.groupId : undefined });
     }
     case 'task':
       return Signature.fromDict(view.dict, host);

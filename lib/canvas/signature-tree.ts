@@ -47,14 +47,18 @@ interface ViewBase {
 export type TaskView = ViewBase & { readonly kind: 'task' };
 export type ChainView = ViewBase & { readonly kind: 'chain'; readonly tasks: readonly Branch[] };
 export type GroupView = ViewBase & { readonly kind: 'group'; readonly tasks: readonly Branch[] };
-export type ChordView = ViewBase & { readonly kind: 'chord'; readonly header: Branch; readonly body: Branch };
+/**
+ * `header`: the header's signatures — one (a group dict, as celeriac writes it, or a single
+ * signature), or each of a list (Celery 5.2 writes a chord's header as the list of its tasks).
+ */
+export type ChordView = ViewBase & { readonly kind: 'chord'; readonly header: readonly Branch[]; readonly body: Branch };
 export type SignatureView = TaskView | ChainView | GroupView | ChordView;
 
 /**
  * Reads one signature dict (not what it nests: those are Branches, read when walked). Throws
  * MalformedSignatureError for a value that is not an object, a field of the wrong type, a
- * chain without a non-empty task list, a group without a task list, a chord without a header or
- * body signature, or a `link`, `link_error` or `chord` option that is not a signature (list).
+ * chain without a non-empty task list, a group without a task list, a chord without a header
+ * (a signature or a list of them) or a body signature, or a `link`, `link_error` or `chord` option that is not a signature (list).
  */
 export function readSignature(value: unknown): SignatureView {
   if (!isPlainObject(value)) throw new MalformedSignatureError('', `must be a signature (an object), got ${typeName(value)}`);
@@ -88,8 +92,7 @@ export function readSignature(value: unknown): SignatureView {
       return { ...base, kind: 'group', tasks: branches('tasks', 'kwargs.tasks', inner.tasks) };
     case 'chord':
       if (!isPlainObject(inner.body)) throw new MalformedSignatureError('kwargs.body', `a chord needs a body signature, got ${typeName(inner.body)}`);
-      if (!isPlainObject(inner.header)) throw new MalformedSignatureError('kwargs.header', `a chord needs a header signature, got ${typeName(inner.header)}`);
-      return { ...base, kind: 'chord', header: { edge: 'header', field: 'kwargs.header', value: inner.header }, body: { edge: 'body', field: 'kwargs.body', value: inner.body } };
+      return { ...base, kind: 'chord', header: chordHeader(inner.header), body: { edge: 'body', field: 'kwargs.body', value: inner.body } };
     default:
       return { ...base, kind: 'task' };
   }
@@ -102,7 +105,7 @@ export function membersOf(view: SignatureView): readonly Branch[] {
     case 'group':
       return view.tasks;
     case 'chord':
-      return [view.header, view.body];
+      return [...view.header, view.body];
     case 'task':
       return [];
   }
@@ -237,6 +240,12 @@ function signatureList(edge: BranchEdge, field: string, value: unknown): Branch[
   if (isPlainObject(value)) return [{ edge, field: `${field}[0]`, value }];
   if (!Array.isArray(value)) throw new MalformedSignatureError(field, `must be a list of signatures, got ${typeName(value)}`);
   return branches(edge, field, value);
+}
+
+function chordHeader(value: unknown): Branch[] {
+  if (isPlainObject(value)) return [{ edge: 'header', field: 'kwargs.header', value }];
+  if (!Array.isArray(value)) throw new MalformedSignatureError('kwargs.header', `a chord needs a header signature or a list of them, got ${typeName(value)}`);
+  return branches('header', 'kwargs.header', value);
 }
 
 function optionalString(options: Record<string, unknown>, key: string): string | null {

@@ -103,6 +103,21 @@ describe('signature tree', () => {
     malformed(() => readSignature(chordOf(null, sig('b'))), 'kwargs.header', /a chord needs a header signature/);
   });
 
+  it("reads a chord header written as Celery 5.2 writes it: the list of its tasks", () => {
+    // chain(a.s(1), chord([a.s(2), a.s(3)], a.s()), a.s()).tasks[1] as Celery 5.2.6 serializes it.
+    const pyTask = (id: string, args: unknown[]) => ({ task: 'tasks.a', args, kwargs: {}, options: { task_id: id }, subtask_type: null, immutable: false });
+    const pythonChord = { task: 'celery.chord', args: [], kwargs: { kwargs: {}, header: [pyTask('h1', [2]), pyTask('h2', [3])], body: pyTask('b', []) }, options: {}, subtask_type: 'chord', immutable: false };
+    const view = readSignature(pythonChord);
+    assert.equal(view.kind, 'chord');
+    assert.deepEqual(membersOf(view).map((b) => b.field), ['kwargs.header[0]', 'kwargs.header[1]', 'kwargs.body']);
+    assert.deepEqual(taskIdsOf(pythonChord), ['h1', 'h2', 'b']);
+    assert.doesNotThrow(() => checkEmbed({ callbacks: null, errbacks: null, chain: [pyTask('e', []), pythonChord], chord: null }));
+    const node = nodeFromDict(pythonChord);
+    assert.deepEqual(taskIdsOf(node.freeze().toDict()), ['h1', 'h2', 'b'], 'rebuilt as a chord over both header tasks');
+    malformed(() => walkSignatures({ ...pythonChord, kwargs: { header: [pyTask('h1', []), 7], body: pyTask('b', []) } }, branchesOf, () => {}), 'kwargs.header[1]', /must be a signature/);
+    malformed(() => nodeFromDict({ ...pythonChord, kwargs: { header: 'h', body: pyTask('b', []) } }), 'kwargs.header', /a header signature or a list of them, got string/);
+  });
+
   it('names the full path of a malformed signature deep in a walk, in nodeFromDict and in withTail', () => {
     const bad = chainOf(sig('a'), groupOf('g', sig('b'), chordOf(groupOf('h', sig('c')), sig('d', { link: [7] }))));
     const path = 'kwargs.tasks[1].kwargs.tasks[1].kwargs.body.options.link[0]';
