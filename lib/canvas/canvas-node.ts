@@ -1,3 +1,4 @@
+import { CanvasError } from '../errors/errors.js';
 import type { CallOptions } from '../app/call-options.js';
 import type { MessageLineage } from '../app/producer.js';
 import type { ResultBackend } from '../backends/result-backend.js';
@@ -85,6 +86,6 @@ export function hostOf(nodes: readonly CanvasNode[], explicit?: CanvasHost): Can
 }
 
 export function requireHost(host: CanvasHost | undefined, what: string): CanvasHost {
-  if (!host) throw new TypeError(`${what} is not bound to an app: build it from task signatures (task.s()) or pass { app }`);
+  if (!host) throw new CanvasError(`${what} is not bound to an app: build it from task signatures (task.s()) or pass { app }`);
   return host;
 }

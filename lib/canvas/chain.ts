@@ -1,8 +1,9 @@
+import { CanvasError } from '../errors/errors.js';
 import type { CallOptions } from '../app/call-options.js';
 import type { SignatureDict } from '../protocol/task-message.js';
 import { hostOf, requireHost, rootContext, type CanvasHost, type CanvasNode, type DispatchContext, type ResultHandle, type ResultOf } from './canvas-node.js';
 import { Chord } from './chord.js';
-import { hasTail, withTail } from './from-dict.js';
+import { hasTail, withTail } from './workflow-tail.js';
 import { Group } from './group.js';
 import { Signature } from './signature.js';
 
@@ -21,7 +22,7 @@ export class Chain<R = unknown> implements CanvasNode<R> {
   readonly options: Readonly<Record<string, unknown>>;
 
   constructor(steps: readonly CanvasNode[], init: { host?: CanvasHost | undefined; options?: Record<string, unknown> } = {}) {
-    if (steps.length === 0) throw new TypeError('a chain needs at least one step');
+    if (steps.length === 0) throw new CanvasError('a chain needs at least one step');
     this.host = hostOf(steps, init.host);
     this.steps = normalize(steps, this.host);
     this.options = { ...(init.options ?? {}) };
@@ -42,7 +43,7 @@ export class Chain<R = unknown> implements CanvasNode<R> {
   async dispatch(host: CanvasHost, context: DispatchContext): Promise<ResultHandle<R>> {
     const [first, ...rest] = this.steps;
     if (rest.length === 0) return first!.dispatch(host, context) as Promise<ResultHandle<R>>;
-    if (!(first instanceof Signature)) throw new TypeError('a chain of several steps must start with a task signature');
+    if (!(first instanceof Signature)) throw new CanvasError('a chain of several steps must start with a task signature');
     const remaining = rest.map((step) => step.toDict());
     if (hasTail(context)) remaining[remaining.length - 1] = withTail(remaining[remaining.length - 1]!, context);
     await first.dispatch(host, { ...context, groupId: null, groupIndex: null, chord: null, chain: remaining.reverse() });

@@ -1,8 +1,9 @@
+import { CanvasError } from '../errors/errors.js';
 import type { CallOptions } from '../app/call-options.js';
 import type { SignatureDict } from '../protocol/task-message.js';
 import { GroupResult } from '../result/group-result.js';
 import { hostOf, requireHost, rootContext, type CanvasHost, type CanvasNode, type DispatchContext, type ResultHandle, type ResultOf } from './canvas-node.js';
-import { hasTail, withTail } from './from-dict.js';
+import { hasTail, withTail } from './workflow-tail.js';
 import { Group } from './group.js';
 import { Signature } from './signature.js';
 import { newId } from '../util/ids.js';
@@ -15,7 +16,7 @@ import { newId } from '../util/ids.js';
  * any header task; each header message carries the body in its `chord` embed. The worker that
  * stores a header outcome reports it with `chordPartReturn`; the one report that completes the
  * set sends the body (or, if a header task failed, records the body as FAILURE naming it) —
- * see lib/backends/chord-counter.ts and lib/worker/workflow.ts. An empty header sends the body
+ * see lib/backends/chord-counter.ts and lib/canvas/continuation.ts. An empty header sends the body
  * at once with `[]`.
  */
 export class Chord<R = unknown> implements CanvasNode<R> {
@@ -49,7 +50,7 @@ export class Chord<R = unknown> implements CanvasNode<R> {
   }
 
   async dispatch(host: CanvasHost, context: DispatchContext): Promise<ResultHandle<R>> {
-    if (context.chain !== null) throw new TypeError('a chord cannot carry chain steps; they belong in its body');
+    if (context.chain !== null) throw new CanvasError('a chord cannot carry chain steps; they belong in its body');
     if (this.header.length === 0) {
       await this.body.dispatch(host, { ...context, args: [[]], kwargs: {} });
       return this.resultHandle(host);
@@ -83,7 +84,7 @@ export class Chord<R = unknown> implements CanvasNode<R> {
   }
 
   private requireId(): string {
-    if (!this.groupId) throw new TypeError('chord has no id yet: freeze() it first');
+    if (!this.groupId) throw new CanvasError('chord has no id yet: freeze() it first');
     return this.groupId;
   }
 }

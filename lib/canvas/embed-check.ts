@@ -1,10 +1,11 @@
-import { InvalidMessageError } from '../errors/errors.js';
+import { InvalidMessageError, MalformedSignatureError } from '../errors/errors.js';
+import { dateTimeText } from '../protocol/dates.js';
 import { serializerNamed } from '../protocol/serializers.js';
 import type { MessageEmbed, TaskMessage } from '../protocol/task-message.js';
-import { isPlainObject } from '../util/plain-object.js';
+import { branchesOf, MAX_SIGNATURE_DEPTH, shown, typeName, walkSignatures } from './signature-tree.js';
 
 /** Deepest nesting of signatures in an embed (a link of a link..., a chord body in a chain in a chord...). */
-export const MAX_EMBED_DEPTH = 100;
+export const MAX_EMBED_DEPTH = MAX_SIGNATURE_DEPTH;
 
 /** AMQP short strings (queue, exchange, routing key, correlation id, reply-to) hold at most 255 bytes. */
 const MAX_SHORT_STRING_BYTES = 255;
@@ -38,58 +39,31 @@ export function checkWorkflowOf(message: TaskMessage): void {
  * found when the part is sent; the worker then records that part's failure and dead-letters
  * the message (reason `workflow`) without running the task again.
  *
- * Iterative (an explicit stack), so a hostile nesting depth cannot overflow the call stack.
+ * The walk and the shape of each signature are signature-tree's (iterative, so a hostile nesting
+ * depth cannot overflow the call stack); the limits of what can be sent are checked here.
  */
 export function checkEmbed(embed: MessageEmbed): void {
-  const stack: { value: unknown; path: string; depth: number }[] = [];
-  const pushList = (value: unknown, path: string, depth: number): void => {
+  const roots: { value: unknown; path: string }[] = [];
+  const addList = (value: unknown, path: string): void => {
     if (value === undefined || value === null) return;
     if (!Array.isArray(value)) fail(path, `must be a list of signatures, got ${typeName(value)}`);
-    for (let i = value.length - 1; i >= 0; i--) stack.push({ value: value[i], path: `${path}[${i}]`, depth });
+    value.forEach((item, index) => roots.push({ value: item, path: `${path}[${index}]` }));
   };
-  pushList(embed.callbacks, 'callbacks', 1);
-  pushList(embed.errbacks, 'errbacks', 1);
-  pushList(embed.chain, 'chain', 1);
-  if (embed.chord !== null && embed.chord !== undefined) stack.push({ value: embed.chord, path: 'chord', depth: 1 });
-  while (stack.length > 0) {
-    const { value, path, depth } = stack.pop()!;
-    if (depth > MAX_EMBED_DEPTH) fail(path, `signatures nested deeper than ${MAX_EMBED_DEPTH} levels`);
-    if (!isPlainObject(value)) fail(path, `must be a signature (an object), got ${typeName(value)}`);
-    const { task, args, kwargs, options, subtask_type: subtaskType, immutable } = value;
-    if (typeof task !== 'string' || task === '') fail(`${path}.task`, `must be a task name, got ${typeName(task)}`);
-    if (Buffer.byteLength(task) > MAX_TASK_NAME_BYTES) fail(`${path}.task`, `longer than ${MAX_TASK_NAME_BYTES} bytes`);
-    if (args !== undefined && args !== null && !Array.isArray(args)) fail(`${path}.args`, `must be a list, got ${typeName(args)}`);
-    if (kwargs !== undefined && kwargs !== null && !isPlainObject(kwargs)) fail(`${path}.kwargs`, `must be an object, got ${typeName(kwargs)}`);
-    if (options !== undefined && options !== null && !isPlainObject(options)) fail(`${path}.options`, `must be an object, got ${typeName(options)}`);
-    if (subtaskType !== undefined && subtaskType !== null && typeof subtaskType !== 'string') fail(`${path}.subtask_type`, `must be a string or null, got ${typeName(subtaskType)}`);
-    if (immutable !== undefined && immutable !== null && typeof immutable !== 'boolean') fail(`${path}.immutable`, `must be true or false, got ${typeName(immutable)}`);
-    const nested = depth + 1;
-    if (options) {
-      checkOptions(options as Record<string, unknown>, `${path}.options`);
-      const { link, link_error: linkError, chord } = options as Record<string, unknown>;
-      // Celery takes one signature where it expects a list of them (maybe_list), and so does Signature.fromDict.
-      pushList(isPlainObject(link) ? [link] : link, `${path}.options.link`, nested);
-      pushList(isPlainObject(linkError) ? [linkError] : linkError, `${path}.options.link_error`, nested);
-      if (chord !== undefined && chord !== null) stack.push({ value: chord, path: `${path}.options.chord`, depth: nested });
+  addList(embed.callbacks, 'callbacks');
+  addList(embed.errbacks, 'errbacks');
+  addList(embed.chain, 'chain');
+  if (embed.chord !== null && embed.chord !== undefined) roots.push({ value: embed.chord, path: 'chord' });
+  try {
+    for (const root of roots) {
+      // Every field's type is checked where the tree reads it; what only sending needs is checked here.
+      walkSignatures(root.value, branchesOf, ({ view, path }) => {
+        if (Buffer.byteLength(view.dict.task) > MAX_TASK_NAME_BYTES) fail(`${path}.task`, `longer than ${MAX_TASK_NAME_BYTES} bytes`);
+        checkOptions(view.dict.options, `${path}.options`);
+      }, { path: root.path, maxDepth: MAX_EMBED_DEPTH });
     }
-    const inner = (kwargs ?? {}) as Record<string, unknown>;
-    switch (subtaskType) {
-      case 'chain':
-        if (!Array.isArray(inner.tasks) || inner.tasks.length === 0) fail(`${path}.kwargs.tasks`, `a chain needs a non-empty list of tasks, got ${typeName(inner.tasks)}`);
-        pushList(inner.tasks, `${path}.kwargs.tasks`, nested);
-        break;
-      case 'group':
-        if (!Array.isArray(inner.tasks)) fail(`${path}.kwargs.tasks`, `a group needs a list of tasks, got ${typeName(inner.tasks)}`);
-        pushList(inner.tasks, `${path}.kwargs.tasks`, nested);
-        break;
-      case 'chord':
-        if (!isPlainObject(inner.header)) fail(`${path}.kwargs.header`, `a chord needs a header signature, got ${typeName(inner.header)}`);
-        if (!isPlainObject(inner.body)) fail(`${path}.kwargs.body`, `a chord needs a body signature, got ${typeName(inner.body)}`);
-        stack.push({ value: inner.body, path: `${path}.kwargs.body`, depth: nested });
-        stack.push({ value: inner.header, path: `${path}.kwargs.header`, depth: nested });
-        break;
-      default:
-    }
+  } catch (error) {
+    if (error instanceof MalformedSignatureError) fail(error.field, error.problem);
+    throw error;
   }
 }
 
@@ -115,10 +89,10 @@ function checkOptions(options: Record<string, unknown>, path: string): void {
         if (typeof value !== 'number' || !Number.isFinite(value)) fail(at, `must be a number of seconds, got ${shown(value)}`);
         break;
       case 'eta':
-        if (!isDate(value)) fail(at, `must be an ISO 8601 date, got ${shown(value)}`);
+        if (dateTimeText(value) === undefined) fail(at, `must be an ISO 8601 date, got ${shown(value)}`);
         break;
       case 'expires':
-        if (!(typeof value === 'number' && Number.isFinite(value)) && !isDate(value)) fail(at, `must be seconds or an ISO 8601 date, got ${shown(value)}`);
+        if (!(typeof value === 'number' && Number.isFinite(value)) && dateTimeText(value) === undefined) fail(at, `must be seconds or an ISO 8601 date, got ${shown(value)}`);
         break;
       case 'serializer':
         if (typeof value !== 'string' || !serializerNamed(value)) fail(at, `must name a serializer this worker has, got ${shown(value)}`);
@@ -126,22 +100,11 @@ function checkOptions(options: Record<string, unknown>, path: string): void {
       case 'ignore_result':
         if (typeof value !== 'boolean') fail(at, `must be true or false, got ${shown(value)}`);
         break;
-      case 'group_index':
-      case 'chord_size':
-        if (!Number.isInteger(value) || (value as number) < 0) fail(at, `must be a non-negative integer, got ${shown(value)}`);
-        break;
       default:
+      // group_index, chord_size, link, link_error, chord: their types are checked where the tree reads them.
       // Other options (delivery_mode, time limits, Celery's own) are read leniently or carried as they are.
     }
   }
-}
-
-/** An ISO date string, or kombu's `{"__type__": "datetime", "__value__": "..."}` wrapping of one. */
-/** A date-time as the serializers hand it over: a Date (JSON's decoder turns kombu's typed datetime into one), or a string. */
-function isDate(value: unknown): boolean {
-  if (value instanceof Date) return !Number.isNaN(value.getTime());
-  const text = isPlainObject(value) && value.__type__ === 'datetime' ? value.__value__ : value;
-  return typeof text === 'string' && !Number.isNaN(Date.parse(text));
 }
 
 function fail(path: string, problem: string): never {
@@ -149,22 +112,3 @@ function fail(path: string, problem: string): never {
   const shownPath = path.length > 200 ? `${path.slice(0, 80)}…${path.slice(-100)}` : path;
   throw new InvalidMessageError('embed', `embedded workflow can never be sent: ${shownPath}: ${problem}`);
 }
-
-function typeName(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'a list';
-  if (Buffer.isBuffer(value)) return 'bytes';
-  return typeof value === 'object' ? 'an object' : typeof value;
-}
-
-/** A bounded rendering of a bad value for the error text. */
-function shown(value: unknown): string {
-  let text: string;
-  try {
-    text = JSON.stringify(value) ?? String(value);
-  } catch {
-    text = String(value);
-  }
-  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
-}
-

@@ -1,3 +1,4 @@
+import { CanvasError } from '../errors/errors.js';
 import type { CallOptions } from '../app/call-options.js';
 import type { SignatureDict } from '../protocol/task-message.js';
 import { GroupResult } from '../result/group-result.js';
@@ -42,7 +43,7 @@ export class Group<R extends unknown[] = unknown[]> implements CanvasNode<R> {
 
   async dispatch(host: CanvasHost, context: DispatchContext): Promise<GroupResult<R>> {
     if (context.groupId !== null || context.chord !== null) {
-      throw new TypeError('a group cannot be a member of another group or chord header here; it is flattened into its parent');
+      throw new CanvasError('a group cannot be a member of another group or chord header here; it is flattened into its parent');
     }
     const groupId = this.requireId();
     await Promise.all(
@@ -66,7 +67,7 @@ export class Group<R extends unknown[] = unknown[]> implements CanvasNode<R> {
   }
 
   private requireId(): string {
-    if (!this.groupId) throw new TypeError('group has no id yet: freeze() it first');
+    if (!this.groupId) throw new CanvasError('group has no id yet: freeze() it first');
     return this.groupId;
   }
 }

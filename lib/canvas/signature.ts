@@ -1,8 +1,10 @@
+import { CanvasError } from '../errors/errors.js';
 import type { CallOptions } from '../app/call-options.js';
 import type { SignatureDict } from '../protocol/task-message.js';
 import type { AsyncResult } from '../result/async-result.js';
 import { rootContext, requireHost, type CanvasHost, type CanvasNode, type DispatchContext } from './canvas-node.js';
 import { callOptionsToCelery, celeryOptionsToCall } from './signature-options.js';
+import { readBranch, readSignature, type SignatureView } from './signature-tree.js';
 import { newId } from '../util/ids.js';
 
 /** Option keys of a Celery signature dict that are not call options but are kept verbatim. */
@@ -49,30 +51,13 @@ export class Signature<R = unknown> implements CanvasNode<R> {
     this.host = host;
   }
 
-  /** A plain task signature from Celery's dict form (link and link_error included). */
+  /**
+   * A plain task signature from Celery's dict form (link and link_error included; a dict of
+   * another kind is kept as a signature of that subtask_type). Throws MalformedSignatureError
+   * for a dict that does not read as a signature (signature-tree.ts).
+   */
   static fromDict<R = unknown>(dict: SignatureDict, host?: CanvasHost): Signature<R> {
-    const celeryOptions = (dict.options ?? {}) as Record<string, unknown>;
-    const options: CallOptions = celeryOptionsToCall(celeryOptions);
-    const links = signatureList(celeryOptions.link, host);
-    const errorLinks = signatureList(celeryOptions.link_error, host);
-    if (links.length) options.link = links;
-    if (errorLinks.length) options.linkError = errorLinks;
-    const extra: Record<string, unknown> = {};
-    for (const key of Object.keys(celeryOptions)) {
-      if (!KNOWN_CELERY_OPTIONS.has(key)) extra[key] = celeryOptions[key];
-    }
-    return new Signature<R>(
-      {
-        task: dict.task,
-        args: Array.isArray(dict.args) ? dict.args : [],
-        kwargs: dict.kwargs ?? {},
-        options,
-        immutable: dict.immutable === true,
-        subtaskType: dict.subtask_type ?? null,
-        extra,
-      },
-      host,
-    );
+    return signatureFromView<R>(readSignature(dict), host);
   }
 
   get id(): string | undefined {
@@ -136,21 +121,22 @@ export class Signature<R = unknown> implements CanvasNode<R> {
     const merged = this.merged(context.args, context.kwargs);
     const { taskId: _ignored, ...overrides } = context.options;
     const options: CallOptions = { ...this.options, ...overrides };
-    const groupIndex = context.groupIndex ?? (this.extra.group_index as number | null | undefined) ?? null;
+    // Celery's workflow options, kept verbatim in `extra`: read with their types, the chord body as a signature.
+    const { group_id: groupId, group_index: groupIndex, chord, reply_to: replyTo } = this.extra;
     return host.sendTask<R>(this.task, merged.args, merged.kwargs, options, {
       parentId: context.parentId,
       rootId: context.rootId,
-      group: context.groupId ?? (this.extra.group_id as string | null | undefined) ?? null,
-      groupIndex,
+      group: context.groupId ?? (typeof groupId === 'string' ? groupId : null),
+      groupIndex: context.groupIndex ?? (typeof groupIndex === 'number' ? groupIndex : null),
       chain: context.chain,
-      chord: context.chord ?? (this.extra.chord as SignatureDict | null | undefined) ?? null,
-      replyTo: context.replyTo ?? (this.extra.reply_to as string | undefined) ?? null,
+      chord: context.chord ?? (chord === undefined || chord === null ? null : readSignature(chord).dict),
+      replyTo: context.replyTo ?? (typeof replyTo === 'string' ? replyTo : null),
     });
   }
 
   resultHandle(host: CanvasHost): AsyncResult<R> {
     const id = this.options.taskId;
-    if (!id) throw new TypeError(`signature ${this.task} has no task id yet: freeze() it first`);
+    if (!id) throw new CanvasError(`signature ${this.task} has no task id yet: freeze() it first`);
     return host.asyncResult<R>(id);
   }
 
@@ -176,7 +162,7 @@ export class Signature<R = unknown> implements CanvasNode<R> {
     return this.applyAsync(args);
   }
 
-  /** A copy whose final task carries group membership and chord body (see withTail in from-dict.ts). */
+  /** A copy whose final task carries group membership and chord body (see withTail in workflow-tail.ts). */
   withWorkflow(workflow: { group_id?: string | null; group_index?: number | null; chord?: SignatureDict | null }): Signature<R> {
     const extra: Record<string, unknown> = { ...this.extra };
     for (const key of WORKFLOW_KEYS) {
@@ -225,9 +211,17 @@ function asList<T>(value: T | T[] | undefined): T[] {
   return Array.isArray(value) ? value : [value];
 }
 
-/** `link` / `link_error` of a Celery dict: a list of signatures, or one (Celery's maybe_list). */
-function signatureList(value: unknown, host: CanvasHost | undefined): Signature[] {
-  if (typeof value === 'object' && value !== null && !Array.isArray(value)) value = [value];
-  if (!Array.isArray(value)) return [];
-  return value.filter((d): d is SignatureDict => typeof d === 'object' && d !== null && typeof (d as SignatureDict).task === 'string').map((d) => Signature.fromDict(d, host));
+function signatureFromView<R>(view: SignatureView, host: CanvasHost | undefined): Signature<R> {
+  const { dict } = view;
+  const options: CallOptions = celeryOptionsToCall(dict.options);
+  const linked = (nested: SignatureView): Signature => signatureFromView(nested, host);
+  const links = view.links.map((branch) => readBranch(branch, linked));
+  const errorLinks = view.errorLinks.map((branch) => readBranch(branch, linked));
+  if (links.length) options.link = links;
+  if (errorLinks.length) options.linkError = errorLinks;
+  const extra: Record<string, unknown> = {};
+  for (const key of Object.keys(dict.options)) {
+    if (!KNOWN_CELERY_OPTIONS.has(key)) extra[key] = dict.options[key];
+  }
+  return new Signature<R>({ task: dict.task, args: dict.args, kwargs: dict.kwargs, options, immutable: dict.immutable, subtaskType: dict.subtask_type, extra }, host);
 }

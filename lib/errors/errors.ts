@@ -260,6 +260,8 @@ export const ERROR_CODES = [
   'CELERIAC_EFFECT_UNCERTAIN',
   'CELERIAC_TRANSPORT',
   'CELERIAC_THREAD_POOL',
+  'CELERIAC_CANVAS',
+  'CELERIAC_MALFORMED_SIGNATURE',
 ] as const;
 
 // Broker transport.
@@ -317,3 +319,32 @@ export class ThreadPoolError extends CeleriacError {
   }
 }
 tag(ThreadPoolError, 'CELERIAC_THREAD_POOL');
+
+// Canvas.
+
+/**
+ * A canvas (signature, chain, group, chord) used in a way it cannot be sent: a chain of no
+ * steps, a node sent before `freeze()` gave it ids, one not bound to an app, a group or chord
+ * placed where its members could not report to it. Also a MalformedSignatureError's class.
+ */
+export class CanvasError extends CeleriacError {
+  /** Its own, or a subclass's (MalformedSignatureError). */
+  declare readonly code: 'CELERIAC_CANVAS' | 'CELERIAC_MALFORMED_SIGNATURE';
+}
+tag(CanvasError, 'CELERIAC_CANVAS');
+
+/**
+ * A value read as Celery's signature dict (`{task, args, kwargs, options, subtask_type,
+ * immutable}`, from a message embed, the CLI or `nodeFromDict`) that is not one. `field` is the
+ * path of the field at fault (`''`: the value itself; `kwargs.tasks[2].options.link`), `problem`
+ * what is wrong with it.
+ */
+export class MalformedSignatureError extends CanvasError {
+  declare readonly code: 'CELERIAC_MALFORMED_SIGNATURE';
+  constructor(readonly field: string, readonly problem: string) {
+    // A deep path keeps its two ends: where it starts, and the field at fault.
+    const shownField = field.length > 200 ? `${field.slice(0, 80)}…${field.slice(-100)}` : field;
+    super(field ? `signature ${shownField}: ${problem}` : `signature: ${problem}`);
+  }
+}
+tag(MalformedSignatureError, 'CELERIAC_MALFORMED_SIGNATURE');

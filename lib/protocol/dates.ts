@@ -17,23 +17,32 @@ const ISO_8601 = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(
 const HAS_ZONE = /(?:Z|[+-]\d{2}:?\d{2})$/i;
 
 /**
- * The date-time a message header such as `eta` or `expires` carries, as ISO 8601 text, or
- * undefined when the value is not a date-time (the message must then be refused: treated as
- * "no date", a bad eta would run the task at once). Accepted: null/undefined (no date → null);
- * an ISO 8601 string, as Celery 5.2 sends it (returned unchanged); kombu's JSON wrapper
- * `{"__type__": "datetime", "__value__": "<ISO 8601>"}` (its value returned, a zone-less one
- * read as UTC, as the JSON serializer reads it in bodies); a Date.
+ * The one rule for a date-time celeriac reads from a message — a header's `eta`/`expires` and an
+ * embedded signature's `eta`/`expires` alike — as ISO 8601 text, or undefined when the value is
+ * not a date-time. Accepted: an ISO 8601 string, as Celery 5.2 sends it (returned unchanged);
+ * kombu's JSON wrapper `{"__type__": "datetime", "__value__": "<ISO 8601>"}` (its value
+ * returned, a zone-less one read as UTC, as the JSON serializer reads it in bodies); a valid
+ * Date (what the JSON decoder makes of that wrapper in a body). Nothing else: text that only
+ * JavaScript's Date reads ("Dec 3 2026") is not a date-time Celery reads.
+ */
+export function dateTimeText(value: unknown): string | undefined {
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? undefined : value.toISOString();
+  if (typeof value === 'string') return isIsoDateTime(value) ? value : undefined;
+  if (typeof value !== 'object' || value === null || value instanceof Uint8Array || Array.isArray(value)) return undefined;
+  const { __type__: type, __value__: inner } = value as { __type__?: unknown; __value__?: unknown };
+  if (type !== 'datetime' || typeof inner !== 'string' || !isIsoDateTime(inner)) return undefined;
+  return HAS_ZONE.test(inner) ? inner : `${inner}Z`;
+}
+
+/**
+ * The date-time a message header such as `eta` or `expires` carries (dateTimeText's rule; a
+ * header may also arrive as bytes, read as UTF-8), or undefined when the value is not a
+ * date-time (the message must then be refused: treated as "no date", a bad eta would run the
+ * task at once). null/undefined: no date, null.
  */
 export function dateHeaderText(value: unknown): string | null | undefined {
   if (value === undefined || value === null) return null;
-  if (value instanceof Date) return Number.isNaN(value.getTime()) ? undefined : value.toISOString();
-  if (typeof value === 'object' && !Buffer.isBuffer(value)) {
-    const { __type__: type, __value__: inner } = value as { __type__?: unknown; __value__?: unknown };
-    if (type !== 'datetime' || typeof inner !== 'string' || !isIsoDateTime(inner)) return undefined;
-    return HAS_ZONE.test(inner) ? inner : `${inner}Z`;
-  }
-  const text = Buffer.isBuffer(value) ? value.toString('utf8') : value;
-  return typeof text === 'string' && isIsoDateTime(text) ? text : undefined;
+  return dateTimeText(Buffer.isBuffer(value) ? value.toString('utf8') : value);
 }
 
 function isIsoDateTime(text: string): boolean {

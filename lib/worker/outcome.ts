@@ -1,5 +1,5 @@
 import { celeryUtcNow } from '../protocol/dates.js';
-import type { ExceptionInfo, TaskMeta } from '../protocol/task-meta.js';
+import type { TaskMeta } from '../protocol/task-meta.js';
 import { errorToExceptionInfo, tracebackOf } from '../protocol/exception-info.js';
 import type { TaskHeaders } from '../protocol/task-message.js';
 import type { TaskState } from '../protocol/states.js';
@@ -27,11 +27,4 @@ export function retryMeta(headers: TaskHeaders, error: unknown): TaskMeta {
 /** A task that expired before it started: REVOKED, as Celery records it. */
 export function revokedMeta(headers: TaskHeaders, why: string): TaskMeta {
   return baseMeta(headers, 'REVOKED', { exc_type: 'TaskRevokedError', exc_message: [why], exc_module: 'celery.exceptions' }, null);
-}
-
-/** A FAILURE for a task that will never run because an earlier part of its workflow failed. */
-export function failureMetaFor(taskId: string, info: ExceptionInfo, traceback: string | null, parentId: string | null): TaskMeta {
-  const meta: TaskMeta = { status: 'FAILURE', result: info, traceback, children: [], date_done: celeryUtcNow(), task_id: taskId };
-  if (parentId) meta.parent_id = parentId;
-  return meta;
 }

@@ -15,7 +15,7 @@ import { decideRetry } from './retry-policy.js';
 import { timeLimitsOf, type TimeLimits } from './time-limits.js';
 import { RequestContext } from './request-context.js';
 import { failureMeta, retryMeta, revokedMeta, successMeta } from './outcome.js';
-import { continueWorkflow } from './workflow.js';
+import { continueWorkflow } from '../canvas/continuation.js';
 import { sleep } from '../util/long-timeout.js';
 import { errorMessageText } from '../util/truncate.js';
 import { runInTaskSpan, withTraceContext } from '../tracing/trace-context.js';
@@ -259,7 +259,7 @@ export class TaskRequest {
       const { status, result, traceback } = meta;
       let unsendable: readonly UnsendableError[];
       try {
-        unsendable = await withTraceContext(this.message.headers, () => continueWorkflow(env.host, this.message, status, result, traceback));
+        unsendable = await withTraceContext(this.message.headers, () => continueWorkflow(env.host, this.message, status, result, traceback, isRetryableFault));
       } catch (error) {
         if (isRetryableFault(error)) return this.requeue(env, error);
         unsendable = [new UnsendableError('workflow', this.name, `workflow of ${this.name}[${this.id}] cannot be passed on: ${(error as Error)?.message ?? error}`, { cause: error })];

@@ -72,6 +72,15 @@ describe('interop: mixed Python/celeriac canvas', () => {
         assert.equal(received.get(fourth)!.headers.root_id, first);
       });
 
+      // JSON only: with msgpack, Celery 5.2.6 was seen sending this first message's body as JSON text
+      // under the msgpack content type (the worker dead-letters it, reason decode).
+      const jsonOnly = serializer === 'json' ? it : it.skip;
+      jsonOnly('a Python-built chain through a chord on celeriac workers (the header as Celery 5.2 writes it: a list): 21', async () => {
+        const out = await producer<PythonOutcome>('node_chain_through_chord');
+        assert.equal(out.state, 'SUCCESS', JSON.stringify(out));
+        assert.equal(out.result, 21);
+      });
+
       for (const fires of ['python', 'node'] as const) {
         it(`a chord with a mixed header, completed by the ${fires} worker, fires its celeriac body exactly once`, async () => {
           const out = await producer<PythonOutcome & { group_id: string; header: string[] }>('mixed_chord', fires);

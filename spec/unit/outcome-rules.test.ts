@@ -6,7 +6,7 @@ import { celeryOptionsToCall } from '../../lib/canvas/signature-options.js';
 import { BackendError, BrokerConnectionError, ClosedError, ConfigError, InvalidMessageError, PublishError, SerializationError } from '../../lib/errors/errors.js';
 import { decodeTaskMessage } from '../../lib/protocol/task-message.js';
 import { isRetryableFault } from '../../lib/worker/fault-kind.js';
-import { finalTasks } from '../../lib/worker/workflow.js';
+import { finalTasks } from '../../lib/canvas/continuation.js';
 import { isRedisRefusal } from '../../lib/backends/redis-backend.js';
 import { UnsendableError } from '../../lib/errors/errors.js';
 import { messageVectors, propertiesOf } from '../support/vectors.js';

@@ -113,6 +113,14 @@ def python_chord_body():
     return outcome(result)
 
 
+def node_chain_through_chord():
+    """(2 * 2), then a chord over (4 + 1, 4 + 2) summed, then + 10 = 21, every step on celeriac
+    workers. Celery 5.2 writes the chord in the first message's chain embed with its header as
+    the list of its tasks, not a group."""
+    result = chain(node_multiply.s(2, 2), chord([node_add.s(1), node_add.s(2)], node_add_all.s()), node_add.s(10)).apply_async()
+    return outcome(result)
+
+
 def rebuild_exceptions(infos):
     """How Celery turns stored {exc_type, exc_message, exc_module} back into exceptions."""
     rebuilt = []

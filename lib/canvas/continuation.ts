@@ -1,16 +1,22 @@
-import type { ExceptionInfo } from '../protocol/task-meta.js';
-import { UnsendableError } from '../errors/errors.js';
-import { rootContext, type CanvasHost, type DispatchContext } from '../canvas/canvas-node.js';
-import { Chain } from '../canvas/chain.js';
-import { nodeFromDict, taskIdsOf } from '../canvas/from-dict.js';
-import { Signature } from '../canvas/signature.js';
-import { MAX_EMBED_DEPTH } from '../canvas/embed-check.js';
-import { errorText, truncateText } from '../util/truncate.js';
+import { MalformedSignatureError, UnsendableError } from '../errors/errors.js';
+import { celeryUtcNow } from '../protocol/dates.js';
 import { errorToExceptionInfo, exceptionMessage, isExceptionInfo } from '../protocol/exception-info.js';
 import { PROPAGATE_STATES, type TaskState } from '../protocol/states.js';
 import type { SignatureDict, TaskMessage } from '../protocol/task-message.js';
-import { isRetryableFault } from './fault-kind.js';
-import { failureMetaFor } from './outcome.js';
+import type { ExceptionInfo, TaskMeta } from '../protocol/task-meta.js';
+import { errorText, truncateText } from '../util/truncate.js';
+import { rootContext, type CanvasHost, type DispatchContext } from './canvas-node.js';
+import { Chain } from './chain.js';
+import { nodeFromDict } from './from-dict.js';
+import { Signature } from './signature.js';
+import { finalsOf, readBranch, tasksAlong, taskIdsOf, type TaskView } from './signature-tree.js';
+
+/**
+ * Whether an error met while passing a workflow on is an outage a later attempt could get past
+ * (the worker's rule, lib/worker/fault-kind.ts): then the message is requeued; otherwise the
+ * part is unsendable.
+ */
+export type IsRetryableFault = (error: unknown) => boolean;
 
 /**
  * What happens after a task's outcome is stored and before its message is acked: the work its
@@ -37,10 +43,11 @@ export async function continueWorkflow(
   state: TaskState,
   result: unknown,
   traceback: string | null,
+  isRetryableFault: IsRetryableFault,
 ): Promise<UnsendableError[]> {
   const { headers, embed } = message;
   const lineage: Lineage = { parentId: headers.id, rootId: headers.root_id, replyTo: message.replyTo ?? null };
-  const sender = new WorkflowSender(host, `${headers.task}[${headers.id}]`);
+  const sender = new WorkflowSender(host, `${headers.task}[${headers.id}]`, isRetryableFault);
   if (state === 'SUCCESS') {
     for (const callback of embed.callbacks ?? []) {
       await sender.attempt('callback', callback, () => sender.send(callback, { ...lineage, args: [result] }), (info) => sender.fail(callback, info, null, { callErrbacks: false, ...lineage }));
@@ -98,6 +105,7 @@ class WorkflowSender {
     readonly host: CanvasHost,
     /** `name[id]` of the task whose workflow this is, for error texts. */
     readonly origin: string,
+    readonly isRetryableFault: IsRetryableFault,
   ) {}
 
   /**
@@ -110,14 +118,14 @@ class WorkflowSender {
       await work();
       return;
     } catch (error) {
-      if (isRetryableFault(error)) throw error;
+      if (this.isRetryableFault(error)) throw error;
       const failure = new UnsendableError(part, nameOf(dict), `${PART_NAMES[part]} ${describe(dict)} of ${this.origin} cannot be sent: ${errorText(error, MAX_PART_ERROR_CHARS)}`, { cause: error });
       this.unsendable.push(failure);
       if (!onFailure) return;
       try {
         await onFailure(part === 'chord-body' ? chordCallbackError(error) : errorToExceptionInfo(failure));
       } catch (recording) {
-        if (isRetryableFault(recording)) throw recording;
+        if (this.isRetryableFault(recording)) throw recording;
         failure.message += ` (recording its failure failed too: ${errorText(recording, MAX_PART_ERROR_CHARS)})`;
       }
     }
@@ -144,8 +152,8 @@ class WorkflowSender {
 
   async reportChordPart(part: HeaderTask, body: SignatureDict, state: TaskState, result: unknown, lineage: Lineage): Promise<void> {
     const { host } = this;
-    const size = (body.options ?? {}).chord_size;
-    const outcomes = await host.backend.chordPartReturn({ ...part, size: typeof size === 'number' ? size : null, state, result });
+    const size = typeof body.options?.chord_size === 'number' ? body.options.chord_size : null;
+    const outcomes = await host.backend.chordPartReturn({ ...part, size, state, result });
     if (!outcomes) return;
     const failed = outcomes.find((outcome) => PROPAGATE_STATES.has(outcome.state));
     if (failed) {
@@ -169,23 +177,20 @@ class WorkflowSender {
     if (host.hasBackend) {
       const ids = taskIdsOf(dict);
       const context = options.replyTo ? { replyTo: options.replyTo } : {};
-      await Promise.all(ids.map((id) => host.backend.storeResult(failureMetaFor(id, info, traceback, options.parentId), { ...context, correlationId: id })));
+      await Promise.all(ids.map((id) => host.backend.storeResult(neverRunMeta(id, info, traceback, options.parentId), { ...context, correlationId: id })));
     }
-    for (const final of finalTasks(dict)) {
-      const finalOptions = (final.options ?? {}) as Record<string, unknown>;
-      const taskId = finalOptions.task_id as string | undefined;
+    for (const final of finalTaskViews(dict)) {
+      const { taskId, groupId, groupIndex, chord } = final;
       if (options.callErrbacks && taskId) {
-        const errbacks = finalOptions.link_error;
-        for (const errback of (Array.isArray(errbacks) ? errbacks : errbacks ? [errbacks] : []) as SignatureDict[]) {
+        for (const branch of final.errorLinks) {
+          const errback = readBranch(branch, (view) => view.dict);
           await this.attempt('errback', errback, () => this.send(errback, { ...options, args: errbackArgs(host, errback, taskId, info) }), (failure) =>
             this.fail(errback, failure, null, { ...options, callErrbacks: false }),
           );
         }
       }
-      const chordBody = finalOptions.chord as SignatureDict | undefined;
-      const groupId = finalOptions.group_id as string | undefined;
-      if (chordBody && groupId && taskId) {
-        const groupIndex = (finalOptions.group_index as number | null | undefined) ?? null;
+      if (chord && groupId && taskId) {
+        const chordBody = readBranch(chord, (view) => view.dict);
         await this.attempt('chord-report', chordBody, () => this.reportChordPart({ taskId, groupId, groupIndex }, chordBody, 'FAILURE', info, options));
       }
     }
@@ -216,7 +221,7 @@ function nameOf(dict: SignatureDict): string {
 
 /** `name[id]` of a signature dict for error texts, bounded. */
 function describe(dict: SignatureDict): string {
-  const id = (dict.options as Record<string, unknown> | null | undefined)?.task_id;
+  const id = dict.options?.task_id;
   return `${nameOf(dict)}${typeof id === 'string' ? `[${truncateText(id, MAX_PART_ID_CHARS)}]` : ''}`;
 }
 
@@ -233,28 +238,31 @@ function errbackArgs(host: CanvasHost, errback: SignatureDict, failedId: string,
   return fn && fn.length >= 2 && ownArgs === 0 && errback.immutable !== true ? [failedId, info] : [failedId];
 }
 
+/** A FAILURE for a task that will never run because an earlier part of its workflow failed. */
+function neverRunMeta(taskId: string, info: ExceptionInfo, traceback: string | null, parentId: string | null): TaskMeta {
+  const meta: TaskMeta = { status: 'FAILURE', result: info, traceback, children: [], date_done: celeryUtcNow(), task_id: taskId };
+  if (parentId) meta.parent_id = parentId;
+  return meta;
+}
+
 /**
- * The task dicts that finish a workflow part: a signature itself, a chain's last, a chord's body's.
- * A received embed was checked to nest at most MAX_EMBED_DEPTH deep (embed-check); a signature
- * built in code was not, so the bound holds here too. A part nested deeper, or a chord with no
- * body, cannot be sent: UnsendableError.
+ * The tasks that finish a workflow part: a signature itself, a chain's last, a group's every
+ * one, a chord's body's (signature-tree's finalsOf). A received embed was checked to nest at
+ * most MAX_SIGNATURE_DEPTH deep (embed-check); a signature built in code was not, so the walk is
+ * bounded too. A part nested deeper, a chord with no body, or anything else that does not read
+ * as a signature cannot be sent: UnsendableError.
  */
-export function finalTasks(dict: SignatureDict, depth = 0): SignatureDict[] {
-  if (depth > MAX_EMBED_DEPTH) throw new UnsendableError('workflow', nameOf(dict), `workflow part ${describe(dict)} is nested deeper than ${MAX_EMBED_DEPTH} levels`);
-  const kwargs = (dict.kwargs ?? {}) as Record<string, unknown>;
-  switch (dict.subtask_type) {
-    case 'chain': {
-      const tasks = (kwargs.tasks as SignatureDict[] | undefined) ?? [];
-      return tasks.length ? finalTasks(tasks[tasks.length - 1]!, depth + 1) : [];
-    }
-    case 'group':
-      return ((kwargs.tasks as SignatureDict[] | undefined) ?? []).flatMap((task) => finalTasks(task, depth + 1));
-    case 'chord': {
-      const body = kwargs.body;
-      if (typeof body !== 'object' || body === null) throw new UnsendableError('chord-body', nameOf(dict), `chord ${describe(dict)} has no body`);
-      return finalTasks(body as SignatureDict, depth + 1);
-    }
-    default:
-      return [dict];
+export function finalTasks(dict: SignatureDict): SignatureDict[] {
+  return finalTaskViews(dict).map((view) => view.dict);
+}
+
+function finalTaskViews(dict: SignatureDict): TaskView[] {
+  try {
+    return tasksAlong(dict, finalsOf);
+  } catch (error) {
+    if (!(error instanceof MalformedSignatureError)) throw error;
+    if (error.field === 'kwargs.body') throw new UnsendableError('chord-body', nameOf(dict), `chord ${describe(dict)} has no body`, { cause: error });
+    const part = error.field.endsWith('.kwargs.body') ? 'chord-body' : 'workflow';
+    throw new UnsendableError(part, nameOf(dict), `workflow part ${describe(dict)} cannot be sent: ${error.message}`, { cause: error });
   }
 }
