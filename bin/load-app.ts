@@ -1,9 +1,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { createApp, type App, type AppOptions } from '../lib/index.js';
-import type { LogLevel } from '../lib/log/logger.js';
-import { ConfigError } from '../lib/index.js';
+import { ConfigError, createApp, type App, type AppOptions, type LogLevel } from '../lib/index.js';
 
 /**
  * Imports the module named by -A (a file path, relative to the working directory or absolute,

@@ -38,7 +38,7 @@ export const callCommand: CommandModule<object, CallArgs> = {
       .option('queue', { alias: 'Q', type: 'string', describe: 'Queue to send to (for a canvas: of every task whose dict names none)' })
       .option('countdown', { type: 'string', describe: 'Delay before the task may start (ms or 10s, 5m, ...)' })
       .option('expires', { type: 'string', describe: 'Expiry (ms or 10s, 5m, ...)' })
-      .option('priority', { type: 'number', describe: 'Message priority 0-9' })
+      .option('priority', { type: 'number', describe: 'Message priority, an integer 0-255 (0 lowest); ordered only on queues declared with a maximum priority' })
       .option('serializer', { choices: ['json', 'msgpack'], describe: 'Message serializer' })
       .option('delivery-mode', { choices: ['persistent', 'transient'], describe: "How the broker keeps the message (default the app's taskDeliveryMode: persistent)" })
       .option('wait', { type: 'boolean', default: false, describe: 'Wait for the result and print it' })

@@ -1,5 +1,5 @@
 import type { Argv, CommandModule } from 'yargs';
-import { INSPECT_METHODS, type InspectMethod } from '../../lib/control/control-client.js';
+import { INSPECT_METHODS, type InspectMethod } from '../../lib/index.js';
 import { remoteOptions, type RemoteArgs } from './remote-options.js';
 
 export interface InspectArgs extends RemoteArgs {

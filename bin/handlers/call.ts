@@ -1,10 +1,16 @@
 import type { ArgumentsCamelCase } from 'yargs';
-import { ConfigError, type CallOptions } from '../../lib/index.js';
-import type { DeliveryMode } from '../../lib/app/call-options.js';
-import type { CanvasNode, ResultHandle } from '../../lib/canvas/canvas-node.js';
-import { rootContext } from '../../lib/canvas/canvas-node.js';
-import { nodeFromDict } from '../../lib/canvas/from-dict.js';
-import type { SignatureDict } from '../../lib/protocol/task-message.js';
+import {
+  Chain,
+  Chord,
+  ConfigError,
+  Group,
+  nodeFromDict,
+  type App,
+  type CallOptions,
+  type DeliveryMode,
+  type ResultHandle,
+  type SignatureDict,
+} from '../../lib/index.js';
 import type { CallArgs } from '../commands/call.js';
 import { commandApp } from '../load-app.js';
 
@@ -29,13 +35,13 @@ export async function runCall(args: ArgumentsCamelCase<CallArgs>): Promise<void>
   try {
     let result: ResultHandle;
     if (canvas) {
-      let node: CanvasNode;
+      let node: Chain | Group | Chord;
       try {
-        node = nodeFromDict(args.queue ? withDefaultQueue(canvas, args.queue) : canvas, app).freeze();
+        node = workflowFromDict(args.queue ? withDefaultQueue(canvas, args.queue) : canvas, app);
       } catch (error) {
         throw new ConfigError(args.chain !== undefined ? '--chain' : '--group', (error as Error).message);
       }
-      result = await node.dispatch(app, rootContext(parsedArgs, parsedKwargs as Record<string, unknown>, options));
+      result = await node.applyAsync(parsedArgs, parsedKwargs as Record<string, unknown>, options);
     } else {
       result = await app.sendTask(args.name!, parsedArgs, parsedKwargs as Record<string, unknown>, options);
     }
@@ -48,6 +54,16 @@ export async function runCall(args: ArgumentsCamelCase<CallArgs>): Promise<void>
   } finally {
     await app.close();
   }
+}
+
+/**
+ * The chain, group or chord `dict` describes, bound to `app`; sent with `applyAsync`, which
+ * freezes it and gives `args` to its first task(s) as `chain(...).applyAsync` does.
+ */
+function workflowFromDict(dict: SignatureDict, app: App): Chain | Group | Chord {
+  const node = nodeFromDict(dict, app);
+  if (node instanceof Chain || node instanceof Group || node instanceof Chord) return node;
+  throw new Error(`expected a chain, group or chord, got a ${String(dict.subtask_type ?? 'task')} signature`);
 }
 
 /**

@@ -1,6 +1,5 @@
 import type { ArgumentsCamelCase } from 'yargs';
-import { ConfigError } from '../../lib/index.js';
-import { ControlClient } from '../../lib/control/control-client.js';
+import { ConfigError, ControlClient } from '../../lib/index.js';
 import type { ControlArgs } from '../commands/control.js';
 import { destinations, printReplies, remoteApp } from './remote.js';
 

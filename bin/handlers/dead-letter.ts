@@ -1,7 +1,6 @@
 import { createInterface } from 'node:readline/promises';
 import type { ArgumentsCamelCase } from 'yargs';
-import { ConfigError, type App } from '../../lib/index.js';
-import { listDeadLetters, requeueDeadLetters, type DeadLetterEntry } from '../../lib/worker/dead-letter.js';
+import { ConfigError, listDeadLetters, requeueDeadLetters, type App, type DeadLetterEntry } from '../../lib/index.js';
 import type { CommonArgs, ListArgs, RequeueArgs } from '../commands/dead-letter.js';
 import { commandApp } from '../load-app.js';
 

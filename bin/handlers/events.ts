@@ -1,6 +1,5 @@
 import type { ArgumentsCamelCase } from 'yargs';
-import { receiveEvents } from '../../lib/events/receiver.js';
-import type { CeleryEvent } from '../../lib/events/dispatcher.js';
+import { receiveEvents, type CeleryEvent } from '../../lib/index.js';
 import type { EventsArgs } from '../commands/events.js';
 import { remoteApp } from './remote.js';
 

@@ -1,5 +1,4 @@
-import type { App } from '../../lib/index.js';
-import type { ControlReply } from '../../lib/control/mailbox.js';
+import type { App, ControlReply } from '../../lib/index.js';
 import type { RemoteArgs } from '../commands/remote-options.js';
 import { commandApp, loadApp } from '../load-app.js';
 

@@ -13,7 +13,7 @@ export interface CallOptions {
   /** Routing key; with `exchange` routes through that exchange instead of the default one. */
   routingKey?: string;
   exchange?: string;
-  /** 0 (lowest) .. 9; effective on queues declared with x-max-priority. */
+  /** An integer 0 (lowest) .. 255; effective on queues declared with a maximum priority (`maxPriority`). */
   priority?: number;
   /** Do not start before now + countdown. */
   countdown?: Duration;
