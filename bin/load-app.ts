@@ -46,7 +46,16 @@ export async function loadAppForCommand(specifier: string | undefined, loglevel:
  * module named by -A, else one made from --broker / --backend (else $CELERIAC_BROKER_URL and
  * $CELERIAC_RESULT_BACKEND), with `options` on top.
  */
-export async function commandApp(args: { app?: string; broker?: string; backend?: string }, name: string, options: AppOptions = {}): Promise<App> {
+export async function commandApp(
+  args: { app?: string; broker?: string; backend?: string },
+  name: string,
+  options: AppOptions = {},
+): Promise<App> {
   if (args.app) return loadApp(args.app);
-  return createApp({ name, ...(args.broker ? { broker: args.broker } : {}), ...(args.backend ? { backend: args.backend } : {}), ...options });
+  return createApp({
+    name,
+    ...(args.broker ? { broker: args.broker } : {}),
+    ...(args.backend ? { backend: args.backend } : {}),
+    ...options,
+  });
 }

@@ -71,7 +71,8 @@ function workflowFromDict(dict: SignatureDict, app: App): Chain | Group | Chord 
  * Exactly one of a task name, --chain and --group; --chord-body only with --group.
  */
 function canvasDict(args: CallArgs): SignatureDict | null {
-  if (args['chord-body'] !== undefined && args.group === undefined) throw new ConfigError('--chord-body', 'a chord body needs its header: --group');
+  if (args['chord-body'] !== undefined && args.group === undefined)
+    throw new ConfigError('--chord-body', 'a chord body needs its header: --group');
   const given = [args.name !== undefined, args.chain !== undefined, args.group !== undefined].filter(Boolean).length;
   if (given !== 1) throw new ConfigError('call', 'give a task name, --chain or --group (exactly one)');
   if (args.name !== undefined) return null;
@@ -103,22 +104,37 @@ function signatureDict(option: string, value: unknown): SignatureDict {
   if (dict.args !== undefined && !Array.isArray(dict.args)) throw new ConfigError(option, '"args" must be a JSON array');
   for (const key of ['kwargs', 'options'] as const) {
     const field = dict[key];
-    if (field !== undefined && (typeof field !== 'object' || field === null || Array.isArray(field))) throw new ConfigError(option, `"${key}" must be a JSON object`);
+    if (field !== undefined && (typeof field !== 'object' || field === null || Array.isArray(field)))
+      throw new ConfigError(option, `"${key}" must be a JSON object`);
   }
-  return { ...dict, args: dict.args ?? [], kwargs: dict.kwargs ?? {}, options: dict.options ?? {}, subtask_type: dict.subtask_type ?? null, immutable: dict.immutable ?? false };
+  return {
+    ...dict,
+    args: dict.args ?? [],
+    kwargs: dict.kwargs ?? {},
+    options: dict.options ?? {},
+    subtask_type: dict.subtask_type ?? null,
+    immutable: dict.immutable ?? false,
+  };
 }
 
 /** Every task of the canvas without a queue of its own goes to `queue` (workers send later steps by their dicts). */
 function withDefaultQueue(dict: SignatureDict, queue: string): SignatureDict {
-  const kwargs = (dict.kwargs ?? {}) as Record<string, unknown>;
+  const kwargs = dict.kwargs ?? {};
   switch (dict.subtask_type) {
     case 'chain':
     case 'group':
-      return { ...dict, kwargs: { ...kwargs, tasks: ((kwargs.tasks as SignatureDict[] | undefined) ?? []).map((d) => withDefaultQueue(d, queue)) } };
+      return {
+        ...dict,
+        kwargs: { ...kwargs, tasks: ((kwargs.tasks as SignatureDict[] | undefined) ?? []).map((d) => withDefaultQueue(d, queue)) },
+      };
     case 'chord':
       return {
         ...dict,
-        kwargs: { ...kwargs, header: withDefaultQueue(kwargs.header as SignatureDict, queue), body: withDefaultQueue(kwargs.body as SignatureDict, queue) },
+        kwargs: {
+          ...kwargs,
+          header: withDefaultQueue(kwargs.header as SignatureDict, queue),
+          body: withDefaultQueue(kwargs.body as SignatureDict, queue),
+        },
       };
     default:
       return dict.options?.queue ? dict : { ...dict, options: { ...dict.options, queue } };

@@ -13,7 +13,10 @@ export async function remoteApp(args: { app?: string; broker?: string; backend?:
 }
 
 export function destinations(args: RemoteArgs): string[] | undefined {
-  const list = args.destination?.split(',').map((d) => d.trim()).filter(Boolean);
+  const list = args.destination
+    ?.split(',')
+    .map((d) => d.trim())
+    .filter(Boolean);
   return list?.length ? list : undefined;
 }
 

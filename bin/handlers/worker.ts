@@ -18,11 +18,20 @@ function moduleUrl(specifier: string): string {
 export async function runWorker(args: ArgumentsCamelCase<WorkerArgs>): Promise<void> {
   const { app, specifier } = await loadAppForCommand(args.app, args.loglevel);
   const controlPolicy =
-    args['control-commands'] === undefined ? app.config.controlCommands : parseControlPolicyFlag(args['control-commands'], (reason) => new ConfigError('--control-commands', reason));
+    args['control-commands'] === undefined
+      ? app.config.controlCommands
+      : parseControlPolicyFlag(args['control-commands'], (reason) => new ConfigError('--control-commands', reason));
   const worker = app.worker({
     ...(args.concurrency !== undefined ? { concurrency: args.concurrency } : {}),
     ...(args['prefetch-multiplier'] !== undefined ? { prefetchMultiplier: args['prefetch-multiplier'] } : {}),
-    ...(args.queues ? { queues: args.queues.split(',').map((q) => q.trim()).filter(Boolean) } : {}),
+    ...(args.queues
+      ? {
+          queues: args.queues
+            .split(',')
+            .map((q) => q.trim())
+            .filter(Boolean),
+        }
+      : {}),
     ...(args.hostname ? { hostname: args.hostname } : {}),
     shutdownTimeout: args['shutdown-timeout'],
     pool: args.pool,
