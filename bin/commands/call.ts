@@ -62,7 +62,8 @@ export const callCommand: CommandModule<object, CallArgs> = {
         'multiply(2, 2), then add(4, 10): prints 14',
       )
       .example(
-        '$0 call --group \'[{"task": "tasks.multiply", "args": [2, 2]}, {"task": "tasks.multiply", "args": [3, 2]}]\' --chord-body \'{"task": "tasks.add_all"}\' --wait',
+        '$0 call --group \'[{"task": "tasks.multiply", "args": [2, 2]}, {"task": "tasks.multiply", "args": [3, 2]}]\' ' +
+          '--chord-body \'{"task": "tasks.add_all"}\' --wait',
         'a chord: prints 10',
       ),
   handler: async (args) => (await import('../handlers/call.js')).runCall(args),

@@ -61,7 +61,8 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
       .option('control-commands', {
         type: 'string',
         describe:
-          "Remote-control commands obeyed: all, safe (inspect commands and revoke without terminate) or a comma-separated list of command names (default: the app's controlCommands, else all)",
+          'Remote-control commands obeyed: all, safe (inspect commands and revoke without terminate) ' +
+          "or a comma-separated list of command names (default: the app's controlCommands, else all)",
       })
       .option('shutdown-timeout', { type: 'string', default: '30s', describe: 'Grace period for running tasks on SIGTERM/SIGINT' })
       .example('$0 worker -A ./dist/tasks.js --concurrency=4 --loglevel=info', 'run a worker')

@@ -41,10 +41,11 @@ export async function runEvents(args: ArgumentsCamelCase<EventsArgs>): Promise<v
     }
     lines.push('', 'TASK ID                               NAME                      STATE     WORKER                INFO');
     const recent = [...tasks.values()].sort((a, b) => b.at - a.at).slice(0, args.limit);
-    for (const t of recent)
-      lines.push(
-        `${t.uuid.padEnd(37)} ${t.name.slice(0, 25).padEnd(25)} ${t.state.padEnd(9)} ${t.worker.slice(0, 21).padEnd(21)} ${t.info.slice(0, 60)}`,
-      );
+    for (const t of recent) {
+      const taskName = t.name.slice(0, 25).padEnd(25);
+      const workerName = t.worker.slice(0, 21).padEnd(21);
+      lines.push([t.uuid.padEnd(37), taskName, t.state.padEnd(9), workerName, t.info.slice(0, 60)].join(' '));
+    }
     process.stdout.write(`\x1b[2J\x1b[H${lines.join('\n')}\n`);
   };
   const onEvent = (event: CeleryEvent): void => {
