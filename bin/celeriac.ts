@@ -41,11 +41,14 @@ await yargs(hideBin(process.argv))
   .help()
   .alias('help', 'h')
   .wrap(Math.min(120, process.stdout.columns || 120))
-  .fail((message, error, y) => {
+  .fail((message: string | null, error: Error | undefined, y) => {
     if (error) {
       process.stderr.write(`celeriac: ${error.message}\n`);
     } else {
-      process.stderr.write(`${y.help()}\n\nceleriac: ${message}\n`);
+      // yargs hands a fail handler its usage object, whose help() returns the help text (its
+      // typings say Argv).
+      // oxlint-disable-next-line typescript/restrict-template-expressions
+      process.stderr.write(`${y.help()}\n\nceleriac: ${message ?? 'invalid arguments'}\n`);
     }
     process.exit(2);
   })

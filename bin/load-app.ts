@@ -1,9 +1,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { createApp, type App, type AppOptions } from '../lib/index.js';
-import type { LogLevel } from '../lib/log/logger.js';
-import { ConfigError } from '../lib/index.js';
+import { ConfigError, createApp, type App, type AppOptions, type LogLevel } from '../lib/index.js';
 
 /**
  * Imports the module named by -A (a file path, relative to the working directory or absolute,
@@ -48,7 +46,16 @@ export async function loadAppForCommand(specifier: string | undefined, loglevel:
  * module named by -A, else one made from --broker / --backend (else $CELERIAC_BROKER_URL and
  * $CELERIAC_RESULT_BACKEND), with `options` on top.
  */
-export async function commandApp(args: { app?: string; broker?: string; backend?: string }, name: string, options: AppOptions = {}): Promise<App> {
+export async function commandApp(
+  args: { app?: string; broker?: string; backend?: string },
+  name: string,
+  options: AppOptions = {},
+): Promise<App> {
   if (args.app) return loadApp(args.app);
-  return createApp({ name, ...(args.broker ? { broker: args.broker } : {}), ...(args.backend ? { backend: args.backend } : {}), ...options });
+  return createApp({
+    name,
+    ...(args.broker ? { broker: args.broker } : {}),
+    ...(args.backend ? { backend: args.backend } : {}),
+    ...options,
+  });
 }

@@ -1,5 +1,5 @@
-import type { Argv, CommandModule } from 'yargs';
-import type { LogLevel } from '../../lib/log/logger.js';
+import type { CommandModule } from 'yargs';
+import type { LogLevel } from '../../lib/index.js';
 import { logLevelOption } from './log-level-option.js';
 
 export interface BeatArgs {
@@ -13,14 +13,14 @@ export interface BeatArgs {
 /** `celeriac beat`: its options here; what it does is ../handlers/beat.ts, imported when it runs. */
 export const beatCommand: CommandModule<object, BeatArgs> = {
   command: 'beat',
-  describe: 'Send the app\'s beatSchedule tasks when due (run several: one leads)',
+  describe: "Send the app's beatSchedule tasks when due (run several: one leads)",
   builder: (y) =>
     y
       .option('app', { alias: 'A', type: 'string', describe: 'Module exporting the app (default export or "app"); default $CELERIAC_APP' })
       .option('loglevel', logLevelOption('info'))
       .option('lock-ttl', { type: 'string', default: '10s', describe: 'Leader lock lifetime: fail-over takes at most this' })
       .option('grace', { type: 'string', default: '5m', describe: 'Runs missed by more than this while nobody led are skipped' })
-      .option('redis', { type: 'string', describe: 'Redis URL for the lock and schedule state (default: the app\'s redis:// backend)' })
-      .example('$0 beat -A ./dist/tasks.js', 'run the scheduler (start two for fail-over)') as Argv<BeatArgs>,
+      .option('redis', { type: 'string', describe: "Redis URL for the lock and schedule state (default: the app's redis:// backend)" })
+      .example('$0 beat -A ./dist/tasks.js', 'run the scheduler (start two for fail-over)'),
   handler: async (args) => (await import('../handlers/beat.js')).runBeat(args),
 };

@@ -1,4 +1,4 @@
-import type { Argv, CommandModule } from 'yargs';
+import type { CommandModule } from 'yargs';
 import { remoteOptions, type RemoteArgs } from './remote-options.js';
 
 const METHODS = ['revoke', 'rate_limit', 'shutdown', 'add_consumer', 'cancel_consumer'] as const;
@@ -16,10 +16,15 @@ export const controlCommand: CommandModule<object, ControlArgs> = {
   builder: (y) =>
     remoteOptions(y)
       .positional('method', { choices: METHODS, demandOption: true, describe: 'What to do' })
-      .positional('arguments', { type: 'string', array: true, default: [] as string[], describe: 'revoke <id...> | rate_limit <task> <rate> | add_consumer <queue> | cancel_consumer <queue>' })
+      .positional('arguments', {
+        type: 'string',
+        array: true,
+        default: [] as string[],
+        describe: 'revoke <id...> | rate_limit <task> <rate> | add_consumer <queue> | cancel_consumer <queue>',
+      })
       .option('terminate', { type: 'boolean', default: false, describe: 'revoke: also give up the task if it is running' })
       .example('$0 control revoke 5b7c... --terminate', 'revoke a task, stopping it if it runs')
       .example('$0 control rate_limit tasks.add 10/m', 'at most 10 starts a minute per worker')
-      .example('$0 control add_consumer images -d celeriac@web1', 'one worker also consumes "images"') as Argv<ControlArgs>,
+      .example('$0 control add_consumer images -d celeriac@web1', 'one worker also consumes "images"'),
   handler: async (args) => (await import('../handlers/control.js')).runControl(args),
 };

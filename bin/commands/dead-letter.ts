@@ -20,10 +20,17 @@ export interface RequeueArgs extends CommonArgs {
 
 function common<T>(y: Argv<T>): Argv<T & CommonArgs> {
   return y
-    .option('queues', { alias: 'Q', type: 'string', describe: 'Comma-separated task queues whose <queue>.dead-letter to read (default: the app\'s default queue)' })
+    .option('queues', {
+      alias: 'Q',
+      type: 'string',
+      describe: "Comma-separated task queues whose <queue>.dead-letter to read (default: the app's default queue)",
+    })
     .option('app', { alias: 'A', type: 'string', describe: 'Module exporting the app (its broker, backend and default queue)' })
-    .option('broker', { type: 'string', describe: 'Broker URL (default $CELERIAC_BROKER_URL or the app\'s)' })
-    .option('backend', { type: 'string', describe: 'Result backend URL, to reset redelivery counts on requeue (default $CELERIAC_RESULT_BACKEND or the app\'s)' });
+    .option('broker', { type: 'string', describe: "Broker URL (default $CELERIAC_BROKER_URL or the app's)" })
+    .option('backend', {
+      type: 'string',
+      describe: "Result backend URL, to reset redelivery counts on requeue (default $CELERIAC_RESULT_BACKEND or the app's)",
+    });
 }
 
 const listCommand: CommandModule<object, ListArgs> = {

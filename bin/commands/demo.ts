@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import type { LogLevel } from '../../lib/log/logger.js';
+import type { LogLevel } from '../../lib/index.js';
 import { logLevelOption } from './log-level-option.js';
 
 export interface DemoArgs {

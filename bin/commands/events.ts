@@ -1,4 +1,4 @@
-import type { Argv, CommandModule } from 'yargs';
+import type { CommandModule } from 'yargs';
 
 export interface EventsArgs {
   app?: string;
@@ -15,11 +15,11 @@ export const eventsCommand: CommandModule<object, EventsArgs> = {
   builder: (y) =>
     y
       .option('app', { alias: 'A', type: 'string', describe: 'Module exporting the app (for its broker settings)' })
-      .option('broker', { type: 'string', describe: 'Broker URL (default $CELERIAC_BROKER_URL or the app\'s)' })
+      .option('broker', { type: 'string', describe: "Broker URL (default $CELERIAC_BROKER_URL or the app's)" })
       .option('backend', { type: 'string', hidden: true })
       .option('dump', { type: 'boolean', default: false, describe: 'Print one line per event instead of the live view' })
       .option('limit', { type: 'number', default: 20, describe: 'Recent tasks shown in the live view' })
       .example('$0 events', 'a live table of workers and recent tasks')
-      .example('$0 events --dump', 'one line per event') as Argv<EventsArgs>,
+      .example('$0 events --dump', 'one line per event'),
   handler: async (args) => (await import('../handlers/events.js')).runEvents(args),
 };

@@ -1,5 +1,5 @@
-import type { Argv, CommandModule } from 'yargs';
-import { INSPECT_METHODS, type InspectMethod } from '../../lib/control/control-client.js';
+import type { CommandModule } from 'yargs';
+import { INSPECT_METHODS, type InspectMethod } from '../../lib/index.js';
 import { remoteOptions, type RemoteArgs } from './remote-options.js';
 
 export interface InspectArgs extends RemoteArgs {
@@ -14,6 +14,6 @@ export const inspectCommand: CommandModule<object, InspectArgs> = {
     remoteOptions(y)
       .positional('method', { choices: INSPECT_METHODS, demandOption: true, describe: 'What to ask' })
       .example('$0 inspect ping', 'list the workers that answer within 1 s')
-      .example('$0 inspect active -d celeriac@web1', 'tasks running on one worker') as Argv<InspectArgs>,
+      .example('$0 inspect active -d celeriac@web1', 'tasks running on one worker'),
   handler: async (args) => (await import('../handlers/inspect.js')).runInspect(args),
 };

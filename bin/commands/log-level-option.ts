@@ -1,5 +1,4 @@
-import { LEVEL_SPELLINGS, parseLogLevel } from '../../lib/log/level-names.js';
-import type { LogLevel } from '../../lib/log/logger.js';
+import { LOG_LEVEL_SPELLINGS, parseLogLevel, type LogLevel } from '../../lib/index.js';
 
 /** `-l/--loglevel` as every command that logs takes it: Celery's spellings in any case (DEBUG, INFO, WARNING...). */
 export function logLevelOption(defaultLevel: LogLevel, describe = 'Log level') {
@@ -7,7 +6,7 @@ export function logLevelOption(defaultLevel: LogLevel, describe = 'Log level') {
     alias: 'l',
     type: 'string' as const,
     default: defaultLevel,
-    describe: `${describe}: ${LEVEL_SPELLINGS}`,
+    describe: `${describe}: ${LOG_LEVEL_SPELLINGS}`,
     coerce: (value: unknown): LogLevel => parseLogLevel(Array.isArray(value) ? value.at(-1) : value, '--loglevel'),
   };
 }

@@ -13,9 +13,9 @@ export const purgeCommand: CommandModule<object, PurgeArgs> = {
   describe: 'Delete all waiting messages from task queues (cannot be undone)',
   builder: (y) =>
     y
-      .option('queues', { alias: 'Q', type: 'string', describe: 'Comma-separated queues (default: the app\'s default queue)' })
+      .option('queues', { alias: 'Q', type: 'string', describe: "Comma-separated queues (default: the app's default queue)" })
       .option('force', { alias: 'f', type: 'boolean', default: false, describe: 'Do not ask for confirmation' })
       .option('app', { alias: 'A', type: 'string', describe: 'Module exporting the app' })
-      .option('broker', { type: 'string', describe: 'Broker URL (default $CELERIAC_BROKER_URL or the app\'s)' }),
+      .option('broker', { type: 'string', describe: "Broker URL (default $CELERIAC_BROKER_URL or the app's)" }),
   handler: async (args) => (await import('../handlers/purge.js')).runPurge(args),
 };

@@ -13,8 +13,8 @@ export interface RemoteArgs {
 export function remoteOptions<T>(y: Argv<T>): Argv<T & RemoteArgs> {
   return y
     .option('app', { alias: 'A', type: 'string', describe: 'Module exporting the app (for its broker/backend settings)' })
-    .option('broker', { type: 'string', describe: 'Broker URL (default $CELERIAC_BROKER_URL or the app\'s)' })
-    .option('backend', { type: 'string', describe: 'Result backend URL (default $CELERIAC_RESULT_BACKEND or the app\'s)' })
+    .option('broker', { type: 'string', describe: "Broker URL (default $CELERIAC_BROKER_URL or the app's)" })
+    .option('backend', { type: 'string', describe: "Result backend URL (default $CELERIAC_RESULT_BACKEND or the app's)" })
     .option('destination', { alias: 'd', type: 'string', describe: 'Comma-separated node names, e.g. celeriac@host (default: all)' })
     .option('timeout', { alias: 't', type: 'string', default: '1s', describe: 'How long to wait for replies' })
     .option('json', { type: 'boolean', default: false, describe: 'Print the replies as JSON' }) as Argv<T & RemoteArgs>;

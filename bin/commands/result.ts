@@ -1,4 +1,4 @@
-import type { Argv, CommandModule } from 'yargs';
+import type { CommandModule } from 'yargs';
 
 export interface ResultArgs {
   id: string;
@@ -17,11 +17,15 @@ export const resultCommand: CommandModule<object, ResultArgs> = {
     y
       .positional('id', { type: 'string', demandOption: true, describe: 'Task id' })
       .option('traceback', { type: 'boolean', default: false, describe: "Print the failed task's traceback instead of its result" })
-      .option('timeout', { alias: 't', type: 'string', describe: 'Give up after this long (ms or 10s, 5m, ...); default: wait, as Celery does' })
+      .option('timeout', {
+        alias: 't',
+        type: 'string',
+        describe: 'Give up after this long (ms or 10s, 5m, ...); default: wait, as Celery does',
+      })
       .option('json', { type: 'boolean', default: false, describe: 'Print the result as JSON' })
       .option('app', { alias: 'A', type: 'string', describe: 'Module exporting the app (for its backend settings)' })
-      .option('backend', { type: 'string', describe: 'Result backend URL (default $CELERIAC_RESULT_BACKEND or the app\'s)' })
+      .option('backend', { type: 'string', describe: "Result backend URL (default $CELERIAC_RESULT_BACKEND or the app's)" })
       .example('$0 result 3f2c0a1e-...', 'the result, once the task has one')
-      .example('$0 result 3f2c0a1e-... --traceback', 'where a failed task failed') as Argv<ResultArgs>,
+      .example('$0 result 3f2c0a1e-... --traceback', 'where a failed task failed'),
   handler: async (args) => (await import('../handlers/result.js')).runResult(args),
 };

@@ -1,4 +1,4 @@
-import type { Argv, CommandModule } from 'yargs';
+import type { CommandModule } from 'yargs';
 import { remoteOptions, type RemoteArgs } from './remote-options.js';
 
 /** `celeriac status`: its options here; what it does is ../handlers/status.ts, imported when it runs. */
@@ -8,6 +8,6 @@ export const statusCommand: CommandModule<object, RemoteArgs> = {
   builder: (y) =>
     remoteOptions(y)
       .example('$0 status', 'the nodes online; exit status 1 when none answers')
-      .example('$0 status -t 5s', 'wait longer for busy workers') as Argv<RemoteArgs>,
+      .example('$0 status -t 5s', 'wait longer for busy workers'),
   handler: async (args) => (await import('../handlers/status.js')).runStatus(args),
 };

@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import type { LogLevel } from '../../lib/log/logger.js';
+import type { LogLevel } from '../../lib/index.js';
 import { logLevelOption } from './log-level-option.js';
 
 export interface WorkerArgs {
@@ -31,17 +31,38 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
       })
       .option('concurrency', { alias: 'c', type: 'number', describe: 'Tasks run at once (default: number of CPUs)' })
       .option('loglevel', logLevelOption('info'))
-      .option('queues', { alias: 'Q', type: 'string', describe: 'Comma-separated queues to consume (default: the app\'s default queue)' })
+      .option('queues', { alias: 'Q', type: 'string', describe: "Comma-separated queues to consume (default: the app's default queue)" })
       .option('hostname', { alias: 'n', type: 'string', describe: 'Node name; %h host, %n short host, %d domain (default celeriac@%h)' })
       .option('prefetch-multiplier', { type: 'number', describe: 'Prefetch = concurrency × this (default 4)' })
-      .option('pool', { alias: 'P', choices: ['async', 'threads'] as const, default: 'async' as const, describe: 'Where tasks run: the event loop (async) or worker_threads (threads: hard time limits terminate the thread)' })
-      .option('events', { alias: 'E', type: 'boolean', default: false, describe: 'Send Celery monitoring events (celeryev) for celeriac events, Flower, celery events' })
-      .option('beat', { alias: 'B', type: 'boolean', default: false, describe: 'Also run the periodic-task scheduler (development; see celeriac beat)' })
+      .option('pool', {
+        alias: 'P',
+        choices: ['async', 'threads'] as const,
+        default: 'async' as const,
+        describe: 'Where tasks run: the event loop (async) or worker_threads (threads: hard time limits terminate the thread)',
+      })
+      .option('events', {
+        alias: 'E',
+        type: 'boolean',
+        default: false,
+        describe: 'Send Celery monitoring events (celeryev) for celeriac events, Flower, celery events',
+      })
+      .option('beat', {
+        alias: 'B',
+        type: 'boolean',
+        default: false,
+        describe: 'Also run the periodic-task scheduler (development; see celeriac beat)',
+      })
       .option('metrics-port', { type: 'number', describe: 'Serve Prometheus metrics at http://0.0.0.0:<port>/metrics' })
-      .option('control', { type: 'boolean', default: true, describe: 'Answer remote control (celeriac/celery inspect and control); --no-control to disable' })
+      .option('control', {
+        type: 'boolean',
+        default: true,
+        describe: 'Answer remote control (celeriac/celery inspect and control); --no-control to disable',
+      })
       .option('control-commands', {
         type: 'string',
-        describe: "Remote-control commands obeyed: all, safe (inspect commands and revoke without terminate) or a comma-separated list of command names (default: the app's controlCommands, else all)",
+        describe:
+          'Remote-control commands obeyed: all, safe (inspect commands and revoke without terminate) ' +
+          "or a comma-separated list of command names (default: the app's controlCommands, else all)",
       })
       .option('shutdown-timeout', { type: 'string', default: '30s', describe: 'Grace period for running tasks on SIGTERM/SIGINT' })
       .example('$0 worker -A ./dist/tasks.js --concurrency=4 --loglevel=info', 'run a worker')

@@ -1,10 +1,16 @@
 import type { ArgumentsCamelCase } from 'yargs';
-import { ConfigError, type CallOptions } from '../../lib/index.js';
-import type { DeliveryMode } from '../../lib/app/call-options.js';
-import type { CanvasNode, ResultHandle } from '../../lib/canvas/canvas-node.js';
-import { rootContext } from '../../lib/canvas/canvas-node.js';
-import { nodeFromDict } from '../../lib/canvas/from-dict.js';
-import type { SignatureDict } from '../../lib/protocol/task-message.js';
+import {
+  Chain,
+  Chord,
+  ConfigError,
+  Group,
+  nodeFromDict,
+  type App,
+  type CallOptions,
+  type DeliveryMode,
+  type ResultHandle,
+  type SignatureDict,
+} from '../../lib/index.js';
 import type { CallArgs } from '../commands/call.js';
 import { commandApp } from '../load-app.js';
 
@@ -29,13 +35,13 @@ export async function runCall(args: ArgumentsCamelCase<CallArgs>): Promise<void>
   try {
     let result: ResultHandle;
     if (canvas) {
-      let node: CanvasNode;
+      let node: Chain | Group | Chord;
       try {
-        node = nodeFromDict(args.queue ? withDefaultQueue(canvas, args.queue) : canvas, app).freeze();
+        node = workflowFromDict(args.queue ? withDefaultQueue(canvas, args.queue) : canvas, app);
       } catch (error) {
         throw new ConfigError(args.chain !== undefined ? '--chain' : '--group', (error as Error).message);
       }
-      result = await node.dispatch(app, rootContext(parsedArgs, parsedKwargs as Record<string, unknown>, options));
+      result = await node.applyAsync(parsedArgs, parsedKwargs as Record<string, unknown>, options);
     } else {
       result = await app.sendTask(args.name!, parsedArgs, parsedKwargs as Record<string, unknown>, options);
     }
@@ -51,11 +57,22 @@ export async function runCall(args: ArgumentsCamelCase<CallArgs>): Promise<void>
 }
 
 /**
+ * The chain, group or chord `dict` describes, bound to `app`; sent with `applyAsync`, which
+ * freezes it and gives `args` to its first task(s) as `chain(...).applyAsync` does.
+ */
+function workflowFromDict(dict: SignatureDict, app: App): Chain | Group | Chord {
+  const node = nodeFromDict(dict, app);
+  if (node instanceof Chain || node instanceof Group || node instanceof Chord) return node;
+  throw new Error(`expected a chain, group or chord, got a ${String(dict.subtask_type ?? 'task')} signature`);
+}
+
+/**
  * The canvas the options describe, in Celery's dict form, or null for a single task by name.
  * Exactly one of a task name, --chain and --group; --chord-body only with --group.
  */
 function canvasDict(args: CallArgs): SignatureDict | null {
-  if (args['chord-body'] !== undefined && args.group === undefined) throw new ConfigError('--chord-body', 'a chord body needs its header: --group');
+  if (args['chord-body'] !== undefined && args.group === undefined)
+    throw new ConfigError('--chord-body', 'a chord body needs its header: --group');
   const given = [args.name !== undefined, args.chain !== undefined, args.group !== undefined].filter(Boolean).length;
   if (given !== 1) throw new ConfigError('call', 'give a task name, --chain or --group (exactly one)');
   if (args.name !== undefined) return null;
@@ -87,22 +104,37 @@ function signatureDict(option: string, value: unknown): SignatureDict {
   if (dict.args !== undefined && !Array.isArray(dict.args)) throw new ConfigError(option, '"args" must be a JSON array');
   for (const key of ['kwargs', 'options'] as const) {
     const field = dict[key];
-    if (field !== undefined && (typeof field !== 'object' || field === null || Array.isArray(field))) throw new ConfigError(option, `"${key}" must be a JSON object`);
+    if (field !== undefined && (typeof field !== 'object' || field === null || Array.isArray(field)))
+      throw new ConfigError(option, `"${key}" must be a JSON object`);
   }
-  return { ...dict, args: dict.args ?? [], kwargs: dict.kwargs ?? {}, options: dict.options ?? {}, subtask_type: dict.subtask_type ?? null, immutable: dict.immutable ?? false };
+  return {
+    ...dict,
+    args: dict.args ?? [],
+    kwargs: dict.kwargs ?? {},
+    options: dict.options ?? {},
+    subtask_type: dict.subtask_type ?? null,
+    immutable: dict.immutable ?? false,
+  };
 }
 
 /** Every task of the canvas without a queue of its own goes to `queue` (workers send later steps by their dicts). */
 function withDefaultQueue(dict: SignatureDict, queue: string): SignatureDict {
-  const kwargs = (dict.kwargs ?? {}) as Record<string, unknown>;
+  const kwargs = dict.kwargs ?? {};
   switch (dict.subtask_type) {
     case 'chain':
     case 'group':
-      return { ...dict, kwargs: { ...kwargs, tasks: ((kwargs.tasks as SignatureDict[] | undefined) ?? []).map((d) => withDefaultQueue(d, queue)) } };
+      return {
+        ...dict,
+        kwargs: { ...kwargs, tasks: ((kwargs.tasks as SignatureDict[] | undefined) ?? []).map((d) => withDefaultQueue(d, queue)) },
+      };
     case 'chord':
       return {
         ...dict,
-        kwargs: { ...kwargs, header: withDefaultQueue(kwargs.header as SignatureDict, queue), body: withDefaultQueue(kwargs.body as SignatureDict, queue) },
+        kwargs: {
+          ...kwargs,
+          header: withDefaultQueue(kwargs.header as SignatureDict, queue),
+          body: withDefaultQueue(kwargs.body as SignatureDict, queue),
+        },
       };
     default:
       return dict.options?.queue ? dict : { ...dict, options: { ...dict.options, queue } };

@@ -1,6 +1,5 @@
 import type { ArgumentsCamelCase } from 'yargs';
-import { ConfigError } from '../../lib/index.js';
-import { ControlClient } from '../../lib/control/control-client.js';
+import { ConfigError, ControlClient } from '../../lib/index.js';
 import type { ControlArgs } from '../commands/control.js';
 import { destinations, printReplies, remoteApp } from './remote.js';
 
@@ -23,15 +22,15 @@ export async function runControl(args: ArgumentsCamelCase<ControlArgs>): Promise
         break;
       case 'rate_limit':
         need(2, 'rate_limit <task name> <rate, e.g. 10/m>');
-        replies = await client.rateLimit(positional[0]!, positional[1]!, options);
+        replies = await client.rateLimit(positional[0], positional[1], options);
         break;
       case 'add_consumer':
         need(1, 'add_consumer <queue>');
-        replies = await client.addConsumer(positional[0]!, options);
+        replies = await client.addConsumer(positional[0], options);
         break;
       case 'cancel_consumer':
         need(1, 'cancel_consumer <queue>');
-        replies = await client.cancelConsumer(positional[0]!, options);
+        replies = await client.cancelConsumer(positional[0], options);
         break;
       case 'shutdown':
         replies = await client.shutdown({ ...options, reply: true });

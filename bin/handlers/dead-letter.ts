@@ -1,13 +1,17 @@
 import { createInterface } from 'node:readline/promises';
 import type { ArgumentsCamelCase } from 'yargs';
-import { ConfigError, type App } from '../../lib/index.js';
-import { listDeadLetters, requeueDeadLetters, type DeadLetterEntry } from '../../lib/worker/dead-letter.js';
+import { ConfigError, listDeadLetters, requeueDeadLetters, type App, type DeadLetterEntry } from '../../lib/index.js';
 import type { CommonArgs, ListArgs, RequeueArgs } from '../commands/dead-letter.js';
 import { commandApp } from '../load-app.js';
 
 async function openApp(args: CommonArgs): Promise<{ app: App; queues: string[] }> {
   const app = await commandApp(args, 'celeriac-dead-letter');
-  const queues = args.queues ? args.queues.split(',').map((q) => q.trim()).filter(Boolean) : [app.config.defaultQueue];
+  const queues = args.queues
+    ? args.queues
+        .split(',')
+        .map((q) => q.trim())
+        .filter(Boolean)
+    : [app.config.defaultQueue];
   return { app, queues };
 }
 
@@ -33,15 +37,20 @@ export async function runList(args: ArgumentsCamelCase<ListArgs>): Promise<void>
 
 /** Sends the chosen dead-lettered messages back to their queues, after confirmation unless --force. */
 export async function runRequeue(args: ArgumentsCamelCase<RequeueArgs>): Promise<void> {
-  const ids = (args.id ?? []).flatMap((id) => String(id).split(',')).map((id) => id.trim()).filter(Boolean);
-  if (args.all === (ids.length > 0)) throw new ConfigError('--id', 'name the messages to re-queue: --id TASK_ID ... or --all (not both)');
+  const ids = (args.id ?? [])
+    .flatMap((id) => String(id).split(','))
+    .map((id) => id.trim())
+    .filter(Boolean);
+  if (args.all === ids.length > 0) throw new ConfigError('--id', 'name the messages to re-queue: --id TASK_ID ... or --all (not both)');
   const { app, queues } = await openApp(args);
   try {
     if (!args.force) {
       if (!process.stdin.isTTY) throw new ConfigError('--force', 'refusing to re-queue without confirmation; pass --force');
       const what = args.all ? 'every dead-lettered message' : `${ids.length} task(s)`;
       const rl = createInterface({ input: process.stdin, output: process.stdout });
-      const answer = await rl.question(`Re-queue ${what} from ${queues.map((q) => `${q}.dead-letter`).join(', ')} on ${app.transport.url}? (yes/NO) `);
+      const answer = await rl.question(
+        `Re-queue ${what} from ${queues.map((q) => `${q}.dead-letter`).join(', ')} on ${app.transport.url}? (yes/NO) `,
+      );
       rl.close();
       if (answer.trim().toLowerCase() !== 'yes') {
         process.stdout.write('Nothing re-queued.\n');

@@ -1,6 +1,5 @@
 import type { ArgumentsCamelCase } from 'yargs';
-import { receiveEvents } from '../../lib/events/receiver.js';
-import type { CeleryEvent } from '../../lib/events/dispatcher.js';
+import { receiveEvents, type CeleryEvent } from '../../lib/index.js';
 import type { EventsArgs } from '../commands/events.js';
 import { remoteApp } from './remote.js';
 
@@ -31,14 +30,22 @@ export async function runEvents(args: ArgumentsCamelCase<EventsArgs>): Promise<v
   const tasks = new Map<string, TaskRow>();
   const render = (): void => {
     const now = Date.now() / 1000;
-    const lines = [`celeriac events — ${new Date().toISOString()}  (Ctrl-C to quit)`, '', 'WORKER                                   STATUS    ACTIVE  PROCESSED'];
+    const lines = [
+      `celeriac events — ${new Date().toISOString()}  (Ctrl-C to quit)`,
+      '',
+      'WORKER                                   STATUS    ACTIVE  PROCESSED',
+    ];
     for (const [name, w] of workers) {
       const status = !w.online ? 'offline' : now - w.seen > 10 ? 'lost' : 'online';
       lines.push(`${name.padEnd(40)} ${status.padEnd(9)} ${String(w.active).padStart(6)}  ${String(w.processed).padStart(9)}`);
     }
     lines.push('', 'TASK ID                               NAME                      STATE     WORKER                INFO');
     const recent = [...tasks.values()].sort((a, b) => b.at - a.at).slice(0, args.limit);
-    for (const t of recent) lines.push(`${t.uuid.padEnd(37)} ${t.name.slice(0, 25).padEnd(25)} ${t.state.padEnd(9)} ${t.worker.slice(0, 21).padEnd(21)} ${t.info.slice(0, 60)}`);
+    for (const t of recent) {
+      const taskName = t.name.slice(0, 25).padEnd(25);
+      const workerName = t.worker.slice(0, 21).padEnd(21);
+      lines.push([t.uuid.padEnd(37), taskName, t.state.padEnd(9), workerName, t.info.slice(0, 60)].join(' '));
+    }
     process.stdout.write(`\x1b[2J\x1b[H${lines.join('\n')}\n`);
   };
   const onEvent = (event: CeleryEvent): void => {
@@ -48,14 +55,21 @@ export async function runEvents(args: ArgumentsCamelCase<EventsArgs>): Promise<v
       return;
     }
     if (event.type.startsWith('worker-')) {
-      workers.set(event.hostname, { online: event.type !== 'worker-offline', active: Number(event.active ?? 0), processed: Number(event.processed ?? 0), seen: event.timestamp });
+      workers.set(event.hostname, {
+        online: event.type !== 'worker-offline',
+        active: Number(event.active ?? 0),
+        processed: Number(event.processed ?? 0),
+        seen: event.timestamp,
+      });
     } else if (typeof event.uuid === 'string') {
       const row = tasks.get(event.uuid) ?? { uuid: event.uuid, name: '', state: '', worker: event.hostname, at: event.timestamp, info: '' };
       if (typeof event.name === 'string') row.name = event.name;
       row.state = STATE_OF[event.type] ?? event.type;
       row.worker = event.hostname;
       row.at = event.timestamp;
-      row.info = String(event.result ?? event.exception ?? (event.runtime !== undefined ? '' : event.args ?? ''));
+      const info = event.result ?? event.exception ?? (event.runtime !== undefined ? '' : (event.args ?? ''));
+      // Celery's events carry these as text (repr); anything else is shown as JSON.
+      row.info = typeof info === 'string' ? info : JSON.stringify(info);
       tasks.set(event.uuid, row);
       if (tasks.size > 1000) tasks.delete(tasks.keys().next().value!);
     }

@@ -1,5 +1,5 @@
 import type { ArgumentsCamelCase } from 'yargs';
-import { ControlClient } from '../../lib/control/control-client.js';
+import { ControlClient } from '../../lib/index.js';
 import type { InspectArgs } from '../commands/inspect.js';
 import { destinations, printReplies, remoteApp } from './remote.js';
 

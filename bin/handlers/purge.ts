@@ -7,7 +7,12 @@ import { commandApp } from '../load-app.js';
 /** Deletes the waiting messages of the queues, after confirmation unless --force. */
 export async function runPurge(args: ArgumentsCamelCase<PurgeArgs>): Promise<void> {
   const app = await commandApp({ app: args.app, broker: args.broker }, 'celeriac-purge', { backend: null });
-  const queues = args.queues ? args.queues.split(',').map((q) => q.trim()).filter(Boolean) : [app.config.defaultQueue];
+  const queues = args.queues
+    ? args.queues
+        .split(',')
+        .map((q) => q.trim())
+        .filter(Boolean)
+    : [app.config.defaultQueue];
   try {
     if (!args.force) {
       if (!process.stdin.isTTY) throw new ConfigError('--force', 'refusing to purge without confirmation; pass --force');

@@ -1,5 +1,4 @@
-import type { App } from '../../lib/index.js';
-import type { ControlReply } from '../../lib/control/mailbox.js';
+import type { App, ControlReply } from '../../lib/index.js';
 import type { RemoteArgs } from '../commands/remote-options.js';
 import { commandApp, loadApp } from '../load-app.js';
 
@@ -14,7 +13,10 @@ export async function remoteApp(args: { app?: string; broker?: string; backend?:
 }
 
 export function destinations(args: RemoteArgs): string[] | undefined {
-  const list = args.destination?.split(',').map((d) => d.trim()).filter(Boolean);
+  const list = args.destination
+    ?.split(',')
+    .map((d) => d.trim())
+    .filter(Boolean);
   return list?.length ? list : undefined;
 }
 

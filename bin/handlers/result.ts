@@ -15,7 +15,7 @@ export async function runResult(args: ArgumentsCamelCase<ResultArgs>): Promise<v
     if (args.traceback) {
       await result.get({ ...(timeout ? { timeout } : {}), propagate: false });
       const meta = await result.meta();
-      if (meta.traceback) process.stdout.write(`${meta.traceback.replace(/\n?$/, '\n')}`);
+      if (meta.traceback) process.stdout.write(meta.traceback.replace(/\n?$/, '\n'));
       else process.stderr.write(`task ${args.id} has no traceback (${meta.status})\n`);
       return;
     }

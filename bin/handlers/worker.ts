@@ -1,12 +1,9 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ArgumentsCamelCase } from 'yargs';
-import { ControlServer } from '../../lib/control/control-server.js';
-import { describeControlPolicy, parseControlPolicyFlag } from '../../lib/control/command-policy.js';
-import { ConfigError } from '../../lib/errors/errors.js';
-// Events, metrics (prom-client) and beat (cron-parser) are imported only when their option is
-// on: a plain worker does not carry them in memory.
-import type { WorkerEventSender } from '../../lib/events/worker-events.js';
+import { ConfigError, ControlServer, describeControlPolicy, parseControlPolicyFlag, WorkerEventSender } from '../../lib/index.js';
+// Metrics (prom-client) and beat (cron-parser) are entry points of their own, imported only when
+// their option is on: a plain worker does not carry them in memory.
 import type { WorkerMetrics } from '../../lib/metrics/worker-metrics.js';
 import type { Beat } from '../../lib/beat/beat.js';
 import type { WorkerArgs } from '../commands/worker.js';
@@ -21,11 +18,20 @@ function moduleUrl(specifier: string): string {
 export async function runWorker(args: ArgumentsCamelCase<WorkerArgs>): Promise<void> {
   const { app, specifier } = await loadAppForCommand(args.app, args.loglevel);
   const controlPolicy =
-    args['control-commands'] === undefined ? app.config.controlCommands : parseControlPolicyFlag(args['control-commands'], (reason) => new ConfigError('--control-commands', reason));
+    args['control-commands'] === undefined
+      ? app.config.controlCommands
+      : parseControlPolicyFlag(args['control-commands'], (reason) => new ConfigError('--control-commands', reason));
   const worker = app.worker({
     ...(args.concurrency !== undefined ? { concurrency: args.concurrency } : {}),
     ...(args['prefetch-multiplier'] !== undefined ? { prefetchMultiplier: args['prefetch-multiplier'] } : {}),
-    ...(args.queues ? { queues: args.queues.split(',').map((q) => q.trim()).filter(Boolean) } : {}),
+    ...(args.queues
+      ? {
+          queues: args.queues
+            .split(',')
+            .map((q) => q.trim())
+            .filter(Boolean),
+        }
+      : {}),
     ...(args.hostname ? { hostname: args.hostname } : {}),
     shutdownTimeout: args['shutdown-timeout'],
     pool: args.pool,
@@ -73,7 +79,6 @@ export async function runWorker(args: ArgumentsCamelCase<WorkerArgs>): Promise<v
     worker.logger.info(`metrics at http://0.0.0.0:${port}/metrics`);
   }
   if (args.events) {
-    const { WorkerEventSender } = await import('../../lib/events/worker-events.js');
     events = new WorkerEventSender(worker);
     await events.start();
   }

@@ -1,6 +1,7 @@
 import { ConfigError } from '../errors/errors.js';
 import { COMPRESSION_NAMES, isCompressionName } from '../protocol/compression.js';
 import type { Duration } from '../util/duration.js';
+import { keyList } from '../util/key-list.js';
 import type { Signature } from '../canvas/signature.js';
 
 /**
@@ -13,7 +14,7 @@ export interface CallOptions {
   /** Routing key; with `exchange` routes through that exchange instead of the default one. */
   routingKey?: string;
   exchange?: string;
-  /** 0 (lowest) .. 9; effective on queues declared with x-max-priority. */
+  /** An integer 0 (lowest) .. 255; effective on queues declared with a maximum priority (`maxPriority`). */
   priority?: number;
   /** Do not start before now + countdown. */
   countdown?: Duration;
@@ -72,24 +73,25 @@ export function checkCompression(option: string, value: unknown): string | null 
   return value;
 }
 
-export const CALL_OPTION_KEYS: readonly (keyof CallOptions)[] = [
-  'queue',
-  'routingKey',
-  'exchange',
-  'priority',
-  'countdown',
-  'eta',
-  'expires',
-  'taskId',
-  'serializer',
-  'compression',
-  'deliveryMode',
-  'ignoreResult',
-  'timeLimit',
-  'softTimeLimit',
-  'link',
-  'linkError',
-];
+/** Every key of CallOptions (checked at compile time against the interface). */
+export const CALL_OPTION_KEYS = keyList<CallOptions>({
+  queue: true,
+  routingKey: true,
+  exchange: true,
+  priority: true,
+  countdown: true,
+  eta: true,
+  expires: true,
+  taskId: true,
+  serializer: true,
+  compression: true,
+  deliveryMode: true,
+  ignoreResult: true,
+  timeLimit: true,
+  softTimeLimit: true,
+  link: true,
+  linkError: true,
+});
 
 /** Throws ConfigError naming the first key that is not a call option. */
 export function checkCallOptionKeys(options: object, where: string, extraKeys: readonly string[] = []): void {

@@ -3,6 +3,7 @@ import type { Logger } from 'winston';
 import { ConfigError } from '../errors/errors.js';
 import { SERIALIZER_NAMES } from '../protocol/serializers.js';
 import { toMilliseconds, type Duration } from '../util/duration.js';
+import { keyList } from '../util/key-list.js';
 import { checkCompression, checkDeliveryMode, type DeliveryMode } from './call-options.js';
 import type { LogLevel } from '../log/logger.js';
 import { parseLogLevel } from '../log/level-names.js';
@@ -113,7 +114,7 @@ export interface QueueSettings {
   deliveryLimit?: number;
 }
 
-const QUEUE_SETTING_KEYS = ['maxPriority', 'type', 'deliveryLimit'];
+const QUEUE_SETTING_KEYS: readonly string[] = keyList<QueueSettings>({ maxPriority: true, type: true, deliveryLimit: true });
 
 /** AppOptions after defaults and validation; durations in ms. */
 export interface AppConfig {
@@ -144,33 +145,36 @@ export interface AppConfig {
   controlCommands: ControlPolicy;
 }
 
-const KNOWN_KEYS: ReadonlySet<string> = new Set<keyof AppOptions>([
-  'name',
-  'broker',
-  'backend',
-  'defaultQueue',
-  'serializer',
-  'accept',
-  'resultExpires',
-  'confirmTimeout',
-  'maxUnconfirmedPublishes',
-  'taskDeliveryMode',
-  'taskCompression',
-  'heartbeat',
-  'brokerMaxFrameSize',
-  'brokerConnectionMaxRetries',
-  'brokerConnectionMaxDelay',
-  'prefetchMultiplier',
-  'concurrency',
-  'logLevel',
-  'logger',
-  'taskRoutes',
-  'queueMaxPriority',
-  'queues',
-  'taskSendSentEvent',
-  'beatSchedule',
-  'controlCommands',
-]);
+/** Every key of AppOptions (checked at compile time against the interface). */
+const KNOWN_KEYS: ReadonlySet<string> = new Set(
+  keyList<AppOptions>({
+    name: true,
+    broker: true,
+    backend: true,
+    defaultQueue: true,
+    serializer: true,
+    accept: true,
+    resultExpires: true,
+    confirmTimeout: true,
+    maxUnconfirmedPublishes: true,
+    taskDeliveryMode: true,
+    taskCompression: true,
+    heartbeat: true,
+    brokerMaxFrameSize: true,
+    brokerConnectionMaxRetries: true,
+    brokerConnectionMaxDelay: true,
+    prefetchMultiplier: true,
+    concurrency: true,
+    logLevel: true,
+    logger: true,
+    taskRoutes: true,
+    queueMaxPriority: true,
+    queues: true,
+    taskSendSentEvent: true,
+    beatSchedule: true,
+    controlCommands: true,
+  }),
+);
 
 export function resolveConfig(options: AppOptions, env: NodeJS.ProcessEnv = process.env): AppConfig {
   if (typeof options !== 'object' || options === null) throw new ConfigError('createApp', 'options must be an object');

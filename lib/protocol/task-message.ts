@@ -74,10 +74,6 @@ export interface TaskMessage {
   persistent?: boolean;
 }
 
-export function emptyEmbed(): MessageEmbed {
-  return { callbacks: null, errbacks: null, chain: null, chord: null };
-}
-
 /** Encodes with the named serializer. Throws SerializationError when the args cannot be encoded. */
 export function encodeTaskMessage(message: TaskMessage, serializerName: string): OutgoingMessage {
   const serializer = serializerNamed(serializerName);
