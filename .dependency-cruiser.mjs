@@ -16,16 +16,18 @@ import { join } from 'node:path';
 
 /** Layers, lowest first. Each is a list of path patterns relative to lib/ (regular expressions). */
 const LAYERS = [
-  { name: 'foundation', paths: ['util/', 'log/', 'errors/'] },
+  { name: 'foundation', paths: ['util/', 'log/', 'errors/', 'tracing/'] },
   { name: 'broker', paths: ['broker/'] },
   { name: 'protocol', paths: ['protocol/'] },
+  // Publishing Celery events (task-sent by producers, worker and task events by workers).
+  { name: 'event-dispatch', paths: ['events/dispatcher\\.ts$'] },
   { name: 'backends', paths: ['backends/'] },
   { name: 'result', paths: ['result/'] },
   { name: 'canvas', paths: ['canvas/'] },
   { name: 'app-core', paths: ['app/(?!app\\.ts$)'] },
   { name: 'worker', paths: ['worker/'] },
   { name: 'app-facade', paths: ['app/app\\.ts$'] },
-  { name: 'services', paths: ['control/', 'events/', 'metrics/', 'beat/', 'tracing/'] },
+  { name: 'services', paths: ['control/', 'events/(?!dispatcher\\.ts$)', 'metrics/', 'beat/'] },
   { name: 'index', paths: ['index\\.ts$'] },
   // Users of the public API (with bin/): nothing in lib/ imports them; what they import is
   // the rule public-entries-only's.

@@ -4,12 +4,12 @@ import { ConfigError } from '../errors/errors.js';
 import { SERIALIZER_NAMES } from '../protocol/serializers.js';
 import { toMilliseconds, type Duration } from '../util/duration.js';
 import { keyList } from '../util/key-list.js';
-import { checkCompression, checkDeliveryMode, type DeliveryMode } from './call-options.js';
+import { checkCompression, checkDeliveryMode, type DeliveryMode } from '../canvas/call-options.js';
 import type { LogLevel } from '../log/logger.js';
 import { parseLogLevel } from '../log/level-names.js';
 import { Router, type TaskRoutes } from './routes.js';
 import { checkSchedule, type BeatSchedule } from '../beat/schedule.js';
-import { resolveControlPolicy, type ControlCommandsOption, type ControlPolicy } from '../control/command-policy.js';
+import { resolveControlPolicy, type ControlCommandsOption, type ControlPolicy } from './command-policy.js';
 
 /** What createApp accepts. Every key is optional; unknown keys are rejected with the key named. */
 export interface AppOptions {

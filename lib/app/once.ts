@@ -1,9 +1,17 @@
-import type { App } from './app.js';
+import type { Logger } from 'winston';
+import type { AppConfig } from './config.js';
 import { currentTask } from './task-context.js';
 import type { ResultBackend } from '../backends/result-backend.js';
 import { ConfigError, EffectUncertainError } from '../errors/errors.js';
 import { toMilliseconds, type Duration } from '../util/duration.js';
 import { newId } from '../util/ids.js';
+
+/** What once() needs of an app (App is one): its result backend, logger and config. */
+export interface OnceHost {
+  readonly backend: ResultBackend;
+  readonly logger: Logger;
+  readonly config: Pick<AppConfig, 'resultExpiresMs'>;
+}
 
 /**
  * Exactly-once side effects of an at-least-once task: `once(app, 'charge', () => ...)` runs the
@@ -60,7 +68,7 @@ export function onceKey(taskId: string, key = 'effect'): string {
  * another run doing the effect waits for it. When the effect throws, the claim is released and
  * the error rethrown, so a retry can do the effect.
  */
-export async function onceForTask<T>(app: App, taskId: string, effect: () => T | Promise<T>, options: OnceOptions = {}): Promise<T> {
+export async function onceForTask<T>(app: OnceHost, taskId: string, effect: () => T | Promise<T>, options: OnceOptions = {}): Promise<T> {
   const backend = claimBackend(app);
   const key = options.key ?? 'effect';
   const ttlMs = toMilliseconds(options.ttl ?? '30s', 'once ttl');
@@ -171,13 +179,13 @@ export async function onceForTask<T>(app: App, taskId: string, effect: () => T |
  * `onceForTask` for the task running now (its `id` from `currentTask()`), under effect `key`:
  * `await once(app, 'charge', () => payments.charge(order))`. Throws outside a task.
  */
-export function once<T>(app: App, key: string, effect: () => T | Promise<T>, options: Omit<OnceOptions, 'key'> = {}): Promise<T> {
+export function once<T>(app: OnceHost, key: string, effect: () => T | Promise<T>, options: Omit<OnceOptions, 'key'> = {}): Promise<T> {
   const task = currentTask();
   if (!task) return Promise.reject(new ConfigError('once', 'called outside a running task; use onceForTask(app, taskId, effect) there'));
   return onceForTask(app, task.id, effect, { ...options, key });
 }
 
-function claimBackend(app: App): ClaimBackend {
+function claimBackend(app: OnceHost): ClaimBackend {
   const backend = app.backend;
   if (typeof backend.claim !== 'function' || typeof backend.swapClaim !== 'function') {
     throw new ConfigError(

@@ -9,32 +9,12 @@ import type { QueueDeclaration } from '../broker/transport.js';
 import { DelayedDelivery } from './delayed-delivery.js';
 import type { Route } from './routes.js';
 import type { AppConfig } from './config.js';
-import { checkCompression, checkDeliveryMode, type CallOptions } from './call-options.js';
+import { checkCompression, checkDeliveryMode, type CallOptions, type MessageLineage } from '../canvas/call-options.js';
 import type { TaskOptions } from './task.js';
 import { deadLetterDeclaration, deadLettersToQueue, queueDeclaration } from './queues.js';
 import { injectTraceContext } from '../tracing/trace-context.js';
 import { EventDispatcher } from '../events/dispatcher.js';
 import { newId } from '../util/ids.js';
-
-/**
- * What a send carries beyond CallOptions: lineage and workflow, set by canvas and the worker.
- * `callbacks`/`errbacks` given here are used as they are; otherwise they come from the call
- * options `link`/`linkError`.
- */
-export interface MessageLineage {
-  parentId?: string | null;
-  rootId?: string | null;
-  group?: string | null;
-  groupIndex?: number | null;
-  retries?: number;
-  callbacks?: SignatureDict[] | null;
-  errbacks?: SignatureDict[] | null;
-  /** Remaining chain steps, reversed. */
-  chain?: SignatureDict[] | null;
-  chord?: SignatureDict | null;
-  /** The client results go to (rpc://); default: this app. */
-  replyTo?: string | null;
-}
 
 const ORIGIN = `${process.pid}@${hostname()}`;
 const MAX_REPR = 1024;

@@ -2,7 +2,7 @@ import { ConfigError } from '../errors/errors.js';
 import { Signature } from '../canvas/signature.js';
 import type { CanvasHost } from '../canvas/canvas-node.js';
 import { SentTask } from '../result/sent-task.js';
-import type { CallOptions } from './call-options.js';
+import type { CallOptions } from '../canvas/call-options.js';
 import type { TaskContext } from './task-context.js';
 import { toMilliseconds, type Duration } from '../util/duration.js';
 import { parseRate } from './rate-limit.js';

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import type { CronExpressionParser as CronParser } from 'cron-parser';
-import type { CallOptions } from '../app/call-options.js';
+import type { CallOptions } from '../canvas/call-options.js';
 import { ConfigError } from '../errors/errors.js';
 import { toMilliseconds, type Duration } from '../util/duration.js';
 

@@ -1,9 +1,11 @@
 import { CanvasError } from '../errors/errors.js';
-import type { CallOptions } from '../app/call-options.js';
-import type { MessageLineage } from '../app/producer.js';
+import type { CallOptions } from './call-options.js';
+import type { MessageLineage } from '../canvas/call-options.js';
 import type { ResultBackend } from '../backends/result-backend.js';
 import type { SignatureDict } from '../protocol/task-message.js';
-import type { AsyncResult, GetOptions } from '../result/async-result.js';
+import type { AsyncResult } from '../result/async-result.js';
+import type { ResultHandle } from '../result/result-handle.js';
+
 
 /**
  * What canvas needs from an app: send a task with lineage, make result handles, reach the
@@ -21,16 +23,6 @@ export interface CanvasHost {
   readonly oid: string;
   /** Tasks registered here (the worker checks an errback's parameters). */
   readonly tasks: ReadonlyMap<string, { readonly fn: (...args: never[]) => unknown }>;
-}
-
-/** A handle on the outcome of any canvas node: AsyncResult or GroupResult. */
-export interface ResultHandle<R = unknown> {
-  readonly id: string;
-  readonly parent: ResultHandle | null;
-  get(options?: GetOptions): Promise<R>;
-  ready(): Promise<boolean>;
-  successful(): Promise<boolean>;
-  forget(): Promise<void>;
 }
 
 /**

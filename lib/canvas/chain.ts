@@ -1,7 +1,8 @@
 import { CanvasError } from '../errors/errors.js';
-import type { CallOptions } from '../app/call-options.js';
+import type { CallOptions } from './call-options.js';
 import type { SignatureDict } from '../protocol/task-message.js';
-import { hostOf, requireHost, rootContext, type CanvasHost, type CanvasNode, type DispatchContext, type ResultHandle, type ResultOf } from './canvas-node.js';
+import { hostOf, requireHost, rootContext, type CanvasHost, type CanvasNode, type DispatchContext, type ResultOf } from './canvas-node.js';
+import type { ResultHandle } from '../result/result-handle.js';
 import { Chord } from './chord.js';
 import { hasTail, withTail } from './workflow-tail.js';
 import { Group } from './group.js';

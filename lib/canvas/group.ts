@@ -1,5 +1,5 @@
 import { CanvasError } from '../errors/errors.js';
-import type { CallOptions } from '../app/call-options.js';
+import type { CallOptions } from './call-options.js';
 import type { SignatureDict } from '../protocol/task-message.js';
 import { GroupResult } from '../result/group-result.js';
 import { hostOf, requireHost, rootContext, type CanvasHost, type CanvasNode, type DispatchContext, type ResultOf } from './canvas-node.js';

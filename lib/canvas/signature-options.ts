@@ -1,4 +1,4 @@
-import type { CallOptions } from '../app/call-options.js';
+import type { CallOptions } from './call-options.js';
 import { toMilliseconds } from '../util/duration.js';
 
 /**

@@ -1,5 +1,5 @@
 import { CanvasError } from '../errors/errors.js';
-import type { CallOptions } from '../app/call-options.js';
+import type { CallOptions } from './call-options.js';
 import type { SignatureDict } from '../protocol/task-message.js';
 import type { AsyncResult } from '../result/async-result.js';
 import { rootContext, requireHost, type CanvasHost, type CanvasNode, type DispatchContext } from './canvas-node.js';

@@ -2,7 +2,8 @@ import type { App } from '../app/app.js';
 import { ConfigError, PublishError } from '../errors/errors.js';
 import { toMilliseconds, type Duration } from '../util/duration.js';
 import type { ControlRequest } from './control-request.js';
-import { CONTROL_EXCHANGE, decodeBody, encodeJson, LamportClock, REPLY_EXCHANGE, replyQueue, type ControlReply } from './mailbox.js';
+import { decodeBody, encodeJson, LamportClock } from '../protocol/broadcast-message.js';
+import { CONTROL_EXCHANGE, REPLY_EXCHANGE, replyQueue, type ControlReply } from './mailbox.js';
 import { REVOKE_EXPIRES_MS, revocationStore } from './revocations.js';
 import { newId } from '../util/ids.js';
 

@@ -4,11 +4,12 @@ import type { Worker } from '../worker/worker.js';
 import { listNames, truncateText } from '../util/truncate.js';
 import { isAddressedTo, PcreBudget, PcreBudgetSpentError } from './addressing.js';
 import { CappedLog } from './capped-log.js';
-import { refusalOf, type ControlPolicy } from './command-policy.js';
+import { refusalOf, type ControlPolicy } from '../app/command-policy.js';
 import { parseControlRequest, type ControlRequest } from './control-request.js';
 import { ArgumentError } from './handler-arguments.js';
 import { HANDLERS, type HandlerState } from './handlers.js';
-import { decodeBody, encodeJson, LamportClock, nodeQueue } from './mailbox.js';
+import { decodeBody, encodeJson, LamportClock } from '../protocol/broadcast-message.js';
+import { nodeQueue } from './mailbox.js';
 import { REVOKE_EXPIRES_MS, RevokedSet, revocationStore, type RevocationStore } from './revocations.js';
 
 /** Messages taken from the node queue and not yet handled: the broker's prefetch, since each is acked once handled. */

@@ -1,6 +1,6 @@
 import { hostname as osHostname } from 'node:os';
 import type { Transport } from '../broker/transport.js';
-import { encodeJson, LamportClock } from '../control/mailbox.js';
+import { encodeJson, LamportClock } from '../protocol/broadcast-message.js';
 import { newId } from '../util/ids.js';
 
 /**

@@ -1,6 +1,6 @@
 import type { App } from '../app/app.js';
 import type { ConsumerHandle } from '../broker/transport.js';
-import { decodeBody } from '../control/mailbox.js';
+import { decodeBody } from '../protocol/broadcast-message.js';
 import { EVENT_EXCHANGE, eventQueue, type CeleryEvent } from './dispatcher.js';
 
 /**

@@ -1,6 +1,6 @@
 import type { ResultBackend, WaitOptions } from '../backends/result-backend.js';
 import type { TaskMeta } from '../protocol/task-meta.js';
-import type { ResultHandle } from '../canvas/canvas-node.js';
+import type { ResultHandle } from './result-handle.js';
 import { TaskFailedError } from '../errors/errors.js';
 import { exceptionMessage, isExceptionInfo } from '../protocol/exception-info.js';
 import { PROPAGATE_STATES, READY_STATES, type TaskState } from '../protocol/states.js';

@@ -1,5 +1,5 @@
 import type { ResultBackend } from '../backends/result-backend.js';
-import type { ResultHandle } from '../canvas/canvas-node.js';
+import type { ResultHandle } from './result-handle.js';
 import { AsyncResult, type GetOptions } from './async-result.js';
 
 /**

@@ -5,7 +5,7 @@
  * with confirm, consume, decode, run, store the result, ack, deliver the result to the caller.
  */
 import { createApp } from '../../lib/index.js';
-import type { DeliveryMode } from '../../lib/app/call-options.js';
+import type { DeliveryMode } from '../../lib/canvas/call-options.js';
 
 export const NOOP_TASK = 'bench.noop';
 export const SUM_TASK = 'bench.sum';

@@ -25,7 +25,7 @@ import os from 'node:os';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { toMilliseconds } from '../../lib/util/duration.js';
-import { DELIVERY_MODES, type DeliveryMode } from '../../lib/app/call-options.js';
+import { DELIVERY_MODES, type DeliveryMode } from '../../lib/canvas/call-options.js';
 import { brokerVersion } from './broker-admin.js';
 import { CPU_PROFILE_DIR_ENV } from './child.js';
 import { celeriacScenarios } from './celeriac-roundtrip.js';

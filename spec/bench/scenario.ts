@@ -1,6 +1,6 @@
 /** What every bench scenario takes and returns, and the process choreography they share. */
 import { randomBytes } from 'node:crypto';
-import type { DeliveryMode } from '../../lib/app/call-options.js';
+import type { DeliveryMode } from '../../lib/canvas/call-options.js';
 import { serviceCpuMeter, type ServiceCpu } from './broker-cpu.js';
 import type { BenchChild } from './child.js';
 import type { LatencySummary, ProcessStats, WorkReport } from './ipc.js';

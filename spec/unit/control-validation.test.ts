@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { createApp, ConfigError } from '../../lib/index.js';
 import { globMatches, isAddressedTo, matchPcre, MAX_PATTERN_LENGTH, PcreBudget, PcreBudgetSpentError } from '../../lib/control/addressing.js';
 import { CappedLog } from '../../lib/control/capped-log.js';
-import { parseControlPolicyFlag, refusalOf, resolveControlPolicy, SAFE_CONTROL_COMMANDS } from '../../lib/control/command-policy.js';
+import { parseControlPolicyFlag, refusalOf, resolveControlPolicy, SAFE_CONTROL_COMMANDS } from '../../lib/app/command-policy.js';
 import { parseControlRequest } from '../../lib/control/control-request.js';
 import type { Logger } from 'winston';
 

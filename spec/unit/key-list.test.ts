@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { keyList } from '../../lib/util/key-list.js';
-import { CALL_OPTION_KEYS } from '../../lib/app/call-options.js';
+import { CALL_OPTION_KEYS } from '../../lib/canvas/call-options.js';
 
 interface Sample {
   required: string;

@@ -1,8 +1,9 @@
+import type { SignatureDict } from '../protocol/task-message.js';
 import { ConfigError } from '../errors/errors.js';
 import { COMPRESSION_NAMES, isCompressionName } from '../protocol/compression.js';
 import type { Duration } from '../util/duration.js';
 import { keyList } from '../util/key-list.js';
-import type { Signature } from '../canvas/signature.js';
+import type { Signature } from './signature.js';
 
 /**
  * Options of one call (`applyAsync`, `sendTask`, signatures). The names are fixed API.
@@ -100,4 +101,24 @@ export function checkCallOptionKeys(options: object, where: string, extraKeys: r
       throw new ConfigError(key, `unknown ${where} option; known: ${[...CALL_OPTION_KEYS, ...extraKeys].join(', ')}`);
     }
   }
+}
+
+/**
+ * What a send carries beyond CallOptions: lineage and workflow, set by canvas and the worker.
+ * `callbacks`/`errbacks` given here are used as they are; otherwise they come from the call
+ * options `link`/`linkError`.
+ */
+export interface MessageLineage {
+  parentId?: string | null;
+  rootId?: string | null;
+  group?: string | null;
+  groupIndex?: number | null;
+  retries?: number;
+  callbacks?: SignatureDict[] | null;
+  errbacks?: SignatureDict[] | null;
+  /** Remaining chain steps, reversed. */
+  chain?: SignatureDict[] | null;
+  chord?: SignatureDict | null;
+  /** The client results go to (rpc://); default: this app. */
+  replyTo?: string | null;
 }
