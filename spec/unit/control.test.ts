@@ -110,7 +110,7 @@ describe('remote control (memory://)', () => {
     assert.ok(server.revoked.has(result.id));
     const [revoked] = await client.inspect('revoked', { destination: ['late@spec'] });
     assert.deepEqual(revoked, { 'late@spec': [result.id] });
-    assert.ok((await revocationStore(app).list()).has(result.id));
+    assert.ok((await revocationStore(app)!.list()).has(result.id));
   });
 
   it('revoke --terminate gives up a running task (even one that ignores its signal) and records REVOKED', async () => {
