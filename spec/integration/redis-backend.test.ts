@@ -10,6 +10,7 @@ import type { BackendOptions, ResultBackend } from '../../lib/backends/result-ba
 import { BackendError } from '../../lib/errors/errors.js';
 import { silentLogger } from '../../lib/log/logger.js';
 import { describeBackendConformance, meta } from '../conformance/backend.conformance.js';
+import { describeStoreConformance } from '../conformance/store.conformance.js';
 import { redisVectors } from '../support/vectors.js';
 
 const REDIS_URL = 'redis://127.0.0.1:6379/0';
@@ -52,6 +53,10 @@ async function subscribedOnServer(_backend: ResultBackend, taskId: string): Prom
 
 describeBackendConformance('redis://', (overrides) => createRedisBackend(REDIS_URL, options(overrides?.resultExpiresMs)), {
   subscribed: subscribedOnServer,
+});
+
+describeStoreConformance('redis://', () => createRedisBackend(REDIS_URL, options()), {
+  unreachable: () => createRedisBackend('redis://127.0.0.1:1/0', options()),
 });
 
 describe('redis:// backend, Redis specifics', () => {

@@ -156,3 +156,16 @@ describe('remote control with the threads pool', () => {
     }
   });
 });
+
+describe('revocations are a store of the result backend', () => {
+  it('none for rpc:// or no backend (revokes then live in worker memory only)', async () => {
+    const rpc = memoryApp({ backend: 'rpc://' });
+    const none = memoryApp({ backend: null });
+    try {
+      assert.equal(revocationStore(rpc), null);
+      assert.equal(revocationStore(none), null);
+    } finally {
+      await Promise.all([rpc.close(), none.close()]);
+    }
+  });
+});

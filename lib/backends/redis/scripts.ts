@@ -9,8 +9,9 @@ import { ConfigError } from '../../errors/errors.js';
  * the first Redis backend is constructed, and defined on each command connection as ioredis
  * commands (EVALSHA, falling back to EVAL once after a script cache flush).
  *
- * The files ship beside the compiled module: `npm run build` copies lib/**\/*.lua into dist, and
- * they are found relative to this module's URL, so an installed package finds them too.
+ * The files ship beside the compiled module: `npm run build` copies every .lua file under lib/
+ * into dist, and they are found relative to this module's URL, so an installed package finds
+ * them too.
  */
 const SCRIPTS = {
   chordJoin: { file: 'chord-join.lua', numberOfKeys: 5 },
