@@ -1,7 +1,7 @@
 -- add-revocations: records revoked task ids (ResultBackend.addRevocations).
 -- KEYS[1] the sorted set celeriac-revoked: member = task id, score = when its revocation
 --         expires (ms since the epoch)
--- ARGV[1] now (ms)   ARGV[2] expires at (ms)   ARGV[3..] the task ids
+-- ARGV[1] now (ms)   ARGV[2] expires at (whole ms)   ARGV[3..] the task ids
 -- Returns: the number of ids newly added.
 -- Invariants: a later expiry wins over an earlier one (ZADD GT); members already expired are
 -- pruned on every write, so the set stays bounded by what is revoked now; the key itself
