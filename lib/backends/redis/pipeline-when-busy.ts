@@ -18,6 +18,9 @@ import type { Redis } from '../../util/ioredis.js';
  */
 export class PipelineWhenBusy {
   #outstanding = 0;
+  readonly #answered = (): void => {
+    this.#outstanding--;
+  };
 
   constructor(private readonly client: Redis) {}
 
@@ -26,14 +29,22 @@ export class PipelineWhenBusy {
     return this.#outstanding;
   }
 
-  /** Issues one command (or one MULTI…EXEC) and resolves with its reply. */
-  async issue<T>(command: (client: Redis) => Promise<T>): Promise<T> {
+  /**
+   * Issues one command (or one MULTI…EXEC) and returns its reply promise itself (no wrapper: this
+   * is on the path of every command). The count drops before the caller's continuation runs,
+   * since the handler is attached first.
+   */
+  issue<T>(command: (client: Redis) => Promise<T>): Promise<T> {
     this.client.options.enableAutoPipelining = this.#outstanding > 0;
     this.#outstanding++;
+    let reply: Promise<T>;
     try {
-      return await command(this.client);
-    } finally {
+      reply = command(this.client);
+    } catch (err) {
       this.#outstanding--;
+      return Promise.reject(err);
     }
+    reply.then(this.#answered, this.#answered);
+    return reply;
   }
 }
