@@ -13,6 +13,7 @@ import {
   type WaitOptions,
 } from './result-backend.js';
 import type { TaskMeta } from '../protocol/task-meta.js';
+import { MAX_TIMER_DELAY_MS } from '../util/long-timeout.js';
 
 /** Celery's key prefix for a task's outcome; the same string names the channel it is published on. */
 export const TASK_KEY_PREFIX = 'celery-task-meta-';
@@ -64,9 +65,6 @@ interface Channel {
   /** The SUBSCRIBE sent when the first waiter arrived; every waiter reads the key after it. */
   readonly subscribed: Promise<void>;
 }
-
-/** setTimeout overflows above this; longer waits are treated as unbounded. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * A ResultBackend over a key-value store with pub/sub, after Celery's BaseKeyValueStoreBackend.
@@ -134,8 +132,9 @@ export abstract class KeyValueBackend implements ResultBackend {
 
   /**
    * Writes the meta as Celery does. Like Celery 5.2's `_store_result`, an outcome already stored
-   * as SUCCESS is never overwritten (a redelivered duplicate must not replace it); the check is
-   * a read before the write, not atomic, exactly as in Celery.
+   * as SUCCESS is never overwritten (a redelivered duplicate must not replace it). Unlike Celery
+   * (a read, then a write), the check and the write are one atomic step (`setUnlessSucceeded`):
+   * no concurrent writer can slip a SUCCESS in between and have it replaced.
    */
   async storeResult(meta: TaskMeta, _context: StoreContext): Promise<void> {
     this.assertOpen();
@@ -170,7 +169,7 @@ export abstract class KeyValueBackend implements ResultBackend {
       // A one-element literal for the first: push onto [] would reserve room for 17.
       if (channel.waiters.length === 0) channel.waiters = [waiter];
       else channel.waiters.push(waiter);
-      if (Number.isFinite(timeoutMs) && timeoutMs <= MAX_TIMER_MS) {
+      if (Number.isFinite(timeoutMs) && timeoutMs <= MAX_TIMER_DELAY_MS) {
         waiter.timer = setTimeout(() => this.fail(waiter, new ResultTimeoutError(taskId, timeoutMs)), Math.max(0, timeoutMs));
       }
       if (signal) {
@@ -356,7 +355,8 @@ export abstract class KeyValueBackend implements ResultBackend {
     }
   }
 
-  private assertOpen(): void {
+  /** Throws ClosedError once `close` was called; every public operation starts with it. */
+  protected assertOpen(): void {
     if (this.closing) throw this.closedError();
   }
 

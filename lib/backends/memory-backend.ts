@@ -31,11 +31,22 @@ interface JoinedSet {
   claim: string | null;
 }
 
+/** Beat's lock and schedule state for one scope (Redis: the `leader` key and `last-run` hash). */
+interface BeatState {
+  holder: string | null;
+  /** Date.now() at which the lock lapses. */
+  until: number;
+  readonly runs: Map<string, number>;
+}
+
 /** The state shared by all backends with one URL: the values, and a bus whose event names are channels. */
 class MemoryStore {
   readonly entries = new Map<string, Entry>();
   /** Keyed by the `.j` key; deleting that key (chordDone) deletes the set. */
   readonly joined = new Map<string, JoinedSet>();
+  /** Revoked task id → when its revocation expires (Redis: the `celeriac-revoked` sorted set). */
+  readonly revoked = new Map<string, number>();
+  readonly beats = new Map<string, BeatState>();
   readonly bus = new EventEmitter();
   private lastSweep = 0;
 
@@ -122,6 +133,57 @@ class MemoryBackend extends KeyValueBackend {
     if (next === null) this.store.entries.delete(key);
     else this.store.set(key, next, Math.max(1, ttlMs), now);
     return true;
+  }
+
+  // ---- revocations and beat state: each synchronous, hence atomic within the process ----
+
+  async addRevocations(taskIds: readonly string[], expiresAt: number): Promise<void> {
+    this.assertOpen();
+    const { revoked } = this.store;
+    for (const id of taskIds) revoked.set(id, Math.max(expiresAt, revoked.get(id) ?? 0));
+    const now = Date.now();
+    for (const [id, at] of revoked) if (at <= now) revoked.delete(id);
+  }
+
+  async listRevocations(): Promise<Map<string, number>> {
+    this.assertOpen();
+    const now = Date.now();
+    return new Map([...this.store.revoked].filter(([, at]) => at > now));
+  }
+
+  async leadBeat(scope: string, holder: string, ttlMs: number): Promise<boolean> {
+    this.assertOpen();
+    const state = this.beatState(scope);
+    const now = Date.now();
+    if (state.holder !== null && state.holder !== holder && state.until > now) return false;
+    state.holder = holder;
+    state.until = now + ttlMs;
+    return true;
+  }
+
+  async releaseBeat(scope: string, holder: string): Promise<void> {
+    this.assertOpen();
+    const state = this.beatState(scope);
+    if (state.holder === holder) state.holder = null;
+  }
+
+  async lastBeatRun(scope: string, entry: string): Promise<number | null> {
+    this.assertOpen();
+    return this.beatState(scope).runs.get(entry) ?? null;
+  }
+
+  async recordBeatRun(scope: string, holder: string, entry: string, due: number): Promise<boolean> {
+    this.assertOpen();
+    const state = this.beatState(scope);
+    if (state.holder !== holder || state.until <= Date.now()) return false;
+    state.runs.set(entry, due);
+    return true;
+  }
+
+  private beatState(scope: string): BeatState {
+    let state = this.store.beats.get(scope);
+    if (!state) this.store.beats.set(scope, (state = { holder: null, until: 0, runs: new Map() }));
+    return state;
   }
 
   protected async delete(key: string): Promise<void> {

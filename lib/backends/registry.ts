@@ -1,7 +1,7 @@
 import { UnknownSchemeError } from '../errors/errors.js';
 import { schemeOf } from '../util/url.js';
 import { createMemoryBackend } from './memory-backend.js';
-import { createRedisBackend } from './redis-backend.js';
+import { createRedisBackend } from './redis/redis-backend.js';
 import { createRpcBackend } from './rpc/rpc-backend.js';
 import type { BackendOptions, ResultBackend } from './result-backend.js';
 
@@ -25,9 +25,4 @@ export function createBackend(url: string, options: BackendOptions): ResultBacke
   const factory = factories.get(scheme);
   if (!factory) throw new UnknownSchemeError('backend', scheme || url, [...factories.keys()].map((s) => `${s}://`));
   return factory(url, options);
-}
-
-/** Schemes known right now, for validating a URL before any I/O. */
-export function knownBackendSchemes(): string[] {
-  return [...factories.keys()];
 }

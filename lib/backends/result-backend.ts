@@ -62,6 +62,37 @@ export interface ResultBackend {
    * `next` (expiring after `ttlMs`), or deletes it when `next` is null; resolves whether it did.
    */
   swapClaim?(key: string, expected: string, next: string | null, ttlMs: number): Promise<boolean>;
+
+  // ---- stores beside the results (redis://, memory://; rpc:// has none) ----
+  // Each is optional: a backend without a shared store omits them, and each caller says what it
+  // does then (revocations: kept in worker memory only; beat: ConfigError naming `backend`;
+  // redelivery counts: the poison-message limit is off). Errors are the backend's own
+  // (BackendError naming its URL; ClosedError once closed), never swallowed.
+
+  /**
+   * Optional: revocations that outlive the broadcast announcing them (lib/control). Records
+   * `taskIds` as revoked until `expiresAt` (ms since the epoch); for an id already recorded the
+   * later expiry wins. Atomic; expired records are pruned.
+   */
+  addRevocations?(taskIds: readonly string[], expiresAt: number): Promise<void>;
+  /** Optional, with `addRevocations`: the ids revoked and not expired, with their expiry (ms). */
+  listRevocations?(): Promise<Map<string, number>>;
+  /**
+   * Optional: beat's leader lock (lib/beat), one per `scope` (the app name). Takes the lock for
+   * `holder` if free, or renews it if `holder` holds it, for `ttlMs`; resolves whether `holder`
+   * leads afterwards. Atomic across clients: at most one holder at a time.
+   */
+  leadBeat?(scope: string, holder: string, ttlMs: number): Promise<boolean>;
+  /** Optional, with `leadBeat`: gives the lock up if `holder` holds it. */
+  releaseBeat?(scope: string, holder: string): Promise<void>;
+  /** Optional, with `leadBeat`: the due time (ms) of the entry's last recorded run, or null. */
+  lastBeatRun?(scope: string, entry: string): Promise<number | null>;
+  /**
+   * Optional, with `leadBeat`: records the entry's last sent due time, only while `holder`
+   * holds the lock (checked in the same atomic step); resolves whether it did.
+   */
+  recordBeatRun?(scope: string, holder: string, entry: string, due: number): Promise<boolean>;
+
   /**
    * Called before the app sends a task whose result it wants (not for ignoreResult), so a
    * backend that delivers results by message can make sure its reply queue exists. Returns

@@ -11,9 +11,9 @@ export interface BeatOptions {
   lockTtl?: Duration;
   /** Runs missed by more than this (nobody led) are skipped, not sent late. Default '5m'. */
   grace?: Duration;
-  /** A store to use instead of the one picked from the app's backend (or `redisUrl`). */
+  /** A store to use instead of the app's result backend (or the backend at `redisUrl`). */
   store?: BeatStore;
-  /** Redis for the lock and state, when the app's backend is not redis://. */
+  /** A backend URL (redis://) for the lock and state, when the app's backend is not redis://. */
   redisUrl?: string;
   logger?: Logger;
 }
@@ -130,7 +130,8 @@ export class Beat {
     this.#stopped = true;
     clearTimeout(this.#timer);
     await this.#ticking;
-    await this.#store.release(this.id).catch(() => undefined);
+    // Not releasing only delays the next leader by the lock TTL: worth a warning, not a failure.
+    await this.#store.release(this.id).catch((error: Error) => this.logger.warn(`beat: could not release the lock (${error.message}); it lapses in ${this.lockTtlMs} ms`));
     await this.#store.close();
   }
 }

@@ -1,12 +1,18 @@
-import { Redis } from '../util/ioredis.js';
 import type { App } from '../app/app.js';
+import { createBackend } from '../backends/registry.js';
+import type { ResultBackend } from '../backends/result-backend.js';
 import { ConfigError } from '../errors/errors.js';
+import { redactUrl } from '../util/url.js';
 
 /**
  * What beat processes share: the leader lock and, per entry, the due time of its last sent run.
  * Every write of a run is conditional on still holding the lock, so a process that lost the
  * lock (paused, partitioned) cannot record or — since it sends only after checking — send runs
  * for long after a new leader took over.
+ *
+ * The store is a capability of a result backend (`ResultBackend.leadBeat` and the rest): the
+ * app's, or one of its own for `--redis` / `BeatOptions.redisUrl`, created through the backend
+ * registry. Errors are the backend's (BackendError naming its URL).
  */
 export interface BeatStore {
   /** Takes the lock if free, or extends it if `id` holds it. True when `id` leads afterwards. */
@@ -16,90 +22,41 @@ export interface BeatStore {
   lastRun(entry: string): Promise<number | null>;
   /** Records the entry's last sent due time, only while `id` holds the lock; false otherwise. */
   recordRun(id: string, entry: string, due: number): Promise<boolean>;
+  /** Closes the backend if the store opened one of its own; the app's stays open. */
   close(): Promise<void>;
 }
 
-const LEAD = `
-local holder = redis.call('GET', KEYS[1])
-if holder == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
-if not holder then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
-return 0`;
-const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end return 0`;
-const RECORD = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
-return 1`;
-
-class RedisBeatStore implements BeatStore {
-  readonly #client: Redis;
-  constructor(url: string, private readonly prefix: string) {
-    this.#client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 3, connectTimeout: 3000 });
-    this.#client.on('error', () => undefined);
-  }
-  private get lockKey(): string {
-    return `${this.prefix}:leader`;
-  }
-  private get runsKey(): string {
-    return `${this.prefix}:last-run`;
-  }
-  async lead(id: string, ttlMs: number): Promise<boolean> {
-    return (await this.#client.eval(LEAD, 1, this.lockKey, id, String(ttlMs))) === 1;
-  }
-  async release(id: string): Promise<void> {
-    await this.#client.eval(RELEASE, 1, this.lockKey, id);
-  }
-  async lastRun(entry: string): Promise<number | null> {
-    const value = await this.#client.hget(this.runsKey, entry);
-    return value === null ? null : Number(value);
-  }
-  async recordRun(id: string, entry: string, due: number): Promise<boolean> {
-    return (await this.#client.eval(RECORD, 2, this.lockKey, this.runsKey, id, entry, String(due))) === 1;
-  }
-  async close(): Promise<void> {
-    this.#client.disconnect();
-  }
-}
-
-interface MemoryState {
-  holder: string | null;
-  until: number;
-  runs: Map<string, number>;
-}
-const memoryStates = new Map<string, MemoryState>();
-
-class MemoryBeatStore implements BeatStore {
-  constructor(private readonly state: MemoryState) {}
-  async lead(id: string, ttlMs: number): Promise<boolean> {
-    const now = Date.now();
-    if (this.state.holder !== null && this.state.holder !== id && this.state.until > now) return false;
-    this.state.holder = id;
-    this.state.until = now + ttlMs;
-    return true;
-  }
-  async release(id: string): Promise<void> {
-    if (this.state.holder === id) this.state.holder = null;
-  }
-  async lastRun(entry: string): Promise<number | null> {
-    return this.state.runs.get(entry) ?? null;
-  }
-  async recordRun(id: string, entry: string, due: number): Promise<boolean> {
-    if (this.state.holder !== id || this.state.until <= Date.now()) return false;
-    this.state.runs.set(entry, due);
-    return true;
-  }
-  async close(): Promise<void> {}
-}
-
-/** The store for the app's result backend: redis:// (shared across hosts) or memory:// (one process). */
+/**
+ * The store in the backend at `url`: the app's result backend when `url` is the app's
+ * (default), else a backend of its own. redis:// shares the lock across hosts; memory:// within
+ * one process. Throws ConfigError naming `backend` when there is none or it keeps no beat state
+ * (rpc://).
+ */
 export function beatStore(app: App, url: string | null = app.config.backend): BeatStore {
-  const scheme = url ? url.slice(0, url.indexOf(':')) : '';
-  const prefix = `celeriac-beat:${app.config.name}`;
-  if (scheme === 'redis' || scheme === 'rediss') return new RedisBeatStore(url!, prefix);
-  if (scheme === 'memory') {
-    const key = `${url}\u0000${prefix}`;
-    let state = memoryStates.get(key);
-    if (!state) memoryStates.set(key, (state = { holder: null, until: 0, runs: new Map() }));
-    return new MemoryBeatStore(state);
+  if (url === null) throw refusal('none');
+  const own = url !== app.config.backend;
+  const backend = own ? createBackend(url, { resultExpiresMs: app.config.resultExpiresMs, logger: app.logger }) : app.backend;
+  const store = beatStoreOf(backend, app.config.name);
+  if (!store) {
+    if (own) void backend.close();
+    throw refusal(redactUrl(url));
   }
-  throw new ConfigError('backend', `celeriac beat keeps its leader lock and schedule state in Redis: use a redis:// result backend or pass --redis (got ${url ?? 'none'})`);
+  return own ? { ...store, close: () => backend.close() } : store;
+}
+
+function refusal(got: string): ConfigError {
+  return new ConfigError('backend', `celeriac beat keeps its leader lock and schedule state in the result backend: use a redis:// result backend or pass --redis (got ${got})`);
+}
+
+/** The beat store of an open backend under `scope` (an app name), or null when it keeps none; closing it leaves the backend open. */
+export function beatStoreOf(backend: ResultBackend, scope: string): BeatStore | null {
+  const { leadBeat, releaseBeat, lastBeatRun, recordBeatRun } = backend;
+  if (!leadBeat || !releaseBeat || !lastBeatRun || !recordBeatRun) return null;
+  return {
+    lead: (id, ttlMs) => leadBeat.call(backend, scope, id, ttlMs),
+    release: (id) => releaseBeat.call(backend, scope, id),
+    lastRun: (entry) => lastBeatRun.call(backend, scope, entry),
+    recordRun: (id, entry, due) => recordBeatRun.call(backend, scope, id, entry, due),
+    close: () => Promise.resolve(),
+  };
 }

@@ -102,12 +102,8 @@ export class ControlClient {
   async revoke(taskIds: string | string[], options: BroadcastOptions & { terminate?: boolean } = {}): Promise<ControlReply[]> {
     const ids = Array.isArray(taskIds) ? taskIds : [taskIds];
     if (ids.length === 0 || ids.some((id) => typeof id !== 'string' || id === '')) throw new ConfigError('taskId', 'expected one or more task ids');
-    const store = revocationStore(this.app);
-    try {
-      await store.add(ids, Date.now() + REVOKE_EXPIRES_MS);
-    } finally {
-      await store.close();
-    }
+    // Without a store (rpc://, no backend) only the workers listening now learn of it, as in Celery.
+    await revocationStore(this.app)?.add(ids, Date.now() + REVOKE_EXPIRES_MS);
     const { terminate = false, ...rest } = options;
     return this.broadcast('revoke', { task_id: ids.length === 1 ? ids[0] : ids, terminate, signal: terminate ? 'SIGTERM' : null }, { reply: false, ...rest });
   }

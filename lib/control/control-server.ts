@@ -26,8 +26,8 @@ const BUDGET_LOG_INTERVAL_MS = 60_000;
 export interface ControlServerOptions {
   /** Called on `control shutdown`. Default: worker.stop(). The CLI exits the process instead. */
   onShutdown?: () => void;
-  /** A revocation store to use instead of the one picked from the app's backend. */
-  store?: RevocationStore;
+  /** A revocation store to use instead of the app's backend; null keeps revocations in memory only. */
+  store?: RevocationStore | null;
   /** The commands obeyed (see command-policy.ts). Default: the app's `controlCommands`. */
   policy?: ControlPolicy;
 }
@@ -52,7 +52,7 @@ export interface ControlServerOptions {
 export class ControlServer {
   readonly clock = new LamportClock();
   readonly revoked = new RevokedSet();
-  readonly #store: RevocationStore;
+  readonly #store: RevocationStore | null;
   readonly #state: HandlerState;
   readonly #totals = new Map<string, number>();
   readonly #policy: ControlPolicy;
@@ -91,10 +91,14 @@ export class ControlServer {
 
   /** Loads stored revocations, hooks them into the worker, starts consuming the node queue. */
   async start(): Promise<void> {
-    try {
-      for (const [id, at] of await this.#store.list()) this.revoked.add(id, at);
-    } catch (error) {
-      this.worker.logger.warn(`remote control: could not load stored revocations: ${(error as Error).message}`);
+    if (this.#store === null) {
+      this.worker.logger.info('remote control: revocations are kept in worker memory only (the result backend stores none: use redis:// to keep them across restarts)');
+    } else {
+      try {
+        for (const [id, at] of await this.#store.list()) this.revoked.add(id, at);
+      } catch (error) {
+        this.worker.logger.warn(`remote control: could not load stored revocations: ${(error as Error).message}`);
+      }
     }
     this.worker.isRevoked = (id) => this.revoked.has(id);
     this.worker.on('task-done', this.#countDone);
@@ -136,7 +140,7 @@ export class ControlServer {
     for (const id of taskIds) this.revoked.add(id, expiresAt);
     if (terminate) for (const id of taskIds) this.worker.terminate(id);
     this.worker.logger.info(`Tasks flagged as revoked: ${listNames(taskIds, 3)}${terminate ? ' (terminate)' : ''}`);
-    await this.#store.add(taskIds, expiresAt).catch((error: Error) => this.worker.logger.warn(`remote control: storing revocations failed: ${error.message}`));
+    await this.#store?.add(taskIds, expiresAt).catch((error: Error) => this.worker.logger.warn(`remote control: storing revocations failed: ${error.message}`));
   }
 
   async stop(): Promise<void> {
@@ -147,7 +151,6 @@ export class ControlServer {
     // Taken but not started: the queue is deleted below, and a stopped node answers nothing.
     this.#waiting.length = 0;
     if (consumer) await this.worker.app.transport.deleteQueue(this.queueName).catch(() => undefined);
-    await this.#store.close();
   }
 
   /**

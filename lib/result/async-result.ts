@@ -5,6 +5,7 @@ import { TaskFailedError } from '../errors/errors.js';
 import { exceptionMessage, isExceptionInfo } from '../protocol/exception-info.js';
 import { PROPAGATE_STATES, READY_STATES, type TaskState } from '../protocol/states.js';
 import { toMilliseconds, type Duration } from '../util/duration.js';
+import { MAX_TIMER_DELAY_MS } from '../util/long-timeout.js';
 
 export interface GetOptions {
   /** How long to wait for a final state; default: no limit. */
@@ -15,7 +16,7 @@ export interface GetOptions {
 }
 
 /** The longest delay a Node timer supports (~24.8 days); "no timeout" waits this long at a time. */
-const FOREVER_MS = 2 ** 31 - 1;
+const FOREVER_MS = MAX_TIMER_DELAY_MS;
 
 /**
  * A handle on a task's outcome in the result backend. Cheap to create: it holds only the id;

@@ -3,13 +3,14 @@ import { randomUUID } from 'node:crypto';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
-import { createRedisBackend } from '../../lib/backends/redis-backend.js';
+import { createRedisBackend } from '../../lib/backends/redis/redis-backend.js';
 import { TASK_KEY_PREFIX } from '../../lib/backends/key-value-backend.js';
-import { pipelineWhenBusy } from '../../lib/backends/pipeline-when-busy.js';
+import { PipelineWhenBusy } from '../../lib/backends/redis/pipeline-when-busy.js';
 import type { BackendOptions, ResultBackend } from '../../lib/backends/result-backend.js';
 import { BackendError } from '../../lib/errors/errors.js';
 import { silentLogger } from '../../lib/log/logger.js';
 import { describeBackendConformance, meta } from '../conformance/backend.conformance.js';
+import { describeStoreConformance } from '../conformance/store.conformance.js';
 import { redisVectors } from '../support/vectors.js';
 
 const REDIS_URL = 'redis://127.0.0.1:6379/0';
@@ -52,6 +53,10 @@ async function subscribedOnServer(_backend: ResultBackend, taskId: string): Prom
 
 describeBackendConformance('redis://', (overrides) => createRedisBackend(REDIS_URL, options(overrides?.resultExpiresMs)), {
   subscribed: subscribedOnServer,
+});
+
+describeStoreConformance('redis://', () => createRedisBackend(REDIS_URL, options()), {
+  unreachable: () => createRedisBackend('redis://127.0.0.1:1/0', options()),
 });
 
 describe('redis:// backend, Redis specifics', () => {
@@ -276,20 +281,21 @@ async function startProxy(target: number): Promise<{ port: number; dropAll(): vo
   };
 }
 
-describe('pipelineWhenBusy (the Redis command connection)', () => {
+describe('PipelineWhenBusy (the Redis command connection)', () => {
   it('writes a lone command at once and pipelines the ones issued while others are pending, in call order', async () => {
     const client = new Redis(REDIS_URL, { lazyConnect: true, enableAutoPipelining: true });
-    pipelineWhenBusy(client);
+    const pipelining = new PipelineWhenBusy(client);
     try {
       await client.connect();
       const key = `spec:pipeline-when-busy:${randomUUID()}`;
       // Idle connection: the command goes out at once instead of waiting for the next tick's pipeline.
-      const lone = client.set(key, 'a');
+      const lone = pipelining.issue((c) => c.set(key, 'a'));
       assert.equal(client.autoPipelineQueueSize, 0);
-      assert.equal(client.commandQueue.length, 1);
+      assert.equal(pipelining.outstanding, 1);
       assert.equal(await lone, 'OK');
+      assert.equal(pipelining.outstanding, 0);
       // Issued together: the first at once, the rest in one pipeline, each seeing the writes before it.
-      const together = [client.append(key, 'b'), client.append(key, 'c'), client.get(key)];
+      const together = [pipelining.issue((c) => c.append(key, 'b')), pipelining.issue((c) => c.append(key, 'c')), pipelining.issue((c) => c.get(key))];
       assert.equal(client.autoPipelineQueueSize, 2);
       assert.deepEqual(await Promise.all(together), [2, 3, 'abc']);
       await client.del(key);

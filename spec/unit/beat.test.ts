@@ -48,3 +48,30 @@ describe('beat leadership (memory://)', () => {
     assert.equal(beats[1]!.leading, true);
   });
 });
+
+describe('beat state is a store of the result backend', () => {
+  it('refuses with ConfigError naming backend when the backend keeps none (rpc://) or there is none', async () => {
+    const rpc = memoryApp({ backend: 'rpc://' });
+    const none = memoryApp({ backend: null });
+    try {
+      for (const app of [rpc, none]) {
+        assert.throws(() => new Beat(app), (e: unknown) => e instanceof ConfigError && e.option === 'backend' && /--redis/.test(e.message));
+      }
+    } finally {
+      await Promise.all([rpc.close(), none.close()]);
+    }
+  });
+
+  it('shares the app backend: stopping a beat leaves the backend open', async () => {
+    const app = memoryApp({ beatSchedule: { tick: { task: 'spec.tick', every: '1h' } } });
+    try {
+      const beat = new Beat(app, { lockTtl: '5s' });
+      await beat.tick();
+      assert.equal(beat.leading, true);
+      await beat.stop();
+      assert.equal(await app.backend.leadBeat!(app.config.name, 'another', 5_000), true, 'released on stop, backend still open');
+    } finally {
+      await app.close();
+    }
+  });
+});

@@ -110,7 +110,7 @@ describe('remote control (memory://)', () => {
     assert.ok(server.revoked.has(result.id));
     const [revoked] = await client.inspect('revoked', { destination: ['late@spec'] });
     assert.deepEqual(revoked, { 'late@spec': [result.id] });
-    assert.ok((await revocationStore(app).list()).has(result.id));
+    assert.ok((await revocationStore(app)!.list()).has(result.id));
   });
 
   it('revoke --terminate gives up a running task (even one that ignores its signal) and records REVOKED', async () => {
@@ -153,6 +153,19 @@ describe('remote control with the threads pool', () => {
       await worker.stop();
       await server.stop();
       await app.close();
+    }
+  });
+});
+
+describe('revocations are a store of the result backend', () => {
+  it('none for rpc:// or no backend (revokes then live in worker memory only)', async () => {
+    const rpc = memoryApp({ backend: 'rpc://' });
+    const none = memoryApp({ backend: null });
+    try {
+      assert.equal(revocationStore(rpc), null);
+      assert.equal(revocationStore(none), null);
+    } finally {
+      await Promise.all([rpc.close(), none.close()]);
     }
   });
 });

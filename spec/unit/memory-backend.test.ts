@@ -5,6 +5,7 @@ import { createMemoryBackend } from '../../lib/backends/memory-backend.js';
 import type { BackendOptions } from '../../lib/backends/result-backend.js';
 import { silentLogger } from '../../lib/log/logger.js';
 import { describeBackendConformance, meta } from '../conformance/backend.conformance.js';
+import { describeStoreConformance } from '../conformance/store.conformance.js';
 
 function options(resultExpiresMs = 86_400_000): BackendOptions {
   return { resultExpiresMs, logger: silentLogger() };
@@ -13,6 +14,8 @@ function options(resultExpiresMs = 86_400_000): BackendOptions {
 describeBackendConformance('memory://', (overrides) =>
   createMemoryBackend('memory://', options(overrides?.resultExpiresMs)),
 );
+
+describeStoreConformance('memory://', () => createMemoryBackend('memory://', options()));
 
 describe('memory:// backend', () => {
   it('shares results between instances with the same URL, and only those', async () => {

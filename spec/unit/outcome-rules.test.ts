@@ -7,7 +7,7 @@ import { BackendError, BrokerConnectionError, ClosedError, ConfigError, InvalidM
 import { decodeTaskMessage } from '../../lib/protocol/task-message.js';
 import { isRetryableFault } from '../../lib/worker/fault-kind.js';
 import { finalTasks } from '../../lib/canvas/continuation.js';
-import { isRedisRefusal } from '../../lib/backends/redis-backend.js';
+import { isRedisRefusal } from '../../lib/backends/redis/redis-backend.js';
 import { UnsendableError } from '../../lib/errors/errors.js';
 import { messageVectors, propertiesOf } from '../support/vectors.js';
 

@@ -6,6 +6,7 @@ import { celeryUtcNow } from '../../protocol/dates.js';
 import { serializerForContentType, stringifyJson } from '../../protocol/serializers.js';
 import { isReady, type TaskState } from '../../protocol/states.js';
 import { redactUrl } from '../../util/url.js';
+import { MAX_TIMER_DELAY_MS } from '../../util/long-timeout.js';
 import {
   pendingMeta,
   type BackendOptions,
@@ -21,7 +22,6 @@ import { newId } from '../../util/ids.js';
 
 /** Results received but not (yet) asked for are kept up to this many; the oldest go first. */
 export const RPC_MAX_BUFFERED_RESULTS = 10_000;
-const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Header of the marker messages getMeta sends through its own reply queue. */
 const SYNC_HEADER = 'x-celeriac-rpc-sync';
 
@@ -179,7 +179,7 @@ class RpcBackend implements ResultBackend {
         finish();
       };
       waiters.add(waiter);
-      if (Number.isFinite(timeoutMs) && timeoutMs <= MAX_TIMER_MS) {
+      if (Number.isFinite(timeoutMs) && timeoutMs <= MAX_TIMER_DELAY_MS) {
         waiter.timer = setTimeout(() => settle(() => reject(new ResultTimeoutError(taskId, timeoutMs))), Math.max(0, timeoutMs));
       }
       signal?.addEventListener('abort', onAbort, { once: true });

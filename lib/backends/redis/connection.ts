@@ -1,0 +1,76 @@
+import type { Redis, RedisOptions } from '../../util/ioredis.js';
+
+/**
+ * Connection policy of every Redis connection a backend opens (results, subscriptions, and the
+ * stores beside them: revocations, beat state, redelivery counts). ioredis reconnects forever in
+ * the background; a command waits through at most MAX_RETRIES_PER_REQUEST reconnect attempts
+ * (delays 100, 200, 400, 800, 1600 ms: about 3 s against a refused port, longer against a
+ * black-holed one, each attempt bounded by CONNECT_TIMEOUT_MS) and then fails with BackendError
+ * instead of queueing without bound. A command on a live connection that gets no reply in
+ * COMMAND_TIMEOUT_MS fails the same way.
+ */
+const MAX_RETRIES_PER_REQUEST = 5;
+const CONNECT_TIMEOUT_MS = 3_000;
+const COMMAND_TIMEOUT_MS = 10_000;
+const MAX_RECONNECT_DELAY_MS = 2_000;
+
+export const CONNECTION_OPTIONS: RedisOptions = {
+  lazyConnect: true,
+  // Concurrent commands from many callers share one write and one round trip; see PipelineWhenBusy.
+  enableAutoPipelining: true,
+  maxRetriesPerRequest: MAX_RETRIES_PER_REQUEST,
+  connectTimeout: CONNECT_TIMEOUT_MS,
+  commandTimeout: COMMAND_TIMEOUT_MS,
+  retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, MAX_RECONNECT_DELAY_MS),
+};
+
+export function passwordOf(url: string): string {
+  try {
+    return decodeURIComponent(new URL(url).password);
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Closes a connection and resolves once it has ended: QUIT when ready (pending replies still
+ * arrive first), otherwise a disconnect that also stops reconnecting and fails queued commands
+ * (ioredis ≥ 6.1 ends a connection disconnected between reconnect attempts, redis/ioredis#2169).
+ */
+export async function closeClient(client: Redis): Promise<void> {
+  if (client.status === 'end') return;
+  if (client.status === 'wait') {
+    client.disconnect(); // never connected: no socket, ends synchronously
+    return;
+  }
+  const ended = new Promise<void>((resolve) => client.once('end', () => resolve()));
+  if (client.status === 'ready') {
+    try {
+      await client.quit();
+    } catch {
+      client.disconnect();
+    }
+  } else {
+    client.disconnect();
+  }
+  await ended;
+}
+
+/**
+ * Error replies Redis gives while it cannot serve for a while (loading its data set, a script
+ * running too long, a replica or cluster not ready — READONLY from a former master after a
+ * fail-over —, out of memory, persistence failing, every client slot taken) or while this
+ * client is not let in (NOAUTH, WRONGPASS: the password was rotated and the new one is not
+ * deployed yet): an outage that passes, not a refusal of the command.
+ */
+const PASSING_REPLY = /\b(?:LOADING|BUSY|MASTERDOWN|READONLY|OOM|TRYAGAIN|CLUSTERDOWN|NOREPLICAS|MISCONF|NOSCRIPT|EXECABORT|NOAUTH|WRONGPASS)\b|max number of clients reached/;
+
+/**
+ * Whether ioredis's error is Redis refusing this command for good — an error reply such as
+ * WRONGTYPE (the key holds another type) or ERR — rather than a connection that failed, a
+ * timeout or a passing condition (PASSING_REPLY). Sending the same command again cannot help.
+ */
+export function isRedisRefusal(err: unknown): boolean {
+  if (!(err instanceof Error) || err.name !== 'ReplyError') return false;
+  return !PASSING_REPLY.test(err.message);
+}

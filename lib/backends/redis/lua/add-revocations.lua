@@ -1,0 +1,16 @@
+-- add-revocations: records revoked task ids (ResultBackend.addRevocations).
+-- KEYS[1] the sorted set celeriac-revoked: member = task id, score = when its revocation
+--         expires (ms since the epoch)
+-- ARGV[1] now (ms)   ARGV[2] expires at (whole ms)   ARGV[3..] the task ids
+-- Returns: the number of ids newly added.
+-- Invariants: a later expiry wins over an earlier one (ZADD GT); members already expired are
+-- pruned on every write, so the set stays bounded by what is revoked now; the key itself
+-- lives exactly until its latest member expires.
+local added = 0
+for i = 3, #ARGV do
+  added = added + redis.call('ZADD', KEYS[1], 'GT', ARGV[2], ARGV[i])
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+if last[2] then redis.call('PEXPIREAT', KEYS[1], last[2]) end
+return added
