@@ -53,4 +53,4 @@ export { receiveEvents } from './events/receiver.js';
 export { WorkerEventSender } from './events/worker-events.js';
 // WorkerMetrics (prom-client) and Beat (cron-parser) are the entry points 'celeriac/metrics' and
 // 'celeriac/beat', so an app that uses neither does not load them.
-export type { BeatEntry, BeatSchedule } from './beat/schedule.js';
+export type { BeatEntry, BeatSchedule } from './app/beat-schedule.js';

@@ -8,7 +8,7 @@ import { checkCompression, checkDeliveryMode, type DeliveryMode } from '../canva
 import type { LogLevel } from '../log/logger.js';
 import { parseLogLevel } from '../log/level-names.js';
 import { Router, type TaskRoutes } from './routes.js';
-import { checkSchedule, type BeatSchedule } from '../beat/schedule.js';
+import { checkSchedule, type BeatSchedule } from './beat-schedule.js';
 import { resolveControlPolicy, type ControlCommandsOption, type ControlPolicy } from './command-policy.js';
 
 /** What createApp accepts. Every key is optional; unknown keys are rejected with the key named. */

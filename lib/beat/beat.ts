@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Logger } from 'winston';
 import type { App } from '../app/app.js';
 import { toMilliseconds, type Duration } from '../util/duration.js';
-import { compileEntry, type ScheduledEntry } from './schedule.js';
+import { compileEntry, type ScheduledEntry } from '../app/beat-schedule.js';
 import { beatStore, type BeatStore } from './store.js';
 import { newId } from '../util/ids.js';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { Beat, runId } from '../../lib/beat/beat.js';
-import { compileEntry } from '../../lib/beat/schedule.js';
+import { compileEntry } from '../../lib/app/beat-schedule.js';
 import { ConfigError } from '../../lib/index.js';
 import { memoryApp } from '../support/apps.js';
 
