@@ -68,14 +68,17 @@ function runBatch(name, batch, concurrency) {
       clearTimeout(timer);
       process.off('SIGINT', forward).off('SIGTERM', forward).off('SIGHUP', forward);
       if (!timedOut) killGroup('SIGKILL'); // whatever a finished batch left behind
-      resolve(timedOut || signal ? 1 : code ?? 1);
+      resolve(timedOut || signal ? 1 : (code ?? 1));
     });
   });
 }
 
 let interrupted = false;
 let status = 0;
-for (const [name, batch, concurrency] of [['regular', regular, 2], ['reliability', faulty, 1]]) {
+for (const [name, batch, concurrency] of [
+  ['regular', regular, 2],
+  ['reliability', faulty, 1],
+]) {
   if (batch.length === 0 || interrupted) continue;
   const code = await runBatch(name, batch, concurrency);
   if (code !== 0) status = code;

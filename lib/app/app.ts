@@ -49,7 +49,10 @@ export class App implements WorkerHost {
   constructor(options: AppOptions = {}) {
     this.config = resolveConfig(options);
     this.logger = this.config.logger ?? createLogger({ level: this.config.logLevel, name: this.config.name });
-    this.delayedDelivery = new DelayedDelivery(() => this.transport, (queue) => queueDeclaration(queue, this.config));
+    this.delayedDelivery = new DelayedDelivery(
+      () => this.transport,
+      (queue) => queueDeclaration(queue, this.config),
+    );
     this.producer = new Producer(this.config, () => this.transport, this.oid, this.delayedDelivery);
   }
 
@@ -150,7 +153,10 @@ export class App implements WorkerHost {
   get backend(): ResultBackend {
     this.assertOpen();
     if (this.config.backend === null) {
-      throw new ConfigError('backend', 'no result backend configured: pass createApp({ backend: "redis://..." }) or set CELERIAC_RESULT_BACKEND');
+      throw new ConfigError(
+        'backend',
+        'no result backend configured: pass createApp({ backend: "redis://..." }) or set CELERIAC_RESULT_BACKEND',
+      );
     }
     this.#backend ??= createBackend(this.config.backend, {
       resultExpiresMs: this.config.resultExpiresMs,

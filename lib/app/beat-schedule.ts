@@ -35,7 +35,8 @@ function cron(): typeof CronParser {
 }
 
 export function checkSchedule(schedule: unknown): BeatSchedule {
-  if (typeof schedule !== 'object' || schedule === null || Array.isArray(schedule)) throw new ConfigError('beatSchedule', 'expected a map of entry name to { task, every | cron, ... }');
+  if (typeof schedule !== 'object' || schedule === null || Array.isArray(schedule))
+    throw new ConfigError('beatSchedule', 'expected a map of entry name to { task, every | cron, ... }');
   for (const [name, entry] of Object.entries(schedule as Record<string, unknown>)) compileEntry(name, entry);
   return schedule as BeatSchedule;
 }
@@ -43,7 +44,8 @@ export function checkSchedule(schedule: unknown): BeatSchedule {
 export function compileEntry(name: string, raw: unknown): ScheduledEntry {
   const key = `beatSchedule.${name}`;
   if (typeof raw !== 'object' || raw === null) throw new ConfigError(key, 'expected { task, every | cron, ... }');
-  for (const k of Object.keys(raw)) if (!ENTRY_KEYS.includes(k)) throw new ConfigError(`${key}.${k}`, `unknown entry option; known: ${ENTRY_KEYS.join(', ')}`);
+  for (const k of Object.keys(raw))
+    if (!ENTRY_KEYS.includes(k)) throw new ConfigError(`${key}.${k}`, `unknown entry option; known: ${ENTRY_KEYS.join(', ')}`);
   const entry = raw as BeatEntry;
   if (typeof entry.task !== 'string' || entry.task === '') throw new ConfigError(`${key}.task`, 'expected a task name');
   if ((entry.every === undefined) === (entry.cron === undefined)) throw new ConfigError(key, 'give exactly one of `every` and `cron`');
@@ -57,11 +59,18 @@ export function compileEntry(name: string, raw: unknown): ScheduledEntry {
   try {
     cron().parse(entry.cron!, { tz, currentDate: new Date() });
   } catch (error) {
-    throw new ConfigError(`${key}.cron`, `invalid cron expression ${JSON.stringify(entry.cron)} (timezone ${tz}): ${(error as Error).message}`);
+    throw new ConfigError(
+      `${key}.cron`,
+      `invalid cron expression ${JSON.stringify(entry.cron)} (timezone ${tz}): ${(error as Error).message}`,
+    );
   }
   return {
     name,
     entry,
-    next: (after) => cron().parse(entry.cron!, { tz, currentDate: new Date(after) }).next().getTime(),
+    next: (after) =>
+      cron()
+        .parse(entry.cron!, { tz, currentDate: new Date(after) })
+        .next()
+        .getTime(),
   };
 }

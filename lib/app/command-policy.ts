@@ -31,7 +31,17 @@ export const CONTROL_COMMANDS = [
 export type ControlCommand = (typeof CONTROL_COMMANDS)[number];
 
 /** What 'safe' allows. */
-export const SAFE_CONTROL_COMMANDS: readonly ControlCommand[] = ['ping', 'active', 'reserved', 'scheduled', 'registered', 'revoked', 'stats', 'active_queues', 'revoke'];
+export const SAFE_CONTROL_COMMANDS: readonly ControlCommand[] = [
+  'ping',
+  'active',
+  'reserved',
+  'scheduled',
+  'registered',
+  'revoked',
+  'stats',
+  'active_queues',
+  'revoke',
+];
 
 /** The option as given: 'all', 'safe', or a list of command names (which may include 'safe'). */
 export type ControlCommandsOption = 'all' | 'safe' | readonly string[];
@@ -62,7 +72,10 @@ export function parseControlPolicyFlag(text: string, fail: (reason: string) => E
   const trimmed = text.trim();
   if (trimmed === 'all' || trimmed === 'safe') return resolveControlPolicy(trimmed, fail);
   return resolveControlPolicy(
-    trimmed.split(',').map((name) => name.trim()).filter(Boolean),
+    trimmed
+      .split(',')
+      .map((name) => name.trim())
+      .filter(Boolean),
     fail,
   );
 }

@@ -196,7 +196,12 @@ export function resolveConfig(options: AppOptions, env: NodeJS.ProcessEnv = proc
   return {
     name: nonEmptyString('name', options.name ?? 'celeriac'),
     broker: nonEmptyString('broker', options.broker ?? env.CELERIAC_BROKER_URL ?? 'amqp://guest:guest@127.0.0.1:5672'),
-    backend: options.backend === null ? null : options.backend !== undefined ? nonEmptyString('backend', options.backend) : (env.CELERIAC_RESULT_BACKEND || null),
+    backend:
+      options.backend === null
+        ? null
+        : options.backend !== undefined
+          ? nonEmptyString('backend', options.backend)
+          : env.CELERIAC_RESULT_BACKEND || null,
     defaultQueue: nonEmptyString('defaultQueue', options.defaultQueue ?? 'celery'),
     serializer,
     accept: [...accept],
@@ -244,7 +249,8 @@ function checkSerializer(option: string, name: unknown): void {
 }
 
 function nonEmptyString(option: string, value: unknown): string {
-  if (typeof value !== 'string' || value.trim() === '') throw new ConfigError(option, `expected a non-empty string, got ${JSON.stringify(value)}`);
+  if (typeof value !== 'string' || value.trim() === '')
+    throw new ConfigError(option, `expected a non-empty string, got ${JSON.stringify(value)}`);
   return value;
 }
 
@@ -266,30 +272,45 @@ function maxPriority(option: string, value: unknown): number | null {
 }
 
 function queueSettings(queues: unknown, appMaxPriority: number | null): Record<string, QueueSettings> {
-  if (typeof queues !== 'object' || queues === null || Array.isArray(queues)) throw new ConfigError('queues', 'expected a map of queue name to settings');
+  if (typeof queues !== 'object' || queues === null || Array.isArray(queues))
+    throw new ConfigError('queues', 'expected a map of queue name to settings');
   const result: Record<string, QueueSettings> = {};
   for (const [name, settings] of Object.entries(queues as Record<string, unknown>)) {
-    if (typeof settings !== 'object' || settings === null) throw new ConfigError(`queues.${name}`, 'expected { maxPriority, type, deliveryLimit }');
+    if (typeof settings !== 'object' || settings === null)
+      throw new ConfigError(`queues.${name}`, 'expected { maxPriority, type, deliveryLimit }');
     for (const key of Object.keys(settings)) {
-      if (!QUEUE_SETTING_KEYS.includes(key)) throw new ConfigError(`queues.${name}.${key}`, `unknown queue setting; known: ${QUEUE_SETTING_KEYS.join(', ')}`);
+      if (!QUEUE_SETTING_KEYS.includes(key))
+        throw new ConfigError(`queues.${name}.${key}`, `unknown queue setting; known: ${QUEUE_SETTING_KEYS.join(', ')}`);
     }
     const given = settings as QueueSettings;
     const checked: QueueSettings = {};
     if (given.maxPriority !== undefined) checked.maxPriority = maxPriority(`queues.${name}.maxPriority`, given.maxPriority);
     if (given.type !== undefined) {
-      if (given.type !== 'classic' && given.type !== 'quorum') throw new ConfigError(`queues.${name}.type`, `expected 'classic' or 'quorum', got ${JSON.stringify(given.type)}`);
+      if (given.type !== 'classic' && given.type !== 'quorum')
+        throw new ConfigError(`queues.${name}.type`, `expected 'classic' or 'quorum', got ${JSON.stringify(given.type)}`);
       checked.type = given.type;
     }
     if (given.deliveryLimit !== undefined) {
-      if (checked.type !== 'quorum') throw new ConfigError(`queues.${name}.deliveryLimit`, `queue ${name}: deliveryLimit (x-delivery-limit) needs type: 'quorum'`);
-      if (!isNonNegativeInteger(given.deliveryLimit)) throw new ConfigError(`queues.${name}.deliveryLimit`, `expected a non-negative integer, got ${JSON.stringify(given.deliveryLimit)}`);
+      if (checked.type !== 'quorum')
+        throw new ConfigError(`queues.${name}.deliveryLimit`, `queue ${name}: deliveryLimit (x-delivery-limit) needs type: 'quorum'`);
+      if (!isNonNegativeInteger(given.deliveryLimit))
+        throw new ConfigError(
+          `queues.${name}.deliveryLimit`,
+          `expected a non-negative integer, got ${JSON.stringify(given.deliveryLimit)}`,
+        );
       checked.deliveryLimit = given.deliveryLimit;
     }
     if (checked.type === 'quorum') {
       const priority = checked.maxPriority !== undefined ? checked.maxPriority : appMaxPriority;
       if (priority !== null) {
-        const from = checked.maxPriority !== undefined ? `maxPriority ${priority}` : `queueMaxPriority ${priority} (set queues.${name}.maxPriority to null to exempt it)`;
-        throw new ConfigError(`queues.${name}.maxPriority`, `queue ${name} is a quorum queue, and quorum queues have no priorities: ${from}`);
+        const from =
+          checked.maxPriority !== undefined
+            ? `maxPriority ${priority}`
+            : `queueMaxPriority ${priority} (set queues.${name}.maxPriority to null to exempt it)`;
+        throw new ConfigError(
+          `queues.${name}.maxPriority`,
+          `queue ${name} is a quorum queue, and quorum queues have no priorities: ${from}`,
+        );
       }
     }
     result[name] = checked;

@@ -36,7 +36,12 @@ export class DelayedDelivery {
       rest,
       // The route encodes the time left, so it is computed when the message is written: a
       // burst of delayed sends queues up in the publisher, and that wait must not add up.
-      { exchange: initial.exchange, routingKey: initial.routingKey, mandatory: true, routeAtWrite: () => delayRoute(dueAt - Date.now(), queue) },
+      {
+        exchange: initial.exchange,
+        routingKey: initial.routingKey,
+        mandatory: true,
+        routeAtWrite: () => delayRoute(dueAt - Date.now(), queue),
+      },
     );
   }
 
@@ -57,7 +62,16 @@ export class DelayedDelivery {
       const { type, maxPriority, deadLetterTo, messageTtl, expires, deliveryLimit } = this.declarationOf(queue);
       // transient: the queue's own declaration stays the one re-declared after reconnects; the
       // extra binding (durable queue to durable exchange) lives on in the broker by itself.
-      declared = this.transport().declareQueue({ ...delayExitBinding(queue), type, maxPriority, deadLetterTo, messageTtl, expires, deliveryLimit, transient: true });
+      declared = this.transport().declareQueue({
+        ...delayExitBinding(queue),
+        type,
+        maxPriority,
+        deadLetterTo,
+        messageTtl,
+        expires,
+        deliveryLimit,
+        transient: true,
+      });
       declared.catch(() => this.#exits.delete(queue));
       this.#exits.set(queue, declared);
     }

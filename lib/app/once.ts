@@ -98,7 +98,9 @@ export async function onceForTask<T>(app: OnceHost, taskId: string, effect: () =
       if (guarantee === 'at-most-once') {
         if (await backend.swapClaim(claimKey, held, `lost ${held}`, keepMs)) throw new EffectUncertainError(taskId, key);
       } else if (await backend.swapClaim(claimKey, held, running(), keepMs)) {
-        app.logger.warn(`once: task ${taskId} takes over effect "${key}" from a run that stopped renewing its claim; the effect may happen twice`);
+        app.logger.warn(
+          `once: task ${taskId} takes over effect "${key}" from a run that stopped renewing its claim; the effect may happen twice`,
+        );
         break;
       }
       watched = undefined;
@@ -129,7 +131,9 @@ export async function onceForTask<T>(app: OnceHost, taskId: string, effect: () =
       try {
         if (!(await swap(next))) {
           lostClaim = true;
-          app.logger.warn(`once: task ${taskId} lost its claim on effect "${key}" while doing it (renewals came too late); another run may do it too`);
+          app.logger.warn(
+            `once: task ${taskId} lost its claim on effect "${key}" while doing it (renewals came too late); another run may do it too`,
+          );
         }
       } catch {
         values.push(next);
@@ -159,7 +163,9 @@ export async function onceForTask<T>(app: OnceHost, taskId: string, effect: () =
   try {
     done = `done ${JSON.stringify({ v: value })}`;
   } catch (error) {
-    app.logger.warn(`once: the value of effect "${key}" of task ${taskId} is not JSON (${(error as Error).message}); duplicates get undefined`);
+    app.logger.warn(
+      `once: the value of effect "${key}" of task ${taskId} is not JSON (${(error as Error).message}); duplicates get undefined`,
+    );
     done = 'done {}';
   }
   for (let attempt = 0; ; attempt++) {

@@ -74,7 +74,8 @@ export class Producer {
       const route = this.config.router.route(name) ?? NO_ROUTE;
       message = this.build(name, args, kwargs, options, taskOptions, lineage, route, id);
       outgoing = encodeTaskMessage(message, options.serializer ?? taskOptions.serializer ?? this.config.serializer);
-      const compression = options.compression === undefined ? this.config.taskCompression : checkCompression('compression', options.compression);
+      const compression =
+        options.compression === undefined ? this.config.taskCompression : checkCompression('compression', options.compression);
       if (compression !== null) outgoing = compressed(outgoing, compression);
       target = this.targetOf(options, route, taskOptions);
     } catch (error) {
@@ -88,7 +89,13 @@ export class Producer {
   }
 
   /** The rest of a send that waits for a declaration, goes through the delay tiers, or is announced. */
-  private async sendAfter(declaring: Promise<void> | null, message: TaskMessage, outgoing: OutgoingMessage, target: Target, delayMs: number): Promise<void> {
+  private async sendAfter(
+    declaring: Promise<void> | null,
+    message: TaskMessage,
+    outgoing: OutgoingMessage,
+    target: Target,
+    delayMs: number,
+  ): Promise<void> {
     if (declaring) await declaring;
     if (delayMs > 0) {
       // Wait in the broker's delay tiers, then go straight to the queue (see delayed-delivery.ts).
@@ -100,8 +107,17 @@ export class Producer {
       this.#events ??= new EventDispatcher(this.transport);
       const { headers } = message;
       void this.#events.send('task-sent', {
-        uuid: headers.id, name: headers.task, args: headers.argsrepr, kwargs: headers.kwargsrepr, retries: headers.retries, eta: headers.eta,
-        expires: headers.expires, queue: target.queue, exchange: target.exchange, routing_key: target.routingKey, root_id: headers.root_id,
+        uuid: headers.id,
+        name: headers.task,
+        args: headers.argsrepr,
+        kwargs: headers.kwargsrepr,
+        retries: headers.retries,
+        eta: headers.eta,
+        expires: headers.expires,
+        queue: target.queue,
+        exchange: target.exchange,
+        routing_key: target.routingKey,
+        root_id: headers.root_id,
         parent_id: headers.parent_id,
       });
     }
@@ -143,7 +159,9 @@ export class Producer {
         group_index: lineage.groupIndex ?? null,
         retries: lineage.retries ?? 0,
         timelimit:
-          hardLimit === undefined && softLimit === undefined ? NO_TIME_LIMITS : [seconds(hardLimit, 'timeLimit'), seconds(softLimit, 'softTimeLimit')],
+          hardLimit === undefined && softLimit === undefined
+            ? NO_TIME_LIMITS
+            : [seconds(hardLimit, 'timeLimit'), seconds(softLimit, 'softTimeLimit')],
         root_id: lineage.rootId ?? id,
         parent_id: lineage.parentId ?? null,
         argsrepr: preview(args, MAX_REPR),
@@ -163,7 +181,8 @@ export class Producer {
     };
     if (priority !== undefined) message.priority = priority;
     if (expiresAt !== null) message.expiration = Math.max(0, expiresAt - now);
-    const deliveryMode = options.deliveryMode === undefined ? this.config.taskDeliveryMode : checkDeliveryMode('deliveryMode', options.deliveryMode);
+    const deliveryMode =
+      options.deliveryMode === undefined ? this.config.taskDeliveryMode : checkDeliveryMode('deliveryMode', options.deliveryMode);
     if (deliveryMode === 'transient') message.persistent = false;
     injectTraceContext(message.headers);
     return message;
@@ -277,7 +296,6 @@ function dictsOf(signatures: CallOptions['link']): SignatureDict[] | null {
   const list = Array.isArray(signatures) ? signatures : [signatures];
   return list.length ? list.map((signature) => signature.toDict()) : null;
 }
-
 
 /** The message with its body compressed and kombu's `compression` header naming the method. */
 function compressed(outgoing: OutgoingMessage, name: string): OutgoingMessage {

@@ -34,7 +34,8 @@ export class Router {
     const list = routes === undefined ? [] : Array.isArray(routes) ? routes : [routes];
     this.#entries = list.flatMap((entry): RouteEntry[] => {
       if (typeof entry === 'function') return [entry];
-      if (typeof entry !== 'object' || entry === null) throw new ConfigError('taskRoutes', 'expected a map of name/glob to route, a function, or a list of those');
+      if (typeof entry !== 'object' || entry === null)
+        throw new ConfigError('taskRoutes', 'expected a map of name/glob to route, a function, or a list of those');
       return Object.entries(entry).map(([pattern, route]) => {
         checkRoute(pattern, route);
         return { match: globMatcher(pattern), route };
@@ -62,7 +63,8 @@ export class Router {
 function checkRoute(where: string, route: unknown): asserts route is Route {
   if (typeof route !== 'object' || route === null) throw new ConfigError('taskRoutes', `${where}: expected a route object`);
   for (const key of Object.keys(route)) {
-    if (!ROUTE_KEYS.includes(key)) throw new ConfigError('taskRoutes', `${where}: unknown route key ${key}; known: ${ROUTE_KEYS.join(', ')}`);
+    if (!ROUTE_KEYS.includes(key))
+      throw new ConfigError('taskRoutes', `${where}: unknown route key ${key}; known: ${ROUTE_KEYS.join(', ')}`);
   }
   const { exchangeType, priority } = route as Route;
   if (exchangeType !== undefined && !['direct', 'topic', 'fanout'].includes(exchangeType)) {
@@ -75,7 +77,10 @@ function checkRoute(where: string, route: unknown): asserts route is Route {
 
 function globMatcher(pattern: string): (name: string) => boolean {
   if (!/[*?]/.test(pattern)) return (name) => name === pattern;
-  const source = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*').replaceAll('?', '.');
+  const source = pattern
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replaceAll('*', '.*')
+    .replaceAll('?', '.');
   const regex = new RegExp(`^${source}$`);
   return (name) => regex.test(name);
 }

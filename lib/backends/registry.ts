@@ -23,6 +23,11 @@ export function registerBackend(scheme: string, factory: BackendFactory): void {
 export function createBackend(url: string, options: BackendOptions): ResultBackend {
   const scheme = schemeOf(url);
   const factory = factories.get(scheme);
-  if (!factory) throw new UnknownSchemeError('backend', scheme || url, [...factories.keys()].map((s) => `${s}://`));
+  if (!factory)
+    throw new UnknownSchemeError(
+      'backend',
+      scheme || url,
+      [...factories.keys()].map((s) => `${s}://`),
+    );
   return factory(url, options);
 }

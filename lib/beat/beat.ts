@@ -62,16 +62,21 @@ export class Beat {
   }
 
   async start(): Promise<void> {
-    this.logger.info(`beat ${this.id} starting: ${this.entries.length} entr${this.entries.length === 1 ? 'y' : 'ies'}: ${this.entries.map((e) => `${e.name} (${e.entry.task})`).join(', ') || '(none)'}`);
+    this.logger.info(
+      `beat ${this.id} starting: ${this.entries.length} entr${this.entries.length === 1 ? 'y' : 'ies'}: ${this.entries.map((e) => `${e.name} (${e.entry.task})`).join(', ') || '(none)'}`,
+    );
     await this.tick();
     this.schedule();
   }
 
   private schedule(): void {
     if (this.#stopped) return;
-    this.#timer = setTimeout(() => {
-      this.#ticking = this.tick().finally(() => this.schedule());
-    }, Math.max(50, Math.min(1000, this.lockTtlMs / 3)));
+    this.#timer = setTimeout(
+      () => {
+        this.#ticking = this.tick().finally(() => this.schedule());
+      },
+      Math.max(50, Math.min(1000, this.lockTtlMs / 3)),
+    );
   }
 
   /** One round: take or renew the lock; when leading, send what is due. */
@@ -131,7 +136,9 @@ export class Beat {
     clearTimeout(this.#timer);
     await this.#ticking;
     // Not releasing only delays the next leader by the lock TTL: worth a warning, not a failure.
-    await this.#store.release(this.id).catch((error: Error) => this.logger.warn(`beat: could not release the lock (${error.message}); it lapses in ${this.lockTtlMs} ms`));
+    await this.#store
+      .release(this.id)
+      .catch((error: Error) => this.logger.warn(`beat: could not release the lock (${error.message}); it lapses in ${this.lockTtlMs} ms`));
     await this.#store.close();
   }
 }

@@ -45,7 +45,10 @@ export function beatStore(app: App, url: string | null = app.config.backend): Be
 }
 
 function refusal(got: string): ConfigError {
-  return new ConfigError('backend', `celeriac beat keeps its leader lock and schedule state in the result backend: use a redis:// result backend or pass --redis (got ${got})`);
+  return new ConfigError(
+    'backend',
+    `celeriac beat keeps its leader lock and schedule state in the result backend: use a redis:// result backend or pass --redis (got ${got})`,
+  );
 }
 
 /** The beat store of an open backend under `scope` (an app name), or null when it keeps none; closing it leaves the backend open. */

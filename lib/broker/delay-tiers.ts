@@ -55,7 +55,11 @@ function digitPattern(level: number, digit: number): string {
 export function delayExchangeDeclarations(): ExchangeDeclaration[] {
   const declarations: ExchangeDeclaration[] = [{ name: tierExchange(DELAY_LEVELS - 1), type: 'topic' }];
   for (let level = DELAY_LEVELS - 1; level >= 0; level--) {
-    declarations.push({ name: nextExchange(level), type: 'topic', from: { exchange: tierExchange(level), routingKey: digitPattern(level, 0) } });
+    declarations.push({
+      name: nextExchange(level),
+      type: 'topic',
+      from: { exchange: tierExchange(level), routingKey: digitPattern(level, 0) },
+    });
   }
   return declarations;
 }
@@ -81,7 +85,13 @@ export function delayTierDeclarations(): QueueDeclaration[] {
 
 /** The extra binding a target queue needs to receive delayed messages. */
 export function delayExitBinding(queue: string): QueueDeclaration {
-  return { name: queue, durable: true, exchange: DELAY_EXIT_EXCHANGE, exchangeType: 'topic', routingKey: `${'*.'.repeat(DELAY_LEVELS)}${queue}` };
+  return {
+    name: queue,
+    durable: true,
+    exchange: DELAY_EXIT_EXCHANGE,
+    exchangeType: 'topic',
+    routingKey: `${'*.'.repeat(DELAY_LEVELS)}${queue}`,
+  };
 }
 
 /**

@@ -21,6 +21,11 @@ export function registerTransport(scheme: string, factory: TransportFactory): vo
 export function createTransport(url: string, options: TransportOptions): Transport {
   const scheme = schemeOf(url);
   const factory = factories.get(scheme);
-  if (!factory) throw new UnknownSchemeError('broker', scheme || url, [...factories.keys()].map((s) => `${s}://`));
+  if (!factory)
+    throw new UnknownSchemeError(
+      'broker',
+      scheme || url,
+      [...factories.keys()].map((s) => `${s}://`),
+    );
   return factory(url, options);
 }

@@ -6,15 +6,27 @@ import type { SignatureDict } from '../protocol/task-message.js';
 import type { AsyncResult } from '../result/async-result.js';
 import type { ResultHandle } from '../result/result-handle.js';
 
-
 /**
  * What canvas needs from an app: send a task with lineage, make result handles, reach the
  * result backend (group save, chord counters). App implements it; the worker uses its app.
  */
 export interface CanvasHost {
-  sendTask<R = unknown>(name: string, args?: unknown[], kwargs?: Record<string, unknown>, options?: CallOptions, lineage?: MessageLineage): Promise<AsyncResult<R>>;
+  sendTask<R = unknown>(
+    name: string,
+    args?: unknown[],
+    kwargs?: Record<string, unknown>,
+    options?: CallOptions,
+    lineage?: MessageLineage,
+  ): Promise<AsyncResult<R>>;
   /** Sends a task under a chosen id; resolves once the broker confirmed it. */
-  publishTask(id: string, name: string, args: unknown[], kwargs: Record<string, unknown>, options: CallOptions, lineage?: MessageLineage): Promise<void>;
+  publishTask(
+    id: string,
+    name: string,
+    args: unknown[],
+    kwargs: Record<string, unknown>,
+    options: CallOptions,
+    lineage?: MessageLineage,
+  ): Promise<void>;
   asyncResult<R = unknown>(id: string, parent?: ResultHandle | null): AsyncResult<R>;
   /** Throws when no result backend is configured; check `hasBackend` first where that is fine. */
   readonly backend: ResultBackend;
@@ -48,8 +60,23 @@ export interface DispatchContext {
   replyTo: string | null;
 }
 
-export function rootContext(args: readonly unknown[] = [], kwargs: Readonly<Record<string, unknown>> = {}, options: CallOptions = {}): DispatchContext {
-  return { args: [...args], kwargs: { ...kwargs }, options, parentId: null, rootId: null, groupId: null, groupIndex: null, chord: null, chain: null, replyTo: null };
+export function rootContext(
+  args: readonly unknown[] = [],
+  kwargs: Readonly<Record<string, unknown>> = {},
+  options: CallOptions = {},
+): DispatchContext {
+  return {
+    args: [...args],
+    kwargs: { ...kwargs },
+    options,
+    parentId: null,
+    rootId: null,
+    groupId: null,
+    groupIndex: null,
+    chord: null,
+    chain: null,
+    replyTo: null,
+  };
 }
 
 /**

@@ -30,7 +30,14 @@ export class Chain<R = unknown> implements CanvasNode<R> {
   }
 
   toDict(): SignatureDict {
-    return { task: 'celery.chain', args: [], kwargs: { tasks: this.steps.map((s) => s.toDict()) }, options: { ...this.options }, subtask_type: 'chain', immutable: false };
+    return {
+      task: 'celery.chain',
+      args: [],
+      kwargs: { tasks: this.steps.map((s) => s.toDict()) },
+      options: { ...this.options },
+      subtask_type: 'chain',
+      immutable: false,
+    };
   }
 
   toJSON(): SignatureDict {
@@ -38,7 +45,10 @@ export class Chain<R = unknown> implements CanvasNode<R> {
   }
 
   freeze(): Chain<R> {
-    return new Chain<R>(this.steps.map((s) => s.freeze()), { host: this.host, options: this.options });
+    return new Chain<R>(
+      this.steps.map((s) => s.freeze()),
+      { host: this.host, options: this.options },
+    );
   }
 
   async dispatch(host: CanvasHost, context: DispatchContext): Promise<ResultHandle<R>> {
@@ -61,7 +71,11 @@ export class Chain<R = unknown> implements CanvasNode<R> {
   }
 
   /** Sends the chain; `args` go to the first step. */
-  applyAsync(args: readonly unknown[] = [], kwargs: Readonly<Record<string, unknown>> = {}, options: CallOptions = {}): Promise<ResultHandle<R>> {
+  applyAsync(
+    args: readonly unknown[] = [],
+    kwargs: Readonly<Record<string, unknown>> = {},
+    options: CallOptions = {},
+  ): Promise<ResultHandle<R>> {
     const host = requireHost(this.host, 'chain');
     return this.freeze().dispatch(host, rootContext(args, kwargs, options));
   }

@@ -35,7 +35,14 @@ export class Chord<R = unknown> implements CanvasNode<R> {
 
   toDict(): SignatureDict {
     const header = new Group(this.header, { groupId: this.groupId }).toDict();
-    return { task: 'celery.chord', args: [], kwargs: { header, body: this.body.toDict(), kwargs: {} }, options: {}, subtask_type: 'chord', immutable: false };
+    return {
+      task: 'celery.chord',
+      args: [],
+      kwargs: { header, body: this.body.toDict(), kwargs: {} },
+      options: {},
+      subtask_type: 'chord',
+      immutable: false,
+    };
   }
 
   toJSON(): SignatureDict {
@@ -43,7 +50,11 @@ export class Chord<R = unknown> implements CanvasNode<R> {
   }
 
   freeze(): Chord<R> {
-    return new Chord<R>(this.header.map((m) => m.freeze()), this.body.freeze(), { host: this.host, groupId: this.groupId ?? newId() });
+    return new Chord<R>(
+      this.header.map((m) => m.freeze()),
+      this.body.freeze(),
+      { host: this.host, groupId: this.groupId ?? newId() },
+    );
   }
 
   withBody<B>(body: CanvasNode<B>): Chord<B> {
@@ -61,21 +72,27 @@ export class Chord<R = unknown> implements CanvasNode<R> {
     body = { ...body, options: { ...(body.options ?? {}), chord_size: this.header.length } };
     if (hasTail(context)) body = withTail(body, context);
     await host.backend.setChordSize(groupId, this.header.length);
-    await Promise.all(
-      this.header.map((member, index) => member.dispatch(host, { ...context, groupId, groupIndex: index, chord: body })),
-    );
+    await Promise.all(this.header.map((member, index) => member.dispatch(host, { ...context, groupId, groupIndex: index, chord: body })));
     return this.resultHandle(host);
   }
 
   /** The body's result, with the header's GroupResult as its parent. */
   resultHandle(host: CanvasHost): ResultHandle<R> {
-    const header = new GroupResult(this.requireId(), this.header.map((m) => m.resultHandle(host)), () => host.backend);
+    const header = new GroupResult(
+      this.requireId(),
+      this.header.map((m) => m.resultHandle(host)),
+      () => host.backend,
+    );
     if (this.body instanceof Signature) return host.asyncResult<R>(this.body.resultHandle(host).id, header);
     return this.body.resultHandle(host) as ResultHandle<R>;
   }
 
   /** Sends the header; `args` go to every header task. */
-  applyAsync(args: readonly unknown[] = [], kwargs: Readonly<Record<string, unknown>> = {}, options: CallOptions = {}): Promise<ResultHandle<R>> {
+  applyAsync(
+    args: readonly unknown[] = [],
+    kwargs: Readonly<Record<string, unknown>> = {},
+    options: CallOptions = {},
+  ): Promise<ResultHandle<R>> {
     const host = requireHost(this.host, 'chord');
     return this.freeze().dispatch(host, rootContext(args, kwargs, options));
   }

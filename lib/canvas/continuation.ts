@@ -50,25 +50,40 @@ export async function continueWorkflow(
   const sender = new WorkflowSender(host, `${headers.task}[${headers.id}]`, isRetryableFault);
   if (state === 'SUCCESS') {
     for (const callback of embed.callbacks ?? []) {
-      await sender.attempt('callback', callback, () => sender.send(callback, { ...lineage, args: [result] }), (info) => sender.fail(callback, info, null, { callErrbacks: false, ...lineage }));
+      await sender.attempt(
+        'callback',
+        callback,
+        () => sender.send(callback, { ...lineage, args: [result] }),
+        (info) => sender.fail(callback, info, null, { callErrbacks: false, ...lineage }),
+      );
     }
     const chain = embed.chain;
     if (chain?.length) {
-      await sender.attempt('chain', chain[chain.length - 1]!, () => sender.sendNextStep(chain, { ...lineage, args: [result] }), async (info) => {
-        // The steps will never run: each is recorded failed, as a failed step fails the rest.
-        for (const step of chain) await sender.attempt('chain', step, () => sender.fail(step, info, null, { callErrbacks: false, ...lineage }));
-      });
+      await sender.attempt(
+        'chain',
+        chain[chain.length - 1]!,
+        () => sender.sendNextStep(chain, { ...lineage, args: [result] }),
+        async (info) => {
+          // The steps will never run: each is recorded failed, as a failed step fails the rest.
+          for (const step of chain)
+            await sender.attempt('chain', step, () => sender.fail(step, info, null, { callErrbacks: false, ...lineage }));
+        },
+      );
     }
   } else {
     const info = isExceptionInfo(result) ? result : { exc_type: state, exc_message: [state], exc_module: null };
     if (state === 'FAILURE') {
       for (const errback of embed.errbacks ?? []) {
-        await sender.attempt('errback', errback, () => sender.send(errback, { ...lineage, args: errbackArgs(host, errback, headers.id, info) }), (failure) =>
-          sender.fail(errback, failure, null, { callErrbacks: false, ...lineage }),
+        await sender.attempt(
+          'errback',
+          errback,
+          () => sender.send(errback, { ...lineage, args: errbackArgs(host, errback, headers.id, info) }),
+          (failure) => sender.fail(errback, failure, null, { callErrbacks: false, ...lineage }),
         );
       }
     }
-    for (const step of embed.chain ?? []) await sender.attempt('chain', step, () => sender.fail(step, info, traceback, { callErrbacks: false, ...lineage }));
+    for (const step of embed.chain ?? [])
+      await sender.attempt('chain', step, () => sender.fail(step, info, traceback, { callErrbacks: false, ...lineage }));
   }
   if (embed.chord && headers.group) {
     const body = embed.chord;
@@ -113,13 +128,23 @@ class WorkflowSender {
    * unsendable: it is collected, and `onFailure` records its failure (best effort: what fails
    * there for good is added to the text; an outage rejects).
    */
-  async attempt(part: UnsendableError['part'], dict: SignatureDict, work: () => Promise<void>, onFailure?: (info: ExceptionInfo) => Promise<void>): Promise<void> {
+  async attempt(
+    part: UnsendableError['part'],
+    dict: SignatureDict,
+    work: () => Promise<void>,
+    onFailure?: (info: ExceptionInfo) => Promise<void>,
+  ): Promise<void> {
     try {
       await work();
       return;
     } catch (error) {
       if (this.isRetryableFault(error)) throw error;
-      const failure = new UnsendableError(part, nameOf(dict), `${PART_NAMES[part]} ${describe(dict)} of ${this.origin} cannot be sent: ${errorText(error, MAX_PART_ERROR_CHARS)}`, { cause: error });
+      const failure = new UnsendableError(
+        part,
+        nameOf(dict),
+        `${PART_NAMES[part]} ${describe(dict)} of ${this.origin} cannot be sent: ${errorText(error, MAX_PART_ERROR_CHARS)}`,
+        { cause: error },
+      );
       this.unsendable.push(failure);
       if (!onFailure) return;
       try {
@@ -158,12 +183,21 @@ class WorkflowSender {
     const failed = outcomes.find((outcome) => PROPAGATE_STATES.has(outcome.state));
     if (failed) {
       const why = isExceptionInfo(failed.result) ? `${failed.result.exc_type}: ${exceptionMessage(failed.result)}` : failed.state;
-      const info: ExceptionInfo = { exc_type: 'ChordError', exc_message: [`Dependency ${failed.taskId} raised ${why}`], exc_module: 'celery.exceptions' };
+      const info: ExceptionInfo = {
+        exc_type: 'ChordError',
+        exc_message: [`Dependency ${failed.taskId} raised ${why}`],
+        exc_module: 'celery.exceptions',
+      };
       await this.attempt('chord-body', body, () => this.fail(body, info, null, { callErrbacks: true, ...lineage }));
     } else {
       const args = [outcomes.map((outcome) => outcome.result)];
       // As Celery's backend does when the body cannot be applied: the body is recorded FAILURE with a ChordError.
-      await this.attempt('chord-body', body, () => this.send(body, { ...lineage, args }), (info) => this.fail(body, info, null, { callErrbacks: true, ...lineage }));
+      await this.attempt(
+        'chord-body',
+        body,
+        () => this.send(body, { ...lineage, args }),
+        (info) => this.fail(body, info, null, { callErrbacks: true, ...lineage }),
+      );
     }
     await host.backend.chordDone(part.groupId);
   }
@@ -172,26 +206,38 @@ class WorkflowSender {
    * Records every task of a workflow part that will never run as FAILURE with `info`, runs its
    * errbacks when asked, and passes the failure on to the group/chord its final task belongs to.
    */
-  async fail(dict: SignatureDict, info: ExceptionInfo, traceback: string | null, options: Lineage & { callErrbacks: boolean }): Promise<void> {
+  async fail(
+    dict: SignatureDict,
+    info: ExceptionInfo,
+    traceback: string | null,
+    options: Lineage & { callErrbacks: boolean },
+  ): Promise<void> {
     const { host } = this;
     if (host.hasBackend) {
       const ids = taskIdsOf(dict);
       const context = options.replyTo ? { replyTo: options.replyTo } : {};
-      await Promise.all(ids.map((id) => host.backend.storeResult(neverRunMeta(id, info, traceback, options.parentId), { ...context, correlationId: id })));
+      await Promise.all(
+        ids.map((id) => host.backend.storeResult(neverRunMeta(id, info, traceback, options.parentId), { ...context, correlationId: id })),
+      );
     }
     for (const final of finalTaskViews(dict)) {
       const { taskId, groupId, groupIndex, chord } = final;
       if (options.callErrbacks && taskId) {
         for (const branch of final.errorLinks) {
           const errback = readBranch(branch, (view) => view.dict);
-          await this.attempt('errback', errback, () => this.send(errback, { ...options, args: errbackArgs(host, errback, taskId, info) }), (failure) =>
-            this.fail(errback, failure, null, { ...options, callErrbacks: false }),
+          await this.attempt(
+            'errback',
+            errback,
+            () => this.send(errback, { ...options, args: errbackArgs(host, errback, taskId, info) }),
+            (failure) => this.fail(errback, failure, null, { ...options, callErrbacks: false }),
           );
         }
       }
       if (chord && groupId && taskId) {
         const chordBody = readBranch(chord, (view) => view.dict);
-        await this.attempt('chord-report', chordBody, () => this.reportChordPart({ taskId, groupId, groupIndex }, chordBody, 'FAILURE', info, options));
+        await this.attempt('chord-report', chordBody, () =>
+          this.reportChordPart({ taskId, groupId, groupIndex }, chordBody, 'FAILURE', info, options),
+        );
       }
     }
   }
@@ -207,12 +253,22 @@ const PART_NAMES: Record<UnsendableError['part'], string> = {
 };
 
 function dispatchContext(context: Lineage & { args: unknown[]; chain?: SignatureDict[] | null }): DispatchContext {
-  return { ...rootContext(context.args), parentId: context.parentId, rootId: context.rootId, chain: context.chain ?? null, replyTo: context.replyTo };
+  return {
+    ...rootContext(context.args),
+    parentId: context.parentId,
+    rootId: context.rootId,
+    chain: context.chain ?? null,
+    replyTo: context.replyTo,
+  };
 }
 
 /** What Celery records on a chord body that could not be applied: ChordError('Callback error: ...'). */
 function chordCallbackError(error: unknown): ExceptionInfo {
-  return { exc_type: 'ChordError', exc_message: [`Callback error: ${errorText(error, MAX_PART_ERROR_CHARS)}`], exc_module: 'celery.exceptions' };
+  return {
+    exc_type: 'ChordError',
+    exc_message: [`Callback error: ${errorText(error, MAX_PART_ERROR_CHARS)}`],
+    exc_module: 'celery.exceptions',
+  };
 }
 
 function nameOf(dict: SignatureDict): string {
@@ -224,7 +280,6 @@ function describe(dict: SignatureDict): string {
   const id = dict.options?.task_id;
   return `${nameOf(dict)}${typeof id === 'string' ? `[${truncateText(id, MAX_PART_ID_CHARS)}]` : ''}`;
 }
-
 
 /**
  * An errback gets the failed task's id first (Celery's convention, which Python errbacks
@@ -261,7 +316,8 @@ function finalTaskViews(dict: SignatureDict): TaskView[] {
     return tasksAlong(dict, finalsOf);
   } catch (error) {
     if (!(error instanceof MalformedSignatureError)) throw error;
-    if (error.field === 'kwargs.body') throw new UnsendableError('chord-body', nameOf(dict), `chord ${describe(dict)} has no body`, { cause: error });
+    if (error.field === 'kwargs.body')
+      throw new UnsendableError('chord-body', nameOf(dict), `chord ${describe(dict)} has no body`, { cause: error });
     const part = error.field.endsWith('.kwargs.body') ? 'chord-body' : 'workflow';
     throw new UnsendableError(part, nameOf(dict), `workflow part ${describe(dict)} cannot be sent: ${error.message}`, { cause: error });
   }

@@ -22,7 +22,8 @@ export function checkWorkflowOf(message: TaskMessage): void {
   const { embed, headers } = message;
   if (!(embed.callbacks?.length || embed.errbacks?.length || embed.chain?.length || embed.chord)) return;
   for (const name of ['id', 'root_id'] as const) {
-    if (Buffer.byteLength(headers[name]) > MAX_SHORT_STRING_BYTES) fail(`header ${name}`, `longer than ${MAX_SHORT_STRING_BYTES} bytes, and the messages of its workflow inherit it`);
+    if (Buffer.byteLength(headers[name]) > MAX_SHORT_STRING_BYTES)
+      fail(`header ${name}`, `longer than ${MAX_SHORT_STRING_BYTES} bytes, and the messages of its workflow inherit it`);
   }
   checkEmbed(embed);
 }
@@ -56,10 +57,15 @@ export function checkEmbed(embed: MessageEmbed): void {
   try {
     for (const root of roots) {
       // Every field's type is checked where the tree reads it; what only sending needs is checked here.
-      walkSignatures(root.value, branchesOf, ({ view, path }) => {
-        if (Buffer.byteLength(view.dict.task) > MAX_TASK_NAME_BYTES) fail(`${path}.task`, `longer than ${MAX_TASK_NAME_BYTES} bytes`);
-        checkOptions(view.dict.options, `${path}.options`);
-      }, { path: root.path, maxDepth: MAX_EMBED_DEPTH });
+      walkSignatures(
+        root.value,
+        branchesOf,
+        ({ view, path }) => {
+          if (Buffer.byteLength(view.dict.task) > MAX_TASK_NAME_BYTES) fail(`${path}.task`, `longer than ${MAX_TASK_NAME_BYTES} bytes`);
+          checkOptions(view.dict.options, `${path}.options`);
+        },
+        { path: root.path, maxDepth: MAX_EMBED_DEPTH },
+      );
     }
   } catch (error) {
     if (error instanceof MalformedSignatureError) fail(error.field, error.problem);
@@ -83,7 +89,8 @@ function checkOptions(options: Record<string, unknown>, path: string): void {
         if (Buffer.byteLength(value) > MAX_SHORT_STRING_BYTES) fail(at, `longer than ${MAX_SHORT_STRING_BYTES} bytes`);
         break;
       case 'priority':
-        if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > 255) fail(at, `must be an integer 0..255, got ${shown(value)}`);
+        if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > 255)
+          fail(at, `must be an integer 0..255, got ${shown(value)}`);
         break;
       case 'countdown':
         if (typeof value !== 'number' || !Number.isFinite(value)) fail(at, `must be a number of seconds, got ${shown(value)}`);
@@ -92,7 +99,8 @@ function checkOptions(options: Record<string, unknown>, path: string): void {
         if (dateTimeText(value) === undefined) fail(at, `must be an ISO 8601 date, got ${shown(value)}`);
         break;
       case 'expires':
-        if (!(typeof value === 'number' && Number.isFinite(value)) && dateTimeText(value) === undefined) fail(at, `must be seconds or an ISO 8601 date, got ${shown(value)}`);
+        if (!(typeof value === 'number' && Number.isFinite(value)) && dateTimeText(value) === undefined)
+          fail(at, `must be seconds or an ISO 8601 date, got ${shown(value)}`);
         break;
       case 'serializer':
         if (typeof value !== 'string' || !serializerNamed(value)) fail(at, `must name a serializer this worker has, got ${shown(value)}`);

@@ -17,7 +17,10 @@ export class Group<R extends unknown[] = unknown[]> implements CanvasNode<R> {
   /** Celery options of the group signature, kept verbatim. */
   readonly options: Readonly<Record<string, unknown>>;
 
-  constructor(members: readonly CanvasNode[], init: { host?: CanvasHost | undefined; groupId?: string | undefined; options?: Record<string, unknown> } = {}) {
+  constructor(
+    members: readonly CanvasNode[],
+    init: { host?: CanvasHost | undefined; groupId?: string | undefined; options?: Record<string, unknown> } = {},
+  ) {
     this.members = members.flatMap((member) => (member instanceof Group ? member.members : [member]));
     this.groupId = init.groupId ?? (typeof init.options?.task_id === 'string' ? init.options.task_id : undefined);
     this.host = hostOf(this.members, init.host);
@@ -27,7 +30,14 @@ export class Group<R extends unknown[] = unknown[]> implements CanvasNode<R> {
   toDict(): SignatureDict {
     const options = { ...this.options };
     if (this.groupId) options.task_id = this.groupId;
-    return { task: 'celery.group', args: [], kwargs: { tasks: this.members.map((m) => m.toDict()) }, options, subtask_type: 'group', immutable: false };
+    return {
+      task: 'celery.group',
+      args: [],
+      kwargs: { tasks: this.members.map((m) => m.toDict()) },
+      options,
+      subtask_type: 'group',
+      immutable: false,
+    };
   }
 
   toJSON(): SignatureDict {
@@ -46,18 +56,24 @@ export class Group<R extends unknown[] = unknown[]> implements CanvasNode<R> {
       throw new CanvasError('a group cannot be a member of another group or chord header here; it is flattened into its parent');
     }
     const groupId = this.requireId();
-    await Promise.all(
-      this.members.map((member, index) => member.dispatch(host, { ...context, chain: null, groupId, groupIndex: index })),
-    );
+    await Promise.all(this.members.map((member, index) => member.dispatch(host, { ...context, chain: null, groupId, groupIndex: index })));
     return this.resultHandle(host);
   }
 
   resultHandle(host: CanvasHost): GroupResult<R> {
-    return new GroupResult<R>(this.requireId(), this.members.map((m) => m.resultHandle(host)), () => host.backend);
+    return new GroupResult<R>(
+      this.requireId(),
+      this.members.map((m) => m.resultHandle(host)),
+      () => host.backend,
+    );
   }
 
   /** Sends every member; `args` are given to each (partial members put them first). */
-  applyAsync(args: readonly unknown[] = [], kwargs: Readonly<Record<string, unknown>> = {}, options: CallOptions = {}): Promise<GroupResult<R>> {
+  applyAsync(
+    args: readonly unknown[] = [],
+    kwargs: Readonly<Record<string, unknown>> = {},
+    options: CallOptions = {},
+  ): Promise<GroupResult<R>> {
     const host = requireHost(this.host, 'group');
     return this.freeze().dispatch(host, rootContext(args, kwargs, options));
   }

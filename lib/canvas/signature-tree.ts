@@ -64,15 +64,28 @@ export function readSignature(value: unknown): SignatureView {
   if (!isPlainObject(value)) throw new MalformedSignatureError('', `must be a signature (an object), got ${typeName(value)}`);
   const { task, args, kwargs, options, subtask_type: subtaskType, immutable } = value;
   if (typeof task !== 'string' || task === '') throw new MalformedSignatureError('task', `must be a task name, got ${typeName(task)}`);
-  if (args !== undefined && args !== null && !Array.isArray(args)) throw new MalformedSignatureError('args', `must be a list, got ${typeName(args)}`);
-  if (kwargs !== undefined && kwargs !== null && !isPlainObject(kwargs)) throw new MalformedSignatureError('kwargs', `must be an object, got ${typeName(kwargs)}`);
-  if (options !== undefined && options !== null && !isPlainObject(options)) throw new MalformedSignatureError('options', `must be an object, got ${typeName(options)}`);
-  if (subtaskType !== undefined && subtaskType !== null && typeof subtaskType !== 'string') throw new MalformedSignatureError('subtask_type', `must be a string or null, got ${typeName(subtaskType)}`);
-  if (immutable !== undefined && immutable !== null && typeof immutable !== 'boolean') throw new MalformedSignatureError('immutable', `must be true or false, got ${typeName(immutable)}`);
+  if (args !== undefined && args !== null && !Array.isArray(args))
+    throw new MalformedSignatureError('args', `must be a list, got ${typeName(args)}`);
+  if (kwargs !== undefined && kwargs !== null && !isPlainObject(kwargs))
+    throw new MalformedSignatureError('kwargs', `must be an object, got ${typeName(kwargs)}`);
+  if (options !== undefined && options !== null && !isPlainObject(options))
+    throw new MalformedSignatureError('options', `must be an object, got ${typeName(options)}`);
+  if (subtaskType !== undefined && subtaskType !== null && typeof subtaskType !== 'string')
+    throw new MalformedSignatureError('subtask_type', `must be a string or null, got ${typeName(subtaskType)}`);
+  if (immutable !== undefined && immutable !== null && typeof immutable !== 'boolean')
+    throw new MalformedSignatureError('immutable', `must be true or false, got ${typeName(immutable)}`);
   const opts: Record<string, unknown> = options ?? {};
   const inner: Record<string, unknown> = kwargs ?? {};
   // Every field SignatureDict names has been checked above; missing ones read as Celery's defaults.
-  const dict: SignatureDict = { ...value, task, args: args ?? [], kwargs: inner, options: opts, subtask_type: subtaskType ?? null, immutable: immutable ?? false };
+  const dict: SignatureDict = {
+    ...value,
+    task,
+    args: args ?? [],
+    kwargs: inner,
+    options: opts,
+    subtask_type: subtaskType ?? null,
+    immutable: immutable ?? false,
+  };
   const base: ViewBase = {
     dict,
     taskId: optionalString(opts, 'task_id'),
@@ -85,13 +98,16 @@ export function readSignature(value: unknown): SignatureView {
   };
   switch (subtaskType) {
     case 'chain':
-      if (!Array.isArray(inner.tasks) || inner.tasks.length === 0) throw new MalformedSignatureError('kwargs.tasks', `a chain needs a non-empty list of tasks, got ${typeName(inner.tasks)}`);
+      if (!Array.isArray(inner.tasks) || inner.tasks.length === 0)
+        throw new MalformedSignatureError('kwargs.tasks', `a chain needs a non-empty list of tasks, got ${typeName(inner.tasks)}`);
       return { ...base, kind: 'chain', tasks: branches('tasks', 'kwargs.tasks', inner.tasks) };
     case 'group':
-      if (!Array.isArray(inner.tasks)) throw new MalformedSignatureError('kwargs.tasks', `a group needs a list of tasks, got ${typeName(inner.tasks)}`);
+      if (!Array.isArray(inner.tasks))
+        throw new MalformedSignatureError('kwargs.tasks', `a group needs a list of tasks, got ${typeName(inner.tasks)}`);
       return { ...base, kind: 'group', tasks: branches('tasks', 'kwargs.tasks', inner.tasks) };
     case 'chord':
-      if (!isPlainObject(inner.body)) throw new MalformedSignatureError('kwargs.body', `a chord needs a body signature, got ${typeName(inner.body)}`);
+      if (!isPlainObject(inner.body))
+        throw new MalformedSignatureError('kwargs.body', `a chord needs a body signature, got ${typeName(inner.body)}`);
       return { ...base, kind: 'chord', header: chordHeader(inner.header), body: { edge: 'body', field: 'kwargs.body', value: inner.body } };
     default:
       return { ...base, kind: 'task' };
@@ -163,7 +179,8 @@ export function walkSignatures(
     }
     visit({ view, path, depth });
     const next = follow(view);
-    for (let i = next.length - 1; i >= 0; i--) stack.push({ value: next[i]!.value, path: joinPath(path, next[i]!.field), depth: depth + 1 });
+    for (let i = next.length - 1; i >= 0; i--)
+      stack.push({ value: next[i]!.value, path: joinPath(path, next[i]!.field), depth: depth + 1 });
   }
 }
 
@@ -171,11 +188,20 @@ export function walkSignatures(
  * The task signatures `follow` leads to from `root`, in document order: with membersOf every
  * task of a node, with finalsOf the tasks that finish it (an empty group has none).
  */
-export function tasksAlong(root: unknown, follow: (view: SignatureView) => readonly Branch[], options: { maxDepth?: number } = {}): TaskView[] {
+export function tasksAlong(
+  root: unknown,
+  follow: (view: SignatureView) => readonly Branch[],
+  options: { maxDepth?: number } = {},
+): TaskView[] {
   const tasks: TaskView[] = [];
-  walkSignatures(root, follow, ({ view }) => {
-    if (view.kind === 'task') tasks.push(view);
-  }, options);
+  walkSignatures(
+    root,
+    follow,
+    ({ view }) => {
+      if (view.kind === 'task') tasks.push(view);
+    },
+    options,
+  );
   return tasks;
 }
 
@@ -244,7 +270,8 @@ function signatureList(edge: BranchEdge, field: string, value: unknown): Branch[
 
 function chordHeader(value: unknown): Branch[] {
   if (isPlainObject(value)) return [{ edge: 'header', field: 'kwargs.header', value }];
-  if (!Array.isArray(value)) throw new MalformedSignatureError('kwargs.header', `a chord needs a header signature or a list of them, got ${typeName(value)}`);
+  if (!Array.isArray(value))
+    throw new MalformedSignatureError('kwargs.header', `a chord needs a header signature or a list of them, got ${typeName(value)}`);
   return branches('header', 'kwargs.header', value);
 }
 
@@ -258,6 +285,7 @@ function optionalString(options: Record<string, unknown>, key: string): string |
 function optionalCount(options: Record<string, unknown>, key: string): number | null {
   const value = options[key];
   if (value === undefined || value === null) return null;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) throw new MalformedSignatureError(`options.${key}`, `must be a non-negative integer, got ${shown(value)}`);
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0)
+    throw new MalformedSignatureError(`options.${key}`, `must be a non-negative integer, got ${shown(value)}`);
   return value;
 }

@@ -144,7 +144,10 @@ export class Signature<R = unknown> implements CanvasNode<R> {
    * The arguments a call with `extraArgs`/`extraKwargs` runs with: for a partial signature the
    * extra args come first (Celery: `args + self.args`), for an immutable one they are ignored.
    */
-  merged(extraArgs: readonly unknown[] = [], extraKwargs: Readonly<Record<string, unknown>> = {}): {
+  merged(
+    extraArgs: readonly unknown[] = [],
+    extraKwargs: Readonly<Record<string, unknown>> = {},
+  ): {
     args: unknown[];
     kwargs: Record<string, unknown>;
   } {
@@ -153,7 +156,11 @@ export class Signature<R = unknown> implements CanvasNode<R> {
   }
 
   /** Sends the task; needs a signature made by a task (`task.s()`), not a bare dict. */
-  async applyAsync(args: readonly unknown[] = [], kwargs: Readonly<Record<string, unknown>> = {}, options: CallOptions = {}): Promise<AsyncResult<R>> {
+  async applyAsync(
+    args: readonly unknown[] = [],
+    kwargs: Readonly<Record<string, unknown>> = {},
+    options: CallOptions = {},
+  ): Promise<AsyncResult<R>> {
     const host = requireHost(this.host, `signature ${this.task}`);
     return this.set(options).freeze().dispatch(host, rootContext(args, kwargs));
   }
@@ -223,5 +230,8 @@ function signatureFromView<R>(view: SignatureView, host: CanvasHost | undefined)
   for (const key of Object.keys(dict.options)) {
     if (!KNOWN_CELERY_OPTIONS.has(key)) extra[key] = dict.options[key];
   }
-  return new Signature<R>({ task: dict.task, args: dict.args, kwargs: dict.kwargs, options, immutable: dict.immutable, subtaskType: dict.subtask_type, extra }, host);
+  return new Signature<R>(
+    { task: dict.task, args: dict.args, kwargs: dict.kwargs, options, immutable: dict.immutable, subtaskType: dict.subtask_type, extra },
+    host,
+  );
 }

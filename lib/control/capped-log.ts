@@ -32,7 +32,8 @@ export class CappedLog {
   #write(level: 'warn' | 'error', line: string): void {
     const now = this.now();
     if (now - this.#windowStart >= this.windowMs) {
-      if (this.#suppressed > 0) this.logger.warn(`remote control: ${this.#suppressed} more warnings about control messages were not logged`);
+      if (this.#suppressed > 0)
+        this.logger.warn(`remote control: ${this.#suppressed} more warnings about control messages were not logged`);
       this.#windowStart = now;
       this.#written = 0;
       this.#suppressed = 0;

@@ -101,11 +101,16 @@ export class ControlClient {
    */
   async revoke(taskIds: string | string[], options: BroadcastOptions & { terminate?: boolean } = {}): Promise<ControlReply[]> {
     const ids = Array.isArray(taskIds) ? taskIds : [taskIds];
-    if (ids.length === 0 || ids.some((id) => typeof id !== 'string' || id === '')) throw new ConfigError('taskId', 'expected one or more task ids');
+    if (ids.length === 0 || ids.some((id) => typeof id !== 'string' || id === ''))
+      throw new ConfigError('taskId', 'expected one or more task ids');
     // Without a store (rpc://, no backend) only the workers listening now learn of it, as in Celery.
     await revocationStore(this.app)?.add(ids, Date.now() + REVOKE_EXPIRES_MS);
     const { terminate = false, ...rest } = options;
-    return this.broadcast('revoke', { task_id: ids.length === 1 ? ids[0] : ids, terminate, signal: terminate ? 'SIGTERM' : null }, { reply: false, ...rest });
+    return this.broadcast(
+      'revoke',
+      { task_id: ids.length === 1 ? ids[0] : ids, terminate, signal: terminate ? 'SIGTERM' : null },
+      { reply: false, ...rest },
+    );
   }
 
   rateLimit(taskName: string, rate: string | number, options: BroadcastOptions = {}): Promise<ControlReply[]> {

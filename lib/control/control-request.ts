@@ -36,19 +36,22 @@ const QUOTED_STRING_CHARS = 80;
 
 export type ParsedRequest =
   /** Addressing and reply fields are sound; `problem` is set when method or arguments are not. */
-  | { ok: true; request: ControlRequest; problem: string | null }
-  | { ok: false; problem: string };
+  { ok: true; request: ControlRequest; problem: string | null } | { ok: false; problem: string };
 
 export function parseControlRequest(body: unknown): ParsedRequest {
   if (!isPlainObject(body)) return { ok: false, problem: `body is ${describeType(body)}, expected an object` };
   const destination = body.destination;
   if (destination !== undefined && destination !== null) {
-    if (!Array.isArray(destination)) return { ok: false, problem: `destination is ${describeType(destination)}, expected a list of node names or null` };
-    if (destination.length > MAX_DESTINATIONS) return { ok: false, problem: `destination lists ${destination.length} names, at most ${MAX_DESTINATIONS} accepted` };
-    if (!destination.every((name) => typeof name === 'string')) return { ok: false, problem: 'destination holds something other than node names (strings)' };
+    if (!Array.isArray(destination))
+      return { ok: false, problem: `destination is ${describeType(destination)}, expected a list of node names or null` };
+    if (destination.length > MAX_DESTINATIONS)
+      return { ok: false, problem: `destination lists ${destination.length} names, at most ${MAX_DESTINATIONS} accepted` };
+    if (!destination.every((name) => typeof name === 'string'))
+      return { ok: false, problem: 'destination holds something other than node names (strings)' };
   }
   const pattern = body.pattern;
-  if (pattern !== undefined && pattern !== null && typeof pattern !== 'string') return { ok: false, problem: `pattern is ${describeType(pattern)}, expected a string or null` };
+  if (pattern !== undefined && pattern !== null && typeof pattern !== 'string')
+    return { ok: false, problem: `pattern is ${describeType(pattern)}, expected a string or null` };
   const matcher = body.matcher;
   if (matcher !== undefined && matcher !== null && matcher !== 'glob' && matcher !== 'pcre') {
     return { ok: false, problem: `matcher is ${describeValue(matcher)}, expected 'glob', 'pcre' or null` };

@@ -92,7 +92,9 @@ export class ControlServer {
   /** Loads stored revocations, hooks them into the worker, starts consuming the node queue. */
   async start(): Promise<void> {
     if (this.#store === null) {
-      this.worker.logger.info('remote control: revocations are kept in worker memory only (the result backend stores none: use redis:// to keep them across restarts)');
+      this.worker.logger.info(
+        'remote control: revocations are kept in worker memory only (the result backend stores none: use redis:// to keep them across restarts)',
+      );
     } else {
       try {
         for (const [id, at] of await this.#store.list()) this.revoked.add(id, at);
@@ -122,7 +124,9 @@ export class ControlServer {
       });
       // handle() catches what it expects; this catches what it does not, so no control message
       // can end the process through an unhandled rejection.
-      const handled = this.handle(delivery).catch((error: unknown) => this.#log.error(`remote control: Control command error: ${String((error as Error)?.stack ?? error)}`));
+      const handled = this.handle(delivery).catch((error: unknown) =>
+        this.#log.error(`remote control: Control command error: ${String((error as Error)?.stack ?? error)}`),
+      );
       void Promise.race([handled, held]).then(() => {
         clearTimeout(timer);
         delivery.ack();
@@ -140,7 +144,9 @@ export class ControlServer {
     for (const id of taskIds) this.revoked.add(id, expiresAt);
     if (terminate) for (const id of taskIds) this.worker.terminate(id);
     this.worker.logger.info(`Tasks flagged as revoked: ${listNames(taskIds, 3)}${terminate ? ' (terminate)' : ''}`);
-    await this.#store?.add(taskIds, expiresAt).catch((error: Error) => this.worker.logger.warn(`remote control: storing revocations failed: ${error.message}`));
+    await this.#store
+      ?.add(taskIds, expiresAt)
+      .catch((error: Error) => this.worker.logger.warn(`remote control: storing revocations failed: ${error.message}`));
   }
 
   async stop(): Promise<void> {

@@ -65,7 +65,8 @@ export function booleanArgument(args: Record<string, unknown>, name: string, fal
 export function signalArgument(args: Record<string, unknown>, name: string): string | null {
   const value = args[name];
   if (value === undefined || value === null) return null;
-  if (typeof value !== 'string' || !/^(SIG)?[A-Z0-9]{1,12}$/i.test(value)) throw new ArgumentError(name, "a signal name such as 'SIGTERM', or null", value);
+  if (typeof value !== 'string' || !/^(SIG)?[A-Z0-9]{1,12}$/i.test(value))
+    throw new ArgumentError(name, "a signal name such as 'SIGTERM', or null", value);
   return value;
 }
 

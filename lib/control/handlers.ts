@@ -31,7 +31,11 @@ export const HANDLERS: Record<string, Handler> = {
   active: ({ worker }) => worker.requests().active.map((r) => requestInfo(worker, r, true)),
   reserved: ({ worker }) => worker.requests().reserved.map((r) => requestInfo(worker, r, false)),
   scheduled: ({ worker }) =>
-    worker.requests().scheduled.map((r) => ({ eta: r.message.headers.eta, priority: r.delivery.properties.priority ?? 0, request: requestInfo(worker, r, false) })),
+    worker.requests().scheduled.map((r) => ({
+      eta: r.message.headers.eta,
+      priority: r.delivery.properties.priority ?? 0,
+      request: requestInfo(worker, r, false),
+    })),
   registered: ({ worker }) => [...worker.app.tasks.keys()].sort(),
   revoked: (state) => state.revokedIds(),
   stats: (state) => stats(state),
@@ -93,7 +97,12 @@ function requestInfo(worker: Worker, request: TaskRequest, started: boolean): Re
     hostname: worker.hostname,
     time_start: started ? Date.now() / 1000 : null,
     acknowledged: false,
-    delivery_info: { exchange: delivery.exchange, routing_key: delivery.routingKey, priority: delivery.properties.priority ?? null, redelivered: delivery.redelivered },
+    delivery_info: {
+      exchange: delivery.exchange,
+      routing_key: delivery.routingKey,
+      priority: delivery.properties.priority ?? null,
+      redelivered: delivery.redelivered,
+    },
     worker_pid: process.pid,
     retries: headers.retries,
   };
@@ -103,7 +112,16 @@ function queueInfo(worker: Worker, name: string): Record<string, unknown> {
   const declaration = queueDeclaration(name, worker.app.config);
   return {
     name,
-    exchange: { name, type: 'direct', arguments: null, durable: true, passive: false, auto_delete: false, delivery_mode: null, no_declare: false },
+    exchange: {
+      name,
+      type: 'direct',
+      arguments: null,
+      durable: true,
+      passive: false,
+      auto_delete: false,
+      delivery_mode: null,
+      no_declare: false,
+    },
     routing_key: name,
     queue_arguments: queueArguments(declaration) ?? null,
     binding_arguments: null,

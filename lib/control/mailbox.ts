@@ -51,4 +51,3 @@ export function replyQueue(oid: string): QueueDeclaration {
     routingKey: oid,
   };
 }
-

@@ -44,7 +44,10 @@ function tag(cls: { prototype: object }, code: string): void {
 /** A createApp option, CLI flag or call option that is unknown or has a bad value. */
 export class ConfigError extends CeleriacError {
   declare readonly code: 'CELERIAC_CONFIG';
-  constructor(readonly option: string, message: string) {
+  constructor(
+    readonly option: string,
+    message: string,
+  ) {
     super(`${option}: ${message}`);
   }
 }
@@ -53,7 +56,11 @@ tag(ConfigError, 'CELERIAC_CONFIG');
 /** A URL whose scheme no transport or result backend is registered for. */
 export class UnknownSchemeError extends CeleriacError {
   declare readonly code: 'CELERIAC_UNKNOWN_SCHEME';
-  constructor(readonly kind: 'broker' | 'backend', scheme: string, known: string[]) {
+  constructor(
+    readonly kind: 'broker' | 'backend',
+    scheme: string,
+    known: string[],
+  ) {
     super(`unknown ${kind} URL scheme "${scheme}"; known schemes: ${known.join(', ')}`);
   }
 }
@@ -63,7 +70,11 @@ tag(UnknownSchemeError, 'CELERIAC_UNKNOWN_SCHEME');
 export class BrokerConnectionError extends CeleriacError {
   /** Its own, or a subclass's (BrokerAccessRefusedError). */
   declare readonly code: 'CELERIAC_BROKER_UNREACHABLE' | 'CELERIAC_BROKER_ACCESS_REFUSED';
-  constructor(readonly url: string, message: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly url: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super(`broker ${url}: ${message}`, options);
   }
 }
@@ -88,7 +99,11 @@ tag(BrokerAccessRefusedError, 'CELERIAC_BROKER_ACCESS_REFUSED');
 export class BackendError extends CeleriacError {
   declare readonly code: 'CELERIAC_BACKEND';
   readonly permanent: boolean;
-  constructor(readonly url: string, message: string, options?: { cause?: unknown; permanent?: boolean }) {
+  constructor(
+    readonly url: string,
+    message: string,
+    options?: { cause?: unknown; permanent?: boolean },
+  ) {
     super(`result backend ${url}: ${message}`, options);
     this.permanent = options?.permanent ?? false;
   }
@@ -155,7 +170,10 @@ tag(UnsendableError, 'CELERIAC_UNSENDABLE');
 /** `AsyncResult.get()` did not see a final state within its timeout. */
 export class ResultTimeoutError extends CeleriacError {
   declare readonly code: 'CELERIAC_RESULT_TIMEOUT';
-  constructor(readonly taskId: string, readonly timeoutMs: number) {
+  constructor(
+    readonly taskId: string,
+    readonly timeoutMs: number,
+  ) {
     super(`no result for task ${taskId} within ${timeoutMs} ms`);
   }
 }
@@ -199,7 +217,11 @@ tag(NonRetryableError, 'CELERIAC_NON_RETRYABLE');
 /** `context.retry()` without `exc` after `maxRetries` retries: the task is recorded FAILURE with this. */
 export class MaxRetriesExceededError extends CeleriacError {
   declare readonly code: 'CELERIAC_MAX_RETRIES';
-  constructor(readonly taskName: string, readonly taskId: string, readonly maxRetries: number) {
+  constructor(
+    readonly taskName: string,
+    readonly taskId: string,
+    readonly maxRetries: number,
+  ) {
     super(`task ${taskName}[${taskId}] cannot be retried: it was retried ${maxRetries} time(s) already (maxRetries)`);
   }
 }
@@ -233,8 +255,13 @@ tag(TimeLimitExceeded, 'CELERIAC_TIME_LIMIT');
  */
 export class EffectUncertainError extends NonRetryableError {
   declare readonly code: 'CELERIAC_EFFECT_UNCERTAIN';
-  constructor(readonly taskId: string, readonly key: string) {
-    super(`effect "${key}" of task ${taskId} was started by an earlier run that did not finish it (its worker died?); at-most-once: not running it again`);
+  constructor(
+    readonly taskId: string,
+    readonly key: string,
+  ) {
+    super(
+      `effect "${key}" of task ${taskId} was started by an earlier run that did not finish it (its worker died?); at-most-once: not running it again`,
+    );
   }
 }
 tag(EffectUncertainError, 'CELERIAC_EFFECT_UNCERTAIN');
@@ -276,7 +303,8 @@ export const ERROR_CODES = [
  * - not-allowed / invalid: an operation the broker does not allow, or a malformed one;
  * - unavailable: the broker or the channel went away, or ran short for a while (try again).
  */
-export type TransportErrorReason = 'precondition-failed' | 'not-found' | 'access-refused' | 'resource-locked' | 'not-allowed' | 'invalid' | 'unavailable';
+export type TransportErrorReason =
+  'precondition-failed' | 'not-found' | 'access-refused' | 'resource-locked' | 'not-allowed' | 'invalid' | 'unavailable';
 
 /** The broker refused an operation of the transport; `reason` says why, `transient` whether trying again may succeed. */
 export class TransportError extends CeleriacError {
@@ -341,7 +369,10 @@ tag(CanvasError, 'CELERIAC_CANVAS');
  */
 export class MalformedSignatureError extends CanvasError {
   declare readonly code: 'CELERIAC_MALFORMED_SIGNATURE';
-  constructor(readonly field: string, readonly problem: string) {
+  constructor(
+    readonly field: string,
+    readonly problem: string,
+  ) {
     // A deep path keeps its two ends: where it starts, and the field at fault.
     const shownField = field.length > 200 ? `${field.slice(0, 80)}…${field.slice(-100)}` : field;
     super(field ? `signature ${shownField}: ${problem}` : `signature: ${problem}`);

@@ -30,12 +30,24 @@ export class EventDispatcher {
 
   /** Publishes one event; never throws (events are best effort). */
   async send(type: string, fields: Record<string, unknown> = {}): Promise<void> {
-    const event: CeleryEvent = { hostname: this.hostname, utcoffset: utcoffset(), pid: process.pid, clock: this.clock.forward(), ...fields, type, timestamp: Date.now() / 1000 };
+    const event: CeleryEvent = {
+      hostname: this.hostname,
+      utcoffset: utcoffset(),
+      pid: process.pid,
+      clock: this.clock.forward(),
+      ...fields,
+      type,
+      timestamp: Date.now() / 1000,
+    };
     try {
       const transport = this.transport();
       this.#declared ??= transport.declareExchange({ name: EVENT_EXCHANGE, type: 'topic', durable: true });
       await this.#declared;
-      await transport.publish(encodeJson(event, { hostname: this.hostname }), { exchange: EVENT_EXCHANGE, routingKey: type.replaceAll('-', '.'), mandatory: false });
+      await transport.publish(encodeJson(event, { hostname: this.hostname }), {
+        exchange: EVENT_EXCHANGE,
+        routingKey: type.replaceAll('-', '.'),
+        mandatory: false,
+      });
     } catch {
       this.#declared = undefined;
     }
@@ -43,7 +55,17 @@ export class EventDispatcher {
 }
 
 /** Queue of one monitor, as Celery's EventReceiver declares it. */
-export function eventQueue(routingKey = '#'): { name: string; durable: false; autoDelete: true; messageTtl: number; expires: number; exchange: string; exchangeType: 'topic'; routingKey: string; transient: true } {
+export function eventQueue(routingKey = '#'): {
+  name: string;
+  durable: false;
+  autoDelete: true;
+  messageTtl: number;
+  expires: number;
+  exchange: string;
+  exchangeType: 'topic';
+  routingKey: string;
+  transient: true;
+} {
   return {
     name: `celeryev.${newId()}`,
     durable: false,

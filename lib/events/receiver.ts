@@ -7,7 +7,11 @@ import { EVENT_EXCHANGE, eventQueue, type CeleryEvent } from './dispatcher.js';
  * Receives Celery events (from celeriac and Python workers alike) on a private queue bound to
  * `celeryev` with `routingKey` ('#' = all; 'task.#' = task events only).
  */
-export async function receiveEvents(app: App, onEvent: (event: CeleryEvent) => void, routingKey = '#'): Promise<{ close(): Promise<void> }> {
+export async function receiveEvents(
+  app: App,
+  onEvent: (event: CeleryEvent) => void,
+  routingKey = '#',
+): Promise<{ close(): Promise<void> }> {
   const transport = app.transport;
   const queue = eventQueue(routingKey);
   await transport.declareExchange({ name: EVENT_EXCHANGE, type: 'topic', durable: true });

@@ -45,7 +45,12 @@ export class WorkerEventSender {
         this.send('task-retried', { uuid: request.id, exception: describe(outcome.error), traceback: tracebackOf(outcome.error) });
         break;
       case 'REVOKED':
-        this.send('task-revoked', { uuid: request.id, terminated: outcome.reason === 'terminated', signum: null, expired: outcome.reason.startsWith('expired') });
+        this.send('task-revoked', {
+          uuid: request.id,
+          terminated: outcome.reason === 'terminated',
+          signum: null,
+          expired: outcome.reason.startsWith('expired'),
+        });
         break;
       case 'REQUEUED':
         break;
@@ -95,4 +100,3 @@ function describe(error: unknown): string {
   const message = Array.isArray(info.exc_message) ? info.exc_message.map(String).join(', ') : String(info.exc_message);
   return `${info.exc_type}(${JSON.stringify(message)})`;
 }
-

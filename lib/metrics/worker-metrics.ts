@@ -29,7 +29,12 @@ export class WorkerMetrics {
     const registers = [this.registry];
     this.registry.setDefaultLabels({ worker: worker.hostname });
     collectDefaultMetrics({ register: this.registry, prefix: 'celeriac_process_' });
-    this.#tasks = new Counter({ name: 'celeriac_tasks_total', help: 'Tasks by name and state (RECEIVED, STARTED, SUCCESS, FAILURE, RETRY, REVOKED, REQUEUED)', labelNames: ['name', 'state'], registers });
+    this.#tasks = new Counter({
+      name: 'celeriac_tasks_total',
+      help: 'Tasks by name and state (RECEIVED, STARTED, SUCCESS, FAILURE, RETRY, REVOKED, REQUEUED)',
+      labelNames: ['name', 'state'],
+      registers,
+    });
     this.#runtime = new Histogram({
       name: 'celeriac_task_runtime_seconds',
       help: 'Run time of task code by task name',
@@ -37,12 +42,50 @@ export class WorkerMetrics {
       buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300],
       registers,
     });
-    this.#reconnects = new Counter({ name: 'celeriac_broker_reconnects_total', help: 'Lost broker connections replaced, by role (publish, consume)', labelNames: ['role'], registers });
-    this.#deadLettered = new Counter({ name: 'celeriac_dead_lettered_total', help: 'Messages moved to a dead-letter queue, by queue and reason', labelNames: ['queue', 'reason'], registers });
-    new Gauge({ name: 'celeriac_tasks_active', help: 'Tasks whose code is running', registers, collect() { this.set(worker.active); } });
-    new Gauge({ name: 'celeriac_prefetch_in_use', help: 'Deliveries taken from the broker and not yet settled', registers, collect() { this.set(worker.unsettled); } });
-    new Gauge({ name: 'celeriac_prefetch_limit', help: 'Prefetch per consumed queue (concurrency × multiplier)', registers, collect() { this.set(worker.prefetch); } });
-    new Gauge({ name: 'celeriac_concurrency', help: 'Most tasks running at once', registers, collect() { this.set(worker.concurrency); } });
+    this.#reconnects = new Counter({
+      name: 'celeriac_broker_reconnects_total',
+      help: 'Lost broker connections replaced, by role (publish, consume)',
+      labelNames: ['role'],
+      registers,
+    });
+    this.#deadLettered = new Counter({
+      name: 'celeriac_dead_lettered_total',
+      help: 'Messages moved to a dead-letter queue, by queue and reason',
+      labelNames: ['queue', 'reason'],
+      registers,
+    });
+    new Gauge({
+      name: 'celeriac_tasks_active',
+      help: 'Tasks whose code is running',
+      registers,
+      collect() {
+        this.set(worker.active);
+      },
+    });
+    new Gauge({
+      name: 'celeriac_prefetch_in_use',
+      help: 'Deliveries taken from the broker and not yet settled',
+      registers,
+      collect() {
+        this.set(worker.unsettled);
+      },
+    });
+    new Gauge({
+      name: 'celeriac_prefetch_limit',
+      help: 'Prefetch per consumed queue (concurrency × multiplier)',
+      registers,
+      collect() {
+        this.set(worker.prefetch);
+      },
+    });
+    new Gauge({
+      name: 'celeriac_concurrency',
+      help: 'Most tasks running at once',
+      registers,
+      collect() {
+        this.set(worker.concurrency);
+      },
+    });
     new Gauge({
       name: 'celeriac_queue_depth',
       help: 'Ready messages in each consumed queue (asked from the broker on scrape)',

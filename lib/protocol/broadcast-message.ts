@@ -15,7 +15,8 @@ export class LamportClock {
   }
   /** Ignores anything but a safe integer: a peer's clock is input, and 1e308 would stop this one counting. */
   adjust(other: unknown): void {
-    if (typeof other === 'number' && Number.isSafeInteger(other)) this.#value = Math.min(Math.max(this.#value, other) + 1, Number.MAX_SAFE_INTEGER);
+    if (typeof other === 'number' && Number.isSafeInteger(other))
+      this.#value = Math.min(Math.max(this.#value, other) + 1, Number.MAX_SAFE_INTEGER);
   }
   get value(): number {
     return this.#value;

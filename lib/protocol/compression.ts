@@ -57,7 +57,9 @@ const METHODS: readonly Method[] = [
   { contentType: 'application/x-lzma', aliases: ['lzma', 'xz'], decompress: undefined, compress: undefined },
 ];
 
-const byName = new Map<string, Method>(METHODS.flatMap((method) => [method.contentType, ...method.aliases].map((name) => [name, method] as const)));
+const byName = new Map<string, Method>(
+  METHODS.flatMap((method) => [method.contentType, ...method.aliases].map((name) => [name, method] as const)),
+);
 
 /** Content types of the methods this Node can decompress (and compress). */
 export const SUPPORTED_COMPRESSIONS: readonly string[] = METHODS.filter((m) => m.decompress).map((m) => m.contentType);
@@ -77,16 +79,25 @@ export function decompressBody(body: Buffer, method: unknown, maxBytes: number |
   if (typeof name !== 'string') throw new InvalidMessageError('compression', `header "compression" must be a string, got ${typeof name}`);
   const found = byName.get(name.trim().toLowerCase());
   if (!found?.decompress) {
-    throw new InvalidMessageError('compression', `compression ${JSON.stringify(name.slice(0, 100))} not supported (supported: ${SUPPORTED_COMPRESSIONS.join(', ')})`);
+    throw new InvalidMessageError(
+      'compression',
+      `compression ${JSON.stringify(name.slice(0, 100))} not supported (supported: ${SUPPORTED_COMPRESSIONS.join(', ')})`,
+    );
   }
   const limit = maxBytes === null ? bufferConstants.MAX_LENGTH : Math.min(maxBytes, bufferConstants.MAX_LENGTH);
   try {
     return found.decompress(body, { maxOutputLength: Math.max(1, limit) });
   } catch (error) {
     if ((error as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE') {
-      throw new InvalidMessageError('too-large', `body compressed with ${found.contentType} inflates to more than ${limit} bytes (the worker's maxMessageSize)`, { cause: error });
+      throw new InvalidMessageError(
+        'too-large',
+        `body compressed with ${found.contentType} inflates to more than ${limit} bytes (the worker's maxMessageSize)`,
+        { cause: error },
+      );
     }
-    throw new InvalidMessageError('decode', `body does not decompress as ${found.contentType}: ${(error as Error).message}`, { cause: error });
+    throw new InvalidMessageError('decode', `body does not decompress as ${found.contentType}: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
 }
 
@@ -97,7 +108,8 @@ export function decompressBody(body: Buffer, method: unknown, maxBytes: number |
  */
 export function compressBody(body: Buffer, name: string): { body: Buffer; contentType: string } {
   const found = byName.get(name.trim().toLowerCase());
-  if (!found?.compress) throw new TypeError(`compression ${JSON.stringify(name)} not supported (supported: ${COMPRESSION_NAMES.join(', ')})`);
+  if (!found?.compress)
+    throw new TypeError(`compression ${JSON.stringify(name)} not supported (supported: ${COMPRESSION_NAMES.join(', ')})`);
   return { body: found.compress(body), contentType: found.contentType };
 }
 

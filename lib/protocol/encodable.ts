@@ -107,7 +107,8 @@ function firstProblem(value: unknown, format: EncodableFormat, seen: { bigint: b
       if (format === 'msgpack' && (Buffer.isBuffer(object) || ArrayBuffer.isView(object))) return null;
       if (format === 'msgpack' && object instanceof Map) {
         for (const [key, entry] of object) {
-          if (typeof key !== 'string' && typeof key !== 'number') return found(`a Map key of type ${typeName(key)}`, 'map keys must be strings or numbers');
+          if (typeof key !== 'string' && typeof key !== 'number')
+            return found(`a Map key of type ${typeName(key)}`, 'map keys must be strings or numbers');
           const problem = visitChild(entry, String(key), depth);
           if (problem) return problem;
         }

@@ -109,7 +109,8 @@ function bigintsAsNumbers(_key: string, value: unknown): unknown {
 function unwrapKombuTypes(_key: string, value: unknown): unknown {
   if (value !== null && typeof value === 'object' && '__type__' in value && '__value__' in value) {
     const { __type__: type, __value__: inner } = value as { __type__: unknown; __value__: unknown };
-    if (type === 'datetime' && typeof inner === 'string') return new Date(inner.endsWith('Z') || /[+-]\d\d:\d\d$/.test(inner) ? inner : `${inner}Z`);
+    if (type === 'datetime' && typeof inner === 'string')
+      return new Date(inner.endsWith('Z') || /[+-]\d\d:\d\d$/.test(inner) ? inner : `${inner}Z`);
     if (typeof inner === 'string' || typeof inner === 'number') return inner;
   }
   return value;
@@ -120,7 +121,13 @@ let packrInstance: Packr | undefined;
 function packr(): Packr {
   if (!packrInstance) {
     const { Packr: PackrClass } = createRequire(import.meta.url)('msgpackr') as typeof import('msgpackr');
-    packrInstance = new PackrClass({ useRecords: false, mapsAsObjects: true, moreTypes: false, int64AsType: 'number', variableMapSize: true });
+    packrInstance = new PackrClass({
+      useRecords: false,
+      mapsAsObjects: true,
+      moreTypes: false,
+      int64AsType: 'number',
+      variableMapSize: true,
+    });
   }
   return packrInstance;
 }

@@ -1,14 +1,5 @@
 /** Celery's task states, as strings on the wire and in result backends. */
-export type TaskState =
-  | 'PENDING'
-  | 'RECEIVED'
-  | 'STARTED'
-  | 'SUCCESS'
-  | 'FAILURE'
-  | 'RETRY'
-  | 'REVOKED'
-  | 'REJECTED'
-  | 'IGNORED';
+export type TaskState = 'PENDING' | 'RECEIVED' | 'STARTED' | 'SUCCESS' | 'FAILURE' | 'RETRY' | 'REVOKED' | 'REJECTED' | 'IGNORED';
 
 /** States after which the state never changes again (Celery's READY_STATES). */
 export const READY_STATES: ReadonlySet<TaskState> = new Set(['SUCCESS', 'FAILURE', 'REVOKED']);

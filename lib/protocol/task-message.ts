@@ -128,7 +128,12 @@ function argumentsError(message: TaskMessage, serializer: Serializer, error: unk
  * outside it are refused before any decoding, as Celery's accept_content does). A body with a
  * `compression` header (kombu's) is inflated first, within `options.maxBodyBytes`.
  */
-export function decodeTaskMessage(body: Buffer, properties: MessageProperties, accept: readonly string[], options: DecodeOptions = {}): TaskMessage {
+export function decodeTaskMessage(
+  body: Buffer,
+  properties: MessageProperties,
+  accept: readonly string[],
+  options: DecodeOptions = {},
+): TaskMessage {
   const serializer = acceptedSerializer(properties.contentType, accept);
   const compression = properties.headers?.[COMPRESSION_HEADER];
   if (compression !== undefined && compression !== null) {
@@ -166,10 +171,7 @@ function acceptedSerializer(contentType: string | undefined, accept: readonly st
   const serializer = serializerForContentType(contentType);
   if (!serializer) throw new InvalidMessageError('content-type', `unsupported content type "${contentType}"`);
   if (!accept.includes(serializer.name)) {
-    throw new InvalidMessageError(
-      'content-type',
-      `content type "${contentType}" is not accepted (accept: ${accept.join(', ')})`,
-    );
+    throw new InvalidMessageError('content-type', `content type "${contentType}" is not accepted (accept: ${accept.join(', ')})`);
   }
   return serializer;
 }
@@ -258,4 +260,3 @@ function validateEmbed(embed: Record<string, unknown>): MessageEmbed {
 function isSignatureDict(value: unknown): value is SignatureDict {
   return isPlainObject(value) && typeof value.task === 'string';
 }
-

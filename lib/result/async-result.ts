@@ -58,7 +58,9 @@ export class AsyncResult<R = unknown> implements ResultHandle<R> {
 
   /** The current state; PENDING when unknown (Celery cannot tell "queued" from "unknown id"). */
   get state(): Promise<TaskState> {
-    return this.backend().getMeta(this.id).then((meta) => meta.status);
+    return this.backend()
+      .getMeta(this.id)
+      .then((meta) => meta.status);
   }
 
   /** The stored meta as the backend has it: status, result, traceback, date_done, ... */
@@ -132,5 +134,12 @@ export function failureOf(meta: TaskMeta): TaskFailedError {
       meta.traceback,
     );
   }
-  return new TaskFailedError(meta.task_id, state, state === 'REVOKED' ? 'TaskRevokedError' : 'Error', String(meta.result ?? state), null, meta.traceback);
+  return new TaskFailedError(
+    meta.task_id,
+    state,
+    state === 'REVOKED' ? 'TaskRevokedError' : 'Error',
+    String(meta.result ?? state),
+    null,
+    meta.traceback,
+  );
 }

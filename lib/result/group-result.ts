@@ -20,7 +20,13 @@ export class GroupResult<R extends unknown[] = unknown[]> implements ResultHandl
   static async restore<R extends unknown[] = unknown[]>(app: { backend: ResultBackend }, id: string): Promise<GroupResult<R> | null> {
     const backend = () => app.backend;
     const ids = await backend().restoreGroup(id);
-    return ids === null ? null : new GroupResult<R>(id, ids.map((taskId) => new AsyncResult(taskId, backend)), backend);
+    return ids === null
+      ? null
+      : new GroupResult<R>(
+          id,
+          ids.map((taskId) => new AsyncResult(taskId, backend)),
+          backend,
+        );
   }
 
   async get(options: GetOptions = {}): Promise<R> {
@@ -41,7 +47,10 @@ export class GroupResult<R extends unknown[] = unknown[]> implements ResultHandl
   }
 
   async save(): Promise<void> {
-    await this.backend().saveGroup(this.id, this.results.map((r) => r.id));
+    await this.backend().saveGroup(
+      this.id,
+      this.results.map((r) => r.id),
+    );
   }
 
   /** Forgets every member's result and the saved group. */

@@ -41,22 +41,28 @@ export function injectTraceContext(headers: Record<string, unknown>): void {
  * Runs `fn` in a span that continues the trace carried by `headers`. The span records the task
  * id and name, and ends with the task: status ERROR and the exception when `fn` rejects.
  */
-export function runInTaskSpan<T>(headers: Readonly<Record<string, unknown>>, task: { id: string; name: string }, fn: () => Promise<T>): Promise<T> {
+export function runInTaskSpan<T>(
+  headers: Readonly<Record<string, unknown>>,
+  task: { id: string; name: string },
+  fn: () => Promise<T>,
+): Promise<T> {
   const otel = openTelemetry();
   if (!otel || !tracingConfigured(otel)) return fn();
   const parent = otel.propagation.extract(otel.ROOT_CONTEXT, headers);
   const attributes = { 'celery.task_name': task.name, 'messaging.message.id': task.id, 'messaging.system': 'rabbitmq' };
-  return otel.trace.getTracer('celeriac').startActiveSpan(`run ${task.name}`, { kind: otel.SpanKind.CONSUMER, attributes }, parent, async (span) => {
-    try {
-      return await fn();
-    } catch (error) {
-      if (error instanceof Error) span.recordException(error);
-      span.setStatus({ code: otel.SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
-      throw error;
-    } finally {
-      span.end();
-    }
-  });
+  return otel.trace
+    .getTracer('celeriac')
+    .startActiveSpan(`run ${task.name}`, { kind: otel.SpanKind.CONSUMER, attributes }, parent, async (span) => {
+      try {
+        return await fn();
+      } catch (error) {
+        if (error instanceof Error) span.recordException(error);
+        span.setStatus({ code: otel.SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+        throw error;
+      } finally {
+        span.end();
+      }
+    });
 }
 
 /** Runs `fn` with the trace context carried by `headers` active, so what it sends joins that trace. */

@@ -41,7 +41,10 @@ export async function deadLetter(transport: Transport, delivery: Delivery, reaso
     [DEAD_LETTER_HEADERS.at]: new Date().toISOString(),
   };
   const publish = (headers: Record<string, unknown>): Promise<void> =>
-    transport.publish({ ...properties, body: delivery.body, headers: { ...headers, ...ours }, persistent: true }, { exchange: '', routingKey: target, mandatory: true });
+    transport.publish(
+      { ...properties, body: delivery.body, headers: { ...headers, ...ours }, persistent: true },
+      { exchange: '', routingKey: target, mandatory: true },
+    );
   try {
     await declareOnce(transport, delivery.queue);
     const { headers } = delivery.properties;
@@ -165,7 +168,11 @@ export interface RequeueReport {
  * are returned to the dead-letter queue in their order. At-least-once: if this process dies
  * between the confirm and the ack, the message is in both queues.
  */
-export async function requeueDeadLetters(app: Pick<WorkerHost, 'transport' | 'hasBackend' | 'backend'>, queue: string, options: RequeueOptions): Promise<RequeueReport> {
+export async function requeueDeadLetters(
+  app: Pick<WorkerHost, 'transport' | 'hasBackend' | 'backend'>,
+  queue: string,
+  options: RequeueOptions,
+): Promise<RequeueReport> {
   const transport = app.transport;
   const deadLetterQueue = deadLetterQueueName(queue);
   const wanted = new Set(options.ids ?? []);
@@ -190,7 +197,10 @@ export async function requeueDeadLetters(app: Pick<WorkerHost, 'transport' | 'ha
         const { expiration: _dropped, ...properties } = delivery.properties;
         const headers = { ...properties.headers };
         for (const name of REQUEUE_DROPPED_HEADERS) delete headers[name];
-        await transport.publish({ ...properties, headers, body: delivery.body, persistent: true }, { exchange: '', routingKey: entry.queue, mandatory: true });
+        await transport.publish(
+          { ...properties, headers, body: delivery.body, persistent: true },
+          { exchange: '', routingKey: entry.queue, mandatory: true },
+        );
       } catch (error) {
         held.push(delivery);
         report.failed.push({ entry, error: (error as Error)?.message ?? String(error) });
@@ -217,7 +227,8 @@ async function resetRedeliveryCount(app: Pick<WorkerHost, 'hasBackend' | 'backen
 
 function describeDeadLetter(delivery: Delivery, queue: string): DeadLetterEntry {
   const headers = delivery.properties.headers ?? {};
-  const text = (value: unknown): string | null => (typeof value === 'string' ? value : Buffer.isBuffer(value) ? value.toString('utf8') : null);
+  const text = (value: unknown): string | null =>
+    typeof value === 'string' ? value : Buffer.isBuffer(value) ? value.toString('utf8') : null;
   const death = delivery.deadLetter;
   return {
     id: text(headers.id) ?? delivery.properties.correlationId ?? null,

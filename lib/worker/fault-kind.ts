@@ -31,4 +31,16 @@ export function isRetryableFault(error: unknown): boolean {
   return typeof code === 'string' && SOCKET_CODES.has(code);
 }
 
-const SOCKET_CODES: ReadonlySet<string> = new Set(['ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTCONN', 'ENETDOWN', 'ESOCKETTIMEDOUT']);
+const SOCKET_CODES: ReadonlySet<string> = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'ENOTCONN',
+  'ENETDOWN',
+  'ESOCKETTIMEDOUT',
+]);

@@ -7,7 +7,10 @@ import type { Transport } from '../broker/transport.js';
 import type { CanvasHost } from '../canvas/canvas-node.js';
 
 /** The configuration a worker reads: its defaults, what it decodes, how its queues are declared. */
-export type WorkerConfig = Pick<AppConfig, 'concurrency' | 'prefetchMultiplier' | 'defaultQueue' | 'accept' | 'queues' | 'queueMaxPriority'>;
+export type WorkerConfig = Pick<
+  AppConfig,
+  'concurrency' | 'prefetchMultiplier' | 'defaultQueue' | 'accept' | 'queues' | 'queueMaxPriority'
+>;
 
 /** Events about the broker connections of a host (metrics count the reconnects). */
 export interface BrokerEvents {

@@ -98,8 +98,11 @@ export function resolveWorkerOptions(options: WorkerOptions, host: Pick<WorkerHo
   const hostname = expandHostname(options.hostname ?? 'celeriac@%h');
   const shutdownTimeoutMs = toMilliseconds(options.shutdownTimeout ?? '30s', 'shutdownTimeout');
   const maxRedeliveries = options.maxRedeliveries === null ? null : nonNegativeInteger('maxRedeliveries', options.maxRedeliveries ?? 10);
-  const maxMessageSize = options.maxMessageSize === null ? null : positiveInteger('maxMessageSize', options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_BYTES);
-  const storeRetryDelaysMs = (options.resultStoreRetryDelays ?? ['200ms', '1s', '3s']).map((d) => toMilliseconds(d, 'resultStoreRetryDelays'));
+  const maxMessageSize =
+    options.maxMessageSize === null ? null : positiveInteger('maxMessageSize', options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_BYTES);
+  const storeRetryDelaysMs = (options.resultStoreRetryDelays ?? ['200ms', '1s', '3s']).map((d) =>
+    toMilliseconds(d, 'resultStoreRetryDelays'),
+  );
   return {
     concurrency,
     prefetch,

@@ -117,7 +117,9 @@ export class RedeliveryPolicy {
     try {
       return await this.host.backend.countRedeliveredStarts!(request.id, add);
     } catch (error) {
-      this.logger.warn(`Task ${request.name}[${request.id}] redelivered; its start count is unavailable (${(error as Error).message}); running it`);
+      this.logger.warn(
+        `Task ${request.name}[${request.id}] redelivered; its start count is unavailable (${(error as Error).message}); running it`,
+      );
       return 0;
     }
   }

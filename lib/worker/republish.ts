@@ -16,7 +16,12 @@ export type RepublishHost = Pick<WorkerHost, 'transport' | 'delayedDelivery'>;
 export async function republish(host: RepublishHost, delivery: Delivery, headers: Record<string, unknown>, delayMs: number): Promise<void> {
   const { expiration: _old, ...properties } = delivery.properties;
   // The copy is kept by the broker as the original was (a transient task's retry stays transient).
-  const message: OutgoingMessage = { ...properties, headers: boundedHeaders(headers), body: delivery.body, persistent: properties.persistent ?? true };
+  const message: OutgoingMessage = {
+    ...properties,
+    headers: boundedHeaders(headers),
+    body: delivery.body,
+    persistent: properties.persistent ?? true,
+  };
   if (delayMs > 0) {
     await host.delayedDelivery.publish(message, delivery.queue, delayMs);
     return;

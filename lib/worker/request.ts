@@ -67,7 +67,11 @@ class RequestJob implements PoolJob {
   readonly kwargs: Readonly<Record<string, unknown>>;
   readonly #request: TaskRequest;
 
-  constructor(request: TaskRequest, readonly context: TaskContext, readonly limits: TimeLimits) {
+  constructor(
+    request: TaskRequest,
+    readonly context: TaskContext,
+    readonly limits: TimeLimits,
+  ) {
     this.#request = request;
     this.task = request.task;
     this.args = request.message.args;
@@ -171,7 +175,14 @@ export class TaskRequest {
       // pool, which cannot stop code that ignores its signal; with the threads pool only once the
       // thread was stopped (the run settled), so the slot is really free.
       const result = await new Promise<unknown>((resolve, reject) => {
-        this.#terminate = env.pool.kind === 'threads' ? (reason) => running.then(() => reject(reason), () => reject(reason)) : reject;
+        this.#terminate =
+          env.pool.kind === 'threads'
+            ? (reason) =>
+                running.then(
+                  () => reject(reason),
+                  () => reject(reason),
+                )
+            : reject;
         running.then(resolve, reject);
       });
       this.#finishCode();
@@ -235,14 +246,20 @@ export class TaskRequest {
    * can fix dead-letters it instead (see the class comment), as does `deadLettered` once the
    * rest is done.
    */
-  private async settle(env: RequestEnvironment, makeMeta: () => TaskMeta, outcome: SettledOutcome, deadLettered?: DeadLettered): Promise<RequestOutcome> {
+  private async settle(
+    env: RequestEnvironment,
+    makeMeta: () => TaskMeta,
+    outcome: SettledOutcome,
+    deadLettered?: DeadLettered,
+  ): Promise<RequestOutcome> {
     const ignored = this.message.headers.ignore_result || !env.host.hasBackend;
     const workflow = hasWorkflow(this.message);
     // Built only when recorded or passed on: a fire-and-forget task needs none.
     let meta = ignored && !workflow ? null : makeMeta();
     if (meta && !ignored) {
       // The threads pool found the value unstorable already (UnpassableResult): not sent to the store.
-      const unpassable = outcome.state === 'SUCCESS' && outcome.result instanceof UnpassableResult ? new SerializationError(outcome.result.problem) : null;
+      const unpassable =
+        outcome.state === 'SUCCESS' && outcome.result instanceof UnpassableResult ? new SerializationError(outcome.result.problem) : null;
       const stored = unpassable ?? (await this.record(env, meta));
       if (stored instanceof SerializationError && meta.status === 'SUCCESS') {
         // The value cannot be stored: record that as the task's failure instead (never retried).
@@ -259,12 +276,22 @@ export class TaskRequest {
       const { status, result, traceback } = meta;
       let unsendable: readonly UnsendableError[];
       try {
-        unsendable = await withTraceContext(this.message.headers, () => continueWorkflow(env.host, this.message, status, result, traceback, isRetryableFault));
+        unsendable = await withTraceContext(this.message.headers, () =>
+          continueWorkflow(env.host, this.message, status, result, traceback, isRetryableFault),
+        );
       } catch (error) {
         if (isRetryableFault(error)) return this.requeue(env, error);
-        unsendable = [new UnsendableError('workflow', this.name, `workflow of ${this.name}[${this.id}] cannot be passed on: ${(error as Error)?.message ?? error}`, { cause: error })];
+        unsendable = [
+          new UnsendableError(
+            'workflow',
+            this.name,
+            `workflow of ${this.name}[${this.id}] cannot be passed on: ${(error as Error)?.message ?? error}`,
+            { cause: error },
+          ),
+        ];
       }
-      if (unsendable.length > 0) return this.deadLetterAfterRun(env, { reason: 'workflow', error: unsendable.map((u) => u.message).join('; ') }, outcome);
+      if (unsendable.length > 0)
+        return this.deadLetterAfterRun(env, { reason: 'workflow', error: unsendable.map((u) => u.message).join('; ') }, outcome);
     }
     if (deadLettered) return this.deadLetterAfterRun(env, deadLettered, outcome);
     if (!this.delivery.ack()) {
@@ -310,7 +337,9 @@ export class TaskRequest {
    * ran. If even that publish fails (an outage), deadLetter requeues the message.
    */
   private async deadLetterAfterRun(env: RequestEnvironment, deadLettered: DeadLettered, outcome: SettledOutcome): Promise<RequestOutcome> {
-    env.logger.error(`Task ${this.name}[${this.id}] ran (${outcome.state}) but ${deadLettered.error}; dead-lettering its message (${deadLettered.reason}), not running it again`);
+    env.logger.error(
+      `Task ${this.name}[${this.id}] ran (${outcome.state}) but ${deadLettered.error}; dead-lettering its message (${deadLettered.reason}), not running it again`,
+    );
     if (!(await deadLetter(env.host.transport, this.delivery, deadLettered.reason, deadLettered.error))) {
       env.logger.error(`Task ${this.name}[${this.id}] could not be dead-lettered; requeued`);
       return { state: 'REQUEUED', error: new Error(deadLettered.error) };
@@ -319,15 +348,15 @@ export class TaskRequest {
   }
 
   private requeue(env: RequestEnvironment, error: unknown): RequestOutcome {
-    env.logger.error(`Task ${this.name}[${this.id}]: outcome could not be recorded or passed on (${errorMessageText(error)}); message requeued`);
+    env.logger.error(
+      `Task ${this.name}[${this.id}]: outcome could not be recorded or passed on (${errorMessageText(error)}); message requeued`,
+    );
     this.delivery.reject(true);
     return { state: 'REQUEUED', error };
   }
-
 }
 
 function hasWorkflow(message: TaskMessage): boolean {
   const { embed } = message;
   return Boolean(embed.callbacks?.length || embed.errbacks?.length || embed.chain?.length || (embed.chord && message.headers.group));
 }
-

@@ -26,7 +26,13 @@ interface Attempt {
  * - a retry beyond `maxRetries` (null = unlimited) fails instead, with the original error
  *   (or MaxRetriesExceededError for a Retry without `exc`).
  */
-export function decideRetry(options: Readonly<TaskOptions>, attempt: Attempt, thrown: unknown, now = Date.now(), random = Math.random): RetryDecision {
+export function decideRetry(
+  options: Readonly<TaskOptions>,
+  attempt: Attempt,
+  thrown: unknown,
+  now = Date.now(),
+  random = Math.random,
+): RetryDecision {
   if (thrown instanceof Retry) {
     const signal = thrown.options;
     const max = signal.maxRetries !== undefined ? signal.maxRetries : maxRetriesOf(options);
@@ -63,7 +69,8 @@ function matchesAutoretry(options: Readonly<TaskOptions>, error: unknown): boole
  */
 export function backoffMs(options: Readonly<TaskOptions>, retries: number, random = Math.random): number {
   const backoff = options.retryBackoff;
-  if (backoff === undefined || backoff === false) return toMilliseconds(options.defaultRetryDelay ?? DEFAULT_RETRY_DELAY, 'defaultRetryDelay');
+  if (backoff === undefined || backoff === false)
+    return toMilliseconds(options.defaultRetryDelay ?? DEFAULT_RETRY_DELAY, 'defaultRetryDelay');
   const factor = backoff === true ? 1000 : toMilliseconds(backoff, 'retryBackoff');
   const cap = toMilliseconds(options.retryBackoffMax ?? DEFAULT_BACKOFF_MAX, 'retryBackoffMax');
   const delay = Math.min(cap, factor * 2 ** retries);

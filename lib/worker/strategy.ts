@@ -47,7 +47,11 @@ export class DeliveryStrategy {
 
   admit(delivery: Delivery): void {
     if (this.maxMessageSize !== null && delivery.body.length > this.maxMessageSize) {
-      this.hooks.refuse(delivery, new Error(`body of ${delivery.body.length} bytes exceeds the worker's maxMessageSize of ${this.maxMessageSize} bytes`), 'too-large');
+      this.hooks.refuse(
+        delivery,
+        new Error(`body of ${delivery.body.length} bytes exceeds the worker's maxMessageSize of ${this.maxMessageSize} bytes`),
+        'too-large',
+      );
       return;
     }
     let request: TaskRequest;

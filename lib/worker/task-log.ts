@@ -20,7 +20,10 @@ export function logTaskLines(worker: EventEmitter<WorkerEvents>, logger: Logger)
   worker.on('task-done', (request, outcome) => {
     switch (outcome.state) {
       case 'SUCCESS':
-        if (info.enabled) logger.info(`Task ${request.name}[${request.id}] succeeded in ${(outcome.runtimeMs / 1000).toFixed(6)}s: ${preview(outcome.result, 200)}`);
+        if (info.enabled)
+          logger.info(
+            `Task ${request.name}[${request.id}] succeeded in ${(outcome.runtimeMs / 1000).toFixed(6)}s: ${preview(outcome.result, 200)}`,
+          );
         break;
       case 'FAILURE':
         logger.error(`Task ${request.name}[${request.id}] raised unexpected: ${errorText(outcome.error)}`);

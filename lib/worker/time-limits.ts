@@ -30,7 +30,12 @@ export function timeLimitsOf(headers: TaskHeaders, options: Readonly<TaskOptions
  * pool terminates the thread). Limits of any length wait their full time (Node's timers alone
  * would fire at once past ~24.8 days). Timers never outlive the run.
  */
-export function withTimeLimits<T>(run: Promise<T>, limits: TimeLimits, owner: { readonly abort: AbortController }, onHardLimit?: () => void): Promise<T> {
+export function withTimeLimits<T>(
+  run: Promise<T>,
+  limits: TimeLimits,
+  owner: { readonly abort: AbortController },
+  onHardLimit?: () => void,
+): Promise<T> {
   if (limits.hardMs === null && limits.softMs === null) return run;
   return new Promise<T>((resolve, reject) => {
     const soft =

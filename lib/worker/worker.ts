@@ -195,10 +195,14 @@ export class Worker<Host extends WorkerHost = WorkerHost> extends EventEmitter<W
     }
     if (this.#state === 'stopping') return this.drained();
     this.#state = 'stopping';
-    this.logger.info(`${this.hostname} stopping: ${this.#running.size} running, ${this.#waiting.length + this.#scheduled.size} waiting (requeued)`);
+    this.logger.info(
+      `${this.hostname} stopping: ${this.#running.size} running, ${this.#waiting.length + this.#scheduled.size} waiting (requeued)`,
+    );
     const consumers = [...this.#consumers.values()];
     this.#consumers.clear();
-    await Promise.all(consumers.map((c) => c.cancel().catch((error: Error) => this.logger.warn(`cancelling the consumer failed: ${error.message}`))));
+    await Promise.all(
+      consumers.map((c) => c.cancel().catch((error: Error) => this.logger.warn(`cancelling the consumer failed: ${error.message}`))),
+    );
     for (const request of this.#waiting.splice(0)) request.delivery.reject(true);
     this.#scheduled.requeueAll();
     clearTimeout(this.#rateTimer);
@@ -207,7 +211,9 @@ export class Worker<Host extends WorkerHost = WorkerHost> extends EventEmitter<W
       new Promise<false>((resolve) => setLongTimeout(() => resolve(false), this.shutdownTimeoutMs).unref()),
     ]);
     if (!finished) {
-      this.logger.warn(`${this.hostname}: ${this.#running.size} task(s) still running after ${this.shutdownTimeoutMs} ms; aborting them and requeueing their messages`);
+      this.logger.warn(
+        `${this.hostname}: ${this.#running.size} task(s) still running after ${this.shutdownTimeoutMs} ms; aborting them and requeueing their messages`,
+      );
       for (const request of this.#running.keys()) {
         request.abort.abort(new Error('worker shutdown'));
         request.delivery.reject(true);
@@ -293,10 +299,13 @@ export class Worker<Host extends WorkerHost = WorkerHost> extends EventEmitter<W
     if (blocked.length === 0) return;
     const waitMs = Math.min(...blocked.map((r) => this.#limiter.waitMs(r.name, now)));
     clearTimeout(this.#rateTimer);
-    this.#rateTimer = setTimeout(() => {
-      this.#rateTimer = undefined;
-      this.pump();
-    }, Math.min(MAX_TIMER_DELAY_MS, Math.max(1, waitMs)));
+    this.#rateTimer = setTimeout(
+      () => {
+        this.#rateTimer = undefined;
+        this.pump();
+      },
+      Math.min(MAX_TIMER_DELAY_MS, Math.max(1, waitMs)),
+    );
   }
 
   /** Tells the listeners (task-log writes the outcome's line); a dead-lettered message's error line was written by TaskRequest. */
@@ -306,7 +315,11 @@ export class Worker<Host extends WorkerHost = WorkerHost> extends EventEmitter<W
   }
 
   /** Moves a delivery that must not run to its dead-letter queue (requeued if even that fails). */
-  private refuse(delivery: Delivery, error: unknown, reason: string = error instanceof InvalidMessageError ? error.reason : 'decode'): void {
+  private refuse(
+    delivery: Delivery,
+    error: unknown,
+    reason: string = error instanceof InvalidMessageError ? error.reason : 'decode',
+  ): void {
     const text = errorMessageText(error, MAX_DEAD_LETTER_ERROR_CHARS);
     const id = delivery.properties.correlationId ?? '?';
     this.logger.error(`Message ${id} from ${delivery.queue} dead-lettered (${reason}): ${text}`);

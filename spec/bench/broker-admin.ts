@@ -2,10 +2,7 @@
 import { connect } from 'amqplib';
 
 /** Declares the given queues on a short-lived connection. */
-export async function declareQueues(
-  url: string,
-  queues: Array<{ name: string; durable: boolean }>,
-): Promise<void> {
+export async function declareQueues(url: string, queues: Array<{ name: string; durable: boolean }>): Promise<void> {
   const connection = await connect(url);
   try {
     const channel = await connection.createChannel();

@@ -28,7 +28,8 @@ export interface CeleriacBenchConfig {
 }
 
 export function createBenchApp(
-  config: Pick<CeleriacBenchConfig, 'amqpUrl' | 'backendUrl' | 'queue'> & Partial<Pick<CeleriacBenchConfig, 'maxUnconfirmedPublishes' | 'taskDeliveryMode'>>,
+  config: Pick<CeleriacBenchConfig, 'amqpUrl' | 'backendUrl' | 'queue'> &
+    Partial<Pick<CeleriacBenchConfig, 'maxUnconfirmedPublishes' | 'taskDeliveryMode'>>,
 ) {
   const app = createApp({
     name: 'bench',

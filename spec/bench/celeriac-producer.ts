@@ -90,7 +90,10 @@ child.run(async () => {
   }
 
   if (mode === 'chord') {
-    const warm = await chord(Array.from({ length: WARM_CHORD_SIZE }, (_, i) => noop.s(i)), sum.s()).applyAsync();
+    const warm = await chord(
+      Array.from({ length: WARM_CHORD_SIZE }, (_, i) => noop.s(i)),
+      sum.s(),
+    ).applyAsync();
     await warm.get({ timeout: resultTimeoutMs });
   }
 

@@ -34,7 +34,17 @@ import { LATENCY_TASKS, LATENCY_WARMUP } from './raw-floor.js';
 import { LATENESS_BY_TENTH } from './measure.js';
 import type { CeleriacProducerConfig } from './celeriac-producer.js';
 import type { CeleriacWorkerConfig } from './celeriac-worker.js';
-import { rate, redisUrlOf, result, runTogether, uniqueQueue, WARMUP_TASKS, type BenchOptions, type Scenario, type ScenarioResult } from './scenario.js';
+import {
+  rate,
+  redisUrlOf,
+  result,
+  runTogether,
+  uniqueQueue,
+  WARMUP_TASKS,
+  type BenchOptions,
+  type Scenario,
+  type ScenarioResult,
+} from './scenario.js';
 
 /** Chord header size: min(--n, this). */
 export const CHORD_TASKS = 10_000;
@@ -65,7 +75,10 @@ async function runCeleriac(scenario: string, variant: Variant, options: BenchOpt
   // The worker runs the warm-up, then: a chord's group and chord (2N + 1), or N tasks.
   const expected = mode === 'chord' ? warmup + WARM_CHORD_SIZE + 1 + 2 * n + 1 : warmup + n;
   const producerConfig = {
-    ...base, mode: mode === 'consume' ? 'publish' : mode, resultTimeoutMs: options.timeoutMs, windowMs: options.windowMs,
+    ...base,
+    mode: mode === 'consume' ? 'publish' : mode,
+    resultTimeoutMs: options.timeoutMs,
+    windowMs: options.windowMs,
   } satisfies CeleriacProducerConfig;
   const workerConfig = {
     ...base,
@@ -87,7 +100,9 @@ async function runCeleriac(scenario: string, variant: Variant, options: BenchOpt
           seconds: (w.report.finishedAt - w.report.startedAt) / 1000,
           worker: w.stats,
           ...w.serviceCpu,
-          notes: [`timed from the worker's first delivery to its last task done; the warm-up's ${warmup} tasks are drained too (as in floor-consume)`],
+          notes: [
+            `timed from the worker's first delivery to its last task done; the warm-up's ${warmup} tasks are drained too (as in floor-consume)`,
+          ],
         });
       }
       if (mode === 'publish') {
@@ -130,7 +145,11 @@ async function runCeleriac(scenario: string, variant: Variant, options: BenchOpt
           producer: p.stats,
           ...p.serviceCpu,
           worker: w.stats,
-          notes: [`countdowns spread over ${Math.round(options.windowMs / 1000)} s; latency columns = start − due time`, `${LATENESS_BY_TENTH}: ${lateness}`, rssNote],
+          notes: [
+            `countdowns spread over ${Math.round(options.windowMs / 1000)} s; latency columns = start − due time`,
+            `${LATENESS_BY_TENTH}: ${lateness}`,
+            rssNote,
+          ],
         });
       }
       return result(scenario, {
@@ -188,24 +207,36 @@ export const celeriacScenarios: Scenario[] = [
   },
   {
     name: 'celeriac-rpc-latency',
-    description: 'celeriac-latency with backend rpc:// (the result comes back through RabbitMQ, as the floor\'s reply does)',
+    description: "celeriac-latency with backend rpc:// (the result comes back through RabbitMQ, as the floor's reply does)",
     floor: 'floor-latency',
-    run: (options) => runCeleriac('celeriac-rpc-latency', { mode: 'latency', backendUrl: 'rpc://', n: (o) => Math.min(o.n, LATENCY_TASKS) }, options),
+    run: (options) =>
+      runCeleriac('celeriac-rpc-latency', { mode: 'latency', backendUrl: 'rpc://', n: (o) => Math.min(o.n, LATENCY_TASKS) }, options),
   },
   {
     name: 'celeriac-countdown',
     description: 'celeriac: N applyAsync(countdown spread over --window, ignoreResult); due → start error, worker RSS',
     optIn: true,
-    run: (options) => runCeleriac('celeriac-countdown', { mode: 'countdown' }, { ...options, timeoutMs: Math.max(options.timeoutMs, options.windowMs + 120_000) }),
+    run: (options) =>
+      runCeleriac(
+        'celeriac-countdown',
+        { mode: 'countdown' },
+        { ...options, timeoutMs: Math.max(options.timeoutMs, options.windowMs + 120_000) },
+      ),
   },
   {
     name: 'celeriac-chord-10k-redis',
     description: `celeriac, redis://: group of min(N, ${CHORD_TASKS.toLocaleString('en-US')}) no-ops, then a chord of them + sum body`,
-    run: (options) => runCeleriac('celeriac-chord-10k-redis', { mode: 'chord', backendUrl: redisUrlOf(options), n: (o) => Math.min(o.n, CHORD_TASKS) }, options),
+    run: (options) =>
+      runCeleriac(
+        'celeriac-chord-10k-redis',
+        { mode: 'chord', backendUrl: redisUrlOf(options), n: (o) => Math.min(o.n, CHORD_TASKS) },
+        options,
+      ),
   },
   {
     name: 'celeriac-chord-10k-rpc',
     description: `celeriac, rpc://: group of min(N, ${CHORD_TASKS.toLocaleString('en-US')}) no-ops, then a chord of them + sum body`,
-    run: (options) => runCeleriac('celeriac-chord-10k-rpc', { mode: 'chord', backendUrl: 'rpc://', n: (o) => Math.min(o.n, CHORD_TASKS) }, options),
+    run: (options) =>
+      runCeleriac('celeriac-chord-10k-rpc', { mode: 'chord', backendUrl: 'rpc://', n: (o) => Math.min(o.n, CHORD_TASKS) }, options),
   },
 ];

@@ -80,7 +80,10 @@ child.run(async () => {
         finishedAt: now(),
         count: config.n,
         latency: config.measureDueError ? summarizeLatency(dueErrors.subarray(0, timed)) : undefined,
-        extra: { ...rss?.figures, ...(config.measureDueError ? { [LATENESS_BY_TENTH]: latenessByTenth(dueErrors.subarray(0, timed)) } : {}) },
+        extra: {
+          ...rss?.figures,
+          ...(config.measureDueError ? { [LATENESS_BY_TENTH]: latenessByTenth(dueErrors.subarray(0, timed)) } : {}),
+        },
       });
     }
   });

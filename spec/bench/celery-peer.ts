@@ -59,8 +59,26 @@ child.run(async () => {
   const env = { ...process.env, CELERY_PEER_CONFIG: JSON.stringify(config), PYTHONUNBUFFERED: '1' };
   const args =
     config.role === 'worker'
-      ? ['-m', 'celery', '-A', 'celery_peer', 'worker', '-Q', config.queue, '-c', String(config.concurrency), '-P', 'prefork', '-l', 'WARNING',
-        '--without-gossip', '--without-mingle', '--without-heartbeat', '-n', `peer-${randomBytes(4).toString('hex')}@%h`]
+      ? [
+          '-m',
+          'celery',
+          '-A',
+          'celery_peer',
+          'worker',
+          '-Q',
+          config.queue,
+          '-c',
+          String(config.concurrency),
+          '-P',
+          'prefork',
+          '-l',
+          'WARNING',
+          '--without-gossip',
+          '--without-mingle',
+          '--without-heartbeat',
+          '-n',
+          `peer-${randomBytes(4).toString('hex')}@%h`,
+        ]
       : ['celery_peer.py', 'producer'];
   // A process group of its own, so stopping it stops the prefork pool too. (celery_peer.py
   // asks Linux to end it should this driver be killed before it could.)
@@ -84,7 +102,12 @@ child.run(async () => {
     // The whole line: its newline says the JSON is complete.
     const [, json] = await peer.waitFor(/REPORT (\{.*\})\n/, config.resultTimeoutMs);
     const report = JSON.parse(json!) as { startedAt: number; finishedAt: number; count: number; latencies: number[] };
-    child.finished({ startedAt: report.startedAt, finishedAt: report.finishedAt, count: report.count, latency: summarizeLatency(Float64Array.from(report.latencies)) });
+    child.finished({
+      startedAt: report.startedAt,
+      finishedAt: report.finishedAt,
+      count: report.count,
+      latency: summarizeLatency(Float64Array.from(report.latencies)),
+    });
   }
   await child.stopped(() => meter.stats());
   stopping = true;

@@ -24,7 +24,16 @@ import type { IdleAppEnv } from './celeriac-idle-app.js';
 import { megabytes, readMemory, type MemorySample } from './proc-memory.js';
 import { withQueues } from './raw-floor.js';
 import type { RawIdleConsumerConfig } from './raw-idle-consumer.js';
-import { prefetchOf, result, SETUP_TIMEOUT_MS, uniqueQueue, type BenchOptions, type IdleMemory, type Scenario, type ScenarioResult } from './scenario.js';
+import {
+  prefetchOf,
+  result,
+  SETUP_TIMEOUT_MS,
+  uniqueQueue,
+  type BenchOptions,
+  type IdleMemory,
+  type Scenario,
+  type ScenarioResult,
+} from './scenario.js';
 
 /** From the consumer's appearance to the first sample: startup garbage collected, lazy setup done. */
 const SETTLE_MS = 10_000;
@@ -147,7 +156,10 @@ const floorIdle: Scenario = {
     const queue = uniqueQueue('floor-idle');
     const config = { url: options.amqpUrl, queue, prefetch: prefetchOf(options) } satisfies RawIdleConsumerConfig;
     return withQueues(options, [{ name: queue, durable: true }], async () =>
-      idleResult('floor-idle', await measureIdle('floor-idle consumer', [here('raw-idle-consumer.js'), JSON.stringify(config)], {}, queue, options)),
+      idleResult(
+        'floor-idle',
+        await measureIdle('floor-idle consumer', [here('raw-idle-consumer.js'), JSON.stringify(config)], {}, queue, options),
+      ),
     );
   },
 };

@@ -25,7 +25,17 @@ import type { BullmqWorkerConfig } from './bullmq-worker.js';
 import type { CeleryPeerConfig } from './celery-peer.js';
 import { withChildren } from './child.js';
 import { LATENCY_TASKS, LATENCY_WARMUP } from './raw-floor.js';
-import { redisUrlOf, result, runTogether, uniqueQueue, WARMUP_TASKS, type BenchOptions, type ChildRun, type Scenario, type ScenarioResult } from './scenario.js';
+import {
+  redisUrlOf,
+  result,
+  runTogether,
+  uniqueQueue,
+  WARMUP_TASKS,
+  type BenchOptions,
+  type ChildRun,
+  type Scenario,
+  type ScenarioResult,
+} from './scenario.js';
 
 /** peer-celery-roundtrip: min(--n, this) tasks. */
 const CELERY_TASKS = 5_000;
@@ -49,8 +59,16 @@ async function runBullmq(scenario: string, mode: 'roundtrip' | 'latency', option
   const base = { redisUrl: redisUrlOf(options), queue: `bench-${scenario}-${randomBytes(4).toString('hex')}`, n, warmup };
   try {
     return await withChildren(options.onProgress, async (spawn) => {
-      const worker = spawn('bullmq-worker.js', { ...base, concurrency: options.concurrency, expected: warmup + n } satisfies BullmqWorkerConfig, `${scenario} worker`);
-      const producer = spawn('bullmq-producer.js', { ...base, mode, resultTimeoutMs: options.timeoutMs } satisfies BullmqProducerConfig, `${scenario} producer`);
+      const worker = spawn(
+        'bullmq-worker.js',
+        { ...base, concurrency: options.concurrency, expected: warmup + n } satisfies BullmqWorkerConfig,
+        `${scenario} worker`,
+      );
+      const producer = spawn(
+        'bullmq-producer.js',
+        { ...base, mode, resultTimeoutMs: options.timeoutMs } satisfies BullmqProducerConfig,
+        `${scenario} producer`,
+      );
       const [w, p] = await runTogether([worker, producer], options.timeoutMs);
       return roundTripResult(scenario, n, w, p, 'BullMQ keeps its jobs in Redis: its broker cost is in the redis column');
     });

@@ -35,7 +35,10 @@ export async function withQueues<T>(
     await declareQueues(options.amqpUrl, queues);
     return await body();
   } finally {
-    await deleteQueues(options.amqpUrl, queues.map((q) => q.name));
+    await deleteQueues(
+      options.amqpUrl,
+      queues.map((q) => q.name),
+    );
   }
 }
 
@@ -55,26 +58,51 @@ function replyScenario(name: 'floor-roundtrip' | 'floor-latency', options: Bench
   const warmup = name === 'floor-latency' ? LATENCY_WARMUP : WARMUP_TASKS;
   // Results are transient on a non-durable queue, as with Celery's rpc backend.
   const replyQueue = `${queue}.replies`;
-  return withQueues(options, [{ name: queue, durable: true }, { name: replyQueue, durable: false }], () =>
-    withChildren(options.onProgress, async (spawn) => {
-      const consumer = spawn(CONSUMER, {
-        url: options.amqpUrl, mode: 'reply', queue, n, warmup, prefetch: prefetchOf(options), subscribeOnGo: false,
-      } satisfies RawConsumerConfig, `${name} consumer`);
-      const producer = spawn(PRODUCER, {
-        url: options.amqpUrl, mode: name === 'floor-latency' ? 'latency' : 'roundtrip', queue, replyQueue, n, warmup,
-      } satisfies RawProducerConfig, `${name} producer`);
-      const [c, p] = await runTogether([consumer, producer], options.timeoutMs);
-      const publishMs = Number(p.report.extra?.publishSeconds) * 1000;
-      return result(name, {
-        tasks: n,
-        seconds: (p.report.finishedAt - p.report.startedAt) / 1000,
-        latency: p.report.latency,
-        producer: p.stats,
-        ...p.serviceCpu,
-        worker: c.stats,
-        notes: name === 'floor-roundtrip' ? [`publishing alone took ${Math.round(publishMs)} ms (${rate(n, publishMs)})`] : [],
-      });
-    }),
+  return withQueues(
+    options,
+    [
+      { name: queue, durable: true },
+      { name: replyQueue, durable: false },
+    ],
+    () =>
+      withChildren(options.onProgress, async (spawn) => {
+        const consumer = spawn(
+          CONSUMER,
+          {
+            url: options.amqpUrl,
+            mode: 'reply',
+            queue,
+            n,
+            warmup,
+            prefetch: prefetchOf(options),
+            subscribeOnGo: false,
+          } satisfies RawConsumerConfig,
+          `${name} consumer`,
+        );
+        const producer = spawn(
+          PRODUCER,
+          {
+            url: options.amqpUrl,
+            mode: name === 'floor-latency' ? 'latency' : 'roundtrip',
+            queue,
+            replyQueue,
+            n,
+            warmup,
+          } satisfies RawProducerConfig,
+          `${name} producer`,
+        );
+        const [c, p] = await runTogether([consumer, producer], options.timeoutMs);
+        const publishMs = Number(p.report.extra?.publishSeconds) * 1000;
+        return result(name, {
+          tasks: n,
+          seconds: (p.report.finishedAt - p.report.startedAt) / 1000,
+          latency: p.report.latency,
+          producer: p.stats,
+          ...p.serviceCpu,
+          worker: c.stats,
+          notes: name === 'floor-roundtrip' ? [`publishing alone took ${Math.round(publishMs)} ms (${rate(n, publishMs)})`] : [],
+        });
+      }),
   );
 }
 
@@ -97,12 +125,30 @@ const oneway: Scenario = {
     const queue = uniqueQueue('floor-oneway');
     return withQueues(options, [{ name: queue, durable: true }], () =>
       withChildren(options.onProgress, async (spawn) => {
-        const consumer = spawn(CONSUMER, {
-          url: options.amqpUrl, mode: 'ack', queue, n: options.n, warmup: WARMUP_TASKS, prefetch: prefetchOf(options), subscribeOnGo: false,
-        } satisfies RawConsumerConfig, 'floor-oneway consumer');
-        const producer = spawn(PRODUCER, {
-          url: options.amqpUrl, mode: 'publish', queue, n: options.n, warmup: WARMUP_TASKS,
-        } satisfies RawProducerConfig, 'floor-oneway producer');
+        const consumer = spawn(
+          CONSUMER,
+          {
+            url: options.amqpUrl,
+            mode: 'ack',
+            queue,
+            n: options.n,
+            warmup: WARMUP_TASKS,
+            prefetch: prefetchOf(options),
+            subscribeOnGo: false,
+          } satisfies RawConsumerConfig,
+          'floor-oneway consumer',
+        );
+        const producer = spawn(
+          PRODUCER,
+          {
+            url: options.amqpUrl,
+            mode: 'publish',
+            queue,
+            n: options.n,
+            warmup: WARMUP_TASKS,
+          } satisfies RawProducerConfig,
+          'floor-oneway producer',
+        );
         const [c, p] = await runTogether([consumer, producer], options.timeoutMs);
         const publishMs = Number(p.report.extra?.publishSeconds) * 1000;
         // First publish → last ack at the broker; instants from two processes, one clock.
@@ -126,9 +172,17 @@ const publishOnly: Scenario = {
     const queue = uniqueQueue('floor-publish');
     return withQueues(options, [{ name: queue, durable: true }], () =>
       withChildren(options.onProgress, async (spawn) => {
-        const producer = spawn(PRODUCER, {
-          url: options.amqpUrl, mode: 'publish', queue, n: options.n, warmup: WARMUP_TASKS,
-        } satisfies RawProducerConfig, 'floor-publish producer');
+        const producer = spawn(
+          PRODUCER,
+          {
+            url: options.amqpUrl,
+            mode: 'publish',
+            queue,
+            n: options.n,
+            warmup: WARMUP_TASKS,
+          } satisfies RawProducerConfig,
+          'floor-publish producer',
+        );
         const [p] = await runTogether([producer], options.timeoutMs);
         return result('floor-publish', {
           tasks: options.n,
@@ -148,13 +202,31 @@ const consumeOnly: Scenario = {
     const queue = uniqueQueue('floor-consume');
     return withQueues(options, [{ name: queue, durable: true }], () =>
       withChildren(options.onProgress, async (spawn) => {
-        const loader = spawn(PRODUCER, {
-          url: options.amqpUrl, mode: 'publish', queue, n: options.n, warmup: WARMUP_TASKS,
-        } satisfies RawProducerConfig, 'floor-consume preload');
+        const loader = spawn(
+          PRODUCER,
+          {
+            url: options.amqpUrl,
+            mode: 'publish',
+            queue,
+            n: options.n,
+            warmup: WARMUP_TASKS,
+          } satisfies RawProducerConfig,
+          'floor-consume preload',
+        );
         await runTogether([loader], options.timeoutMs);
-        const consumer = spawn(CONSUMER, {
-          url: options.amqpUrl, mode: 'ack', queue, n: options.n, warmup: WARMUP_TASKS, prefetch: prefetchOf(options), subscribeOnGo: true,
-        } satisfies RawConsumerConfig, 'floor-consume consumer');
+        const consumer = spawn(
+          CONSUMER,
+          {
+            url: options.amqpUrl,
+            mode: 'ack',
+            queue,
+            n: options.n,
+            warmup: WARMUP_TASKS,
+            prefetch: prefetchOf(options),
+            subscribeOnGo: true,
+          } satisfies RawConsumerConfig,
+          'floor-consume consumer',
+        );
         const [c] = await runTogether([consumer], options.timeoutMs);
         return result('floor-consume', {
           tasks: options.n,

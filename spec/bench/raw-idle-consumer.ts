@@ -19,9 +19,13 @@ const { url, queue, prefetch } = JSON.parse(process.argv[2] ?? '{}') as RawIdleC
 const connection = await connect(url, { noDelay: true });
 const channel = await connection.createChannel();
 await channel.prefetch(prefetch);
-await channel.consume(queue, (message) => {
-  if (message) channel.ack(message);
-}, { noAck: false });
+await channel.consume(
+  queue,
+  (message) => {
+    if (message) channel.ack(message);
+  },
+  { noAck: false },
+);
 
 process.once('SIGTERM', () => {
   void connection.close().finally(() => process.exit(0));

@@ -117,22 +117,30 @@ child.run(async () => {
   /** Publishes `count` tasks and resolves when all are confirmed and (roundtrip) replied to. */
   const batch = (count: number, onPublished: (i: number) => void, onReplied: (i: number, at: number) => void) => {
     let replies = 0;
-    const allReplies = replyTo && count > 0
-      ? new Promise<void>((resolve) => {
-          onReply = (i, at) => {
-            onReplied(i, at);
-            if (++replies === count) resolve();
-          };
-        })
-      : Promise.resolve();
-    const publishing = publishPipelined(channel, queue, count, (i, id) => {
-      onPublished(i);
-      if (replyTo) awaitingReply.set(id, i);
-    }, replyTo);
+    const allReplies =
+      replyTo && count > 0
+        ? new Promise<void>((resolve) => {
+            onReply = (i, at) => {
+              onReplied(i, at);
+              if (++replies === count) resolve();
+            };
+          })
+        : Promise.resolve();
+    const publishing = publishPipelined(
+      channel,
+      queue,
+      count,
+      (i, id) => {
+        onPublished(i);
+        if (replyTo) awaitingReply.set(id, i);
+      },
+      replyTo,
+    );
     const confirmed = publishing.done.then(now);
     const finished = Promise.all([confirmed, allReplies]).then(([confirmedAt]) => ({ confirmedAt, finishedAt: now() }));
     return {
-      status: () => `published ${publishing.published()}/${count}, confirmed ${publishing.confirmed()}${replyTo ? `, replies ${replies}` : ''}`,
+      status: () =>
+        `published ${publishing.published()}/${count}, confirmed ${publishing.confirmed()}${replyTo ? `, replies ${replies}` : ''}`,
       done: Promise.race([finished, replyFailure]),
     };
   };
@@ -142,9 +150,13 @@ child.run(async () => {
     for (let i = 0; i < count; i++) {
       const at = now();
       let repliedAt = 0;
-      await batch(1, () => undefined, (_, replied) => {
-        repliedAt = replied;
-      }).done;
+      await batch(
+        1,
+        () => undefined,
+        (_, replied) => {
+          repliedAt = replied;
+        },
+      ).done;
       if (latency) latency[i] = repliedAt - at;
       onDone();
     }
@@ -153,7 +165,12 @@ child.run(async () => {
   // Warm-up, not measured: the first messages through amqplib and the broker's queue process
   // (latency mode: the one-at-a-time path itself, see LATENCY_WARMUP).
   if (mode === 'latency') await oneAtATime(warmup);
-  else await batch(warmup, () => undefined, () => undefined).done;
+  else
+    await batch(
+      warmup,
+      () => undefined,
+      () => undefined,
+    ).done;
 
   const sentAt = new Float64Array(n);
   const latency = new Float64Array(n);

@@ -43,19 +43,52 @@ const names = scenarios.map((s) => s.name);
 const argv = yargs(hideBin(process.argv))
   .scriptName('npm run bench --')
   .usage('$0 [options]\n\nScenarios:\n' + scenarios.map((s) => `  ${s.name.padEnd(26)}${s.description}`).join('\n'))
-  .option('scenario', { alias: 's', type: 'string', array: true, choices: names, describe: `Scenario to run (repeatable; default: all but the peers and ${scenarios.filter((s) => s.optIn).map((s) => s.name).join(', ')})` })
-  .option('peers', { type: 'boolean', default: false, describe: 'Also run the peer scenarios (BullMQ, Python Celery), or with --scenario add them to those named' })
+  .option('scenario', {
+    alias: 's',
+    type: 'string',
+    array: true,
+    choices: names,
+    describe: `Scenario to run (repeatable; default: all but the peers and ${scenarios
+      .filter((s) => s.optIn)
+      .map((s) => s.name)
+      .join(', ')})`,
+  })
+  .option('peers', {
+    type: 'boolean',
+    default: false,
+    describe: 'Also run the peer scenarios (BullMQ, Python Celery), or with --scenario add them to those named',
+  })
   .option('n', { type: 'number', default: 20_000, describe: 'Tasks per scenario' })
   .option('repeat', { type: 'number', default: 1, describe: 'Rounds of all selected scenarios; the median run of each is shown' })
   .option('json', { type: 'string', describe: 'Also write the results to this JSON file' })
-  .option('floor', { type: 'boolean', default: true, describe: 'Run the floor of each selected celeriac scenario too (--no-floor to skip)' })
+  .option('floor', {
+    type: 'boolean',
+    default: true,
+    describe: 'Run the floor of each selected celeriac scenario too (--no-floor to skip)',
+  })
   .option('concurrency', { type: 'number', default: 4, describe: 'celeriac worker concurrency' })
-  .option('prefetch-multiplier', { type: 'number', default: 16, describe: 'Prefetch = concurrency × this, for celeriac and the floor consumer alike' })
+  .option('prefetch-multiplier', {
+    type: 'number',
+    default: 16,
+    describe: 'Prefetch = concurrency × this, for celeriac and the floor consumer alike',
+  })
   .option('amqp-url', { type: 'string', default: process.env.CELERIAC_BROKER_URL ?? 'amqp://guest:guest@127.0.0.1:5672' })
-  .option('backend', { type: 'string', default: process.env.CELERIAC_RESULT_BACKEND ?? 'redis://127.0.0.1:6379/0', describe: 'Result backend of the celeriac scenarios' })
+  .option('backend', {
+    type: 'string',
+    default: process.env.CELERIAC_RESULT_BACKEND ?? 'redis://127.0.0.1:6379/0',
+    describe: 'Result backend of the celeriac scenarios',
+  })
   .option('timeout', { type: 'number', default: 300, describe: 'Seconds a scenario may take' })
-  .option('max-unconfirmed-publishes', { type: 'number', describe: "celeriac's app option maxUnconfirmedPublishes (default: none, no limit); the floors are not limited" })
-  .option('task-delivery-mode', { type: 'string', choices: DELIVERY_MODES, default: 'persistent', describe: "celeriac's app option taskDeliveryMode; the floors' messages stay persistent" })
+  .option('max-unconfirmed-publishes', {
+    type: 'number',
+    describe: "celeriac's app option maxUnconfirmedPublishes (default: none, no limit); the floors are not limited",
+  })
+  .option('task-delivery-mode', {
+    type: 'string',
+    choices: DELIVERY_MODES,
+    default: 'persistent',
+    describe: "celeriac's app option taskDeliveryMode; the floors' messages stay persistent",
+  })
   .option('window', { type: 'string', default: '1h', describe: 'celeriac-countdown: spread the countdowns over this long (e.g. 60s, 1h)' })
   .option('cpu-prof', { type: 'string', describe: 'Write a V8 CPU profile of every producer and worker process into this directory' })
   .check((a) => {
@@ -66,7 +99,8 @@ const argv = yargs(hideBin(process.argv))
       throw new Error('--prefetch-multiplier must be a positive integer');
     }
     const window = a['max-unconfirmed-publishes'];
-    if (window !== undefined && (!Number.isInteger(window) || window < 1)) throw new Error('--max-unconfirmed-publishes must be a positive integer');
+    if (window !== undefined && (!Number.isInteger(window) || window < 1))
+      throw new Error('--max-unconfirmed-publishes must be a positive integer');
     return true;
   })
   .strict()
@@ -146,7 +180,19 @@ function roundOrder(selected: Scenario[], round: number): Scenario[] {
 }
 
 function table(results: ScenarioResult[], runs: Map<string, RoundResult[]>, failures: Array<{ name: string; error: string }>): string {
-  const header = ['scenario', 'tasks/s', 'vs floor', 'p50 ms', 'p99 ms', 'cpu ms/task prod', 'cpu ms/task wrk', 'cpu ms/task broker', 'cpu ms/task redis', 'rss MB prod', 'rss MB wrk'];
+  const header = [
+    'scenario',
+    'tasks/s',
+    'vs floor',
+    'p50 ms',
+    'p99 ms',
+    'cpu ms/task prod',
+    'cpu ms/task wrk',
+    'cpu ms/task broker',
+    'cpu ms/task redis',
+    'rss MB prod',
+    'rss MB wrk',
+  ];
   const rows = results.map((r) => [
     r.name,
     r.idle ? '-' : Math.round(r.tasksPerSecond).toLocaleString('en-US'),
@@ -163,7 +209,10 @@ function table(results: ScenarioResult[], runs: Map<string, RoundResult[]>, fail
   for (const f of failures) rows.push([f.name, 'FAILED', ...header.slice(2).map(() => '')]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
   const line = (cells: string[]): string =>
-    cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ').trimEnd();
+    cells
+      .map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i])))
+      .join('  ')
+      .trimEnd();
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
@@ -174,11 +223,20 @@ function chordTable(results: ScenarioResult[]): string | null {
   const header = ['chord scenario', 'header N', 'group wall s', 'chord wall s', 'chord overhead s'];
   const rows = chords.map((r) => {
     const c = r.chord!;
-    return [r.name, c.size.toLocaleString('en-US'), fixed(c.groupSeconds, 2), fixed(c.chordSeconds, 2), fixed(c.chordSeconds - c.groupSeconds, 2)];
+    return [
+      r.name,
+      c.size.toLocaleString('en-US'),
+      fixed(c.groupSeconds, 2),
+      fixed(c.chordSeconds, 2),
+      fixed(c.chordSeconds - c.groupSeconds, 2),
+    ];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
   const line = (cells: string[]): string =>
-    cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ').trimEnd();
+    cells
+      .map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i])))
+      .join('  ')
+      .trimEnd();
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
@@ -188,7 +246,9 @@ function idleOverFloor(result: ScenarioResult, results: ScenarioResult[]): strin
   if (!result.idle || !floor) return [];
   const [own, base] = [result.idle.median, floor.median];
   const over = (kb: number): string => `${kb < 0 ? '' : '+'}${megabytes(kb)}`;
-  return [`idle RSS MB median ${over(own.rssKb - base.rssKb)} over ${result.floor} (anon ${over(own.anonKb - base.anonKb)}, file ${over(own.fileKb - base.fileKb)})`];
+  return [
+    `idle RSS MB median ${over(own.rssKb - base.rssKb)} over ${result.floor} (anon ${over(own.anonKb - base.anonKb)}, file ${over(own.fileKb - base.fileKb)})`,
+  ];
 }
 
 /** What --repeat ranks a scenario's runs by: throughput, or an idle scenario's median RSS. */
@@ -202,7 +262,10 @@ function medianRun(runsOfOne: ScenarioResult[]): ScenarioResult {
   const median = sorted[Math.floor((sorted.length - 1) / 2)];
   if (sorted.length === 1) return median;
   const range = `${rankText(sorted[0])}–${rankText(sorted[sorted.length - 1])}`;
-  return { ...median, notes: [`median of ${sorted.length} runs; ${median.idle ? 'idle RSS MB median' : 'tasks/s'} ranged ${range}`, ...median.notes] };
+  return {
+    ...median,
+    notes: [`median of ${sorted.length} runs; ${median.idle ? 'idle RSS MB median' : 'tasks/s'} ranged ${range}`, ...median.notes],
+  };
 }
 
 // --- main ----------------------------------------------------------------------------------
@@ -262,7 +325,9 @@ async function main(): Promise<number> {
   const results = [...runs.values()].filter((r) => r.length > 0).map(medianRun);
 
   process.stdout.write(
-    `\nn=${meta.n}${argv.repeat > 1 ? ` (median of ${argv.repeat})` : ''}, prefetch=${meta.prefetch}, ${meta.broker}, node ${meta.node}, ${meta.cpus}\n\n` + table(results, runs, failures) + '\n',
+    `\nn=${meta.n}${argv.repeat > 1 ? ` (median of ${argv.repeat})` : ''}, prefetch=${meta.prefetch}, ${meta.broker}, node ${meta.node}, ${meta.cpus}\n\n` +
+      table(results, runs, failures) +
+      '\n',
   );
   const chords = chordTable(results);
   if (chords) process.stdout.write(`\n${chords}\n`);

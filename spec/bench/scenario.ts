@@ -108,10 +108,7 @@ export interface ChildRun {
  * for every report, then stops all and collects their stats. Returns reports and stats in the
  * children's order.
  */
-export async function runTogether(
-  children: BenchChild[],
-  timeoutMs: number,
-): Promise<ChildRun[]> {
+export async function runTogether(children: BenchChild[], timeoutMs: number): Promise<ChildRun[]> {
   await Promise.all(children.map((child) => child.ready(SETUP_TIMEOUT_MS)));
   const services = serviceCpuMeter();
   for (const child of children) child.send({ type: 'go' });

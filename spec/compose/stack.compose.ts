@@ -6,7 +6,23 @@ import { parse } from 'yaml';
 import { chain, chord, createApp, group, type App } from '../../lib/index.js';
 import { AMQP_URL, REDIS_URL } from '../support/apps.js';
 import { Workload } from '../support/loss-checker.js';
-import { LEDGER, ROOT, SPEC_APP, clearLedger, compose, composeEnv, containers, docker, ensureWorkers, inspect, logs, phase, ready, until, workersReady } from './support/stack.js';
+import {
+  LEDGER,
+  ROOT,
+  SPEC_APP,
+  clearLedger,
+  compose,
+  composeEnv,
+  containers,
+  docker,
+  ensureWorkers,
+  inspect,
+  logs,
+  phase,
+  ready,
+  until,
+  workersReady,
+} from './support/stack.js';
 
 /**
  * The docker-compose deployment, up for real: docker/docker-compose.yml with the test profile
@@ -41,7 +57,14 @@ describe('docker-compose deployment', () => {
       await compose(['up', '-d']);
       await workersReady(1);
     });
-    producer = createApp({ name: 'compose-producer', broker: AMQP_URL, backend: REDIS_URL, brokerConnectionMaxRetries: null, brokerConnectionMaxDelay: '2s', logLevel: 'silent' });
+    producer = createApp({
+      name: 'compose-producer',
+      broker: AMQP_URL,
+      backend: REDIS_URL,
+      brokerConnectionMaxRetries: null,
+      brokerConnectionMaxDelay: '2s',
+      logLevel: 'silent',
+    });
   });
 
   after(async () => {
@@ -50,7 +73,14 @@ describe('docker-compose deployment', () => {
   });
 
   it('the test profile keeps the shipped commands, health checks, restart policies and dependencies, but for the port flags', () => {
-    type Service = { command?: string[]; healthcheck?: unknown; restart?: string; depends_on?: unknown; init?: boolean; stop_grace_period?: string };
+    type Service = {
+      command?: string[];
+      healthcheck?: unknown;
+      restart?: string;
+      depends_on?: unknown;
+      init?: boolean;
+      stop_grace_period?: string;
+    };
     const read = (file: string) => parse(readFileSync(new URL(file, `file://${ROOT}`), 'utf8')) as { services: Record<string, Service> };
     const shipped = read('docker/docker-compose.yml').services;
     const test = read('docker/compose.test.yml').services;
@@ -58,15 +88,19 @@ describe('docker-compose deployment', () => {
     // Redis: the shipped command (its persistence) with the test's address added.
     assert.deepEqual(test.redis!.command, [...shipped.redis!.command!, '--bind', '127.0.0.1', '--port', '6389']);
     // Workers: the shipped command, metrics on a free port instead of 9808 (replicas share the host's ports).
-    assert.deepEqual(test.worker!.command, shipped.worker!.command!.map((arg) => (arg === '9808' ? '0' : arg)));
+    assert.deepEqual(
+      test.worker!.command,
+      shipped.worker!.command!.map((arg) => (arg === '9808' ? '0' : arg)),
+    );
     for (const [name, service] of Object.entries(test)) {
-      for (const key of ['restart', 'depends_on', 'init', 'stop_grace_period'] as const) assert.equal(service[key], undefined, `compose.test.yml overrides ${name}.${key}`);
+      for (const key of ['restart', 'depends_on', 'init', 'stop_grace_period'] as const)
+        assert.equal(service[key], undefined, `compose.test.yml overrides ${name}.${key}`);
       if (name !== 'redis') assert.equal(service.healthcheck, undefined, `compose.test.yml overrides ${name}'s health check`);
       if (name !== 'redis' && name !== 'worker') assert.equal(service.command, undefined, `compose.test.yml overrides ${name}'s command`);
     }
   });
 
-  it('walkthrough: the example tasks, chain, group and chord, results in the stack\'s Redis', async () => {
+  it("walkthrough: the example tasks, chain, group and chord, results in the stack's Redis", async () => {
     await phase('walkthrough', async () => {
       process.env.CELERIAC_BROKER_URL = AMQP_URL;
       process.env.CELERIAC_RESULT_BACKEND = REDIS_URL;
@@ -94,7 +128,9 @@ describe('docker-compose deployment', () => {
 
   it("the worker's health check (celeriac inspect ping to its own node) answers inside its container", async () => {
     await phase('worker health check', async () => {
-      const shipped = parse(readFileSync(new URL('docker/docker-compose.yml', `file://${ROOT}`), 'utf8')) as { services: { worker: { healthcheck: { test: string[] } } } };
+      const shipped = parse(readFileSync(new URL('docker/docker-compose.yml', `file://${ROOT}`), 'utf8')) as {
+        services: { worker: { healthcheck: { test: string[] } } };
+      };
       const [kind, command] = shipped.services.worker.healthcheck.test as [string, string];
       assert.equal(kind, 'CMD-SHELL');
       const [id] = await containers('worker');
@@ -131,7 +167,9 @@ describe('docker-compose deployment', () => {
         assert.deepEqual(report.unexpected, []);
         assert.ok(report.executions >= 3000);
         const killed = await inspect(victim);
-        t.diagnostic(`killed container: exit code ${killed.exitCode}, running ${killed.running} (docker kill is a manual stop: the restart policy leaves it down)`);
+        t.diagnostic(
+          `killed container: exit code ${killed.exitCode}, running ${killed.running} (docker kill is a manual stop: the restart policy leaves it down)`,
+        );
       } finally {
         await workload.close();
       }
@@ -163,7 +201,9 @@ describe('docker-compose deployment', () => {
         t.diagnostic(StackWorkload.summary(report));
         assert.deepEqual(report.lost, []);
         assert.equal(report.duplicated, 0, 'no task that was running at the stop ran again');
-        t.diagnostic(`${finishedDuringStop.length} tasks finished during the stop; ${report.executions - finishedDuringStop.length} waited in the queue`);
+        t.diagnostic(
+          `${finishedDuringStop.length} tasks finished during the stop; ${report.executions - finishedDuringStop.length} waited in the queue`,
+        );
       } finally {
         await workload.close();
       }
@@ -199,7 +239,8 @@ describe('docker-compose deployment', () => {
         idByDue.set(due, id);
       }
       const dues = [...idByDue.keys()].sort((a, b) => a - b);
-      for (let i = 1; i < dues.length; i++) assert.equal(dues[i]! - dues[i - 1]!, 1000, `gap after ${new Date(dues[i - 1]!).toISOString()}`);
+      for (let i = 1; i < dues.length; i++)
+        assert.equal(dues[i]! - dues[i - 1]!, 1000, `gap after ${new Date(dues[i - 1]!).toISOString()}`);
       const ids = [...idByDue.values()];
       await until('every tick sent ran', 60_000, async () => {
         const values = await redis.mget(ids.map((id) => `celery-task-meta-${id}`));
@@ -220,16 +261,21 @@ describe('docker-compose deployment', () => {
         await until('the other beat leads (lock TTL 10 s)', 40_000, async () => /is the leader/.test(await logs(follower)));
         t.diagnostic(`the standby led ${((Date.now() - killedAt) / 1000).toFixed(1)} s after the kill`);
         await until('the new leader sends', 20_000, async () => [...(await logs(follower)).matchAll(SENT)].length >= 3);
-        const sent = [...(await logs(leader)).matchAll(SENT), ...(await logs(follower)).matchAll(SENT)].map((m) => ({ due: Date.parse(m[1]!), id: m[2]! }));
+        const sent = [...(await logs(leader)).matchAll(SENT), ...(await logs(follower)).matchAll(SENT)].map((m) => ({
+          due: Date.parse(m[1]!),
+          id: m[2]!,
+        }));
         const idByDue = new Map<number, string>();
         for (const { due, id } of sent) {
           const known = idByDue.get(due);
           assert.ok(known === undefined || known === id, `due ${new Date(due).toISOString()} was sent under two task ids`);
           idByDue.set(due, id);
         }
-        if (sent.length > idByDue.size) t.diagnostic(`${sent.length - idByDue.size} run(s) re-sent across the hand-over under the same task id`);
+        if (sent.length > idByDue.size)
+          t.diagnostic(`${sent.length - idByDue.size} run(s) re-sent across the hand-over under the same task id`);
         const dues = [...idByDue.keys()].sort((a, b) => a - b);
-        for (let i = 1; i < dues.length; i++) assert.equal(dues[i]! - dues[i - 1]!, 1000, `gap after ${new Date(dues[i - 1]!).toISOString()}`);
+        for (let i = 1; i < dues.length; i++)
+          assert.equal(dues[i]! - dues[i - 1]!, 1000, `gap after ${new Date(dues[i - 1]!).toISOString()}`);
       } finally {
         await compose(['up', '-d']); // the killed beat again (a manual stop is not restarted by the policy)
       }
@@ -243,7 +289,7 @@ describe('docker-compose deployment', () => {
       try {
         await compose(['stop', 'worker']);
         await workload.send(200, 0);
-        assert.equal(await producer.transport.messageCount('celery') >= 200, true, '200 tasks wait in the queue');
+        assert.equal((await producer.transport.messageCount('celery')) >= 200, true, '200 tasks wait in the queue');
         await compose(['down']);
         assert.deepEqual(await containers('rabbitmq', true), []);
         await compose(['up', '-d']);
@@ -266,7 +312,9 @@ describe('docker-compose deployment', () => {
     async function failingWorker(env: Record<string, string>, restarts: number): Promise<string> {
       await compose(['up', '-d', '--no-deps', 'worker'], env);
       const [id] = await containers('worker', true);
-      return until(`the worker container restarted ${restarts} times`, 60_000, async () => ((await inspect(id!)).restartCount >= restarts ? id : undefined));
+      return until(`the worker container restarted ${restarts} times`, 60_000, async () =>
+        (await inspect(id!)).restartCount >= restarts ? id : undefined,
+      );
     }
 
     after(async () => {
@@ -294,7 +342,11 @@ describe('docker-compose deployment', () => {
         await compose(['up', '-d', '--no-deps', 'worker'], { COMPOSE_SPEC_BROKER_URL: 'amqp://guest:guest@127.0.0.1:5999' });
         const [id] = await containers('worker');
         const delays = await until('five retries logged', 60_000, async () => {
-          const found = [...(await logs(id!)).matchAll(/broker amqp:\/\/guest:\*\*\*@127\.0\.0\.1:5999 unreachable \(ECONNREFUSED\); retry (\d+) in ([\d.]+)s/g)];
+          const found = [
+            ...(await logs(id!)).matchAll(
+              /broker amqp:\/\/guest:\*\*\*@127\.0\.0\.1:5999 unreachable \(ECONNREFUSED\); retry (\d+) in ([\d.]+)s/g,
+            ),
+          ];
           return found.length >= 5 ? found.map((m) => Number(m[2])) : undefined;
         });
         assert.ok(Math.max(...delays) > Math.min(...delays), `the delay grows: ${delays.join(', ')} s`);

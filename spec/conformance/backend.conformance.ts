@@ -88,11 +88,16 @@ export function describeBackendConformance(
 
     it('reads back what it stored', async () => {
       const id = randomUUID();
-      const stored = meta(id, 'SUCCESS', { sum: 5, items: [1, 'two', null] }, {
-        children: [[[randomUUID(), null], null]],
-        parent_id: randomUUID(),
-        group_id: randomUUID(),
-      });
+      const stored = meta(
+        id,
+        'SUCCESS',
+        { sum: 5, items: [1, 'two', null] },
+        {
+          children: [[[randomUUID(), null], null]],
+          parent_id: randomUUID(),
+          group_id: randomUUID(),
+        },
+      );
       await backend.storeResult(stored, context(backend));
       assert.deepEqual(await backend.getMeta(id), stored);
     });
@@ -163,7 +168,10 @@ export function describeBackendConformance(
       await backend.storeResult(meta(id, 'STARTED'), context(backend));
       const waiting = backend.waitForReady(id, { timeoutMs: WAIT_MS });
       await nextTurn();
-      await backend.storeResult(meta(id, 'RETRY', { exc_type: 'Retry', exc_message: [], exc_module: 'celery.exceptions' }), context(backend));
+      await backend.storeResult(
+        meta(id, 'RETRY', { exc_type: 'Retry', exc_message: [], exc_module: 'celery.exceptions' }),
+        context(backend),
+      );
       await backend.storeResult(meta(id, 'STARTED'), context(backend));
       await backend.storeResult(meta(id, 'SUCCESS', 7), context(backend));
       assert.deepEqual(await waiting, meta(id, 'SUCCESS', 7));
@@ -188,7 +196,10 @@ export function describeBackendConformance(
         ...ids.map((id, i) => backend.storeResult(meta(id, 'SUCCESS', i), context(backend))),
       ]);
       for (const result of await Promise.all(onShared)) assert.deepEqual(result, meta(shared, 'SUCCESS', 'shared'));
-      assert.deepEqual(await Promise.all(onEach), ids.map((id, i) => meta(id, 'SUCCESS', i)));
+      assert.deepEqual(
+        await Promise.all(onEach),
+        ids.map((id, i) => meta(id, 'SUCCESS', i)),
+      );
     });
 
     it('rejects with ResultTimeoutError when nothing ready arrives in time, and can wait again', async () => {
@@ -266,7 +277,7 @@ export function describeBackendConformance(
         await assert.rejects(backend.restoreGroup(randomUUID()), /cannot save groups/);
       });
     } else {
-      it('saves, restores and forgets a group in Celery\'s layout', async () => {
+      it("saves, restores and forgets a group in Celery's layout", async () => {
         const groupId = randomUUID();
         const ids = [randomUUID(), randomUUID(), randomUUID()];
         assert.equal(await backend.restoreGroup(groupId), null);
@@ -280,14 +291,24 @@ export function describeBackendConformance(
     it('completes a chord exactly once, with outcomes in header order, however the parts arrive', async () => {
       const groupId = randomUUID();
       const size = 25;
-      const parts = Array.from({ length: size }, (_, index) => ({ groupId, groupIndex: index, size, taskId: randomUUID(), state: 'SUCCESS' as const, result: index * 10 }));
+      const parts = Array.from({ length: size }, (_, index) => ({
+        groupId,
+        groupIndex: index,
+        size,
+        taskId: randomUUID(),
+        state: 'SUCCESS' as const,
+        result: index * 10,
+      }));
       await backend.setChordSize(groupId, size);
       // Report in a scrambled order, all at once.
       const scrambled = [...parts].sort((a, b) => ((a.groupIndex * 7919) % size) - ((b.groupIndex * 7919) % size));
       const answers = await Promise.all(scrambled.map((part) => backend.chordPartReturn(part)));
       const completions = answers.filter((answer) => answer !== null);
       assert.equal(completions.length, 1, 'exactly one report completes the chord');
-      assert.deepEqual(completions[0], parts.map((p) => ({ taskId: p.taskId, state: 'SUCCESS', result: p.result })));
+      assert.deepEqual(
+        completions[0],
+        parts.map((p) => ({ taskId: p.taskId, state: 'SUCCESS', result: p.result })),
+      );
       await backend.chordDone(groupId);
     });
 
@@ -295,15 +316,25 @@ export function describeBackendConformance(
       const groupId = randomUUID();
       await backend.setChordSize(groupId, 2);
       const first = { groupId, groupIndex: 0, size: 2, taskId: randomUUID(), state: 'SUCCESS' as const, result: 'a' };
-      const second = { groupId, groupIndex: 1, size: 2, taskId: randomUUID(), state: 'FAILURE' as const, result: { exc_type: 'Error', exc_message: ['x'], exc_module: 'celeriac' } };
+      const second = {
+        groupId,
+        groupIndex: 1,
+        size: 2,
+        taskId: randomUUID(),
+        state: 'FAILURE' as const,
+        result: { exc_type: 'Error', exc_message: ['x'], exc_module: 'celeriac' },
+      };
       assert.equal(await backend.chordPartReturn(first), null);
       // A redelivered, re-run header task with another result: not a second member.
       assert.equal(await backend.chordPartReturn({ ...first, result: 'a-again' }), null);
       const done = await backend.chordPartReturn(second);
-      assert.deepEqual(done?.map((o) => [o.taskId, o.state, o.result]), [
-        [first.taskId, 'SUCCESS', 'a'],
-        [second.taskId, 'FAILURE', second.result],
-      ]);
+      assert.deepEqual(
+        done?.map((o) => [o.taskId, o.state, o.result]),
+        [
+          [first.taskId, 'SUCCESS', 'a'],
+          [second.taskId, 'FAILURE', second.result],
+        ],
+      );
       // The completer's message redelivered before the body was surely sent: it gets the set again.
       assert.deepEqual(await backend.chordPartReturn(second), done);
       // Anyone else does not.

@@ -7,7 +7,11 @@ import { removeAppQueues } from '../support/apps.js';
  * Canvas semantics on a broker/backend pair: run on memory:// in spec/unit and on RabbitMQ +
  * Redis (two workers) in spec/integration. `makeApp` returns an app with its own queue.
  */
-export function describeCanvasBehaviour(name: string, makeApp: () => App, options: { workers?: number; chordSize?: number; groupSave?: boolean } = {}): void {
+export function describeCanvasBehaviour(
+  name: string,
+  makeApp: () => App,
+  options: { workers?: number; chordSize?: number; groupSave?: boolean } = {},
+): void {
   describe(`canvas (${name})`, () => {
     let app: App;
     let workers: Worker[] = [];
@@ -47,7 +51,9 @@ export function describeCanvasBehaviour(name: string, makeApp: () => App, option
     before(async () => {
       app = makeApp();
       tasks = defineTasks(app);
-      workers = Array.from({ length: options.workers ?? 1 }, (_, i) => app.worker({ concurrency: 4, hostname: `canvas${i}@%h`, shutdownTimeout: '5s' }));
+      workers = Array.from({ length: options.workers ?? 1 }, (_, i) =>
+        app.worker({ concurrency: 4, hostname: `canvas${i}@%h`, shutdownTimeout: '5s' }),
+      );
       for (const worker of workers) await worker.start();
     });
 
@@ -83,7 +89,10 @@ export function describeCanvasBehaviour(name: string, makeApp: () => App, option
       await result.save();
       const restored = await GroupResult.restore(app, result.id);
       assert.ok(restored);
-      assert.deepEqual(restored.results.map((r) => r.id), result.results.map((r) => r.id));
+      assert.deepEqual(
+        restored.results.map((r) => r.id),
+        result.results.map((r) => r.id),
+      );
       assert.deepEqual(await restored.get({ timeout: '20s' }), [4, 6]);
     });
 
@@ -102,7 +111,10 @@ export function describeCanvasBehaviour(name: string, makeApp: () => App, option
     it(`a group of ${options.chordSize ?? 500} returns every result in group order`, async () => {
       const size = options.chordSize ?? 500;
       const result = await group(Array.from({ length: size }, (_, i) => tasks.add.s(i, 1))).applyAsync();
-      assert.deepEqual(await result.get({ timeout: '120s' }), Array.from({ length: size }, (_, i) => i + 1));
+      assert.deepEqual(
+        await result.get({ timeout: '120s' }),
+        Array.from({ length: size }, (_, i) => i + 1),
+      );
     });
 
     it(`a chord of ${options.chordSize ?? 500} runs its body exactly once, with results in header order`, async () => {
@@ -113,7 +125,10 @@ export function describeCanvasBehaviour(name: string, makeApp: () => App, option
       assert.equal(await result.get({ timeout: '120s' }), (size * (size - 1)) / 2);
       const bodies = callsOf('addAll').slice(before);
       assert.equal(bodies.length, 1, 'the body ran once');
-      assert.deepEqual(bodies[0]!.args[0], Array.from({ length: size }, (_, i) => i));
+      assert.deepEqual(
+        bodies[0]!.args[0],
+        Array.from({ length: size }, (_, i) => i),
+      );
     });
 
     it('a chain containing a group becomes a chord: multiply → [add, add] → addAll', async () => {
@@ -121,7 +136,7 @@ export function describeCanvasBehaviour(name: string, makeApp: () => App, option
       assert.equal(await result.get({ timeout: '20s' }), 11);
     });
 
-    it('a chain ending in a group returns the group\'s results', async () => {
+    it("a chain ending in a group returns the group's results", async () => {
       const result = await chain(tasks.add.s(1, 1), group(tasks.multiply.s(10), tasks.multiply.s(100))).applyAsync();
       assert.deepEqual(await result.get({ timeout: '20s' }), [20, 200]);
     });
@@ -132,17 +147,27 @@ export function describeCanvasBehaviour(name: string, makeApp: () => App, option
     });
 
     it('a chord whose header holds chains', async () => {
-      const result = await chord([chain(tasks.multiply.s(1, 2), tasks.add.s(1)), chain(tasks.multiply.s(2, 2), tasks.add.s(1))], tasks.addAll.s()).applyAsync();
+      const result = await chord(
+        [chain(tasks.multiply.s(1, 2), tasks.add.s(1)), chain(tasks.multiply.s(2, 2), tasks.add.s(1))],
+        tasks.addAll.s(),
+      ).applyAsync();
       assert.equal(await result.get({ timeout: '20s' }), 8);
     });
 
     it('a chord inside a chain, followed by another step', async () => {
-      const result = await chain(tasks.add.s(1, 1), chord([tasks.multiply.s(2), tasks.multiply.s(3)], tasks.addAll.s()), tasks.add.s(100)).applyAsync();
+      const result = await chain(
+        tasks.add.s(1, 1),
+        chord([tasks.multiply.s(2), tasks.multiply.s(3)], tasks.addAll.s()),
+        tasks.add.s(100),
+      ).applyAsync();
       assert.equal(await result.get({ timeout: '20s' }), 110);
     });
 
     it('a chord whose body is a chain', async () => {
-      const result = await chord([tasks.multiply.s(2, 2), tasks.multiply.s(3, 2)], chain(tasks.addAll.s(), tasks.multiply.s(2))).applyAsync();
+      const result = await chord(
+        [tasks.multiply.s(2, 2), tasks.multiply.s(3, 2)],
+        chain(tasks.addAll.s(), tasks.multiply.s(2)),
+      ).applyAsync();
       assert.equal(await result.get({ timeout: '20s' }), 20);
     });
 
@@ -196,13 +221,29 @@ export function describeCanvasBehaviour(name: string, makeApp: () => App, option
       assert.equal(callsOf('onError').filter((c) => c.args[0] === result.id).length, 1);
     });
 
-    it('signatures serialize to Celery\'s dict form', () => {
+    it("signatures serialize to Celery's dict form", () => {
       const frozen = chain(tasks.multiply.s(2, 2), tasks.add.s(10)).freeze();
-      const dict = JSON.parse(JSON.stringify(frozen)) as { subtask_type: string; kwargs: { tasks: { task: string; args: unknown[]; options: { task_id: string } }[] } };
+      const dict = JSON.parse(JSON.stringify(frozen)) as {
+        subtask_type: string;
+        kwargs: { tasks: { task: string; args: unknown[]; options: { task_id: string } }[] };
+      };
       assert.equal(dict.subtask_type, 'chain');
-      assert.deepEqual(dict.kwargs.tasks.map((t) => [t.task, t.args]), [['canvas.multiply', [2, 2]], ['canvas.add', [10]]]);
+      assert.deepEqual(
+        dict.kwargs.tasks.map((t) => [t.task, t.args]),
+        [
+          ['canvas.multiply', [2, 2]],
+          ['canvas.add', [10]],
+        ],
+      );
       assert.match(dict.kwargs.tasks[1]!.options.task_id, /^[0-9a-f-]{36}$/);
-      assert.deepEqual(JSON.parse(JSON.stringify(tasks.add.s(10))), { task: 'canvas.add', args: [10], kwargs: {}, options: {}, subtask_type: null, immutable: false });
+      assert.deepEqual(JSON.parse(JSON.stringify(tasks.add.s(10))), {
+        task: 'canvas.add',
+        args: [10],
+        kwargs: {},
+        options: {},
+        subtask_type: null,
+        immutable: false,
+      });
     });
   });
 }

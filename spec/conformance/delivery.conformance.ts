@@ -82,7 +82,10 @@ export function describeDeliveryControl(name: string, makeApp: (options?: AppOpt
         const meta = await result.meta();
         assert.equal((meta?.result as { exc_type: string }).exc_type, 'RangeError');
         assert.equal(await result.get({ timeout: '10s' }), 42);
-        assert.deepEqual(seen.map((s) => s.retries), [0, 1, 2]);
+        assert.deepEqual(
+          seen.map((s) => s.retries),
+          [0, 1, 2],
+        );
         assert.ok(seen.every((s) => s.id === result.id));
       });
 
@@ -98,7 +101,10 @@ export function describeDeliveryControl(name: string, makeApp: (options?: AppOpt
           { autoretryFor: [TypeError], maxRetries: 2, retryBackoff: 100, retryBackoffMax: 300 },
         );
         await worker.start();
-        const error = await (await always.delay()).get({ timeout: '15s' }).then(() => assert.fail('expected FAILURE'), (e: unknown) => e);
+        const error = await (await always.delay()).get({ timeout: '15s' }).then(
+          () => assert.fail('expected FAILURE'),
+          (e: unknown) => e,
+        );
         assert.ok(error instanceof TaskFailedError);
         assert.equal(error.excType, 'TypeError');
         assert.equal(error.excMessage, 'broken #3');
@@ -117,7 +123,10 @@ export function describeDeliveryControl(name: string, makeApp: (options?: AppOpt
           { autoretryFor: () => true, defaultRetryDelay: 100 },
         );
         await worker.start();
-        await assert.rejects((await refuse.delay()).get({ timeout: '10s' }), (e: unknown) => e instanceof TaskFailedError && e.excType === 'NonRetryableError');
+        await assert.rejects(
+          (await refuse.delay()).get({ timeout: '10s' }),
+          (e: unknown) => e instanceof TaskFailedError && e.excType === 'NonRetryableError',
+        );
         assert.equal(runs, 1);
       });
 
@@ -142,11 +151,18 @@ export function describeDeliveryControl(name: string, makeApp: (options?: AppOpt
 
       it('context.retry() past maxRetries without exc fails with MaxRetriesExceededError', async () => {
         const { app, worker } = setup();
-        const forever = app.task('spec.retry.exceeded', function (this: TaskContext) {
-          throw this.retry({ countdown: 50 });
-        }, { maxRetries: 1 });
+        const forever = app.task(
+          'spec.retry.exceeded',
+          function (this: TaskContext) {
+            throw this.retry({ countdown: 50 });
+          },
+          { maxRetries: 1 },
+        );
         await worker.start();
-        await assert.rejects((await forever.delay()).get({ timeout: '10s' }), (e: unknown) => e instanceof TaskFailedError && e.excType === 'MaxRetriesExceededError');
+        await assert.rejects(
+          (await forever.delay()).get({ timeout: '10s' }),
+          (e: unknown) => e instanceof TaskFailedError && e.excType === 'MaxRetriesExceededError',
+        );
       });
 
       it('a chord header task that fails twice then succeeds reports to its chord once: the body runs exactly once', async () => {
@@ -180,7 +196,9 @@ export function describeDeliveryControl(name: string, makeApp: (options?: AppOpt
         const patient = app.task(
           'spec.limits.soft',
           function (this: TaskContext) {
-            return new Promise<string>((resolve) => this.signal.addEventListener('abort', () => resolve((this.signal.reason as Error).name)));
+            return new Promise<string>((resolve) =>
+              this.signal.addEventListener('abort', () => resolve((this.signal.reason as Error).name)),
+            );
           },
           { softTimeLimit: 200 },
         );
@@ -196,7 +214,10 @@ export function describeDeliveryControl(name: string, makeApp: (options?: AppOpt
         // The limit comes as a call option, i.e. in the `timelimit` header as Python sends it.
         const failed = await stuck.applyAsync([], {}, { timeLimit: 200 });
         const after = await next.delay();
-        await assert.rejects(failed.get({ timeout: '10s' }), (e: unknown) => e instanceof TaskFailedError && e.excType === 'TimeLimitExceeded');
+        await assert.rejects(
+          failed.get({ timeout: '10s' }),
+          (e: unknown) => e instanceof TaskFailedError && e.excType === 'TimeLimitExceeded',
+        );
         assert.equal(await after.get({ timeout: '10s' }), 'ran');
       });
     });
@@ -247,7 +268,10 @@ export function describeDeliveryControl(name: string, makeApp: (options?: AppOpt
         const other = app.worker({ concurrency: 1 });
         cleanups.push(() => other.stop());
         await other.start();
-        assert.equal(await (await resize.applyAsync([8], {}, { queue: app.config.defaultQueue })).get({ timeout: '10s' }), `${app.config.defaultQueue}:8`);
+        assert.equal(
+          await (await resize.applyAsync([8], {}, { queue: app.config.defaultQueue })).get({ timeout: '10s' }),
+          `${app.config.defaultQueue}:8`,
+        );
       });
 
       it('routes through a topic exchange to a bound queue, and delays work there too', async () => {
@@ -255,7 +279,12 @@ export function describeDeliveryControl(name: string, makeApp: (options?: AppOpt
         const exchange = uniqueName('events');
         const { app, worker } = setup(
           { queues: [queue] },
-          { taskRoutes: [(task) => (task.startsWith('spec.reports.') ? { exchange, exchangeType: 'topic', routingKey: 'reports.daily', queue } : undefined)] },
+          {
+            taskRoutes: [
+              (task) =>
+                task.startsWith('spec.reports.') ? { exchange, exchangeType: 'topic', routingKey: 'reports.daily', queue } : undefined,
+            ],
+          },
         );
         const report = app.task('spec.reports.daily', function (this: TaskContext) {
           return this.queue;

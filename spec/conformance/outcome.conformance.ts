@@ -38,7 +38,13 @@ export function describeOutcomeBehaviour(name: string, makeApp: () => App): void
     }
 
     const signature = (options: Record<string, unknown> = {}, extra: Partial<SignatureDict> = {}): SignatureDict => ({
-      task: 'spec.out.count', args: [], kwargs: {}, options: { task_id: randomUUID(), ...options }, subtask_type: null, immutable: true, ...extra,
+      task: 'spec.out.count',
+      args: [],
+      kwargs: {},
+      options: { task_id: randomUUID(), ...options },
+      subtask_type: null,
+      immutable: true,
+      ...extra,
     });
 
     it('dead-letters a message whose embed could never be sent (reason embed) without running its task', async () => {
@@ -48,8 +54,14 @@ export function describeOutcomeBehaviour(name: string, makeApp: () => App): void
         ['a callback with priority "high"', { callbacks: [signature({ priority: 'high' })] }],
         ['a callback with eta "garbage"', { callbacks: [signature({ eta: 'garbage' })] }],
         ['a callback with serializer "pickle"', { callbacks: [signature({ serializer: 'pickle' })] }],
-        ['a chord without header as a callback', { callbacks: [signature({}, { task: 'celery.chord', subtask_type: 'chord', kwargs: { body: signature() } })] }],
-        ['a chain step whose tasks are not a list', { chain: [signature({}, { task: 'celery.chain', subtask_type: 'chain', kwargs: { tasks: 'spec.out.count' } })] }],
+        [
+          'a chord without header as a callback',
+          { callbacks: [signature({}, { task: 'celery.chord', subtask_type: 'chord', kwargs: { body: signature() } })] },
+        ],
+        [
+          'a chain step whose tasks are not a list',
+          { chain: [signature({}, { task: 'celery.chain', subtask_type: 'chain', kwargs: { tasks: 'spec.out.count' } })] },
+        ],
         ['an errback whose args are not a list', { errbacks: [signature({}, { args: 'x' as unknown as unknown[] })] }],
       ];
       const sent = new Map<string, string>();
@@ -59,19 +71,27 @@ export function describeOutcomeBehaviour(name: string, makeApp: () => App): void
       }
       // A link nested 10,000 deep: written as JSON text (no encoder recurses that deep).
       const deepId = randomUUID();
-      const link = (inner: string): string => `{"task":"spec.out.count","args":[],"kwargs":{},"options":{"link":[${inner}]},"subtask_type":null,"immutable":true}`;
+      const link = (inner: string): string =>
+        `{"task":"spec.out.count","args":[],"kwargs":{},"options":{"link":[${inner}]},"subtask_type":null,"immutable":true}`;
       let deep = link('');
       for (let i = 0; i < 10_000; i++) deep = link(deep);
       const headers = { lang: 'py', task: 'spec.out.count', id: deepId, retries: 0, timelimit: [null, null], root_id: deepId };
       const body = Buffer.from(`[[], {}, {"callbacks": [${deep}], "errbacks": null, "chain": null, "chord": null}]`);
-      await app.transport.publish({ body, contentType: 'application/json', contentEncoding: 'utf-8', headers, correlationId: deepId }, { exchange: '', routingKey: queue });
+      await app.transport.publish(
+        { body, contentType: 'application/json', contentEncoding: 'utf-8', headers, correlationId: deepId },
+        { exchange: '', routingKey: queue },
+      );
       sent.set(deepId, 'a link nested 10,000 deep');
       const dead = await takeMessages(app.transport, `${queue}.dead-letter`, sent.size, 30_000);
       for (const message of dead) {
         const what = sent.get(message.properties.correlationId ?? '');
         assert.ok(what, 'a message of this spec');
         assert.equal(message.properties.headers[DEAD_LETTER_HEADERS.reason], 'embed', what);
-        assert.match(String(message.properties.headers[DEAD_LETTER_HEADERS.error]), /embedded workflow can never be sent: (callbacks|chain|errbacks)\[0\]/, what);
+        assert.match(
+          String(message.properties.headers[DEAD_LETTER_HEADERS.error]),
+          /embedded workflow can never be sent: (callbacks|chain|errbacks)\[0\]/,
+          what,
+        );
       }
       assert.equal(new Set(dead.map((d) => d.properties.correlationId)).size, sent.size);
       for (const [id, what] of sent) assert.equal(runs.get(id) ?? 0, 0, `${what}: the task did not run`);
@@ -87,9 +107,18 @@ export function describeOutcomeBehaviour(name: string, makeApp: () => App): void
         const [dead] = await takeMessages(app.transport, `${queue}.dead-letter`, 1, 30_000);
         assert.equal(dead!.properties.correlationId, result.id);
         assert.equal(dead!.properties.headers[DEAD_LETTER_HEADERS.reason], 'workflow');
-        assert.match(String(dead!.properties.headers[DEAD_LETTER_HEADERS.error]), /callback spec\.out\.count\[[0-9a-f-]+\] of spec\.out\.count\[[0-9a-f-]+\] cannot be sent: PublishError: .*no-such-exchange/);
+        assert.match(
+          String(dead!.properties.headers[DEAD_LETTER_HEADERS.error]),
+          /callback spec\.out\.count\[[0-9a-f-]+\] of spec\.out\.count\[[0-9a-f-]+\] cannot be sent: PublishError: .*no-such-exchange/,
+        );
         if (!ignoreResult) assert.equal(await result.get({ timeout: '10s' }), 2, "the task's own result stands");
-        const failed = await app.asyncResult(callback.options.task_id as string).get({ timeout: '10s' }).then(() => null, (e: unknown) => e);
+        const failed = await app
+          .asyncResult(callback.options.task_id as string)
+          .get({ timeout: '10s' })
+          .then(
+            () => null,
+            (e: unknown) => e,
+          );
         assert.ok(failed instanceof TaskFailedError, 'the callback is recorded FAILURE');
         assert.equal(failed.excType, 'UnsendableError');
         assert.equal(await app.asyncResult(good.options.task_id as string).get({ timeout: '10s' }), 0, 'the sendable callback was sent');
@@ -107,9 +136,18 @@ export function describeOutcomeBehaviour(name: string, makeApp: () => App): void
       const [dead] = await takeMessages(app.transport, `${queue}.dead-letter`, 1, 30_000);
       assert.equal(dead!.properties.correlationId, header.id);
       assert.equal(dead!.properties.headers[DEAD_LETTER_HEADERS.reason], 'workflow');
-      assert.match(String(dead!.properties.headers[DEAD_LETTER_HEADERS.error]), /chord body spec\.out\.count\[[0-9a-f-]+\] .* cannot be sent/);
+      assert.match(
+        String(dead!.properties.headers[DEAD_LETTER_HEADERS.error]),
+        /chord body spec\.out\.count\[[0-9a-f-]+\] .* cannot be sent/,
+      );
       assert.equal(await header.get({ timeout: '10s' }), 1);
-      const failed = await app.asyncResult(body.options.task_id as string).get({ timeout: '10s' }).then(() => null, (e: unknown) => e);
+      const failed = await app
+        .asyncResult(body.options.task_id as string)
+        .get({ timeout: '10s' })
+        .then(
+          () => null,
+          (e: unknown) => e,
+        );
       assert.ok(failed instanceof TaskFailedError);
       assert.equal(failed.excType, 'ChordError');
       assert.match(failed.excMessage, /^Callback error: PublishError: /);
@@ -117,7 +155,9 @@ export function describeOutcomeBehaviour(name: string, makeApp: () => App): void
     });
 
     /** Runs one task whose outcome the backend refuses with `error`; its dead letter, and how often it ran. */
-    async function storeRefusedWith(error: Error): Promise<{ dead: Awaited<ReturnType<typeof takeMessages>>[number]; runs: number | undefined; id: string }> {
+    async function storeRefusedWith(
+      error: Error,
+    ): Promise<{ dead: Awaited<ReturnType<typeof takeMessages>>[number]; runs: number | undefined; id: string }> {
       const { app, worker, queue, runs } = setup();
       const id = randomUUID();
       const backend = app.backend;
@@ -133,10 +173,17 @@ export function describeOutcomeBehaviour(name: string, makeApp: () => App): void
     }
 
     it('a result backend that refuses the outcome for good: one run, the message dead-lettered (result-store)', async () => {
-      const { dead, runs, id } = await storeRefusedWith(Object.assign(new BackendError('spec://', 'store failed: WRONGTYPE Operation against a key holding the wrong kind of value'), { permanent: true }));
+      const { dead, runs, id } = await storeRefusedWith(
+        Object.assign(new BackendError('spec://', 'store failed: WRONGTYPE Operation against a key holding the wrong kind of value'), {
+          permanent: true,
+        }),
+      );
       assert.equal(dead.properties.correlationId, id);
       assert.equal(dead.properties.headers[DEAD_LETTER_HEADERS.reason], 'result-store');
-      assert.match(String(dead.properties.headers[DEAD_LETTER_HEADERS.error]), /outcome SUCCESS of spec\.out\.count\[.*\] cannot be stored: .*WRONGTYPE/);
+      assert.match(
+        String(dead.properties.headers[DEAD_LETTER_HEADERS.error]),
+        /outcome SUCCESS of spec\.out\.count\[.*\] cannot be stored: .*WRONGTYPE/,
+      );
       assert.equal(runs, 1);
     });
 
@@ -159,7 +206,8 @@ export function describeOutcomeBehaviour(name: string, makeApp: () => App): void
       const transport = app.transport;
       const publish = transport.publish.bind(transport);
       transport.publish = async (message, target) => {
-        if (message.headers?.id === id && message.headers.retries === 1) throw new RangeError('Encoded field table (headers or arguments) exceeds the 65536 byte encoding buffer');
+        if (message.headers?.id === id && message.headers.retries === 1)
+          throw new RangeError('Encoded field table (headers or arguments) exceeds the 65536 byte encoding buffer');
         return publish(message, target);
       };
       await worker.start();
@@ -168,7 +216,10 @@ export function describeOutcomeBehaviour(name: string, makeApp: () => App): void
       assert.equal(dead!.properties.correlationId, id);
       assert.equal(dead!.properties.headers[DEAD_LETTER_HEADERS.reason], 'retry');
       assert.match(String(dead!.properties.headers[DEAD_LETTER_HEADERS.error]), /its retry cannot be sent: Encoded field table/);
-      const failed = await result.get({ timeout: '10s' }).then(() => null, (e: unknown) => e);
+      const failed = await result.get({ timeout: '10s' }).then(
+        () => null,
+        (e: unknown) => e,
+      );
       assert.ok(failed instanceof TaskFailedError);
       assert.match(failed.excMessage, /once more/);
       assert.equal(retryRuns, 1);
@@ -176,7 +227,11 @@ export function describeOutcomeBehaviour(name: string, makeApp: () => App): void
 
     it('a suspect runs beside a long task, healthy tasks keep their slots, and no two suspects run together', async () => {
       const { app, worker, queue } = setup({ concurrency: 3 });
-      const gates = new Map([['long', gate()], ['s1', gate()], ['s2', gate()]]);
+      const gates = new Map([
+        ['long', gate()],
+        ['s1', gate()],
+        ['s2', gate()],
+      ]);
       const started = new Set<string>();
       const hold = app.task('spec.out.hold', async (what: string) => {
         started.add(what);
@@ -188,7 +243,10 @@ export function describeOutcomeBehaviour(name: string, makeApp: () => App): void
       await waitUntil(() => started.has('long'), 'the long task started');
       // Two suspects: redelivered messages whose tasks already started on redelivered ones before.
       await worker.cancelConsumer(queue);
-      const ids = new Map([['s1', randomUUID()], ['s2', randomUUID()]]);
+      const ids = new Map([
+        ['s1', randomUUID()],
+        ['s2', randomUUID()],
+      ]);
       for (const [what, id] of ids) {
         await app.backend.countRedeliveredStarts!(id, 1);
         await hold.applyAsync([what], {}, { taskId: id });

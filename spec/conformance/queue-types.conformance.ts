@@ -93,10 +93,14 @@ export function describeQueueTypesAndDeadLetters(name: string, makeApp: (options
       const queue = uniqueName('quorum-limit');
       const app = makeApp({ queues: { [queue]: { type: 'quorum', deliveryLimit: 1 } } });
       const runs: number[] = [];
-      const work = app.task('spec.quorum.limited', (n: number) => {
-        runs.push(n);
-        return n * 2;
-      }, { queue });
+      const work = app.task(
+        'spec.quorum.limited',
+        (n: number) => {
+          runs.push(n);
+          return n * 2;
+        },
+        { queue },
+      );
       track(app);
       const result = await work.delay(21); // the producer declares the queue and its dead-letter queue
       await bounce(app, queue, 2); // returned twice: past the limit of 1
@@ -108,7 +112,10 @@ export function describeQueueTypesAndDeadLetters(name: string, makeApp: (options
       assert.equal(entry!.queue, queue);
       assert.ok(entry!.at !== null && Math.abs(Date.parse(entry!.at) - Date.now()) < 60_000, `the broker's time of death: ${entry!.at}`);
       const report = await requeueDeadLetters(app, queue, { ids: [result.id] });
-      assert.deepEqual(report.requeued.map((e) => e.id), [result.id]);
+      assert.deepEqual(
+        report.requeued.map((e) => e.id),
+        [result.id],
+      );
       const back = await waitForGet(app, queue);
       assert.equal(back.deliveryCount, 0, 'a fresh count');
       assert.equal(back.deadLetter, undefined, "the broker's death trace is gone");
@@ -135,7 +142,11 @@ export function describeQueueTypesAndDeadLetters(name: string, makeApp: (options
         await waitUntil(async () => (await app.transport.messageCount(`${queue}.dead-letter`)) === 3, 'the listed messages back');
         const listing = await listDeadLetters(app.transport, queue, { limit: 2 });
         assert.equal(listing.total, 3);
-        assert.deepEqual(listing.entries.map((e) => e.id), sent.slice(0, 2).map((r) => r.id), 'the first two, oldest first, on every pass');
+        assert.deepEqual(
+          listing.entries.map((e) => e.id),
+          sent.slice(0, 2).map((r) => r.id),
+          'the first two, oldest first, on every pass',
+        );
         const entry = listing.entries[0]!;
         assert.equal(entry.task, 'spec.dl.later');
         assert.equal(entry.reason, 'unknown-task');
@@ -151,12 +162,18 @@ export function describeQueueTypesAndDeadLetters(name: string, makeApp: (options
       });
       await app.backend.countRedeliveredStarts!(sent[1]!.id, 11);
       const report = await requeueDeadLetters(app, queue, { ids: [sent[1]!.id, 'no-such-id'] });
-      assert.deepEqual(report.requeued.map((e) => e.id), [sent[1]!.id]);
+      assert.deepEqual(
+        report.requeued.map((e) => e.id),
+        [sent[1]!.id],
+      );
       assert.deepEqual(report.missing, ['no-such-id']);
       assert.equal(await sent[1]!.get({ timeout: '10s' }), 1);
       assert.equal(await app.backend.countRedeliveredStarts!(sent[1]!.id, 0), 0, 'the poison count starts again');
       const rest = await listDeadLetters(app.transport, queue);
-      assert.deepEqual(rest.entries.map((e) => e.id), [sent[0]!.id, sent[2]!.id]);
+      assert.deepEqual(
+        rest.entries.map((e) => e.id),
+        [sent[0]!.id, sent[2]!.id],
+      );
       await waitUntil(async () => (await app.transport.messageCount(`${queue}.dead-letter`)) === 2, 'the listed messages back');
       const all = await requeueDeadLetters(app, queue, { all: true });
       assert.equal(all.requeued.length, 2);
@@ -181,7 +198,10 @@ export function describeQueueTypesAndDeadLetters(name: string, makeApp: (options
       assert.equal(report.failed.length, 1);
       assert.equal(report.failed[0]!.entry.queue, gone);
       assert.match(report.failed[0]!.error, /unroutable/);
-      await waitUntil(async () => (await app.transport.messageCount(`${queue}.dead-letter`)) === 1, 'the message back in the dead-letter queue');
+      await waitUntil(
+        async () => (await app.transport.messageCount(`${queue}.dead-letter`)) === 1,
+        'the message back in the dead-letter queue',
+      );
     });
   });
 }

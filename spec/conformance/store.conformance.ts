@@ -5,7 +5,10 @@ import { BackendError, ClosedError } from '../../lib/errors/errors.js';
 import type { ResultBackend } from '../../lib/backends/result-backend.js';
 
 type StoreBackend = Required<
-  Pick<ResultBackend, 'addRevocations' | 'listRevocations' | 'leadBeat' | 'releaseBeat' | 'lastBeatRun' | 'recordBeatRun' | 'countRedeliveredStarts'>
+  Pick<
+    ResultBackend,
+    'addRevocations' | 'listRevocations' | 'leadBeat' | 'releaseBeat' | 'lastBeatRun' | 'recordBeatRun' | 'countRedeliveredStarts'
+  >
 > &
   ResultBackend;
 
@@ -18,13 +21,25 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  * `unreachable`, when given, makes a backend whose store cannot be reached: every capability
  * must then fail with BackendError, never resolve as if nothing were wrong.
  */
-export function describeStoreConformance(name: string, make: () => ResultBackend, options: { unreachable?: () => ResultBackend } = {}): void {
+export function describeStoreConformance(
+  name: string,
+  make: () => ResultBackend,
+  options: { unreachable?: () => ResultBackend } = {},
+): void {
   describe(`stores beside the results: ${name}`, () => {
     const opened: ResultBackend[] = [];
     const open = (): StoreBackend => {
       const backend = make();
       opened.push(backend);
-      for (const member of ['addRevocations', 'listRevocations', 'leadBeat', 'releaseBeat', 'lastBeatRun', 'recordBeatRun', 'countRedeliveredStarts'] as const) {
+      for (const member of [
+        'addRevocations',
+        'listRevocations',
+        'leadBeat',
+        'releaseBeat',
+        'lastBeatRun',
+        'recordBeatRun',
+        'countRedeliveredStarts',
+      ] as const) {
         assert.equal(typeof backend[member], 'function', `${name} implements ${member}`);
       }
       return backend as StoreBackend;
@@ -113,7 +128,8 @@ export function describeStoreConformance(name: string, make: () => ResultBackend
       it('reports a store it cannot reach: every store rejects with BackendError naming the backend', { timeout: 120_000 }, async () => {
         const backend = unreachable() as StoreBackend;
         opened.push(backend);
-        const reported = (err: unknown): boolean => err instanceof BackendError && err.message.includes(backend.url.replace(/^\w+:\/\//, ''));
+        const reported = (err: unknown): boolean =>
+          err instanceof BackendError && err.message.includes(backend.url.replace(/^\w+:\/\//, ''));
         await Promise.all([
           assert.rejects(backend.addRevocations([randomUUID()], Date.now() + 1_000), reported),
           assert.rejects(backend.listRevocations(), reported),

@@ -78,7 +78,10 @@ export function describeQueueIntentConformance(name: string, make: () => Transpo
         assert.equal(record.count, 1);
         assert.ok(record.time instanceof Date, 'a time');
         // AMQP timestamps have whole seconds.
-        assert.ok(record.time.getTime() >= Math.floor(before / 1000) * 1000 && record.time.getTime() <= Date.now() + 1000, `time ${record.time.toISOString()}`);
+        assert.ok(
+          record.time.getTime() >= Math.floor(before / 1000) * 1000 && record.time.getTime() <= Date.now() + 1000,
+          `time ${record.time.toISOString()}`,
+        );
         assert.equal(delivery.deliveryCount, undefined, 'a classic queue counts no deliveries');
         assert.ok(delivery.ack());
         await waitForCount(transport, dropping, 0);
@@ -91,7 +94,12 @@ export function describeQueueIntentConformance(name: string, make: () => Transpo
         const exchange = unique('dlx');
         const dead = await declare(transport, 'rejected-dead', { exchange, exchangeType: 'direct', routingKey: 'dead' });
         const source = unique('src');
-        const queue = await declare(transport, 'rejected', { deadLetterTo: { exchange, routingKey: 'dead' }, exchange: source, exchangeType: 'direct', routingKey: 'in' });
+        const queue = await declare(transport, 'rejected', {
+          deadLetterTo: { exchange, routingKey: 'dead' },
+          exchange: source,
+          exchangeType: 'direct',
+          routingKey: 'in',
+        });
         created.exchanges.push(source);
         await transport.publish(message('no', { headers }), { exchange: source, routingKey: 'in' });
         const first = await waitForGet(transport, queue);
@@ -152,7 +160,11 @@ export function describeQueueIntentConformance(name: string, make: () => Transpo
     it('a priority above maxPriority counts as maxPriority', async () => {
       await withTransport(async (transport) => {
         const queue = await declare(transport, 'priority-cap', { maxPriority: 2 });
-        for (const [body, priority] of [['low', 1], ['capped', 200], ['top', 2]] as const) {
+        for (const [body, priority] of [
+          ['low', 1],
+          ['capped', 200],
+          ['top', 2],
+        ] as const) {
           await transport.publish(message(body, { priority }), { exchange: '', routingKey: queue });
         }
         const order: string[] = [];
@@ -168,20 +180,27 @@ export function describeQueueIntentConformance(name: string, make: () => Transpo
     it('refusals are TransportErrors with a reason', async () => {
       await withTransport(async (transport) => {
         const missing = unique('missing');
-        await assert.rejects(transport.messageCount(missing), (error: unknown) => error instanceof TransportError && error.reason === 'not-found' && !error.transient);
+        await assert.rejects(
+          transport.messageCount(missing),
+          (error: unknown) => error instanceof TransportError && error.reason === 'not-found' && !error.transient,
+        );
         await assert.rejects(transport.get(missing), (error: unknown) => error instanceof TransportError && error.reason === 'not-found');
         const exchange = unique('typed');
         created.exchanges.push(exchange);
         await transport.declareExchange({ name: exchange, type: 'direct' });
         await assert.rejects(
           transport.declareExchange({ name: exchange, type: 'fanout' }),
-          (error: unknown) => error instanceof TransportError && error.code === 'CELERIAC_TRANSPORT' && error.reason === 'precondition-failed',
+          (error: unknown) =>
+            error instanceof TransportError && error.code === 'CELERIAC_TRANSPORT' && error.reason === 'precondition-failed',
         );
         const declared = await declare(transport, 'redeclared', { messageTtl: 1000, deadLetterTo: { queue: missing } });
         const refused = (error: unknown) => error instanceof TransportError && error.reason === 'precondition-failed';
         await assert.rejects(transport.declareQueue({ name: declared, messageTtl: 2000, deadLetterTo: { queue: missing } }), refused);
         await assert.rejects(transport.declareQueue({ name: declared, messageTtl: 1000 }), refused);
-        await assert.rejects(transport.declareQueue({ name: declared, messageTtl: 1000, deadLetterTo: { queue: missing }, maxPriority: 3 }), refused);
+        await assert.rejects(
+          transport.declareQueue({ name: declared, messageTtl: 1000, deadLetterTo: { queue: missing }, maxPriority: 3 }),
+          refused,
+        );
         // The same intents, however spelled, are the same queue: a queue is reached through the default exchange.
         await transport.declareQueue({ name: declared, messageTtl: 1000, deadLetterTo: { exchange: '', routingKey: missing } });
         // The transport stays usable after a refusal.

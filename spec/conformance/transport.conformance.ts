@@ -142,7 +142,10 @@ export function describeTransportConformance(name: string, make: () => Transport
         const ghost = unique('x-ghost');
         const outcomes = await Promise.allSettled(
           [queue, ghost, queue, ghost, queue].map((where, i) =>
-            transport.publish(message(String(i)), where === ghost ? { exchange: ghost, routingKey: 'k', mandatory: false } : { exchange: '', routingKey: queue }),
+            transport.publish(
+              message(String(i)),
+              where === ghost ? { exchange: ghost, routingKey: 'k', mandatory: false } : { exchange: '', routingKey: queue },
+            ),
           ),
         );
         assert.deepEqual(
@@ -237,7 +240,10 @@ export function describeTransportConformance(name: string, make: () => Transport
         }
         while (held.length > 0) assert.ok(held.shift()!.ack());
         assert.equal(most, 3);
-        assert.deepEqual(inbox.all.map((d) => d.body.toString()), ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+        assert.deepEqual(
+          inbox.all.map((d) => d.body.toString()),
+          ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
+        );
       });
     });
 
@@ -338,16 +344,26 @@ export function describeTransportConformance(name: string, make: () => Transport
         assert.deepEqual(await transport.getMany(queue, 10), []);
         for (let i = 0; i < 5; i++) await transport.publish(message(String(i)), { exchange: '', routingKey: queue });
         const three = await transport.getMany(queue, 3);
-        assert.deepEqual(three.map((d) => d.body.toString()), ['0', '1', '2']);
+        assert.deepEqual(
+          three.map((d) => d.body.toString()),
+          ['0', '1', '2'],
+        );
         assert.equal(three[0]!.queue, queue);
         assert.equal(await transport.messageCount(queue), 2, 'taken messages are no longer ready');
         const rest = await transport.getMany(queue, 10);
-        assert.deepEqual(rest.map((d) => d.body.toString()), ['3', '4'], 'fewer than asked when the queue runs out');
+        assert.deepEqual(
+          rest.map((d) => d.body.toString()),
+          ['3', '4'],
+          'fewer than asked when the queue runs out',
+        );
         for (const delivery of three) assert.equal(delivery.ack(), true);
         assert.equal(rest[0]!.reject(true), true);
         assert.equal(rest[1]!.ack(), true);
         const again = await transport.getMany(queue, 10);
-        assert.deepEqual(again.map((d) => [d.body.toString(), d.redelivered]), [['3', true]]);
+        assert.deepEqual(
+          again.map((d) => [d.body.toString(), d.redelivered]),
+          [['3', true]],
+        );
         again[0]!.ack();
         assert.equal(await transport.messageCount(queue), 0);
       });
@@ -362,7 +378,13 @@ export function describeTransportConformance(name: string, make: () => Transport
       });
       await withTransport(async (transport) => {
         const back = await transport.getMany(queue, 10);
-        assert.deepEqual(back.map((d) => [d.body.toString(), d.redelivered]), [['a', true], ['b', true]]);
+        assert.deepEqual(
+          back.map((d) => [d.body.toString(), d.redelivered]),
+          [
+            ['a', true],
+            ['b', true],
+          ],
+        );
         for (const delivery of back) delivery.ack();
       });
     });
@@ -453,7 +475,10 @@ export function describeTransportConformance(name: string, make: () => Transport
       await Promise.all([transport.close(), transport.close()]);
       await transport.close();
       await assert.rejects(transport.publish(message('late'), { exchange: '', routingKey: queue }), ClosedError);
-      await assert.rejects(transport.consume([queue], { prefetch: 1 }, () => undefined), ClosedError);
+      await assert.rejects(
+        transport.consume([queue], { prefetch: 1 }, () => undefined),
+        ClosedError,
+      );
     });
   });
 }

@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { BackendError, currentTask, PublishError, TaskFailedError, type App, type TaskContext, type Worker, type WorkerOptions } from '../../lib/index.js';
+import {
+  BackendError,
+  currentTask,
+  PublishError,
+  TaskFailedError,
+  type App,
+  type TaskContext,
+  type Worker,
+  type WorkerOptions,
+} from '../../lib/index.js';
 import { DEAD_LETTER_HEADERS } from '../../lib/worker/dead-letter.js';
 import { gate, removeAppQueues, takeMessages } from '../support/apps.js';
 
@@ -103,18 +112,42 @@ export function describeWorkerBehaviour(name: string, makeApp: () => App): void 
         const logger = this.logger;
         logger.debug('context spec');
         return {
-          id: this.id, name: this.name, args: this.args, kwargs: this.kwargs, retries: this.retries, hostname: this.hostname,
-          rootId: this.rootId, parentId: this.parentId, groupId: this.groupId, redelivered: this.redelivered,
-          same: inner?.id === this.id, aborted: this.signal.aborted, sameSignal: this.signal === this.signal, sameLogger: logger === this.logger, n,
+          id: this.id,
+          name: this.name,
+          args: this.args,
+          kwargs: this.kwargs,
+          retries: this.retries,
+          hostname: this.hostname,
+          rootId: this.rootId,
+          parentId: this.parentId,
+          groupId: this.groupId,
+          redelivered: this.redelivered,
+          same: inner?.id === this.id,
+          aborted: this.signal.aborted,
+          sameSignal: this.signal === this.signal,
+          sameLogger: logger === this.logger,
+          n,
         };
       });
       await worker.start();
       const result = await introspect.delay(7);
       const value = await result.get({ timeout: '10s' });
       assert.deepEqual(value, {
-        id: result.id, name: 'spec.context', args: [7], kwargs: {}, retries: 0, hostname: worker.hostname,
-        rootId: result.id, parentId: null, groupId: null, redelivered: false,
-        same: true, aborted: false, sameSignal: true, sameLogger: true, n: 7,
+        id: result.id,
+        name: 'spec.context',
+        args: [7],
+        kwargs: {},
+        retries: 0,
+        hostname: worker.hostname,
+        rootId: result.id,
+        parentId: null,
+        groupId: null,
+        redelivered: false,
+        same: true,
+        aborted: false,
+        sameSignal: true,
+        sameLogger: true,
+        n: 7,
       });
       assert.match(worker.hostname, /^spec@/);
     });
@@ -126,7 +159,10 @@ export function describeWorkerBehaviour(name: string, makeApp: () => App): void 
       await worker.start();
       assert.equal(await (await named.applyAsync([10], { y: 3 })).get({ timeout: '10s' }), 7);
       assert.equal(await (await named.applyAsync([], { y: 1, x: 5 })).get({ timeout: '10s' }), 4);
-      await assert.rejects((await unnamed.applyAsync([10], { y: 3 })).get({ timeout: '10s' }), /TypeError: task spec.unnamed got keyword arguments \(y\) but declares no argNames/);
+      await assert.rejects(
+        (await unnamed.applyAsync([10], { y: 3 })).get({ timeout: '10s' }),
+        /TypeError: task spec.unnamed got keyword arguments \(y\) but declares no argNames/,
+      );
       await assert.rejects((await named.applyAsync([10], { z: 3 })).get({ timeout: '10s' }), /unexpected keyword argument 'z'/);
     });
 
@@ -157,7 +193,10 @@ export function describeWorkerBehaviour(name: string, makeApp: () => App): void 
       await new Promise((resolve) => setTimeout(resolve, 500));
       release.open();
       await blocking.get({ timeout: '10s' });
-      await assert.rejects(result.get({ timeout: '10s' }), (e: unknown) => e instanceof TaskFailedError && e.state === 'REVOKED' && /REVOKED/.test(e.message));
+      await assert.rejects(
+        result.get({ timeout: '10s' }),
+        (e: unknown) => e instanceof TaskFailedError && e.state === 'REVOKED' && /REVOKED/.test(e.message),
+      );
       assert.equal(ran, false);
     });
 
@@ -246,18 +285,31 @@ type Publisher = (app: App, queue: string) => Promise<void>;
 
 /** [reason expected in the dead-letter headers, how to publish it, what it is (default: the reason)]. */
 function badMessages(): [string, Publisher, string?][] {
-  const headers = (task: string, extra: Record<string, unknown> = {}) => ({ lang: 'py', task, id: crypto.randomUUID(), retries: 0, timelimit: [null, null], ...extra });
-  const raw = (body: string | Buffer, contentType: string, task = 'spec.after-bad', extra: Record<string, unknown> = {}): Publisher => async (app, queue) => {
-    const h = headers(task, extra);
-    await app.transport.publish(
-      { body: Buffer.isBuffer(body) ? body : Buffer.from(body), contentType, contentEncoding: 'utf-8', headers: h, correlationId: h.id },
-      { exchange: '', routingKey: queue },
-    );
-  };
+  const headers = (task: string, extra: Record<string, unknown> = {}) => ({
+    lang: 'py',
+    task,
+    id: crypto.randomUUID(),
+    retries: 0,
+    timelimit: [null, null],
+    ...extra,
+  });
+  const raw =
+    (body: string | Buffer, contentType: string, task = 'spec.after-bad', extra: Record<string, unknown> = {}): Publisher =>
+    async (app, queue) => {
+      const h = headers(task, extra);
+      await app.transport.publish(
+        { body: Buffer.isBuffer(body) ? body : Buffer.from(body), contentType, contentEncoding: 'utf-8', headers: h, correlationId: h.id },
+        { exchange: '', routingKey: queue },
+      );
+    };
   return [
     ['unknown-task', (app) => app.sendTask('spec.no-such-task', [1]).then(() => undefined)],
     ['decode', raw('[[1, 2], {', 'application/json')],
-    ['decode', raw(Buffer.from([0x5b, 0x5b, 0x22, 0xff, 0xfe, 0x22, 0x5d, 0x2c, 0x7b, 0x7d, 0x2c, 0x7b, 0x7d, 0x5d]), 'application/json'), 'JSON that is not valid UTF-8'],
+    [
+      'decode',
+      raw(Buffer.from([0x5b, 0x5b, 0x22, 0xff, 0xfe, 0x22, 0x5d, 0x2c, 0x7b, 0x7d, 0x2c, 0x7b, 0x7d, 0x5d]), 'application/json'),
+      'JSON that is not valid UTF-8',
+    ],
     ['decode', raw(Buffer.from([0x93, 0xc1, 0xc1]), 'application/x-msgpack'), 'malformed msgpack'],
     ['content-type', raw('gASVAAAAAAAAAAA=', 'application/x-python-serialize')],
     ['content-type', raw('[[], {}, {}]', ''), 'a message without a content type'],

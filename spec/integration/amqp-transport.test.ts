@@ -110,7 +110,11 @@ describe('amqp transport', { timeout: 60_000 }, () => {
     const lost = [...held];
     proxy.cut();
     await until(() => lines.filter((line) => line.includes('consume connection lost')).length >= 1);
-    assert.deepEqual(lost.map((delivery) => delivery.ack()), Array(20).fill(false), 'deliveries of a lost channel do not settle');
+    assert.deepEqual(
+      lost.map((delivery) => delivery.ack()),
+      Array(20).fill(false),
+      'deliveries of a lost channel do not settle',
+    );
     holding = false;
     // The consumer may have resumed already: what it handed out since (redelivered) settles normally.
     for (const delivery of held.slice(lost.length)) assert.equal(delivery.ack(), true);
@@ -126,7 +130,10 @@ describe('amqp transport', { timeout: 60_000 }, () => {
 
     assert.ok(redelivered >= 20, `the 20 held deliveries come back redelivered (saw ${redelivered})`);
     assert.ok(lines.some((line) => /publish connection lost/.test(line)));
-    assert.deepEqual(lines.filter((line) => /406|PRECONDITION|unknown delivery tag|closed the consumer channel|threw/.test(line)), []);
+    assert.deepEqual(
+      lines.filter((line) => /406|PRECONDITION|unknown delivery tag|closed the consumer channel|threw/.test(line)),
+      [],
+    );
     assert.ok(proxy.accepted >= 4, 'both connections were re-opened');
     await transport.close();
   });
@@ -161,7 +168,10 @@ describe('amqp transport', { timeout: 60_000 }, () => {
     const delivery = await inbox.take();
     assert.equal(delivery.body.toString(), 'after');
     assert.ok(delivery.ack());
-    assert.ok(lines.some((line) => /CONNECTION_FORCED|320/.test(line)), lines.join('\n'));
+    assert.ok(
+      lines.some((line) => /CONNECTION_FORCED|320/.test(line)),
+      lines.join('\n'),
+    );
     await transport.close();
   });
 
@@ -214,9 +224,15 @@ describe('amqp transport', { timeout: 60_000 }, () => {
     let longEnough = false;
     for (let total = 20_000; !longEnough && total <= 160_000; total *= 2) {
       const started = performance.now();
-      const outcomes = await Promise.allSettled(Array.from({ length: total }, (_, i) => transport.publish(message(String(i)), { exchange: '', routingKey: queue })));
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: total }, (_, i) => transport.publish(message(String(i)), { exchange: '', routingKey: queue })),
+      );
       const failed = outcomes.filter((outcome) => outcome.status === 'rejected');
-      assert.equal(failed.length, 0, `${failed.length} of ${total} rejected, e.g. ${String((failed[0] as PromiseRejectedResult | undefined)?.reason)}`);
+      assert.equal(
+        failed.length,
+        0,
+        `${failed.length} of ${total} rejected, e.g. ${String((failed[0] as PromiseRejectedResult | undefined)?.reason)}`,
+      );
       sent += total;
       longEnough = performance.now() - started > confirmTimeoutMs;
       assert.equal(await transport.purge(queue), total);
@@ -260,7 +276,9 @@ describe('amqp transport', { timeout: 60_000 }, () => {
     // Counts, on amqplib's ConfirmChannel, publishes written whose confirm has not come yet.
     // amqplib exports no ConfirmChannel class; every confirm channel shares one prototype.
     const probe = await amqp.connect(BROKER);
-    const ConfirmChannel = { prototype: Object.getPrototypeOf(await probe.createConfirmChannel()) as { publish: (...args: unknown[]) => boolean } };
+    const ConfirmChannel = {
+      prototype: Object.getPrototypeOf(await probe.createConfirmChannel()) as { publish: (...args: unknown[]) => boolean },
+    };
     await probe.close();
     const original = ConfirmChannel.prototype.publish;
     let outstanding = 0;
@@ -277,7 +295,9 @@ describe('amqp transport', { timeout: 60_000 }, () => {
     };
     const sendAll = async (transport: Transport, queue: string, total: number): Promise<string[]> => {
       await transport.declareQueue({ name: queue, durable: false });
-      await Promise.all(Array.from({ length: total }, (_, i) => transport.publish(message(String(i)), { exchange: '', routingKey: queue })));
+      await Promise.all(
+        Array.from({ length: total }, (_, i) => transport.publish(message(String(i)), { exchange: '', routingKey: queue })),
+      );
       const bodies: string[] = [];
       for (let delivery = await transport.get(queue); delivery; delivery = await transport.get(queue)) {
         bodies.push(delivery.body.toString());
@@ -287,7 +307,10 @@ describe('amqp transport', { timeout: 60_000 }, () => {
     };
     try {
       const windowed = track(createAmqpTransport(BROKER, options({ maxUnconfirmedPublishes: 3 })));
-      assert.deepEqual(await sendAll(windowed, queueName('window'), 200), Array.from({ length: 200 }, (_, i) => String(i)));
+      assert.deepEqual(
+        await sendAll(windowed, queueName('window'), 200),
+        Array.from({ length: 200 }, (_, i) => String(i)),
+      );
       assert.ok(most >= 1 && most <= 3, `at most 3 unconfirmed at a time, saw ${most}`);
       // The same without a limit: all 200 go out at once (so the count above is not vacuous).
       most = 0;
@@ -339,9 +362,21 @@ describe('amqp transport', { timeout: 60_000 }, () => {
         return true;
       });
     }
-    assert.ok(lines.some((line) => /^warn: broker amqp:\/\/guest:\*\*\*@127\.0\.0\.1:1 unreachable \(ECONNREFUSED\); retry 2 in \d+\.\ds$/.test(line)), lines.join('\n'));
-    assert.equal(lines.some((line) => line.includes('retry 3')), false, 'two retries, then it gives up');
-    assert.equal(lines.some((line) => line.includes('secret')), false);
+    assert.ok(
+      lines.some((line) =>
+        /^warn: broker amqp:\/\/guest:\*\*\*@127\.0\.0\.1:1 unreachable \(ECONNREFUSED\); retry 2 in \d+\.\ds$/.test(line),
+      ),
+      lines.join('\n'),
+    );
+    assert.equal(
+      lines.some((line) => line.includes('retry 3')),
+      false,
+      'two retries, then it gives up',
+    );
+    assert.equal(
+      lines.some((line) => line.includes('secret')),
+      false,
+    );
     await transport.close();
   });
 
@@ -353,8 +388,13 @@ describe('amqp transport', { timeout: 60_000 }, () => {
     const huge = { ...message('too big'), headers: { argsrepr: 'x'.repeat(70_000) } };
     const sends = Array.from({ length: total }, (_, i) => transport.publish(message(String(i)), { exchange: '', routingKey: queue }));
     const refused = transport.publish(huge, { exchange: '', routingKey: queue });
-    sends.push(...Array.from({ length: total }, (_, i) => transport.publish(message(String(total + i)), { exchange: '', routingKey: queue })));
-    await assert.rejects(refused, (error: unknown) => error instanceof RangeError && /exceeds the \d+ byte encoding buffer/.test(error.message));
+    sends.push(
+      ...Array.from({ length: total }, (_, i) => transport.publish(message(String(total + i)), { exchange: '', routingKey: queue })),
+    );
+    await assert.rejects(
+      refused,
+      (error: unknown) => error instanceof RangeError && /exceeds the \d+ byte encoding buffer/.test(error.message),
+    );
     await Promise.all(sends);
     const bodies: string[] = [];
     for (let delivery = await transport.get(queue); delivery; delivery = await transport.get(queue)) {
@@ -371,10 +411,15 @@ describe('amqp transport', { timeout: 60_000 }, () => {
     // Retrying forever is the setting under which a refusal used to be retried like a network fault.
     const cases = [
       { url: 'amqp://guest:not-the-password@127.0.0.1:5672', why: /refused the login of user 'guest' \(ACCESS_REFUSED/ },
-      { url: `amqp://guest:guest@127.0.0.1:5672/${encodeURIComponent(`spec-no-vhost-${randomUUID()}`)}`, why: /refused to open virtual host 'spec-no-vhost-[0-9a-f-]+' for user 'guest'/ },
+      {
+        url: `amqp://guest:guest@127.0.0.1:5672/${encodeURIComponent(`spec-no-vhost-${randomUUID()}`)}`,
+        why: /refused to open virtual host 'spec-no-vhost-[0-9a-f-]+' for user 'guest'/,
+      },
     ];
     for (const { url, why } of cases) {
-      const transport = track(createAmqpTransport(url, options({ connectMaxRetries: null, connectInitialDelayMs: 10, connectMaxDelayMs: 20, logger })));
+      const transport = track(
+        createAmqpTransport(url, options({ connectMaxRetries: null, connectInitialDelayMs: 10, connectMaxDelayMs: 20, logger })),
+      );
       const started = Date.now();
       await assert.rejects(transport.publish(message('x'), { exchange: '', routingKey: 'spec.never' }), (error: unknown) => {
         assert.ok(error instanceof BrokerAccessRefusedError, String(error));
@@ -389,8 +434,15 @@ describe('amqp transport', { timeout: 60_000 }, () => {
       assert.ok(Date.now() - started < 10_000, 'no backoff loop');
       await transport.close();
     }
-    assert.equal(lines.some((line) => /unreachable|retry \d/.test(line)), false, lines.join('\n'));
-    assert.equal(lines.some((line) => line.includes('not-the-password')), false);
+    assert.equal(
+      lines.some((line) => /unreachable|retry \d/.test(line)),
+      false,
+      lines.join('\n'),
+    );
+    assert.equal(
+      lines.some((line) => line.includes('not-the-password')),
+      false,
+    );
   });
 
   it('passes maxFrameSize to the connection: a frame over it closes the connection, a broker that splits frames to fit is read whole', async () => {
@@ -413,7 +465,10 @@ describe('amqp transport', { timeout: 60_000 }, () => {
     // With the default frame size (128 KiB) the body comes in one frame, over the limit.
     const oversized = await read(BROKER);
     assert.equal(oversized.body, null);
-    assert.ok(oversized.lines.some((line) => /Frame size \d+ exceeds maxFrameSize 4096/.test(line)), oversized.lines.join('\n'));
+    assert.ok(
+      oversized.lines.some((line) => /Frame size \d+ exceeds maxFrameSize 4096/.test(line)),
+      oversized.lines.join('\n'),
+    );
     assert.equal(await sender.messageCount(queue), 1, 'the refused message went back to the queue');
     await sender.deleteQueue(queue);
   });

@@ -9,7 +9,12 @@ const SENT = /Sending due task tick \(spec\.beat\.tick\) due (\S+) id (\S+)/g;
 /** Two `celeriac beat` processes: one leads; killing it hands over with no duplicate and no gap. */
 describe('beat fail-over (Redis lock)', () => {
   const queue = uniqueName('beat');
-  const env = { CELERIAC_BROKER_URL: AMQP_URL, CELERIAC_RESULT_BACKEND: REDIS_URL, BEAT_SPEC_QUEUE: queue, BEAT_SPEC_NAME: uniqueName('beat-app') };
+  const env = {
+    CELERIAC_BROKER_URL: AMQP_URL,
+    CELERIAC_RESULT_BACKEND: REDIS_URL,
+    BEAT_SPEC_QUEUE: queue,
+    BEAT_SPEC_NAME: uniqueName('beat-app'),
+  };
   const beats: RunningProcess[] = [];
   after(async () => {
     for (const beat of beats) if (beat.child.exitCode === null && beat.child.signalCode === null) beat.child.kill('SIGKILL');
@@ -22,7 +27,10 @@ describe('beat fail-over (Redis lock)', () => {
     const start = (): RunningProcess => startCli(['beat', '-A', BEAT_APP, '--lock-ttl', '1500ms', '-l', 'info'], env);
     beats.push(start(), start());
     const [first, second] = beats as [RunningProcess, RunningProcess];
-    const leaderMatch = await Promise.race([first.waitFor(/is the leader/).then(() => first), second.waitFor(/is the leader/).then(() => second)]);
+    const leaderMatch = await Promise.race([
+      first.waitFor(/is the leader/).then(() => first),
+      second.waitFor(/is the leader/).then(() => second),
+    ]);
     const leader = leaderMatch;
     const follower = leader === first ? second : first;
     await leader.waitFor(/Sending due task[^\n]*\n[^]*Sending due task/, 15_000);
@@ -34,7 +42,10 @@ describe('beat fail-over (Redis lock)', () => {
     follower.child.kill('SIGTERM');
     await follower.exited;
 
-    const sent = [...leader.output().matchAll(SENT), ...follower.output().matchAll(SENT)].map((m) => ({ due: Date.parse(m[1]!), id: m[2]! }));
+    const sent = [...leader.output().matchAll(SENT), ...follower.output().matchAll(SENT)].map((m) => ({
+      due: Date.parse(m[1]!),
+      id: m[2]!,
+    }));
     // A run re-sent across the hand-over (a leader killed between confirm and record, or
     // stalled past the 1.5 s lock TTL on a loaded machine) must carry the same task id.
     const idByDue = new Map<number, string>();
@@ -47,7 +58,12 @@ describe('beat fail-over (Redis lock)', () => {
     if (resent > 0) t.diagnostic(`${resent} run(s) re-sent across the hand-over, each with its own task id again`);
     const dues = [...idByDue.keys()];
     const sorted = [...dues].sort((a, b) => a - b);
-    for (let i = 1; i < sorted.length; i++) assert.equal(sorted[i]! - sorted[i - 1]!, 1000, `gap between ${new Date(sorted[i - 1]!).toISOString()} and ${new Date(sorted[i]!).toISOString()}`);
+    for (let i = 1; i < sorted.length; i++)
+      assert.equal(
+        sorted[i]! - sorted[i - 1]!,
+        1000,
+        `gap between ${new Date(sorted[i - 1]!).toISOString()} and ${new Date(sorted[i]!).toISOString()}`,
+      );
     const app = realApp();
     try {
       assert.equal(await app.transport.messageCount(queue), sent.length);

@@ -42,13 +42,16 @@ for (const backend of [REDIS_URL, 'rpc://']) {
     }
 
     async function startWorker(config: ChordCrashConfig, name: string, env: NodeJS.ProcessEnv = {}): Promise<RunningProcess> {
-      const worker = startCli(['worker', '-A', TASKS_MODULE, '-c', '2', '-Q', config.queue, '-n', `${name}@%h`, '-l', 'info', '--no-control'], {
-        CHORD_CRASH_BROKER: config.broker,
-        CHORD_CRASH_BACKEND: config.backend,
-        CHORD_CRASH_QUEUE: config.queue,
-        CHORD_CRASH_LOG: config.log,
-        ...env,
-      });
+      const worker = startCli(
+        ['worker', '-A', TASKS_MODULE, '-c', '2', '-Q', config.queue, '-n', `${name}@%h`, '-l', 'info', '--no-control'],
+        {
+          CHORD_CRASH_BROKER: config.broker,
+          CHORD_CRASH_BACKEND: config.backend,
+          CHORD_CRASH_QUEUE: config.queue,
+          CHORD_CRASH_LOG: config.log,
+          ...env,
+        },
+      );
       workers.push(worker);
       await worker.waitFor(/ready/, WAIT_MS);
       return worker;
@@ -99,7 +102,10 @@ for (const backend of [REDIS_URL, 'rpc://']) {
       const { app, slow, collect } = createChordCrashApp(config);
       try {
         const size = 16;
-        const result = await chord(Array.from({ length: size }, (_, i) => slow.s(i, 250)), collect.s()).applyAsync();
+        const result = await chord(
+          Array.from({ length: size }, (_, i) => slow.s(i, 250)),
+          collect.s(),
+        ).applyAsync();
 
         // Kill it once it has finished some header tasks and is running others.
         const byVictim = () => events(config).filter((e) => e.pid === victim.child.pid);
@@ -117,14 +123,22 @@ for (const backend of [REDIS_URL, 'rpc://']) {
         const log = events(config);
         const bodies = log.filter((e) => e.event === 'body');
         assert.equal(bodies.length, 1, `the body ran once: ${JSON.stringify(bodies)}`);
-        assert.deepEqual(bodies[0]!.results, Array.from({ length: size }, (_, i) => i * 10));
+        assert.deepEqual(
+          bodies[0]!.results,
+          Array.from({ length: size }, (_, i) => i * 10),
+        );
         // The crash did cut header work short: a task the victim started and never finished was
         // run again, to the end, by the survivor.
         const victimEnded = new Set(log.filter((e) => e.pid === victim.child.pid && e.event === 'end').map((e) => e.taskId));
-        const interrupted = log.filter((e) => e.pid === victim.child.pid && e.event === 'start' && !victimEnded.has(e.taskId)).map((e) => e.taskId);
+        const interrupted = log
+          .filter((e) => e.pid === victim.child.pid && e.event === 'start' && !victimEnded.has(e.taskId))
+          .map((e) => e.taskId);
         assert.ok(interrupted.length > 0);
         for (const taskId of interrupted) {
-          assert.ok(log.some((e) => e.pid === survivor.child.pid && e.event === 'end' && e.taskId === taskId), `task ${taskId} was finished by the survivor`);
+          assert.ok(
+            log.some((e) => e.pid === survivor.child.pid && e.event === 'end' && e.taskId === taskId),
+            `task ${taskId} was finished by the survivor`,
+          );
         }
       } finally {
         await app.close();
@@ -138,9 +152,16 @@ for (const backend of [REDIS_URL, 'rpc://']) {
       const { app, slow, collect } = createChordCrashApp(config);
       try {
         const size = 6;
-        const result = await chord(Array.from({ length: size }, (_, i) => slow.s(i, 20)), collect.s()).applyAsync();
+        const result = await chord(
+          Array.from({ length: size }, (_, i) => slow.s(i, 20)),
+          collect.s(),
+        ).applyAsync();
         assert.equal(await claimer.exited, 'SIGKILL', 'the claimer killed itself on claiming');
-        const ended = new Set(events(config).filter((e) => e.event === 'end').map((e) => e.taskId));
+        const ended = new Set(
+          events(config)
+            .filter((e) => e.event === 'end')
+            .map((e) => e.taskId),
+        );
         assert.equal(ended.size, size, 'every header task had finished');
         assert.equal(events(config).filter((e) => e.event === 'body').length, 0, 'the body was not sent');
 
@@ -152,7 +173,10 @@ for (const backend of [REDIS_URL, 'rpc://']) {
         const bodies = log.filter((e) => e.event === 'body');
         assert.equal(bodies.length, 1, `the body ran once: ${JSON.stringify(bodies)}`);
         assert.equal(bodies[0]!.pid, survivor.child.pid);
-        assert.deepEqual(bodies[0]!.results, Array.from({ length: size }, (_, i) => i * 10));
+        assert.deepEqual(
+          bodies[0]!.results,
+          Array.from({ length: size }, (_, i) => i * 10),
+        );
         // The survivor got the claimer's redelivered header task (and ran it again) — nothing else.
         const rerun = log.filter((e) => e.pid === survivor.child.pid && e.event === 'start');
         assert.ok(rerun.length >= 1 && rerun.every((e) => ended.has(e.taskId)), `re-run by the survivor: ${JSON.stringify(rerun)}`);

@@ -46,11 +46,22 @@ describe('celeriac call with canvas', () => {
   });
 
   it('--group --wait prints the results in group order', async () => {
-    assert.deepEqual(await waited(['--group', JSON.stringify([sig('multiply', 2, 2), sig('multiply', 3, 2), sig('add', 1, 1)])]), [4, 6, 2]);
+    assert.deepEqual(
+      await waited(['--group', JSON.stringify([sig('multiply', 2, 2), sig('multiply', 3, 2), sig('add', 1, 1)])]),
+      [4, 6, 2],
+    );
   });
 
   it('--group with --chord-body is a chord: the body gets the header results', async () => {
-    assert.equal(await waited(['--group', JSON.stringify([sig('multiply', 2, 2), sig('multiply', 3, 2)]), '--chord-body', JSON.stringify(sig('add_all'))]), 10);
+    assert.equal(
+      await waited([
+        '--group',
+        JSON.stringify([sig('multiply', 2, 2), sig('multiply', 3, 2)]),
+        '--chord-body',
+        JSON.stringify(sig('add_all')),
+      ]),
+      10,
+    );
   });
 
   it('--args go to the first task, before its own arguments', async () => {
@@ -74,7 +85,10 @@ describe('celeriac call with canvas', () => {
   it('with rpc://: a chain and a chord send their results back to the calling process', async () => {
     assert.equal(await waited(['--chain', JSON.stringify([sig('multiply', 2, 2), sig('add', 10)])], rpcEnv, queues.rpc), 14);
     const header = Array.from({ length: 20 }, (_, i) => sig('add', i, i));
-    assert.equal(await waited(['--group', JSON.stringify(header), '--chord-body', JSON.stringify(sig('add_all'))], rpcEnv, queues.rpc), 380);
+    assert.equal(
+      await waited(['--group', JSON.stringify(header), '--chord-body', JSON.stringify(sig('add_all'))], rpcEnv, queues.rpc),
+      380,
+    );
   });
 
   it('--delivery-mode transient sends the message transient (AMQP delivery mode 1); the default is persistent', async () => {

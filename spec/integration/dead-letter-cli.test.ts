@@ -30,10 +30,13 @@ describe('celeriac dead-letter (RabbitMQ + Redis, CLI)', () => {
     const list = await runCli(['dead-letter', 'list', '-Q', queue, '--json'], env);
     assert.equal(list.code, 0, list.stderr);
     const entries = JSON.parse(list.stdout) as DeadLetterEntry[];
-    assert.deepEqual(entries.map((e) => [e.id, e.task, e.reason, e.queue]), [
-      [first.id, 'spec.cli.missing', 'unknown-task', queue],
-      [second.id, 'spec.cli.missing', 'unknown-task', queue],
-    ]);
+    assert.deepEqual(
+      entries.map((e) => [e.id, e.task, e.reason, e.queue]),
+      [
+        [first.id, 'spec.cli.missing', 'unknown-task', queue],
+        [second.id, 'spec.cli.missing', 'unknown-task', queue],
+      ],
+    );
     const text = await runCli(['dead-letter', 'list', '-Q', queue, '--limit', '1'], env);
     assert.equal(text.code, 0, text.stderr);
     assert.match(text.stdout, new RegExp(`${queue.replaceAll('.', '\\.')}\\.dead-letter: 2 message\\(s\\) \\(showing 1\\)`));
@@ -50,7 +53,10 @@ describe('celeriac dead-letter (RabbitMQ + Redis, CLI)', () => {
     assert.match(requeue.stdout, new RegExp(`requeued spec\\.cli\\.missing\\[${second.id}\\] to ${queue.replaceAll('.', '\\.')}`));
     assert.equal(await second.get({ timeout: '10s' }), 20);
     const left = JSON.parse((await runCli(['dead-letter', 'list', '-Q', queue, '--json'], env)).stdout) as DeadLetterEntry[];
-    assert.deepEqual(left.map((e) => e.id), [first.id]);
+    assert.deepEqual(
+      left.map((e) => e.id),
+      [first.id],
+    );
 
     const missing = await runCli(['dead-letter', 'requeue', '-Q', queue, '--id', 'no-such-task', '--force'], env);
     assert.equal(missing.code, 1);
@@ -72,9 +78,16 @@ describe('celeriac dead-letter (RabbitMQ + Redis, CLI)', () => {
     const channel = await connection.createChannel();
     channel.on('error', () => undefined);
     const sameButClassic = { 'x-delivery-limit': 3, 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': `${queue}.dead-letter` };
-    await assert.rejects(channel.assertQueue(queue, { durable: true, arguments: sameButClassic }), /inequivalent arg 'x-queue-type'.*'quorum'/);
+    await assert.rejects(
+      channel.assertQueue(queue, { durable: true, arguments: sameButClassic }),
+      /inequivalent arg 'x-queue-type'.*'quorum'/,
+    );
     const checker = await connection.createChannel();
-    assert.equal((await checker.checkQueue(`${queue}.dead-letter`)).queue, `${queue}.dead-letter`, 'its dead-letter target was declared with it');
+    assert.equal(
+      (await checker.checkQueue(`${queue}.dead-letter`)).queue,
+      `${queue}.dead-letter`,
+      'its dead-letter target was declared with it',
+    );
   });
 });
 

@@ -18,9 +18,16 @@ describe('a hostile broker', () => {
     for (const server of servers) await server.close();
   });
 
-
   function options(overrides: Partial<TransportOptions>): TransportOptions {
-    return { heartbeatSeconds: 0, confirmTimeoutMs: 5_000, connectMaxRetries: 0, connectInitialDelayMs: 10, connectMaxDelayMs: 50, logger: winston.createLogger({ silent: true }), ...overrides };
+    return {
+      heartbeatSeconds: 0,
+      confirmTimeoutMs: 5_000,
+      connectMaxRetries: 0,
+      connectInitialDelayMs: 10,
+      connectMaxDelayMs: 50,
+      logger: winston.createLogger({ silent: true }),
+      ...overrides,
+    };
   }
 
   it('refuses a connection.tune whose frameMax is below the protocol minimum', async () => {
@@ -40,14 +47,20 @@ describe('a hostile broker', () => {
     servers.push(server);
     const { logger, lines } = captureLogger();
     const rssBefore = process.memoryUsage().rss;
-    const transport = createAmqpTransport(`amqp://guest:guest@127.0.0.1:${server.port}`, options({ logger, connectMaxRetries: null, connectMaxDelayMs: 60_000 }));
+    const transport = createAmqpTransport(
+      `amqp://guest:guest@127.0.0.1:${server.port}`,
+      options({ logger, connectMaxRetries: null, connectMaxDelayMs: 60_000 }),
+    );
     void transport.declareQueue({ name: 'spec.hostile' }).catch(() => undefined);
     const deadline = Date.now() + 20_000;
-    while (!(server.clients[0]?.closed) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    while (!server.clients[0]?.closed && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
     const first = server.clients[0];
     assert.ok(first?.closed, 'the client closed the connection');
     assert.ok(first.junkWritten < 32 * 1024 * 1024, `closed after ${first.junkWritten} bytes of the frame, not after buffering it`);
-    assert.ok(lines.some((line) => /Frame size 4294967280 exceeds maxFrameSize \d+/.test(line)), lines.join('\n'));
+    assert.ok(
+      lines.some((line) => /Frame size 4294967280 exceeds maxFrameSize \d+/.test(line)),
+      lines.join('\n'),
+    );
     assert.ok(process.memoryUsage().rss - rssBefore < 128 * 1024 * 1024, 'no large buffer was built');
     await transport.close();
   });

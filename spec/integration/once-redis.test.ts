@@ -34,7 +34,12 @@ describe('once on redis://', () => {
       await new Promise((resolve) => setTimeout(resolve, 50));
       return `done by ${effects}`;
     };
-    const values = await Promise.all([onceForTask(a, id, effect), onceForTask(b, id, effect), onceForTask(a, id, effect), onceForTask(b, id, effect)]);
+    const values = await Promise.all([
+      onceForTask(a, id, effect),
+      onceForTask(b, id, effect),
+      onceForTask(a, id, effect),
+      onceForTask(b, id, effect),
+    ]);
     assert.equal(effects, 1);
     assert.deepEqual(values, Array(4).fill('done by 1'));
   });
@@ -42,7 +47,13 @@ describe('once on redis://', () => {
   it('an abandoned claim: at-most-once on one app marks it lost, every later run on any app fails with EffectUncertainError', async () => {
     const id = randomUUID();
     await a.backend.claim!(onceKey(id), 'run dead 0', 60_000);
-    await assert.rejects(onceForTask(b, id, () => 1, { ttl: 100, guarantee: 'at-most-once' }), EffectUncertainError);
-    await assert.rejects(onceForTask(a, id, () => 1, { ttl: 100 }), EffectUncertainError);
+    await assert.rejects(
+      onceForTask(b, id, () => 1, { ttl: 100, guarantee: 'at-most-once' }),
+      EffectUncertainError,
+    );
+    await assert.rejects(
+      onceForTask(a, id, () => 1, { ttl: 100 }),
+      EffectUncertainError,
+    );
   });
 });

@@ -6,7 +6,7 @@ import { AMQP_URL, realApp } from '../support/apps.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
 
 describe('broker reconnects are reported', () => {
-  it('as the app\'s broker-reconnected event and in the worker\'s metrics', async () => {
+  it("as the app's broker-reconnected event and in the worker's metrics", async () => {
     const proxy = await startTcpProxy();
     const app = realApp({ broker: proxy.urlFor(AMQP_URL), brokerConnectionMaxRetries: 10 });
     app.task('spec.reconnect', (n: number) => n);

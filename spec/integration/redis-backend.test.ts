@@ -31,9 +31,13 @@ function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
 }
 
 async function until(what: string, check: () => Promise<boolean>): Promise<void> {
-  await within(10_000, what, (async () => {
-    while (!(await check())) await new Promise((resolve) => setTimeout(resolve, 20));
-  })());
+  await within(
+    10_000,
+    what,
+    (async () => {
+      while (!(await check())) await new Promise((resolve) => setTimeout(resolve, 20));
+    })(),
+  );
 }
 
 /** A client of its own that asks Redis who is subscribed; opened on first use. */
@@ -295,7 +299,11 @@ describe('PipelineWhenBusy (the Redis command connection)', () => {
       assert.equal(await lone, 'OK');
       assert.equal(pipelining.outstanding, 0);
       // Issued together: the first at once, the rest in one pipeline, each seeing the writes before it.
-      const together = [pipelining.issue((c) => c.append(key, 'b')), pipelining.issue((c) => c.append(key, 'c')), pipelining.issue((c) => c.get(key))];
+      const together = [
+        pipelining.issue((c) => c.append(key, 'b')),
+        pipelining.issue((c) => c.append(key, 'c')),
+        pipelining.issue((c) => c.get(key)),
+      ];
       assert.equal(client.autoPipelineQueueSize, 2);
       assert.deepEqual(await Promise.all(together), [2, 3, 'abc']);
       await client.del(key);

@@ -18,7 +18,12 @@ describe('celeriac result', () => {
   async function store(meta: Record<string, unknown>): Promise<string> {
     const id = randomUUID();
     ids.push(id);
-    await redis.set(`celery-task-meta-${id}`, JSON.stringify({ task_id: id, children: [], date_done: new Date().toISOString(), traceback: null, ...meta }), 'EX', 600);
+    await redis.set(
+      `celery-task-meta-${id}`,
+      JSON.stringify({ task_id: id, children: [], date_done: new Date().toISOString(), traceback: null, ...meta }),
+      'EX',
+      600,
+    );
     return id;
   }
   const result = (...args: string[]) => runCli(['result', ...args, '--backend', REDIS_URL]);
@@ -33,9 +38,13 @@ describe('celeriac result', () => {
     assert.equal((await result(list)).stdout, '[4,6]\n');
   });
 
-  it("a failure ends with its error, exit status 2; --traceback prints where it failed", async () => {
+  it('a failure ends with its error, exit status 2; --traceback prints where it failed', async () => {
     const traceback = 'Traceback (most recent call last):\n  File "tasks.py", line 3, in boom\nZeroDivisionError: division by zero\n';
-    const failed = await store({ status: 'FAILURE', result: { exc_type: 'ZeroDivisionError', exc_message: ['division by zero'], exc_module: 'builtins' }, traceback });
+    const failed = await store({
+      status: 'FAILURE',
+      result: { exc_type: 'ZeroDivisionError', exc_message: ['division by zero'], exc_module: 'builtins' },
+      traceback,
+    });
     const plain = await result(failed);
     assert.equal(plain.code, 2);
     assert.match(plain.stderr, /ended in FAILURE: ZeroDivisionError: division by zero/);

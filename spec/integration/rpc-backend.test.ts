@@ -20,7 +20,14 @@ function makeRpc(overrides: { resultExpiresMs?: number } = {}): ResultBackend {
     resultExpiresMs: overrides.resultExpiresMs ?? 86_400_000,
     logger,
     clientId,
-    transportOptions: { heartbeatSeconds: 30, confirmTimeoutMs: 10_000, connectMaxRetries: 3, connectInitialDelayMs: 100, connectMaxDelayMs: 1000, logger },
+    transportOptions: {
+      heartbeatSeconds: 30,
+      confirmTimeoutMs: 10_000,
+      connectMaxRetries: 3,
+      connectInitialDelayMs: 100,
+      connectMaxDelayMs: 1000,
+      logger,
+    },
   });
   clientIds.set(backend, clientId);
   return backend;
@@ -58,4 +65,8 @@ describe('rpc:// specifics', () => {
 });
 
 describeWorkerBehaviour('amqp:// + rpc://', () => realApp({ backend: 'rpc://' }));
-describeCanvasBehaviour('amqp:// + rpc://, two workers', () => realApp({ backend: 'rpc://' }), { workers: 2, chordSize: 10_000, groupSave: false });
+describeCanvasBehaviour('amqp:// + rpc://, two workers', () => realApp({ backend: 'rpc://' }), {
+  workers: 2,
+  chordSize: 10_000,
+  groupSave: false,
+});

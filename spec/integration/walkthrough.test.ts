@@ -36,7 +36,10 @@ describe('walkthrough: two CLI workers, RabbitMQ and Redis', () => {
   });
 
   it('both workers start with the banner naming queue, concurrency and broker without password', () => {
-    assert.match(workers[0]!.output(), new RegExp(`first@\\S+ ready: queues ${queue.replaceAll('.', '\\.')}; concurrency 4; prefetch 16; broker amqp://guest:\\*\\*\\*@`));
+    assert.match(
+      workers[0]!.output(),
+      new RegExp(`first@\\S+ ready: queues ${queue.replaceAll('.', '\\.')}; concurrency 4; prefetch 16; broker amqp://guest:\\*\\*\\*@`),
+    );
     assert.match(workers[1]!.output(), /second@\S+ ready: .*concurrency 2; prefetch 8/);
     for (const worker of workers) assert.doesNotMatch(worker.output(), /guest:guest/);
   });
@@ -44,8 +47,14 @@ describe('walkthrough: two CLI workers, RabbitMQ and Redis', () => {
   it('runs add and multiply sent from another process, shared between the two workers', async () => {
     const sums = await Promise.all(Array.from({ length: 40 }, (_, i) => producer.sendTask<number>('tasks.add', [i, 1])));
     const products = await Promise.all(Array.from({ length: 10 }, (_, i) => producer.sendTask<number>('tasks.multiply', [i, 3])));
-    assert.deepEqual(await Promise.all(sums.map((r) => r.get({ timeout: '20s' }))), Array.from({ length: 40 }, (_, i) => i + 1));
-    assert.deepEqual(await Promise.all(products.map((r) => r.get({ timeout: '20s' }))), Array.from({ length: 10 }, (_, i) => i * 3));
+    assert.deepEqual(
+      await Promise.all(sums.map((r) => r.get({ timeout: '20s' }))),
+      Array.from({ length: 40 }, (_, i) => i + 1),
+    );
+    assert.deepEqual(
+      await Promise.all(products.map((r) => r.get({ timeout: '20s' }))),
+      Array.from({ length: 10 }, (_, i) => i * 3),
+    );
     const ids = [...sums, ...products].map((r) => r.id);
     // A worker logs "succeeded" after storing and acking, so the last lines may trail the results.
     const servedBy = (w: RunningProcess): number => ids.filter((id) => w.output().includes(`[${id}] succeeded in`)).length;
@@ -88,7 +97,10 @@ describe('walkthrough: two CLI workers, RabbitMQ and Redis', () => {
   });
 
   it('`celeriac call --wait` prints the result', async () => {
-    const { code, stdout, stderr } = await runCli(['call', 'tasks.multiply', '--args', '[6, 7]', '-Q', queue, '--wait', '--timeout', '20s'], env);
+    const { code, stdout, stderr } = await runCli(
+      ['call', 'tasks.multiply', '--args', '[6, 7]', '-Q', queue, '--wait', '--timeout', '20s'],
+      env,
+    );
     assert.equal(code, 0, stderr);
     assert.equal(stdout.trim(), '42');
   });

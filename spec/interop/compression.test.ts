@@ -5,7 +5,14 @@ import { createApp, type App, type Worker } from '../../lib/index.js';
 import { AMQP_URL, REDIS_URL, uniqueName } from '../support/apps.js';
 import { defineNodeTasks } from './node-tasks.js';
 import type { RunningProcess } from '../support/processes.js';
-import { deleteQueues, pythonProducer, startPythonWorker, stopPythonWorker, type InteropQueues, type PythonOutcome } from './python-peer.js';
+import {
+  deleteQueues,
+  pythonProducer,
+  startPythonWorker,
+  stopPythonWorker,
+  type InteropQueues,
+  type PythonOutcome,
+} from './python-peer.js';
 
 /**
  * Compressed task messages from Python Celery 5.2.6 (`apply_async(..., compression=...)`, which
@@ -42,7 +49,12 @@ describe('interop: compressed messages between Python Celery and celeriac', () =
   for (const serializer of ['json', 'msgpack'] as const) {
     for (const compression of ['zlib', 'gzip'] as const) {
       it(`${serializer}, compression='${compression}': node.add(2, 3) runs and Python gets 5`, async () => {
-        const out = await pythonProducer<PythonOutcome>(queues, 'call', ['node.add', { args: [2, 3], options: { compression } }], serializer);
+        const out = await pythonProducer<PythonOutcome>(
+          queues,
+          'call',
+          ['node.add', { args: [2, 3], options: { compression } }],
+          serializer,
+        );
         assert.deepEqual({ state: out.state, result: out.result }, { state: 'SUCCESS', result: 5 });
         assert.equal(compressionOf.get(out.id), 'application/x-gzip', 'kombu names zlib application/x-gzip');
       });
@@ -57,14 +69,24 @@ describe('interop: compressed messages between Python Celery and celeriac', () =
   }
 
   it("the app's taskCompression applies unless a call says null; a bad name fails the call, naming the option", async () => {
-    const zipping = createApp({ name: 'interop-zip-app', broker: AMQP_URL, backend: REDIS_URL, defaultQueue: queues.node, logLevel: 'silent', taskCompression: 'zlib' });
+    const zipping = createApp({
+      name: 'interop-zip-app',
+      broker: AMQP_URL,
+      backend: REDIS_URL,
+      defaultQueue: queues.node,
+      logLevel: 'silent',
+      taskCompression: 'zlib',
+    });
     try {
       const seen: unknown[] = [];
       worker.on('task-received', (request) => seen.push(request.delivery.properties.headers.compression));
       assert.equal(await (await zipping.sendTask<number>('node.add', [4, 5])).get({ timeout: '20s' }), 9);
       assert.equal(await (await zipping.sendTask<number>('node.add', [1, 1], {}, { compression: null })).get({ timeout: '20s' }), 2);
       assert.deepEqual(seen, ['application/x-gzip', undefined]);
-      await assert.rejects(zipping.sendTask('node.add', [1, 1], {}, { compression: 'application/x-bz2' }), /compression: expected null or one of .*zlib.*, got "application\/x-bz2"/);
+      await assert.rejects(
+        zipping.sendTask('node.add', [1, 1], {}, { compression: 'application/x-bz2' }),
+        /compression: expected null or one of .*zlib.*, got "application\/x-bz2"/,
+      );
     } finally {
       await zipping.close();
     }

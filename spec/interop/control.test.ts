@@ -58,7 +58,11 @@ describe('interop: remote control (celery.pidbox)', () => {
 });
 
 async function pythonCelery(args: string[], queues: InteropQueues): Promise<string> {
-  const child = spawn(PYTHON, ['-m', 'celery', '-A', 'tasks', ...args], { cwd: PYTHON_DIR, env: pythonEnv(queues), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(PYTHON, ['-m', 'celery', '-A', 'tasks', ...args], {
+    cwd: PYTHON_DIR,
+    env: pythonEnv(queues),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));

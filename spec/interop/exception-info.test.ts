@@ -13,7 +13,9 @@ describe('interop: Node errors as Python exceptions (Celery exception_to_python)
   const named = (name: string, message: string): Error => Object.assign(new Error(message), { name });
   // No queues are used: rebuild_exceptions only decodes.
   const rebuild = (errors: Error[]) =>
-    pythonProducer<{ type: string; module: string; message: string }[]>({ py: 'unused', node: 'unused' }, 'rebuild_exceptions', [errors.map(errorToExceptionInfo)]);
+    pythonProducer<{ type: string; module: string; message: string }[]>({ py: 'unused', node: 'unused' }, 'rebuild_exceptions', [
+      errors.map(errorToExceptionInfo),
+    ]);
 
   it('every name mapped to builtins is a Python built-in exception, rebuilt with its message', async () => {
     const names = [...PYTHON_BUILTIN_EXCEPTIONS];
@@ -33,7 +35,12 @@ describe('interop: Node errors as Python exceptions (Celery exception_to_python)
     const names = [...CELERY_EXCEPTIONS];
     const rebuilt = await rebuild(names.map((name) => named(name, `a ${name}`)));
     // TimeLimitExceeded and WorkerLostError live in billiard; celery.exceptions re-exports them.
-    const homes: Record<string, string> = { TimeLimitExceeded: 'billiard.exceptions', WorkerLostError: 'billiard.exceptions', SoftTimeLimitExceeded: 'billiard.exceptions', Terminated: 'billiard.exceptions' };
+    const homes: Record<string, string> = {
+      TimeLimitExceeded: 'billiard.exceptions',
+      WorkerLostError: 'billiard.exceptions',
+      SoftTimeLimitExceeded: 'billiard.exceptions',
+      Terminated: 'billiard.exceptions',
+    };
     assert.deepEqual(
       rebuilt.map((r) => `${r.module}.${r.type}`),
       names.map((name) => `${homes[name] ?? 'celery.exceptions'}.${name}`),
@@ -52,8 +59,14 @@ describe('interop: Node errors as Python exceptions (Celery exception_to_python)
 
   it('a class extending Error without setting name is stored under its class name', async () => {
     class PaymentDeclined extends Error {}
-    assert.deepEqual(errorToExceptionInfo(new PaymentDeclined('card 42')), { exc_type: 'PaymentDeclined', exc_message: ['card 42'], exc_module: 'celeriac' });
-    assert.deepEqual(await rebuild([new PaymentDeclined('card 42')]), [{ type: 'PaymentDeclined', module: 'celery.exceptions', message: 'card 42' }]);
+    assert.deepEqual(errorToExceptionInfo(new PaymentDeclined('card 42')), {
+      exc_type: 'PaymentDeclined',
+      exc_message: ['card 42'],
+      exc_module: 'celeriac',
+    });
+    assert.deepEqual(await rebuild([new PaymentDeclined('card 42')]), [
+      { type: 'PaymentDeclined', module: 'celery.exceptions', message: 'card 42' },
+    ]);
   });
 
   it('names of Python exceptions that would stop the interpreter stay stand-ins', async () => {

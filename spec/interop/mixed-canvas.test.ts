@@ -6,7 +6,14 @@ import type { TaskMessage } from '../../lib/protocol/task-message.js';
 import type { RunningProcess } from '../support/processes.js';
 import { AMQP_URL, REDIS_URL, uniqueName } from '../support/apps.js';
 import { defineNodeTasks } from './node-tasks.js';
-import { deleteQueues, pythonProducer, startPythonWorker, stopPythonWorker, type InteropQueues, type PythonOutcome } from './python-peer.js';
+import {
+  deleteQueues,
+  pythonProducer,
+  startPythonWorker,
+  stopPythonWorker,
+  type InteropQueues,
+  type PythonOutcome,
+} from './python-peer.js';
 
 /**
  * Mixed canvas: chains and chords whose tasks alternate between a Python Celery worker (queue
@@ -27,7 +34,14 @@ describe('interop: mixed Python/celeriac canvas', () => {
   const py = (task: string, ...args: unknown[]) => new Signature({ task: `tasks.${task}`, args, options: { queue: queues.py } }, app);
 
   before(async () => {
-    app = createApp({ name: 'interop-mix', broker: AMQP_URL, backend: REDIS_URL, defaultQueue: queues.node, serializer: 'json', logLevel: 'silent' });
+    app = createApp({
+      name: 'interop-mix',
+      broker: AMQP_URL,
+      backend: REDIS_URL,
+      defaultQueue: queues.node,
+      serializer: 'json',
+      logLevel: 'silent',
+    });
     redis = new Redis(REDIS_URL);
     node = defineNodeTasks(app, queues.node, redis);
     worker = app.worker({ concurrency: 4, queues: [queues.node], hostname: 'mix@%h', shutdownTimeout: '5s' });
@@ -125,7 +139,9 @@ describe('interop: mixed Python/celeriac canvas', () => {
       });
 
       it('a Node-built chord with a mixed header and a celeriac body', async () => {
-        const header = [py('add', 1, 1), node.tasks.add.s(2, 2), py('multiply', 3, 3), node.tasks.multiply.s(4, 4)].map((s) => s.set({ serializer }));
+        const header = [py('add', 1, 1), node.tasks.add.s(2, 2), py('multiply', 3, 3), node.tasks.multiply.s(4, 4)].map((s) =>
+          s.set({ serializer }),
+        );
         const result = await chord(header, node.tasks.addAll.s().set({ serializer })).applyAsync();
         assert.equal(await result.get({ timeout: '20s' }), 2 + 4 + 9 + 16);
         assert.equal(node.calls.filter((call) => call.id === result.id).length, 1);

@@ -59,7 +59,16 @@ export function defineNodeTasks(app: App, queue: string, redis: Redis) {
       'node.inspect',
       function (this: TaskContext, ...args: unknown[]) {
         record();
-        return { args, kwargs: this.kwargs, id: this.id, retries: this.retries, rootId: this.rootId, parentId: this.parentId, groupId: this.groupId, queue: this.queue };
+        return {
+          args,
+          kwargs: this.kwargs,
+          id: this.id,
+          retries: this.retries,
+          rootId: this.rootId,
+          parentId: this.parentId,
+          groupId: this.groupId,
+          queue: this.queue,
+        };
       },
       { queue },
     ),

@@ -68,7 +68,10 @@ describe('interop: celeriac producer → Python Celery worker (redis:// results)
         const expires = Date.parse(String(seen.expires));
         assert.ok(eta >= sentAt + 1000 && eta <= Date.now(), `eta ${seen.eta} is a second after sending`);
         assert.ok(Date.parse(String(seen.started_at)) >= eta, `Python waited for the eta (${seen.started_at} ≥ ${seen.eta})`);
-        assert.ok(expires >= sentAt + 3_600_000 && expires <= sentAt + 3_600_000 + 60_000, `expires ${seen.expires} is an hour after sending`);
+        assert.ok(
+          expires >= sentAt + 3_600_000 && expires <= sentAt + 3_600_000 + 60_000,
+          `expires ${seen.expires} is an hour after sending`,
+        );
         assert.equal(seen.priority, 7);
         assert.equal(seen.retries, 3);
         assert.equal(seen.id, result.id);
@@ -136,7 +139,10 @@ describe('interop: celeriac producer → Python Celery worker (redis:// results)
     });
 
     it('chord over Python workers: celeriac sets the chord size, Celery counts the header and fires the body', async () => {
-      const result = await chord(Array.from({ length: 8 }, (_, i) => py('add', i, i)), py('add_all')).applyAsync();
+      const result = await chord(
+        Array.from({ length: 8 }, (_, i) => py('add', i, i)),
+        py('add_all'),
+      ).applyAsync();
       assert.equal(await result.get({ timeout: '20s' }), 56);
     });
   });

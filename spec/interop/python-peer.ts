@@ -40,12 +40,23 @@ export function pythonEnv(queues: InteropQueues, serializer: 'json' | 'msgpack' 
 /** Starts `celery worker` on queues.py and resolves once it logged "ready.". */
 export async function startPythonWorker(queues: InteropQueues, serializer: 'json' | 'msgpack' = 'json'): Promise<RunningProcess> {
   const args = [
-    '-m', 'celery', '-A', 'tasks', 'worker',
-    '--pool=threads', '-c', '2',
-    '-Q', queues.py,
-    '-n', `py-${randomUUID().slice(0, 8)}@%h`,
-    '--without-gossip', '--without-mingle', '--without-heartbeat',
-    '-l', 'info',
+    '-m',
+    'celery',
+    '-A',
+    'tasks',
+    'worker',
+    '--pool=threads',
+    '-c',
+    '2',
+    '-Q',
+    queues.py,
+    '-n',
+    `py-${randomUUID().slice(0, 8)}@%h`,
+    '--without-gossip',
+    '--without-mingle',
+    '--without-heartbeat',
+    '-l',
+    'info',
   ];
   const worker = startProcess(PYTHON, args, { env: pythonEnv(queues, serializer), cwd: PYTHON_DIR });
   await worker.waitFor(/ready\./, 30_000);
@@ -101,7 +112,11 @@ export async function deleteQueues(names: readonly string[]): Promise<void> {
   const connection = await amqp.connect(AMQP_URL);
   try {
     for (const name of names) {
-      for (const [kind, target] of [['queue', name], ['queue', `${name}.dead-letter`], ['exchange', name]] as const) {
+      for (const [kind, target] of [
+        ['queue', name],
+        ['queue', `${name}.dead-letter`],
+        ['exchange', name],
+      ] as const) {
         // A failed delete closes the channel (e.g. 404 is fine, nothing to delete): use one per call.
         const channel = await connection.createChannel();
         channel.on('error', () => {});
@@ -118,6 +133,5 @@ export async function deleteQueues(names: readonly string[]): Promise<void> {
     await connection.close();
   }
 }
-
 
 export { REDIS_URL };

@@ -28,7 +28,9 @@ describe('interop: Python Celery producer → celeriac workers (redis:// results
     node = defineNodeTasks(app, queues.node, redis);
     workers = [0, 1].map((i) => app.worker({ concurrency: 4, queues: [queues.node], hostname: `p2n${i}@%h`, shutdownTimeout: '5s' }));
     for (const worker of workers) {
-      worker.on('task-received', (request) => received.set(request.id, { message: request.message, contentType: request.delivery.properties.contentType }));
+      worker.on('task-received', (request) =>
+        received.set(request.id, { message: request.message, contentType: request.delivery.properties.contentType }),
+      );
       worker.on('task-done', (request) => settled.add(request.id));
       await worker.start();
     }
@@ -54,7 +56,8 @@ describe('interop: Python Celery producer → celeriac workers (redis:// results
   for (const serializer of ['json', 'msgpack'] as const) {
     describe(`${serializer} messages`, () => {
       const contentType = serializer === 'json' ? 'application/json' : 'application/x-msgpack';
-      const producer = <T = PythonOutcome>(command: string, ...args: (string | object)[]) => pythonProducer<T>(queues, command, args, serializer);
+      const producer = <T = PythonOutcome>(command: string, ...args: (string | object)[]) =>
+        pythonProducer<T>(queues, command, args, serializer);
 
       it('node_add.delay(2, 3) runs on a celeriac worker; Python get() returns 5', async () => {
         const out = await producer('delay_add');
@@ -86,15 +89,26 @@ describe('interop: Python Celery producer → celeriac workers (redis:// results
         assert.equal(message.priority, 6);
         const expires = Date.parse(message.headers.expires!);
         const eta = Date.parse(message.headers.eta!);
-        assert.ok(expires - eta > 3_500_000 && expires - eta < 3_600_000, `expires ${message.headers.expires} is ~1h after eta ${message.headers.eta}`);
+        assert.ok(
+          expires - eta > 3_500_000 && expires - eta < 3_600_000,
+          `expires ${message.headers.expires} is ~1h after eta ${message.headers.eta}`,
+        );
       });
 
       it('a keyword argument the task does not declare fails with a TypeError that Python re-raises', async () => {
         const unknown = await producer('call', 'node.add', { args: [1], kwargs: { z: 2 } });
         assert.equal(unknown.state, 'FAILURE');
-        assert.deepEqual(unknown.error, { type: 'TypeError', module: 'builtins', message: "task node.add got an unexpected keyword argument 'z'" });
+        assert.deepEqual(unknown.error, {
+          type: 'TypeError',
+          module: 'builtins',
+          message: "task node.add got an unexpected keyword argument 'z'",
+        });
         const undeclared = await producer('call', 'node.inspect', { kwargs: { a: 1 } });
-        assert.deepEqual(undeclared.error, { type: 'TypeError', module: 'builtins', message: 'task node.inspect got keyword arguments (a) but declares no argNames' });
+        assert.deepEqual(undeclared.error, {
+          type: 'TypeError',
+          module: 'builtins',
+          message: 'task node.inspect got keyword arguments (a) but declares no argNames',
+        });
       });
 
       it('chain(node_multiply.s(2, 2), node_add.s(10)) → 14, the second step sent by the celeriac worker', async () => {
@@ -132,7 +146,10 @@ describe('interop: Python Celery producer → celeriac workers (redis:// results
         // Celery's get() re-raises a failed parent (the header) before looking at the body.
         assert.deepEqual(out.error, { type: 'TypeError', module: 'builtins', message: 'header boom' });
         await settledAll(out.header);
-        const body = JSON.parse((await redis.get(`celery-task-meta-${out.id}`))!) as { status: string; result: { exc_type: string; exc_module: string; exc_message: string[] } };
+        const body = JSON.parse((await redis.get(`celery-task-meta-${out.id}`))!) as {
+          status: string;
+          result: { exc_type: string; exc_module: string; exc_message: string[] };
+        };
         assert.equal(body.status, 'FAILURE');
         assert.equal(body.result.exc_type, 'ChordError');
         assert.equal(body.result.exc_module, 'celery.exceptions');
@@ -147,11 +164,15 @@ describe('interop: Python Celery producer → celeriac workers (redis:// results
         assert.match(out.traceback ?? '', /^TypeError: boom from node\n\s+at /);
       });
 
-      it("a project error class reaches Python under its own name (a stand-in class Celery creates)", async () => {
+      it('a project error class reaches Python under its own name (a stand-in class Celery creates)', async () => {
         const out = await producer('call', 'node.fail_custom', { args: ['acct-9', 3] });
         assert.deepEqual(out.error, { type: 'QuotaExceeded', module: 'celery.exceptions', message: 'account acct-9 is over quota by 3' });
         const stored = JSON.parse((await redis.get(`celery-task-meta-${out.id}`))!) as { result: unknown };
-        assert.deepEqual(stored.result, { exc_type: 'QuotaExceeded', exc_message: ['account acct-9 is over quota by 3'], exc_module: 'celeriac' });
+        assert.deepEqual(stored.result, {
+          exc_type: 'QuotaExceeded',
+          exc_message: ['account acct-9 is over quota by 3'],
+          exc_module: 'celeriac',
+        });
       });
 
       it('a task that expires before its countdown is recorded REVOKED by celeriac; Python get() raises TaskRevokedError', async () => {

@@ -6,7 +6,14 @@ import { chain, createApp, Signature, TaskFailedError, type App, type Worker } f
 import type { RunningProcess } from '../support/processes.js';
 import { AMQP_URL, uniqueName } from '../support/apps.js';
 import { defineNodeTasks } from './node-tasks.js';
-import { deleteQueues, pythonProducer, startPythonWorker, stopPythonWorker, type InteropQueues, type PythonOutcome } from './python-peer.js';
+import {
+  deleteQueues,
+  pythonProducer,
+  startPythonWorker,
+  stopPythonWorker,
+  type InteropQueues,
+  type PythonOutcome,
+} from './python-peer.js';
 
 /**
  * rpc:// across languages: results travel back as messages to the sender's reply queue, both
@@ -57,7 +64,10 @@ describe('interop: rpc:// results between Python Celery and celeriac', () => {
     it('node_add.delay(2, 3): the result comes back to the Python client; get() returns 5', async () => {
       const out = await producer('delay_add');
       assert.deepEqual({ state: out.state, result: out.result }, { state: 'SUCCESS', result: 5 });
-      assert.ok(node.calls.some((call) => call.id === out.id), 'a celeriac worker ran it');
+      assert.ok(
+        node.calls.some((call) => call.id === out.id),
+        'a celeriac worker ran it',
+      );
     });
 
     it('keyword arguments and a countdown, answered through the reply queue', async () => {
@@ -139,10 +149,14 @@ describe('interop: rpc:// results between Python Celery and celeriac', () => {
     });
 
     it("a project exception keeps its name and module ('tasks')", async () => {
-      const error = await (await client.sendTask('tasks.fail_custom', ['acct-3', 9], {}, { queue: queues.py })).get({ timeout: '20s' }).then(
-        () => assert.fail('get() resolved'),
-        (e: unknown) => e as TaskFailedError,
-      );
+      const error = await (
+        await client.sendTask('tasks.fail_custom', ['acct-3', 9], {}, { queue: queues.py })
+      )
+        .get({ timeout: '20s' })
+        .then(
+          () => assert.fail('get() resolved'),
+          (e: unknown) => e as TaskFailedError,
+        );
       assert.equal(error.excType, 'InsufficientFunds');
       assert.equal(error.excModule, 'tasks');
       assert.equal(error.excMessage, 'account acct-3 is short by 9');
@@ -155,7 +169,7 @@ describe('interop: rpc:// results between Python Celery and celeriac', () => {
     });
   });
 
-  it("a result for a client whose reply queue is gone goes into the queue re-declared as Celery declares it", async () => {
+  it('a result for a client whose reply queue is gone goes into the queue re-declared as Celery declares it', async () => {
     const replyTo = uniqueName('interop-rpc.gone-client');
     const taskId = uniqueName('task');
     await workerApp.backend.storeResult(
@@ -166,7 +180,11 @@ describe('interop: rpc:// results between Python Celery and celeriac', () => {
     try {
       const channel = await connection.createChannel();
       // What the Python client declares when it is back: accepted only if the arguments match.
-      const ok = await channel.assertQueue(replyTo, { durable: false, autoDelete: true, arguments: { 'x-expires': RESULT_EXPIRES_S * 1000 } });
+      const ok = await channel.assertQueue(replyTo, {
+        durable: false,
+        autoDelete: true,
+        arguments: { 'x-expires': RESULT_EXPIRES_S * 1000 },
+      });
       assert.equal(ok.messageCount, 1);
       const message = await channel.get(replyTo, { noAck: true });
       assert.ok(message);
@@ -179,7 +197,7 @@ describe('interop: rpc:// results between Python Celery and celeriac', () => {
     }
   });
 
-  it("reply queues are declared as Celery declares them: not durable, auto-delete, x-expires = result_expires in ms", async () => {
+  it('reply queues are declared as Celery declares them: not durable, auto-delete, x-expires = result_expires in ms', async () => {
     // The celeriac client's reply queue exists (it has sent tasks). Declaring it again with
     // Celery's arguments succeeds only if they are the same; RabbitMQ answers 406 otherwise.
     const connection = await amqp.connect(AMQP_URL);

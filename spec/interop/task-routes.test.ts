@@ -5,7 +5,14 @@ import { chain, createApp, Signature, type App, type Worker } from '../../lib/in
 import type { RunningProcess } from '../support/processes.js';
 import { AMQP_URL, REDIS_URL, uniqueName } from '../support/apps.js';
 import { defineNodeTasks } from './node-tasks.js';
-import { deleteQueues, pythonProducer, startPythonWorker, stopPythonWorker, type InteropQueues, type PythonOutcome } from './python-peer.js';
+import {
+  deleteQueues,
+  pythonProducer,
+  startPythonWorker,
+  stopPythonWorker,
+  type InteropQueues,
+  type PythonOutcome,
+} from './python-peer.js';
 
 /**
  * celeriac's `taskRoutes` as the counterpart of Celery's `task_routes`: with the Python queue
@@ -49,7 +56,10 @@ describe('interop: taskRoutes ⇄ task_routes', () => {
 
   it('sendTask and Node-built signatures of Python tasks need no queue option', async () => {
     assert.equal(await (await app.sendTask<number>('tasks.add', [2, 3])).get({ timeout: '20s' }), 5);
-    const result = await chain(new Signature({ task: 'tasks.add', args: [2, 3] }, app), new Signature({ task: 'tasks.multiply', args: [4] }, app)).applyAsync();
+    const result = await chain(
+      new Signature({ task: 'tasks.add', args: [2, 3] }, app),
+      new Signature({ task: 'tasks.multiply', args: [4] }, app),
+    ).applyAsync();
     assert.equal(await result.get({ timeout: '20s' }), 20);
   });
 });

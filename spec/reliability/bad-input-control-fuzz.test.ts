@@ -56,7 +56,9 @@ class Shapes {
     if (roll < 0.02) return 'x'.repeat(64 * 1024 + this.int(1024 * 1024)); // huge
     if (roll < 0.1) return '\u{1F600}\u0000\ud800é'.repeat(1 + this.int(100)); // odd characters, a lone surrogate
     if (roll < 0.2) return 'q'.repeat(250 + this.int(20)); // around the 255-byte limit
-    return Math.abs(this.int(2 ** 31)).toString(36).repeat(1 + this.int(3));
+    return Math.abs(this.int(2 ** 31))
+      .toString(36)
+      .repeat(1 + this.int(3));
   }
 
   value(depth = 0): unknown {
@@ -68,7 +70,12 @@ class Shapes {
     if (roll < 0.6) return this.deep();
     if (depth > 3) return [];
     if (roll < 0.8) return Array.from({ length: this.int(6) }, () => this.value(depth + 1));
-    return Object.fromEntries(Array.from({ length: this.int(6) }, () => [this.pick(['length', 'queue', 'task_id', '__proto__', 'constructor', 'exchange', this.string().slice(0, 20)]), this.value(depth + 1)]));
+    return Object.fromEntries(
+      Array.from({ length: this.int(6) }, () => [
+        this.pick(['length', 'queue', 'task_id', '__proto__', 'constructor', 'exchange', this.string().slice(0, 20)]),
+        this.value(depth + 1),
+      ]),
+    );
   }
 
   /** Lists or mappings nested up to ~1600 deep (deeper, and JSON.stringify here runs out of stack). */
@@ -80,7 +87,26 @@ class Shapes {
 
   method(): unknown {
     if (this.chance(0.8)) {
-      return this.pick(['ping', 'active', 'reserved', 'scheduled', 'registered', 'revoked', 'stats', 'active_queues', 'revoke', 'terminate', 'rate_limit', 'add_consumer', 'cancel_consumer', 'shutdown', 'reboot', 'toString', '__proto__', 'hasOwnProperty']);
+      return this.pick([
+        'ping',
+        'active',
+        'reserved',
+        'scheduled',
+        'registered',
+        'revoked',
+        'stats',
+        'active_queues',
+        'revoke',
+        'terminate',
+        'rate_limit',
+        'add_consumer',
+        'cancel_consumer',
+        'shutdown',
+        'reboot',
+        'toString',
+        '__proto__',
+        'hasOwnProperty',
+      ]);
     }
     return this.value();
   }
@@ -111,7 +137,11 @@ class Shapes {
     const roll = this.next();
     if (roll < 0.6) return {};
     if (roll < 0.7) return { pattern: this.pick([`${this.node.slice(0, 8)}*`, '*', '[a-z]*@*', '*nomatch*']), matcher: 'glob' };
-    if (roll < 0.8) return { pattern: this.pick(['(.*.*)*!', '(a|a|b)*!', '(\\w+\\s?)+$', '.*', this.node.slice(0, 5), '[', '(?<x>a)\\k<x>']), matcher: 'pcre' };
+    if (roll < 0.8)
+      return {
+        pattern: this.pick(['(.*.*)*!', '(a|a|b)*!', '(\\w+\\s?)+$', '.*', this.node.slice(0, 5), '[', '(?<x>a)\\k<x>']),
+        matcher: 'pcre',
+      };
     return { pattern: this.value(), matcher: this.chance(0.5) ? this.pick(['glob', 'pcre', 'sql']) : this.value() };
   }
 
@@ -129,7 +159,12 @@ class Shapes {
     const odd = [null, 'soon', -5, 1e308, [1], { a: 1 }, true, Date.now() / 1000 - 60];
     const headers = this.chance(0.9) ? { clock: this.int(1000), expires: 0 } : { clock: this.pick(odd), expires: this.pick(odd) };
     const roll = this.next();
-    if (roll < 0.03) return [Buffer.from(Array.from({ length: this.int(200) }, () => this.int(256))), this.pick(['application/json', 'application/x-msgpack', 'application/x-python-serialize', '']), headers];
+    if (roll < 0.03)
+      return [
+        Buffer.from(Array.from({ length: this.int(200) }, () => this.int(256))),
+        this.pick(['application/json', 'application/x-msgpack', 'application/x-python-serialize', '']),
+        headers,
+      ];
     if (roll < 0.06) return [Buffer.from(JSON.stringify(this.value()) ?? 'null'), 'application/json', headers];
     const body: Record<string, unknown> = {
       method: this.method(),
@@ -178,7 +213,11 @@ describe('reliability: control mailbox fuzzer', () => {
       }
       await healthy;
       const ping = await mailbox.send({ method: 'ping' });
-      assert.deepEqual(await mailbox.reply(ping, 30_000), { [mailbox.node]: { ok: 'pong' } }, `seed ${SEED}: the worker answers a ping afterwards`);
+      assert.deepEqual(
+        await mailbox.reply(ping, 30_000),
+        { [mailbox.node]: { ok: 'pong' } },
+        `seed ${SEED}: the worker answers a ping afterwards`,
+      );
       const report = await w.settle(30_000);
       assert.deepEqual(report.lost, [], `seed ${SEED}: lost healthy tasks`);
       assert.equal(report.duplicated, 0, `seed ${SEED}: healthy tasks ran more than once`);
@@ -191,12 +230,27 @@ describe('reliability: control mailbox fuzzer', () => {
     }
     assert.equal(worker.child.exitCode, null, `seed ${SEED}: the worker is running`);
     assert.deepEqual(w.forbiddenLogLines(), [], `seed ${SEED}`);
-    const longLines = worker.output().split('\n').filter((line) => line.length > 2000);
-    assert.deepEqual(longLines.map((line) => line.slice(0, 200)), [], `seed ${SEED}: no huge log lines`);
+    const longLines = worker
+      .output()
+      .split('\n')
+      .filter((line) => line.length > 2000);
+    assert.deepEqual(
+      longLines.map((line) => line.slice(0, 200)),
+      [],
+      `seed ${SEED}: no huge log lines`,
+    );
     const growth = peak - baseline;
-    assert.ok(growth < RSS_GROWTH_BOUND, `seed ${SEED}: RSS grew ${(growth / 2 ** 20).toFixed(0)} MB (bound ${RSS_GROWTH_BOUND / 2 ** 20} MB)`);
+    assert.ok(
+      growth < RSS_GROWTH_BOUND,
+      `seed ${SEED}: RSS grew ${(growth / 2 ** 20).toFixed(0)} MB (bound ${RSS_GROWTH_BOUND / 2 ** 20} MB)`,
+    );
     t.diagnostic(
-      `${published} control messages, ${mailbox.replies.size} replies; 600 healthy tasks each ran once; RSS ${(baseline / 2 ** 20).toFixed(0)} MB before, peak ${(peak / 2 ** 20).toFixed(0)} MB; ${worker.output().split('\n').filter((l) => l.includes('remote control:')).length} remote-control log lines`,
+      `${published} control messages, ${mailbox.replies.size} replies; 600 healthy tasks each ran once; RSS ${(baseline / 2 ** 20).toFixed(0)} MB before, peak ${(peak / 2 ** 20).toFixed(0)} MB; ${
+        worker
+          .output()
+          .split('\n')
+          .filter((l) => l.includes('remote control:')).length
+      } remote-control log lines`,
     );
   });
 });

@@ -22,7 +22,10 @@ describe('reliability: bad control input', () => {
   /** A node name long enough that a catastrophic pattern would hold the worker for hours. */
   const nodeName = (role: string): string => `${role}-${randomUUID()}`;
 
-  async function startNode(role: string, args: string[] = []): Promise<{ worker: Awaited<ReturnType<Workload['startWorker']>>; mailbox: NodeMailbox }> {
+  async function startNode(
+    role: string,
+    args: string[] = [],
+  ): Promise<{ worker: Awaited<ReturnType<Workload['startWorker']>>; mailbox: NodeMailbox }> {
     const name = nodeName(role);
     const worker = await w.startWorker(name, ['-c', '4', ...args]);
     const mailbox = new NodeMailbox(w.producer, `${name}@${hostname()}`);
@@ -52,7 +55,11 @@ describe('reliability: bad control input', () => {
       [await mailbox.send({ method: 'x'.repeat(5000) }), /^method is "x+… \[\d+ more characters truncated\]"/],
     ];
     const ping = await mailbox.send({ method: 'ping' });
-    assert.deepEqual(await mailbox.reply(ping, 15_000), { [mailbox.node]: { ok: 'pong' } }, 'the worker answers a ping after the bad messages');
+    assert.deepEqual(
+      await mailbox.reply(ping, 15_000),
+      { [mailbox.node]: { ok: 'pong' } },
+      'the worker answers a ping after the bad messages',
+    );
     for (const [ticket, error] of answered) {
       const reply = (await mailbox.reply(ticket))?.[mailbox.node] as { error?: string } | undefined;
       assert.match(String(reply?.error), error);
@@ -63,11 +70,25 @@ describe('reliability: bad control input', () => {
     assert.deepEqual(report.lost, []);
     assert.equal(worker.child.exitCode, null, 'the worker is still running');
     assert.deepEqual(w.forbiddenLogLines(), []);
-    const controlLines = worker.output().split('\n').filter((line) => line.includes('remote control:'));
-    assert.ok(controlLines.some((line) => /dropped a malformed message: destination is a mapping/.test(line)), controlLines.join('\n'));
-    assert.ok(controlLines.some((line) => /pcre pattern refused/.test(line)), controlLines.join('\n'));
-    assert.ok(controlLines.every((line) => line.length < 500), 'no huge log line');
-    t.diagnostic(`${dropped.length + 2} dropped, ${answered.length} answered with {error}; ${report.completed} healthy tasks completed beside them`);
+    const controlLines = worker
+      .output()
+      .split('\n')
+      .filter((line) => line.includes('remote control:'));
+    assert.ok(
+      controlLines.some((line) => /dropped a malformed message: destination is a mapping/.test(line)),
+      controlLines.join('\n'),
+    );
+    assert.ok(
+      controlLines.some((line) => /pcre pattern refused/.test(line)),
+      controlLines.join('\n'),
+    );
+    assert.ok(
+      controlLines.every((line) => line.length < 500),
+      'no huge log line',
+    );
+    t.diagnostic(
+      `${dropped.length + 2} dropped, ${answered.length} answered with {error}; ${report.completed} healthy tasks completed beside them`,
+    );
   });
 
   it('a flood of distinct slow pcre patterns stalls neither the mailbox nor the tasks beside it', async (t) => {
@@ -88,7 +109,10 @@ describe('reliability: bad control input', () => {
     const report = await w.settle(30_000);
     assert.deepEqual(report.lost, []);
     assert.equal(worker.child.exitCode, null, 'the worker is still running');
-    const budgetLines = worker.output().split('\n').filter((line) => /pcre matching time spent/.test(line));
+    const budgetLines = worker
+      .output()
+      .split('\n')
+      .filter((line) => /pcre matching time spent/.test(line));
     assert.equal(budgetLines.length, 1, `one line for the dropped messages: ${budgetLines.join('\n')}`);
     t.diagnostic(`${patterns} distinct slow patterns; ${report.completed} healthy tasks completed beside them; ${budgetLines[0]}`);
   });
@@ -105,7 +129,15 @@ describe('reliability: bad control input', () => {
           const id = randomUUID();
           const callbackId = randomUUID();
           ids.add(id).add(callbackId);
-          await w.producer.sendTask('rel.work', [n, 0], {}, { taskId: id, link: new Signature({ task: 'rel.work', args: [parents + n, 0], immutable: true, options: { taskId: callbackId } }) });
+          await w.producer.sendTask(
+            'rel.work',
+            [n, 0],
+            {},
+            {
+              taskId: id,
+              link: new Signature({ task: 'rel.work', args: [parents + n, 0], immutable: true, options: { taskId: callbackId } }),
+            },
+          );
         }
       };
       await Promise.all(Array.from({ length: 20 }, lane));
@@ -124,7 +156,8 @@ describe('reliability: bad control input', () => {
     await sendAll();
     const deadline = Date.now() + 45_000;
     const runs = () => w.executions().filter((run) => ids.has(run.id));
-    while (new Set(runs().map((run) => run.id)).size < ids.size && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200));
+    while (new Set(runs().map((run) => run.id)).size < ids.size && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 200));
     sending = false;
     await hostile;
     // Anything sent twice would run within moments of the rest.
@@ -166,7 +199,8 @@ describe('reliability: bad control input', () => {
     await Promise.all(Array.from({ length: 20 }, lane));
     const deadline = Date.now() + 45_000;
     const runs = () => w.executions().filter((run) => ids.has(run.id));
-    while (new Set(runs().map((run) => run.id)).size < ids.size && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200));
+    while (new Set(runs().map((run) => run.id)).size < ids.size && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 200));
     await new Promise((resolve) => setTimeout(resolve, 1500));
     const perId = new Map<string, number>();
     for (const run of runs()) perId.set(run.id, (perId.get(run.id) ?? 0) + 1);
@@ -177,13 +211,19 @@ describe('reliability: bad control input', () => {
     t.diagnostic(`${ids.size} other tasks and callbacks each ran once beside ${parents / 10} callbacks to an exchange that does not exist`);
   });
 
-  it("with --control-commands safe, shutdown and terminate are refused with {error} and the worker goes on", async () => {
+  it('with --control-commands safe, shutdown and terminate are refused with {error} and the worker goes on', async () => {
     const { worker, mailbox } = await startNode('ctl-safe', ['--control-commands', 'safe']);
     assert.match(worker.output(), /remote control: obeying ping,active,reserved,scheduled,registered,revoked,stats,active_queues,revoke/);
     const shutdown = await mailbox.send({ method: 'shutdown' });
     const terminate = await mailbox.send({ method: 'revoke', arguments: { task_id: randomUUID(), terminate: true } });
-    assert.match(String(((await mailbox.reply(shutdown))?.[mailbox.node] as { error?: string })?.error), /control command shutdown is not allowed/);
-    assert.match(String(((await mailbox.reply(terminate))?.[mailbox.node] as { error?: string })?.error), /revoke with terminate is not allowed/);
+    assert.match(
+      String(((await mailbox.reply(shutdown))?.[mailbox.node] as { error?: string })?.error),
+      /control command shutdown is not allowed/,
+    );
+    assert.match(
+      String(((await mailbox.reply(terminate))?.[mailbox.node] as { error?: string })?.error),
+      /revoke with terminate is not allowed/,
+    );
     const stats = await mailbox.send({ method: 'stats' });
     assert.equal(((await mailbox.reply(stats))?.[mailbox.node] as { pid?: number })?.pid, worker.child.pid);
     assert.equal(worker.child.exitCode, null);

@@ -20,7 +20,15 @@ describe('reliability: message edges', () => {
   const w = new Workload();
   after(() => w.close());
 
-  const headers = (id: string, extra: Record<string, unknown> = {}) => ({ lang: 'py', task: 'rel.work', id, retries: 0, timelimit: [null, null], root_id: id, ...extra });
+  const headers = (id: string, extra: Record<string, unknown> = {}) => ({
+    lang: 'py',
+    task: 'rel.work',
+    id,
+    retries: 0,
+    timelimit: [null, null],
+    root_id: id,
+    ...extra,
+  });
   const message = (id: string, body: Buffer, extra: Record<string, unknown> = {}): OutgoingMessage => ({
     body,
     contentType: 'application/json',
@@ -28,16 +36,42 @@ describe('reliability: message edges', () => {
     headers: headers(id, extra),
     correlationId: id,
   });
-  const work = (n: number, ms: number) => Buffer.from(JSON.stringify([[n, ms], {}, { callbacks: null, errbacks: null, chain: null, chord: null }]));
+  const work = (n: number, ms: number) =>
+    Buffer.from(JSON.stringify([[n, ms], {}, { callbacks: null, errbacks: null, chain: null, chord: null }]));
 
   type DeadCase = { what: string; reason: string; error: RegExp; message: (id: string) => OutgoingMessage };
   const dead: DeadCase[] = [
-    { what: 'eta that is not a date', reason: 'headers', error: /header "eta" must be an ISO 8601 date-time/, message: (id) => message(id, work(-1, 0), { eta: 'tomorrow' }) },
-    { what: 'expires that is not a date', reason: 'headers', error: /header "expires" must be an ISO 8601 date-time/, message: (id) => message(id, work(-2, 0), { expires: 'soon' }) },
-    { what: 'bzip2-compressed body', reason: 'compression', error: /compression "application\/x-bz2" not supported/, message: (id) => message(id, Buffer.from('BZh91AY&SY'), { compression: 'application/x-bz2' }) },
-    { what: 'lzma-compressed body', reason: 'compression', error: /compression "application\/x-lzma" not supported/, message: (id) => message(id, Buffer.from([0xfd, 0x37, 0x7a]), { compression: 'application/x-lzma' }) },
+    {
+      what: 'eta that is not a date',
+      reason: 'headers',
+      error: /header "eta" must be an ISO 8601 date-time/,
+      message: (id) => message(id, work(-1, 0), { eta: 'tomorrow' }),
+    },
+    {
+      what: 'expires that is not a date',
+      reason: 'headers',
+      error: /header "expires" must be an ISO 8601 date-time/,
+      message: (id) => message(id, work(-2, 0), { expires: 'soon' }),
+    },
+    {
+      what: 'bzip2-compressed body',
+      reason: 'compression',
+      error: /compression "application\/x-bz2" not supported/,
+      message: (id) => message(id, Buffer.from('BZh91AY&SY'), { compression: 'application/x-bz2' }),
+    },
+    {
+      what: 'lzma-compressed body',
+      reason: 'compression',
+      error: /compression "application\/x-lzma" not supported/,
+      message: (id) => message(id, Buffer.from([0xfd, 0x37, 0x7a]), { compression: 'application/x-lzma' }),
+    },
     // 80 MiB of zeros in about 80 KiB: over the worker's default maxMessageSize (64 MiB) once inflated.
-    { what: 'zlib bomb', reason: 'too-large', error: /inflates to more than 67108864 bytes/, message: (id) => message(id, deflateSync(Buffer.alloc(80 * 1024 * 1024)), { compression: 'application/x-gzip' }) },
+    {
+      what: 'zlib bomb',
+      reason: 'too-large',
+      error: /inflates to more than 67108864 bytes/,
+      message: (id) => message(id, deflateSync(Buffer.alloc(80 * 1024 * 1024)), { compression: 'application/x-gzip' }),
+    },
   ];
 
   it('dead-letters non-dates and unsupported or oversized compression; runs zlib, brotli and 30-day limits; fails Map results and long errors clearly', async (t) => {
@@ -64,7 +98,11 @@ describe('reliability: message edges', () => {
     const optionLimit = await w.producer.sendTask('rel.work', [1004, 300], {}, { timeLimit: '30d', softTimeLimit: '30d' });
     runs.set(optionLimit.id, 1004);
     const mapped = await w.producer.sendTask('rel.returns-map', [7]);
-    const manyNames = await w.producer.sendTask('rel.work', [], Object.fromEntries(Array.from({ length: 10_000 }, (_, i) => [`argument_number_${i}`, i])));
+    const manyNames = await w.producer.sendTask(
+      'rel.work',
+      [],
+      Object.fromEntries(Array.from({ length: 10_000 }, (_, i) => [`argument_number_${i}`, i])),
+    );
     await good;
 
     const letters = await takeMessages(w.producer.transport, `${w.queue}.dead-letter`, dead.length, 30_000);
@@ -77,12 +115,18 @@ describe('reliability: message edges', () => {
     }
     for (const [id, n] of runs) assert.equal(await w.producer.asyncResult(id).get({ timeout: '20s' }), n, `task ${n} ran and succeeded`);
 
-    const mapError = await mapped.get({ timeout: '10s' }).then(() => null, (e: unknown) => e);
+    const mapError = await mapped.get({ timeout: '10s' }).then(
+      () => null,
+      (e: unknown) => e,
+    );
     assert.ok(mapError instanceof TaskFailedError, 'a Map result is a FAILURE, not {}');
     assert.equal(mapError.excType, 'SerializationError');
     assert.match(mapError.excMessage, /a Map at result cannot be written as JSON/);
 
-    const namesError = await manyNames.get({ timeout: '10s' }).then(() => null, (e: unknown) => e);
+    const namesError = await manyNames.get({ timeout: '10s' }).then(
+      () => null,
+      (e: unknown) => e,
+    );
     assert.ok(namesError instanceof TaskFailedError);
     assert.equal(namesError.excType, 'TypeError');
     assert.match(namesError.excMessage, /got keyword arguments \(argument_number_0, .* and 9980 more\)/);
@@ -94,6 +138,8 @@ describe('reliability: message edges', () => {
     assert.equal(worker.child.exitCode, null, 'the worker is still running');
     assert.deepEqual(w.forbiddenLogLines(), []);
     assert.ok(!/TimeoutOverflowWarning/.test(worker.output()), 'no timer was clamped');
-    t.diagnostic(`${dead.length} dead-lettered, ${runs.size} compressed or long-limit tasks run, 2 clear failures; ${report.completed} normal tasks completed beside them`);
+    t.diagnostic(
+      `${dead.length} dead-lettered, ${runs.size} compressed or long-limit tasks run, 2 clear failures; ${report.completed} normal tasks completed beside them`,
+    );
   });
 });

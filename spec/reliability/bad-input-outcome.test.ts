@@ -23,7 +23,13 @@ describe('reliability: outcomes that cannot be passed on', () => {
   });
 
   const signature = (options: Record<string, unknown> = {}, extra: Partial<SignatureDict> = {}): SignatureDict => ({
-    task: 'rel.work', args: [-1, 0], kwargs: {}, options: { task_id: randomUUID(), ...options }, subtask_type: null, immutable: true, ...extra,
+    task: 'rel.work',
+    args: [-1, 0],
+    kwargs: {},
+    options: { task_id: randomUUID(), ...options },
+    subtask_type: null,
+    immutable: true,
+    ...extra,
   });
   const runsOf = (w: Workload, id: string): number => w.executions().filter((r) => r.id === id).length;
 
@@ -32,17 +38,52 @@ describe('reliability: outcomes that cannot be passed on', () => {
     const worker = await w.startWorker('outcome', ['-c', '4']);
     const good = w.send(100, 5);
     const unknownExchange = signature({ exchange: `spec.no-such-exchange.${randomUUID()}` });
-    const cases: { what: string; reason: string; runs: number; embed?: Record<string, unknown>; raw?: string; rootId?: string; before?: (id: string) => Promise<unknown> }[] = [
+    const cases: {
+      what: string;
+      reason: string;
+      runs: number;
+      embed?: Record<string, unknown>;
+      raw?: string;
+      rootId?: string;
+      before?: (id: string) => Promise<unknown>;
+    }[] = [
       { what: 'a callback with priority "high"', reason: 'embed', runs: 0, embed: { callbacks: [signature({ priority: 'high' })] } },
       { what: 'a callback with eta "garbage"', reason: 'embed', runs: 0, embed: { callbacks: [signature({ eta: 'garbage' })] } },
-      { what: 'a callback with serializer "pickle"', reason: 'embed', runs: 0, embed: { callbacks: [signature({ serializer: 'pickle' })] } },
-      { what: 'a callback that is a chord without header', reason: 'embed', runs: 0, embed: { callbacks: [signature({}, { task: 'celery.chord', subtask_type: 'chord', kwargs: { body: signature() } })] } },
-      { what: 'a chain step whose tasks are not a list', reason: 'embed', runs: 0, embed: { chain: [signature({}, { task: 'celery.chain', subtask_type: 'chain', kwargs: { tasks: 7 } })] } },
+      {
+        what: 'a callback with serializer "pickle"',
+        reason: 'embed',
+        runs: 0,
+        embed: { callbacks: [signature({ serializer: 'pickle' })] },
+      },
+      {
+        what: 'a callback that is a chord without header',
+        reason: 'embed',
+        runs: 0,
+        embed: { callbacks: [signature({}, { task: 'celery.chord', subtask_type: 'chord', kwargs: { body: signature() } })] },
+      },
+      {
+        what: 'a chain step whose tasks are not a list',
+        reason: 'embed',
+        runs: 0,
+        embed: { chain: [signature({}, { task: 'celery.chain', subtask_type: 'chain', kwargs: { tasks: 7 } })] },
+      },
       { what: 'a link nested 10,000 deep', reason: 'embed', runs: 0, raw: nestedLinks(10_000) },
       // Its callback would inherit the root id: a header table over 64 KiB, which amqplib refuses to encode.
-      { what: 'a callback of a message whose root_id is 64,000 bytes', reason: 'embed', runs: 0, raw: JSON.stringify(signature()), rootId: 'r'.repeat(64_000) },
+      {
+        what: 'a callback of a message whose root_id is 64,000 bytes',
+        reason: 'embed',
+        runs: 0,
+        raw: JSON.stringify(signature()),
+        rootId: 'r'.repeat(64_000),
+      },
       { what: 'a callback to an exchange that does not exist', reason: 'workflow', runs: 1, embed: { callbacks: [unknownExchange] } },
-      { what: 'a result key holding a list (WRONGTYPE)', reason: 'result-store', runs: 1, embed: {}, before: (id) => w.redis.rpush(`celery-task-meta-${id}`, 'not a result') },
+      {
+        what: 'a result key holding a list (WRONGTYPE)',
+        reason: 'result-store',
+        runs: 1,
+        embed: {},
+        before: (id) => w.redis.rpush(`celery-task-meta-${id}`, 'not a result'),
+      },
     ];
     const byId = new Map<string, (typeof cases)[number]>();
     for (const c of cases) {
@@ -53,7 +94,10 @@ describe('reliability: outcomes that cannot be passed on', () => {
       if (c.raw !== undefined) {
         const headers = { lang: 'py', task: 'rel.work', id, retries: 0, timelimit: [null, null], root_id: c.rootId ?? id };
         const body = Buffer.from(`[[-1, 0], {}, {"callbacks": [${c.raw}], "errbacks": null, "chain": null, "chord": null}]`);
-        await w.producer.transport.publish({ body, contentType: 'application/json', contentEncoding: 'utf-8', headers, correlationId: id }, { exchange: '', routingKey: w.queue });
+        await w.producer.transport.publish(
+          { body, contentType: 'application/json', contentEncoding: 'utf-8', headers, correlationId: id },
+          { exchange: '', routingKey: w.queue },
+        );
       } else {
         await w.producer.sendTask('rel.work', [-1, 0], {}, { taskId: id }, c.embed);
       }
@@ -89,7 +133,13 @@ describe('reliability: outcomes that cannot be passed on', () => {
     await w.startWorker('nobackend', ['-c', '4'], { CELERIAC_RESULT_BACKEND: '' });
     const id = randomUUID();
     w.attempted.set(id, -1);
-    await w.producer.sendTask('rel.work', [-1, 0], {}, { taskId: id, ignoreResult: true }, { callbacks: [signature({ exchange: `spec.no-such-exchange.${id}` })] });
+    await w.producer.sendTask(
+      'rel.work',
+      [-1, 0],
+      {},
+      { taskId: id, ignoreResult: true },
+      { callbacks: [signature({ exchange: `spec.no-such-exchange.${id}` })] },
+    );
     const [dead] = await takeMessages(w.producer.transport, `${w.queue}.dead-letter`, 1, 15_000);
     assert.equal(dead!.properties.correlationId, id);
     assert.equal(dead!.properties.headers[DEAD_LETTER_HEADERS.reason], 'workflow');
@@ -119,7 +169,9 @@ describe('reliability: outcomes that cannot be passed on', () => {
     const sentAt = Date.now();
     await w.send(20, 5);
     const report = await w.settle(30_000);
-    t.diagnostic(`checker: ${Workload.summary(report)}; the 20 healthy tasks answered ${Date.now() - sentAt} ms after they were sent, beside the 60 s task`);
+    t.diagnostic(
+      `checker: ${Workload.summary(report)}; the 20 healthy tasks answered ${Date.now() - sentAt} ms after they were sent, beside the 60 s task`,
+    );
     assert.deepEqual(report.lost, [], 'healthy tasks ran while the long task held a slot');
     await waitFor(() => runsOf(w, suspect) === 1, 'the suspect ran', 20_000, 50);
     assert.equal(runsOf(w, long), 0, 'the long task is still running: the suspect and the healthy tasks ran beside it');
@@ -129,7 +181,8 @@ describe('reliability: outcomes that cannot be passed on', () => {
 
 /** JSON text of a signature whose link holds one whose link holds one... `depth` deep. */
 function nestedLinks(depth: number): string {
-  const link = (inner: string): string => `{"task":"rel.work","args":[-1,0],"kwargs":{},"options":{"link":[${inner}]},"subtask_type":null,"immutable":true}`;
+  const link = (inner: string): string =>
+    `{"task":"rel.work","args":[-1,0],"kwargs":{},"options":{"link":[${inner}]},"subtask_type":null,"immutable":true}`;
   let text = link('');
   for (let i = 0; i < depth; i++) text = link(text);
   return text;

@@ -18,18 +18,36 @@ describe('reliability: bad input matrix', () => {
   after(() => w.close());
 
   type Case = { what: string; reason: string; message: (id: string) => OutgoingMessage };
-  const headers = (id: string, extra: Record<string, unknown> = {}) => ({ lang: 'py', task: 'rel.work', id, retries: 0, timelimit: [null, null], root_id: id, ...extra });
-  const json = (body: string | Buffer, extra: Record<string, unknown> = {}, contentType = 'application/json') => (id: string): OutgoingMessage => ({
-    body: Buffer.isBuffer(body) ? body : Buffer.from(body),
-    contentType,
-    contentEncoding: 'utf-8',
-    headers: headers(id, extra),
-    correlationId: id,
+  const headers = (id: string, extra: Record<string, unknown> = {}) => ({
+    lang: 'py',
+    task: 'rel.work',
+    id,
+    retries: 0,
+    timelimit: [null, null],
+    root_id: id,
+    ...extra,
   });
+  const json =
+    (body: string | Buffer, extra: Record<string, unknown> = {}, contentType = 'application/json') =>
+    (id: string): OutgoingMessage => ({
+      body: Buffer.isBuffer(body) ? body : Buffer.from(body),
+      contentType,
+      contentEncoding: 'utf-8',
+      headers: headers(id, extra),
+      correlationId: id,
+    });
   const cases: Case[] = [
     { what: 'truncated JSON', reason: 'decode', message: json('[[1, 2], {') },
-    { what: 'JSON with invalid UTF-8', reason: 'decode', message: json(Buffer.from([0x5b, 0x5b, 0x22, 0xc3, 0x28, 0x22, 0x5d, 0x2c, 0x7b, 0x7d, 0x2c, 0x7b, 0x7d, 0x5d])) },
-    { what: 'JSON with a lone surrogate byte sequence', reason: 'decode', message: json(Buffer.from([0x5b, 0x5b, 0x22, 0xed, 0xa0, 0x80, 0x22, 0x5d, 0x2c, 0x7b, 0x7d, 0x2c, 0x7b, 0x7d, 0x5d])) },
+    {
+      what: 'JSON with invalid UTF-8',
+      reason: 'decode',
+      message: json(Buffer.from([0x5b, 0x5b, 0x22, 0xc3, 0x28, 0x22, 0x5d, 0x2c, 0x7b, 0x7d, 0x2c, 0x7b, 0x7d, 0x5d])),
+    },
+    {
+      what: 'JSON with a lone surrogate byte sequence',
+      reason: 'decode',
+      message: json(Buffer.from([0x5b, 0x5b, 0x22, 0xed, 0xa0, 0x80, 0x22, 0x5d, 0x2c, 0x7b, 0x7d, 0x2c, 0x7b, 0x7d, 0x5d])),
+    },
     { what: 'malformed msgpack', reason: 'decode', message: json(Buffer.from([0x93, 0xc1]), {}, 'application/x-msgpack') },
     { what: 'pickle content type', reason: 'content-type', message: json('gASVAAAAAAAAAAA=', {}, 'application/x-python-serialize') },
     { what: 'no content type', reason: 'content-type', message: json('[[], {}, {}]', {}, '') },
@@ -39,7 +57,11 @@ describe('reliability: bad input matrix', () => {
     { what: 'body an object', reason: 'body-shape', message: json('{"args": [1]}') },
     { what: 'body a two-element array', reason: 'body-shape', message: json('[[1], {}]') },
     { what: 'kwargs a list', reason: 'body-shape', message: json('[[1], [], {}]') },
-    { what: 'embed with a signature that names no task', reason: 'body-shape', message: json('[[1, 0], {}, {"callbacks": [{"args": []}]}]') },
+    {
+      what: 'embed with a signature that names no task',
+      reason: 'body-shape',
+      message: json('[[1, 0], {}, {"callbacks": [{"args": []}]}]'),
+    },
     { what: 'unknown task', reason: 'unknown-task', message: json('[[1], {}, {}]', { task: 'rel.nowhere' }) },
   ];
 
@@ -69,7 +91,10 @@ describe('reliability: bad input matrix', () => {
     assert.ok(callback, 'the callback to an unregistered task was dead-lettered');
     assert.equal(callback.properties.headers[DEAD_LETTER_HEADERS.reason], 'unknown-task');
     assert.equal(await linked.get({ timeout: '10s' }), -3);
-    const error = await refused.get({ timeout: '10s' }).then(() => null, (e: unknown) => e);
+    const error = await refused.get({ timeout: '10s' }).then(
+      () => null,
+      (e: unknown) => e,
+    );
     assert.ok(error instanceof TaskFailedError);
     assert.equal(error.excType, 'TypeError');
     assert.match(error.excMessage, /wants a number/);
@@ -78,6 +103,8 @@ describe('reliability: bad input matrix', () => {
     assert.deepEqual(report.lost, []);
     assert.equal(worker.child.exitCode, null, 'the worker is still running');
     assert.deepEqual(w.forbiddenLogLines(), []);
-    t.diagnostic(`bad inputs tried: ${cases.length + 2} (${cases.length} malformed messages, 1 rejected argument, 1 dangling callback); all accounted for; ${report.completed} normal tasks completed beside them`);
+    t.diagnostic(
+      `bad inputs tried: ${cases.length + 2} (${cases.length} malformed messages, 1 rejected argument, 1 dangling callback); all accounted for; ${report.completed} normal tasks completed beside them`,
+    );
   });
 });

@@ -123,7 +123,10 @@ describe('reliability: broker and connection faults', () => {
     for (const [id, error] of [...w.failed].slice(0, 3)) t.diagnostic(`failed send ${id}: ${error}`);
     assert.deepEqual(report.lost, []);
     assert.deepEqual(report.unexpected, []);
-    assert.ok(w.executions().some((r) => r.started > startedAt), 'work resumed after the restart');
+    assert.ok(
+      w.executions().some((r) => r.started > startedAt),
+      'work resumed after the restart',
+    );
     for (const worker of w.workers) assert.equal(worker.child.exitCode, null);
     assert.deepEqual(w.forbiddenLogLines(), []);
   });
@@ -152,7 +155,9 @@ describe('reliability: broker and connection faults', () => {
       await setWatermark(0.4);
     }
     const clearedAt = Date.now();
-    t.diagnostic(`during the ${clearedAt - alarmAt} ms alarm: ${ranDuringAlarm} tasks started; the blocked send: ${(blockedSend as Error)?.message}`);
+    t.diagnostic(
+      `during the ${clearedAt - alarmAt} ms alarm: ${ranDuringAlarm} tasks started; the blocked send: ${(blockedSend as Error)?.message}`,
+    );
     assert.ok(blockedSend instanceof PublishError, 'delay() rejected with a PublishError');
     assert.equal(blockedSend.reason, 'confirm-timeout');
     assert.match(blockedSend.message, /confirm/);
@@ -160,7 +165,9 @@ describe('reliability: broker and connection faults', () => {
     await w.send(20, 0);
     const report = await w.settle(60_000);
     t.diagnostic(`checker: ${Workload.summary(report)}`);
-    t.diagnostic(`first send after the alarm confirmed; first task after it started ${w.resumeMs(clearedAt)} ms after the watermark was restored`);
+    t.diagnostic(
+      `first send after the alarm confirmed; first task after it started ${w.resumeMs(clearedAt)} ms after the watermark was restored`,
+    );
     assert.equal(report.failed, 1, 'only the send made during the alarm failed');
     assert.deepEqual(report.lost, []);
     assert.deepEqual(report.unexpected, []);

@@ -50,7 +50,10 @@ describe('reliability: embed fuzzer', () => {
             const n = next++;
             const { id, headers, body } = fuzz.message(n);
             fuzzIds.push(id);
-            await w.producer.transport.publish({ body, contentType: 'application/json', contentEncoding: 'utf-8', headers, correlationId: id }, { exchange: '', routingKey: w.queue });
+            await w.producer.transport.publish(
+              { body, contentType: 'application/json', contentEncoding: 'utf-8', headers, correlationId: id },
+              { exchange: '', routingKey: w.queue },
+            );
           }
         };
         await Promise.all(Array.from({ length: 20 }, lane));
@@ -66,24 +69,32 @@ describe('reliability: embed fuzzer', () => {
       const deadLetterQueue = `${w.queue}.dead-letter`;
       const reasons = new Map<string, string>();
       const outcomes = new Map<string, string>();
-      await waitFor(async () => {
-        const waiting = await w.producer.transport.messageCount(deadLetterQueue);
-        if (waiting > 0) {
-          for (const message of await takeMessages(w.producer.transport, deadLetterQueue, waiting, 30_000)) {
-            reasons.set(String(message.properties.headers.id ?? message.properties.correlationId), String(message.properties.headers['x-celeriac-dead-letter-reason']));
+      await waitFor(
+        async () => {
+          const waiting = await w.producer.transport.messageCount(deadLetterQueue);
+          if (waiting > 0) {
+            for (const message of await takeMessages(w.producer.transport, deadLetterQueue, waiting, 30_000)) {
+              reasons.set(
+                String(message.properties.headers.id ?? message.properties.correlationId),
+                String(message.properties.headers['x-celeriac-dead-letter-reason']),
+              );
+            }
           }
-        }
-        const open = fuzzIds.filter((id) => !reasons.has(id) && !outcomes.has(id));
-        for (let i = 0; i < open.length; i += 500) {
-          const chunk = open.slice(i, i + 500);
-          const values = await w.redis.mget(chunk.map((id) => `celery-task-meta-${id}`));
-          values.forEach((value, j) => {
-            const status = value ? (JSON.parse(value) as { status: string }).status : null;
-            if (status && status !== 'PENDING' && status !== 'STARTED' && status !== 'RETRY') outcomes.set(chunk[j]!, status);
-          });
-        }
-        return fuzzIds.every((id) => reasons.has(id) || outcomes.has(id));
-      }, 'every fuzzed message settled', 90_000, 500);
+          const open = fuzzIds.filter((id) => !reasons.has(id) && !outcomes.has(id));
+          for (let i = 0; i < open.length; i += 500) {
+            const chunk = open.slice(i, i + 500);
+            const values = await w.redis.mget(chunk.map((id) => `celery-task-meta-${id}`));
+            values.forEach((value, j) => {
+              const status = value ? (JSON.parse(value) as { status: string }).status : null;
+              if (status && status !== 'PENDING' && status !== 'STARTED' && status !== 'RETRY') outcomes.set(chunk[j]!, status);
+            });
+          }
+          return fuzzIds.every((id) => reasons.has(id) || outcomes.has(id));
+        },
+        'every fuzzed message settled',
+        90_000,
+        500,
+      );
       const tally = new Map<string, number>();
       for (const id of fuzzIds) {
         const key = reasons.has(id) ? `dead-letter ${reasons.get(id)}` : outcomes.get(id)!;
@@ -117,14 +128,26 @@ class Fuzz {
   /** This message's signatures are well formed (only the exchange or task may not exist): they reach the send. */
   #clean = false;
 
-  constructor(seed: number, readonly prefix: string, readonly queue: string) {
+  constructor(
+    seed: number,
+    readonly prefix: string,
+    readonly queue: string,
+  ) {
     this.#random = mulberry32(seed);
   }
 
   message(n: number): { id: string; headers: Record<string, unknown>; body: Buffer } {
     const id = this.uuid();
     this.#clean = this.chance(0.3);
-    const headers: Record<string, unknown> = { lang: 'py', task: 'out.counted', id, retries: 0, timelimit: [null, null], root_id: id, parent_id: null };
+    const headers: Record<string, unknown> = {
+      lang: 'py',
+      task: 'out.counted',
+      id,
+      retries: 0,
+      timelimit: [null, null],
+      root_id: id,
+      parent_id: null,
+    };
     if (this.chance(0.15)) {
       headers.group = this.pick([`${this.prefix}-g${n}`, `${this.prefix}-g${n}`, 7, null]);
       headers.group_index = this.pick([0, 1, null, -1]);
@@ -153,18 +176,40 @@ class Fuzz {
       // else: missing
     };
     const deeper = depth < 4 && this.chance(0.5);
-    const type = this.pick(this.#clean ? [null, null, null, 'chain', 'group'] : [null, null, null, null, 'chain', 'group', 'chord', 'xmap', 7]);
+    const type = this.pick(
+      this.#clean ? [null, null, null, 'chain', 'group'] : [null, null, null, null, 'chain', 'group', 'chord', 'xmap', 7],
+    );
     // The worker's decoder already refuses a top-level signature without a task name; deeper ones are the admission check's.
     if (depth === 1 && this.chance(0.9)) sig.task = this.pick(['out.counted', 'out.counted', 'rel.nowhere']);
-    else field('task', () => this.pick(['out.counted', 'out.counted', 'out.counted', 'rel.nowhere']), ['', 42, null, { name: 'x' }, 'x'.repeat(5000)]);
+    else
+      field('task', () => this.pick(['out.counted', 'out.counted', 'out.counted', 'rel.nowhere']), [
+        '',
+        42,
+        null,
+        { name: 'x' },
+        'x'.repeat(5000),
+      ]);
     field('args', () => this.pick([[], [1], [true], [1, false]]), ['args', 5, { a: 1 }, null]);
     field('immutable', () => this.pick([true, false]), ['yes', 1, [], null]);
     sig.subtask_type = type;
     if (type === 'chain' || type === 'group') {
-      sig.kwargs = { tasks: deeper || (this.#clean && depth < 3) ? this.list(depth + 1) : this.pick([[], 'tasks', 7, null, [this.junk()]]) };
+      sig.kwargs = {
+        tasks: deeper || (this.#clean && depth < 3) ? this.list(depth + 1) : this.pick([[], 'tasks', 7, null, [this.junk()]]),
+      };
     } else if (type === 'chord') {
-      const header = this.chance(0.8) ? { task: 'celery.group', subtask_type: 'group', kwargs: { tasks: deeper ? this.list(depth + 1) : [] }, options: {}, args: [], immutable: false } : this.junk();
-      sig.kwargs = this.chance(0.85) ? { header, body: deeper ? this.signature(depth + 1) : this.junk() } : this.pick([{ body: {} }, { header }, 'chord']);
+      const header = this.chance(0.8)
+        ? {
+            task: 'celery.group',
+            subtask_type: 'group',
+            kwargs: { tasks: deeper ? this.list(depth + 1) : [] },
+            options: {},
+            args: [],
+            immutable: false,
+          }
+        : this.junk();
+      sig.kwargs = this.chance(0.85)
+        ? { header, body: deeper ? this.signature(depth + 1) : this.junk() }
+        : this.pick([{ body: {} }, { header }, 'chord']);
     } else {
       field('kwargs', () => this.pick([{}, {}]), [[], 'kw', 3, null]);
     }
@@ -228,7 +273,8 @@ class Fuzz {
 
 /** JSON text of a callback signature nested `depth` deep through `link`. */
 function nested(depth: number): string {
-  const link = (inner: string): string => `{"task":"out.counted","args":[],"kwargs":{},"options":{"link":[${inner}]},"subtask_type":null,"immutable":true}`;
+  const link = (inner: string): string =>
+    `{"task":"out.counted","args":[],"kwargs":{},"options":{"link":[${inner}]},"subtask_type":null,"immutable":true}`;
   let text = link('');
   for (let i = 0; i < depth; i++) text = link(text);
   return text;

@@ -39,7 +39,9 @@ describe('reliability: exactly-once effects', () => {
     const SETTLED_MS = 50;
     const inFlightAfterEffect = (worker: RunningProcess): string[] => {
       const finished = new Set(w.executions().map((r) => r.id));
-      return effects().filter((e) => e.pid === worker.child.pid && !finished.has(e.id)).map((e) => e.id);
+      return effects()
+        .filter((e) => e.pid === worker.child.pid && !finished.has(e.id))
+        .map((e) => e.id);
     };
     /** The victim holds a task past its effect, and none of its effects is younger than SETTLED_MS. */
     const killable = (worker: RunningProcess): boolean => {
@@ -48,8 +50,17 @@ describe('reliability: exactly-once effects', () => {
       return inFlightAfterEffect(worker).length > 0 && own.every((e) => now - e.at >= SETTLED_MS);
     };
     let killedAfterEffect = 0;
-    for (const [victim, threshold] of [[0, 40], [1, 100], [2, 160]] as const) {
-      await waitFor(() => effects().length >= threshold && killable(workers[victim]!), `${threshold} effects and one in flight on the victim`, 60_000, 5);
+    for (const [victim, threshold] of [
+      [0, 40],
+      [1, 100],
+      [2, 160],
+    ] as const) {
+      await waitFor(
+        () => effects().length >= threshold && killable(workers[victim]!),
+        `${threshold} effects and one in flight on the victim`,
+        60_000,
+        5,
+      );
       workers[victim]!.child.kill('SIGKILL');
       await workers[victim]!.exited;
       killedAfterEffect += inFlightAfterEffect(workers[victim]!).length;
@@ -60,7 +71,12 @@ describe('reliability: exactly-once effects', () => {
     // The same task ids again, as a producer that retried its sends would do.
     const again = [...w.confirmed].filter((_, i) => i % 4 === 0);
     await Promise.all(again.map((id) => w.producer.sendTask('rel.effect', [w.attempted.get(id)!, 0], {}, { taskId: id })));
-    await waitFor(() => again.every((id) => w.executions().filter((r) => r.id === id).length >= 2), 'every resent id to run again', 60_000, 50);
+    await waitFor(
+      () => again.every((id) => w.executions().filter((r) => r.id === id).length >= 2),
+      'every resent id to run again',
+      60_000,
+      50,
+    );
     const report = await w.settle(60_000);
 
     const perId = new Map<string, number>();
@@ -70,8 +86,12 @@ describe('reliability: exactly-once effects', () => {
     const rerunIds = new Set(runs.filter((r) => r.redelivered).map((r) => r.id));
     t.diagnostic(`checker before resending: ${Workload.summary(first)}`);
     t.diagnostic(`checker: ${Workload.summary(report)}`);
-    t.diagnostic(`killed holding ${killedAfterEffect} tasks with their effect done; ${rerunIds.size} tasks ran again after a kill; ${again.length} ids sent twice`);
-    t.diagnostic(`effects: ${effects().length} for ${w.confirmed.size} tasks; runs: ${runs.length}; runs that found the effect done by another process: ${skipped}`);
+    t.diagnostic(
+      `killed holding ${killedAfterEffect} tasks with their effect done; ${rerunIds.size} tasks ran again after a kill; ${again.length} ids sent twice`,
+    );
+    t.diagnostic(
+      `effects: ${effects().length} for ${w.confirmed.size} tasks; runs: ${runs.length}; runs that found the effect done by another process: ${skipped}`,
+    );
     assert.deepEqual(report.lost, []);
     assert.deepEqual(report.unexpected, []);
     assert.ok(killedAfterEffect > 0, 'workers died after effects, before their tasks finished');
@@ -82,7 +102,10 @@ describe('reliability: exactly-once effects', () => {
     assert.equal(effects().length, w.confirmed.size);
     // Every run returned the effect's value: the pid of the process that did it.
     const doneBy = new Map(effects().map((e) => [e.id, e.pid]));
-    assert.deepEqual(runs.filter((r) => r.effectBy !== doneBy.get(r.id)), []);
+    assert.deepEqual(
+      runs.filter((r) => r.effectBy !== doneBy.get(r.id)),
+      [],
+    );
     assert.deepEqual(w.forbiddenLogLines(), []);
   });
 });

@@ -28,7 +28,12 @@ describe('reliability: Redis faults', () => {
       downAt = Date.now();
       // Down until a worker gave up storing: four attempts (resultStoreRetryDelays 200 ms, 1 s,
       // 3 s between them), each waiting through the backend's reconnect attempts.
-      await waitFor(() => workers.some((worker) => /message requeued/.test(worker.output())), 'a worker to requeue a task it could not record', 90_000, 100);
+      await waitFor(
+        () => workers.some((worker) => /message requeued/.test(worker.output())),
+        'a worker to requeue a task it could not record',
+        90_000,
+        100,
+      );
     } finally {
       await startRedis();
       upAt = Date.now();
@@ -46,7 +51,11 @@ describe('reliability: Redis faults', () => {
     assert.deepEqual(report.lost, []);
     assert.deepEqual(report.unexpected, []);
     // Every task a worker could not record was requeued, not reported done, and ran again.
-    const requeued = new Set(w.workers.flatMap((worker) => [...worker.output().matchAll(/Task rel\.work\[([0-9a-f-]{36})\]: outcome could not be recorded/g)].map((m) => m[1]!)));
+    const requeued = new Set(
+      w.workers.flatMap((worker) =>
+        [...worker.output().matchAll(/Task rel\.work\[([0-9a-f-]{36})\]: outcome could not be recorded/g)].map((m) => m[1]!),
+      ),
+    );
     t.diagnostic(`${requeued.size} tasks requeued because their result could not be stored`);
     assert.ok(requeued.size > 0);
     const runs = w.executions();
@@ -54,7 +63,10 @@ describe('reliability: Redis faults', () => {
     // What completed after Redis came back is in Redis (nothing was acked on a failed write).
     const lateRuns = new Set(runs.filter((r) => r.started > upAt).map((r) => r.id));
     const stored = await w.storedSuccess(lateRuns);
-    assert.deepEqual([...lateRuns].filter((id) => w.confirmed.has(id) && !stored.has(id)), []);
+    assert.deepEqual(
+      [...lateRuns].filter((id) => w.confirmed.has(id) && !stored.has(id)),
+      [],
+    );
     for (const worker of w.workers) assert.equal(worker.child.exitCode, null);
     assert.deepEqual(w.forbiddenLogLines(), []);
   });

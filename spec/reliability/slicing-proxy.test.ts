@@ -38,8 +38,13 @@ describe('reliability: traffic sliced into tiny TCP fragments', () => {
     assert.equal(report.duplicated, 0, 'no connection was lost, so nothing ran twice');
     assert.ok(fragments > 0 && bytes / fragments <= 7, 'the traffic was sliced');
     // Results are right, not only present: each task returned its own number.
-    const results = await Promise.all([...w.confirmed].map(async (id) => [w.attempted.get(id), await w.producer.asyncResult(id).get({ timeout: 10_000 })] as const));
-    assert.deepEqual(results.filter(([n, value]) => n !== value), []);
+    const results = await Promise.all(
+      [...w.confirmed].map(async (id) => [w.attempted.get(id), await w.producer.asyncResult(id).get({ timeout: 10_000 })] as const),
+    );
+    assert.deepEqual(
+      results.filter(([n, value]) => n !== value),
+      [],
+    );
     assert.equal(proxy.accepted >= 3, true, `every client connected through the proxy (${proxy.accepted} connections)`);
     for (const worker of w.workers) assert.equal(worker.child.exitCode, null);
     assert.deepEqual(w.forbiddenLogLines(), []);

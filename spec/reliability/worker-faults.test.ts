@@ -21,10 +21,18 @@ describe('reliability: worker faults', () => {
 
   it('SIGKILL of workers mid-task, three times under load: their unacked tasks run elsewhere, nothing lost', async (t) => {
     const w = (workload = new Workload());
-    const workers = [await w.startWorker('k1', ['-c', '4']), await w.startWorker('k2', ['-c', '4']), await w.startWorker('k3', ['-c', '4'])];
+    const workers = [
+      await w.startWorker('k1', ['-c', '4']),
+      await w.startWorker('k2', ['-c', '4']),
+      await w.startWorker('k3', ['-c', '4']),
+    ];
     const sending = w.send(400, 40);
     const kills: number[] = [];
-    for (const [victim, threshold] of [[0, 60], [1, 160], [2, 260]] as const) {
+    for (const [victim, threshold] of [
+      [0, 60],
+      [1, 160],
+      [2, 260],
+    ] as const) {
       await waitFor(() => w.executions().length >= threshold, `${threshold} runs`, 60_000, 20);
       assert.ok(runsBy(w, workers[victim]!) > 0, 'the victim was running tasks');
       workers[victim]!.child.kill('SIGKILL');
@@ -120,7 +128,12 @@ describe('reliability: worker faults', () => {
     const stoppedAt = Date.now();
     try {
       // The broker drops the silent connection and hands its unacked tasks to the other worker.
-      await waitFor(() => w.executions().some((r) => r.pid === other.child.pid && r.redelivered && r.started > stoppedAt), 'a redelivered task on the other worker', 30_000, 50);
+      await waitFor(
+        () => w.executions().some((r) => r.pid === other.child.pid && r.redelivered && r.started > stoppedAt),
+        'a redelivered task on the other worker',
+        30_000,
+        50,
+      );
     } finally {
       paused.child.kill('SIGCONT');
     }

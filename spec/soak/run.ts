@@ -69,60 +69,92 @@ const victimSlot = (): number => 1 + Math.floor(Math.random() * Math.max(1, argv
 
 type Fault = { name: string; shared: boolean; run(): Promise<void> };
 const faults: Fault[] = [
-  { name: 'sigkill', shared: false, run: async () => {
-    const slot = victimSlot();
-    slots[slot]!.child.kill('SIGKILL');
-    await slots[slot]!.exited;
-    await spawn(slot);
-  } },
-  { name: 'sigterm', shared: false, run: async () => {
-    const slot = victimSlot();
-    slots[slot]!.child.kill('SIGTERM');
-    await slots[slot]!.exited;
-    await spawn(slot);
-  } },
-  { name: 'sigstop', shared: false, run: async () => {
-    const victim = slots[victimSlot()]!;
-    victim.child.kill('SIGSTOP');
-    await sleep(heartbeatSeconds * 2500);
-    victim.child.kill('SIGCONT');
-  } },
+  {
+    name: 'sigkill',
+    shared: false,
+    run: async () => {
+      const slot = victimSlot();
+      slots[slot]!.child.kill('SIGKILL');
+      await slots[slot]!.exited;
+      await spawn(slot);
+    },
+  },
+  {
+    name: 'sigterm',
+    shared: false,
+    run: async () => {
+      const slot = victimSlot();
+      slots[slot]!.child.kill('SIGTERM');
+      await slots[slot]!.exited;
+      await spawn(slot);
+    },
+  },
+  {
+    name: 'sigstop',
+    shared: false,
+    run: async () => {
+      const victim = slots[victimSlot()]!;
+      victim.child.kill('SIGSTOP');
+      await sleep(heartbeatSeconds * 2500);
+      victim.child.kill('SIGCONT');
+    },
+  },
   { name: 'proxy-reset', shared: false, run: async () => proxy.cut() },
-  { name: 'proxy-stall', shared: false, run: async () => {
-    proxy.stall();
-    await sleep(heartbeatSeconds * 2500);
-    proxy.resume();
-  } },
-  { name: 'proxy-slice', shared: false, run: async () => {
-    proxy.slice({ minBytes: 1, maxBytes: 7 });
-    await sleep(10_000);
-    proxy.slice(false);
-  } },
+  {
+    name: 'proxy-stall',
+    shared: false,
+    run: async () => {
+      proxy.stall();
+      await sleep(heartbeatSeconds * 2500);
+      proxy.resume();
+    },
+  },
+  {
+    name: 'proxy-slice',
+    shared: false,
+    run: async () => {
+      proxy.slice({ minBytes: 1, maxBytes: 7 });
+      await sleep(10_000);
+      proxy.slice(false);
+    },
+  },
   { name: 'close-all-connections', shared: true, run: () => closeAllConnections('npm run soak') },
-  { name: 'broker-restart', shared: true, run: async () => {
-    try {
-      await stopBroker();
-      await sleep(2000);
-    } finally {
-      await startBroker();
-    }
-  } },
-  { name: 'memory-alarm', shared: true, run: async () => {
-    try {
-      await setWatermark(0);
-      await sleep(3000);
-    } finally {
-      await setWatermark(0.4);
-    }
-  } },
-  { name: 'redis-restart', shared: true, run: async () => {
-    try {
-      await stopRedis();
-      await sleep(2000);
-    } finally {
-      await startRedis();
-    }
-  } },
+  {
+    name: 'broker-restart',
+    shared: true,
+    run: async () => {
+      try {
+        await stopBroker();
+        await sleep(2000);
+      } finally {
+        await startBroker();
+      }
+    },
+  },
+  {
+    name: 'memory-alarm',
+    shared: true,
+    run: async () => {
+      try {
+        await setWatermark(0);
+        await sleep(3000);
+      } finally {
+        await setWatermark(0.4);
+      }
+    },
+  },
+  {
+    name: 'redis-restart',
+    shared: true,
+    run: async () => {
+      try {
+        await stopRedis();
+        await sleep(2000);
+      } finally {
+        await startRedis();
+      }
+    },
+  },
 ];
 const chosen = argv.faults?.split(',') ?? null;
 const enabled = faults.filter((f) => (chosen ? chosen.includes(f.name) : !f.shared || argv['shared-faults']));
@@ -148,7 +180,9 @@ const progress = (): void => {
   );
 };
 
-log(`soak: ${argv.minutes} min, ${argv['fault-rate']} faults/min from [${enabled.map((f) => f.name).join(', ')}], ${argv.workers} workers, ${argv.rate} tasks/s`);
+log(
+  `soak: ${argv.minutes} min, ${argv['fault-rate']} faults/min from [${enabled.map((f) => f.name).join(', ')}], ${argv.workers} workers, ${argv.rate} tasks/s`,
+);
 const endAt = t0 + argv.minutes * 60_000;
 let sending = true;
 const sender = (async () => {
@@ -193,17 +227,30 @@ clearInterval(sampler);
 progress();
 const perId = new Map<string, number>();
 for (const e of effects()) perId.set(e.id, (perId.get(e.id) ?? 0) + 1);
-const effectIds = new Set(w.executions().filter((r) => r.effectBy !== undefined).map((r) => r.id));
+const effectIds = new Set(
+  w
+    .executions()
+    .filter((r) => r.effectBy !== undefined)
+    .map((r) => r.id),
+);
 const extraEffects = [...perId.values()].reduce((sum, n) => sum + n - 1, 0);
 const forbidden = w.forbiddenLogLines();
-console.log(`\nfaults injected: ${JSON.stringify(Object.fromEntries(injected))}; workers started: ${spawned}; proxy connections: ${proxy.accepted}`);
+console.log(
+  `\nfaults injected: ${JSON.stringify(Object.fromEntries(injected))}; workers started: ${spawned}; proxy connections: ${proxy.accepted}`,
+);
 console.log(`checker: ${Workload.summary(report)}`);
-console.log(`once() effects: ${perId.size} tasks with an effect, ${extraEffects} effects beyond one (tasks that ran it: ${effectIds.size})`);
+console.log(
+  `once() effects: ${perId.size} tasks with an effect, ${extraEffects} effects beyond one (tasks that ran it: ${effectIds.size})`,
+);
 console.log(`forbidden log lines: ${forbidden.length}`);
 for (const line of [...forbidden.slice(0, 5), ...w.linesAbout(report.lost.slice(0, 5))]) console.log(`  ${line}`);
 if (argv.logs) {
   for (const [i, p] of w.workers.entries()) {
-    for (const line of p.output().split('\n').filter((l) => l && !/\] (received|succeeded in)/.test(l))) console.log(`  worker ${i} (pid ${p.child.pid}): ${line}`);
+    for (const line of p
+      .output()
+      .split('\n')
+      .filter((l) => l && !/\] (received|succeeded in)/.test(l)))
+      console.log(`  worker ${i} (pid ${p.child.pid}): ${line}`);
   }
 }
 await w.close();

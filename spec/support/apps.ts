@@ -13,12 +13,25 @@ export function uniqueName(prefix: string): string {
 /** An app on a private memory:// broker and backend, with its own default queue. */
 export function memoryApp(options: AppOptions = {}): App {
   const id = randomUUID().slice(0, 8);
-  return createApp({ broker: `memory://spec-${id}`, backend: `memory://spec-${id}`, defaultQueue: `spec.${id}`, logLevel: 'silent', ...options });
+  return createApp({
+    broker: `memory://spec-${id}`,
+    backend: `memory://spec-${id}`,
+    defaultQueue: `spec.${id}`,
+    logLevel: 'silent',
+    ...options,
+  });
 }
 
 /** An app on the real RabbitMQ and Redis, with its own default queue. */
 export function realApp(options: AppOptions = {}): App {
-  return createApp({ broker: AMQP_URL, backend: REDIS_URL, defaultQueue: uniqueName('queue'), brokerConnectionMaxRetries: 3, logLevel: 'silent', ...options });
+  return createApp({
+    broker: AMQP_URL,
+    backend: REDIS_URL,
+    defaultQueue: uniqueName('queue'),
+    brokerConnectionMaxRetries: 3,
+    logLevel: 'silent',
+    ...options,
+  });
 }
 
 /** Resolves with the first `count` deliveries from `queue` (acked), or rejects after `timeoutMs`. */
@@ -27,7 +40,10 @@ export async function takeMessages(transport: Transport, queue: string, count: n
   const taken: Delivery[] = [];
   let cancel: () => Promise<void> = async () => {};
   const done = new Promise<Delivery[]>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`only ${taken.length} of ${count} messages arrived on ${queue} in ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`only ${taken.length} of ${count} messages arrived on ${queue} in ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     void transport
       .consume([queue], { prefetch: count }, (delivery) => {
         delivery.ack();

@@ -30,7 +30,13 @@ export type ChordCrashEvent =
   | { event: 'body'; pid: number; results: number[]; taskId: string };
 
 export function createChordCrashApp(config: ChordCrashConfig) {
-  const app: App = createApp({ name: 'chord-crash', broker: config.broker, backend: config.backend, defaultQueue: config.queue, logLevel: 'warn' });
+  const app: App = createApp({
+    name: 'chord-crash',
+    broker: config.broker,
+    backend: config.backend,
+    defaultQueue: config.queue,
+    logLevel: 'warn',
+  });
   const record = (event: ChordCrashEvent): void => appendFileSync(config.log, `${JSON.stringify(event)}\n`);
 
   /** A header task: takes `ms`, returns index × 10. */

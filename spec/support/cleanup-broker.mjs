@@ -18,7 +18,10 @@ const exchanges = list('exchanges');
 const connection = await amqp.connect(url);
 let channel = await connection.createChannel();
 let failed = 0;
-for (const [kind, names] of [['queue', queues], ['exchange', exchanges]]) {
+for (const [kind, names] of [
+  ['queue', queues],
+  ['exchange', exchanges],
+]) {
   for (const name of names) {
     try {
       if (kind === 'queue') await channel.deleteQueue(name);
@@ -30,4 +33,6 @@ for (const [kind, names] of [['queue', queues], ['exchange', exchanges]]) {
   }
 }
 await connection.close();
-console.log(`removed ${queues.length} leftover spec/bench queues and ${exchanges.length} exchanges${failed ? ` (${failed} already gone)` : ''}`);
+console.log(
+  `removed ${queues.length} leftover spec/bench queues and ${exchanges.length} exchanges${failed ? ` (${failed} already gone)` : ''}`,
+);

@@ -40,7 +40,11 @@ export class NodeMailbox {
   }
 
   /** Publishes raw bytes with a content type to the node's queue. */
-  async sendRaw(body: Buffer, contentType = 'application/json', headers: Record<string, unknown> = { clock: 1, expires: 0 }): Promise<void> {
+  async sendRaw(
+    body: Buffer,
+    contentType = 'application/json',
+    headers: Record<string, unknown> = { clock: 1, expires: 0 },
+  ): Promise<void> {
     await this.app.transport.publish(
       { body, contentType, contentEncoding: contentType === 'application/json' ? 'utf-8' : 'binary', headers, persistent: false },
       { exchange: '', routingKey: nodeQueue(this.node).name, mandatory: false },
@@ -50,7 +54,11 @@ export class NodeMailbox {
   /** Publishes `body` as JSON with a fresh ticket and this mailbox's reply_to (both overridable by `body`); resolves with the ticket. */
   async send(body: Record<string, unknown>): Promise<string> {
     const ticket = randomUUID();
-    await this.sendRaw(Buffer.from(JSON.stringify({ arguments: {}, destination: null, pattern: null, matcher: null, ticket, reply_to: this.replyTo, ...body })));
+    await this.sendRaw(
+      Buffer.from(
+        JSON.stringify({ arguments: {}, destination: null, pattern: null, matcher: null, ticket, reply_to: this.replyTo, ...body }),
+      ),
+    );
     return ticket;
   }
 

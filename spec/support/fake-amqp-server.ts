@@ -42,7 +42,11 @@ function longString(text: string): Buffer {
   return Buffer.concat([length, Buffer.from(text)]);
 }
 
-const connectionStart = method(10, 10, Buffer.concat([Buffer.from([0, 9]), Buffer.alloc(4) /* empty server-properties */, longString('PLAIN'), longString('en_US')]));
+const connectionStart = method(
+  10,
+  10,
+  Buffer.concat([Buffer.from([0, 9]), Buffer.alloc(4) /* empty server-properties */, longString('PLAIN'), longString('en_US')]),
+);
 
 function connectionTune(frameMax: number): Buffer {
   const args = Buffer.alloc(8);

@@ -67,7 +67,23 @@ export async function queueDepth(queue: string): Promise<{ ready: number; unacke
 
 const REDIS_PORT = 6379;
 /** How CI starts Redis (.ci/run): nothing kept on disk, so a restart loses every key. */
-const REDIS_ARGS = ['--daemonize', 'yes', '--bind', '127.0.0.1', '-::1', '--port', String(REDIS_PORT), '--save', '', '--appendonly', 'no', '--dir', '/var/lib/redis', '--logfile', '/var/log/redis/ci.log'];
+const REDIS_ARGS = [
+  '--daemonize',
+  'yes',
+  '--bind',
+  '127.0.0.1',
+  '-::1',
+  '--port',
+  String(REDIS_PORT),
+  '--save',
+  '',
+  '--appendonly',
+  'no',
+  '--dir',
+  '/var/lib/redis',
+  '--logfile',
+  '/var/log/redis/ci.log',
+];
 
 /** SHUTDOWN NOSAVE; resolves once the port is closed. */
 export async function stopRedis(): Promise<void> {
@@ -90,18 +106,29 @@ export async function startRedis(): Promise<void> {
     await run('mkdir', ['-p', '/var/lib/redis', '/var/log/redis']);
     await run('redis-server', REDIS_ARGS, { timeout: 10_000 });
   }
-  await waitFor(async () => {
-    const client = new Redis({ port: REDIS_PORT, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    client.on('error', () => undefined);
-    try {
-      await client.connect();
-      return (await client.ping()) === 'PONG';
-    } catch {
-      return false;
-    } finally {
-      client.disconnect();
-    }
-  }, 'Redis to answer PING', 15_000, 100);
+  await waitFor(
+    async () => {
+      const client = new Redis({
+        port: REDIS_PORT,
+        host: '127.0.0.1',
+        lazyConnect: true,
+        maxRetriesPerRequest: 0,
+        retryStrategy: () => null,
+      });
+      client.on('error', () => undefined);
+      try {
+        await client.connect();
+        return (await client.ping()) === 'PONG';
+      } catch {
+        return false;
+      } finally {
+        client.disconnect();
+      }
+    },
+    'Redis to answer PING',
+    15_000,
+    100,
+  );
 }
 
 /** Puts broker and Redis back as CI expects them; for `after` hooks. */

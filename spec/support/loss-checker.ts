@@ -97,7 +97,10 @@ export class Workload {
 
   /** Starts `celeriac worker -A <reliability app>` on the workload's queue; resolves once it is consuming. */
   async startWorker(name: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<RunningProcess> {
-    const worker = startCli(['worker', '-A', this.options.appModule ?? RELIABILITY_APP, '-l', 'info', '-Q', this.queue, '-n', `${name}@%h`, ...args], { ...this.#workerEnv, ...env });
+    const worker = startCli(
+      ['worker', '-A', this.options.appModule ?? RELIABILITY_APP, '-l', 'info', '-Q', this.queue, '-n', `${name}@%h`, ...args],
+      { ...this.#workerEnv, ...env },
+    );
     this.workers.push(worker);
     await worker.waitFor(/ready: queues/, 30_000);
     return worker;
@@ -212,13 +215,24 @@ export class Workload {
   /** Log lines that must never appear: double acks (406), handler crashes, unhandled errors. */
   forbiddenLogLines(): string[] {
     const forbidden = /PRECONDITION.FAILED|unknown delivery tag|crashed the request handler|Unhandled|uncaught|triggerUncaughtException/i;
-    return this.workers.flatMap((w) => w.output().split('\n').filter((line) => forbidden.test(line)));
+    return this.workers.flatMap((w) =>
+      w
+        .output()
+        .split('\n')
+        .filter((line) => forbidden.test(line)),
+    );
   }
 
   /** Worker log lines that mention any of `ids` (to explain a lost or duplicated task). */
   linesAbout(ids: readonly string[]): string[] {
     if (ids.length === 0) return [];
-    return this.workers.flatMap((w, i) => w.output().split('\n').filter((line) => ids.some((id) => line.includes(id))).map((line) => `worker ${i} (pid ${w.child.pid}): ${line}`));
+    return this.workers.flatMap((w, i) =>
+      w
+        .output()
+        .split('\n')
+        .filter((line) => ids.some((id) => line.includes(id)))
+        .map((line) => `worker ${i} (pid ${w.child.pid}): ${line}`),
+    );
   }
 
   /** One line for t.diagnostic. */
@@ -238,7 +252,9 @@ export class Workload {
       }),
     );
     for (const queue of [this.queue, `${this.queue}.dead-letter`]) {
-      await Promise.race([this.producer.transport.deleteQueue(queue), new Promise((resolve) => setTimeout(resolve, 5000))]).catch(() => undefined);
+      await Promise.race([this.producer.transport.deleteQueue(queue), new Promise((resolve) => setTimeout(resolve, 5000))]).catch(
+        () => undefined,
+      );
     }
     await Promise.race([this.producer.close(), new Promise((resolve) => setTimeout(resolve, 5000))]).catch(() => undefined);
     this.redis.disconnect();

@@ -51,7 +51,15 @@ export interface EffectRecord {
 function record(context: TaskContext, n: number, started: number, effectBy?: number): void {
   const ledger = process.env.RELIABILITY_LEDGER;
   if (!ledger) return;
-  const entry: ExecutionRecord = { n, id: context.id, pid: process.pid, redelivered: context.redelivered, started, at: Date.now(), ...(effectBy === undefined ? {} : { effectBy }) };
+  const entry: ExecutionRecord = {
+    n,
+    id: context.id,
+    pid: process.pid,
+    redelivered: context.redelivered,
+    started,
+    at: Date.now(),
+    ...(effectBy === undefined ? {} : { effectBy }),
+  };
   appendFileSync(ledger, `${JSON.stringify(entry)}\n`);
 }
 
@@ -69,17 +77,26 @@ export const work = app.task('rel.work', async function (this: TaskContext, n: n
  * task run again after its effect — then records its run like `rel.work`. When Redis is down
  * `once()` cannot take its claim (BackendError, nothing done): the task retries later.
  */
-export const effect = app.task('rel.effect', async function (this: TaskContext, n: number, ms: number) {
-  const started = Date.now();
-  const effectBy = await once(app, 'append', () => {
-    const line: EffectRecord = { id: this.id, n, pid: process.pid, at: Date.now() };
-    appendFileSync(process.env.RELIABILITY_EFFECTS!, `${JSON.stringify(line)}\n`);
-    return process.pid;
-  }, { ttl: '3s' });
-  if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
-  record(this, n, started, effectBy);
-  return n;
-}, { autoretryFor: [BackendError], retryBackoff: '500ms', retryBackoffMax: '5s', maxRetries: null }); // Redis unreachable: the claim cannot be taken; try later
+export const effect = app.task(
+  'rel.effect',
+  async function (this: TaskContext, n: number, ms: number) {
+    const started = Date.now();
+    const effectBy = await once(
+      app,
+      'append',
+      () => {
+        const line: EffectRecord = { id: this.id, n, pid: process.pid, at: Date.now() };
+        appendFileSync(process.env.RELIABILITY_EFFECTS!, `${JSON.stringify(line)}\n`);
+        return process.pid;
+      },
+      { ttl: '3s' },
+    );
+    if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
+    record(this, n, started, effectBy);
+    return n;
+  },
+  { autoretryFor: [BackendError], retryBackoff: '500ms', retryBackoffMax: '5s', maxRetries: null },
+); // Redis unreachable: the claim cannot be taken; try later
 
 /** Kills the worker process that runs it, every time. */
 export const poison = app.task('rel.poison', function (this: TaskContext, n: number) {

@@ -79,7 +79,9 @@ class Lane {
           this.state.forwarded.fragments += 1;
           const flushed = this.target.write(piece);
           if (!flushed) await new Promise((resolve) => this.target.once('drain', resolve));
-          await (Math.random() * timerEvery < 1 ? new Promise((resolve) => setTimeout(resolve, 1)) : new Promise((resolve) => setImmediate(resolve)));
+          await (Math.random() * timerEvery < 1
+            ? new Promise((resolve) => setTimeout(resolve, 1))
+            : new Promise((resolve) => setImmediate(resolve)));
         } else {
           this.queue.shift();
           this.queued -= chunk.length;

@@ -27,7 +27,9 @@ export interface CapturedCase {
 }
 
 export function messageVectors(): Record<string, CapturedCase> {
-  const file = JSON.parse(readFileSync(new URL('celery-5.2.6-messages.json', VECTORS_DIR), 'utf8')) as { cases: Record<string, CapturedCase> };
+  const file = JSON.parse(readFileSync(new URL('celery-5.2.6-messages.json', VECTORS_DIR), 'utf8')) as {
+    cases: Record<string, CapturedCase>;
+  };
   return file.cases;
 }
 

@@ -18,21 +18,41 @@ describe('amqp adapter mappings', () => {
       'x-dead-letter-exchange': '',
       'x-dead-letter-routing-key': 'q.dead-letter',
     });
-    assert.deepEqual(queueArguments({ name: 'c', type: 'classic', maxPriority: 10, messageTtl: 5000, expires: 60_000, deadLetterTo: { exchange: 'dlx' } }), {
-      'x-max-priority': 10,
-      'x-message-ttl': 5000,
-      'x-expires': 60_000,
+    assert.deepEqual(
+      queueArguments({ name: 'c', type: 'classic', maxPriority: 10, messageTtl: 5000, expires: 60_000, deadLetterTo: { exchange: 'dlx' } }),
+      {
+        'x-max-priority': 10,
+        'x-message-ttl': 5000,
+        'x-expires': 60_000,
+        'x-dead-letter-exchange': 'dlx',
+      },
+    );
+    assert.deepEqual(queueArguments({ name: 'k', deadLetterTo: { exchange: 'dlx', routingKey: 'dead' } }), {
       'x-dead-letter-exchange': 'dlx',
+      'x-dead-letter-routing-key': 'dead',
     });
-    assert.deepEqual(queueArguments({ name: 'k', deadLetterTo: { exchange: 'dlx', routingKey: 'dead' } }), { 'x-dead-letter-exchange': 'dlx', 'x-dead-letter-routing-key': 'dead' });
   });
 
   it("reads RabbitMQ's death trace into a record (newest death first, amqplib's timestamp shape) and drops it from the headers", () => {
     const headers = {
       id: 't1',
       'x-death': [
-        { count: 1, reason: 'delivery_limit', queue: 'work', exchange: '', 'routing-keys': ['work'], time: { '!': 'timestamp', value: 1_700_000_000 } },
-        { count: 2, reason: Buffer.from('expired'), queue: 'celeriac.delayed.0.3', exchange: 'celeriac.delayed.0', 'routing-keys': ['k'], time: 1_699_999_999 },
+        {
+          count: 1,
+          reason: 'delivery_limit',
+          queue: 'work',
+          exchange: '',
+          'routing-keys': ['work'],
+          time: { '!': 'timestamp', value: 1_700_000_000 },
+        },
+        {
+          count: 2,
+          reason: Buffer.from('expired'),
+          queue: 'celeriac.delayed.0.3',
+          exchange: 'celeriac.delayed.0',
+          'routing-keys': ['k'],
+          time: 1_699_999_999,
+        },
       ],
       'x-first-death-reason': 'expired',
       'x-first-death-queue': 'celeriac.delayed.0.3',
@@ -41,15 +61,28 @@ describe('amqp adapter mappings', () => {
     };
     const split = splitBrokerHeaders(headers, false);
     assert.deepEqual(split.headers, { id: 't1' });
-    assert.deepEqual(split.deadLetter, { reason: 'delivery_limit', queue: 'work', exchange: '', routingKeys: ['work'], time: new Date(1_700_000_000_000), count: 3 });
+    assert.deepEqual(split.deadLetter, {
+      reason: 'delivery_limit',
+      queue: 'work',
+      exchange: '',
+      routingKeys: ['work'],
+      time: new Date(1_700_000_000_000),
+      count: 3,
+    });
     assert.equal(split.deliveryCount, undefined, 'not a quorum queue this transport declared');
     assert.equal(splitBrokerHeaders(headers, true).deliveryCount, 4);
     assert.equal(headers['x-delivery-count'], 4, 'the received headers are not changed');
   });
 
   it('falls back to the x-first-death trio; leaves headers without broker names untouched; ignores an unknown reason', () => {
-    const trio = splitBrokerHeaders({ a: 1, 'x-first-death-reason': 'rejected', 'x-first-death-queue': 'q', 'x-first-death-exchange': 'ex' }, false);
-    assert.deepEqual(trio, { headers: { a: 1 }, deadLetter: { reason: 'rejected', queue: 'q', exchange: 'ex', routingKeys: [], count: 1 } });
+    const trio = splitBrokerHeaders(
+      { a: 1, 'x-first-death-reason': 'rejected', 'x-first-death-queue': 'q', 'x-first-death-exchange': 'ex' },
+      false,
+    );
+    assert.deepEqual(trio, {
+      headers: { a: 1 },
+      deadLetter: { reason: 'rejected', queue: 'q', exchange: 'ex', routingKeys: [], count: 1 },
+    });
     const plain = { id: 'x', 'x-celeriac-dead-letter-reason': 'decode' };
     assert.equal(splitBrokerHeaders(plain, true).headers, plain);
     assert.equal(splitBrokerHeaders({ 'x-first-death-reason': 'bored', 'x-first-death-queue': 'q' }, false).deadLetter, undefined);
@@ -58,7 +91,18 @@ describe('amqp adapter mappings', () => {
 
   it('maps reply codes to reasons once; transient only for a passing condition', () => {
     const closed = (code: number) => Object.assign(new Error(`Channel closed by server: ${code} (X) with message "TEXT - it"`), { code });
-    const expected: [number, string][] = [[403, 'access-refused'], [404, 'not-found'], [405, 'resource-locked'], [406, 'precondition-failed'], [530, 'not-allowed'], [311, 'invalid'], [320, 'unavailable'], [504, 'unavailable'], [506, 'unavailable'], [541, 'unavailable']];
+    const expected: [number, string][] = [
+      [403, 'access-refused'],
+      [404, 'not-found'],
+      [405, 'resource-locked'],
+      [406, 'precondition-failed'],
+      [530, 'not-allowed'],
+      [311, 'invalid'],
+      [320, 'unavailable'],
+      [504, 'unavailable'],
+      [506, 'unavailable'],
+      [541, 'unavailable'],
+    ];
     for (const [code, reason] of expected) {
       const error = toTransportError(closed(code), 'amqp://h');
       assert.ok(error instanceof TransportError, String(code));
@@ -69,18 +113,30 @@ describe('amqp adapter mappings', () => {
     }
     const stateError = toTransportError(Object.assign(new Error('Channel closed'), { name: 'IllegalOperationError' }), 'amqp://h');
     assert.ok(stateError instanceof TransportError && stateError.reason === 'unavailable');
-    const untouched = [new RangeError('header table'), new PublishError('closed', 'c'), Object.assign(new Error('x'), { code: 'ECONNRESET' })];
+    const untouched = [
+      new RangeError('header table'),
+      new PublishError('closed', 'c'),
+      Object.assign(new Error('x'), { code: 'ECONNRESET' }),
+    ];
     for (const error of untouched) assert.equal(toTransportError(error, 'amqp://h'), error);
     assert.equal(reasonOf(new Error('no code')), undefined);
     assert.equal(isTransientBrokerFault(new Error('no code')), undefined);
   });
 
   it('finds a refused exchange only in a not-found or access-refused close', () => {
-    const error = (code: number, text: string) => Object.assign(new Error(`Channel closed by server: ${code} with message "${text}"`), { code });
+    const error = (code: number, text: string) =>
+      Object.assign(new Error(`Channel closed by server: ${code} with message "${text}"`), { code });
     assert.equal(refusedExchangeOf(error(404, "NOT_FOUND - no exchange 'a' in vhost '/'"), ['b', 'a']), 'a');
-    assert.equal(refusedExchangeOf(error(403, "ACCESS_REFUSED - access to exchange 'b' in vhost '/' refused for user 'u'"), ['a', 'b']), 'b');
+    assert.equal(
+      refusedExchangeOf(error(403, "ACCESS_REFUSED - access to exchange 'b' in vhost '/' refused for user 'u'"), ['a', 'b']),
+      'b',
+    );
     assert.equal(refusedExchangeOf(error(406, "PRECONDITION_FAILED - exchange 'a' in vhost '/' is odd"), ['a']), undefined);
-    assert.equal(refusedExchangeOf(new Error("NOT_FOUND - no exchange 'a' in vhost '/'"), ['a']), undefined, 'no reply code: not a refusal');
+    assert.equal(
+      refusedExchangeOf(new Error("NOT_FOUND - no exchange 'a' in vhost '/'"), ['a']),
+      undefined,
+      'no reply code: not a refusal',
+    );
   });
 
   it('refuses a prefetch outside 1..65535 with ConfigError, before any I/O', async () => {
@@ -94,7 +150,10 @@ describe('amqp adapter mappings', () => {
     });
     try {
       for (const prefetch of [0, 65_536, 1.5]) {
-        await assert.rejects(transport.consume(['q'], { prefetch }, () => undefined), (error: unknown) => error instanceof ConfigError && error.option === 'prefetch');
+        await assert.rejects(
+          transport.consume(['q'], { prefetch }, () => undefined),
+          (error: unknown) => error instanceof ConfigError && error.option === 'prefetch',
+        );
       }
     } finally {
       await transport.close();

@@ -45,7 +45,13 @@ describe('ArrayMap', () => {
     assert.equal(map.get({}), undefined);
     assert.deepEqual(map.keys(), [a, b]);
     assert.deepEqual(map.values(), ['A', 'b']);
-    assert.deepEqual([...map], [[a, 'A'], [b, 'b']]);
+    assert.deepEqual(
+      [...map],
+      [
+        [a, 'A'],
+        [b, 'b'],
+      ],
+    );
   });
 
   it('deletes a key with its value, reporting whether it was there', () => {

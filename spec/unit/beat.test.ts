@@ -12,14 +12,17 @@ describe('beat schedules', () => {
     assert.equal(entry.next(Date.UTC(2026, 0, 1, 0, 0, 30)), Date.UTC(2026, 0, 1, 0, 1, 0));
   });
 
-  it('cron: in the entry\'s time zone', () => {
+  it("cron: in the entry's time zone", () => {
     const entry = compileEntry('e', { task: 't', cron: '0 9 * * *', timezone: 'Europe/Paris' });
     // 09:00 in Paris in January is 08:00 UTC.
     assert.equal(entry.next(Date.UTC(2026, 0, 1, 0, 0, 0)), Date.UTC(2026, 0, 1, 8, 0, 0));
   });
 
   it('rejects bad entries with the key named', () => {
-    assert.throws(() => memoryApp({ beatSchedule: { bad: { task: 't' } } }), (e: unknown) => e instanceof ConfigError && /beatSchedule\.bad/.test(e.message));
+    assert.throws(
+      () => memoryApp({ beatSchedule: { bad: { task: 't' } } }),
+      (e: unknown) => e instanceof ConfigError && /beatSchedule\.bad/.test(e.message),
+    );
     assert.throws(() => memoryApp({ beatSchedule: { bad: { task: 't', cron: 'not cron' } } }), ConfigError);
     assert.throws(() => memoryApp({ beatSchedule: { bad: { task: 't', every: '1s', extra: 1 } as never } }), ConfigError);
   });
@@ -42,7 +45,10 @@ describe('beat leadership (memory://)', () => {
   it('exactly one of two beats leads; when it stops, the other takes over', async () => {
     await beats[0]!.tick();
     await beats[1]!.tick();
-    assert.deepEqual(beats.map((b) => b.leading), [true, false]);
+    assert.deepEqual(
+      beats.map((b) => b.leading),
+      [true, false],
+    );
     await beats[0]!.stop();
     await beats[1]!.tick();
     assert.equal(beats[1]!.leading, true);
@@ -55,7 +61,10 @@ describe('beat state is a store of the result backend', () => {
     const none = memoryApp({ backend: null });
     try {
       for (const app of [rpc, none]) {
-        assert.throws(() => new Beat(app), (e: unknown) => e instanceof ConfigError && e.option === 'backend' && /--redis/.test(e.message));
+        assert.throws(
+          () => new Beat(app),
+          (e: unknown) => e instanceof ConfigError && e.option === 'backend' && /--redis/.test(e.message),
+        );
       }
     } finally {
       await Promise.all([rpc.close(), none.close()]);

@@ -16,13 +16,19 @@ describe('createApp options', () => {
     assert.throws(() => createApp({ serializer: 'pickle' }), /serializer: unknown serializer "pickle"/);
     assert.throws(() => createApp({ resultExpires: 'soon' }), /resultExpires: expected a duration/);
     assert.throws(() => createApp({ prefetchMultiplier: 0 }), /prefetchMultiplier: expected a positive integer/);
-    assert.throws(() => createApp({ logLevel: 'loud' as never }), /logLevel: unknown log level "loud"; expected one of DEBUG, INFO, WARNING/);
+    assert.throws(
+      () => createApp({ logLevel: 'loud' as never }),
+      /logLevel: unknown log level "loud"; expected one of DEBUG, INFO, WARNING/,
+    );
     assert.throws(() => createApp({ maxUnconfirmedPublishes: 0 }), /maxUnconfirmedPublishes: expected a positive integer/);
     assert.throws(() => createApp({ maxUnconfirmedPublishes: 2.5 }), /maxUnconfirmedPublishes: expected a positive integer/);
     assert.equal(createApp({ broker: 'memory://config-spec' }).config.maxUnconfirmedPublishes, null);
     assert.equal(createApp({ broker: 'memory://config-spec', maxUnconfirmedPublishes: 1000 }).config.maxUnconfirmedPublishes, 1000);
     for (const bad of [1, 4095, -1, 5000.5, '64MB']) {
-      assert.throws(() => createApp({ brokerMaxFrameSize: bad as number }), /brokerMaxFrameSize: expected 0 \(no limit\), an integer of at least 4096/);
+      assert.throws(
+        () => createApp({ brokerMaxFrameSize: bad as number }),
+        /brokerMaxFrameSize: expected 0 \(no limit\), an integer of at least 4096/,
+      );
     }
     assert.equal(createApp({ broker: 'memory://config-spec' }).config.brokerMaxFrameSize, null);
     assert.equal(createApp({ broker: 'memory://config-spec', brokerMaxFrameSize: 0 }).config.brokerMaxFrameSize, 0);
@@ -35,8 +41,14 @@ describe('createApp options', () => {
   });
   it('names the known schemes for an unknown broker or backend URL', () => {
     const app = createApp({ broker: 'kafka://x', backend: 'mongodb://y' });
-    assert.throws(() => app.transport, (e: unknown) => e instanceof UnknownSchemeError && /amqp:\/\/, amqps:\/\/, memory:\/\//.test(e.message));
-    assert.throws(() => app.backend, (e: unknown) => e instanceof UnknownSchemeError && /redis:\/\//.test(e.message));
+    assert.throws(
+      () => app.transport,
+      (e: unknown) => e instanceof UnknownSchemeError && /amqp:\/\/, amqps:\/\/, memory:\/\//.test(e.message),
+    );
+    assert.throws(
+      () => app.backend,
+      (e: unknown) => e instanceof UnknownSchemeError && /redis:\/\//.test(e.message),
+    );
   });
   it('explains a missing backend when results are asked for', async () => {
     const app = createApp({ broker: 'memory://config-spec', backend: null });

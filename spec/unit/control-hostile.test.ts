@@ -54,7 +54,9 @@ describe('remote control: hostile control messages (memory://)', () => {
   /** Publishes `body` (an object is sent as JSON) to `node`'s queue, asking for a reply unless `body` says otherwise. */
   async function send(body: unknown, raw = false, node = hostname): Promise<string> {
     const ticket = randomUUID();
-    const json = raw ? (body as Buffer) : Buffer.from(JSON.stringify({ ticket, reply_to: { exchange: REPLY_EXCHANGE, routing_key: oid }, ...(body as object) }));
+    const json = raw
+      ? (body as Buffer)
+      : Buffer.from(JSON.stringify({ ticket, reply_to: { exchange: REPLY_EXCHANGE, routing_key: oid }, ...(body as object) }));
     await app.transport.publish(
       { body: json, contentType: 'application/json', contentEncoding: 'utf-8', headers: { clock: 1, expires: 0 }, persistent: false },
       { exchange: '', routingKey: nodeQueue(node).name },
@@ -76,7 +78,11 @@ describe('remote control: hostile control messages (memory://)', () => {
 
   /** A well-formed ping sent after the others is answered; then none of `tickets` was. */
   async function assertUnanswered(tickets: string[], what: string): Promise<void> {
-    assert.deepEqual(await replyTo(await send({ method: 'ping', arguments: {}, destination: null })), { [hostname]: { ok: 'pong' } }, `alive after ${what}`);
+    assert.deepEqual(
+      await replyTo(await send({ method: 'ping', arguments: {}, destination: null })),
+      { [hostname]: { ok: 'pong' } },
+      `alive after ${what}`,
+    );
     for (const ticket of tickets) assert.equal(replies.get(ticket), undefined, `${what}: no reply`);
     assert.deepEqual(rejections, [], `${what}: no unhandled rejection`);
   }
@@ -107,7 +113,7 @@ describe('remote control: hostile control messages (memory://)', () => {
     await assertUnanswered(tickets, 'bad reply fields and bodies');
   });
 
-  it('glob and pcre patterns address by kombu\'s rules', async () => {
+  it("glob and pcre patterns address by kombu's rules", async () => {
     const glob = await send({ method: 'ping', pattern: 'host*@sp?c', matcher: 'glob', arguments: {} });
     assert.deepEqual(await replyTo(glob), { [hostname]: { ok: 'pong' } });
     const pcre = await send({ method: 'ping', pattern: 'hos[a-z]+@', matcher: 'pcre', arguments: {} });
@@ -132,7 +138,9 @@ describe('remote control: hostile control messages (memory://)', () => {
     const tickets: string[] = [];
     const results: Promise<number>[] = [];
     for (let i = 0; i < 400; i++) {
-      tickets.push(await send({ method: 'ping', arguments: {}, pattern: `(.|.|.|.|.|.|.|.)*!${i}-${randomUUID()}`, matcher: 'pcre' }, false, flooded));
+      tickets.push(
+        await send({ method: 'ping', arguments: {}, pattern: `(.|.|.|.|.|.|.|.)*!${i}-${randomUUID()}`, matcher: 'pcre' }, false, flooded),
+      );
       if (i % 20 === 0) results.push(add.delay(i, 1).then((result) => result.get({ timeout: '30s' })));
     }
     const ping = await send({ method: 'ping', arguments: {} }, false, flooded);
@@ -141,7 +149,11 @@ describe('remote control: hostile control messages (memory://)', () => {
     await floodedServer.start();
     try {
       assert.deepEqual(await replyTo(ping), { [flooded]: { ok: 'pong' } }, 'a ping behind the flood is answered');
-      assert.deepEqual(await Promise.all(results), Array.from({ length: 20 }, (_, k) => k * 20 + 1), 'every task sent during the flood completed');
+      assert.deepEqual(
+        await Promise.all(results),
+        Array.from({ length: 20 }, (_, k) => k * 20 + 1),
+        'every task sent during the flood completed',
+      );
       for (const ticket of tickets) assert.equal(replies.get(ticket), undefined, 'no slow pattern addressed the node');
       assert.deepEqual(rejections, []);
     } finally {

@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createApp, ConfigError } from '../../lib/index.js';
-import { globMatches, isAddressedTo, matchPcre, MAX_PATTERN_LENGTH, PcreBudget, PcreBudgetSpentError } from '../../lib/control/addressing.js';
+import {
+  globMatches,
+  isAddressedTo,
+  matchPcre,
+  MAX_PATTERN_LENGTH,
+  PcreBudget,
+  PcreBudgetSpentError,
+} from '../../lib/control/addressing.js';
 import { CappedLog } from '../../lib/control/capped-log.js';
 import { parseControlPolicyFlag, refusalOf, resolveControlPolicy, SAFE_CONTROL_COMMANDS } from '../../lib/app/command-policy.js';
 import { parseControlRequest } from '../../lib/control/control-request.js';
@@ -9,7 +16,15 @@ import type { Logger } from 'winston';
 
 describe('remote control: checking a request', () => {
   it('accepts what kombu sends and refuses whole what cannot be addressed or answered', () => {
-    const good = parseControlRequest({ method: 'ping', arguments: {}, destination: ['a@h'], pattern: null, matcher: null, ticket: 't', reply_to: { exchange: 'reply.celery.pidbox', routing_key: 'k' } });
+    const good = parseControlRequest({
+      method: 'ping',
+      arguments: {},
+      destination: ['a@h'],
+      pattern: null,
+      matcher: null,
+      ticket: 't',
+      reply_to: { exchange: 'reply.celery.pidbox', routing_key: 'k' },
+    });
     assert.ok(good.ok);
     assert.equal(good.problem, null);
     assert.deepEqual(good.request.destination, ['a@h']);
@@ -88,7 +103,10 @@ describe('remote control: addressing', () => {
 
   it('a glob pattern is held to the same length cap as a pcre one', () => {
     assert.equal(isAddressedTo({ destination: null, pattern: '*'.repeat(MAX_PATTERN_LENGTH), matcher: 'glob' }, 'a@h'), true);
-    assert.throws(() => isAddressedTo({ destination: null, pattern: '*'.repeat(MAX_PATTERN_LENGTH + 1), matcher: 'glob' }, 'a@h'), /glob pattern longer than 256 characters/);
+    assert.throws(
+      () => isAddressedTo({ destination: null, pattern: '*'.repeat(MAX_PATTERN_LENGTH + 1), matcher: 'glob' }, 'a@h'),
+      /glob pattern longer than 256 characters/,
+    );
   });
 
   it('a flood of distinct slow pcre patterns spends the budget, then is refused unjudged until it renews', () => {
@@ -131,7 +149,8 @@ describe('remote control: the command policy', () => {
   it("'safe' allows inspect commands and revoke without terminate", () => {
     const safe = resolveControlPolicy('safe', fail);
     for (const method of SAFE_CONTROL_COMMANDS) assert.equal(refusalOf(safe, method, {}), null, method);
-    for (const method of ['shutdown', 'add_consumer', 'cancel_consumer', 'rate_limit', 'terminate']) assert.match(refusalOf(safe, method, {}) ?? '', /not allowed/, method);
+    for (const method of ['shutdown', 'add_consumer', 'cancel_consumer', 'rate_limit', 'terminate'])
+      assert.match(refusalOf(safe, method, {}) ?? '', /not allowed/, method);
     assert.match(refusalOf(safe, 'revoke', { task_id: 'x', terminate: true }) ?? '', /terminate/);
     assert.equal(refusalOf(safe, 'no_such_command', {}), null, 'unknown commands are answered as unknown');
     assert.equal(refusalOf('all', 'shutdown', {}), null);
@@ -147,7 +166,10 @@ describe('remote control: the command policy', () => {
 
   it('the app option is validated with the option named', () => {
     assert.equal(createApp({ broker: 'memory://policy', logLevel: 'silent' }).config.controlCommands, 'all');
-    assert.deepEqual([...(createApp({ broker: 'memory://policy', controlCommands: ['ping'], logLevel: 'silent' }).config.controlCommands as Set<string>)], ['ping']);
+    assert.deepEqual(
+      [...(createApp({ broker: 'memory://policy', controlCommands: ['ping'], logLevel: 'silent' }).config.controlCommands as Set<string>)],
+      ['ping'],
+    );
     for (const bad of ['some', ['ping', 'reboot'], 5, [{}]]) {
       assert.throws(
         () => createApp({ broker: 'memory://policy', controlCommands: bad as 'all', logLevel: 'silent' }),

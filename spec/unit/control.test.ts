@@ -62,9 +62,15 @@ describe('remote control (memory://)', () => {
     await started.promise;
     const waiting = await add.delay(1, 2);
     const [active] = await client.inspect('active', { destination });
-    assert.deepEqual((active!['i@spec'] as { id: string; name: string }[]).map((r) => [r.id, r.name]), [[running.id, 'spec.control.held']]);
+    assert.deepEqual(
+      (active!['i@spec'] as { id: string; name: string }[]).map((r) => [r.id, r.name]),
+      [[running.id, 'spec.control.held']],
+    );
     const [reserved] = await client.inspect('reserved', { destination });
-    assert.deepEqual((reserved!['i@spec'] as { id: string }[]).map((r) => r.id), [waiting.id]);
+    assert.deepEqual(
+      (reserved!['i@spec'] as { id: string }[]).map((r) => r.id),
+      [waiting.id],
+    );
     release.open();
     assert.equal(await waiting.get({ timeout: '5s' }), 3);
     const [stats] = await client.inspect('stats', { destination });
@@ -73,7 +79,10 @@ describe('remote control (memory://)', () => {
     assert.deepEqual(s.total, { 'spec.control.held': 1, 'spec.control.add': 1 });
     assert.equal(s.pool['max-concurrency'], 1);
     const [queues] = await client.inspect('active_queues', { destination });
-    assert.deepEqual((queues!['i@spec'] as { name: string }[]).map((q) => q.name), [app.config.defaultQueue]);
+    assert.deepEqual(
+      (queues!['i@spec'] as { name: string }[]).map((q) => q.name),
+      [app.config.defaultQueue],
+    );
   });
 
   it('add_consumer and cancel_consumer change what a worker consumes', async () => {
@@ -91,7 +100,7 @@ describe('remote control (memory://)', () => {
     assert.match(String((unknown!['q@spec'] as { error: string }).error), /No such control command/);
   });
 
-  it('rate_limit changes a task\'s rate on the worker; an unknown task is an error', async () => {
+  it("rate_limit changes a task's rate on the worker; an unknown task is an error", async () => {
     const { app, client, add } = setup();
     await node(app, 'r@spec');
     const [reply] = await client.rateLimit('spec.control.add', '10/m', { destination: ['r@spec'] });
@@ -134,7 +143,13 @@ describe('remote control (memory://)', () => {
 describe('remote control with the threads pool', () => {
   it('revoke --terminate terminates the thread of a CPU-bound task; the worker goes on', async () => {
     const { app, spin, add } = await import('../support/thread-app.js');
-    const worker = app.worker({ pool: 'threads', appModule: new URL('../support/thread-app.js', import.meta.url).href, concurrency: 1, shutdownTimeout: '1s', hostname: 'threads@spec' });
+    const worker = app.worker({
+      pool: 'threads',
+      appModule: new URL('../support/thread-app.js', import.meta.url).href,
+      concurrency: 1,
+      shutdownTimeout: '1s',
+      hostname: 'threads@spec',
+    });
     const server = new ControlServer(worker);
     try {
       await server.start();

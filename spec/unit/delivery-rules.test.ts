@@ -6,7 +6,13 @@ import { queueDeclaration } from '../../lib/app/queues.js';
 import { Router } from '../../lib/app/routes.js';
 import { DelayedDelivery } from '../../lib/app/delayed-delivery.js';
 import type { OutgoingMessage, PublishTarget, Transport } from '../../lib/broker/transport.js';
-import { DELAY_LEVELS, delayExchangeDeclarations, delayExitBinding, delayRoute, delayTierDeclarations } from '../../lib/broker/delay-tiers.js';
+import {
+  DELAY_LEVELS,
+  delayExchangeDeclarations,
+  delayExitBinding,
+  delayRoute,
+  delayTierDeclarations,
+} from '../../lib/broker/delay-tiers.js';
 import { queueArguments } from '../../lib/broker/amqp/queue-arguments.js';
 import { backoffMs, decideRetry } from '../../lib/worker/retry-policy.js';
 import { parseRate } from '../../lib/app/rate-limit.js';
@@ -38,11 +44,18 @@ describe('delay tiers', () => {
     assert.deepEqual(queueArguments(level0), { 'x-message-ttl': 1, 'x-dead-letter-exchange': 'celeriac.delayed.exit' });
     const top = `celeriac.delayed.${DELAY_LEVELS - 1}`;
     assert.deepEqual([level3.messageTtl, level3.deadLetterTo], [11 * 16 ** 3, { exchange: 'celeriac.delayed.2' }], 'declared by intent');
-    assert.ok(queues.every((q) => (queueArguments(q)!['x-message-ttl'] as number) <= 2 ** 32 - 1), 'every TTL within RabbitMQ\'s limit');
+    assert.ok(
+      queues.every((q) => (queueArguments(q)!['x-message-ttl'] as number) <= 2 ** 32 - 1),
+      "every TTL within RabbitMQ's limit",
+    );
 
     const exchanges = delayExchangeDeclarations();
     assert.deepEqual(exchanges[0], { name: top, type: 'topic' });
-    assert.deepEqual(exchanges.at(-1), { name: 'celeriac.delayed.exit', type: 'topic', from: { exchange: 'celeriac.delayed.0', routingKey: `${'*.'.repeat(DELAY_LEVELS - 1)}0.#` } });
+    assert.deepEqual(exchanges.at(-1), {
+      name: 'celeriac.delayed.exit',
+      type: 'topic',
+      from: { exchange: 'celeriac.delayed.0', routingKey: `${'*.'.repeat(DELAY_LEVELS - 1)}0.#` },
+    });
     // Each exchange's source is declared before it.
     exchanges.forEach((exchange, i) => exchange.from && assert.ok(exchanges.slice(0, i).some((e) => e.name === exchange.from!.exchange)));
     assert.equal(delayExitBinding('q.a').routingKey, `${'*.'.repeat(DELAY_LEVELS)}q.a`);
@@ -51,7 +64,8 @@ describe('delay tiers', () => {
   it('waits exactly the delay: the TTLs of the queues a routing key selects sum to it', () => {
     const queues = delayTierDeclarations();
     const exchanges = delayExchangeDeclarations();
-    const matches = (pattern: string, key: string) => new RegExp(`^${pattern.replaceAll('.', '\\.').replaceAll('*', '[^.]+').replace('\\.#', '(\\..*)?')}$`).test(key);
+    const matches = (pattern: string, key: string) =>
+      new RegExp(`^${pattern.replaceAll('.', '\\.').replaceAll('*', '[^.]+').replace('\\.#', '(\\..*)?')}$`).test(key);
     for (const delay of [1, 15, 16, 17, 255, 4096, 0x10001, 3_600_000, 86_400_000 * 7, 2 ** 32 - 1]) {
       const route = delayRoute(delay, 'q');
       let exchange: string | undefined = route.exchange;
@@ -59,7 +73,9 @@ describe('delay tiers', () => {
       for (let hops = 0; exchange && exchange !== 'celeriac.delayed.exit'; hops++) {
         assert.ok(hops <= DELAY_LEVELS, `delay ${delay}: too many hops`);
         const queue = queues.find((q) => q.exchange === exchange && matches(q.routingKey!, route.routingKey));
-        const passOn = exchanges.find((e) => e.from !== undefined && e.from.exchange === exchange && matches(e.from.routingKey, route.routingKey));
+        const passOn = exchanges.find(
+          (e) => e.from !== undefined && e.from.exchange === exchange && matches(e.from.routingKey, route.routingKey),
+        );
         assert.ok(Boolean(queue) !== Boolean(passOn), `delay ${delay}: exactly one way out of ${exchange}`);
         if (queue) waited += queueArguments(queue)!['x-message-ttl'] as number;
         exchange = queue ? (queueArguments(queue)!['x-dead-letter-exchange'] as string) : passOn!.name;
@@ -86,7 +102,10 @@ describe('delayed delivery', () => {
           written.push(target.routeAtWrite!());
         },
       } as unknown as Transport;
-      const delayed = new DelayedDelivery(() => transport, (queue) => ({ name: queue }));
+      const delayed = new DelayedDelivery(
+        () => transport,
+        (queue) => ({ name: queue }),
+      );
       await delayed.publish({ body: Buffer.from('[]'), contentType: 'application/json', contentEncoding: 'utf-8', headers: {} }, 'q', 500);
       const routeOf = ({ exchange, routingKey }: { exchange: string; routingKey: string }) => ({ exchange, routingKey });
       assert.deepEqual(written.map(routeOf), [routeOf(delayRoute(200, 'q')), routeOf(delayRoute(150, 'q'))]);
@@ -119,8 +138,14 @@ describe('retry policy', () => {
   it('backs off exponentially with a cap, with full jitter unless disabled', () => {
     assert.equal(backoffMs({ retryBackoff: true, retryJitter: false }, 3), 8000);
     assert.equal(backoffMs({ retryBackoff: '1s', retryBackoffMax: '5s', retryJitter: false }, 10), 5000);
-    assert.equal(backoffMs({ retryBackoff: 100 }, 2, () => 0.5), 200);
-    assert.equal(backoffMs({ retryBackoff: 100 }, 2, () => 0), 0);
+    assert.equal(
+      backoffMs({ retryBackoff: 100 }, 2, () => 0.5),
+      200,
+    );
+    assert.equal(
+      backoffMs({ retryBackoff: 100 }, 2, () => 0),
+      0,
+    );
     assert.equal(backoffMs({}, 5), 180_000);
   });
 });
@@ -161,7 +186,10 @@ describe('time limits', () => {
 
 describe('routing and queues', () => {
   it('matches exact names and globs in order; functions too', () => {
-    const router = new Router([{ 'a.exact': { queue: 'one' }, 'a.*': { queue: 'two' } }, (name) => (name.startsWith('b.') ? { queue: 'three' } : undefined)]);
+    const router = new Router([
+      { 'a.exact': { queue: 'one' }, 'a.*': { queue: 'two' } },
+      (name) => (name.startsWith('b.') ? { queue: 'three' } : undefined),
+    ]);
     assert.equal(router.route('a.exact')?.queue, 'one');
     assert.equal(router.route('a.b.c')?.queue, 'two');
     assert.equal(router.route('b.x')?.queue, 'three');
@@ -178,7 +206,14 @@ describe('routing and queues', () => {
   });
 
   it('quorum queues: x-queue-type, optional x-delivery-limit dead-lettering to <queue>.dead-letter, never a priority', () => {
-    const config = resolveConfig({ queueMaxPriority: 10, queues: { q: { type: 'quorum', maxPriority: null }, limited: { type: 'quorum', deliveryLimit: 5, maxPriority: null }, c: { type: 'classic' } } });
+    const config = resolveConfig({
+      queueMaxPriority: 10,
+      queues: {
+        q: { type: 'quorum', maxPriority: null },
+        limited: { type: 'quorum', deliveryLimit: 5, maxPriority: null },
+        c: { type: 'classic' },
+      },
+    });
     assert.deepEqual(queueArguments(queueDeclaration('q', config)), { 'x-queue-type': 'quorum' });
     assert.equal(queueDeclaration('q', config).durable, true);
     assert.deepEqual(queueArguments(queueDeclaration('limited', config)), {
@@ -189,9 +224,20 @@ describe('routing and queues', () => {
     });
     assert.deepEqual(queueArguments(queueDeclaration('c', config)), { 'x-max-priority': 10 });
     const refused = (options: Parameters<typeof resolveConfig>[0], option: string, message: RegExp) =>
-      assert.throws(() => resolveConfig(options), (e: unknown) => e instanceof ConfigError && e.option === option && message.test(e.message));
-    refused({ queues: { urgent: { type: 'quorum', maxPriority: 10 } } }, 'queues.urgent.maxPriority', /queue urgent is a quorum queue.*no priorities/);
-    refused({ queueMaxPriority: 10, queues: { urgent: { type: 'quorum' } } }, 'queues.urgent.maxPriority', /queueMaxPriority 10 .*set queues\.urgent\.maxPriority to null/);
+      assert.throws(
+        () => resolveConfig(options),
+        (e: unknown) => e instanceof ConfigError && e.option === option && message.test(e.message),
+      );
+    refused(
+      { queues: { urgent: { type: 'quorum', maxPriority: 10 } } },
+      'queues.urgent.maxPriority',
+      /queue urgent is a quorum queue.*no priorities/,
+    );
+    refused(
+      { queueMaxPriority: 10, queues: { urgent: { type: 'quorum' } } },
+      'queues.urgent.maxPriority',
+      /queueMaxPriority 10 .*set queues\.urgent\.maxPriority to null/,
+    );
     refused({ queues: { q: { deliveryLimit: 3 } } }, 'queues.q.deliveryLimit', /needs type: 'quorum'/);
     refused({ queues: { q: { type: 'quorum', deliveryLimit: -1 } } }, 'queues.q.deliveryLimit', /non-negative integer/);
     refused({ queues: { q: { type: 'stream' as never } } }, 'queues.q.type', /'classic' or 'quorum'/);

@@ -7,7 +7,17 @@ import { CLI } from '../support/processes.js';
 
 const ROOT = new URL('../../../', import.meta.url);
 const compose = parse(readFileSync(new URL('docker/docker-compose.yml', ROOT), 'utf8')) as {
-  services: Record<string, { command?: string[]; healthcheck?: { test: string[] }; restart?: string; image?: string; build?: unknown; environment?: Record<string, string> }>;
+  services: Record<
+    string,
+    {
+      command?: string[];
+      healthcheck?: { test: string[] };
+      restart?: string;
+      image?: string;
+      build?: unknown;
+      environment?: Record<string, string>;
+    }
+  >;
 };
 const dockerfile = readFileSync(new URL('docker/Dockerfile', ROOT), 'utf8');
 
@@ -37,7 +47,10 @@ describe('deployment files', () => {
 
   it('every celeriac command the compose file and the Dockerfile run exists in the CLI, with its options', () => {
     const commands = cliCommands();
-    const cmd = /CMD \[(.*)\]/.exec(dockerfile)![1]!.split(',').map((s) => JSON.parse(s.trim()) as string);
+    const cmd = /CMD \[(.*)\]/
+      .exec(dockerfile)![1]!
+      .split(',')
+      .map((s) => JSON.parse(s.trim()) as string);
     // The services built from docker/Dockerfile run celeriac; rabbitmq and redis run their images' servers.
     const celeriacServices = Object.values(compose.services).filter((s) => s.build);
     const runs = [cmd, ...celeriacServices.flatMap((s) => (s.command ? [s.command] : []))];
@@ -53,7 +66,10 @@ describe('deployment files', () => {
       const help = cliOptions(command);
       for (const option of argv.filter((a) => a.startsWith('-'))) {
         const name = option.split('=')[0]!;
-        assert.ok(help.includes(`${name} `) || help.includes(`${name},`) || help.includes(`${name}\n`), `celeriac ${command} has no option ${name}`);
+        assert.ok(
+          help.includes(`${name} `) || help.includes(`${name},`) || help.includes(`${name}\n`),
+          `celeriac ${command} has no option ${name}`,
+        );
       }
     }
   });

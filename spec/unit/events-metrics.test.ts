@@ -22,7 +22,7 @@ describe('events and metrics (memory://)', () => {
     await app.close();
   });
 
-  it('sends Celery events for a task\'s life and the worker, and counts tasks by state', async () => {
+  it("sends Celery events for a task's life and the worker, and counts tasks by state", async () => {
     const events: CeleryEvent[] = [];
     const receiver = await receiveEvents(app, (e) => events.push(e));
     await sender.start();
@@ -31,7 +31,8 @@ describe('events and metrics (memory://)', () => {
     assert.equal(await ok.get({ timeout: '5s' }), 5);
     await assert.rejects((await fail.delay()).get({ timeout: '5s' }));
     // Events are published without awaiting: wait until both outcomes arrived.
-    while (!(events.some((e) => e.type === 'task-succeeded') && events.some((e) => e.type === 'task-failed'))) await new Promise((resolve) => setTimeout(resolve, 10));
+    while (!(events.some((e) => e.type === 'task-succeeded') && events.some((e) => e.type === 'task-failed')))
+      await new Promise((resolve) => setTimeout(resolve, 10));
     await receiver.close();
     const types = events.filter((e) => e.uuid === ok.id).map((e) => e.type);
     assert.deepEqual(types, ['task-sent', 'task-received', 'task-started', 'task-succeeded']);

@@ -9,15 +9,28 @@ import { CLI } from '../support/processes.js';
 describe('log levels as Celery spells them', () => {
   it('reads DEBUG, INFO, WARNING, ERROR, CRITICAL, FATAL and the short names, in any case', () => {
     const cases: Array<[string, string]> = [
-      ['DEBUG', 'debug'], ['info', 'info'], ['INFO', 'info'], ['Warning', 'warn'], ['WARNING', 'warn'], ['warn', 'warn'],
-      ['ERROR', 'error'], ['critical', 'error'], ['CRITICAL', 'error'], ['FATAL', 'error'], ['silent', 'silent'], [' info ', 'info'],
+      ['DEBUG', 'debug'],
+      ['info', 'info'],
+      ['INFO', 'info'],
+      ['Warning', 'warn'],
+      ['WARNING', 'warn'],
+      ['warn', 'warn'],
+      ['ERROR', 'error'],
+      ['critical', 'error'],
+      ['CRITICAL', 'error'],
+      ['FATAL', 'error'],
+      ['silent', 'silent'],
+      [' info ', 'info'],
     ];
     for (const [given, level] of cases) assert.equal(parseLogLevel(given, '--loglevel'), level, given);
   });
 
   it('refuses anything else, naming the option and what it takes', () => {
     for (const bad of ['loud', '', 'NOTSET', 10, null]) {
-      assert.throws(() => parseLogLevel(bad, '--loglevel'), /^ConfigError: --loglevel: unknown log level .*expected one of DEBUG, INFO, WARNING/);
+      assert.throws(
+        () => parseLogLevel(bad, '--loglevel'),
+        /^ConfigError: --loglevel: unknown log level .*expected one of DEBUG, INFO, WARNING/,
+      );
     }
   });
 

@@ -11,9 +11,7 @@ function options(resultExpiresMs = 86_400_000): BackendOptions {
   return { resultExpiresMs, logger: silentLogger() };
 }
 
-describeBackendConformance('memory://', (overrides) =>
-  createMemoryBackend('memory://', options(overrides?.resultExpiresMs)),
-);
+describeBackendConformance('memory://', (overrides) => createMemoryBackend('memory://', options(overrides?.resultExpiresMs)));
 
 describeStoreConformance('memory://', () => createMemoryBackend('memory://', options()));
 

@@ -55,7 +55,7 @@ describe('memory transport', () => {
     }
   });
 
-  it('dead-letters rejected and expired messages through the queue\'s deadLetterTo exchange', async () => {
+  it("dead-letters rejected and expired messages through the queue's deadLetterTo exchange", async () => {
     const transport = createMemoryTransport('memory://dlx', options);
     // The broker's TTL timers do not hold the process open; this test must, until they fire.
     const keepAlive = setInterval(() => undefined, 1000);
@@ -74,10 +74,7 @@ describe('memory transport', () => {
       const dead = new Inbox();
       await transport.consume(['spec.memory.dead'], { prefetch: 5 }, dead.push);
       const [first, second] = await dead.takeMany(2);
-      assert.deepEqual(
-        [first!.deadLetter?.reason, second!.deadLetter?.reason],
-        ['rejected', 'expired'],
-      );
+      assert.deepEqual([first!.deadLetter?.reason, second!.deadLetter?.reason], ['rejected', 'expired']);
       assert.equal(second!.properties.expiration, undefined);
     } finally {
       clearInterval(keepAlive);

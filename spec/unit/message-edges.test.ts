@@ -22,7 +22,12 @@ const ID = '5b7ee3b4-7a08-4f4d-9a4c-7c2a3c8f0a11';
 const BODY = Buffer.from('[[2, 3], {}, {"callbacks": null, "errbacks": null, "chain": null, "chord": null}]');
 
 function properties(headers: Record<string, unknown> = {}, contentType = 'application/json'): MessageProperties {
-  return { contentType, contentEncoding: 'utf-8', correlationId: ID, headers: { lang: 'py', task: 'tasks.add', id: ID, retries: 0, timelimit: [null, null], root_id: ID, ...headers } };
+  return {
+    contentType,
+    contentEncoding: 'utf-8',
+    correlationId: ID,
+    headers: { lang: 'py', task: 'tasks.add', id: ID, retries: 0, timelimit: [null, null], root_id: ID, ...headers },
+  };
 }
 
 /** The InvalidMessageError a decode throws (fails the test when it does not throw one). */
@@ -38,14 +43,28 @@ function refusal(body: Buffer, props: MessageProperties, options?: Parameters<ty
 
 describe('eta and expires headers', () => {
   it('accepts ISO 8601 as Celery 5.2 sends it and kombu’s datetime wrapper', () => {
-    const iso = decodeTaskMessage(BODY, properties({ eta: '2026-11-26T21:32:10.864618+00:00', expires: '2026-11-26T21:33:00.864618+00:00' }), ACCEPT);
+    const iso = decodeTaskMessage(
+      BODY,
+      properties({ eta: '2026-11-26T21:32:10.864618+00:00', expires: '2026-11-26T21:33:00.864618+00:00' }),
+      ACCEPT,
+    );
     assert.equal(iso.headers.eta, '2026-11-26T21:32:10.864618+00:00');
     assert.equal(iso.headers.expires, '2026-11-26T21:33:00.864618+00:00');
-    const wrapped = decodeTaskMessage(BODY, properties({ eta: { __type__: 'datetime', __value__: '2026-11-26T21:32:10.864618' }, expires: { __type__: 'datetime', __value__: '2026-11-26T21:33:00+01:00' } }), ACCEPT);
+    const wrapped = decodeTaskMessage(
+      BODY,
+      properties({
+        eta: { __type__: 'datetime', __value__: '2026-11-26T21:32:10.864618' },
+        expires: { __type__: 'datetime', __value__: '2026-11-26T21:33:00+01:00' },
+      }),
+      ACCEPT,
+    );
     assert.equal(Date.parse(wrapped.headers.eta!), Date.parse('2026-11-26T21:32:10.864Z'), 'a zone-less wrapped datetime is UTC');
     assert.equal(wrapped.headers.expires, '2026-11-26T21:33:00+01:00');
     assert.equal(decodeTaskMessage(BODY, properties({ eta: null, expires: undefined }), ACCEPT).headers.eta, null);
-    assert.equal(decodeTaskMessage(BODY, properties({ eta: Buffer.from('2026-11-26T21:32:10Z') }), ACCEPT).headers.eta, '2026-11-26T21:32:10Z');
+    assert.equal(
+      decodeTaskMessage(BODY, properties({ eta: Buffer.from('2026-11-26T21:32:10Z') }), ACCEPT).headers.eta,
+      '2026-11-26T21:32:10Z',
+    );
   });
 
   for (const [header, value] of [
@@ -82,7 +101,10 @@ describe('compressed bodies (kombu’s compression header)', () => {
       assert.deepEqual(decode(body, compression).args, [2, 3], compression);
     }
     const msgpack = serializerNamed('msgpack')!.encode([[7], {}, {}]);
-    assert.deepEqual(decodeTaskMessage(deflateSync(msgpack), properties({ compression: 'application/x-gzip' }, 'application/x-msgpack'), ACCEPT).args, [7]);
+    assert.deepEqual(
+      decodeTaskMessage(deflateSync(msgpack), properties({ compression: 'application/x-gzip' }, 'application/x-msgpack'), ACCEPT).args,
+      [7],
+    );
   });
 
   it("refuses methods Node cannot decompress with reason 'compression', naming them", () => {
@@ -108,17 +130,31 @@ describe('compressed bodies (kombu’s compression header)', () => {
 });
 
 describe('values a serializer cannot write faithfully', () => {
-  const producer = new Producer(resolveConfig({ broker: 'memory://edges-spec', backend: null }), () => {
-    throw new Error('no transport in this spec');
-  }, 'fe926f47-758b-32c7-9d6f-4f0216c1114d');
+  const producer = new Producer(
+    resolveConfig({ broker: 'memory://edges-spec', backend: null }),
+    () => {
+      throw new Error('no transport in this spec');
+    },
+    'fe926f47-758b-32c7-9d6f-4f0216c1114d',
+  );
 
   it('a Map result is refused (not stored as {}), naming the type and its path', () => {
-    const meta = { status: 'SUCCESS' as const, result: { totals: new Map([['a', 1]]) }, traceback: null, children: [], date_done: null, task_id: ID };
-    assert.throws(() => encodeMeta(meta), (error: unknown) => {
-      assert.ok(error instanceof SerializationError);
-      assert.match(error.message, /a Map at result\.totals cannot be written as JSON \(convert it with Object\.fromEntries\(map\)\)/);
-      return true;
-    });
+    const meta = {
+      status: 'SUCCESS' as const,
+      result: { totals: new Map([['a', 1]]) },
+      traceback: null,
+      children: [],
+      date_done: null,
+      task_id: ID,
+    };
+    assert.throws(
+      () => encodeMeta(meta),
+      (error: unknown) => {
+        assert.ok(error instanceof SerializationError);
+        assert.match(error.message, /a Map at result\.totals cannot be written as JSON \(convert it with Object\.fromEntries\(map\)\)/);
+        return true;
+      },
+    );
   });
 
   it('JSON refuses Set, Error, class instances without toJSON, unsafe BigInts, circular values; keeps toJSON and Dates', () => {
@@ -137,9 +173,16 @@ describe('values a serializer cannot write faithfully', () => {
       [{ 'odd key': [Symbol('s')] }, /a symbol at \["odd key"\]\[0\]/],
       [new Map(), /a Map at the top level/],
     ] as const) {
-      assert.throws(() => json.encode(value), (error: unknown) => error instanceof SerializationError && pattern.test(error.message), String(pattern));
+      assert.throws(
+        () => json.encode(value),
+        (error: unknown) => error instanceof SerializationError && pattern.test(error.message),
+        String(pattern),
+      );
     }
-    assert.equal(json.encode({ at: new Date(0), url: new URL('http://x/'), n: 5n }).toString(), '{"at":"1970-01-01T00:00:00.000Z","url":"http://x/","n":5}');
+    assert.equal(
+      json.encode({ at: new Date(0), url: new URL('http://x/'), n: 5n }).toString(),
+      '{"at":"1970-01-01T00:00:00.000Z","url":"http://x/","n":5}',
+    );
   });
 
   it('msgpack writes Maps as maps but refuses Sets and class instances', () => {
@@ -150,8 +193,12 @@ describe('values a serializer cannot write faithfully', () => {
   });
 
   it('arguments are checked when the message is built, named from args/kwargs', () => {
-    const send = (args: unknown[], kwargs: Record<string, unknown>, serializer = 'json') => encodeTaskMessage(producer.build('tasks.add', args, kwargs, {}), serializer);
-    assert.throws(() => send([1, { seen: new Set([1]) }], {}), /arguments of task tasks\.add cannot be sent: a Set at args\[1\]\.seen cannot be written as JSON/);
+    const send = (args: unknown[], kwargs: Record<string, unknown>, serializer = 'json') =>
+      encodeTaskMessage(producer.build('tasks.add', args, kwargs, {}), serializer);
+    assert.throws(
+      () => send([1, { seen: new Set([1]) }], {}),
+      /arguments of task tasks\.add cannot be sent: a Set at args\[1\]\.seen cannot be written as JSON/,
+    );
     assert.throws(() => send([], { lookup: new Map() }), /a Map at kwargs\.lookup cannot be written as JSON/);
     assert.throws(() => send([new Error('x')], {}, 'msgpack'), /an Error at args\[0\] cannot be written as msgpack/);
   });
@@ -191,7 +238,11 @@ describe('text from input is bounded in results, logs and headers', () => {
     assert.match(traceback, /more characters truncated\]$/);
     assert.ok(String((errorToExceptionInfo('z'.repeat(100_000)).exc_message as string[])[0]).length <= MAX_ERROR_MESSAGE_CHARS);
 
-    const decoded = decodeTaskMessage(BODY, properties({ argsrepr: `(${'1, '.repeat(100_000)})`, kwargsrepr: `{${"'k': 1, ".repeat(100_000)}}` }), ACCEPT);
+    const decoded = decodeTaskMessage(
+      BODY,
+      properties({ argsrepr: `(${'1, '.repeat(100_000)})`, kwargsrepr: `{${"'k': 1, ".repeat(100_000)}}` }),
+      ACCEPT,
+    );
     assert.ok(decoded.headers.argsrepr.length <= MAX_REPR_CHARS);
     assert.ok(decoded.headers.kwargsrepr.length <= MAX_REPR_CHARS);
     assert.match(decoded.headers.kwargsrepr, /truncated\]$/);
@@ -207,7 +258,13 @@ describe('headers of a message published again', () => {
   it('are cut so amqplib can encode them, and left alone (same object) when small', () => {
     const small = { task: 'tasks.add', argsrepr: '(1, 2)', timelimit: [null, null] };
     assert.equal(boundedHeaders(small), small);
-    const big = { task: 'tasks.add', argsrepr: 'a'.repeat(100_000), kwargsrepr: Buffer.from('k'.repeat(100_000)), note: 'n'.repeat(100_000), nested: { keep: 1 } };
+    const big = {
+      task: 'tasks.add',
+      argsrepr: 'a'.repeat(100_000),
+      kwargsrepr: Buffer.from('k'.repeat(100_000)),
+      note: 'n'.repeat(100_000),
+      nested: { keep: 1 },
+    };
     const bounded = boundedHeaders(big);
     assert.notEqual(bounded, big);
     assert.equal(big.argsrepr.length, 100_000, 'the original is not changed');
@@ -222,7 +279,9 @@ describe('headers of a message published again', () => {
   it('bound a table or array header too, so amqplib can encode every copy (retry, deferral, dead letter)', () => {
     // amqplib's own table encoder (not in its package exports: loaded by path).
     const require = createRequire(import.meta.url);
-    const { encodeTable } = require(join(dirname(require.resolve('amqplib')), 'lib', 'codec.js')) as { encodeTable: (buffer: Buffer, value: unknown, offset: number) => number };
+    const { encodeTable } = require(join(dirname(require.resolve('amqplib')), 'lib', 'codec.js')) as {
+      encodeTable: (buffer: Buffer, value: unknown, offset: number) => number;
+    };
     const encodes = (headers: Record<string, unknown>): boolean => {
       try {
         encodeTable(Buffer.alloc(64 * 1024), headers, 0);
@@ -248,7 +307,9 @@ describe('headers of a message published again', () => {
 
   it('a dead-letter copy whose headers amqplib refuses keeps them cut to their bounds, not only id and task', async () => {
     const require = createRequire(import.meta.url);
-    const { encodeTable } = require(join(dirname(require.resolve('amqplib')), 'lib', 'codec.js')) as { encodeTable: (buffer: Buffer, value: unknown, offset: number) => number };
+    const { encodeTable } = require(join(dirname(require.resolve('amqplib')), 'lib', 'codec.js')) as {
+      encodeTable: (buffer: Buffer, value: unknown, offset: number) => number;
+    };
     const published: OutgoingMessage[] = [];
     const transport = {
       declareQueue: async () => {},
@@ -260,7 +321,12 @@ describe('headers of a message published again', () => {
     let settled = '';
     const headers = { ...properties().headers, root_id: ID, retries: 2, notes: Array.from({ length: 100 }, () => 'n'.repeat(1000)) };
     const delivery = {
-      body: BODY, properties: { ...properties(), headers }, exchange: '', routingKey: 'spec.dl', queue: `spec.dl.${ID}`, redelivered: false,
+      body: BODY,
+      properties: { ...properties(), headers },
+      exchange: '',
+      routingKey: 'spec.dl',
+      queue: `spec.dl.${ID}`,
+      redelivered: false,
       ack: () => ((settled = 'ack'), true),
       reject: () => ((settled = 'reject'), true),
     } as Delivery;

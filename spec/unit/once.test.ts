@@ -1,7 +1,17 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, it } from 'node:test';
-import { ConfigError, EffectUncertainError, NonRetryableError, createApp, once, onceForTask, onceKey, type App, type TaskContext } from '../../lib/index.js';
+import {
+  ConfigError,
+  EffectUncertainError,
+  NonRetryableError,
+  createApp,
+  once,
+  onceForTask,
+  onceKey,
+  type App,
+  type TaskContext,
+} from '../../lib/index.js';
 import { memoryApp } from '../support/apps.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -86,7 +96,10 @@ describe('once: exactly-once effects keyed by task id', () => {
     assert.equal(await a.backend.claim!(onceKey(id, 'ship'), 'run dead-worker 3', 60_000), null);
     let effects = 0;
     const attempt = (): Promise<number> => onceForTask(a, id, () => ++effects, { key: 'ship', ttl: 150, guarantee: 'at-most-once' });
-    const error = await attempt().then(() => null, (e: unknown) => e);
+    const error = await attempt().then(
+      () => null,
+      (e: unknown) => e,
+    );
     assert.ok(error instanceof EffectUncertainError);
     assert.ok(error instanceof NonRetryableError, 'autoretryFor cannot retry it');
     assert.equal(error.code, 'CELERIAC_EFFECT_UNCERTAIN');
@@ -131,10 +144,25 @@ describe('once: exactly-once effects keyed by task id', () => {
     const rpc = createApp({ broker: `memory://once-${randomUUID()}`, backend: 'rpc://', logLevel: 'silent' });
     const none = createApp({ broker: `memory://once-${randomUUID()}`, backend: null, logLevel: 'silent' });
     apps.push(rpc, none);
-    await assert.rejects(onceForTask(rpc, randomUUID(), () => 1), (e: unknown) => e instanceof ConfigError && /shared store.*rpc:\/\/.*ON CONFLICT/s.test(e.message));
-    await assert.rejects(onceForTask(none, randomUUID(), () => 1), ConfigError);
-    await assert.rejects(once(app(), 'x', () => 1), /outside a running task/);
-    await assert.rejects(onceForTask(app(), randomUUID(), () => 1, { ttl: 0 }), ConfigError);
-    await assert.rejects(onceForTask(app(), randomUUID(), () => 1, { ttl: '1m', keep: '10s' }), ConfigError);
+    await assert.rejects(
+      onceForTask(rpc, randomUUID(), () => 1),
+      (e: unknown) => e instanceof ConfigError && /shared store.*rpc:\/\/.*ON CONFLICT/s.test(e.message),
+    );
+    await assert.rejects(
+      onceForTask(none, randomUUID(), () => 1),
+      ConfigError,
+    );
+    await assert.rejects(
+      once(app(), 'x', () => 1),
+      /outside a running task/,
+    );
+    await assert.rejects(
+      onceForTask(app(), randomUUID(), () => 1, { ttl: 0 }),
+      ConfigError,
+    );
+    await assert.rejects(
+      onceForTask(app(), randomUUID(), () => 1, { ttl: '1m', keep: '10s' }),
+      ConfigError,
+    );
   });
 });

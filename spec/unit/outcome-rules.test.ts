@@ -3,7 +3,15 @@ import { describe, it } from 'node:test';
 import { chain, chord, createApp, group } from '../../lib/index.js';
 import { checkEmbed } from '../../lib/canvas/embed-check.js';
 import { celeryOptionsToCall } from '../../lib/canvas/signature-options.js';
-import { BackendError, BrokerConnectionError, ClosedError, ConfigError, InvalidMessageError, PublishError, SerializationError } from '../../lib/errors/errors.js';
+import {
+  BackendError,
+  BrokerConnectionError,
+  ClosedError,
+  ConfigError,
+  InvalidMessageError,
+  PublishError,
+  SerializationError,
+} from '../../lib/errors/errors.js';
 import { decodeTaskMessage } from '../../lib/protocol/task-message.js';
 import { isRetryableFault } from '../../lib/worker/fault-kind.js';
 import { finalTasks } from '../../lib/canvas/continuation.js';
@@ -28,19 +36,51 @@ describe('embed check and fault kinds', () => {
     const app = createApp({ broker: 'memory://embed-check', logLevel: 'silent' });
     const add = app.task('spec.add', (x: number, y: number) => x + y);
     const sum = app.task('spec.sum', (xs: number[]) => xs.reduce((a, b) => a + b, 0));
-    const workflow = chain(add.s(1, 2).link(add.s(3)).onError(add.si(0, 0)), group(add.s(1), add.s(2)), sum.s(), chord([add.s(1), add.s(2)], sum.s()), add.s(4)).freeze();
+    const workflow = chain(
+      add.s(1, 2).link(add.s(3)).onError(add.si(0, 0)),
+      group(add.s(1), add.s(2)),
+      sum.s(),
+      chord([add.s(1), add.s(2)], sum.s()),
+      add.s(4),
+    ).freeze();
     const steps = workflow.toDict().kwargs.tasks as never[];
     assert.doesNotThrow(() => checkEmbed({ callbacks: [workflow.toDict()], errbacks: null, chain: [...steps].reverse(), chord: null }));
   });
 
   it('takes one signature where a list of them is expected (link, link_error), as Celery does', () => {
     const sig = (options: Record<string, unknown>) => ({ task: 't', args: [], kwargs: {}, options, subtask_type: null, immutable: false });
-    assert.doesNotThrow(() => checkEmbed({ callbacks: [sig({ link: sig({}), link_error: sig({}) })], errbacks: null, chain: null, chord: null }));
-    assert.throws(() => checkEmbed({ callbacks: [sig({ link: sig({ priority: 'high' }) })], errbacks: null, chain: null, chord: null }), /options\.link\[0\]\.options\.priority/);
+    assert.doesNotThrow(() =>
+      checkEmbed({ callbacks: [sig({ link: sig({}), link_error: sig({}) })], errbacks: null, chain: null, chord: null }),
+    );
+    assert.throws(
+      () => checkEmbed({ callbacks: [sig({ link: sig({ priority: 'high' }) })], errbacks: null, chain: null, chord: null }),
+      /options\.link\[0\]\.options\.priority/,
+    );
   });
 
   it("accepts an embed whose signature dates come in kombu's typed form (decoded to Date objects)", () => {
-    const body = JSON.stringify([[], {}, { callbacks: [{ task: 't', args: [], kwargs: {}, subtask_type: null, immutable: false, options: { eta: { __type__: 'datetime', __value__: '2030-01-01T00:00:00+00:00' }, expires: { __type__: 'datetime', __value__: '2030-01-02T00:00:00+00:00' } } }], errbacks: null, chain: null, chord: null }]);
+    const body = JSON.stringify([
+      [],
+      {},
+      {
+        callbacks: [
+          {
+            task: 't',
+            args: [],
+            kwargs: {},
+            subtask_type: null,
+            immutable: false,
+            options: {
+              eta: { __type__: 'datetime', __value__: '2030-01-01T00:00:00+00:00' },
+              expires: { __type__: 'datetime', __value__: '2030-01-02T00:00:00+00:00' },
+            },
+          },
+        ],
+        errbacks: null,
+        chain: null,
+        chord: null,
+      },
+    ]);
     const headers = { lang: 'py', task: 'spec.parent', id: 'p1', root_id: 'p1', retries: 0, timelimit: [null, null] };
     const decoded = decodeTaskMessage(Buffer.from(body), { contentType: 'application/json', contentEncoding: 'utf-8', headers }, ['json']);
     assert.doesNotThrow(() => checkEmbed(decoded.embed));
@@ -51,12 +91,15 @@ describe('embed check and fault kinds', () => {
 
   it('names the field at fault, and refuses nesting deeper than 100', () => {
     const sig = (options: Record<string, unknown>) => ({ task: 't', args: [], kwargs: {}, options, subtask_type: null, immutable: false });
-    assert.throws(() => checkEmbed({ callbacks: [sig({ link: [sig({ priority: 'high' })] })], errbacks: null, chain: null, chord: null }), (error: unknown) => {
-      assert.ok(error instanceof InvalidMessageError);
-      assert.equal(error.reason, 'embed');
-      assert.match(error.message, /callbacks\[0\]\.options\.link\[0\]\.options\.priority: must be an integer 0\.\.255, got "high"/);
-      return true;
-    });
+    assert.throws(
+      () => checkEmbed({ callbacks: [sig({ link: [sig({ priority: 'high' })] })], errbacks: null, chain: null, chord: null }),
+      (error: unknown) => {
+        assert.ok(error instanceof InvalidMessageError);
+        assert.equal(error.reason, 'embed');
+        assert.match(error.message, /callbacks\[0\]\.options\.link\[0\]\.options\.priority: must be an integer 0\.\.255, got "high"/);
+        return true;
+      },
+    );
     let deep = sig({});
     for (let i = 0; i < 100; i++) deep = sig({ link: [deep] });
     assert.throws(() => checkEmbed({ callbacks: [deep], errbacks: null, chain: null, chord: null }), /nested deeper than 100 levels/);
@@ -77,7 +120,10 @@ describe('embed check and fault kinds', () => {
     ];
     const deterministic = [
       new PublishError('unroutable', "no exchange 'x'"),
-      new BackendError('redis://x', 'WRONGTYPE', { cause: reply('WRONGTYPE Operation against a key holding the wrong kind of value'), permanent: true }),
+      new BackendError('redis://x', 'WRONGTYPE', {
+        cause: reply('WRONGTYPE Operation against a key holding the wrong kind of value'),
+        permanent: true,
+      }),
       new ConfigError('priority', 'expected an integer 0..255'),
       new SerializationError('cannot encode'),
       new RangeError('header table over 64 KiB'),
@@ -118,19 +164,43 @@ describe('embed check and fault kinds', () => {
 
   it('finds the final tasks of a workflow part within the embed depth, and names a chord without a body', () => {
     const sig = (task: string) => ({ task, args: [], kwargs: {}, options: {}, subtask_type: null, immutable: false });
-    const chainOf = (...tasks: unknown[]) => ({ task: 'celery.chain', args: [], kwargs: { tasks }, options: {}, subtask_type: 'chain', immutable: false });
-    assert.deepEqual(finalTasks(chainOf(sig('a'), sig('b')) as never).map((d) => d.task), ['b']);
-    assert.throws(() => finalTasks({ task: 'celery.chord', args: [], kwargs: { header: [sig('a')] }, options: {}, subtask_type: 'chord', immutable: false } as never), (error: unknown) => {
-      assert.ok(error instanceof UnsendableError, String(error));
-      assert.match(error.message, /chord celery\.chord has no body/);
-      return true;
+    const chainOf = (...tasks: unknown[]) => ({
+      task: 'celery.chain',
+      args: [],
+      kwargs: { tasks },
+      options: {},
+      subtask_type: 'chain',
+      immutable: false,
     });
+    assert.deepEqual(
+      finalTasks(chainOf(sig('a'), sig('b')) as never).map((d) => d.task),
+      ['b'],
+    );
+    assert.throws(
+      () =>
+        finalTasks({
+          task: 'celery.chord',
+          args: [],
+          kwargs: { header: [sig('a')] },
+          options: {},
+          subtask_type: 'chord',
+          immutable: false,
+        } as never),
+      (error: unknown) => {
+        assert.ok(error instanceof UnsendableError, String(error));
+        assert.match(error.message, /chord celery\.chord has no body/);
+        return true;
+      },
+    );
     let deep: unknown = sig('leaf');
     for (let i = 0; i < 20_000; i++) deep = chainOf(deep);
-    assert.throws(() => finalTasks(deep as never), (error: unknown) => {
-      assert.ok(error instanceof UnsendableError, String(error));
-      assert.match(error.message, /nested deeper than 100 levels/);
-      return true;
-    });
+    assert.throws(
+      () => finalTasks(deep as never),
+      (error: unknown) => {
+        assert.ok(error instanceof UnsendableError, String(error));
+        assert.match(error.message, /nested deeper than 100 levels/);
+        return true;
+      },
+    );
   });
 });

@@ -15,9 +15,13 @@ function bodyOf(message: CapturedMessage): Buffer {
 }
 
 /** A producer that is never asked to publish: only build() is used. */
-const producer = new Producer(resolveConfig({ broker: 'memory://protocol-spec', backend: null }), () => {
-  throw new Error('no transport in protocol specs');
-}, 'fe926f47-758b-32c7-9d6f-4f0216c1114d');
+const producer = new Producer(
+  resolveConfig({ broker: 'memory://protocol-spec', backend: null }),
+  () => {
+    throw new Error('no transport in protocol specs');
+  },
+  'fe926f47-758b-32c7-9d6f-4f0216c1114d',
+);
 
 describe('protocol v2 against Celery 5.2.6 captures', () => {
   for (const [name, captured] of Object.entries(cases)) {
@@ -62,12 +66,27 @@ describe('protocol v2 against Celery 5.2.6 captures', () => {
         const out = encodeTaskMessage(rebuilt, serializer);
         // Same header names, same AMQP properties, same body.
         assert.deepEqual(Object.keys(out.headers).sort(), Object.keys(message.headers).sort());
-        for (const key of ['task', 'id', 'group', 'group_index', 'retries', 'timelimit', 'root_id', 'parent_id', 'shadow', 'ignore_result']) {
+        for (const key of [
+          'task',
+          'id',
+          'group',
+          'group_index',
+          'retries',
+          'timelimit',
+          'root_id',
+          'parent_id',
+          'shadow',
+          'ignore_result',
+        ]) {
           assert.deepEqual(out.headers[key], message.headers[key], `header ${key}`);
         }
         for (const key of ['eta', 'expires'] as const) {
           const want = message.headers[key] as string | null;
-          assert.equal(out.headers[key] === null ? null : Date.parse(out.headers[key] as string), want === null ? null : Math.floor(Date.parse(want)), `header ${key}`);
+          assert.equal(
+            out.headers[key] === null ? null : Date.parse(out.headers[key] as string),
+            want === null ? null : Math.floor(Date.parse(want)),
+            `header ${key}`,
+          );
         }
         assert.equal(out.contentType, message.properties.content_type);
         assert.equal(out.contentEncoding, message.properties.content_encoding);
@@ -101,26 +120,45 @@ describe('decodeTaskMessage refuses what it cannot run', () => {
   };
 
   it('an undecodable JSON body', () => {
-    assert.equal(reasonOf(() => decodeTaskMessage(Buffer.from('[[2, 3], {'), propertiesOf(good), ACCEPT)), 'decode');
+    assert.equal(
+      reasonOf(() => decodeTaskMessage(Buffer.from('[[2, 3], {'), propertiesOf(good), ACCEPT)),
+      'decode',
+    );
   });
   it('an undecodable msgpack body', () => {
     const props = { ...propertiesOf(good), contentType: 'application/x-msgpack', contentEncoding: 'binary' };
-    assert.equal(reasonOf(() => decodeTaskMessage(Buffer.from([0x93, 0x92, 0x04]), props, ACCEPT)), 'decode');
+    assert.equal(
+      reasonOf(() => decodeTaskMessage(Buffer.from([0x93, 0x92, 0x04]), props, ACCEPT)),
+      'decode',
+    );
   });
   it('a content type it does not know', () => {
     const props = { ...propertiesOf(good), contentType: 'application/x-python-serialize' };
-    assert.equal(reasonOf(() => decodeTaskMessage(bodyOf(good), props, ACCEPT)), 'content-type');
+    assert.equal(
+      reasonOf(() => decodeTaskMessage(bodyOf(good), props, ACCEPT)),
+      'content-type',
+    );
   });
   it('a content type outside the accept list', () => {
-    assert.equal(reasonOf(() => decodeTaskMessage(bodyOf(good), propertiesOf(good), ['msgpack'])), 'content-type');
+    assert.equal(
+      reasonOf(() => decodeTaskMessage(bodyOf(good), propertiesOf(good), ['msgpack'])),
+      'content-type',
+    );
   });
   it('a message without the task header (protocol v1 or foreign)', () => {
     const props = { ...propertiesOf(good), headers: { id: 'x' } };
-    assert.equal(reasonOf(() => decodeTaskMessage(bodyOf(good), props, ACCEPT)), 'headers');
+    assert.equal(
+      reasonOf(() => decodeTaskMessage(bodyOf(good), props, ACCEPT)),
+      'headers',
+    );
   });
   it('a body that is not [args, kwargs, embed]', () => {
     for (const body of ['{"args": [1]}', '[[1], {}]', '[1, {}, {}]', '[[1], [], {}]', '[[1], {}, {"chain": 5}]']) {
-      assert.equal(reasonOf(() => decodeTaskMessage(Buffer.from(body), propertiesOf(good), ACCEPT)), 'body-shape', body);
+      assert.equal(
+        reasonOf(() => decodeTaskMessage(Buffer.from(body), propertiesOf(good), ACCEPT)),
+        'body-shape',
+        body,
+      );
     }
   });
   it('accepts a null embed as Celery did before 4.x callbacks existed', () => {
@@ -176,10 +214,15 @@ describe('serializers', () => {
 });
 
 describe('delivery mode (AMQP delivery_mode 2 persistent, 1 transient)', () => {
-  const transientApp = new Producer(resolveConfig({ broker: 'memory://protocol-spec', backend: null, taskDeliveryMode: 'transient' }), () => {
-    throw new Error('no transport in protocol specs');
-  }, 'fe926f47-758b-32c7-9d6f-4f0216c1114d');
-  const encoded = (from: Producer, options: Parameters<Producer['build']>[3]) => encodeTaskMessage(from.build('tasks.add', [1, 2], {}, options), 'json');
+  const transientApp = new Producer(
+    resolveConfig({ broker: 'memory://protocol-spec', backend: null, taskDeliveryMode: 'transient' }),
+    () => {
+      throw new Error('no transport in protocol specs');
+    },
+    'fe926f47-758b-32c7-9d6f-4f0216c1114d',
+  );
+  const encoded = (from: Producer, options: Parameters<Producer['build']>[3]) =>
+    encodeTaskMessage(from.build('tasks.add', [1, 2], {}, options), 'json');
 
   it('is persistent unless the app or the call says transient; the call wins', () => {
     assert.equal(encoded(producer, {}).persistent, true);
@@ -190,6 +233,9 @@ describe('delivery mode (AMQP delivery_mode 2 persistent, 1 transient)', () => {
 
   it('refuses anything else, naming the option', () => {
     assert.throws(() => encoded(producer, { deliveryMode: 2 as never }), /deliveryMode: expected 'persistent' or 'transient', got 2/);
-    assert.throws(() => resolveConfig({ taskDeliveryMode: 'durable' as never }), /taskDeliveryMode: expected 'persistent' or 'transient', got "durable"/);
+    assert.throws(
+      () => resolveConfig({ taskDeliveryMode: 'durable' as never }),
+      /taskDeliveryMode: expected 'persistent' or 'transient', got "durable"/,
+    );
   });
 });

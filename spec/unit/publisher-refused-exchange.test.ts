@@ -4,8 +4,18 @@ import type { OutgoingMessage } from '../../lib/broker/transport.js';
 import { PublishError } from '../../lib/errors/errors.js';
 import { publisherOnFakeChannels } from '../support/fake-confirm-channel.js';
 
-const message = (id: string): OutgoingMessage => ({ body: Buffer.from('[]'), contentType: 'application/json', contentEncoding: 'utf-8', headers: {}, messageId: id });
-const settled = (promise: Promise<void>): Promise<string> => promise.then(() => 'sent', (error: unknown) => (error instanceof PublishError ? error.reason : String(error)));
+const message = (id: string): OutgoingMessage => ({
+  body: Buffer.from('[]'),
+  contentType: 'application/json',
+  contentEncoding: 'utf-8',
+  headers: {},
+  messageId: id,
+});
+const settled = (promise: Promise<void>): Promise<string> =>
+  promise.then(
+    () => 'sent',
+    (error: unknown) => (error instanceof PublishError ? error.reason : String(error)),
+  );
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 describe('AMQP publisher: one bad publish makes no other be sent twice', () => {
@@ -16,14 +26,21 @@ describe('AMQP publisher: one bad publish makes no other be sent twice', () => {
     const afterward = ['a1', 'a2'].map((id) => settled(publisher.publish(message(id), { exchange: '', routingKey: 'tasks' })));
     await turn();
     const first = channels[0]!;
-    assert.deepEqual(first.published.map((p) => p.id), ['b1', 'b2', 'reply', 'a1', 'a2']);
+    assert.deepEqual(
+      first.published.map((p) => p.id),
+      ['b1', 'b2', 'reply', 'a1', 'a2'],
+    );
     first.closeWithError("NOT_FOUND - no exchange 'no-such-exchange' in vhost '/'");
     assert.deepEqual(await Promise.all(before), ['sent', 'sent'], 'the broker routed them before it refused the next one');
     assert.equal(await refused, 'unroutable');
     await turn();
     await turn();
     const second = channels[1]!;
-    assert.deepEqual(second.published.map((p) => p.id), ['a1', 'a2'], 'only what the broker dropped is written again');
+    assert.deepEqual(
+      second.published.map((p) => p.id),
+      ['a1', 'a2'],
+      'only what the broker dropped is written again',
+    );
     for (const p of second.published) p.confirm(null);
     assert.deepEqual(await Promise.all(afterward), ['sent', 'sent']);
     await publisher.close();
@@ -40,7 +57,10 @@ describe('AMQP publisher: one bad publish makes no other be sent twice', () => {
     assert.equal(await refused, 'unroutable');
     await turn();
     await turn();
-    assert.deepEqual(channels[1]!.published.map((p) => p.id), ['a1']);
+    assert.deepEqual(
+      channels[1]!.published.map((p) => p.id),
+      ['a1'],
+    );
     channels[1]!.published[0]!.confirm(null);
     assert.equal(await afterward, 'sent');
     await publisher.close();
@@ -68,7 +88,10 @@ describe('AMQP publisher: one bad publish makes no other be sent twice', () => {
     channels[0]!.emit('close');
     await turn();
     await turn();
-    assert.deepEqual(channels[1]!.published.map((p) => p.id), ['x1', 'x2']);
+    assert.deepEqual(
+      channels[1]!.published.map((p) => p.id),
+      ['x1', 'x2'],
+    );
     for (const p of channels[1]!.published) p.confirm(null);
     assert.deepEqual(await Promise.all(sends), ['sent', 'sent']);
     await publisher.close();
@@ -83,7 +106,11 @@ describe('AMQP publisher: one bad publish makes no other be sent twice', () => {
     assert.equal(channels.length, 1, 'no new channel');
     channels[0]!.published[0]!.confirm(null);
     assert.equal(await ok, 'sent');
-    assert.deepEqual(channels[0]!.published.map((p) => p.id), ['ok'], 'written once');
+    assert.deepEqual(
+      channels[0]!.published.map((p) => p.id),
+      ['ok'],
+      'written once',
+    );
     await publisher.close();
   });
 
@@ -98,7 +125,11 @@ describe('AMQP publisher: one bad publish makes no other be sent twice', () => {
     // amqplib encodes before it writes or takes a confirm slot: the channel's window is intact.
     assert.equal(channels.length, 1, 'no new channel');
     const [channel] = channels;
-    assert.deepEqual(channel!.published.map((p) => p.id), ['c1', 'c2', 'c3'], 'each written once, in order');
+    assert.deepEqual(
+      channel!.published.map((p) => p.id),
+      ['c1', 'c2', 'c3'],
+      'each written once, in order',
+    );
     for (const p of channel!.published) p.confirm(null);
     assert.deepEqual(await Promise.all([...before, later]), ['sent', 'sent', 'sent']);
     await publisher.close();

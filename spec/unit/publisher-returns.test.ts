@@ -24,7 +24,11 @@ describe('AMQP publisher: matching basic.return to its publish', () => {
     const channel = channels[0]!;
     assert.equal(channel.published.length, 2);
     assert.equal(channel.published[0]!.options.headers?.[PUBLISH_SEQ_HEADER], undefined, 'the first is matched by its messageId');
-    assert.notEqual(channel.published[1]!.options.headers?.[PUBLISH_SEQ_HEADER], undefined, 'the second, sent while the first may still be returned, is stamped');
+    assert.notEqual(
+      channel.published[1]!.options.headers?.[PUBLISH_SEQ_HEADER],
+      undefined,
+      'the second, sent while the first may still be returned, is stamped',
+    );
     // The broker finally answers the first (unroutable after all), then confirms both.
     channel.returnPublish(0);
     channel.published[0]!.confirm(null);

@@ -51,7 +51,10 @@ describe('SequenceWindow', () => {
     assert.equal(window.find((v) => v.even)?.seq, 2);
     window.delete(2);
     assert.equal(window.find((v) => v.even)?.seq, 4);
-    assert.equal(window.find((v) => v.seq > 10), undefined);
+    assert.equal(
+      window.find((v) => v.seq > 10),
+      undefined,
+    );
   });
 
   it('refuses undefined as a value (it could never be deleted)', () => {

@@ -12,10 +12,38 @@ import { CanvasError, CeleriacError, InvalidMessageError, MalformedSignatureErro
 import { dateHeaderText, dateTimeText } from '../../lib/protocol/dates.js';
 import type { SignatureDict } from '../../lib/protocol/task-message.js';
 
-const sig = (task: string, options: Record<string, unknown> = {}): SignatureDict => ({ task, args: [], kwargs: {}, options: { task_id: `id-${task}`, ...options }, subtask_type: null, immutable: false });
-const chainOf = (...tasks: unknown[]): SignatureDict => ({ task: 'celery.chain', args: [], kwargs: { tasks }, options: {}, subtask_type: 'chain', immutable: false });
-const groupOf = (id: string, ...tasks: unknown[]): SignatureDict => ({ task: 'celery.group', args: [], kwargs: { tasks }, options: { task_id: id }, subtask_type: 'group', immutable: false });
-const chordOf = (header: unknown, body: unknown): SignatureDict => ({ task: 'celery.chord', args: [], kwargs: { header, body, kwargs: {} }, options: {}, subtask_type: 'chord', immutable: false });
+const sig = (task: string, options: Record<string, unknown> = {}): SignatureDict => ({
+  task,
+  args: [],
+  kwargs: {},
+  options: { task_id: `id-${task}`, ...options },
+  subtask_type: null,
+  immutable: false,
+});
+const chainOf = (...tasks: unknown[]): SignatureDict => ({
+  task: 'celery.chain',
+  args: [],
+  kwargs: { tasks },
+  options: {},
+  subtask_type: 'chain',
+  immutable: false,
+});
+const groupOf = (id: string, ...tasks: unknown[]): SignatureDict => ({
+  task: 'celery.group',
+  args: [],
+  kwargs: { tasks },
+  options: { task_id: id },
+  subtask_type: 'group',
+  immutable: false,
+});
+const chordOf = (header: unknown, body: unknown): SignatureDict => ({
+  task: 'celery.chord',
+  args: [],
+  kwargs: { header, body, kwargs: {} },
+  options: {},
+  subtask_type: 'chord',
+  immutable: false,
+});
 
 /** One of every node kind and every branch: link, link_error, chord option, chain and group tasks, chord header and body. */
 function everyBranch(): SignatureDict {
@@ -44,7 +72,10 @@ describe('signature tree', () => {
     const chainView = readSignature(chainOf(sig('a'), sig('b')));
     assert.deepEqual([chainView.kind, names(membersOf(chainView)), names(finalsOf(chainView))], ['chain', ['a', 'b'], ['b']]);
     const groupView = readSignature(groupOf('g', sig('a'), sig('b')));
-    assert.deepEqual([groupView.kind, groupView.taskId, names(membersOf(groupView)), names(finalsOf(groupView))], ['group', 'g', ['a', 'b'], ['a', 'b']]);
+    assert.deepEqual(
+      [groupView.kind, groupView.taskId, names(membersOf(groupView)), names(finalsOf(groupView))],
+      ['group', 'g', ['a', 'b'], ['a', 'b']],
+    );
     const chordView = readSignature(chordOf(groupOf('g', sig('a')), sig('b')));
     assert.deepEqual([chordView.kind, names(membersOf(chordView)), names(finalsOf(chordView))], ['chord', ['celery.group', 'b'], ['b']]);
   });
@@ -74,15 +105,29 @@ describe('signature tree', () => {
   it('taskIdsOf lists every member task (not callbacks, errbacks or a chord option); finals are the tasks that end the part', () => {
     assert.deepEqual(taskIdsOf(everyBranch()), ['id-a', 'id-b', 'id-c', 'id-d', 'id-e', 'id-f', 'id-g']);
     assert.deepEqual(taskIdsOf(groupOf('empty')), [], 'an empty group has no task, and its own id is not one');
-    assert.deepEqual(tasksAlong(everyBranch(), finalsOf).map((v) => v.dict.task), ['g']);
-    assert.deepEqual(finalTasks(chainOf(sig('a'), groupOf('g', sig('b'), chordOf(groupOf('h', sig('c')), groupOf('i', sig('d'), sig('e')))))).map((d) => d.task), ['b', 'd', 'e']);
+    assert.deepEqual(
+      tasksAlong(everyBranch(), finalsOf).map((v) => v.dict.task),
+      ['g'],
+    );
+    assert.deepEqual(
+      finalTasks(chainOf(sig('a'), groupOf('g', sig('b'), chordOf(groupOf('h', sig('c')), groupOf('i', sig('d'), sig('e')))))).map(
+        (d) => d.task,
+      ),
+      ['b', 'd', 'e'],
+    );
     assert.deepEqual(finalTasks(groupOf('empty')), []);
   });
 
   it("reads link and link_error as one signature or a list (Celery's maybe_list)", () => {
     const view = readSignature(sig('t', { link: sig('one'), link_error: [sig('x'), sig('y')] }));
-    assert.deepEqual(view.links.map((b) => b.field), ['options.link[0]']);
-    assert.deepEqual(view.errorLinks.map((b) => b.field), ['options.link_error[0]', 'options.link_error[1]']);
+    assert.deepEqual(
+      view.links.map((b) => b.field),
+      ['options.link[0]'],
+    );
+    assert.deepEqual(
+      view.errorLinks.map((b) => b.field),
+      ['options.link_error[0]', 'options.link_error[1]'],
+    );
   });
 
   it('refuses a malformed dict with the path of the field at fault', () => {
@@ -103,19 +148,44 @@ describe('signature tree', () => {
     malformed(() => readSignature(chordOf(null, sig('b'))), 'kwargs.header', /a chord needs a header signature/);
   });
 
-  it("reads a chord header written as Celery 5.2 writes it: the list of its tasks", () => {
+  it('reads a chord header written as Celery 5.2 writes it: the list of its tasks', () => {
     // chain(a.s(1), chord([a.s(2), a.s(3)], a.s()), a.s()).tasks[1] as Celery 5.2.6 serializes it.
-    const pyTask = (id: string, args: unknown[]) => ({ task: 'tasks.a', args, kwargs: {}, options: { task_id: id }, subtask_type: null, immutable: false });
-    const pythonChord = { task: 'celery.chord', args: [], kwargs: { kwargs: {}, header: [pyTask('h1', [2]), pyTask('h2', [3])], body: pyTask('b', []) }, options: {}, subtask_type: 'chord', immutable: false };
+    const pyTask = (id: string, args: unknown[]) => ({
+      task: 'tasks.a',
+      args,
+      kwargs: {},
+      options: { task_id: id },
+      subtask_type: null,
+      immutable: false,
+    });
+    const pythonChord = {
+      task: 'celery.chord',
+      args: [],
+      kwargs: { kwargs: {}, header: [pyTask('h1', [2]), pyTask('h2', [3])], body: pyTask('b', []) },
+      options: {},
+      subtask_type: 'chord',
+      immutable: false,
+    };
     const view = readSignature(pythonChord);
     assert.equal(view.kind, 'chord');
-    assert.deepEqual(membersOf(view).map((b) => b.field), ['kwargs.header[0]', 'kwargs.header[1]', 'kwargs.body']);
+    assert.deepEqual(
+      membersOf(view).map((b) => b.field),
+      ['kwargs.header[0]', 'kwargs.header[1]', 'kwargs.body'],
+    );
     assert.deepEqual(taskIdsOf(pythonChord), ['h1', 'h2', 'b']);
     assert.doesNotThrow(() => checkEmbed({ callbacks: null, errbacks: null, chain: [pyTask('e', []), pythonChord], chord: null }));
     const node = nodeFromDict(pythonChord);
     assert.deepEqual(taskIdsOf(node.freeze().toDict()), ['h1', 'h2', 'b'], 'rebuilt as a chord over both header tasks');
-    malformed(() => walkSignatures({ ...pythonChord, kwargs: { header: [pyTask('h1', []), 7], body: pyTask('b', []) } }, branchesOf, () => {}), 'kwargs.header[1]', /must be a signature/);
-    malformed(() => nodeFromDict({ ...pythonChord, kwargs: { header: 'h', body: pyTask('b', []) } }), 'kwargs.header', /a header signature or a list of them, got string/);
+    malformed(
+      () => walkSignatures({ ...pythonChord, kwargs: { header: [pyTask('h1', []), 7], body: pyTask('b', []) } }, branchesOf, () => {}),
+      'kwargs.header[1]',
+      /must be a signature/,
+    );
+    malformed(
+      () => nodeFromDict({ ...pythonChord, kwargs: { header: 'h', body: pyTask('b', []) } }),
+      'kwargs.header',
+      /a header signature or a list of them, got string/,
+    );
   });
 
   it('names the full path of a malformed signature deep in a walk, in nodeFromDict and in withTail', () => {
@@ -123,30 +193,40 @@ describe('signature tree', () => {
     const path = 'kwargs.tasks[1].kwargs.tasks[1].kwargs.body.options.link[0]';
     malformed(() => walkSignatures(bad, branchesOf, () => {}), path, /must be a signature \(an object\), got number/);
     malformed(() => nodeFromDict(bad), path, /must be a signature/);
-    malformed(() => withTail(chainOf(sig('a'), chordOf(groupOf('h', sig('c')), chainOf())), { groupId: 'g', groupIndex: 0, chord: null }), 'kwargs.tasks[1].kwargs.body.kwargs.tasks', /non-empty list/);
+    malformed(
+      () => withTail(chainOf(sig('a'), chordOf(groupOf('h', sig('c')), chainOf())), { groupId: 'g', groupIndex: 0, chord: null }),
+      'kwargs.tasks[1].kwargs.body.kwargs.tasks',
+      /non-empty list/,
+    );
   });
 
   it('bounds the depth of a walk without overflowing the stack', () => {
     let deep: unknown = sig('leaf');
     for (let i = 0; i < 20_000; i++) deep = sig('t', { link: [deep] });
-    assert.throws(() => walkSignatures(deep, branchesOf, () => {}), (error: unknown) => {
-      assert.ok(error instanceof MalformedSignatureError);
-      assert.match(error.problem, /nested deeper than 100 levels/);
-      assert.ok(error.message.length < 400, 'the path in the message is bounded');
-      return true;
-    });
+    assert.throws(
+      () => walkSignatures(deep, branchesOf, () => {}),
+      (error: unknown) => {
+        assert.ok(error instanceof MalformedSignatureError);
+        assert.match(error.problem, /nested deeper than 100 levels/);
+        assert.ok(error.message.length < 400, 'the path in the message is bounded');
+        return true;
+      },
+    );
     let links = 0;
     walkSignatures(deep, membersOf, () => links++);
     assert.equal(links, 1, 'membersOf does not follow links');
   });
 
   it('finalTasks reports a part that does not read as unsendable', () => {
-    assert.throws(() => finalTasks(chainOf(sig('a'), chordOf(groupOf('h', sig('c')), 'x'))), (error: unknown) => {
-      assert.ok(error instanceof UnsendableError);
-      assert.equal(error.part, 'chord-body');
-      assert.match(error.message, /kwargs\.tasks\[1\]\.kwargs\.body: a chord needs a body signature/);
-      return true;
-    });
+    assert.throws(
+      () => finalTasks(chainOf(sig('a'), chordOf(groupOf('h', sig('c')), 'x'))),
+      (error: unknown) => {
+        assert.ok(error instanceof UnsendableError);
+        assert.equal(error.part, 'chord-body');
+        assert.match(error.message, /kwargs\.tasks\[1\]\.kwargs\.body: a chord needs a body signature/);
+        return true;
+      },
+    );
   });
 
   it('withTail puts group membership and chord body on the task that ends the part', () => {
@@ -163,7 +243,12 @@ describe('signature tree', () => {
     const app = createApp({ broker: 'memory://signature-tree', logLevel: 'silent' });
     const add = app.task('spec.add', (x: number, y: number) => x + y);
     const sum = app.task('spec.sum', (xs: number[]) => xs.reduce((a, b) => a + b, 0));
-    const workflow = chain(add.s(1, 2).link(add.s(3)).onError(add.si(0, 0)), group(add.s(1), add.s(2)), sum.s(), chord([add.s(1), add.s(2)], sum.s())).freeze();
+    const workflow = chain(
+      add.s(1, 2).link(add.s(3)).onError(add.si(0, 0)),
+      group(add.s(1), add.s(2)),
+      sum.s(),
+      chord([add.s(1), add.s(2)], sum.s()),
+    ).freeze();
     const dict = workflow.toDict();
     const rebuilt = nodeFromDict(dict, app);
     assert.ok(rebuilt instanceof Chain);
@@ -198,7 +283,10 @@ describe('canvas errors', () => {
   });
 
   it('rejects applyAsync of an unbound node with a CanvasError', async () => {
-    await assert.rejects(Signature.fromDict(sig('t')).applyAsync(), (error: unknown) => error instanceof CanvasError && /not bound to an app/.test(error.message));
+    await assert.rejects(
+      Signature.fromDict(sig('t')).applyAsync(),
+      (error: unknown) => error instanceof CanvasError && /not bound to an app/.test(error.message),
+    );
   });
 });
 
@@ -207,7 +295,8 @@ describe('one date-time rule for headers and embeds', () => {
     assert.equal(dateTimeText('2030-01-01T00:00:00+00:00'), '2030-01-01T00:00:00+00:00');
     assert.equal(dateTimeText({ __type__: 'datetime', __value__: '2030-01-01T00:00:00' }), '2030-01-01T00:00:00Z');
     assert.equal(dateTimeText(new Date('2030-01-01T00:00:00Z')), '2030-01-01T00:00:00.000Z');
-    for (const bad of ['Jan 1 2030', '2030/01/01', 'garbage', 12, new Date(NaN), Buffer.from('2030-01-01')]) assert.equal(dateTimeText(bad), undefined, String(bad));
+    for (const bad of ['Jan 1 2030', '2030/01/01', 'garbage', 12, new Date(NaN), Buffer.from('2030-01-01')])
+      assert.equal(dateTimeText(bad), undefined, String(bad));
     assert.equal(dateHeaderText(Buffer.from('2030-01-01')), '2030-01-01', 'a header may come as bytes');
     assert.equal(dateHeaderText(null), null);
   });
@@ -217,7 +306,10 @@ describe('one date-time rule for headers and embeds', () => {
     assert.doesNotThrow(() => checkEmbed(embed({ eta: '2030-01-01T00:00:00Z', expires: 30 })));
     assert.doesNotThrow(() => checkEmbed(embed({ eta: new Date(), expires: { __type__: 'datetime', __value__: '2030-01-01T00:00:00' } })));
     for (const options of [{ eta: 'Jan 1 2030' }, { expires: 'Jan 1 2030' }]) {
-      assert.throws(() => checkEmbed(embed(options)), (error: unknown) => error instanceof InvalidMessageError && error.reason === 'embed' && /ISO 8601/.test(error.message));
+      assert.throws(
+        () => checkEmbed(embed(options)),
+        (error: unknown) => error instanceof InvalidMessageError && error.reason === 'embed' && /ISO 8601/.test(error.message),
+      );
     }
   });
 });

@@ -63,7 +63,10 @@ describe('threads pool failures are ThreadPoolErrors', () => {
   });
 
   it("a task the thread's app does not have: unknown-task, rebuilt on this side of the thread", async () => {
-    await assert.rejects(pool(APP_MODULE).run(job({ name: 'spec.thread-exit.nope' })), isThreadPoolError('unknown-task', /task spec\.thread-exit\.nope is not registered in the thread's app/));
+    await assert.rejects(
+      pool(APP_MODULE).run(job({ name: 'spec.thread-exit.nope' })),
+      isThreadPoolError('unknown-task', /task spec\.thread-exit\.nope is not registered in the thread's app/),
+    );
   });
 
   it('an app module that exports no app: no-app', async () => {

@@ -22,7 +22,10 @@ describe('threads pool', () => {
 
   it('a hard time limit terminates a CPU-bound infinite loop, records FAILURE, and the worker goes on', async () => {
     const looping = await spin.applyAsync([], {}, { timeLimit: 300 });
-    await assert.rejects(looping.get({ timeout: '10s' }), (e: unknown) => e instanceof TaskFailedError && e.excType === 'TimeLimitExceeded');
+    await assert.rejects(
+      looping.get({ timeout: '10s' }),
+      (e: unknown) => e instanceof TaskFailedError && e.excType === 'TimeLimitExceeded',
+    );
     // Concurrency 1: this only runs if the looping thread's slot was freed and a new thread started.
     assert.equal(await (await add.delay(20, 22)).get({ timeout: '10s' }), 42);
   });
@@ -50,9 +53,13 @@ describe('threads pool', () => {
     try {
       const ignored = await classyIgnored.delay();
       const retried = await classyAutoretry.delay();
-      await assert.rejects(retried.get({ timeout: '10s' }), (e: unknown) => e instanceof TaskFailedError && e.excType === 'SerializationError');
+      await assert.rejects(
+        retried.get({ timeout: '10s' }),
+        (e: unknown) => e instanceof TaskFailedError && e.excType === 'SerializationError',
+      );
       const deadline = Date.now() + 10_000;
-      while (!(outcomes.has(ignored.id) && outcomes.has(retried.id)) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      while (!(outcomes.has(ignored.id) && outcomes.has(retried.id)) && Date.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 20));
       assert.deepEqual(outcomes.get(ignored.id), ['SUCCESS'], 'nothing stores an ignored result: the run succeeded');
       await new Promise((resolve) => setTimeout(resolve, 200)); // a retry would be back by now (delay 0)
       assert.deepEqual(outcomes.get(retried.id), ['FAILURE'], 'one run, not retried');

@@ -48,7 +48,7 @@ describe('OpenTelemetry context propagation', () => {
       return { traceId: span.spanContext().traceId, spanId: span.spanContext().spanId, result: sent };
     });
     assert.equal(await result.get({ timeout: '10s' }), 'ok');
-    assert.equal(seen.at(-1)?.traceId, traceId, 'the task ran in the sender\'s trace');
+    assert.equal(seen.at(-1)?.traceId, traceId, "the task ran in the sender's trace");
     const run = exporter.getFinishedSpans().find((s) => s.name === 'run spec.traced' && s.spanContext().traceId === traceId);
     assert.ok(run, 'a span for the task run was exported');
     assert.equal(run.parentSpanContext?.spanId, spanId);
@@ -67,7 +67,10 @@ describe('OpenTelemetry context propagation', () => {
     });
     const steps = seen.slice(before);
     assert.equal(steps.length, 3);
-    assert.deepEqual(steps.map((s) => s.traceId), [traceId, traceId, traceId]);
+    assert.deepEqual(
+      steps.map((s) => s.traceId),
+      [traceId, traceId, traceId],
+    );
   });
 
   it('records a failing task on its span', async () => {
@@ -77,10 +80,15 @@ describe('OpenTelemetry context propagation', () => {
       return sent;
     });
     await assert.rejects(result.get({ timeout: '10s' }), /traced failure/);
-    const run = exporter.getFinishedSpans().find((s) => s.name === 'run spec.traced_failure' && s.attributes['messaging.message.id'] === result.id);
+    const run = exporter
+      .getFinishedSpans()
+      .find((s) => s.name === 'run spec.traced_failure' && s.attributes['messaging.message.id'] === result.id);
     assert.ok(run);
     assert.equal(run.status.code, SpanStatusCode.ERROR);
-    assert.equal(run.events.some((e) => e.name === 'exception'), true);
+    assert.equal(
+      run.events.some((e) => e.name === 'exception'),
+      true,
+    );
   });
 
   it('sends no trace headers when nothing is being traced', () => {

@@ -27,10 +27,26 @@ function handMadeHost(): WorkerHost & { close(): Promise<void> } {
   const config = resolveConfig({ broker: url, backend: url, defaultQueue: `spec.host.${randomUUID().slice(0, 8)}`, logLevel: 'silent' });
   const { logger } = captureLogger();
   const oid = newId();
-  const transportOptions: TransportOptions = { heartbeatSeconds: 0, confirmTimeoutMs: 5000, connectMaxRetries: 1, connectInitialDelayMs: 10, connectMaxDelayMs: 10, logger };
+  const transportOptions: TransportOptions = {
+    heartbeatSeconds: 0,
+    confirmTimeoutMs: 5000,
+    connectMaxRetries: 1,
+    connectInitialDelayMs: 10,
+    connectMaxDelayMs: 10,
+    logger,
+  };
   const transport = createTransport(url, transportOptions);
-  const backend = createBackend(url, { resultExpiresMs: 60_000, logger, clientId: oid, brokerTransport: () => transport, transportOptions });
-  const delayedDelivery = new DelayedDelivery(() => transport, (queue) => queueDeclaration(queue, config));
+  const backend = createBackend(url, {
+    resultExpiresMs: 60_000,
+    logger,
+    clientId: oid,
+    brokerTransport: () => transport,
+    transportOptions,
+  });
+  const delayedDelivery = new DelayedDelivery(
+    () => transport,
+    (queue) => queueDeclaration(queue, config),
+  );
   const producer = new Producer(config, () => transport, oid, delayedDelivery);
   const tasks = new Map<string, Task<never[], unknown>>();
   const host: WorkerHost & { close(): Promise<void> } = {
@@ -43,7 +59,8 @@ function handMadeHost(): WorkerHost & { close(): Promise<void> } {
     delayedDelivery,
     tasks,
     events: new EventEmitter<BrokerEvents>(),
-    publishTask: (id, name, args, kwargs, options, lineage) => producer.send(id, name, args, kwargs, options, tasks.get(name)?.options, lineage),
+    publishTask: (id, name, args, kwargs, options, lineage) =>
+      producer.send(id, name, args, kwargs, options, tasks.get(name)?.options, lineage),
     async sendTask(name, args = [], kwargs = {}, options = {}, lineage = {}) {
       const id = newId();
       await host.publishTask(id, name, args, kwargs, options, lineage);
@@ -92,8 +109,14 @@ describe('a Worker built from a hand-made WorkerHost (no App)', () => {
     assert.equal(await sent.get({ timeout: '5s' }), 5);
     assert.equal((await done).state, 'SUCCESS');
     assert.deepEqual(seen, ['received spec.host.add', 'started spec.host.add', 'done spec.host.add']);
-    assert.ok(lines.some((line) => /^info: Task spec\.host\.add\[.+\] received$/.test(line)), lines.join('\n'));
-    assert.ok(lines.some((line) => /^info: Task spec\.host\.add\[.+\] succeeded in \d+\.\d{6}s: 5$/.test(line)), lines.join('\n'));
+    assert.ok(
+      lines.some((line) => /^info: Task spec\.host\.add\[.+\] received$/.test(line)),
+      lines.join('\n'),
+    );
+    assert.ok(
+      lines.some((line) => /^info: Task spec\.host\.add\[.+\] succeeded in \d+\.\d{6}s: 5$/.test(line)),
+      lines.join('\n'),
+    );
   });
 
   it('passes a result on to the callback it embeds, through the host', async () => {
@@ -123,7 +146,10 @@ describe('a Worker built from a hand-made WorkerHost (no App)', () => {
       while (worker.requests().reserved.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
       assert.equal(worker.requests().reserved.length, 1, 'the second waits for its rate');
       await new Promise((resolve) => setTimeout(resolve, 100));
-      assert.deepEqual(warnings.filter((name) => name === 'TimeoutOverflowWarning'), []);
+      assert.deepEqual(
+        warnings.filter((name) => name === 'TimeoutOverflowWarning'),
+        [],
+      );
     } finally {
       process.off('warning', onWarning);
     }

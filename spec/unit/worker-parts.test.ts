@@ -18,13 +18,37 @@ import { logTaskLines } from '../../lib/worker/task-log.js';
 import { captureLogger } from '../support/capture-logger.js';
 
 const noHost = {} as CanvasHost;
-const config = resolveConfig({ broker: 'memory://parts', backend: null, defaultQueue: 'spec.parts', logLevel: 'silent', queues: { 'spec.quorum': { type: 'quorum' } } });
+const config = resolveConfig({
+  broker: 'memory://parts',
+  backend: null,
+  defaultQueue: 'spec.parts',
+  logLevel: 'silent',
+  queues: { 'spec.quorum': { type: 'quorum' } },
+});
 const silent = captureLogger().logger;
 
 function message(task: string, headers: Partial<TaskMessage['headers']> = {}): TaskMessage {
   const id = `id-${Math.random().toString(36).slice(2)}`;
   return {
-    headers: { lang: 'js', task, id, shadow: null, eta: null, expires: null, group: null, group_index: null, retries: 0, timelimit: [null, null], root_id: id, parent_id: null, argsrepr: '()', kwargsrepr: '{}', origin: 'spec', ignore_result: false, ...headers },
+    headers: {
+      lang: 'js',
+      task,
+      id,
+      shadow: null,
+      eta: null,
+      expires: null,
+      group: null,
+      group_index: null,
+      retries: 0,
+      timelimit: [null, null],
+      root_id: id,
+      parent_id: null,
+      argsrepr: '()',
+      kwargsrepr: '{}',
+      origin: 'spec',
+      ignore_result: false,
+      ...headers,
+    },
     args: [],
     kwargs: {},
     embed: { callbacks: null, errbacks: null, chain: null, chord: null },
@@ -32,8 +56,13 @@ function message(task: string, headers: Partial<TaskMessage['headers']> = {}): T
 }
 
 /** A delivery of `msg` (or of raw bytes) that records how it was settled. */
-function delivery(msg: TaskMessage | Buffer, extra: Partial<Pick<Delivery, 'queue' | 'redelivered' | 'deliveryCount'>> = {}): Delivery & { settled: string[] } {
-  const outgoing = Buffer.isBuffer(msg) ? { body: msg, contentType: 'application/json', contentEncoding: 'utf-8', headers: {} } : encodeTaskMessage(msg, 'json');
+function delivery(
+  msg: TaskMessage | Buffer,
+  extra: Partial<Pick<Delivery, 'queue' | 'redelivered' | 'deliveryCount'>> = {},
+): Delivery & { settled: string[] } {
+  const outgoing = Buffer.isBuffer(msg)
+    ? { body: msg, contentType: 'application/json', contentEncoding: 'utf-8', headers: {} }
+    : encodeTaskMessage(msg, 'json');
   const { body, ...properties } = outgoing;
   const settled: string[] = [];
   return {
@@ -59,12 +88,30 @@ describe('worker options (options.ts)', () => {
   const host = { config, logger: silent };
 
   it('lists every WorkerOptions key, and an unknown one is refused with that list', () => {
-    assert.deepEqual(WORKER_OPTION_KEYS, ['concurrency', 'prefetchMultiplier', 'queues', 'hostname', 'shutdownTimeout', 'resultStoreRetryDelays', 'logger', 'pool', 'appModule', 'maxRedeliveries', 'maxMessageSize']);
+    assert.deepEqual(WORKER_OPTION_KEYS, [
+      'concurrency',
+      'prefetchMultiplier',
+      'queues',
+      'hostname',
+      'shutdownTimeout',
+      'resultStoreRetryDelays',
+      'logger',
+      'pool',
+      'appModule',
+      'maxRedeliveries',
+      'maxMessageSize',
+    ]);
     assert.throws(
       () => resolveWorkerOptions({ concurency: 2 } as never, host),
-      (e: unknown) => e instanceof ConfigError && e.option === 'concurency' && e.message === `concurency: unknown worker option; known: ${WORKER_OPTION_KEYS.join(', ')}`,
+      (e: unknown) =>
+        e instanceof ConfigError &&
+        e.option === 'concurency' &&
+        e.message === `concurency: unknown worker option; known: ${WORKER_OPTION_KEYS.join(', ')}`,
     );
-    assert.throws(() => resolveWorkerOptions(JSON.parse('{"__proto__": 1}') as never, host), (e: unknown) => e instanceof ConfigError && e.option === '__proto__');
+    assert.throws(
+      () => resolveWorkerOptions(JSON.parse('{"__proto__": 1}') as never, host),
+      (e: unknown) => e instanceof ConfigError && e.option === '__proto__',
+    );
   });
 
   it("fills in the defaults from the host's config, durations in milliseconds", () => {
@@ -89,7 +136,11 @@ describe('worker options (options.ts)', () => {
       [{ maxMessageSize: 0 }, 'maxMessageSize'],
       [{ resultStoreRetryDelays: ['1s', 'later'] }, 'resultStoreRetryDelays'],
     ] as const) {
-      assert.throws(() => resolveWorkerOptions(options as never, host), (e: unknown) => e instanceof ConfigError && e.option === option, option);
+      assert.throws(
+        () => resolveWorkerOptions(options as never, host),
+        (e: unknown) => e instanceof ConfigError && e.option === option,
+        option,
+      );
     }
     const unlimited = resolveWorkerOptions({ maxRedeliveries: null, maxMessageSize: null, queues: ['a', 'b'] }, host);
     assert.equal(unlimited.maxRedeliveries, null);
@@ -126,9 +177,20 @@ describe('the redelivery policy (redelivery-policy.ts)', () => {
     assert.equal(policy.arrivalVerdict(delivery(msg, { queue: 'spec.quorum', deliveryCount: 2 })), null);
     const verdict = policy.arrivalVerdict(delivery(msg, { queue: 'spec.quorum', deliveryCount: 3 }));
     assert.equal(verdict?.reason, 'redelivery-limit');
-    assert.equal(verdict?.error.message, 'delivered 4 times (delivery count 3, limit 2): every worker that took it died, hung, lost its connection or returned it');
-    assert.equal(policy.arrivalVerdict(delivery(msg, { queue: 'spec.parts', deliveryCount: 30 })), null, 'a classic queue: its count is not read');
-    assert.equal(new RedeliveryPolicy(countingHost(), null, silent).arrivalVerdict(delivery(msg, { queue: 'spec.quorum', deliveryCount: 99 })), null, 'no limit');
+    assert.equal(
+      verdict?.error.message,
+      'delivered 4 times (delivery count 3, limit 2): every worker that took it died, hung, lost its connection or returned it',
+    );
+    assert.equal(
+      policy.arrivalVerdict(delivery(msg, { queue: 'spec.parts', deliveryCount: 30 })),
+      null,
+      'a classic queue: its count is not read',
+    );
+    assert.equal(
+      new RedeliveryPolicy(countingHost(), null, silent).arrivalVerdict(delivery(msg, { queue: 'spec.quorum', deliveryCount: 99 })),
+      null,
+      'no limit',
+    );
   });
 
   it('counts starts in the backend only for redelivered messages on queues the broker does not count', () => {
@@ -137,8 +199,19 @@ describe('the redelivery policy (redelivery-policy.ts)', () => {
     assert.equal(policy.countsStarts(request('spec.t', { redelivered: false })), false);
     assert.equal(policy.countsStarts(request('spec.t', { redelivered: true, queue: 'spec.quorum', deliveryCount: 1 })), false);
     assert.equal(new RedeliveryPolicy(countingHost(), null, silent).countsStarts(request('spec.t', { redelivered: true })), false);
-    assert.equal(new RedeliveryPolicy({ config, hasBackend: false, backend: undefined as never }, 2, silent).countsStarts(request('spec.t', { redelivered: true })), false);
-    assert.equal(new RedeliveryPolicy({ config, hasBackend: true, backend: {} as never }, 2, silent).countsStarts(request('spec.t', { redelivered: true })), false, 'a backend that does not count (rpc://)');
+    assert.equal(
+      new RedeliveryPolicy({ config, hasBackend: false, backend: undefined as never }, 2, silent).countsStarts(
+        request('spec.t', { redelivered: true }),
+      ),
+      false,
+    );
+    assert.equal(
+      new RedeliveryPolicy({ config, hasBackend: true, backend: {} as never }, 2, silent).countsStarts(
+        request('spec.t', { redelivered: true }),
+      ),
+      false,
+      'a backend that does not count (rpc://)',
+    );
   });
 
   it('refuses a start past the limit, and makes a request with earlier starts a suspect', async () => {
@@ -158,7 +231,10 @@ describe('the redelivery policy (redelivery-policy.ts)', () => {
     policy.finished(poison);
     const verdict = await policy.startVerdict(poison);
     assert.equal(verdict?.reason, 'redelivery-limit');
-    assert.equal(verdict?.error.message, 'started 3 times on redelivered messages (limit 2): every worker running it died, hung or lost its connection');
+    assert.equal(
+      verdict?.error.message,
+      'started 3 times on redelivered messages (limit 2): every worker running it died, hung or lost its connection',
+    );
     assert.equal(await policy.startVerdict(fresh), null);
   });
 
@@ -169,7 +245,10 @@ describe('the redelivery policy (redelivery-policy.ts)', () => {
     await policy.learnEarlierStarts(r);
     assert.equal(policy.mayStart(r, undefined), true);
     assert.equal(await policy.startVerdict(r), null);
-    assert.ok(lines.includes(`warn: Task spec.t[${r.id}] redelivered; its start count is unavailable (store down); running it`), lines.join('\n'));
+    assert.ok(
+      lines.includes(`warn: Task spec.t[${r.id}] redelivered; its start count is unavailable (store down); running it`),
+      lines.join('\n'),
+    );
   });
 });
 
@@ -179,18 +258,29 @@ describe('admitting a delivery (strategy.ts)', () => {
     const events: string[] = [];
     const refused: Array<[string, string]> = [];
     const deferred: string[] = [];
-    const scheduler = new EtaScheduler({ transport: {} as never, delayedDelivery: { publish: async () => void deferred.push('tiers') } }, silent, {
-      due: (r) => events.push(`due ${r.name}`),
-      isRunning: () => true,
-      deferred: (r) => events.push(`deferred ${r.name}`),
-    });
+    const scheduler = new EtaScheduler(
+      { transport: {} as never, delayedDelivery: { publish: async () => void deferred.push('tiers') } },
+      silent,
+      {
+        due: (r) => events.push(`due ${r.name}`),
+        isRunning: () => true,
+        deferred: (r) => events.push(`deferred ${r.name}`),
+      },
+    );
     const policy = options.policy ?? new RedeliveryPolicy({ config, hasBackend: false, backend: undefined as never }, 10, silent);
-    const admit = new DeliveryStrategy({ config, tasks }, options.maxMessageSize === undefined ? 1024 : options.maxMessageSize, policy, scheduler, {
-      received: (r) => events.push(`received ${r.name}`),
-      ready: (r) => events.push(`ready ${r.name}`),
-      isRunning: () => true,
-      refuse: (_d, error, reason = error instanceof InvalidMessageError ? error.reason : 'decode') => refused.push([reason, (error as Error).message]),
-    });
+    const admit = new DeliveryStrategy(
+      { config, tasks },
+      options.maxMessageSize === undefined ? 1024 : options.maxMessageSize,
+      policy,
+      scheduler,
+      {
+        received: (r) => events.push(`received ${r.name}`),
+        ready: (r) => events.push(`ready ${r.name}`),
+        isRunning: () => true,
+        refuse: (_d, error, reason = error instanceof InvalidMessageError ? error.reason : 'decode') =>
+          refused.push([reason, (error as Error).message]),
+      },
+    );
     return { admit, events, refused, scheduler };
   }
 
@@ -228,7 +318,9 @@ describe('admitting a delivery (strategy.ts)', () => {
   });
 
   it('a quorum delivery past the limit is refused after it was received', () => {
-    const { admit, events, refused } = strategy({ policy: new RedeliveryPolicy({ config, hasBackend: false, backend: undefined as never }, 1, silent) });
+    const { admit, events, refused } = strategy({
+      policy: new RedeliveryPolicy({ config, hasBackend: false, backend: undefined as never }, 1, silent),
+    });
     admit.admit(delivery(message('spec.known'), { queue: 'spec.quorum', deliveryCount: 2 }));
     assert.deepEqual(events, ['received spec.known']);
     assert.equal(refused[0]?.[0], 'redelivery-limit');
@@ -278,7 +370,10 @@ describe('a task rate limit (Task.setRateLimit)', () => {
     task.setRateLimit(120);
     assert.equal(task.options.rateLimit, 120);
     assert.equal(task.startsPerMs, 0.12);
-    assert.throws(() => task.setRateLimit('lots'), (e: unknown) => e instanceof ConfigError && e.option === 'rateLimit');
+    assert.throws(
+      () => task.setRateLimit('lots'),
+      (e: unknown) => e instanceof ConfigError && e.option === 'rateLimit',
+    );
     assert.equal(task.options.rateLimit, 120);
     assert.equal(task.startsPerMs, 0.12);
     task.setRateLimit(null);

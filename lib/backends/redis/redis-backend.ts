@@ -132,7 +132,9 @@ class RedisBackend extends KeyValueBackend {
   async addRevocations(taskIds: readonly string[], expiresAt: number): Promise<void> {
     this.assertOpen();
     if (taskIds.length === 0) return;
-    await this.command('add revocations', (c) => c.addRevocations(REVOKED_KEY, String(Date.now()), String(Math.ceil(expiresAt)), ...taskIds));
+    await this.command('add revocations', (c) =>
+      c.addRevocations(REVOKED_KEY, String(Date.now()), String(Math.ceil(expiresAt)), ...taskIds),
+    );
   }
 
   async listRevocations(): Promise<Map<string, number>> {

@@ -28,7 +28,17 @@ type ScriptName = keyof typeof SCRIPTS;
 
 /** A command connection with the scripts defined; each resolves with the script's reply. */
 export type ScriptedClient = Redis & {
-  chordJoin(j: string, t: string, s: string, ids: string, claim: string, taskId: string, member: string, score: string, ttl: string): Promise<string[] | null>;
+  chordJoin(
+    j: string,
+    t: string,
+    s: string,
+    ids: string,
+    claim: string,
+    taskId: string,
+    member: string,
+    score: string,
+    ttl: string,
+  ): Promise<string[] | null>;
   storeUnlessSucceeded(key: string, value: string, ttl: string): Promise<number>;
   claimKey(key: string, value: string, ttl: string): Promise<string | null>;
   swapClaim(key: string, expected: string, next: string, ttl: string): Promise<number>;
@@ -47,7 +57,10 @@ function readScripts(): Record<ScriptName, string> {
     try {
       read[name] = readFileSync(path, 'utf8');
     } catch (err) {
-      throw new ConfigError('backend', `the Redis backend's Lua script ${path} is missing (${(err as Error).message}); a build must copy lib/**/*.lua into dist (npm run build does)`);
+      throw new ConfigError(
+        'backend',
+        `the Redis backend's Lua script ${path} is missing (${(err as Error).message}); a build must copy lib/**/*.lua into dist (npm run build does)`,
+      );
     }
   }
   return read;

@@ -1,7 +1,15 @@
 import type { Logger } from 'winston';
 import { createTransport } from '../../broker/registry.js';
 import type { ConsumerHandle, Delivery, QueueDeclaration, Transport } from '../../broker/transport.js';
-import { BackendError, ClosedError, ConfigError, PublishError, ResultTimeoutError, SerializationError, TransportError } from '../../errors/errors.js';
+import {
+  BackendError,
+  ClosedError,
+  ConfigError,
+  PublishError,
+  ResultTimeoutError,
+  SerializationError,
+  TransportError,
+} from '../../errors/errors.js';
 import { celeryUtcNow } from '../../protocol/dates.js';
 import { serializerForContentType, stringifyJson } from '../../protocol/serializers.js';
 import { isReady, type TaskState } from '../../protocol/states.js';
@@ -82,7 +90,7 @@ class RpcBackend implements ResultBackend {
     } else if (options.brokerTransport) {
       this.transport = options.brokerTransport;
     } else {
-      throw new ConfigError('backend', 'rpc:// works through the app\'s broker; create it from an app');
+      throw new ConfigError('backend', "rpc:// works through the app's broker; create it from an app");
     }
     this.replyQueue = replyQueueDeclaration(options.clientId ?? newId(), this.resultExpiresMs, false);
     this.chords = new RpcChords(this.transport, this.resultExpiresMs, this.logger, this.url);
@@ -113,7 +121,9 @@ class RpcBackend implements ResultBackend {
         ...(meta.parent_id ? { parent_id: meta.parent_id } : {}),
       });
     } catch (error) {
-      throw new SerializationError(`result of task ${meta.task_id} is not JSON-serializable: ${(error as Error).message}`, { cause: error });
+      throw new SerializationError(`result of task ${meta.task_id} is not JSON-serializable: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
     // Published into the client's reply queue as it is, as Celery's workers do: never declared
     // first. The client declared it with its own result expiry; declaring it again with this
@@ -121,7 +131,14 @@ class RpcBackend implements ResultBackend {
     // gone — the client lost its connection and the auto-delete queue went with it — is the
     // mandatory publish returned: then declare it (with this app's expiry) and publish into it,
     // so the client finds the result when it is back.
-    const message = { body: Buffer.from(body), contentType: 'application/json', contentEncoding: 'utf-8', headers: {}, correlationId: meta.task_id, persistent: false };
+    const message = {
+      body: Buffer.from(body),
+      contentType: 'application/json',
+      contentEncoding: 'utf-8',
+      headers: {},
+      correlationId: meta.task_id,
+      persistent: false,
+    };
     try {
       await this.transport().publish(message, { exchange: '', routingKey: context.replyTo, mandatory: true });
     } catch (error) {
@@ -235,7 +252,13 @@ class RpcBackend implements ResultBackend {
     const arrived = new Promise<void>((resolve) => this.markers.set(marker, resolve));
     try {
       await this.transport().publish(
-        { body: Buffer.alloc(0), contentType: 'application/json', contentEncoding: 'utf-8', headers: { [SYNC_HEADER]: marker }, persistent: false },
+        {
+          body: Buffer.alloc(0),
+          contentType: 'application/json',
+          contentEncoding: 'utf-8',
+          headers: { [SYNC_HEADER]: marker },
+          persistent: false,
+        },
         { exchange: '', routingKey: this.replyQueue.name },
       );
       await arrived;
@@ -288,7 +311,10 @@ class RpcBackend implements ResultBackend {
     const current = this.results.get(meta.task_id);
     if (current?.meta.status === 'SUCCESS') return; // a redelivered duplicate must not undo a success
     this.results.delete(meta.task_id);
-    this.results.set(meta.task_id, { meta, expiresAt: this.resultExpiresMs > 0 ? Date.now() + this.resultExpiresMs : Number.POSITIVE_INFINITY });
+    this.results.set(meta.task_id, {
+      meta,
+      expiresAt: this.resultExpiresMs > 0 ? Date.now() + this.resultExpiresMs : Number.POSITIVE_INFINITY,
+    });
     this.evictOverflow();
     if (isReady(meta.status)) {
       for (const waiter of [...(this.waiters.get(meta.task_id) ?? [])]) waiter.resolve(structuredClone(meta));
@@ -338,7 +364,10 @@ class RpcBackend implements ResultBackend {
   }
 
   private noGroups(): BackendError {
-    return new BackendError(this.url, 'rpc:// cannot save groups: results live only in the reply queue of the client that sent the tasks; use redis:// for GroupResult.save()');
+    return new BackendError(
+      this.url,
+      'rpc:// cannot save groups: results live only in the reply queue of the client that sent the tasks; use redis:// for GroupResult.save()',
+    );
   }
 
   private assertOpen(): void {

@@ -54,7 +54,13 @@ export class RpcChords {
     await transport.declareQueue(parts);
     await transport.declareQueue(claim);
     await transport.publish(
-      { body: Buffer.from(stringifyJson({ size })), contentType: 'application/json', contentEncoding: 'utf-8', headers: {}, persistent: true },
+      {
+        body: Buffer.from(stringifyJson({ size })),
+        contentType: 'application/json',
+        contentEncoding: 'utf-8',
+        headers: {},
+        persistent: true,
+      },
       { exchange: '', routingKey: claim.name },
     );
   }
@@ -70,7 +76,14 @@ export class RpcChords {
     const body = stringifyJson({ task_id: part.taskId, group_index: part.groupIndex, status: part.state, result: part.result });
     try {
       await transport.publish(
-        { body: Buffer.from(body), contentType: 'application/json', contentEncoding: 'utf-8', headers: {}, persistent: true, correlationId: part.taskId },
+        {
+          body: Buffer.from(body),
+          contentType: 'application/json',
+          contentEncoding: 'utf-8',
+          headers: {},
+          persistent: true,
+          correlationId: part.taskId,
+        },
         { exchange: '', routingKey: parts.name },
       );
     } catch (error) {
@@ -134,9 +147,19 @@ function queuesOf(groupId: string, ttlMs: number): { parts: QueueDeclaration; cl
 function firstOutcomePerTask(deliveries: readonly Delivery[]): ChordPartOutcome[] {
   const byTask = new Map<string, ChordPartOutcome & { index: number }>();
   for (const delivery of deliveries) {
-    const part = JSON.parse(delivery.body.toString('utf8')) as { task_id: string; group_index: number | null; status: ChordPartOutcome['state']; result: unknown };
+    const part = JSON.parse(delivery.body.toString('utf8')) as {
+      task_id: string;
+      group_index: number | null;
+      status: ChordPartOutcome['state'];
+      result: unknown;
+    };
     if (!byTask.has(part.task_id)) {
-      byTask.set(part.task_id, { taskId: part.task_id, state: part.status, result: part.result, index: part.group_index ?? Number.POSITIVE_INFINITY });
+      byTask.set(part.task_id, {
+        taskId: part.task_id,
+        state: part.status,
+        result: part.result,
+        index: part.group_index ?? Number.POSITIVE_INFINITY,
+      });
     }
   }
   return [...byTask.values()]

@@ -129,9 +129,7 @@ export class ConnectionManager {
         this.failWaiters(error, reason, failures);
         if (this.closed || (!this.recovering && this.waiters.length === 0)) return;
         const delay = this.backoff(failures);
-        this.logger.warn(
-          `broker ${this.redacted} unreachable (${reason}); retry ${failures} in ${(delay / 1000).toFixed(1)}s`,
-        );
+        this.logger.warn(`broker ${this.redacted} unreachable (${reason}); retry ${failures} in ${(delay / 1000).toFixed(1)}s`);
         await this.sleep(delay);
         continue;
       }
@@ -213,9 +211,7 @@ export class ConnectionManager {
       const wasCurrent = this.current === connection;
       if (wasCurrent) this.current = null;
       if (this.closed || (!this.everConnected && !wasCurrent)) return;
-      this.logger.warn(
-        `broker ${this.redacted} ${this.role} connection lost (${describeError(error ?? lastError)}); reconnecting`,
-      );
+      this.logger.warn(`broker ${this.redacted} ${this.role} connection lost (${describeError(error ?? lastError)}); reconnecting`);
       this.recovering = true;
       this.startLoop();
     });

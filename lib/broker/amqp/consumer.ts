@@ -322,7 +322,9 @@ export class Consumers {
     }
     lane.acks.delivered(message);
     lane.unsettled += 1;
-    const delivery = new AmqpDelivery(lane, message, queue, this.countsDeliveries(queue), (settledLane) => this.onSettled(state, settledLane));
+    const delivery = new AmqpDelivery(lane, message, queue, this.countsDeliveries(queue), (settledLane) =>
+      this.onSettled(state, settledLane),
+    );
     if (state.cancelled) {
       delivery.reject(true);
       return;

@@ -142,7 +142,13 @@ export class Publisher {
         entry.written = entry.target.routeAtWrite?.() ?? entry.target;
         const problem = routeNameProblem(entry.written.exchange, entry.written.routingKey);
         if (problem !== null) {
-          this.settle(entry, new PublishError('unroutable', `broker ${this.url}: cannot publish to exchange '${truncateText(entry.written.exchange, 60)}' routing key '${truncateText(entry.written.routingKey, 60)}': ${problem}`));
+          this.settle(
+            entry,
+            new PublishError(
+              'unroutable',
+              `broker ${this.url}: cannot publish to exchange '${truncateText(entry.written.exchange, 60)}' routing key '${truncateText(entry.written.routingKey, 60)}': ${problem}`,
+            ),
+          );
           continue;
         }
         entry.channel = channel;
@@ -245,7 +251,9 @@ export class Publisher {
     // publish for an event only a misrouted publish causes. The broker returns a publish just
     // before confirming it, so a run of returned publishes settles from the front of the scan.
     const key = returnKeyOf(message.properties);
-    const entry = this.pending.find((candidate) => candidate.channel === channel && !candidate.returned && returnKeyOf(candidate.options) === key);
+    const entry = this.pending.find(
+      (candidate) => candidate.channel === channel && !candidate.returned && returnKeyOf(candidate.options) === key,
+    );
     const fields = message.fields as unknown as { replyCode?: number; replyText?: string };
     if (entry) entry.returned = `${fields.replyCode ?? 312} ${fields.replyText ?? 'NO_ROUTE'}`;
   }
@@ -291,7 +299,12 @@ export class Publisher {
         this.settle(entry, new PublishError('unroutable', `broker ${this.url} refused the publish: ${serverText(reason)}`));
       } else if (entry.writeOrder < refusedAt) {
         const { exchange, routingKey } = entry.written;
-        this.settle(entry, returned === null ? undefined : new PublishError('unroutable', `unroutable publish to exchange '${exchange}' routing key '${routingKey}' (${returned})`));
+        this.settle(
+          entry,
+          returned === null
+            ? undefined
+            : new PublishError('unroutable', `unroutable publish to exchange '${exchange}' routing key '${routingKey}' (${returned})`),
+        );
       } else if (entry.channelFailures >= MAX_CHANNEL_FAILURES) {
         this.settle(entry, new PublishError('closed', `broker ${this.url} closed the publish channel: ${reason}`));
       } else resend.push(entry);
@@ -311,7 +324,9 @@ export class Publisher {
   }
 
   private takeBacklog(): PendingPublish[] {
-    const rest = this.backlog.slice(this.backlogHead).filter((entry): entry is PendingPublish => entry !== undefined && this.pending.has(entry.seq));
+    const rest = this.backlog
+      .slice(this.backlogHead)
+      .filter((entry): entry is PendingPublish => entry !== undefined && this.pending.has(entry.seq));
     this.backlog = [];
     this.backlogHead = 0;
     return rest;

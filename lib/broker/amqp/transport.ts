@@ -59,7 +59,13 @@ class AmqpTransport implements Transport {
     });
     this.publishing = new ConnectionManager(url, 'publish', options);
     this.topology = new Topology(this.consuming, logger, this.url);
-    this.consumers = new Consumers(this.consuming, (queue) => this.topology.countsDeliveries(queue), options.connectInitialDelayMs, logger, this.url);
+    this.consumers = new Consumers(
+      this.consuming,
+      (queue) => this.topology.countsDeliveries(queue),
+      options.connectInitialDelayMs,
+      logger,
+      this.url,
+    );
     this.publisher = this.newPublisher();
   }
 
@@ -73,7 +79,14 @@ class AmqpTransport implements Transport {
 
   private newPublisher(): Publisher {
     const { maxUnconfirmedPublishes, confirmTimeoutMs, connectInitialDelayMs, logger } = this.options;
-    return new Publisher(this.publishing, maxUnconfirmedPublishes ?? Number.POSITIVE_INFINITY, confirmTimeoutMs, connectInitialDelayMs, logger, this.url);
+    return new Publisher(
+      this.publishing,
+      maxUnconfirmedPublishes ?? Number.POSITIVE_INFINITY,
+      confirmTimeoutMs,
+      connectInitialDelayMs,
+      logger,
+      this.url,
+    );
   }
 
   declareQueue(queue: QueueDeclaration): Promise<void> {

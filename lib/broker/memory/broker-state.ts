@@ -85,7 +85,8 @@ export function route(broker: Broker, exchange: string, routingKey: string): Que
     if (!target || visited.has(name)) return;
     visited.add(name);
     for (const binding of target.bindings) {
-      if (target.type !== 'fanout' && !(target.type === 'direct' ? binding.key === routingKey : topicMatches(binding.key, routingKey))) continue;
+      if (target.type !== 'fanout' && !(target.type === 'direct' ? binding.key === routingKey : topicMatches(binding.key, routingKey)))
+        continue;
       if ('queue' in binding) names.add(binding.queue);
       else visit(binding.exchange);
     }

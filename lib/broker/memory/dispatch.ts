@@ -17,7 +17,10 @@ export class MemoryDelivery implements Delivery {
   readonly deadLetter: DeadLetterRecord | undefined;
   readonly queue: string;
 
-  constructor(private readonly consumer: Consumer, readonly stored: Stored) {
+  constructor(
+    private readonly consumer: Consumer,
+    readonly stored: Stored,
+  ) {
     this.body = stored.body;
     this.properties = structuredClone(stored.properties);
     this.deliveryCount = isQuorum(consumer.queue) ? (stored.returns ?? 0) : undefined;

@@ -37,7 +37,10 @@ class MemoryTransport implements Transport {
   private readonly getters = new Map<Queue, Consumer>();
   private closed = false;
 
-  constructor(url: string, private readonly broker: Broker) {
+  constructor(
+    url: string,
+    private readonly broker: Broker,
+  ) {
     this.url = redactUrl(url);
   }
 
@@ -46,7 +49,8 @@ class MemoryTransport implements Transport {
     const { name, exchange, exchangeType = 'direct' } = declaration;
     const existing = this.broker.queues.get(name);
     const conflict = existing && intentConflict(existing.declaration, declaration);
-    if (conflict) throw new TransportError('precondition-failed', `PRECONDITION_FAILED - inequivalent ${conflict} for queue '${name}' in ${this.url}`);
+    if (conflict)
+      throw new TransportError('precondition-failed', `PRECONDITION_FAILED - inequivalent ${conflict} for queue '${name}' in ${this.url}`);
     if (!existing) {
       const queue: Queue = {
         broker: this.broker,
@@ -63,7 +67,10 @@ class MemoryTransport implements Transport {
     let target = this.broker.exchanges.get(exchange);
     if (!target) this.broker.exchanges.set(exchange, (target = { type: exchangeType, bindings: [] }));
     if (target.type !== exchangeType) {
-      throw new TransportError('precondition-failed', `PRECONDITION_FAILED - exchange '${exchange}' is ${target.type}, not ${exchangeType}`);
+      throw new TransportError(
+        'precondition-failed',
+        `PRECONDITION_FAILED - exchange '${exchange}' is ${target.type}, not ${exchangeType}`,
+      );
     }
     const key = declaration.routingKey ?? name;
     if (!target.bindings.some((b) => 'queue' in b && b.queue === name && b.key === key)) target.bindings.push({ queue: name, key });
@@ -73,12 +80,14 @@ class MemoryTransport implements Transport {
     this.ensureOpen();
     const existing = this.broker.exchanges.get(name);
     if (!existing) this.broker.exchanges.set(name, { type, bindings: [] });
-    else if (existing.type !== type) throw new TransportError('precondition-failed', `PRECONDITION_FAILED - exchange '${name}' is ${existing.type}, not ${type}`);
+    else if (existing.type !== type)
+      throw new TransportError('precondition-failed', `PRECONDITION_FAILED - exchange '${name}' is ${existing.type}, not ${type}`);
     if (!from) return;
     const source = this.broker.exchanges.get(from.exchange);
     if (!source) throw new TransportError('not-found', `NOT_FOUND - no exchange '${from.exchange}'`);
     const key = from.routingKey;
-    if (!source.bindings.some((b) => 'exchange' in b && b.exchange === name && b.key === key)) source.bindings.push({ exchange: name, key });
+    if (!source.bindings.some((b) => 'exchange' in b && b.exchange === name && b.key === key))
+      source.bindings.push({ exchange: name, key });
   }
 
   async publish(message: OutgoingMessage, target: PublishTarget): Promise<void> {
@@ -86,7 +95,11 @@ class MemoryTransport implements Transport {
     // `target.isolated` needs nothing here: no publish can close anything another one shares.
     const { exchange, routingKey } = target.routeAtWrite?.() ?? target;
     const problem = routeNameProblem(exchange, routingKey);
-    if (problem !== null) throw new PublishError('unroutable', `cannot publish to exchange '${exchange.slice(0, 60)}' routing key '${routingKey.slice(0, 60)}': ${problem}`);
+    if (problem !== null)
+      throw new PublishError(
+        'unroutable',
+        `cannot publish to exchange '${exchange.slice(0, 60)}' routing key '${routingKey.slice(0, 60)}': ${problem}`,
+      );
     const queues = route(this.broker, exchange, routingKey);
     if (queues.length === 0 && ((target.mandatory ?? true) || !this.knowsExchange(exchange))) {
       throw new PublishError('unroutable', `unroutable publish to exchange '${exchange}' routing key '${routingKey}'`);
@@ -206,7 +219,10 @@ function intentConflict(declared: QueueDeclaration, again: QueueDeclaration): st
     messageTtl: d.messageTtl,
     expires: d.expires,
     deliveryLimit: d.deliveryLimit,
-    deadLetterTo: d.deadLetterTo === undefined ? undefined : JSON.stringify('queue' in d.deadLetterTo ? { exchange: '', routingKey: d.deadLetterTo.queue } : d.deadLetterTo),
+    deadLetterTo:
+      d.deadLetterTo === undefined
+        ? undefined
+        : JSON.stringify('queue' in d.deadLetterTo ? { exchange: '', routingKey: d.deadLetterTo.queue } : d.deadLetterTo),
   });
   const [before, now] = [intents(declared), intents(again)];
   for (const key of Object.keys(before) as (keyof typeof before)[]) {

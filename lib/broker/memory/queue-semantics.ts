@@ -23,9 +23,7 @@ function priorityOf(queue: Queue, message: Stored): number {
 /** Inserts behind (or, when `front`, ahead of) the messages of the same priority. */
 function insert(queue: Queue, message: Stored, front: boolean): void {
   const priority = priorityOf(queue, message);
-  const index = queue.ready.findIndex((other) =>
-    front ? priorityOf(queue, other) <= priority : priorityOf(queue, other) < priority,
-  );
+  const index = queue.ready.findIndex((other) => (front ? priorityOf(queue, other) <= priority : priorityOf(queue, other) < priority));
   queue.ready.splice(index < 0 ? queue.ready.length : index, 0, message);
 }
 

@@ -18,7 +18,8 @@ export function createPool(kind: string, settings: PoolSettings): TaskPool {
     case 'async':
       return new AsyncPool();
     case 'threads':
-      if (!settings.appModule) throw new ConfigError('appModule', 'the threads pool needs the module exporting the app (celeriac worker -A sets it)');
+      if (!settings.appModule)
+        throw new ConfigError('appModule', 'the threads pool needs the module exporting the app (celeriac worker -A sets it)');
       return new ThreadPool(settings.appModule, settings.size, settings.logger);
     default:
       throw new ConfigError('pool', `unknown pool ${JSON.stringify(kind)}; known: async, threads`);

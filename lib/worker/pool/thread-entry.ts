@@ -66,7 +66,12 @@ try {
         try {
           post({ type: 'done', job: message.job, ok: true, value });
         } catch (error) {
-          post({ type: 'done', job: message.job, ok: true, unpassable: `the result cannot be passed out of its thread: ${(error as Error).message}` });
+          post({
+            type: 'done',
+            job: message.job,
+            ok: true,
+            unpassable: `the result cannot be passed out of its thread: ${(error as Error).message}`,
+          });
         }
       },
       (error: unknown) => {

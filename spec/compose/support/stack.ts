@@ -44,7 +44,16 @@ export async function docker(args: string[]): Promise<string> {
 
 /** Ids of the service's containers (running, or all with `all`), oldest first. */
 export async function containers(service: string, all = false): Promise<string[]> {
-  const out = await docker(['ps', ...(all ? ['-a'] : []), '-q', '--no-trunc', '--filter', `label=com.docker.compose.project=${PROJECT}`, '--filter', `label=com.docker.compose.service=${service}`]);
+  const out = await docker([
+    'ps',
+    ...(all ? ['-a'] : []),
+    '-q',
+    '--no-trunc',
+    '--filter',
+    `label=com.docker.compose.project=${PROJECT}`,
+    '--filter',
+    `label=com.docker.compose.service=${service}`,
+  ]);
   return out.split('\n').filter(Boolean).reverse();
 }
 
@@ -59,8 +68,17 @@ export interface ContainerState {
 
 export async function inspect(id: string): Promise<ContainerState> {
   const format = '{{.Name}}|{{.State.Running}}|{{.State.ExitCode}}|{{.RestartCount}}|{{.State.StartedAt}}|{{.State.FinishedAt}}';
-  const [name, running, exitCode, restartCount, startedAt, finishedAt] = (await docker(['inspect', '-f', format, id])).trim().split('|') as [string, string, string, string, string, string];
-  return { name: name.replace(/^\//, ''), running: running === 'true', exitCode: Number(exitCode), restartCount: Number(restartCount), startedAt: Date.parse(startedAt), finishedAt: Date.parse(finishedAt) };
+  const [name, running, exitCode, restartCount, startedAt, finishedAt] = (await docker(['inspect', '-f', format, id]))
+    .trim()
+    .split('|') as [string, string, string, string, string, string];
+  return {
+    name: name.replace(/^\//, ''),
+    running: running === 'true',
+    exitCode: Number(exitCode),
+    restartCount: Number(restartCount),
+    startedAt: Date.parse(startedAt),
+    finishedAt: Date.parse(finishedAt),
+  };
 }
 
 /** Everything the container wrote (stdout and stderr), over all its restarts. */
