@@ -34,7 +34,7 @@ export class App implements WorkerHost {
   readonly logger: Logger;
   /** Stable id of this process's app; the reply_to of every message it sends. */
   readonly oid: string = newId();
-  readonly tasks = new Map<string, Task<never[], unknown>>();
+  readonly tasks = new Map<string, Task<never[]>>();
   /** `broker-reconnected` (role 'publish' | 'consume'): a lost broker connection was replaced. */
   readonly events = new EventEmitter<AppEvents>();
   readonly producer: Producer;
@@ -64,7 +64,7 @@ export class App implements WorkerHost {
     checkTaskOptions(name, options);
     // The task keeps its own copy of the options (and parses its rate limit once).
     const task = new Task<A, Awaited<R>>(this, name, fn as TaskFunction<A, Awaited<R>>, options);
-    this.tasks.set(name, task as unknown as Task<never[], unknown>);
+    this.tasks.set(name, task as unknown as Task<never[]>);
     return task;
   }
 

@@ -127,16 +127,16 @@ export async function onceForTask<T>(app: OnceHost, taskId: string, effect: () =
     chain = chain.then(async () => {
       if (lostClaim) return;
       beat += 1;
-      const next = running();
+      const renewed = running();
       try {
-        if (!(await swap(next))) {
+        if (!(await swap(renewed))) {
           lostClaim = true;
           app.logger.warn(
             `once: task ${taskId} lost its claim on effect "${key}" while doing it (renewals came too late); another run may do it too`,
           );
         }
       } catch {
-        values.push(next);
+        values.push(renewed);
       }
     });
   };
@@ -176,7 +176,7 @@ export async function onceForTask<T>(app: OnceHost, taskId: string, effect: () =
       return value;
     } catch (error) {
       if (attempt >= DONE_RETRY_DELAYS_MS.length) throw error;
-      await sleep(DONE_RETRY_DELAYS_MS[attempt]!);
+      await sleep(DONE_RETRY_DELAYS_MS[attempt]);
     }
   }
 }

@@ -12,7 +12,7 @@ export function parseRate(rate: string | number): number {
     if (Number.isFinite(rate) && rate > 0) return rate / 1000;
   } else {
     const match = /^\s*(\d+(?:\.\d+)?)\s*\/\s*(s|m|h)\s*$/.exec(rate);
-    if (match && Number(match[1]) > 0) return Number(match[1]) / PER[match[2]!]!;
+    if (match && Number(match[1]) > 0) return Number(match[1]) / PER[match[2]];
   }
   throw new ConfigError('rateLimit', `expected a rate such as '100/s', '10/m' or '1000/h', got ${JSON.stringify(rate)}`);
 }

@@ -146,5 +146,5 @@ export class Beat {
 /** The task id of one run: the same in every beat process, so a re-sent run keeps its id. */
 export function runId(entry: string, due: number): string {
   const hex = createHash('sha1').update(`celeriac-beat\u0000${entry}\u0000${due}`).digest('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${((parseInt(hex[16]!, 16) & 3) | 8).toString(16)}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${((parseInt(hex[16], 16) & 3) | 8).toString(16)}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }

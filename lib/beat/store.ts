@@ -53,6 +53,8 @@ function refusal(got: string): ConfigError {
 
 /** The beat store of an open backend under `scope` (an app name), or null when it keeps none; closing it leaves the backend open. */
 export function beatStoreOf(backend: ResultBackend, scope: string): BeatStore | null {
+  // Called on the backend below.
+  // oxlint-disable-next-line typescript/unbound-method
   const { leadBeat, releaseBeat, lastBeatRun, recordBeatRun } = backend;
   if (!leadBeat || !releaseBeat || !lastBeatRun || !recordBeatRun) return null;
   return {

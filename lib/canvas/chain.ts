@@ -26,7 +26,7 @@ export class Chain<R = unknown> implements CanvasNode<R> {
     if (steps.length === 0) throw new CanvasError('a chain needs at least one step');
     this.host = hostOf(steps, init.host);
     this.steps = normalize(steps, this.host);
-    this.options = { ...(init.options ?? {}) };
+    this.options = { ...init.options };
   }
 
   toDict(): SignatureDict {
@@ -53,10 +53,10 @@ export class Chain<R = unknown> implements CanvasNode<R> {
 
   async dispatch(host: CanvasHost, context: DispatchContext): Promise<ResultHandle<R>> {
     const [first, ...rest] = this.steps;
-    if (rest.length === 0) return first!.dispatch(host, context) as Promise<ResultHandle<R>>;
+    if (rest.length === 0) return first.dispatch(host, context) as Promise<ResultHandle<R>>;
     if (!(first instanceof Signature)) throw new CanvasError('a chain of several steps must start with a task signature');
     const remaining = rest.map((step) => step.toDict());
-    if (hasTail(context)) remaining[remaining.length - 1] = withTail(remaining[remaining.length - 1]!, context);
+    if (hasTail(context)) remaining[remaining.length - 1] = withTail(remaining[remaining.length - 1], context);
     await first.dispatch(host, { ...context, groupId: null, groupIndex: null, chord: null, chain: remaining.reverse() });
     return this.resultHandle(host);
   }
@@ -89,10 +89,10 @@ function normalize(steps: readonly CanvasNode[], host: CanvasHost | undefined): 
   const flat = steps.flatMap((step) => (step instanceof Chain ? step.steps : [step]));
   const out: CanvasNode[] = [];
   for (let i = 0; i < flat.length; i++) {
-    const step = flat[i]!;
+    const step = flat[i];
     const rest = flat.slice(i + 1);
     if (rest.length > 0 && step instanceof Group) {
-      out.push(new Chord(step.members, rest.length === 1 ? rest[0]! : new Chain(rest, { host }), { host, groupId: step.groupId }));
+      out.push(new Chord(step.members, rest.length === 1 ? rest[0] : new Chain(rest, { host }), { host, groupId: step.groupId }));
       break;
     }
     if (rest.length > 0 && step instanceof Chord) {

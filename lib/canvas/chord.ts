@@ -2,7 +2,7 @@ import { CanvasError } from '../errors/errors.js';
 import type { CallOptions } from './call-options.js';
 import type { SignatureDict } from '../protocol/task-message.js';
 import { GroupResult } from '../result/group-result.js';
-import { hostOf, requireHost, rootContext, type CanvasHost, type CanvasNode, type DispatchContext, type ResultOf } from './canvas-node.js';
+import { hostOf, requireHost, rootContext, type CanvasHost, type CanvasNode, type DispatchContext } from './canvas-node.js';
 import type { ResultHandle } from '../result/result-handle.js';
 import { hasTail, withTail } from './workflow-tail.js';
 import { Group } from './group.js';
@@ -69,7 +69,7 @@ export class Chord<R = unknown> implements CanvasNode<R> {
     }
     const groupId = this.requireId();
     let body = this.body.toDict();
-    body = { ...body, options: { ...(body.options ?? {}), chord_size: this.header.length } };
+    body = { ...body, options: { ...body.options, chord_size: this.header.length } };
     if (hasTail(context)) body = withTail(body, context);
     await host.backend.setChordSize(groupId, this.header.length);
     await Promise.all(this.header.map((member, index) => member.dispatch(host, { ...context, groupId, groupIndex: index, chord: body })));

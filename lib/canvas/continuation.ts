@@ -61,7 +61,7 @@ export async function continueWorkflow(
     if (chain?.length) {
       await sender.attempt(
         'chain',
-        chain[chain.length - 1]!,
+        chain[chain.length - 1],
         () => sender.sendNextStep(chain, { ...lineage, args: [result] }),
         async (info) => {
           // The steps will never run: each is recorded failed, as a failed step fails the rest.

@@ -24,7 +24,7 @@ export class Group<R extends unknown[] = unknown[]> implements CanvasNode<R> {
     this.members = members.flatMap((member) => (member instanceof Group ? member.members : [member]));
     this.groupId = init.groupId ?? (typeof init.options?.task_id === 'string' ? init.options.task_id : undefined);
     this.host = hostOf(this.members, init.host);
-    this.options = { ...(init.options ?? {}) };
+    this.options = { ...init.options };
   }
 
   toDict(): SignatureDict {

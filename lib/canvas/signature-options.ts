@@ -80,5 +80,5 @@ export function celeryOptionsToCall(options: Record<string, unknown>): CallOptio
       // Celery-only options (reply_to, link, chord, ...) have no call-option equivalent.
     }
   }
-  return out as CallOptions;
+  return out;
 }

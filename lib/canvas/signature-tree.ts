@@ -179,8 +179,7 @@ export function walkSignatures(
     }
     visit({ view, path, depth });
     const next = follow(view);
-    for (let i = next.length - 1; i >= 0; i--)
-      stack.push({ value: next[i]!.value, path: joinPath(path, next[i]!.field), depth: depth + 1 });
+    for (let i = next.length - 1; i >= 0; i--) stack.push({ value: next[i].value, path: joinPath(path, next[i].field), depth: depth + 1 });
   }
 }
 

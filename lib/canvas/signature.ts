@@ -43,11 +43,11 @@ export class Signature<R = unknown> implements CanvasNode<R> {
   ) {
     this.task = init.task;
     this.args = Object.freeze([...(init.args ?? [])]);
-    this.kwargs = Object.freeze({ ...(init.kwargs ?? {}) });
-    this.options = Object.freeze({ ...(init.options ?? {}) });
+    this.kwargs = Object.freeze({ ...init.kwargs });
+    this.options = Object.freeze({ ...init.options });
     this.immutable = init.immutable ?? false;
     this.subtaskType = init.subtaskType ?? null;
-    this.extra = Object.freeze({ ...(init.extra ?? {}) });
+    this.extra = Object.freeze({ ...init.extra });
     this.host = host;
   }
 
@@ -110,7 +110,7 @@ export class Signature<R = unknown> implements CanvasNode<R> {
       {
         ...this.init(),
         options: { ...this.options, taskId: this.options.taskId ?? newId() },
-        extra: needsReplyTo ? { ...this.extra, reply_to: this.host!.oid } : this.extra,
+        extra: needsReplyTo ? { ...this.extra, reply_to: this.host.oid } : this.extra,
       },
       this.host,
     );

@@ -28,7 +28,7 @@ function viewWithTail(view: SignatureView, tail: WorkflowTail): SignatureDict {
   switch (view.kind) {
     case 'chain': {
       const tasks = view.tasks.map((branch) => branch.value);
-      tasks[tasks.length - 1] = readBranch(view.tasks[view.tasks.length - 1]!, tailed);
+      tasks[tasks.length - 1] = readBranch(view.tasks[view.tasks.length - 1], tailed);
       return { ...view.dict, kwargs: { ...kwargs, tasks } };
     }
     case 'chord':

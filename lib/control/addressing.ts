@@ -102,7 +102,7 @@ export function globMatches(pattern: string, name: string): boolean {
       starN = n;
       continue;
     }
-    const step = p < pattern.length ? matchOne(pattern, p, name[n]!) : 0;
+    const step = p < pattern.length ? matchOne(pattern, p, name[n]) : 0;
     if (step > 0) {
       p += step;
       n += 1;
@@ -117,7 +117,7 @@ export function globMatches(pattern: string, name: string): boolean {
 
 /** How many pattern characters match `char` at `p` (0: no match). */
 function matchOne(pattern: string, p: number, char: string): number {
-  const token = pattern[p]!;
+  const token = pattern[p];
   if (token === '?') return 1;
   if (token !== '[') return token === char ? 1 : 0;
   // A set; without a closing ']' the '[' is itself (as fnmatch).
@@ -128,7 +128,7 @@ function matchOne(pattern: string, p: number, char: string): number {
   let found = false;
   for (; i < pattern.length && (pattern[i] !== ']' || i === start); i++) {
     if (pattern[i + 1] === '-' && i + 2 < pattern.length && pattern[i + 2] !== ']') {
-      if (pattern[i]! <= char && char <= pattern[i + 2]!) found = true;
+      if (pattern[i] <= char && char <= pattern[i + 2]) found = true;
       i += 2;
     } else if (pattern[i] === char) found = true;
   }

@@ -70,9 +70,9 @@ export function parseControlRequest(body: unknown): ParsedRequest {
   const request: ControlRequest = {
     method: typeof body.method === 'string' ? body.method : '',
     arguments: {},
-    destination: (destination as string[] | null | undefined) ?? null,
-    pattern: (pattern as string | null | undefined) || null,
-    matcher: (matcher as 'glob' | 'pcre' | null | undefined) ?? null,
+    destination: destination ?? null,
+    pattern: pattern || null,
+    matcher: matcher ?? null,
     ...(typeof ticket === 'string' ? { ticket } : {}),
     ...(reply ? { reply_to: reply } : {}),
   };
@@ -84,7 +84,7 @@ export function parseControlRequest(body: unknown): ParsedRequest {
   if (args !== undefined && args !== null && !isPlainObject(args)) {
     return { ok: true, request, problem: `arguments is ${describeType(args)}, expected a mapping of argument names to values` };
   }
-  request.arguments = (args as Record<string, unknown> | null | undefined) ?? {};
+  request.arguments = args ?? {};
   return { ok: true, request, problem: null };
 }
 
@@ -106,6 +106,8 @@ export function describeType(value: unknown): string {
   if (Array.isArray(value)) return `a list of ${value.length}`;
   if (typeof value === 'string') return `a string of ${value.length} characters`;
   if (typeof value === 'object') return Buffer.isBuffer(value) || value instanceof Uint8Array ? 'binary' : 'a mapping';
+  // A number, bigint, boolean, symbol or function by now: String() is its text.
+  // oxlint-disable-next-line typescript/no-base-to-string
   return `${typeof value} ${truncateText(String(value), 40)}`;
 }
 

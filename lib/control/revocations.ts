@@ -34,6 +34,8 @@ export function revocationStore(app: App): RevocationStore | null {
 
 /** The backend's revocation capability, or null when it has none. */
 export function revocationsOf(backend: ResultBackend): RevocationStore | null {
+  // Bound to the backend below.
+  // oxlint-disable-next-line typescript/unbound-method
   const { addRevocations, listRevocations } = backend;
   if (!addRevocations || !listRevocations) return null;
   return { add: addRevocations.bind(backend), list: listRevocations.bind(backend) };

@@ -83,9 +83,11 @@ function firstProblem(value: unknown, format: EncodableFormat, seen: { bigint: b
         return found('a function');
       case 'symbol':
         return found('a symbol');
+      case 'object':
+        break; // null, or an object: below
     }
     if (current === null) return null;
-    const object = current as object;
+    const object = current;
     if (depth >= MAX_DEPTH) return found(`a value nested deeper than ${MAX_DEPTH} levels`);
     if (object instanceof Date) return Number.isNaN(object.getTime()) ? found('an invalid Date') : null;
     if (format === 'json' && typeof (object as { toJSON?: unknown }).toJSON === 'function') {

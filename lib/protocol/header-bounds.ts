@@ -40,6 +40,8 @@ function boundedValue(value: unknown, bound: number): unknown {
   if (size === Infinity) return NESTED_TOO_DEEP;
   let json: string;
   try {
+    // JSON.stringify gives undefined only for undefined, a function or a symbol: their String() is what is measured.
+    // oxlint-disable-next-line typescript/no-base-to-string
     json = JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) ?? String(value);
   } catch {
     return NESTED_TOO_DEEP; // a value JSON cannot write

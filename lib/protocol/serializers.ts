@@ -108,7 +108,7 @@ function bigintsAsNumbers(_key: string, value: unknown): unknown {
 
 function unwrapKombuTypes(_key: string, value: unknown): unknown {
   if (value !== null && typeof value === 'object' && '__type__' in value && '__value__' in value) {
-    const { __type__: type, __value__: inner } = value as { __type__: unknown; __value__: unknown };
+    const { __type__: type, __value__: inner } = value;
     if (type === 'datetime' && typeof inner === 'string')
       return new Date(inner.endsWith('Z') || /[+-]\d\d:\d\d$/.test(inner) ? inner : `${inner}Z`);
     if (typeof inner === 'string' || typeof inner === 'number') return inner;
@@ -178,5 +178,5 @@ export function serializerNamed(name: string): Serializer | undefined {
 
 /** The serializer for a content type (parameters such as `; charset=utf-8` ignored), or undefined. */
 export function serializerForContentType(contentType: string): Serializer | undefined {
-  return byContentType.get(contentType.split(';')[0]!.trim().toLowerCase());
+  return byContentType.get(contentType.split(';')[0].trim().toLowerCase());
 }

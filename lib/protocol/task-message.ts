@@ -159,7 +159,7 @@ export function decodeTaskMessage(
     headers,
     args,
     kwargs,
-    embed: validateEmbed((embed ?? {}) as Record<string, unknown>),
+    embed: validateEmbed(embed ?? {}),
   };
   if (properties.replyTo) message.replyTo = properties.replyTo;
   if (typeof properties.priority === 'number') message.priority = properties.priority;

@@ -6,6 +6,8 @@ import { exceptionMessage, isExceptionInfo } from '../protocol/exception-info.js
 import { PROPAGATE_STATES, READY_STATES, type TaskState } from '../protocol/states.js';
 import { toMilliseconds, type Duration } from '../util/duration.js';
 import { MAX_TIMER_DELAY_MS } from '../util/long-timeout.js';
+import { preview } from '../util/preview.js';
+import { MAX_ERROR_MESSAGE_CHARS } from '../util/truncate.js';
 
 export interface GetOptions {
   /** How long to wait for a final state; default: no limit. */
@@ -138,7 +140,7 @@ export function failureOf(meta: TaskMeta): TaskFailedError {
     meta.task_id,
     state,
     state === 'REVOKED' ? 'TaskRevokedError' : 'Error',
-    String(meta.result ?? state),
+    typeof meta.result === 'string' ? meta.result : meta.result == null ? state : preview(meta.result, MAX_ERROR_MESSAGE_CHARS),
     null,
     meta.traceback,
   );

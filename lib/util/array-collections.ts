@@ -100,6 +100,6 @@ export class ArrayMap<K, V> implements Iterable<[K, V]> {
   }
 
   [Symbol.iterator](): Iterator<[K, V]> {
-    return this.#keys.map((key, i): [K, V] => [key, this.#values[i]!])[Symbol.iterator]();
+    return this.#keys.map((key, i): [K, V] => [key, this.#values[i]])[Symbol.iterator]();
   }
 }

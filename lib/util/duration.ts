@@ -19,7 +19,7 @@ export function toMilliseconds(value: Duration, option: string): number {
   }
   if (typeof value === 'string') {
     const match = PATTERN.exec(value);
-    if (match) return Math.round(Number(match[1]) * UNIT_MS[match[2] ?? 'ms']!);
+    if (match) return Math.round(Number(match[1]) * UNIT_MS[match[2] ?? 'ms']);
   }
   throw new ConfigError(option, `expected a duration such as 500, '30s', '5m' or '1h', got ${JSON.stringify(value)}`);
 }

@@ -109,7 +109,7 @@ export class SequenceWindow<T> implements Iterable<T> {
     let high = seqs.length - 1;
     while (low <= high) {
       const middle = (low + high) >>> 1;
-      const found = seqs[middle]!;
+      const found = seqs[middle];
       if (found === seq) return middle;
       if (found < seq) low = middle + 1;
       else high = middle - 1;
@@ -124,7 +124,7 @@ export class SequenceWindow<T> implements Iterable<T> {
     for (let i = this.#head; i < this.#values.length; i++) {
       const value = this.#values[i];
       if (value === undefined) continue;
-      seqs.push(this.#seqs[i]!);
+      seqs.push(this.#seqs[i]);
       values.push(value);
     }
     this.#seqs = seqs;

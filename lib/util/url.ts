@@ -12,5 +12,5 @@ export function redactUrl(url: string): string {
 /** The scheme of a URL without the colon, lower-cased ('amqp', 'redis', 'memory'). */
 export function schemeOf(url: string): string {
   const match = /^([a-z][a-z0-9+.-]*):/i.exec(url);
-  return match ? match[1]!.toLowerCase() : '';
+  return match ? match[1].toLowerCase() : '';
 }

@@ -10,7 +10,7 @@ import { listNames, MAX_ERROR_MESSAGE_CHARS, truncateText } from '../util/trunca
  * Resolves or rejects with whatever the function returns or throws (sync throws included).
  */
 export async function executeTask(
-  task: Task<never[], unknown>,
+  task: Task<never[]>,
   args: readonly unknown[],
   kwargs: Readonly<Record<string, unknown>>,
   context: TaskContext,
@@ -20,7 +20,7 @@ export async function executeTask(
 }
 
 export function placeKeywordArguments(
-  task: Pick<Task<never[], unknown>, 'name' | 'options'>,
+  task: Pick<Task<never[]>, 'name' | 'options'>,
   args: readonly unknown[],
   kwargs: Readonly<Record<string, unknown>>,
 ): unknown[] {

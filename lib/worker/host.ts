@@ -36,6 +36,6 @@ export interface WorkerHost extends CanvasHost {
   readonly transport: Transport;
   /** The broker's delay tiers: ETAs too far ahead to hold, and retries with a countdown. */
   readonly delayedDelivery: Pick<DelayedDelivery, 'publish'>;
-  readonly tasks: ReadonlyMap<string, Task<never[], unknown>>;
+  readonly tasks: ReadonlyMap<string, Task<never[]>>;
   readonly events: EventEmitter<BrokerEvents>;
 }

@@ -62,7 +62,7 @@ export interface RequestEnvironment {
  * class rather than an object literal with a getter: see request-context.ts for why.
  */
 class RequestJob implements PoolJob {
-  readonly task: Task<never[], unknown>;
+  readonly task: Task<never[]>;
   readonly args: readonly unknown[];
   readonly kwargs: Readonly<Record<string, unknown>>;
   readonly #request: TaskRequest;
@@ -114,7 +114,7 @@ export class TaskRequest {
   constructor(
     readonly delivery: Delivery,
     readonly message: TaskMessage,
-    readonly task: Task<never[], unknown>,
+    readonly task: Task<never[]>,
   ) {
     this.codeFinished = new Promise((resolve) => (this.#finishCode = resolve));
   }
@@ -177,11 +177,12 @@ export class TaskRequest {
       const result = await new Promise<unknown>((resolve, reject) => {
         this.#terminate =
           env.pool.kind === 'threads'
-            ? (reason) =>
-                running.then(
+            ? (reason) => {
+                void running.then(
                   () => reject(reason),
                   () => reject(reason),
-                )
+                );
+              }
             : reject;
         running.then(resolve, reject);
       });
@@ -304,11 +305,11 @@ export class TaskRequest {
    * true when stored; otherwise the last error. Retries only what an outage may explain
    * (isRetryableFault): not a serialization error, a permanent refusal of the backend, a bug.
    */
-  private async record(env: RequestEnvironment, meta: TaskMeta): Promise<true | unknown> {
+  private async record(env: RequestEnvironment, meta: TaskMeta): Promise<unknown> {
     const context = { correlationId: this.id, ...(this.message.replyTo ? { replyTo: this.message.replyTo } : {}) };
     let lastError: unknown;
     for (let attempt = 0; attempt <= env.storeRetryDelaysMs.length; attempt++) {
-      if (attempt > 0) await sleep(env.storeRetryDelaysMs[attempt - 1]!);
+      if (attempt > 0) await sleep(env.storeRetryDelaysMs[attempt - 1]);
       try {
         await env.host.backend.storeResult(meta, context);
         return true;

@@ -58,8 +58,8 @@ function maxRetriesOf(options: Readonly<TaskOptions>): number | null {
 function matchesAutoretry(options: Readonly<TaskOptions>, error: unknown): boolean {
   const rule = options.autoretryFor;
   if (rule === undefined) return false;
-  if (Array.isArray(rule)) return rule.some((cls) => error instanceof (cls as unknown as abstract new () => unknown));
-  return (rule as (error: unknown) => boolean)(error);
+  if (Array.isArray(rule)) return rule.some((cls) => error instanceof cls);
+  return rule(error);
 }
 
 /**

@@ -225,7 +225,7 @@ export class Worker<Host extends WorkerHost = WorkerHost> extends EventEmitter<W
   }
 
   private async drained(): Promise<void> {
-    while (this.#running.size > 0) await Promise.allSettled([...this.#running.values()]);
+    while (this.#running.size > 0) await Promise.allSettled(this.#running.values());
   }
 
   private onDelivery(delivery: Delivery): void {
@@ -282,7 +282,7 @@ export class Worker<Host extends WorkerHost = WorkerHost> extends EventEmitter<W
       this.done(request, await request.execute(this.#environment));
     } catch (error) {
       // execute() records failures itself; reaching here is a bug, so keep the message.
-      this.logger.error(`Task ${request.name}[${request.id}] crashed the request handler: ${(error as Error)?.stack ?? error}`);
+      this.logger.error(`Task ${request.name}[${request.id}] crashed the request handler: ${(error as Error)?.stack ?? String(error)}`);
       request.delivery.reject(true);
     } finally {
       this.#running.delete(request);

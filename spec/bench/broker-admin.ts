@@ -41,7 +41,9 @@ export async function brokerVersion(url: string): Promise<string> {
   const connection = await connect(url);
   try {
     const props = (connection.connection as unknown as { serverProperties?: Record<string, unknown> }).serverProperties;
-    return `${String(props?.product ?? 'broker')} ${String(props?.version ?? '?')}`;
+    const product = typeof props?.product === 'string' ? props.product : 'broker';
+    const version = typeof props?.version === 'string' ? props.version : '?';
+    return `${product} ${version}`;
   } finally {
     await connection.close();
   }

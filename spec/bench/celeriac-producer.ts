@@ -107,10 +107,9 @@ child.run(async () => {
   if (mode === 'roundtrip') {
     const sentAt = new Float64Array(n);
     const latency = new Float64Array(n);
-    const pending = new Array<Promise<void>>(n);
-    for (let i = 0; i < n; i++) {
+    const pending = Array.from({ length: n }, (_, i) => {
       sentAt[i] = now();
-      pending[i] = noop
+      return noop
         .delay(i)
         .then((result) => {
           confirmed++;
@@ -122,7 +121,7 @@ child.run(async () => {
           completed++;
           if (value !== i) throw new Error(`task ${i} returned ${JSON.stringify(value)}`);
         });
-    }
+    });
     await Promise.all(pending);
     const finishedAt = now();
     clearInterval(progress);
@@ -167,11 +166,11 @@ child.run(async () => {
       extra: { groupSeconds: (groupFinishedAt - startedAt) / 1000, chordSeconds: (finishedAt - groupFinishedAt) / 1000 },
     });
   } else {
-    const pending = new Array<Promise<unknown>>(n);
+    const pending: Promise<unknown>[] = [];
     const windowMs = config.mode === 'countdown' ? (config.windowMs ?? 3_600_000) : 0;
     for (let i = 0; i < n; i++) {
       const options = windowMs > 0 ? { ignoreResult: true, countdown: Math.round(((i + 1) * windowMs) / n) } : { ignoreResult: true };
-      pending[i] = noop.applyAsync([i], {}, options).then(() => confirmed++);
+      pending.push(noop.applyAsync([i], {}, options).then(() => confirmed++));
       // A bounded number of unconfirmed sends, as a bulk producer should (see the constants).
       const inFlight = windowMs > 0 ? COUNTDOWN_IN_FLIGHT : BULK_IN_FLIGHT;
       if (i >= inFlight) await pending[i - inFlight];

@@ -101,7 +101,7 @@ child.run(async () => {
     proc.stdin!.write('go\n');
     // The whole line: its newline says the JSON is complete.
     const [, json] = await peer.waitFor(/REPORT (\{.*\})\n/, config.resultTimeoutMs);
-    const report = JSON.parse(json!) as { startedAt: number; finishedAt: number; count: number; latencies: number[] };
+    const report = JSON.parse(json) as { startedAt: number; finishedAt: number; count: number; latencies: number[] };
     child.finished({
       startedAt: report.startedAt,
       finishedAt: report.finishedAt,

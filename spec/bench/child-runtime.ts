@@ -80,7 +80,8 @@ export function startChild<C>(): Child<C> {
     const err = error instanceof Error ? error : new Error(String(error));
     // Exit even if the IPC channel is already gone and the callback never comes.
     setTimeout(() => process.exit(1), 1000);
-    post({ type: 'error', message: err.message, stack: err.stack }).finally(() => process.exit(1));
+    // Not awaited: fail() is a synchronous handler, and the process exits once the report is sent.
+    void post({ type: 'error', message: err.message, stack: err.stack }).finally(() => process.exit(1));
   };
   process.on('uncaughtException', fail);
   process.on('unhandledRejection', fail);

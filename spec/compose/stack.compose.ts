@@ -86,11 +86,11 @@ describe('docker-compose deployment', () => {
     const test = read('docker/compose.test.yml').services;
     assert.deepEqual(Object.keys(test).sort(), Object.keys(shipped).sort());
     // Redis: the shipped command (its persistence) with the test's address added.
-    assert.deepEqual(test.redis!.command, [...shipped.redis!.command!, '--bind', '127.0.0.1', '--port', '6389']);
+    assert.deepEqual(test.redis.command, [...shipped.redis.command!, '--bind', '127.0.0.1', '--port', '6389']);
     // Workers: the shipped command, metrics on a free port instead of 9808 (replicas share the host's ports).
     assert.deepEqual(
-      test.worker!.command,
-      shipped.worker!.command!.map((arg) => (arg === '9808' ? '0' : arg)),
+      test.worker.command,
+      shipped.worker.command!.map((arg) => (arg === '9808' ? '0' : arg)),
     );
     for (const [name, service] of Object.entries(test)) {
       for (const key of ['restart', 'depends_on', 'init', 'stop_grace_period'] as const)
@@ -134,7 +134,7 @@ describe('docker-compose deployment', () => {
       const [kind, command] = shipped.services.worker.healthcheck.test as [string, string];
       assert.equal(kind, 'CMD-SHELL');
       const [id] = await containers('worker');
-      const out = await docker(['exec', id!, 'sh', '-c', command.replaceAll('$$', '$')]); // compose's $$ is a literal $
+      const out = await docker(['exec', id, 'sh', '-c', command.replaceAll('$$', '$')]); // compose's $$ is a literal $
       assert.match(out, /-> celeriac@\S+: OK[^]*1 node online/);
     });
   });
@@ -152,7 +152,7 @@ describe('docker-compose deployment', () => {
 
   it('docker kill of one worker under a load of 3000 tasks: none lost', async (t) => {
     await phase('kill a worker under load', async () => {
-      const victim = (await ensureWorkers(3))[1]!;
+      const victim = (await ensureWorkers(3))[1];
       clearLedger();
       const workload = new StackWorkload();
       try {
@@ -231,7 +231,7 @@ describe('docker-compose deployment', () => {
       assert.equal(beats.length, 2, 'deploy.replicas: 2');
       const outputs = await Promise.all(beats.map((id) => logs(id)));
       assert.equal(outputs.filter((out) => /is the leader/.test(out)).length, 1, 'exactly one beat leads');
-      const sent = outputs.flatMap((out) => [...out.matchAll(SENT)]).map((m) => ({ due: Date.parse(m[1]!), id: m[2]! }));
+      const sent = outputs.flatMap((out) => [...out.matchAll(SENT)]).map((m) => ({ due: Date.parse(m[1]), id: m[2] }));
       assert.ok(sent.length >= 10, `beat sent ${sent.length} ticks`);
       const idByDue = new Map<number, string>();
       for (const { due, id } of sent) {
@@ -239,8 +239,7 @@ describe('docker-compose deployment', () => {
         idByDue.set(due, id);
       }
       const dues = [...idByDue.keys()].sort((a, b) => a - b);
-      for (let i = 1; i < dues.length; i++)
-        assert.equal(dues[i]! - dues[i - 1]!, 1000, `gap after ${new Date(dues[i - 1]!).toISOString()}`);
+      for (let i = 1; i < dues.length; i++) assert.equal(dues[i] - dues[i - 1], 1000, `gap after ${new Date(dues[i - 1]).toISOString()}`);
       const ids = [...idByDue.values()];
       await until('every tick sent ran', 60_000, async () => {
         const values = await redis.mget(ids.map((id) => `celery-task-meta-${id}`));
@@ -253,7 +252,7 @@ describe('docker-compose deployment', () => {
     await phase('beat fail-over', async () => {
       const beats = await containers('beat');
       const outputs = await Promise.all(beats.map((id) => logs(id)));
-      const leader = beats[outputs.findIndex((out) => /is the leader/.test(out))]!;
+      const leader = beats[outputs.findIndex((out) => /is the leader/.test(out))];
       const follower = beats.find((id) => id !== leader)!;
       try {
         await docker(['kill', leader]);
@@ -262,8 +261,8 @@ describe('docker-compose deployment', () => {
         t.diagnostic(`the standby led ${((Date.now() - killedAt) / 1000).toFixed(1)} s after the kill`);
         await until('the new leader sends', 20_000, async () => [...(await logs(follower)).matchAll(SENT)].length >= 3);
         const sent = [...(await logs(leader)).matchAll(SENT), ...(await logs(follower)).matchAll(SENT)].map((m) => ({
-          due: Date.parse(m[1]!),
-          id: m[2]!,
+          due: Date.parse(m[1]),
+          id: m[2],
         }));
         const idByDue = new Map<number, string>();
         for (const { due, id } of sent) {
@@ -274,8 +273,7 @@ describe('docker-compose deployment', () => {
         if (sent.length > idByDue.size)
           t.diagnostic(`${sent.length - idByDue.size} run(s) re-sent across the hand-over under the same task id`);
         const dues = [...idByDue.keys()].sort((a, b) => a - b);
-        for (let i = 1; i < dues.length; i++)
-          assert.equal(dues[i]! - dues[i - 1]!, 1000, `gap after ${new Date(dues[i - 1]!).toISOString()}`);
+        for (let i = 1; i < dues.length; i++) assert.equal(dues[i] - dues[i - 1], 1000, `gap after ${new Date(dues[i - 1]).toISOString()}`);
       } finally {
         await compose(['up', '-d']); // the killed beat again (a manual stop is not restarted by the policy)
       }
@@ -313,7 +311,7 @@ describe('docker-compose deployment', () => {
       await compose(['up', '-d', '--no-deps', 'worker'], env);
       const [id] = await containers('worker', true);
       return until(`the worker container restarted ${restarts} times`, 60_000, async () =>
-        (await inspect(id!)).restartCount >= restarts ? id : undefined,
+        (await inspect(id)).restartCount >= restarts ? id : undefined,
       );
     }
 
@@ -343,7 +341,7 @@ describe('docker-compose deployment', () => {
         const [id] = await containers('worker');
         const delays = await until('five retries logged', 60_000, async () => {
           const found = [
-            ...(await logs(id!)).matchAll(
+            ...(await logs(id)).matchAll(
               /broker amqp:\/\/guest:\*\*\*@127\.0\.0\.1:5999 unreachable \(ECONNREFUSED\); retry (\d+) in ([\d.]+)s/g,
             ),
           ];

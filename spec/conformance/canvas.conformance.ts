@@ -126,7 +126,7 @@ export function describeCanvasBehaviour(
       const bodies = callsOf('addAll').slice(before);
       assert.equal(bodies.length, 1, 'the body ran once');
       assert.deepEqual(
-        bodies[0]!.args[0],
+        bodies[0].args[0],
         Array.from({ length: size }, (_, i) => i),
       );
     });
@@ -235,7 +235,7 @@ export function describeCanvasBehaviour(
           ['canvas.add', [10]],
         ],
       );
-      assert.match(dict.kwargs.tasks[1]!.options.task_id, /^[0-9a-f-]{36}$/);
+      assert.match(dict.kwargs.tasks[1].options.task_id, /^[0-9a-f-]{36}$/);
       assert.deepEqual(JSON.parse(JSON.stringify(tasks.add.s(10))), {
         task: 'canvas.add',
         args: [10],

@@ -105,10 +105,10 @@ export function describeOutcomeBehaviour(name: string, makeApp: () => App): void
         const good = signature();
         const result = await app.sendTask('spec.out.count', [1, 2], {}, { ignoreResult }, { callbacks: [callback, good] });
         const [dead] = await takeMessages(app.transport, `${queue}.dead-letter`, 1, 30_000);
-        assert.equal(dead!.properties.correlationId, result.id);
-        assert.equal(dead!.properties.headers[DEAD_LETTER_HEADERS.reason], 'workflow');
+        assert.equal(dead.properties.correlationId, result.id);
+        assert.equal(dead.properties.headers[DEAD_LETTER_HEADERS.reason], 'workflow');
         assert.match(
-          String(dead!.properties.headers[DEAD_LETTER_HEADERS.error]),
+          String(dead.properties.headers[DEAD_LETTER_HEADERS.error]),
           /callback spec\.out\.count\[[0-9a-f-]+\] of spec\.out\.count\[[0-9a-f-]+\] cannot be sent: PublishError: .*no-such-exchange/,
         );
         if (!ignoreResult) assert.equal(await result.get({ timeout: '10s' }), 2, "the task's own result stands");
@@ -134,10 +134,10 @@ export function describeOutcomeBehaviour(name: string, makeApp: () => App): void
       await app.backend.setChordSize(groupId, 1);
       const header = await app.sendTask('spec.out.count', [7], {}, {}, { group: groupId, groupIndex: 0, chord: body });
       const [dead] = await takeMessages(app.transport, `${queue}.dead-letter`, 1, 30_000);
-      assert.equal(dead!.properties.correlationId, header.id);
-      assert.equal(dead!.properties.headers[DEAD_LETTER_HEADERS.reason], 'workflow');
+      assert.equal(dead.properties.correlationId, header.id);
+      assert.equal(dead.properties.headers[DEAD_LETTER_HEADERS.reason], 'workflow');
       assert.match(
-        String(dead!.properties.headers[DEAD_LETTER_HEADERS.error]),
+        String(dead.properties.headers[DEAD_LETTER_HEADERS.error]),
         /chord body spec\.out\.count\[[0-9a-f-]+\] .* cannot be sent/,
       );
       assert.equal(await header.get({ timeout: '10s' }), 1);
@@ -169,7 +169,7 @@ export function describeOutcomeBehaviour(name: string, makeApp: () => App): void
       await worker.start();
       await app.sendTask('spec.out.count', [], {}, { taskId: id });
       const [dead] = await takeMessages(app.transport, `${queue}.dead-letter`, 1, 30_000);
-      return { dead: dead!, runs: runs.get(id), id };
+      return { dead: dead, runs: runs.get(id), id };
     }
 
     it('a result backend that refuses the outcome for good: one run, the message dead-lettered (result-store)', async () => {
@@ -201,7 +201,7 @@ export function describeOutcomeBehaviour(name: string, makeApp: () => App): void
       let retryRuns = 0;
       app.task('spec.out.retry', function (this: TaskContext) {
         retryRuns += 1;
-        throw this.retry({ countdown: 0, exc: new Error('once more') });
+        this.retry({ countdown: 0, exc: new Error('once more') });
       });
       const transport = app.transport;
       const publish = transport.publish.bind(transport);
@@ -213,9 +213,9 @@ export function describeOutcomeBehaviour(name: string, makeApp: () => App): void
       await worker.start();
       const result = await app.sendTask('spec.out.retry', [], {}, { taskId: id });
       const [dead] = await takeMessages(app.transport, `${queue}.dead-letter`, 1, 30_000);
-      assert.equal(dead!.properties.correlationId, id);
-      assert.equal(dead!.properties.headers[DEAD_LETTER_HEADERS.reason], 'retry');
-      assert.match(String(dead!.properties.headers[DEAD_LETTER_HEADERS.error]), /its retry cannot be sent: Encoded field table/);
+      assert.equal(dead.properties.correlationId, id);
+      assert.equal(dead.properties.headers[DEAD_LETTER_HEADERS.reason], 'retry');
+      assert.match(String(dead.properties.headers[DEAD_LETTER_HEADERS.error]), /its retry cannot be sent: Encoded field table/);
       const failed = await result.get({ timeout: '10s' }).then(
         () => null,
         (e: unknown) => e,

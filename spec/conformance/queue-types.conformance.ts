@@ -62,14 +62,14 @@ export function describeQueueTypesAndDeadLetters(name: string, makeApp: (options
       worker.on('dead-lettered', (delivery, reason, error) => dead.push([delivery, reason, error]));
       await worker.start();
       await waitUntil(() => runs.length === 1 && dead.length === 1, 'one run and one dead letter');
-      const [delivery, reason, error] = dead[0]!;
+      const [delivery, reason, error] = dead[0];
       assert.equal(delivery.properties.correlationId, poison.id);
       assert.equal(reason, 'redelivery-limit');
       assert.match(error, /delivered 4 times \(delivery count 3, limit 2\)/);
       assert.deepEqual(runs, [within], 'the message within the limit ran; the other did not');
       const [entry] = (await listDeadLetters(app.transport, over)).entries;
-      assert.equal(entry!.id, poison.id);
-      assert.equal(entry!.reason, 'redelivery-limit');
+      assert.equal(entry.id, poison.id);
+      assert.equal(entry.reason, 'redelivery-limit');
     });
 
     it('on a classic queue an x-delivery-count header sent by anyone is not trusted', async () => {
@@ -106,11 +106,11 @@ export function describeQueueTypesAndDeadLetters(name: string, makeApp: (options
       await bounce(app, queue, 2); // returned twice: past the limit of 1
       await waitUntil(async () => (await app.transport.messageCount(`${queue}.dead-letter`)) === 1, 'the broker dead-lettered it');
       const [entry] = (await listDeadLetters(app.transport, queue)).entries;
-      assert.equal(entry!.id, result.id);
-      assert.equal(entry!.task, 'spec.quorum.limited');
-      assert.equal(entry!.reason, 'delivery_limit');
-      assert.equal(entry!.queue, queue);
-      assert.ok(entry!.at !== null && Math.abs(Date.parse(entry!.at) - Date.now()) < 60_000, `the broker's time of death: ${entry!.at}`);
+      assert.equal(entry.id, result.id);
+      assert.equal(entry.task, 'spec.quorum.limited');
+      assert.equal(entry.reason, 'delivery_limit');
+      assert.equal(entry.queue, queue);
+      assert.ok(entry.at !== null && Math.abs(Date.parse(entry.at) - Date.now()) < 60_000, `the broker's time of death: ${entry.at}`);
       const report = await requeueDeadLetters(app, queue, { ids: [result.id] });
       assert.deepEqual(
         report.requeued.map((e) => e.id),
@@ -147,7 +147,7 @@ export function describeQueueTypesAndDeadLetters(name: string, makeApp: (options
           sent.slice(0, 2).map((r) => r.id),
           'the first two, oldest first, on every pass',
         );
-        const entry = listing.entries[0]!;
+        const entry = listing.entries[0];
         assert.equal(entry.task, 'spec.dl.later');
         assert.equal(entry.reason, 'unknown-task');
         assert.match(entry.error!, /spec\.dl\.later" is not registered/);
@@ -160,25 +160,28 @@ export function describeQueueTypesAndDeadLetters(name: string, makeApp: (options
         ran.push(n);
         return n;
       });
-      await app.backend.countRedeliveredStarts!(sent[1]!.id, 11);
-      const report = await requeueDeadLetters(app, queue, { ids: [sent[1]!.id, 'no-such-id'] });
+      await app.backend.countRedeliveredStarts!(sent[1].id, 11);
+      const report = await requeueDeadLetters(app, queue, { ids: [sent[1].id, 'no-such-id'] });
       assert.deepEqual(
         report.requeued.map((e) => e.id),
-        [sent[1]!.id],
+        [sent[1].id],
       );
       assert.deepEqual(report.missing, ['no-such-id']);
-      assert.equal(await sent[1]!.get({ timeout: '10s' }), 1);
-      assert.equal(await app.backend.countRedeliveredStarts!(sent[1]!.id, 0), 0, 'the poison count starts again');
+      assert.equal(await sent[1].get({ timeout: '10s' }), 1);
+      assert.equal(await app.backend.countRedeliveredStarts!(sent[1].id, 0), 0, 'the poison count starts again');
       const rest = await listDeadLetters(app.transport, queue);
       assert.deepEqual(
         rest.entries.map((e) => e.id),
-        [sent[0]!.id, sent[2]!.id],
+        [sent[0].id, sent[2].id],
       );
       await waitUntil(async () => (await app.transport.messageCount(`${queue}.dead-letter`)) === 2, 'the listed messages back');
       const all = await requeueDeadLetters(app, queue, { all: true });
       assert.equal(all.requeued.length, 2);
-      assert.deepEqual(await Promise.all([sent[0]!.get({ timeout: '10s' }), sent[2]!.get({ timeout: '10s' })]), [0, 2]);
-      assert.deepEqual(ran.sort(), [0, 1, 2]);
+      assert.deepEqual(await Promise.all([sent[0].get({ timeout: '10s' }), sent[2].get({ timeout: '10s' })]), [0, 2]);
+      assert.deepEqual(
+        ran.sort((a, b) => a - b),
+        [0, 1, 2],
+      );
       await waitUntil(async () => (await app.transport.messageCount(`${queue}.dead-letter`)) === 0, 'the dead-letter queue empty');
     });
 
@@ -196,8 +199,8 @@ export function describeQueueTypesAndDeadLetters(name: string, makeApp: (options
       const report = await requeueDeadLetters(app, queue, { all: true });
       assert.equal(report.requeued.length, 0);
       assert.equal(report.failed.length, 1);
-      assert.equal(report.failed[0]!.entry.queue, gone);
-      assert.match(report.failed[0]!.error, /unroutable/);
+      assert.equal(report.failed[0].entry.queue, gone);
+      assert.match(report.failed[0].error, /unroutable/);
       await waitUntil(
         async () => (await app.transport.messageCount(`${queue}.dead-letter`)) === 1,
         'the message back in the dead-letter queue',

@@ -106,7 +106,10 @@ export function describeStoreConformance(
       const id = randomUUID();
       assert.equal(await a.countRedeliveredStarts(id, 0), 0);
       const counts = await Promise.all([a.countRedeliveredStarts(id, 1), b.countRedeliveredStarts(id, 1), a.countRedeliveredStarts(id, 1)]);
-      assert.deepEqual([...counts].sort(), [1, 2, 3]);
+      assert.deepEqual(
+        [...counts].sort((a, b) => a - b),
+        [1, 2, 3],
+      );
       assert.equal(await b.countRedeliveredStarts(id, 0), 3);
     });
 

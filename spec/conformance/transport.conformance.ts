@@ -29,7 +29,7 @@ export class Inbox {
   async take(): Promise<Delivery> {
     while (this.taken >= this.all.length) await new Promise<void>((resolve) => (this.waiter = resolve));
     this.waiter = null;
-    return this.all[this.taken++]!;
+    return this.all[this.taken++];
   }
 
   async takeMany(count: number): Promise<Delivery[]> {
@@ -107,15 +107,15 @@ export function describeTransportConformance(name: string, make: () => Transport
         await transport.consume([queue], { prefetch: 10 }, inbox.push);
         const [first, second] = await inbox.takeMany(2);
         const { body: _fullBody, ...fullProperties } = full;
-        assert.equal(first!.body.toString(), '{"hello": "wörld"}');
-        assert.deepEqual(first!.properties, fullProperties);
-        assert.equal(first!.queue, queue);
-        assert.equal(first!.exchange, '');
-        assert.equal(first!.routingKey, queue);
-        assert.equal(first!.redelivered, false);
+        assert.equal(first.body.toString(), '{"hello": "wörld"}');
+        assert.deepEqual(first.properties, fullProperties);
+        assert.equal(first.queue, queue);
+        assert.equal(first.exchange, '');
+        assert.equal(first.routingKey, queue);
+        assert.equal(first.redelivered, false);
         const { body: _bareBody, ...bareProperties } = bare;
-        assert.deepEqual(second!.properties, bareProperties);
-        assert.ok(first!.ack() && second!.ack());
+        assert.deepEqual(second.properties, bareProperties);
+        assert.ok(first.ack() && second.ack());
       });
     });
 
@@ -189,7 +189,7 @@ export function describeTransportConformance(name: string, make: () => Transport
           if (i % 2 === 0) assert.equal(outcome.status, 'fulfilled', `publish ${i}`);
           else {
             assert.equal(outcome.status, 'rejected', `publish ${i}`);
-            assert.equal(((outcome as PromiseRejectedResult).reason as PublishError).reason, 'unroutable');
+            assert.equal((outcome.reason as PublishError).reason, 'unroutable');
           }
         });
         assert.equal(await transport.messageCount(queue), 100);
@@ -255,11 +255,11 @@ export function describeTransportConformance(name: string, make: () => Transport
         const inbox = new Inbox();
         await transport.consume([queue], { prefetch: 2 }, inbox.push);
         const [a, b] = await inbox.takeMany(2);
-        assert.equal(a!.ack(), true);
-        assert.equal(a!.ack(), false);
-        assert.equal(a!.reject(true), false);
-        assert.equal(b!.reject(false), true);
-        assert.equal(b!.ack(), false);
+        assert.equal(a.ack(), true);
+        assert.equal(a.ack(), false);
+        assert.equal(a.reject(true), false);
+        assert.equal(b.reject(false), true);
+        assert.equal(b.ack(), false);
         assert.equal(await transport.messageCount(queue), 0);
         // The channel survived: a further publish is still delivered and settles.
         await transport.publish(message('c'), { exchange: '', routingKey: queue });
@@ -327,13 +327,13 @@ export function describeTransportConformance(name: string, make: () => Transport
         const second = await transport.get(queue);
         assert.equal(second?.body.toString(), 'two');
         assert.equal(await transport.get(queue), null);
-        assert.equal(first!.reject(true), true);
-        assert.equal(second!.ack(), true);
-        assert.equal(second!.ack(), false);
+        assert.equal(first.reject(true), true);
+        assert.equal(second.ack(), true);
+        assert.equal(second.ack(), false);
         const again = await transport.get(queue);
         assert.equal(again?.body.toString(), 'one');
         assert.equal(again?.redelivered, true);
-        again!.ack();
+        again.ack();
         assert.equal(await transport.messageCount(queue), 0);
       });
     });
@@ -348,7 +348,7 @@ export function describeTransportConformance(name: string, make: () => Transport
           three.map((d) => d.body.toString()),
           ['0', '1', '2'],
         );
-        assert.equal(three[0]!.queue, queue);
+        assert.equal(three[0].queue, queue);
         assert.equal(await transport.messageCount(queue), 2, 'taken messages are no longer ready');
         const rest = await transport.getMany(queue, 10);
         assert.deepEqual(
@@ -357,14 +357,14 @@ export function describeTransportConformance(name: string, make: () => Transport
           'fewer than asked when the queue runs out',
         );
         for (const delivery of three) assert.equal(delivery.ack(), true);
-        assert.equal(rest[0]!.reject(true), true);
-        assert.equal(rest[1]!.ack(), true);
+        assert.equal(rest[0].reject(true), true);
+        assert.equal(rest[1].ack(), true);
         const again = await transport.getMany(queue, 10);
         assert.deepEqual(
           again.map((d) => [d.body.toString(), d.redelivered]),
           [['3', true]],
         );
-        again[0]!.ack();
+        again[0].ack();
         assert.equal(await transport.messageCount(queue), 0);
       });
     });
@@ -400,7 +400,7 @@ export function describeTransportConformance(name: string, make: () => Transport
         const back = await transport.get(queue);
         assert.equal(back?.body.toString(), 'held');
         assert.equal(back?.redelivered, true);
-        back!.ack();
+        back.ack();
       });
     });
 

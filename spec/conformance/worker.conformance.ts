@@ -231,9 +231,9 @@ export function describeWorkerBehaviour(name: string, makeApp: () => App): void 
         await worker.start();
         await publish(app, queue);
         const [dead] = await takeMessages(app.transport, `${queue}.dead-letter`, 1);
-        assert.equal(dead!.properties.headers[DEAD_LETTER_HEADERS.reason], reason);
-        assert.equal(dead!.properties.headers[DEAD_LETTER_HEADERS.queue], queue);
-        assert.ok(String(dead!.properties.headers[DEAD_LETTER_HEADERS.error]).length > 0);
+        assert.equal(dead.properties.headers[DEAD_LETTER_HEADERS.reason], reason);
+        assert.equal(dead.properties.headers[DEAD_LETTER_HEADERS.queue], queue);
+        assert.ok(String(dead.properties.headers[DEAD_LETTER_HEADERS.error]).length > 0);
         assert.equal(await (await ok.delay()).get({ timeout: '10s' }), 'fine');
       });
     }

@@ -157,7 +157,7 @@ describe('amqp transport', { timeout: 60_000 }, () => {
       .split('\n')
       .map((line) => line.trim().split(/\s+/))
       .filter(([pid, port]) => pid && port && ports.has(port))
-      .map(([pid]) => pid!);
+      .map(([pid]) => pid);
     assert.equal(pids.length, 2);
     for (const pid of pids) await run('rabbitmqctl', ['close_connection', pid, 'spec']);
 

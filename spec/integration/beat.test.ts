@@ -43,8 +43,8 @@ describe('beat fail-over (Redis lock)', () => {
     await follower.exited;
 
     const sent = [...leader.output().matchAll(SENT), ...follower.output().matchAll(SENT)].map((m) => ({
-      due: Date.parse(m[1]!),
-      id: m[2]!,
+      due: Date.parse(m[1]),
+      id: m[2],
     }));
     // A run re-sent across the hand-over (a leader killed between confirm and record, or
     // stalled past the 1.5 s lock TTL on a loaded machine) must carry the same task id.
@@ -60,9 +60,9 @@ describe('beat fail-over (Redis lock)', () => {
     const sorted = [...dues].sort((a, b) => a - b);
     for (let i = 1; i < sorted.length; i++)
       assert.equal(
-        sorted[i]! - sorted[i - 1]!,
+        sorted[i] - sorted[i - 1],
         1000,
-        `gap between ${new Date(sorted[i - 1]!).toISOString()} and ${new Date(sorted[i]!).toISOString()}`,
+        `gap between ${new Date(sorted[i - 1]).toISOString()} and ${new Date(sorted[i]).toISOString()}`,
       );
     const app = realApp();
     try {

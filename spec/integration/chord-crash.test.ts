@@ -124,7 +124,7 @@ for (const backend of [REDIS_URL, 'rpc://']) {
         const bodies = log.filter((e) => e.event === 'body');
         assert.equal(bodies.length, 1, `the body ran once: ${JSON.stringify(bodies)}`);
         assert.deepEqual(
-          bodies[0]!.results,
+          bodies[0].results,
           Array.from({ length: size }, (_, i) => i * 10),
         );
         // The crash did cut header work short: a task the victim started and never finished was
@@ -172,9 +172,9 @@ for (const backend of [REDIS_URL, 'rpc://']) {
         const log = events(config);
         const bodies = log.filter((e) => e.event === 'body');
         assert.equal(bodies.length, 1, `the body ran once: ${JSON.stringify(bodies)}`);
-        assert.equal(bodies[0]!.pid, survivor.child.pid);
+        assert.equal(bodies[0].pid, survivor.child.pid);
         assert.deepEqual(
-          bodies[0]!.results,
+          bodies[0].results,
           Array.from({ length: size }, (_, i) => i * 10),
         );
         // The survivor got the claimer's redelivered header task (and ran it again) — nothing else.

@@ -99,8 +99,8 @@ describe('celeriac call with canvas', () => {
         assert.equal(code, 0, stderr);
       }
       const [transient, persistent] = await takeMessages(producer.transport, queue, 2);
-      assert.equal(transient!.properties.persistent, false);
-      assert.equal(persistent!.properties.persistent, true);
+      assert.equal(transient.properties.persistent, false);
+      assert.equal(persistent.properties.persistent, true);
     } finally {
       await producer.transport.deleteQueue(queue).catch(() => undefined);
     }

@@ -81,7 +81,7 @@ describe('redis:// backend, Redis specifics', () => {
   });
 
   it('stores the exact JSON shape and field order Celery 5.2.6 writes', async () => {
-    const vector = VECTORS.entries.chord_callback_result!.value;
+    const vector = VECTORS.entries.chord_callback_result.value;
     const id = randomUUID();
     const expected = { ...vector, task_id: id };
     await open().storeResult(
@@ -92,7 +92,7 @@ describe('redis:// backend, Redis specifics', () => {
     assert.deepEqual(Object.keys(stored), Object.keys(expected));
     assert.deepEqual(stored, expected);
 
-    const failure = VECTORS.entries.failure!.value;
+    const failure = VECTORS.entries.failure.value;
     const failedId = randomUUID();
     const failed = { ...failure, task_id: failedId } as Record<string, unknown>;
     await open().storeResult(meta(failedId, 'FAILURE', failed.result, failed), {});
@@ -145,7 +145,7 @@ describe('redis:// backend, Redis specifics', () => {
   it('reads what Python Celery stored (the vectors), written raw into Redis', async () => {
     const backend = open();
     for (const name of ['success', 'failure', 'chord_callback_result']) {
-      const { key, value } = VECTORS.entries[name]!;
+      const { key, value } = VECTORS.entries[name];
       await raw.set(key, JSON.stringify(value), 'PX', 60_000);
       const taskId = key.slice('celery-task-meta-'.length);
       assert.deepEqual(await backend.getMeta(taskId), value, name);
@@ -157,7 +157,7 @@ describe('redis:// backend, Redis specifics', () => {
     const backend = open();
     const id = randomUUID();
     const key = `celery-task-meta-${id}`;
-    const value = { ...VECTORS.entries.failure!.value, task_id: id };
+    const value = { ...VECTORS.entries.failure.value, task_id: id };
     const waiting = backend.waitForReady(id, { timeoutMs: 10_000 });
     await until('the subscription', async () => (await raw.pubsub('NUMSUB', key))[1] === 1);
     await raw.multi().setex(key, 86_400, JSON.stringify(value)).publish(key, JSON.stringify(value)).exec();

@@ -37,10 +37,10 @@ describe('walkthrough: two CLI workers, RabbitMQ and Redis', () => {
 
   it('both workers start with the banner naming queue, concurrency and broker without password', () => {
     assert.match(
-      workers[0]!.output(),
+      workers[0].output(),
       new RegExp(`first@\\S+ ready: queues ${queue.replaceAll('.', '\\.')}; concurrency 4; prefetch 16; broker amqp://guest:\\*\\*\\*@`),
     );
-    assert.match(workers[1]!.output(), /second@\S+ ready: .*concurrency 2; prefetch 8/);
+    assert.match(workers[1].output(), /second@\S+ ready: .*concurrency 2; prefetch 8/);
     for (const worker of workers) assert.doesNotMatch(worker.output(), /guest:guest/);
   });
 
@@ -58,12 +58,12 @@ describe('walkthrough: two CLI workers, RabbitMQ and Redis', () => {
     const ids = [...sums, ...products].map((r) => r.id);
     // A worker logs "succeeded" after storing and acking, so the last lines may trail the results.
     const servedBy = (w: RunningProcess): number => ids.filter((id) => w.output().includes(`[${id}] succeeded in`)).length;
-    for (let waited = 0; servedBy(workers[0]!) + servedBy(workers[1]!) < 50 && waited < 5000; waited += 50) {
+    for (let waited = 0; servedBy(workers[0]) + servedBy(workers[1]) < 50 && waited < 5000; waited += 50) {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     const served = workers.map(servedBy);
-    assert.equal(served[0]! + served[1]!, 50, 'every task logged as succeeded exactly by one worker');
-    assert.ok(served[0]! > 0 && served[1]! > 0, `both workers served tasks (${served.join(' / ')})`);
+    assert.equal(served[0] + served[1], 50, 'every task logged as succeeded exactly by one worker');
+    assert.ok(served[0] > 0 && served[1] > 0, `both workers served tasks (${served.join(' / ')})`);
   });
 
   it('stores the result in Redis under celery-task-meta-<id>, as Celery does', async () => {

@@ -66,11 +66,14 @@ describe('interop: celeriac producer → Python Celery worker (redis:// results)
         const seen = await result.get({ timeout: '20s' });
         const eta = Date.parse(String(seen.eta));
         const expires = Date.parse(String(seen.expires));
-        assert.ok(eta >= sentAt + 1000 && eta <= Date.now(), `eta ${seen.eta} is a second after sending`);
-        assert.ok(Date.parse(String(seen.started_at)) >= eta, `Python waited for the eta (${seen.started_at} ≥ ${seen.eta})`);
+        assert.ok(eta >= sentAt + 1000 && eta <= Date.now(), `eta ${String(seen.eta)} is a second after sending`);
+        assert.ok(
+          Date.parse(String(seen.started_at)) >= eta,
+          `Python waited for the eta (${String(seen.started_at)} ≥ ${String(seen.eta)})`,
+        );
         assert.ok(
           expires >= sentAt + 3_600_000 && expires <= sentAt + 3_600_000 + 60_000,
-          `expires ${seen.expires} is an hour after sending`,
+          `expires ${String(seen.expires)} is an hour after sending`,
         );
         assert.equal(seen.priority, 7);
         assert.equal(seen.retries, 3);

@@ -48,7 +48,7 @@ class Shapes {
     return this.next() < p;
   }
   pick<T>(items: readonly T[]): T {
-    return items[this.int(items.length)]!;
+    return items[this.int(items.length)];
   }
 
   string(): string {

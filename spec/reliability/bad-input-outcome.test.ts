@@ -141,8 +141,8 @@ describe('reliability: outcomes that cannot be passed on', () => {
       { callbacks: [signature({ exchange: `spec.no-such-exchange.${id}` })] },
     );
     const [dead] = await takeMessages(w.producer.transport, `${w.queue}.dead-letter`, 1, 15_000);
-    assert.equal(dead!.properties.correlationId, id);
-    assert.equal(dead!.properties.headers[DEAD_LETTER_HEADERS.reason], 'workflow');
+    assert.equal(dead.properties.correlationId, id);
+    assert.equal(dead.properties.headers[DEAD_LETTER_HEADERS.reason], 'workflow');
     await w.send(20, 5); // the worker goes on; and by now a requeued copy would have run again
     const report = await w.settle(30_000);
     assert.deepEqual(report.lost, []);

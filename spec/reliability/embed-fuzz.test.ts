@@ -74,8 +74,9 @@ describe('reliability: embed fuzzer', () => {
           const waiting = await w.producer.transport.messageCount(deadLetterQueue);
           if (waiting > 0) {
             for (const message of await takeMessages(w.producer.transport, deadLetterQueue, waiting, 30_000)) {
+              const { id } = message.properties.headers;
               reasons.set(
-                String(message.properties.headers.id ?? message.properties.correlationId),
+                typeof id === 'string' ? id : String(message.properties.correlationId),
                 String(message.properties.headers['x-celeriac-dead-letter-reason']),
               );
             }
@@ -86,7 +87,7 @@ describe('reliability: embed fuzzer', () => {
             const values = await w.redis.mget(chunk.map((id) => `celery-task-meta-${id}`));
             values.forEach((value, j) => {
               const status = value ? (JSON.parse(value) as { status: string }).status : null;
-              if (status && status !== 'PENDING' && status !== 'STARTED' && status !== 'RETRY') outcomes.set(chunk[j]!, status);
+              if (status && status !== 'PENDING' && status !== 'STARTED' && status !== 'RETRY') outcomes.set(chunk[j], status);
             });
           }
           return fuzzIds.every((id) => reasons.has(id) || outcomes.has(id));
@@ -100,7 +101,7 @@ describe('reliability: embed fuzzer', () => {
         const key = reasons.has(id) ? `dead-letter ${reasons.get(id)}` : outcomes.get(id)!;
         tally.set(key, (tally.get(key) ?? 0) + 1);
       }
-      t.diagnostic(`fuzzed outcomes: ${JSON.stringify(Object.fromEntries([...tally].sort()))}`);
+      t.diagnostic(`fuzzed outcomes: ${JSON.stringify(Object.fromEntries([...tally].sort(([a], [b]) => a.localeCompare(b))))}`);
       for (const reason of reasons.values()) assert.ok(reason && reason !== 'undefined', 'every dead-letter carries a reason');
 
       // No body ran more than once: the per-id run counters, parents and the children they sent.
@@ -262,7 +263,7 @@ class Fuzz {
   }
 
   pick<T>(values: readonly T[]): T {
-    return values[Math.floor(this.#random() * values.length)]!;
+    return values[Math.floor(this.#random() * values.length)];
   }
 
   /** Task ids are fresh each run (not drawn from the seed), so a replay never meets an earlier run's results. */
@@ -309,7 +310,7 @@ async function countersOf(w: Workload, pattern: string): Promise<Map<string, num
   for (let i = 0; i < keys.length; i += 500) {
     const chunk = keys.slice(i, i + 500);
     const values = await w.redis.mget(chunk);
-    values.forEach((value, j) => counts.set(chunk[j]!, Number(value)));
+    values.forEach((value, j) => counts.set(chunk[j], Number(value)));
   }
   return counts;
 }

@@ -56,14 +56,14 @@ describe('reliability: exactly-once effects', () => {
       [2, 160],
     ] as const) {
       await waitFor(
-        () => effects().length >= threshold && killable(workers[victim]!),
+        () => effects().length >= threshold && killable(workers[victim]),
         `${threshold} effects and one in flight on the victim`,
         60_000,
         5,
       );
-      workers[victim]!.child.kill('SIGKILL');
-      await workers[victim]!.exited;
-      killedAfterEffect += inFlightAfterEffect(workers[victim]!).length;
+      workers[victim].child.kill('SIGKILL');
+      await workers[victim].exited;
+      killedAfterEffect += inFlightAfterEffect(workers[victim]).length;
       workers[victim] = await w.startWorker(`e${victim + 1}b`, ['-c', '4'], env);
     }
     await sending;

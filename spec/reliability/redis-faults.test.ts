@@ -53,7 +53,7 @@ describe('reliability: Redis faults', () => {
     // Every task a worker could not record was requeued, not reported done, and ran again.
     const requeued = new Set(
       w.workers.flatMap((worker) =>
-        [...worker.output().matchAll(/Task rel\.work\[([0-9a-f-]{36})\]: outcome could not be recorded/g)].map((m) => m[1]!),
+        [...worker.output().matchAll(/Task rel\.work\[([0-9a-f-]{36})\]: outcome could not be recorded/g)].map((m) => m[1]),
       ),
     );
     t.diagnostic(`${requeued.size} tasks requeued because their result could not be stored`);

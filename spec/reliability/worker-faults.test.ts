@@ -34,10 +34,10 @@ describe('reliability: worker faults', () => {
       [2, 260],
     ] as const) {
       await waitFor(() => w.executions().length >= threshold, `${threshold} runs`, 60_000, 20);
-      assert.ok(runsBy(w, workers[victim]!) > 0, 'the victim was running tasks');
-      workers[victim]!.child.kill('SIGKILL');
+      assert.ok(runsBy(w, workers[victim]) > 0, 'the victim was running tasks');
+      workers[victim].child.kill('SIGKILL');
       kills.push(Date.now());
-      await workers[victim]!.exited;
+      await workers[victim].exited;
       workers[victim] = await w.startWorker(`k${victim + 1}b`, ['-c', '4']);
     }
     await sending;
@@ -62,7 +62,7 @@ describe('reliability: worker faults', () => {
     const keeper = (async () => {
       while (!stop) {
         for (let i = 0; i < pool.length; i++) {
-          if (pool[i]!.child.exitCode === null && pool[i]!.child.signalCode === null) continue;
+          if (pool[i].child.exitCode === null && pool[i].child.signalCode === null) continue;
           restarts += 1;
           if (restarts > 3 * limit) throw new Error('the poison task keeps killing workers past its limit');
           pool[i] = await w.startWorker(`p${i + 1}r${restarts}`, ['-c', '2']);
@@ -76,9 +76,9 @@ describe('reliability: worker faults', () => {
     await w.send(30, 20);
     try {
       const [dead] = await takeMessages(w.producer.transport, `${w.queue}.dead-letter`, 1, 90_000);
-      assert.equal(dead!.properties.correlationId, poisonId);
-      assert.equal(dead!.properties.headers[DEAD_LETTER_HEADERS.reason], 'redelivery-limit');
-      assert.match(String(dead!.properties.headers[DEAD_LETTER_HEADERS.error]), /started 11 times on redelivered messages \(limit 10\)/);
+      assert.equal(dead.properties.correlationId, poisonId);
+      assert.equal(dead.properties.headers[DEAD_LETTER_HEADERS.reason], 'redelivery-limit');
+      assert.match(String(dead.properties.headers[DEAD_LETTER_HEADERS.error]), /started 11 times on redelivered messages \(limit 10\)/);
     } finally {
       stop = true;
       await keeper;

@@ -46,7 +46,7 @@ const argv = yargs(hideBin(process.argv))
   .parseSync();
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-const pick = <T>(items: readonly T[]): T => items[Math.floor(Math.random() * items.length)]!;
+const pick = <T>(items: readonly T[]): T => items[Math.floor(Math.random() * items.length)];
 const log = (line: string): void => console.log(`[${((Date.now() - t0) / 1000).toFixed(0).padStart(5)} s] ${line}`);
 
 const t0 = Date.now();
@@ -74,8 +74,8 @@ const faults: Fault[] = [
     shared: false,
     run: async () => {
       const slot = victimSlot();
-      slots[slot]!.child.kill('SIGKILL');
-      await slots[slot]!.exited;
+      slots[slot].child.kill('SIGKILL');
+      await slots[slot].exited;
       await spawn(slot);
     },
   },
@@ -84,8 +84,8 @@ const faults: Fault[] = [
     shared: false,
     run: async () => {
       const slot = victimSlot();
-      slots[slot]!.child.kill('SIGTERM');
-      await slots[slot]!.exited;
+      slots[slot].child.kill('SIGTERM');
+      await slots[slot].exited;
       await spawn(slot);
     },
   },
@@ -93,7 +93,7 @@ const faults: Fault[] = [
     name: 'sigstop',
     shared: false,
     run: async () => {
-      const victim = slots[victimSlot()]!;
+      const victim = slots[victimSlot()];
       victim.child.kill('SIGSTOP');
       await sleep(heartbeatSeconds * 2500);
       victim.child.kill('SIGCONT');

@@ -32,7 +32,7 @@ export class FakeChannel extends EventEmitter {
 
   /** What the broker sends back for an unroutable mandatory publish. */
   returnPublish(index: number): void {
-    const { options } = this.published[index]!;
+    const { options } = this.published[index];
     this.emit('return', { fields: { replyCode: 312, replyText: 'NO_ROUTE' }, properties: { ...options }, content: Buffer.alloc(0) });
   }
 

@@ -115,7 +115,7 @@ export class Workload {
     let index = 0;
     const lane = async (): Promise<void> => {
       while (index < numbers.length) {
-        const n = numbers[index++]!;
+        const n = numbers[index++];
         const id = randomUUID();
         this.attempted.set(id, n);
         try {
@@ -137,7 +137,7 @@ export class Workload {
   reportedDone(): Set<string> {
     const done = new Set<string>();
     for (const worker of this.workers) {
-      for (const match of worker.output().matchAll(/Task rel\.(?:work|effect)\[([0-9a-f-]{36})\] succeeded in/g)) done.add(match[1]!);
+      for (const match of worker.output().matchAll(/Task rel\.(?:work|effect)\[([0-9a-f-]{36})\] succeeded in/g)) done.add(match[1]);
     }
     return done;
   }
@@ -155,7 +155,7 @@ export class Workload {
         continue;
       }
       values.forEach((value, j) => {
-        if (value && (JSON.parse(value) as { status: string }).status === 'SUCCESS') stored.add(chunk[j]!);
+        if (value && (JSON.parse(value) as { status: string }).status === 'SUCCESS') stored.add(chunk[j]);
       });
     }
     return stored;

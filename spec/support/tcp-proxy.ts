@@ -66,7 +66,7 @@ class Lane {
     try {
       while (this.queue.length > 0 && !this.state.stalled && !this.target.destroyed) {
         const slicing = this.state.slicing;
-        let chunk = this.queue[0]!;
+        let chunk = this.queue[0];
         if (slicing) {
           const { minBytes = 1, maxBytes = 7, timerEvery = 8 } = slicing;
           const size = Math.min(chunk.length, minBytes + Math.floor(Math.random() * (maxBytes - minBytes + 1)));

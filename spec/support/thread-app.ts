@@ -16,7 +16,7 @@ export const spin = app.task('spec.threads.spin', () => {
 export const add = app.task('spec.threads.add', (x: number, y: number) => x + y);
 export const inThread = app.task('spec.threads.where', async () => (await import('node:worker_threads')).isMainThread === false);
 export const retrying = app.task('spec.threads.retry', function (this: TaskContext) {
-  if (this.retries < 1) throw this.retry({ countdown: 50, exc: new RangeError('once more') });
+  if (this.retries < 1) this.retry({ countdown: 50, exc: new RangeError('once more') });
   return this.retries;
 });
 export const soft = app.task(

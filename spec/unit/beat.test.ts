@@ -43,15 +43,15 @@ describe('beat leadership (memory://)', () => {
   });
 
   it('exactly one of two beats leads; when it stops, the other takes over', async () => {
-    await beats[0]!.tick();
-    await beats[1]!.tick();
+    await beats[0].tick();
+    await beats[1].tick();
     assert.deepEqual(
       beats.map((b) => b.leading),
       [true, false],
     );
-    await beats[0]!.stop();
-    await beats[1]!.tick();
-    assert.equal(beats[1]!.leading, true);
+    await beats[0].stop();
+    await beats[1].tick();
+    assert.equal(beats[1].leading, true);
   });
 });
 

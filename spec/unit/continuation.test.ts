@@ -33,7 +33,7 @@ function refusingHost(refusal: Error): CanvasHost & { sent: string[] } {
     hasBackend: false,
     oid: 'spec-app',
     tasks: new Map(),
-  } as unknown as CanvasHost & { sent: string[] };
+  };
 }
 
 function messageWith(embed: Partial<TaskMessage['embed']>): TaskMessage {
@@ -93,7 +93,7 @@ describe('workflow continuation', () => {
       ],
     );
     assert.ok(unsendable.every((u) => u instanceof UnsendableError));
-    assert.match(unsendable[0]!.message, /callback cb1\[id-cb1\] of spec\.parent\[p1\] cannot be sent: Error: no such exchange/);
+    assert.match(unsendable[0].message, /callback cb1\[id-cb1\] of spec\.parent\[p1\] cannot be sent: Error: no such exchange/);
   });
 
   it('on FAILURE sends the errbacks of the task, with its id', async () => {

@@ -130,7 +130,7 @@ describe('remote control: addressing', () => {
     // 100 ms at ~20 ms a match: about 5 judged (one may overrun), the rest refused at once.
     assert.ok(judged >= 1 && judged <= 7, `${judged} judged`);
     assert.equal(judged + unjudged, patterns.length);
-    assert.throws(() => matchPcre(patterns[0]!, host, budget), /took over/, 'a verdict already reached is still given');
+    assert.throws(() => matchPcre(patterns[0], host, budget), /took over/, 'a verdict already reached is still given');
     assert.throws(() => matchPcre('flood', host, budget), PcreBudgetSpentError, 'a new pattern, cheap or not, waits for the next second');
     now += 1000;
     assert.equal(matchPcre('flood', host, budget), true, 'the budget renews each second');
@@ -188,10 +188,10 @@ describe('remote control: capped log', () => {
     for (let i = 0; i < 10; i++) log.warn(`line ${i} ${'x'.repeat(1000)}`);
     assert.equal(lines.length, 3);
     assert.ok(lines.every((line) => line.length <= 300));
-    assert.match(lines[0]!, /^line 0 x+… \[\d+ more characters truncated\]$/, 'cut as every bounded text is (truncateText)');
+    assert.match(lines[0], /^line 0 x+… \[\d+ more characters truncated\]$/, 'cut as every bounded text is (truncateText)');
     now = 1000;
     log.warn('next window');
-    assert.match(lines[3]!, /7 more warnings/);
+    assert.match(lines[3], /7 more warnings/);
     assert.equal(lines[4], 'next window');
   });
 });

@@ -57,30 +57,30 @@ describe('remote control (memory://)', () => {
     await node(app, 'i@spec', { concurrency: 1 });
     const destination = ['i@spec'];
     const registered = await client.inspect('registered', { destination });
-    assert.deepEqual(registered[0]!['i@spec'], ['spec.control.add', 'spec.control.forever', 'spec.control.held']);
+    assert.deepEqual(registered[0]['i@spec'], ['spec.control.add', 'spec.control.forever', 'spec.control.held']);
     const running = await held.delay();
     await started.promise;
     const waiting = await add.delay(1, 2);
     const [active] = await client.inspect('active', { destination });
     assert.deepEqual(
-      (active!['i@spec'] as { id: string; name: string }[]).map((r) => [r.id, r.name]),
+      (active['i@spec'] as { id: string; name: string }[]).map((r) => [r.id, r.name]),
       [[running.id, 'spec.control.held']],
     );
     const [reserved] = await client.inspect('reserved', { destination });
     assert.deepEqual(
-      (reserved!['i@spec'] as { id: string }[]).map((r) => r.id),
+      (reserved['i@spec'] as { id: string }[]).map((r) => r.id),
       [waiting.id],
     );
     release.open();
     assert.equal(await waiting.get({ timeout: '5s' }), 3);
     const [stats] = await client.inspect('stats', { destination });
-    const s = stats!['i@spec'] as { pid: number; total: Record<string, number>; pool: Record<string, unknown>; prefetch_count: number };
+    const s = stats['i@spec'] as { pid: number; total: Record<string, number>; pool: Record<string, unknown>; prefetch_count: number };
     assert.equal(s.pid, process.pid);
     assert.deepEqual(s.total, { 'spec.control.held': 1, 'spec.control.add': 1 });
     assert.equal(s.pool['max-concurrency'], 1);
     const [queues] = await client.inspect('active_queues', { destination });
     assert.deepEqual(
-      (queues!['i@spec'] as { name: string }[]).map((q) => q.name),
+      (queues['i@spec'] as { name: string }[]).map((q) => q.name),
       [app.config.defaultQueue],
     );
   });
@@ -97,7 +97,7 @@ describe('remote control (memory://)', () => {
     assert.deepEqual(cancelled, { 'q@spec': { ok: `no longer consuming from ${extra}` } });
     assert.deepEqual(worker.consuming, [app.config.defaultQueue]);
     const [unknown] = await client.broadcast('no_such_method', {}, { destination: ['q@spec'] });
-    assert.match(String((unknown!['q@spec'] as { error: string }).error), /No such control command/);
+    assert.match(String((unknown['q@spec'] as { error: string }).error), /No such control command/);
   });
 
   it("rate_limit changes a task's rate on the worker; an unknown task is an error", async () => {

@@ -24,7 +24,7 @@ const dockerfile = readFileSync(new URL('docker/Dockerfile', ROOT), 'utf8');
 /** The celeriac subcommands `celeriac --help` lists. */
 function cliCommands(): Set<string> {
   const help = spawnSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' }).stdout;
-  return new Set([...help.matchAll(/^\s+celeriac (\w+)/gm)].map((m) => m[1]!));
+  return new Set([...help.matchAll(/^\s+celeriac (\w+)/gm)].map((m) => m[1]));
 }
 
 /** The options `celeriac <command> --help` lists. */
@@ -40,15 +40,15 @@ describe('deployment files', () => {
       assert.equal(service.restart, 'unless-stopped', `${name} restart policy`);
     }
     for (const name of ['worker', 'beat']) {
-      assert.equal(compose.services[name]!.environment?.CELERIAC_RESULT_BACKEND, 'redis://redis:6379/0');
-      assert.ok(compose.services[name]!.build, `${name} is built from docker/Dockerfile`);
+      assert.equal(compose.services[name].environment?.CELERIAC_RESULT_BACKEND, 'redis://redis:6379/0');
+      assert.ok(compose.services[name].build, `${name} is built from docker/Dockerfile`);
     }
   });
 
   it('every celeriac command the compose file and the Dockerfile run exists in the CLI, with its options', () => {
     const commands = cliCommands();
     const cmd = /CMD \[(.*)\]/
-      .exec(dockerfile)![1]!
+      .exec(dockerfile)![1]
       .split(',')
       .map((s) => JSON.parse(s.trim()) as string);
     // The services built from docker/Dockerfile run celeriac; rabbitmq and redis run their images' servers.
@@ -57,7 +57,7 @@ describe('deployment files', () => {
     for (const service of celeriacServices) {
       const test = service.healthcheck?.test.join(' ') ?? '';
       const match = /celeriac\.js (\w+(?: \w+)?)(.*)$/.exec(test);
-      if (match) runs.push([...match[1]!.split(' '), ...match[2]!.trim().split(/\s+/)]);
+      if (match) runs.push([...match[1].split(' '), ...match[2].trim().split(/\s+/)]);
     }
     assert.ok(runs.length >= 4);
     for (const argv of runs) {
@@ -65,7 +65,7 @@ describe('deployment files', () => {
       assert.ok(commands.has(command), `celeriac ${command} is not a CLI command (have ${[...commands].join(', ')})`);
       const help = cliOptions(command);
       for (const option of argv.filter((a) => a.startsWith('-'))) {
-        const name = option.split('=')[0]!;
+        const name = option.split('=')[0];
         assert.ok(
           help.includes(`${name} `) || help.includes(`${name},`) || help.includes(`${name}\n`),
           `celeriac ${command} has no option ${name}`,

@@ -18,7 +18,7 @@ describe('FreshCounts', () => {
     const answers = [counts.count('q', query), counts.count('q', query), counts.count('q', query)];
     await tick();
     assert.equal(started.length, 1);
-    started[0]!.resolve(7);
+    started[0].resolve(7);
     assert.deepEqual(await Promise.all(answers), [7, 7, 7]);
   });
 
@@ -32,11 +32,11 @@ describe('FreshCounts', () => {
     const second = [counts.count('q', query), counts.count('q', query)];
     await tick();
     assert.equal(started.length, 1, 'at most one query runs per queue');
-    started[0]!.resolve(1);
+    started[0].resolve(1);
     assert.equal(await first, 1);
     await tick();
     assert.equal(started.length, 2);
-    started[1]!.resolve(3);
+    started[1].resolve(3);
     assert.deepEqual(await Promise.all(second), [3, 3]);
   });
 
@@ -47,13 +47,13 @@ describe('FreshCounts', () => {
     const b = counts.count('b', query);
     await tick();
     assert.equal(started.length, 2);
-    started[0]!.reject(new Error('channel closed'));
-    started[1]!.resolve(5);
+    started[0].reject(new Error('channel closed'));
+    started[1].resolve(5);
     await assert.rejects(a, /channel closed/);
     assert.equal(await b, 5);
     const again = counts.count('a', query);
     await tick();
-    started[2]!.resolve(2);
+    started[2].resolve(2);
     assert.equal(await again, 2);
   });
 });

@@ -74,8 +74,8 @@ describe('memory transport', () => {
       const dead = new Inbox();
       await transport.consume(['spec.memory.dead'], { prefetch: 5 }, dead.push);
       const [first, second] = await dead.takeMany(2);
-      assert.deepEqual([first!.deadLetter?.reason, second!.deadLetter?.reason], ['rejected', 'expired']);
-      assert.equal(second!.properties.expiration, undefined);
+      assert.deepEqual([first.deadLetter?.reason, second.deadLetter?.reason], ['rejected', 'expired']);
+      assert.equal(second.properties.expiration, undefined);
     } finally {
       clearInterval(keepAlive);
       await transport.close();

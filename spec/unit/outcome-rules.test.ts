@@ -185,7 +185,7 @@ describe('embed check and fault kinds', () => {
           options: {},
           subtask_type: 'chord',
           immutable: false,
-        } as never),
+        }),
       (error: unknown) => {
         assert.ok(error instanceof UnsendableError, String(error));
         assert.match(error.message, /chord celery\.chord has no body/);

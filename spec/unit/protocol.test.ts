@@ -108,7 +108,7 @@ describe('protocol v2 against Celery 5.2.6 captures', () => {
 });
 
 describe('decodeTaskMessage refuses what it cannot run', () => {
-  const good = cases.simple_delay!.messages[0]!;
+  const good = cases.simple_delay.messages[0];
   const reasonOf = (fn: () => unknown): string => {
     try {
       fn();

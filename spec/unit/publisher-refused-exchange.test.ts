@@ -25,7 +25,7 @@ describe('AMQP publisher: one bad publish makes no other be sent twice', () => {
     const refused = settled(publisher.publish(message('reply'), { exchange: 'no-such-exchange', routingKey: 'k' }));
     const afterward = ['a1', 'a2'].map((id) => settled(publisher.publish(message(id), { exchange: '', routingKey: 'tasks' })));
     await turn();
-    const first = channels[0]!;
+    const first = channels[0];
     assert.deepEqual(
       first.published.map((p) => p.id),
       ['b1', 'b2', 'reply', 'a1', 'a2'],
@@ -35,7 +35,7 @@ describe('AMQP publisher: one bad publish makes no other be sent twice', () => {
     assert.equal(await refused, 'unroutable');
     await turn();
     await turn();
-    const second = channels[1]!;
+    const second = channels[1];
     assert.deepEqual(
       second.published.map((p) => p.id),
       ['a1', 'a2'],
@@ -52,16 +52,16 @@ describe('AMQP publisher: one bad publish makes no other be sent twice', () => {
     const refused = settled(publisher.publish(message('quoted'), { exchange: "it's", routingKey: 'k' }));
     const afterward = settled(publisher.publish(message('a1'), { exchange: 'it', routingKey: 'k' }));
     await turn();
-    channels[0]!.closeWithError("NOT_FOUND - no exchange 'it's' in vhost '/'");
+    channels[0].closeWithError("NOT_FOUND - no exchange 'it's' in vhost '/'");
     assert.equal(await before, 'sent');
     assert.equal(await refused, 'unroutable');
     await turn();
     await turn();
     assert.deepEqual(
-      channels[1]!.published.map((p) => p.id),
+      channels[1].published.map((p) => p.id),
       ['a1'],
     );
-    channels[1]!.published[0]!.confirm(null);
+    channels[1].published[0].confirm(null);
     assert.equal(await afterward, 'sent');
     await publisher.close();
   });
@@ -85,14 +85,14 @@ describe('AMQP publisher: one bad publish makes no other be sent twice', () => {
     const { publisher, channels } = publisherOnFakeChannels();
     const sends = ['x1', 'x2'].map((id) => settled(publisher.publish(message(id), { exchange: '', routingKey: 'tasks' })));
     await turn();
-    channels[0]!.emit('close');
+    channels[0].emit('close');
     await turn();
     await turn();
     assert.deepEqual(
-      channels[1]!.published.map((p) => p.id),
+      channels[1].published.map((p) => p.id),
       ['x1', 'x2'],
     );
-    for (const p of channels[1]!.published) p.confirm(null);
+    for (const p of channels[1].published) p.confirm(null);
     assert.deepEqual(await Promise.all(sends), ['sent', 'sent']);
     await publisher.close();
   });
@@ -104,10 +104,10 @@ describe('AMQP publisher: one bad publish makes no other be sent twice', () => {
     await turn();
     assert.equal(await long, 'unroutable');
     assert.equal(channels.length, 1, 'no new channel');
-    channels[0]!.published[0]!.confirm(null);
+    channels[0].published[0].confirm(null);
     assert.equal(await ok, 'sent');
     assert.deepEqual(
-      channels[0]!.published.map((p) => p.id),
+      channels[0].published.map((p) => p.id),
       ['ok'],
       'written once',
     );
@@ -126,11 +126,11 @@ describe('AMQP publisher: one bad publish makes no other be sent twice', () => {
     assert.equal(channels.length, 1, 'no new channel');
     const [channel] = channels;
     assert.deepEqual(
-      channel!.published.map((p) => p.id),
+      channel.published.map((p) => p.id),
       ['c1', 'c2', 'c3'],
       'each written once, in order',
     );
-    for (const p of channel!.published) p.confirm(null);
+    for (const p of channel.published) p.confirm(null);
     assert.deepEqual(await Promise.all([...before, later]), ['sent', 'sent', 'sent']);
     await publisher.close();
   });

@@ -21,27 +21,27 @@ describe('AMQP publisher: matching basic.return to its publish', () => {
     const first = publisher.publish(task('t-1'), TARGET);
     await assert.rejects(first, (error: unknown) => error instanceof PublishError && error.reason === 'confirm-timeout');
     const second = publisher.publish(task('t-1'), TARGET);
-    const channel = channels[0]!;
+    const channel = channels[0];
     assert.equal(channel.published.length, 2);
-    assert.equal(channel.published[0]!.options.headers?.[PUBLISH_SEQ_HEADER], undefined, 'the first is matched by its messageId');
+    assert.equal(channel.published[0].options.headers?.[PUBLISH_SEQ_HEADER], undefined, 'the first is matched by its messageId');
     assert.notEqual(
-      channel.published[1]!.options.headers?.[PUBLISH_SEQ_HEADER],
+      channel.published[1].options.headers?.[PUBLISH_SEQ_HEADER],
       undefined,
       'the second, sent while the first may still be returned, is stamped',
     );
     // The broker finally answers the first (unroutable after all), then confirms both.
     channel.returnPublish(0);
-    channel.published[0]!.confirm(null);
-    channel.published[1]!.confirm(null);
+    channel.published[0].confirm(null);
+    channel.published[1].confirm(null);
     await second;
 
     // Once that channel is gone, nothing can return the first any more: the id is free again.
     await channel.close();
     const third = publisher.publish(task('t-1'), TARGET);
     await new Promise((resolve) => setImmediate(resolve));
-    const next = channels[1]!;
-    assert.equal(next.published[0]!.options.headers?.[PUBLISH_SEQ_HEADER], undefined);
-    next.published[0]!.confirm(null);
+    const next = channels[1];
+    assert.equal(next.published[0].options.headers?.[PUBLISH_SEQ_HEADER], undefined);
+    next.published[0].confirm(null);
     await third;
     await publisher.close();
   });
@@ -51,10 +51,10 @@ describe('AMQP publisher: matching basic.return to its publish', () => {
     const routable = publisher.publish(task('t-2'), TARGET);
     const unroutable = publisher.publish(task('t-2'), TARGET);
     await new Promise((resolve) => setImmediate(resolve));
-    const channel = channels[0]!;
+    const channel = channels[0];
     channel.returnPublish(1);
-    channel.published[0]!.confirm(null);
-    channel.published[1]!.confirm(null);
+    channel.published[0].confirm(null);
+    channel.published[1].confirm(null);
     await routable;
     await assert.rejects(unroutable, (error: unknown) => error instanceof PublishError && error.reason === 'unroutable');
     await publisher.close();

@@ -233,8 +233,8 @@ describe('signature tree', () => {
     const tail = { groupId: 'g', groupIndex: 1, chord: sig('body') };
     const tailed = withTail(chainOf(sig('a'), chordOf(groupOf('h', sig('c')), chainOf(sig('d'), sig('e')))), tail);
     const [end] = tasksAlong(tailed, finalsOf);
-    assert.equal(end!.dict.task, 'e');
-    assert.deepEqual([end!.groupId, end!.groupIndex, end!.chord?.value], ['g', 1, sig('body')]);
+    assert.equal(end.dict.task, 'e');
+    assert.deepEqual([end.groupId, end.groupIndex, end.chord?.value], ['g', 1, sig('body')]);
     assert.equal(tasksAlong(tailed, membersOf).filter((v) => v.groupId !== null).length, 1, 'only the final task');
     assert.throws(() => withTail(groupOf('g', sig('a')), tail), CanvasError);
   });
@@ -255,7 +255,7 @@ describe('signature tree', () => {
     assert.deepEqual(rebuilt.toDict(), dict);
     assert.equal(taskIdsOf(dict).length, 7);
     const first = (rebuilt as Chain).steps[0] as Signature;
-    assert.equal((first.options.link as Signature[])[0]!.task, 'spec.add');
+    assert.equal((first.options.link as Signature[])[0].task, 'spec.add');
   });
 });
 
@@ -265,9 +265,9 @@ describe('canvas errors', () => {
     const add = app.task('spec.add', (x: number, y: number) => x + y);
     const cases: [string, () => unknown][] = [
       ['a chain needs at least one step', () => new Chain([])],
-      ['has no task id yet: freeze() it first', () => add.s(1, 2).resultHandle(app as never)],
-      ['group has no id yet', () => group(add.s(1)).resultHandle(app as never)],
-      ['chord has no id yet', () => chord([add.s(1)], add.s(2)).resultHandle(app as never)],
+      ['has no task id yet: freeze() it first', () => add.s(1, 2).resultHandle(app)],
+      ['group has no id yet', () => group(add.s(1)).resultHandle(app)],
+      ['chord has no id yet', () => chord([add.s(1)], add.s(2)).resultHandle(app)],
     ];
     for (const [message, run] of cases) {
       let thrown: unknown;

@@ -29,7 +29,7 @@ function job(task: Pick<Task, 'name'>, args: unknown[] = []): PoolJob {
     kwargs: {},
     signal: abort.signal,
   } as unknown as TaskContext;
-  return { task: task as Task<never[], unknown>, args, kwargs: {}, context, abort, limits: { hardMs: null, softMs: null } };
+  return { task: task as Task<never[]>, args, kwargs: {}, context, abort, limits: { hardMs: null, softMs: null } };
 }
 
 function isThreadPoolError(reason: string, message: RegExp): (error: unknown) => boolean {

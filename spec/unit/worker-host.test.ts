@@ -48,7 +48,7 @@ function handMadeHost(): WorkerHost & { close(): Promise<void> } {
     (queue) => queueDeclaration(queue, config),
   );
   const producer = new Producer(config, () => transport, oid, delayedDelivery);
-  const tasks = new Map<string, Task<never[], unknown>>();
+  const tasks = new Map<string, Task<never[]>>();
   const host: WorkerHost & { close(): Promise<void> } = {
     config,
     logger,
@@ -77,7 +77,7 @@ function handMadeHost(): WorkerHost & { close(): Promise<void> } {
 
 function register<A extends unknown[], R>(host: WorkerHost, name: string, fn: (...args: A) => R): Task<A, R> {
   const task = new Task<A, R>(host, name, fn);
-  (host.tasks as Map<string, Task<never[], unknown>>).set(name, task as unknown as Task<never[], unknown>);
+  (host.tasks as Map<string, Task<never[]>>).set(name, task as unknown as Task<never[]>);
   return task;
 }
 

@@ -81,7 +81,7 @@ function delivery(
 
 function request(name: string, extra: Partial<Pick<Delivery, 'queue' | 'redelivered' | 'deliveryCount'>> = {}): TaskRequest {
   const msg = message(name);
-  return new TaskRequest(delivery(msg, extra), msg, new Task(noHost, name, () => undefined) as unknown as Task<never[], unknown>);
+  return new TaskRequest(delivery(msg, extra), msg, new Task(noHost, name, () => undefined));
 }
 
 describe('worker options (options.ts)', () => {
@@ -254,7 +254,7 @@ describe('the redelivery policy (redelivery-policy.ts)', () => {
 
 describe('admitting a delivery (strategy.ts)', () => {
   function strategy(options: { maxMessageSize?: number | null; policy?: RedeliveryPolicy } = {}) {
-    const tasks = new Map([['spec.known', new Task(noHost, 'spec.known', () => 1) as unknown as Task<never[], unknown>]]);
+    const tasks = new Map([['spec.known', new Task(noHost, 'spec.known', () => 1) as unknown as Task<never[]>]]);
     const events: string[] = [];
     const refused: Array<[string, string]> = [];
     const deferred: string[] = [];
@@ -299,7 +299,7 @@ describe('admitting a delivery (strategy.ts)', () => {
     assert.deepEqual(refused, [
       ['too-large', "body of 1001 bytes exceeds the worker's maxMessageSize of 1000 bytes"],
       ['unknown-task', 'task "spec.unknown" is not registered on this worker'],
-      ['decode', refused[2]![1]],
+      ['decode', refused[2][1]],
     ]);
     assert.deepEqual(events, []);
   });
@@ -357,8 +357,8 @@ describe('the task log lines (task-log.ts)', () => {
     const worker = new EventEmitter<WorkerEvents>();
     logTaskLines(worker, logger);
     worker.emit('task-received', r);
-    worker.emit('task-done', r, outcomes[0]!);
-    worker.emit('task-done', r, outcomes[1]!);
+    worker.emit('task-done', r, outcomes[0]);
+    worker.emit('task-done', r, outcomes[1]);
     assert.deepEqual(lines, [`error: Task spec.logged[${r.id}] raised unexpected: RangeError: bad`]);
   });
 });

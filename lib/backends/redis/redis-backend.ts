@@ -141,7 +141,7 @@ class RedisBackend extends KeyValueBackend {
     this.assertOpen();
     const flat = await this.command('list revocations', (c) => c.zrangebyscore(REVOKED_KEY, `(${Date.now()}`, '+inf', 'WITHSCORES'));
     const revoked = new Map<string, number>();
-    for (let i = 0; i + 1 < flat.length; i += 2) revoked.set(flat[i]!, Number(flat[i + 1]));
+    for (let i = 0; i + 1 < flat.length; i += 2) revoked.set(flat[i], Number(flat[i + 1]));
     return revoked;
   }
 

@@ -64,7 +64,7 @@ export class AckBatcher {
     if (this.#queued === 0) return;
     let upTo: number | null = null;
     while (this.#head < this.#order.length) {
-      const tag = this.#order[this.#head]!;
+      const tag = this.#order[this.#head];
       const state = this.#states.get(tag);
       if (state === 'outstanding') break;
       if (state === 'ack-queued') {
@@ -78,7 +78,7 @@ export class AckBatcher {
       if (upTo !== null) this.channel.ack(tagOnly(upTo), true);
       if (this.#queued > 0) {
         for (let i = this.#head; i < this.#order.length; i++) {
-          const tag = this.#order[i]!;
+          const tag = this.#order[i];
           if (this.#states.get(tag) !== 'ack-queued') continue;
           this.channel.ack(tagOnly(tag), false);
           this.#states.set(tag, 'settled');
@@ -94,8 +94,8 @@ export class AckBatcher {
 
   /** Drops settled tags from the front. */
   #advance(): void {
-    while (this.#head < this.#order.length && this.#states.get(this.#order[this.#head]!) === 'settled') {
-      this.#states.delete(this.#order[this.#head]!);
+    while (this.#head < this.#order.length && this.#states.get(this.#order[this.#head]) === 'settled') {
+      this.#states.delete(this.#order[this.#head]);
       this.#head += 1;
     }
     this.#compact();

@@ -3,6 +3,7 @@ import type { ChannelModel } from 'amqplib';
 import type { Logger } from 'winston';
 import { BrokerAccessRefusedError, BrokerConnectionError, ClosedError } from '../../errors/errors.js';
 import { redactUrl } from '../../util/url.js';
+import { preview } from '../../util/preview.js';
 import type { TransportOptions } from '../transport.js';
 
 /** Publishing and consuming use separate connections, so a memory alarm blocks only publishers. */
@@ -97,7 +98,7 @@ export class ConnectionManager {
   private startLoop(): void {
     if (this.looping) return;
     this.looping = true;
-    this.loop().finally(() => {
+    void this.loop().finally(() => {
       this.looping = false;
     });
   }
@@ -288,7 +289,7 @@ export function describeError(error: unknown): string {
   if (error === undefined || error === null) return 'closed';
   const code = (error as { code?: unknown }).code;
   if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return code;
-  return error instanceof Error ? error.message : String(error);
+  return error instanceof Error ? error.message : preview(error, 200);
 }
 
 interface Closable {

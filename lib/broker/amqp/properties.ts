@@ -1,4 +1,5 @@
 import type { Options, MessageProperties as AmqpProperties } from 'amqplib';
+import { preview } from '../../util/preview.js';
 import type { MessageProperties, OutgoingMessage } from '../transport.js';
 
 /**
@@ -17,7 +18,8 @@ export const PUBLISH_SEQ_HEADER = 'x-celeriac-publish-seq';
 export function returnKeyOf(properties: { messageId?: unknown; correlationId?: unknown; headers?: Record<string, unknown> }): string {
   const { messageId, correlationId, headers } = properties;
   const seq = headers?.[PUBLISH_SEQ_HEADER];
-  if (seq !== undefined) return `seq:${String(seq)}`;
+  if (typeof seq === 'number' || typeof seq === 'string' || typeof seq === 'bigint') return `seq:${seq}`;
+  if (seq !== undefined) return `seq:${preview(seq, 100)}`;
   if (typeof messageId === 'string' && messageId !== '') return `id:${messageId}`;
   if (typeof correlationId === 'string' && correlationId !== '') return `cid:${correlationId}`;
   return 'none';

@@ -34,7 +34,10 @@ export class Topology {
    */
   private readonly quorum = new Set<string>();
   /** Admin channels, used round-robin: a channel runs one RPC at a time (amqplib queues the rest). */
-  private readonly admins: ({ connection: ChannelModel; channel: Promise<Channel> } | null)[] = new Array(ADMIN_CHANNELS).fill(null);
+  private readonly admins: ({ connection: ChannelModel; channel: Promise<Channel> } | null)[] = Array.from(
+    { length: ADMIN_CHANNELS },
+    () => null,
+  );
   private nextAdmin = 0;
 
   constructor(

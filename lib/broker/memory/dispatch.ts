@@ -75,7 +75,7 @@ export function scheduleDispatch(queue: Queue): void {
 /** Round-robin over the queue's consumers that have room under their prefetch. */
 function nextWithRoom(queue: Queue): Consumer | undefined {
   for (let i = 0; i < queue.consumers.length; i++) {
-    const consumer = queue.consumers[(queue.nextConsumer + i) % queue.consumers.length]!;
+    const consumer = queue.consumers[(queue.nextConsumer + i) % queue.consumers.length];
     if (consumer.unsettled.size < consumer.prefetch) {
       queue.nextConsumer = (queue.nextConsumer + i + 1) % queue.consumers.length;
       return consumer;

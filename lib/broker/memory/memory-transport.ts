@@ -172,7 +172,7 @@ class MemoryTransport implements Transport {
     this.broker.queues.delete(name);
     for (const exchange of this.broker.exchanges.values()) {
       for (let i = exchange.bindings.length - 1; i >= 0; i--) {
-        const binding = exchange.bindings[i]!;
+        const binding = exchange.bindings[i];
         if ('queue' in binding && binding.queue === name) exchange.bindings.splice(i, 1);
       }
     }

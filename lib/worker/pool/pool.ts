@@ -4,7 +4,7 @@ import type { TimeLimits } from '../time-limits.js';
 
 /** One task run handed to a pool. */
 export interface PoolJob {
-  task: Task<never[], unknown>;
+  task: Task<never[]>;
   args: readonly unknown[];
   kwargs: Readonly<Record<string, unknown>>;
   context: TaskContext;

@@ -65,7 +65,7 @@ export class ThreadPool implements TaskPool {
     job.abort.signal.addEventListener('abort', onAbort, { once: true });
     this.send(pooled, { type: 'run', job: id, context: data, args: job.args, kwargs: job.kwargs });
     try {
-      return await withTimeLimits(result, job.limits, job, () => this.kill(pooled, 'hard time limit'));
+      return await withTimeLimits(result, job.limits, job, () => void this.kill(pooled, 'hard time limit'));
     } finally {
       job.abort.signal.removeEventListener('abort', onAbort);
       if (this.#all.has(pooled)) {
