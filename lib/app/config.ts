@@ -74,9 +74,9 @@ export interface AppOptions {
   /** Task name / glob → queue, exchange, routing key, priority. See docs/routing.md. */
   taskRoutes?: TaskRoutes;
   /**
-   * Declare every queue celeriac declares with this `x-max-priority` (1..255; 10 advised).
+   * Declare every queue celeriac declares as a priority queue with this highest priority (1..255; 10 advised).
    * Default null: plain queues, as Python Celery declares them by default. Opt in on both sides:
-   * RabbitMQ refuses to re-declare a queue with other arguments.
+   * RabbitMQ refuses to re-declare a queue with other settings.
    */
   queueMaxPriority?: number | null;
   /** Per-queue settings that override the app-wide ones. */
@@ -97,18 +97,17 @@ export interface AppOptions {
 
 export interface QueueSettings {
   /**
-   * x-max-priority of this queue; null for none. Default: the app's `queueMaxPriority`.
+   * Highest priority this queue orders by (a priority queue); null for none. Default: the app's `queueMaxPriority`.
    * A quorum queue has no priorities: setting one (here or through `queueMaxPriority`) is a ConfigError.
    */
   maxPriority?: number | null;
   /**
-   * 'classic' (default) or 'quorum' (`x-queue-type: quorum`: replicated, always durable, no
-   * priorities; the broker counts deliveries in `x-delivery-count`, which the worker's
-   * poison-message limit then uses). See docs/routing.md.
+   * 'classic' (default) or 'quorum' (replicated, always durable, no priorities; the broker
+   * counts each message's deliveries, and the worker's poison-message limit then uses that count). See docs/routing.md.
    */
   type?: 'classic' | 'quorum';
   /**
-   * Quorum queues only: `x-delivery-limit`, the broker's own cap on returned deliveries; past it
+   * Quorum queues only: the broker's own cap on returned deliveries; past it
    * the broker dead-letters the message to `<queue>.dead-letter`. Default none.
    */
   deliveryLimit?: number;
@@ -292,7 +291,7 @@ function queueSettings(queues: unknown, appMaxPriority: number | null): Record<s
     }
     if (given.deliveryLimit !== undefined) {
       if (checked.type !== 'quorum')
-        throw new ConfigError(`queues.${name}.deliveryLimit`, `queue ${name}: deliveryLimit (x-delivery-limit) needs type: 'quorum'`);
+        throw new ConfigError(`queues.${name}.deliveryLimit`, `queue ${name}: deliveryLimit needs type: 'quorum'`);
       if (!isNonNegativeInteger(given.deliveryLimit))
         throw new ConfigError(
           `queues.${name}.deliveryLimit`,

@@ -36,7 +36,7 @@ export interface WorkerOptions {
    * previous holder died, hung past the heartbeat or lost its connection before settling it)
    * before it is dead-lettered with reason `redelivery-limit` instead. Counted per task id in
    * the result backend (redis://, memory://; not rpc://); see docs/reliability.md. On a quorum
-   * queue the broker's `x-delivery-count` is used instead (no backend needed): a delivery whose
+   * queue the broker's delivery count is used instead (no backend needed): a delivery whose
    * count exceeds this is dead-lettered. Default 10; null: no limit.
    */
   maxRedeliveries?: number | null;
