@@ -135,7 +135,8 @@ export class Task<A extends unknown[] = unknown[], R = unknown> {
   /**
    * Changes the task's `rateLimit` ('100/s', '10/m', '1000/h' or a number per second; null: no
    * limit). A rate that does not parse throws ConfigError and changes nothing. Workers of this
-   * process apply the new rate from their next start of the task on.
+   * process measure the spacing from the task's last start at the new rate from then on; tell
+   * them with `worker.rateLimitsChanged()` so a request held back by the old rate is looked at now.
    */
   setRateLimit(rate: string | number | null): void {
     const startsPerMs = rate === null ? undefined : parseRate(rate);

@@ -71,7 +71,7 @@ export class ControlServer {
     readonly worker: Worker<App>,
     options: ControlServerOptions = {},
   ) {
-    this.#store = options.store ?? revocationStore(worker.app);
+    this.#store = options.store !== undefined ? options.store : revocationStore(worker.app);
     this.#policy = options.policy ?? worker.app.config.controlCommands;
     this.#log = new CappedLog(worker.logger);
     this.#state = {

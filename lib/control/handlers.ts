@@ -64,6 +64,7 @@ export const HANDLERS: Record<string, Handler> = {
     } catch (error) {
       return { error: `invalid rate limit string: ${(error as Error).message}` };
     }
+    worker.rateLimitsChanged();
     return ok(rate === null ? 'rate limit disabled successfully' : 'new rate limit set successfully');
   },
   add_consumer: async ({ worker }, args) => {

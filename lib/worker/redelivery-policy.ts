@@ -72,10 +72,11 @@ export class RedeliveryPolicy {
   }
 
   /**
-   * Counts the start of a request (countsStarts) that is about to run; past `maxRedeliveries`
-   * the verdict refuses it instead. Never rejects.
+   * Counts the start of a request that is about to run (only when countsStarts: null otherwise);
+   * past `maxRedeliveries` the verdict refuses it instead. Never rejects.
    */
   async startVerdict(request: TaskRequest): Promise<RedeliveryVerdict | null> {
+    if (!this.countsStarts(request)) return null;
     const limit = this.maxRedeliveries!;
     const starts = await this.redeliveredStarts(request, 1);
     if (starts <= limit) return null;

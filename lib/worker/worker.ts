@@ -91,7 +91,9 @@ export class Worker<Host extends WorkerHost = WorkerHost> extends EventEmitter<W
     this.maxRedeliveries = settings.maxRedeliveries;
     this.maxMessageSize = settings.maxMessageSize;
     this.logger = settings.logger;
-    // First listener: a task's line is written before other listeners hear of it.
+    // First listener of its events: a task's line is written before other listeners of the same
+    // event hear of it (a message dead-lettered after running is announced by `dead-lettered`
+    // just before its `task-done`, which writes the outcome line).
     logTaskLines(this, this.logger);
     this.#limiter = new RateLimiter((name) => app.tasks.get(name)?.startsPerMs);
     this.#scheduled = new EtaScheduler(app, this.logger, {
@@ -165,6 +167,16 @@ export class Worker<Host extends WorkerHost = WorkerHost> extends EventEmitter<W
   /** Deliveries taken from the broker and not yet settled (prefetch in use). */
   get unsettled(): number {
     return this.#running.size + this.#waiting.length + this.#scheduled.size;
+  }
+
+  /**
+   * A task's rate limit changed (Task.setRateLimit): requests held back by the old rate are
+   * looked at again now, so a faster rate or none starts them without waiting out the old spacing.
+   */
+  rateLimitsChanged(): void {
+    clearTimeout(this.#rateTimer);
+    this.#rateTimer = undefined;
+    this.pump();
   }
 
   /**

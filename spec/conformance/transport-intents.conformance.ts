@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, describe, it } from 'node:test';
-import { TransportError } from '../../lib/errors/errors.js';
+import { ConfigError, TransportError } from '../../lib/errors/errors.js';
 import type { Delivery, QueueDeclaration, Transport } from '../../lib/broker/transport.js';
 import { message, type ConformanceOptions, type CreatedNames } from './transport.conformance.js';
 
@@ -56,6 +56,13 @@ export function describeQueueIntentConformance(name: string, make: () => Transpo
   describe(`Queue intents: ${name}`, { timeout: 30_000 }, () => {
     after(async () => {
       await opts.cleanup?.(created);
+    });
+
+    it('a declaration carrying broker arguments instead of intents is refused, naming them', async () => {
+      await withTransport(async (transport) => {
+        const legacy = { name: `intents-args-${randomUUID()}`, arguments: { 'x-message-ttl': 50 } } as QueueDeclaration;
+        await assert.rejects(transport.declareQueue(legacy), (e: unknown) => e instanceof ConfigError && e.option === 'arguments');
+      });
     });
 
     it('a messageTtl expires messages, which go to deadLetterTo with a dead-letter record and clean headers', async () => {

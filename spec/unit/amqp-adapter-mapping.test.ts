@@ -133,6 +133,12 @@ describe('amqp adapter mappings', () => {
     );
     assert.equal(refusedExchangeOf(error(406, "PRECONDITION_FAILED - exchange 'a' in vhost '/' is odd"), ['a']), undefined);
     assert.equal(
+      refusedExchangeOf(error(403, "ACCESS_REFUSED - write access to topic 'k' in exchange 'a' in vhost '/' refused for user 'u'"), ['a']),
+      undefined,
+      'a routing key refused by topic permissions leaves the exchange standing',
+    );
+    assert.equal(refusedExchangeOf(error(403, "ACCESS_REFUSED - cannot publish to internal exchange 'a' in vhost '/'"), ['a']), 'a');
+    assert.equal(
       refusedExchangeOf(new Error("NOT_FOUND - no exchange 'a' in vhost '/'"), ['a']),
       undefined,
       'no reply code: not a refusal',

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { TaskFailedError, type App, type TaskContext } from '../../lib/index.js';
+import { ResultTimeoutError, TaskFailedError, type App, type TaskContext } from '../../lib/index.js';
 import { ControlClient } from '../../lib/control/control-client.js';
 import { ControlServer } from '../../lib/control/control-server.js';
 import { revocationStore } from '../../lib/control/revocations.js';
@@ -108,6 +108,34 @@ describe('remote control (memory://)', () => {
     assert.equal(add.options.rateLimit, '10/m');
     const [unknown] = await client.rateLimit('nope', '1/s', { destination: ['r@spec'] });
     assert.deepEqual(unknown, { 'r@spec': { error: 'unknown task nope' } });
+  });
+
+  it('rate_limit lifted: a task held back by the old rate starts at once, not when the old wait is up', async () => {
+    const { app, client, add } = setup();
+    await node(app, 'rl@spec', { concurrency: 2 });
+    await client.rateLimit('spec.control.add', '1/h', { destination: ['rl@spec'] });
+    assert.equal(await (await add.delay(1, 1)).get({ timeout: '5s' }), 2);
+    const held = await add.delay(2, 2); // an hour from the first start at 1/h
+    await assert.rejects(held.get({ timeout: '300ms' }), ResultTimeoutError, 'held back by the rate');
+    await client.rateLimit('spec.control.add', 0, { destination: ['rl@spec'] }); // 0: no limit
+    assert.equal(await held.get({ timeout: '2s' }), 4);
+  });
+
+  it("store: null keeps a worker's revocations in its memory: none written to the backend", async () => {
+    const { app, client, add } = setup();
+    const worker = app.worker({ hostname: 'mem@spec', shutdownTimeout: '1s' });
+    const server = new ControlServer(worker, { store: null });
+    await server.start();
+    await worker.start();
+    stops.push(async () => {
+      await worker.stop();
+      await server.stop();
+    });
+    const sent = await add.delay(1, 2);
+    await sent.get({ timeout: '5s' });
+    await client.broadcast('revoke', { task_id: sent.id }, { destination: ['mem@spec'], reply: true });
+    assert.ok(server.revoked.has(sent.id), 'revoked in the worker');
+    assert.equal((await revocationStore(app)!.list()).has(sent.id), false, 'not in the backend');
   });
 
   it('a revoke sent while no worker runs is honoured by a worker that starts later: not run, REVOKED', async () => {

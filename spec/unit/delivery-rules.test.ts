@@ -167,6 +167,19 @@ describe('rate limits', () => {
     assert.equal(limiter.take('other', 1050), true);
     assert.equal(limiter.take('slow', 1100), true);
   });
+
+  it('a rate changed at run time applies to the spacing from the last start at once; a rate removed frees the task', () => {
+    let rate: number | undefined = parseRate('1/h');
+    const limiter = new RateLimiter(() => rate);
+    assert.equal(limiter.take('t', 0), true);
+    assert.equal(limiter.take('t', 1000), false, 'an hour apart at 1/h');
+    rate = parseRate('10/s');
+    assert.equal(limiter.waitMs('t', 50), 50, 'measured at the new rate from the start at 0');
+    assert.equal(limiter.take('t', 100), true);
+    rate = undefined;
+    assert.equal(limiter.waitMs('t', 101), 0);
+    assert.equal(limiter.take('t', 101), true, 'no limit: starts now');
+  });
 });
 
 describe('time limits', () => {

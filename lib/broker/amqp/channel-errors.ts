@@ -60,12 +60,18 @@ export function toTransportError(error: unknown, url: string): unknown {
  * parsed out of the text: a name may itself hold quotes. Undefined when the error is no such
  * refusal or names none of them.
  */
+/** RabbitMQ's texts for a refused exchange, each followed by the quoted name and " in vhost '". */
+const EXCHANGE_REFUSALS = ['no exchange ', 'access to exchange ', 'internal exchange '];
+
 export function refusedExchangeOf(error: unknown, candidates: Iterable<string>): string | undefined {
   const reason = reasonOf(error);
   if (reason !== 'not-found' && reason !== 'access-refused') return undefined;
   const text = String((error as Error).message ?? error);
+  // A topic-permission refusal ("write access to topic 'k' in exchange 'x' ...") is about one
+  // routing key, not the exchange: the other publishes to it stand.
+  if (text.includes("topic '")) return undefined;
   for (const name of candidates) {
-    if (text.includes(`exchange '${name}' in vhost '`)) return name;
+    if (EXCHANGE_REFUSALS.some((form) => text.includes(`${form}'${name}' in vhost '`))) return name;
   }
   return undefined;
 }

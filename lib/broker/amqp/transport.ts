@@ -17,6 +17,7 @@ import { Consumers } from './consumer.js';
 import { Publisher } from './publisher.js';
 import { Topology } from './topology.js';
 import { toTransportError } from './channel-errors.js';
+import { checkQueueIntents } from '../declaration-intents.js';
 
 /**
  * The RabbitMQ transport (amqp:// and amqps://; TLS is amqplib's). Creating it does no I/O:
@@ -90,6 +91,11 @@ class AmqpTransport implements Transport {
   }
 
   declareQueue(queue: QueueDeclaration): Promise<void> {
+    try {
+      checkQueueIntents(queue);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return this.topology.declare(queue).catch(this.refusal);
   }
 

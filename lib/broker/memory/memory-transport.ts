@@ -16,6 +16,7 @@ import type {
 import { brokerFor, route, type Broker, type Consumer, type Queue } from './broker-state.js';
 import { detach, hold, scheduleDispatch } from './dispatch.js';
 import { enqueue, returnToQueue } from './queue-semantics.js';
+import { checkQueueIntents } from '../declaration-intents.js';
 
 /**
  * An in-process broker for memory:// URLs, with the Transport contract's semantics and the same
@@ -46,6 +47,7 @@ class MemoryTransport implements Transport {
 
   async declareQueue(declaration: QueueDeclaration): Promise<void> {
     this.ensureOpen();
+    checkQueueIntents(declaration);
     const { name, exchange, exchangeType = 'direct' } = declaration;
     const existing = this.broker.queues.get(name);
     const conflict = existing && intentConflict(existing.declaration, declaration);
