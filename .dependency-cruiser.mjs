@@ -111,7 +111,8 @@ export default {
     {
       name: 'not-to-dev-dep',
       comment:
-        'lib/ and bin/ load only dependencies at run time; an optional peer (@opentelemetry/api) is loaded through createRequire where present',
+        'lib/ and bin/ load only dependencies at run time;' +
+        ' an optional peer (@opentelemetry/api) is loaded through createRequire where present',
       severity: 'error',
       from: { path: '^dist/(lib|bin)/' },
       to: { dependencyTypes: ['npm-dev'], dependencyTypesNot: ['npm-peer'] },

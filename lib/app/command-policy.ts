@@ -56,7 +56,9 @@ export type ControlPolicy = 'all' | ReadonlySet<ControlCommand>;
 export function resolveControlPolicy(value: unknown, fail: (reason: string) => Error): ControlPolicy {
   if (value === 'all') return 'all';
   if (value === 'safe') return new Set(SAFE_CONTROL_COMMANDS);
-  const accepted = `'all', 'safe', or a list of command names ('safe' among them stands for ${SAFE_CONTROL_COMMANDS.join(', ')}); known commands: ${CONTROL_COMMANDS.join(', ')}`;
+  const accepted =
+    `'all', 'safe', or a list of command names ('safe' among them stands for ${SAFE_CONTROL_COMMANDS.join(', ')}); ` +
+    `known commands: ${CONTROL_COMMANDS.join(', ')}`;
   if (!Array.isArray(value)) throw fail(`expected ${accepted}; got ${JSON.stringify(value)}`);
   const allowed = new Set<ControlCommand>();
   for (const name of value as unknown[]) {

@@ -198,7 +198,8 @@ function claimBackend(app: OnceHost): ClaimBackend {
       'backend',
       `once() needs a result backend with a shared store (redis://, memory://) to hold its claims; ${backend.url} has none` +
         ' (rpc:// results are messages to one client). Make the effect idempotent in your own database instead, keyed by the task id' +
-        ' (e.g. INSERT ... ON CONFLICT (task_id) DO NOTHING in the transaction that does the effect): see docs/reliability.md#exactly-once-effects',
+        ' (e.g. INSERT ... ON CONFLICT (task_id) DO NOTHING in the transaction that does the effect):' +
+        ' see docs/reliability.md#exactly-once-effects',
     );
   }
   return backend as ClaimBackend;

@@ -62,9 +62,8 @@ export class Beat {
   }
 
   async start(): Promise<void> {
-    this.logger.info(
-      `beat ${this.id} starting: ${this.entries.length} entr${this.entries.length === 1 ? 'y' : 'ies'}: ${this.entries.map((e) => `${e.name} (${e.entry.task})`).join(', ') || '(none)'}`,
-    );
+    const entries = this.entries.map((e) => `${e.name} (${e.entry.task})`).join(', ') || '(none)';
+    this.logger.info(`beat ${this.id} starting: ${this.entries.length} entr${this.entries.length === 1 ? 'y' : 'ies'}: ${entries}`);
     await this.tick();
     this.schedule();
   }
@@ -146,5 +145,6 @@ export class Beat {
 /** The task id of one run: the same in every beat process, so a re-sent run keeps its id. */
 export function runId(entry: string, due: number): string {
   const hex = createHash('sha1').update(`celeriac-beat\u0000${entry}\u0000${due}`).digest('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${((parseInt(hex[16], 16) & 3) | 8).toString(16)}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+  const variant = ((parseInt(hex[16], 16) & 3) | 8).toString(16);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }

@@ -47,7 +47,8 @@ export function beatStore(app: App, url: string | null = app.config.backend): Be
 function refusal(got: string): ConfigError {
   return new ConfigError(
     'backend',
-    `celeriac beat keeps its leader lock and schedule state in the result backend: use a redis:// result backend or pass --redis (got ${got})`,
+    'celeriac beat keeps its leader lock and schedule state in the result backend: ' +
+      `use a redis:// result backend or pass --redis (got ${got})`,
   );
 }
 

@@ -181,7 +181,10 @@ function judgePcre(pattern: string, hostname: string): boolean | string {
     return `invalid pcre pattern: ${(error as Error).message}`;
   }
   if (!safeRegex(pattern, { limit: MAX_PATTERN_REPETITIONS })) {
-    return `pcre pattern refused: nested quantifiers, more than ${MAX_PATTERN_REPETITIONS} of them, or syntax the static check does not read (its backtracking could hold the worker)`;
+    return (
+      `pcre pattern refused: nested quantifiers, more than ${MAX_PATTERN_REPETITIONS} of them, ` +
+      'or syntax the static check does not read (its backtracking could hold the worker)'
+    );
   }
   sandbox.pattern = pattern;
   sandbox.hostname = hostname;

@@ -93,7 +93,8 @@ export class ControlServer {
   async start(): Promise<void> {
     if (this.#store === null) {
       this.worker.logger.info(
-        'remote control: revocations are kept in worker memory only (the result backend stores none: use redis:// to keep them across restarts)',
+        'remote control: revocations are kept in worker memory only' +
+          ' (the result backend stores none: use redis:// to keep them across restarts)',
       );
     } else {
       try {

@@ -260,7 +260,8 @@ export class EffectUncertainError extends NonRetryableError {
     readonly key: string,
   ) {
     super(
-      `effect "${key}" of task ${taskId} was started by an earlier run that did not finish it (its worker died?); at-most-once: not running it again`,
+      `effect "${key}" of task ${taskId} was started by an earlier run that did not finish it (its worker died?); ` +
+        'at-most-once: not running it again',
     );
   }
 }

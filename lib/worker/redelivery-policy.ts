@@ -46,7 +46,9 @@ export class RedeliveryPolicy {
   arrivalVerdict(delivery: Delivery): RedeliveryVerdict | null {
     const brokerCount = this.brokerDeliveryCount(delivery);
     if (brokerCount === undefined || this.maxRedeliveries === null || brokerCount <= this.maxRedeliveries) return null;
-    const error = `delivered ${brokerCount + 1} times (delivery count ${brokerCount}, limit ${this.maxRedeliveries}): every worker that took it died, hung, lost its connection or returned it`;
+    const error =
+      `delivered ${brokerCount + 1} times (delivery count ${brokerCount}, limit ${this.maxRedeliveries}): ` +
+      'every worker that took it died, hung, lost its connection or returned it';
     return { reason: 'redelivery-limit', error: new Error(error) };
   }
 
@@ -80,7 +82,8 @@ export class RedeliveryPolicy {
     const limit = this.maxRedeliveries!;
     const starts = await this.redeliveredStarts(request, 1);
     if (starts <= limit) return null;
-    const error = `started ${starts} times on redelivered messages (limit ${limit}): every worker running it died, hung or lost its connection`;
+    const error =
+      `started ${starts} times on redelivered messages (limit ${limit}): ` + 'every worker running it died, hung or lost its connection';
     return { reason: 'redelivery-limit', error: new Error(error) };
   }
 

@@ -339,7 +339,8 @@ export class TaskRequest {
    */
   private async deadLetterAfterRun(env: RequestEnvironment, deadLettered: DeadLettered, outcome: SettledOutcome): Promise<RequestOutcome> {
     env.logger.error(
-      `Task ${this.name}[${this.id}] ran (${outcome.state}) but ${deadLettered.error}; dead-lettering its message (${deadLettered.reason}), not running it again`,
+      `Task ${this.name}[${this.id}] ran (${outcome.state}) but ${deadLettered.error}; ` +
+        `dead-lettering its message (${deadLettered.reason}), not running it again`,
     );
     if (!(await deadLetter(env.host.transport, this.delivery, deadLettered.reason, deadLettered.error))) {
       env.logger.error(`Task ${this.name}[${this.id}] could not be dead-lettered; requeued`);

@@ -131,7 +131,8 @@ export class Worker<Host extends WorkerHost = WorkerHost> extends EventEmitter<W
       throw error;
     }
     this.logger.info(
-      `${this.hostname} ready: queues ${this.queues.join(', ')}; concurrency ${this.concurrency}; prefetch ${this.prefetch}; broker ${transport.url}; tasks ${[...this.app.tasks.keys()].join(', ') || '(none)'}; pool ${this.pool.kind}`,
+      `${this.hostname} ready: queues ${this.queues.join(', ')}; concurrency ${this.concurrency}; prefetch ${this.prefetch}; ` +
+        `broker ${transport.url}; tasks ${[...this.app.tasks.keys()].join(', ') || '(none)'}; pool ${this.pool.kind}`,
     );
   }
 
@@ -224,7 +225,8 @@ export class Worker<Host extends WorkerHost = WorkerHost> extends EventEmitter<W
     ]);
     if (!finished) {
       this.logger.warn(
-        `${this.hostname}: ${this.#running.size} task(s) still running after ${this.shutdownTimeoutMs} ms; aborting them and requeueing their messages`,
+        `${this.hostname}: ${this.#running.size} task(s) still running after ${this.shutdownTimeoutMs} ms; ` +
+          'aborting them and requeueing their messages',
       );
       for (const request of this.#running.keys()) {
         request.abort.abort(new Error('worker shutdown'));

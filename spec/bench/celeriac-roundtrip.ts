@@ -101,7 +101,8 @@ async function runCeleriac(scenario: string, variant: Variant, options: BenchOpt
           worker: w.stats,
           ...w.serviceCpu,
           notes: [
-            `timed from the worker's first delivery to its last task done; the warm-up's ${warmup} tasks are drained too (as in floor-consume)`,
+            "timed from the worker's first delivery to its last task done; " +
+              `the warm-up's ${warmup} tasks are drained too (as in floor-consume)`,
           ],
         });
       }

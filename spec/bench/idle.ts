@@ -150,7 +150,8 @@ const here = (file: string): string => fileURLToPath(new URL(file, import.meta.u
 
 const floorIdle: Scenario = {
   name: 'floor-idle',
-  description: `raw amqplib: RSS of a process consuming from a durable queue, idle (${(SETTLE_MS + SAMPLES * SAMPLE_INTERVAL_MS) / 1000} s)`,
+  description:
+    'raw amqplib: RSS of a process consuming from a durable queue, ' + `idle (${(SETTLE_MS + SAMPLES * SAMPLE_INTERVAL_MS) / 1000} s)`,
   optIn: true,
   run: async (options) => {
     const queue = uniqueQueue('floor-idle');

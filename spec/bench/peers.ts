@@ -102,7 +102,9 @@ async function runCelery(scenario: string, mode: 'roundtrip' | 'latency', option
       const worker = spawn('celery-peer.js', { ...base, role: 'worker' } satisfies CeleryPeerConfig, `${scenario} worker`);
       const producer = spawn('celery-peer.js', { ...base, role: 'producer' } satisfies CeleryPeerConfig, `${scenario} producer`);
       const [w, p] = await runTogether([worker, producer], options.timeoutMs);
-      const note = `Python Celery, prefork pool of ${options.concurrency}; cpu and rss are the Python processes' (the worker's pool included, RSS summed)`;
+      const note =
+        `Python Celery, prefork pool of ${options.concurrency}; ` +
+        "cpu and rss are the Python processes' (the worker's pool included, RSS summed)";
       return roundTripResult(scenario, n, w, p, note);
     });
   } finally {

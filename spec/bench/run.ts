@@ -247,7 +247,8 @@ function idleOverFloor(result: ScenarioResult, results: ScenarioResult[]): strin
   const [own, base] = [result.idle.median, floor.median];
   const over = (kb: number): string => `${kb < 0 ? '' : '+'}${megabytes(kb)}`;
   return [
-    `idle RSS MB median ${over(own.rssKb - base.rssKb)} over ${result.floor} (anon ${over(own.anonKb - base.anonKb)}, file ${over(own.fileKb - base.fileKb)})`,
+    `idle RSS MB median ${over(own.rssKb - base.rssKb)} over ${result.floor} ` +
+      `(anon ${over(own.anonKb - base.anonKb)}, file ${over(own.fileKb - base.fileKb)})`,
   ];
 }
 
@@ -298,7 +299,8 @@ async function main(): Promise<number> {
   };
   process.stderr.write(
     `bench: ${selected.map((s) => s.name).join(', ')}\n` +
-      `bench: n=${meta.n} prefetch=${meta.prefetch} (concurrency ${meta.concurrency}) · ${meta.broker} · node ${meta.node} · ${meta.cpus}\n`,
+      `bench: n=${meta.n} prefetch=${meta.prefetch} (concurrency ${meta.concurrency}) · ` +
+      `${meta.broker} · node ${meta.node} · ${meta.cpus}\n`,
   );
 
   // Rounds, each running every selected scenario once, each next to its floor (roundOrder):
@@ -325,7 +327,8 @@ async function main(): Promise<number> {
   const results = [...runs.values()].filter((r) => r.length > 0).map(medianRun);
 
   process.stdout.write(
-    `\nn=${meta.n}${argv.repeat > 1 ? ` (median of ${argv.repeat})` : ''}, prefetch=${meta.prefetch}, ${meta.broker}, node ${meta.node}, ${meta.cpus}\n\n` +
+    `\nn=${meta.n}${argv.repeat > 1 ? ` (median of ${argv.repeat})` : ''}, prefetch=${meta.prefetch}, ` +
+      `${meta.broker}, node ${meta.node}, ${meta.cpus}\n\n` +
       table(results, runs, failures) +
       '\n',
   );

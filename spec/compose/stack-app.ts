@@ -22,7 +22,10 @@ export function containerId(): string {
 }
 const CONTAINER = containerId();
 
-/** One line of the ledger: a run of `rel.work` whose code finished (spec/support/reliability-app.ts's ExecutionRecord, plus the container). */
+/**
+ * One line of the ledger: a run of `rel.work` whose code finished
+ * (spec/support/reliability-app.ts's ExecutionRecord, plus the container).
+ */
 function record(context: TaskContext, n: number, started: number): void {
   const ledger = process.env.COMPOSE_SPEC_LEDGER;
   if (!ledger) return;
@@ -44,7 +47,10 @@ export const where = app.task('compose.where', async (ms: number) => {
   return CONTAINER;
 });
 
-/** Ends the worker process that runs it the first time (the container's restart policy brings it back); a redelivery returns the container id. */
+/**
+ * Ends the worker process that runs it the first time (the container's restart policy brings it back);
+ * a redelivery returns the container id.
+ */
 export const crash = app.task('compose.crash', function (this: TaskContext) {
   if (!this.redelivered) process.exit(3);
   return CONTAINER;

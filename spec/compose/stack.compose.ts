@@ -168,7 +168,8 @@ describe('docker-compose deployment', () => {
         assert.ok(report.executions >= 3000);
         const killed = await inspect(victim);
         t.diagnostic(
-          `killed container: exit code ${killed.exitCode}, running ${killed.running} (docker kill is a manual stop: the restart policy leaves it down)`,
+          `killed container: exit code ${killed.exitCode}, running ${killed.running}` +
+            ' (docker kill is a manual stop: the restart policy leaves it down)',
         );
       } finally {
         await workload.close();
@@ -202,7 +203,8 @@ describe('docker-compose deployment', () => {
         assert.deepEqual(report.lost, []);
         assert.equal(report.duplicated, 0, 'no task that was running at the stop ran again');
         t.diagnostic(
-          `${finishedDuringStop.length} tasks finished during the stop; ${report.executions - finishedDuringStop.length} waited in the queue`,
+          `${finishedDuringStop.length} tasks finished during the stop; ` +
+            `${report.executions - finishedDuringStop.length} waited in the queue`,
         );
       } finally {
         await workload.close();

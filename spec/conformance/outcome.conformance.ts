@@ -98,32 +98,36 @@ export function describeOutcomeBehaviour(name: string, makeApp: () => App): void
     });
 
     for (const ignoreResult of [false, true]) {
-      it(`a callback to an exchange that does not exist: the task runs once, the callback is recorded FAILURE, the message is dead-lettered (workflow)${ignoreResult ? ' — results ignored' : ''}`, async () => {
-        const { app, worker, queue, runs } = setup();
-        await worker.start();
-        const callback = signature({ exchange: `spec.no-such-exchange.${randomUUID()}` });
-        const good = signature();
-        const result = await app.sendTask('spec.out.count', [1, 2], {}, { ignoreResult }, { callbacks: [callback, good] });
-        const [dead] = await takeMessages(app.transport, `${queue}.dead-letter`, 1, 30_000);
-        assert.equal(dead.properties.correlationId, result.id);
-        assert.equal(dead.properties.headers[DEAD_LETTER_HEADERS.reason], 'workflow');
-        assert.match(
-          String(dead.properties.headers[DEAD_LETTER_HEADERS.error]),
-          /callback spec\.out\.count\[[0-9a-f-]+\] of spec\.out\.count\[[0-9a-f-]+\] cannot be sent: PublishError: .*no-such-exchange/,
-        );
-        if (!ignoreResult) assert.equal(await result.get({ timeout: '10s' }), 2, "the task's own result stands");
-        const failed = await app
-          .asyncResult(callback.options.task_id as string)
-          .get({ timeout: '10s' })
-          .then(
-            () => null,
-            (e: unknown) => e,
+      it(
+        'a callback to an exchange that does not exist: the task runs once, the callback is recorded FAILURE,' +
+          ` the message is dead-lettered (workflow)${ignoreResult ? ' — results ignored' : ''}`,
+        async () => {
+          const { app, worker, queue, runs } = setup();
+          await worker.start();
+          const callback = signature({ exchange: `spec.no-such-exchange.${randomUUID()}` });
+          const good = signature();
+          const result = await app.sendTask('spec.out.count', [1, 2], {}, { ignoreResult }, { callbacks: [callback, good] });
+          const [dead] = await takeMessages(app.transport, `${queue}.dead-letter`, 1, 30_000);
+          assert.equal(dead.properties.correlationId, result.id);
+          assert.equal(dead.properties.headers[DEAD_LETTER_HEADERS.reason], 'workflow');
+          assert.match(
+            String(dead.properties.headers[DEAD_LETTER_HEADERS.error]),
+            /callback spec\.out\.count\[[0-9a-f-]+\] of spec\.out\.count\[[0-9a-f-]+\] cannot be sent: PublishError: .*no-such-exchange/,
           );
-        assert.ok(failed instanceof TaskFailedError, 'the callback is recorded FAILURE');
-        assert.equal(failed.excType, 'UnsendableError');
-        assert.equal(await app.asyncResult(good.options.task_id as string).get({ timeout: '10s' }), 0, 'the sendable callback was sent');
-        assert.equal(runs.get(result.id), 1, 'the task ran once');
-      });
+          if (!ignoreResult) assert.equal(await result.get({ timeout: '10s' }), 2, "the task's own result stands");
+          const failed = await app
+            .asyncResult(callback.options.task_id as string)
+            .get({ timeout: '10s' })
+            .then(
+              () => null,
+              (e: unknown) => e,
+            );
+          assert.ok(failed instanceof TaskFailedError, 'the callback is recorded FAILURE');
+          assert.equal(failed.excType, 'UnsendableError');
+          assert.equal(await app.asyncResult(good.options.task_id as string).get({ timeout: '10s' }), 0, 'the sendable callback was sent');
+          assert.equal(runs.get(result.id), 1, 'the task ran once');
+        },
+      );
     }
 
     it('a chord body that cannot be sent is recorded FAILURE with ChordError (as Celery does); the header task runs once', async () => {

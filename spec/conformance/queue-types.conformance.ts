@@ -89,101 +89,107 @@ export function describeQueueTypesAndDeadLetters(name: string, makeApp: (options
       assert.deepEqual(ran, [message.headers.id]);
     });
 
-    it('a delivery limit dead-letters into <queue>.dead-letter at the broker; list shows it, requeue brings it back with a fresh count', async () => {
-      const queue = uniqueName('quorum-limit');
-      const app = makeApp({ queues: { [queue]: { type: 'quorum', deliveryLimit: 1 } } });
-      const runs: number[] = [];
-      const work = app.task(
-        'spec.quorum.limited',
-        (n: number) => {
-          runs.push(n);
-          return n * 2;
-        },
-        { queue },
-      );
-      track(app);
-      const result = await work.delay(21); // the producer declares the queue and its dead-letter queue
-      await bounce(app, queue, 2); // returned twice: past the limit of 1
-      await waitUntil(async () => (await app.transport.messageCount(`${queue}.dead-letter`)) === 1, 'the broker dead-lettered it');
-      const [entry] = (await listDeadLetters(app.transport, queue)).entries;
-      assert.equal(entry.id, result.id);
-      assert.equal(entry.task, 'spec.quorum.limited');
-      assert.equal(entry.reason, 'delivery_limit');
-      assert.equal(entry.queue, queue);
-      assert.ok(entry.at !== null && Math.abs(Date.parse(entry.at) - Date.now()) < 60_000, `the broker's time of death: ${entry.at}`);
-      const report = await requeueDeadLetters(app, queue, { ids: [result.id] });
-      assert.deepEqual(
-        report.requeued.map((e) => e.id),
-        [result.id],
-      );
-      const back = await waitForGet(app, queue);
-      assert.equal(back.deliveryCount, 0, 'a fresh count');
-      assert.equal(back.deadLetter, undefined, "the broker's death trace is gone");
-      back.reject(true);
-      const worker = app.worker({ queues: [queue], concurrency: 1 });
-      track(app, worker);
-      await worker.start();
-      assert.equal(await result.get({ timeout: '10s' }), 42);
-      assert.deepEqual(runs, [21]);
-    });
-
-    it('dead-letter list leaves messages in place and in order; requeue by id sends one back clean, with its redelivery count reset', async () => {
-      const app = makeApp();
-      const queue = app.config.defaultQueue;
-      const worker = app.worker({ concurrency: 2 });
-      track(app, worker);
-      await worker.start();
-      await app.transport.declareQueue({ name: `${queue}.dead-letter`, durable: true }); // as the worker will, to count it meanwhile
-      const sent = [];
-      for (let i = 0; i < 3; i++) sent.push(await app.sendTask('spec.dl.later', [i]));
-      await waitUntil(async () => (await app.transport.messageCount(`${queue}.dead-letter`)) === 3, 'three dead letters');
-      for (let pass = 0; pass < 2; pass++) {
-        // basic.reject has no reply: what the previous listing read is back a moment after it returned.
-        await waitUntil(async () => (await app.transport.messageCount(`${queue}.dead-letter`)) === 3, 'the listed messages back');
-        const listing = await listDeadLetters(app.transport, queue, { limit: 2 });
-        assert.equal(listing.total, 3);
-        assert.deepEqual(
-          listing.entries.map((e) => e.id),
-          sent.slice(0, 2).map((r) => r.id),
-          'the first two, oldest first, on every pass',
+    it(
+      'a delivery limit dead-letters into <queue>.dead-letter at the broker; ' + 'list shows it, requeue brings it back with a fresh count',
+      async () => {
+        const queue = uniqueName('quorum-limit');
+        const app = makeApp({ queues: { [queue]: { type: 'quorum', deliveryLimit: 1 } } });
+        const runs: number[] = [];
+        const work = app.task(
+          'spec.quorum.limited',
+          (n: number) => {
+            runs.push(n);
+            return n * 2;
+          },
+          { queue },
         );
-        const entry = listing.entries[0];
-        assert.equal(entry.task, 'spec.dl.later');
-        assert.equal(entry.reason, 'unknown-task');
-        assert.match(entry.error!, /spec\.dl\.later" is not registered/);
+        track(app);
+        const result = await work.delay(21); // the producer declares the queue and its dead-letter queue
+        await bounce(app, queue, 2); // returned twice: past the limit of 1
+        await waitUntil(async () => (await app.transport.messageCount(`${queue}.dead-letter`)) === 1, 'the broker dead-lettered it');
+        const [entry] = (await listDeadLetters(app.transport, queue)).entries;
+        assert.equal(entry.id, result.id);
+        assert.equal(entry.task, 'spec.quorum.limited');
+        assert.equal(entry.reason, 'delivery_limit');
         assert.equal(entry.queue, queue);
-        assert.ok(Date.parse(entry.at!) > Date.now() - 60_000);
-      }
-      await waitUntil(async () => (await app.transport.messageCount(`${queue}.dead-letter`)) === 3, 'listing removed nothing');
-      const ran: number[] = [];
-      app.task('spec.dl.later', (n: number) => {
-        ran.push(n);
-        return n;
-      });
-      await app.backend.countRedeliveredStarts!(sent[1].id, 11);
-      const report = await requeueDeadLetters(app, queue, { ids: [sent[1].id, 'no-such-id'] });
-      assert.deepEqual(
-        report.requeued.map((e) => e.id),
-        [sent[1].id],
-      );
-      assert.deepEqual(report.missing, ['no-such-id']);
-      assert.equal(await sent[1].get({ timeout: '10s' }), 1);
-      assert.equal(await app.backend.countRedeliveredStarts!(sent[1].id, 0), 0, 'the poison count starts again');
-      const rest = await listDeadLetters(app.transport, queue);
-      assert.deepEqual(
-        rest.entries.map((e) => e.id),
-        [sent[0].id, sent[2].id],
-      );
-      await waitUntil(async () => (await app.transport.messageCount(`${queue}.dead-letter`)) === 2, 'the listed messages back');
-      const all = await requeueDeadLetters(app, queue, { all: true });
-      assert.equal(all.requeued.length, 2);
-      assert.deepEqual(await Promise.all([sent[0].get({ timeout: '10s' }), sent[2].get({ timeout: '10s' })]), [0, 2]);
-      assert.deepEqual(
-        ran.sort((a, b) => a - b),
-        [0, 1, 2],
-      );
-      await waitUntil(async () => (await app.transport.messageCount(`${queue}.dead-letter`)) === 0, 'the dead-letter queue empty');
-    });
+        assert.ok(entry.at !== null && Math.abs(Date.parse(entry.at) - Date.now()) < 60_000, `the broker's time of death: ${entry.at}`);
+        const report = await requeueDeadLetters(app, queue, { ids: [result.id] });
+        assert.deepEqual(
+          report.requeued.map((e) => e.id),
+          [result.id],
+        );
+        const back = await waitForGet(app, queue);
+        assert.equal(back.deliveryCount, 0, 'a fresh count');
+        assert.equal(back.deadLetter, undefined, "the broker's death trace is gone");
+        back.reject(true);
+        const worker = app.worker({ queues: [queue], concurrency: 1 });
+        track(app, worker);
+        await worker.start();
+        assert.equal(await result.get({ timeout: '10s' }), 42);
+        assert.deepEqual(runs, [21]);
+      },
+    );
+
+    it(
+      'dead-letter list leaves messages in place and in order; ' + 'requeue by id sends one back clean, with its redelivery count reset',
+      async () => {
+        const app = makeApp();
+        const queue = app.config.defaultQueue;
+        const worker = app.worker({ concurrency: 2 });
+        track(app, worker);
+        await worker.start();
+        await app.transport.declareQueue({ name: `${queue}.dead-letter`, durable: true }); // as the worker will, to count it meanwhile
+        const sent = [];
+        for (let i = 0; i < 3; i++) sent.push(await app.sendTask('spec.dl.later', [i]));
+        await waitUntil(async () => (await app.transport.messageCount(`${queue}.dead-letter`)) === 3, 'three dead letters');
+        for (let pass = 0; pass < 2; pass++) {
+          // basic.reject has no reply: what the previous listing read is back a moment after it returned.
+          await waitUntil(async () => (await app.transport.messageCount(`${queue}.dead-letter`)) === 3, 'the listed messages back');
+          const listing = await listDeadLetters(app.transport, queue, { limit: 2 });
+          assert.equal(listing.total, 3);
+          assert.deepEqual(
+            listing.entries.map((e) => e.id),
+            sent.slice(0, 2).map((r) => r.id),
+            'the first two, oldest first, on every pass',
+          );
+          const entry = listing.entries[0];
+          assert.equal(entry.task, 'spec.dl.later');
+          assert.equal(entry.reason, 'unknown-task');
+          assert.match(entry.error!, /spec\.dl\.later" is not registered/);
+          assert.equal(entry.queue, queue);
+          assert.ok(Date.parse(entry.at!) > Date.now() - 60_000);
+        }
+        await waitUntil(async () => (await app.transport.messageCount(`${queue}.dead-letter`)) === 3, 'listing removed nothing');
+        const ran: number[] = [];
+        app.task('spec.dl.later', (n: number) => {
+          ran.push(n);
+          return n;
+        });
+        await app.backend.countRedeliveredStarts!(sent[1].id, 11);
+        const report = await requeueDeadLetters(app, queue, { ids: [sent[1].id, 'no-such-id'] });
+        assert.deepEqual(
+          report.requeued.map((e) => e.id),
+          [sent[1].id],
+        );
+        assert.deepEqual(report.missing, ['no-such-id']);
+        assert.equal(await sent[1].get({ timeout: '10s' }), 1);
+        assert.equal(await app.backend.countRedeliveredStarts!(sent[1].id, 0), 0, 'the poison count starts again');
+        const rest = await listDeadLetters(app.transport, queue);
+        assert.deepEqual(
+          rest.entries.map((e) => e.id),
+          [sent[0].id, sent[2].id],
+        );
+        await waitUntil(async () => (await app.transport.messageCount(`${queue}.dead-letter`)) === 2, 'the listed messages back');
+        const all = await requeueDeadLetters(app, queue, { all: true });
+        assert.equal(all.requeued.length, 2);
+        assert.deepEqual(await Promise.all([sent[0].get({ timeout: '10s' }), sent[2].get({ timeout: '10s' })]), [0, 2]);
+        assert.deepEqual(
+          ran.sort((a, b) => a - b),
+          [0, 1, 2],
+        );
+        await waitUntil(async () => (await app.transport.messageCount(`${queue}.dead-letter`)) === 0, 'the dead-letter queue empty');
+      },
+    );
 
     it('requeue leaves a message whose queue no longer exists in the dead-letter queue, and says why', async () => {
       const app = makeApp({ backend: null });

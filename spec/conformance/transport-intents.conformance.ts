@@ -96,52 +96,59 @@ export function describeQueueIntentConformance(name: string, make: () => Transpo
       });
     });
 
-    it('a rejected message goes through a deadLetterTo exchange with its routing key; the record names the queue and the original exchange', async () => {
-      await withTransport(async (transport) => {
-        const exchange = unique('dlx');
-        const dead = await declare(transport, 'rejected-dead', { exchange, exchangeType: 'direct', routingKey: 'dead' });
-        const source = unique('src');
-        const queue = await declare(transport, 'rejected', {
-          deadLetterTo: { exchange, routingKey: 'dead' },
-          exchange: source,
-          exchangeType: 'direct',
-          routingKey: 'in',
+    it(
+      'a rejected message goes through a deadLetterTo exchange with its routing key; ' +
+        'the record names the queue and the original exchange',
+      async () => {
+        await withTransport(async (transport) => {
+          const exchange = unique('dlx');
+          const dead = await declare(transport, 'rejected-dead', { exchange, exchangeType: 'direct', routingKey: 'dead' });
+          const source = unique('src');
+          const queue = await declare(transport, 'rejected', {
+            deadLetterTo: { exchange, routingKey: 'dead' },
+            exchange: source,
+            exchangeType: 'direct',
+            routingKey: 'in',
+          });
+          created.exchanges.push(source);
+          await transport.publish(message('no', { headers }), { exchange: source, routingKey: 'in' });
+          const first = await waitForGet(transport, queue);
+          assert.equal(first.deadLetter, undefined, 'not dead-lettered yet');
+          assert.ok(first.reject(false));
+          const delivery = await waitForGet(transport, dead);
+          assert.equal(delivery.deadLetter?.reason, 'rejected');
+          assert.equal(delivery.deadLetter?.queue, queue);
+          assert.equal(delivery.deadLetter?.exchange, source);
+          assert.deepEqual(delivery.deadLetter?.routingKeys, ['in']);
+          assert.equal(delivery.exchange, exchange);
+          assert.equal(delivery.routingKey, 'dead');
+          assert.ok(delivery.ack());
         });
-        created.exchanges.push(source);
-        await transport.publish(message('no', { headers }), { exchange: source, routingKey: 'in' });
-        const first = await waitForGet(transport, queue);
-        assert.equal(first.deadLetter, undefined, 'not dead-lettered yet');
-        assert.ok(first.reject(false));
-        const delivery = await waitForGet(transport, dead);
-        assert.equal(delivery.deadLetter?.reason, 'rejected');
-        assert.equal(delivery.deadLetter?.queue, queue);
-        assert.equal(delivery.deadLetter?.exchange, source);
-        assert.deepEqual(delivery.deadLetter?.routingKeys, ['in']);
-        assert.equal(delivery.exchange, exchange);
-        assert.equal(delivery.routingKey, 'dead');
-        assert.ok(delivery.ack());
-      });
-    });
+      },
+    );
 
-    it('dead-lettered twice, the record is of the latest death and counts both; published again from its properties, it is clean', async () => {
-      await withTransport(async (transport) => {
-        const last = await declare(transport, 'chain-last');
-        const second = await declare(transport, 'chain-second', { messageTtl: 30, deadLetterTo: { queue: last } });
-        const first = await declare(transport, 'chain-first', { messageTtl: 30, deadLetterTo: { queue: second } });
-        const plain = await declare(transport, 'chain-plain');
-        await transport.publish(message('twice', { headers }), { exchange: '', routingKey: first });
-        const delivery = await waitForGet(transport, last);
-        assert.equal(delivery.deadLetter?.reason, 'expired');
-        assert.equal(delivery.deadLetter?.queue, second, 'the latest death');
-        assert.equal(delivery.deadLetter?.count, 2);
-        await transport.publish({ ...delivery.properties, body: delivery.body }, { exchange: '', routingKey: plain });
-        assert.ok(delivery.ack());
-        const again = await waitForGet(transport, plain);
-        assert.equal(again.deadLetter, undefined, 'no trace follows the message');
-        assert.deepEqual(again.properties.headers, headers);
-        assert.ok(again.ack());
-      });
-    });
+    it(
+      'dead-lettered twice, the record is of the latest death and counts both; ' + 'published again from its properties, it is clean',
+      async () => {
+        await withTransport(async (transport) => {
+          const last = await declare(transport, 'chain-last');
+          const second = await declare(transport, 'chain-second', { messageTtl: 30, deadLetterTo: { queue: last } });
+          const first = await declare(transport, 'chain-first', { messageTtl: 30, deadLetterTo: { queue: second } });
+          const plain = await declare(transport, 'chain-plain');
+          await transport.publish(message('twice', { headers }), { exchange: '', routingKey: first });
+          const delivery = await waitForGet(transport, last);
+          assert.equal(delivery.deadLetter?.reason, 'expired');
+          assert.equal(delivery.deadLetter?.queue, second, 'the latest death');
+          assert.equal(delivery.deadLetter?.count, 2);
+          await transport.publish({ ...delivery.properties, body: delivery.body }, { exchange: '', routingKey: plain });
+          assert.ok(delivery.ack());
+          const again = await waitForGet(transport, plain);
+          assert.equal(again.deadLetter, undefined, 'no trace follows the message');
+          assert.deepEqual(again.properties.headers, headers);
+          assert.ok(again.ack());
+        });
+      },
+    );
 
     it('a quorum queue counts deliveries; past its deliveryLimit the message goes to deadLetterTo with reason delivery_limit', async () => {
       await withTransport(async (transport) => {

@@ -445,33 +445,36 @@ describe('amqp transport', { timeout: 60_000 }, () => {
     );
   });
 
-  it('passes maxFrameSize to the connection: a frame over it closes the connection, a broker that splits frames to fit is read whole', async () => {
-    const queue = queueName('frames');
-    const sender = track(createAmqpTransport(BROKER, options()));
-    await sender.declareQueue({ name: queue, durable: false });
-    const body = 'y'.repeat(100_000);
-    const read = async (url: string): Promise<{ body: string | null; lines: string[] }> => {
-      const { logger, lines } = captureLogger();
-      const transport = track(createAmqpTransport(url, options({ maxFrameSize: 4096, connectMaxRetries: 0, logger })));
-      await sender.publish(message(body), { exchange: '', routingKey: queue });
-      const delivery = await transport.get(queue).catch(() => null);
-      delivery?.ack();
-      await transport.close();
-      return { body: delivery ? delivery.body.toString() : null, lines };
-    };
-    // The broker negotiates 4096-byte frames and splits the 100 kB body into them.
-    const fitting = await read(`${BROKER}?frameMax=4096`);
-    assert.equal(fitting.body, body);
-    // With the default frame size (128 KiB) the body comes in one frame, over the limit.
-    const oversized = await read(BROKER);
-    assert.equal(oversized.body, null);
-    assert.ok(
-      oversized.lines.some((line) => /Frame size \d+ exceeds maxFrameSize 4096/.test(line)),
-      oversized.lines.join('\n'),
-    );
-    assert.equal(await sender.messageCount(queue), 1, 'the refused message went back to the queue');
-    await sender.deleteQueue(queue);
-  });
+  it(
+    'passes maxFrameSize to the connection: ' + 'a frame over it closes the connection, a broker that splits frames to fit is read whole',
+    async () => {
+      const queue = queueName('frames');
+      const sender = track(createAmqpTransport(BROKER, options()));
+      await sender.declareQueue({ name: queue, durable: false });
+      const body = 'y'.repeat(100_000);
+      const read = async (url: string): Promise<{ body: string | null; lines: string[] }> => {
+        const { logger, lines } = captureLogger();
+        const transport = track(createAmqpTransport(url, options({ maxFrameSize: 4096, connectMaxRetries: 0, logger })));
+        await sender.publish(message(body), { exchange: '', routingKey: queue });
+        const delivery = await transport.get(queue).catch(() => null);
+        delivery?.ack();
+        await transport.close();
+        return { body: delivery ? delivery.body.toString() : null, lines };
+      };
+      // The broker negotiates 4096-byte frames and splits the 100 kB body into them.
+      const fitting = await read(`${BROKER}?frameMax=4096`);
+      assert.equal(fitting.body, body);
+      // With the default frame size (128 KiB) the body comes in one frame, over the limit.
+      const oversized = await read(BROKER);
+      assert.equal(oversized.body, null);
+      assert.ok(
+        oversized.lines.some((line) => /Frame size \d+ exceeds maxFrameSize 4096/.test(line)),
+        oversized.lines.join('\n'),
+      );
+      assert.equal(await sender.messageCount(queue), 1, 'the refused message went back to the queue');
+      await sender.deleteQueue(queue);
+    },
+  );
 
   it('accepts amqps:// (TLS by amqplib) and refuses other schemes', async () => {
     const transport = track(createAmqpTransport('amqps://guest:guest@127.0.0.1:5672', options({ connectMaxRetries: 0 })));

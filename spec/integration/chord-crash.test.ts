@@ -96,93 +96,100 @@ for (const backend of [REDIS_URL, 'rpc://']) {
       }
     }
 
-    it('a worker SIGKILLed while it holds header tasks: the other worker finishes them; the body runs once, results in header order', async () => {
-      const config = setup('holding');
-      const [victim, survivor] = [await startWorker(config, 'victim'), await startWorker(config, 'survivor')];
-      const { app, slow, collect } = createChordCrashApp(config);
-      try {
-        const size = 16;
-        const result = await chord(
-          Array.from({ length: size }, (_, i) => slow.s(i, 250)),
-          collect.s(),
-        ).applyAsync();
+    it(
+      'a worker SIGKILLed while it holds header tasks: ' + 'the other worker finishes them; the body runs once, results in header order',
+      async () => {
+        const config = setup('holding');
+        const [victim, survivor] = [await startWorker(config, 'victim'), await startWorker(config, 'survivor')];
+        const { app, slow, collect } = createChordCrashApp(config);
+        try {
+          const size = 16;
+          const result = await chord(
+            Array.from({ length: size }, (_, i) => slow.s(i, 250)),
+            collect.s(),
+          ).applyAsync();
 
-        // Kill it once it has finished some header tasks and is running others.
-        const byVictim = () => events(config).filter((e) => e.pid === victim.child.pid);
-        await until('the victim has finished two header tasks and is running another', () => {
-          const mine = byVictim();
-          const ended = new Set(mine.filter((e) => e.event === 'end').map((e) => e.taskId));
-          return ended.size >= 2 && mine.some((e) => e.event === 'start' && !ended.has(e.taskId));
-        });
-        victim.child.kill('SIGKILL');
-        assert.equal(await victim.exited, 'SIGKILL');
+          // Kill it once it has finished some header tasks and is running others.
+          const byVictim = () => events(config).filter((e) => e.pid === victim.child.pid);
+          await until('the victim has finished two header tasks and is running another', () => {
+            const mine = byVictim();
+            const ended = new Set(mine.filter((e) => e.event === 'end').map((e) => e.taskId));
+            return ended.size >= 2 && mine.some((e) => e.event === 'start' && !ended.has(e.taskId));
+          });
+          victim.child.kill('SIGKILL');
+          assert.equal(await victim.exited, 'SIGKILL');
 
-        assert.equal(await result.get({ timeout: WAIT_MS }), 10 * ((size * (size - 1)) / 2));
-        await drainAndStop(config, survivor);
+          assert.equal(await result.get({ timeout: WAIT_MS }), 10 * ((size * (size - 1)) / 2));
+          await drainAndStop(config, survivor);
 
-        const log = events(config);
-        const bodies = log.filter((e) => e.event === 'body');
-        assert.equal(bodies.length, 1, `the body ran once: ${JSON.stringify(bodies)}`);
-        assert.deepEqual(
-          bodies[0].results,
-          Array.from({ length: size }, (_, i) => i * 10),
-        );
-        // The crash did cut header work short: a task the victim started and never finished was
-        // run again, to the end, by the survivor.
-        const victimEnded = new Set(log.filter((e) => e.pid === victim.child.pid && e.event === 'end').map((e) => e.taskId));
-        const interrupted = log
-          .filter((e) => e.pid === victim.child.pid && e.event === 'start' && !victimEnded.has(e.taskId))
-          .map((e) => e.taskId);
-        assert.ok(interrupted.length > 0);
-        for (const taskId of interrupted) {
-          assert.ok(
-            log.some((e) => e.pid === survivor.child.pid && e.event === 'end' && e.taskId === taskId),
-            `task ${taskId} was finished by the survivor`,
+          const log = events(config);
+          const bodies = log.filter((e) => e.event === 'body');
+          assert.equal(bodies.length, 1, `the body ran once: ${JSON.stringify(bodies)}`);
+          assert.deepEqual(
+            bodies[0].results,
+            Array.from({ length: size }, (_, i) => i * 10),
           );
+          // The crash did cut header work short: a task the victim started and never finished was
+          // run again, to the end, by the survivor.
+          const victimEnded = new Set(log.filter((e) => e.pid === victim.child.pid && e.event === 'end').map((e) => e.taskId));
+          const interrupted = log
+            .filter((e) => e.pid === victim.child.pid && e.event === 'start' && !victimEnded.has(e.taskId))
+            .map((e) => e.taskId);
+          assert.ok(interrupted.length > 0);
+          for (const taskId of interrupted) {
+            assert.ok(
+              log.some((e) => e.pid === survivor.child.pid && e.event === 'end' && e.taskId === taskId),
+              `task ${taskId} was finished by the survivor`,
+            );
+          }
+        } finally {
+          await app.close();
         }
-      } finally {
-        await app.close();
-      }
-    });
+      },
+    );
 
-    it('the worker that completes the header dies right after claiming it, before sending the body: the redelivered task sends it, once', async () => {
-      const config = setup('claimer');
-      // Alone, the claimer runs the whole header, so it is the one that completes (and claims) it.
-      const claimer = await startWorker(config, 'claimer', { CHORD_CRASH_DIE_ON_CLAIM: '1' });
-      const { app, slow, collect } = createChordCrashApp(config);
-      try {
-        const size = 6;
-        const result = await chord(
-          Array.from({ length: size }, (_, i) => slow.s(i, 20)),
-          collect.s(),
-        ).applyAsync();
-        assert.equal(await claimer.exited, 'SIGKILL', 'the claimer killed itself on claiming');
-        const ended = new Set(
-          events(config)
-            .filter((e) => e.event === 'end')
-            .map((e) => e.taskId),
-        );
-        assert.equal(ended.size, size, 'every header task had finished');
-        assert.equal(events(config).filter((e) => e.event === 'body').length, 0, 'the body was not sent');
+    it(
+      'the worker that completes the header dies right after claiming it, before sending the body: ' +
+        'the redelivered task sends it, once',
+      async () => {
+        const config = setup('claimer');
+        // Alone, the claimer runs the whole header, so it is the one that completes (and claims) it.
+        const claimer = await startWorker(config, 'claimer', { CHORD_CRASH_DIE_ON_CLAIM: '1' });
+        const { app, slow, collect } = createChordCrashApp(config);
+        try {
+          const size = 6;
+          const result = await chord(
+            Array.from({ length: size }, (_, i) => slow.s(i, 20)),
+            collect.s(),
+          ).applyAsync();
+          assert.equal(await claimer.exited, 'SIGKILL', 'the claimer killed itself on claiming');
+          const ended = new Set(
+            events(config)
+              .filter((e) => e.event === 'end')
+              .map((e) => e.taskId),
+          );
+          assert.equal(ended.size, size, 'every header task had finished');
+          assert.equal(events(config).filter((e) => e.event === 'body').length, 0, 'the body was not sent');
 
-        const survivor = await startWorker(config, 'survivor');
-        assert.equal(await result.get({ timeout: WAIT_MS }), 10 * ((size * (size - 1)) / 2));
-        await drainAndStop(config, survivor);
+          const survivor = await startWorker(config, 'survivor');
+          assert.equal(await result.get({ timeout: WAIT_MS }), 10 * ((size * (size - 1)) / 2));
+          await drainAndStop(config, survivor);
 
-        const log = events(config);
-        const bodies = log.filter((e) => e.event === 'body');
-        assert.equal(bodies.length, 1, `the body ran once: ${JSON.stringify(bodies)}`);
-        assert.equal(bodies[0].pid, survivor.child.pid);
-        assert.deepEqual(
-          bodies[0].results,
-          Array.from({ length: size }, (_, i) => i * 10),
-        );
-        // The survivor got the claimer's redelivered header task (and ran it again) — nothing else.
-        const rerun = log.filter((e) => e.pid === survivor.child.pid && e.event === 'start');
-        assert.ok(rerun.length >= 1 && rerun.every((e) => ended.has(e.taskId)), `re-run by the survivor: ${JSON.stringify(rerun)}`);
-      } finally {
-        await app.close();
-      }
-    });
+          const log = events(config);
+          const bodies = log.filter((e) => e.event === 'body');
+          assert.equal(bodies.length, 1, `the body ran once: ${JSON.stringify(bodies)}`);
+          assert.equal(bodies[0].pid, survivor.child.pid);
+          assert.deepEqual(
+            bodies[0].results,
+            Array.from({ length: size }, (_, i) => i * 10),
+          );
+          // The survivor got the claimer's redelivered header task (and ran it again) — nothing else.
+          const rerun = log.filter((e) => e.pid === survivor.child.pid && e.event === 'start');
+          assert.ok(rerun.length >= 1 && rerun.every((e) => ended.has(e.taskId)), `re-run by the survivor: ${JSON.stringify(rerun)}`);
+        } finally {
+          await app.close();
+        }
+      },
+    );
   });
 }

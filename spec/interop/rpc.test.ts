@@ -97,18 +97,22 @@ describe('interop: rpc:// results between Python Celery and celeriac', () => {
       assert.deepEqual(second?.args, [4, 10], 'the second step got the first result first');
     });
 
-    it("a Python client whose result_expires differs from the celeriac worker's still gets its result (Celery's workers never declare reply queues)", async () => {
-      // The client declares its reply queue with x-expires = 1 day (Celery's default); the
-      // workers' resultExpires is one hour. Declaring the client's queue with the worker's
-      // arguments would be refused (406) and the result never sent.
-      process.env.INTEROP_RESULT_EXPIRES = '86400';
-      try {
-        const out = await producer('call', 'node.add', { args: [20, 22] });
-        assert.deepEqual({ state: out.state, result: out.result }, { state: 'SUCCESS', result: 42 });
-      } finally {
-        process.env.INTEROP_RESULT_EXPIRES = String(RESULT_EXPIRES_S);
-      }
-    });
+    it(
+      "a Python client whose result_expires differs from the celeriac worker's still gets its result" +
+        " (Celery's workers never declare reply queues)",
+      async () => {
+        // The client declares its reply queue with x-expires = 1 day (Celery's default); the
+        // workers' resultExpires is one hour. Declaring the client's queue with the worker's
+        // arguments would be refused (406) and the result never sent.
+        process.env.INTEROP_RESULT_EXPIRES = '86400';
+        try {
+          const out = await producer('call', 'node.add', { args: [20, 22] });
+          assert.deepEqual({ state: out.state, result: out.result }, { state: 'SUCCESS', result: 42 });
+        } finally {
+          process.env.INTEROP_RESULT_EXPIRES = String(RESULT_EXPIRES_S);
+        }
+      },
+    );
 
     it('a mixed chain built in Python (Python add, Node multiply) returns ((2 + 3) * 4 + 10) * 2 = 60 to the Python client', async () => {
       const out = await producer('mixed_chain');

@@ -189,68 +189,72 @@ describe('reliability: control mailbox fuzzer', () => {
     await w.close();
   });
 
-  it(`survives ${MESSAGES} random control messages beside a healthy workload: alive, every task once, RSS bounded (seed ${SEED})`, async (t) => {
-    t.diagnostic(`seed ${SEED} (replay: CONTROL_FUZZ_SEED=${SEED})`);
-    const name = `ctl-fuzz-${randomUUID()}`;
-    const worker = await w.startWorker(name, ['-c', '4', '--control-commands', 'safe,terminate,rate_limit,add_consumer,cancel_consumer']);
-    mailbox = new NodeMailbox(w.producer, `${name}@${hostname()}`);
-    await mailbox.open();
-    const pid = worker.child.pid!;
-    const baseline = rssOf(pid);
-    let peak = baseline;
-    const sampler = setInterval(() => {
-      if (worker.child.exitCode === null) peak = Math.max(peak, rssOf(pid));
-    }, 100);
-    const shapes = new Shapes(SEED, mailbox.node, mailbox, fuzzQueues);
-    const healthy = w.send(600, 2, 10);
-    let published = 0;
-    try {
-      for (let i = 0; i < MESSAGES; i++) {
-        const [body, contentType, headers] = shapes.message();
-        await mailbox.sendRaw(body, contentType, headers);
-        published++;
-        if (worker.child.exitCode !== null) break;
+  it(
+    `survives ${MESSAGES} random control messages beside a healthy workload: ` + `alive, every task once, RSS bounded (seed ${SEED})`,
+    async (t) => {
+      t.diagnostic(`seed ${SEED} (replay: CONTROL_FUZZ_SEED=${SEED})`);
+      const name = `ctl-fuzz-${randomUUID()}`;
+      const worker = await w.startWorker(name, ['-c', '4', '--control-commands', 'safe,terminate,rate_limit,add_consumer,cancel_consumer']);
+      mailbox = new NodeMailbox(w.producer, `${name}@${hostname()}`);
+      await mailbox.open();
+      const pid = worker.child.pid!;
+      const baseline = rssOf(pid);
+      let peak = baseline;
+      const sampler = setInterval(() => {
+        if (worker.child.exitCode === null) peak = Math.max(peak, rssOf(pid));
+      }, 100);
+      const shapes = new Shapes(SEED, mailbox.node, mailbox, fuzzQueues);
+      const healthy = w.send(600, 2, 10);
+      let published = 0;
+      try {
+        for (let i = 0; i < MESSAGES; i++) {
+          const [body, contentType, headers] = shapes.message();
+          await mailbox.sendRaw(body, contentType, headers);
+          published++;
+          if (worker.child.exitCode !== null) break;
+        }
+        await healthy;
+        const ping = await mailbox.send({ method: 'ping' });
+        assert.deepEqual(
+          await mailbox.reply(ping, 30_000),
+          { [mailbox.node]: { ok: 'pong' } },
+          `seed ${SEED}: the worker answers a ping afterwards`,
+        );
+        const report = await w.settle(30_000);
+        assert.deepEqual(report.lost, [], `seed ${SEED}: lost healthy tasks`);
+        assert.equal(report.duplicated, 0, `seed ${SEED}: healthy tasks ran more than once`);
+        assert.deepEqual(report.unexpected, [], `seed ${SEED}`);
+        assert.equal(report.completed, report.confirmed, `seed ${SEED}`);
+        peak = Math.max(peak, rssOf(pid));
+      } finally {
+        clearInterval(sampler);
+        if (process.env.CONTROL_FUZZ_LOG) writeFileSync(process.env.CONTROL_FUZZ_LOG, worker.output());
       }
-      await healthy;
-      const ping = await mailbox.send({ method: 'ping' });
+      assert.equal(worker.child.exitCode, null, `seed ${SEED}: the worker is running`);
+      assert.deepEqual(w.forbiddenLogLines(), [], `seed ${SEED}`);
+      const longLines = worker
+        .output()
+        .split('\n')
+        .filter((line) => line.length > 2000);
       assert.deepEqual(
-        await mailbox.reply(ping, 30_000),
-        { [mailbox.node]: { ok: 'pong' } },
-        `seed ${SEED}: the worker answers a ping afterwards`,
+        longLines.map((line) => line.slice(0, 200)),
+        [],
+        `seed ${SEED}: no huge log lines`,
       );
-      const report = await w.settle(30_000);
-      assert.deepEqual(report.lost, [], `seed ${SEED}: lost healthy tasks`);
-      assert.equal(report.duplicated, 0, `seed ${SEED}: healthy tasks ran more than once`);
-      assert.deepEqual(report.unexpected, [], `seed ${SEED}`);
-      assert.equal(report.completed, report.confirmed, `seed ${SEED}`);
-      peak = Math.max(peak, rssOf(pid));
-    } finally {
-      clearInterval(sampler);
-      if (process.env.CONTROL_FUZZ_LOG) writeFileSync(process.env.CONTROL_FUZZ_LOG, worker.output());
-    }
-    assert.equal(worker.child.exitCode, null, `seed ${SEED}: the worker is running`);
-    assert.deepEqual(w.forbiddenLogLines(), [], `seed ${SEED}`);
-    const longLines = worker
-      .output()
-      .split('\n')
-      .filter((line) => line.length > 2000);
-    assert.deepEqual(
-      longLines.map((line) => line.slice(0, 200)),
-      [],
-      `seed ${SEED}: no huge log lines`,
-    );
-    const growth = peak - baseline;
-    assert.ok(
-      growth < RSS_GROWTH_BOUND,
-      `seed ${SEED}: RSS grew ${(growth / 2 ** 20).toFixed(0)} MB (bound ${RSS_GROWTH_BOUND / 2 ** 20} MB)`,
-    );
-    t.diagnostic(
-      `${published} control messages, ${mailbox.replies.size} replies; 600 healthy tasks each ran once; RSS ${(baseline / 2 ** 20).toFixed(0)} MB before, peak ${(peak / 2 ** 20).toFixed(0)} MB; ${
-        worker
-          .output()
-          .split('\n')
-          .filter((l) => l.includes('remote control:')).length
-      } remote-control log lines`,
-    );
-  });
+      const growth = peak - baseline;
+      assert.ok(
+        growth < RSS_GROWTH_BOUND,
+        `seed ${SEED}: RSS grew ${(growth / 2 ** 20).toFixed(0)} MB (bound ${RSS_GROWTH_BOUND / 2 ** 20} MB)`,
+      );
+      t.diagnostic(
+        `${published} control messages, ${mailbox.replies.size} replies; 600 healthy tasks each ran once; ` +
+          `RSS ${(baseline / 2 ** 20).toFixed(0)} MB before, peak ${(peak / 2 ** 20).toFixed(0)} MB; ${
+            worker
+              .output()
+              .split('\n')
+              .filter((l) => l.includes('remote control:')).length
+          } remote-control log lines`,
+      );
+    },
+  );
 });

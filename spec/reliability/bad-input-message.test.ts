@@ -74,72 +74,77 @@ describe('reliability: message edges', () => {
     },
   ];
 
-  it('dead-letters non-dates and unsupported or oversized compression; runs zlib, brotli and 30-day limits; fails Map results and long errors clearly', async (t) => {
-    const worker = await w.startWorker('edges', ['-c', '4']);
-    const good = w.send(60, 5);
-    const deadIds = new Map<string, DeadCase>();
-    for (const c of dead) {
-      const id = randomUUID();
-      deadIds.set(id, c);
-      await w.producer.transport.publish(c.message(id), { exchange: '', routingKey: w.queue });
-    }
-    // Bodies compressed as Python Celery compresses them (kombu's zlib is named application/x-gzip).
-    const runs = new Map<string, number>();
-    for (const [n, body, extra] of [
-      [1001, deflateSync(work(1001, 0)), { compression: 'application/x-gzip' }],
-      [1002, brotliCompressSync(work(1002, 0)), { compression: 'application/x-brotli' }],
-      // A hard limit of 3,000,000 s (about 35 days) in the message, and 30 days in the option.
-      [1003, work(1003, 300), { timelimit: [3_000_000, null] }],
-    ] as const) {
-      const id = randomUUID();
-      runs.set(id, n);
-      await w.producer.transport.publish(message(id, body, extra), { exchange: '', routingKey: w.queue });
-    }
-    const optionLimit = await w.producer.sendTask('rel.work', [1004, 300], {}, { timeLimit: '30d', softTimeLimit: '30d' });
-    runs.set(optionLimit.id, 1004);
-    const mapped = await w.producer.sendTask('rel.returns-map', [7]);
-    const manyNames = await w.producer.sendTask(
-      'rel.work',
-      [],
-      Object.fromEntries(Array.from({ length: 10_000 }, (_, i) => [`argument_number_${i}`, i])),
-    );
-    await good;
+  it(
+    'dead-letters non-dates and unsupported or oversized compression; runs zlib, brotli and 30-day limits;' +
+      ' fails Map results and long errors clearly',
+    async (t) => {
+      const worker = await w.startWorker('edges', ['-c', '4']);
+      const good = w.send(60, 5);
+      const deadIds = new Map<string, DeadCase>();
+      for (const c of dead) {
+        const id = randomUUID();
+        deadIds.set(id, c);
+        await w.producer.transport.publish(c.message(id), { exchange: '', routingKey: w.queue });
+      }
+      // Bodies compressed as Python Celery compresses them (kombu's zlib is named application/x-gzip).
+      const runs = new Map<string, number>();
+      for (const [n, body, extra] of [
+        [1001, deflateSync(work(1001, 0)), { compression: 'application/x-gzip' }],
+        [1002, brotliCompressSync(work(1002, 0)), { compression: 'application/x-brotli' }],
+        // A hard limit of 3,000,000 s (about 35 days) in the message, and 30 days in the option.
+        [1003, work(1003, 300), { timelimit: [3_000_000, null] }],
+      ] as const) {
+        const id = randomUUID();
+        runs.set(id, n);
+        await w.producer.transport.publish(message(id, body, extra), { exchange: '', routingKey: w.queue });
+      }
+      const optionLimit = await w.producer.sendTask('rel.work', [1004, 300], {}, { timeLimit: '30d', softTimeLimit: '30d' });
+      runs.set(optionLimit.id, 1004);
+      const mapped = await w.producer.sendTask('rel.returns-map', [7]);
+      const manyNames = await w.producer.sendTask(
+        'rel.work',
+        [],
+        Object.fromEntries(Array.from({ length: 10_000 }, (_, i) => [`argument_number_${i}`, i])),
+      );
+      await good;
 
-    const letters = await takeMessages(w.producer.transport, `${w.queue}.dead-letter`, dead.length, 30_000);
-    const byId = new Map(letters.map((d) => [d.properties.correlationId ?? '', d]));
-    for (const [id, c] of deadIds) {
-      const letter = byId.get(id);
-      assert.ok(letter, `${c.what} was dead-lettered`);
-      assert.equal(letter.properties.headers[DEAD_LETTER_HEADERS.reason], c.reason, c.what);
-      assert.match(String(letter.properties.headers[DEAD_LETTER_HEADERS.error]), c.error, c.what);
-    }
-    for (const [id, n] of runs) assert.equal(await w.producer.asyncResult(id).get({ timeout: '20s' }), n, `task ${n} ran and succeeded`);
+      const letters = await takeMessages(w.producer.transport, `${w.queue}.dead-letter`, dead.length, 30_000);
+      const byId = new Map(letters.map((d) => [d.properties.correlationId ?? '', d]));
+      for (const [id, c] of deadIds) {
+        const letter = byId.get(id);
+        assert.ok(letter, `${c.what} was dead-lettered`);
+        assert.equal(letter.properties.headers[DEAD_LETTER_HEADERS.reason], c.reason, c.what);
+        assert.match(String(letter.properties.headers[DEAD_LETTER_HEADERS.error]), c.error, c.what);
+      }
+      for (const [id, n] of runs) assert.equal(await w.producer.asyncResult(id).get({ timeout: '20s' }), n, `task ${n} ran and succeeded`);
 
-    const mapError = await mapped.get({ timeout: '10s' }).then(
-      () => null,
-      (e: unknown) => e,
-    );
-    assert.ok(mapError instanceof TaskFailedError, 'a Map result is a FAILURE, not {}');
-    assert.equal(mapError.excType, 'SerializationError');
-    assert.match(mapError.excMessage, /a Map at result cannot be written as JSON/);
+      const mapError = await mapped.get({ timeout: '10s' }).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      assert.ok(mapError instanceof TaskFailedError, 'a Map result is a FAILURE, not {}');
+      assert.equal(mapError.excType, 'SerializationError');
+      assert.match(mapError.excMessage, /a Map at result cannot be written as JSON/);
 
-    const namesError = await manyNames.get({ timeout: '10s' }).then(
-      () => null,
-      (e: unknown) => e,
-    );
-    assert.ok(namesError instanceof TaskFailedError);
-    assert.equal(namesError.excType, 'TypeError');
-    assert.match(namesError.excMessage, /got keyword arguments \(argument_number_0, .* and 9980 more\)/);
-    assert.ok(namesError.excMessage.length <= MAX_ERROR_MESSAGE_CHARS, `exc_message of ${namesError.excMessage.length} chars`);
-    assert.ok((namesError.traceback ?? '').length <= MAX_TRACEBACK_CHARS, `traceback of ${namesError.traceback?.length} chars`);
+      const namesError = await manyNames.get({ timeout: '10s' }).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      assert.ok(namesError instanceof TaskFailedError);
+      assert.equal(namesError.excType, 'TypeError');
+      assert.match(namesError.excMessage, /got keyword arguments \(argument_number_0, .* and 9980 more\)/);
+      assert.ok(namesError.excMessage.length <= MAX_ERROR_MESSAGE_CHARS, `exc_message of ${namesError.excMessage.length} chars`);
+      assert.ok((namesError.traceback ?? '').length <= MAX_TRACEBACK_CHARS, `traceback of ${namesError.traceback?.length} chars`);
 
-    const report = await w.settle(30_000);
-    assert.deepEqual(report.lost, []);
-    assert.equal(worker.child.exitCode, null, 'the worker is still running');
-    assert.deepEqual(w.forbiddenLogLines(), []);
-    assert.ok(!/TimeoutOverflowWarning/.test(worker.output()), 'no timer was clamped');
-    t.diagnostic(
-      `${dead.length} dead-lettered, ${runs.size} compressed or long-limit tasks run, 2 clear failures; ${report.completed} normal tasks completed beside them`,
-    );
-  });
+      const report = await w.settle(30_000);
+      assert.deepEqual(report.lost, []);
+      assert.equal(worker.child.exitCode, null, 'the worker is still running');
+      assert.deepEqual(w.forbiddenLogLines(), []);
+      assert.ok(!/TimeoutOverflowWarning/.test(worker.output()), 'no timer was clamped');
+      t.diagnostic(
+        `${dead.length} dead-lettered, ${runs.size} compressed or long-limit tasks run, 2 clear failures; ` +
+          `${report.completed} normal tasks completed beside them`,
+      );
+    },
+  );
 });

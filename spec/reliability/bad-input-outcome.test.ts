@@ -170,7 +170,8 @@ describe('reliability: outcomes that cannot be passed on', () => {
     await w.send(20, 5);
     const report = await w.settle(30_000);
     t.diagnostic(
-      `checker: ${Workload.summary(report)}; the 20 healthy tasks answered ${Date.now() - sentAt} ms after they were sent, beside the 60 s task`,
+      `checker: ${Workload.summary(report)}; ` +
+        `the 20 healthy tasks answered ${Date.now() - sentAt} ms after they were sent, beside the 60 s task`,
     );
     assert.deepEqual(report.lost, [], 'healthy tasks ran while the long task held a slot');
     await waitFor(() => runsOf(w, suspect) === 1, 'the suspect ran', 20_000, 50);

@@ -65,46 +65,50 @@ describe('reliability: bad input matrix', () => {
     { what: 'unknown task', reason: 'unknown-task', message: json('[[1], {}, {}]', { task: 'rel.nowhere' }) },
   ];
 
-  it(`dead-letters each of ${cases.length} malformed messages with its reason, fails bad arguments clearly, and keeps running`, async (t) => {
-    const worker = await w.startWorker('bad', ['-c', '4']);
-    const ids = new Map<string, Case>();
-    const good = w.send(100, 5);
-    for (const c of cases) {
-      const id = randomUUID();
-      ids.set(id, c);
-      await w.producer.transport.publish(c.message(id), { exchange: '', routingKey: w.queue });
-    }
-    // A task that refuses its arguments, and a callback that points at a task nobody registered.
-    const refused = await w.producer.sendTask('rel.picky', ['not a number']);
-    const linked = await w.producer.sendTask('rel.work', [-3, 0], {}, { link: new Signature({ task: 'rel.missing', immutable: true }) });
-    await good;
+  it(
+    `dead-letters each of ${cases.length} malformed messages with its reason, ` + 'fails bad arguments clearly, and keeps running',
+    async (t) => {
+      const worker = await w.startWorker('bad', ['-c', '4']);
+      const ids = new Map<string, Case>();
+      const good = w.send(100, 5);
+      for (const c of cases) {
+        const id = randomUUID();
+        ids.set(id, c);
+        await w.producer.transport.publish(c.message(id), { exchange: '', routingKey: w.queue });
+      }
+      // A task that refuses its arguments, and a callback that points at a task nobody registered.
+      const refused = await w.producer.sendTask('rel.picky', ['not a number']);
+      const linked = await w.producer.sendTask('rel.work', [-3, 0], {}, { link: new Signature({ task: 'rel.missing', immutable: true }) });
+      await good;
 
-    const dead = await takeMessages(w.producer.transport, `${w.queue}.dead-letter`, cases.length + 1, 30_000);
-    const byId = new Map(dead.map((d) => [d.properties.correlationId ?? '', d]));
-    for (const [id, c] of ids) {
-      const message = byId.get(id);
-      assert.ok(message, `${c.what} was dead-lettered`);
-      assert.equal(message.properties.headers[DEAD_LETTER_HEADERS.reason], c.reason, c.what);
-      assert.ok(String(message.properties.headers[DEAD_LETTER_HEADERS.error]).length > 0);
-    }
-    const callback = dead.find((d) => d.properties.headers.task === 'rel.missing');
-    assert.ok(callback, 'the callback to an unregistered task was dead-lettered');
-    assert.equal(callback.properties.headers[DEAD_LETTER_HEADERS.reason], 'unknown-task');
-    assert.equal(await linked.get({ timeout: '10s' }), -3);
-    const error = await refused.get({ timeout: '10s' }).then(
-      () => null,
-      (e: unknown) => e,
-    );
-    assert.ok(error instanceof TaskFailedError);
-    assert.equal(error.excType, 'TypeError');
-    assert.match(error.excMessage, /wants a number/);
+      const dead = await takeMessages(w.producer.transport, `${w.queue}.dead-letter`, cases.length + 1, 30_000);
+      const byId = new Map(dead.map((d) => [d.properties.correlationId ?? '', d]));
+      for (const [id, c] of ids) {
+        const message = byId.get(id);
+        assert.ok(message, `${c.what} was dead-lettered`);
+        assert.equal(message.properties.headers[DEAD_LETTER_HEADERS.reason], c.reason, c.what);
+        assert.ok(String(message.properties.headers[DEAD_LETTER_HEADERS.error]).length > 0);
+      }
+      const callback = dead.find((d) => d.properties.headers.task === 'rel.missing');
+      assert.ok(callback, 'the callback to an unregistered task was dead-lettered');
+      assert.equal(callback.properties.headers[DEAD_LETTER_HEADERS.reason], 'unknown-task');
+      assert.equal(await linked.get({ timeout: '10s' }), -3);
+      const error = await refused.get({ timeout: '10s' }).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      assert.ok(error instanceof TaskFailedError);
+      assert.equal(error.excType, 'TypeError');
+      assert.match(error.excMessage, /wants a number/);
 
-    const report = await w.settle(30_000);
-    assert.deepEqual(report.lost, []);
-    assert.equal(worker.child.exitCode, null, 'the worker is still running');
-    assert.deepEqual(w.forbiddenLogLines(), []);
-    t.diagnostic(
-      `bad inputs tried: ${cases.length + 2} (${cases.length} malformed messages, 1 rejected argument, 1 dangling callback); all accounted for; ${report.completed} normal tasks completed beside them`,
-    );
-  });
+      const report = await w.settle(30_000);
+      assert.deepEqual(report.lost, []);
+      assert.equal(worker.child.exitCode, null, 'the worker is still running');
+      assert.deepEqual(w.forbiddenLogLines(), []);
+      t.diagnostic(
+        `bad inputs tried: ${cases.length + 2} (${cases.length} malformed messages, 1 rejected argument, 1 dangling callback); ` +
+          `all accounted for; ${report.completed} normal tasks completed beside them`,
+      );
+    },
+  );
 });

@@ -30,97 +30,101 @@ describe('reliability: embed fuzzer', () => {
     await w.close();
   });
 
-  it(`${FUZZED} fuzzed messages beside ${HEALTHY} healthy tasks: each body runs at most once, each message settles, the worker lives`, async (t) => {
-    const seed = Number(process.env.EMBED_FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
-    t.diagnostic(`seed ${seed} (EMBED_FUZZ_SEED=${seed} replays this run)`);
-    console.log(`embed fuzzer seed: ${seed}`);
-    const fuzz = new Fuzz(seed, prefix, w.queue);
-    const worker = await w.startWorker('fuzz', ['-c', '4'], { OUTCOME_RUNS_PREFIX: prefix });
-    const pid = worker.child.pid!;
-    let peakRssMb = 0;
-    const sampler = setInterval(() => {
-      peakRssMb = Math.max(peakRssMb, rssMb(pid));
-    }, 250);
-    const fuzzIds: string[] = [];
-    try {
-      const publishFuzzed = async (): Promise<void> => {
-        let next = 0;
-        const lane = async (): Promise<void> => {
-          while (next < FUZZED) {
-            const n = next++;
-            const { id, headers, body } = fuzz.message(n);
-            fuzzIds.push(id);
-            await w.producer.transport.publish(
-              { body, contentType: 'application/json', contentEncoding: 'utf-8', headers, correlationId: id },
-              { exchange: '', routingKey: w.queue },
-            );
-          }
-        };
-        await Promise.all(Array.from({ length: 20 }, lane));
-      };
-      await Promise.all([publishFuzzed(), w.send(HEALTHY, 0)]);
-
-      const report = await w.settle(90_000);
-      t.diagnostic(`healthy: ${Workload.summary(report)}`);
-      assert.deepEqual(report.lost, [], 'every healthy task answered');
-      assert.equal(report.duplicated, 0);
-
-      // Every fuzzed message settles: its outcome stored, or dead-lettered with a reason.
-      const deadLetterQueue = `${w.queue}.dead-letter`;
-      const reasons = new Map<string, string>();
-      const outcomes = new Map<string, string>();
-      await waitFor(
-        async () => {
-          const waiting = await w.producer.transport.messageCount(deadLetterQueue);
-          if (waiting > 0) {
-            for (const message of await takeMessages(w.producer.transport, deadLetterQueue, waiting, 30_000)) {
-              const { id } = message.properties.headers;
-              reasons.set(
-                typeof id === 'string' ? id : String(message.properties.correlationId),
-                String(message.properties.headers['x-celeriac-dead-letter-reason']),
+  it(
+    `${FUZZED} fuzzed messages beside ${HEALTHY} healthy tasks: ` + 'each body runs at most once, each message settles, the worker lives',
+    async (t) => {
+      const seed = Number(process.env.EMBED_FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
+      t.diagnostic(`seed ${seed} (EMBED_FUZZ_SEED=${seed} replays this run)`);
+      console.log(`embed fuzzer seed: ${seed}`);
+      const fuzz = new Fuzz(seed, prefix, w.queue);
+      const worker = await w.startWorker('fuzz', ['-c', '4'], { OUTCOME_RUNS_PREFIX: prefix });
+      const pid = worker.child.pid!;
+      let peakRssMb = 0;
+      const sampler = setInterval(() => {
+        peakRssMb = Math.max(peakRssMb, rssMb(pid));
+      }, 250);
+      const fuzzIds: string[] = [];
+      try {
+        const publishFuzzed = async (): Promise<void> => {
+          let next = 0;
+          const lane = async (): Promise<void> => {
+            while (next < FUZZED) {
+              const n = next++;
+              const { id, headers, body } = fuzz.message(n);
+              fuzzIds.push(id);
+              await w.producer.transport.publish(
+                { body, contentType: 'application/json', contentEncoding: 'utf-8', headers, correlationId: id },
+                { exchange: '', routingKey: w.queue },
               );
             }
-          }
-          const open = fuzzIds.filter((id) => !reasons.has(id) && !outcomes.has(id));
-          for (let i = 0; i < open.length; i += 500) {
-            const chunk = open.slice(i, i + 500);
-            const values = await w.redis.mget(chunk.map((id) => `celery-task-meta-${id}`));
-            values.forEach((value, j) => {
-              const status = value ? (JSON.parse(value) as { status: string }).status : null;
-              if (status && status !== 'PENDING' && status !== 'STARTED' && status !== 'RETRY') outcomes.set(chunk[j], status);
-            });
-          }
-          return fuzzIds.every((id) => reasons.has(id) || outcomes.has(id));
-        },
-        'every fuzzed message settled',
-        90_000,
-        500,
-      );
-      const tally = new Map<string, number>();
-      for (const id of fuzzIds) {
-        const key = reasons.has(id) ? `dead-letter ${reasons.get(id)}` : outcomes.get(id)!;
-        tally.set(key, (tally.get(key) ?? 0) + 1);
-      }
-      t.diagnostic(`fuzzed outcomes: ${JSON.stringify(Object.fromEntries([...tally].sort(([a], [b]) => a.localeCompare(b))))}`);
-      for (const reason of reasons.values()) assert.ok(reason && reason !== 'undefined', 'every dead-letter carries a reason');
+          };
+          await Promise.all(Array.from({ length: 20 }, lane));
+        };
+        await Promise.all([publishFuzzed(), w.send(HEALTHY, 0)]);
 
-      // No body ran more than once: the per-id run counters, parents and the children they sent.
-      const counts = await countersOf(w, `${prefix}:*`);
-      const repeated = [...counts].filter(([, runs]) => runs > 1);
-      t.diagnostic(`out.counted runs: ${counts.size} task ids ran, ${repeated.length} more than once`);
-      for (const line of w.linesAbout(repeated.slice(0, 3).map(([key]) => key.slice(prefix.length + 1)))) t.diagnostic(line.slice(0, 600));
-      assert.deepEqual(repeated, [], 'no task body ran more than once');
-      assert.equal(await w.producer.transport.messageCount(w.queue), 0, 'nothing left in the queue');
-      assert.doesNotMatch(worker.output(), /message requeued|could not be dead-lettered/, 'nothing requeued');
-      assert.equal(worker.child.exitCode, null, 'the worker is alive');
-      assert.deepEqual(w.forbiddenLogLines(), []);
-      t.diagnostic(`worker RSS: peak ${peakRssMb.toFixed(0)} MB (limit ${RSS_LIMIT_MB})`);
-      assert.ok(peakRssMb > 0 && peakRssMb < RSS_LIMIT_MB, `worker RSS peaked at ${peakRssMb.toFixed(0)} MB`);
-    } finally {
-      clearInterval(sampler);
-      await deleteKeys(w, 'celery-task-meta-*', fuzzIds);
-    }
-  });
+        const report = await w.settle(90_000);
+        t.diagnostic(`healthy: ${Workload.summary(report)}`);
+        assert.deepEqual(report.lost, [], 'every healthy task answered');
+        assert.equal(report.duplicated, 0);
+
+        // Every fuzzed message settles: its outcome stored, or dead-lettered with a reason.
+        const deadLetterQueue = `${w.queue}.dead-letter`;
+        const reasons = new Map<string, string>();
+        const outcomes = new Map<string, string>();
+        await waitFor(
+          async () => {
+            const waiting = await w.producer.transport.messageCount(deadLetterQueue);
+            if (waiting > 0) {
+              for (const message of await takeMessages(w.producer.transport, deadLetterQueue, waiting, 30_000)) {
+                const { id } = message.properties.headers;
+                reasons.set(
+                  typeof id === 'string' ? id : String(message.properties.correlationId),
+                  String(message.properties.headers['x-celeriac-dead-letter-reason']),
+                );
+              }
+            }
+            const open = fuzzIds.filter((id) => !reasons.has(id) && !outcomes.has(id));
+            for (let i = 0; i < open.length; i += 500) {
+              const chunk = open.slice(i, i + 500);
+              const values = await w.redis.mget(chunk.map((id) => `celery-task-meta-${id}`));
+              values.forEach((value, j) => {
+                const status = value ? (JSON.parse(value) as { status: string }).status : null;
+                if (status && status !== 'PENDING' && status !== 'STARTED' && status !== 'RETRY') outcomes.set(chunk[j], status);
+              });
+            }
+            return fuzzIds.every((id) => reasons.has(id) || outcomes.has(id));
+          },
+          'every fuzzed message settled',
+          90_000,
+          500,
+        );
+        const tally = new Map<string, number>();
+        for (const id of fuzzIds) {
+          const key = reasons.has(id) ? `dead-letter ${reasons.get(id)}` : outcomes.get(id)!;
+          tally.set(key, (tally.get(key) ?? 0) + 1);
+        }
+        t.diagnostic(`fuzzed outcomes: ${JSON.stringify(Object.fromEntries([...tally].sort(([a], [b]) => a.localeCompare(b))))}`);
+        for (const reason of reasons.values()) assert.ok(reason && reason !== 'undefined', 'every dead-letter carries a reason');
+
+        // No body ran more than once: the per-id run counters, parents and the children they sent.
+        const counts = await countersOf(w, `${prefix}:*`);
+        const repeated = [...counts].filter(([, runs]) => runs > 1);
+        t.diagnostic(`out.counted runs: ${counts.size} task ids ran, ${repeated.length} more than once`);
+        for (const line of w.linesAbout(repeated.slice(0, 3).map(([key]) => key.slice(prefix.length + 1))))
+          t.diagnostic(line.slice(0, 600));
+        assert.deepEqual(repeated, [], 'no task body ran more than once');
+        assert.equal(await w.producer.transport.messageCount(w.queue), 0, 'nothing left in the queue');
+        assert.doesNotMatch(worker.output(), /message requeued|could not be dead-lettered/, 'nothing requeued');
+        assert.equal(worker.child.exitCode, null, 'the worker is alive');
+        assert.deepEqual(w.forbiddenLogLines(), []);
+        t.diagnostic(`worker RSS: peak ${peakRssMb.toFixed(0)} MB (limit ${RSS_LIMIT_MB})`);
+        assert.ok(peakRssMb > 0 && peakRssMb < RSS_LIMIT_MB, `worker RSS peaked at ${peakRssMb.toFixed(0)} MB`);
+      } finally {
+        clearInterval(sampler);
+        await deleteKeys(w, 'celery-task-meta-*', fuzzIds);
+      }
+    },
+  );
 });
 
 /** Random task messages of `out.counted` with fuzzed embeds, from one seed. */

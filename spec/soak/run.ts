@@ -176,12 +176,15 @@ const progress = (): void => {
   const ids = new Set(runs.map((r) => r.id));
   log(
     `sent ${w.confirmed.size} confirmed / ${w.failed.size} failed; runs ${runs.length} (${runs.length - ids.size} duplicate); ` +
-      `faults ${[...injected.values()].reduce((a, b) => a + b, 0)}; RSS MB: ${slots.map((p, i) => `w${i + 1}${i === 0 ? '(steady)' : ''} ${rssMb(p)}`).join(', ')}; producer ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)}`,
+      `faults ${[...injected.values()].reduce((a, b) => a + b, 0)}; ` +
+      `RSS MB: ${slots.map((p, i) => `w${i + 1}${i === 0 ? '(steady)' : ''} ${rssMb(p)}`).join(', ')}; ` +
+      `producer ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)}`,
   );
 };
 
 log(
-  `soak: ${argv.minutes} min, ${argv['fault-rate']} faults/min from [${enabled.map((f) => f.name).join(', ')}], ${argv.workers} workers, ${argv.rate} tasks/s`,
+  `soak: ${argv.minutes} min, ${argv['fault-rate']} faults/min from [${enabled.map((f) => f.name).join(', ')}], ` +
+    `${argv.workers} workers, ${argv.rate} tasks/s`,
 );
 const endAt = t0 + argv.minutes * 60_000;
 let sending = true;

@@ -96,8 +96,9 @@ export async function startFakeAmqpServer(misbehaviour: Misbehaviour): Promise<F
       }
       const { methods, rest } = readMethods(pending);
       pending = rest;
+      const frameMax = misbehaviour.kind === 'tiny-frame-max' ? misbehaviour.frameMax : 131_072;
       for (const id of methods) {
-        if (id === '10.11') socket.write(connectionTune(misbehaviour.kind === 'tiny-frame-max' ? misbehaviour.frameMax : 131_072)); // start-ok
+        if (id === '10.11') socket.write(connectionTune(frameMax)); // start-ok
         if (id === '10.40') socket.write(connectionOpenOk);
         if (id === '10.50') socket.end(connectionCloseOk); // connection.close
         if (id === '20.10' && misbehaviour.kind === 'huge-frame') {

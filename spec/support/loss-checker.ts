@@ -108,7 +108,8 @@ export class Workload {
 
   /**
    * Sends `count` tasks (`rel.work`, or `task` taking the same arguments) numbered from the next
-   * free number, at most `window` unconfirmed at a time; each sleeps `ms` in the worker. Resolves when every send settled (confirmed or failed).
+   * free number, at most `window` unconfirmed at a time; each sleeps `ms` in the worker. Resolves when
+   * every send settled (confirmed or failed).
    */
   async send(count: number, ms: number, window = 25, task = 'rel.work'): Promise<void> {
     const numbers = Array.from({ length: count }, () => this.#next++);

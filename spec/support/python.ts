@@ -13,6 +13,7 @@ export function findPython(): string {
     if (probe.status === 0) return candidate;
   }
   throw new Error(
-    `no python3 with celery, redis and msgpack among ${candidates.join(', ')}: apt-get install -y python3-celery python3-redis python3-msgpack`,
+    `no python3 with celery, redis and msgpack among ${candidates.join(', ')}: ` +
+      'apt-get install -y python3-celery python3-redis python3-msgpack',
   );
 }

@@ -90,23 +90,26 @@ describe('once: exactly-once effects keyed by task id', () => {
     assert.equal(await onceForTask(a, id, () => ++effects, { ttl: 150 }), 1);
   });
 
-  it('a claim abandoned mid-effect: at-most-once fails with EffectUncertainError (never retried), and so does every later run', async () => {
-    const a = app();
-    const id = randomUUID();
-    assert.equal(await a.backend.claim!(onceKey(id, 'ship'), 'run dead-worker 3', 60_000), null);
-    let effects = 0;
-    const attempt = (): Promise<number> => onceForTask(a, id, () => ++effects, { key: 'ship', ttl: 150, guarantee: 'at-most-once' });
-    const error = await attempt().then(
-      () => null,
-      (e: unknown) => e,
-    );
-    assert.ok(error instanceof EffectUncertainError);
-    assert.ok(error instanceof NonRetryableError, 'autoretryFor cannot retry it');
-    assert.equal(error.code, 'CELERIAC_EFFECT_UNCERTAIN');
-    assert.match(error.message, /effect "ship" of task .* did not finish/);
-    await assert.rejects(attempt(), EffectUncertainError);
-    assert.equal(effects, 0);
-  });
+  it(
+    'a claim abandoned mid-effect: ' + 'at-most-once fails with EffectUncertainError (never retried), and so does every later run',
+    async () => {
+      const a = app();
+      const id = randomUUID();
+      assert.equal(await a.backend.claim!(onceKey(id, 'ship'), 'run dead-worker 3', 60_000), null);
+      let effects = 0;
+      const attempt = (): Promise<number> => onceForTask(a, id, () => ++effects, { key: 'ship', ttl: 150, guarantee: 'at-most-once' });
+      const error = await attempt().then(
+        () => null,
+        (e: unknown) => e,
+      );
+      assert.ok(error instanceof EffectUncertainError);
+      assert.ok(error instanceof NonRetryableError, 'autoretryFor cannot retry it');
+      assert.equal(error.code, 'CELERIAC_EFFECT_UNCERTAIN');
+      assert.match(error.message, /effect "ship" of task .* did not finish/);
+      await assert.rejects(attempt(), EffectUncertainError);
+      assert.equal(effects, 0);
+    },
+  );
 
   it('waiting for another run stops when the signal aborts', async () => {
     const a = app();

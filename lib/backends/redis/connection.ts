@@ -63,8 +63,22 @@ export async function closeClient(client: Redis): Promise<void> {
  * client is not let in (NOAUTH, WRONGPASS: the password was rotated and the new one is not
  * deployed yet): an outage that passes, not a refusal of the command.
  */
-const PASSING_REPLY =
-  /\b(?:LOADING|BUSY|MASTERDOWN|READONLY|OOM|TRYAGAIN|CLUSTERDOWN|NOREPLICAS|MISCONF|NOSCRIPT|EXECABORT|NOAUTH|WRONGPASS)\b|max number of clients reached/;
+const PASSING_CODES = [
+  'LOADING',
+  'BUSY',
+  'MASTERDOWN',
+  'READONLY',
+  'OOM',
+  'TRYAGAIN',
+  'CLUSTERDOWN',
+  'NOREPLICAS',
+  'MISCONF',
+  'NOSCRIPT',
+  'EXECABORT',
+  'NOAUTH',
+  'WRONGPASS',
+];
+const PASSING_REPLY = new RegExp(`\\b(?:${PASSING_CODES.join('|')})\\b|max number of clients reached`);
 
 /**
  * Whether ioredis's error is Redis refusing this command for good — an error reply such as

@@ -59,7 +59,8 @@ function readScripts(): Record<ScriptName, string> {
     } catch (err) {
       throw new ConfigError(
         'backend',
-        `the Redis backend's Lua script ${path} is missing (${(err as Error).message}); a build must copy lib/**/*.lua into dist (npm run build does)`,
+        `the Redis backend's Lua script ${path} is missing (${(err as Error).message}); ` +
+          'a build must copy lib/**/*.lua into dist (npm run build does)',
       );
     }
   }

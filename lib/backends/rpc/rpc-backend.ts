@@ -366,7 +366,8 @@ class RpcBackend implements ResultBackend {
   private noGroups(): BackendError {
     return new BackendError(
       this.url,
-      'rpc:// cannot save groups: results live only in the reply queue of the client that sent the tasks; use redis:// for GroupResult.save()',
+      'rpc:// cannot save groups: results live only in the reply queue of the client that sent the tasks; ' +
+        'use redis:// for GroupResult.save()',
     );
   }
 

@@ -146,7 +146,8 @@ export class Publisher {
             entry,
             new PublishError(
               'unroutable',
-              `broker ${this.url}: cannot publish to exchange '${truncateText(entry.written.exchange, 60)}' routing key '${truncateText(entry.written.routingKey, 60)}': ${problem}`,
+              `broker ${this.url}: cannot publish to exchange '${truncateText(entry.written.exchange, 60)}' ` +
+                `routing key '${truncateText(entry.written.routingKey, 60)}': ${problem}`,
             ),
           );
           continue;
@@ -378,7 +379,8 @@ export class Publisher {
         entry,
         new PublishError(
           'confirm-timeout',
-          `broker ${this.url} did not confirm the publish to exchange '${exchange}' routing key '${routingKey}': nothing confirmed for ${this.confirmTimeoutMs} ms`,
+          `broker ${this.url} did not confirm the publish to exchange '${exchange}' routing key '${routingKey}': ` +
+            `nothing confirmed for ${this.confirmTimeoutMs} ms`,
         ),
         true,
       );
