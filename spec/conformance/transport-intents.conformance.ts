@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { ConfigError, TransportError } from '../../lib/errors/errors.js';
 import type { Delivery, QueueDeclaration, Transport } from '../../lib/broker/transport.js';
-import { message, type ConformanceOptions, type CreatedNames } from './transport.conformance.js';
+import { message, transportFixtures, type ConformanceOptions } from './transport.conformance.js';
 
 /**
  * Queue intents (lib/broker/transport.ts QueueDeclaration) and what the broker reports back
@@ -12,25 +12,7 @@ import { message, type ConformanceOptions, type CreatedNames } from './transport
  * spec.intents.<label>.<random>.
  */
 export function describeQueueIntentConformance(name: string, make: () => Transport, opts: ConformanceOptions = {}): void {
-  const created: CreatedNames = { queues: [], exchanges: [] };
-  const unique = (label: string): string => `spec.intents.${label}.${randomUUID().slice(0, 8)}`;
-
-  async function withTransport<T>(body: (transport: Transport) => Promise<T>): Promise<T> {
-    const transport = make();
-    try {
-      return await body(transport);
-    } finally {
-      await transport.close();
-    }
-  }
-
-  async function declare(transport: Transport, label: string, extra: Partial<QueueDeclaration> = {}): Promise<string> {
-    const queue = unique(label);
-    created.queues.push(queue);
-    if (extra.exchange && !created.exchanges.includes(extra.exchange)) created.exchanges.push(extra.exchange);
-    await transport.declareQueue({ name: queue, ...extra });
-    return queue;
-  }
+  const { created, unique, withTransport, declare } = transportFixtures('spec.intents', make);
 
   /** basic.get until a message arrives (the broker dead-letters a moment after the cause). */
   async function waitForGet(transport: Transport, queue: string, timeoutMs = 5000): Promise<Delivery> {

@@ -44,14 +44,14 @@ export function message(body: string, extra: Partial<OutgoingMessage> = {}): Out
 }
 
 /**
- * The Transport contract (lib/broker/transport.ts), checked against one adapter. Every test
- * uses queues and exchanges of its own, named spec.transport.<label>.<random>.
+ * What a conformance suite uses to reach the broker: `withTransport` runs a body with a fresh
+ * transport, closed afterwards whatever happens; `declare` declares a queue of the suite's own
+ * (`<prefix>.<label>.<random>`) and records it, with its exchange, in `created` for cleanup.
  */
-export function describeTransportConformance(name: string, make: () => Transport, opts: ConformanceOptions = {}): void {
+export function transportFixtures(prefix: string, make: () => Transport) {
   const created: CreatedNames = { queues: [], exchanges: [] };
-  const unique = (label: string): string => `spec.transport.${label}.${randomUUID().slice(0, 8)}`;
+  const unique = (label: string): string => `${prefix}.${label}.${randomUUID().slice(0, 8)}`;
 
-  /** Runs `body` with a fresh transport that is closed afterwards, whatever happens. */
   async function withTransport<T>(body: (transport: Transport) => Promise<T>): Promise<T> {
     const transport = make();
     try {
@@ -68,6 +68,16 @@ export function describeTransportConformance(name: string, make: () => Transport
     await transport.declareQueue({ name: queue, ...extra });
     return queue;
   }
+
+  return { created, unique, withTransport, declare };
+}
+
+/**
+ * The Transport contract (lib/broker/transport.ts), checked against one adapter. Every test
+ * uses queues and exchanges of its own, named spec.transport.<label>.<random>.
+ */
+export function describeTransportConformance(name: string, make: () => Transport, opts: ConformanceOptions = {}): void {
+  const { created, unique, withTransport, declare } = transportFixtures('spec.transport', make);
 
   describe(`Transport conformance: ${name}`, { timeout: 30_000 }, () => {
     after(async () => {
