@@ -6,6 +6,7 @@ import type { CallOptions } from '../canvas/call-options.js';
 import type { TaskContext } from './task-context.js';
 import { toMilliseconds, type Duration } from '../util/duration.js';
 import { parseRate } from './rate-limit.js';
+import { keyList } from '../util/key-list.js';
 import { newId } from '../util/ids.js';
 
 /** A task's code. `this` is its TaskContext; arrow functions can use currentTask() instead. */
@@ -53,25 +54,26 @@ export interface TaskOptions {
   rateLimit?: string | number;
 }
 
-const TASK_OPTION_KEYS = [
-  'queue',
-  'routingKey',
-  'exchange',
-  'priority',
-  'serializer',
-  'ignoreResult',
-  'expires',
-  'argNames',
-  'autoretryFor',
-  'maxRetries',
-  'retryBackoff',
-  'retryBackoffMax',
-  'retryJitter',
-  'defaultRetryDelay',
-  'timeLimit',
-  'softTimeLimit',
-  'rateLimit',
-];
+/** Every TaskOptions key (keyList: the compiler keeps it in step with the interface). */
+const TASK_OPTION_KEYS: readonly string[] = keyList<TaskOptions>({
+  queue: true,
+  routingKey: true,
+  exchange: true,
+  priority: true,
+  serializer: true,
+  ignoreResult: true,
+  expires: true,
+  argNames: true,
+  autoretryFor: true,
+  maxRetries: true,
+  retryBackoff: true,
+  retryBackoffMax: true,
+  retryJitter: true,
+  defaultRetryDelay: true,
+  timeLimit: true,
+  softTimeLimit: true,
+  rateLimit: true,
+});
 
 export function checkTaskOptions(name: string, options: TaskOptions): void {
   for (const key of Object.keys(options)) {
