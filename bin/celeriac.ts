@@ -9,7 +9,9 @@ import { deadLetterCommand } from './commands/dead-letter.js';
 import { demoCommand } from './commands/demo.js';
 import { eventsCommand } from './commands/events.js';
 import { inspectCommand } from './commands/inspect.js';
+import { listCommand } from './commands/list.js';
 import { purgeCommand } from './commands/purge.js';
+import { reportCommand } from './commands/report.js';
 import { resultCommand } from './commands/result.js';
 import { statusCommand } from './commands/status.js';
 import { workerCommand } from './commands/worker.js';
@@ -33,8 +35,10 @@ await yargs(hideBin(process.argv))
   .command(controlCommand)
   .command(eventsCommand)
   .command(beatCommand)
+  .command(reportCommand)
+  .command(listCommand)
   .command(demoCommand)
-  .demandCommand(1, 'Name a command: worker, beat, call, result, purge, status, inspect, control, events or demo.')
+  .demandCommand(1, 'Name a command: worker, beat, call, result, purge, status, inspect, control, events, report, list or demo.')
   .strict()
   .version(pkg.version)
   .alias('version', 'V')

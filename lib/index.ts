@@ -54,3 +54,4 @@ export { WorkerEventSender } from './events/worker-events.js';
 // WorkerMetrics (prom-client) and Beat (cron-parser) are the entry points 'celeriac/metrics' and
 // 'celeriac/beat', so an app that uses neither does not load them.
 export type { BeatEntry, BeatSchedule } from './app/beat-schedule.js';
+export { redactUrl } from './util/url.js';
