@@ -81,7 +81,7 @@ function hideSecrets(key: string, value: unknown): unknown {
   if (value instanceof Map) return hideSecrets(key, Object.fromEntries(value));
   if (value instanceof Set) return hideSecrets(key, [...value]);
   const proto = Object.getPrototypeOf(value) as object | null;
-  if (proto !== Object.prototype && proto !== null) return `<${(value as object).constructor.name}>`;
+  if (proto !== Object.prototype && proto !== null) return `<${value.constructor.name}>`;
   return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, hideSecrets(k, v)]));
 }
 

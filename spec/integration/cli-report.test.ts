@@ -32,7 +32,12 @@ describe('celeriac report', () => {
   it('prints versions, the broker server, URLs with passwords hidden, every setting and the tasks', async () => {
     const suffix = randomUUID().slice(0, 8);
     const tasks = [`report.add.${suffix}`, `report.mul.${suffix}`];
-    const module = tasksModule(dir, { name: `report-${suffix}`, broker: BROKER, backend: 'redis://:hunter2@127.0.0.1:6379/0' }, tasks);
+    const beatSchedule = {
+      sync: { task: tasks[0], every: '1h', kwargs: { password: 'pa55word', api_key: 'k3y', feed: 'amqp://feed:f33d@example.org' } },
+      routed: { task: tasks[1], every: '1h', options: { routingKey: 'plain.key' } },
+    };
+    const options = { name: `report-${suffix}`, broker: BROKER, backend: 'redis://:hunter2@127.0.0.1:6379/0', beatSchedule };
+    const module = tasksModule(dir, options, tasks);
     const { code, stdout, stderr } = await runCli(['report', '-A', module]);
     assert.equal(code, 0, stderr);
     assert.match(stdout, /^software -> celeriac:\d+\.\d+\.\d+\S* node:v\d+/m);
@@ -41,7 +46,10 @@ describe('celeriac report', () => {
     assert.match(stdout, new RegExp(`^loader {3}-> module ${module.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'));
     assert.match(stdout, /^settings -> transport:amqp results:redis:\/\/:\*\*\*@127\.0\.0\.1:6379\/0$/m);
     assert.match(stdout, /^broker {3}-> amqp:\/\/guest:\*\*\*@127\.0\.0\.1:5672 \(server RabbitMQ \d+\.\d+\.\d+\)$/m);
-    assert.doesNotMatch(stdout, /hunter2|guest:guest/);
+    assert.doesNotMatch(stdout, /hunter2|guest:guest|pa55word|k3y|f33d/);
+    // Values under secret-looking keys are hidden wherever they are; a routing key is not a secret.
+    assert.match(stdout, /"password":"\*\*\*","api_key":"\*\*\*","feed":"amqp:\/\/feed:\*\*\*@example\.org"/);
+    assert.match(stdout, /"routingKey":"plain\.key"/);
     // Every resolved setting is listed, one per line.
     for (const key of ['name', 'broker', 'backend', 'defaultQueue', 'serializer', 'accept', 'prefetchMultiplier', 'controlCommands']) {
       assert.match(stdout, new RegExp(`^${key}: `, 'm'), key);
