@@ -153,10 +153,28 @@ const msgpack: Serializer = {
     try {
       return packr().unpack(body);
     } catch (error) {
-      throw new SerializationError(`body is not valid msgpack: ${(error as Error).message}`, { cause: error });
+      throw new SerializationError(`body is not valid msgpack: ${describeMsgpackFailure(body, error as Error)}`, { cause: error });
     }
   },
 };
+
+/**
+ * Why a body did not decode. A body that reads as a stream of several complete values (whose
+ * first value msgpackr quotes as JSON text) is named as such: a map or array header that counts
+ * fewer entries than follow it, as Python's msgpack writes for a dict subclass whose len()
+ * differs from its number of keys (Celery 5.2's group; docs/interop.md). kombu refuses these
+ * bodies too (ExtraData).
+ */
+function describeMsgpackFailure(body: Buffer, error: Error): string {
+  let values: unknown[] | undefined;
+  try {
+    values = packr().unpackMultiple(body) as unknown[] | undefined;
+  } catch {
+    return error.message;
+  }
+  if (!values || values.length < 2) return error.message;
+  return `${values.length} values where one is expected (a map or array header counts fewer entries than follow it)`;
+}
 
 const byName = new Map<string, Serializer>([
   ['json', json],

@@ -86,8 +86,13 @@ describe('interop: mixed Python/celeriac canvas', () => {
         assert.equal(received.get(fourth)!.headers.root_id, first);
       });
 
-      // JSON only: with msgpack, Celery 5.2.6 was seen sending this first message's body as JSON text
-      // under the msgpack content type (the worker dead-letters it, reason decode).
+      // JSON only: with msgpack, Celery 5.2.6 writes this first message's body as malformed msgpack.
+      // Python's msgpack writes a dict subclass as a map of len(obj) entries, and Celery's group
+      // defines __len__ as its number of tasks: the chord's header group in the chain embed (6 keys,
+      // 2 tasks) gets a map header of 2, and the body reads as 9 values instead of one. A Celery
+      // worker refuses it (kombu DecodeError, ExtraData) as celeriac does (dead-letter, reason
+      // decode). Captured in spec/fixtures/celery-5.2.6-msgpack-group-in-chain.json; see
+      // spec/unit/celery-msgpack-group.test.ts and docs/interop.md.
       it(
         'a Python-built chain through a chord on celeriac workers (the header as Celery 5.2 writes it: a list): 21',
         { skip: serializer !== 'json' },
