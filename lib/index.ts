@@ -40,6 +40,7 @@ export type { Duration } from './util/duration.js';
 export { createLogger } from './log/logger.js';
 export type { LogLevel } from './log/logger.js';
 export { parseLogLevel, LEVEL_SPELLINGS as LOG_LEVEL_SPELLINGS } from './log/level-names.js';
+export { logToFile, ReopenableFile } from './log/reopenable-file.js';
 export { ControlClient, INSPECT_METHODS } from './control/control-client.js';
 export type { BroadcastOptions, InspectMethod } from './control/control-client.js';
 export { ControlServer } from './control/control-server.js';

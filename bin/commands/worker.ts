@@ -16,6 +16,11 @@ export interface WorkerArgs {
   events: boolean;
   'metrics-port'?: number;
   beat: boolean;
+  pidfile?: string;
+  logfile?: string;
+  purge: boolean;
+  'exclude-queues'?: string;
+  include?: string;
 }
 
 /** `celeriac worker`: its options here; what it does is ../handlers/worker.ts, imported when it runs. */
@@ -32,6 +37,33 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
       .option('concurrency', { alias: 'c', type: 'number', describe: 'Tasks run at once (default: number of CPUs)' })
       .option('loglevel', logLevelOption('info'))
       .option('queues', { alias: 'Q', type: 'string', describe: "Comma-separated queues to consume (default: the app's default queue)" })
+      .option('exclude-queues', {
+        alias: 'X',
+        type: 'string',
+        describe: 'Comma-separated queues not to consume, of those the worker would otherwise consume (-Q or the default queue)',
+      })
+      .option('purge', {
+        alias: 'discard',
+        type: 'boolean',
+        default: false,
+        describe: "Discard every waiting message of the worker's queues before consuming (they never run)",
+      })
+      .option('include', {
+        alias: 'I',
+        type: 'string',
+        describe: 'Comma-separated task modules (paths or package names) imported after -A, so their tasks register on the app',
+      })
+      .option('logfile', {
+        alias: 'f',
+        type: 'string',
+        describe: 'Append log lines to this file instead of stderr; reopened on SIGHUP (logrotate). %n, %h, %p, %d, %i, %I as for --pidfile',
+      })
+      .option('pidfile', {
+        type: 'string',
+        describe:
+          'Write the pid to this file, removed on exit; refuse to start if it names a live process (a stale one is replaced). ' +
+          '%p node name, %n its name part, %h its host, %d domain, %i process index (0), %I (empty)',
+      })
       .option('hostname', { alias: 'n', type: 'string', describe: 'Node name; %h host, %n short host, %d domain (default celeriac@%h)' })
       .option('prefetch-multiplier', { type: 'number', describe: 'Prefetch = concurrency × this (default 4)' })
       .option('pool', {
@@ -66,6 +98,7 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
       })
       .option('shutdown-timeout', { type: 'string', default: '30s', describe: 'Grace period for running tasks on SIGTERM/SIGINT' })
       .example('$0 worker -A ./dist/tasks.js --concurrency=4 --loglevel=info', 'run a worker')
-      .example('$0 worker -A ./dist/tasks.js -c 2 -n second@%h -Q celery,images', 'a second worker on two queues'),
+      .example('$0 worker -A ./dist/tasks.js -c 2 -n second@%h -Q celery,images', 'a second worker on two queues')
+      .example('$0 worker -A ./dist/tasks.js --pidfile=/run/celeriac/%n.pid -f /var/log/celeriac/%n%I.log', 'as a service'),
   handler: async (args) => (await import('../handlers/worker.js')).runWorker(args),
 };
