@@ -56,7 +56,8 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
       .option('logfile', {
         alias: 'f',
         type: 'string',
-        describe: 'Append log lines to this file instead of stderr; reopened on SIGHUP (logrotate). %n, %h, %p, %d, %i, %I as for --pidfile',
+        describe:
+          'Append log lines to this file instead of stderr; reopened on SIGHUP (logrotate). %n, %h, %p, %d, %i, %I as for --pidfile',
       })
       .option('pidfile', {
         type: 'string',

@@ -30,10 +30,10 @@ describe('celeriac worker: --pidfile, --logfile, --purge, --exclude-queues, --in
     return process;
   };
   /** A producer whose queues exist before any worker starts (declared as the worker declares them). */
-  const producer = async (...declare: string[]): Promise<App> => {
-    const app = createApp({ broker: AMQP_URL, backend: REDIS_URL, defaultQueue: declare[0]!, logLevel: 'silent' });
+  const producer = async (defaultQueue: string, ...others: string[]): Promise<App> => {
+    const app = createApp({ broker: AMQP_URL, backend: REDIS_URL, defaultQueue, logLevel: 'silent' });
     producers.push(app);
-    for (const name of declare) await app.transport.declareQueue(queueDeclaration(name, app.config));
+    for (const name of [defaultQueue, ...others]) await app.transport.declareQueue(queueDeclaration(name, app.config));
     return app;
   };
   const stop = async (worker: RunningProcess): Promise<number | string> => {
@@ -70,7 +70,10 @@ describe('celeriac worker: --pidfile, --logfile, --purge, --exclude-queues, --in
 
     const second = start(['-Q', q, '-n', `${name}@%h`, '--pidfile', pidfile]);
     assert.equal(await second.exited, 73);
-    assert.match(second.output(), new RegExp(`Pidfile \\(${expanded.replaceAll('.', '\\.')}\\) already exists[\\s\\S]*pid: ${first.child.pid}`));
+    assert.match(
+      second.output(),
+      new RegExp(`Pidfile \\(${expanded.replaceAll('.', '\\.')}\\) already exists[\\s\\S]*pid: ${first.child.pid}`),
+    );
     assert.equal(readFileSync(expanded, 'utf8'), `${first.child.pid}\n`, 'the refused worker leaves the live one its file');
 
     assert.equal(await stop(first), 0);
