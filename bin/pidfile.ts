@@ -27,13 +27,16 @@ function readPid(path: string): number | null | 'missing' {
   return /^\d+$/.test(trimmed) && Number(trimmed) > 0 ? Number(trimmed) : null;
 }
 
-/** True when a process with this pid exists (EPERM: it exists but belongs to someone else). */
+/**
+ * True when a process with this pid exists and we may signal it. As Celery's remove_if_stale, a
+ * pid we may not signal (EPERM: another user's process, so not a worker of ours) counts as stale.
+ */
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  } catch {
+    return false;
   }
 }
 
