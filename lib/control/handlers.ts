@@ -111,11 +111,16 @@ const CORE_HANDLERS: Record<string, Handler> = {
     return found;
   },
   clock: (state) => ({ clock: state.clock() }),
-  /** Celery's mingle request: answered with this worker's revocations and clock (another node's revocations are not taken). */
+  /**
+   * Celery's mingle request (a Python worker sends it as it starts): answered with the clock and
+   * no revocations. Celery keys revocations by its own monotonic clock and refuses a timestamp
+   * that arrives as a JSON integer, so none are offered; celeriac workers share theirs through
+   * the result backend. The sender's revocations are not taken.
+   */
   hello: (state, args) => {
     const from = shortTextArgument(args, 'from_node');
     if (from === state.worker.hostname) return null;
-    return { revoked: Object.fromEntries(state.revokedIds().map((id) => [id, Date.now() / 1000])), clock: state.clock() };
+    return { revoked: {}, clock: state.clock() };
   },
   report: ({ worker }) =>
     ok(
