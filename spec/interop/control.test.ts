@@ -62,7 +62,7 @@ describe('interop: remote control (celery.pidbox)', () => {
       string,
       Record<string, unknown>
     >;
-    assert.equal(conf[nodeName]!.name, 'interop-control');
+    assert.equal(conf[nodeName].name, 'interop-control');
     assert.doesNotMatch(JSON.stringify(conf), /guest:guest@/, 'the broker password is hidden');
     const query = await pythonCelery(['inspect', 'query_task', 'no-such-id', '-d', nodeName, '--timeout', '10', '--json'], queues);
     assert.deepEqual(last(query), { [nodeName]: {} });
