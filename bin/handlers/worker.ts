@@ -127,7 +127,8 @@ export async function runWorker(args: ArgumentsCamelCase<WorkerArgs>): Promise<v
   process.on('SIGINT', shutdown);
   if (args.control) {
     // Before consuming tasks: stored revocations are loaded first, so none of them runs.
-    control = new ControlServer(worker, { onShutdown: () => shutdown('SIGTERM'), policy: controlPolicy });
+    if (args.events) events = new WorkerEventSender(worker);
+    control = new ControlServer(worker, { onShutdown: () => shutdown('SIGTERM'), policy: controlPolicy, events: events ?? null });
     await control.start();
     worker.logger.info(`remote control: obeying ${describeControlPolicy(controlPolicy)}`);
   }
@@ -138,7 +139,7 @@ export async function runWorker(args: ArgumentsCamelCase<WorkerArgs>): Promise<v
     worker.logger.info(`metrics at http://0.0.0.0:${port}/metrics`);
   }
   if (args.events) {
-    events = new WorkerEventSender(worker);
+    events ??= new WorkerEventSender(worker);
     await events.start();
   }
   if (args.purge) {

@@ -4,8 +4,10 @@
  * (docs/reliability.md, "Who may control a worker"); this narrows what such a message can do.
  *
  * - 'all': every command, as Python Celery does (the default: Celery's tools expect it);
- * - 'safe': the read-only inspect commands and revoke without terminate — what cannot stop,
- *   slow or reroute a worker, nor end a running task;
+ * - 'safe': the read-only inspect commands (conf among them: its secrets are hidden; memsample
+ *   and memdump keep and clear only a bounded list of readings) and revoke without terminate —
+ *   what cannot stop, slow or reroute a worker, nor end a running task, nor change its pool,
+ *   time limits or events;
  * - a list of command names, where 'safe' stands for the commands above and 'terminate' lets
  *   revoke end running tasks (Celery's own `terminate` command is revoke with terminate).
  *
@@ -27,6 +29,29 @@ export const CONTROL_COMMANDS = [
   'add_consumer',
   'cancel_consumer',
   'shutdown',
+  'conf',
+  'query_task',
+  'clock',
+  'hello',
+  'report',
+  'dump_active',
+  'dump_reserved',
+  'dump_schedule',
+  'dump_revoked',
+  'dump_tasks',
+  'dump_conf',
+  'memsample',
+  'memdump',
+  'objgraph',
+  'pool_grow',
+  'pool_shrink',
+  'autoscale',
+  'pool_restart',
+  'time_limit',
+  'enable_events',
+  'disable_events',
+  'heartbeat',
+  'election',
 ] as const;
 export type ControlCommand = (typeof CONTROL_COMMANDS)[number];
 
@@ -41,6 +66,20 @@ export const SAFE_CONTROL_COMMANDS: readonly ControlCommand[] = [
   'stats',
   'active_queues',
   'revoke',
+  'conf',
+  'query_task',
+  'clock',
+  'hello',
+  'report',
+  'dump_active',
+  'dump_reserved',
+  'dump_schedule',
+  'dump_revoked',
+  'dump_tasks',
+  'dump_conf',
+  'memsample',
+  'memdump',
+  'objgraph',
 ];
 
 /** The option as given: 'all', 'safe', or a list of command names (which may include 'safe'). */

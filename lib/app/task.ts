@@ -109,7 +109,7 @@ export type Suffixes<A extends unknown[]> = A extends [unknown, ...infer Rest] ?
  * `add.delay('a', 2)` does not compile and `add.delay(2, 3).get()` is Promise<number>.
  */
 export class Task<A extends unknown[] = unknown[], R = unknown> {
-  /** The task's options: its own copy, changed only through setRateLimit. */
+  /** The task's options: its own copy, changed only through setRateLimit and setTimeLimits. */
   readonly options: Readonly<TaskOptions>;
   readonly #options: TaskOptions;
   #startsPerMs: number | undefined;
@@ -145,6 +145,29 @@ export class Task<A extends unknown[] = unknown[], R = unknown> {
     if (rate === null) delete this.#options.rateLimit;
     else this.#options.rateLimit = rate;
     this.#startsPerMs = startsPerMs;
+  }
+
+  /**
+   * Changes the task's `timeLimit` and `softTimeLimit` for runs that start from now on (remote
+   * control's time_limit), in seconds; null removes one. A message's own `timelimit` header
+   * still wins. Throws ConfigError for a negative or non-finite limit and changes nothing.
+   */
+  setTimeLimits(hardSeconds: number | null, softSeconds: number | null): void {
+    for (const [option, value] of [
+      ['timeLimit', hardSeconds],
+      ['softTimeLimit', softSeconds],
+    ] as const) {
+      if (value !== null && !(Number.isFinite(value) && value >= 0)) {
+        throw new ConfigError(`task ${this.name}`, `${option} must be a number of seconds of at least 0, got ${value}`);
+      }
+    }
+    for (const [option, value] of [
+      ['timeLimit', hardSeconds],
+      ['softTimeLimit', softSeconds],
+    ] as const) {
+      if (value === null || value === 0) delete this.#options[option];
+      else this.#options[option] = value * 1000;
+    }
   }
 
   /**

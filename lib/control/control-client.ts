@@ -18,7 +18,20 @@ export interface BroadcastOptions {
   limit?: number;
 }
 
-export const INSPECT_METHODS = ['ping', 'active', 'reserved', 'scheduled', 'registered', 'stats', 'active_queues', 'revoked'] as const;
+export const INSPECT_METHODS = [
+  'ping',
+  'active',
+  'reserved',
+  'scheduled',
+  'registered',
+  'stats',
+  'active_queues',
+  'revoked',
+  'conf',
+  'clock',
+  'memsample',
+  'memdump',
+] as const;
 export type InspectMethod = (typeof INSPECT_METHODS)[number];
 
 /**

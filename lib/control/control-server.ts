@@ -7,7 +7,7 @@ import { CappedLog } from './capped-log.js';
 import { refusalOf, type ControlPolicy } from '../app/command-policy.js';
 import { parseControlRequest, type ControlRequest } from './control-request.js';
 import { ArgumentError } from './handler-arguments.js';
-import { HANDLERS, type HandlerState } from './handlers.js';
+import { HANDLERS, type ControlledEvents, type HandlerState } from './handlers.js';
 import { decodeBody, encodeJson, LamportClock } from '../protocol/broadcast-message.js';
 import { nodeQueue } from './mailbox.js';
 import { REVOKE_EXPIRES_MS, RevokedSet, revocationStore, type RevocationStore } from './revocations.js';
@@ -30,6 +30,8 @@ export interface ControlServerOptions {
   store?: RevocationStore | null;
   /** The commands obeyed (see command-policy.ts). Default: the app's `controlCommands`. */
   policy?: ControlPolicy;
+  /** The worker's event sending, for enable_events / disable_events / heartbeat; absent: those answer `{error}`. */
+  events?: ControlledEvents | null;
 }
 
 /**
@@ -82,6 +84,8 @@ export class ControlServer {
       revoke: (ids, terminate) => this.revoke(ids, terminate),
       revokedIds: () => this.revoked.ids(),
       shutdown: options.onShutdown ?? (() => void worker.stop()),
+      autoscale: null,
+      events: options.events ?? null,
     };
   }
 

@@ -78,3 +78,50 @@ export function rateArgument(args: Record<string, unknown>, name: string): strin
   if (typeof value === 'string' && value.length <= 32) return value;
   throw new ArgumentError(name, "a rate such as '100/s', '10/m' or '1000/h', or null", value);
 }
+
+/** Largest pool size or change of it that a command may ask for. */
+export const MAX_POOL_SIZE = 10_000;
+
+/** An optional count such as pool_grow's n: an integer from 1 to MAX_POOL_SIZE, or absent/null (= `fallback`). */
+export function countArgument(args: Record<string, unknown>, name: string, fallback: number): number {
+  const value = args[name];
+  if (value === undefined || value === null) return fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > MAX_POOL_SIZE) {
+    throw new ArgumentError(name, `an integer from 1 to ${MAX_POOL_SIZE}, or null`, value);
+  }
+  return value;
+}
+
+/** An optional number of seconds (a finite number ≥ 0, or its decimal text as Celery's CLI may send), or absent/null. */
+export function secondsArgument(args: Record<string, unknown>, name: string): number | null {
+  const value = args[name];
+  if (value === undefined || value === null) return null;
+  const seconds = typeof value === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : value;
+  if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 0 || seconds > 1e9) {
+    throw new ArgumentError(name, 'a number of seconds from 0 to 1e9, or null', value);
+  }
+  return seconds;
+}
+
+/** An optional flag as Celery's strtobool reads it: a boolean or 'true'/'false'/'yes'/'no'/'1'/'0'/'on'/'off'. */
+export function flagArgument(args: Record<string, unknown>, name: string, fallback: boolean): boolean {
+  const value = args[name];
+  if (typeof value === 'string') {
+    const text = value.trim().toLowerCase();
+    if (['true', 'yes', 'y', '1', 'on'].includes(text)) return true;
+    if (['false', 'no', 'n', '0', 'off'].includes(text)) return false;
+  }
+  if (value === 0 || value === 1) return value === 1;
+  if (typeof value === 'string') throw new ArgumentError(name, "true, false, 'yes', 'no', '1', '0', or null", value);
+  return booleanArgument(args, name, fallback);
+}
+
+/** An optional short text (such as an election topic): a string of at most 255 bytes, or absent/null. */
+export function shortTextArgument(args: Record<string, unknown>, name: string): string | null {
+  const value = args[name];
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'string' || Buffer.byteLength(value) > MAX_ROUTE_NAME_BYTES) {
+    throw new ArgumentError(name, `a string of at most ${MAX_ROUTE_NAME_BYTES} bytes, or null`, value);
+  }
+  return value;
+}

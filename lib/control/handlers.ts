@@ -3,30 +3,32 @@ import type { Worker } from '../worker/worker.js';
 import type { TaskRequest } from '../worker/request.js';
 import { queueDeclaration } from '../app/queues.js';
 import { queueArguments } from '../broker/queue-arguments.js';
-import { booleanArgument, queueArgument, rateArgument, signalArgument, taskIdsArgument, taskNameArgument } from './handler-arguments.js';
+import {
+  booleanArgument,
+  flagArgument,
+  queueArgument,
+  rateArgument,
+  shortTextArgument,
+  signalArgument,
+  taskIdsArgument,
+  taskNameArgument,
+} from './handler-arguments.js';
+import { type Handler, type HandlerState, ok } from './handler-state.js';
+import { POOL_HANDLERS } from './pool-handlers.js';
+import { RUNTIME_HANDLERS } from './runtime-handlers.js';
+import { DEBUG_HANDLERS } from './debug-handlers.js';
+import { configReport } from './config-report.js';
+
+export type { HandlerState, ControlledEvents } from './handler-state.js';
 
 /**
  * What a worker answers to each remote-control method, in the shapes Celery 5.2's
- * celery/worker/control.py returns, so Celery's own `inspect`/`control` print them.
+ * celery/worker/control.py returns, so Celery's own `inspect`/`control` and Flower read them.
  * Arguments are read through handler-arguments.ts: a handler uses none it has not checked,
- * and a bad one throws an ArgumentError naming it (answered as `{error}`).
+ * and a bad one throws an ArgumentError naming it (answered as `{error}`). The pool, runtime
+ * and debugging commands live beside this file; CORE_HANDLERS are the rest.
  */
-export interface HandlerState {
-  worker: Worker;
-  startedAt: number;
-  clock: () => number;
-  /** Finished tasks by name (Celery's stats `total`). */
-  totals: Map<string, number>;
-  revoke(taskIds: string[], terminate: boolean): Promise<void>;
-  revokedIds(): string[];
-  shutdown(): void;
-}
-
-type Handler = (state: HandlerState, args: Record<string, unknown>) => unknown;
-
-const ok = (text: string): { ok: string } => ({ ok: text });
-
-export const HANDLERS: Record<string, Handler> = {
+const CORE_HANDLERS: Record<string, Handler> = {
   ping: () => ok('pong'),
   active: ({ worker }) => worker.requests().active.map((r) => requestInfo(worker, r, true)),
   reserved: ({ worker }) => worker.requests().reserved.map((r) => requestInfo(worker, r, false)),
@@ -83,7 +85,67 @@ export const HANDLERS: Record<string, Handler> = {
     setImmediate(() => state.shutdown());
     return ok('shutting down');
   },
+  /** Celery's conf: the resolved config, secrets hidden (with_defaults is accepted; every value is resolved). */
+  conf: ({ worker }, args) => {
+    flagArgument(args, 'with_defaults', false);
+    return configReport(worker.app.config);
+  },
+  /**
+   * Celery's query_task: {id: [state, request info]} for the ids held here; state is 'active'
+   * (code running) or 'reserved' (waiting to run, or for its ETA: Celery reserves those too).
+   */
+  query_task: ({ worker }, args) => {
+    const ids = new Set(taskIdsArgument(args, 'ids'));
+    const { active, reserved, scheduled } = worker.requests();
+    const found: Record<string, [string, Record<string, unknown>]> = {};
+    const stages = [
+      ['active', active],
+      ['reserved', reserved],
+      ['reserved', scheduled],
+    ] as const;
+    for (const [stage, requests] of stages) {
+      for (const request of requests) {
+        if (ids.has(request.id) && !(request.id in found)) found[request.id] = [stage, requestInfo(worker, request, stage === 'active')];
+      }
+    }
+    return found;
+  },
+  clock: (state) => ({ clock: state.clock() }),
+  /**
+   * Celery's mingle request (a Python worker sends it as it starts): answered with the clock and
+   * no revocations. Celery keys revocations by its own monotonic clock and refuses a timestamp
+   * that arrives as a JSON integer, so none are offered; celeriac workers share theirs through
+   * the result backend. The sender's revocations are not taken.
+   */
+  hello: (state, args) => {
+    const from = shortTextArgument(args, 'from_node');
+    if (from === state.worker.hostname) return null;
+    return { revoked: {}, clock: state.clock() };
+  },
+  report: ({ worker }) =>
+    ok(
+      `software -> celeriac:0.1.0 node:${process.version} platform:${process.platform}\n` +
+        `broker -> ${worker.app.transport.url}\n` +
+        `settings -> ${JSON.stringify(configReport(worker.app.config), null, 2)}`,
+    ),
 };
+
+/** Celery's older names for some inspect commands. */
+const ALIASES: Record<string, string> = {
+  dump_active: 'active',
+  dump_reserved: 'reserved',
+  dump_schedule: 'scheduled',
+  dump_revoked: 'revoked',
+  dump_tasks: 'registered',
+  dump_conf: 'conf',
+};
+
+/** Every command a worker answers, by method name (aliases included). */
+export const HANDLERS: Record<string, Handler> = (() => {
+  const all: Record<string, Handler> = { ...CORE_HANDLERS, ...POOL_HANDLERS, ...RUNTIME_HANDLERS, ...DEBUG_HANDLERS };
+  for (const [alias, name] of Object.entries(ALIASES)) all[alias] = all[name]!;
+  return all;
+})();
 
 /** Celery's Request.info(): what inspect active/reserved/scheduled list per task. */
 function requestInfo(worker: Worker, request: TaskRequest, started: boolean): Record<string, unknown> {
@@ -157,6 +219,7 @@ function stats(state: HandlerState): Record<string, unknown> {
       processes: [process.pid],
       'running-threads': worker.active,
     },
+    ...(state.autoscale ? { autoscaler: { ...state.autoscale, qty: worker.concurrency } } : {}),
     prefetch_count: worker.prefetch,
     total: Object.fromEntries(state.totals),
     rusage: {

@@ -15,6 +15,8 @@ export const HEARTBEAT_SECONDS = 2;
  */
 export class WorkerEventSender {
   readonly dispatcher: EventDispatcher;
+  /** Whether task-* events are sent (remote control's enable_events / disable_events); worker-* ones always are. */
+  taskEvents = true;
   #processed = 0;
   #timer: NodeJS.Timeout | undefined;
   readonly #onReceived = (request: TaskRequest): void => {
@@ -66,7 +68,7 @@ export class WorkerEventSender {
     this.worker.on('task-started', this.#onStarted);
     this.worker.on('task-done', this.#onDone);
     await this.dispatcher.send('worker-online', this.workerFields());
-    this.#timer = setInterval(() => this.send('worker-heartbeat', this.workerFields()), HEARTBEAT_SECONDS * 1000);
+    this.#timer = setInterval(() => this.heartbeat(), HEARTBEAT_SECONDS * 1000);
     this.#timer.unref();
   }
 
@@ -78,7 +80,13 @@ export class WorkerEventSender {
     await this.dispatcher.send('worker-offline', this.workerFields());
   }
 
+  /** Sends one worker-heartbeat now (also remote control's heartbeat command). */
+  heartbeat(): void {
+    this.send('worker-heartbeat', this.workerFields());
+  }
+
   private send(type: string, fields: Record<string, unknown>): void {
+    if (!this.taskEvents && type.startsWith('task-')) return;
     void this.dispatcher.send(type, fields);
   }
 

@@ -43,7 +43,7 @@ export { HOLD_LIMIT_MS };
  *   to `shutdownTimeout` to finish, then are aborted and their messages requeued.
  */
 export class Worker<Host extends WorkerHost = WorkerHost> extends EventEmitter<WorkerEvents> {
-  readonly concurrency: number;
+  #concurrency: number;
   readonly prefetch: number;
   readonly queues: readonly string[];
   readonly hostname: string;
@@ -83,7 +83,7 @@ export class Worker<Host extends WorkerHost = WorkerHost> extends EventEmitter<W
   ) {
     super();
     const settings = resolveWorkerOptions(options, app);
-    this.concurrency = settings.concurrency;
+    this.#concurrency = settings.concurrency;
     this.prefetch = settings.prefetch;
     this.queues = settings.queues;
     this.hostname = settings.hostname;
@@ -193,6 +193,25 @@ export class Worker<Host extends WorkerHost = WorkerHost> extends EventEmitter<W
       }
     }
     return found;
+  }
+
+  /** Most tasks whose code runs at once (changed by setConcurrency). */
+  get concurrency(): number {
+    return this.#concurrency;
+  }
+
+  /**
+   * Changes how many tasks may run at once (remote control's pool_grow / pool_shrink /
+   * autoscale). A positive integer; growing starts waiting tasks at once, shrinking lets
+   * running ones finish. The prefetch stays as the worker started with.
+   */
+  setConcurrency(concurrency: number): void {
+    if (!Number.isSafeInteger(concurrency) || concurrency < 1) {
+      throw new ConfigError('worker', `concurrency must be a positive integer, got ${concurrency}`);
+    }
+    this.#concurrency = concurrency;
+    this.pool.resize?.(concurrency);
+    this.pump();
   }
 
   /** Number of tasks whose code is running now. */

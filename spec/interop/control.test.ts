@@ -55,6 +55,31 @@ describe('interop: remote control (celery.pidbox)', () => {
     assert.match(out, /flagged as revoked/);
     assert.ok(server.revoked.has('interop-revoked-id'));
   });
+
+  it('Python `celery inspect conf` / `query_task` and `control pool_grow` / `time_limit` get Celery-shaped answers', async () => {
+    const last = (out: string): unknown => JSON.parse(out.trim().split('\n').pop()!);
+    const conf = last(await pythonCelery(['inspect', 'conf', '-d', nodeName, '--timeout', '10', '--json'], queues)) as Record<
+      string,
+      Record<string, unknown>
+    >;
+    assert.equal(conf[nodeName].name, 'interop-control');
+    assert.doesNotMatch(JSON.stringify(conf), /guest:guest@/, 'the broker password is hidden');
+    const query = await pythonCelery(['inspect', 'query_task', 'no-such-id', '-d', nodeName, '--timeout', '10', '--json'], queues);
+    assert.deepEqual(last(query), { [nodeName]: {} });
+    const before = worker.concurrency;
+    const grow = await pythonCelery(['control', 'pool_grow', '2', '-d', nodeName, '--timeout', '10', '--json'], queues);
+    // `celery control --json` prints the list of replies; `inspect --json` the merged object.
+    assert.deepEqual(last(grow), [{ [nodeName]: { ok: 'pool will grow' } }]);
+    assert.equal(worker.concurrency, before + 2);
+    const [stats] = await new ControlClient(app).inspect('stats', { destination: [nodeName], timeout: '10s' });
+    assert.equal((stats[nodeName] as { pool: Record<string, number> }).pool['max-concurrency'], before + 2);
+    const limit = await pythonCelery(
+      ['control', 'time_limit', 'node.add', '30', '60', '-d', nodeName, '--timeout', '10', '--json'],
+      queues,
+    );
+    assert.deepEqual(last(limit), [{ [nodeName]: { ok: 'time limits set successfully' } }]);
+    assert.deepEqual([app.tasks.get('node.add')!.options.softTimeLimit, app.tasks.get('node.add')!.options.timeLimit], [30_000, 60_000]);
+  });
 });
 
 async function pythonCelery(args: string[], queues: InteropQueues): Promise<string> {

@@ -29,6 +29,8 @@ export interface TaskPool {
   run(job: PoolJob): Promise<unknown>;
   /** Stops idle resources (threads). Running jobs are the worker's business. */
   close(): Promise<void>;
+  /** Follows a change of the worker's concurrency (a pool with a size limit adopts the new one). */
+  resize?(size: number): void;
 }
 
 /**

@@ -30,7 +30,7 @@ export class ThreadPool implements TaskPool {
 
   constructor(
     private readonly appModule: string,
-    private readonly size: number,
+    private size: number,
     private readonly logger: Logger,
   ) {}
 
@@ -73,6 +73,12 @@ export class ThreadPool implements TaskPool {
         this.#idle.push(pooled);
       }
     }
+  }
+
+  /** A new most-threads-at-once; idle threads beyond it are stopped, busy ones end with their job. */
+  resize(size: number): void {
+    this.size = size;
+    while (this.#all.size > size && this.#idle.length > 0) void this.kill(this.#idle.pop()!, 'pool shrunk');
   }
 
   async close(): Promise<void> {
