@@ -14,73 +14,58 @@
  * A leaf module (no imports), so the app config can validate the option without loading the
  * control plane.
  */
-export const CONTROL_COMMANDS = [
-  'ping',
-  'active',
-  'reserved',
-  'scheduled',
-  'registered',
-  'revoked',
-  'stats',
-  'active_queues',
-  'revoke',
-  'terminate',
-  'rate_limit',
-  'add_consumer',
-  'cancel_consumer',
-  'shutdown',
-  'conf',
-  'query_task',
-  'clock',
-  'hello',
-  'report',
-  'dump_active',
-  'dump_reserved',
-  'dump_schedule',
-  'dump_revoked',
-  'dump_tasks',
-  'dump_conf',
-  'memsample',
-  'memdump',
-  'objgraph',
-  'pool_grow',
-  'pool_shrink',
-  'autoscale',
-  'pool_restart',
-  'time_limit',
-  'enable_events',
-  'disable_events',
-  'heartbeat',
-  'election',
-] as const;
-export type ControlCommand = (typeof CONTROL_COMMANDS)[number];
+
+/**
+ * Every command a worker answers, with its class: 'safe' (reads, or revokes without terminating:
+ * what 'safe' allows) or 'acts' (stops, slows, reroutes or resizes a worker, ends a task, changes
+ * limits or events). One record, so a command cannot be added without being classed.
+ */
+const COMMAND_CLASSES = {
+  ping: 'safe',
+  active: 'safe',
+  reserved: 'safe',
+  scheduled: 'safe',
+  registered: 'safe',
+  revoked: 'safe',
+  stats: 'safe',
+  active_queues: 'safe',
+  revoke: 'safe',
+  terminate: 'acts',
+  rate_limit: 'acts',
+  add_consumer: 'acts',
+  cancel_consumer: 'acts',
+  shutdown: 'acts',
+  conf: 'safe',
+  query_task: 'safe',
+  clock: 'safe',
+  hello: 'safe',
+  report: 'safe',
+  dump_active: 'safe',
+  dump_reserved: 'safe',
+  dump_schedule: 'safe',
+  dump_revoked: 'safe',
+  dump_tasks: 'safe',
+  dump_conf: 'safe',
+  memsample: 'safe',
+  memdump: 'safe',
+  objgraph: 'safe',
+  pool_grow: 'acts',
+  pool_shrink: 'acts',
+  autoscale: 'acts',
+  pool_restart: 'acts',
+  time_limit: 'acts',
+  enable_events: 'acts',
+  disable_events: 'acts',
+  heartbeat: 'acts',
+  election: 'acts',
+} as const satisfies Record<string, 'safe' | 'acts'>;
+
+export type ControlCommand = keyof typeof COMMAND_CLASSES;
+
+export const CONTROL_COMMANDS: readonly ControlCommand[] = Object.keys(COMMAND_CLASSES) as ControlCommand[];
 
 /** What 'safe' allows. */
-export const SAFE_CONTROL_COMMANDS: readonly ControlCommand[] = [
-  'ping',
-  'active',
-  'reserved',
-  'scheduled',
-  'registered',
-  'revoked',
-  'stats',
-  'active_queues',
-  'revoke',
-  'conf',
-  'query_task',
-  'clock',
-  'hello',
-  'report',
-  'dump_active',
-  'dump_reserved',
-  'dump_schedule',
-  'dump_revoked',
-  'dump_tasks',
-  'dump_conf',
-  'memsample',
-  'memdump',
-  'objgraph',
-];
+export const SAFE_CONTROL_COMMANDS: readonly ControlCommand[] = CONTROL_COMMANDS.filter((c) => COMMAND_CLASSES[c] === 'safe');
 
 /** The option as given: 'all', 'safe', or a list of command names (which may include 'safe'). */
 export type ControlCommandsOption = 'all' | 'safe' | readonly string[];
