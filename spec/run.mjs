@@ -26,8 +26,13 @@ if (files.length === 0) {
 // spec/reliability injects faults into the shared RabbitMQ node and Redis server (stop_app,
 // memory alarms, Redis restarts): it runs after the other suites, alone and one file at a time.
 const reliability = join(root, 'reliability') + '/';
-const regular = files.filter((file) => !file.startsWith(reliability));
+// spec/cluster starts RabbitMQ and Redis nodes of its own beside the shared pair (a cluster,
+// Sentinel, TLS listeners) and kills them: it runs last, one file at a time, so two files never
+// start nodes on the same ports and no other spec competes with a fail-over for the 2 cores.
+const cluster = join(root, 'cluster') + '/';
+const regular = files.filter((file) => !file.startsWith(reliability) && !file.startsWith(cluster));
 const faulty = files.filter((file) => file.startsWith(reliability));
+const clustered = files.filter((file) => file.startsWith(cluster));
 // Bounds, so a hung spec fails the run with its name instead of holding CI until it is killed:
 // each test gets PER_TEST_MS (the slowest take about a minute; hooks are bounded only by the
 // batch), each batch BATCH_MS in all.
@@ -78,6 +83,7 @@ let status = 0;
 for (const [name, batch, concurrency] of [
   ['regular', regular, 2],
   ['reliability', faulty, 1],
+  ['cluster', clustered, 1],
 ]) {
   if (batch.length === 0 || interrupted) continue;
   const code = await runBatch(name, batch, concurrency);
