@@ -1,0 +1,123 @@
+import { RabbitNode, type RabbitNodeOptions } from './rabbit-node.js';
+
+/**
+ * A RabbitMQ cluster of `size` nodes on 127.0.0.1, beside the shared node: `${prefix}1..N` on
+ * AMQP ports basePort+1..N (distribution ports +20000). The first node is the seed; the others
+ * join it. Used by spec/cluster (each file starts one in `before` and stops it in `after`) and by
+ * `npm run cluster:up` for a user who wants the same cluster to try things on.
+ */
+export interface RabbitClusterOptions {
+  size?: number;
+  /** Node i (1-based) listens on basePort + i. Default 5680: 5681, 5682, 5683. */
+  basePort?: number;
+  /** Erlang short-name prefix. Default 'celeriac-c'. */
+  prefix?: string;
+  baseDir?: string;
+  /** Options for each node beyond name and ports (e.g. a TLS listener), by 1-based index. */
+  nodeOptions?: (index: number) => Partial<RabbitNodeOptions>;
+}
+
+export class RabbitCluster {
+  private constructor(readonly nodes: RabbitNode[]) {}
+
+  /** Starts every node, joins them into one cluster and waits until each reports all of them running. */
+  static async start(options: RabbitClusterOptions = {}): Promise<RabbitCluster> {
+    const size = options.size ?? 3;
+    const basePort = options.basePort ?? 5680;
+    const prefix = options.prefix ?? 'celeriac-c';
+    const nodes = Array.from(
+      { length: size },
+      (_, i) =>
+        new RabbitNode({
+          name: `${prefix}${i + 1}`,
+          port: basePort + i + 1,
+          baseDir: options.baseDir,
+          ...options.nodeOptions?.(i + 1),
+        }),
+    );
+    const cluster = new RabbitCluster(nodes);
+    try {
+      // Booting is CPU-bound on a small machine: one node at a time boots as fast as all at once.
+      for (const node of nodes) await node.start();
+      const [seed, ...rest] = nodes;
+      for (const node of rest) {
+        await node.ctl('stop_app');
+        await node.ctl('join_cluster', seed!.node);
+        await node.startApp();
+      }
+      await cluster.awaitRunning(nodes);
+    } catch (error) {
+      await cluster.stop();
+      throw error;
+    }
+    return cluster;
+  }
+
+  /** The nodes' AMQP URLs, in order. */
+  get urls(): string[] {
+    return this.nodes.map((node) => node.url);
+  }
+
+  /** Celery's broker list spelling: the URLs joined with ';'. */
+  get brokerList(): string {
+    return this.urls.join(';');
+  }
+
+  node(index: number): RabbitNode {
+    const node = this.nodes[index - 1];
+    if (!node) throw new Error(`the cluster has no node ${index}`);
+    return node;
+  }
+
+  /** The node whose AMQP port is `port` (a client's connection tells which node it is on). */
+  nodeOnPort(port: number): RabbitNode {
+    const node = this.nodes.find((candidate) => candidate.port === port);
+    if (!node) throw new Error(`no cluster node listens on ${port}`);
+    return node;
+  }
+
+  /** The node leading a quorum queue, asked of a running node. */
+  async leaderOf(queue: string, askVia: RabbitNode = this.running()[0]!): Promise<RabbitNode> {
+    const out = await askVia.ctl('list_queues', '--quiet', '--no-table-headers', 'name', 'leader');
+    for (const line of out.split('\n')) {
+      const [name, leader] = line.trim().split(/\s+/);
+      if (name !== queue) continue;
+      const node = this.nodes.find((candidate) => candidate.node === leader);
+      if (node) return node;
+      throw new Error(`queue ${queue}: leader ${leader} is not a node of this cluster`);
+    }
+    throw new Error(`queue ${queue} not found on ${askVia.node}`);
+  }
+
+  /** Waits until every running node lists `expected` as running cluster members. */
+  async awaitRunning(expected: RabbitNode[] = this.running()): Promise<void> {
+    const want = expected.map((node) => node.node).sort();
+    for (const node of expected) {
+      const deadline = Date.now() + 120_000;
+      for (;;) {
+        const status = JSON.parse(await node.ctl('cluster_status', '--formatter', 'json')) as { running_nodes?: string[] };
+        const running = [...(status.running_nodes ?? [])].sort();
+        if (want.every((name) => running.includes(name))) break;
+        if (Date.now() > deadline) throw new Error(`${node.node} sees running ${running.join(', ')}, expected ${want.join(', ')}`);
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    }
+  }
+
+  /** Nodes whose VM runs (not killed or stopped through this object). */
+  running(): RabbitNode[] {
+    return this.nodes.filter((node) => node.isRunning);
+  }
+
+  /** Stops every node (resuming a paused one first). Never throws: it runs in `after`. */
+  async stop(): Promise<void> {
+    for (const node of [...this.nodes].reverse()) {
+      try {
+        if (node.isRunning) node.resume();
+        await node.stop();
+      } catch {
+        // a node that never started, or is gone already
+      }
+    }
+  }
+}

@@ -1,0 +1,266 @@
+import { execFile } from 'node:child_process';
+import { chownSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { portOpen, waitFor } from './faults.js';
+
+const run = promisify(execFile);
+
+/**
+ * One RabbitMQ node started beside the shared one (rabbit@localhost on 5672), for the specs of
+ * spec/cluster and for `npm run cluster:up`. Each node has its own Erlang node name, AMQP and
+ * distribution ports, data and log folders (owned by the rabbitmq user, as the server runs as
+ * it), config file and an empty enabled-plugins file, so it never touches the shared node's state.
+ *
+ * Invariants:
+ * - the node's folder is `${baseDir}/${name}`; `start()` on a fresh node wipes it (a node left by
+ *   an earlier run under the same name is stopped first), `restart()` keeps it, so a restarted
+ *   node rejoins its cluster with its data;
+ * - `pid` is the Erlang VM's OS pid, read from the pid file the server writes once booted: kill,
+ *   pause and resume act on that pid and nothing else;
+ * - every method waits for its effect (a started node accepts AMQP connections on its port, a
+ *   stopped one is gone from epmd) so specs never sleep.
+ */
+export interface RabbitNodeOptions {
+  /** Erlang short name; the node is `${name}@localhost`. */
+  name: string;
+  /** The plain AMQP port (127.0.0.1). */
+  port: number;
+  /** Erlang distribution port (default port + 20000). */
+  distPort?: number;
+  /** Folder under which the node's own folder is made (default /tmp/celeriac-rabbit). */
+  baseDir?: string;
+  /** A TLS listener: RabbitMQ's `listeners.ssl` with these files. */
+  tls?: RabbitTlsListener;
+  /** More rabbitmq.conf lines (sysctl format). */
+  extraConfig?: string[];
+}
+
+export interface RabbitTlsListener {
+  port: number;
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+  /** Ask for and check a client certificate (`verify_peer`, `fail_if_no_peer_cert`). Default false. */
+  requireClientCertificate?: boolean;
+}
+
+const DEFAULT_BASE_DIR = '/tmp/celeriac-rabbit';
+
+export class RabbitNode {
+  readonly name: string;
+  readonly node: string;
+  readonly port: number;
+  readonly distPort: number;
+  readonly dir: string;
+  private osPid: number | null = null;
+
+  constructor(private readonly options: RabbitNodeOptions) {
+    this.name = options.name;
+    this.node = `${options.name}@localhost`;
+    this.port = options.port;
+    this.distPort = options.distPort ?? options.port + 20_000;
+    this.dir = join(options.baseDir ?? DEFAULT_BASE_DIR, options.name);
+  }
+
+  /** amqp://guest:guest@127.0.0.1:<port> (guest may log in over 127.0.0.1 on these nodes). */
+  get url(): string {
+    return `amqp://guest:guest@127.0.0.1:${this.port}`;
+  }
+
+  /** True from a completed start until a kill or stop through this object. */
+  get isRunning(): boolean {
+    return this.osPid !== null;
+  }
+
+  /** The Erlang VM's OS pid while the node runs. */
+  get pid(): number {
+    if (this.osPid === null) throw new Error(`rabbit node ${this.node} is not running`);
+    return this.osPid;
+  }
+
+  /** Starts the node from an empty data folder (stopping a leftover node of the same name first). */
+  async start(): Promise<void> {
+    // A node of the same name left by an interrupted run would hold the ports and the name.
+    if (this.adopt()) await this.stop();
+    rmSync(this.dir, { recursive: true, force: true });
+    mkdirSync(join(this.dir, 'mnesia'), { recursive: true });
+    mkdirSync(join(this.dir, 'log'), { recursive: true });
+    writeFileSync(join(this.dir, 'enabled_plugins'), '[].\n');
+    writeFileSync(join(this.dir, 'rabbitmq.conf'), this.config());
+    chownTree(this.dir);
+    await this.boot();
+  }
+
+  /** Starts a node that ran before (after kill or stop) on its data: it rejoins its cluster. */
+  async restart(): Promise<void> {
+    await this.boot();
+  }
+
+  /** Stops a node started earlier, by another process, under this name (`npm run cluster:down`). */
+  static async stopByName(name: string, baseDir?: string): Promise<void> {
+    const node = new RabbitNode({ name, port: 0, baseDir });
+    if (node.adopt()) await node.stop();
+  }
+
+  /** rabbitmqctl against this node. */
+  async ctl(...args: string[]): Promise<string> {
+    const { stdout } = await run('rabbitmqctl', ['-n', this.node, ...args], { timeout: 120_000 });
+    return stdout;
+  }
+
+  /** A clean stop of the whole node (Erlang VM included). */
+  async stop(): Promise<void> {
+    const pid = this.osPid;
+    if (pid === null) return;
+    await this.ctl('stop').catch(() => undefined);
+    // A node that does not stop when asked (frozen, or its CLI call failed) is killed.
+    if (processAlive(pid)) process.kill(pid, 'SIGKILL');
+    await this.waitGone();
+  }
+
+  /** SIGKILL of the Erlang VM: the node dies without a word to its peers or clients. */
+  async kill(): Promise<void> {
+    process.kill(this.pid, 'SIGKILL');
+    await this.waitGone();
+  }
+
+  /** SIGSTOP: the node freezes (sockets stay open, nothing answers) until `resume()`. */
+  pause(): void {
+    process.kill(this.pid, 'SIGSTOP');
+  }
+
+  resume(): void {
+    process.kill(this.pid, 'SIGCONT');
+  }
+
+  /** `rabbitmqctl stop_app`: the VM stays up, the AMQP listener and its connections go. */
+  async stopApp(): Promise<void> {
+    await this.ctl('stop_app');
+  }
+
+  async startApp(): Promise<void> {
+    await this.ctl('start_app');
+    await waitFor(() => portOpen(this.port), `${this.node} AMQP port ${this.port}`, 120_000, 200);
+  }
+
+  private config(): string {
+    const lines = [
+      `listeners.tcp.default = 127.0.0.1:${this.port}`,
+      // The test nodes are reached only over 127.0.0.1; guest may log in there as on the shared node.
+      'loopback_users = none',
+      // A frozen or killed peer is noticed in seconds, not the default minute.
+      'cluster_partition_handling = pause_minority',
+      ...(this.options.extraConfig ?? []),
+    ];
+    const tls = this.options.tls;
+    if (tls) {
+      lines.push(
+        `listeners.ssl.default = 127.0.0.1:${tls.port}`,
+        `ssl_options.cacertfile = ${tls.caFile}`,
+        `ssl_options.certfile = ${tls.certFile}`,
+        `ssl_options.keyfile = ${tls.keyFile}`,
+        `ssl_options.verify = ${tls.requireClientCertificate ? 'verify_peer' : 'verify_none'}`,
+        `ssl_options.fail_if_no_peer_cert = ${tls.requireClientCertificate ? 'true' : 'false'}`,
+      );
+    }
+    return lines.join('\n') + '\n';
+  }
+
+  private environment(): NodeJS.ProcessEnv {
+    return {
+      ...process.env,
+      RABBITMQ_NODENAME: this.node,
+      RABBITMQ_NODE_PORT: String(this.port),
+      RABBITMQ_DIST_PORT: String(this.distPort),
+      RABBITMQ_MNESIA_BASE: join(this.dir, 'mnesia'),
+      RABBITMQ_LOG_BASE: join(this.dir, 'log'),
+      RABBITMQ_CONFIG_FILE: join(this.dir, 'rabbitmq.conf'),
+      RABBITMQ_ENABLED_PLUGINS_FILE: join(this.dir, 'enabled_plugins'),
+      RABBITMQ_PID_FILE: join(this.dir, 'pid'),
+      // Feature flags of a node's own, so a new node never reads the shared node's file.
+      RABBITMQ_FEATURE_FLAGS_FILE: join(this.dir, 'feature_flags'),
+    };
+  }
+
+  private async boot(): Promise<void> {
+    rmSync(join(this.dir, 'pid'), { force: true });
+    await run('rabbitmq-server', ['-detached'], { env: this.environment(), timeout: 60_000 });
+    // await_startup fails at once while the VM is still coming up, so it is retried.
+    await waitFor(
+      async () => {
+        try {
+          await run('rabbitmqctl', ['-n', this.node, 'await_startup', '--timeout', '30'], { timeout: 40_000 });
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      `${this.node} to boot (log: ${join(this.dir, 'log')})`,
+      120_000,
+      500,
+    );
+    this.osPid = Number(readFileSync(join(this.dir, 'pid'), 'utf8').trim());
+    await waitFor(() => portOpen(this.port), `${this.node} AMQP port ${this.port}`, 60_000, 200);
+  }
+
+  private async waitGone(): Promise<void> {
+    const pid = this.osPid;
+    this.osPid = null;
+    if (pid === null) return;
+    await waitFor(() => !processAlive(pid), `${this.node} (pid ${pid}) to exit`, 60_000, 100);
+  }
+
+  /** Takes over a node of this name started earlier (by another process): true if one runs. */
+  private adopt(): boolean {
+    let pid: number;
+    try {
+      pid = Number(readFileSync(join(this.dir, 'pid'), 'utf8').trim());
+    } catch {
+      return false;
+    }
+    if (!Number.isInteger(pid) || pid <= 0 || !processAlive(pid)) return false;
+    this.osPid = pid;
+    if (isStopped(pid)) process.kill(pid, 'SIGCONT');
+    return true;
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  // A killed VM may linger as a zombie until its parent (init) reaps it.
+  try {
+    return !/^\d+ \([^)]*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+function isStopped(pid: number): boolean {
+  try {
+    return /^\d+ \([^)]*\) T/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/** The server runs as the rabbitmq user; its folders must be that user's. */
+function chownTree(dir: string): void {
+  const { uid: rabbitUid, gid: rabbitGid } = rabbitmqUser();
+  for (const path of [dir, join(dir, 'mnesia'), join(dir, 'log'), join(dir, 'enabled_plugins'), join(dir, 'rabbitmq.conf')]) {
+    chownSync(path, rabbitUid, rabbitGid);
+  }
+}
+
+function rabbitmqUser(): { uid: number; gid: number } {
+  const entry = readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .find((line) => line.startsWith('rabbitmq:'));
+  if (!entry) throw new Error('no rabbitmq user in /etc/passwd: is rabbitmq-server installed?');
+  const fields = entry.split(':');
+  return { uid: Number(fields[2]), gid: Number(fields[3]) };
+}
