@@ -42,7 +42,7 @@ export class RabbitCluster {
       const [seed, ...rest] = nodes;
       for (const node of rest) {
         await node.ctl('stop_app');
-        await node.ctl('join_cluster', seed!.node);
+        await node.ctl('join_cluster', seed.node);
         await node.startApp();
       }
       await cluster.awaitRunning(nodes);
@@ -77,7 +77,7 @@ export class RabbitCluster {
   }
 
   /** The node leading a quorum queue, asked of a running node. */
-  async leaderOf(queue: string, askVia: RabbitNode = this.running()[0]!): Promise<RabbitNode> {
+  async leaderOf(queue: string, askVia: RabbitNode = this.running()[0]): Promise<RabbitNode> {
     const out = await askVia.ctl('list_queues', '--quiet', '--no-table-headers', 'name', 'leader');
     for (const line of out.split('\n')) {
       const [name, leader] = line.trim().split(/\s+/);
