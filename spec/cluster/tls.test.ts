@@ -263,7 +263,9 @@ describe('TLS: amqps:// and rediss:// with client certificates', () => {
     const app = createApp({
       broker: amqps(),
       brokerTls: { ...clientTls(), caFile: certs.otherCa, cert_reqs: 'CERT_NONE' },
-      backend: `${redis!.tlsUrl}?ssl_cert_reqs=none&ssl_certfile=${encodeURIComponent(certs.client.cert)}&ssl_keyfile=${encodeURIComponent(certs.client.key)}`,
+      backend:
+        `${redis!.tlsUrl}?ssl_cert_reqs=none` +
+        `&ssl_certfile=${encodeURIComponent(certs.client.cert)}&ssl_keyfile=${encodeURIComponent(certs.client.key)}`,
       logger,
     });
     try {
