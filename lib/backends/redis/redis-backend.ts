@@ -55,7 +55,7 @@ class RedisBackend extends KeyValueBackend {
   private readonly commandTls: TlsRefusals;
 
   constructor(url: string, options: BackendOptions) {
-    super(redactUrl(url), options);
+    super(redactUrl(withoutTlsParameters(url)), options);
     this.secret = passwordOf(url);
     const tls = backendTls(url, options.tls);
     if (tls?.certReqs === 'none') {

@@ -67,7 +67,8 @@ export class ConnectionManager {
     private readonly options: TransportOptions,
     private readonly onConnected: ConnectedHook | null = null,
   ) {
-    this.redacted = redactUrl(url);
+    // Logs and errors name the URL without its password, nor its TLS parameters (file paths).
+    this.redacted = redactUrl(withoutTlsParameters(url));
     this.connectUrl = withConnectParameters(withoutTlsParameters(url), options);
     const secure = schemeOf(url) === 'amqps';
     this.tls = secure ? (options.tls?.socketOptions ?? { rejectUnauthorized: true }) : null;

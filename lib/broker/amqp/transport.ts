@@ -18,7 +18,7 @@ import { Publisher } from './publisher.js';
 import { Topology } from './topology.js';
 import { toTransportError } from './channel-errors.js';
 import { checkQueueIntents } from '../declaration-intents.js';
-import { resolveTls } from '../../util/tls-settings.js';
+import { resolveTls, withoutTlsParameters } from '../../util/tls-settings.js';
 
 /**
  * The RabbitMQ transport (amqp:// and amqps://; TLS is amqplib's). Creating it does no I/O:
@@ -40,7 +40,7 @@ export function createAmqpTransport(url: string, options: TransportOptions): Tra
   const tls = options.tls ?? resolveTls({ urlOption: 'broker', url, option: 'brokerTls', given: undefined });
   if (tls?.certReqs === 'none') {
     options.logger.warn(
-      `broker ${redactUrl(url)}: TLS certificate verification is off (cert_reqs=none): ` +
+      `broker ${redactUrl(withoutTlsParameters(url))}: TLS certificate verification is off (cert_reqs=none): ` +
         "the server's identity is not checked, and anyone on the network path can pose as it",
     );
   }
@@ -60,7 +60,7 @@ class AmqpTransport implements Transport {
   private closed: Promise<void> | null = null;
 
   constructor(url: string, options: TransportOptions) {
-    this.url = redactUrl(url);
+    this.url = redactUrl(withoutTlsParameters(url));
     this.options = options;
     const { logger } = options;
     this.consuming = new ConnectionManager(url, 'consume', options, async (connection, reconnected) => {
