@@ -1,6 +1,8 @@
 // Public API of celeriac. Exports only; no logic here.
 export { App, createApp } from './app/app.js';
 export type { AppOptions, AppConfig } from './app/config.js';
+export type { TlsOptions, CertReqs } from './util/tls-settings.js';
+export type { TlsFailureKind } from './util/tls-failure.js';
 export type { CallOptions, DeliveryMode } from './canvas/call-options.js';
 export { Task } from './app/task.js';
 export type { TaskFunction, TaskOptions } from './app/task.js';

@@ -141,6 +141,7 @@ export class App implements WorkerHost {
       connectMaxDelayMs: this.config.brokerConnectionMaxDelayMs,
       logger: this.logger,
       onReconnect: (role) => this.events.emit('broker-reconnected', role),
+      tls: this.config.brokerTls,
     };
   }
 
@@ -164,6 +165,7 @@ export class App implements WorkerHost {
       clientId: this.oid,
       brokerTransport: () => this.transport,
       transportOptions: this.transportOptions(),
+      tls: this.config.backendTls,
     });
     return this.#backend;
   }

@@ -10,6 +10,7 @@ import { parseLogLevel } from '../log/level-names.js';
 import { Router, type TaskRoutes } from './routes.js';
 import { checkSchedule, type BeatSchedule } from './beat-schedule.js';
 import { resolveControlPolicy, type ControlCommandsOption, type ControlPolicy } from './command-policy.js';
+import { resolveTls, type TlsConfig, type TlsOptions } from '../util/tls-settings.js';
 
 /** What createApp accepts. Every key is optional; unknown keys are rejected with the key named. */
 export interface AppOptions {
@@ -93,6 +94,21 @@ export interface AppOptions {
    * it. See docs/reliability.md, "Who may control a worker".
    */
   controlCommands?: ControlCommandsOption;
+  /**
+   * TLS settings of an amqps:// broker (Celery's `broker_use_ssl`): { caFile, certFile, keyFile,
+   * certReqs, serverHostname }, or Celery's names (ca_certs, certfile, keyfile, cert_reqs,
+   * server_hostname). The URL's query parameters (ssl_ca_certs, ...) win over it; without it,
+   * $CELERIAC_BROKER_TLS_CA_FILE, _CERT_FILE, _KEY_FILE, _CERT_REQS, _SERVER_HOSTNAME. Files are
+   * read when the app is created. A TLS setting with an amqp:// URL is a ConfigError. See
+   * docs/deployment.md, "TLS".
+   */
+  brokerTls?: TlsOptions | true;
+  /**
+   * TLS settings of a rediss:// result backend (Celery's `redis_backend_use_ssl`), as brokerTls
+   * (Celery's names: ssl_ca_certs, ssl_certfile, ssl_keyfile, ssl_cert_reqs). Without it,
+   * $CELERIAC_BACKEND_TLS_CA_FILE and so on.
+   */
+  backendTls?: TlsOptions | true;
 }
 
 export interface QueueSettings {
@@ -142,6 +158,10 @@ export interface AppConfig {
   taskSendSentEvent: boolean;
   beatSchedule: BeatSchedule;
   controlCommands: ControlPolicy;
+  /** TLS of an amqps:// broker, files read; null for amqp:// and memory://. */
+  brokerTls: TlsConfig | null;
+  /** TLS of a rediss:// backend, files read; null for other backends. */
+  backendTls: TlsConfig | null;
 }
 
 /** Every key of AppOptions (checked at compile time against the interface). */
@@ -172,6 +192,8 @@ const KNOWN_KEYS: ReadonlySet<string> = new Set(
     taskSendSentEvent: true,
     beatSchedule: true,
     controlCommands: true,
+    brokerTls: true,
+    backendTls: true,
   }),
 );
 
@@ -192,15 +214,17 @@ export function resolveConfig(options: AppOptions, env: NodeJS.ProcessEnv = proc
   if (maxRetries !== null && !isNonNegativeInteger(maxRetries)) {
     throw new ConfigError('brokerConnectionMaxRetries', `expected a non-negative integer or null, got ${JSON.stringify(maxRetries)}`);
   }
+  const broker = nonEmptyString('broker', options.broker ?? env.CELERIAC_BROKER_URL ?? 'amqp://guest:guest@127.0.0.1:5672');
+  const backend =
+    options.backend === null
+      ? null
+      : options.backend !== undefined
+        ? nonEmptyString('backend', options.backend)
+        : env.CELERIAC_RESULT_BACKEND || null;
   return {
     name: nonEmptyString('name', options.name ?? 'celeriac'),
-    broker: nonEmptyString('broker', options.broker ?? env.CELERIAC_BROKER_URL ?? 'amqp://guest:guest@127.0.0.1:5672'),
-    backend:
-      options.backend === null
-        ? null
-        : options.backend !== undefined
-          ? nonEmptyString('backend', options.backend)
-          : env.CELERIAC_RESULT_BACKEND || null,
+    broker,
+    backend,
     defaultQueue: nonEmptyString('defaultQueue', options.defaultQueue ?? 'celery'),
     serializer,
     accept: [...accept],
@@ -226,7 +250,33 @@ export function resolveConfig(options: AppOptions, env: NodeJS.ProcessEnv = proc
     taskSendSentEvent: options.taskSendSentEvent === undefined ? false : booleanOption('taskSendSentEvent', options.taskSendSentEvent),
     beatSchedule: checkSchedule(options.beatSchedule ?? {}),
     controlCommands: resolveControlPolicy(options.controlCommands ?? 'all', (reason) => new ConfigError('controlCommands', reason)),
+    brokerTls: resolveTls({
+      urlOption: 'broker',
+      url: broker,
+      option: 'brokerTls',
+      given: options.brokerTls,
+      envPrefix: 'CELERIAC_BROKER_TLS_',
+      env,
+    }),
+    backendTls:
+      backend === null
+        ? tlsWithoutBackend(options.backendTls)
+        : resolveTls({
+            urlOption: 'backend',
+            url: backend,
+            option: 'backendTls',
+            given: options.backendTls,
+            envPrefix: 'CELERIAC_BACKEND_TLS_',
+            env,
+          }),
   };
+}
+
+/** With no backend, backendTls has nothing to apply to: given, it is a mistake worth naming. */
+function tlsWithoutBackend(given: unknown): null {
+  if (given !== undefined && given !== null)
+    throw new ConfigError('backendTls', 'TLS settings for a result backend, but no backend is configured');
+  return null;
 }
 
 /** AMQP's smallest frame is 4096 bytes; 0 turns the limit off. */

@@ -156,6 +156,11 @@ export interface BackendOptions {
   brokerTransport?: () => import('../broker/transport.js').Transport;
   /** Options for a broker connection of the backend's own (rpc:// with its own broker URL). */
   transportOptions?: import('../broker/transport.js').TransportOptions;
+  /**
+   * TLS settings of a TLS URL (rediss://), files already read (lib/util/tls-settings.ts). Unset:
+   * resolved from the URL's own query parameters (ssl_cert_reqs, ssl_ca_certs, ...).
+   */
+  tls?: import('../util/tls-settings.js').TlsConfig | null;
 }
 
 export function pendingMeta(taskId: string): TaskMeta {

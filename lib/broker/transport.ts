@@ -237,4 +237,9 @@ export interface TransportOptions {
   logger: import('winston').Logger;
   /** Called each time a lost connection has been replaced (after topology and consumers are restored). */
   onReconnect?: (role: 'publish' | 'consume') => void;
+  /**
+   * TLS settings of a TLS URL (amqps://), files already read (lib/util/tls-settings.ts). Unset:
+   * resolved from the URL's own query parameters (ssl_ca_certs, ...) by the adapter.
+   */
+  tls?: import('../util/tls-settings.js').TlsConfig | null;
 }

@@ -1,4 +1,6 @@
 import type { Redis, RedisOptions } from '../../util/ioredis.js';
+import type { TlsConfig } from '../../util/tls-settings.js';
+import { redisTlsOption } from './tls-options.js';
 
 /**
  * Connection policy of every Redis connection a backend opens (results, subscriptions, and the
@@ -23,6 +25,12 @@ export const CONNECTION_OPTIONS: RedisOptions = {
   commandTimeout: COMMAND_TIMEOUT_MS,
   retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, MAX_RECONNECT_DELAY_MS),
 };
+
+/** CONNECTION_OPTIONS with the `tls` option of a rediss:// URL's settings (none for redis://). */
+export function connectionOptions(tls: TlsConfig | null): RedisOptions {
+  const option = redisTlsOption(tls);
+  return option === undefined ? CONNECTION_OPTIONS : { ...CONNECTION_OPTIONS, tls: option };
+}
 
 export function passwordOf(url: string): string {
   try {

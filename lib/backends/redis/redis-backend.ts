@@ -4,7 +4,11 @@ import { redactUrl } from '../../util/url.js';
 import type { ChordJoin } from '../chord-counter.js';
 import { KeyValueBackend, type ChannelSubscriber, type SubscriberEvents } from '../key-value-backend.js';
 import type { BackendOptions, ResultBackend } from '../result-backend.js';
-import { closeClient, CONNECTION_OPTIONS, isRedisRefusal, passwordOf } from './connection.js';
+import { closeClient, connectionOptions, isRedisRefusal, passwordOf } from './connection.js';
+import { backendTls } from './tls-options.js';
+import { TlsRefusals } from './tls-refusals.js';
+import { withoutTlsParameters } from '../../util/tls-settings.js';
+import { endpointOf, type ProbeTarget } from '../../util/tls-probe.js';
 import { PipelineWhenBusy } from './pipeline-when-busy.js';
 import { defineScripts, type ScriptedClient } from './scripts.js';
 import { SubscriptionBatcher } from './subscription-batcher.js';
@@ -46,17 +50,30 @@ class RedisBackend extends KeyValueBackend {
   private readonly secret: string;
   private lastConnectionError: string | undefined;
   private closed = false;
+  /** TLS handshakes that cannot succeed, per connection (see TlsRefusals); the latest names the cause in errors. */
+  private readonly tlsProbeTarget: ProbeTarget | null;
+  private readonly commandTls: TlsRefusals;
 
   constructor(url: string, options: BackendOptions) {
-    super(redactUrl(url), options);
+    super(redactUrl(withoutTlsParameters(url)), options);
     this.secret = passwordOf(url);
-    this.client = defineScripts(new Redis(url, CONNECTION_OPTIONS));
+    const tls = backendTls(url, options.tls);
+    if (tls?.certReqs === 'none') {
+      this.logger.warn(
+        `result backend ${this.url}: TLS certificate verification is off (ssl_cert_reqs=none): ` +
+          "the server's identity is not checked, and anyone on the network path can pose as it",
+      );
+    }
+    const endpoint = endpointOf(url, 6379);
+    this.tlsProbeTarget = endpoint && { endpoint, tls: tls?.socketOptions ?? null, tlsScheme: 'rediss' };
+    this.client = defineScripts(new Redis(withoutTlsParameters(url), connectionOptions(tls)));
     this.pipelining = new PipelineWhenBusy(this.client);
-    this.watch(this.client, 'command');
+    this.commandTls = this.watch(this.client, 'command');
   }
 
   /** Issues one command (or MULTI) on the command connection; failures become `failure(name)`. */
   private async command<T>(name: string, issue: (client: ScriptedClient) => Promise<T>): Promise<T> {
+    this.commandTls.reopen();
     try {
       return await this.pipelining.issue(() => issue(this.client));
     } catch (err) {
@@ -172,7 +189,7 @@ class RedisBackend extends KeyValueBackend {
   /** A second connection in subscriber mode; ioredis re-subscribes its channels after a reconnect. */
   protected openSubscriber(events: SubscriberEvents): ChannelSubscriber {
     const sub = this.client.duplicate({ enableAutoPipelining: false });
-    this.watch(sub, 'subscriber');
+    const subTls = this.watch(sub, 'subscriber');
     sub.on('message', (channel: string, message: string) => events.message(channel, message));
     let connectedBefore = false;
     sub.on('ready', () => {
@@ -180,8 +197,11 @@ class RedisBackend extends KeyValueBackend {
       connectedBefore = true;
     });
     const batcher = new SubscriptionBatcher(
-      (channels) => sub.subscribe(...channels).catch((err: unknown) => Promise.reject(this.failure('SUBSCRIBE', err))),
-      (channels) => sub.unsubscribe(...channels).catch((err: unknown) => Promise.reject(this.failure('UNSUBSCRIBE', err))),
+      (channels) => {
+        subTls.reopen();
+        return sub.subscribe(...channels).catch((err: unknown) => Promise.reject(this.failure('SUBSCRIBE', err, subTls)));
+      },
+      (channels) => sub.unsubscribe(...channels).catch((err: unknown) => Promise.reject(this.failure('UNSUBSCRIBE', err, subTls))),
     );
     return {
       subscribe: (channel) => batcher.add('subscribe', channel),
@@ -198,8 +218,14 @@ class RedisBackend extends KeyValueBackend {
     await closeClient(this.client);
   }
 
-  /** Logs connection trouble once per outage (ioredis emits an error per reconnect attempt). */
-  private watch(client: Redis, role: string): void {
+  /**
+   * Logs connection trouble once per outage (ioredis emits an error per reconnect attempt), and
+   * TLS refusals as errors; returns the client's TLS refusal watch.
+   */
+  private watch(client: Redis, role: string): TlsRefusals {
+    const tls = new TlsRefusals(client, this.tlsProbeTarget, (refusal) => {
+      this.logger.error(`result backend ${this.url} (${role} connection): TLS: ${refusal.text}`);
+    });
     let reported = false;
     client.on('error', (err: Error) => {
       this.lastConnectionError = this.scrub(err.message);
@@ -211,14 +237,17 @@ class RedisBackend extends KeyValueBackend {
       if (reported) this.logger.info(`result backend ${this.url} (${role} connection): connected again`);
       reported = false;
     });
+    return tls;
   }
 
   /**
    * The error a failed command surfaces: BackendError naming the redacted URL (so host:port),
    * the command, ioredis's reason and the last connection error; ClosedError once closed.
    */
-  private failure(command: string, err: unknown): Error {
+  private failure(command: string, err: unknown, connection: TlsRefusals = this.commandTls): Error {
     if (this.closed) return new ClosedError(`result backend ${this.url} is closed`);
+    const tls = connection.refusal;
+    if (tls !== null) return new BackendError(this.url, `${command} failed: TLS: ${tls.text}`, { cause: err });
     const reason = this.scrub(err instanceof Error ? err.message : String(err));
     const last = this.lastConnectionError;
     const detail = last && !reason.includes(last) ? `${reason} (last connection error: ${last})` : reason;

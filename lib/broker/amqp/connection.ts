@@ -1,9 +1,12 @@
 import amqp from 'amqplib';
 import type { ChannelModel } from 'amqplib';
 import type { Logger } from 'winston';
-import { BrokerAccessRefusedError, BrokerConnectionError, ClosedError } from '../../errors/errors.js';
-import { redactUrl } from '../../util/url.js';
+import { BrokerAccessRefusedError, BrokerConnectionError, BrokerTlsError, ClosedError } from '../../errors/errors.js';
+import { redactUrl, schemeOf } from '../../util/url.js';
 import { preview } from '../../util/preview.js';
+import { withoutTlsParameters, type TlsSocketOptions } from '../../util/tls-settings.js';
+import { diagnoseTlsFailure, endpointOf, type ProbeTarget } from '../../util/tls-probe.js';
+import { classifyTlsError } from '../../util/tls-failure.js';
 import type { TransportOptions } from '../transport.js';
 
 /** Publishing and consuming use separate connections, so a memory alarm blocks only publishers. */
@@ -35,8 +38,9 @@ interface Waiter {
  * - an operation waits for at most `connectMaxRetries` retries (null: forever) and then rejects
  *   with BrokerConnectionError, but once a connection has been lost the loop keeps trying until
  *   it succeeds or the transport closes, so consumers are always resumed;
- * - a refusal (bad credentials, a virtual host that does not exist or is not the user's) is not
- *   a network fault: every waiting operation rejects at once with BrokerAccessRefusedError and,
+ * - a refusal (bad credentials, a virtual host that does not exist or is not the user's, a TLS
+ *   handshake that cannot succeed: BrokerTlsError) is not a network fault: every waiting
+ *   operation rejects at once with BrokerAccessRefusedError and,
  *   before the first connection, the loop stops. After a loss it keeps trying with backoff (the
  *   credentials may be restored on the broker), logging each refusal as an error;
  * - after `close()` no connection is opened again and `acquire()` rejects with ClosedError.
@@ -52,6 +56,10 @@ export class ConnectionManager {
   private wake: (() => void) | null = null;
   private readonly redacted: string;
   private readonly connectUrl: string;
+  /** tls.connect options of an amqps:// URL; null for amqp://. */
+  private readonly tls: TlsSocketOptions | null;
+  /** What a TLS probe needs, to tell a TLS refusal hidden behind a reset from a network fault. */
+  private readonly probeTarget: ProbeTarget | null;
 
   constructor(
     url: string,
@@ -59,8 +67,13 @@ export class ConnectionManager {
     private readonly options: TransportOptions,
     private readonly onConnected: ConnectedHook | null = null,
   ) {
-    this.redacted = redactUrl(url);
-    this.connectUrl = withConnectParameters(url, options);
+    // Logs and errors name the URL without its password, nor its TLS parameters (file paths).
+    this.redacted = redactUrl(withoutTlsParameters(url));
+    this.connectUrl = withConnectParameters(withoutTlsParameters(url), options);
+    const secure = schemeOf(url) === 'amqps';
+    this.tls = secure ? (options.tls?.socketOptions ?? { rejectUnauthorized: true }) : null;
+    const endpoint = endpointOf(url, secure ? 5671 : 5672);
+    this.probeTarget = endpoint && { endpoint, tls: this.tls, tlsScheme: 'amqps' };
   }
 
   private get logger(): Logger {
@@ -114,15 +127,16 @@ export class ConnectionManager {
           // otherwise wait for the broker's delayed ACK (~40 ms) - per message, and per delay tier.
           noDelay: true,
           clientProperties: { connection_name: `celeriac ${this.role}` },
+          ...this.tls,
         });
       } catch (error) {
         failures += 1;
-        const refusal = accessRefusal(error, this.connectUrl);
+        const refusal = await this.refusalOf(error);
         if (refusal !== null) {
-          this.refuseWaiters(error, refusal);
+          this.refuseWaiters(refusal);
           if (this.closed || !this.recovering) return;
           const delay = this.backoff(failures);
-          this.logger.error(`broker ${this.redacted} ${refusal}; retry ${failures} in ${(delay / 1000).toFixed(1)}s`);
+          this.logger.error(`${refusal.message}; retry ${failures} in ${(delay / 1000).toFixed(1)}s`);
           await this.sleep(delay);
           continue;
         }
@@ -183,10 +197,23 @@ export class ConnectionManager {
   }
 
   /** A refused connection is not retried for anyone waiting: they all reject now. */
-  private refuseWaiters(error: unknown, refusal: string): void {
-    for (const waiter of this.waiters.splice(0)) {
-      waiter.reject(new BrokerAccessRefusedError(this.redacted, refusal, { cause: error }));
-    }
+  private refuseWaiters(refusal: BrokerAccessRefusedError): void {
+    for (const waiter of this.waiters.splice(0)) waiter.reject(refusal);
+  }
+
+  /**
+   * The refusal behind a failed connect, as the error every waiter gets; null for what may be a
+   * network fault. A reset or timeout is probed for a TLS refusal hidden behind it (a TLS port
+   * given to amqp://, a client certificate refused after the handshake) only until the first
+   * connection: once the port has spoken AMQP as configured, a reset is the network's.
+   */
+  private async refusalOf(error: unknown): Promise<BrokerAccessRefusedError | null> {
+    const access = accessRefusal(error, this.connectUrl);
+    if (access !== null) return new BrokerAccessRefusedError(this.redacted, access, { cause: error });
+    if (this.probeTarget === null) return null;
+    const tls = this.everConnected ? (this.tls ? classifyTlsError(error) : null) : await diagnoseTlsFailure(error, this.probeTarget);
+    if (tls === null) return null;
+    return new BrokerTlsError(this.redacted, tls.kind, `TLS: ${tls.text}`, { cause: error });
   }
 
   private watch(connection: ChannelModel): void {

@@ -18,6 +18,7 @@ import { Publisher } from './publisher.js';
 import { Topology } from './topology.js';
 import { toTransportError } from './channel-errors.js';
 import { checkQueueIntents } from '../declaration-intents.js';
+import { resolveTls, withoutTlsParameters } from '../../util/tls-settings.js';
 
 /**
  * The RabbitMQ transport (amqp:// and amqps://; TLS is amqplib's). Creating it does no I/O:
@@ -34,7 +35,16 @@ export function createAmqpTransport(url: string, options: TransportOptions): Tra
   if (scheme !== 'amqp' && scheme !== 'amqps') {
     throw new ConfigError('broker', `expected an amqp:// or amqps:// URL, got ${redactUrl(url)}`);
   }
-  return new AmqpTransport(url, options);
+  // The app resolves TLS settings (and reads their files) once; a transport made without them
+  // takes them from the URL's own query parameters.
+  const tls = options.tls ?? resolveTls({ urlOption: 'broker', url, option: 'brokerTls', given: undefined });
+  if (tls?.certReqs === 'none') {
+    options.logger.warn(
+      `broker ${redactUrl(withoutTlsParameters(url))}: TLS certificate verification is off (cert_reqs=none): ` +
+        "the server's identity is not checked, and anyone on the network path can pose as it",
+    );
+  }
+  return new AmqpTransport(url, { ...options, tls });
 }
 
 class AmqpTransport implements Transport {
@@ -50,7 +60,7 @@ class AmqpTransport implements Transport {
   private closed: Promise<void> | null = null;
 
   constructor(url: string, options: TransportOptions) {
-    this.url = redactUrl(url);
+    this.url = redactUrl(withoutTlsParameters(url));
     this.options = options;
     const { logger } = options;
     this.consuming = new ConnectionManager(url, 'consume', options, async (connection, reconnected) => {
