@@ -1,5 +1,5 @@
 import { delayExchangeDeclarations, delayExitBinding, delayRoute, delayTierDeclarations } from '../broker/delay-tiers.js';
-import type { OutgoingMessage, QueueDeclaration, Transport } from '../broker/transport.js';
+import type { OutgoingMessage, QueueDeclaration, QueueType, Transport } from '../broker/transport.js';
 
 /**
  * Publishes messages that must reach a queue later, through the broker's delay tiers
@@ -23,6 +23,8 @@ export class DelayedDelivery {
     private readonly transport: () => Transport,
     /** The target queue's own declaration (its intents must match every other declaration of it). */
     private readonly declarationOf: (queue: string) => QueueDeclaration,
+    /** Which tiers: the classic or the quorum ones (the app's `defaultQueueType`; see delay-tiers.ts). */
+    private readonly tierType: QueueType = 'classic',
   ) {}
 
   /** `delayMs` counts from now; the time spent declaring and waiting to be written is taken off it. */
@@ -31,7 +33,7 @@ export class DelayedDelivery {
     await this.declareTiers();
     await this.declareExit(queue);
     const { expiration: _dropped, ...rest } = message;
-    const initial = delayRoute(delayMs, queue);
+    const initial = delayRoute(delayMs, queue, this.tierType);
     await this.transport().publish(
       rest,
       // The route encodes the time left, so it is computed when the message is written: a
@@ -40,7 +42,7 @@ export class DelayedDelivery {
         exchange: initial.exchange,
         routingKey: initial.routingKey,
         mandatory: true,
-        routeAtWrite: () => delayRoute(dueAt - Date.now(), queue),
+        routeAtWrite: () => delayRoute(dueAt - Date.now(), queue, this.tierType),
       },
     );
   }
@@ -49,8 +51,8 @@ export class DelayedDelivery {
     this.#tiers ??= (async () => {
       const transport = this.transport();
       // In order: each exchange is bound to the one declared before it.
-      for (const declaration of delayExchangeDeclarations()) await transport.declareExchange(declaration);
-      await Promise.all(delayTierDeclarations().map((declaration) => transport.declareQueue(declaration)));
+      for (const declaration of delayExchangeDeclarations(this.tierType)) await transport.declareExchange(declaration);
+      await Promise.all(delayTierDeclarations(this.tierType).map((declaration) => transport.declareQueue(declaration)));
     })();
     this.#tiers.catch(() => (this.#tiers = undefined));
     return this.#tiers;

@@ -1,5 +1,7 @@
 import type { WorkerHost } from './host.js';
 import type { Delivery, Transport } from '../broker/transport.js';
+import { TransportError } from '../errors/errors.js';
+import type { AppConfig } from '../app/config.js';
 import { deadLetterDeclaration, deadLetterQueueName } from '../app/queues.js';
 import { boundedHeaders } from '../protocol/header-bounds.js';
 import { MAX_DEAD_LETTER_ERROR_CHARS, truncateText } from '../util/truncate.js';
@@ -28,10 +30,17 @@ const REQUEUE_DROPPED_HEADERS: readonly string[] = Object.values(DEAD_LETTER_HEA
  * that can never be published as it is (the original's headers plus ours exceed what the client
  * can encode) goes with its headers cut to their bounds (boundedHeaders), and if even that
  * cannot be published, with only the task's `id` and `task` headers besides ours (cut likewise),
- * body unchanged.
+ * body unchanged. The dead-letter queue is declared with the type `config` gives it (classic
+ * without one).
  * Resolves true when the message was dead-lettered.
  */
-export async function deadLetter(transport: Transport, delivery: Delivery, reason: string, error: string): Promise<boolean> {
+export async function deadLetter(
+  transport: Transport,
+  delivery: Delivery,
+  reason: string,
+  error: string,
+  config?: Pick<AppConfig, 'queues' | 'defaultQueueType'>,
+): Promise<boolean> {
   const target = deadLetterQueueName(delivery.queue);
   const { expiration: _dropped, ...properties } = delivery.properties;
   const ours = {
@@ -46,7 +55,7 @@ export async function deadLetter(transport: Transport, delivery: Delivery, reaso
       { exchange: '', routingKey: target, mandatory: true },
     );
   try {
-    await declareOnce(transport, delivery.queue);
+    await declareOnce(transport, delivery.queue, config);
     const { headers } = delivery.properties;
     const { id, task } = headers;
     const attempts = [headers, boundedHeaders(headers), boundedHeaders({ id, task })];
@@ -76,12 +85,16 @@ export async function deadLetter(transport: Transport, delivery: Delivery, reaso
  */
 const declared = new WeakMap<Transport, Map<string, Promise<void>>>();
 
-function declareOnce(transport: Transport, queue: string): Promise<void> {
+function declareOnce(
+  transport: Transport,
+  queue: string,
+  config: Pick<AppConfig, 'queues' | 'defaultQueueType'> | undefined,
+): Promise<void> {
   let queues = declared.get(transport);
   if (!queues) declared.set(transport, (queues = new Map()));
   let declaration = queues.get(queue);
   if (!declaration) {
-    declaration = transport.declareQueue(deadLetterDeclaration(queue));
+    declaration = transport.declareQueue(deadLetterDeclaration(queue, config));
     queues.set(queue, declaration);
   }
   return declaration;
@@ -119,13 +132,14 @@ export interface DeadLetterListing {
  * keep their order (RabbitMQ puts a requeued message back at its position; memory:// at the
  * head). They come back flagged `redelivered`, which nothing reads in a dead-letter queue.
  * A reject has no reply: the broker has them back a moment after this returns, so a listing
- * started at once after another may not see (or count) them yet.
+ * started at once after another may not see (or count) them yet. A dead-letter queue that does
+ * not exist lists as empty: reading declares nothing (the queue's type is its declarers' business).
  */
 export async function listDeadLetters(transport: Transport, queue: string, options: { limit?: number } = {}): Promise<DeadLetterListing> {
   const deadLetterQueue = deadLetterQueueName(queue);
   const limit = options.limit ?? 100;
-  await transport.declareQueue(deadLetterDeclaration(queue));
-  const total = await transport.messageCount(deadLetterQueue);
+  const total = await readyCount(transport, deadLetterQueue);
+  if (total === null) return { deadLetterQueue, total: 0, entries: [] };
   const held: Delivery[] = [];
   try {
     while (held.length < limit) {
@@ -177,9 +191,8 @@ export async function requeueDeadLetters(
   const deadLetterQueue = deadLetterQueueName(queue);
   const wanted = new Set(options.ids ?? []);
   const report: RequeueReport = { requeued: [], failed: [], missing: [] };
-  await transport.declareQueue(deadLetterDeclaration(queue));
   // Each message is looked at once: held ones are invisible, and the count bounds the loop.
-  const total = await transport.messageCount(deadLetterQueue);
+  const total = (await readyCount(transport, deadLetterQueue)) ?? 0;
   const held: Delivery[] = [];
   const found = new Set<string>();
   try {
@@ -214,6 +227,16 @@ export async function requeueDeadLetters(
   }
   report.missing = options.all ? [] : [...wanted].filter((id) => !found.has(id));
   return report;
+}
+
+/** Ready messages in `queue`, or null when it does not exist. */
+async function readyCount(transport: Transport, queue: string): Promise<number | null> {
+  try {
+    return await transport.messageCount(queue);
+  } catch (error) {
+    if (error instanceof TransportError && error.reason === 'not-found') return null;
+    throw error;
+  }
 }
 
 /** Sets the task's count of redelivered starts (the poison-message limit, classic queues) back to 0. */

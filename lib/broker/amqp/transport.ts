@@ -16,7 +16,7 @@ import { ConnectionManager } from './connection.js';
 import { Consumers } from './consumer.js';
 import { Publisher } from './publisher.js';
 import { Topology } from './topology.js';
-import { toTransportError } from './channel-errors.js';
+import { toDeclareError, toTransportError } from './channel-errors.js';
 import { checkQueueIntents } from '../declaration-intents.js';
 
 /**
@@ -96,7 +96,9 @@ class AmqpTransport implements Transport {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.topology.declare(queue).catch(this.refusal);
+    return this.topology.declare(queue).catch((error: unknown) => {
+      throw toDeclareError(error, queue, this.url);
+    });
   }
 
   declareExchange(exchange: ExchangeDeclaration): Promise<void> {
