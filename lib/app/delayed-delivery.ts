@@ -61,18 +61,19 @@ export class DelayedDelivery {
   private declareExit(queue: string): Promise<void> {
     let declared = this.#exits.get(queue);
     if (!declared) {
-      const { type, maxPriority, deadLetterTo, messageTtl, expires, deliveryLimit } = this.declarationOf(queue);
-      // transient: the queue's own declaration stays the one re-declared after reconnects; the
-      // extra binding (durable queue to durable exchange) lives on in the broker by itself.
+      const { type, maxPriority, deadLetterTo, deadLetterStrategy, messageTtl, expires, deliveryLimit } = this.declarationOf(queue);
+      // With the queue's own intents, so this declaration agrees with every other one; the
+      // transport remembers the binding with the queue's others and restores it with the queue
+      // (after a reconnect, or when the queue was deleted under a consumer and declared again).
       declared = this.transport().declareQueue({
         ...delayExitBinding(queue),
         type,
         maxPriority,
         deadLetterTo,
+        deadLetterStrategy,
         messageTtl,
         expires,
         deliveryLimit,
-        transient: true,
       });
       declared.catch(() => this.#exits.delete(queue));
       this.#exits.set(queue, declared);

@@ -1,6 +1,5 @@
 import type { WorkerHost } from './host.js';
 import type { Delivery, Transport } from '../broker/transport.js';
-import { TransportError } from '../errors/errors.js';
 import type { AppConfig } from '../app/config.js';
 import { deadLetterDeclaration, deadLetterQueueName } from '../app/queues.js';
 import { boundedHeaders } from '../protocol/header-bounds.js';
@@ -132,14 +131,21 @@ export interface DeadLetterListing {
  * keep their order (RabbitMQ puts a requeued message back at its position; memory:// at the
  * head). They come back flagged `redelivered`, which nothing reads in a dead-letter queue.
  * A reject has no reply: the broker has them back a moment after this returns, so a listing
- * started at once after another may not see (or count) them yet. A dead-letter queue that does
- * not exist lists as empty: reading declares nothing (the queue's type is its declarers' business).
+ * started at once after another may not see (or count) them yet.
+ * The dead-letter queue is declared first (one that does not exist lists as empty), with the type
+ * the app gives it: pass the app (or an object with its `transport` and `config`), not only its
+ * transport, when its dead-letter queues are quorum queues (`defaultQueueType: 'quorum'`).
  */
-export async function listDeadLetters(transport: Transport, queue: string, options: { limit?: number } = {}): Promise<DeadLetterListing> {
+export async function listDeadLetters(
+  source: Transport | DeadLetterSource,
+  queue: string,
+  options: { limit?: number } = {},
+): Promise<DeadLetterListing> {
+  const { transport, config } = isTransport(source) ? { transport: source, config: undefined } : source;
   const deadLetterQueue = deadLetterQueueName(queue);
   const limit = options.limit ?? 100;
-  const total = await readyCount(transport, deadLetterQueue);
-  if (total === null) return { deadLetterQueue, total: 0, entries: [] };
+  await transport.declareQueue(deadLetterDeclaration(queue, config));
+  const total = await transport.messageCount(deadLetterQueue);
   const held: Delivery[] = [];
   try {
     while (held.length < limit) {
@@ -151,6 +157,16 @@ export async function listDeadLetters(transport: Transport, queue: string, optio
   } finally {
     for (const delivery of held.reverse()) delivery.reject(true);
   }
+}
+
+/** What dead-letter listing needs of an app: its broker, and how it declares its queues. */
+export interface DeadLetterSource {
+  readonly transport: Transport;
+  readonly config: Pick<AppConfig, 'queues' | 'defaultQueueType'>;
+}
+
+function isTransport(source: Transport | DeadLetterSource): source is Transport {
+  return typeof (source as Partial<Transport>).declareQueue === 'function';
 }
 
 export interface RequeueOptions {
@@ -180,10 +196,11 @@ export interface RequeueReport {
  * in the target queue — published to the default exchange, mandatory, so a queue that no longer
  * exists fails that message instead of dropping it. Messages not chosen, or whose copy failed,
  * are returned to the dead-letter queue in their order. At-least-once: if this process dies
- * between the confirm and the ack, the message is in both queues.
+ * between the confirm and the ack, the message is in both queues. The dead-letter queue is
+ * declared first, with the type `app.config` gives it (classic without a config).
  */
 export async function requeueDeadLetters(
-  app: Pick<WorkerHost, 'transport' | 'hasBackend' | 'backend'>,
+  app: Pick<WorkerHost, 'transport' | 'hasBackend' | 'backend'> & { readonly config?: DeadLetterSource['config'] },
   queue: string,
   options: RequeueOptions,
 ): Promise<RequeueReport> {
@@ -191,8 +208,9 @@ export async function requeueDeadLetters(
   const deadLetterQueue = deadLetterQueueName(queue);
   const wanted = new Set(options.ids ?? []);
   const report: RequeueReport = { requeued: [], failed: [], missing: [] };
+  await transport.declareQueue(deadLetterDeclaration(queue, app.config));
   // Each message is looked at once: held ones are invisible, and the count bounds the loop.
-  const total = (await readyCount(transport, deadLetterQueue)) ?? 0;
+  const total = await transport.messageCount(deadLetterQueue);
   const held: Delivery[] = [];
   const found = new Set<string>();
   try {
@@ -227,16 +245,6 @@ export async function requeueDeadLetters(
   }
   report.missing = options.all ? [] : [...wanted].filter((id) => !found.has(id));
   return report;
-}
-
-/** Ready messages in `queue`, or null when it does not exist. */
-async function readyCount(transport: Transport, queue: string): Promise<number | null> {
-  try {
-    return await transport.messageCount(queue);
-  } catch (error) {
-    if (error instanceof TransportError && error.reason === 'not-found') return null;
-    throw error;
-  }
 }
 
 /** Sets the task's count of redelivered starts (the poison-message limit, classic queues) back to 0. */
