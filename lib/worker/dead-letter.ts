@@ -130,8 +130,9 @@ export interface DeadLetterListing {
  * if this process dies), and all are rejected with requeue once read — newest first, so they
  * keep their order (RabbitMQ puts a requeued message back at its position; memory:// at the
  * head). They come back flagged `redelivered`, which nothing reads in a dead-letter queue.
- * A reject has no reply: the broker has them back a moment after this returns, so a listing
- * started at once after another may not see (or count) them yet.
+ * A reject has no reply: the broker has them back a moment after this returns (on a quorum
+ * queue, once the return is replicated), so a listing or re-queue started at once after another
+ * may not see (or count) them yet.
  * The dead-letter queue is declared first (one that does not exist lists as empty), with the type
  * the app gives it: pass the app (or an object with its `transport` and `config`), not only its
  * transport, when its dead-letter queues are quorum queues (`defaultQueueType: 'quorum'`).
