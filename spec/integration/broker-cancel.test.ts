@@ -38,7 +38,7 @@ describe('a consumer the broker cancelled (queue deleted under it)', { timeout: 
     for (const cleanup of cleanups.reverse()) await cleanup();
   });
 
-  it('transport: the queue is declared and consumed again; deliveries in flight on the channel are acked there, not redelivered', async () => {
+  it('transport: the queue is declared and consumed again; deliveries in flight are acked on their channel, not redelivered', async () => {
     const { logger, lines } = captureLogger();
     const transport: Transport = createAmqpTransport(AMQP_URL, {
       heartbeatSeconds: 30,
