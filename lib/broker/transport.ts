@@ -14,6 +14,9 @@
  *   redelivers the message (with `redelivered` set) to some consumer.
  * - After a lost connection the adapter reconnects by itself (backoff with jitter),
  *   re-declares every queue it declared and resumes every consumer that was not cancelled.
+ * - A consumer the broker cancels (AMQP basic.cancel: its queue deleted, a quorum queue's leader
+ *   moved; memory:// never cancels one) goes on consuming once the queue is there again: the
+ *   adapter re-declares a queue it declared, and deliveries already handed out stay settle-able.
  * - A broker refusal of a declaration, purge, count, get or consume rejects with TransportError,
  *   its `reason` (precondition-failed, not-found, access-refused, resource-locked, ...) mapped by
  *   the adapter; nothing above the adapter reads the broker's own codes, headers or shapes.
