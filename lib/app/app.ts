@@ -52,6 +52,7 @@ export class App implements WorkerHost {
     this.delayedDelivery = new DelayedDelivery(
       () => this.transport,
       (queue) => queueDeclaration(queue, this.config),
+      this.config.defaultQueueType,
     );
     this.producer = new Producer(this.config, () => this.transport, this.oid, this.delayedDelivery);
   }
@@ -162,6 +163,7 @@ export class App implements WorkerHost {
     this.#backend ??= createBackend(this.config.backend, {
       resultExpiresMs: this.config.resultExpiresMs,
       logger: this.logger,
+      queueType: this.config.defaultQueueType,
       clientId: this.oid,
       brokerTransport: () => this.transport,
       transportOptions: this.transportOptions(),

@@ -4,6 +4,7 @@ import { ConfigError } from '../errors/errors.js';
 import { SERIALIZER_NAMES } from '../protocol/serializers.js';
 import { toMilliseconds, type Duration } from '../util/duration.js';
 import { keyList } from '../util/key-list.js';
+import type { QueueType } from '../broker/transport.js';
 import { checkCompression, checkDeliveryMode, type DeliveryMode } from '../canvas/call-options.js';
 import type { LogLevel } from '../log/logger.js';
 import { parseLogLevel } from '../log/level-names.js';
@@ -82,6 +83,16 @@ export interface AppOptions {
   queueMaxPriority?: number | null;
   /** Per-queue settings that override the app-wide ones. */
   queues?: Record<string, QueueSettings>;
+  /**
+   * Type of every durable queue celeriac declares for tasks unless `queues[Q].type` says
+   * otherwise: task queues, their `<queue>.dead-letter` queues, the delay tiers and rpc://
+   * chord queues. 'classic' (default) or 'quorum' (replicated: for a RabbitMQ cluster). Queues
+   * that live and die with one client (rpc:// reply queues, remote-control and event queues)
+   * stay classic. Default $CELERIAC_DEFAULT_QUEUE_TYPE, else 'classic'. Celery 5.5's
+   * `task_default_queue_type`. Every producer and worker of the app must agree: see
+   * docs/routing.md, "Queue types".
+   */
+  defaultQueueType?: QueueType;
   /** Send a Celery `task-sent` event for every task sent (monitoring; see docs/operations.md). Default false. */
   taskSendSentEvent?: boolean;
   /** Periodic tasks run by `celeriac beat` (docs/operations.md). Default none. */
@@ -111,6 +122,8 @@ export interface AppOptions {
   backendTls?: TlsOptions | true;
 }
 
+export type { QueueType };
+
 export interface QueueSettings {
   /**
    * Highest priority this queue orders by (a priority queue); null for none. Default: the app's `queueMaxPriority`.
@@ -118,12 +131,13 @@ export interface QueueSettings {
    */
   maxPriority?: number | null;
   /**
-   * 'classic' (default) or 'quorum' (replicated, always durable, no priorities; the broker
-   * counts each message's deliveries, and the worker's poison-message limit then uses that count). See docs/routing.md.
+   * 'classic' or 'quorum' (replicated, always durable, no priorities; the broker counts each
+   * message's deliveries, and the worker's poison-message limit then uses that count). Default:
+   * the app's `defaultQueueType`. See docs/routing.md.
    */
-  type?: 'classic' | 'quorum';
+  type?: QueueType;
   /**
-   * Quorum queues only: the broker's own cap on returned deliveries; past it
+   * Quorum queues only (by `type` or the app's `defaultQueueType`): the broker's own cap on returned deliveries; past it
    * the broker dead-letters the message to `<queue>.dead-letter`. Default none.
    */
   deliveryLimit?: number;
@@ -155,6 +169,7 @@ export interface AppConfig {
   router: Router;
   queueMaxPriority: number | null;
   queues: Record<string, QueueSettings>;
+  defaultQueueType: QueueType;
   taskSendSentEvent: boolean;
   beatSchedule: BeatSchedule;
   controlCommands: ControlPolicy;
@@ -189,6 +204,7 @@ const KNOWN_KEYS: ReadonlySet<string> = new Set(
     taskRoutes: true,
     queueMaxPriority: true,
     queues: true,
+    defaultQueueType: true,
     taskSendSentEvent: true,
     beatSchedule: true,
     controlCommands: true,
@@ -210,6 +226,15 @@ export function resolveConfig(options: AppOptions, env: NodeJS.ProcessEnv = proc
   if (!Array.isArray(accept) || accept.length === 0) throw new ConfigError('accept', 'expected a non-empty list of serializer names');
   accept.forEach((name) => checkSerializer('accept', name));
   const logLevel = parseLogLevel(options.logLevel ?? 'warn', 'logLevel');
+  const defaultQueueType = queueType(options.defaultQueueType, env.CELERIAC_DEFAULT_QUEUE_TYPE);
+  const queueMaxPriority = maxPriority('queueMaxPriority', options.queueMaxPriority ?? null);
+  if (defaultQueueType === 'quorum' && queueMaxPriority !== null) {
+    throw new ConfigError(
+      'queueMaxPriority',
+      `${queueMaxPriority} would give every queue priorities, but defaultQueueType is 'quorum' and quorum queues have none: ` +
+        "give the queues that need priorities type: 'classic' and maxPriority in queues",
+    );
+  }
   const maxRetries = options.brokerConnectionMaxRetries === undefined ? 100 : options.brokerConnectionMaxRetries;
   if (maxRetries !== null && !isNonNegativeInteger(maxRetries)) {
     throw new ConfigError('brokerConnectionMaxRetries', `expected a non-negative integer or null, got ${JSON.stringify(maxRetries)}`);
@@ -245,8 +270,9 @@ export function resolveConfig(options: AppOptions, env: NodeJS.ProcessEnv = proc
     logLevel,
     logger: options.logger,
     router: new Router(options.taskRoutes),
-    queueMaxPriority: maxPriority('queueMaxPriority', options.queueMaxPriority ?? null),
-    queues: queueSettings(options.queues ?? {}, maxPriority('queueMaxPriority', options.queueMaxPriority ?? null)),
+    queueMaxPriority,
+    queues: queueSettings(options.queues ?? {}, queueMaxPriority, defaultQueueType),
+    defaultQueueType,
     taskSendSentEvent: options.taskSendSentEvent === undefined ? false : booleanOption('taskSendSentEvent', options.taskSendSentEvent),
     beatSchedule: checkSchedule(options.beatSchedule ?? {}),
     controlCommands: resolveControlPolicy(options.controlCommands ?? 'all', (reason) => new ConfigError('controlCommands', reason)),
@@ -320,7 +346,18 @@ function maxPriority(option: string, value: unknown): number | null {
   throw new ConfigError(option, `expected an integer 1..255 or null, got ${JSON.stringify(value)}`);
 }
 
-function queueSettings(queues: unknown, appMaxPriority: number | null): Record<string, QueueSettings> {
+/** The app's default queue type: the option, else $CELERIAC_DEFAULT_QUEUE_TYPE, else 'classic'. */
+function queueType(option: unknown, fromEnv: string | undefined): QueueType {
+  if (option !== undefined) {
+    if (option === 'classic' || option === 'quorum') return option;
+    throw new ConfigError('defaultQueueType', `expected 'classic' or 'quorum', got ${JSON.stringify(option)}`);
+  }
+  if (fromEnv === undefined || fromEnv === '') return 'classic';
+  if (fromEnv === 'classic' || fromEnv === 'quorum') return fromEnv;
+  throw new ConfigError('defaultQueueType', `$CELERIAC_DEFAULT_QUEUE_TYPE: expected classic or quorum, got ${JSON.stringify(fromEnv)}`);
+}
+
+function queueSettings(queues: unknown, appMaxPriority: number | null, defaultType: QueueType): Record<string, QueueSettings> {
   if (typeof queues !== 'object' || queues === null || Array.isArray(queues))
     throw new ConfigError('queues', 'expected a map of queue name to settings');
   const result: Record<string, QueueSettings> = {};
@@ -339,9 +376,10 @@ function queueSettings(queues: unknown, appMaxPriority: number | null): Record<s
         throw new ConfigError(`queues.${name}.type`, `expected 'classic' or 'quorum', got ${JSON.stringify(given.type)}`);
       checked.type = given.type;
     }
+    const type = checked.type ?? defaultType;
+    const typeFrom = checked.type !== undefined ? '' : " (defaultQueueType 'quorum'; give it type: 'classic' to exempt it)";
     if (given.deliveryLimit !== undefined) {
-      if (checked.type !== 'quorum')
-        throw new ConfigError(`queues.${name}.deliveryLimit`, `queue ${name}: deliveryLimit needs type: 'quorum'`);
+      if (type !== 'quorum') throw new ConfigError(`queues.${name}.deliveryLimit`, `queue ${name}: deliveryLimit needs type: 'quorum'`);
       if (!isNonNegativeInteger(given.deliveryLimit))
         throw new ConfigError(
           `queues.${name}.deliveryLimit`,
@@ -349,7 +387,7 @@ function queueSettings(queues: unknown, appMaxPriority: number | null): Record<s
         );
       checked.deliveryLimit = given.deliveryLimit;
     }
-    if (checked.type === 'quorum') {
+    if (type === 'quorum') {
       const priority = checked.maxPriority !== undefined ? checked.maxPriority : appMaxPriority;
       if (priority !== null) {
         const from =
@@ -358,7 +396,7 @@ function queueSettings(queues: unknown, appMaxPriority: number | null): Record<s
             : `queueMaxPriority ${priority} (set queues.${name}.maxPriority to null to exempt it)`;
         throw new ConfigError(
           `queues.${name}.maxPriority`,
-          `queue ${name} is a quorum queue, and quorum queues have no priorities: ${from}`,
+          `queue ${name} is a quorum queue${typeFrom}, and quorum queues have no priorities: ${from}`,
         );
       }
     }

@@ -150,6 +150,11 @@ export interface BackendOptions {
   /** How long stored results live, ms; 0 = forever. Default one day (Celery's result_expires). */
   resultExpiresMs: number;
   logger: import('winston').Logger;
+  /**
+   * Type of the durable queues a backend keeps in the broker (rpc:// chord counting): the app's
+   * `defaultQueueType`. Default 'classic'.
+   */
+  queueType?: import('../broker/transport.js').QueueType;
   /** This client's stable id: the reply_to of the messages it sends (rpc:// consumes a queue of that name). */
   clientId?: string;
   /** The app's broker connection, for backends that work through the broker (rpc://). */

@@ -342,7 +342,7 @@ export class TaskRequest {
       `Task ${this.name}[${this.id}] ran (${outcome.state}) but ${deadLettered.error}; ` +
         `dead-lettering its message (${deadLettered.reason}), not running it again`,
     );
-    if (!(await deadLetter(env.host.transport, this.delivery, deadLettered.reason, deadLettered.error))) {
+    if (!(await deadLetter(env.host.transport, this.delivery, deadLettered.reason, deadLettered.error, env.host.config))) {
       env.logger.error(`Task ${this.name}[${this.id}] could not be dead-lettered; requeued`);
       return { state: 'REQUEUED', error: new Error(deadLettered.error) };
     }

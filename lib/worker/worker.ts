@@ -141,7 +141,7 @@ export class Worker<Host extends WorkerHost = WorkerHost> extends EventEmitter<W
     if (this.#consumers.has(queue)) return;
     const declaration = queueDeclaration(queue, this.app.config);
     // A quorum queue with a delivery limit dead-letters into Q.dead-letter: it must exist first.
-    if (deadLettersToQueue(declaration)) await this.app.transport.declareQueue(deadLetterDeclaration(queue));
+    if (deadLettersToQueue(declaration)) await this.app.transport.declareQueue(deadLetterDeclaration(queue, this.app.config));
     await this.app.transport.declareQueue(declaration);
     this.#consumers.set(queue, await this.app.transport.consume([queue], { prefetch: this.prefetch }, (d) => this.onDelivery(d)));
   }
@@ -356,7 +356,7 @@ export class Worker<Host extends WorkerHost = WorkerHost> extends EventEmitter<W
     const text = errorMessageText(error, MAX_DEAD_LETTER_ERROR_CHARS);
     const id = delivery.properties.correlationId ?? '?';
     this.logger.error(`Message ${id} from ${delivery.queue} dead-lettered (${reason}): ${text}`);
-    void deadLetter(this.app.transport, delivery, reason, text).then((moved) => {
+    void deadLetter(this.app.transport, delivery, reason, text, this.app.config).then((moved) => {
       if (moved) this.emit('dead-lettered', delivery, reason, text);
       else this.logger.error(`Message ${id} could not be dead-lettered; requeued`);
     });

@@ -18,6 +18,11 @@ export type ConnectionRole = 'publish' | 'consume';
  */
 export type ConnectedHook = (connection: ChannelModel, reconnected: boolean) => Promise<void>;
 
+/** Exponential backoff with full jitter before the `attempt`-th retry (1, 2, ...): uniform in [0, min(max, initial * 2^(attempt-1))]. */
+export function fullJitterBackoff(attempt: number, initialMs: number, maxMs: number): number {
+  return Math.random() * Math.min(maxMs, initialMs * 2 ** Math.min(attempt - 1, 30));
+}
+
 /** A TCP connect that hangs (black-holed host) counts as a failed attempt after this long. */
 const CONNECT_TIMEOUT_MS = 10_000;
 
@@ -245,11 +250,8 @@ export class ConnectionManager {
     });
   }
 
-  /** Exponential backoff with full jitter: uniform in [0, min(max, initial * 2^(n-1))]. */
   private backoff(failures: number): number {
-    const { connectInitialDelayMs: initial, connectMaxDelayMs: max } = this.options;
-    const ceiling = Math.min(max, initial * 2 ** Math.min(failures - 1, 30));
-    return Math.random() * ceiling;
+    return fullJitterBackoff(failures, this.options.connectInitialDelayMs, this.options.connectMaxDelayMs);
   }
 
   private sleep(ms: number): Promise<void> {

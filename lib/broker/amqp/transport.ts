@@ -14,9 +14,10 @@ import type {
 } from '../transport.js';
 import { ConnectionManager } from './connection.js';
 import { Consumers } from './consumer.js';
+import { Takes } from './takes.js';
 import { Publisher } from './publisher.js';
 import { Topology } from './topology.js';
-import { toTransportError } from './channel-errors.js';
+import { toDeclareError, toTransportError } from './channel-errors.js';
 import { checkQueueIntents } from '../declaration-intents.js';
 import { resolveTls, withoutTlsParameters } from '../../util/tls-settings.js';
 
@@ -53,6 +54,7 @@ class AmqpTransport implements Transport {
   private readonly publishing: ConnectionManager;
   private readonly topology: Topology;
   private readonly consumers: Consumers;
+  private readonly takes: Takes;
   private readonly publisher: Publisher;
   /** The isolated publishes' own publisher (its own channel), made on the first one. */
   private isolatedPublisher: Publisher | null = null;
@@ -72,11 +74,12 @@ class AmqpTransport implements Transport {
     this.topology = new Topology(this.consuming, logger, this.url);
     this.consumers = new Consumers(
       this.consuming,
-      (queue) => this.topology.countsDeliveries(queue),
-      options.connectInitialDelayMs,
+      this.topology,
+      { initialMs: options.connectInitialDelayMs, maxMs: options.connectMaxDelayMs },
       logger,
       this.url,
     );
+    this.takes = new Takes(this.consuming, this.consumers, (queue) => this.topology.countsDeliveries(queue), this.url);
     this.publisher = this.newPublisher();
   }
 
@@ -106,7 +109,9 @@ class AmqpTransport implements Transport {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.topology.declare(queue).catch(this.refusal);
+    return this.topology.declare(queue).catch((error: unknown) => {
+      throw toDeclareError(error, queue, this.url);
+    });
   }
 
   declareExchange(exchange: ExchangeDeclaration): Promise<void> {
@@ -133,11 +138,11 @@ class AmqpTransport implements Transport {
   }
 
   get(queue: string): Promise<Delivery | null> {
-    return this.consumers.get(queue).catch(this.refusal);
+    return this.takes.get(queue).catch(this.refusal);
   }
 
   getMany(queue: string, max: number): Promise<Delivery[]> {
-    return this.consumers.getMany(queue, max).catch(this.refusal);
+    return this.takes.getMany(queue, max).catch(this.refusal);
   }
 
   deleteQueue(queue: string): Promise<void> {
