@@ -57,7 +57,7 @@ async function purgeQueues(app: App, queues: readonly string[]): Promise<number>
   return total;
 }
 
-/** Runs a worker for the app of -A until SIGTERM/SIGINT (a second signal exits at once). */
+/** Runs a worker for the app of -A until SIGTERM/SIGINT (a second SIGINT exits at once). */
 export async function runWorker(args: ArgumentsCamelCase<WorkerArgs>): Promise<void> {
   applyDaemonOptions(args);
   if (args.detach) {
@@ -114,6 +114,12 @@ export async function runWorker(args: ArgumentsCamelCase<WorkerArgs>): Promise<v
   let signals = 0;
   const shutdown = (signal: NodeJS.Signals): void => {
     signals += 1;
+    // As Celery's worker: SIGTERM again (`celeriac multi stop`, then `stopwait`) leaves the warm
+    // shutdown going; Ctrl-C again (or SIGINT after SIGTERM) ends it at once.
+    if (signals > 1 && signal === 'SIGTERM') {
+      worker.logger.info('SIGTERM again: the warm shutdown goes on');
+      return;
+    }
     if (signals > 1) {
       worker.logger.warn(`${signal} again: exiting now; unfinished tasks will be redelivered by the broker`);
       process.exit(1);
