@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -11,6 +11,7 @@ import { CLI } from '../support/processes.js';
 
 const MULTI_APP = new URL('../support/multi-app.js', import.meta.url).pathname;
 const HOST = hostname();
+const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /** `celeriac multi`, Celery's `celery multi`, with two real workers on RabbitMQ and Redis. */
 describe('celeriac multi start|stop|stopwait|restart|kill', () => {
@@ -53,7 +54,7 @@ describe('celeriac multi start|stop|stopwait|restart|kill', () => {
     const started = await multi('start', n1, n2, ...workerOptions);
     assert.equal(started.code, 0, started.stdout + started.stderr);
     assert.deepEqual(started.stdout.split('\n'), [
-      `celeriac multi v${process.env.npm_package_version ?? started.stdout.split('\n')[0]!.split(' v')[1]}`,
+      `celeriac multi v${VERSION}`,
       '> Starting nodes...',
       `\t> ${n1}@${HOST}: OK`,
       `\t> ${n2}@${HOST}: OK`,
