@@ -37,6 +37,6 @@ export const beatCommand: CommandModule<object, BeatArgs> = {
       })
       .options(DAEMON_OPTIONS)
       .example('$0 beat -A ./dist/tasks.js', 'run the scheduler (start two for fail-over)')
-      .example('$0 beat -A ./dist/tasks.js -D --pidfile=/run/celeriac/beat.pid -f /var/log/celeriac/beat.log', 'in the background'),
+      .example('$0 beat -A ./dist/tasks.js -D', 'in the background: beat.pid and beat.log here'),
   handler: async (args) => (await import('../handlers/beat.js')).runBeat(args),
 };

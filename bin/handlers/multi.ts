@@ -173,6 +173,10 @@ export async function runMulti(argv: readonly string[]): Promise<number> {
     t[field] = true;
   }
   const [command, ...args] = rest;
+  if (command === '--help' || command === '-h') {
+    t.say(HELP);
+    return 0;
+  }
   if (command === undefined || command.startsWith('-')) {
     t.usage();
     return 1;

@@ -95,15 +95,27 @@ export interface Started {
 }
 
 /**
- * Starts `command args` in `cwd`, with `env` over this process's environment. Its stdout and
+ * Starts `command args` in `cwd`, with `env` over this process's environment (or `env` alone,
+ * `inheritEnv: false`), in a process group of its own with `detached`. Its stdout and
  * stderr go to files (read by output() and when it has finished), so a process it leaves
  * running holds no pipe of the spec's open.
  */
-export function startIn(cwd: string, command: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Started {
+export function startIn(
+  cwd: string,
+  command: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+  options: { inheritEnv?: boolean; detached?: boolean } = {},
+): Started {
   const base = join(cwd, `.out-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`);
   const [stdout, stderr] = [`${base}.1`, `${base}.2`];
   const fds = [openSync(stdout, 'w'), openSync(stderr, 'w')] as const;
-  const child = spawn(command, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', fds[0], fds[1]] });
+  const child = spawn(command, args, {
+    cwd,
+    env: options.inheritEnv === false ? env : { ...process.env, ...env },
+    stdio: ['ignore', fds[0], fds[1]],
+    detached: options.detached ?? false,
+  });
   for (const fd of fds) closeSync(fd);
   const finished = new Promise<Finished>((resolve) =>
     child.on('exit', (code, signal) => {
