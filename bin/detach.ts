@@ -78,7 +78,7 @@ export async function detach(request: DetachRequest): Promise<number> {
     });
   });
   if (outcome.started) {
-    child.disconnect();
+    if (child.connected) child.disconnect();
     child.unref();
     return 0;
   }
