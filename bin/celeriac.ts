@@ -10,6 +10,7 @@ import { demoCommand } from './commands/demo.js';
 import { eventsCommand } from './commands/events.js';
 import { inspectCommand } from './commands/inspect.js';
 import { listCommand } from './commands/list.js';
+import { multiCommand } from './commands/multi.js';
 import { purgeCommand } from './commands/purge.js';
 import { reportCommand } from './commands/report.js';
 import { resultCommand } from './commands/result.js';
@@ -38,7 +39,8 @@ await yargs(hideBin(process.argv))
   .command(reportCommand)
   .command(listCommand)
   .command(demoCommand)
-  .demandCommand(1, 'Name a command: worker, beat, call, result, purge, status, inspect, control, events, report, list or demo.')
+  .command(multiCommand)
+  .demandCommand(1, 'Name a command: worker, beat, multi, call, result, purge, status, inspect, control, events, report, list or demo.')
   .strict()
   .version(pkg.version)
   .alias('version', 'V')

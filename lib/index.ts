@@ -58,3 +58,5 @@ export { WorkerEventSender } from './events/worker-events.js';
 // 'celeriac/beat', so an app that uses neither does not load them.
 export type { BeatEntry, BeatSchedule } from './app/beat-schedule.js';
 export { redactUrl } from './util/url.js';
+// A worker's node name from its -n pattern (%h, %n, %d), as the worker expands it.
+export { expandHostname } from './worker/options.js';

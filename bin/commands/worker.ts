@@ -1,8 +1,9 @@
 import type { CommandModule } from 'yargs';
 import type { LogLevel } from '../../lib/index.js';
+import { DAEMON_OPTIONS, type DaemonArgs } from './daemon-options.js';
 import { logLevelOption } from './log-level-option.js';
 
-export interface WorkerArgs {
+export interface WorkerArgs extends DaemonArgs {
   app?: string;
   concurrency?: number;
   loglevel: LogLevel;
@@ -65,6 +66,7 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
           'Write the pid to this file, removed on exit; refuse to start if it names a live process (a stale one is replaced). ' +
           '%p node name, %n its name part, %h its host, %d domain, %i process index (0), %I (empty)',
       })
+      .options(DAEMON_OPTIONS)
       .option('hostname', { alias: 'n', type: 'string', describe: 'Node name; %h host, %n short host, %d domain (default celeriac@%h)' })
       .option('prefetch-multiplier', { type: 'number', describe: 'Prefetch = concurrency × this (default 4)' })
       .option('pool', {

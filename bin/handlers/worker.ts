@@ -5,6 +5,7 @@ import {
   ConfigError,
   ControlServer,
   describeControlPolicy,
+  expandHostname,
   logToFile,
   parseControlPolicyFlag,
   TransportError,
@@ -15,7 +16,10 @@ import {
 // their option is on: a plain worker does not carry them in memory.
 import type { WorkerMetrics } from '../../lib/metrics/worker-metrics.js';
 import type { Beat } from '../../lib/beat/beat.js';
+import { DETACHED_FILES } from '../commands/daemon-options.js';
 import type { WorkerArgs } from '../commands/worker.js';
+import { applyDaemonOptions } from '../daemon.js';
+import { detachCommand, reportDetachedStart } from '../detach.js';
 import { loadAppForCommand } from '../load-app.js';
 import { commaList } from '../comma-list.js';
 import { importIncludedModules } from '../include-modules.js';
@@ -53,8 +57,14 @@ async function purgeQueues(app: App, queues: readonly string[]): Promise<number>
   return total;
 }
 
-/** Runs a worker for the app of -A until SIGTERM/SIGINT (a second signal exits at once). */
+/** Runs a worker for the app of -A until SIGTERM/SIGINT (a second SIGINT exits at once). */
 export async function runWorker(args: ArgumentsCamelCase<WorkerArgs>): Promise<void> {
+  applyDaemonOptions(args);
+  if (args.detach) {
+    const nodeName = expandHostname(args.hostname ?? 'celeriac@%h');
+    process.exitCode = await detachCommand(args, `worker ${nodeName}`, nodeName, DETACHED_FILES);
+    return;
+  }
   const { app, specifier } = await loadAppForCommand(args.app, args.loglevel);
   const include = commaList(args.include);
   if (include.length > 0 && args.pool === 'threads') {
@@ -89,6 +99,7 @@ export async function runWorker(args: ArgumentsCamelCase<WorkerArgs>): Promise<v
     try {
       // Removed however the process exits once it is written (warm shutdown, second signal, failure).
       process.on('exit', createPidFile(path));
+      reportDetachedStart();
     } catch (error) {
       if (!(error instanceof PidFileLocked)) throw error;
       process.stderr.write(`${error.message}\n`);
@@ -103,6 +114,12 @@ export async function runWorker(args: ArgumentsCamelCase<WorkerArgs>): Promise<v
   let signals = 0;
   const shutdown = (signal: NodeJS.Signals): void => {
     signals += 1;
+    // As Celery's worker: SIGTERM again (`celeriac multi stop`, then `stopwait`) leaves the warm
+    // shutdown going; Ctrl-C again (or SIGINT after SIGTERM) ends it at once.
+    if (signals > 1 && signal === 'SIGTERM') {
+      worker.logger.info('SIGTERM again: the warm shutdown goes on');
+      return;
+    }
     if (signals > 1) {
       worker.logger.warn(`${signal} again: exiting now; unfinished tasks will be redelivered by the broker`);
       process.exit(1);
