@@ -55,6 +55,8 @@ export interface RequestEnvironment {
   pool: TaskPool;
   /** Revoked task ids (remote control): such a task is not run and is recorded REVOKED. */
   isRevoked?: (taskId: string) => boolean;
+  /** The worker's limits for tasks without their own (neither in the message nor in the task's options). */
+  defaultTimeLimits?: TimeLimits;
 }
 
 /**
@@ -168,7 +170,7 @@ export class TaskRequest {
     let outcome: SettledOutcome;
     let meta: () => TaskMeta;
     try {
-      const limits = timeLimitsOf(headers, this.task.options);
+      const limits = timeLimitsOf(headers, this.task.options, env.defaultTimeLimits);
       const job = new RequestJob(this, context, limits);
       const running = runInTaskSpan(headers, this, () => env.pool.run(job));
       // Settles with the run, or rejects when terminate() gives it up: at once with the async
