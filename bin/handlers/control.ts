@@ -36,7 +36,7 @@ export async function runControl(args: ArgumentsCamelCase<ControlArgs>): Promise
         replies = await client.shutdown({ ...options, reply: true });
         break;
     }
-    printReplies(replies, args.json);
+    printReplies(replies, args.json, true);
   } finally {
     await app.close();
   }

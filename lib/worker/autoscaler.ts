@@ -8,13 +8,11 @@ export interface AutoscaleBounds {
   keepaliveMs: number;
 }
 
-/** What an autoscaler drives: a worker's concurrency, and its load. */
+/** What an autoscaler looks at: a worker's concurrency, and its load. */
 export interface ScaledWorker {
   readonly concurrency: number;
   /** Requests taken from the broker and not finished: running, or ready and waiting for a slot (Celery's reserved requests). */
   readonly load: number;
-  /** Sets the concurrency (growing starts waiting requests; shrinking lets running ones finish). */
-  resize(concurrency: number): void;
 }
 
 /** How often the autoscaler looks at the load besides each arrival (Celery's autoscaler thread: every second). */
@@ -40,6 +38,8 @@ export class Autoscaler {
   constructor(
     bounds: AutoscaleBounds,
     private readonly worker: ScaledWorker,
+    /** Sets the worker's concurrency (growing starts waiting requests; shrinking lets running ones finish). */
+    private readonly resize: (concurrency: number) => void,
     private readonly logger: Logger,
     private readonly now: () => number = () => performance.now(),
   ) {
@@ -78,13 +78,13 @@ export class Autoscaler {
     if (up > current) {
       this.#lastGrowth = this.now();
       this.logger.info(`autoscaler: scaling up ${up - current} (concurrency ${up}, load ${load})`);
-      this.worker.resize(up);
+      this.resize(up);
       return true;
     }
     const down = Math.max(load, this.#min);
     if (down < current && this.now() - this.#lastGrowth > this.keepaliveMs) {
       this.logger.info(`autoscaler: scaling down ${current - down} (concurrency ${down}, load ${load})`);
-      this.worker.resize(down);
+      this.resize(down);
       return true;
     }
     return false;
@@ -98,10 +98,10 @@ export class Autoscaler {
     this.#max = max;
     this.#min = min;
     const current = this.worker.concurrency;
-    if (current > max) this.worker.resize(max);
+    if (current > max) this.resize(max);
     else if (current < min) {
       this.#lastGrowth = this.now();
-      this.worker.resize(min);
+      this.resize(min);
     }
   }
 

@@ -55,6 +55,11 @@ export class Capacity {
     return this.consumers.prefetch;
   }
 
+  /** The worker's requests taken and not finished (what the autoscaler follows). */
+  get load(): number {
+    return this.hooks.load();
+  }
+
   get autoscaler(): Autoscaler | null {
     return this.#autoscaler;
   }
@@ -115,16 +120,6 @@ export class Capacity {
   }
 
   private newAutoscaler(bounds: AutoscaleBounds): Autoscaler {
-    const capacity = this;
-    const scaled = {
-      get concurrency(): number {
-        return capacity.#concurrency;
-      },
-      get load(): number {
-        return capacity.hooks.load();
-      },
-      resize: (concurrency: number) => this.resize(concurrency),
-    };
-    return new Autoscaler(bounds, scaled, this.hooks.logger);
+    return new Autoscaler(bounds, this, (concurrency) => this.resize(concurrency), this.hooks.logger);
   }
 }

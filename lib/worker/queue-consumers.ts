@@ -80,9 +80,9 @@ export class QueueConsumers {
    * says. Resolves once applied; a failure is logged and leaves the queue on its old consumer.
    */
   setPrefetch(prefetch: number): Promise<void> {
-    const next = clampPrefetch(prefetch);
-    this.#prefetch = next;
-    const applied = this.#changing.then(() => this.apply(next));
+    const wanted = clampPrefetch(prefetch);
+    this.#prefetch = wanted;
+    const applied = this.#changing.then(() => this.apply(wanted));
     this.#changing = applied;
     return applied;
   }

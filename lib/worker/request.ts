@@ -110,6 +110,8 @@ export class TaskRequest {
    */
   readonly codeFinished: Promise<void>;
   #finishCode!: () => void;
+  /** Whether its task code was started (not for a request revoked or expired before it ran). */
+  ranCode = false;
   /** Set while the code runs: gives the run up (see execute). */
   #terminate: ((reason: TaskTerminated) => void) | undefined;
 
@@ -172,6 +174,7 @@ export class TaskRequest {
     try {
       const limits = timeLimitsOf(headers, this.task.options, env.defaultTimeLimits);
       const job = new RequestJob(this, context, limits);
+      this.ranCode = true;
       const running = runInTaskSpan(headers, this, () => env.pool.run(job));
       // Settles with the run, or rejects when terminate() gives it up: at once with the async
       // pool, which cannot stop code that ignores its signal; with the threads pool only once the

@@ -320,6 +320,7 @@ export class Worker<Host extends WorkerHost = WorkerHost> extends EventEmitter<W
       void request.codeFinished.then(() => {
         this.#executing.delete(request);
         redelivery.finished(request);
+        if (this.#ownLimits && request.ranCode) this.countOwnTask(this.#ownLimits);
         this.pump();
       });
       this.emit('task-started', request);
@@ -370,13 +371,15 @@ export class Worker<Host extends WorkerHost = WorkerHost> extends EventEmitter<W
   private done(request: TaskRequest, outcome: RequestOutcome): void {
     if (outcome.deadLettered) this.emit('dead-lettered', request.delivery, outcome.deadLettered.reason, outcome.deadLettered.error);
     this.emit('task-done', request, outcome);
-    const ran = outcome.state === 'SUCCESS' || outcome.state === 'FAILURE' || outcome.state === 'RETRY';
-    const due = this.#ownLimits && ran ? this.#ownLimits.afterTask(() => process.memoryUsage.rss()) : null;
-    if (due !== null && this.#state === 'running') {
-      this.logger.warn(`${this.hostname}: the worker ${due}: stopping, to be replaced by a fresh process`);
-      this.emit('recycle', due);
-      void this.stop();
-    }
+  }
+
+  /** Counts a task the worker itself ran (async pool); past a limit, stops before the next starts (see the class comment). */
+  private countOwnTask(limits: ChildLimits): void {
+    const due = limits.afterTask(() => process.memoryUsage.rss());
+    if (due === null || this.#state !== 'running') return;
+    this.logger.warn(`${this.hostname}: the worker ${due}: stopping, to be replaced by a fresh process`);
+    this.emit('recycle', due);
+    void this.stop();
   }
 
   /** Moves a delivery that must not run to its dead-letter queue (requeued if even that fails). */
