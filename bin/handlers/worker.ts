@@ -152,8 +152,9 @@ export async function runWorker(args: ArgumentsCamelCase<WorkerArgs>): Promise<v
         },
       );
   };
-  process.on('SIGTERM', shutdown);
-  process.on('SIGINT', shutdown);
+  // Not `shutdown` itself: a signal listener gets the signal's number as its second argument.
+  process.on('SIGTERM', (signal) => shutdown(signal));
+  process.on('SIGINT', (signal) => shutdown(signal));
   // As Celery's worker: worker-* events unless --without-heartbeat, task-* ones with -E or once
   // remote control's enable_events asks (Flower sends it).
   events = new WorkerEventSender(worker, {
