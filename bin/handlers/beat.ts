@@ -47,8 +47,9 @@ export async function runBeat(args: ArgumentsCamelCase<BeatArgs>): Promise<void>
         () => process.exit(1),
       );
   };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  // Not `stop` itself: a signal listener gets the signal's number as its second argument.
+  process.once('SIGTERM', (signal) => stop(signal));
+  process.once('SIGINT', (signal) => stop(signal));
   process.on('SIGHUP', () => {
     if (!file) return stop('SIGHUP', EXIT_RESTART);
     // logrotate renames the file, then sends SIGHUP: new lines go to a new file at the path.
