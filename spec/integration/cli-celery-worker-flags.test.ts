@@ -56,8 +56,7 @@ describe("celeriac worker: Celery's pool, autoscale, optimization and event flag
     await process.waitFor(/ready: queues/, 60_000);
     return { node, process };
   };
-  const send = (q: string, name: string, args: unknown[] = []): Promise<AsyncResult<unknown>> =>
-    producer.sendTask(name, args, {}, { queue: q });
+  const send = (q: string, name: string, args: unknown[] = []): Promise<AsyncResult> => producer.sendTask(name, args, {}, { queue: q });
   const stats = async (node: string): Promise<Stats> => {
     const [reply] = await client.broadcast('stats', {}, { destination: [node], timeout: '10s' });
     const answer = reply?.[node] as Stats | undefined;
@@ -125,7 +124,7 @@ describe("celeriac worker: Celery's pool, autoscale, optimization and event flag
     await until(async () => (await producer.transport.messageCount(q)) === 1, 'the third back in the queue, for a fresh worker');
   });
 
-  it('--autoscale MAX,MIN: grows under a backlog, shrinks once idle; visible in stats; the autoscale command moves the bounds and the prefetch', async () => {
+  it('--autoscale MAX,MIN: grows under a backlog, shrinks when idle, shown in stats; autoscale moves bounds and prefetch', async () => {
     const q = await queue('autoscale');
     const { node, process } = await worker(q, ['--autoscale', '1,3', '--prefetch-multiplier', '2'], { AUTOSCALE_KEEPALIVE: '1' });
     const initial = await stats(node);
@@ -180,7 +179,7 @@ describe("celeriac worker: Celery's pool, autoscale, optimization and event flag
     assert.equal(await stop(process), 0);
   });
 
-  it('heartbeat flags: worker-* events without -E at --heartbeat-interval; none with --without-heartbeat; enable_events starts task events', async () => {
+  it('heartbeat flags: worker-* events at --heartbeat-interval, none --without-heartbeat; enable_events starts task events', async () => {
     const events: CeleryEvent[] = [];
     const receiver = await receiveEvents(producer, (event) => events.push(event));
     try {

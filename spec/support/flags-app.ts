@@ -31,7 +31,7 @@ export const soft = app.task('spec.flags.soft', function (this: TaskContext) {
 export const thread = app.task('spec.flags.thread', () => threadId);
 /** Keeps `mib` MiB of heap for as long as its thread lives; returns the thread id. */
 export const grow = app.task('spec.flags.grow', (mib: number) => {
-  kept.push(new Array<number>((mib * 1024 * 1024) / 8).fill(1.5));
+  kept.push(Array.from({ length: (mib * 1024 * 1024) / 8 }, () => 1.5));
   return threadId;
 });
 export const add = app.task('spec.flags.add', (x: number, y: number) => x + y);

@@ -98,7 +98,7 @@ describe('remote control: Celery 5.2 commands (memory://)', () => {
     assert.equal(most, 2);
   });
 
-  it('autoscale starts an autoscaler within the bounds, sets the prefetch for max, shows in stats, and then refuses pool_grow', async () => {
+  it('autoscale starts an autoscaler within the bounds, prefetch for max, shown in stats; then pool_grow is refused', async () => {
     const { worker, call } = await setup('scale@spec', { concurrency: 8 });
     assert.deepEqual(await call('autoscale', { max: 4, min: 2 }), { ok: 'autoscale now max=4 min=2' });
     assert.equal(worker.concurrency, 4);
