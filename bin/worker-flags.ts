@@ -1,4 +1,4 @@
-import { ConfigError, type WorkerOptions } from '../lib/index.js';
+import { ConfigError, HEARTBEAT_SECONDS, type WorkerOptions } from '../lib/index.js';
 import type { WorkerArgs } from './commands/worker.js';
 
 /**
@@ -22,6 +22,16 @@ export function celeryWorkerOptions(args: WorkerArgs, env: NodeJS.ProcessEnv = p
   // -O fair: take only what can start now. An explicit --prefetch-multiplier still wins.
   else if (args.O === 'fair') options.prefetchMultiplier = 1;
   return options;
+}
+
+/** Seconds between worker-heartbeat events: --heartbeat-interval (default 2), or null with --without-heartbeat. */
+export function heartbeatInterval(args: WorkerArgs): number | null {
+  if (args['without-heartbeat']) return null;
+  const interval = args['heartbeat-interval'];
+  if (interval === undefined) return HEARTBEAT_SECONDS;
+  if (!(Number.isFinite(interval) && interval > 0))
+    throw new ConfigError('--heartbeat-interval', `expected seconds above 0, got ${String(interval)}`);
+  return interval;
 }
 
 /**

@@ -9,7 +9,6 @@ import {
   parseControlPolicyFlag,
   TransportError,
   WorkerEventSender,
-  HEARTBEAT_SECONDS,
   type App,
   type Worker,
 } from '../../lib/index.js';
@@ -23,7 +22,7 @@ import { commaList } from '../comma-list.js';
 import { importIncludedModules } from '../include-modules.js';
 import { nodeFormat } from '../node-format.js';
 import { createPidFile, PidFileLocked } from '../pidfile.js';
-import { celeryWorkerOptions } from '../worker-flags.js';
+import { celeryWorkerOptions, heartbeatInterval } from '../worker-flags.js';
 
 /**
  * The exit status of a worker that ended so as to be started again: after SIGHUP (Celery's
@@ -77,6 +76,7 @@ export async function runWorker(args: ArgumentsCamelCase<WorkerArgs>): Promise<v
   }
   await importIncludedModules(include);
   const queues = consumedQueues(app, args);
+  const heartbeat = heartbeatInterval(args);
   const controlPolicy =
     args['control-commands'] === undefined
       ? app.config.controlCommands
@@ -159,7 +159,7 @@ export async function runWorker(args: ArgumentsCamelCase<WorkerArgs>): Promise<v
   // remote control's enable_events asks (Flower sends it).
   events = new WorkerEventSender(worker, {
     taskEvents: args.events,
-    heartbeatInterval: args['without-heartbeat'] ? null : (args['heartbeat-interval'] ?? HEARTBEAT_SECONDS),
+    heartbeatInterval: heartbeat,
   });
   if (args.control) {
     // Before consuming tasks: stored revocations are loaded first, so none of them runs.

@@ -244,6 +244,7 @@ describe("celeriac worker: Celery's pool, autoscale, optimization and event flag
       [['--autoscale', '0'], /--autoscale: the max must be at least 1/],
       [['--time-limit', '-1'], /--time-limit: expected seconds/],
       [['--max-tasks-per-child', '1.5'], /--max-tasks-per-child: expected a whole number/],
+      [['--heartbeat-interval', '0'], /--heartbeat-interval: expected seconds above 0/],
       [['-O', 'fast'], /Invalid values:[\s\S]*Argument: O, Given: "fast", Choices: "default", "fair"/],
     ] as const) {
       const process = startCli(['worker', '-A', FLAGS_APP, '-Q', q, ...flags], env);
