@@ -160,6 +160,11 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
         describe:
           'Accepted for Celery compatibility: a celeriac worker does not mingle at start-up; it reads revocations from the result backend',
       })
+      .epilog(
+        'Signals: SIGTERM/SIGINT warm shutdown (again: exit at once). SIGHUP: with -f, reopen the log file; without, ' +
+          "Celery's restart: warm shutdown, then exit status 75 for the supervisor to start the worker again. " +
+          "Celery's flags and what each does here: docs/cli.md",
+      )
       .example('$0 worker -A ./dist/tasks.js --concurrency=4 --loglevel=info', 'run a worker')
       .example('$0 worker -A ./dist/tasks.js -c 2 -n second@%h -Q celery,images', 'a second worker on two queues')
       .example('$0 worker -A ./dist/tasks.js --pidfile=/run/celeriac/%n.pid -f /var/log/celeriac/%n%I.log', 'as a service'),

@@ -133,6 +133,12 @@ describe("celeriac call, inspect, control, purge and beat: Celery's flags", () =
     const limit = await runCli(['control', 'rate_limit', 'tasks.add', '100/s', '-j', '-d', node, '-t', '10'], env);
     assert.equal(limit.code, 0, limit.stderr);
     assert.deepEqual(JSON.parse(limit.stdout), [{ [node]: { ok: 'new rate limit set successfully' } }], 'a list, as Celery’s control -j');
+    const scale = await runCli(['control', 'autoscale', '4', '2', '-j', '-d', node, '-t', '10'], env);
+    assert.deepEqual(JSON.parse(scale.stdout), [{ [node]: { ok: 'autoscale now max=4 min=2' } }], scale.stderr);
+    const stats = await runCli(['inspect', 'stats', '-j', '-d', node, '-t', '10'], env);
+    const mine = (JSON.parse(stats.stdout) as Record<string, { autoscaler: unknown; prefetch_count: number }>)[node];
+    assert.deepEqual(mine?.autoscaler, { max: 4, min: 2, current: 2, qty: 0 });
+    assert.equal(mine?.prefetch_count, 16, 'max × the default multiplier 4');
     const nobody = await runCli(['inspect', 'ping', '-j', '-d', `nobody-${node}`, '-t', '0.3'], env);
     assert.equal(nobody.code, 69, 'EX_UNAVAILABLE, as Celery');
     worker.child.kill('SIGTERM');
