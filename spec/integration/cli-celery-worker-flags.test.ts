@@ -130,10 +130,11 @@ describe("celeriac worker: Celery's pool, autoscale, optimization and event flag
     const initial = await stats(node);
     assert.deepEqual(initial.autoscaler, { max: 3, min: 1, current: 1, qty: 0 }, 'the larger is the max, as Celery reads it');
     assert.equal(initial.prefetch_count, 6, 'prefetch for max: 3 × 2');
-    const sent = await Promise.all(Array.from({ length: 6 }, () => send(q, 'spec.flags.sleep', [3000])));
+    // Long enough that the backlog lasts well beyond a poll, however loaded the machine.
+    const sent = await Promise.all(Array.from({ length: 6 }, () => send(q, 'spec.flags.sleep', [6000])));
     await until(async () => (await stats(node)).autoscaler?.current === 3, 'grown to max under the backlog');
     assert.equal((await stats(node)).pool['max-concurrency'], 3);
-    for (const s of sent) await s.get({ timeout: '60s' });
+    for (const s of sent) await s.get({ timeout: '120s' });
     await until(async () => (await stats(node)).autoscaler?.current === 1, 'back to min once idle');
     assert.match(process.output(), /autoscaler: scaling up/);
     assert.match(process.output(), /autoscaler: scaling down/);
@@ -151,17 +152,18 @@ describe("celeriac worker: Celery's pool, autoscale, optimization and event flag
   it('pool_grow re-applies the prefetch on RabbitMQ: tasks beyond the old prefetch are taken and run', async () => {
     const q = await queue('grow-prefetch');
     const { node, process } = await worker(q, ['-c', '1', '--prefetch-multiplier', '1']);
-    const sent = await Promise.all(Array.from({ length: 6 }, () => send(q, 'spec.flags.sleep', [4000])));
-    await until(async () => (await producer.transport.messageCount(q)) === 5, 'prefetch 1: five wait in the queue');
+    // Each runs far longer than a poll takes, so the counts below hold while they are looked at.
+    const sent = await Promise.all(Array.from({ length: 5 }, () => send(q, 'spec.flags.sleep', [10_000])));
+    await until(async () => (await producer.transport.messageCount(q)) === 4, 'prefetch 1: four wait in the queue');
     assert.deepEqual(await control(node, 'pool_grow', { n: 2 }), { ok: 'pool will grow' });
     assert.equal((await stats(node)).prefetch_count, 3);
     // A consumer with prefetch 3 replaced the one with prefetch 1, whose delivery still runs.
-    await until(async () => (await producer.transport.messageCount(q)) === 2, 'three more taken: two left in the queue');
+    await until(async () => (await producer.transport.messageCount(q)) === 1, 'three more taken: one left in the queue');
     await until(async () => {
       const [reply] = await client.inspect('active', { destination: [node], timeout: '10s' });
       return ((reply?.[node] as unknown[] | undefined)?.length ?? 0) === 3;
     }, 'three running at once');
-    for (const s of sent) assert.equal(await s.get({ timeout: '60s' }), 4000);
+    for (const s of sent) assert.equal(await s.get({ timeout: '120s' }), 10_000);
     assert.equal(await stop(process), 0);
   });
 
@@ -169,13 +171,13 @@ describe("celeriac worker: Celery's pool, autoscale, optimization and event flag
     const q = await queue('fair');
     const { node, process } = await worker(q, ['-c', '2', '-Ofair']);
     assert.equal((await stats(node)).prefetch_count, 2);
-    const sent = await Promise.all(Array.from({ length: 6 }, () => send(q, 'spec.flags.sleep', [3000])));
+    const sent = await Promise.all(Array.from({ length: 4 }, () => send(q, 'spec.flags.sleep', [8000])));
     await until(async () => {
       const [reply] = await client.inspect('active', { destination: [node], timeout: '10s' });
       return ((reply?.[node] as unknown[] | undefined)?.length ?? 0) === 2;
     }, 'two running');
-    assert.equal(await producer.transport.messageCount(q), 4, 'the other four wait in the broker, free for other workers');
-    for (const s of sent) await s.get({ timeout: '60s' });
+    assert.equal(await producer.transport.messageCount(q), 2, 'the other two wait in the broker, free for other workers');
+    for (const s of sent) await s.get({ timeout: '120s' });
     assert.equal(await stop(process), 0);
   });
 
@@ -226,14 +228,14 @@ describe("celeriac worker: Celery's pool, autoscale, optimization and event flag
   it('SIGHUP without -f: a warm shutdown (the running task finishes), then exit status 75 for the supervisor to restart it', async () => {
     const q = await queue('sighup');
     const { node, process } = await worker(q, ['-c', '1']);
-    const running = await send(q, 'spec.flags.sleep', [3000]);
+    const running = await send(q, 'spec.flags.sleep', [8000]);
     await until(async () => {
       const [reply] = await client.inspect('active', { destination: [node], timeout: '10s' });
       return ((reply?.[node] as unknown[] | undefined)?.length ?? 0) === 1;
     }, 'the task running');
     process.child.kill('SIGHUP');
     assert.equal(await process.exited, 75);
-    assert.equal(await running.get({ timeout: '60s' }), 3000, 'finished before the exit');
+    assert.equal(await running.get({ timeout: '60s' }), 8000, 'finished before the exit');
     assert.match(process.output(), /SIGHUP received: restarting: warm shutdown, then exit status 75/);
   });
 
