@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { celeryArgv } from './celery-argv.js';
 import { beatCommand } from './commands/beat.js';
 import { callCommand } from './commands/call.js';
 import { controlCommand } from './commands/control.js';
@@ -23,7 +24,7 @@ import { workerCommand } from './commands/worker.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
-await yargs(hideBin(process.argv))
+await yargs(celeryArgv(hideBin(process.argv)))
   .scriptName('celeriac')
   .usage('$0 <command> [options]\n\nDistributed task queue for Node.js on RabbitMQ, wire-compatible with Celery.')
   .command(workerCommand)

@@ -53,7 +53,8 @@ export type { ControlReply } from './control/mailbox.js';
 export { EventDispatcher } from './events/dispatcher.js';
 export type { CeleryEvent } from './events/dispatcher.js';
 export { receiveEvents } from './events/receiver.js';
-export { WorkerEventSender } from './events/worker-events.js';
+export { WorkerEventSender, HEARTBEAT_SECONDS } from './events/worker-events.js';
+export type { WorkerEventOptions } from './events/worker-events.js';
 // WorkerMetrics (prom-client) and Beat (cron-parser) are the entry points 'celeriac/metrics' and
 // 'celeriac/beat', so an app that uses neither does not load them.
 export type { BeatEntry, BeatSchedule } from './app/beat-schedule.js';

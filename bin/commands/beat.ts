@@ -9,6 +9,8 @@ export interface BeatArgs extends DaemonArgs {
   'lock-ttl': string;
   grace: string;
   redis?: string;
+  schedule?: string;
+  'max-interval'?: number;
   pidfile?: string;
   logfile?: string;
 }
@@ -24,6 +26,17 @@ export const beatCommand: CommandModule<object, BeatArgs> = {
       .option('lock-ttl', { type: 'string', default: '10s', describe: 'Leader lock lifetime: fail-over takes at most this' })
       .option('grace', { type: 'string', default: '5m', describe: 'Runs missed by more than this while nobody led are skipped' })
       .option('redis', { type: 'string', describe: "Redis URL for the lock and schedule state (default: the app's redis:// backend)" })
+      .option('schedule', {
+        alias: ['s', 'schedule-filename'],
+        type: 'string',
+        describe:
+          "Accepted for Celery compatibility and not used: beat keeps its schedule state in Redis (the app's backend or --redis), " +
+          'shared by every beat for fail-over, instead of a file',
+      })
+      .option('max-interval', {
+        type: 'number',
+        describe: 'Most seconds between two looks at the schedule; beat looks every --lock-ttl/3, at most every second, anyway',
+      })
       .option('logfile', {
         alias: 'f',
         type: 'string',
@@ -37,6 +50,7 @@ export const beatCommand: CommandModule<object, BeatArgs> = {
       })
       .options(DAEMON_OPTIONS)
       .example('$0 beat -A ./dist/tasks.js', 'run the scheduler (start two for fail-over)')
-      .example('$0 beat -A ./dist/tasks.js -D', 'in the background: beat.pid and beat.log here'),
+      .example('$0 beat -A ./dist/tasks.js -D', 'in the background: beat.pid and beat.log here')
+      .example('$0 beat -A ./dist/tasks.js --pidfile /run/celeriac/beat.pid -f /var/log/celeriac/beat.log', 'as a service'),
   handler: async (args) => (await import('../handlers/beat.js')).runBeat(args),
 };

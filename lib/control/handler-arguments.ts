@@ -82,12 +82,12 @@ export function rateArgument(args: Record<string, unknown>, name: string): strin
 /** Largest pool size or change of it that a command may ask for. */
 export const MAX_POOL_SIZE = 10_000;
 
-/** An optional count such as pool_grow's n: an integer from 1 to MAX_POOL_SIZE, or absent/null (= `fallback`). */
-export function countArgument(args: Record<string, unknown>, name: string, fallback: number): number {
+/** An optional count such as pool_grow's n: an integer from `least` (1) to MAX_POOL_SIZE, or absent/null (= `fallback`). */
+export function countArgument(args: Record<string, unknown>, name: string, fallback: number, least = 1): number {
   const value = args[name];
   if (value === undefined || value === null) return fallback;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > MAX_POOL_SIZE) {
-    throw new ArgumentError(name, `an integer from 1 to ${MAX_POOL_SIZE}, or null`, value);
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < least || value > MAX_POOL_SIZE) {
+    throw new ArgumentError(name, `an integer from ${least} to ${MAX_POOL_SIZE}, or null`, value);
   }
   return value;
 }

@@ -218,8 +218,12 @@ function stats(state: HandlerState): Record<string, unknown> {
       implementation: `celeriac:${worker.pool.kind}`,
       processes: [process.pid],
       'running-threads': worker.active,
+      'max-tasks-per-child': worker.childLimits.maxTasks ?? 'N/A',
+      'max-memory-per-child': worker.childLimits.maxMemoryKiB ?? 'N/A',
+      // Celery's [soft, hard] pool timeouts in seconds, 0 for none: the worker's --soft-time-limit / --time-limit.
+      timeouts: [(worker.defaultTimeLimits.softMs ?? 0) / 1000, (worker.defaultTimeLimits.hardMs ?? 0) / 1000],
     },
-    ...(state.autoscale ? { autoscaler: { ...state.autoscale, qty: worker.concurrency } } : {}),
+    ...(worker.capacity.autoscaler ? { autoscaler: worker.capacity.autoscaler.info() } : {}),
     prefetch_count: worker.prefetch,
     total: Object.fromEntries(state.totals),
     rusage: {

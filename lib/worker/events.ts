@@ -10,4 +10,10 @@ export interface WorkerEvents {
   'dead-lettered': [delivery: Delivery, reason: string, error: string];
   /** A message that arrived long before its ETA went back into the delay tiers. */
   'task-deferred': [request: TaskRequest, delayMs: number];
+  /**
+   * With the async pool, a maxTasksPerChild / maxMemoryPerChild limit was reached (`why` says
+   * which): the worker stops. `celeriac worker` then exits with status 75 for its supervisor to
+   * start a fresh process.
+   */
+  recycle: [why: string];
 }

@@ -55,6 +55,8 @@ export interface RequestEnvironment {
   pool: TaskPool;
   /** Revoked task ids (remote control): such a task is not run and is recorded REVOKED. */
   isRevoked?: (taskId: string) => boolean;
+  /** The worker's limits for tasks without their own (neither in the message nor in the task's options). */
+  defaultTimeLimits?: TimeLimits;
 }
 
 /**
@@ -108,6 +110,8 @@ export class TaskRequest {
    */
   readonly codeFinished: Promise<void>;
   #finishCode!: () => void;
+  /** Whether its task code was started (not for a request revoked or expired before it ran). */
+  ranCode = false;
   /** Set while the code runs: gives the run up (see execute). */
   #terminate: ((reason: TaskTerminated) => void) | undefined;
 
@@ -168,8 +172,9 @@ export class TaskRequest {
     let outcome: SettledOutcome;
     let meta: () => TaskMeta;
     try {
-      const limits = timeLimitsOf(headers, this.task.options);
+      const limits = timeLimitsOf(headers, this.task.options, env.defaultTimeLimits);
       const job = new RequestJob(this, context, limits);
+      this.ranCode = true;
       const running = runInTaskSpan(headers, this, () => env.pool.run(job));
       // Settles with the run, or rejects when terminate() gives it up: at once with the async
       // pool, which cannot stop code that ignores its signal; with the threads pool only once the

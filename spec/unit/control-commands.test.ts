@@ -60,12 +60,16 @@ describe('remote control: Celery 5.2 commands (memory://)', () => {
 
   it('pool_grow and pool_shrink change concurrency, visible in stats; bad n is refused', async () => {
     const { worker, call } = await setup('pool@spec', { concurrency: 2 });
+    const multiplier = worker.capacity.prefetchMultiplier;
+    assert.equal(worker.prefetch, 2 * multiplier);
     assert.deepEqual(await call('pool_grow', { n: 3 }), { ok: 'pool will grow' });
     assert.equal(worker.concurrency, 5);
+    assert.equal(worker.prefetch, 5 * multiplier, 'the prefetch follows, as Celery’s');
     assert.deepEqual(await call('pool_shrink'), { ok: 'pool will shrink' });
     assert.equal(worker.concurrency, 4);
-    const stats = (await call('stats')) as { pool: { 'max-concurrency': number } };
+    const stats = (await call('stats')) as { prefetch_count: number; pool: { 'max-concurrency': number } };
     assert.equal(stats.pool['max-concurrency'], 4);
+    assert.equal(stats.prefetch_count, 4 * multiplier);
     assert.deepEqual(await call('pool_shrink', { n: 100 }), { ok: 'pool will shrink' });
     assert.equal(worker.concurrency, 1, 'never below one');
     for (const n of [0, -1, 1.5, '2', 1e9, true]) {
@@ -94,19 +98,23 @@ describe('remote control: Celery 5.2 commands (memory://)', () => {
     assert.equal(most, 2);
   });
 
-  it('autoscale records bounds, clamps concurrency, shows in stats, and then refuses pool_grow', async () => {
+  it('autoscale starts an autoscaler within the bounds, prefetch for max, shown in stats; then pool_grow is refused', async () => {
     const { worker, call } = await setup('scale@spec', { concurrency: 8 });
     assert.deepEqual(await call('autoscale', { max: 4, min: 2 }), { ok: 'autoscale now max=4 min=2' });
     assert.equal(worker.concurrency, 4);
+    assert.equal(worker.prefetch, 4 * worker.capacity.prefetchMultiplier);
     assert.deepEqual(await call('autoscale', { max: 10, min: 6 }), { ok: 'autoscale now max=10 min=6' });
     assert.equal(worker.concurrency, 6);
-    const stats = (await call('stats')) as { autoscaler: unknown; pool: { 'max-concurrency': number } };
-    assert.deepEqual(stats.autoscaler, { max: 10, min: 6, qty: 6 });
+    const stats = (await call('stats')) as { autoscaler: unknown; prefetch_count: number; pool: { 'max-concurrency': number } };
+    assert.deepEqual(stats.autoscaler, { max: 10, min: 6, current: 6, qty: 0 });
     assert.equal(stats.pool['max-concurrency'], 6);
+    assert.equal(stats.prefetch_count, 10 * worker.capacity.prefetchMultiplier);
+    assert.deepEqual(await call('autoscale', { max: 10, min: 0 }), { ok: 'autoscale now max=10 min=0' }, 'Celery allows a min of 0');
     assert.deepEqual(await call('pool_grow'), { error: 'pool_grow is not supported with autoscale. Adjust autoscale range instead.' });
     assert.deepEqual(await call('pool_shrink'), { error: 'pool_shrink is not supported with autoscale. Adjust autoscale range instead.' });
     assert.match(((await call('autoscale', { max: 2, min: 3 })) as { error: string }).error, /^argument min/);
     assert.match(((await call('autoscale', { max: 'x' })) as { error: string }).error, /^argument max/);
+    assert.match(((await call('autoscale', { max: 0 })) as { error: string }).error, /^argument max/);
     assert.equal(worker.concurrency, 6);
   });
 
