@@ -34,6 +34,8 @@ export class WorkerEventSender {
     });
   };
   readonly #onStarted = (request: TaskRequest): void => this.send('task-started', { uuid: request.id, pid: process.pid });
+  readonly #onRetrying = (request: TaskRequest, error: unknown): void =>
+    this.send('task-retried', { uuid: request.id, exception: describe(error), traceback: tracebackOf(error) });
   readonly #onDone = (request: TaskRequest, outcome: RequestOutcome): void => {
     this.#processed += 1;
     switch (outcome.state) {
@@ -43,8 +45,7 @@ export class WorkerEventSender {
       case 'FAILURE':
         this.send('task-failed', { uuid: request.id, exception: describe(outcome.error), traceback: tracebackOf(outcome.error) });
         break;
-      case 'RETRY':
-        this.send('task-retried', { uuid: request.id, exception: describe(outcome.error), traceback: tracebackOf(outcome.error) });
+      case 'RETRY': // task-retried went out on 'task-retrying', before the retry's message
         break;
       case 'REVOKED':
         this.send('task-revoked', {
@@ -67,6 +68,7 @@ export class WorkerEventSender {
     this.worker.on('task-received', this.#onReceived);
     this.worker.on('task-started', this.#onStarted);
     this.worker.on('task-done', this.#onDone);
+    this.worker.on('task-retrying', this.#onRetrying);
     await this.dispatcher.send('worker-online', this.workerFields());
     this.#timer = setInterval(() => this.heartbeat(), HEARTBEAT_SECONDS * 1000);
     this.#timer.unref();
@@ -77,6 +79,7 @@ export class WorkerEventSender {
     this.worker.off('task-received', this.#onReceived);
     this.worker.off('task-started', this.#onStarted);
     this.worker.off('task-done', this.#onDone);
+    this.worker.off('task-retrying', this.#onRetrying);
     await this.dispatcher.send('worker-offline', this.workerFields());
   }
 

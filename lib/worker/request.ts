@@ -55,6 +55,8 @@ export interface RequestEnvironment {
   pool: TaskPool;
   /** Revoked task ids (remote control): such a task is not run and is recorded REVOKED. */
   isRevoked?: (taskId: string) => boolean;
+  /** Told of a run that ends in a retry, before the retry's message is sent (WorkerEvents 'task-retrying'). */
+  retrying?: (request: TaskRequest, error: unknown) => void;
 }
 
 /**
@@ -219,6 +221,7 @@ export class TaskRequest {
       if (stored !== true) return this.notRecorded(env, stored, { state: 'RETRY', error, delayMs, runtimeMs });
     }
     const eta = delayMs > 0 ? new Date(Date.now() + delayMs).toISOString() : null;
+    env.retrying?.(this, error);
     try {
       await republish(env.host, this.delivery, { ...this.delivery.properties.headers, retries: headers.retries + 1, eta }, delayMs);
     } catch (publishError) {
