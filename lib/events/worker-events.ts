@@ -33,7 +33,14 @@ export class WorkerEventSender {
       expires: headers.expires,
     });
   };
-  readonly #onStarted = (request: TaskRequest): void => this.send('task-started', { uuid: request.id, pid: process.pid });
+  /**
+   * Not for a request that will not run (revoked or expired: its code is not started, and Celery
+   * sends no task-started for it): monitors would show a start time for a task that never ran.
+   */
+  readonly #onStarted = (request: TaskRequest): void => {
+    if (this.worker.isRevoked(request.id) || request.isExpired()) return;
+    this.send('task-started', { uuid: request.id, pid: process.pid });
+  };
   readonly #onRetrying = (request: TaskRequest, error: unknown): void =>
     this.send('task-retried', { uuid: request.id, exception: describe(error), traceback: tracebackOf(error) });
   readonly #onDone = (request: TaskRequest, outcome: RequestOutcome): void => {

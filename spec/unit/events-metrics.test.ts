@@ -93,4 +93,25 @@ describe('events and metrics (memory://)', () => {
       await receiver.close();
     }
   });
+
+  it('a task revoked before its turn gets task-received and task-revoked, no task-started (it never ran)', async () => {
+    const events: CeleryEvent[] = [];
+    const receiver = await receiveEvents(app, (e) => events.push(e));
+    const revokedId = 'spec-events-revoked-before-run';
+    const isRevoked = worker.isRevoked;
+    worker.isRevoked = (id) => id === revokedId;
+    try {
+      const result = await add.applyAsync([1, 1], {}, { taskId: revokedId });
+      await assert.rejects(result.get({ timeout: '5s' }), (e: unknown) => (e as { state?: string }).state === 'REVOKED');
+      while (!events.some((e) => e.type === 'task-revoked' && e.uuid === revokedId))
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      assert.deepEqual(
+        events.filter((e) => e.uuid === revokedId && e.type !== 'task-sent').map((e) => e.type),
+        ['task-received', 'task-revoked'],
+      );
+    } finally {
+      worker.isRevoked = isRevoked;
+      await receiver.close();
+    }
+  });
 });
