@@ -68,7 +68,7 @@ describe('interop: Flower 2.0.1 REST API against a celeriac worker', { skip: ski
 
   /** The worker as Flower sees it after asking it again (its inspect replies). */
   const refreshed = async (): Promise<FlowerWorker> =>
-    (await flower.json<Record<string, FlowerWorker>>(`/api/workers?refresh=1&workername=${encodeURIComponent(worker.name)}`))[worker.name]!;
+    (await flower.json<Record<string, FlowerWorker>>(`/api/workers?refresh=1&workername=${encodeURIComponent(worker.name)}`))[worker.name];
   const taskInfo = (id: string): Promise<FlowerTask> => flower.json<FlowerTask>(`/api/task/info/${id}`);
   /** Waits until Flower's event state has the task in `state`. */
   const taskIn = (id: string, state: string): Promise<FlowerTask> =>
