@@ -58,7 +58,7 @@ describe('interop: Flower 2.0.1 pages in a headless browser', { skip: skip ?? fa
 
   /** Opens `path` in a new page that records its errors; `ready` waits for the page's data. */
   async function open(path: string, ready: (page: Page) => Promise<void>): Promise<Page> {
-    const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+    const page = await browser.newPage({ viewport: { width: 1920, height: 1000 } });
     page.setDefaultTimeout(30_000);
     page.on('pageerror', (error) => errors.push(`${path}: ${error.message}`));
     page.on('console', (message) => {
@@ -113,6 +113,7 @@ describe('interop: Flower 2.0.1 pages in a headless browser', { skip: skip ?? fa
 
   it('/workers: the celeriac worker’s row, online, with its task counts', async () => {
     const page = await open('/workers', async (p) => {
+      await p.locator('#workers-table_filter input').fill(worker.name); // other workers on the broker are listed too
       await p.locator('#workers-table tbody tr', { hasText: worker.name }).waitFor();
     });
     const row = page.locator('#workers-table tbody tr', { hasText: worker.name });
@@ -177,7 +178,10 @@ describe('interop: Flower 2.0.1 pages in a headless browser', { skip: skip ?? fa
   });
 
   it('/tasks: a row per task with its state, arguments, result and worker', async () => {
+    // Flower lists every task on the broker (other workers' too): its search box narrows the
+    // table to this worker's (it matches the worker's name among a task's fields).
     const page = await open('/tasks', async (p) => {
+      await p.locator('#tasks-table_filter input').fill(worker.name);
       await p.locator(`#tasks-table tr[id="${ids.failed}"]`).waitFor();
     });
     const row = (id: string) => page.locator(`#tasks-table tr[id="${id}"]`);
