@@ -15,8 +15,8 @@ import { deleteQueues, PYTHON, PYTHON_DIR, pythonEnv, type InteropQueues } from 
  * API open (FLOWER_UNAUTHENTICATED_API) and RabbitMQ's management API for its Broker page.
  *
  * Flower is not part of celeriac and is not copied into it: the specs run it from its folder,
- * $CELERIAC_SPEC_FLOWER_DIR, else /work/shared/flower-2.0.1 (the machine's shared copy; a clone
- * of the repository may live anywhere, so no path relative to it is assumed), else
+ * $CELERIAC_SPEC_FLOWER_DIR when set, else /work/shared/flower-2.0.1 (the machine's shared copy;
+ * a clone of the repository may live anywhere, so no path relative to it is relied on), else
  * <repository>/../shared/flower-2.0.1. Its Python dependencies are Debian packages (.ci/run
  * installs them).
  */
@@ -36,11 +36,11 @@ export function flowerUnavailable(): string | null {
   return null;
 }
 
+/** Where Flower may be: only $CELERIAC_SPEC_FLOWER_DIR when it is set (it names the one wanted). */
 function flowerCandidates(): string[] {
+  if (process.env.CELERIAC_SPEC_FLOWER_DIR) return [process.env.CELERIAC_SPEC_FLOWER_DIR];
   const repository = new URL('../../../', import.meta.url).pathname;
-  return [process.env.CELERIAC_SPEC_FLOWER_DIR, '/work/shared/flower-2.0.1', join(repository, '..', 'shared', 'flower-2.0.1')].filter(
-    (candidate): candidate is string => Boolean(candidate),
-  );
+  return ['/work/shared/flower-2.0.1', join(repository, '..', 'shared', 'flower-2.0.1')];
 }
 
 function findFlowerDir(): string | null {
