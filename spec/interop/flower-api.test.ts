@@ -69,6 +69,15 @@ describe('interop: Flower 2.0.1 REST API against a celeriac worker', { skip: ski
   /** The worker as Flower sees it after asking it again (its inspect replies). */
   const refreshed = async (): Promise<FlowerWorker> =>
     (await flower.json<Record<string, FlowerWorker>>(`/api/workers?refresh=1&workername=${encodeURIComponent(worker.name)}`))[worker.name];
+  /**
+   * Asks again until what Flower shows of the worker satisfies `check`: Flower keeps a field as
+   * it was when its inspect reply does not come within --inspect_timeout (a loaded machine).
+   */
+  const workerUntil = (what: string, check: (seen: FlowerWorker) => boolean): Promise<FlowerWorker> =>
+    until(what, async () => {
+      const seen = await refreshed();
+      return check(seen) ? seen : undefined;
+    });
   const taskInfo = (id: string): Promise<FlowerTask> => flower.json<FlowerTask>(`/api/task/info/${id}`);
   /** Waits until Flower's event state has the task in `state`. */
   const taskIn = (id: string, state: string): Promise<FlowerTask> =>
@@ -96,7 +105,7 @@ describe('interop: Flower 2.0.1 REST API against a celeriac worker', { skip: ski
   });
 
   it('workers: stats, registered tasks, active queues, config and status', async () => {
-    const seen = await refreshed();
+    const seen = await workerUntil('every inspect answered', (w) => Boolean(w.stats && w.registered && w.active_queues && w.conf));
     assert.equal(seen.stats.pid, worker.process.child.pid);
     assert.equal(seen.stats.pool['max-concurrency'], 2);
     assert.equal(seen.stats.broker.hostname, '127.0.0.1');
@@ -193,10 +202,10 @@ describe('interop: Flower 2.0.1 REST API against a celeriac worker', { skip: ski
     // Revoked before it arrives (Flower's plain revoke sends terminate=0): recorded REVOKED, never run.
     const laterId = randomUUID();
     assert.equal((await flower.post(`/api/task/revoke/${laterId}`)).status, 200);
-    await until('the revoke applied', async () => (await refreshed()).revoked.includes(laterId));
+    await workerUntil('the revoke applied', (w) => w.revoked.includes(laterId));
     await sendTask('node.add', { args: [1, 1], task_id: laterId });
     assert.equal((await taskIn(laterId, 'REVOKED')).started, null, 'never started');
-    assert.ok((await refreshed()).revoked.includes(runningId));
+    await workerUntil('the terminated task in the revoked list', (w) => w.revoked.includes(runningId));
   });
 
   it('rate limit and time limits set from Flower apply to the next runs', async () => {
@@ -207,7 +216,7 @@ describe('interop: Flower 2.0.1 REST API against a celeriac worker', { skip: ski
     await taskIn(first, 'SUCCESS');
     const held = await sendTask('node.add', { args: [3, 4] });
     await taskIn(held, 'RECEIVED');
-    await until('the held task reserved by the worker', async () => (await refreshed()).reserved.some((r) => r.id === held));
+    await workerUntil('the held task reserved by the worker', (w) => w.reserved.some((r) => r.id === held));
     const lifted = await flower.post('/api/task/rate-limit/node.add', form({ ratelimit: '0' }));
     assert.deepEqual([lifted.status, JSON.parse(lifted.text)], [200, { message: 'rate limit disabled successfully' }]);
     assert.equal((await taskIn(held, 'SUCCESS')).result, '7');
@@ -229,13 +238,13 @@ describe('interop: Flower 2.0.1 REST API against a celeriac worker', { skip: ski
     const name = encodeURIComponent(worker.name);
     const grown = await flower.post(`/api/worker/pool/grow/${name}?n=3`);
     assert.deepEqual([grown.status, JSON.parse(grown.text)], [200, { message: `Growing '${worker.name}' worker's pool by 3` }]);
-    assert.equal((await refreshed()).stats.pool['max-concurrency'], 5);
+    await workerUntil('pool size 5', (w) => w.stats.pool['max-concurrency'] === 5);
     const shrunk = await flower.post(`/api/worker/pool/shrink/${name}?n=2`);
     assert.deepEqual([shrunk.status, JSON.parse(shrunk.text)], [200, { message: `Shrinking '${worker.name}' worker's pool by 2` }]);
-    assert.equal((await refreshed()).stats.pool['max-concurrency'], 3);
+    await workerUntil('pool size 3', (w) => w.stats.pool['max-concurrency'] === 3);
     const scaled = await flower.post(`/api/worker/pool/autoscale/${name}?min=4&max=6`);
     assert.equal(scaled.status, 200, scaled.text);
-    const stats = (await refreshed()).stats;
+    const { stats } = await workerUntil('the autoscaler in stats', (w) => w.stats.autoscaler !== undefined);
     assert.deepEqual(stats.autoscaler, { max: 6, min: 4, current: 4, qty: 4 });
     assert.equal(stats.pool['max-concurrency'], 4);
     const refused = await flower.post(`/api/worker/pool/grow/${name}?n=1`);
@@ -255,19 +264,13 @@ describe('interop: Flower 2.0.1 REST API against a celeriac worker', { skip: ski
     const name = encodeURIComponent(worker.name);
     const added = await flower.post(`/api/worker/queue/add-consumer/${name}?queue=${queues.extra}`);
     assert.deepEqual([added.status, JSON.parse(added.text)], [200, { message: `add consumer ${queues.extra}` }]);
-    assert.deepEqual(
-      (await refreshed()).active_queues.map((q) => q.name),
-      [queues.node, queues.extra],
-    );
+    await workerUntil('the added queue consumed', (w) => w.active_queues.map((q) => q.name).join() === [queues.node, queues.extra].join());
     const sent = await flower.post('/api/task/send-task/node.add', { json: { args: [20, 22], queue: queues.extra } });
     const id = (JSON.parse(sent.text) as { 'task-id': string })['task-id'];
     assert.equal((await taskIn(id, 'SUCCESS')).worker, worker.name);
     const cancelled = await flower.post(`/api/worker/queue/cancel-consumer/${name}?queue=${queues.extra}`);
     assert.deepEqual([cancelled.status, JSON.parse(cancelled.text)], [200, { message: `no longer consuming from ${queues.extra}` }]);
-    assert.deepEqual(
-      (await refreshed()).active_queues.map((q) => q.name),
-      [queues.node],
-    );
+    await workerUntil('the queue no longer consumed', (w) => w.active_queues.map((q) => q.name).join() === queues.node);
     const unknown = await flower.post(`/api/worker/queue/cancel-consumer/${name}?queue=${queues.extra}`);
     assert.deepEqual(
       [unknown.status, unknown.text],

@@ -131,7 +131,15 @@ describe('interop: Flower 2.0.1 pages in a headless browser', { skip: skip ?? fa
   it('/worker/<name>: every tab’s table has the worker’s data; Grow and a rate limit applied from the page', async () => {
     // The page shows what Flower last heard from the worker and asks again only for the next
     // view (as its Refresh does): ask it now, so the tasks run since are in.
-    await flower.json(`/api/workers?refresh=1&workername=${encodeURIComponent(worker.name)}`);
+    // (Asked until all is in: Flower keeps a field as it was when its reply is slower than --inspect_timeout.)
+    await until('the worker page’s data', async () => {
+      const seen = (
+        await flower.json<Record<string, { stats?: { total: Record<string, number> }; active?: { id: string }[] }>>(
+          `/api/workers?refresh=1&workername=${encodeURIComponent(worker.name)}`,
+        )
+      )[worker.name];
+      return seen.stats?.total['node.add'] === 1 && seen.active?.some((task) => task.id === ids.sleeping);
+    });
     const page = await open(`/worker/${encodeURIComponent(worker.name)}`, async (p) => {
       await p.locator('#workername').waitFor();
     });
@@ -169,12 +177,14 @@ describe('interop: Flower 2.0.1 pages in a headless browser', { skip: skip ?? fa
     await page.locator('#tab-tasks.active.show').waitFor(); // the tab's fade-in is over
     await screenshot(page, 'worker-tasks');
     await page.close();
-    const stats = (
-      await flower.json<Record<string, { stats: { pool: Record<string, number> } }>>(
-        `/api/workers?refresh=1&workername=${encodeURIComponent(worker.name)}`,
-      )
-    )[worker.name].stats;
-    assert.equal(stats.pool['max-concurrency'], 3, 'grown by the page’s button');
+    await until('the pool grown by the page’s button', async () => {
+      const seen = (
+        await flower.json<Record<string, { stats: { pool: Record<string, number> } }>>(
+          `/api/workers?refresh=1&workername=${encodeURIComponent(worker.name)}`,
+        )
+      )[worker.name];
+      return seen.stats.pool['max-concurrency'] === 3;
+    });
   });
 
   it('/tasks: a row per task with its state, arguments, result and worker', async () => {

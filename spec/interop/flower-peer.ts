@@ -97,7 +97,10 @@ export async function startFlower(queues: InteropQueues): Promise<Flower> {
     '--address=127.0.0.1',
     `--port=${port}`,
     `--broker_api=${BROKER_API}`,
-    '--inspect_timeout=10000',
+    // With the worker named (every call here names it) an inspect returns as soon as it replied;
+    // without, it waits this long — as Flower's own at start does, on threads the first refresh
+    // then waits for.
+    '--inspect_timeout=4000',
     '--enable_events=False',
   ];
   const env = { ...pythonEnv(queues), PYTHONPATH: `${FLOWER_DIR}:${PYTHON_DIR}`, FLOWER_UNAUTHENTICATED_API: '1' };
@@ -126,9 +129,12 @@ export async function startFlower(queues: InteropQueues): Promise<Flower> {
   return flower;
 }
 
-/** Stops Flower: TERM (it exits on it), KILL if it lingers. */
+/**
+ * Stops Flower: TERM, KILL if it is still there after 2 s (it waits for its inspect threads
+ * before exiting; it keeps nothing the specs need, and its queues are auto-delete).
+ */
 export async function stopFlower(flower: Flower | undefined): Promise<void> {
-  await stopProcess(flower?.process);
+  await stopProcess(flower?.process, 2_000);
 }
 
 /** A celeriac worker for the Flower specs: `celeriac worker -E` on the flower app, on queues.node. */
@@ -161,11 +167,11 @@ export function startFlowerWorker(queues: InteropQueues, extraArgs: string[] = [
   return { process: worker, name };
 }
 
-/** TERM, then KILL after 10 s; resolves once the process is gone. */
-export async function stopProcess(running: RunningProcess | undefined): Promise<void> {
+/** TERM, then KILL after `graceMs`; resolves once the process is gone. */
+export async function stopProcess(running: RunningProcess | undefined, graceMs = 10_000): Promise<void> {
   if (!running || running.child.exitCode !== null || running.child.signalCode !== null) return;
   running.child.kill('SIGTERM');
-  const timer = setTimeout(() => running.child.kill('SIGKILL'), 10_000);
+  const timer = setTimeout(() => running.child.kill('SIGKILL'), graceMs);
   await running.exited;
   clearTimeout(timer);
 }
