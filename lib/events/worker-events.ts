@@ -48,7 +48,16 @@ export class WorkerEventSender {
       expires: headers.expires,
     });
   };
-  readonly #onStarted = (request: TaskRequest): void => this.send('task-started', { uuid: request.id, pid: process.pid });
+  /**
+   * Not for a request that will not run (revoked or expired: its code is not started, and Celery
+   * sends no task-started for it): monitors would show a start time for a task that never ran.
+   */
+  readonly #onStarted = (request: TaskRequest): void => {
+    if (this.worker.isRevoked(request.id) || request.isExpired()) return;
+    this.send('task-started', { uuid: request.id, pid: process.pid });
+  };
+  readonly #onRetrying = (request: TaskRequest, error: unknown): void =>
+    this.send('task-retried', { uuid: request.id, exception: describe(error), traceback: tracebackOf(error) });
   readonly #onDone = (request: TaskRequest, outcome: RequestOutcome): void => {
     this.#processed += 1;
     switch (outcome.state) {
@@ -58,8 +67,7 @@ export class WorkerEventSender {
       case 'FAILURE':
         this.send('task-failed', { uuid: request.id, exception: describe(outcome.error), traceback: tracebackOf(outcome.error) });
         break;
-      case 'RETRY':
-        this.send('task-retried', { uuid: request.id, exception: describe(outcome.error), traceback: tracebackOf(outcome.error) });
+      case 'RETRY': // task-retried went out on 'task-retrying', before the retry's message
         break;
       case 'REVOKED':
         this.send('task-revoked', {
@@ -91,6 +99,7 @@ export class WorkerEventSender {
     this.worker.on('task-received', this.#onReceived);
     this.worker.on('task-started', this.#onStarted);
     this.worker.on('task-done', this.#onDone);
+    this.worker.on('task-retrying', this.#onRetrying);
     if (this.heartbeatInterval === null) return;
     await this.dispatcher.send('worker-online', this.workerFields());
     this.#timer = setInterval(() => this.heartbeat(), this.heartbeatInterval * 1000);
@@ -102,6 +111,7 @@ export class WorkerEventSender {
     this.worker.off('task-received', this.#onReceived);
     this.worker.off('task-started', this.#onStarted);
     this.worker.off('task-done', this.#onDone);
+    this.worker.off('task-retrying', this.#onRetrying);
     if (this.heartbeatInterval !== null) await this.dispatcher.send('worker-offline', this.workerFields());
   }
 

@@ -57,6 +57,8 @@ export interface RequestEnvironment {
   isRevoked?: (taskId: string) => boolean;
   /** The worker's limits for tasks without their own (neither in the message nor in the task's options). */
   defaultTimeLimits?: TimeLimits;
+  /** Told of a run that ends in a retry, before the retry's message is sent (WorkerEvents 'task-retrying'). */
+  retrying?: (request: TaskRequest, error: unknown) => void;
 }
 
 /**
@@ -224,6 +226,7 @@ export class TaskRequest {
       if (stored !== true) return this.notRecorded(env, stored, { state: 'RETRY', error, delayMs, runtimeMs });
     }
     const eta = delayMs > 0 ? new Date(Date.now() + delayMs).toISOString() : null;
+    env.retrying?.(this, error);
     try {
       await republish(env.host, this.delivery, { ...this.delivery.properties.headers, retries: headers.retries + 1, eta }, delayMs);
     } catch (publishError) {

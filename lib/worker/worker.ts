@@ -139,6 +139,7 @@ export class Worker<Host extends WorkerHost = WorkerHost> extends EventEmitter<W
       hostname: this.hostname,
       logger: this.logger,
       isRevoked: (taskId) => this.isRevoked(taskId),
+      retrying: (request, error) => this.emit('task-retrying', request, error),
       storeRetryDelaysMs: settings.storeRetryDelaysMs,
       defaultTimeLimits: settings.defaultTimeLimits,
     };
