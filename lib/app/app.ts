@@ -164,6 +164,8 @@ export class App implements WorkerHost {
       clientId: this.oid,
       brokerTransport: () => this.transport,
       transportOptions: this.transportOptions(),
+      connection: this.config.resultBackendTransportOptions,
+      waitForReplicas: this.config.resultBackendWaitForReplicas,
     });
     return this.#backend;
   }

@@ -156,6 +156,14 @@ export interface BackendOptions {
   brokerTransport?: () => import('../broker/transport.js').Transport;
   /** Options for a broker connection of the backend's own (rpc:// with its own broker URL). */
   transportOptions?: import('../broker/transport.js').TransportOptions;
+  /** How to reach the store beyond its URL (sentinel://: the primary's name, the sentinels' credentials). */
+  connection?: import('./result-backend-options.js').BackendConnectionSettings;
+  /**
+   * Redis backends: after every write, wait until this many replicas acknowledged it (Redis
+   * WAIT); a write they did not acknowledge in time fails with BackendError (not permanent).
+   * Null or absent: a write is done when the primary answered.
+   */
+  waitForReplicas?: import('./result-backend-options.js').WaitForReplicas | null;
 }
 
 export function pendingMeta(taskId: string): TaskMeta {

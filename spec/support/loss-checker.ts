@@ -55,6 +55,10 @@ export interface WorkloadOptions {
   producerOptions?: AppOptions;
   /** The compiled app module worker processes load with -A. Default RELIABILITY_APP. */
   appModule?: string;
+  /** Result backend URL of the producer and the workers. Default: the shared Redis (REDIS_URL). */
+  backend?: string;
+  /** The checker's own client of that backend's Redis (closed by `close()`). Default: one to REDIS_URL. */
+  checker?: Redis;
 }
 
 export class Workload {
@@ -76,7 +80,7 @@ export class Workload {
     this.producer = createApp({
       name: 'reliability-producer',
       broker: options.producerBroker ?? AMQP_URL,
-      backend: REDIS_URL,
+      backend: options.backend ?? REDIS_URL,
       defaultQueue: this.queue,
       heartbeat: heartbeat * 1000,
       brokerConnectionMaxRetries: null,
@@ -84,11 +88,13 @@ export class Workload {
       logLevel: 'silent',
       ...options.producerOptions,
     });
-    this.redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1, retryStrategy: () => 200, enableOfflineQueue: false, lazyConnect: false });
+    this.redis =
+      options.checker ??
+      new Redis(REDIS_URL, { maxRetriesPerRequest: 1, retryStrategy: () => 200, enableOfflineQueue: false, lazyConnect: false });
     this.redis.on('error', () => undefined);
     this.#workerEnv = {
       CELERIAC_BROKER_URL: options.workerBroker ?? AMQP_URL,
-      CELERIAC_RESULT_BACKEND: REDIS_URL,
+      CELERIAC_RESULT_BACKEND: options.backend ?? REDIS_URL,
       RELIABILITY_QUEUE: this.queue,
       RELIABILITY_LEDGER: this.ledger,
       RELIABILITY_HEARTBEAT: String(heartbeat),
