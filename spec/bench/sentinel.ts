@@ -41,7 +41,8 @@ async function waitsPerWrite(deployment: SentinelDeployment): Promise<string> {
     await client.connect();
     const stats = await client.info('commandstats');
     const calls = (command: string): number => Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
-    return `the primary served ${calls('wait')} WAITs for ${calls('evalsha') + calls('eval')} script calls (stores, chord joins) and ${calls('exec')} MULTIs`;
+    const scripts = calls('evalsha') + calls('eval');
+    return `the primary served ${calls('wait')} WAITs for ${scripts} script calls (stores, chord joins) and ${calls('exec')} MULTIs`;
   } finally {
     client.disconnect();
   }
