@@ -56,3 +56,4 @@ export { WorkerEventSender } from './events/worker-events.js';
 // 'celeriac/beat', so an app that uses neither does not load them.
 export type { BeatEntry, BeatSchedule } from './app/beat-schedule.js';
 export { redactUrl } from './util/url.js';
+export type { ResultBackendTransportOptions, WaitForReplicasOption } from './backends/result-backend-options.js';

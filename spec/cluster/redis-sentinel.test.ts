@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { rmSync } from 'node:fs';
@@ -19,6 +20,7 @@ import { captureLogger } from '../support/capture-logger.js';
 import { waitFor } from '../support/faults.js';
 import { readJsonLines } from '../support/json-lines.js';
 import { Workload } from '../support/loss-checker.js';
+import { findPython } from '../support/python.js';
 import { PRIMARY_PORT, REPLICA_PORT, SENTINEL_PORTS, SentinelDeployment } from '../support/redis-sentinel.js';
 import type { ChordBodyRecord } from '../support/sentinel-app.js';
 
@@ -35,8 +37,6 @@ const SENTINEL_APP = new URL('../support/sentinel-app.js', import.meta.url).path
 const DAY_MS = 86_400_000;
 
 const deployment = new SentinelDeployment({ password: PASSWORD, sentinelPassword: SENTINEL_PASSWORD });
-/** The port of the current primary (changes with every fail-over). */
-let primary = PRIMARY_PORT;
 
 before(() => deployment.start(), { timeout: 60_000 });
 after(() => deployment.stop());
@@ -53,6 +53,16 @@ interface FailOver {
   promotionMs: number;
 }
 
+/** The current primary's port, once the sentinels agree on it (and see its replica). */
+function currentPrimary(): Promise<number> {
+  return deployment.waitUntilAgreed(60_000);
+}
+
+/** The port of the data node that is not `primary`. */
+function otherNode(primary: number): number {
+  return primary === PRIMARY_PORT ? REPLICA_PORT : PRIMARY_PORT;
+}
+
 /**
  * SIGKILLs the current primary and resolves once the sentinels promoted the replica. `restore()`
  * then starts the killed node again as a replica of the new primary and waits until the sentinels
@@ -60,12 +70,11 @@ interface FailOver {
  * at once).
  */
 async function killPrimary(): Promise<FailOver & { restore: () => Promise<void> }> {
-  const old = primary;
+  const old = await currentPrimary();
   const killedAt = Date.now();
   await deployment.kill(old);
   const promoted = await deployment.waitForFailover(old, 60_000);
   const promotionMs = Date.now() - killedAt;
-  primary = promoted;
   let restoring: Promise<void> | undefined;
   return {
     old,
@@ -75,7 +84,7 @@ async function killPrimary(): Promise<FailOver & { restore: () => Promise<void> 
     restore: () =>
       (restoring ??= (async () => {
         await deployment.startDataNode(old, promoted);
-        await deployment.waitUntilAgreed(promoted, 60_000);
+        await currentPrimary();
       })()),
   };
 }
@@ -117,6 +126,32 @@ describeStoreConformance('sentinel:// with WAIT', () => createRedisBackend(deplo
 });
 
 describe('cluster: Redis Sentinel', () => {
+  it('Python Celery 5.2.6, configured as Celery users write it, shares results with celeriac through the sentinels', async () => {
+    const backend = createRedisBackend(deployment.url(), backendOptions({ replicas: 1, timeoutMs: 2_000 }));
+    const [fromNode, fromPython] = [randomUUID(), randomUUID()];
+    try {
+      await backend.storeResult(meta(fromNode, 'SUCCESS', { from: 'node' }), {});
+      // Celery's form: the list without master_name, the primary's name and the sentinels' password in transport options.
+      const script = [
+        'import json, sys',
+        'from celery import Celery',
+        'app = Celery("sentinel-spec", broker="memory://", backend=sys.argv[1])',
+        'app.conf.result_backend_transport_options = {"master_name": sys.argv[2], "sentinel_kwargs": {"password": sys.argv[3]}}',
+        'print(json.dumps(app.AsyncResult(sys.argv[4]).get(timeout=20)))',
+        'app.backend.store_result(sys.argv[5], {"from": "python"}, "SUCCESS")',
+      ].join('\n');
+      const args = [deployment.url(0, false), deployment.masterName, SENTINEL_PASSWORD, fromNode, fromPython];
+      const run = spawnSync(findPython(), ['-c', script, ...args], { encoding: 'utf8', timeout: 60_000 });
+      assert.equal(run.status, 0, run.stderr);
+      assert.deepEqual(JSON.parse(run.stdout), { from: 'node' });
+      const stored = await backend.getMeta(fromPython);
+      assert.equal(stored.status, 'SUCCESS');
+      assert.deepEqual(stored.result, { from: 'python' });
+    } finally {
+      await backend.close();
+    }
+  });
+
   it(
     'results, chords, revocations, beat lock and redelivery counts through Sentinel; a producer waiting on a result follows a fail-over',
     { timeout: 180_000 },
@@ -142,7 +177,7 @@ describe('cluster: Redis Sentinel', () => {
         return 'after the fail-over';
       });
       const worker = app.worker({ concurrency: 4 });
-      const replica = deployment.dataClient(REPLICA_PORT === primary ? PRIMARY_PORT : REPLICA_PORT);
+      const replica = deployment.dataClient(otherNode(await currentPrimary()));
       let failOver: Awaited<ReturnType<typeof killPrimary>> | undefined;
       try {
         await worker.start();
@@ -217,7 +252,7 @@ describe('cluster: Redis Sentinel', () => {
       const STORES = 50;
       for (const wait of [false, true]) {
         const backend = createRedisBackend(deployment.url(), backendOptions(wait ? { replicas: 1, timeoutMs: 500 } : null));
-        const direct = deployment.dataClient(primary);
+        const direct = deployment.dataClient(await currentPrimary());
         let failOver: Awaited<ReturnType<typeof killPrimary>> | undefined;
         try {
           const chordId = randomUUID();
