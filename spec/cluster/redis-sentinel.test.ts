@@ -344,6 +344,7 @@ describe('cluster: Redis Sentinel', () => {
           ...(wait ? { SENTINEL_WAIT_REPLICAS: '1', SENTINEL_WAIT_TIMEOUT: '500ms' } : {}),
         };
         let failOver: Awaited<ReturnType<typeof killPrimary>> | undefined;
+        let watching: NodeJS.Timeout | undefined;
         const successTimes: number[] = [];
         try {
           for (const name of ['s1', 's2']) {
@@ -356,19 +357,33 @@ describe('cluster: Redis Sentinel', () => {
             worker.child.stderr!.on('data', stamp);
           }
           const producer: App = w.producer;
-          // Producers wait on every result (one subscriber connection), and send chords meanwhile.
+          // The producer waits on every result from the moment its send is confirmed (one subscriber
+          // connection for all), and sends chords meanwhile. A wait begun while the primary is down
+          // fails with BackendError once its SUBSCRIBE gives up; the producer then asks again.
           const stopWaiting = new AbortController();
           setMaxListeners(0, stopWaiting.signal); // one listener per waiting get()
           const answered = new Set<string>();
+          const refused = new Set<string>();
+          const watched = new Set<string>();
           const waits: Promise<unknown>[] = [];
           const watch = (id: string): void => {
+            watched.add(id);
             waits.push(
               producer
                 .asyncResult(id)
                 .get({ signal: stopWaiting.signal })
-                .then(() => answered.add(id)),
+                .then(
+                  () => answered.add(id),
+                  (error: unknown) => {
+                    if (error instanceof BackendError) refused.add(id);
+                  },
+                ),
             );
           };
+          const watchConfirmed = (): void => {
+            for (const id of w.confirmed) if (!watched.has(id)) watch(id);
+          };
+          watching = setInterval(watchConfirmed, 50);
           const sending = w.send(TASKS, 5, 25);
           const chordIds: string[] = [];
           const chordsSent = (async () => {
@@ -386,13 +401,17 @@ describe('cluster: Redis Sentinel', () => {
             }
           })();
           await waitFor(() => w.executions().length >= TASKS / 3, `${TASKS / 3} runs`, 120_000, 20);
+          watchConfirmed();
+          const waitsBeforeKill = watched.size;
           failOver = await killPrimary();
           const { killedAt } = failOver;
           await failOver.restore();
           const restoredMs = Date.now() - killedAt;
           await Promise.all([sending, chordsSent]);
-          for (const id of w.confirmed) watch(id);
+          clearInterval(watching);
+          watchConfirmed();
           const report = await w.settle(120_000);
+          for (const id of refused) watch(id);
           // Give the waits what is stored a moment to be read, then stop the ones still waiting.
           await waitFor(
             () => answered.size >= w.confirmed.size + chordIds.length,
@@ -421,6 +440,10 @@ describe('cluster: Redis Sentinel', () => {
               `waits unanswered ${unanswered.length} of ${w.confirmed.size}; chords answered ${chordsAnswered} of ${chordIds.length}, ` +
               `bodies run twice ${chordDuplicates}; tasks run twice ${report.duplicated}`,
           );
+          t.diagnostic(
+            `producer: ${waitsBeforeKill} waits begun before the SIGKILL; ${refused.size} begun during the fail-over ` +
+              'failed with BackendError and were asked again',
+          );
           const resumed = resumedAt === undefined ? 'never' : `${resumedAt - killedAt} ms after the SIGKILL`;
           t.diagnostic(
             `fail-over: promotion ${failOver.promotionMs} ms after the SIGKILL; first result stored after it ${resumed}; ` +
@@ -438,6 +461,7 @@ describe('cluster: Redis Sentinel', () => {
             assert.equal(chordsAnswered, chordIds.length, 'every chord completed');
           }
         } finally {
+          clearInterval(watching);
           await w.close();
           rmSync(chordLedger, { force: true });
           await failOver?.restore();

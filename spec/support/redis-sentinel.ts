@@ -11,7 +11,9 @@ import { Redis, type RedisOptions } from 'ioredis';
  * with a config file of its own in a temp dir (a sentinel rewrites its file as it learns). The data
  * nodes keep nothing on disk (as CI's Redis): a node started again comes back empty and copies the
  * current primary. Fail-over settings are short so specs see one in seconds:
- * down-after-milliseconds 1000, failover-timeout 5000.
+ * down-after-milliseconds 2000, failover-timeout 5000. (At 1000 ms, on a loaded 2-core machine, a
+ * sentinel that had not yet reconnected to a just-promoted primary declared it down, and the
+ * sentinels promoted the empty node just restarted as its replica.)
  *
  * Invariant: every process started here is recorded by pid (in `pids` and, for a detached
  * deployment, in `<dir>/pids`), and `stop()` kills exactly those, whatever state the deployment
@@ -21,7 +23,7 @@ export const SENTINEL_MASTER_NAME = 'mymaster';
 export const PRIMARY_PORT = 6391;
 export const REPLICA_PORT = 6392;
 export const SENTINEL_PORTS: readonly number[] = [26391, 26392, 26393];
-export const DOWN_AFTER_MS = 1000;
+export const DOWN_AFTER_MS = 2000;
 export const FAILOVER_TIMEOUT_MS = 5000;
 
 export interface SentinelDeploymentOptions {
