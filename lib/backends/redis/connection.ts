@@ -42,6 +42,7 @@ export const CONNECTION_OPTIONS: RedisOptions = {
  * up to 1 s apart) while commands wait, each up to COMMAND_TIMEOUT_MS.
  */
 const SENTINEL_CONNECTION_OPTIONS: RedisOptions = {
+  role: 'master',
   failoverDetector: true,
   reconnectOnError: (err) => /^READONLY\b/.test(err.message),
   sentinelCommandTimeout: CONNECT_TIMEOUT_MS,
