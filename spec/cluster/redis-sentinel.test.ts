@@ -244,6 +244,55 @@ describe('cluster: Redis Sentinel', () => {
     },
   );
 
+  it('a fail-over the primary survives (SENTINEL FAILOVER): writes follow the promoted replica', { timeout: 120_000 }, async (t) => {
+    const { logger, lines } = captureLogger();
+    const backend = createRedisBackend(deployment.url(), { ...backendOptions(), logger });
+    const old = await currentPrimary();
+    let stored = 0;
+    const refused: unknown[] = [];
+    let writing = true;
+    const writes = (async () => {
+      while (writing) {
+        try {
+          await backend.storeResult(meta(randomUUID(), 'SUCCESS', stored), {});
+          stored++;
+        } catch (error) {
+          refused.push(error);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    })();
+    const sentinel = deployment.sentinelClient(SENTINEL_PORTS[0]);
+    try {
+      await waitFor(() => stored > 50, 'writes before the fail-over', 30_000);
+      await sentinel.connect();
+      await sentinel.call('SENTINEL', 'FAILOVER', deployment.masterName);
+      const promoted = await deployment.waitForFailover(old, 60_000);
+      // The old primary lives on as the new one's replica.
+      assert.equal(await currentPrimary(), promoted);
+      const before = stored;
+      await waitFor(() => stored > before + 50, 'writes after the fail-over', 30_000);
+      const after = randomUUID();
+      await backend.storeResult(meta(after, 'SUCCESS', 'after'), {});
+      const direct = deployment.dataClient(promoted);
+      await direct.connect();
+      assert.ok((await direct.get(`${TASK_KEY_PREFIX}${after}`)) !== null, 'written on the promoted replica');
+      direct.disconnect();
+      const first = refused.length > 0 ? ` (the first: ${(refused[0] as Error).message})` : '';
+      t.diagnostic(`SENTINEL FAILOVER under a store every 5 ms: ${stored} stored, ${refused.length} refused during the switch${first}`);
+      for (const error of refused) assert.ok(error instanceof BackendError, String(error));
+      assert.match(
+        lines.join('\n'),
+        new RegExp(`Sentinel primary 'mymaster' is now 127\\.0\\.0\\.1:${promoted} \\(was 127\\.0\\.0\\.1:${old}\\)`),
+      );
+    } finally {
+      writing = false;
+      await writes;
+      sentinel.disconnect();
+      await backend.close();
+    }
+  });
+
   it(
     'the asynchronous window: a fail-over loses writes the primary acknowledged and no replica had; ' +
       'with WAIT none is acknowledged before a replica has it',

@@ -173,6 +173,22 @@ export class SentinelDeployment {
     return client;
   }
 
+  /** A client of the sentinel on `port` (no reconnects; the caller connects and disconnects it). */
+  sentinelClient(port: number): Redis {
+    const client = new Redis({
+      port,
+      host: '127.0.0.1',
+      password: this.sentinelPassword,
+      retryStrategy: () => null,
+      lazyConnect: true,
+      enableReadyCheck: false,
+      connectTimeout: 2000,
+      commandTimeout: 2000,
+    });
+    client.on('error', () => undefined);
+    return client;
+  }
+
   /** The port the sentinel on `sentinelPort` names as the primary, or null when it cannot be asked. */
   async primaryPortSeenBy(sentinelPort: number): Promise<number | null> {
     const reply = await this.askSentinel(sentinelPort, ['get-master-addr-by-name', this.masterName]);
@@ -298,17 +314,7 @@ export class SentinelDeployment {
   }
 
   private async askSentinel(port: number, args: string[]): Promise<unknown> {
-    const client = new Redis({
-      port,
-      host: '127.0.0.1',
-      password: this.sentinelPassword,
-      retryStrategy: () => null,
-      lazyConnect: true,
-      enableReadyCheck: false,
-      connectTimeout: 2000,
-      commandTimeout: 2000,
-    });
-    client.on('error', () => undefined);
+    const client = this.sentinelClient(port);
     try {
       await client.connect();
       return await client.call('SENTINEL', ...args);
