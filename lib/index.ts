@@ -61,3 +61,4 @@ export type { BeatEntry, BeatSchedule } from './app/beat-schedule.js';
 export { redactUrl } from './util/url.js';
 // A worker's node name from its -n pattern (%h, %n, %d), as the worker expands it.
 export { expandHostname } from './worker/options.js';
+export type { ResultBackendTransportOptions, WaitForReplicasOption } from './backends/result-backend-options.js';

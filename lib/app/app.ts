@@ -168,6 +168,8 @@ export class App implements WorkerHost {
       brokerTransport: () => this.transport,
       transportOptions: this.transportOptions(),
       tls: this.config.backendTls,
+      connection: this.config.resultBackendTransportOptions,
+      waitForReplicas: this.config.resultBackendWaitForReplicas,
     });
     return this.#backend;
   }

@@ -3,6 +3,7 @@ import type { Logger } from 'winston';
 import { ConfigError } from '../errors/errors.js';
 import { SERIALIZER_NAMES } from '../protocol/serializers.js';
 import { toMilliseconds, type Duration } from '../util/duration.js';
+import { redactUrl } from '../util/url.js';
 import { keyList } from '../util/key-list.js';
 import type { QueueType } from '../broker/transport.js';
 import { checkCompression, checkDeliveryMode, type DeliveryMode } from '../canvas/call-options.js';
@@ -13,6 +14,14 @@ import { checkSchedule, type BeatSchedule } from './beat-schedule.js';
 import { resolveControlPolicy, type ControlCommandsOption, type ControlPolicy } from './command-policy.js';
 import { resolveTls, type TlsConfig, type TlsOptions } from '../util/tls-settings.js';
 import { defaultQueueType as queueType, isNonNegativeInteger, maxPriority, queueSettings, type QueueSettings } from './queue-settings.js';
+import {
+  resolveTransportOptions,
+  resolveWaitForReplicas,
+  type BackendConnectionSettings,
+  type ResultBackendTransportOptions,
+  type WaitForReplicas,
+  type WaitForReplicasOption,
+} from '../backends/result-backend-options.js';
 
 /** What createApp accepts. Every key is optional; unknown keys are rejected with the key named. */
 export interface AppOptions {
@@ -20,8 +29,12 @@ export interface AppOptions {
   name?: string;
   /** Broker URL: amqp://, amqps://, memory://. Default $CELERIAC_BROKER_URL or amqp://guest:guest@127.0.0.1:5672. */
   broker?: string;
-  /** Result backend URL: redis://, rediss://, memory://; null disables results. Default $CELERIAC_RESULT_BACKEND or null. */
-  backend?: string | null;
+  /**
+   * Result backend URL: redis://, rediss://, sentinel:// (a `;`-separated list, or an array of
+   * sentinel:// URLs; see docs/deployment.md, "Redis Sentinel"), rpc://, memory://; null disables
+   * results. Default $CELERIAC_RESULT_BACKEND or null.
+   */
+  backend?: string | string[] | null;
   /** Queue for tasks with no route. Default 'celery' (Celery's default). */
   defaultQueue?: string;
   /** Serializer for task messages: 'json' (default) or 'msgpack'. */
@@ -121,6 +134,20 @@ export interface AppOptions {
    * $CELERIAC_BACKEND_TLS_CA_FILE and so on.
    */
   backendTls?: TlsOptions | true;
+  /**
+   * Celery's `result_backend_transport_options`, for a sentinel:// backend: `masterName` (or
+   * `master_name`; the URL's `master_name` parameter wins), `sentinelPassword` / `sentinelUsername`
+   * (or `sentinel_kwargs: { password, username }`). Default none.
+   */
+  resultBackendTransportOptions?: ResultBackendTransportOptions;
+  /**
+   * Redis backends: after every write (results, chord counters, revocations, beat state,
+   * redelivery counts, claims), Redis `WAIT replicas timeout`; a write that fewer replicas
+   * acknowledged in time fails with BackendError (not permanent: a worker retries storing, then
+   * requeues the task). Closes the window in which a fail-over loses acknowledged writes; see
+   * docs/deployment.md, "Redis Sentinel". Default null: a write is done when the primary answered.
+   */
+  resultBackendWaitForReplicas?: WaitForReplicasOption | null;
 }
 
 export type { QueueType, QueueSettings };
@@ -157,6 +184,8 @@ export interface AppConfig {
   brokerTls: TlsConfig | null;
   /** TLS of a rediss:// backend, files read; null for other backends. */
   backendTls: TlsConfig | null;
+  resultBackendTransportOptions: BackendConnectionSettings;
+  resultBackendWaitForReplicas: WaitForReplicas | null;
 }
 
 /** Every key of AppOptions (checked at compile time against the interface). */
@@ -190,6 +219,8 @@ const KNOWN_KEYS: ReadonlySet<string> = new Set(
     controlCommands: true,
     brokerTls: true,
     backendTls: true,
+    resultBackendTransportOptions: true,
+    resultBackendWaitForReplicas: true,
   }),
 );
 
@@ -216,16 +247,19 @@ export function resolveConfig(options: AppOptions, env: NodeJS.ProcessEnv = proc
     );
   }
   const maxRetries = options.brokerConnectionMaxRetries === undefined ? 100 : options.brokerConnectionMaxRetries;
+  const backend =
+    options.backend === null ? null : options.backend !== undefined ? backendUrl(options.backend) : env.CELERIAC_RESULT_BACKEND || null;
+  const waitForReplicas = resolveWaitForReplicas(options.resultBackendWaitForReplicas);
+  if (waitForReplicas && !(backend && /^(rediss?|sentinel):/i.test(backend))) {
+    throw new ConfigError(
+      'resultBackendWaitForReplicas',
+      `needs a redis://, rediss:// or sentinel:// backend, got ${redactUrl(backend ?? 'none')}`,
+    );
+  }
   if (maxRetries !== null && !isNonNegativeInteger(maxRetries)) {
     throw new ConfigError('brokerConnectionMaxRetries', `expected a non-negative integer or null, got ${JSON.stringify(maxRetries)}`);
   }
   const broker = nonEmptyString('broker', options.broker ?? env.CELERIAC_BROKER_URL ?? 'amqp://guest:guest@127.0.0.1:5672');
-  const backend =
-    options.backend === null
-      ? null
-      : options.backend !== undefined
-        ? nonEmptyString('backend', options.backend)
-        : env.CELERIAC_RESULT_BACKEND || null;
   return {
     name: nonEmptyString('name', options.name ?? 'celeriac'),
     broker,
@@ -275,6 +309,8 @@ export function resolveConfig(options: AppOptions, env: NodeJS.ProcessEnv = proc
             envPrefix: 'CELERIAC_BACKEND_TLS_',
             env,
           }),
+    resultBackendTransportOptions: resolveTransportOptions(options.resultBackendTransportOptions),
+    resultBackendWaitForReplicas: waitForReplicas,
   };
 }
 
@@ -283,6 +319,21 @@ function tlsWithoutBackend(given: unknown): null {
   if (given !== undefined && given !== null)
     throw new ConfigError('backendTls', 'TLS settings for a result backend, but no backend is configured');
   return null;
+}
+
+/** The backend URL; an array is a Sentinel list (every URL sentinel://), joined with ';' as Celery writes it. */
+function backendUrl(value: unknown): string {
+  if (!Array.isArray(value)) return nonEmptyString('backend', value);
+  if (value.length === 0) throw new ConfigError('backend', 'expected a URL or a non-empty list of sentinel:// URLs, got []');
+  for (const url of value) {
+    if (typeof url !== 'string' || !/^sentinel:\/\//i.test(url.trim())) {
+      throw new ConfigError(
+        'backend',
+        `a list of URLs is a Sentinel list: every URL must be sentinel://, got ${JSON.stringify(redactUrl(String(url)))}`,
+      );
+    }
+  }
+  return value.map((url: string) => url.trim()).join(';');
 }
 
 /** AMQP's smallest frame is 4096 bytes; 0 turns the limit off. */

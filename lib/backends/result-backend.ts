@@ -166,6 +166,14 @@ export interface BackendOptions {
    * resolved from the URL's own query parameters (ssl_cert_reqs, ssl_ca_certs, ...).
    */
   tls?: import('../util/tls-settings.js').TlsConfig | null;
+  /** How to reach the store beyond its URL (sentinel://: the primary's name, the sentinels' credentials). */
+  connection?: import('./result-backend-options.js').BackendConnectionSettings;
+  /**
+   * Redis backends: after every write, wait until this many replicas acknowledged it (Redis
+   * WAIT); a write they did not acknowledge in time fails with BackendError (not permanent).
+   * Null or absent: a write is done when the primary answered.
+   */
+  waitForReplicas?: import('./result-backend-options.js').WaitForReplicas | null;
 }
 
 export function pendingMeta(taskId: string): TaskMeta {

@@ -1,5 +1,13 @@
-/** The URL with any password replaced by `***`, safe for logs and error messages. */
+/**
+ * The URL with any password replaced by `***`, safe for logs and error messages. A list of URLs
+ * joined by `;` (a Sentinel backend: `sentinel://:pw@h1/0;sentinel://h2/0`) is redacted URL by URL.
+ */
 export function redactUrl(url: string): string {
+  const list = url.split(/;(?=[a-z][a-z0-9+.-]*:\/\/)/i);
+  return list.length > 1 ? list.map(redactOne).join(';') : redactOne(url);
+}
+
+function redactOne(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '***';

@@ -6,6 +6,7 @@
  */
 import { createApp } from '../../lib/index.js';
 import type { DeliveryMode } from '../../lib/canvas/call-options.js';
+import type { WaitForReplicasOption } from '../../lib/backends/result-backend-options.js';
 
 export const NOOP_TASK = 'bench.noop';
 export const SUM_TASK = 'bench.sum';
@@ -25,11 +26,13 @@ export interface CeleriacBenchConfig {
   maxUnconfirmedPublishes: number | null;
   /** The app's taskDeliveryMode (--task-delivery-mode). */
   taskDeliveryMode: DeliveryMode;
+  /** The app's resultBackendWaitForReplicas (the Sentinel scenarios); absent: none. */
+  waitForReplicas?: WaitForReplicasOption;
 }
 
 export function createBenchApp(
   config: Pick<CeleriacBenchConfig, 'amqpUrl' | 'backendUrl' | 'queue'> &
-    Partial<Pick<CeleriacBenchConfig, 'maxUnconfirmedPublishes' | 'taskDeliveryMode'>>,
+    Partial<Pick<CeleriacBenchConfig, 'maxUnconfirmedPublishes' | 'taskDeliveryMode' | 'waitForReplicas'>>,
 ) {
   const app = createApp({
     name: 'bench',
@@ -38,6 +41,7 @@ export function createBenchApp(
     defaultQueue: config.queue,
     maxUnconfirmedPublishes: config.maxUnconfirmedPublishes ?? null,
     taskDeliveryMode: config.taskDeliveryMode ?? 'persistent',
+    resultBackendWaitForReplicas: config.waitForReplicas ?? null,
   });
   const noop = app.task(NOOP_TASK, (i: number) => i);
   /** A chord body: the sum of the header's results. */

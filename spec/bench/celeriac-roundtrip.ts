@@ -49,16 +49,18 @@ import {
 /** Chord header size: min(--n, this). */
 export const CHORD_TASKS = 10_000;
 
-interface Variant {
+export interface Variant {
   /** The producer's mode, or 'consume': the producer preloads the queue ('publish'), then the worker drains it. */
   mode: CeleriacProducerConfig['mode'] | 'consume';
   /** Result backend; default the run's (--backend). */
   backendUrl?: string;
   /** Tasks; default --n. */
   n?: (options: BenchOptions) => number;
+  /** The app's resultBackendWaitForReplicas; default none. */
+  waitForReplicas?: CeleriacBenchConfig['waitForReplicas'];
 }
 
-async function runCeleriac(scenario: string, variant: Variant, options: BenchOptions): Promise<ScenarioResult> {
+export async function runCeleriac(scenario: string, variant: Variant, options: BenchOptions): Promise<ScenarioResult> {
   const { mode } = variant;
   const queue = uniqueQueue(scenario);
   const n = variant.n?.(options) ?? options.n;
@@ -71,6 +73,7 @@ async function runCeleriac(scenario: string, variant: Variant, options: BenchOpt
     warmup,
     maxUnconfirmedPublishes: options.maxUnconfirmedPublishes,
     taskDeliveryMode: options.taskDeliveryMode,
+    ...(variant.waitForReplicas ? { waitForReplicas: variant.waitForReplicas } : {}),
   };
   // The worker runs the warm-up, then: a chord's group and chord (2N + 1), or N tasks.
   const expected = mode === 'chord' ? warmup + WARM_CHORD_SIZE + 1 + 2 * n + 1 : warmup + n;

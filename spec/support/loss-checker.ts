@@ -59,6 +59,8 @@ export interface WorkloadOptions {
   backend?: string;
   /** Where the checker reads stored results (the same Redis as `backend`, over a plain port). Default REDIS_URL. */
   checkerRedis?: string;
+  /** The checker's own client of that backend's Redis (closed by `close()`). Default: one to `checkerRedis`. */
+  checker?: Redis;
 }
 
 export class Workload {
@@ -88,12 +90,14 @@ export class Workload {
       logLevel: 'silent',
       ...options.producerOptions,
     });
-    this.redis = new Redis(options.checkerRedis ?? REDIS_URL, {
-      maxRetriesPerRequest: 1,
-      retryStrategy: () => 200,
-      enableOfflineQueue: false,
-      lazyConnect: false,
-    });
+    this.redis =
+      options.checker ??
+      new Redis(options.checkerRedis ?? REDIS_URL, {
+        maxRetriesPerRequest: 1,
+        retryStrategy: () => 200,
+        enableOfflineQueue: false,
+        lazyConnect: false,
+      });
     this.redis.on('error', () => undefined);
     this.#workerEnv = {
       CELERIAC_BROKER_URL: options.workerBroker ?? AMQP_URL,
