@@ -100,35 +100,27 @@ export async function stopRedis(): Promise<void> {
   await waitFor(async () => !(await portOpen(REDIS_PORT)), 'Redis to stop', 10_000);
 }
 
+/** True when a Redis server (or sentinel) on 127.0.0.1:`port` answers PING; one short-lived client, no retries. */
+export async function redisAnswers(port: number, password?: string): Promise<boolean> {
+  const client = new Redis({ port, host: '127.0.0.1', password, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    return (await client.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    client.disconnect();
+  }
+}
+
 /** Starts Redis as CI does (no-op when it is up); resolves once it answers PING. */
 export async function startRedis(): Promise<void> {
   if (!(await portOpen(REDIS_PORT))) {
     await run('mkdir', ['-p', '/var/lib/redis', '/var/log/redis']);
     await run('redis-server', REDIS_ARGS, { timeout: 10_000 });
   }
-  await waitFor(
-    async () => {
-      const client = new Redis({
-        port: REDIS_PORT,
-        host: '127.0.0.1',
-        lazyConnect: true,
-        maxRetriesPerRequest: 0,
-        retryStrategy: () => null,
-      });
-      client.on('error', () => undefined);
-      try {
-        await client.connect();
-        return (await client.ping()) === 'PONG';
-      } catch {
-        return false;
-      } finally {
-        client.disconnect();
-      }
-    },
-    'Redis to answer PING',
-    15_000,
-    100,
-  );
+  await waitFor(() => redisAnswers(REDIS_PORT), 'Redis to answer PING', 15_000, 100);
 }
 
 /** Puts broker and Redis back as CI expects them; for `after` hooks. */

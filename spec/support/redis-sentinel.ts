@@ -3,6 +3,7 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } fr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis, type RedisOptions } from 'ioredis';
+import { redisAnswers } from './faults.js';
 
 /**
  * A Redis Sentinel deployment of its own beside the shared Redis (6379), for spec/cluster, the
@@ -96,7 +97,7 @@ export class SentinelDeployment {
     if (this.password) args.push('--requirepass', this.password, '--masterauth', this.password);
     if (replicaOf !== undefined) args.push('--replicaof', '127.0.0.1', String(replicaOf));
     this.spawnNode(port, args);
-    await waitUntil(() => this.ping(port, this.password), `redis-server on ${port} to answer`, 15_000);
+    await waitUntil(() => redisAnswers(port, this.password), `redis-server on ${port} to answer`, 15_000);
   }
 
   private async startSentinel(port: number): Promise<void> {
@@ -115,7 +116,7 @@ export class SentinelDeployment {
     if (this.sentinelPassword) lines.push(`requirepass ${this.sentinelPassword}`);
     writeFileSync(config, `${lines.join('\n')}\n`);
     this.spawnNode(port, [config, '--sentinel']);
-    await waitUntil(() => this.ping(port, this.sentinelPassword), `sentinel on ${port} to answer`, 15_000);
+    await waitUntil(() => redisAnswers(port, this.sentinelPassword), `sentinel on ${port} to answer`, 15_000);
   }
 
   private spawnNode(port: number, args: string[]): void {
@@ -298,19 +299,6 @@ export class SentinelDeployment {
     );
     this.#nodes.clear();
     rmSync(this.dir, { recursive: true, force: true });
-  }
-
-  private async ping(port: number, password: string | undefined): Promise<boolean> {
-    const client = new Redis({ port, host: '127.0.0.1', password, retryStrategy: () => null, lazyConnect: true, enableReadyCheck: false });
-    client.on('error', () => undefined);
-    try {
-      await client.connect();
-      return (await client.ping()) === 'PONG';
-    } catch {
-      return false;
-    } finally {
-      client.disconnect();
-    }
   }
 
   private async askSentinel(port: number, args: string[]): Promise<unknown> {
