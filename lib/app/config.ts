@@ -10,13 +10,24 @@ import { parseLogLevel } from '../log/level-names.js';
 import { Router, type TaskRoutes } from './routes.js';
 import { checkSchedule, type BeatSchedule } from './beat-schedule.js';
 import { resolveControlPolicy, type ControlCommandsOption, type ControlPolicy } from './command-policy.js';
+import { checkFailoverStrategy, joinBrokerList, parseBrokerList, type FailoverStrategy } from '../broker/broker-list.js';
 
 /** What createApp accepts. Every key is optional; unknown keys are rejected with the key named. */
 export interface AppOptions {
   /** Names the app in logs and the `origin` header. Default 'celeriac'. */
   name?: string;
-  /** Broker URL: amqp://, amqps://, memory://. Default $CELERIAC_BROKER_URL or amqp://guest:guest@127.0.0.1:5672. */
-  broker?: string;
+  /**
+   * Broker URL: amqp://, amqps://, memory://. Default $CELERIAC_BROKER_URL or amqp://guest:guest@127.0.0.1:5672.
+   * The nodes of a RabbitMQ cluster are given as a list: Celery's `;`-separated string
+   * (`amqp://a:5672;amqp://b:5672`) or an array of URLs, amqp:// and amqps:// only; a client
+   * connects to one node and fails over to the next (`brokerFailover`). See docs/deployment.md.
+   */
+  broker?: string | string[];
+  /**
+   * The order in which the nodes of a broker list are tried: 'round-robin' (default: list order)
+   * or 'shuffle' (a new random order each pass). Celery's `broker_failover_strategy`.
+   */
+  brokerFailover?: FailoverStrategy;
   /** Result backend URL: redis://, rediss://, memory://; null disables results. Default $CELERIAC_RESULT_BACKEND or null. */
   backend?: string | null;
   /** Queue for tasks with no route. Default 'celery' (Celery's default). */
@@ -118,7 +129,9 @@ const QUEUE_SETTING_KEYS: readonly string[] = keyList<QueueSettings>({ maxPriori
 /** AppOptions after defaults and validation; durations in ms. */
 export interface AppConfig {
   name: string;
+  /** The broker URL, or the broker list joined with ';' (Celery's spelling). */
   broker: string;
+  brokerFailover: FailoverStrategy;
   backend: string | null;
   defaultQueue: string;
   serializer: string;
@@ -149,6 +162,7 @@ const KNOWN_KEYS: ReadonlySet<string> = new Set(
   keyList<AppOptions>({
     name: true,
     broker: true,
+    brokerFailover: true,
     backend: true,
     defaultQueue: true,
     serializer: true,
@@ -194,7 +208,8 @@ export function resolveConfig(options: AppOptions, env: NodeJS.ProcessEnv = proc
   }
   return {
     name: nonEmptyString('name', options.name ?? 'celeriac'),
-    broker: nonEmptyString('broker', options.broker ?? env.CELERIAC_BROKER_URL ?? 'amqp://guest:guest@127.0.0.1:5672'),
+    broker: joinBrokerList(parseBrokerList(options.broker ?? env.CELERIAC_BROKER_URL ?? 'amqp://guest:guest@127.0.0.1:5672', 'broker')),
+    brokerFailover: checkFailoverStrategy('brokerFailover', options.brokerFailover ?? 'round-robin'),
     backend:
       options.backend === null
         ? null

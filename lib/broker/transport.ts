@@ -229,12 +229,14 @@ export interface TransportOptions {
    * process, in order, until confirms make room. Default null: no limit.
    */
   maxUnconfirmedPublishes?: number | null;
-  /** Connection attempts before giving up on an operation; null = forever. Default null. */
+  /** Connection attempts (on any node of a broker list) before giving up on an operation; null = forever. Default null. */
   connectMaxRetries: number | null;
   /** First reconnect delay; doubles per attempt up to connectMaxDelayMs, with full jitter. */
   connectInitialDelayMs: number;
   connectMaxDelayMs: number;
   logger: import('winston').Logger;
+  /** The order in which the nodes of a broker list are tried (broker-list.ts). Default 'round-robin'. */
+  failoverStrategy?: import('./broker-list.js').FailoverStrategy;
   /** Called each time a lost connection has been replaced (after topology and consumers are restored). */
   onReconnect?: (role: 'publish' | 'consume') => void;
 }

@@ -1,5 +1,13 @@
-/** The URL with any password replaced by `***`, safe for logs and error messages. */
+/**
+ * The URL with any password replaced by `***`, safe for logs and error messages. A `;`-separated
+ * list of URLs (Celery's broker list) has each entry's password hidden.
+ */
 export function redactUrl(url: string): string {
+  if (url.includes(';')) return url.split(';').map(redactOne).join(';');
+  return redactOne(url);
+}
+
+function redactOne(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '***';

@@ -117,8 +117,12 @@ export class Consumers {
     private readonly countsDeliveries: (queue: string) => boolean,
     private readonly retryDelayMs: number,
     private readonly logger: Logger,
-    private readonly url: string,
   ) {}
+
+  /** The node in use (password hidden): log lines and errors name it. */
+  private get url(): string {
+    return this.connections.url;
+  }
 
   async consume(queues: string[], options: ConsumeOptions, handler: DeliveryHandler): Promise<ConsumerHandle> {
     if (this.closing) throw new ClosedError(`broker ${this.url}: transport is closed`);
@@ -263,15 +267,19 @@ export class Consumers {
     return opening;
   }
 
-  /** The connected hook's half: reopens every consumer that is not cancelled on a fresh connection. */
-  async resume(connection: ChannelModel): Promise<void> {
-    for (const state of this.active) {
-      try {
-        await this.open(state, connection);
-      } catch (error) {
-        this.logger.error(`broker ${this.url}: resuming consumer of ${state.queues.join(', ')} failed: ${describeError(error)}`);
-      }
-    }
+  /** The connected hook's half: reopens each consumer not cancelled once `ready` says its queues are declared again, side by side. */
+  async resume(connection: ChannelModel, ready: (queues: readonly string[]) => Promise<void>): Promise<void> {
+    const reopen = async (state: ConsumerState): Promise<void> => {
+      await ready(state.queues);
+      await this.open(state, connection);
+    };
+    await Promise.all(
+      [...this.active].map((state) =>
+        reopen(state).catch((error: unknown) => {
+          this.logger.error(`broker ${this.url}: resuming consumer of ${state.queues.join(', ')} failed: ${describeError(error)}`);
+        }),
+      ),
+    );
   }
 
   async close(): Promise<void> {

@@ -83,8 +83,12 @@ export class Publisher {
     private readonly confirmTimeoutMs: number,
     private readonly retryDelayMs: number,
     private readonly logger: Logger,
-    private readonly url: string,
   ) {}
+
+  /** The node in use (password hidden): log lines and errors name it. */
+  private get url(): string {
+    return this.connections.url;
+  }
 
   publish(message: OutgoingMessage, target: PublishTarget): Promise<void> {
     if (this.closing) return Promise.reject(new ClosedError(`broker ${this.url}: transport is closed`));

@@ -1,0 +1,62 @@
+import { ConfigError } from '../errors/errors.js';
+import { redactUrl, schemeOf } from '../util/url.js';
+
+/**
+ * How a client picks the next broker node after a failed connect or a lost connection (Celery's
+ * `broker_failover_strategy` names; see failover-rotation.ts for the orders they give).
+ */
+export type FailoverStrategy = 'round-robin' | 'shuffle';
+
+export const FAILOVER_STRATEGIES: readonly FailoverStrategy[] = ['round-robin', 'shuffle'];
+
+/** The schemes whose transport fails over between the nodes of a list. */
+const LIST_SCHEMES = new Set(['amqp', 'amqps']);
+
+/**
+ * The URLs of a broker setting: Celery's `;`-separated list (`amqp://a;amqp://b`), or an array of
+ * URLs (each may itself be such a list). Entries are trimmed; the result has at least one.
+ *
+ * Contract (each breach a ConfigError naming `option`, URLs shown with passwords hidden):
+ * - no entry is empty: an empty entry (`a;;b`, a trailing `;`) is refused, never skipped;
+ * - a list of more than one entry holds amqp:// and amqps:// URLs only: those are the nodes of
+ *   one RabbitMQ cluster, which the AMQP transport fails over between. memory:// is one
+ *   in-process broker and other schemes have no fail-over, so neither may appear in a list;
+ * - `;` always separates entries, so a password containing it must be percent-encoded (%3B),
+ *   as with Celery.
+ */
+export function parseBrokerList(value: unknown, option = 'broker'): string[] {
+  const parts = Array.isArray(value) ? (value as unknown[]) : [value];
+  if (parts.length === 0) throw new ConfigError(option, 'expected a broker URL or a non-empty list of them, got []');
+  const urls: string[] = [];
+  for (const part of parts) {
+    if (typeof part !== 'string') {
+      throw new ConfigError(option, `expected a URL string or a list of them, got ${JSON.stringify(part) ?? String(part)}`);
+    }
+    urls.push(...part.split(';').map((entry) => entry.trim()));
+  }
+  const single = urls.length === 1;
+  urls.forEach((url, index) => {
+    const where = single ? '' : ` (entry ${index + 1} of the broker list ${redactUrl(urls.join(';'))})`;
+    if (url === '') {
+      throw new ConfigError(option, single ? 'expected a non-empty string, got ""' : `empty entry${where}`);
+    }
+    // A single URL's scheme is the transport registry's to judge (an unknown one lists the known).
+    if (!single && !(LIST_SCHEMES.has(schemeOf(url)) && /^[a-z]+:\/\//i.test(url))) {
+      throw new ConfigError(
+        option,
+        `a broker list names the nodes of one RabbitMQ cluster: only amqp:// and amqps:// URLs, got ${redactUrl(url)}${where}`,
+      );
+    }
+  });
+  return urls;
+}
+
+/** The list in Celery's spelling: the URLs joined with `;`. */
+export function joinBrokerList(urls: readonly string[]): string {
+  return urls.join(';');
+}
+
+export function checkFailoverStrategy(option: string, value: unknown): FailoverStrategy {
+  if (typeof value === 'string' && (FAILOVER_STRATEGIES as readonly string[]).includes(value)) return value as FailoverStrategy;
+  throw new ConfigError(option, `expected ${FAILOVER_STRATEGIES.map((name) => `'${name}'`).join(' or ')}, got ${JSON.stringify(value)}`);
+}
