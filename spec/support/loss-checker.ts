@@ -55,6 +55,8 @@ export interface WorkloadOptions {
   producerOptions?: AppOptions;
   /** The compiled app module worker processes load with -A. Default RELIABILITY_APP. */
   appModule?: string;
+  /** The task queue's type, for producer and workers alike (RELIABILITY_QUEUE_TYPE). Default 'classic'. */
+  queueType?: 'classic' | 'quorum';
 }
 
 export class Workload {
@@ -66,6 +68,8 @@ export class Workload {
   /** id → n for every attempted send. */
   readonly attempted = new Map<string, number>();
   readonly confirmed = new Set<string>();
+  /** id → Date.now() when its send resolved. */
+  readonly confirmedAt = new Map<string, number>();
   /** id → the error the caller saw. */
   readonly failed = new Map<string, string>();
   #next = 0;
@@ -82,6 +86,7 @@ export class Workload {
       brokerConnectionMaxRetries: null,
       brokerConnectionMaxDelay: '2s',
       logLevel: 'silent',
+      ...(options.queueType ? { queues: { [this.queue]: { type: options.queueType } } } : {}),
       ...options.producerOptions,
     });
     this.redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1, retryStrategy: () => 200, enableOfflineQueue: false, lazyConnect: false });
@@ -92,6 +97,7 @@ export class Workload {
       RELIABILITY_QUEUE: this.queue,
       RELIABILITY_LEDGER: this.ledger,
       RELIABILITY_HEARTBEAT: String(heartbeat),
+      ...(options.queueType ? { RELIABILITY_QUEUE_TYPE: options.queueType } : {}),
     };
   }
 
@@ -122,6 +128,7 @@ export class Workload {
         try {
           await this.producer.sendTask(task, [n, ms], {}, { taskId: id });
           this.confirmed.add(id);
+          this.confirmedAt.set(id, Date.now());
         } catch (error) {
           this.failed.set(id, (error as Error).message);
         }
