@@ -283,8 +283,10 @@ describe('broker fail-over on a three-node RabbitMQ cluster, quorum task queue',
     assert.equal(connectedPorts(run.worker.output()).consume, cluster.node(3).port);
   });
 
-  it("SIGKILL of the producer's node with a batch of sends unconfirmed: each is confirmed by another node or rejected", async (t) => {
-    const run = await setUp({ leader: 1, worker: 1, producer: 3 });
+  it("SIGKILL of the producer's node, which leads the queue, with sends unconfirmed: each confirmed elsewhere or rejected", async (t) => {
+    // The leader dies with it: the producer reaches the next node before a new leader is elected
+    // (RabbitMQ 3.10 nacks there, on a channel that keeps nacking: the publisher moves to a new one).
+    const run = await setUp({ leader: 3, worker: 1, producer: 3 });
     const { workload } = run;
     // One batch sent at once (no window): thousands of sends unconfirmed at any moment.
     const batch = 3000;

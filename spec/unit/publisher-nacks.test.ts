@@ -13,44 +13,61 @@ const task = (id: string): OutgoingMessage => ({
 });
 const TARGET = { exchange: '', routingKey: 'q' };
 
-/** Waits until `channel` holds `count` writes (the publisher writes again after its retry pause). */
-async function writes(channel: () => FakeChannel | undefined, count: number): Promise<void> {
-  for (let turns = 0; (channel()?.published.length ?? 0) < count; turns++) {
-    if (turns > 5000) throw new Error(`only ${channel()?.published.length ?? 0} of ${count} writes`);
+/** Waits until `channels[index]` exists and holds `count` writes (the publisher writes again after its retry pause). */
+async function writes(channels: FakeChannel[], index: number, count: number): Promise<FakeChannel> {
+  for (let turns = 0; (channels[index]?.published.length ?? 0) < count; turns++) {
+    if (turns > 5000) throw new Error(`channel ${index}: only ${channels[index]?.published.length ?? 0} of ${count} writes`);
     await new Promise((resolve) => setTimeout(resolve, 1));
   }
+  return channels[index];
+}
+
+function closed(channel: FakeChannel): () => boolean {
+  let isClosed = false;
+  channel.once('close', () => (isClosed = true));
+  return () => isClosed;
 }
 
 describe('AMQP publisher: nacks', () => {
-  it('a nacked publish (a quorum queue without a leader, during a fail-over) is written again and resolves once confirmed', async () => {
+  it('a nacked publish (quorum queue changing leader) is written again on a new channel; the nacking one closes when drained', async () => {
     const { publisher, channels } = publisherOnFakeChannels(10_000);
     const nacked = publisher.publish(task('t-1'), TARGET);
     const other = publisher.publish(task('t-2'), TARGET);
-    await writes(() => channels[0], 2);
-    const channel = channels[0];
-    channel.published[0].confirm(new Error('nack'));
-    channel.published[1].confirm(null);
+    const first = await writes(channels, 0, 2);
+    const firstClosed = closed(first);
+    first.published[0].confirm(new Error('nack'));
+    // Later sends go to the new channel, the one still pending on the first is answered there.
+    const later = publisher.publish(task('t-3'), TARGET);
+    const second = await writes(channels, 1, 2);
+    assert.deepEqual(
+      second.published.map((p) => p.id),
+      ['t-3', 't-1'],
+    );
+    assert.equal(firstClosed(), false, 'the nacking channel stays open while t-2 is pending on it');
+    first.published[1].confirm(null);
     await other;
-    await writes(() => channel, 3);
-    assert.equal(channel.published[2].id, 't-1', 'the nacked one, written again');
-    channel.published[2].confirm(null);
-    await nacked;
+    assert.equal(firstClosed(), true, 'then it is closed');
+    second.published[0].confirm(null);
+    second.published[1].confirm(null);
+    await Promise.all([nacked, later]);
+    assert.equal(first.published.length, 2, 'nothing more was written to the channel that nacked');
     await publisher.close();
   });
 
   it('one the broker keeps nacking rejects with "nacked" once it has nacked it for confirmTimeout', async () => {
     const { publisher, channels } = publisherOnFakeChannels(100);
     let settled = false;
-    const refused = publisher.publish(task('t-3'), TARGET).then(
+    const refused = publisher.publish(task('t-4'), TARGET).then(
       () => null,
       (error: unknown) => error,
     );
     void refused.then(() => (settled = true));
     let answered = 0;
     while (!settled) {
-      await writes(() => channels[0], answered + 1).catch(() => undefined);
-      if (settled) break;
-      channels[0].published[answered++].confirm(new Error('nack'));
+      const channel = await writes(channels, answered, 1).catch(() => undefined);
+      if (settled || !channel) break;
+      channel.published[0].confirm(new Error('nack'));
+      answered += 1;
       await new Promise((resolve) => setImmediate(resolve));
     }
     const error = await refused;
@@ -61,12 +78,12 @@ describe('AMQP publisher: nacks', () => {
 
   it('a nack while the transport closes rejects at once', async () => {
     const { publisher, channels } = publisherOnFakeChannels(10_000);
-    const sent = publisher.publish(task('t-4'), TARGET);
-    await writes(() => channels[0], 1);
+    const sent = publisher.publish(task('t-5'), TARGET);
+    const channel = await writes(channels, 0, 1);
     const closing = publisher.close();
-    channels[0].published[0].confirm(new Error('nack'));
+    channel.published[0].confirm(new Error('nack'));
     await assert.rejects(sent, (error: unknown) => error instanceof PublishError && error.reason === 'nacked');
     await closing;
-    assert.equal(channels[0].published.length, 1);
+    assert.equal(channels.length, 1);
   });
 });

@@ -27,7 +27,10 @@ import type { PendingPublish } from './pending-publish.js';
  *   return counts only if it comes from that channel;
  * - a nack is the broker not taking a publish this time (a quorum queue nacks while it has no
  *   leader, as during a fail-over): it is written again after `retryDelayMs`, until the broker
- *   has nacked it for `confirmTimeoutMs` (then it rejects with 'nacked') or the transport closes;
+ *   has nacked it for `confirmTimeoutMs` (then it rejects with 'nacked') or the transport closes.
+ *   The channel that nacked takes no more writes (`retired`): on RabbitMQ 3.10, a channel opened
+ *   while a quorum queue's leader was being replaced nacks every later publish to that queue,
+ *   while a new channel works. It is closed once none of its publishes is pending;
  * - nothing is written while `draining` (amqplib's buffer was full) until the channel's 'drain';
  * - at most `maxUnconfirmed` publishes (Infinity: no limit) are written to the current channel
  *   and unconfirmed (`unconfirmed` counts them); the rest wait in the backlog, in order, and are
@@ -78,6 +81,8 @@ export class Publisher {
   private readonly keysInFlight = new Set<string>();
   /** Keys of publishes that timed out on a channel still open, released when it closes. */
   private readonly keysHeldByChannel = new Map<ConfirmChannel, string[]>();
+  /** Channels that nacked, retired (see the invariants), with how many pending publishes are still written to each. */
+  private readonly retired = new Map<ConfirmChannel, number>();
 
   constructor(
     private readonly connections: ConnectionManager,
@@ -257,11 +262,18 @@ export class Publisher {
     if (this.backlogHead < this.backlog.length) this.pump(); // the window has room again
   }
 
-  /** A nacked publish (see the invariants), written again ahead of the backlog after a pause. */
+  /** A nacked publish (see the invariants), written again ahead of the backlog after a pause, on another channel. */
   private writeAgainLater(entry: PendingPublish): void {
-    if (entry.channel === this.channel) this.unconfirmed--;
+    const channel = entry.channel!;
+    if (channel === this.channel) {
+      this.channel = null;
+      this.draining = false;
+      this.unconfirmed = 0;
+      this.retired.set(channel, [...this.pending.values()].filter((e) => e.channel === channel).length);
+    }
     entry.channel = null;
     entry.returned = null;
+    this.leftChannel(channel);
     setTimeout(() => {
       if (!this.pending.has(entry.seq)) return; // timed out meanwhile
       this.backlog.splice(this.backlogHead, 0, entry);
@@ -285,6 +297,7 @@ export class Publisher {
   private onChannelClosed(channel: ConfirmChannel, channelError: unknown): void {
     for (const key of this.keysHeldByChannel.get(channel) ?? []) this.keysInFlight.delete(key);
     this.keysHeldByChannel.delete(channel);
+    this.retired.delete(channel);
     if (this.channel === channel) {
       this.channel = null;
       this.draining = false;
@@ -327,6 +340,7 @@ export class Publisher {
       else this.keysHeldByChannel.set(channel, [entry.claimedKey]);
     }
     if (entry.channel !== null && entry.channel === this.channel) this.unconfirmed--;
+    else if (entry.channel !== null) this.leftChannel(entry.channel);
     if (error) entry.reject(error);
     else entry.resolve();
     if (this.pending.size > 0) return;
@@ -334,6 +348,17 @@ export class Publisher {
     this.timer = null;
     this.idle?.();
     this.idle = null;
+  }
+
+  /** A pending publish left `channel`: a retired channel is closed once none is left on it. */
+  private leftChannel(channel: ConfirmChannel): void {
+    const left = this.retired.get(channel);
+    if (left === undefined) return;
+    if (left > 1) this.retired.set(channel, left - 1);
+    else {
+      this.retired.delete(channel);
+      void closeQuietly(channel);
+    }
   }
 
   /** When `entry` times out if the broker confirms nothing more. */
