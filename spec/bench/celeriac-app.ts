@@ -25,11 +25,13 @@ export interface CeleriacBenchConfig {
   maxUnconfirmedPublishes: number | null;
   /** The app's taskDeliveryMode (--task-delivery-mode). */
   taskDeliveryMode: DeliveryMode;
+  /** The task queue's type (default classic). */
+  queueType?: 'classic' | 'quorum';
 }
 
 export function createBenchApp(
   config: Pick<CeleriacBenchConfig, 'amqpUrl' | 'backendUrl' | 'queue'> &
-    Partial<Pick<CeleriacBenchConfig, 'maxUnconfirmedPublishes' | 'taskDeliveryMode'>>,
+    Partial<Pick<CeleriacBenchConfig, 'maxUnconfirmedPublishes' | 'taskDeliveryMode' | 'queueType'>>,
 ) {
   const app = createApp({
     name: 'bench',
@@ -38,6 +40,7 @@ export function createBenchApp(
     defaultQueue: config.queue,
     maxUnconfirmedPublishes: config.maxUnconfirmedPublishes ?? null,
     taskDeliveryMode: config.taskDeliveryMode ?? 'persistent',
+    ...(config.queueType ? { queues: { [config.queue]: { type: config.queueType } } } : {}),
   });
   const noop = app.task(NOOP_TASK, (i: number) => i);
   /** A chord body: the sum of the header's results. */

@@ -49,16 +49,21 @@ import {
 /** Chord header size: min(--n, this). */
 export const CHORD_TASKS = 10_000;
 
-interface Variant {
+export interface Variant {
   /** The producer's mode, or 'consume': the producer preloads the queue ('publish'), then the worker drains it. */
   mode: CeleriacProducerConfig['mode'] | 'consume';
   /** Result backend; default the run's (--backend). */
   backendUrl?: string;
   /** Tasks; default --n. */
   n?: (options: BenchOptions) => number;
+  /** The task queue's type; default classic. */
+  queueType?: 'classic' | 'quorum';
+  /** roundtrip: runs beside the producer and worker once they were told 'go' (a fault to inject). */
+  afterGo?: () => Promise<void>;
 }
 
-async function runCeleriac(scenario: string, variant: Variant, options: BenchOptions): Promise<ScenarioResult> {
+/** Runs one celeriac scenario; `options.amqpUrl` may be a broker list (cluster.ts). */
+export async function runCeleriac(scenario: string, variant: Variant, options: BenchOptions): Promise<ScenarioResult> {
   const { mode } = variant;
   const queue = uniqueQueue(scenario);
   const n = variant.n?.(options) ?? options.n;
@@ -71,6 +76,7 @@ async function runCeleriac(scenario: string, variant: Variant, options: BenchOpt
     warmup,
     maxUnconfirmedPublishes: options.maxUnconfirmedPublishes,
     taskDeliveryMode: options.taskDeliveryMode,
+    ...(variant.queueType ? { queueType: variant.queueType } : {}),
   };
   // The worker runs the warm-up, then: a chord's group and chord (2N + 1), or N tasks.
   const expected = mode === 'chord' ? warmup + WARM_CHORD_SIZE + 1 + 2 * n + 1 : warmup + n;
@@ -118,7 +124,10 @@ async function runCeleriac(scenario: string, variant: Variant, options: BenchOpt
       }
       const worker = spawn('celeriac-worker.js', workerConfig, `${scenario} worker`);
       const producer = spawn('celeriac-producer.js', producerConfig, `${scenario} producer`);
-      const [w, p] = await runTogether([worker, producer], options.timeoutMs);
+      const [w, p] = await runTogether([worker, producer], options.timeoutMs, {
+        ...(options.brokerPids ? { brokerPids: options.brokerPids } : {}),
+        ...(variant.afterGo ? { afterGo: variant.afterGo } : {}),
+      });
       const publishMs = p.report.finishedAt - p.report.startedAt;
       if (mode === 'chord') {
         const groupSeconds = Number(p.report.extra?.groupSeconds);
@@ -161,6 +170,7 @@ async function runCeleriac(scenario: string, variant: Variant, options: BenchOpt
         ...p.serviceCpu,
         worker: w.stats,
         notes: mode === 'fire-and-forget' ? [`publishing alone took ${Math.round(publishMs)} ms (${rate(n, publishMs)})`, rssNote] : [],
+        ...(mode === 'roundtrip' ? { extra: p.report.extra } : {}),
       });
     });
   } finally {
