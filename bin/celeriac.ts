@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { celeryArgv } from './celery-argv.js';
 import { beatCommand } from './commands/beat.js';
 import { callCommand } from './commands/call.js';
 import { controlCommand } from './commands/control.js';
@@ -10,6 +11,7 @@ import { demoCommand } from './commands/demo.js';
 import { eventsCommand } from './commands/events.js';
 import { inspectCommand } from './commands/inspect.js';
 import { listCommand } from './commands/list.js';
+import { multiCommand } from './commands/multi.js';
 import { purgeCommand } from './commands/purge.js';
 import { reportCommand } from './commands/report.js';
 import { resultCommand } from './commands/result.js';
@@ -22,7 +24,7 @@ import { workerCommand } from './commands/worker.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
-await yargs(hideBin(process.argv))
+await yargs(celeryArgv(hideBin(process.argv)))
   .scriptName('celeriac')
   .usage('$0 <command> [options]\n\nDistributed task queue for Node.js on RabbitMQ, wire-compatible with Celery.')
   .command(workerCommand)
@@ -38,7 +40,8 @@ await yargs(hideBin(process.argv))
   .command(reportCommand)
   .command(listCommand)
   .command(demoCommand)
-  .demandCommand(1, 'Name a command: worker, beat, call, result, purge, status, inspect, control, events, report, list or demo.')
+  .command(multiCommand)
+  .demandCommand(1, 'Name a command: worker, beat, multi, call, result, purge, status, inspect, control, events, report, list or demo.')
   .strict()
   .version(pkg.version)
   .alias('version', 'V')

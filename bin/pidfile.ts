@@ -1,4 +1,5 @@
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { processAlive } from './process-alive.js';
 
 /**
  * A pid file as Celery's (celery/platforms.py Pidfile): created exclusively, holding "<pid>\n".
@@ -15,7 +16,7 @@ export class PidFileLocked extends Error {
 }
 
 /** The pid the file names; null when it is empty or not a number; 'missing' when there is no file. */
-function readPid(path: string): number | null | 'missing' {
+export function readPid(path: string): number | null | 'missing' {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -27,17 +28,10 @@ function readPid(path: string): number | null | 'missing' {
   return /^\d+$/.test(trimmed) && Number(trimmed) > 0 ? Number(trimmed) : null;
 }
 
-/**
- * True when a process with this pid exists and we may signal it. As Celery's remove_if_stale, a
- * pid we may not signal (EPERM: another user's process, so not a worker of ours) counts as stale.
- */
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
+/** The pid in the file at `path` when that process is running (see processAlive), else null. */
+export function livePid(path: string): number | null {
+  const pid = readPid(path);
+  return typeof pid === 'number' && processAlive(pid) ? pid : null;
 }
 
 /**
@@ -48,7 +42,7 @@ function isAlive(pid: number): boolean {
 export function createPidFile(path: string): () => void {
   const existing = readPid(path);
   if (existing !== 'missing') {
-    if (existing !== null && existing !== process.pid && isAlive(existing)) throw new PidFileLocked(path, existing);
+    if (existing !== null && existing !== process.pid && processAlive(existing)) throw new PidFileLocked(path, existing);
     process.stderr.write(existing === null ? 'Broken pidfile found - Removing it.\n' : 'Stale pidfile exists - Removing it.\n');
     removeQuietly(path);
   }

@@ -1,6 +1,8 @@
 // Public API of celeriac. Exports only; no logic here.
 export { App, createApp } from './app/app.js';
 export type { AppOptions, AppConfig } from './app/config.js';
+export type { TlsOptions, CertReqs } from './util/tls-settings.js';
+export type { TlsFailureKind } from './util/tls-failure.js';
 export type { CallOptions, DeliveryMode } from './canvas/call-options.js';
 export { Task } from './app/task.js';
 export type { TaskFunction, TaskOptions } from './app/task.js';
@@ -23,7 +25,7 @@ export { Worker } from './worker/worker.js';
 export type { WorkerOptions } from './worker/worker.js';
 export type { RequestOutcome } from './worker/request.js';
 export { DEAD_LETTER_HEADERS, listDeadLetters, requeueDeadLetters } from './worker/dead-letter.js';
-export type { DeadLetterEntry, DeadLetterListing, RequeueOptions, RequeueReport } from './worker/dead-letter.js';
+export type { DeadLetterEntry, DeadLetterListing, DeadLetterSource, RequeueOptions, RequeueReport } from './worker/dead-letter.js';
 export { registerTransport } from './broker/registry.js';
 export { parseBrokerList, FAILOVER_STRATEGIES, type FailoverStrategy } from './broker/broker-list.js';
 export type { Transport, TransportOptions, Delivery, OutgoingMessage, QueueDeclaration } from './broker/transport.js';
@@ -36,7 +38,7 @@ export * from './errors/errors.js';
 export { Retry } from './errors/signals.js';
 export type { RetryOptions } from './errors/signals.js';
 export type { Route, RouteFunction, TaskRoutes } from './app/routes.js';
-export type { QueueSettings } from './app/config.js';
+export type { QueueSettings, QueueType } from './app/config.js';
 export type { Duration } from './util/duration.js';
 export { createLogger } from './log/logger.js';
 export type { LogLevel } from './log/logger.js';
@@ -52,8 +54,12 @@ export type { ControlReply } from './control/mailbox.js';
 export { EventDispatcher } from './events/dispatcher.js';
 export type { CeleryEvent } from './events/dispatcher.js';
 export { receiveEvents } from './events/receiver.js';
-export { WorkerEventSender } from './events/worker-events.js';
+export { WorkerEventSender, HEARTBEAT_SECONDS } from './events/worker-events.js';
+export type { WorkerEventOptions } from './events/worker-events.js';
 // WorkerMetrics (prom-client) and Beat (cron-parser) are the entry points 'celeriac/metrics' and
 // 'celeriac/beat', so an app that uses neither does not load them.
 export type { BeatEntry, BeatSchedule } from './app/beat-schedule.js';
 export { redactUrl } from './util/url.js';
+// A worker's node name from its -n pattern (%h, %n, %d), as the worker expands it.
+export { expandHostname } from './worker/options.js';
+export type { ResultBackendTransportOptions, WaitForReplicasOption } from './backends/result-backend-options.js';

@@ -1,12 +1,15 @@
 #!/usr/bin/env node
-// Runs the compiled specs with node's test runner. Usage: node spec/run.mjs [unit|integration|reliability|...]
+// Runs the compiled specs with node's test runner.
+// Usage: node spec/run.mjs [--skip=SUITE[,SUITE]] [unit|integration|reliability|cluster|...]
 // Specs live in spec/<suite>/**/*.test.ts and are compiled to dist/spec by `npm run build`.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 
 const root = new URL('../dist/spec/', import.meta.url).pathname;
-const suites = process.argv.slice(2);
+const args = process.argv.slice(2);
+const skipped = args.filter((arg) => arg.startsWith('--skip=')).flatMap((arg) => arg.slice('--skip='.length).split(','));
+const suites = args.filter((arg) => !arg.startsWith('--skip='));
 
 function collect(dir) {
   return readdirSync(dir).flatMap((entry) => {
@@ -18,6 +21,7 @@ function collect(dir) {
 
 const files = collect(root)
   .filter((file) => suites.length === 0 || suites.some((suite) => file.startsWith(join(root, suite) + '/')))
+  .filter((file) => !skipped.some((suite) => file.startsWith(join(root, suite) + '/')))
   .sort();
 if (files.length === 0) {
   console.error(`no spec files found under ${root} for ${suites.join(', ') || 'all suites'}`);

@@ -1,4 +1,5 @@
 import type { CommandModule } from 'yargs';
+import { celerySeconds } from '../seconds-option.js';
 
 export interface CallArgs {
   name?: string;
@@ -11,6 +12,9 @@ export interface CallArgs {
   broker?: string;
   backend?: string;
   queue?: string;
+  exchange?: string;
+  'routing-key'?: string;
+  eta?: string;
   countdown?: string;
   expires?: string;
   priority?: number;
@@ -28,11 +32,12 @@ export const callCommand: CommandModule<object, CallArgs> = {
     y
       .positional('name', { type: 'string', describe: 'Task name, e.g. tasks.add (not with --chain/--group)' })
       .option('args', {
+        alias: 'a',
         type: 'string',
         default: '[]',
         describe: 'Positional arguments as a JSON array (for a canvas: given to its first task(s), before their own)',
       })
-      .option('kwargs', { type: 'string', default: '{}', describe: 'Keyword arguments as a JSON object' })
+      .option('kwargs', { alias: 'k', type: 'string', default: '{}', describe: 'Keyword arguments as a JSON object' })
       .option('chain', { type: 'string', describe: 'A chain: JSON array of signature dicts {"task", "args", "kwargs", "options", ...}' })
       .option('group', { type: 'string', describe: 'A group (or, with --chord-body, a chord header): JSON array of signature dicts' })
       .option('chord-body', {
@@ -43,8 +48,18 @@ export const callCommand: CommandModule<object, CallArgs> = {
       .option('broker', { type: 'string', describe: "Broker URL (default $CELERIAC_BROKER_URL or the app's)" })
       .option('backend', { type: 'string', describe: "Result backend URL (default $CELERIAC_RESULT_BACKEND or the app's)" })
       .option('queue', { alias: 'Q', type: 'string', describe: 'Queue to send to (for a canvas: of every task whose dict names none)' })
-      .option('countdown', { type: 'string', describe: 'Delay before the task may start (ms or 10s, 5m, ...)' })
-      .option('expires', { type: 'string', describe: 'Expiry (ms or 10s, 5m, ...)' })
+      .option('exchange', { type: 'string', describe: 'Exchange to publish to (with --routing-key; default: routed by --queue)' })
+      .option('routing-key', { type: 'string', describe: 'Routing key to publish with' })
+      .option('eta', { type: 'string', describe: 'When the task may start: an ISO 8601 date-time, e.g. 2030-01-01T09:00:00Z' })
+      .option('countdown', {
+        type: 'string',
+        describe: 'Delay before the task may start: seconds as Celery (--countdown 10), or with a unit (500ms, 5m)',
+        coerce: (value: unknown) => String(celerySeconds(value)),
+      })
+      .option('expires', {
+        type: 'string',
+        describe: 'Expiry: seconds from now as Celery (--expires 60), with a unit (5m), or an ISO 8601 date-time',
+      })
       .option('priority', {
         type: 'number',
         describe: 'Message priority, an integer 0-255 (0 lowest); ordered only on queues declared with a maximum priority',

@@ -1,4 +1,5 @@
 import type { Argv } from 'yargs';
+import { celerySeconds } from '../seconds-option.js';
 
 /** Options shared by inspect, control and events: which broker, which nodes, how long. */
 export interface RemoteArgs {
@@ -16,6 +17,17 @@ export function remoteOptions<T>(y: Argv<T>): Argv<T & RemoteArgs> {
     .option('broker', { type: 'string', describe: "Broker URL (default $CELERIAC_BROKER_URL or the app's)" })
     .option('backend', { type: 'string', describe: "Result backend URL (default $CELERIAC_RESULT_BACKEND or the app's)" })
     .option('destination', { alias: 'd', type: 'string', describe: 'Comma-separated node names, e.g. celeriac@host (default: all)' })
-    .option('timeout', { alias: 't', type: 'string', default: '1s', describe: 'How long to wait for replies' })
-    .option('json', { type: 'boolean', default: false, describe: 'Print the replies as JSON' }) as Argv<T & RemoteArgs>;
+    .option('timeout', {
+      alias: 't',
+      type: 'string',
+      default: '1s',
+      describe: 'How long to wait for replies: seconds as Celery (-t 5), or with a unit (500ms, 2m)',
+      coerce: (value: unknown) => String(celerySeconds(value)),
+    })
+    .option('json', {
+      alias: 'j',
+      type: 'boolean',
+      default: false,
+      describe: "Print the replies as JSON, as Celery's -j: one object by node name (control: a list of one-node objects)",
+    }) as Argv<T & RemoteArgs>;
 }

@@ -7,7 +7,7 @@ export const statusCommand: CommandModule<object, RemoteArgs> = {
   describe: "List the workers (celeriac and Python Celery) that answer a ping (Celery's `celery status`)",
   builder: (y) =>
     remoteOptions(y)
-      .example('$0 status', 'the nodes online; exit status 1 when none answers')
+      .example('$0 status', 'the nodes online; exit status 69 (EX_UNAVAILABLE) when none answers, as Celery')
       .example('$0 status -t 5s', 'wait longer for busy workers'),
   handler: async (args) => (await import('../handlers/status.js')).runStatus(args),
 };

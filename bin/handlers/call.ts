@@ -8,10 +8,12 @@ import {
   type App,
   type CallOptions,
   type DeliveryMode,
+  type Duration,
   type ResultHandle,
   type SignatureDict,
 } from '../../lib/index.js';
 import type { CallArgs } from '../commands/call.js';
+import { celerySeconds } from '../seconds-option.js';
 import { commandApp } from '../load-app.js';
 
 /** Sends the task or canvas the options name; prints its id, or with --wait its result. */
@@ -26,8 +28,11 @@ export async function runCall(args: ArgumentsCamelCase<CallArgs>): Promise<void>
   const app = await commandApp(args, 'celeriac-call');
   const options: CallOptions = {
     ...(args.queue ? { queue: args.queue } : {}),
+    ...(args.exchange !== undefined ? { exchange: args.exchange } : {}),
+    ...(args['routing-key'] !== undefined ? { routingKey: args['routing-key'] } : {}),
+    ...(args.eta !== undefined ? { eta: isoDate('--eta', args.eta) } : {}),
     ...(args.countdown ? { countdown: args.countdown } : {}),
-    ...(args.expires ? { expires: args.expires } : {}),
+    ...(args.expires !== undefined ? { expires: expiry(args.expires) } : {}),
     ...(args.priority !== undefined ? { priority: args.priority } : {}),
     ...(args.serializer ? { serializer: args.serializer } : {}),
     ...(args.deliveryMode ? { deliveryMode: args.deliveryMode as DeliveryMode } : {}),
@@ -139,6 +144,21 @@ function withDefaultQueue(dict: SignatureDict, queue: string): SignatureDict {
     default:
       return dict.options?.queue ? dict : { ...dict, options: { ...dict.options, queue } };
   }
+}
+
+/** Celery's ISO 8601 option: a date-time (a zone-less one is read as UTC, as Celery's producer reads it). */
+function isoDate(option: string, text: string): Date {
+  const zoned = /(?:Z|[+-]\d{2}:?\d{2})$/i.test(text.trim()) || !text.includes('T') ? text : `${text}Z`;
+  const date = new Date(zoned);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(text.trim()) || Number.isNaN(date.getTime())) {
+    throw new ConfigError(option, `expected an ISO 8601 date-time such as 2030-01-01T09:00:00Z, got ${JSON.stringify(text)}`);
+  }
+  return date;
+}
+
+/** Celery's --expires: seconds from now (a bare number), a duration with a unit, or an ISO 8601 date-time. */
+function expiry(text: string): Duration | Date {
+  return /^\d{4}-\d{2}-\d{2}/.test(text.trim()) ? isoDate('--expires', text) : celerySeconds(text);
 }
 
 function parseJson(option: string, text: string): unknown {

@@ -22,7 +22,7 @@ export async function runList(args: ArgumentsCamelCase<ListArgs>): Promise<void>
   try {
     const all: DeadLetterEntry[] = [];
     for (const queue of queues) {
-      const listing = await listDeadLetters(app.transport, queue, { limit: args.limit });
+      const listing = await listDeadLetters(app, queue, { limit: args.limit });
       all.push(...listing.entries);
       if (args.json) continue;
       const shown = listing.entries.length < listing.total ? ` (showing ${listing.entries.length})` : '';

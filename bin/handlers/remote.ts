@@ -20,10 +20,17 @@ export function destinations(args: RemoteArgs): string[] | undefined {
   return list?.length ? list : undefined;
 }
 
-/** Prints replies as Celery does (`-> node: OK` and the result indented), or as JSON; exit code 1 when none. */
-export function printReplies(replies: ControlReply[], json: boolean): void {
+/** Celery's exit status when no node replied (EX_UNAVAILABLE). */
+export const EXIT_NO_REPLY = 69;
+
+/**
+ * Prints replies as Celery does (`-> node: OK` and the result indented), or as JSON as Celery's
+ * -j does: for inspect and status one object by node name; for control (`jsonList`) the list of
+ * one-node objects Celery's broadcast returns. Exit status EXIT_NO_REPLY when none replied.
+ */
+export function printReplies(replies: ControlReply[], json: boolean, jsonList = false): void {
   if (json) {
-    process.stdout.write(`${JSON.stringify(Object.assign({}, ...replies))}\n`);
+    process.stdout.write(`${JSON.stringify(jsonList ? replies : Object.assign({}, ...replies))}\n`);
   } else {
     for (const reply of replies) {
       for (const [node, result] of Object.entries(reply)) {
@@ -34,7 +41,7 @@ export function printReplies(replies: ControlReply[], json: boolean): void {
   }
   if (replies.length === 0) {
     process.stderr.write('Error: No nodes replied within time constraint.\n');
-    process.exitCode = 1;
+    process.exitCode = EXIT_NO_REPLY;
   } else if (!json) {
     process.stdout.write(`\n${replies.length} node${replies.length === 1 ? '' : 's'} online.\n`);
   }

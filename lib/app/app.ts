@@ -52,6 +52,7 @@ export class App implements WorkerHost {
     this.delayedDelivery = new DelayedDelivery(
       () => this.transport,
       (queue) => queueDeclaration(queue, this.config),
+      this.config.defaultQueueType,
     );
     this.producer = new Producer(this.config, () => this.transport, this.oid, this.delayedDelivery);
   }
@@ -142,6 +143,7 @@ export class App implements WorkerHost {
       failoverStrategy: this.config.brokerFailover,
       logger: this.logger,
       onReconnect: (role) => this.events.emit('broker-reconnected', role),
+      tls: this.config.brokerTls,
     };
   }
 
@@ -162,9 +164,13 @@ export class App implements WorkerHost {
     this.#backend ??= createBackend(this.config.backend, {
       resultExpiresMs: this.config.resultExpiresMs,
       logger: this.logger,
+      queueType: this.config.defaultQueueType,
       clientId: this.oid,
       brokerTransport: () => this.transport,
       transportOptions: this.transportOptions(),
+      tls: this.config.backendTls,
+      connection: this.config.resultBackendTransportOptions,
+      waitForReplicas: this.config.resultBackendWaitForReplicas,
     });
     return this.#backend;
   }

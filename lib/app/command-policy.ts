@@ -108,13 +108,16 @@ export function parseControlPolicyFlag(text: string, fail: (reason: string) => E
 
 /**
  * Why `policy` refuses `method` with `args`, or null when it allows it. Unknown methods are
- * not refused here: they are answered as unknown. revoke with a truthy `terminate` needs 'terminate'.
+ * not refused here: they are answered as unknown. revoke with a `terminate` that may ask for it
+ * (anything but absent, null, false or 0: Flower sends 1) needs 'terminate'.
  */
 export function refusalOf(policy: ControlPolicy, method: string, args: Record<string, unknown>): string | null {
   if (policy === 'all') return null;
   if (!(CONTROL_COMMANDS as readonly string[]).includes(method)) return null;
   if (!policy.has(method as ControlCommand)) return `control command ${method} is not allowed on this worker (controlCommands)`;
-  if (method === 'revoke' && args.terminate === true && !policy.has('terminate')) {
+  const terminate = args.terminate;
+  const mayTerminate = terminate !== undefined && terminate !== null && terminate !== false && terminate !== 0;
+  if (method === 'revoke' && mayTerminate && !policy.has('terminate')) {
     return 'revoke with terminate is not allowed on this worker (controlCommands does not include terminate)';
   }
   return null;

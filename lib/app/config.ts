@@ -3,14 +3,32 @@ import type { Logger } from 'winston';
 import { ConfigError } from '../errors/errors.js';
 import { SERIALIZER_NAMES } from '../protocol/serializers.js';
 import { toMilliseconds, type Duration } from '../util/duration.js';
+import { redactUrl } from '../util/url.js';
 import { keyList } from '../util/key-list.js';
+import type { QueueType } from '../broker/transport.js';
 import { checkCompression, checkDeliveryMode, type DeliveryMode } from '../canvas/call-options.js';
 import type { LogLevel } from '../log/logger.js';
 import { parseLogLevel } from '../log/level-names.js';
 import { Router, type TaskRoutes } from './routes.js';
 import { checkSchedule, type BeatSchedule } from './beat-schedule.js';
 import { resolveControlPolicy, type ControlCommandsOption, type ControlPolicy } from './command-policy.js';
-import { checkFailoverStrategy, joinBrokerList, parseBrokerList, type FailoverStrategy } from '../broker/broker-list.js';
+import {
+  checkFailoverStrategy,
+  joinBrokerList,
+  parseBrokerList,
+  resolveBrokerListTls,
+  type FailoverStrategy,
+} from '../broker/broker-list.js';
+import { resolveTls, type TlsConfig, type TlsOptions } from '../util/tls-settings.js';
+import { defaultQueueType as queueType, isNonNegativeInteger, maxPriority, queueSettings, type QueueSettings } from './queue-settings.js';
+import {
+  resolveTransportOptions,
+  resolveWaitForReplicas,
+  type BackendConnectionSettings,
+  type ResultBackendTransportOptions,
+  type WaitForReplicas,
+  type WaitForReplicasOption,
+} from '../backends/result-backend-options.js';
 
 /** What createApp accepts. Every key is optional; unknown keys are rejected with the key named. */
 export interface AppOptions {
@@ -28,8 +46,12 @@ export interface AppOptions {
    * or 'shuffle' (a new random order each pass). Celery's `broker_failover_strategy`.
    */
   brokerFailover?: FailoverStrategy;
-  /** Result backend URL: redis://, rediss://, memory://; null disables results. Default $CELERIAC_RESULT_BACKEND or null. */
-  backend?: string | null;
+  /**
+   * Result backend URL: redis://, rediss://, sentinel:// (a `;`-separated list, or an array of
+   * sentinel:// URLs; see docs/deployment.md, "Redis Sentinel"), rpc://, memory://; null disables
+   * results. Default $CELERIAC_RESULT_BACKEND or null.
+   */
+  backend?: string | string[] | null;
   /** Queue for tasks with no route. Default 'celery' (Celery's default). */
   defaultQueue?: string;
   /** Serializer for task messages: 'json' (default) or 'msgpack'. */
@@ -92,6 +114,16 @@ export interface AppOptions {
   queueMaxPriority?: number | null;
   /** Per-queue settings that override the app-wide ones. */
   queues?: Record<string, QueueSettings>;
+  /**
+   * Type of every durable queue celeriac declares for tasks unless `queues[Q].type` says
+   * otherwise: task queues, their `<queue>.dead-letter` queues, the delay tiers and rpc://
+   * chord queues. 'classic' (default) or 'quorum' (replicated: for a RabbitMQ cluster). Queues
+   * that live and die with one client (rpc:// reply queues, remote-control and event queues)
+   * stay classic. Default $CELERIAC_DEFAULT_QUEUE_TYPE, else 'classic'. Celery 5.5's
+   * `task_default_queue_type`. Every producer and worker of the app must agree: see
+   * docs/routing.md, "Queue types".
+   */
+  defaultQueueType?: QueueType;
   /** Send a Celery `task-sent` event for every task sent (monitoring; see docs/operations.md). Default false. */
   taskSendSentEvent?: boolean;
   /** Periodic tasks run by `celeriac beat` (docs/operations.md). Default none. */
@@ -104,27 +136,38 @@ export interface AppOptions {
    * it. See docs/reliability.md, "Who may control a worker".
    */
   controlCommands?: ControlCommandsOption;
+  /**
+   * TLS settings of an amqps:// broker (Celery's `broker_use_ssl`): { caFile, certFile, keyFile,
+   * certReqs, serverHostname }, or Celery's names (ca_certs, certfile, keyfile, cert_reqs,
+   * server_hostname). The URL's query parameters (ssl_ca_certs, ...) win over it; without it,
+   * $CELERIAC_BROKER_TLS_CA_FILE, _CERT_FILE, _KEY_FILE, _CERT_REQS, _SERVER_HOSTNAME. Files are
+   * read when the app is created. A TLS setting with an amqp:// URL is a ConfigError. See
+   * docs/deployment.md, "TLS".
+   */
+  brokerTls?: TlsOptions | true;
+  /**
+   * TLS settings of a rediss:// result backend (Celery's `redis_backend_use_ssl`), as brokerTls
+   * (Celery's names: ssl_ca_certs, ssl_certfile, ssl_keyfile, ssl_cert_reqs). Without it,
+   * $CELERIAC_BACKEND_TLS_CA_FILE and so on.
+   */
+  backendTls?: TlsOptions | true;
+  /**
+   * Celery's `result_backend_transport_options`, for a sentinel:// backend: `masterName` (or
+   * `master_name`; the URL's `master_name` parameter wins), `sentinelPassword` / `sentinelUsername`
+   * (or `sentinel_kwargs: { password, username }`). Default none.
+   */
+  resultBackendTransportOptions?: ResultBackendTransportOptions;
+  /**
+   * Redis backends: after every write (results, chord counters, revocations, beat state,
+   * redelivery counts, claims), Redis `WAIT replicas timeout`; a write that fewer replicas
+   * acknowledged in time fails with BackendError (not permanent: a worker retries storing, then
+   * requeues the task). Closes the window in which a fail-over loses acknowledged writes; see
+   * docs/deployment.md, "Redis Sentinel". Default null: a write is done when the primary answered.
+   */
+  resultBackendWaitForReplicas?: WaitForReplicasOption | null;
 }
 
-export interface QueueSettings {
-  /**
-   * Highest priority this queue orders by (a priority queue); null for none. Default: the app's `queueMaxPriority`.
-   * A quorum queue has no priorities: setting one (here or through `queueMaxPriority`) is a ConfigError.
-   */
-  maxPriority?: number | null;
-  /**
-   * 'classic' (default) or 'quorum' (replicated, always durable, no priorities; the broker
-   * counts each message's deliveries, and the worker's poison-message limit then uses that count). See docs/routing.md.
-   */
-  type?: 'classic' | 'quorum';
-  /**
-   * Quorum queues only: the broker's own cap on returned deliveries; past it
-   * the broker dead-letters the message to `<queue>.dead-letter`. Default none.
-   */
-  deliveryLimit?: number;
-}
-
-const QUEUE_SETTING_KEYS: readonly string[] = keyList<QueueSettings>({ maxPriority: true, type: true, deliveryLimit: true });
+export type { QueueType, QueueSettings };
 
 /** AppOptions after defaults and validation; durations in ms. */
 export interface AppConfig {
@@ -152,9 +195,16 @@ export interface AppConfig {
   router: Router;
   queueMaxPriority: number | null;
   queues: Record<string, QueueSettings>;
+  defaultQueueType: QueueType;
   taskSendSentEvent: boolean;
   beatSchedule: BeatSchedule;
   controlCommands: ControlPolicy;
+  /** TLS of an amqps:// broker, files read; null for amqp:// and memory://. */
+  brokerTls: TlsConfig | null;
+  /** TLS of a rediss:// backend, files read; null for other backends. */
+  backendTls: TlsConfig | null;
+  resultBackendTransportOptions: BackendConnectionSettings;
+  resultBackendWaitForReplicas: WaitForReplicas | null;
 }
 
 /** Every key of AppOptions (checked at compile time against the interface). */
@@ -183,9 +233,14 @@ const KNOWN_KEYS: ReadonlySet<string> = new Set(
     taskRoutes: true,
     queueMaxPriority: true,
     queues: true,
+    defaultQueueType: true,
     taskSendSentEvent: true,
     beatSchedule: true,
     controlCommands: true,
+    brokerTls: true,
+    backendTls: true,
+    resultBackendTransportOptions: true,
+    resultBackendWaitForReplicas: true,
   }),
 );
 
@@ -202,20 +257,34 @@ export function resolveConfig(options: AppOptions, env: NodeJS.ProcessEnv = proc
   if (!Array.isArray(accept) || accept.length === 0) throw new ConfigError('accept', 'expected a non-empty list of serializer names');
   accept.forEach((name) => checkSerializer('accept', name));
   const logLevel = parseLogLevel(options.logLevel ?? 'warn', 'logLevel');
+  const defaultQueueType = queueType(options.defaultQueueType, env.CELERIAC_DEFAULT_QUEUE_TYPE);
+  const queueMaxPriority = maxPriority('queueMaxPriority', options.queueMaxPriority ?? null);
+  if (defaultQueueType === 'quorum' && queueMaxPriority !== null) {
+    throw new ConfigError(
+      'queueMaxPriority',
+      `${queueMaxPriority} would give every queue priorities, but defaultQueueType is 'quorum' and quorum queues have none: ` +
+        "give the queues that need priorities type: 'classic' and maxPriority in queues",
+    );
+  }
   const maxRetries = options.brokerConnectionMaxRetries === undefined ? 100 : options.brokerConnectionMaxRetries;
+  const backend =
+    options.backend === null ? null : options.backend !== undefined ? backendUrl(options.backend) : env.CELERIAC_RESULT_BACKEND || null;
+  const waitForReplicas = resolveWaitForReplicas(options.resultBackendWaitForReplicas);
+  if (waitForReplicas && !(backend && /^(rediss?|sentinel):/i.test(backend))) {
+    throw new ConfigError(
+      'resultBackendWaitForReplicas',
+      `needs a redis://, rediss:// or sentinel:// backend, got ${redactUrl(backend ?? 'none')}`,
+    );
+  }
   if (maxRetries !== null && !isNonNegativeInteger(maxRetries)) {
     throw new ConfigError('brokerConnectionMaxRetries', `expected a non-negative integer or null, got ${JSON.stringify(maxRetries)}`);
   }
+  const brokers = parseBrokerList(options.broker ?? env.CELERIAC_BROKER_URL ?? 'amqp://guest:guest@127.0.0.1:5672', 'broker');
   return {
     name: nonEmptyString('name', options.name ?? 'celeriac'),
-    broker: joinBrokerList(parseBrokerList(options.broker ?? env.CELERIAC_BROKER_URL ?? 'amqp://guest:guest@127.0.0.1:5672', 'broker')),
+    broker: joinBrokerList(brokers),
     brokerFailover: checkFailoverStrategy('brokerFailover', options.brokerFailover ?? 'round-robin'),
-    backend:
-      options.backend === null
-        ? null
-        : options.backend !== undefined
-          ? nonEmptyString('backend', options.backend)
-          : env.CELERIAC_RESULT_BACKEND || null,
+    backend,
     defaultQueue: nonEmptyString('defaultQueue', options.defaultQueue ?? 'celery'),
     serializer,
     accept: [...accept],
@@ -236,12 +305,55 @@ export function resolveConfig(options: AppOptions, env: NodeJS.ProcessEnv = proc
     logLevel,
     logger: options.logger,
     router: new Router(options.taskRoutes),
-    queueMaxPriority: maxPriority('queueMaxPriority', options.queueMaxPriority ?? null),
-    queues: queueSettings(options.queues ?? {}, maxPriority('queueMaxPriority', options.queueMaxPriority ?? null)),
+    queueMaxPriority,
+    queues: queueSettings(options.queues ?? {}, queueMaxPriority, defaultQueueType),
+    defaultQueueType,
     taskSendSentEvent: options.taskSendSentEvent === undefined ? false : booleanOption('taskSendSentEvent', options.taskSendSentEvent),
     beatSchedule: checkSchedule(options.beatSchedule ?? {}),
     controlCommands: resolveControlPolicy(options.controlCommands ?? 'all', (reason) => new ConfigError('controlCommands', reason)),
+    brokerTls: resolveBrokerListTls(brokers, {
+      urlOption: 'broker',
+      option: 'brokerTls',
+      given: options.brokerTls,
+      envPrefix: 'CELERIAC_BROKER_TLS_',
+      env,
+    }),
+    backendTls:
+      backend === null
+        ? tlsWithoutBackend(options.backendTls)
+        : resolveTls({
+            urlOption: 'backend',
+            url: backend,
+            option: 'backendTls',
+            given: options.backendTls,
+            envPrefix: 'CELERIAC_BACKEND_TLS_',
+            env,
+          }),
+    resultBackendTransportOptions: resolveTransportOptions(options.resultBackendTransportOptions),
+    resultBackendWaitForReplicas: waitForReplicas,
   };
+}
+
+/** With no backend, backendTls has nothing to apply to: given, it is a mistake worth naming. */
+function tlsWithoutBackend(given: unknown): null {
+  if (given !== undefined && given !== null)
+    throw new ConfigError('backendTls', 'TLS settings for a result backend, but no backend is configured');
+  return null;
+}
+
+/** The backend URL; an array is a Sentinel list (every URL sentinel://), joined with ';' as Celery writes it. */
+function backendUrl(value: unknown): string {
+  if (!Array.isArray(value)) return nonEmptyString('backend', value);
+  if (value.length === 0) throw new ConfigError('backend', 'expected a URL or a non-empty list of sentinel:// URLs, got []');
+  for (const url of value) {
+    if (typeof url !== 'string' || !/^sentinel:\/\//i.test(url.trim())) {
+      throw new ConfigError(
+        'backend',
+        `a list of URLs is a Sentinel list: every URL must be sentinel://, got ${JSON.stringify(redactUrl(String(url)))}`,
+      );
+    }
+  }
+  return value.map((url: string) => url.trim()).join(';');
 }
 
 /** AMQP's smallest frame is 4096 bytes; 0 turns the limit off. */
@@ -273,61 +385,4 @@ export function positiveInteger(option: string, value: unknown): number {
     throw new ConfigError(option, `expected a positive integer, got ${JSON.stringify(value)}`);
   }
   return value;
-}
-
-function isNonNegativeInteger(value: unknown): value is number {
-  return typeof value === 'number' && Number.isInteger(value) && value >= 0;
-}
-
-function maxPriority(option: string, value: unknown): number | null {
-  if (value === null) return null;
-  if (typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= 255) return value;
-  throw new ConfigError(option, `expected an integer 1..255 or null, got ${JSON.stringify(value)}`);
-}
-
-function queueSettings(queues: unknown, appMaxPriority: number | null): Record<string, QueueSettings> {
-  if (typeof queues !== 'object' || queues === null || Array.isArray(queues))
-    throw new ConfigError('queues', 'expected a map of queue name to settings');
-  const result: Record<string, QueueSettings> = {};
-  for (const [name, settings] of Object.entries(queues as Record<string, unknown>)) {
-    if (typeof settings !== 'object' || settings === null)
-      throw new ConfigError(`queues.${name}`, 'expected { maxPriority, type, deliveryLimit }');
-    for (const key of Object.keys(settings)) {
-      if (!QUEUE_SETTING_KEYS.includes(key))
-        throw new ConfigError(`queues.${name}.${key}`, `unknown queue setting; known: ${QUEUE_SETTING_KEYS.join(', ')}`);
-    }
-    const given = settings as QueueSettings;
-    const checked: QueueSettings = {};
-    if (given.maxPriority !== undefined) checked.maxPriority = maxPriority(`queues.${name}.maxPriority`, given.maxPriority);
-    if (given.type !== undefined) {
-      if (given.type !== 'classic' && given.type !== 'quorum')
-        throw new ConfigError(`queues.${name}.type`, `expected 'classic' or 'quorum', got ${JSON.stringify(given.type)}`);
-      checked.type = given.type;
-    }
-    if (given.deliveryLimit !== undefined) {
-      if (checked.type !== 'quorum')
-        throw new ConfigError(`queues.${name}.deliveryLimit`, `queue ${name}: deliveryLimit needs type: 'quorum'`);
-      if (!isNonNegativeInteger(given.deliveryLimit))
-        throw new ConfigError(
-          `queues.${name}.deliveryLimit`,
-          `expected a non-negative integer, got ${JSON.stringify(given.deliveryLimit)}`,
-        );
-      checked.deliveryLimit = given.deliveryLimit;
-    }
-    if (checked.type === 'quorum') {
-      const priority = checked.maxPriority !== undefined ? checked.maxPriority : appMaxPriority;
-      if (priority !== null) {
-        const from =
-          checked.maxPriority !== undefined
-            ? `maxPriority ${priority}`
-            : `queueMaxPriority ${priority} (set queues.${name}.maxPriority to null to exempt it)`;
-        throw new ConfigError(
-          `queues.${name}.maxPriority`,
-          `queue ${name} is a quorum queue, and quorum queues have no priorities: ${from}`,
-        );
-      }
-    }
-    result[name] = checked;
-  }
-  return result;
 }

@@ -1,5 +1,5 @@
 import { delayExchangeDeclarations, delayExitBinding, delayRoute, delayTierDeclarations } from '../broker/delay-tiers.js';
-import type { OutgoingMessage, QueueDeclaration, Transport } from '../broker/transport.js';
+import type { OutgoingMessage, QueueDeclaration, QueueType, Transport } from '../broker/transport.js';
 
 /**
  * Publishes messages that must reach a queue later, through the broker's delay tiers
@@ -23,6 +23,8 @@ export class DelayedDelivery {
     private readonly transport: () => Transport,
     /** The target queue's own declaration (its intents must match every other declaration of it). */
     private readonly declarationOf: (queue: string) => QueueDeclaration,
+    /** Which tiers: the classic or the quorum ones (the app's `defaultQueueType`; see delay-tiers.ts). */
+    private readonly tierType: QueueType = 'classic',
   ) {}
 
   /** `delayMs` counts from now; the time spent declaring and waiting to be written is taken off it. */
@@ -31,7 +33,7 @@ export class DelayedDelivery {
     await this.declareTiers();
     await this.declareExit(queue);
     const { expiration: _dropped, ...rest } = message;
-    const initial = delayRoute(delayMs, queue);
+    const initial = delayRoute(delayMs, queue, this.tierType);
     await this.transport().publish(
       rest,
       // The route encodes the time left, so it is computed when the message is written: a
@@ -40,7 +42,7 @@ export class DelayedDelivery {
         exchange: initial.exchange,
         routingKey: initial.routingKey,
         mandatory: true,
-        routeAtWrite: () => delayRoute(dueAt - Date.now(), queue),
+        routeAtWrite: () => delayRoute(dueAt - Date.now(), queue, this.tierType),
       },
     );
   }
@@ -49,8 +51,8 @@ export class DelayedDelivery {
     this.#tiers ??= (async () => {
       const transport = this.transport();
       // In order: each exchange is bound to the one declared before it.
-      for (const declaration of delayExchangeDeclarations()) await transport.declareExchange(declaration);
-      await Promise.all(delayTierDeclarations().map((declaration) => transport.declareQueue(declaration)));
+      for (const declaration of delayExchangeDeclarations(this.tierType)) await transport.declareExchange(declaration);
+      await Promise.all(delayTierDeclarations(this.tierType).map((declaration) => transport.declareQueue(declaration)));
     })();
     this.#tiers.catch(() => (this.#tiers = undefined));
     return this.#tiers;
@@ -59,18 +61,19 @@ export class DelayedDelivery {
   private declareExit(queue: string): Promise<void> {
     let declared = this.#exits.get(queue);
     if (!declared) {
-      const { type, maxPriority, deadLetterTo, messageTtl, expires, deliveryLimit } = this.declarationOf(queue);
-      // transient: the queue's own declaration stays the one re-declared after reconnects; the
-      // extra binding (durable queue to durable exchange) lives on in the broker by itself.
+      const { type, maxPriority, deadLetterTo, deadLetterStrategy, messageTtl, expires, deliveryLimit } = this.declarationOf(queue);
+      // With the queue's own intents, so this declaration agrees with every other one; the
+      // transport remembers the binding with the queue's others and restores it with the queue
+      // (after a reconnect, or when the queue was deleted under a consumer and declared again).
       declared = this.transport().declareQueue({
         ...delayExitBinding(queue),
         type,
         maxPriority,
         deadLetterTo,
+        deadLetterStrategy,
         messageTtl,
         expires,
         deliveryLimit,
-        transient: true,
       });
       declared.catch(() => this.#exits.delete(queue));
       this.#exits.set(queue, declared);

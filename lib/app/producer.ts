@@ -50,7 +50,11 @@ export class Producer {
     private readonly transport: () => Transport,
     /** reply_to of every message: the app's stable per-process id (rpc results are routed by it). */
     private readonly replyTo: string,
-    private readonly delayed: DelayedDelivery = new DelayedDelivery(transport, (queue) => queueDeclaration(queue, config)),
+    private readonly delayed: DelayedDelivery = new DelayedDelivery(
+      transport,
+      (queue) => queueDeclaration(queue, config),
+      config.defaultQueueType,
+    ),
   ) {}
 
   /**
@@ -196,7 +200,7 @@ export class Producer {
       const transport = this.transport();
       // Its delivery-limit dead-letter target must exist before it, or RabbitMQ drops those messages.
       const declaring = deadLettersToQueue(declaration)
-        ? transport.declareQueue(deadLetterDeclaration(declaration.name)).then(() => transport.declareQueue(declaration))
+        ? transport.declareQueue(deadLetterDeclaration(declaration.name, this.config)).then(() => transport.declareQueue(declaration))
         : transport.declareQueue(declaration);
       declaring.then(
         () => this.#declared.set(target, null),

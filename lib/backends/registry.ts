@@ -11,6 +11,7 @@ export type BackendFactory = (url: string, options: BackendOptions) => ResultBac
 const factories = new Map<string, BackendFactory>([
   ['redis', createRedisBackend],
   ['rediss', createRedisBackend],
+  ['sentinel', createRedisBackend],
   ['memory', createMemoryBackend],
   ['rpc', createRpcBackend],
 ]);

@@ -150,12 +150,30 @@ export interface BackendOptions {
   /** How long stored results live, ms; 0 = forever. Default one day (Celery's result_expires). */
   resultExpiresMs: number;
   logger: import('winston').Logger;
+  /**
+   * Type of the durable queues a backend keeps in the broker (rpc:// chord counting): the app's
+   * `defaultQueueType`. Default 'classic'.
+   */
+  queueType?: import('../broker/transport.js').QueueType;
   /** This client's stable id: the reply_to of the messages it sends (rpc:// consumes a queue of that name). */
   clientId?: string;
   /** The app's broker connection, for backends that work through the broker (rpc://). */
   brokerTransport?: () => import('../broker/transport.js').Transport;
   /** Options for a broker connection of the backend's own (rpc:// with its own broker URL). */
   transportOptions?: import('../broker/transport.js').TransportOptions;
+  /**
+   * TLS settings of a TLS URL (rediss://), files already read (lib/util/tls-settings.ts). Unset:
+   * resolved from the URL's own query parameters (ssl_cert_reqs, ssl_ca_certs, ...).
+   */
+  tls?: import('../util/tls-settings.js').TlsConfig | null;
+  /** How to reach the store beyond its URL (sentinel://: the primary's name, the sentinels' credentials). */
+  connection?: import('./result-backend-options.js').BackendConnectionSettings;
+  /**
+   * Redis backends: after every write, wait until this many replicas acknowledged it (Redis
+   * WAIT); a write they did not acknowledge in time fails with BackendError (not permanent).
+   * Null or absent: a write is done when the primary answered.
+   */
+  waitForReplicas?: import('./result-backend-options.js').WaitForReplicas | null;
 }
 
 export function pendingMeta(taskId: string): TaskMeta {

@@ -15,6 +15,11 @@ export interface BeatOptions {
   store?: BeatStore;
   /** A backend URL (redis://) for the lock and state, when the app's backend is not redis://. */
   redisUrl?: string;
+  /**
+   * Longest pause between two looks at the schedule (Celery's --max-interval). Beat looks every
+   * lockTtl / 3, at most every second, so only a shorter value changes anything. Default: none.
+   */
+  maxInterval?: Duration;
   logger?: Logger;
 }
 
@@ -39,6 +44,8 @@ export class Beat {
   readonly entries: ScheduledEntry[];
   readonly lockTtlMs: number;
   readonly graceMs: number;
+  /** Pause between two ticks: lockTtl / 3, at most 1 s and at most maxInterval, at least 50 ms. */
+  readonly tickMs: number;
   readonly logger: Logger;
   readonly #store: BeatStore;
   #leading = false;
@@ -53,6 +60,8 @@ export class Beat {
     this.entries = Object.entries(app.config.beatSchedule).map(([name, entry]) => compileEntry(name, entry));
     this.lockTtlMs = toMilliseconds(options.lockTtl ?? '10s', 'lockTtl');
     this.graceMs = toMilliseconds(options.grace ?? '5m', 'grace');
+    const maxIntervalMs = options.maxInterval === undefined ? Infinity : toMilliseconds(options.maxInterval, 'maxInterval');
+    this.tickMs = Math.max(50, Math.min(1000, this.lockTtlMs / 3, maxIntervalMs));
     this.logger = (options.logger ?? app.logger).child({ beat: this.id.slice(0, 8) });
     this.#store = options.store ?? beatStore(app, options.redisUrl ?? app.config.backend);
   }
@@ -70,12 +79,9 @@ export class Beat {
 
   private schedule(): void {
     if (this.#stopped) return;
-    this.#timer = setTimeout(
-      () => {
-        this.#ticking = this.tick().finally(() => this.schedule());
-      },
-      Math.max(50, Math.min(1000, this.lockTtlMs / 3)),
-    );
+    this.#timer = setTimeout(() => {
+      this.#ticking = this.tick().finally(() => this.schedule());
+    }, this.tickMs);
   }
 
   /** One round: take or renew the lock; when leading, send what is due. */

@@ -35,7 +35,15 @@ export interface BeatStore {
 export function beatStore(app: App, url: string | null = app.config.backend): BeatStore {
   if (url === null) throw refusal('none');
   const own = url !== app.config.backend;
-  const backend = own ? createBackend(url, { resultExpiresMs: app.config.resultExpiresMs, logger: app.logger }) : app.backend;
+  const backend = own
+    ? createBackend(url, {
+        resultExpiresMs: app.config.resultExpiresMs,
+        logger: app.logger,
+        // A sentinel:// --redis URL may take its primary's name from the app's transport options;
+        // resultBackendWaitForReplicas is the app's backend's, not this one's.
+        connection: app.config.resultBackendTransportOptions,
+      })
+    : app.backend;
   const store = beatStoreOf(backend, app.config.name);
   if (!store) {
     if (own) void backend.close();

@@ -1,5 +1,6 @@
 import { ConfigError } from '../errors/errors.js';
 import { redactUrl, schemeOf } from '../util/url.js';
+import { resolveTls, withoutTlsParameters, type TlsConfig, type TlsSource } from '../util/tls-settings.js';
 
 /**
  * How a client picks the next broker node after a failed connect or a lost connection (Celery's
@@ -59,4 +60,29 @@ export function joinBrokerList(urls: readonly string[]): string {
 export function checkFailoverStrategy(option: string, value: unknown): FailoverStrategy {
   if (typeof value === 'string' && (FAILOVER_STRATEGIES as readonly string[]).includes(value)) return value as FailoverStrategy;
   throw new ConfigError(option, `expected ${FAILOVER_STRATEGIES.map((name) => `'${name}'`).join(' or ')}, got ${JSON.stringify(value)}`);
+}
+
+/**
+ * The TLS settings of a broker list: each node's, resolved from `source` with that node's URL
+ * (its own query parameters win). The amqps:// nodes must agree, since one set of settings
+ * serves every connection; amqp:// nodes have none (and TLS parameters on one are a ConfigError).
+ */
+export function resolveBrokerListTls(urls: readonly string[], source: Omit<TlsSource, 'url'>): TlsConfig | null {
+  let settings: TlsConfig | null = null;
+  for (const url of urls) {
+    const node = resolveTls({ ...source, url });
+    if (node === null) continue;
+    if (settings !== null && tlsIdentity(settings) !== tlsIdentity(node)) {
+      throw new ConfigError(
+        source.urlOption,
+        `the amqps:// nodes of a broker list need the same TLS settings, but ${redactUrl(withoutTlsParameters(url))} has others`,
+      );
+    }
+    settings ??= node;
+  }
+  return settings;
+}
+
+function tlsIdentity({ certReqs, caFile, certFile, keyFile, serverHostname }: TlsConfig): string {
+  return JSON.stringify([certReqs, caFile, certFile, keyFile, serverHostname]);
 }

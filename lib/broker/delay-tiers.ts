@@ -1,4 +1,4 @@
-import type { ExchangeDeclaration, QueueDeclaration } from './transport.js';
+import type { ExchangeDeclaration, QueueDeclaration, QueueType } from './transport.js';
 
 /**
  * Broker-side delays without plugins: hexadecimal dead-letter tiers (after Celery 5.5's "native
@@ -26,6 +26,17 @@ import type { ExchangeDeclaration, QueueDeclaration } from './transport.js';
  *
  * The task queues themselves get no intents of their own: a target only gets one more binding (from the
  * exit exchange), so Python Celery can still declare and use them.
+ *
+ * Two sets of tiers, by queue type (an app's `defaultQueueType`): classic tiers under
+ * `celeriac.delayed.<k>`, quorum tiers under `celeriac.delayed.quorum.<k>` (queues
+ * `celeriac.delayed.quorum.<k>.<v>`), both leaving through the one exit exchange. Apart, because
+ * RabbitMQ keeps a queue's type: apps of both types can share a virtual host, and one that changes
+ * its type finds its new tiers ready while the old ones drain by themselves. RabbitMQ 3.10's
+ * quorum queues keep what the tiers rely on: a fixed `x-message-ttl` expires messages at the head
+ * in order, and an expired message is dead-lettered through `x-dead-letter-exchange` with its
+ * routing key. Quorum tiers dead-letter at-least-once (as Celery 5.5's quorum tiers do): a message
+ * stays in its tier until the next hop's queue confirmed it, so a leader moving during the hop
+ * or a target with no binding yet delays it instead of dropping it.
  */
 
 /** Levels 0..7 of 16 values: delays up to 16^8 - 1 = 2^32 - 1 ms (about 49.7 days), RabbitMQ's TTL limit. */
@@ -34,13 +45,14 @@ const RADIX = 16;
 export const MAX_TIER_DELAY_MS = RADIX ** DELAY_LEVELS - 1;
 export const DELAY_EXIT_EXCHANGE = 'celeriac.delayed.exit';
 
-export function tierExchange(level: number): string {
-  return `celeriac.delayed.${level}`;
+/** The exchange of level k of the tiers of one queue type. */
+export function tierExchange(level: number, type: QueueType = 'classic'): string {
+  return type === 'quorum' ? `celeriac.delayed.quorum.${level}` : `celeriac.delayed.${level}`;
 }
 
 /** Where level k passes a message on: the exchange of level k-1, or the exit exchange. */
-function nextExchange(level: number): string {
-  return level === 0 ? DELAY_EXIT_EXCHANGE : tierExchange(level - 1);
+function nextExchange(level: number, type: QueueType): string {
+  return level === 0 ? DELAY_EXIT_EXCHANGE : tierExchange(level - 1, type);
 }
 
 /** The binding key that selects digit `digit` at `level` (the key lists the highest level first). */
@@ -52,29 +64,30 @@ function digitPattern(level: number, digit: number): string {
  * The tier exchanges, highest level first, then the exit exchange; each but the first is bound
  * to the one before it for digit 0. Declare them in this order (a binding's source must exist).
  */
-export function delayExchangeDeclarations(): ExchangeDeclaration[] {
-  const declarations: ExchangeDeclaration[] = [{ name: tierExchange(DELAY_LEVELS - 1), type: 'topic' }];
+export function delayExchangeDeclarations(type: QueueType = 'classic'): ExchangeDeclaration[] {
+  const declarations: ExchangeDeclaration[] = [{ name: tierExchange(DELAY_LEVELS - 1, type), type: 'topic' }];
   for (let level = DELAY_LEVELS - 1; level >= 0; level--) {
     declarations.push({
-      name: nextExchange(level),
+      name: nextExchange(level, type),
       type: 'topic',
-      from: { exchange: tierExchange(level), routingKey: digitPattern(level, 0) },
+      from: { exchange: tierExchange(level, type), routingKey: digitPattern(level, 0) },
     });
   }
   return declarations;
 }
 
 /** The tier queues (15 per level), each bound to its level's exchange; declare them after the exchanges. */
-export function delayTierDeclarations(): QueueDeclaration[] {
+export function delayTierDeclarations(type: QueueType = 'classic'): QueueDeclaration[] {
   const declarations: QueueDeclaration[] = [];
   for (let level = DELAY_LEVELS - 1; level >= 0; level--) {
     for (let digit = 1; digit < RADIX; digit++) {
       declarations.push({
-        name: `${tierExchange(level)}.${digit}`,
+        name: `${tierExchange(level, type)}.${digit}`,
         durable: true,
+        ...(type === 'quorum' ? { type, deadLetterStrategy: 'at-least-once' as const } : {}),
         messageTtl: digit * RADIX ** level,
-        deadLetterTo: { exchange: nextExchange(level) },
-        exchange: tierExchange(level),
+        deadLetterTo: { exchange: nextExchange(level, type) },
+        exchange: tierExchange(level, type),
         exchangeType: 'topic',
         routingKey: digitPattern(level, digit),
       });
@@ -97,11 +110,15 @@ export function delayExitBinding(queue: string): QueueDeclaration {
 /**
  * Where to publish a message that must reach `queue` after `delayMs` (rounded to whole ms,
  * clamped to 1..MAX_TIER_DELAY_MS: a longer delay arrives early and the worker sends it round
- * again). Returns the tier exchange and the routing key carrying the delay's digits.
+ * again). Returns the tier exchange (of the tiers of `type`) and the routing key carrying the delay's digits.
  */
-export function delayRoute(delayMs: number, queue: string): { exchange: string; routingKey: string; delayMs: number } {
+export function delayRoute(
+  delayMs: number,
+  queue: string,
+  type: QueueType = 'classic',
+): { exchange: string; routingKey: string; delayMs: number } {
   const delay = Math.min(MAX_TIER_DELAY_MS, Math.max(1, Math.round(delayMs)));
   const digits = delay.toString(RADIX).padStart(DELAY_LEVELS, '0');
   const highest = DELAY_LEVELS - 1 - digits.search(/[^0]/);
-  return { exchange: tierExchange(highest), routingKey: `${digits.split('').join('.')}.${queue}`, delayMs: delay };
+  return { exchange: tierExchange(highest, type), routingKey: `${digits.split('').join('.')}.${queue}`, delayMs: delay };
 }

@@ -15,6 +15,9 @@
  *   redelivers the message (with `redelivered` set) to some consumer.
  * - After a lost connection the adapter reconnects by itself (backoff with jitter),
  *   re-declares every queue it declared and resumes every consumer that was not cancelled.
+ * - A consumer the broker cancels (AMQP basic.cancel: its queue deleted, a quorum queue's leader
+ *   moved; memory:// never cancels one) goes on consuming once the queue is there again: the
+ *   adapter re-declares a queue it declared, and deliveries already handed out stay settle-able.
  * - A broker refusal of a declaration, purge, count, get or consume rejects with TransportError,
  *   its `reason` (precondition-failed, not-found, access-refused, resource-locked, ...) mapped by
  *   the adapter; nothing above the adapter reads the broker's own codes, headers or shapes.
@@ -113,6 +116,9 @@ export interface DeadLetterRecord {
   readonly count: number;
 }
 
+/** A queue's type: 'classic' (one node holds it) or 'quorum' (replicated with Raft across a cluster). */
+export type QueueType = 'classic' | 'quorum';
+
 /** Where a queue's dead messages go: through an exchange (with a routing key, else their own), or straight to a queue. */
 export type DeadLetterTarget = { exchange: string; routingKey?: string } | { queue: string };
 
@@ -131,11 +137,18 @@ export interface QueueDeclaration {
    * 'classic' (default) or 'quorum': replicated, always durable, no priorities; the broker counts
    * its deliveries (Delivery.deliveryCount) and may cap them (`deliveryLimit`).
    */
-  type?: 'classic' | 'quorum';
+  type?: QueueType;
   /** Classic queues: honour message priorities 0..maxPriority (1..255; up to 10 advised). */
   maxPriority?: number;
   /** Where expired, rejected (without requeue) and over-the-limit messages go; without it they are dropped. */
   deadLetterTo?: DeadLetterTarget;
+  /**
+   * Quorum queues with `deadLetterTo`: 'at-least-once' keeps a dead-lettered message in this
+   * queue until its target confirmed it (RabbitMQ 3.10+; it also makes the queue refuse publishes
+   * when over a length limit, instead of dropping its head), where the default, 'at-most-once',
+   * loses it if the target cannot take it at that moment (a leader moving, a missing route).
+   */
+  deadLetterStrategy?: 'at-most-once' | 'at-least-once';
   /** Ms a message may wait in the queue before it expires (at the head of the queue). */
   messageTtl?: number;
   /** Ms the queue may go unused (no consumer, no declaration, no get) before the broker deletes it. */
@@ -240,4 +253,9 @@ export interface TransportOptions {
   failoverStrategy?: import('./broker-list.js').FailoverStrategy;
   /** Called each time a lost connection has been replaced (after topology and consumers are restored). */
   onReconnect?: (role: 'publish' | 'consume') => void;
+  /**
+   * TLS settings of a TLS URL (amqps://), files already read (lib/util/tls-settings.ts). Unset:
+   * resolved from the URL's own query parameters (ssl_ca_certs, ...) by the adapter.
+   */
+  tls?: import('../util/tls-settings.js').TlsConfig | null;
 }

@@ -84,7 +84,6 @@ export class ControlServer {
       revoke: (ids, terminate) => this.revoke(ids, terminate),
       revokedIds: () => this.revoked.ids(),
       shutdown: options.onShutdown ?? (() => void worker.stop()),
-      autoscale: null,
       events: options.events ?? null,
     };
   }

@@ -53,11 +53,15 @@ export function taskIdsArgument(args: Record<string, unknown>, name: string): st
   return ids as string[];
 }
 
-/** An optional flag: true, false, or absent/null (= `fallback`). */
+/**
+ * An optional flag: true, false, 1, 0, or absent/null (= `fallback`). Celery reads the flag by
+ * its truth, and Flower sends 1 and 0 (its `terminate=true` query parameter goes through strtobool).
+ */
 export function booleanArgument(args: Record<string, unknown>, name: string, fallback: boolean): boolean {
   const value = args[name];
   if (value === undefined || value === null) return fallback;
-  if (typeof value !== 'boolean') throw new ArgumentError(name, 'true, false or null', value);
+  if (value === 1 || value === 0) return value === 1;
+  if (typeof value !== 'boolean') throw new ArgumentError(name, 'true, false, 1, 0 or null', value);
   return value;
 }
 
@@ -70,11 +74,16 @@ export function signalArgument(args: Record<string, unknown>, name: string): str
   return value;
 }
 
-/** A rate such as '100/s' or a number per second, or null / 0 / '' (no limit); parsed by the caller. */
+/**
+ * A rate such as '100/s', a number per second — as a number or as its text ('5', which Flower's
+ * rate limit field sends; Celery reads a rate without a unit as per second) — or null / 0 / ''
+ * (no limit); parsed by the caller.
+ */
 export function rateArgument(args: Record<string, unknown>, name: string): string | number | null {
   const value = args[name];
-  if (value === undefined || value === null || value === '' || value === 0 || value === '0') return null;
+  if (value === undefined || value === null || value === '' || value === 0) return null;
   if (typeof value === 'number' && Number.isFinite(value)) return value;
+  if (typeof value === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(value)) return Number(value) === 0 ? null : Number(value);
   if (typeof value === 'string' && value.length <= 32) return value;
   throw new ArgumentError(name, "a rate such as '100/s', '10/m' or '1000/h', or null", value);
 }
@@ -82,12 +91,12 @@ export function rateArgument(args: Record<string, unknown>, name: string): strin
 /** Largest pool size or change of it that a command may ask for. */
 export const MAX_POOL_SIZE = 10_000;
 
-/** An optional count such as pool_grow's n: an integer from 1 to MAX_POOL_SIZE, or absent/null (= `fallback`). */
-export function countArgument(args: Record<string, unknown>, name: string, fallback: number): number {
+/** An optional count such as pool_grow's n: an integer from `least` (1) to MAX_POOL_SIZE, or absent/null (= `fallback`). */
+export function countArgument(args: Record<string, unknown>, name: string, fallback: number, least = 1): number {
   const value = args[name];
   if (value === undefined || value === null) return fallback;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > MAX_POOL_SIZE) {
-    throw new ArgumentError(name, `an integer from 1 to ${MAX_POOL_SIZE}, or null`, value);
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < least || value > MAX_POOL_SIZE) {
+    throw new ArgumentError(name, `an integer from ${least} to ${MAX_POOL_SIZE}, or null`, value);
   }
   return value;
 }

@@ -13,8 +13,6 @@ export interface HandlerState {
   revoke(taskIds: string[], terminate: boolean): Promise<void>;
   revokedIds(): string[];
   shutdown(): void;
-  /** Autoscale bounds set by remote control (null until the first autoscale command). */
-  autoscale: { max: number; min: number } | null;
   /** The worker's event sender, when it sends events (`-E`); null otherwise. */
   events: ControlledEvents | null;
 }

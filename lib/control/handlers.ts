@@ -1,4 +1,4 @@
-import { hostname as osHostname, loadavg } from 'node:os';
+import { loadavg } from 'node:os';
 import type { Worker } from '../worker/worker.js';
 import type { TaskRequest } from '../worker/request.js';
 import { queueDeclaration } from '../app/queues.js';
@@ -18,6 +18,7 @@ import { POOL_HANDLERS } from './pool-handlers.js';
 import { RUNTIME_HANDLERS } from './runtime-handlers.js';
 import { DEBUG_HANDLERS } from './debug-handlers.js';
 import { configReport } from './config-report.js';
+import { brokerInfo } from './broker-info.js';
 
 export type { HandlerState, ControlledEvents } from './handler-state.js';
 
@@ -209,7 +210,7 @@ function stats(state: HandlerState): Record<string, unknown> {
   const usage = process.resourceUsage();
   const memory = process.memoryUsage();
   return {
-    broker: { transport: worker.app.transport.url.split(':')[0], hostname: osHostname(), url: worker.app.transport.url },
+    broker: brokerInfo(worker.app.transport.url, heartbeatOf(worker.app.config)),
     clock: String(state.clock()),
     pid: process.pid,
     uptime: Math.floor((Date.now() - state.startedAt) / 1000),
@@ -218,8 +219,12 @@ function stats(state: HandlerState): Record<string, unknown> {
       implementation: `celeriac:${worker.pool.kind}`,
       processes: [process.pid],
       'running-threads': worker.active,
+      'max-tasks-per-child': worker.childLimits.maxTasks ?? 'N/A',
+      'max-memory-per-child': worker.childLimits.maxMemoryKiB ?? 'N/A',
+      // Celery's [soft, hard] pool timeouts in seconds, 0 for none: the worker's --soft-time-limit / --time-limit.
+      timeouts: [(worker.defaultTimeLimits.softMs ?? 0) / 1000, (worker.defaultTimeLimits.hardMs ?? 0) / 1000],
     },
-    ...(state.autoscale ? { autoscaler: { ...state.autoscale, qty: worker.concurrency } } : {}),
+    ...(worker.capacity.autoscaler ? { autoscaler: worker.capacity.autoscaler.info() } : {}),
     prefetch_count: worker.prefetch,
     total: Object.fromEntries(state.totals),
     rusage: {
@@ -235,4 +240,9 @@ function stats(state: HandlerState): Record<string, unknown> {
     memory: { rss: memory.rss, heapUsed: memory.heapUsed },
     sw_ident: 'celeriac',
   };
+}
+
+/** The AMQP heartbeat (seconds) of an app's config; null for a host whose config does not say. */
+function heartbeatOf(config: object): number | null {
+  return 'heartbeatSeconds' in config && typeof config.heartbeatSeconds === 'number' ? config.heartbeatSeconds : null;
 }

@@ -1,7 +1,8 @@
 import { secondsArgument, shortTextArgument, taskNameArgument } from './handler-arguments.js';
 import { type ControlledEvents, type Handler, type HandlerState, nok, ok } from './handler-state.js';
 
-const NO_EVENTS = 'events are not enabled on this worker (start it with -E to send events)';
+/** Only a worker embedded without a WorkerEventSender answers this: `celeriac worker` always has one (task events off without -E). */
+const NO_EVENTS = 'events are not enabled on this worker (its ControlServer was given no event sender)';
 
 /**
  * Celery's commands that change how a worker runs from now on: a task's time limits, its

@@ -1,3 +1,5 @@
+import type { TlsFailureKind } from '../util/tls-failure.js';
+
 /**
  * Every error celeriac raises on purpose. Each class has a stable `code` (documented in
  * docs/errors.md; a unit spec fails when a code is missing there) so callers can branch on
@@ -68,8 +70,8 @@ tag(UnknownSchemeError, 'CELERIAC_UNKNOWN_SCHEME');
 
 /** The broker could not be reached (after the configured retries). `url` has no password. */
 export class BrokerConnectionError extends CeleriacError {
-  /** Its own, or a subclass's (BrokerAccessRefusedError). */
-  declare readonly code: 'CELERIAC_BROKER_UNREACHABLE' | 'CELERIAC_BROKER_ACCESS_REFUSED';
+  /** Its own, or a subclass's (BrokerAccessRefusedError, BrokerTlsError). */
+  declare readonly code: 'CELERIAC_BROKER_UNREACHABLE' | 'CELERIAC_BROKER_ACCESS_REFUSED' | 'CELERIAC_BROKER_TLS';
   constructor(
     readonly url: string,
     message: string,
@@ -86,9 +88,23 @@ tag(BrokerConnectionError, 'CELERIAC_BROKER_UNREACHABLE');
  * once. A BrokerConnectionError too, so code that handles an unreachable broker handles this.
  */
 export class BrokerAccessRefusedError extends BrokerConnectionError {
-  declare readonly code: 'CELERIAC_BROKER_ACCESS_REFUSED';
+  declare readonly code: 'CELERIAC_BROKER_ACCESS_REFUSED' | 'CELERIAC_BROKER_TLS';
 }
 tag(BrokerAccessRefusedError, 'CELERIAC_BROKER_ACCESS_REFUSED');
+
+/** A TLS handshake with the broker that retrying cannot mend; `reason` says why. Refused like bad credentials. */
+export class BrokerTlsError extends BrokerAccessRefusedError {
+  declare readonly code: 'CELERIAC_BROKER_TLS';
+  constructor(
+    url: string,
+    readonly reason: TlsFailureKind,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(url, message, options);
+  }
+}
+tag(BrokerTlsError, 'CELERIAC_BROKER_TLS');
 
 /**
  * The result backend could not be reached or refused an operation. `url` has no password.
@@ -290,6 +306,7 @@ export const ERROR_CODES = [
   'CELERIAC_THREAD_POOL',
   'CELERIAC_CANVAS',
   'CELERIAC_MALFORMED_SIGNATURE',
+  'CELERIAC_BROKER_TLS',
 ] as const;
 
 // Broker transport.

@@ -4,19 +4,34 @@ import type { TaskRequest, RequestOutcome } from '../worker/request.js';
 import { errorToExceptionInfo, tracebackOf } from '../protocol/exception-info.js';
 import { EventDispatcher } from './dispatcher.js';
 import { preview } from '../util/preview.js';
+import { ConfigError } from '../errors/errors.js';
 
 /** Celery's worker heartbeat interval (event_heartbeat... worker_heartbeat: 2 s). */
 export const HEARTBEAT_SECONDS = 2;
 
+export interface WorkerEventOptions {
+  /** Send task-* events from the start (`celeriac worker -E`). Default true. */
+  taskEvents?: boolean;
+  /**
+   * Seconds between worker-heartbeat events (Celery's `--heartbeat-interval`), default
+   * HEARTBEAT_SECONDS; null: no worker-online / -heartbeat / -offline (`--without-heartbeat`).
+   */
+  heartbeatInterval?: number | null;
+}
+
 /**
- * Sends a worker's Celery events (`celeriac worker -E`): worker-online / -heartbeat (every 2 s)
- * / -offline, and task-received / -started / -succeeded / -failed / -retried / -revoked, with
- * Celery's field names. Built only on the Worker's EventEmitter events.
+ * Sends a worker's Celery events: worker-online / -heartbeat (every 2 s) / -offline, and
+ * task-received / -started / -succeeded / -failed / -retried / -revoked, with Celery's field
+ * names. As Celery's worker, `celeriac worker` sends the worker-* ones unless
+ * `--without-heartbeat`, and the task-* ones with `-E` or once remote control's enable_events
+ * asks. Built only on the Worker's EventEmitter events.
  */
 export class WorkerEventSender {
   readonly dispatcher: EventDispatcher;
-  /** Whether task-* events are sent (remote control's enable_events / disable_events); worker-* ones always are. */
-  taskEvents = true;
+  /** Whether task-* events are sent (remote control's enable_events / disable_events). */
+  taskEvents: boolean;
+  /** Seconds between worker-heartbeat events; null: no worker-online / -heartbeat / -offline. */
+  readonly heartbeatInterval: number | null;
   #processed = 0;
   #timer: NodeJS.Timeout | undefined;
   readonly #onReceived = (request: TaskRequest): void => {
@@ -33,7 +48,16 @@ export class WorkerEventSender {
       expires: headers.expires,
     });
   };
-  readonly #onStarted = (request: TaskRequest): void => this.send('task-started', { uuid: request.id, pid: process.pid });
+  /**
+   * Not for a request that will not run (revoked or expired: its code is not started, and Celery
+   * sends no task-started for it): monitors would show a start time for a task that never ran.
+   */
+  readonly #onStarted = (request: TaskRequest): void => {
+    if (this.worker.isRevoked(request.id) || request.isExpired()) return;
+    this.send('task-started', { uuid: request.id, pid: process.pid });
+  };
+  readonly #onRetrying = (request: TaskRequest, error: unknown): void =>
+    this.send('task-retried', { uuid: request.id, exception: describe(error), traceback: tracebackOf(error) });
   readonly #onDone = (request: TaskRequest, outcome: RequestOutcome): void => {
     this.#processed += 1;
     switch (outcome.state) {
@@ -43,8 +67,7 @@ export class WorkerEventSender {
       case 'FAILURE':
         this.send('task-failed', { uuid: request.id, exception: describe(outcome.error), traceback: tracebackOf(outcome.error) });
         break;
-      case 'RETRY':
-        this.send('task-retried', { uuid: request.id, exception: describe(outcome.error), traceback: tracebackOf(outcome.error) });
+      case 'RETRY': // task-retried went out on 'task-retrying', before the retry's message
         break;
       case 'REVOKED':
         this.send('task-revoked', {
@@ -59,16 +82,27 @@ export class WorkerEventSender {
     }
   };
 
-  constructor(readonly worker: Worker) {
+  constructor(
+    readonly worker: Worker,
+    options: WorkerEventOptions = {},
+  ) {
     this.dispatcher = new EventDispatcher(() => worker.app.transport, worker.hostname);
+    this.taskEvents = options.taskEvents ?? true;
+    const interval = options.heartbeatInterval === undefined ? HEARTBEAT_SECONDS : options.heartbeatInterval;
+    if (interval !== null && !(Number.isFinite(interval) && interval > 0)) {
+      throw new ConfigError('heartbeatInterval', `expected a number of seconds above 0, or null, got ${String(interval)}`);
+    }
+    this.heartbeatInterval = interval;
   }
 
   async start(): Promise<void> {
     this.worker.on('task-received', this.#onReceived);
     this.worker.on('task-started', this.#onStarted);
     this.worker.on('task-done', this.#onDone);
+    this.worker.on('task-retrying', this.#onRetrying);
+    if (this.heartbeatInterval === null) return;
     await this.dispatcher.send('worker-online', this.workerFields());
-    this.#timer = setInterval(() => this.heartbeat(), HEARTBEAT_SECONDS * 1000);
+    this.#timer = setInterval(() => this.heartbeat(), this.heartbeatInterval * 1000);
     this.#timer.unref();
   }
 
@@ -77,7 +111,8 @@ export class WorkerEventSender {
     this.worker.off('task-received', this.#onReceived);
     this.worker.off('task-started', this.#onStarted);
     this.worker.off('task-done', this.#onDone);
-    await this.dispatcher.send('worker-offline', this.workerFields());
+    this.worker.off('task-retrying', this.#onRetrying);
+    if (this.heartbeatInterval !== null) await this.dispatcher.send('worker-offline', this.workerFields());
   }
 
   /** Sends one worker-heartbeat now (also remote control's heartbeat command). */
@@ -92,7 +127,7 @@ export class WorkerEventSender {
 
   private workerFields(): Record<string, unknown> {
     return {
-      freq: HEARTBEAT_SECONDS,
+      freq: this.heartbeatInterval ?? HEARTBEAT_SECONDS,
       sw_ident: 'celeriac',
       sw_ver: '0.1.0',
       sw_sys: process.platform,

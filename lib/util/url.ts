@@ -1,10 +1,11 @@
 /**
- * The URL with any password replaced by `***`, safe for logs and error messages. A `;`-separated
- * list of URLs (Celery's broker list) has each entry's password hidden.
+ * The URL with any password replaced by `***`, safe for logs and error messages. A list of URLs
+ * joined by `;` (Celery's broker list, a Sentinel backend: `sentinel://:pw@h1/0;sentinel://h2/0`)
+ * is redacted URL by URL; a `;` not followed by a scheme belongs to the URL it is in.
  */
 export function redactUrl(url: string): string {
-  if (url.includes(';')) return url.split(';').map(redactOne).join(';');
-  return redactOne(url);
+  const list = url.split(/;(?=[a-z][a-z0-9+.-]*:\/\/)/i);
+  return list.length > 1 ? list.map(redactOne).join(';') : redactOne(url);
 }
 
 function redactOne(url: string): string {

@@ -1,5 +1,6 @@
 import type { WorkerHost } from './host.js';
 import type { Delivery, Transport } from '../broker/transport.js';
+import type { AppConfig } from '../app/config.js';
 import { deadLetterDeclaration, deadLetterQueueName } from '../app/queues.js';
 import { boundedHeaders } from '../protocol/header-bounds.js';
 import { MAX_DEAD_LETTER_ERROR_CHARS, truncateText } from '../util/truncate.js';
@@ -28,10 +29,17 @@ const REQUEUE_DROPPED_HEADERS: readonly string[] = Object.values(DEAD_LETTER_HEA
  * that can never be published as it is (the original's headers plus ours exceed what the client
  * can encode) goes with its headers cut to their bounds (boundedHeaders), and if even that
  * cannot be published, with only the task's `id` and `task` headers besides ours (cut likewise),
- * body unchanged.
+ * body unchanged. The dead-letter queue is declared with the type `config` gives it (classic
+ * without one).
  * Resolves true when the message was dead-lettered.
  */
-export async function deadLetter(transport: Transport, delivery: Delivery, reason: string, error: string): Promise<boolean> {
+export async function deadLetter(
+  transport: Transport,
+  delivery: Delivery,
+  reason: string,
+  error: string,
+  config?: Pick<AppConfig, 'queues' | 'defaultQueueType'>,
+): Promise<boolean> {
   const target = deadLetterQueueName(delivery.queue);
   const { expiration: _dropped, ...properties } = delivery.properties;
   const ours = {
@@ -46,7 +54,7 @@ export async function deadLetter(transport: Transport, delivery: Delivery, reaso
       { exchange: '', routingKey: target, mandatory: true },
     );
   try {
-    await declareOnce(transport, delivery.queue);
+    await declareOnce(transport, delivery.queue, config);
     const { headers } = delivery.properties;
     const { id, task } = headers;
     const attempts = [headers, boundedHeaders(headers), boundedHeaders({ id, task })];
@@ -76,12 +84,16 @@ export async function deadLetter(transport: Transport, delivery: Delivery, reaso
  */
 const declared = new WeakMap<Transport, Map<string, Promise<void>>>();
 
-function declareOnce(transport: Transport, queue: string): Promise<void> {
+function declareOnce(
+  transport: Transport,
+  queue: string,
+  config: Pick<AppConfig, 'queues' | 'defaultQueueType'> | undefined,
+): Promise<void> {
   let queues = declared.get(transport);
   if (!queues) declared.set(transport, (queues = new Map()));
   let declaration = queues.get(queue);
   if (!declaration) {
-    declaration = transport.declareQueue(deadLetterDeclaration(queue));
+    declaration = transport.declareQueue(deadLetterDeclaration(queue, config));
     queues.set(queue, declaration);
   }
   return declaration;
@@ -118,13 +130,22 @@ export interface DeadLetterListing {
  * if this process dies), and all are rejected with requeue once read — newest first, so they
  * keep their order (RabbitMQ puts a requeued message back at its position; memory:// at the
  * head). They come back flagged `redelivered`, which nothing reads in a dead-letter queue.
- * A reject has no reply: the broker has them back a moment after this returns, so a listing
- * started at once after another may not see (or count) them yet.
+ * A reject has no reply: the broker has them back a moment after this returns (on a quorum
+ * queue, once the return is replicated), so a listing or re-queue started at once after another
+ * may not see (or count) them yet.
+ * The dead-letter queue is declared first (one that does not exist lists as empty), with the type
+ * the app gives it: pass the app (or an object with its `transport` and `config`), not only its
+ * transport, when its dead-letter queues are quorum queues (`defaultQueueType: 'quorum'`).
  */
-export async function listDeadLetters(transport: Transport, queue: string, options: { limit?: number } = {}): Promise<DeadLetterListing> {
+export async function listDeadLetters(
+  source: Transport | DeadLetterSource,
+  queue: string,
+  options: { limit?: number } = {},
+): Promise<DeadLetterListing> {
+  const { transport, config } = isTransport(source) ? { transport: source, config: undefined } : source;
   const deadLetterQueue = deadLetterQueueName(queue);
   const limit = options.limit ?? 100;
-  await transport.declareQueue(deadLetterDeclaration(queue));
+  await transport.declareQueue(deadLetterDeclaration(queue, config));
   const total = await transport.messageCount(deadLetterQueue);
   const held: Delivery[] = [];
   try {
@@ -137,6 +158,16 @@ export async function listDeadLetters(transport: Transport, queue: string, optio
   } finally {
     for (const delivery of held.reverse()) delivery.reject(true);
   }
+}
+
+/** What dead-letter listing needs of an app: its broker, and how it declares its queues. */
+export interface DeadLetterSource {
+  readonly transport: Transport;
+  readonly config: Pick<AppConfig, 'queues' | 'defaultQueueType'>;
+}
+
+function isTransport(source: Transport | DeadLetterSource): source is Transport {
+  return typeof (source as Partial<Transport>).declareQueue === 'function';
 }
 
 export interface RequeueOptions {
@@ -166,10 +197,11 @@ export interface RequeueReport {
  * in the target queue — published to the default exchange, mandatory, so a queue that no longer
  * exists fails that message instead of dropping it. Messages not chosen, or whose copy failed,
  * are returned to the dead-letter queue in their order. At-least-once: if this process dies
- * between the confirm and the ack, the message is in both queues.
+ * between the confirm and the ack, the message is in both queues. The dead-letter queue is
+ * declared first, with the type `app.config` gives it (classic without a config).
  */
 export async function requeueDeadLetters(
-  app: Pick<WorkerHost, 'transport' | 'hasBackend' | 'backend'>,
+  app: Pick<WorkerHost, 'transport' | 'hasBackend' | 'backend'> & { readonly config?: DeadLetterSource['config'] },
   queue: string,
   options: RequeueOptions,
 ): Promise<RequeueReport> {
@@ -177,7 +209,7 @@ export async function requeueDeadLetters(
   const deadLetterQueue = deadLetterQueueName(queue);
   const wanted = new Set(options.ids ?? []);
   const report: RequeueReport = { requeued: [], failed: [], missing: [] };
-  await transport.declareQueue(deadLetterDeclaration(queue));
+  await transport.declareQueue(deadLetterDeclaration(queue, app.config));
   // Each message is looked at once: held ones are invisible, and the count bounds the loop.
   const total = await transport.messageCount(deadLetterQueue);
   const held: Delivery[] = [];

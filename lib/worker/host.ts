@@ -9,7 +9,7 @@ import type { CanvasHost } from '../canvas/canvas-node.js';
 /** The configuration a worker reads: its defaults, what it decodes, how its queues are declared. */
 export type WorkerConfig = Pick<
   AppConfig,
-  'concurrency' | 'prefetchMultiplier' | 'defaultQueue' | 'accept' | 'queues' | 'queueMaxPriority'
+  'concurrency' | 'prefetchMultiplier' | 'defaultQueue' | 'accept' | 'queues' | 'queueMaxPriority' | 'defaultQueueType'
 >;
 
 /** Events about the broker connections of a host (metrics count the reconnects). */

@@ -5,6 +5,8 @@ import { ConfigError } from '../errors/errors.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../protocol/compression.js';
 import { toMilliseconds, type Duration } from '../util/duration.js';
 import type { WorkerHost } from './host.js';
+import type { AutoscaleBounds } from './autoscaler.js';
+import type { TimeLimits } from './time-limits.js';
 
 export interface WorkerOptions {
   /** Most tasks running at once. Default: the app's `concurrency` (number of CPUs). */
@@ -42,6 +44,34 @@ export interface WorkerOptions {
   maxRedeliveries?: number | null;
   /** Bodies larger than this many bytes are dead-lettered (reason `too-large`) without decoding. Default 64 MiB; null: no limit. */
   maxMessageSize?: number | null;
+  /**
+   * Hard time limit of tasks that have none of their own (neither in the message nor in the
+   * task's options): Celery's `--time-limit`. Default null: none.
+   */
+  timeLimit?: Duration | null;
+  /** Soft time limit of tasks that have none of their own: Celery's `--soft-time-limit`. Default null: none. */
+  softTimeLimit?: Duration | null;
+  /**
+   * Celery's `--max-tasks-per-child`: with the threads pool, a thread that ran this many tasks is
+   * replaced by a fresh one; with the async pool (no child: tasks run on the worker's event
+   * loop) the worker itself stops after this many tasks and emits `recycle` (see Worker).
+   * Default null: no limit.
+   */
+  maxTasksPerChild?: number | null;
+  /**
+   * Celery's `--max-memory-per-child`, in KiB: with the threads pool, a thread whose heap is
+   * past this after a task is replaced (the task that crossed it completes first); with the
+   * async pool the worker stops, and emits `recycle`, when the process's resident memory is
+   * past it after a task. Default null: no limit.
+   */
+  maxMemoryPerChild?: number | null;
+  /**
+   * Celery's `--autoscale`: concurrency follows the load between `min` and `max` (see
+   * autoscaler.ts). It starts at `min` (`concurrency` is not used) and the prefetch is
+   * max × prefetchMultiplier. `keepalive`: how long after growing before it may shrink
+   * (default '30s', Celery's AUTOSCALE_KEEPALIVE). Default null: a fixed concurrency.
+   */
+  autoscale?: { max: number; min: number; keepalive?: Duration } | null;
 }
 
 /**
@@ -61,15 +91,20 @@ const OPTION_NAMES: { readonly [K in keyof Required<WorkerOptions>]: true } = {
   appModule: true,
   maxRedeliveries: true,
   maxMessageSize: true,
+  timeLimit: true,
+  softTimeLimit: true,
+  maxTasksPerChild: true,
+  maxMemoryPerChild: true,
+  autoscale: true,
 };
 
 export const WORKER_OPTION_KEYS: readonly (keyof WorkerOptions)[] = Object.keys(OPTION_NAMES) as (keyof WorkerOptions)[];
 
 /** A worker's options checked, defaults applied and durations in milliseconds. */
 export interface WorkerSettings {
+  /** Tasks run at once at the start (autoscale: its min). */
   readonly concurrency: number;
-  /** concurrency × prefetchMultiplier. */
-  readonly prefetch: number;
+  readonly prefetchMultiplier: number;
   readonly queues: readonly string[];
   /** The node name, %h, %n and %d expanded. */
   readonly hostname: string;
@@ -81,6 +116,11 @@ export interface WorkerSettings {
   readonly pool: string;
   readonly appModule: string | undefined;
   readonly storeRetryDelaysMs: readonly number[];
+  readonly defaultTimeLimits: TimeLimits;
+  readonly maxTasksPerChild: number | null;
+  /** In KiB, as the option. */
+  readonly maxMemoryPerChild: number | null;
+  readonly autoscale: AutoscaleBounds | null;
 }
 
 /**
@@ -92,8 +132,9 @@ export function resolveWorkerOptions(options: WorkerOptions, host: Pick<WorkerHo
   for (const key of Object.keys(options)) {
     if (!Object.hasOwn(OPTION_NAMES, key)) throw new ConfigError(key, `unknown worker option; known: ${WORKER_OPTION_KEYS.join(', ')}`);
   }
-  const concurrency = positiveInteger('concurrency', options.concurrency ?? host.config.concurrency);
-  const prefetch = concurrency * positiveInteger('prefetchMultiplier', options.prefetchMultiplier ?? host.config.prefetchMultiplier);
+  const autoscale = options.autoscale == null ? null : autoscaleBounds(options.autoscale);
+  const concurrency = autoscale ? autoscale.min : positiveInteger('concurrency', options.concurrency ?? host.config.concurrency);
+  const prefetchMultiplier = positiveInteger('prefetchMultiplier', options.prefetchMultiplier ?? host.config.prefetchMultiplier);
   const queues = options.queues?.length ? [...options.queues] : [host.config.defaultQueue];
   const hostname = expandHostname(options.hostname ?? 'celeriac@%h');
   const shutdownTimeoutMs = toMilliseconds(options.shutdownTimeout ?? '30s', 'shutdownTimeout');
@@ -103,9 +144,11 @@ export function resolveWorkerOptions(options: WorkerOptions, host: Pick<WorkerHo
   const storeRetryDelaysMs = (options.resultStoreRetryDelays ?? ['200ms', '1s', '3s']).map((d) =>
     toMilliseconds(d, 'resultStoreRetryDelays'),
   );
+  const limit = (value: Duration | null | undefined, option: string): number | null =>
+    value == null ? null : positiveDuration(value, option);
   return {
     concurrency,
-    prefetch,
+    prefetchMultiplier,
     queues,
     hostname,
     shutdownTimeoutMs,
@@ -115,7 +158,27 @@ export function resolveWorkerOptions(options: WorkerOptions, host: Pick<WorkerHo
     pool: options.pool ?? 'async',
     appModule: options.appModule,
     storeRetryDelaysMs,
+    defaultTimeLimits: { hardMs: limit(options.timeLimit, 'timeLimit'), softMs: limit(options.softTimeLimit, 'softTimeLimit') },
+    maxTasksPerChild: options.maxTasksPerChild == null ? null : positiveInteger('maxTasksPerChild', options.maxTasksPerChild),
+    maxMemoryPerChild: options.maxMemoryPerChild == null ? null : positiveInteger('maxMemoryPerChild', options.maxMemoryPerChild),
+    autoscale,
   };
+}
+
+/** A limit of 0 would fire at once: refused, as null (no limit) says what is meant. */
+function positiveDuration(value: Duration, option: string): number {
+  const ms = toMilliseconds(value, option);
+  if (ms <= 0) throw new ConfigError(option, `must be more than 0 (null: no limit), got ${JSON.stringify(value)}`);
+  return ms;
+}
+
+function autoscaleBounds(value: NonNullable<WorkerOptions['autoscale']>): AutoscaleBounds {
+  if (typeof value !== 'object') throw new ConfigError('autoscale', `expected { max, min }, got ${JSON.stringify(value)}`);
+  const max = positiveInteger('autoscale.max', value.max);
+  const min = nonNegativeInteger('autoscale.min', value.min);
+  if (min > max) throw new ConfigError('autoscale.min', `must be at most autoscale.max (${max}), got ${min}`);
+  const keepaliveMs = positiveDuration(value.keepalive ?? '30s', 'autoscale.keepalive');
+  return { max, min, keepaliveMs };
 }
 
 function nonNegativeInteger(option: string, value: number): number {

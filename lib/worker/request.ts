@@ -55,6 +55,10 @@ export interface RequestEnvironment {
   pool: TaskPool;
   /** Revoked task ids (remote control): such a task is not run and is recorded REVOKED. */
   isRevoked?: (taskId: string) => boolean;
+  /** The worker's limits for tasks without their own (neither in the message nor in the task's options). */
+  defaultTimeLimits?: TimeLimits;
+  /** Told of a run that ends in a retry, before the retry's message is sent (WorkerEvents 'task-retrying'). */
+  retrying?: (request: TaskRequest, error: unknown) => void;
 }
 
 /**
@@ -108,6 +112,8 @@ export class TaskRequest {
    */
   readonly codeFinished: Promise<void>;
   #finishCode!: () => void;
+  /** Whether its task code was started (not for a request revoked or expired before it ran). */
+  ranCode = false;
   /** Set while the code runs: gives the run up (see execute). */
   #terminate: ((reason: TaskTerminated) => void) | undefined;
 
@@ -168,8 +174,9 @@ export class TaskRequest {
     let outcome: SettledOutcome;
     let meta: () => TaskMeta;
     try {
-      const limits = timeLimitsOf(headers, this.task.options);
+      const limits = timeLimitsOf(headers, this.task.options, env.defaultTimeLimits);
       const job = new RequestJob(this, context, limits);
+      this.ranCode = true;
       const running = runInTaskSpan(headers, this, () => env.pool.run(job));
       // Settles with the run, or rejects when terminate() gives it up: at once with the async
       // pool, which cannot stop code that ignores its signal; with the threads pool only once the
@@ -219,6 +226,7 @@ export class TaskRequest {
       if (stored !== true) return this.notRecorded(env, stored, { state: 'RETRY', error, delayMs, runtimeMs });
     }
     const eta = delayMs > 0 ? new Date(Date.now() + delayMs).toISOString() : null;
+    env.retrying?.(this, error);
     try {
       await republish(env.host, this.delivery, { ...this.delivery.properties.headers, retries: headers.retries + 1, eta }, delayMs);
     } catch (publishError) {
@@ -342,7 +350,7 @@ export class TaskRequest {
       `Task ${this.name}[${this.id}] ran (${outcome.state}) but ${deadLettered.error}; ` +
         `dead-lettering its message (${deadLettered.reason}), not running it again`,
     );
-    if (!(await deadLetter(env.host.transport, this.delivery, deadLettered.reason, deadLettered.error))) {
+    if (!(await deadLetter(env.host.transport, this.delivery, deadLettered.reason, deadLettered.error, env.host.config))) {
       env.logger.error(`Task ${this.name}[${this.id}] could not be dead-lettered; requeued`);
       return { state: 'REQUEUED', error: new Error(deadLettered.error) };
     }

@@ -10,15 +10,23 @@ export interface TimeLimits {
   softMs: number | null;
 }
 
+/** No limits: a run waits as long as its code takes. */
+export const NO_TIME_LIMITS: TimeLimits = { hardMs: null, softMs: null };
+
 /**
- * The limits of a run: the message's `timelimit` header ([hard, soft] in seconds, as Celery and
- * celeriac producers send it) wins over the task's options, field by field.
+ * The limits of a run, field by field, as Celery picks them: the message's `timelimit` header
+ * ([hard, soft] in seconds, as Celery and celeriac producers send it), else the task's options,
+ * else the worker's defaults (`celeriac worker --time-limit/--soft-time-limit`, Celery's pool
+ * timeouts).
  */
-export function timeLimitsOf(headers: TaskHeaders, options: Readonly<TaskOptions>): TimeLimits {
+export function timeLimitsOf(headers: TaskHeaders, options: Readonly<TaskOptions>, defaults: TimeLimits = NO_TIME_LIMITS): TimeLimits {
   const [hard, soft] = headers.timelimit;
-  const ms = (seconds: number | null, fallback: TaskOptions['timeLimit'], option: string): number | null =>
-    seconds !== null && seconds > 0 ? seconds * 1000 : fallback !== undefined ? toMilliseconds(fallback, option) : null;
-  return { hardMs: ms(hard, options.timeLimit, 'timeLimit'), softMs: ms(soft, options.softTimeLimit, 'softTimeLimit') };
+  const ms = (seconds: number | null, own: TaskOptions['timeLimit'], option: string, fallback: number | null): number | null =>
+    seconds !== null && seconds > 0 ? seconds * 1000 : own !== undefined ? toMilliseconds(own, option) : fallback;
+  return {
+    hardMs: ms(hard, options.timeLimit, 'timeLimit', defaults.hardMs),
+    softMs: ms(soft, options.softTimeLimit, 'softTimeLimit', defaults.softMs),
+  };
 }
 
 /**

@@ -1,11 +1,13 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'winston';
 import { deadLetterDeclaration, deadLettersToQueue, queueDeclaration } from '../app/queues.js';
-import type { ConsumerHandle, Delivery } from '../broker/transport.js';
+import type { Delivery } from '../broker/transport.js';
 import { ConfigError, InvalidMessageError } from '../errors/errors.js';
 import { ArrayMap, ArraySet } from '../util/array-collections.js';
 import { MAX_TIMER_DELAY_MS, setLongTimeout } from '../util/long-timeout.js';
 import { errorMessageText, MAX_DEAD_LETTER_ERROR_CHARS } from '../util/truncate.js';
+import { Capacity } from './capacity.js';
+import { ChildLimits } from './child-limits.js';
 import { deadLetter } from './dead-letter.js';
 import { EtaScheduler, HOLD_LIMIT_MS } from './eta-scheduler.js';
 import type { WorkerEvents } from './events.js';
@@ -13,11 +15,13 @@ import type { WorkerHost } from './host.js';
 import { resolveWorkerOptions, type WorkerOptions } from './options.js';
 import { createPool } from './pool/create-pool.js';
 import type { TaskPool } from './pool/pool.js';
+import type { QueueConsumers } from './queue-consumers.js';
 import { RateLimiter } from './rate-limiter.js';
 import { RedeliveryPolicy } from './redelivery-policy.js';
 import { TaskRequest, type RequestEnvironment, type RequestOutcome } from './request.js';
 import { DeliveryStrategy } from './strategy.js';
 import { logTaskLines } from './task-log.js';
+import type { TimeLimits } from './time-limits.js';
 
 export type { WorkerEvents } from './events.js';
 export type { WorkerHost } from './host.js';
@@ -31,8 +35,8 @@ export { HOLD_LIMIT_MS };
  * It uses only its host (WorkerHost): `app.worker()` builds one on an App.
  *
  * Invariants:
- * - at most `concurrency` tasks run at once; the broker hands out at most
- *   concurrency × prefetchMultiplier unsettled messages per queue, the rest wait in the queue;
+ * - at most `concurrency` tasks run at once; the broker hands out at most `prefetch` unsettled
+ *   messages per queue, the rest wait in the queue (how both change: capacity.ts);
  * - a message is acked only after its outcome is recorded (acks late; see TaskRequest);
  * - a message that is not a runnable task goes to `<queue>.dead-letter` with the reason;
  * - no message is held unacked for long: one due more than HOLD_LIMIT_MS ahead goes back into
@@ -40,17 +44,20 @@ export { HOLD_LIMIT_MS };
  *   neither takes a concurrency slot (EtaScheduler);
  * - a rate-limited task waits without a concurrency slot and without blocking other tasks;
  * - stop(): no new deliveries; waiting messages are requeued at once; running tasks get up
- *   to `shutdownTimeout` to finish, then are aborted and their messages requeued.
+ *   to `shutdownTimeout` to finish, then are aborted and their messages requeued;
+ * - async pool with maxTasksPerChild/maxMemoryPerChild: the worker is the child, past a limit after a task it emits `recycle` and stops.
  */
 export class Worker<Host extends WorkerHost = WorkerHost> extends EventEmitter<WorkerEvents> {
-  #concurrency: number;
-  readonly prefetch: number;
   readonly queues: readonly string[];
   readonly hostname: string;
   readonly logger: Logger;
   readonly shutdownTimeoutMs: number;
   readonly maxRedeliveries: number | null;
   readonly maxMessageSize: number | null;
+  /** Limits of tasks without their own (`--time-limit`, `--soft-time-limit`). */
+  readonly defaultTimeLimits: TimeLimits;
+  /** Per-child limits: the threads pool's per thread; the async pool's (the worker as the child) in #ownLimits. */
+  readonly childLimits: ChildLimits;
   readonly #environment: RequestEnvironment;
   /** Ready to run, in arrival order. */
   readonly #waiting: TaskRequest[] = [];
@@ -64,8 +71,10 @@ export class Worker<Host extends WorkerHost = WorkerHost> extends EventEmitter<W
   /** Wakes pump() when the earliest rate-limited task may start. */
   #rateTimer: NodeJS.Timeout | undefined;
   readonly pool: TaskPool;
-  /** One consumer per queue, so remote control can add and cancel queues one by one. */
-  readonly #consumers = new Map<string, ConsumerHandle>();
+  readonly #consumers: QueueConsumers;
+  /** Concurrency, prefetch and autoscaler (`capacity.autoscale(max, min)`: remote control's autoscale). */
+  readonly capacity: Capacity;
+  readonly #ownLimits: ChildLimits | null;
   /**
    * Hook for remote control: a task whose id this returns true for is not run; it is recorded
    * REVOKED when its turn comes (lib/control sets it from the revocations it knows).
@@ -83,13 +92,13 @@ export class Worker<Host extends WorkerHost = WorkerHost> extends EventEmitter<W
   ) {
     super();
     const settings = resolveWorkerOptions(options, app);
-    this.#concurrency = settings.concurrency;
-    this.prefetch = settings.prefetch;
     this.queues = settings.queues;
     this.hostname = settings.hostname;
     this.shutdownTimeoutMs = settings.shutdownTimeoutMs;
     this.maxRedeliveries = settings.maxRedeliveries;
     this.maxMessageSize = settings.maxMessageSize;
+    this.defaultTimeLimits = settings.defaultTimeLimits;
+    this.childLimits = new ChildLimits(settings.maxTasksPerChild, settings.maxMemoryPerChild);
     this.logger = settings.logger;
     // First listener of its events: a task's line is written before other listeners of the same
     // event hear of it (a message dead-lettered after running is announced by `dead-lettered`
@@ -108,15 +117,42 @@ export class Worker<Host extends WorkerHost = WorkerHost> extends EventEmitter<W
       isRunning: () => this.#state === 'running',
       refuse: (delivery, error, reason) => this.refuse(delivery, error, reason),
     });
-    this.pool = createPool(settings.pool, { size: this.concurrency, appModule: settings.appModule, logger: this.logger });
+    this.pool = createPool(settings.pool, {
+      size: settings.concurrency,
+      appModule: settings.appModule,
+      logger: this.logger,
+      threadLimits: { maxTasksPerThread: settings.maxTasksPerChild, maxHeapKiB: settings.maxMemoryPerChild },
+    });
+    this.#ownLimits = this.pool.kind === 'async' && !this.childLimits.unlimited ? this.childLimits : null;
+    this.capacity = new Capacity(settings, {
+      transport: () => app.transport,
+      onDelivery: (d) => this.onDelivery(d),
+      pool: this.pool,
+      load: () => this.load,
+      changed: () => this.pump(),
+      logger: this.logger,
+    });
+    this.#consumers = this.capacity.consumers;
     this.#environment = {
       pool: this.pool,
       host: app,
       hostname: this.hostname,
       logger: this.logger,
       isRevoked: (taskId) => this.isRevoked(taskId),
+      retrying: (request, error) => this.emit('task-retrying', request, error),
       storeRetryDelaysMs: settings.storeRetryDelaysMs,
+      defaultTimeLimits: settings.defaultTimeLimits,
     };
+  }
+
+  /** Most unsettled deliveries per queue the broker hands this worker (see capacity.ts). */
+  get prefetch(): number {
+    return this.capacity.prefetch;
+  }
+
+  /** Requests taken and not finished: running, or ready and waiting for a slot (Celery's reserved requests). */
+  get load(): number {
+    return this.#executing.size + this.#waiting.length;
   }
 
   /** Declares the queues and starts consuming. Resolves once consuming. */
@@ -130,8 +166,9 @@ export class Worker<Host extends WorkerHost = WorkerHost> extends EventEmitter<W
       this.#state = 'stopped';
       throw error;
     }
+    this.capacity.start();
     this.logger.info(
-      `${this.hostname} ready: queues ${this.queues.join(', ')}; concurrency ${this.concurrency}; prefetch ${this.prefetch}; ` +
+      `${this.hostname} ready: queues ${this.queues.join(', ')}; ${this.capacity.describe()}; prefetch ${this.prefetch}; ` +
         `broker ${transport.url}; tasks ${[...this.app.tasks.keys()].join(', ') || '(none)'}; pool ${this.pool.kind}`,
     );
   }
@@ -141,23 +178,19 @@ export class Worker<Host extends WorkerHost = WorkerHost> extends EventEmitter<W
     if (this.#consumers.has(queue)) return;
     const declaration = queueDeclaration(queue, this.app.config);
     // A quorum queue with a delivery limit dead-letters into Q.dead-letter: it must exist first.
-    if (deadLettersToQueue(declaration)) await this.app.transport.declareQueue(deadLetterDeclaration(queue));
+    if (deadLettersToQueue(declaration)) await this.app.transport.declareQueue(deadLetterDeclaration(queue, this.app.config));
     await this.app.transport.declareQueue(declaration);
-    this.#consumers.set(queue, await this.app.transport.consume([queue], { prefetch: this.prefetch }, (d) => this.onDelivery(d)));
+    await this.#consumers.add(queue);
   }
 
   /** Stops consuming a queue; deliveries already taken from it still run. Returns false if not consumed. */
-  async cancelConsumer(queue: string): Promise<boolean> {
-    const consumer = this.#consumers.get(queue);
-    if (!consumer) return false;
-    this.#consumers.delete(queue);
-    await consumer.cancel();
-    return true;
+  cancelConsumer(queue: string): Promise<boolean> {
+    return this.#consumers.cancel(queue);
   }
 
   /** The queues consumed now (after add/cancel consumer). */
   get consuming(): string[] {
-    return [...this.#consumers.keys()];
+    return this.#consumers.queues;
   }
 
   /** Requests by stage, for inspection: code running, ready to run, waiting for their ETA. */
@@ -195,23 +228,18 @@ export class Worker<Host extends WorkerHost = WorkerHost> extends EventEmitter<W
     return found;
   }
 
-  /** Most tasks whose code runs at once (changed by setConcurrency). */
+  /** Most tasks whose code runs at once (changed by setConcurrency and the autoscaler). */
   get concurrency(): number {
-    return this.#concurrency;
+    return this.capacity.concurrency;
   }
 
   /**
-   * Changes how many tasks may run at once (remote control's pool_grow / pool_shrink /
-   * autoscale). A positive integer; growing starts waiting tasks at once, shrinking lets
-   * running ones finish. The prefetch stays as the worker started with.
+   * Changes how many tasks may run at once (remote control's pool_grow / pool_shrink): a
+   * positive integer; growing starts waiting tasks at once, shrinking lets running ones finish.
+   * The prefetch follows, as Celery's; resolves once the broker applies it (capacity.ts).
    */
-  setConcurrency(concurrency: number): void {
-    if (!Number.isSafeInteger(concurrency) || concurrency < 1) {
-      throw new ConfigError('worker', `concurrency must be a positive integer, got ${concurrency}`);
-    }
-    this.#concurrency = concurrency;
-    this.pool.resize?.(concurrency);
-    this.pump();
+  setConcurrency(concurrency: number): Promise<void> {
+    return this.capacity.setConcurrency(concurrency);
   }
 
   /** Number of tasks whose code is running now. */
@@ -230,11 +258,8 @@ export class Worker<Host extends WorkerHost = WorkerHost> extends EventEmitter<W
     this.logger.info(
       `${this.hostname} stopping: ${this.#running.size} running, ${this.#waiting.length + this.#scheduled.size} waiting (requeued)`,
     );
-    const consumers = [...this.#consumers.values()];
-    this.#consumers.clear();
-    await Promise.all(
-      consumers.map((c) => c.cancel().catch((error: Error) => this.logger.warn(`cancelling the consumer failed: ${error.message}`))),
-    );
+    this.capacity.stop();
+    await this.#consumers.cancelAll();
     for (const request of this.#waiting.splice(0)) request.delivery.reject(true);
     this.#scheduled.requeueAll();
     clearTimeout(this.#rateTimer);
@@ -271,6 +296,7 @@ export class Worker<Host extends WorkerHost = WorkerHost> extends EventEmitter<W
 
   private enqueue(request: TaskRequest): void {
     this.#waiting.push(request);
+    this.capacity.arrived();
     this.pump();
   }
 
@@ -295,6 +321,7 @@ export class Worker<Host extends WorkerHost = WorkerHost> extends EventEmitter<W
       void request.codeFinished.then(() => {
         this.#executing.delete(request);
         redelivery.finished(request);
+        if (this.#ownLimits && request.ranCode) this.countOwnTask(this.#ownLimits);
         this.pump();
       });
       this.emit('task-started', request);
@@ -347,6 +374,15 @@ export class Worker<Host extends WorkerHost = WorkerHost> extends EventEmitter<W
     this.emit('task-done', request, outcome);
   }
 
+  /** Counts a task the worker itself ran (async pool); past a limit, stops before the next starts (see the class comment). */
+  private countOwnTask(limits: ChildLimits): void {
+    const due = limits.afterTask(() => process.memoryUsage.rss());
+    if (due === null || this.#state !== 'running') return;
+    this.logger.warn(`${this.hostname}: the worker ${due}: stopping, to be replaced by a fresh process`);
+    this.emit('recycle', due);
+    void this.stop();
+  }
+
   /** Moves a delivery that must not run to its dead-letter queue (requeued if even that fails). */
   private refuse(
     delivery: Delivery,
@@ -356,7 +392,7 @@ export class Worker<Host extends WorkerHost = WorkerHost> extends EventEmitter<W
     const text = errorMessageText(error, MAX_DEAD_LETTER_ERROR_CHARS);
     const id = delivery.properties.correlationId ?? '?';
     this.logger.error(`Message ${id} from ${delivery.queue} dead-lettered (${reason}): ${text}`);
-    void deadLetter(this.app.transport, delivery, reason, text).then((moved) => {
+    void deadLetter(this.app.transport, delivery, reason, text, this.app.config).then((moved) => {
       if (moved) this.emit('dead-lettered', delivery, reason, text);
       else this.logger.error(`Message ${id} could not be dead-lettered; requeued`);
     });

@@ -6,6 +6,7 @@
  */
 import { createApp } from '../../lib/index.js';
 import type { DeliveryMode } from '../../lib/canvas/call-options.js';
+import type { WaitForReplicasOption } from '../../lib/backends/result-backend-options.js';
 
 export const NOOP_TASK = 'bench.noop';
 export const SUM_TASK = 'bench.sum';
@@ -27,11 +28,13 @@ export interface CeleriacBenchConfig {
   taskDeliveryMode: DeliveryMode;
   /** The task queue's type (default classic). */
   queueType?: 'classic' | 'quorum';
+  /** The app's resultBackendWaitForReplicas (the Sentinel scenarios); absent: none. */
+  waitForReplicas?: WaitForReplicasOption;
 }
 
 export function createBenchApp(
   config: Pick<CeleriacBenchConfig, 'amqpUrl' | 'backendUrl' | 'queue'> &
-    Partial<Pick<CeleriacBenchConfig, 'maxUnconfirmedPublishes' | 'taskDeliveryMode' | 'queueType'>>,
+    Partial<Pick<CeleriacBenchConfig, 'maxUnconfirmedPublishes' | 'taskDeliveryMode' | 'queueType' | 'waitForReplicas'>>,
 ) {
   const app = createApp({
     name: 'bench',
@@ -41,6 +44,7 @@ export function createBenchApp(
     maxUnconfirmedPublishes: config.maxUnconfirmedPublishes ?? null,
     taskDeliveryMode: config.taskDeliveryMode ?? 'persistent',
     ...(config.queueType ? { queues: { [config.queue]: { type: config.queueType } } } : {}),
+    resultBackendWaitForReplicas: config.waitForReplicas ?? null,
   });
   const noop = app.task(NOOP_TASK, (i: number) => i);
   /** A chord body: the sum of the header's results. */

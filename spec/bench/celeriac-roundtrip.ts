@@ -60,6 +60,8 @@ export interface Variant {
   queueType?: 'classic' | 'quorum';
   /** roundtrip: runs beside the producer and worker once they were told 'go' (a fault to inject). */
   afterGo?: () => Promise<void>;
+  /** The app's resultBackendWaitForReplicas; default none. */
+  waitForReplicas?: CeleriacBenchConfig['waitForReplicas'];
 }
 
 /** Runs one celeriac scenario; `options.amqpUrl` may be a broker list (cluster.ts). */
@@ -77,6 +79,7 @@ export async function runCeleriac(scenario: string, variant: Variant, options: B
     maxUnconfirmedPublishes: options.maxUnconfirmedPublishes,
     taskDeliveryMode: options.taskDeliveryMode,
     ...(variant.queueType ? { queueType: variant.queueType } : {}),
+    ...(variant.waitForReplicas ? { waitForReplicas: variant.waitForReplicas } : {}),
   };
   // The worker runs the warm-up, then: a chord's group and chord (2N + 1), or N tasks.
   const expected = mode === 'chord' ? warmup + WARM_CHORD_SIZE + 1 + 2 * n + 1 : warmup + n;

@@ -36,9 +36,17 @@ import type { ProcessStats } from './ipc.js';
 import { median } from './measure.js';
 import { megabytes } from './proc-memory.js';
 import { floorScenarios } from './raw-floor.js';
+import { sentinelScenarios } from './sentinel.js';
 import { prefetchOf, type BenchOptions, type Scenario, type ScenarioResult } from './scenario.js';
 
-const scenarios: Scenario[] = [...floorScenarios, ...celeriacScenarios, ...peerScenarios, ...idleScenarios, ...clusterScenarios];
+const scenarios: Scenario[] = [
+  ...floorScenarios,
+  ...celeriacScenarios,
+  ...peerScenarios,
+  ...idleScenarios,
+  ...clusterScenarios,
+  ...sentinelScenarios,
+];
 const names = scenarios.map((s) => s.name);
 
 const argv = yargs(hideBin(process.argv))

@@ -50,6 +50,12 @@ describe('interop: remote control (celery.pidbox)', () => {
     assert.deepEqual(JSON.parse(registered.trim().split('\n').pop()!), { [nodeName]: ['node.add'] });
   });
 
+  it('Python reads the replies of a worker whose Lamport clock is past 127 (an integer header py-amqp reads by its own tags)', async () => {
+    server.clock.adjust(1000);
+    const out = await pythonCelery(['inspect', 'ping', '-d', nodeName, '--timeout', '10', '--json'], queues);
+    assert.deepEqual(JSON.parse(out.trim().split('\n').pop()!), { [nodeName]: { ok: 'pong' } });
+  });
+
   it('a revoke sent by Python (app.control.revoke) is honoured by the celeriac worker', async () => {
     const out = await pythonCelery(['control', 'revoke', 'interop-revoked-id', '-d', nodeName, '--timeout', '10', '--json'], queues);
     assert.match(out, /flagged as revoked/);

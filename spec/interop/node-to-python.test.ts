@@ -54,6 +54,7 @@ describe('interop: celeriac producer → Python Celery worker (redis:// results)
         assert.equal(seen.content_type, serializer === 'json' ? 'application/json' : 'application/x-msgpack');
       });
 
+      // retries 300: an integer header past what a byte holds (py-amqp reads amqplib's int16 tag as a string; header-values.ts).
       it('countdown, expires, priority, retries and lineage reach Python as Celery reads them', async () => {
         const sentAt = Date.now();
         const result = await app.sendTask<Record<string, unknown>>(
@@ -61,7 +62,7 @@ describe('interop: celeriac producer → Python Celery worker (redis:// results)
           ['x'],
           {},
           { queue: queues.py, serializer, countdown: '1s', expires: '1h', priority: 7 },
-          { retries: 3, parentId: 'parent-of-inspect', rootId: 'root-of-inspect' },
+          { retries: 300, parentId: 'parent-of-inspect', rootId: 'root-of-inspect' },
         );
         const seen = await result.get({ timeout: '20s' });
         const eta = Date.parse(String(seen.eta));
@@ -76,7 +77,7 @@ describe('interop: celeriac producer → Python Celery worker (redis:// results)
           `expires ${String(seen.expires)} is an hour after sending`,
         );
         assert.equal(seen.priority, 7);
-        assert.equal(seen.retries, 3);
+        assert.equal(seen.retries, 300);
         assert.equal(seen.id, result.id);
         assert.equal(seen.parent_id, 'parent-of-inspect');
         assert.equal(seen.root_id, 'root-of-inspect');

@@ -57,6 +57,12 @@ export interface WorkloadOptions {
   appModule?: string;
   /** The task queue's type, for producer and workers alike (RELIABILITY_QUEUE_TYPE). Default 'classic'. */
   queueType?: 'classic' | 'quorum';
+  /** Result backend URL of producer and workers. Default: Redis direct (REDIS_URL). */
+  backend?: string;
+  /** Where the checker reads stored results (the same Redis as `backend`, over a plain port). Default REDIS_URL. */
+  checkerRedis?: string;
+  /** The checker's own client of that backend's Redis (closed by `close()`). Default: one to `checkerRedis`. */
+  checker?: Redis;
 }
 
 export class Workload {
@@ -80,7 +86,7 @@ export class Workload {
     this.producer = createApp({
       name: 'reliability-producer',
       broker: options.producerBroker ?? AMQP_URL,
-      backend: REDIS_URL,
+      backend: options.backend ?? REDIS_URL,
       defaultQueue: this.queue,
       heartbeat: heartbeat * 1000,
       brokerConnectionMaxRetries: null,
@@ -89,11 +95,18 @@ export class Workload {
       ...(options.queueType ? { queues: { [this.queue]: { type: options.queueType } } } : {}),
       ...options.producerOptions,
     });
-    this.redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1, retryStrategy: () => 200, enableOfflineQueue: false, lazyConnect: false });
+    this.redis =
+      options.checker ??
+      new Redis(options.checkerRedis ?? REDIS_URL, {
+        maxRetriesPerRequest: 1,
+        retryStrategy: () => 200,
+        enableOfflineQueue: false,
+        lazyConnect: false,
+      });
     this.redis.on('error', () => undefined);
     this.#workerEnv = {
       CELERIAC_BROKER_URL: options.workerBroker ?? AMQP_URL,
-      CELERIAC_RESULT_BACKEND: REDIS_URL,
+      CELERIAC_RESULT_BACKEND: options.backend ?? REDIS_URL,
       RELIABILITY_QUEUE: this.queue,
       RELIABILITY_LEDGER: this.ledger,
       RELIABILITY_HEARTBEAT: String(heartbeat),

@@ -5,6 +5,8 @@ import { queueArguments } from '../../lib/broker/amqp/queue-arguments.js';
 import { splitBrokerHeaders } from '../../lib/broker/amqp/broker-headers.js';
 import { reasonOf, refusedExchangeOf, toTransportError } from '../../lib/broker/amqp/channel-errors.js';
 import { isTransientBrokerFault } from '../../lib/broker/transport-faults.js';
+import { portableHeaders } from '../../lib/broker/amqp/header-values.js';
+import { PUBLISH_SEQ_HEADER, returnKeyOf, toPublishOptions } from '../../lib/broker/amqp/properties.js';
 import { ConfigError, PublishError, TransportError } from '../../lib/errors/errors.js';
 import { silentLogger } from '../../lib/log/logger.js';
 
@@ -164,5 +166,37 @@ describe('amqp adapter mappings', () => {
     } finally {
       await transport.close();
     }
+  });
+
+  it('types every header integer outside 0..127 as int32, as py-amqp reads it; copies only when something changes', () => {
+    const plain = { id: 'x', retries: 0, timelimit: [null, 12], eta: null, ok: true, ratio: 0.5 };
+    assert.equal(portableHeaders(plain), plain, 'nothing to type: the same object');
+    const headers = { clock: 128, retries: -1, timelimit: [300, 60], nested: { count: 40_000, small: 3 }, big: 2 ** 40 };
+    const copy = portableHeaders(headers);
+    assert.deepEqual(copy, {
+      clock: { '!': 'int', value: 128 },
+      retries: { '!': 'int', value: -1 },
+      timelimit: [{ '!': 'int', value: 300 }, 60],
+      nested: { count: { '!': 'int', value: 40_000 }, small: 3 },
+      big: 2 ** 40,
+    });
+    assert.deepEqual(headers.timelimit, [300, 60], 'the input is left as it was');
+    const typed = { at: { '!': 'timestamp', value: 1_700_000_000 } };
+    assert.equal(portableHeaders(typed), typed, 'a value typed already is kept');
+  });
+
+  it('a publish-sequence stamp past 127 is typed on the wire and still matches its return', () => {
+    const options = toPublishOptions(
+      { body: Buffer.alloc(0), contentType: 'application/json', contentEncoding: 'utf-8', headers: {} },
+      true,
+      500,
+    );
+    assert.deepEqual(options.headers?.[PUBLISH_SEQ_HEADER], { '!': 'int', value: 500 });
+    assert.equal(
+      returnKeyOf(options),
+      returnKeyOf({ headers: { [PUBLISH_SEQ_HEADER]: 500 } }),
+      'the returned message carries the plain number',
+    );
+    assert.equal(returnKeyOf(options), 'seq:500');
   });
 });

@@ -5,6 +5,7 @@ import { ControlClient } from '../../lib/control/control-client.js';
 import { ControlServer, type ControlServerOptions } from '../../lib/control/control-server.js';
 import { configReport, HIDDEN } from '../../lib/control/config-report.js';
 import { humanBytes } from '../../lib/control/debug-handlers.js';
+import { brokerInfo } from '../../lib/control/broker-info.js';
 import { CONTROL_COMMANDS, SAFE_CONTROL_COMMANDS } from '../../lib/app/command-policy.js';
 import { HANDLERS } from '../../lib/control/handlers.js';
 import { gate, memoryApp } from '../support/apps.js';
@@ -60,12 +61,16 @@ describe('remote control: Celery 5.2 commands (memory://)', () => {
 
   it('pool_grow and pool_shrink change concurrency, visible in stats; bad n is refused', async () => {
     const { worker, call } = await setup('pool@spec', { concurrency: 2 });
+    const multiplier = worker.capacity.prefetchMultiplier;
+    assert.equal(worker.prefetch, 2 * multiplier);
     assert.deepEqual(await call('pool_grow', { n: 3 }), { ok: 'pool will grow' });
     assert.equal(worker.concurrency, 5);
+    assert.equal(worker.prefetch, 5 * multiplier, 'the prefetch follows, as Celery’s');
     assert.deepEqual(await call('pool_shrink'), { ok: 'pool will shrink' });
     assert.equal(worker.concurrency, 4);
-    const stats = (await call('stats')) as { pool: { 'max-concurrency': number } };
+    const stats = (await call('stats')) as { prefetch_count: number; pool: { 'max-concurrency': number } };
     assert.equal(stats.pool['max-concurrency'], 4);
+    assert.equal(stats.prefetch_count, 4 * multiplier);
     assert.deepEqual(await call('pool_shrink', { n: 100 }), { ok: 'pool will shrink' });
     assert.equal(worker.concurrency, 1, 'never below one');
     for (const n of [0, -1, 1.5, '2', 1e9, true]) {
@@ -94,19 +99,23 @@ describe('remote control: Celery 5.2 commands (memory://)', () => {
     assert.equal(most, 2);
   });
 
-  it('autoscale records bounds, clamps concurrency, shows in stats, and then refuses pool_grow', async () => {
+  it('autoscale starts an autoscaler within the bounds, prefetch for max, shown in stats; then pool_grow is refused', async () => {
     const { worker, call } = await setup('scale@spec', { concurrency: 8 });
     assert.deepEqual(await call('autoscale', { max: 4, min: 2 }), { ok: 'autoscale now max=4 min=2' });
     assert.equal(worker.concurrency, 4);
+    assert.equal(worker.prefetch, 4 * worker.capacity.prefetchMultiplier);
     assert.deepEqual(await call('autoscale', { max: 10, min: 6 }), { ok: 'autoscale now max=10 min=6' });
     assert.equal(worker.concurrency, 6);
-    const stats = (await call('stats')) as { autoscaler: unknown; pool: { 'max-concurrency': number } };
-    assert.deepEqual(stats.autoscaler, { max: 10, min: 6, qty: 6 });
+    const stats = (await call('stats')) as { autoscaler: unknown; prefetch_count: number; pool: { 'max-concurrency': number } };
+    assert.deepEqual(stats.autoscaler, { max: 10, min: 6, current: 6, qty: 0 });
     assert.equal(stats.pool['max-concurrency'], 6);
+    assert.equal(stats.prefetch_count, 10 * worker.capacity.prefetchMultiplier);
+    assert.deepEqual(await call('autoscale', { max: 10, min: 0 }), { ok: 'autoscale now max=10 min=0' }, 'Celery allows a min of 0');
     assert.deepEqual(await call('pool_grow'), { error: 'pool_grow is not supported with autoscale. Adjust autoscale range instead.' });
     assert.deepEqual(await call('pool_shrink'), { error: 'pool_shrink is not supported with autoscale. Adjust autoscale range instead.' });
     assert.match(((await call('autoscale', { max: 2, min: 3 })) as { error: string }).error, /^argument min/);
     assert.match(((await call('autoscale', { max: 'x' })) as { error: string }).error, /^argument max/);
+    assert.match(((await call('autoscale', { max: 0 })) as { error: string }).error, /^argument max/);
     assert.equal(worker.concurrency, 6);
   });
 
@@ -167,6 +176,52 @@ describe('remote control: Celery 5.2 commands (memory://)', () => {
     release.open();
     await running.get({ timeout: '5s' });
     await waiting.get({ timeout: '5s' });
+  });
+
+  it("Flower's argument forms: revoke's terminate as 1 or 0, a rate limit as a bare number of seconds' text", async () => {
+    const { app, call } = await setup('flower-args@spec', { concurrency: 1 });
+    const started = gate();
+    const held = app.task('spec.commands.flower-held', function (this: TaskContext) {
+      started.open();
+      return new Promise((_resolve, reject) => this.signal.addEventListener('abort', () => reject(this.signal.reason as Error)));
+    });
+    const running = await held.delay();
+    await started.promise;
+    assert.deepEqual(await call('revoke', { task_id: 'flower-plain', terminate: 0, signal: 'SIGTERM' }), {
+      ok: 'tasks flower-plain flagged as revoked',
+    });
+    assert.deepEqual(await call('revoke', { task_id: running.id, terminate: 1, signal: 'SIGTERM' }), {
+      ok: `tasks ${running.id} flagged as revoked`,
+    });
+    await assert.rejects(running.get({ timeout: '5s' }), (e: unknown) => (e as { state?: string }).state === 'REVOKED');
+    assert.match(((await call('revoke', { task_id: 'x', terminate: 2 })) as { error: string }).error, /^argument terminate/);
+    const add = app.task('spec.commands.flower-add', (x: number, y: number) => x + y);
+    assert.deepEqual(await call('rate_limit', { task_name: add.name, rate_limit: '5' }), { ok: 'new rate limit set successfully' });
+    assert.equal(add.options.rateLimit, 5, "'5' is 5 per second, as Celery reads it");
+    assert.deepEqual(await call('rate_limit', { task_name: add.name, rate_limit: '0' }), { ok: 'rate limit disabled successfully' });
+    assert.equal(add.options.rateLimit, undefined);
+  });
+
+  it("stats answers the broker as kombu's Connection.info() does, without the password", async () => {
+    const { call } = await setup('broker-info@spec');
+    const stats = (await call('stats')) as { broker: Record<string, unknown> };
+    assert.equal(stats.broker.transport, 'memory');
+    assert.deepEqual(brokerInfo('amqp://alice:s3cret@rabbit.example:5673/jobs%2Fnode', 30), {
+      hostname: 'rabbit.example',
+      userid: 'alice',
+      virtual_host: 'jobs/node',
+      port: 5673,
+      insist: false,
+      ssl: false,
+      transport: 'amqp',
+      heartbeat: 30,
+      login_method: 'PLAIN',
+      uri_prefix: null,
+      url: 'amqp://alice:***@rabbit.example:5673/jobs%2Fnode',
+    });
+    const tls = brokerInfo('amqps://rabbit.example', null);
+    assert.deepEqual([tls.port, tls.ssl, tls.transport, tls.userid, tls.virtual_host], [5671, true, 'amqp', 'guest', '/']);
+    assert.doesNotMatch(JSON.stringify(brokerInfo('amqp://u:pw@h/', 0)), /pw/);
   });
 
   it('dump_* aliases answer as the commands they stand for; clock and hello answer', async () => {

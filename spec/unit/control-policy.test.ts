@@ -29,6 +29,8 @@ describe('remote control: controlCommands on a node', () => {
       assert.match(await refused('cancel_consumer', { queue: app.config.defaultQueue }), /not allowed/);
       assert.match(await refused('rate_limit', { task_name: 'spec.policy.add', rate_limit: '1/h' }), /not allowed/);
       assert.match(await refused('revoke', { task_id: 'x', terminate: true }), /revoke with terminate is not allowed/);
+      // Flower sends terminate as 1.
+      assert.match(await refused('revoke', { task_id: 'x', terminate: 1 }), /revoke with terminate is not allowed/);
       assert.match(await refused('terminate', { task_id: 'x' }), /not allowed/);
       const [revoke] = await client.broadcast('revoke', { task_id: 'y' }, { destination });
       assert.deepEqual(revoke, { 'safe@spec': { ok: 'tasks y flagged as revoked' } });

@@ -100,6 +100,11 @@ describe('worker options (options.ts)', () => {
       'appModule',
       'maxRedeliveries',
       'maxMessageSize',
+      'timeLimit',
+      'softTimeLimit',
+      'maxTasksPerChild',
+      'maxMemoryPerChild',
+      'autoscale',
     ]);
     assert.throws(
       () => resolveWorkerOptions({ concurency: 2 } as never, host),
@@ -117,7 +122,7 @@ describe('worker options (options.ts)', () => {
   it("fills in the defaults from the host's config, durations in milliseconds", () => {
     const settings = resolveWorkerOptions({}, { config: { ...config, concurrency: 3, prefetchMultiplier: 5 }, logger: silent });
     assert.equal(settings.concurrency, 3);
-    assert.equal(settings.prefetch, 15);
+    assert.equal(settings.prefetchMultiplier, 5);
     assert.deepEqual(settings.queues, ['spec.parts']);
     assert.equal(settings.hostname, `celeriac@${osHostname()}`);
     assert.equal(settings.shutdownTimeoutMs, 30_000);

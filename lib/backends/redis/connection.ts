@@ -1,4 +1,9 @@
-import type { Redis, RedisOptions } from '../../util/ioredis.js';
+import { Redis, type RedisOptions } from '../../util/ioredis.js';
+import { schemeOf } from '../../util/url.js';
+import type { BackendConnectionSettings } from '../result-backend-options.js';
+import { parseSentinelUrl } from './sentinel-url.js';
+import { withoutTlsParameters, type TlsConfig } from '../../util/tls-settings.js';
+import { redisTlsOption } from './tls-options.js';
 
 /**
  * Connection policy of every Redis connection a backend opens (results, subscriptions, and the
@@ -23,6 +28,67 @@ export const CONNECTION_OPTIONS: RedisOptions = {
   commandTimeout: COMMAND_TIMEOUT_MS,
   retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, MAX_RECONNECT_DELAY_MS),
 };
+
+/** CONNECTION_OPTIONS with the `tls` option of a rediss:// URL's settings (none for redis://). */
+export function connectionOptions(tls: TlsConfig | null): RedisOptions {
+  const option = redisTlsOption(tls);
+  return option === undefined ? CONNECTION_OPTIONS : { ...CONNECTION_OPTIONS, tls: option };
+}
+
+/**
+ * What a `sentinel://` connection adds, with ioredis's Sentinel support doing the discovery: it
+ * asks the sentinels in turn for the primary's address (SENTINEL get-master-addr-by-name) at
+ * every connect and reconnect, and connects only to a node that reports role master (a node
+ * still a replica is left and the sentinels asked again). Added here:
+ * - `failoverDetector`: also subscribes to the sentinels' `+switch-master`, so a primary demoted
+ *   in a fail-over it survives (`SENTINEL FAILOVER`, a partition healing) is left at once rather
+ *   than when a write is refused;
+ * - `reconnectOnError`: a write refused with READONLY reached a former primary: reconnect (through
+ *   the sentinels) and fail that command with the READONLY error, an outage its caller retries;
+ * - a reply timeout for the sentinels' answers, so one that hangs is skipped for the next.
+ * A connect attempt that finds no sentinel retries the list (ioredis's `sentinelRetryStrategy`,
+ * up to 1 s apart) while commands wait, each up to COMMAND_TIMEOUT_MS.
+ */
+const SENTINEL_CONNECTION_OPTIONS: RedisOptions = {
+  role: 'master',
+  failoverDetector: true,
+  reconnectOnError: (err) => /^READONLY\b/.test(err.message),
+  sentinelCommandTimeout: CONNECT_TIMEOUT_MS,
+};
+
+/** The command connection of a Redis backend, and what its messages must never show. */
+export interface CommandConnection {
+  client: Redis;
+  /** Passwords in the URL or options (data nodes', sentinels'), to scrub from every message. */
+  secrets: string[];
+  /** For `sentinel://`: the name Sentinel monitors the primary under; undefined for redis:// and rediss://. */
+  sentinelName: string | undefined;
+}
+
+/**
+ * Opens nothing yet (lazyConnect): a client for `redis://`, `rediss://` (the URL as ioredis reads
+ * it, without the ssl_* parameters, with `tls` built from them or the app's settings) or
+ * `sentinel://` (the primary found through the sentinels; see parseSentinelUrl and
+ * SENTINEL_CONNECTION_OPTIONS; no TLS). Throws ConfigError for a bad sentinel:// URL.
+ */
+export function commandConnection(
+  url: string,
+  connection: BackendConnectionSettings = {},
+  tls: TlsConfig | null = null,
+): CommandConnection {
+  if (schemeOf(url) !== 'sentinel') {
+    const password = passwordOf(url);
+    return {
+      client: new Redis(withoutTlsParameters(url), connectionOptions(tls)),
+      secrets: password ? [password] : [],
+      sentinelName: undefined,
+    };
+  }
+  const target = parseSentinelUrl(url, connection);
+  const client = new Redis({ ...CONNECTION_OPTIONS, ...SENTINEL_CONNECTION_OPTIONS, ...target });
+  const secrets = [target.password, target.sentinelPassword].filter((secret): secret is string => Boolean(secret));
+  return { client, secrets, sentinelName: target.name };
+}
 
 export function passwordOf(url: string): string {
   try {

@@ -1,19 +1,27 @@
-import { Redis } from '../../util/ioredis.js';
+import type { Redis } from '../../util/ioredis.js';
 import { BackendError, ClosedError } from '../../errors/errors.js';
 import { redactUrl } from '../../util/url.js';
 import type { ChordJoin } from '../chord-counter.js';
 import { KeyValueBackend, type ChannelSubscriber, type SubscriberEvents } from '../key-value-backend.js';
 import type { BackendOptions, ResultBackend } from '../result-backend.js';
-import { closeClient, CONNECTION_OPTIONS, isRedisRefusal, passwordOf } from './connection.js';
+import { closeClient, commandConnection, isRedisRefusal } from './connection.js';
 import { PipelineWhenBusy } from './pipeline-when-busy.js';
+import { ReplicaAcknowledgement } from './replica-acknowledgement.js';
+import { backendTls } from './tls-options.js';
+import { TlsRefusals } from './tls-refusals.js';
+import { withoutTlsParameters } from '../../util/tls-settings.js';
+import { endpointOf, type ProbeTarget } from '../../util/tls-probe.js';
+import { schemeOf } from '../../util/url.js';
 import { defineScripts, type ScriptedClient } from './scripts.js';
 import { SubscriptionBatcher } from './subscription-batcher.js';
 
 export { isRedisRefusal } from './connection.js';
 
 /**
- * `redis://[[user]:password@]host[:port][/db]` and `rediss://` (TLS) — Celery's Redis result
- * backend, readable and writable by Python Celery. Constructing does no I/O; the command
+ * `redis://[[user]:password@]host[:port][/db]`, `rediss://` (TLS) and
+ * `sentinel://[[user]:password@]host[:port][/db];sentinel://...` (the primary found through Redis
+ * Sentinel; see sentinel-url.ts) — Celery's Redis result backend, readable and writable by
+ * Python Celery. Constructing does no I/O (a bad sentinel:// URL throws ConfigError); the command
  * connection opens on the first command and the subscriber connection on the first wait.
  */
 export function createRedisBackend(url: string, options: BackendOptions): ResultBackend {
@@ -36,27 +44,54 @@ function ttlArg(ttlMs: number, min: number): string {
 /**
  * One command connection for results, chords, claims and the stores beside them (revocations,
  * beat state, redelivery counts), plus one subscriber connection for waits. Every command goes
- * through `command`: one error report (BackendError naming the URL, or ClosedError), one
- * pipelining policy (PipelineWhenBusy).
+ * through `command` (reads) or `write`: one error report (BackendError naming the URL, or
+ * ClosedError), one pipelining policy (PipelineWhenBusy); with resultBackendWaitForReplicas, a
+ * write resolves only once the replicas acknowledged it (ReplicaAcknowledgement).
  */
 class RedisBackend extends KeyValueBackend {
   private readonly client: ScriptedClient;
   private readonly pipelining: PipelineWhenBusy;
-  /** The password in the URL, scrubbed from every message this class builds. */
-  private readonly secret: string;
+  /** Passwords of the URL and options, scrubbed from every message this class builds. */
+  private readonly secrets: string[];
+  /** sentinel://: the name Sentinel monitors the primary under (named in log lines). */
+  private readonly sentinelName: string | undefined;
+  /** WAIT after writes; undefined when resultBackendWaitForReplicas is not set. */
+  private readonly acknowledgement: ReplicaAcknowledgement | undefined;
   private lastConnectionError: string | undefined;
   private closed = false;
+  /** TLS handshakes that cannot succeed, per connection (see TlsRefusals); the latest names the cause in errors. */
+  private readonly tlsProbeTarget: ProbeTarget | null;
+  private readonly commandTls: TlsRefusals;
 
   constructor(url: string, options: BackendOptions) {
-    super(redactUrl(url), options);
-    this.secret = passwordOf(url);
-    this.client = defineScripts(new Redis(url, CONNECTION_OPTIONS));
+    super(redactUrl(withoutTlsParameters(url)), options);
+    const tls = backendTls(url, options.tls);
+    if (tls?.certReqs === 'none') {
+      this.logger.warn(
+        `result backend ${this.url}: TLS certificate verification is off (ssl_cert_reqs=none): ` +
+          "the server's identity is not checked, and anyone on the network path can pose as it",
+      );
+    }
+    // A sentinel:// list names the sentinels, not the data node: no TLS probe target there.
+    const endpoint = schemeOf(url) === 'sentinel' ? null : endpointOf(url, 6379);
+    this.tlsProbeTarget = endpoint && { endpoint, tls: tls?.socketOptions ?? null, tlsScheme: 'rediss' };
+    const { client, secrets, sentinelName } = commandConnection(url, options.connection, tls);
+    this.secrets = secrets;
+    this.sentinelName = sentinelName;
+    this.client = defineScripts(client);
     this.pipelining = new PipelineWhenBusy(this.client);
-    this.watch(this.client, 'command');
+    const wait = options.waitForReplicas;
+    if (wait) {
+      this.acknowledgement = new ReplicaAcknowledgement(this.client, wait, (replicas, timeoutMs) =>
+        this.pipelining.issue((c) => c.wait(replicas, timeoutMs)),
+      );
+    }
+    this.commandTls = this.watch(this.client, 'command');
   }
 
   /** Issues one command (or MULTI) on the command connection; failures become `failure(name)`. */
   private async command<T>(name: string, issue: (client: ScriptedClient) => Promise<T>): Promise<T> {
+    this.commandTls.reopen();
     try {
       return await this.pipelining.issue(() => issue(this.client));
     } catch (err) {
@@ -64,7 +99,24 @@ class RedisBackend extends KeyValueBackend {
     }
   }
 
-  /** Runs a MULTI built by `build`; any command's error fails the whole call. */
+  /** A command that changes data: `command`, then the replicas' acknowledgement when one is required. */
+  private async write<T>(name: string, issue: (client: ScriptedClient) => Promise<T>): Promise<T> {
+    const reply = await this.command(name, issue);
+    await this.replicated(name);
+    return reply;
+  }
+
+  /** Resolves once the writes answered so far are on the required replicas (at once without resultBackendWaitForReplicas). */
+  private async replicated(name: string): Promise<void> {
+    if (!this.acknowledgement) return;
+    try {
+      await this.acknowledgement.confirm();
+    } catch (err) {
+      throw this.failure(name, err);
+    }
+  }
+
+  /** Runs a MULTI of writes built by `build`; any command's error fails the whole call. */
   private async transaction(name: string, build: (tx: ReturnType<Redis['multi']>) => void): Promise<unknown[]> {
     const replies = await this.command(name, (client) => {
       const tx = client.multi();
@@ -73,23 +125,24 @@ class RedisBackend extends KeyValueBackend {
     });
     if (replies === null) throw this.failure(name, new Error('transaction aborted'));
     for (const [err] of replies) if (err) throw this.failure(name, err);
+    await this.replicated(name);
     return replies.map(([, reply]) => reply);
   }
 
   protected join(join: ChordJoin): Promise<string[] | null> {
     const { keys } = join;
     const score = Number.isFinite(join.score) ? String(join.score) : '+inf';
-    return this.command('chord join', (c) =>
+    return this.write('chord join', (c) =>
       c.chordJoin(keys.joined, keys.extra, keys.size, keys.ids, keys.claim, join.taskId, join.member, score, ttlArg(join.ttlMs, 0)),
     );
   }
 
   claim(key: string, value: string, ttlMs: number): Promise<string | null> {
-    return this.command('claim', (c) => c.claimKey(key, value, ttlArg(ttlMs, 1)));
+    return this.write('claim', (c) => c.claimKey(key, value, ttlArg(ttlMs, 1)));
   }
 
   async swapClaim(key: string, expected: string, next: string | null, ttlMs: number): Promise<boolean> {
-    return (await this.command('swap claim', (c) => c.swapClaim(key, expected, next ?? '', ttlArg(ttlMs, 1)))) === 1;
+    return (await this.write('swap claim', (c) => c.swapClaim(key, expected, next ?? '', ttlArg(ttlMs, 1)))) === 1;
   }
 
   protected get(key: string): Promise<string | null> {
@@ -111,7 +164,7 @@ class RedisBackend extends KeyValueBackend {
   }
 
   protected async setUnlessSucceeded(key: string, value: string, ttlMs: number): Promise<boolean> {
-    return (await this.command('store', (c) => c.storeUnlessSucceeded(key, value, ttlArg(ttlMs, 0)))) === 1;
+    return (await this.write('store', (c) => c.storeUnlessSucceeded(key, value, ttlArg(ttlMs, 0)))) === 1;
   }
 
   /** INCRBY and PEXPIRE in one MULTI. */
@@ -124,7 +177,7 @@ class RedisBackend extends KeyValueBackend {
   }
 
   protected async delete(key: string): Promise<void> {
-    await this.command('DEL', (c) => c.del(key));
+    await this.write('DEL', (c) => c.del(key));
   }
 
   // ---- revocations and beat state (see ResultBackend; scripts in ./lua/) ----
@@ -132,9 +185,7 @@ class RedisBackend extends KeyValueBackend {
   async addRevocations(taskIds: readonly string[], expiresAt: number): Promise<void> {
     this.assertOpen();
     if (taskIds.length === 0) return;
-    await this.command('add revocations', (c) =>
-      c.addRevocations(REVOKED_KEY, String(Date.now()), String(Math.ceil(expiresAt)), ...taskIds),
-    );
+    await this.write('add revocations', (c) => c.addRevocations(REVOKED_KEY, String(Date.now()), String(Math.ceil(expiresAt)), ...taskIds));
   }
 
   async listRevocations(): Promise<Map<string, number>> {
@@ -147,12 +198,12 @@ class RedisBackend extends KeyValueBackend {
 
   async leadBeat(scope: string, holder: string, ttlMs: number): Promise<boolean> {
     this.assertOpen();
-    return (await this.command('beat lead', (c) => c.beatLead(beatKeys(scope).lock, holder, ttlArg(ttlMs, 1)))) === 1;
+    return (await this.write('beat lead', (c) => c.beatLead(beatKeys(scope).lock, holder, ttlArg(ttlMs, 1)))) === 1;
   }
 
   async releaseBeat(scope: string, holder: string): Promise<void> {
     this.assertOpen();
-    await this.command('beat release', (c) => c.beatRelease(beatKeys(scope).lock, holder));
+    await this.write('beat release', (c) => c.beatRelease(beatKeys(scope).lock, holder));
   }
 
   async lastBeatRun(scope: string, entry: string): Promise<number | null> {
@@ -164,7 +215,7 @@ class RedisBackend extends KeyValueBackend {
   async recordBeatRun(scope: string, holder: string, entry: string, due: number): Promise<boolean> {
     this.assertOpen();
     const { lock, runs } = beatKeys(scope);
-    return (await this.command('beat record run', (c) => c.beatRecordRun(lock, runs, holder, entry, String(due)))) === 1;
+    return (await this.write('beat record run', (c) => c.beatRecordRun(lock, runs, holder, entry, String(due)))) === 1;
   }
 
   // ---- subscriptions and lifecycle ----
@@ -172,7 +223,7 @@ class RedisBackend extends KeyValueBackend {
   /** A second connection in subscriber mode; ioredis re-subscribes its channels after a reconnect. */
   protected openSubscriber(events: SubscriberEvents): ChannelSubscriber {
     const sub = this.client.duplicate({ enableAutoPipelining: false });
-    this.watch(sub, 'subscriber');
+    const subTls = this.watch(sub, 'subscriber');
     sub.on('message', (channel: string, message: string) => events.message(channel, message));
     let connectedBefore = false;
     sub.on('ready', () => {
@@ -180,8 +231,11 @@ class RedisBackend extends KeyValueBackend {
       connectedBefore = true;
     });
     const batcher = new SubscriptionBatcher(
-      (channels) => sub.subscribe(...channels).catch((err: unknown) => Promise.reject(this.failure('SUBSCRIBE', err))),
-      (channels) => sub.unsubscribe(...channels).catch((err: unknown) => Promise.reject(this.failure('UNSUBSCRIBE', err))),
+      (channels) => {
+        subTls.reopen();
+        return sub.subscribe(...channels).catch((err: unknown) => Promise.reject(this.failure('SUBSCRIBE', err, subTls)));
+      },
+      (channels) => sub.unsubscribe(...channels).catch((err: unknown) => Promise.reject(this.failure('UNSUBSCRIBE', err, subTls))),
     );
     return {
       subscribe: (channel) => batcher.add('subscribe', channel),
@@ -198,27 +252,55 @@ class RedisBackend extends KeyValueBackend {
     await closeClient(this.client);
   }
 
-  /** Logs connection trouble once per outage (ioredis emits an error per reconnect attempt). */
-  private watch(client: Redis, role: string): void {
+  /**
+   * Logs connection trouble once per outage (ioredis emits an error per reconnect attempt) and,
+   * for sentinel://, each sentinel that could not be asked (once per outage) and the primary
+   * connected to: which one at first, and when a fail-over moved it; TLS refusals as errors.
+   * Returns the client's TLS refusal watch.
+   */
+  private watch(client: Redis, role: string): TlsRefusals {
+    const prefix = `result backend ${this.url} (${role} connection)`;
+    const tls = new TlsRefusals(client, this.tlsProbeTarget, (refusal) => {
+      this.logger.error(`${prefix}: TLS: ${refusal.text}`);
+    });
     let reported = false;
+    const sentinelsReported = new Set<string>();
+    let primary: string | undefined;
     client.on('error', (err: Error) => {
       this.lastConnectionError = this.scrub(err.message);
       if (reported) return;
       reported = true;
-      this.logger.warn(`result backend ${this.url} (${role} connection): ${this.lastConnectionError}; retrying`);
+      this.logger.warn(`${prefix}: ${this.lastConnectionError}; retrying`);
+    });
+    client.on('sentinelError', (err: Error) => {
+      const text = this.scrub(err.message);
+      if (sentinelsReported.has(text)) return;
+      sentinelsReported.add(text);
+      this.logger.warn(`${prefix}: ${text}; asking the next sentinel`);
     });
     client.on('ready', () => {
-      if (reported) this.logger.info(`result backend ${this.url} (${role} connection): connected again`);
+      if (reported) this.logger.info(`${prefix}: connected again`);
       reported = false;
+      sentinelsReported.clear();
+      if (this.sentinelName === undefined) return;
+      const address = addressOf(client);
+      if (primary === undefined) this.logger.info(`${prefix}: Sentinel primary '${this.sentinelName}' is ${address}`);
+      else if (address !== primary) {
+        this.logger.warn(`${prefix}: Sentinel primary '${this.sentinelName}' is now ${address} (was ${primary}): a fail-over`);
+      }
+      primary = address;
     });
+    return tls;
   }
 
   /**
    * The error a failed command surfaces: BackendError naming the redacted URL (so host:port),
    * the command, ioredis's reason and the last connection error; ClosedError once closed.
    */
-  private failure(command: string, err: unknown): Error {
+  private failure(command: string, err: unknown, connection: TlsRefusals = this.commandTls): Error {
     if (this.closed) return new ClosedError(`result backend ${this.url} is closed`);
+    const tls = connection.refusal;
+    if (tls !== null) return new BackendError(this.url, `${command} failed: TLS: ${tls.text}`, { cause: err });
     const reason = this.scrub(err instanceof Error ? err.message : String(err));
     const last = this.lastConnectionError;
     const detail = last && !reason.includes(last) ? `${reason} (last connection error: ${last})` : reason;
@@ -226,6 +308,14 @@ class RedisBackend extends KeyValueBackend {
   }
 
   private scrub(text: string): string {
-    return this.secret ? text.split(this.secret).join('***') : text;
+    let scrubbed = text;
+    for (const secret of this.secrets) scrubbed = scrubbed.split(secret).join('***');
+    return scrubbed;
   }
+}
+
+/** host:port of the node a connected client talks to. */
+function addressOf(client: Redis): string {
+  const socket = (client as unknown as { stream?: { remoteAddress?: string; remotePort?: number } }).stream;
+  return socket?.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : 'an unknown address';
 }

@@ -93,7 +93,7 @@ class RpcBackend implements ResultBackend {
       throw new ConfigError('backend', "rpc:// works through the app's broker; create it from an app");
     }
     this.replyQueue = replyQueueDeclaration(options.clientId ?? newId(), this.resultExpiresMs, false);
-    this.chords = new RpcChords(this.transport, this.resultExpiresMs, this.logger, this.url);
+    this.chords = new RpcChords(this.transport, this.resultExpiresMs, this.logger, this.url, options.queueType ?? 'classic');
   }
 
   /** The reply queue must exist before a task is sent, or its result would be unroutable and dropped. */

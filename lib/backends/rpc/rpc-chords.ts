@@ -1,5 +1,5 @@
 import type { Logger } from 'winston';
-import type { Delivery, QueueDeclaration, Transport } from '../../broker/transport.js';
+import type { Delivery, QueueDeclaration, QueueType, Transport } from '../../broker/transport.js';
 import { BackendError } from '../../errors/errors.js';
 import { stringifyJson } from '../../protocol/serializers.js';
 import type { ChordPart, ChordPartOutcome } from '../result-backend.js';
@@ -21,7 +21,9 @@ interface Claim {
 /**
  * Chord counting kept in RabbitMQ itself, for rpc:// (which has no shared store).
  *
- * Per chord two durable queues that expire when unused (expires = result expiry):
+ * Per chord two durable queues that expire when unused (expires = result expiry), of the app's
+ * default queue type (quorum ones keep a chord's count through the loss of a cluster node; only
+ * its producer declares them, so apps of either type can share a broker):
  * - `celeriac.chord.<gid>.parts`: one persistent message per header outcome;
  * - `celeriac.chord.<gid>.claim`: one token, published by the producer (setChordSize).
  *
@@ -46,11 +48,12 @@ export class RpcChords {
     private readonly ttlMs: number,
     private readonly logger: Logger,
     private readonly url: string,
+    private readonly queueType: QueueType,
   ) {}
 
   async setSize(groupId: string, size: number): Promise<void> {
     const transport = this.transport();
-    const { parts, claim } = queuesOf(groupId, this.ttlMs);
+    const { parts, claim } = queuesOf(groupId, this.ttlMs, this.queueType);
     await transport.declareQueue(parts);
     await transport.declareQueue(claim);
     await transport.publish(
@@ -72,7 +75,7 @@ export class RpcChords {
       throw new BackendError(this.url, `chord ${part.groupId}: the body carries no chord_size; rpc:// chords must be sent by celeriac`);
     }
     const transport = this.transport();
-    const { parts, claim } = queuesOf(part.groupId, this.ttlMs);
+    const { parts, claim } = queuesOf(part.groupId, this.ttlMs, this.queueType);
     const body = stringifyJson({ task_id: part.taskId, group_index: part.groupIndex, status: part.state, result: part.result });
     try {
       await transport.publish(
@@ -119,7 +122,7 @@ export class RpcChords {
       for (const delivery of held.parts) delivery.ack();
     }
     const transport = this.transport();
-    const { parts, claim } = queuesOf(groupId, this.ttlMs);
+    const { parts, claim } = queuesOf(groupId, this.ttlMs, this.queueType);
     await Promise.all([transport.deleteQueue(parts.name), transport.deleteQueue(claim.name)]);
   }
 }
@@ -134,12 +137,12 @@ async function takeAll(transport: Transport, queue: string): Promise<Delivery[]>
   }
 }
 
-function queuesOf(groupId: string, ttlMs: number): { parts: QueueDeclaration; claim: QueueDeclaration } {
-  const expiry = ttlMs > 0 ? { expires: ttlMs } : {};
+function queuesOf(groupId: string, ttlMs: number, type: QueueType): { parts: QueueDeclaration; claim: QueueDeclaration } {
+  const intents = { ...(ttlMs > 0 ? { expires: ttlMs } : {}), ...(type === 'quorum' ? { type } : {}) };
   const base = `celeriac.chord.${groupId}`;
   return {
-    parts: { name: `${base}.parts`, durable: true, ...expiry },
-    claim: { name: `${base}.claim`, durable: true, ...expiry },
+    parts: { name: `${base}.parts`, durable: true, ...intents },
+    claim: { name: `${base}.claim`, durable: true, ...intents },
   };
 }
 

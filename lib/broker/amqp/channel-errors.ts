@@ -1,4 +1,6 @@
 import { TransportError, type TransportErrorReason } from '../../errors/errors.js';
+import { queueTypeMismatchText } from '../declaration-intents.js';
+import type { QueueDeclaration } from '../transport.js';
 
 /**
  * What amqplib's errors say, in the transport's words: the one place that reads AMQP reply codes
@@ -50,6 +52,29 @@ export function toTransportError(error: unknown, url: string): unknown {
   if (reason === undefined) return error;
   const message = serverText((error as Error).message ?? String(error));
   return new TransportError(reason, `broker ${url}: ${message}`, { cause: error });
+}
+
+/**
+ * The error of a queue declaration: as toTransportError, except that RabbitMQ's refusal of a
+ * queue that exists with another type (406 "inequivalent arg 'x-queue-type' for queue 'q' in
+ * vhost '/': received the value 'quorum' of type 'longstr' but current is none") becomes a
+ * precondition-failed TransportError that says so in celeriac's words (queueTypeMismatchText).
+ */
+export function toDeclareError(error: unknown, queue: QueueDeclaration, url: string): unknown {
+  const asked = queue.type ?? 'classic';
+  const existing = reasonOf(error) === 'precondition-failed' ? existingQueueType(String((error as Error).message)) : undefined;
+  if (existing === undefined || existing === asked) return toTransportError(error, url);
+  return new TransportError('precondition-failed', `broker ${url}: ${queueTypeMismatchText(queue.name, asked, existing)}`, {
+    cause: error,
+  });
+}
+
+/** The existing queue's type in RabbitMQ's x-queue-type refusal ('none': declared without one, so classic). */
+function existingQueueType(text: string): string | undefined {
+  if (!text.includes("inequivalent arg 'x-queue-type'")) return undefined;
+  const current = /but current is (none|the value '([^']*)')/.exec(text);
+  if (!current) return undefined;
+  return current[1] === 'none' ? 'classic' : current[2];
 }
 
 /**

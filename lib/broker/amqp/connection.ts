@@ -1,11 +1,13 @@
 import amqp from 'amqplib';
 import type { ChannelModel } from 'amqplib';
 import type { Logger } from 'winston';
-import { BrokerAccessRefusedError, BrokerConnectionError, ClosedError } from '../../errors/errors.js';
-import { redactUrl } from '../../util/url.js';
+import { BrokerAccessRefusedError, BrokerConnectionError, BrokerTlsError, ClosedError } from '../../errors/errors.js';
 import { preview } from '../../util/preview.js';
+import { diagnoseTlsFailure } from '../../util/tls-probe.js';
+import { classifyTlsError } from '../../util/tls-failure.js';
 import type { TransportOptions } from '../transport.js';
 import { FailoverRotation } from '../failover-rotation.js';
+import { brokerNode, type BrokerNode } from './broker-node.js';
 
 /** Publishing and consuming use separate connections, so a memory alarm blocks only publishers. */
 export type ConnectionRole = 'publish' | 'consume';
@@ -16,21 +18,17 @@ export type ConnectionRole = 'publish' | 'consume';
  */
 export type ConnectedHook = (connection: ChannelModel, reconnected: boolean) => Promise<void>;
 
+/** Exponential backoff with full jitter before the `attempt`-th retry (1, 2, ...): uniform in [0, min(max, initial * 2^(attempt-1))]. */
+export function fullJitterBackoff(attempt: number, initialMs: number, maxMs: number): number {
+  return Math.random() * Math.min(maxMs, initialMs * 2 ** Math.min(attempt - 1, 30));
+}
+
 /** A TCP connect that hangs (black-holed host) counts as a failed attempt after this long. */
 const CONNECT_TIMEOUT_MS = 10_000;
 
-/** One node of the broker list. */
-interface BrokerNode {
-  /** What amqplib connects to: the URL with the connection parameters added. */
-  readonly connectUrl: string;
-  /** The URL with its password hidden, for logs and errors. */
-  readonly redacted: string;
-}
-
-/** A refusal seen during the current pass through the list. */
+/** A refusal of one node (access or TLS): the error waiters get, and the reason for the log. */
 interface Refusal {
-  readonly node: BrokerNode;
-  readonly error: unknown;
+  readonly error: BrokerAccessRefusedError;
   readonly text: string;
 }
 
@@ -58,16 +56,18 @@ interface Waiter {
  *   forever) and then rejects with BrokerConnectionError, but once a connection has been lost
  *   the loop keeps trying until it succeeds or the transport closes, so consumers are always
  *   resumed;
- * - a refusal (bad credentials, a virtual host that does not exist or is not the user's) is not
- *   a network fault. Users, passwords and virtual hosts are the same on every node of a
- *   RabbitMQ cluster, so a refusal is the cluster's answer, but a list may name nodes with other
- *   credentials, or a node outside the cluster: the loop goes on through the list, and when a
- *   pass ends with no connection and at least one refusal, every waiting operation rejects with
- *   BrokerAccessRefusedError and, before the first connection, the loop stops. After a loss it
- *   keeps trying with backoff (the credentials may be restored on the broker), logging each
- *   refusal as an error;
- * - every log line names the node it is about (password hidden); errors that concern the whole
- *   list name the list;
+ * - a refusal (bad credentials, a virtual host that does not exist or is not the user's, a TLS
+ *   handshake that cannot succeed: BrokerTlsError) is not a network fault. Users, passwords and
+ *   virtual hosts are the same on every node of a RabbitMQ cluster, so a refusal is the
+ *   cluster's answer, but a list may name nodes with other credentials or TLS settings, or a
+ *   node outside the cluster: the loop goes on through the list, and when a pass ends with no
+ *   connection and at least one refusal, every waiting operation rejects with that
+ *   BrokerAccessRefusedError (or BrokerTlsError) and, before the first connection, the loop
+ *   stops. After a loss it keeps trying with backoff (the credentials may be restored on the
+ *   broker), logging each refusal as an error;
+ * - every node has its own TLS settings and probe target, from its own URL (amqps:// or not);
+ * - every log line names the node it is about (password and TLS parameters hidden); errors that
+ *   concern the whole list name the list;
  * - after `close()` no connection is opened again and `acquire()` rejects with ClosedError.
  */
 export class ConnectionManager {
@@ -91,9 +91,9 @@ export class ConnectionManager {
     private readonly options: TransportOptions,
     private readonly onConnected: ConnectedHook | null = null,
   ) {
-    this.nodes = urls.map((url) => ({ connectUrl: withConnectParameters(url, options), redacted: redactUrl(url) }));
+    this.nodes = urls.map((url) => brokerNode(url, options));
     this.rotation = new FailoverRotation(this.nodes, options.failoverStrategy ?? 'round-robin');
-    this.listRedacted = urls.map(redactUrl).join(';');
+    this.listRedacted = this.nodes.map((node) => node.redacted).join(';');
   }
 
   /** The node connected to, or being tried while there is no connection; password hidden. For log lines. */
@@ -159,14 +159,15 @@ export class ConnectionManager {
           // otherwise wait for the broker's delayed ACK (~40 ms) - per message, and per delay tier.
           noDelay: true,
           clientProperties: { connection_name: `celeriac ${this.role}` },
+          ...node.tls,
         });
       } catch (error) {
         failures += 1;
         failed.add(node);
-        const refused = accessRefusal(error, node.connectUrl);
-        if (refused !== null) refusal = { node, error, text: refused };
-        const reason = refused ?? `unreachable (${describeError(error)})`;
-        this.failWaiters(error, node, reason, refused !== null, failures);
+        const refused = await this.refusalOf(error, node);
+        if (refused !== null) refusal = refused;
+        const reason = refused?.text ?? `unreachable (${describeError(error)})`;
+        this.failWaiters(error, node, reason, refused, failures);
         if (failed.size < this.nodes.length) {
           // Another node may answer: no backoff before the rest of the pass.
           const next = this.rotation.advance();
@@ -237,14 +238,14 @@ export class ConnectionManager {
 
   /**
    * Counts one failed attempt (on `node`, for `reason`) against every waiting operation; those
-   * out of retries reject: with BrokerAccessRefusedError when this attempt was refused, else
+   * out of retries reject: with the refusal (BrokerAccessRefusedError, BrokerTlsError) when this attempt was refused, else
    * BrokerConnectionError (naming the node for one URL, the list and the last node for a list).
    */
-  private failWaiters(error: unknown, node: BrokerNode, reason: string, refused: boolean, failures: number): void {
+  private failWaiters(error: unknown, node: BrokerNode, reason: string, refused: Refusal | null, failures: number): void {
     this.waiters = this.waiters.filter((waiter) => {
       waiter.retriesLeft -= 1;
       if (waiter.retriesLeft >= 0) return true;
-      if (refused) waiter.reject(new BrokerAccessRefusedError(node.redacted, reason, { cause: error }));
+      if (refused) waiter.reject(refused.error);
       else if (this.nodes.length === 1) {
         waiter.reject(new BrokerConnectionError(node.redacted, `${reason} after ${failures} connection attempts`, { cause: error }));
       } else {
@@ -260,10 +261,25 @@ export class ConnectionManager {
   }
 
   /** A pass that ended with a refusal and no connection: nobody waiting is retried, they all reject now. */
-  private refuseWaiters({ node, error, text }: Refusal): void {
-    for (const waiter of this.waiters.splice(0)) {
-      waiter.reject(new BrokerAccessRefusedError(node.redacted, text, { cause: error }));
-    }
+  private refuseWaiters(refusal: Refusal): void {
+    for (const waiter of this.waiters.splice(0)) waiter.reject(refusal.error);
+  }
+
+  /**
+   * The refusal behind a failed connect to `node`, as the error every waiter gets and the text
+   * for the log; null for what may be a network fault. A reset or timeout is probed for a TLS
+   * refusal hidden behind it (a TLS port given to amqp://, a client certificate refused after the
+   * handshake) only until the first connection: once the list has spoken AMQP as configured, a
+   * reset is the network's.
+   */
+  private async refusalOf(error: unknown, node: BrokerNode): Promise<Refusal | null> {
+    const access = accessRefusal(error, node.connectUrl);
+    if (access !== null) return { text: access, error: new BrokerAccessRefusedError(node.redacted, access, { cause: error }) };
+    if (node.probeTarget === null) return null;
+    const tls = this.everConnected ? (node.tls ? classifyTlsError(error) : null) : await diagnoseTlsFailure(error, node.probeTarget);
+    if (tls === null) return null;
+    const text = `TLS: ${tls.text}`;
+    return { text, error: new BrokerTlsError(node.redacted, tls.kind, text, { cause: error }) };
   }
 
   private watch(connection: ChannelModel, node: BrokerNode): void {
@@ -297,11 +313,9 @@ export class ConnectionManager {
     });
   }
 
-  /** Exponential backoff with full jitter: uniform in [0, min(max, initial * 2^(n-1))] after the n-th failed pass. */
+  /** Exponential backoff with full jitter after the n-th failed pass (fullJitterBackoff). */
   private backoff(passes: number): number {
-    const { connectInitialDelayMs: initial, connectMaxDelayMs: max } = this.options;
-    const ceiling = Math.min(max, initial * 2 ** Math.min(passes - 1, 30));
-    return Math.random() * ceiling;
+    return fullJitterBackoff(passes, this.options.connectInitialDelayMs, this.options.connectMaxDelayMs);
   }
 
   private sleep(ms: number): Promise<void> {
@@ -316,24 +330,6 @@ export class ConnectionManager {
         done();
       };
     });
-  }
-}
-
-/**
- * The URL amqplib connects to: the heartbeat (0 disables it) and the largest frame accepted from
- * the broker (`maxFrameSize`; amqplib's default when unset, 0 = no limit) from options, unless
- * the URL sets them itself.
- */
-function withConnectParameters(url: string, options: TransportOptions): string {
-  try {
-    const parsed = new URL(url);
-    if (!parsed.searchParams.has('heartbeat')) parsed.searchParams.set('heartbeat', String(options.heartbeatSeconds));
-    if (options.maxFrameSize != null && !parsed.searchParams.has('maxFrameSize')) {
-      parsed.searchParams.set('maxFrameSize', String(options.maxFrameSize));
-    }
-    return parsed.toString();
-  } catch {
-    return url;
   }
 }
 

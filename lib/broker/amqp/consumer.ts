@@ -1,29 +1,28 @@
-import type { Channel, ChannelModel, ConsumeMessage, GetMessage } from 'amqplib';
+import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import type { Logger } from 'winston';
-import { ClosedError, ConfigError } from '../../errors/errors.js';
-import type { ConsumeOptions, ConsumerHandle, DeadLetterRecord, Delivery, DeliveryHandler, MessageProperties } from '../transport.js';
-import { splitBrokerHeaders } from './broker-headers.js';
-import { closeQuietly, describeError, type ConnectionManager } from './connection.js';
+import { ClosedError, ConfigError, TransportError } from '../../errors/errors.js';
+import type { ConsumeOptions, ConsumerHandle, DeliveryHandler } from '../transport.js';
+import { closeQuietly, describeError, fullJitterBackoff, type ConnectionManager } from './connection.js';
 import { AckBatcher } from './ack-batcher.js';
-import { fromAmqpProperties } from './properties.js';
+import { AmqpDelivery, type Lane } from './delivery.js';
+import type { LaneHost } from './takes.js';
 
-/** AMQP's largest prefetch (basic.qos prefetch-count is 16 bits); also the most one getMany takes. */
-const MAX_PREFETCH = 65_535;
-/** While getMany takes: how long it waits for more deliveries before checking the queue's ready count. */
-const TAKE_CHECK_MS = 5;
+/** What consumers need to know of the queues they consume (the transport's Topology). */
+export interface ConsumedQueues {
+  /** True for a queue whose deliveries' x-delivery-count is the broker's (a quorum queue this transport declared). */
+  countsDeliveries(queue: string): boolean;
+  /**
+   * Makes sure `queue` is there to be consumed again: declares it again when this transport
+   * declared it, else checks that it exists. Resolves false when it does not (and is not ours
+   * to declare); rejects when the broker refuses.
+   */
+  restoreQueue(queue: string): Promise<boolean>;
+}
 
-/**
- * One channel of one consumer. `open` turns false exactly once, when the channel closes, and
- * no delivery of the lane settles after that: its delivery tags mean nothing on any other
- * channel, and acking them there would make RabbitMQ close it (406 unknown delivery tag).
- */
-interface Lane {
-  readonly channel: Channel;
-  /** Acks go out batched (see AckBatcher); every delivery of the channel is registered with it. */
-  readonly acks: AckBatcher;
-  open: boolean;
-  unsettled: number;
-  readonly tags: string[];
+/** Backoff of a consumer's retries (a broker cancel, a channel the broker closed): first and largest delay, ms. */
+export interface ConsumerBackoff {
+  initialMs: number;
+  maxMs: number;
 }
 
 interface ConsumerState {
@@ -37,85 +36,35 @@ interface ConsumerState {
   opening: Promise<void> | null;
 }
 
-class AmqpDelivery implements Delivery {
-  readonly body: Buffer;
-  readonly properties: MessageProperties;
-  readonly exchange: string;
-  readonly routingKey: string;
-  readonly redelivered: boolean;
-  readonly deliveryCount: number | undefined;
-  readonly deadLetter: DeadLetterRecord | undefined;
-  private settled = false;
-
-  /** `countsDeliveries`: the queue is one this transport declared a quorum queue (see splitBrokerHeaders). */
-  constructor(
-    private readonly lane: Lane,
-    private readonly message: ConsumeMessage | GetMessage,
-    readonly queue: string,
-    countsDeliveries: boolean,
-    private readonly onSettled: (lane: Lane) => void,
-  ) {
-    this.body = message.content;
-    this.properties = fromAmqpProperties(message.properties);
-    const broker = splitBrokerHeaders(this.properties.headers, countsDeliveries);
-    this.properties.headers = broker.headers;
-    this.deliveryCount = broker.deliveryCount;
-    this.deadLetter = broker.deadLetter;
-    this.exchange = message.fields.exchange;
-    this.routingKey = message.fields.routingKey;
-    this.redelivered = message.fields.redelivered;
-  }
-
-  ack(): boolean {
-    return this.settle((acks) => acks.ack(this.message));
-  }
-
-  reject(requeue: boolean): boolean {
-    return this.settle((acks) => acks.reject(this.message, requeue));
-  }
-
-  private settle(send: (acks: AckBatcher) => void): boolean {
-    if (this.settled || !this.lane.open) return false;
-    this.settled = true;
-    this.lane.unsettled -= 1;
-    try {
-      send(this.lane.acks);
-    } catch {
-      // The channel is closing: the broker requeues the message, so this settle did not count.
-      return false;
-    } finally {
-      this.onSettled(this.lane);
-    }
-    return true;
-  }
-}
-
 /**
  * Every consumer of the transport, each on its own channel of the consuming connection with
  * basic.qos(prefetch, global=false), i.e. at most `prefetch` unsettled per queue consumed.
  *
  * Invariants:
  * - a consumer that is not cancelled has an open lane, or is being reopened: by the connection
- *   manager's connected hook after a reconnect, or after a pause when the broker closed only
- *   its channel;
+ *   manager's connected hook after a reconnect, or after a pause (with backoff, until it
+ *   succeeds) when the broker closed only its channel;
+ * - a queue whose consumer the broker cancelled (basic.cancel: the queue was deleted, a quorum
+ *   queue's leader moved, a node holding it went down; whatever the cause) is consumed again on
+ *   the same channel, after a pause with backoff, until that succeeds: re-declared first if this
+ *   transport declared it. The channel stays open meanwhile, so deliveries in flight on it keep
+ *   their delivery tags and are acked there once, as if nothing had happened;
  * - a cancelled consumer's channel stays open while it has unsettled deliveries (they stay
  *   settle-able), then closes; deliveries that race the cancel are requeued, not handed out;
  * - `close()` closes every lane; unsettled deliveries go back to their queues.
  */
-export class Consumers {
+export class Consumers implements LaneHost {
   private readonly active = new Set<ConsumerState>();
   private readonly lanes = new Set<Lane>();
   /** Channel closes in progress (close() waits for them). */
   private readonly closingLanes = new Set<Promise<void>>();
-  /** The channel basic.get runs on (opened on first use, replaced when it closes). */
-  private getter: Promise<Lane> | null = null;
-  private closing = false;
+  /** True once close() began (read by Takes, which shares the lanes). */
+  closing = false;
 
   constructor(
     private readonly connections: ConnectionManager,
-    /** True for a queue whose deliveries' x-delivery-count is the broker's (a quorum queue this transport declared). */
-    private readonly countsDeliveries: (queue: string) => boolean,
-    private readonly retryDelayMs: number,
+    private readonly queues: ConsumedQueues,
+    private readonly backoff: ConsumerBackoff,
     private readonly logger: Logger,
   ) {}
 
@@ -157,117 +106,10 @@ export class Consumers {
     return { cancel: () => this.cancel(state) };
   }
 
-  /** basic.get with acknowledgement; the delivery settles on the getter channel it came from. */
-  async get(queue: string): Promise<Delivery | null> {
-    if (this.closing) throw new ClosedError(`broker ${this.url}: transport is closed`);
-    const lane = await this.getterLane();
-    // amqplib leaves a basic.get unanswered when the connection dies under it (e.g. a frame over
-    // maxFrameSize): the lane's close settles it instead.
-    const message = await this.getOrClosed(lane, queue);
-    if (message === false) return null;
-    lane.acks.delivered(message);
-    lane.unsettled += 1;
-    return new AmqpDelivery(lane, message, queue, this.countsDeliveries(queue), () => undefined);
-  }
-
   /**
-   * Up to `max` ready messages (at most MAX_PREFETCH) through a consumer on a channel of their
-   * own, with prefetch `max`, so the broker streams them instead of answering one basic.get
-   * each. The take ends when `max` arrived or the queue shows no ready message (what the broker
-   * already sent arrives before its cancel-ok, so nothing is left in flight). The channel stays
-   * open while any of the batch is unsettled, then closes.
+   * The connected hook's half: reopens each consumer not cancelled once `ready` says its queues
+   * are declared again, side by side; one that fails is reopened later, with backoff.
    */
-  async getMany(queue: string, max: number): Promise<Delivery[]> {
-    if (this.closing) throw new ClosedError(`broker ${this.url}: transport is closed`);
-    const limit = Math.min(Math.floor(max), MAX_PREFETCH);
-    if (!(limit >= 1)) return [];
-    const connection = await this.connections.acquire();
-    const channel = await connection.createChannel();
-    const lane = this.addLane(channel);
-    let channelError: unknown = null;
-    channel.on('error', (error: unknown) => {
-      channelError = error;
-    });
-    channel.on('close', () => {
-      lane.open = false;
-      this.lanes.delete(lane);
-    });
-    let taking = true;
-    const closeWhenSettled = () => {
-      if (!taking && lane.unsettled === 0) void this.closeLane(lane);
-    };
-    const taken: Delivery[] = [];
-    let arrived: () => void = () => undefined;
-    try {
-      await channel.prefetch(limit, false);
-      const { consumerTag } = await channel.consume(queue, (message) => {
-        if (message === null) return; // cancelled by the broker (queue deleted): the ready check ends the take
-        lane.acks.delivered(message);
-        lane.unsettled += 1;
-        taken.push(new AmqpDelivery(lane, message, queue, this.countsDeliveries(queue), closeWhenSettled));
-        if (taken.length >= limit) arrived();
-      });
-      while (taken.length < limit) {
-        await new Promise<void>((resolve) => {
-          const check = setTimeout(resolve, TAKE_CHECK_MS);
-          arrived = () => {
-            clearTimeout(check);
-            resolve();
-          };
-        });
-        if (taken.length >= limit || (await channel.checkQueue(queue)).messageCount === 0) break;
-      }
-      await channel.cancel(consumerTag);
-    } catch (error) {
-      void this.closeLane(lane); // what was taken goes back to the queue
-      throw channelError ?? error;
-    } finally {
-      taking = false;
-    }
-    if (!lane.open) throw new ClosedError(`broker ${this.url}: the channel closed while taking from ${queue}`);
-    closeWhenSettled();
-    return taken;
-  }
-
-  /** basic.get on the lane, or ClosedError once its channel closes first; leaves no listener behind. */
-  private async getOrClosed(lane: Lane, queue: string): Promise<GetMessage | false> {
-    const error = () => new ClosedError(`broker ${this.url}: the channel closed before the get from ${queue} was answered`);
-    if (!lane.open) throw error();
-    let onClose = (): void => undefined;
-    const closed = new Promise<never>((_, reject) => {
-      onClose = () => reject(error());
-      lane.channel.once('close', onClose);
-    });
-    try {
-      return await Promise.race([lane.channel.get(queue, { noAck: false }), closed]);
-    } finally {
-      lane.channel.removeListener('close', onClose);
-    }
-  }
-
-  private getterLane(): Promise<Lane> {
-    if (this.getter) return this.getter;
-    const opening = (async () => {
-      const connection = await this.connections.acquire();
-      const channel = await connection.createChannel();
-      const lane = this.addLane(channel);
-      // A refused get (404 no queue) closes the channel; the next get opens a new one.
-      channel.on('error', () => undefined);
-      channel.on('close', () => {
-        lane.open = false;
-        this.lanes.delete(lane);
-        if (this.getter === opening) this.getter = null;
-      });
-      return lane;
-    })();
-    this.getter = opening;
-    opening.catch(() => {
-      if (this.getter === opening) this.getter = null;
-    });
-    return opening;
-  }
-
-  /** The connected hook's half: reopens each consumer not cancelled once `ready` says its queues are declared again, side by side. */
   async resume(connection: ChannelModel, ready: (queues: readonly string[]) => Promise<void>): Promise<void> {
     const reopen = async (state: ConsumerState): Promise<void> => {
       await ready(state.queues);
@@ -277,6 +119,7 @@ export class Consumers {
       [...this.active].map((state) =>
         reopen(state).catch((error: unknown) => {
           this.logger.error(`broker ${this.url}: resuming consumer of ${state.queues.join(', ')} failed: ${describeError(error)}`);
+          this.reopenLater(state, 1);
         }),
       ),
     );
@@ -291,17 +134,20 @@ export class Consumers {
     await Promise.all(this.closingLanes);
   }
 
-  private open(state: ConsumerState, connection: ChannelModel): Promise<void> {
+  /** `restore`: make sure every queue is there first (ConsumedQueues.restoreQueue), as after a broker refusal. */
+  private open(state: ConsumerState, connection: ChannelModel, restore = false): Promise<void> {
     if (state.cancelled || state.lane?.open) return Promise.resolve();
-    state.opening ??= this.openLane(state, connection).finally(() => {
+    state.opening ??= this.openLane(state, connection, restore).finally(() => {
       state.opening = null;
     });
     return state.opening;
   }
 
-  private async openLane(state: ConsumerState, connection: ChannelModel): Promise<void> {
+  private async openLane(state: ConsumerState, connection: ChannelModel, restore: boolean): Promise<void> {
     let lane: Lane | null = null;
     try {
+      // Before the channel: a consume of a missing queue would close it (404).
+      if (restore) for (const queue of state.queues) await this.restoreQueue(queue);
       const channel = await connection.createChannel();
       lane = this.addLane(channel);
       const opened = lane;
@@ -313,7 +159,7 @@ export class Consumers {
       await channel.prefetch(state.prefetch, false);
       for (const queue of state.queues) {
         const { consumerTag } = await channel.consume(queue, (message) => this.onMessage(state, opened, queue, message));
-        opened.tags.push(consumerTag);
+        opened.tags.set(queue, consumerTag);
       }
       if (state.cancelled) void this.closeLane(opened);
       else state.lane = opened;
@@ -325,12 +171,12 @@ export class Consumers {
 
   private onMessage(state: ConsumerState, lane: Lane, queue: string, message: ConsumeMessage | null): void {
     if (message === null) {
-      this.logger.warn(`broker ${this.url} cancelled the consumer of queue ${queue} (queue deleted?)`);
+      this.onBrokerCancel(state, lane, queue);
       return;
     }
     lane.acks.delivered(message);
     lane.unsettled += 1;
-    const delivery = new AmqpDelivery(lane, message, queue, this.countsDeliveries(queue), (settledLane) =>
+    const delivery = new AmqpDelivery(lane, message, queue, this.queues.countsDeliveries(queue), (settledLane) =>
       this.onSettled(state, settledLane),
     );
     if (state.cancelled) {
@@ -354,19 +200,24 @@ export class Consumers {
     this.active.delete(state);
     const lane = state.lane;
     if (!lane) return;
-    for (const tag of lane.tags) await lane.channel.cancel(tag).catch(() => undefined);
+    for (const tag of lane.tags.values()) await lane.channel.cancel(tag).catch(() => undefined);
     if (lane.unsettled === 0) void this.closeLane(lane);
   }
 
-  /** A lane for a channel just opened; its owner makes its 'close' handler clear `open`. */
-  private addLane(channel: Channel): Lane {
-    const lane: Lane = { channel, acks: new AckBatcher(channel), open: true, unsettled: 0, tags: [] };
+  /** A lane for a channel just opened; its owner makes its 'close' handler call laneClosed. */
+  addLane(channel: Channel): Lane {
+    const lane: Lane = { channel, acks: new AckBatcher(channel), open: true, unsettled: 0, tags: new Map() };
     this.lanes.add(lane);
     return lane;
   }
 
+  laneClosed(lane: Lane): void {
+    lane.open = false;
+    this.lanes.delete(lane);
+  }
+
   /** Resolves once the channel is closed (never rejects). */
-  private closeLane(lane: Lane): Promise<void> {
+  closeLane(lane: Lane): Promise<void> {
     if (!lane.open) return Promise.resolve();
     // Queued acks go out before the close: a delivery settled here is not redelivered.
     lane.acks.flush();
@@ -388,13 +239,75 @@ export class Consumers {
       this.logger.error(`broker ${this.url} closed the consumer channel of ${state.queues.join(', ')}: ${describeError(channelError)}`);
     }
     // If the whole connection is gone, the reconnect hook reopens the consumer. If only this
-    // channel was closed (e.g. consumer_timeout), reopen it here after a pause.
+    // channel was closed (e.g. consumer_timeout, a consume of a queue deleted meanwhile), reopen it here.
+    this.reopenLater(state, 1);
+  }
+
+  /**
+   * Reopens the consumer on the current connection after a pause (the `attempt`-th backoff),
+   * its queues restored first, and again with a longer pause until it succeeds. Gives up only
+   * when the consumer is cancelled or the transport closes; while the connection is down, the
+   * reconnect hook's resume() reopens it instead.
+   */
+  private reopenLater(state: ConsumerState, attempt: number): void {
     setTimeout(() => {
       const connection = this.connections.connection;
-      if (!connection || state.cancelled || this.closing) return;
-      this.open(state, connection).catch((error: unknown) => {
+      if (!connection || state.cancelled || this.closing || state.lane?.open) return;
+      this.open(state, connection, true).catch((error: unknown) => {
+        if (state.cancelled || this.closing || this.connections.connection !== connection) return;
         this.logger.error(`broker ${this.url}: reopening consumer of ${state.queues.join(', ')} failed: ${describeError(error)}`);
+        this.reopenLater(state, attempt + 1);
       });
-    }, this.retryDelayMs).unref();
+    }, this.pause(attempt)).unref();
+  }
+
+  /**
+   * The broker cancelled the consumer of `queue` on this lane (basic.cancel, for any reason).
+   * The lane stays open (closing it would return its deliveries in flight, to run again); the
+   * queue is consumed again on it once it is there (see consumeAgain).
+   */
+  private onBrokerCancel(state: ConsumerState, lane: Lane, queue: string): void {
+    lane.tags.delete(queue);
+    if (state.cancelled || this.closing || !lane.open) return;
+    this.logger.warn(
+      `broker ${this.url} cancelled the consumer of queue ${queue} (the queue was deleted, or moved to another node); ` +
+        `${lane.unsettled} deliveries in flight stay on their channel; consuming ${queue} again`,
+    );
+    this.consumeAgain(state, lane, queue, 1);
+  }
+
+  /** After a pause (the `attempt`-th backoff): restores `queue` and consumes it on `lane` again; retried until done or moot. */
+  private consumeAgain(state: ConsumerState, lane: Lane, queue: string, attempt: number): void {
+    // A closed lane is replaced by a new one, which consumes every queue of the consumer.
+    const moot = () => state.cancelled || this.closing || !lane.open || lane.tags.has(queue);
+    setTimeout(() => {
+      if (moot()) return;
+      void (async () => {
+        try {
+          await this.restoreQueue(queue);
+          if (moot()) return;
+          const { consumerTag } = await lane.channel.consume(queue, (message) => this.onMessage(state, lane, queue, message));
+          lane.tags.set(queue, consumerTag);
+          if (state.cancelled) await lane.channel.cancel(consumerTag).catch(() => undefined);
+          else this.logger.info(`broker ${this.url}: consuming queue ${queue} again (attempt ${attempt})`);
+        } catch (error) {
+          if (moot()) return; // the lane closed under it: its reopen takes over
+          this.logger.warn(`broker ${this.url}: consuming queue ${queue} again failed (attempt ${attempt}): ${describeError(error)}`);
+          this.consumeAgain(state, lane, queue, attempt + 1);
+        }
+      })();
+    }, this.pause(attempt)).unref();
+  }
+
+  /** Resolves once `queue` is there to consume; rejects (not-found) when it is missing and not ours to declare. */
+  private async restoreQueue(queue: string): Promise<void> {
+    if (!(await this.queues.restoreQueue(queue))) {
+      throw new TransportError('not-found', `broker ${this.url}: queue ${queue} does not exist, and this process did not declare it`);
+    }
+  }
+
+  /** The pause before the `attempt`-th retry: exponential from backoff.initialMs up to backoff.maxMs, with full jitter. */
+  private pause(attempt: number): number {
+    return fullJitterBackoff(attempt, this.backoff.initialMs, this.backoff.maxMs);
   }
 }

@@ -1,6 +1,7 @@
 import type { Options, MessageProperties as AmqpProperties } from 'amqplib';
 import { preview } from '../../util/preview.js';
 import type { MessageProperties, OutgoingMessage } from '../transport.js';
+import { isTypedFieldValue, portableHeaders } from './header-values.js';
 
 /**
  * Stamped on a publish that carries nothing else a basic.return can be matched to its publish by
@@ -17,7 +18,9 @@ export const PUBLISH_SEQ_HEADER = 'x-celeriac-publish-seq';
  */
 export function returnKeyOf(properties: { messageId?: unknown; correlationId?: unknown; headers?: Record<string, unknown> }): string {
   const { messageId, correlationId, headers } = properties;
-  const seq = headers?.[PUBLISH_SEQ_HEADER];
+  // On a publish's own options the stamp may be typed for py-amqp (header-values.ts).
+  const stamp = headers?.[PUBLISH_SEQ_HEADER];
+  const seq = isTypedFieldValue(stamp) ? stamp.value : stamp;
   if (typeof seq === 'number' || typeof seq === 'string' || typeof seq === 'bigint') return `seq:${seq}`;
   if (seq !== undefined) return `seq:${preview(seq, 100)}`;
   if (typeof messageId === 'string' && messageId !== '') return `id:${messageId}`;
@@ -27,10 +30,11 @@ export function returnKeyOf(properties: { messageId?: unknown; correlationId?: u
 
 /**
  * amqplib publish options for a message; `seq` (null: none) is stamped as PUBLISH_SEQ_HEADER.
- * The message's headers object is used as it is when nothing is stamped: it is not copied.
+ * The message's headers object is used as it is when nothing is stamped and no integer in it
+ * needs a type of its own for Python clients (portableHeaders): it is not copied.
  */
 export function toPublishOptions(message: OutgoingMessage, mandatory: boolean, seq: number | null): Options.Publish {
-  const headers = seq === null ? message.headers : { ...message.headers, [PUBLISH_SEQ_HEADER]: seq };
+  const headers = portableHeaders(seq === null ? message.headers : { ...message.headers, [PUBLISH_SEQ_HEADER]: seq });
   return {
     mandatory,
     persistent: message.persistent ?? true,

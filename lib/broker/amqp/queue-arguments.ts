@@ -6,7 +6,10 @@ import type { QueueDeclaration } from '../transport.js';
  * declare it), so other clients can declare the same queue. Mapping, for RabbitMQ 3.10:
  * type → x-queue-type, maxPriority → x-max-priority, messageTtl → x-message-ttl (ms),
  * expires → x-expires (ms), deliveryLimit → x-delivery-limit, deadLetterTo → x-dead-letter-exchange
- * (+ x-dead-letter-routing-key; a queue is reached through the default exchange '').
+ * (+ x-dead-letter-routing-key; a queue is reached through the default exchange ''),
+ * deadLetterStrategy 'at-least-once' → x-dead-letter-strategy with x-overflow: reject-publish
+ * (RabbitMQ accepts that strategy only with that overflow mode; without a length limit it never
+ * refuses anything).
  */
 export function queueArguments(queue: QueueDeclaration): Record<string, unknown> | undefined {
   const args: Record<string, unknown> = {};
@@ -22,6 +25,10 @@ export function queueArguments(queue: QueueDeclaration): Record<string, unknown>
   } else if (target) {
     args['x-dead-letter-exchange'] = target.exchange;
     if (target.routingKey !== undefined) args['x-dead-letter-routing-key'] = target.routingKey;
+  }
+  if (queue.deadLetterStrategy === 'at-least-once') {
+    args['x-dead-letter-strategy'] = 'at-least-once';
+    args['x-overflow'] = 'reject-publish';
   }
   return Object.keys(args).length > 0 ? args : undefined;
 }

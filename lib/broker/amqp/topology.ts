@@ -3,6 +3,11 @@ import type { Logger } from 'winston';
 import type { ExchangeDeclaration, QueueDeclaration } from '../transport.js';
 import { closeQuietly, describeError, type ConnectionManager } from './connection.js';
 import { queueArguments } from './queue-arguments.js';
+import { reasonOf } from './channel-errors.js';
+import type { ConsumedQueues } from './consumer.js';
+
+/** A queue's binding to an exchange, as its declaration states it (the exchange declared with it). */
+type Binding = Required<Pick<QueueDeclaration, 'exchange' | 'exchangeType' | 'exchangeDurable' | 'routingKey'>>;
 
 /** How often an operation is retried when the connection it ran on was lost under it. */
 const LOST_CONNECTION_ATTEMPTS = 3;
@@ -28,22 +33,27 @@ export interface Restoring {
  *
  * Invariants:
  * - a declaration is remembered only after the broker accepted it, keyed by queue (exchange)
- *   name (the latest declaration of a name wins), unless it is `transient`; exchanges are
- *   declared again in the order first declared, so an exchange-to-exchange binding's source
- *   exists before it is bound;
+ *   name (the latest declaration of a name wins), unless it is `transient`; so is every binding
+ *   a remembered declaration of the queue made (a queue may be bound to several exchanges: its
+ *   own and the delay tiers' exit); exchanges are declared again in the order first declared, so
+ *   an exchange-to-exchange binding's source exists before it is bound;
  * - after a reconnect, `restore` declares every remembered exchange again, in order (each queue
  *   declares its own exchange before it binds to it), and beside them every remembered queue,
- *   side by side on channels of their own: a queue the broker does not answer
+ *   then its bindings, side by side on channels of their own: a queue the broker does not answer
  *   for holds up no other. A consumer resumes once the queues it reads exist again (`ready`),
  *   whatever the rest do, and before their bindings are made again: in a cluster with a node
  *   frozen but not yet known to be down, RabbitMQ answers the declaration of an existing quorum
  *   queue led elsewhere at once, but holds every binding, every new queue or exchange, and every
- *   declaration of a queue on that node until the node answers or is declared down;
+ *   declaration of a queue on that node until the node answers or is declared down; after
+ *   the broker cancelled a consumer, `restoreQueue` declares that one queue again with its
+ *   bindings (deleting a queue deletes its bindings, which the broker keeps otherwise);
  * - each admin channel belongs to one connection; a channel closed by a failed operation
  *   (404, 406) is replaced on its next use, and operations it took down are tried again.
  */
-export class Topology {
+export class Topology implements ConsumedQueues {
   private readonly declared = new Map<string, QueueDeclaration>();
+  /** The bindings of each remembered queue, keyed by exchange and routing key. */
+  private readonly bindings = new Map<string, Map<string, Binding>>();
   private readonly exchanges = new Map<string, ExchangeDeclaration>();
   /**
    * Queues this transport declared as quorum queues (transient ones too): only their deliveries'
@@ -70,9 +80,40 @@ export class Topology {
 
   async declare(queue: QueueDeclaration): Promise<void> {
     await this.withAdminChannel((channel) => declareOn(channel, queue));
-    if (!queue.transient) this.declared.set(queue.name, queue);
+    if (!queue.transient) {
+      this.declared.set(queue.name, queue);
+      const binding = bindingOf(queue);
+      if (binding) {
+        let bindings = this.bindings.get(queue.name);
+        if (!bindings) this.bindings.set(queue.name, (bindings = new Map()));
+        bindings.set(`${binding.exchange}\u0000${binding.routingKey}`, binding);
+      }
+    }
     if (queue.type === 'quorum') this.quorum.add(queue.name);
     else this.quorum.delete(queue.name);
+  }
+
+  /**
+   * For a consumer the broker cancelled: a queue this transport declared is declared again
+   * (its dead-letter queue first when that is one of ours too, then the queue with all its
+   * bindings); any other queue is only checked for. Resolves false when that one does not exist.
+   */
+  async restoreQueue(queue: string): Promise<boolean> {
+    const declaration = this.declared.get(queue);
+    if (!declaration) {
+      try {
+        await this.withAdminChannel((channel) => channel.checkQueue(queue));
+        return true;
+      } catch (error) {
+        if (reasonOf(error) === 'not-found') return false;
+        throw error;
+      }
+    }
+    const target = declaration.deadLetterTo;
+    const deadLetterQueue = target && 'queue' in target ? this.declared.get(target.queue) : undefined;
+    if (deadLetterQueue) await this.withAdminChannel((channel) => this.declareWithBindings(channel, deadLetterQueue));
+    await this.withAdminChannel((channel) => this.declareWithBindings(channel, declaration));
+    return true;
   }
 
   /** True when this transport declared `queue` a quorum queue: the broker counts its deliveries. */
@@ -92,6 +133,7 @@ export class Topology {
 
   async deleteQueue(queue: string): Promise<void> {
     this.declared.delete(queue);
+    this.bindings.delete(queue);
     this.quorum.delete(queue);
     await this.withAdminChannel((channel) => channel.deleteQueue(queue));
   }
@@ -121,6 +163,7 @@ export class Topology {
             await declareQueueOn(channel, queue);
             settle.get(queue.name)!();
             await bindOn(channel, queue);
+            await this.bindElsewhere(channel, queue);
             await closeQuietly(channel);
           } catch (error) {
             this.logger.error(`broker ${this.url}: re-declaring queue ${queue.name} failed: ${describeError(error)}`);
@@ -161,6 +204,22 @@ export class Topology {
     }
   }
 
+  /** Declares a remembered queue as last declared, then binds it again to every exchange it was bound to. */
+  private async declareWithBindings(channel: Channel, queue: QueueDeclaration): Promise<void> {
+    await declareOn(channel, queue);
+    await this.bindElsewhere(channel, queue);
+  }
+
+  /** Binds a remembered queue that exists again to every exchange it was bound to, besides its own (declareOn, bindOn). */
+  private async bindElsewhere(channel: Channel, queue: QueueDeclaration): Promise<void> {
+    const own = bindingOf(queue);
+    for (const binding of this.bindings.get(queue.name)?.values() ?? []) {
+      if (own && binding.exchange === own.exchange && binding.routingKey === own.routingKey) continue;
+      await channel.assertExchange(binding.exchange, binding.exchangeType, { durable: binding.exchangeDurable });
+      await channel.bindQueue(queue.name, binding.exchange, binding.routingKey);
+    }
+  }
+
   /**
    * Runs one operation on an admin channel. Tried again on a fresh channel when the connection
    * was lost under it, or when the channel was closed by another operation's failure (a 404
@@ -194,6 +253,16 @@ export class Topology {
     channel.then((open) => open.on('close', forget), forget);
     return channel;
   }
+}
+
+function bindingOf(queue: QueueDeclaration): Binding | null {
+  if (!queue.exchange) return null;
+  return {
+    exchange: queue.exchange,
+    exchangeType: queue.exchangeType ?? 'direct',
+    exchangeDurable: queue.exchangeDurable ?? true,
+    routingKey: queue.routingKey ?? queue.name,
+  };
 }
 
 async function declareExchangeOn(channel: Channel, exchange: ExchangeDeclaration): Promise<void> {

@@ -1,6 +1,6 @@
 import { ConfigError } from '../../errors/errors.js';
 import { redactUrl, schemeOf } from '../../util/url.js';
-import { parseBrokerList } from '../broker-list.js';
+import { parseBrokerList, resolveBrokerListTls } from '../broker-list.js';
 import type {
   ConsumeOptions,
   ConsumerHandle,
@@ -15,10 +15,12 @@ import type {
 } from '../transport.js';
 import { ConnectionManager } from './connection.js';
 import { Consumers } from './consumer.js';
+import { Takes } from './takes.js';
 import { Publisher } from './publisher.js';
 import { Topology } from './topology.js';
-import { toTransportError } from './channel-errors.js';
+import { toDeclareError, toTransportError } from './channel-errors.js';
 import { checkQueueIntents } from '../declaration-intents.js';
+import { withoutTlsParameters } from '../../util/tls-settings.js';
 
 /**
  * How long a reconnect waits for the broker to re-declare the queues and resume the consumers
@@ -65,7 +67,17 @@ export function createAmqpTransport(url: string, options: TransportOptions): Tra
       throw new ConfigError('broker', `expected an amqp:// or amqps:// URL, got ${redactUrl(node)}`);
     }
   }
-  return new AmqpTransport(urls, options);
+  // The app resolves TLS settings (and reads their files) once; a transport made without them
+  // takes them from the URLs' own query parameters.
+  const tls = options.tls ?? resolveBrokerListTls(urls, { urlOption: 'broker', option: 'brokerTls', given: undefined });
+  const list = urls.map((node) => redactUrl(withoutTlsParameters(node))).join(';');
+  if (tls?.certReqs === 'none') {
+    options.logger.warn(
+      `broker ${list}: TLS certificate verification is off (cert_reqs=none): ` +
+        "the server's identity is not checked, and anyone on the network path can pose as it",
+    );
+  }
+  return new AmqpTransport(urls, { ...options, tls });
 }
 
 class AmqpTransport implements Transport {
@@ -74,6 +86,7 @@ class AmqpTransport implements Transport {
   private readonly publishing: ConnectionManager;
   private readonly topology: Topology;
   private readonly consumers: Consumers;
+  private readonly takes: Takes;
   private readonly publisher: Publisher;
   /** The isolated publishes' own publisher (its own channel), made on the first one. */
   private isolatedPublisher: Publisher | null = null;
@@ -81,7 +94,7 @@ class AmqpTransport implements Transport {
   private closed: Promise<void> | null = null;
 
   constructor(urls: string[], options: TransportOptions) {
-    this.url = redactUrl(urls.join(';'));
+    this.url = urls.map((node) => redactUrl(withoutTlsParameters(node))).join(';');
     this.options = options;
     const { logger } = options;
     this.consuming = new ConnectionManager(urls, 'consume', options, async (connection, reconnected) => {
@@ -101,7 +114,13 @@ class AmqpTransport implements Transport {
     });
     this.publishing = new ConnectionManager(urls, 'publish', options);
     this.topology = new Topology(this.consuming, logger);
-    this.consumers = new Consumers(this.consuming, (queue) => this.topology.countsDeliveries(queue), options.connectInitialDelayMs, logger);
+    this.consumers = new Consumers(
+      this.consuming,
+      this.topology,
+      { initialMs: options.connectInitialDelayMs, maxMs: options.connectMaxDelayMs },
+      logger,
+    );
+    this.takes = new Takes(this.consuming, this.consumers, (queue) => this.topology.countsDeliveries(queue));
     this.publisher = this.newPublisher();
   }
 
@@ -131,7 +150,9 @@ class AmqpTransport implements Transport {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.topology.declare(queue).catch(this.refusal);
+    return this.topology.declare(queue).catch((error: unknown) => {
+      throw toDeclareError(error, queue, this.url);
+    });
   }
 
   declareExchange(exchange: ExchangeDeclaration): Promise<void> {
@@ -158,11 +179,11 @@ class AmqpTransport implements Transport {
   }
 
   get(queue: string): Promise<Delivery | null> {
-    return this.consumers.get(queue).catch(this.refusal);
+    return this.takes.get(queue).catch(this.refusal);
   }
 
   getMany(queue: string, max: number): Promise<Delivery[]> {
-    return this.consumers.getMany(queue, max).catch(this.refusal);
+    return this.takes.getMany(queue, max).catch(this.refusal);
   }
 
   deleteQueue(queue: string): Promise<void> {

@@ -16,7 +16,7 @@ import type {
 import { brokerFor, route, type Broker, type Consumer, type Queue } from './broker-state.js';
 import { detach, hold, scheduleDispatch } from './dispatch.js';
 import { enqueue, returnToQueue } from './queue-semantics.js';
-import { checkQueueIntents } from '../declaration-intents.js';
+import { checkQueueIntents, queueTypeMismatchText } from '../declaration-intents.js';
 
 /**
  * An in-process broker for memory:// URLs, with the Transport contract's semantics and the same
@@ -51,6 +51,10 @@ class MemoryTransport implements Transport {
     const { name, exchange, exchangeType = 'direct' } = declaration;
     const existing = this.broker.queues.get(name);
     const conflict = existing && intentConflict(existing.declaration, declaration);
+    if (existing && conflict === 'type') {
+      const [asked, current] = [declaration.type ?? 'classic', existing.declaration.type ?? 'classic'];
+      throw new TransportError('precondition-failed', `broker ${this.url}: ${queueTypeMismatchText(name, asked, current)}`);
+    }
     if (conflict)
       throw new TransportError('precondition-failed', `PRECONDITION_FAILED - inequivalent ${conflict} for queue '${name}' in ${this.url}`);
     if (!existing) {
@@ -215,18 +219,20 @@ class MemoryTransport implements Transport {
  */
 function intentConflict(declared: QueueDeclaration, again: QueueDeclaration): string | null {
   const intents = (d: QueueDeclaration) => ({
-    durable: d.type === 'quorum' || (d.durable ?? true),
     type: d.type ?? 'classic',
+    durable: d.type === 'quorum' || (d.durable ?? true),
     maxPriority: d.maxPriority,
     messageTtl: d.messageTtl,
     expires: d.expires,
     deliveryLimit: d.deliveryLimit,
+    deadLetterStrategy: d.deadLetterStrategy ?? 'at-most-once',
     deadLetterTo:
       d.deadLetterTo === undefined
         ? undefined
         : JSON.stringify('queue' in d.deadLetterTo ? { exchange: '', routingKey: d.deadLetterTo.queue } : d.deadLetterTo),
   });
   const [before, now] = [intents(declared), intents(again)];
+  // The type first: a queue of the other type differs in more than that, and the type is what to report.
   for (const key of Object.keys(before) as (keyof typeof before)[]) {
     if (before[key] !== now[key]) return key;
   }

@@ -16,6 +16,8 @@ import { deserializeError, serializeError, type FromThread, type ToThread } from
  */
 const port = parentPort!;
 const post = (message: FromThread): void => port.postMessage(message);
+/** This thread's heap in bytes: a thread has a V8 heap of its own, which process.memoryUsage() reports here. */
+const heapUsed = (): number => process.memoryUsage().heapUsed;
 const running = new Map<number, AbortController>();
 
 /** What a thread uses of the app its module exports: the task registry and the logger. */
@@ -60,15 +62,16 @@ try {
         // stored does it fail the task (TaskRequest.settle), as in the async pool.
         const problem = findUnencodable(value, 'json', 'result');
         if (problem) {
-          post({ type: 'done', job: message.job, ok: true, unpassable: problem });
+          post({ type: 'done', job: message.job, heapUsed: heapUsed(), ok: true, unpassable: problem });
           return;
         }
         try {
-          post({ type: 'done', job: message.job, ok: true, value });
+          post({ type: 'done', job: message.job, heapUsed: heapUsed(), ok: true, value });
         } catch (error) {
           post({
             type: 'done',
             job: message.job,
+            heapUsed: heapUsed(),
             ok: true,
             unpassable: `the result cannot be passed out of its thread: ${(error as Error).message}`,
           });
@@ -76,7 +79,7 @@ try {
       },
       (error: unknown) => {
         running.delete(message.job);
-        post({ type: 'done', job: message.job, ok: false, error: serializeError(error) });
+        post({ type: 'done', job: message.job, heapUsed: heapUsed(), ok: false, error: serializeError(error) });
       },
     );
   });

@@ -25,13 +25,14 @@ export type ToThread =
   | { type: 'run'; job: number; context: ContextData; args: readonly unknown[]; kwargs: Readonly<Record<string, unknown>> }
   | { type: 'abort'; job: number; reason: SerializedError };
 
+/** Every `done` carries `heapUsed`: the thread's heap in bytes after the job (for max-memory-per-child). */
 export type FromThread =
   | { type: 'ready' }
   | { type: 'boot-failed'; error: SerializedError }
-  | { type: 'done'; job: number; ok: true; value: unknown }
+  | { type: 'done'; job: number; heapUsed: number; ok: true; value: unknown }
   /** The task returned a value that cannot be stored or passed out of the thread (see UnpassableResult). */
-  | { type: 'done'; job: number; ok: true; unpassable: string }
-  | { type: 'done'; job: number; ok: false; error: SerializedError };
+  | { type: 'done'; job: number; heapUsed: number; ok: true; unpassable: string }
+  | { type: 'done'; job: number; heapUsed: number; ok: false; error: SerializedError };
 
 export interface SerializedError {
   name: string;

@@ -1,6 +1,7 @@
 import { Worker as Thread } from 'node:worker_threads';
 import type { Logger } from 'winston';
 import { ThreadPoolError } from '../../errors/errors.js';
+import { ChildLimits } from '../child-limits.js';
 import { withTimeLimits } from '../time-limits.js';
 import { TaskTerminated, UnpassableResult, type PoolJob, type TaskPool } from './pool.js';
 import { deserializeError, serializeError, type ContextData, type FromThread, type ToThread } from './thread-protocol.js';
@@ -13,13 +14,25 @@ interface PooledThread {
   ready: Promise<void>;
   /** Settles the job running on this thread, if any. */
   job: { id: number; resolve: (value: unknown) => void; reject: (error: unknown) => void } | null;
+  /** Its max-tasks-per-child / max-memory-per-child count. */
+  readonly limits: ChildLimits;
+  /** Its heap in bytes after its last job, as it reported. */
+  heapUsed: number;
+}
+
+/** Celery's --max-tasks-per-child and --max-memory-per-child (KiB), per thread; null: no limit. */
+export interface ThreadLimits {
+  maxTasksPerThread: number | null;
+  maxHeapKiB: number | null;
 }
 
 /**
  * Runs each task in a worker thread (one job per thread at a time, at most `size` threads).
  * Invariants: a thread is idle exactly when it has no job; a hard time limit terminates the
  * job's thread — stopping even a CPU-bound loop — and the thread is dropped (a fresh one is
- * started for the next job); a thread that dies fails its job with the exit reason.
+ * started for the next job); a thread that dies fails its job with the exit reason; a thread
+ * past `limits` after a job (its task count, or its heap) is terminated once that job settled,
+ * and a fresh one is started for the next job (Celery's child replacement).
  * Arguments, results and errors cross by structured clone (see thread-protocol.ts).
  */
 export class ThreadPool implements TaskPool {
@@ -32,6 +45,7 @@ export class ThreadPool implements TaskPool {
     private readonly appModule: string,
     private size: number,
     private readonly logger: Logger,
+    private readonly limits: ThreadLimits = { maxTasksPerThread: null, maxHeapKiB: null },
   ) {}
 
   async run(job: PoolJob): Promise<unknown> {
@@ -70,7 +84,12 @@ export class ThreadPool implements TaskPool {
       job.abort.signal.removeEventListener('abort', onAbort);
       if (this.#all.has(pooled)) {
         pooled.job = null;
-        this.#idle.push(pooled);
+        const due = pooled.limits.afterTask(() => pooled.heapUsed);
+        if (due === null) this.#idle.push(pooled);
+        else {
+          this.logger.info(`threads pool: replacing thread ${pooled.thread.threadId}: it ${due}`);
+          void this.kill(pooled, due);
+        }
       }
     }
   }
@@ -88,12 +107,19 @@ export class ThreadPool implements TaskPool {
   private spawn(): PooledThread {
     if (this.#all.size >= this.size) throw new ThreadPoolError('too-many-jobs', `threads pool: more than ${this.size} jobs at once`);
     const thread = new Thread(ENTRY, { workerData: { appModule: this.appModule } });
-    const pooled: PooledThread = { thread, ready: Promise.resolve(), job: null };
+    const pooled: PooledThread = {
+      thread,
+      ready: Promise.resolve(),
+      job: null,
+      limits: new ChildLimits(this.limits.maxTasksPerThread, this.limits.maxHeapKiB),
+      heapUsed: 0,
+    };
     pooled.ready = new Promise<void>((resolve, reject) => {
       thread.on('message', (message: FromThread) => {
         if (message.type === 'ready') resolve();
         else if (message.type === 'boot-failed') reject(deserializeError(message.error));
         else if (pooled.job?.id === message.job) {
+          pooled.heapUsed = message.heapUsed;
           if (!message.ok) pooled.job.reject(deserializeError(message.error));
           else pooled.job.resolve('unpassable' in message ? new UnpassableResult(message.unpassable) : message.value);
         }

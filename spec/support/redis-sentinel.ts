@@ -1,0 +1,352 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis, type RedisOptions } from 'ioredis';
+
+/**
+ * A Redis Sentinel deployment of its own beside the shared Redis (6379), for spec/cluster, the
+ * bench and `npm run sentinel:up`: a primary (127.0.0.1:6391), a replica (6392, started with
+ * --replicaof) and three sentinels (26391-26393, `redis-server <conf> --sentinel`, quorum 2), each
+ * with a config file of its own in a temp dir (a sentinel rewrites its file as it learns). The data
+ * nodes keep nothing on disk (as CI's Redis): a node started again comes back empty and copies the
+ * current primary. Fail-over settings are short so specs see one in seconds:
+ * down-after-milliseconds 2000, failover-timeout 5000. (At 1000 ms, on a loaded 2-core machine, a
+ * sentinel that had not yet reconnected to a just-promoted primary declared it down, and the
+ * sentinels promoted the empty node just restarted as its replica.)
+ *
+ * Invariant: every process started here is recorded by pid (in `pids` and, for a detached
+ * deployment, in `<dir>/pids`), and `stop()` kills exactly those, whatever state the deployment
+ * is in, then deletes the temp dir.
+ */
+export const SENTINEL_MASTER_NAME = 'mymaster';
+export const PRIMARY_PORT = 6391;
+export const REPLICA_PORT = 6392;
+export const SENTINEL_PORTS: readonly number[] = [26391, 26392, 26393];
+export const DOWN_AFTER_MS = 2000;
+export const FAILOVER_TIMEOUT_MS = 5000;
+
+export interface SentinelDeploymentOptions {
+  /** The data nodes' password (requirepass and masterauth); none by default. */
+  password?: string;
+  /** The sentinels' own password (their requirepass); none by default. */
+  sentinelPassword?: string;
+  /**
+   * Processes that outlive this one (`npm run sentinel:up`; scripts/sentinel.mjs down kills them
+   * by the pids recorded): each in a session of its own, its output in `<dir>/<port>.log`, its pid
+   * appended to `<dir>/pids`. Default false: children of this process, output kept for `logOf`.
+   */
+  detached?: boolean;
+  /** The working directory (configs, logs, pids); default a new temp dir. */
+  dir?: string;
+}
+
+/** One redis-server process of the deployment. */
+interface Node {
+  port: number;
+  child: ChildProcess;
+  output: string[];
+}
+
+export class SentinelDeployment {
+  readonly masterName = SENTINEL_MASTER_NAME;
+  readonly dir: string;
+  readonly password: string | undefined;
+  readonly sentinelPassword: string | undefined;
+  readonly #detached: boolean;
+  readonly #nodes = new Map<number, Node>();
+
+  constructor(options: SentinelDeploymentOptions = {}) {
+    this.dir = options.dir ?? mkdtempSync(join(tmpdir(), 'celeriac-sentinel-'));
+    mkdirSync(this.dir, { recursive: true });
+    this.password = options.password;
+    this.sentinelPassword = options.sentinelPassword;
+    this.#detached = options.detached ?? false;
+  }
+
+  /**
+   * The result backend URL of the deployment, Celery's form: one `sentinel://` per sentinel,
+   * `;`-separated, the data nodes' password in the first, and the master name as the query
+   * parameter `master_name` (unless `masterParam` is false).
+   */
+  url(db = 0, masterParam = true): string {
+    const auth = this.password ? `:${encodeURIComponent(this.password)}@` : '';
+    const query = masterParam ? `?master_name=${this.masterName}` : '';
+    return SENTINEL_PORTS.map((port, i) => `sentinel://${i === 0 ? auth : ''}127.0.0.1:${port}/${db}${i === 0 ? query : ''}`).join(';');
+  }
+
+  /** Pids of the processes running now. */
+  get pids(): number[] {
+    return [...this.#nodes.values()].filter((node) => isRunning(node.child)).map((node) => node.child.pid!);
+  }
+
+  /** Starts the five processes and resolves once every sentinel knows the primary, the replica and the two other sentinels. */
+  async start(): Promise<void> {
+    await this.startDataNode(PRIMARY_PORT);
+    await this.startDataNode(REPLICA_PORT, PRIMARY_PORT);
+    for (const port of SENTINEL_PORTS) await this.startSentinel(port);
+    await this.waitUntilAgreed(30_000);
+  }
+
+  /** Starts a data node (again) on `port`, a replica of `replicaOf` when given; resolves once it answers PING. */
+  async startDataNode(port: number, replicaOf?: number): Promise<void> {
+    const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+    // Full copies over the socket at once (7.0 waits 5 s by default for more replicas to join).
+    args.push('--repl-diskless-sync', 'yes', '--repl-diskless-sync-delay', '0', '--dir', this.dir);
+    if (this.password) args.push('--requirepass', this.password, '--masterauth', this.password);
+    if (replicaOf !== undefined) args.push('--replicaof', '127.0.0.1', String(replicaOf));
+    this.spawnNode(port, args);
+    await waitUntil(() => this.ping(port, this.password), `redis-server on ${port} to answer`, 15_000);
+  }
+
+  private async startSentinel(port: number): Promise<void> {
+    const config = join(this.dir, `sentinel-${port}.conf`);
+    const lines = [
+      `port ${port}`,
+      'bind 127.0.0.1',
+      `dir ${this.dir}`,
+      `sentinel monitor ${this.masterName} 127.0.0.1 ${PRIMARY_PORT} 2`,
+      `sentinel down-after-milliseconds ${this.masterName} ${DOWN_AFTER_MS}`,
+      `sentinel failover-timeout ${this.masterName} ${FAILOVER_TIMEOUT_MS}`,
+      `sentinel parallel-syncs ${this.masterName} 1`,
+    ];
+    if (this.password) lines.push(`sentinel auth-pass ${this.masterName} ${this.password}`);
+    // A sentinel's requirepass is also what it presents to the other sentinels.
+    if (this.sentinelPassword) lines.push(`requirepass ${this.sentinelPassword}`);
+    writeFileSync(config, `${lines.join('\n')}\n`);
+    this.spawnNode(port, [config, '--sentinel']);
+    await waitUntil(() => this.ping(port, this.sentinelPassword), `sentinel on ${port} to answer`, 15_000);
+  }
+
+  private spawnNode(port: number, args: string[]): void {
+    const previous = this.#nodes.get(port);
+    if (previous && isRunning(previous.child)) throw new Error(`a node already runs on ${port} (pid ${previous.child.pid})`);
+    let child: ChildProcess;
+    const output: string[] = [];
+    if (this.#detached) {
+      const log = openSync(join(this.dir, `${port}.log`), 'a');
+      child = spawn('redis-server', args, { stdio: ['ignore', log, log], detached: true });
+      closeSync(log);
+      child.unref();
+      writeFileSync(join(this.dir, 'pids'), `${child.pid}\n`, { flag: 'a' });
+    } else {
+      child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      const keep = (chunk: Buffer): void => void output.push(chunk.toString('utf8'));
+      child.stdout!.on('data', keep);
+      child.stderr!.on('data', keep);
+    }
+    child.on('error', (err) => output.push(`spawn failed: ${err.message}`));
+    this.#nodes.set(port, { port, child, output });
+  }
+
+  /** What the node on `port` printed (not kept for a detached deployment: see `<dir>/<port>.log`). */
+  logOf(port: number): string {
+    return this.#nodes.get(port)?.output.join('') ?? '';
+  }
+
+  /** A client of the data node on `port` (no reconnects; the caller disconnects it). */
+  dataClient(port: number, options: RedisOptions = {}): Redis {
+    const client = new Redis({
+      port,
+      host: '127.0.0.1',
+      password: this.password,
+      retryStrategy: () => null,
+      lazyConnect: true,
+      ...options,
+    });
+    client.on('error', () => undefined);
+    return client;
+  }
+
+  /** A client that finds the primary through the sentinels, as the backend does (the caller disconnects it). */
+  primaryClient(options: RedisOptions = {}): Redis {
+    const client = new Redis({
+      sentinels: SENTINEL_PORTS.map((port) => ({ host: '127.0.0.1', port })),
+      name: this.masterName,
+      password: this.password,
+      sentinelPassword: this.sentinelPassword,
+      maxRetriesPerRequest: 3,
+      retryStrategy: () => 200,
+      ...options,
+    });
+    client.on('error', () => undefined);
+    return client;
+  }
+
+  /** A client of the sentinel on `port` (no reconnects; the caller connects and disconnects it). */
+  sentinelClient(port: number): Redis {
+    const client = new Redis({
+      port,
+      host: '127.0.0.1',
+      password: this.sentinelPassword,
+      retryStrategy: () => null,
+      lazyConnect: true,
+      enableReadyCheck: false,
+      connectTimeout: 2000,
+      commandTimeout: 2000,
+    });
+    client.on('error', () => undefined);
+    return client;
+  }
+
+  /** The port the sentinel on `sentinelPort` names as the primary, or null when it cannot be asked. */
+  async primaryPortSeenBy(sentinelPort: number): Promise<number | null> {
+    const reply = await this.askSentinel(sentinelPort, ['get-master-addr-by-name', this.masterName]);
+    return Array.isArray(reply) ? Number(reply[1]) : null;
+  }
+
+  /**
+   * Resolves with the primary's port once every sentinel names the same primary, sees it as a
+   * master, sees the two other sentinels and one replica that is up with its link to the primary
+   * ok. Rejects after `timeoutMs` with what each sentinel saw last and the fail-over events in
+   * their logs (a fail-over the spec did not cause — a node stalled past down-after-milliseconds
+   * on a loaded machine — shows there).
+   */
+  async waitUntilAgreed(timeoutMs: number): Promise<number> {
+    let seen: string[] = [];
+    let agreed: number | null = null;
+    try {
+      await waitUntil(
+        async () => {
+          seen = [];
+          const primaries = new Set<string | undefined>();
+          let healthy = true;
+          for (const port of SENTINEL_PORTS) {
+            const fields = pairs(await this.askSentinel(port, ['master', this.masterName]));
+            const replicas = await this.askSentinel(port, ['replicas', this.masterName]);
+            const replicaFields = Array.isArray(replicas) ? replicas.map((replica) => pairs(replica)) : [];
+            const others = fields.get('num-other-sentinels');
+            const replicaList = replicaFields.map((r) => `${r.get('port')} (${r.get('flags')}, link ${r.get('master-link-status')})`);
+            seen.push(
+              `sentinel ${port}: primary ${fields.get('port')} (${fields.get('flags')}, ${others} other sentinels), ` +
+                `replicas ${replicaList.join(', ') || 'none'}`,
+            );
+            primaries.add(fields.get('port'));
+            healthy &&=
+              fields.get('flags') === 'master' &&
+              others === '2' &&
+              replicaFields.length === 1 &&
+              replicaFields[0].get('flags') === 'slave' &&
+              replicaFields[0].get('master-link-status') === 'ok';
+          }
+          agreed = healthy && primaries.size === 1 ? Number([...primaries][0]) : null;
+          return agreed !== null;
+        },
+        'the sentinels to agree on one primary with one replica',
+        timeoutMs,
+      );
+    } catch (err) {
+      throw new Error(`${(err as Error).message}; last seen: ${seen.join('; ')}${this.failoverEvents()}`);
+    }
+    return agreed!;
+  }
+
+  /** The fail-over events in the sentinels' logs (nothing for a detached deployment, whose logs are files). */
+  failoverEvents(): string {
+    const events = SENTINEL_PORTS.flatMap((port) =>
+      this.logOf(port)
+        .split('\n')
+        .filter((line) =>
+          /[+-](sdown|odown|switch-master|try-failover|elected-leader|selected-slave|promoted-slave|convert-to-slave|tilt)\b/.test(line),
+        )
+        .map((line) => `${port}: ${line.trim()}`),
+    );
+    return events.length ? `\nsentinel events:\n${events.join('\n')}` : '';
+  }
+
+  /**
+   * Resolves with the new primary's port once every sentinel names the same one, other than `old`:
+   * the fail-over is over (a sentinel names the replica it promotes before the others follow).
+   */
+  async waitForFailover(old: number, timeoutMs: number): Promise<number> {
+    let promoted: number | null = null;
+    try {
+      await waitUntil(
+        async () => {
+          const seen = await Promise.all(SENTINEL_PORTS.map((port) => this.primaryPortSeenBy(port)));
+          promoted = seen.every((port) => port !== null && port !== old && port === seen[0]) ? seen[0] : null;
+          return promoted !== null;
+        },
+        `a fail-over away from ${old}`,
+        timeoutMs,
+        50,
+      );
+    } catch (err) {
+      throw new Error(`${(err as Error).message}${this.failoverEvents()}`);
+    }
+    return promoted!;
+  }
+
+  /** SIGKILLs the data node on `port`; resolves once it is gone. */
+  async kill(port: number): Promise<void> {
+    const node = this.#nodes.get(port);
+    if (!node || !isRunning(node.child)) return;
+    const exited = new Promise((resolve) => node.child.once('exit', resolve));
+    node.child.kill('SIGKILL');
+    await exited;
+  }
+
+  /** Kills every process this deployment started, by pid, and deletes its dir. Never throws. */
+  async stop(): Promise<void> {
+    const running = [...this.#nodes.values()].filter((node) => isRunning(node.child));
+    await Promise.all(
+      running.map(async (node) => {
+        const exited = new Promise((resolve) => node.child.once('exit', resolve));
+        node.child.kill('SIGKILL');
+        await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000))]);
+      }),
+    );
+    this.#nodes.clear();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private async ping(port: number, password: string | undefined): Promise<boolean> {
+    const client = new Redis({ port, host: '127.0.0.1', password, retryStrategy: () => null, lazyConnect: true, enableReadyCheck: false });
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      return (await client.ping()) === 'PONG';
+    } catch {
+      return false;
+    } finally {
+      client.disconnect();
+    }
+  }
+
+  private async askSentinel(port: number, args: string[]): Promise<unknown> {
+    const client = this.sentinelClient(port);
+    try {
+      await client.connect();
+      return await client.call('SENTINEL', ...args);
+    } catch {
+      return null;
+    } finally {
+      client.disconnect();
+    }
+  }
+}
+
+function isRunning(child: ChildProcess): boolean {
+  return child.pid !== undefined && child.exitCode === null && child.signalCode === null;
+}
+
+/** A Sentinel reply in RESP2 form (a flat field, value list) or RESP3 (a map, as an object or Map) as a Map. */
+function pairs(reply: unknown): Map<string, string> {
+  const fields = new Map<string, string>();
+  if (reply instanceof Map) {
+    for (const [key, value] of reply) fields.set(String(key), String(value));
+  } else if (Array.isArray(reply)) {
+    for (let i = 0; i + 1 < reply.length; i += 2) fields.set(String(reply[i]), String(reply[i + 1]));
+  } else if (reply && typeof reply === 'object') {
+    for (const [key, value] of Object.entries(reply)) fields.set(key, String(value));
+  }
+  return fields;
+}
+
+async function waitUntil(condition: () => boolean | Promise<boolean>, what: string, timeoutMs: number, everyMs = 100): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+}
