@@ -27,6 +27,7 @@ export type { RequestOutcome } from './worker/request.js';
 export { DEAD_LETTER_HEADERS, listDeadLetters, requeueDeadLetters } from './worker/dead-letter.js';
 export type { DeadLetterEntry, DeadLetterListing, DeadLetterSource, RequeueOptions, RequeueReport } from './worker/dead-letter.js';
 export { registerTransport } from './broker/registry.js';
+export { parseBrokerList, FAILOVER_STRATEGIES, type FailoverStrategy } from './broker/broker-list.js';
 export type { Transport, TransportOptions, Delivery, OutgoingMessage, QueueDeclaration } from './broker/transport.js';
 export { registerBackend } from './backends/registry.js';
 export type { ResultBackend, BackendOptions } from './backends/result-backend.js';

@@ -1,5 +1,5 @@
 import type { ArgumentsCamelCase } from 'yargs';
-import { ConfigError, createApp, redactUrl } from '../../lib/index.js';
+import { ConfigError, createApp, parseBrokerList, redactUrl } from '../../lib/index.js';
 import type { ListBindingsArgs } from '../commands/list.js';
 import { loadApp } from '../load-app.js';
 
@@ -16,9 +16,10 @@ interface ManagementBinding {
  * `celery list bindings` does through kombu's pyamqp manager: `Queue  Exchange  Routing Key`,
  * one line per binding. The API is at --management-url, else http://<broker host>:15672; its
  * credentials are those of that URL, else the broker URL's, else guest/guest (kombu's defaults).
+ * Of a broker list (the nodes of one cluster, which share their bindings), the first node is asked.
  */
 export async function runListBindings(args: ArgumentsCamelCase<ListBindingsArgs>): Promise<void> {
-  const broker = await brokerUrl(args);
+  const broker = parseBrokerList(await brokerUrl(args), '--broker')[0];
   if (!/^amqps?:/i.test(broker)) {
     throw new ConfigError(
       '--broker',

@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { arch, release, type as osType } from 'node:os';
 import { connect } from 'amqplib';
 import type { ArgumentsCamelCase } from 'yargs';
-import { createApp, describeControlPolicy, redactUrl, type App, type AppConfig } from '../../lib/index.js';
+import { createApp, describeControlPolicy, parseBrokerList, redactUrl, type App, type AppConfig } from '../../lib/index.js';
 import type { ReportArgs } from '../commands/report.js';
 import { loadApp } from '../load-app.js';
 
@@ -31,15 +31,25 @@ export async function runReport(args: ArgumentsCamelCase<ReportArgs>): Promise<v
         ...(args.backend ? { backend: args.backend } : {}),
       });
   try {
-    const server = await brokerServer(app.config.broker);
-    process.stdout.write(`${renderReport(app, module, server)}\n`);
+    // A broker list is probed node by node: the report says which nodes answer.
+    const servers = await Promise.all(parseBrokerList(app.config.broker).map((url) => brokerServer(url)));
+    process.stdout.write(`${renderReport(app, module, servers)}\n`);
   } finally {
     await app.close();
   }
 }
 
-function renderReport(app: App, module: string | undefined, server: string): string {
+/** `servers`: what each node of the broker list answered, in list order (one URL: one entry). */
+function renderReport(app: App, module: string | undefined, servers: string[]): string {
   const config = app.config;
+  const nodes = parseBrokerList(config.broker);
+  const broker =
+    nodes.length === 1
+      ? [`broker   -> ${redactUrl(config.broker)} (${servers[0]})`]
+      : [
+          `broker   -> ${redactUrl(config.broker)} (${nodes.length} nodes, fail-over ${config.brokerFailover})`,
+          ...nodes.map((url, i) => `            ${redactUrl(url)} (${servers[i]})`),
+        ];
   const lines = [
     `software -> celeriac:${packageVersion('celeriac')} node:${process.version}`,
     `            amqplib:${packageVersion('amqplib')} ioredis:${packageVersion('ioredis')}`,
@@ -47,7 +57,7 @@ function renderReport(app: App, module: string | undefined, server: string): str
     `            kernel version:${release()} imp:${process.release.name}`,
     `loader   -> ${module ? `module ${module}` : 'environment (no module: $CELERIAC_BROKER_URL, $CELERIAC_RESULT_BACKEND)'}`,
     `settings -> transport:${scheme(config.broker)} results:${config.backend ? redactUrl(config.backend) : 'disabled'}`,
-    `broker   -> ${redactUrl(config.broker)} (${server})`,
+    ...broker,
     '',
     ...Object.entries(settings(config)).map(([key, value]) => `${key}: ${JSON.stringify(value)}`),
     '',

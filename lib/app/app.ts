@@ -140,6 +140,7 @@ export class App implements WorkerHost {
       connectMaxRetries: this.config.brokerConnectionMaxRetries,
       connectInitialDelayMs: 200,
       connectMaxDelayMs: this.config.brokerConnectionMaxDelayMs,
+      failoverStrategy: this.config.brokerFailover,
       logger: this.logger,
       onReconnect: (role) => this.events.emit('broker-reconnected', role),
       tls: this.config.brokerTls,

@@ -12,6 +12,13 @@ import { parseLogLevel } from '../log/level-names.js';
 import { Router, type TaskRoutes } from './routes.js';
 import { checkSchedule, type BeatSchedule } from './beat-schedule.js';
 import { resolveControlPolicy, type ControlCommandsOption, type ControlPolicy } from './command-policy.js';
+import {
+  checkFailoverStrategy,
+  joinBrokerList,
+  parseBrokerList,
+  resolveBrokerListTls,
+  type FailoverStrategy,
+} from '../broker/broker-list.js';
 import { resolveTls, type TlsConfig, type TlsOptions } from '../util/tls-settings.js';
 import { defaultQueueType as queueType, isNonNegativeInteger, maxPriority, queueSettings, type QueueSettings } from './queue-settings.js';
 import {
@@ -27,8 +34,18 @@ import {
 export interface AppOptions {
   /** Names the app in logs and the `origin` header. Default 'celeriac'. */
   name?: string;
-  /** Broker URL: amqp://, amqps://, memory://. Default $CELERIAC_BROKER_URL or amqp://guest:guest@127.0.0.1:5672. */
-  broker?: string;
+  /**
+   * Broker URL: amqp://, amqps://, memory://. Default $CELERIAC_BROKER_URL or amqp://guest:guest@127.0.0.1:5672.
+   * The nodes of a RabbitMQ cluster are given as a list: Celery's `;`-separated string
+   * (`amqp://a:5672;amqp://b:5672`) or an array of URLs, amqp:// and amqps:// only; a client
+   * connects to one node and fails over to the next (`brokerFailover`). See docs/deployment.md.
+   */
+  broker?: string | string[];
+  /**
+   * The order in which the nodes of a broker list are tried: 'round-robin' (default: list order)
+   * or 'shuffle' (a new random order each pass). Celery's `broker_failover_strategy`.
+   */
+  brokerFailover?: FailoverStrategy;
   /**
    * Result backend URL: redis://, rediss://, sentinel:// (a `;`-separated list, or an array of
    * sentinel:// URLs; see docs/deployment.md, "Redis Sentinel"), rpc://, memory://; null disables
@@ -155,7 +172,9 @@ export type { QueueType, QueueSettings };
 /** AppOptions after defaults and validation; durations in ms. */
 export interface AppConfig {
   name: string;
+  /** The broker URL, or the broker list joined with ';' (Celery's spelling). */
   broker: string;
+  brokerFailover: FailoverStrategy;
   backend: string | null;
   defaultQueue: string;
   serializer: string;
@@ -193,6 +212,7 @@ const KNOWN_KEYS: ReadonlySet<string> = new Set(
   keyList<AppOptions>({
     name: true,
     broker: true,
+    brokerFailover: true,
     backend: true,
     defaultQueue: true,
     serializer: true,
@@ -259,10 +279,11 @@ export function resolveConfig(options: AppOptions, env: NodeJS.ProcessEnv = proc
   if (maxRetries !== null && !isNonNegativeInteger(maxRetries)) {
     throw new ConfigError('brokerConnectionMaxRetries', `expected a non-negative integer or null, got ${JSON.stringify(maxRetries)}`);
   }
-  const broker = nonEmptyString('broker', options.broker ?? env.CELERIAC_BROKER_URL ?? 'amqp://guest:guest@127.0.0.1:5672');
+  const brokers = parseBrokerList(options.broker ?? env.CELERIAC_BROKER_URL ?? 'amqp://guest:guest@127.0.0.1:5672', 'broker');
   return {
     name: nonEmptyString('name', options.name ?? 'celeriac'),
-    broker,
+    broker: joinBrokerList(brokers),
+    brokerFailover: checkFailoverStrategy('brokerFailover', options.brokerFailover ?? 'round-robin'),
     backend,
     defaultQueue: nonEmptyString('defaultQueue', options.defaultQueue ?? 'celery'),
     serializer,
@@ -290,9 +311,8 @@ export function resolveConfig(options: AppOptions, env: NodeJS.ProcessEnv = proc
     taskSendSentEvent: options.taskSendSentEvent === undefined ? false : booleanOption('taskSendSentEvent', options.taskSendSentEvent),
     beatSchedule: checkSchedule(options.beatSchedule ?? {}),
     controlCommands: resolveControlPolicy(options.controlCommands ?? 'all', (reason) => new ConfigError('controlCommands', reason)),
-    brokerTls: resolveTls({
+    brokerTls: resolveBrokerListTls(brokers, {
       urlOption: 'broker',
-      url: broker,
       option: 'brokerTls',
       given: options.brokerTls,
       envPrefix: 'CELERIAC_BROKER_TLS_',

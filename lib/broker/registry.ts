@@ -1,5 +1,6 @@
 import { UnknownSchemeError } from '../errors/errors.js';
 import { schemeOf } from '../util/url.js';
+import { parseBrokerList } from './broker-list.js';
 import { createAmqpTransport } from './amqp/transport.js';
 import { createMemoryTransport } from './memory/memory-transport.js';
 import type { Transport, TransportOptions } from './transport.js';
@@ -18,7 +19,9 @@ export function registerTransport(scheme: string, factory: TransportFactory): vo
   factories.set(scheme.toLowerCase(), factory);
 }
 
+/** `url` may be a broker list (broker-list.ts): only the AMQP adapter takes one; a bad list is a ConfigError. */
 export function createTransport(url: string, options: TransportOptions): Transport {
+  parseBrokerList(url);
   const scheme = schemeOf(url);
   const factory = factories.get(scheme);
   if (!factory)

@@ -6,8 +6,9 @@
  * - `publish` resolves only when the broker has taken responsibility for the message
  *   (AMQP: publisher confirm). An unroutable message (no queue bound for the routing key,
  *   published with `mandatory`; an exchange the broker refuses; an exchange name or routing
- *   key over 255 bytes, refused before anything is written) rejects with PublishError('unroutable'); a nack with
- *   PublishError('nacked'); no confirm within `confirmTimeoutMs` with PublishError('confirm-timeout').
+ *   key over 255 bytes, refused before anything is written) rejects with PublishError('unroutable'); a publish the
+ *   broker keeps nacking (it is written again meanwhile) with PublishError('nacked') once it has nacked it for
+ *   `confirmTimeoutMs`; no confirm within `confirmTimeoutMs` with PublishError('confirm-timeout').
  * - Deliveries are handed out at most `prefetch` unsettled at a time per queue consumed.
  * - A delivery is settled once: the first `ack`/`reject` counts, later calls return false.
  *   After the connection that delivered it is lost, settling returns false and the broker
@@ -242,12 +243,14 @@ export interface TransportOptions {
    * process, in order, until confirms make room. Default null: no limit.
    */
   maxUnconfirmedPublishes?: number | null;
-  /** Connection attempts before giving up on an operation; null = forever. Default null. */
+  /** Connection attempts (on any node of a broker list) before giving up on an operation; null = forever. Default null. */
   connectMaxRetries: number | null;
   /** First reconnect delay; doubles per attempt up to connectMaxDelayMs, with full jitter. */
   connectInitialDelayMs: number;
   connectMaxDelayMs: number;
   logger: import('winston').Logger;
+  /** The order in which the nodes of a broker list are tried (broker-list.ts). Default 'round-robin'. */
+  failoverStrategy?: import('./broker-list.js').FailoverStrategy;
   /** Called each time a lost connection has been replaced (after topology and consumers are restored). */
   onReconnect?: (role: 'publish' | 'consume') => void;
   /**

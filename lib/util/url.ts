@@ -1,6 +1,7 @@
 /**
  * The URL with any password replaced by `***`, safe for logs and error messages. A list of URLs
- * joined by `;` (a Sentinel backend: `sentinel://:pw@h1/0;sentinel://h2/0`) is redacted URL by URL.
+ * joined by `;` (Celery's broker list, a Sentinel backend: `sentinel://:pw@h1/0;sentinel://h2/0`)
+ * is redacted URL by URL; a `;` not followed by a scheme belongs to the URL it is in.
  */
 export function redactUrl(url: string): string {
   const list = url.split(/;(?=[a-z][a-z0-9+.-]*:\/\/)/i);

@@ -16,24 +16,30 @@ export async function declareQueues(url: string, queues: Array<{ name: string; d
 
 /**
  * Deletes queues (and same-named exchanges, in case a framework declared one per queue).
- * Deleting a queue or exchange that does not exist is not an error on RabbitMQ. Best effort:
- * a failure is reported on stderr and does not fail the scenario.
+ * Deleting a queue or exchange that does not exist is not an error on RabbitMQ. `url` may be a
+ * broker list: the first node that answers does it (a cluster's queues are everyone's). Best
+ * effort: a failure is reported on stderr and does not fail the scenario.
  */
 export async function deleteQueues(url: string, names: string[]): Promise<void> {
-  try {
-    const connection = await connect(url);
+  let failure: unknown;
+  for (const node of url.split(';')) {
     try {
-      const channel = await connection.createChannel();
-      for (const name of names) {
-        await channel.deleteQueue(name);
-        await channel.deleteExchange(name);
+      const connection = await connect(node);
+      try {
+        const channel = await connection.createChannel();
+        for (const name of names) {
+          await channel.deleteQueue(name);
+          await channel.deleteExchange(name);
+        }
+      } finally {
+        await connection.close();
       }
-    } finally {
-      await connection.close();
+      return;
+    } catch (error) {
+      failure = error;
     }
-  } catch (error) {
-    process.stderr.write(`bench: could not delete queues ${names.join(', ')}: ${String(error)}\n`);
   }
+  process.stderr.write(`bench: could not delete queues ${names.join(', ')}: ${String(failure)}\n`);
 }
 
 /** The broker's product version, from the connection handshake. */

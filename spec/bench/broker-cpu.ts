@@ -40,21 +40,34 @@ function cpuMsOf(pid: number): number | null {
   return stat === null ? null : stat.userMs + stat.systemMs;
 }
 
-/** Starts reading one service; the returned function gives the ms it spent since, or undefined. */
-function meter(service: Service): () => number | undefined {
-  const pid = findPid(service);
-  const start = pid === null ? null : cpuMsOf(pid);
+/**
+ * Starts reading one service (its processes `pids`, else the one found locally); the returned
+ * function gives the ms they spent since, or undefined.
+ */
+function meter(service: Service, pids?: readonly number[]): () => number | undefined {
+  const found = findPid(service);
+  const measured = pids ?? (found === null ? [] : [found]);
+  const start = measured.map(cpuMsOf);
   return () => {
-    if (pid === null || start === null) return undefined;
-    const end = cpuMsOf(pid);
-    // A restarted service (another pid, or a count that went back) reads nothing.
-    return end === null || end < start ? undefined : end - start;
+    if (measured.length === 0 || start.some((ms) => ms === null)) return undefined;
+    let spent = 0;
+    for (const [i, pid] of measured.entries()) {
+      const end = cpuMsOf(pid);
+      // A restarted or killed service (another pid, or a count that went back) reads nothing.
+      if (end === null || end < start[i]!) return undefined;
+      spent += end - start[i]!;
+    }
+    return spent;
   };
 }
 
-/** Starts a reading of the local services' CPU; the returned function gives what each spent since. */
-export function serviceCpuMeter(): () => ServiceCpu {
-  const broker = meter('broker');
+/**
+ * Starts a reading of the local services' CPU; the returned function gives what each spent
+ * since. `brokerPids`: the broker's Erlang VMs when they are not the one local node (a cluster's
+ * nodes, summed).
+ */
+export function serviceCpuMeter(brokerPids?: readonly number[]): () => ServiceCpu {
+  const broker = meter('broker', brokerPids);
   const redis = meter('redis');
   return () => {
     const reading: ServiceCpu = {};

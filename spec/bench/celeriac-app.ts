@@ -26,13 +26,15 @@ export interface CeleriacBenchConfig {
   maxUnconfirmedPublishes: number | null;
   /** The app's taskDeliveryMode (--task-delivery-mode). */
   taskDeliveryMode: DeliveryMode;
+  /** The task queue's type (default classic). */
+  queueType?: 'classic' | 'quorum';
   /** The app's resultBackendWaitForReplicas (the Sentinel scenarios); absent: none. */
   waitForReplicas?: WaitForReplicasOption;
 }
 
 export function createBenchApp(
   config: Pick<CeleriacBenchConfig, 'amqpUrl' | 'backendUrl' | 'queue'> &
-    Partial<Pick<CeleriacBenchConfig, 'maxUnconfirmedPublishes' | 'taskDeliveryMode' | 'waitForReplicas'>>,
+    Partial<Pick<CeleriacBenchConfig, 'maxUnconfirmedPublishes' | 'taskDeliveryMode' | 'queueType' | 'waitForReplicas'>>,
 ) {
   const app = createApp({
     name: 'bench',
@@ -41,6 +43,7 @@ export function createBenchApp(
     defaultQueue: config.queue,
     maxUnconfirmedPublishes: config.maxUnconfirmedPublishes ?? null,
     taskDeliveryMode: config.taskDeliveryMode ?? 'persistent',
+    ...(config.queueType ? { queues: { [config.queue]: { type: config.queueType } } } : {}),
     resultBackendWaitForReplicas: config.waitForReplicas ?? null,
   });
   const noop = app.task(NOOP_TASK, (i: number) => i);

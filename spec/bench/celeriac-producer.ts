@@ -26,7 +26,7 @@ import { chord, group } from '../../lib/index.js';
 import { startChild } from './child-runtime.js';
 import { createBenchApp, WARM_CHORD_SIZE, type CeleriacBenchConfig } from './celeriac-app.js';
 import { now } from './ipc.js';
-import { summarizeLatency } from './measure.js';
+import { LONGEST_RESULT_GAP, summarizeLatency } from './measure.js';
 import type { GroupResult } from '../../lib/result/group-result.js';
 
 export interface CeleriacProducerConfig extends CeleriacBenchConfig {
@@ -125,7 +125,10 @@ child.run(async () => {
     await Promise.all(pending);
     const finishedAt = now();
     clearInterval(progress);
-    child.finished({ startedAt, finishedAt, count: n, latency: summarizeLatency(latency) });
+    const resultsAt = Float64Array.from(latency, (ms, i) => sentAt[i] + ms).sort();
+    let longestGap = 0;
+    for (let i = 1; i < n; i++) longestGap = Math.max(longestGap, resultsAt[i] - resultsAt[i - 1]);
+    child.finished({ startedAt, finishedAt, count: n, latency: summarizeLatency(latency), extra: { [LONGEST_RESULT_GAP]: longestGap } });
   } else if (mode === 'latency') {
     const latency = new Float64Array(n);
     for (let i = 0; i < n; i++, completed++) {

@@ -56,10 +56,15 @@ export interface Variant {
   backendUrl?: string;
   /** Tasks; default --n. */
   n?: (options: BenchOptions) => number;
+  /** The task queue's type; default classic. */
+  queueType?: 'classic' | 'quorum';
+  /** roundtrip: runs beside the producer and worker once they were told 'go' (a fault to inject). */
+  afterGo?: () => Promise<void>;
   /** The app's resultBackendWaitForReplicas; default none. */
   waitForReplicas?: CeleriacBenchConfig['waitForReplicas'];
 }
 
+/** Runs one celeriac scenario; `options.amqpUrl` may be a broker list (cluster.ts). */
 export async function runCeleriac(scenario: string, variant: Variant, options: BenchOptions): Promise<ScenarioResult> {
   const { mode } = variant;
   const queue = uniqueQueue(scenario);
@@ -73,6 +78,7 @@ export async function runCeleriac(scenario: string, variant: Variant, options: B
     warmup,
     maxUnconfirmedPublishes: options.maxUnconfirmedPublishes,
     taskDeliveryMode: options.taskDeliveryMode,
+    ...(variant.queueType ? { queueType: variant.queueType } : {}),
     ...(variant.waitForReplicas ? { waitForReplicas: variant.waitForReplicas } : {}),
   };
   // The worker runs the warm-up, then: a chord's group and chord (2N + 1), or N tasks.
@@ -121,7 +127,10 @@ export async function runCeleriac(scenario: string, variant: Variant, options: B
       }
       const worker = spawn('celeriac-worker.js', workerConfig, `${scenario} worker`);
       const producer = spawn('celeriac-producer.js', producerConfig, `${scenario} producer`);
-      const [w, p] = await runTogether([worker, producer], options.timeoutMs);
+      const [w, p] = await runTogether([worker, producer], options.timeoutMs, {
+        ...(options.brokerPids ? { brokerPids: options.brokerPids } : {}),
+        ...(variant.afterGo ? { afterGo: variant.afterGo } : {}),
+      });
       const publishMs = p.report.finishedAt - p.report.startedAt;
       if (mode === 'chord') {
         const groupSeconds = Number(p.report.extra?.groupSeconds);
@@ -164,6 +173,7 @@ export async function runCeleriac(scenario: string, variant: Variant, options: B
         ...p.serviceCpu,
         worker: w.stats,
         notes: mode === 'fire-and-forget' ? [`publishing alone took ${Math.round(publishMs)} ms (${rate(n, publishMs)})`, rssNote] : [],
+        ...(mode === 'roundtrip' ? { extra: p.report.extra } : {}),
       });
     });
   } finally {

@@ -28,5 +28,8 @@ export function summarizeLatency(latencies: Float64Array): LatencySummary {
   };
 }
 
+/** Key of the roundtrip producer's extra figure: the longest time between two results coming in, ms (a stall, e.g. a fail-over). */
+export const LONGEST_RESULT_GAP = 'longest gap between results ms';
+
 /** Key of the countdown worker's extra figure: median lateness per tenth of the run, in start order. */
 export const LATENESS_BY_TENTH = 'lateness p50 ms by tenth of the tasks, in start order';

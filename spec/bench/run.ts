@@ -29,6 +29,7 @@ import { DELIVERY_MODES, type DeliveryMode } from '../../lib/canvas/call-options
 import { brokerVersion } from './broker-admin.js';
 import { CPU_PROFILE_DIR_ENV } from './child.js';
 import { celeriacScenarios } from './celeriac-roundtrip.js';
+import { clusterScenarios } from './cluster.js';
 import { idleScenarios } from './idle.js';
 import { peerScenarios } from './peers.js';
 import type { ProcessStats } from './ipc.js';
@@ -38,7 +39,14 @@ import { floorScenarios } from './raw-floor.js';
 import { sentinelScenarios } from './sentinel.js';
 import { prefetchOf, type BenchOptions, type Scenario, type ScenarioResult } from './scenario.js';
 
-const scenarios: Scenario[] = [...floorScenarios, ...celeriacScenarios, ...peerScenarios, ...idleScenarios, ...sentinelScenarios];
+const scenarios: Scenario[] = [
+  ...floorScenarios,
+  ...celeriacScenarios,
+  ...peerScenarios,
+  ...idleScenarios,
+  ...clusterScenarios,
+  ...sentinelScenarios,
+];
 const names = scenarios.map((s) => s.name);
 
 const argv = yargs(hideBin(process.argv))

@@ -23,6 +23,8 @@ export interface BenchOptions {
   timeoutMs: number;
   /** celeriac-countdown: countdowns are spread over this many ms. */
   windowMs: number;
+  /** The broker's Erlang VMs, when it is not the one local node (a cluster's: cluster.ts); its CPU column sums them. */
+  brokerPids?: readonly number[];
   onProgress: (label: string, text: string) => void;
 }
 
@@ -56,6 +58,8 @@ export interface ScenarioResult {
   cpuTasks?: number;
   /** Chord scenarios: wall times of the header alone (as a group) and of the chord. */
   chord?: { size: number; groupSeconds: number; chordSeconds: number };
+  /** Figures a child reported beyond the columns (e.g. the producer's LONGEST_RESULT_GAP), for a scenario built on another to read. */
+  extra?: Record<string, number | string>;
   /** Idle scenarios: the consumer's memory, sampled from outside while it had no work. */
   idle?: IdleMemory;
   notes: string[];
@@ -104,15 +108,21 @@ export interface ChildRun {
 
 /**
  * Drives already-forked children through the lifecycle together: waits until all are ready,
- * says 'go' in the given order (consumers first, so nothing waits on a subscription), waits
- * for every report, then stops all and collects their stats. Returns reports and stats in the
- * children's order.
+ * says 'go' in the given order (consumers first, so nothing waits on a subscription), runs
+ * `afterGo` (a fault to inject while they work) beside them, waits for every report, then
+ * stops all and collects their stats. Returns reports and stats in the children's order.
  */
-export async function runTogether(children: BenchChild[], timeoutMs: number): Promise<ChildRun[]> {
+export async function runTogether(
+  children: BenchChild[],
+  timeoutMs: number,
+  extras: { brokerPids?: readonly number[]; afterGo?: () => Promise<void> } = {},
+): Promise<ChildRun[]> {
   await Promise.all(children.map((child) => child.ready(SETUP_TIMEOUT_MS)));
-  const services = serviceCpuMeter();
+  const services = serviceCpuMeter(extras.brokerPids);
   for (const child of children) child.send({ type: 'go' });
+  const during = extras.afterGo?.();
   const reports = await Promise.all(children.map((child) => child.report(timeoutMs)));
+  await during;
   // The local services' CPU over the work ('go' → last report), the same for every child.
   const serviceCpu = services();
   const stats = await Promise.all(children.map((child) => child.stop(SETUP_TIMEOUT_MS)));

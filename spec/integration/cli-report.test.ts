@@ -73,6 +73,23 @@ describe('celeriac report', () => {
     assert.match(stdout, /^broker {3}-> amqp:\/\/someone:\*\*\*@127\.0\.0\.1:1 \(not reachable: .*ECONNREFUSED/m);
     assert.doesNotMatch(stdout, /topsecret/);
   });
+
+  it('a broker list: the list with passwords hidden and the fail-over strategy, then what each node answered', async () => {
+    const { code, stdout, stderr } = await runCli(['report'], {
+      CELERIAC_APP: '',
+      CELERIAC_BROKER_URL: 'amqp://someone:topsecret@127.0.0.1:1;amqp://guest:guest@127.0.0.1:5672',
+      CELERIAC_RESULT_BACKEND: '',
+    });
+    assert.equal(code, 0, stderr);
+    const [dead, live] = ['amqp://someone:***@127.0.0.1:1', 'amqp://guest:***@127.0.0.1:5672'];
+    const lines = stdout.split('\n');
+    const at = lines.indexOf(`broker   -> ${dead};${live} (2 nodes, fail-over round-robin)`);
+    assert.ok(at >= 0, stdout);
+    assert.match(lines[at + 1], /^ {12}amqp:\/\/someone:\*\*\*@127\.0\.0\.1:1 \(not reachable: .*ECONNREFUSED.*\)$/);
+    assert.match(lines[at + 2], /^ {12}amqp:\/\/guest:\*\*\*@127\.0\.0\.1:5672 \(server RabbitMQ \d+\.\d+\.\d+\)$/);
+    assert.match(stdout, /^brokerFailover: "round-robin"$/m);
+    assert.doesNotMatch(stdout, /topsecret|guest:guest/);
+  });
 });
 
 describe('celeriac list bindings', () => {

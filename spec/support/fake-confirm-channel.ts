@@ -53,6 +53,7 @@ export class FakeChannel extends EventEmitter {
 export function publisherOnFakeChannels(confirmTimeoutMs = 10_000): { publisher: Publisher; channels: FakeChannel[] } {
   const channels: FakeChannel[] = [];
   const connections = {
+    url: 'amqp://fake',
     acquire: async () => ({
       createConfirmChannel: async () => {
         channels.push(new FakeChannel());
@@ -60,5 +61,5 @@ export function publisherOnFakeChannels(confirmTimeoutMs = 10_000): { publisher:
       },
     }),
   } as unknown as ConnectionManager;
-  return { publisher: new Publisher(connections, Infinity, confirmTimeoutMs, 10, silentLogger(), 'amqp://fake'), channels };
+  return { publisher: new Publisher(connections, Infinity, confirmTimeoutMs, 10, silentLogger()), channels };
 }

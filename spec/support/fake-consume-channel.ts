@@ -108,7 +108,7 @@ export function consumersOnFakeChannels(logger: Logger = silentLogger()): {
       return Promise.resolve(channels.at(-1)!);
     },
   };
-  const connections = { acquire: () => Promise.resolve(connection), connection } as unknown as ConnectionManager;
+  const connections = { acquire: () => Promise.resolve(connection), connection, url: 'amqp://fake' } as unknown as ConnectionManager;
   const queues = new FakeQueues();
-  return { consumers: new Consumers(connections, queues, { initialMs: 5, maxMs: 20 }, logger, 'amqp://fake'), channels, queues };
+  return { consumers: new Consumers(connections, queues, { initialMs: 5, maxMs: 20 }, logger), channels, queues };
 }

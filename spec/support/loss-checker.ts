@@ -55,6 +55,8 @@ export interface WorkloadOptions {
   producerOptions?: AppOptions;
   /** The compiled app module worker processes load with -A. Default RELIABILITY_APP. */
   appModule?: string;
+  /** The task queue's type, for producer and workers alike (RELIABILITY_QUEUE_TYPE). Default 'classic'. */
+  queueType?: 'classic' | 'quorum';
   /** Result backend URL of producer and workers. Default: Redis direct (REDIS_URL). */
   backend?: string;
   /** Where the checker reads stored results (the same Redis as `backend`, over a plain port). Default REDIS_URL. */
@@ -72,6 +74,8 @@ export class Workload {
   /** id → n for every attempted send. */
   readonly attempted = new Map<string, number>();
   readonly confirmed = new Set<string>();
+  /** id → Date.now() when its send resolved. */
+  readonly confirmedAt = new Map<string, number>();
   /** id → the error the caller saw. */
   readonly failed = new Map<string, string>();
   #next = 0;
@@ -88,6 +92,7 @@ export class Workload {
       brokerConnectionMaxRetries: null,
       brokerConnectionMaxDelay: '2s',
       logLevel: 'silent',
+      ...(options.queueType ? { queues: { [this.queue]: { type: options.queueType } } } : {}),
       ...options.producerOptions,
     });
     this.redis =
@@ -105,6 +110,7 @@ export class Workload {
       RELIABILITY_QUEUE: this.queue,
       RELIABILITY_LEDGER: this.ledger,
       RELIABILITY_HEARTBEAT: String(heartbeat),
+      ...(options.queueType ? { RELIABILITY_QUEUE_TYPE: options.queueType } : {}),
     };
   }
 
@@ -135,6 +141,7 @@ export class Workload {
         try {
           await this.producer.sendTask(task, [n, ms], {}, { taskId: id });
           this.confirmed.add(id);
+          this.confirmedAt.set(id, Date.now());
         } catch (error) {
           this.failed.set(id, (error as Error).message);
         }

@@ -2,9 +2,14 @@ import { RabbitNode, type RabbitNodeOptions } from './rabbit-node.js';
 
 /**
  * A RabbitMQ cluster of `size` nodes on 127.0.0.1, beside the shared node: `${prefix}1..N` on
- * AMQP ports basePort+1..N (distribution ports +20000). The first node is the seed; the others
- * join it. Used by spec/cluster (each file starts one in `before` and stops it in `after`) and by
- * `npm run cluster:up` for a user who wants the same cluster to try things on.
+ * AMQP ports basePort+1..N (distribution ports +20000). Used by spec/cluster (each file starts
+ * one in `before` and stops it in `after`) and by `npm run cluster:up` for a user who wants the
+ * same cluster to try things on.
+ *
+ * The nodes form the cluster as they boot, by RabbitMQ's classic-config peer discovery (every
+ * node's config lists them all): booted one after the other, the first finds no peer and starts
+ * the cluster, each next one joins it. No rabbitmqctl join calls, each of which starts an Erlang
+ * VM (seconds each on a busy machine). A node restarted on its data rejoins by itself.
  */
 export interface RabbitClusterOptions {
   size?: number;
@@ -25,26 +30,26 @@ export class RabbitCluster {
     const size = options.size ?? 3;
     const basePort = options.basePort ?? 5680;
     const prefix = options.prefix ?? 'celeriac-c';
-    const nodes = Array.from(
-      { length: size },
-      (_, i) =>
-        new RabbitNode({
-          name: `${prefix}${i + 1}`,
-          port: basePort + i + 1,
-          baseDir: options.baseDir,
-          ...options.nodeOptions?.(i + 1),
-        }),
-    );
+    const names = Array.from({ length: size }, (_, i) => `${prefix}${i + 1}`);
+    const discovery = [
+      'cluster_formation.peer_discovery_backend = classic_config',
+      ...names.map((name, i) => `cluster_formation.classic_config.nodes.${i + 1} = ${name}@localhost`),
+    ];
+    const nodes = names.map((name, i) => {
+      const extra = options.nodeOptions?.(i + 1) ?? {};
+      return new RabbitNode({
+        name,
+        port: basePort + i + 1,
+        baseDir: options.baseDir,
+        ...extra,
+        extraConfig: [...discovery, ...(extra.extraConfig ?? [])],
+      });
+    });
     const cluster = new RabbitCluster(nodes);
     try {
-      // Booting is CPU-bound on a small machine: one node at a time boots as fast as all at once.
+      // One at a time: the first must be up for the next to join it, and booting is CPU-bound
+      // (on a small machine one node at a time boots as fast as all at once).
       for (const node of nodes) await node.start();
-      const [seed, ...rest] = nodes;
-      for (const node of rest) {
-        await node.ctl('stop_app');
-        await node.ctl('join_cluster', seed.node);
-        await node.startApp();
-      }
       await cluster.awaitRunning(nodes);
     } catch (error) {
       await cluster.stop();
@@ -61,6 +66,15 @@ export class RabbitCluster {
   /** Celery's broker list spelling: the URLs joined with ';'. */
   get brokerList(): string {
     return this.urls.join(';');
+  }
+
+  /**
+   * The broker list starting at node `first` (1-based) and going round: with round-robin
+   * fail-over a client connects to node `first` and moves to the following ones in turn.
+   */
+  brokerListFrom(first: number): string {
+    const urls = this.urls;
+    return [...urls.slice(first - 1), ...urls.slice(0, first - 1)].join(';');
   }
 
   node(index: number): RabbitNode {
@@ -89,18 +103,21 @@ export class RabbitCluster {
     throw new Error(`queue ${queue} not found on ${askVia.node}`);
   }
 
-  /** Waits until every running node lists `expected` as running cluster members. */
+  /**
+   * Waits until `expected` are running members of one cluster, as the first of them sees it
+   * (membership is the cluster's: a node that lists the others as running is listed by them).
+   */
   async awaitRunning(expected: RabbitNode[] = this.running()): Promise<void> {
     const want = expected.map((node) => node.node).sort();
-    for (const node of expected) {
-      const deadline = Date.now() + 120_000;
-      for (;;) {
-        const status = JSON.parse(await node.ctl('cluster_status', '--formatter', 'json')) as { running_nodes?: string[] };
-        const running = [...(status.running_nodes ?? [])].sort();
-        if (want.every((name) => running.includes(name))) break;
-        if (Date.now() > deadline) throw new Error(`${node.node} sees running ${running.join(', ')}, expected ${want.join(', ')}`);
-        await new Promise((resolve) => setTimeout(resolve, 500));
-      }
+    const [asked] = expected;
+    if (!asked) return;
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      const status = JSON.parse(await asked.ctl('cluster_status', '--formatter', 'json')) as { running_nodes?: string[] };
+      const running = [...(status.running_nodes ?? [])].sort();
+      if (want.every((name) => running.includes(name))) return;
+      if (Date.now() > deadline) throw new Error(`${asked.node} sees running ${running.join(', ')}, expected ${want.join(', ')}`);
+      await new Promise((resolve) => setTimeout(resolve, 500));
     }
   }
 

@@ -19,7 +19,10 @@ const run = promisify(execFile);
  * - `pid` is the Erlang VM's OS pid, read from the pid file the server writes once booted: kill,
  *   pause and resume act on that pid and nothing else;
  * - every method waits for its effect (a started node accepts AMQP connections on its port, a
- *   stopped one is gone from epmd) so specs never sleep.
+ *   stopped one has exited) so specs never sleep;
+ * - waiting is done with cheap probes (the pid file, a TCP connect to the AMQP port, the
+ *   process table), not rabbitmqctl: every rabbitmqctl call starts an Erlang VM, which takes
+ *   seconds on a busy machine.
  */
 export interface RabbitNodeOptions {
   /** Erlang short name; the node is `${name}@localhost`. */
@@ -46,6 +49,8 @@ export interface RabbitTlsListener {
 }
 
 const DEFAULT_BASE_DIR = '/tmp/celeriac-rabbit';
+/** How long `stop()` waits for a node to exit after SIGTERM before it kills it. */
+const STOP_GRACE_MS = 30_000;
 
 export class RabbitNode {
   readonly name: string;
@@ -109,12 +114,20 @@ export class RabbitNode {
     return stdout;
   }
 
-  /** A clean stop of the whole node (Erlang VM included). */
+  /**
+   * A clean stop of the whole node (Erlang VM included): SIGTERM, which the VM takes as
+   * `init:stop()` (what `rabbitmqctl stop` asks for, without starting a CLI VM). A node that has
+   * not exited after STOP_GRACE_MS (frozen, or stuck) is killed.
+   */
   async stop(): Promise<void> {
     const pid = this.osPid;
     if (pid === null) return;
-    await this.ctl('stop').catch(() => undefined);
-    // A node that does not stop when asked (frozen, or its CLI call failed) is killed.
+    if (processAlive(pid)) {
+      process.kill(pid, 'SIGCONT');
+      process.kill(pid, 'SIGTERM');
+    }
+    const deadline = Date.now() + STOP_GRACE_MS;
+    while (processAlive(pid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
     if (processAlive(pid)) process.kill(pid, 'SIGKILL');
     await this.waitGone();
   }
@@ -183,25 +196,40 @@ export class RabbitNode {
     };
   }
 
+  /**
+   * Starts the server and waits until it accepts AMQP connections: RabbitMQ opens its listeners
+   * last, once the node has booted (and, in a cluster, joined it). A VM that exits first fails
+   * the wait at once.
+   */
   private async boot(): Promise<void> {
-    rmSync(join(this.dir, 'pid'), { force: true });
+    const pidFile = join(this.dir, 'pid');
+    rmSync(pidFile, { force: true });
     await run('rabbitmq-server', ['-detached'], { env: this.environment(), timeout: 60_000 });
-    // await_startup fails at once while the VM is still coming up, so it is retried.
+    const booting = `${this.node} to boot (log: ${join(this.dir, 'log')})`;
+    let pid = 0;
     await waitFor(
-      async () => {
+      () => {
         try {
-          await run('rabbitmqctl', ['-n', this.node, 'await_startup', '--timeout', '30'], { timeout: 40_000 });
-          return true;
+          pid = Number(readFileSync(pidFile, 'utf8').trim());
         } catch {
           return false;
         }
+        return Number.isInteger(pid) && pid > 0;
       },
-      `${this.node} to boot (log: ${join(this.dir, 'log')})`,
+      `${booting}: its pid file`,
       120_000,
-      500,
+      100,
     );
-    this.osPid = Number(readFileSync(join(this.dir, 'pid'), 'utf8').trim());
-    await waitFor(() => portOpen(this.port), `${this.node} AMQP port ${this.port}`, 60_000, 200);
+    await waitFor(
+      async () => {
+        if (!processAlive(pid)) throw new Error(`${this.node} (pid ${pid}) exited while booting; log: ${join(this.dir, 'log')}`);
+        return portOpen(this.port);
+      },
+      `${booting}: AMQP port ${this.port}`,
+      180_000,
+      200,
+    );
+    this.osPid = pid;
   }
 
   private async waitGone(): Promise<void> {

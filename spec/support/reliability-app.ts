@@ -6,14 +6,18 @@ import { BackendError, createApp, once, type TaskContext } from '../../lib/index
  * worker processes and imported by the spec itself to send. Configured by environment:
  *   CELERIAC_BROKER_URL, CELERIAC_RESULT_BACKEND — as for any app;
  *   RELIABILITY_QUEUE      — the default queue (one per test);
+ *   RELIABILITY_QUEUE_TYPE — 'quorum' to declare it a quorum queue (default classic);
  *   RELIABILITY_HEARTBEAT  — AMQP heartbeat in seconds (short, so stalls are noticed quickly);
  *   RELIABILITY_LEDGER     — a file every finished run appends one line to (see ExecutionRecord);
  *   RELIABILITY_EFFECTS    — a file `rel.effect` appends one line to per effect done (see EffectRecord).
  * Creating it does no I/O.
  */
+const queue = process.env.RELIABILITY_QUEUE ?? 'spec.reliability';
+
 export const app = createApp({
   name: 'reliability',
-  defaultQueue: process.env.RELIABILITY_QUEUE ?? 'spec.reliability',
+  defaultQueue: queue,
+  ...(process.env.RELIABILITY_QUEUE_TYPE === 'quorum' ? { queues: { [queue]: { type: 'quorum' } } } : {}),
   heartbeat: Number(process.env.RELIABILITY_HEARTBEAT ?? 30) * 1000,
   brokerConnectionMaxRetries: null,
   brokerConnectionMaxDelay: '2s',
@@ -112,5 +116,11 @@ export const picky = app.task('rel.picky', (x: number) => {
 
 /** Returns a Map, which JSON cannot hold: must be recorded as a FAILURE, never as `{}`. */
 export const returnsMap = app.task('rel.returns-map', (n: number) => new Map([['n', n]]));
+
+/** A chord header part: returns n. Not in the ledger (the checker's books are rel.work's); its chord's body proves it ran. */
+export const part = app.task('rel.part', (n: number) => n);
+
+/** A chord body: the sum of the header's results, in header order. */
+export const sum = app.task('rel.sum', (values: number[]) => values.reduce((total, value) => total + value, 0));
 
 export default app;

@@ -66,8 +66,12 @@ export class Consumers implements LaneHost {
     private readonly queues: ConsumedQueues,
     private readonly backoff: ConsumerBackoff,
     private readonly logger: Logger,
-    private readonly url: string,
   ) {}
+
+  /** The node in use (password hidden): log lines and errors name it. */
+  private get url(): string {
+    return this.connections.url;
+  }
 
   async consume(queues: string[], options: ConsumeOptions, handler: DeliveryHandler): Promise<ConsumerHandle> {
     if (this.closing) throw new ClosedError(`broker ${this.url}: transport is closed`);
@@ -102,16 +106,23 @@ export class Consumers implements LaneHost {
     return { cancel: () => this.cancel(state) };
   }
 
-  /** The connected hook's half: reopens every consumer that is not cancelled on a fresh connection. */
-  async resume(connection: ChannelModel): Promise<void> {
-    for (const state of this.active) {
-      try {
-        await this.open(state, connection);
-      } catch (error) {
-        this.logger.error(`broker ${this.url}: resuming consumer of ${state.queues.join(', ')} failed: ${describeError(error)}`);
-        this.reopenLater(state, 1);
-      }
-    }
+  /**
+   * The connected hook's half: reopens each consumer not cancelled once `ready` says its queues
+   * are declared again, side by side; one that fails is reopened later, with backoff.
+   */
+  async resume(connection: ChannelModel, ready: (queues: readonly string[]) => Promise<void>): Promise<void> {
+    const reopen = async (state: ConsumerState): Promise<void> => {
+      await ready(state.queues);
+      await this.open(state, connection);
+    };
+    await Promise.all(
+      [...this.active].map((state) =>
+        reopen(state).catch((error: unknown) => {
+          this.logger.error(`broker ${this.url}: resuming consumer of ${state.queues.join(', ')} failed: ${describeError(error)}`);
+          this.reopenLater(state, 1);
+        }),
+      ),
+    );
   }
 
   async close(): Promise<void> {

@@ -22,6 +22,8 @@ export interface PendingPublish {
   /** The broker's reply text when it returned this publish on `channel`; the confirm then rejects it. */
   returned: string | null;
   channelFailures: number;
+  /** performance.now() of the broker's first nack of it (it is written again until confirmTimeoutMs after). */
+  firstNackAt?: number;
   /** When it was last written, in this publisher's write order (a channel takes writes in this order). */
   writeOrder: number;
   /** The messageId or correlationId it is matched by (unstamped), held in Publisher.keysInFlight until it settles; null when stamped. */

@@ -7,11 +7,9 @@ import { returnKeyOf, toPublishOptions } from './properties.js';
 import { SequenceWindow } from '../../util/sequence-window.js';
 import { truncateText } from '../../util/truncate.js';
 import { routeNameProblem } from '../route-names.js';
-import { isChannelStateError, refusedExchangeOf, serverText } from './channel-errors.js';
+import { isChannelStateError } from './channel-errors.js';
+import { fatesOfClosedChannel } from './closed-channel.js';
 import type { PendingPublish } from './pending-publish.js';
-
-/** A publish in flight on channels closed by the broker this often (connection still up) is given up. */
-const MAX_CHANNEL_FAILURES = 3;
 
 /**
  * Publishes on one ConfirmChannel of the publishing connection, with many publishes in flight.
@@ -24,8 +22,15 @@ const MAX_CHANNEL_FAILURES = 3;
  *   first, so one timer for it enforces the timeout. A publish's wait counts from when it was
  *   written to the socket, so a process too busy to write (or to read confirms) for a while
  *   does not time out its own publishes;
- * - a pending publish is either in the backlog (channel === null) or written to exactly one
- *   channel; a confirm, nack or return counts only if it comes from that channel;
+ * - a pending publish is either in the backlog (channel === null), waiting `retryDelayMs` to be
+ *   put back at its head after a nack, or written to exactly one channel; a confirm, nack or
+ *   return counts only if it comes from that channel;
+ * - a nack is the broker not taking a publish this time (a quorum queue nacks while it has no
+ *   leader, as during a fail-over): it is written again after `retryDelayMs`, until the broker
+ *   has nacked it for `confirmTimeoutMs` (then it rejects with 'nacked') or the transport closes.
+ *   The channel that nacked takes no more writes (`retired`): on RabbitMQ 3.10, a channel opened
+ *   while a quorum queue's leader was being replaced nacks every later publish to that queue,
+ *   while a new channel works. It is closed once none of its publishes is pending;
  * - nothing is written while `draining` (amqplib's buffer was full) until the channel's 'drain';
  * - at most `maxUnconfirmed` publishes (Infinity: no limit) are written to the current channel
  *   and unconfirmed (`unconfirmed` counts them); the rest wait in the backlog, in order, and are
@@ -76,6 +81,8 @@ export class Publisher {
   private readonly keysInFlight = new Set<string>();
   /** Keys of publishes that timed out on a channel still open, released when it closes. */
   private readonly keysHeldByChannel = new Map<ConfirmChannel, string[]>();
+  /** Channels that nacked, retired (see the invariants), with how many pending publishes are still written to each. */
+  private readonly retired = new Map<ConfirmChannel, number>();
 
   constructor(
     private readonly connections: ConnectionManager,
@@ -83,8 +90,12 @@ export class Publisher {
     private readonly confirmTimeoutMs: number,
     private readonly retryDelayMs: number,
     private readonly logger: Logger,
-    private readonly url: string,
   ) {}
+
+  /** The node in use (password hidden): log lines and errors name it. */
+  private get url(): string {
+    return this.connections.url;
+  }
 
   publish(message: OutgoingMessage, target: PublishTarget): Promise<void> {
     if (this.closing) return Promise.reject(new ClosedError(`broker ${this.url}: transport is closed`));
@@ -237,14 +248,37 @@ export class Publisher {
 
   private onConfirm(entry: PendingPublish, channel: ConfirmChannel, error: unknown): void {
     if (entry.channel !== channel || !this.pending.has(entry.seq)) return; // stale: re-sent elsewhere or timed out
-    this.lastProgress = performance.now();
+    const now = (this.lastProgress = performance.now());
     const { exchange, routingKey } = entry.written;
     const where = `exchange '${exchange}' routing key '${routingKey}'`;
-    if (error) this.settle(entry, new PublishError('nacked', `broker ${this.url} nacked the publish to ${where}`));
-    else if (entry.returned !== null) {
+    if (error) {
+      entry.firstNackAt ??= now;
+      if (this.closing || now - entry.firstNackAt >= this.confirmTimeoutMs) {
+        this.settle(entry, new PublishError('nacked', `broker ${this.url} nacked the publish to ${where}`));
+      } else this.writeAgainLater(entry);
+    } else if (entry.returned !== null) {
       this.settle(entry, new PublishError('unroutable', `unroutable publish to ${where} (${entry.returned})`));
     } else this.settle(entry);
     if (this.backlogHead < this.backlog.length) this.pump(); // the window has room again
+  }
+
+  /** A nacked publish (see the invariants), written again ahead of the backlog after a pause, on another channel. */
+  private writeAgainLater(entry: PendingPublish): void {
+    const channel = entry.channel!;
+    if (channel === this.channel) {
+      this.channel = null;
+      this.draining = false;
+      this.unconfirmed = 0;
+      this.retired.set(channel, [...this.pending.values()].filter((e) => e.channel === channel).length);
+    }
+    entry.channel = null;
+    entry.returned = null;
+    this.leftChannel(channel);
+    setTimeout(() => {
+      if (!this.pending.has(entry.seq)) return; // timed out meanwhile
+      this.backlog.splice(this.backlogHead, 0, entry);
+      this.pump();
+    }, this.retryDelayMs);
   }
 
   private onReturn(channel: ConfirmChannel, message: Message): void {
@@ -259,67 +293,27 @@ export class Publisher {
     if (entry) entry.returned = `${fields.replyCode ?? 312} ${fields.replyText ?? 'NO_ROUTE'}`;
   }
 
-  /**
-   * The channel is gone (connection lost, or the broker closed it). Its unconfirmed publishes
-   * are written again on the next channel, except:
-   * - when the broker closed it for refusing a publish's exchange (404 no exchange, 403 access
-   *   refused or internal exchange), the broker had processed, in order, every publish written
-   *   before the refused one and dropped every one after it. Those before are settled as it
-   *   handled them (returned: 'unroutable'; else taken, though the confirm that would have said
-   *   so is lost with the channel) and not written again: writing them again would duplicate
-   *   them. (A queue that refuses publishes when full, `x-overflow: reject-publish`, nacks after
-   *   routing; such a nack lost with the channel goes unseen. celeriac declares no such queue.)
-   *   The refused one, and any other to that exchange, rejects as 'unroutable';
-   * - one in flight on too many broker-closed channels rejects as 'closed';
-   * - once the transport is closing, every pending publish rejects as 'closed'.
-   */
+  /** The channel is gone (connection lost, or the broker closed it): see closed-channel.ts for what becomes of its publishes. */
   private onChannelClosed(channel: ConfirmChannel, channelError: unknown): void {
     for (const key of this.keysHeldByChannel.get(channel) ?? []) this.keysInFlight.delete(key);
     this.keysHeldByChannel.delete(channel);
+    this.retired.delete(channel);
     if (this.channel === channel) {
       this.channel = null;
       this.draining = false;
       this.unconfirmed = 0;
     }
-    const reason = describeError(channelError);
     const onChannel = [...this.pending.values()].filter((entry) => entry.channel === channel);
-    const refusedExchange = channelError ? refusedExchangeOf(channelError, new Set(onChannel.map((e) => e.written.exchange))) : undefined;
-    // The broker stopped at the first publish to the refused exchange, in write order.
-    // Without it (not found among them) nothing is known of the others: they are written again.
-    const refusedOrders = onChannel.filter((e) => e.written.exchange === refusedExchange).map((e) => e.writeOrder);
-    const refusedAt = refusedOrders.length > 0 ? Math.min(...refusedOrders) : -Infinity;
-    const resend: PendingPublish[] = [];
-    for (const entry of onChannel) {
-      const returned = entry.returned;
-      entry.channel = null;
-      entry.returned = null;
-      if (channelError && refusedExchange === undefined) entry.channelFailures += 1;
-      if (this.closing) {
-        this.settle(entry, new PublishError('closed', `broker ${this.url}: connection lost while closing`));
-      } else if (refusedExchange !== undefined && entry.written.exchange === refusedExchange) {
-        this.settle(entry, new PublishError('unroutable', `broker ${this.url} refused the publish: ${serverText(reason)}`));
-      } else if (entry.writeOrder < refusedAt) {
-        const { exchange, routingKey } = entry.written;
-        this.settle(
-          entry,
-          returned === null
-            ? undefined
-            : new PublishError('unroutable', `unroutable publish to exchange '${exchange}' routing key '${routingKey}' (${returned})`),
-        );
-      } else if (entry.channelFailures >= MAX_CHANNEL_FAILURES) {
-        this.settle(entry, new PublishError('closed', `broker ${this.url} closed the publish channel: ${reason}`));
-      } else resend.push(entry);
-    }
-    if (channelError && refusedExchange === undefined) {
-      this.logger.warn(`broker ${this.url} closed the publish channel: ${reason}`);
-    }
+    const fates = fatesOfClosedChannel(onChannel, channelError, this.closing, this.url);
+    for (const [entry, error] of fates.settled) this.settle(entry, error);
+    if (fates.brokerReason !== null) this.logger.warn(`broker ${this.url} closed the publish channel: ${fates.brokerReason}`);
     const waiting = this.takeBacklog();
     if (this.closing) {
       // Nothing is sent on a new connection once closing began.
       for (const entry of waiting) this.settle(entry, new PublishError('closed', `broker ${this.url}: connection lost while closing`));
       return;
     }
-    this.backlog = [...resend, ...waiting];
+    this.backlog = [...fates.resend, ...waiting];
     this.backlogHead = 0;
     if (this.backlog.length > 0) setImmediate(() => this.pump()); // after the connection's own 'close'
   }
@@ -346,6 +340,7 @@ export class Publisher {
       else this.keysHeldByChannel.set(channel, [entry.claimedKey]);
     }
     if (entry.channel !== null && entry.channel === this.channel) this.unconfirmed--;
+    else if (entry.channel !== null) this.leftChannel(entry.channel);
     if (error) entry.reject(error);
     else entry.resolve();
     if (this.pending.size > 0) return;
@@ -353,6 +348,17 @@ export class Publisher {
     this.timer = null;
     this.idle?.();
     this.idle = null;
+  }
+
+  /** A pending publish left `channel`: a retired channel is closed once none is left on it. */
+  private leftChannel(channel: ConfirmChannel): void {
+    const left = this.retired.get(channel);
+    if (left === undefined) return;
+    if (left > 1) this.retired.set(channel, left - 1);
+    else {
+      this.retired.delete(channel);
+      void closeQuietly(channel);
+    }
   }
 
   /** When `entry` times out if the broker confirms nothing more. */

@@ -35,8 +35,12 @@ export class Takes {
     private readonly lanes: LaneHost,
     /** True for a queue whose deliveries' x-delivery-count is the broker's (a quorum queue this transport declared). */
     private readonly countsDeliveries: (queue: string) => boolean,
-    private readonly url: string,
   ) {}
+
+  /** The node in use (password hidden): log lines and errors name it. */
+  private get url(): string {
+    return this.connections.url;
+  }
 
   /** basic.get with acknowledgement; the delivery settles on the getter channel it came from. */
   async get(queue: string): Promise<Delivery | null> {

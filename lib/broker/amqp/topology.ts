@@ -13,6 +13,18 @@ type Binding = Required<Pick<QueueDeclaration, 'exchange' | 'exchangeType' | 'ex
 const LOST_CONNECTION_ATTEMPTS = 3;
 /** Admin channels per connection: checks and declarations of different queues run side by side. */
 const ADMIN_CHANNELS = 4;
+/** Queues a restore declares at once, each on a channel of its own. */
+const RESTORE_CHANNELS = 16;
+
+/** A restore in progress (see Topology.restore). */
+export interface Restoring {
+  /** Settles once each of `queues` exists again (its binding may follow), or its re-declaration failed (logged). */
+  ready(queues: readonly string[]): Promise<void>;
+  /** The queues whose re-declaration (binding included) has not finished. */
+  pending(): string[];
+  /** Settles once every re-declaration has; never rejects. */
+  readonly done: Promise<void>;
+}
 
 /**
  * The queues, exchanges and bindings this transport declared, and the queue-level operations
@@ -25,10 +37,16 @@ const ADMIN_CHANNELS = 4;
  *   a remembered declaration of the queue made (a queue may be bound to several exchanges: its
  *   own and the delay tiers' exit); exchanges are declared again in the order first declared, so
  *   an exchange-to-exchange binding's source exists before it is bound;
- * - after a reconnect, `restore` declares every remembered queue again, with its bindings,
- *   before any consumer is resumed (the connection manager runs it in its connected hook); after
- *   the broker cancelled a consumer, `restoreQueue` does the same for that one queue (deleting a
- *   queue deletes its bindings, which the broker keeps otherwise);
+ * - after a reconnect, `restore` declares every remembered exchange again, in order (each queue
+ *   declares its own exchange before it binds to it), and beside them every remembered queue,
+ *   then its bindings, side by side on channels of their own: a queue the broker does not answer
+ *   for holds up no other. A consumer resumes once the queues it reads exist again (`ready`),
+ *   whatever the rest do, and before their bindings are made again: in a cluster with a node
+ *   frozen but not yet known to be down, RabbitMQ answers the declaration of an existing quorum
+ *   queue led elsewhere at once, but holds every binding, every new queue or exchange, and every
+ *   declaration of a queue on that node until the node answers or is declared down; after
+ *   the broker cancelled a consumer, `restoreQueue` declares that one queue again with its
+ *   bindings (deleting a queue deletes its bindings, which the broker keeps otherwise);
  * - each admin channel belongs to one connection; a channel closed by a failed operation
  *   (404, 406) is replaced on its next use, and operations it took down are tried again.
  */
@@ -53,8 +71,12 @@ export class Topology implements ConsumedQueues {
   constructor(
     private readonly connections: ConnectionManager,
     private readonly logger: Logger,
-    private readonly url: string,
   ) {}
+
+  /** The node in use (password hidden): log lines and errors name it. */
+  private get url(): string {
+    return this.connections.url;
+  }
 
   async declare(queue: QueueDeclaration): Promise<void> {
     await this.withAdminChannel((channel) => declareOn(channel, queue));
@@ -121,32 +143,75 @@ export class Topology implements ConsumedQueues {
     return reply.messageCount;
   }
 
-  /** Declares every remembered queue on a fresh connection; one failure does not stop the rest. */
-  async restore(connection: ChannelModel): Promise<void> {
-    if (this.declared.size === 0 && this.exchanges.size === 0) return;
-    let channel = await openQuietChannel(connection);
-    for (const exchange of this.exchanges.values()) {
-      try {
-        await declareExchangeOn(channel, exchange);
-      } catch (error) {
-        this.logger.error(`broker ${this.url}: re-declaring exchange ${exchange.name} failed: ${describeError(error)}`);
-        channel = await openQuietChannel(connection);
+  /**
+   * Declares every remembered exchange and queue on a fresh connection (see the invariants); one
+   * failure does not stop the rest. Returns at once.
+   */
+  restore(connection: ChannelModel): Restoring {
+    const queues = [...this.declared.values()];
+    const exists = new Map<string, Promise<void>>();
+    const settle = new Map<string, () => void>();
+    for (const queue of queues) exists.set(queue.name, new Promise<void>((resolve) => settle.set(queue.name, resolve)));
+    const unfinished = new Set(queues.map((queue) => queue.name));
+    const run = async (): Promise<void> => {
+      let next = 0;
+      const lane = async (): Promise<void> => {
+        while (next < queues.length) {
+          const queue = queues[next++];
+          try {
+            const channel = await openQuietChannel(connection);
+            await declareQueueOn(channel, queue);
+            settle.get(queue.name)!();
+            await bindOn(channel, queue);
+            await this.bindElsewhere(channel, queue);
+            await closeQuietly(channel);
+          } catch (error) {
+            this.logger.error(`broker ${this.url}: re-declaring queue ${queue.name} failed: ${describeError(error)}`);
+          } finally {
+            settle.get(queue.name)!();
+            unfinished.delete(queue.name);
+          }
+        }
+      };
+      const lanes = Array.from({ length: Math.min(RESTORE_CHANNELS, queues.length) }, lane);
+      await Promise.all([this.restoreExchanges(connection), ...lanes]);
+    };
+    return {
+      ready: async (names) => {
+        await Promise.all(names.map((name) => exists.get(name) ?? Promise.resolve()));
+      },
+      pending: () => [...unfinished],
+      done: run(),
+    };
+  }
+
+  /** The remembered exchanges, in the order first declared (a binding's source comes first), on one channel. */
+  private async restoreExchanges(connection: ChannelModel): Promise<void> {
+    if (this.exchanges.size === 0) return;
+    try {
+      let channel = await openQuietChannel(connection);
+      for (const exchange of this.exchanges.values()) {
+        try {
+          await declareExchangeOn(channel, exchange);
+        } catch (error) {
+          this.logger.error(`broker ${this.url}: re-declaring exchange ${exchange.name} failed: ${describeError(error)}`);
+          channel = await openQuietChannel(connection);
+        }
       }
+      await closeQuietly(channel);
+    } catch (error) {
+      this.logger.error(`broker ${this.url}: re-declaring exchanges failed: ${describeError(error)}`);
     }
-    for (const queue of this.declared.values()) {
-      try {
-        await this.declareWithBindings(channel, queue);
-      } catch (error) {
-        this.logger.error(`broker ${this.url}: re-declaring queue ${queue.name} failed: ${describeError(error)}`);
-        channel = await openQuietChannel(connection);
-      }
-    }
-    await closeQuietly(channel);
   }
 
   /** Declares a remembered queue as last declared, then binds it again to every exchange it was bound to. */
   private async declareWithBindings(channel: Channel, queue: QueueDeclaration): Promise<void> {
     await declareOn(channel, queue);
+    await this.bindElsewhere(channel, queue);
+  }
+
+  /** Binds a remembered queue that exists again to every exchange it was bound to, besides its own (declareOn, bindOn). */
+  private async bindElsewhere(channel: Channel, queue: QueueDeclaration): Promise<void> {
     const own = bindingOf(queue);
     for (const binding of this.bindings.get(queue.name)?.values() ?? []) {
       if (own && binding.exchange === own.exchange && binding.routingKey === own.routingKey) continue;
@@ -209,13 +274,25 @@ async function declareOn(channel: Channel, queue: QueueDeclaration): Promise<voi
   if (queue.exchange) {
     await channel.assertExchange(queue.exchange, queue.exchangeType ?? 'direct', { durable: queue.exchangeDurable ?? true });
   }
+  await declareQueueOn(channel, queue);
+  if (queue.exchange) await channel.bindQueue(queue.name, queue.exchange, queue.routingKey ?? queue.name);
+}
+
+/** The queue alone, without its exchange and binding. */
+async function declareQueueOn(channel: Channel, queue: QueueDeclaration): Promise<void> {
   await channel.assertQueue(queue.name, {
     durable: queue.durable ?? true,
     exclusive: queue.exclusive ?? false,
     autoDelete: queue.autoDelete ?? false,
     arguments: queueArguments(queue),
   });
-  if (queue.exchange) await channel.bindQueue(queue.name, queue.exchange, queue.routingKey ?? queue.name);
+}
+
+/** The queue's exchange and its binding to it, once the queue exists. */
+async function bindOn(channel: Channel, queue: QueueDeclaration): Promise<void> {
+  if (!queue.exchange) return;
+  await channel.assertExchange(queue.exchange, queue.exchangeType ?? 'direct', { durable: queue.exchangeDurable ?? true });
+  await channel.bindQueue(queue.name, queue.exchange, queue.routingKey ?? queue.name);
 }
 
 /** A channel whose server-side close (reported as 'error' by amqplib) rejects the operation, not the process. */
