@@ -4,18 +4,18 @@ import winston from 'winston';
 import { chord, Signature, type App } from '../../lib/index.js';
 import type { RabbitCluster } from './rabbit-cluster.js';
 import type { RabbitNode } from './rabbit-node.js';
+import type { TimedLine } from './failover-figures.js';
 import type { Workload } from './loss-checker.js';
-import type { RunningProcess } from './processes.js';
 
 /**
- * What the cluster fault specs (spec/cluster) add to the loss checker: chords in flight beside
- * the plain tasks, which node a client is on, and the figures of a fail-over (when it was
- * noticed, when work went on).
+ * The load the cluster fault specs (spec/cluster) put on a cluster beside the loss checker's
+ * tasks: chords in flight, a quorum queue led by a chosen node, a producer log with times.
+ * What is read from it afterwards is failover-figures.ts's.
  */
 
 /** A logger whose lines are kept with the time each was written, to time what a producer logged. */
-export function timedLogger(): { logger: winston.Logger; lines: { at: number; line: string }[] } {
-  const lines: { at: number; line: string }[] = [];
+export function timedLogger(): { logger: winston.Logger; lines: TimedLine[] } {
+  const lines: TimedLine[] = [];
   const stream = new Writable({
     objectMode: true,
     write(info: { level: string; message: string }, _encoding, done) {
@@ -24,20 +24,6 @@ export function timedLogger(): { logger: winston.Logger; lines: { at: number; li
     },
   });
   return { logger: winston.createLogger({ level: 'info', transports: [new winston.transports.Stream({ stream })] }), lines };
-}
-
-const CONNECTED = /broker amqp:\/\/[^@\s]*@127\.0\.0\.1:(\d+) connected \((consume|publish)\)/g;
-
-/** The AMQP port of the node each role is connected to, as the latest "connected" lines in `text` say. */
-export function connectedPorts(text: string): { consume?: number; publish?: number } {
-  const ports: { consume?: number; publish?: number } = {};
-  for (const match of text.matchAll(CONNECTED)) ports[match[2] as 'consume' | 'publish'] = Number(match[1]);
-  return ports;
-}
-
-/** How many "connected (role)" lines `text` holds. */
-export function connectedCount(text: string, role: 'consume' | 'publish'): number {
-  return [...text.matchAll(CONNECTED)].filter((match) => match[2] === role).length;
 }
 
 /**
@@ -118,65 +104,4 @@ export async function runChords(producer: App, size: number, min: number, done: 
  */
 export async function sendUntil(workload: Workload, batch: number, min: number, done: () => boolean): Promise<void> {
   while (workload.attempted.size < min || !done()) await workload.send(batch, 2, batch);
-}
-
-/**
- * The longest time without a task start, from `since` to the last start in the ledger: how long
- * work stood still around a fault. Runs lost with a killed worker leave no line, and do not count.
- */
-export function longestPause(workload: Workload, since: number): number {
-  const starts = workload
-    .executions()
-    .map((run) => run.started)
-    .filter((at) => at >= since)
-    .sort((a, b) => a - b);
-  let longest = 0;
-  let previous = since;
-  for (const at of starts) {
-    longest = Math.max(longest, at - previous);
-    previous = at;
-  }
-  return longest;
-}
-
-/** The longest time without a send confirmed, from `since` to the last confirm. */
-export function longestConfirmPause(workload: Workload, since: number): number {
-  const confirms = [...workload.confirmedAt.values()].filter((at) => at >= since).sort((a, b) => a - b);
-  let longest = 0;
-  let previous = since;
-  for (const at of confirms) {
-    longest = Math.max(longest, at - previous);
-    previous = at;
-  }
-  return longest;
-}
-
-/**
- * When the first line of `output` (a worker's log: `[YYYY-MM-DD HH:mm:ss,SSS: LEVEL/who] message`,
- * local time) at or after `since` matches `pattern`, in ms since the epoch; null if none does.
- */
-export function loggedAt(output: string, pattern: RegExp, since: number): number | null {
-  for (const line of output.split('\n')) {
-    const stamp = /^\[(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d),(\d{3}):/.exec(line);
-    if (!stamp || !pattern.test(line)) continue;
-    const at = new Date(`${stamp[1]}T${stamp[2]}.${stamp[3]}`).getTime();
-    // The log's clock has millisecond steps; a line written in the same millisecond counts.
-    if (at >= since - 1) return at;
-  }
-  return null;
-}
-
-/** Resolves with Date.now() when `worker` logged one more "connected (role)" line than `before`. */
-export async function reconnectedAt(
-  worker: RunningProcess,
-  role: 'consume' | 'publish',
-  before: number,
-  timeoutMs = 60_000,
-): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
-  while (connectedCount(worker.output(), role) <= before) {
-    if (Date.now() > deadline) throw new Error(`the worker did not reconnect (${role}) within ${timeoutMs} ms:\n${worker.output()}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return Date.now();
 }

@@ -1,4 +1,4 @@
-import { RabbitNode, type RabbitNodeOptions } from './rabbit-node.js';
+import { RabbitNode, type RabbitNodeOptions, type RabbitTlsListener } from './rabbit-node.js';
 
 /**
  * A RabbitMQ cluster of `size` nodes on 127.0.0.1, beside the shared node: `${prefix}1..N` on
@@ -10,6 +10,9 @@ import { RabbitNode, type RabbitNodeOptions } from './rabbit-node.js';
  * node's config lists them all): booted one after the other, the first finds no peer and starts
  * the cluster, each next one joins it. No rabbitmqctl join calls, each of which starts an Erlang
  * VM (seconds each on a busy machine). A node restarted on its data rejoins by itself.
+ *
+ * With `tls`, every node also listens for amqps:// on tls.basePort + i, with the same CA,
+ * certificate and key (the certificate names 127.0.0.1, which every node is reached on).
  */
 export interface RabbitClusterOptions {
   size?: number;
@@ -18,9 +21,14 @@ export interface RabbitClusterOptions {
   /** Erlang short-name prefix. Default 'celeriac-c'. */
   prefix?: string;
   baseDir?: string;
-  /** Options for each node beyond name and ports (e.g. a TLS listener), by 1-based index. */
+  /** A TLS listener on every node: node i on tls.basePort + i. */
+  tls?: Omit<RabbitTlsListener, 'port'> & { basePort: number };
+  /** Options for each node beyond name and ports, by 1-based index. */
   nodeOptions?: (index: number) => Partial<RabbitNodeOptions>;
 }
+
+/** What a client speaks to the cluster: plain AMQP or AMQP over TLS (each node's listener of that kind). */
+export type AmqpScheme = 'amqp' | 'amqps';
 
 export class RabbitCluster {
   private constructor(readonly nodes: RabbitNode[]) {}
@@ -41,6 +49,7 @@ export class RabbitCluster {
         name,
         port: basePort + i + 1,
         baseDir: options.baseDir,
+        ...(options.tls ? { tls: tlsListener(options.tls, i + 1) } : {}),
         ...extra,
         extraConfig: [...discovery, ...(extra.extraConfig ?? [])],
       });
@@ -58,22 +67,22 @@ export class RabbitCluster {
     return cluster;
   }
 
-  /** The nodes' AMQP URLs, in order. */
-  get urls(): string[] {
-    return this.nodes.map((node) => node.url);
+  /** The nodes' AMQP URLs (amqps:// ones on their TLS listeners for 'amqps'), in order. */
+  urls(scheme: AmqpScheme = 'amqp'): string[] {
+    return this.nodes.map((node) => node.urlFor(scheme));
   }
 
   /** Celery's broker list spelling: the URLs joined with ';'. */
   get brokerList(): string {
-    return this.urls.join(';');
+    return this.urls().join(';');
   }
 
   /**
    * The broker list starting at node `first` (1-based) and going round: with round-robin
    * fail-over a client connects to node `first` and moves to the following ones in turn.
    */
-  brokerListFrom(first: number): string {
-    const urls = this.urls;
+  brokerListFrom(first: number, scheme: AmqpScheme = 'amqp'): string {
+    const urls = this.urls(scheme);
     return [...urls.slice(first - 1), ...urls.slice(0, first - 1)].join(';');
   }
 
@@ -83,9 +92,9 @@ export class RabbitCluster {
     return node;
   }
 
-  /** The node whose AMQP port is `port` (a client's connection tells which node it is on). */
+  /** The node whose AMQP port (plain or TLS) is `port` (a client's connection tells which node it is on). */
   nodeOnPort(port: number): RabbitNode {
-    const node = this.nodes.find((candidate) => candidate.port === port);
+    const node = this.nodes.find((candidate) => candidate.port === port || candidate.tlsPort === port);
     if (!node) throw new Error(`no cluster node listens on ${port}`);
     return node;
   }
@@ -137,4 +146,9 @@ export class RabbitCluster {
       }
     }
   }
+}
+
+/** Node `index`'s TLS listener: the cluster's files, on its own port. */
+function tlsListener({ basePort, ...files }: NonNullable<RabbitClusterOptions['tls']>, index: number): RabbitTlsListener {
+  return { ...files, port: basePort + index };
 }

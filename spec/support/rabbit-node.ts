@@ -18,7 +18,7 @@ const run = promisify(execFile);
  *   node rejoins its cluster with its data;
  * - `pid` is the Erlang VM's OS pid, read from the pid file the server writes once booted: kill,
  *   pause and resume act on that pid and nothing else;
- * - every method waits for its effect (a started node accepts AMQP connections on its port, a
+ * - every method waits for its effect (a started node accepts AMQP connections on its ports, a
  *   stopped one has exited) so specs never sleep;
  * - waiting is done with cheap probes (the pid file, a TCP connect to the AMQP port, the
  *   process table), not rabbitmqctl: every rabbitmqctl call starts an Erlang VM, which takes
@@ -71,6 +71,29 @@ export class RabbitNode {
   /** amqp://guest:guest@127.0.0.1:<port> (guest may log in over 127.0.0.1 on these nodes). */
   get url(): string {
     return `amqp://guest:guest@127.0.0.1:${this.port}`;
+  }
+
+  /** The TLS listener's port; null for a node without one. */
+  get tlsPort(): number | null {
+    return this.options.tls?.port ?? null;
+  }
+
+  /** amqps://guest:guest@127.0.0.1:<TLS port>; the client's TLS settings are the caller's. */
+  get tlsUrl(): string {
+    if (this.tlsPort === null) throw new Error(`rabbit node ${this.node} has no TLS listener`);
+    return `amqps://guest:guest@127.0.0.1:${this.tlsPort}`;
+  }
+
+  /** The node's URL for `scheme`: amqp:// on the plain port, amqps:// on the TLS one. */
+  urlFor(scheme: 'amqp' | 'amqps'): string {
+    return scheme === 'amqps' ? this.tlsUrl : this.url;
+  }
+
+  /** The port a client of `scheme` connects to. */
+  portFor(scheme: 'amqp' | 'amqps'): number {
+    if (scheme === 'amqp') return this.port;
+    if (this.tlsPort === null) throw new Error(`rabbit node ${this.node} has no TLS listener`);
+    return this.tlsPort;
   }
 
   /** True from a completed start until a kill or stop through this object. */
@@ -154,7 +177,18 @@ export class RabbitNode {
 
   async startApp(): Promise<void> {
     await this.ctl('start_app');
-    await waitFor(() => portOpen(this.port), `${this.node} AMQP port ${this.port}`, 120_000, 200);
+    await waitFor(() => this.listening(), `${this.node} AMQP ports ${this.listenerPorts().join(', ')}`, 120_000, 200);
+  }
+
+  /** Every AMQP listener's port: the plain one, and the TLS one if the node has it. */
+  private listenerPorts(): number[] {
+    return this.tlsPort === null ? [this.port] : [this.port, this.tlsPort];
+  }
+
+  /** True once every listener accepts connections (RabbitMQ opens them together, once booted). */
+  private async listening(): Promise<boolean> {
+    for (const port of this.listenerPorts()) if (!(await portOpen(port))) return false;
+    return true;
   }
 
   private config(): string {
@@ -223,9 +257,9 @@ export class RabbitNode {
     await waitFor(
       async () => {
         if (!processAlive(pid)) throw new Error(`${this.node} (pid ${pid}) exited while booting; log: ${join(this.dir, 'log')}`);
-        return portOpen(this.port);
+        return this.listening();
       },
-      `${booting}: AMQP port ${this.port}`,
+      `${booting}: AMQP ports ${this.listenerPorts().join(', ')}`,
       180_000,
       200,
     );
