@@ -1,0 +1,212 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it, type TestContext } from 'node:test';
+import { waitFor } from '../support/faults.js';
+import { FailoverHarness, type FailoverRun } from '../support/failover-harness.js';
+import {
+  connectedCount,
+  connectedPorts,
+  longestConfirmPause,
+  longestPause,
+  loggedAt,
+  ms,
+  producerFailover,
+  reconnectedAt,
+  recoveredAfter,
+  timedLineAt,
+  workerFailover,
+} from '../support/failover-figures.js';
+import type { Report } from '../support/loss-checker.js';
+import { RabbitCluster } from '../support/rabbit-cluster.js';
+import { RedisTlsServer } from '../support/redis-tls-server.js';
+import { makeTestCertificates, type TestCertificates } from '../support/tls-certs.js';
+
+/**
+ * The cluster faults of broker-failover.test.ts over TLS: three nodes that also listen for
+ * amqps:// (client certificates required, certificates made for the run), a producer and a
+ * `celeriac worker` given the three amqps:// URLs as a broker list, results over rediss:// to a
+ * redis-server of this file's own (client certificates required too), a quorum task queue,
+ * thousands of tasks and chords in flight (spec/support/failover-harness.ts), and each fault
+ * once on one cluster: SIGKILL of the node the clients are on, `rabbitmqctl stop_app` of a node
+ * and `start_app`, a node frozen with SIGSTOP past the heartbeat and resumed. The loss checker's
+ * verdict is asserted; the figures are printed (docs/deployment.md quotes them), never asserted.
+ *
+ * Ports no other spec uses: nodes celeriac-t1..3 on 5701-5703 (plain, for the spec's own queue
+ * declarations), 5711-5713 (TLS), Redis on 6397 (plain, the checker's) and 6398 (TLS).
+ */
+const HEARTBEAT_S = 2;
+const AMQP_BASE_PORT = 5700;
+const AMQPS_BASE_PORT = 5710;
+const REDIS_PORT = 6397;
+const REDISS_PORT = 6398;
+
+describe('TLS fail-over: amqps:// broker list on a three-node cluster, rediss:// results', () => {
+  let certs: TestCertificates | undefined;
+  let redis: RedisTlsServer | undefined;
+  let cluster: RabbitCluster | undefined;
+  let harness: FailoverHarness;
+
+  before(async () => {
+    certs = await makeTestCertificates();
+    const files = { caFile: certs.ca, certFile: certs.server.cert, keyFile: certs.server.key, requireClientCertificate: true };
+    redis = new RedisTlsServer({ port: REDIS_PORT, tlsPort: REDISS_PORT, ...files });
+    await redis.start();
+    cluster = await RabbitCluster.start({
+      size: 3,
+      basePort: AMQP_BASE_PORT,
+      prefix: 'celeriac-t',
+      tls: { basePort: AMQPS_BASE_PORT, ...files },
+    });
+    const client = { caFile: certs.ca, certFile: certs.client.cert, keyFile: certs.client.key };
+    harness = new FailoverHarness(cluster, {
+      scheme: 'amqps',
+      heartbeatSeconds: HEARTBEAT_S,
+      // The producer's broker TLS as options, the worker's from the environment; both backends'
+      // from the rediss:// URL's parameters (Celery's spelling).
+      producerOptions: { brokerTls: client },
+      workerEnv: {
+        CELERIAC_BROKER_TLS_CA_FILE: client.caFile,
+        CELERIAC_BROKER_TLS_CERT_FILE: client.certFile,
+        CELERIAC_BROKER_TLS_KEY_FILE: client.keyFile,
+      },
+      workload: {
+        backend:
+          `${redis.tlsUrl}?ssl_cert_reqs=required&ssl_ca_certs=${encodeURIComponent(client.caFile)}` +
+          `&ssl_certfile=${encodeURIComponent(client.certFile)}&ssl_keyfile=${encodeURIComponent(client.keyFile)}`,
+        checkerRedis: redis.plainUrl,
+      },
+    });
+  });
+  after(async () => {
+    await harness?.close();
+    // By pid, whatever happened: every node this file started, and its Redis.
+    await Promise.allSettled([cluster?.stop(), redis?.stop()]);
+    certs?.remove();
+  });
+
+  /** The sends the producer is waiting on a confirm for, right now. */
+  function unconfirmed(run: FailoverRun): string[] {
+    const { workload } = run;
+    return [...workload.attempted.keys()].filter((id) => !workload.confirmed.has(id) && !workload.failed.has(id));
+  }
+
+  /** Prints the verdict's figures and how the sends unconfirmed at the fault ended; each must have ended one way or the other. */
+  function reportSends(t: TestContext, run: FailoverRun, report: Report, pending: string[]): void {
+    const confirmed = pending.filter((id) => run.workload.confirmed.has(id)).length;
+    const rejected = pending.filter((id) => run.workload.failed.has(id)).length;
+    t.diagnostic(
+      `lost ${report.lost.length}, duplicates ${report.duplicated} (runs beyond one), ${report.failed} sends rejected; ` +
+        `${pending.length} sends unconfirmed at the fault: ${confirmed} confirmed by a node, ${rejected} rejected`,
+    );
+    assert.equal(confirmed + rejected, pending.length, 'every send unconfirmed at the fault was confirmed or rejected');
+  }
+
+  /** Time to recover, for a diagnostic line. */
+  const recovery = (run: FailoverRun, faultAt: number): string =>
+    `recovered (first task received on the next connection) ${ms(recoveredAfter(run.worker, faultAt))}`;
+
+  /** A node the clients must be on, checked by the port of their latest "connected" lines. */
+  function assertOn(run: FailoverRun, node: number): void {
+    const ports = connectedPorts(run.worker.output());
+    const producer = connectedPorts(run.producerLog.map((entry) => entry.line).join('\n'));
+    assert.equal(ports.consume, harness.port(node), `the worker consumes on node ${node}'s TLS listener`);
+    assert.equal(producer.publish, harness.port(node), `the producer publishes on node ${node}'s TLS listener`);
+  }
+
+  it('SIGKILL of the node the worker and producer are on: both move to the next node over TLS, nothing lost', async (t) => {
+    const run = await harness.setUp({ leader: 2, worker: 1, producer: 1 });
+    const load = await harness.startLoad(run);
+    const consumeLines = connectedCount(run.worker.output(), 'consume');
+    const pending = unconfirmed(run);
+    const killedAt = Date.now();
+    await cluster!.node(1).kill();
+    const reconnected = await reconnectedAt(run.worker, 'consume', consumeLines);
+    await harness.producerLogged(run, /connected \(publish\)$/, killedAt);
+    assertOn(run, 2);
+    const restarting = cluster!
+      .node(1)
+      .restart()
+      .then(
+        () => null,
+        (error: unknown) => error,
+      );
+    const { report } = await harness.finish(t, run, load, reconnected);
+    reportSends(t, run, report, pending);
+    t.diagnostic(
+      `worker: ${workerFailover(run.worker, killedAt)}; producer: ${producerFailover(run.producerLog, killedAt)}; ` +
+        `${recovery(run, killedAt)} after the kill; longest pause in task starts ` +
+        `${ms(longestPause(run.workload, killedAt))}, in confirms ${ms(longestConfirmPause(run.workload, killedAt))}`,
+    );
+    assert.equal(await restarting, null, 'node 1 restarted');
+  });
+
+  it('rabbitmqctl stop_app of the node everyone is on, which leads the queue, and start_app: all move on over TLS', async (t) => {
+    const run = await harness.setUp({ leader: 3, worker: 3, producer: 3 });
+    const load = await harness.startLoad(run);
+    const consumeLines = connectedCount(run.worker.output(), 'consume');
+    const pending = unconfirmed(run);
+    const stoppingAt = Date.now();
+    try {
+      await cluster!.node(3).stopApp();
+      await reconnectedAt(run.worker, 'consume', consumeLines);
+      await harness.producerLogged(run, /connected \(publish\)$/, stoppingAt);
+    } finally {
+      await cluster!.node(3).startApp();
+    }
+    const backAt = Date.now();
+    assertOn(run, 1);
+    const { report } = await harness.finish(t, run, load, backAt);
+    reportSends(t, run, report, pending);
+    // rabbitmqctl takes seconds to act: the fault is when the first client saw its connection go.
+    const lostAt = Math.min(
+      loggedAt(run.worker.output(), / consume connection lost /, stoppingAt) ?? Infinity,
+      timedLineAt(run.producerLog, /connection lost/, stoppingAt) ?? Infinity,
+    );
+    t.diagnostic(
+      `worker: ${workerFailover(run.worker, lostAt)}; producer: ${producerFailover(run.producerLog, lostAt)} (from the first ` +
+        `connection lost); ${recovery(run, lostAt)} after it; longest pause in task starts ` +
+        `${ms(longestPause(run.workload, lostAt))}, in confirms ${ms(longestConfirmPause(run.workload, lostAt))}; ` +
+        `node 3 back (start_app returned) ${ms(backAt - lostAt)} after`,
+    );
+  });
+
+  it('a node frozen (SIGSTOP) past the heartbeat, then SIGCONT: TLS heartbeats notice, work goes on, nothing lost', async (t) => {
+    const run = await harness.setUp({ leader: 3, worker: 2, producer: 2 });
+    const { workload } = run;
+    const load = await harness.startLoad(run);
+    const consumeLines = connectedCount(run.worker.output(), 'consume');
+    const pending = unconfirmed(run);
+    const pausedAt = Date.now();
+    let frozenWorkAt = 0;
+    cluster!.node(2).pause();
+    try {
+      await run.worker.waitFor(/consume connection lost \(Heartbeat timeout\)/, 60_000);
+      await reconnectedAt(run.worker, 'consume', consumeLines);
+      const producerAt = await harness.producerLogged(run, /connected \(publish\)$/, pausedAt);
+      // A task the producer sent after it moved on can only have reached the worker through a live node.
+      await waitFor(
+        () =>
+          (frozenWorkAt = Math.min(
+            ...workload
+              .executions()
+              .filter((r) => (workload.confirmedAt.get(r.id) ?? 0) > producerAt)
+              .map((r) => r.started),
+          )) < Infinity,
+        'a task sent after the freeze to run while node 2 is frozen',
+        60_000,
+        20,
+      );
+    } finally {
+      cluster!.node(2).resume();
+    }
+    const resumedAt = Date.now();
+    assertOn(run, 3);
+    const { report } = await harness.finish(t, run, load, resumedAt);
+    reportSends(t, run, report, pending);
+    t.diagnostic(
+      `${HEARTBEAT_S} s heartbeat; worker: ${workerFailover(run.worker, pausedAt)}; producer: ` +
+        `${producerFailover(run.producerLog, pausedAt)}; ${recovery(run, pausedAt)} after SIGSTOP; a task sent after the freeze ran ` +
+        `${ms(frozenWorkAt - pausedAt)} after it; longest pause in task starts ${ms(longestPause(workload, pausedAt))}; ` +
+        `node frozen ${ms(resumedAt - pausedAt)}; its deliveries ran again ${ms(workload.resumeMs(resumedAt, true))} after SIGCONT`,
+    );
+  });
+});
