@@ -1,5 +1,6 @@
 import { ConfigError } from '../errors/errors.js';
 import { redactUrl, schemeOf } from '../util/url.js';
+import { checkUrlList, splitUrlList } from '../util/url-list.js';
 import { resolveTls, withoutTlsParameters, type TlsConfig, type TlsSource } from '../util/tls-settings.js';
 
 /**
@@ -18,6 +19,8 @@ const LIST_SCHEMES = new Set(['amqp', 'amqps']);
  * URLs (each may itself be such a list). Entries are trimmed; the result has at least one.
  *
  * Contract (each breach a ConfigError naming `option`, URLs shown with passwords hidden):
+ * - entries are split by the one rule of URL lists (util/url-list.ts): a `;` separates only
+ *   before the next `scheme://` or at the end, so one in a password or query stays in its URL;
  * - no entry is empty: an empty entry (`a;;b`, a trailing `;`) is refused, never skipped;
  * - a list of more than one entry holds amqp:// and amqps:// URLs only: those are the nodes of
  *   one RabbitMQ cluster, which the AMQP transport fails over between. memory:// is one
@@ -33,14 +36,12 @@ export function parseBrokerList(value: unknown, option = 'broker'): string[] {
     if (typeof part !== 'string') {
       throw new ConfigError(option, `expected a URL string or a list of them, got ${JSON.stringify(part) ?? String(part)}`);
     }
-    urls.push(...part.split(';').map((entry) => entry.trim()));
+    urls.push(...splitUrlList(part));
   }
+  checkUrlList(urls, option, 'broker list', redactUrl);
   const single = urls.length === 1;
   urls.forEach((url, index) => {
     const where = single ? '' : ` (entry ${index + 1} of the broker list ${redactUrl(urls.join(';'))})`;
-    if (url === '') {
-      throw new ConfigError(option, single ? 'expected a non-empty string, got ""' : `empty entry${where}`);
-    }
     // A single URL's scheme is the transport registry's to judge (an unknown one lists the known).
     if (!single && !(LIST_SCHEMES.has(schemeOf(url)) && /^[a-z]+:\/\//i.test(url))) {
       throw new ConfigError(

@@ -1,10 +1,12 @@
+import { splitUrlList } from './url-list.js';
+
 /**
  * The URL with any password replaced by `***`, safe for logs and error messages. A list of URLs
  * joined by `;` (Celery's broker list, a Sentinel backend: `sentinel://:pw@h1/0;sentinel://h2/0`)
- * is redacted URL by URL; a `;` not followed by a scheme belongs to the URL it is in.
+ * is redacted URL by URL, split as every list is (url-list.ts): a `;` in a password stays in it.
  */
 export function redactUrl(url: string): string {
-  const list = url.split(/;(?=[a-z][a-z0-9+.-]*:\/\/)/i);
+  const list = splitUrlList(url);
   return list.length > 1 ? list.map(redactOne).join(';') : redactOne(url);
 }
 

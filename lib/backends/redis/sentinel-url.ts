@@ -1,5 +1,6 @@
 import { ConfigError } from '../../errors/errors.js';
 import { redactUrl } from '../../util/url.js';
+import { checkUrlList, splitUrlList } from '../../util/url-list.js';
 import type { BackendConnectionSettings } from '../result-backend-options.js';
 
 /** Where a `sentinel://` backend finds its primary: what ioredis's Sentinel support takes. */
@@ -23,7 +24,8 @@ const OPTION = 'backend';
 
 /**
  * Reads Celery's Sentinel backend URL: `sentinel://[[user]:password@]host[:port][/db]`, one per
- * sentinel, joined by `;` (`sentinel://:pw@h1:26379/0;sentinel://h2:26379/0`). As in Celery, the
+ * sentinel, joined by `;` (`sentinel://:pw@h1:26379/0;sentinel://h2:26379/0`; split and checked as
+ * every URL list is, util/url-list.ts: an empty entry is refused). As in Celery, the
  * credentials and db are the data nodes' and come from the first URL that gives them (a later
  * URL that gives other ones is a ConfigError, not ignored); the port defaults to 26379. The
  * primary's name is the `master_name` query parameter of any of the URLs, else
@@ -31,11 +33,9 @@ const OPTION = 'backend';
  * `connection` only. Throws ConfigError naming `backend`, never showing a password.
  */
 export function parseSentinelUrl(url: string, connection: BackendConnectionSettings = {}): SentinelTarget {
-  const chunks = url
-    .split(';')
-    .map((chunk) => chunk.trim())
-    .filter((chunk) => chunk !== '');
-  if (chunks.length === 0) throw new ConfigError(OPTION, 'a sentinel:// backend URL names no sentinel');
+  const chunks = splitUrlList(url);
+  if (chunks.every((chunk) => chunk === '')) throw new ConfigError(OPTION, 'a sentinel:// backend URL names no sentinel');
+  checkUrlList(chunks, OPTION, 'Sentinel list', redactUrl);
   const sentinels: SentinelTarget['sentinels'] = [];
   const shared: { db?: number; username?: string; password?: string; name?: string } = {};
   for (const chunk of chunks) {
