@@ -7,46 +7,17 @@ import amqp from 'amqplib';
 import { createAmqpTransport } from '../../lib/broker/amqp/transport.js';
 import type { Delivery, Transport, TransportOptions } from '../../lib/broker/transport.js';
 import { BrokerAccessRefusedError, BrokerConnectionError, ConfigError, PublishError } from '../../lib/errors/errors.js';
-import { silentLogger } from '../../lib/log/logger.js';
-import { Inbox, describeTransportConformance, message, type CreatedNames } from '../conformance/transport.conformance.js';
+import { Inbox, describeTransportConformance, message } from '../conformance/transport.conformance.js';
 import { describeQueueIntentConformance } from '../conformance/transport-intents.conformance.js';
 import { captureLogger } from '../support/capture-logger.js';
+import { deleteCreated } from '../support/rabbitmq-queues.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
+import { SpecResources, specTransportOptions } from '../support/transport-fixture.js';
 
 const BROKER = 'amqp://guest:guest@127.0.0.1:5672';
 
-function options(overrides: Partial<TransportOptions> = {}): TransportOptions {
-  return {
-    heartbeatSeconds: 30,
-    confirmTimeoutMs: 15_000,
-    connectMaxRetries: null,
-    connectInitialDelayMs: 50,
-    connectMaxDelayMs: 500,
-    logger: silentLogger(),
-    ...overrides,
-  };
-}
-
-/** Deletes exactly the queues and exchanges named, each on its own channel (a 404 closes a channel). */
-async function deleteCreated(created: CreatedNames): Promise<void> {
-  const connection = await amqp.connect(BROKER);
-  try {
-    for (const queue of created.queues) {
-      const channel = await connection.createChannel();
-      channel.on('error', () => undefined);
-      await channel.deleteQueue(queue).catch(() => undefined);
-      await channel.close().catch(() => undefined);
-    }
-    for (const exchange of created.exchanges) {
-      const channel = await connection.createChannel();
-      channel.on('error', () => undefined);
-      await channel.deleteExchange(exchange).catch(() => undefined);
-      await channel.close().catch(() => undefined);
-    }
-  } finally {
-    await connection.close();
-  }
-}
+const options = (overrides: Partial<TransportOptions> = {}): TransportOptions =>
+  specTransportOptions({ confirmTimeoutMs: 15_000, ...overrides });
 
 async function until(condition: () => boolean): Promise<void> {
   while (!condition()) await new Promise((resolve) => setTimeout(resolve, 10));
@@ -56,22 +27,10 @@ describeTransportConformance('amqp', () => createAmqpTransport(BROKER, options()
 describeQueueIntentConformance('amqp', () => createAmqpTransport(BROKER, options()), { cleanup: deleteCreated });
 
 describe('amqp transport', { timeout: 60_000 }, () => {
-  const created: CreatedNames = { queues: [], exchanges: [] };
-  const open: Array<Transport | TcpProxy> = [];
-  const queueName = (label: string): string => {
-    const name = `spec.amqp.${label}.${randomUUID().slice(0, 8)}`;
-    created.queues.push(name);
-    return name;
-  };
-  function track<T extends Transport | TcpProxy>(thing: T): T {
-    open.push(thing);
-    return thing;
-  }
-
-  after(async () => {
-    for (const thing of open) await thing.close();
-    await deleteCreated(created);
-  });
+  const resources = new SpecResources('spec.amqp');
+  const queueName = (label: string): string => resources.queueName(label);
+  const track = <T extends Transport | TcpProxy>(thing: T): T => resources.track(thing);
+  after(() => resources.release());
 
   it('opens nothing until used, then one connection to consume and another to publish', async () => {
     const proxy = track(await startTcpProxy());

@@ -1,14 +1,12 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { after, describe, it } from 'node:test';
-import amqp from 'amqplib';
 import { createAmqpTransport } from '../../lib/broker/amqp/transport.js';
-import type { Delivery, Transport, TransportOptions } from '../../lib/broker/transport.js';
+import type { Delivery, Transport } from '../../lib/broker/transport.js';
 import { BrokerAccessRefusedError, BrokerConnectionError } from '../../lib/errors/errors.js';
-import { silentLogger } from '../../lib/log/logger.js';
 import { message } from '../conformance/transport.conformance.js';
 import { captureLogger } from '../support/capture-logger.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
+import { SpecResources, specTransportOptions } from '../support/transport-fixture.js';
 
 /**
  * Broker lists against the shared RabbitMQ node: each "node" of a list is a TCP proxy in front of
@@ -21,18 +19,6 @@ const BROKER = 'amqp://guest:guest@127.0.0.1:5672';
 const DEAD = 'amqp://guest:guest@127.0.0.1:1';
 const redacted = (url: string): string => url.replace(/:guest@/, ':***@').replace(/\/$/, '');
 
-function options(overrides: Partial<TransportOptions> = {}): TransportOptions {
-  return {
-    heartbeatSeconds: 30,
-    confirmTimeoutMs: 30_000,
-    connectMaxRetries: null,
-    connectInitialDelayMs: 50,
-    connectMaxDelayMs: 500,
-    logger: silentLogger(),
-    ...overrides,
-  };
-}
-
 async function until(condition: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
@@ -42,36 +28,17 @@ async function until(condition: () => boolean, what: string, timeoutMs = 30_000)
 }
 
 describe('broker lists', { timeout: 120_000 }, () => {
-  const queues: string[] = [];
-  const open: Array<Transport | TcpProxy> = [];
-  const queueName = (label: string): string => {
-    const name = `spec.broker-list.${label}.${randomUUID().slice(0, 8)}`;
-    queues.push(name);
-    return name;
-  };
-  function track<T extends Transport | TcpProxy>(thing: T): T {
-    open.push(thing);
-    return thing;
-  }
-
-  after(async () => {
-    for (const thing of open) await thing.close();
-    const connection = await amqp.connect(BROKER);
-    for (const queue of queues) {
-      const channel = await connection.createChannel();
-      channel.on('error', () => undefined);
-      await channel.deleteQueue(queue).catch(() => undefined);
-      await channel.close().catch(() => undefined);
-    }
-    await connection.close();
-  });
+  const resources = new SpecResources('spec.broker-list');
+  const queueName = (label: string): string => resources.queueName(label);
+  const track = <T extends Transport | TcpProxy>(thing: T): T => resources.track(thing);
+  after(() => resources.release());
 
   it('goes to the next node at once when one is down (no backoff within a pass), and logs the node each line is about', async () => {
     const { logger, lines } = captureLogger();
     const proxy = track(await startTcpProxy());
     const live = proxy.urlFor(BROKER);
     // A backoff would wait up to a minute: the pass through the list must not.
-    const transport = track(createAmqpTransport(`${DEAD};${live}`, options({ logger, connectInitialDelayMs: 60_000 })));
+    const transport = track(createAmqpTransport(`${DEAD};${live}`, specTransportOptions({ logger, connectInitialDelayMs: 60_000 })));
     const queue = queueName('next');
     await transport.declareQueue({ name: queue, durable: false });
     await transport.publish(message('x'), { exchange: '', routingKey: queue });
@@ -92,7 +59,7 @@ describe('broker lists', { timeout: 120_000 }, () => {
     const first = track(await startTcpProxy());
     const second = track(await startTcpProxy());
     const [urlA, urlB] = [first.urlFor(BROKER), second.urlFor(BROKER)];
-    const transport = track(createAmqpTransport(`${urlA};${urlB}`, options({ logger })));
+    const transport = track(createAmqpTransport(`${urlA};${urlB}`, specTransportOptions({ logger })));
     const queue = queueName('failover');
     await transport.declareQueue({ name: queue });
     const seen = new Map<string, number>();
@@ -140,7 +107,7 @@ describe('broker lists', { timeout: 120_000 }, () => {
     const first = track(await startTcpProxy());
     const second = track(await startTcpProxy());
     const [urlA, urlB] = [first.urlFor(BROKER), second.urlFor(BROKER)];
-    const transport = track(createAmqpTransport(`${urlA};${urlB}`, options({ logger, heartbeatSeconds: 1 })));
+    const transport = track(createAmqpTransport(`${urlA};${urlB}`, specTransportOptions({ logger, heartbeatSeconds: 1 })));
     const queue = queueName('frozen');
     await transport.declareQueue({ name: queue, durable: false });
     await transport.publish(message('before'), { exchange: '', routingKey: queue });
@@ -165,7 +132,7 @@ describe('broker lists', { timeout: 120_000 }, () => {
     const second = track(await startTcpProxy());
     const wrong = first.urlFor('amqp://guest:not-the-password@127.0.0.1:5672');
     const right = second.urlFor(BROKER);
-    const transport = track(createAmqpTransport(`${wrong};${right}`, options({ logger, connectInitialDelayMs: 60_000 })));
+    const transport = track(createAmqpTransport(`${wrong};${right}`, specTransportOptions({ logger, connectInitialDelayMs: 60_000 })));
     const queue = queueName('refused');
     await transport.declareQueue({ name: queue, durable: false });
     assert.ok(
@@ -180,7 +147,7 @@ describe('broker lists', { timeout: 120_000 }, () => {
 
     // Every node refuses (users are the cluster's: one refusal is everyone's, but each node is asked).
     const everyone = track(
-      createAmqpTransport(`${wrong};${second.urlFor('amqp://guest:also-wrong@127.0.0.1:5672')};${DEAD}`, options({ logger })),
+      createAmqpTransport(`${wrong};${second.urlFor('amqp://guest:also-wrong@127.0.0.1:5672')};${DEAD}`, specTransportOptions({ logger })),
     );
     await assert.rejects(everyone.publish(message('x'), { exchange: '', routingKey: queue }), (error: unknown) => {
       assert.ok(error instanceof BrokerAccessRefusedError, String(error));
@@ -200,7 +167,10 @@ describe('broker lists', { timeout: 120_000 }, () => {
     const { logger, lines } = captureLogger();
     const other = 'amqp://guest:secret@127.0.0.1:2';
     const transport = track(
-      createAmqpTransport(`${DEAD};${other}`, options({ logger, connectMaxRetries: 3, connectInitialDelayMs: 10, connectMaxDelayMs: 20 })),
+      createAmqpTransport(
+        `${DEAD};${other}`,
+        specTransportOptions({ logger, connectMaxRetries: 3, connectInitialDelayMs: 10, connectMaxDelayMs: 20 }),
+      ),
     );
     await assert.rejects(transport.publish(message('x'), { exchange: '', routingKey: 'spec.never' }), (error: unknown) => {
       assert.ok(error instanceof BrokerConnectionError, String(error));

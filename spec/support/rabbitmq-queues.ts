@@ -75,14 +75,24 @@ export async function withRawChannel<T>(work: (channel: amqp.Channel) => Promise
 
 /** Deletes queues by name on a connection of its own; a queue already gone is fine. */
 export async function deleteQueues(names: readonly string[]): Promise<void> {
+  await deleteCreated({ queues: names, exchanges: [] });
+}
+
+/**
+ * Deletes exactly the queues and exchanges named, on a connection of its own, each on a channel
+ * of its own (a 404 closes a channel); one already gone is fine.
+ */
+export async function deleteCreated(created: { queues: readonly string[]; exchanges: readonly string[] }): Promise<void> {
   const connection = await amqp.connect(AMQP_URL);
   try {
-    for (const name of names) {
+    const each = async (remove: (channel: amqp.Channel) => Promise<unknown>): Promise<void> => {
       const channel = await connection.createChannel();
       channel.on('error', () => undefined);
-      await channel.deleteQueue(name).catch(() => undefined);
+      await remove(channel).catch(() => undefined);
       await channel.close().catch(() => undefined);
-    }
+    };
+    for (const queue of created.queues) await each((channel) => channel.deleteQueue(queue));
+    for (const exchange of created.exchanges) await each((channel) => channel.deleteExchange(exchange));
   } finally {
     await connection.close().catch(() => undefined);
   }
