@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { waitFor } from '../support/faults.js';
-import { FailoverHarness, type FailoverRun } from '../support/failover-harness.js';
+import { FailoverHarness, type FailoverRun, type Placement } from '../support/failover-harness.js';
 import {
   connectedCount,
   connectedPorts,
@@ -83,10 +83,17 @@ describe('TLS fail-over: amqps:// broker list on a three-node cluster, rediss://
     certs?.remove();
   });
 
-  /** The sends the producer is waiting on a confirm for, right now. */
-  function unconfirmed(run: FailoverRun): string[] {
+  /**
+   * A run under load as a fault finds it: the sends the producer is waiting on a confirm for
+   * right now, and a wait for the worker's next consuming connection.
+   */
+  async function underLoad(placement: Placement) {
+    const run = await harness.setUp(placement);
+    const load = await harness.startLoad(run);
+    const consumeLines = connectedCount(run.worker.output(), 'consume');
     const { workload } = run;
-    return [...workload.attempted.keys()].filter((id) => !workload.confirmed.has(id) && !workload.failed.has(id));
+    const pending = [...workload.attempted.keys()].filter((id) => !workload.confirmed.has(id) && !workload.failed.has(id));
+    return { run, load, pending, workerReconnected: () => reconnectedAt(run.worker, 'consume', consumeLines) };
   }
 
   /** Prints the verdict's figures and how the sends unconfirmed at the fault ended; each must have ended one way or the other. */
@@ -113,13 +120,10 @@ describe('TLS fail-over: amqps:// broker list on a three-node cluster, rediss://
   }
 
   it('SIGKILL of the node the worker and producer are on: both move to the next node over TLS, nothing lost', async (t) => {
-    const run = await harness.setUp({ leader: 2, worker: 1, producer: 1 });
-    const load = await harness.startLoad(run);
-    const consumeLines = connectedCount(run.worker.output(), 'consume');
-    const pending = unconfirmed(run);
+    const { run, load, pending, workerReconnected } = await underLoad({ leader: 2, worker: 1, producer: 1 });
     const killedAt = Date.now();
     await cluster!.node(1).kill();
-    const reconnected = await reconnectedAt(run.worker, 'consume', consumeLines);
+    const reconnected = await workerReconnected();
     await harness.producerLogged(run, /connected \(publish\)$/, killedAt);
     assertOn(run, 2);
     const restarting = cluster!
@@ -140,14 +144,11 @@ describe('TLS fail-over: amqps:// broker list on a three-node cluster, rediss://
   });
 
   it('rabbitmqctl stop_app of the node everyone is on, which leads the queue, and start_app: all move on over TLS', async (t) => {
-    const run = await harness.setUp({ leader: 3, worker: 3, producer: 3 });
-    const load = await harness.startLoad(run);
-    const consumeLines = connectedCount(run.worker.output(), 'consume');
-    const pending = unconfirmed(run);
+    const { run, load, pending, workerReconnected } = await underLoad({ leader: 3, worker: 3, producer: 3 });
     const stoppingAt = Date.now();
     try {
       await cluster!.node(3).stopApp();
-      await reconnectedAt(run.worker, 'consume', consumeLines);
+      await workerReconnected();
       await harness.producerLogged(run, /connected \(publish\)$/, stoppingAt);
     } finally {
       await cluster!.node(3).startApp();
@@ -170,17 +171,14 @@ describe('TLS fail-over: amqps:// broker list on a three-node cluster, rediss://
   });
 
   it('a node frozen (SIGSTOP) past the heartbeat, then SIGCONT: TLS heartbeats notice, work goes on, nothing lost', async (t) => {
-    const run = await harness.setUp({ leader: 3, worker: 2, producer: 2 });
+    const { run, load, pending, workerReconnected } = await underLoad({ leader: 3, worker: 2, producer: 2 });
     const { workload } = run;
-    const load = await harness.startLoad(run);
-    const consumeLines = connectedCount(run.worker.output(), 'consume');
-    const pending = unconfirmed(run);
     const pausedAt = Date.now();
     let frozenWorkAt = 0;
     cluster!.node(2).pause();
     try {
       await run.worker.waitFor(/consume connection lost \(Heartbeat timeout\)/, 60_000);
-      await reconnectedAt(run.worker, 'consume', consumeLines);
+      await workerReconnected();
       const producerAt = await harness.producerLogged(run, /connected \(publish\)$/, pausedAt);
       // A task the producer sent after it moved on can only have reached the worker through a live node.
       await waitFor(

@@ -7,7 +7,9 @@ import { RabbitNode } from './rabbit-node.js';
  *
  *   CELERIAC_BROKER_URL='amqp://guest:guest@127.0.0.1:5681;amqp://guest:guest@127.0.0.1:5682;amqp://guest:guest@127.0.0.1:5683'
  *
- * The nodes run detached until `cluster:down`. The shared node on 5672 is not touched.
+ * The nodes run detached until `cluster:down`, which also stops the TLS cluster's nodes
+ * (celeriac-t1..3, spec/cluster/tls-failover.test.ts) if an interrupted run left any. The shared
+ * node on 5672 is not touched.
  */
 const SIZE = 3;
 const BASE_PORT = 5680;
@@ -18,7 +20,9 @@ if (command === 'up') {
   console.log(`RabbitMQ cluster up: ${cluster.nodes.map((node) => `${node.node} on ${node.port}`).join(', ')}`);
   console.log(`broker list: ${cluster.brokerList}`);
 } else if (command === 'down') {
-  for (let i = SIZE; i >= 1; i--) await RabbitNode.stopByName(`celeriac-c${i}`);
+  for (const prefix of ['celeriac-c', 'celeriac-t']) {
+    for (let i = SIZE; i >= 1; i--) await RabbitNode.stopByName(`${prefix}${i}`);
+  }
   console.log('RabbitMQ cluster down');
 } else {
   console.error('usage: cluster-cli up|down');
