@@ -14,7 +14,7 @@ import {
 } from './result-backend.js';
 import type { TaskMeta } from '../protocol/task-meta.js';
 import { MAX_TIMER_DELAY_MS } from '../util/long-timeout.js';
-import { addWaiter, newChannel, removeWaiter, waitersOf, type Channel, type Waiter } from './key-waiters.js';
+import { addWaiter, newChannel, removeWaiter, subscribedOnce, waitersOf, type Channel, type Waiter } from './key-waiters.js';
 
 /** Celery's key prefix for a task's outcome; the same string names the channel it is published on. */
 export const TASK_KEY_PREFIX = 'celery-task-meta-';
@@ -244,7 +244,11 @@ export abstract class KeyValueBackend implements ResultBackend {
         if (isReady(meta.status)) this.succeed(waiter, meta);
       }, failed);
     };
-    waiter.channel.subscribed.then(arrived, failed);
+    const { channel } = waiter;
+    channel.subscribed.then(() => {
+      subscribedOnce(channel);
+      arrived();
+    }, failed);
     sending?.then(arrived, failed);
   }
 

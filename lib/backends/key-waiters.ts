@@ -36,14 +36,17 @@ export interface Channel {
 /** What Channel.subscribed becomes once its SUBSCRIBE succeeded. */
 const SUBSCRIBED: Promise<void> = Promise.resolve();
 
-/** A channel for `taskId` whose SUBSCRIBE is `subscribing`; it has no waiter yet. */
+/**
+ * A channel for `taskId` whose SUBSCRIBE is `subscribing`; it has no waiter yet. Its first
+ * waiter handles the SUBSCRIBE's outcome (it calls subscribedOnce when it succeeded).
+ */
 export function newChannel(taskId: string, subscribing: Promise<void>): Channel {
-  const channel: Channel = { taskId, waiters: [], subscribed: subscribing };
-  subscribing.then(
-    () => (channel.subscribed = SUBSCRIBED),
-    () => undefined, // each waiter handles the failure (it awaits `subscribed` too)
-  );
-  return channel;
+  return { taskId, waiters: [], subscribed: subscribing };
+}
+
+/** The channel's SUBSCRIBE succeeded: it holds no promise of its own from now on. */
+export function subscribedOnce(channel: Channel): void {
+  channel.subscribed = SUBSCRIBED;
 }
 
 export function addWaiter(channel: Channel, waiter: Waiter): void {
