@@ -62,6 +62,14 @@ describe('ReusedHeaderTable', () => {
     assert.deepEqual(encoded(more), encoded({ b: 2, a: 1, x: 'stamp' }));
   });
 
+  it('keeps its table across publishes without headers', () => {
+    const table = new ReusedHeaderTable();
+    const filled = table.fill(celeryHeaders('a', 0));
+    const empty = table.fill({});
+    assert.deepEqual(encoded(empty), encoded({}));
+    assert.equal(table.fill(celeryHeaders('b', 1)), filled);
+  });
+
   it('hands over headers with an own __proto__ key as they are (assigning it would set a prototype)', () => {
     const headers = JSON.parse('{"a": 1, "__proto__": "x"}') as Record<string, unknown>;
     assert.equal(new ReusedHeaderTable().fill(headers), headers);

@@ -16,6 +16,9 @@
  */
 import type { Options } from 'amqplib';
 
+/** The table of every publish without headers (never written to). */
+const EMPTY_TABLE: Record<string, unknown> = Object.freeze({});
+
 export class ReusedHeaderTable {
   #table: Record<string, unknown> = {};
   #keys: string[] = [];
@@ -38,6 +41,9 @@ export class ReusedHeaderTable {
       table[key] = headers[key];
       count++;
     }
+    // Empty headers (rpc:// results, say) get a shared empty table: a worker that sends both
+    // keeps its task messages' table.
+    if (count === 0) return EMPTY_TABLE;
     return count === keys.length ? table : this.#replace(headers);
   }
 
