@@ -14,6 +14,7 @@ import {
 } from './result-backend.js';
 import type { TaskMeta } from '../protocol/task-meta.js';
 import { MAX_TIMER_DELAY_MS } from '../util/long-timeout.js';
+import { addWaiter, newChannel, removeWaiter, subscribedOnce, waitersOf, type Channel, type Waiter } from './key-waiters.js';
 
 /** Celery's key prefix for a task's outcome; the same string names the channel it is published on. */
 export const TASK_KEY_PREFIX = 'celery-task-meta-';
@@ -45,25 +46,6 @@ export interface ChannelSubscriber {
   subscribe(channel: string): Promise<void>;
   unsubscribe(channel: string): Promise<void>;
   close(): Promise<void>;
-}
-
-interface Waiter {
-  readonly taskId: string;
-  readonly channel: Channel;
-  readonly resolve: (meta: TaskMeta) => void;
-  readonly reject: (reason: unknown) => void;
-  done: boolean;
-  timer: NodeJS.Timeout | undefined;
-  signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
-}
-
-/** The waiters on one key (nearly always one: an array, not a Set). Invariant: registered in `channels` ⇔ waiters.length > 0. */
-interface Channel {
-  readonly key: string;
-  waiters: Waiter[];
-  /** The SUBSCRIBE sent when the first waiter arrived; every waiter reads the key after it. */
-  readonly subscribed: Promise<void>;
 }
 
 /**
@@ -159,16 +141,13 @@ export abstract class KeyValueBackend implements ResultBackend {
     const { signal, timeoutMs } = options;
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<TaskMeta>((resolve, reject) => {
-      const key = taskKey(taskId);
-      let channel = this.channels.get(key);
+      let channel = this.channels.get(taskId);
       if (!channel) {
-        channel = { key, waiters: [], subscribed: this.subscribe(key) };
-        this.channels.set(key, channel);
+        channel = newChannel(taskId, this.subscribe(taskKey(taskId)));
+        this.channels.set(taskId, channel);
       }
       const waiter: Waiter = { taskId, channel, resolve, reject, done: false, timer: undefined, signal, onAbort: undefined };
-      // A one-element literal for the first: push onto [] would reserve room for 17.
-      if (channel.waiters.length === 0) channel.waiters = [waiter];
-      else channel.waiters.push(waiter);
+      addWaiter(channel, waiter);
       if (Number.isFinite(timeoutMs) && timeoutMs <= MAX_TIMER_DELAY_MS) {
         waiter.timer = setTimeout(() => this.fail(waiter, new ResultTimeoutError(taskId, timeoutMs)), Math.max(0, timeoutMs));
       }
@@ -176,7 +155,7 @@ export abstract class KeyValueBackend implements ResultBackend {
         waiter.onAbort = () => this.fail(waiter, signal.reason);
         signal.addEventListener('abort', waiter.onAbort, { once: true });
       }
-      void this.readWhenSubscribed(waiter, options.sending);
+      this.readWhenSubscribed(waiter, options.sending);
     });
   }
 
@@ -253,18 +232,24 @@ export abstract class KeyValueBackend implements ResultBackend {
   /**
    * Subscription first, read second: a result stored in between is seen by one or the other.
    * For a task still being sent the read also waits for the send's confirm, and a failed send
-   * fails the wait at once (see WaitOptions.sending).
+   * fails the wait at once (see WaitOptions.sending). Then-callbacks rather than an async
+   * function and Promise.all: what a waiting get() holds is per-send memory.
    */
-  private async readWhenSubscribed(waiter: Waiter, sending: Promise<unknown> | undefined): Promise<void> {
-    try {
-      if (sending) await Promise.all([waiter.channel.subscribed, sending]);
-      else await waiter.channel.subscribed;
-      if (waiter.done) return;
-      const meta = await this.getMeta(waiter.taskId);
-      if (isReady(meta.status)) this.succeed(waiter, meta);
-    } catch (err) {
-      this.fail(waiter, this.closing ? this.closedError() : err);
-    }
+  private readWhenSubscribed(waiter: Waiter, sending: Promise<unknown> | undefined): void {
+    let awaited = sending ? 2 : 1;
+    const failed = (err: unknown) => this.fail(waiter, this.closing ? this.closedError() : err);
+    const arrived = () => {
+      if (--awaited > 0 || waiter.done) return;
+      this.getMeta(waiter.taskId).then((meta) => {
+        if (isReady(meta.status)) this.succeed(waiter, meta);
+      }, failed);
+    };
+    const { channel } = waiter;
+    channel.subscribed.then(() => {
+      subscribedOnce(channel);
+      arrived();
+    }, failed);
+    sending?.then(arrived, failed);
   }
 
   private ensureSubscriber(): ChannelSubscriber {
@@ -276,9 +261,10 @@ export abstract class KeyValueBackend implements ResultBackend {
   }
 
   private onMessage(key: string, message: string): void {
-    const channel = this.channels.get(key);
-    if (!channel) return;
+    if (!key.startsWith(TASK_KEY_PREFIX)) return;
     const taskId = key.slice(TASK_KEY_PREFIX.length);
+    const channel = this.channels.get(taskId);
+    if (!channel) return;
     let status: TaskState;
     try {
       status = this.decode(taskId, message).status;
@@ -288,27 +274,27 @@ export abstract class KeyValueBackend implements ResultBackend {
     }
     if (!isReady(status)) return;
     // Each waiter gets its own decoded copy, so one caller mutating its meta cannot affect another.
-    for (const waiter of [...channel.waiters]) this.succeed(waiter, this.decode(taskId, message));
+    for (const waiter of waitersOf(channel)) this.succeed(waiter, this.decode(taskId, message));
   }
 
   /** After the subscriber reconnects: make sure every waited key is subscribed, then re-read it. */
   private recheckAll(): void {
     for (const channel of this.channels.values()) {
-      this.logger.debug(`re-reading ${channel.key} after subscriber reconnect`);
+      this.logger.debug(`re-reading ${taskKey(channel.taskId)} after subscriber reconnect`);
       void this.subscribeThenRecheck(channel);
     }
   }
 
   private async subscribeThenRecheck(channel: Channel): Promise<void> {
-    const taskId = channel.key.slice(TASK_KEY_PREFIX.length);
+    const { taskId } = channel;
     try {
-      await this.ensureSubscriber().subscribe(channel.key);
+      await this.ensureSubscriber().subscribe(taskKey(taskId));
       const meta = await this.getMeta(taskId);
-      if (isReady(meta.status)) for (const waiter of [...channel.waiters]) this.succeed(waiter, structuredClone(meta));
+      if (isReady(meta.status)) for (const waiter of waitersOf(channel)) this.succeed(waiter, structuredClone(meta));
     } catch (err) {
       // The waiters keep their subscription attempt and their own deadlines; a later message or
       // reconnect may still settle them.
-      this.logger.warn(`re-reading ${channel.key} after reconnect failed: ${messageOf(err)}`);
+      this.logger.warn(`re-reading ${taskKey(taskId)} after reconnect failed: ${messageOf(err)}`);
     }
   }
 
@@ -327,13 +313,12 @@ export abstract class KeyValueBackend implements ResultBackend {
     if (waiter.timer) clearTimeout(waiter.timer);
     if (waiter.onAbort) waiter.signal?.removeEventListener('abort', waiter.onAbort);
     const { channel } = waiter;
-    const at = channel.waiters.indexOf(waiter);
-    if (at >= 0) channel.waiters.splice(at, 1);
-    if (channel.waiters.length === 0 && this.channels.get(channel.key) === channel) {
-      this.channels.delete(channel.key);
+    if (removeWaiter(channel, waiter) && this.channels.get(channel.taskId) === channel) {
+      this.channels.delete(channel.taskId);
       if (!this.closing && this.subscriber) {
-        this.subscriber.unsubscribe(channel.key).catch((err: unknown) => {
-          this.logger.debug(`unsubscribe ${channel.key} failed: ${messageOf(err)}`);
+        const key = taskKey(channel.taskId);
+        this.subscriber.unsubscribe(key).catch((err: unknown) => {
+          this.logger.debug(`unsubscribe ${key} failed: ${messageOf(err)}`);
         });
       }
     }
@@ -344,7 +329,7 @@ export abstract class KeyValueBackend implements ResultBackend {
 
   private async shutDown(): Promise<void> {
     const error = this.closedError();
-    const waiters = [...this.channels.values()].flatMap((channel) => [...channel.waiters]);
+    const waiters = [...this.channels.values()].flatMap(waitersOf);
     for (const waiter of waiters) this.fail(waiter, error);
     this.channels.clear();
     const subscriber = this.subscriber;

@@ -196,5 +196,7 @@ export function serializerNamed(name: string): Serializer | undefined {
 
 /** The serializer for a content type (parameters such as `; charset=utf-8` ignored), or undefined. */
 export function serializerForContentType(contentType: string): Serializer | undefined {
-  return byContentType.get(contentType.split(';')[0].trim().toLowerCase());
+  // The type exactly as registered (what every Celery client sends) is found without the three
+  // strings the normalized lookup makes per message.
+  return byContentType.get(contentType) ?? byContentType.get(contentType.split(';')[0].trim().toLowerCase());
 }

@@ -1,11 +1,10 @@
-import type { ResultBackend, WaitOptions } from '../backends/result-backend.js';
+import type { ResultBackend } from '../backends/result-backend.js';
 import type { TaskMeta } from '../protocol/task-meta.js';
 import type { ResultHandle } from './result-handle.js';
 import { TaskFailedError } from '../errors/errors.js';
 import { exceptionMessage, isExceptionInfo } from '../protocol/exception-info.js';
 import { PROPAGATE_STATES, READY_STATES, type TaskState } from '../protocol/states.js';
 import { toMilliseconds, type Duration } from '../util/duration.js';
-import { MAX_TIMER_DELAY_MS } from '../util/long-timeout.js';
 import { preview } from '../util/preview.js';
 import { MAX_ERROR_MESSAGE_CHARS } from '../util/truncate.js';
 
@@ -16,9 +15,6 @@ export interface GetOptions {
   propagate?: boolean;
   signal?: AbortSignal;
 }
-
-/** The longest delay a Node timer supports (~24.8 days); "no timeout" waits this long at a time. */
-const FOREVER_MS = MAX_TIMER_DELAY_MS;
 
 /**
  * A handle on a task's outcome in the result backend. Cheap to create: it holds only the id;
@@ -47,11 +43,12 @@ export class AsyncResult<R = unknown> implements ResultHandle<R> {
    */
   getWhileSending(options: GetOptions, sending: Promise<unknown> | undefined): Promise<R> {
     // A then-chain, not an async function: thousands of waits may be pending at once, and a
-    // suspended async function keeps its whole frame.
+    // suspended async function keeps its whole frame. Without a timeout the backend sets no
+    // timer: the wait ends with the outcome, the signal, or the backend's close.
     let waiting: Promise<TaskMeta>;
     try {
-      const timeoutMs = options.timeout === undefined ? undefined : toMilliseconds(options.timeout, 'timeout');
-      waiting = this.waitForMeta({ timeoutMs: timeoutMs ?? FOREVER_MS, signal: options.signal, sending }, timeoutMs === undefined);
+      const timeoutMs = options.timeout === undefined ? Infinity : toMilliseconds(options.timeout, 'timeout');
+      waiting = this.backend().waitForReady(this.id, { timeoutMs, signal: options.signal, sending });
     } catch (error) {
       return Promise.reject(error);
     }
@@ -93,22 +90,6 @@ export class AsyncResult<R = unknown> implements ResultHandle<R> {
 
   toString(): string {
     return this.id;
-  }
-
-  /** With `sliced`, waits without limit: in slices a timer can represent, each re-subscribing and re-reading. */
-  private waitForMeta(options: WaitOptions, sliced: boolean): Promise<TaskMeta> {
-    const backend = this.backend();
-    return sliced ? waitInSlices(backend, this.id, options) : backend.waitForReady(this.id, options);
-  }
-}
-
-async function waitInSlices(backend: ResultBackend, id: string, options: WaitOptions): Promise<TaskMeta> {
-  for (;;) {
-    try {
-      return await backend.waitForReady(id, options);
-    } catch (error) {
-      if ((error as { code?: string }).code !== 'CELERIAC_RESULT_TIMEOUT') throw error;
-    }
   }
 }
 

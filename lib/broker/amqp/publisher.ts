@@ -10,6 +10,7 @@ import { routeNameProblem } from '../route-names.js';
 import { isChannelStateError } from './channel-errors.js';
 import { fatesOfClosedChannel } from './closed-channel.js';
 import type { PendingPublish } from './pending-publish.js';
+import { ReusedHeaderTable } from './reused-header-table.js';
 
 /**
  * Publishes on one ConfirmChannel of the publishing connection, with many publishes in flight.
@@ -81,6 +82,7 @@ export class Publisher {
   private readonly keysInFlight = new Set<string>();
   /** Keys of publishes that timed out on a channel still open, released when it closes. */
   private readonly keysHeldByChannel = new Map<ConfirmChannel, string[]>();
+  private readonly headerTable = new ReusedHeaderTable();
   /** Channels that nacked, retired (see the invariants), with how many pending publishes are still written to each. */
   private readonly retired = new Map<ConfirmChannel, number>();
 
@@ -165,7 +167,8 @@ export class Publisher {
         }
         entry.channel = channel;
         entry.writeOrder = ++this.writes;
-        accepted = channel.publish(entry.written.exchange, entry.written.routingKey, entry.body, entry.options, (error) =>
+        const options = this.headerTable.optionsFor(entry.options);
+        accepted = channel.publish(entry.written.exchange, entry.written.routingKey, entry.body, options, (error) =>
           this.onConfirm(entry, channel, error),
         );
       } catch (error) {
