@@ -221,6 +221,8 @@ async function runBigArgs(options: BenchOptions): Promise<ScenarioResult> {
       const ms = run.reports[0].finishedAt - run.reports[0].startedAt;
       const [own, floor] = [megabytes / (ms / 1000), megabytes / (raw.ms / 1000)];
       const rawCpu = (stats: typeof raw.producer): string => ((stats.cpuUserMs + stats.cpuSystemMs) / n).toFixed(2);
+      const rawRss = (stats: typeof raw.producer): number => Math.round(stats.peakRssBytes / 2 ** 20);
+      const size = `${n.toLocaleString('en-US')} tasks × ${BIG_PAYLOAD_BYTES.toLocaleString('en-US')}-byte argument`;
       return result(name, {
         tasks: n,
         seconds: ms / 1000,
@@ -228,11 +230,11 @@ async function runBigArgs(options: BenchOptions): Promise<ScenarioResult> {
         worker: run.stats[0],
         ...run.serviceCpu,
         notes: [
-          `${n.toLocaleString('en-US')} tasks × ${BIG_PAYLOAD_BYTES.toLocaleString('en-US')}-byte argument, at most ${BIG_WINDOW} unanswered: ` +
+          `${size}, at most ${BIG_WINDOW} unanswered: ` +
             `${own.toFixed(1)} MB/s; raw amqplib, the same bodies and window: ${floor.toFixed(1)} MB/s; ` +
             `celeriac / raw ${(own / floor).toFixed(2)}`,
           `raw amqplib cpu ms/task: producer ${rawCpu(raw.producer)}, consumer ${rawCpu(raw.consumer)}; ` +
-            `peak RSS MB: producer ${Math.round(raw.producer.peakRssBytes / 2 ** 20)}, consumer ${Math.round(raw.consumer.peakRssBytes / 2 ** 20)}`,
+            `peak RSS MB: producer ${rawRss(raw.producer)}, consumer ${rawRss(raw.consumer)}`,
           ...rssNotes(await tally.settled()),
         ],
       });
