@@ -124,16 +124,16 @@ child.run(async () => {
     });
   } else if (mode === 'backlog') {
     let confirmed = 0;
-    const pending: Array<Promise<unknown>> = [];
+    // The sends not known to be confirmed, by i % BULK_IN_FLIGHT: the producer holds no more
+    // than that many, whatever n is (a list of all n would grow with the backlog).
+    const inFlight: Array<Promise<unknown>> = [];
     for (let i = 0; i < n; i++) {
-      pending.push(noop.applyAsync([i], {}, { ignoreResult: true }).then(() => confirmed++));
-      if (i >= BULK_IN_FLIGHT) {
-        await pending[i - BULK_IN_FLIGHT];
-        pending[i - BULK_IN_FLIGHT] = Promise.resolve(); // let the settled send go
-      }
+      const slot = i % BULK_IN_FLIGHT;
+      if (i >= BULK_IN_FLIGHT) await inFlight[slot];
+      inFlight[slot] = noop.applyAsync([i], {}, { ignoreResult: true }).then(() => confirmed++);
       if (i % 10_000 === 0) phase = `backlog: ${confirmed}/${n} confirmed`;
     }
-    await Promise.all(pending);
+    await Promise.all(inFlight);
     child.finished({ startedAt, finishedAt: now(), count: n });
   } else {
     const payload = 'x'.repeat(config.payloadBytes ?? 0);
