@@ -58,6 +58,11 @@ export class BenchChild {
     this.process.on('error', (error) => this.fail(new Error(`${label}: ${error.message}`)));
   }
 
+  /** The child's OS pid (undefined if the fork failed), for readings taken from outside. */
+  get pid(): number | undefined {
+    return this.process.pid;
+  }
+
   send(message: ParentMessage): void {
     if (this.process.connected) this.process.send(message);
   }

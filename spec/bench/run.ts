@@ -37,6 +37,8 @@ import { median } from './measure.js';
 import { megabytes } from './proc-memory.js';
 import { floorScenarios } from './raw-floor.js';
 import { sentinelScenarios } from './sentinel.js';
+import { SCALE_SCENARIO_NAMES, scaleScenarios } from './scale-scenarios.js';
+import { RabbitNode } from '../support/rabbit-node.js';
 import { prefetchOf, type BenchOptions, type Scenario, type ScenarioResult } from './scenario.js';
 
 const scenarios: Scenario[] = [
@@ -46,6 +48,7 @@ const scenarios: Scenario[] = [
   ...idleScenarios,
   ...clusterScenarios,
   ...sentinelScenarios,
+  ...scaleScenarios,
 ];
 const names = scenarios.map((s) => s.name);
 
@@ -66,6 +69,20 @@ const argv = yargs(hideBin(process.argv))
     type: 'boolean',
     default: false,
     describe: 'Also run the peer scenarios (BullMQ, Python Celery), or with --scenario add them to those named',
+  })
+  .option('scale', {
+    type: 'boolean',
+    default: false,
+    describe: 'Run the scale scenarios (scale-*, long at full size), or with --scenario add them to those named',
+  })
+  .option('scale-factor', {
+    type: 'number',
+    default: 1,
+    describe: 'The scale scenarios run this fraction of their full sizes (e.g. 0.01 to try them on a shared broker)',
+  })
+  .option('rabbit-node', {
+    type: 'number',
+    describe: 'Boot a RabbitMQ node of its own on this port for the run (stopped after it) and use it instead of --amqp-url',
   })
   .option('n', { type: 'number', default: 20_000, describe: 'Tasks per scenario' })
   .option('repeat', { type: 'number', default: 1, describe: 'Rounds of all selected scenarios; the median run of each is shown' })
@@ -107,6 +124,11 @@ const argv = yargs(hideBin(process.argv))
     if (!Number.isInteger(a['prefetch-multiplier']) || a['prefetch-multiplier'] < 1) {
       throw new Error('--prefetch-multiplier must be a positive integer');
     }
+    if (!(a['scale-factor'] > 0)) throw new Error('--scale-factor must be a positive number');
+    const port = a['rabbit-node'];
+    if (port !== undefined && (!Number.isInteger(port) || port < 1024 || port > 45_535 || port === 5672)) {
+      throw new Error('--rabbit-node must be a free port in 1024–45535 other than 5672 (its Erlang distribution port is port + 20000)');
+    }
     const window = a['max-unconfirmed-publishes'];
     if (window !== undefined && (!Number.isInteger(window) || window < 1))
       throw new Error('--max-unconfirmed-publishes must be a positive integer');
@@ -119,8 +141,10 @@ const argv = yargs(hideBin(process.argv))
   .parseSync();
 
 function selectScenarios(): Scenario[] {
-  const wanted = new Set(argv.scenario?.length ? argv.scenario : scenarios.filter((s) => !s.optIn && !s.peer).map((s) => s.name));
+  const named = argv.scenario?.length ? argv.scenario : argv.scale ? [] : undefined;
+  const wanted = new Set(named ?? scenarios.filter((s) => !s.optIn && !s.peer).map((s) => s.name));
   if (argv.peers) for (const scenario of scenarios) if (scenario.peer) wanted.add(scenario.name);
+  if (argv.scale) for (const name of SCALE_SCENARIO_NAMES) wanted.add(name);
   if (argv.floor) {
     for (const scenario of scenarios) if (wanted.has(scenario.name) && scenario.floor) wanted.add(scenario.floor);
   }
@@ -280,12 +304,32 @@ function medianRun(runsOfOne: ScenarioResult[]): ScenarioResult {
 
 // --- main ----------------------------------------------------------------------------------
 
+/**
+ * With --rabbit-node PORT, the run goes to a RabbitMQ node of its own (spec/support/rabbit-node.ts,
+ * booted from an empty folder, not timed, stopped afterwards whatever happened); its CPU column
+ * reads that node's Erlang VM.
+ */
 async function main(): Promise<number> {
+  const port = argv['rabbit-node'];
+  if (port === undefined) return bench(argv['amqp-url']);
+  const node = new RabbitNode({ name: `celeriac-bench-${port}`, port });
+  process.stderr.write(`bench: booting a RabbitMQ node of its own on port ${port} (${node.dir})\n`);
+  await node.start();
+  try {
+    return await bench(node.url, [node.pid]);
+  } finally {
+    await node.stop();
+  }
+}
+
+async function bench(amqpUrl: string, brokerPids?: readonly number[]): Promise<number> {
   // Read by child.ts when it forks each bench process.
   if (argv['cpu-prof']) process.env[CPU_PROFILE_DIR_ENV] = resolve(argv['cpu-prof']);
   const options: BenchOptions = {
     n: argv.n,
-    amqpUrl: argv['amqp-url'],
+    amqpUrl,
+    ...(brokerPids ? { brokerPids } : {}),
+    scaleFactor: argv['scale-factor'],
     backendUrl: argv.backend,
     concurrency: argv.concurrency,
     prefetchMultiplier: argv['prefetch-multiplier'],

@@ -23,6 +23,8 @@ export interface BenchOptions {
   timeoutMs: number;
   /** celeriac-countdown: countdowns are spread over this many ms. */
   windowMs: number;
+  /** The scale scenarios (scale.ts) run this fraction of their full sizes (--scale-factor; default 1). */
+  scaleFactor?: number;
   /** The broker's Erlang VMs, when it is not the one local node (a cluster's: cluster.ts); its CPU column sums them. */
   brokerPids?: readonly number[];
   onProgress: (label: string, text: string) => void;

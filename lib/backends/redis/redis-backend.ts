@@ -14,6 +14,7 @@ import { endpointOf, type ProbeTarget } from '../../util/tls-probe.js';
 import { schemeOf } from '../../util/url.js';
 import { defineScripts, type ScriptedClient } from './scripts.js';
 import { SubscriptionBatcher } from './subscription-batcher.js';
+import { ReadBatcher } from './read-batcher.js';
 
 export { isRedisRefusal } from './connection.js';
 
@@ -51,6 +52,11 @@ function ttlArg(ttlMs: number, min: number): string {
 class RedisBackend extends KeyValueBackend {
   private readonly client: ScriptedClient;
   private readonly pipelining: PipelineWhenBusy;
+  /** Every key read: the reads of one burst go as MGETs (see ReadBatcher). */
+  private readonly reads = new ReadBatcher(
+    (key) => this.command('GET', (c) => c.get(key)),
+    (keys) => this.command('MGET', (c) => c.mget(keys)),
+  );
   /** Passwords of the URL and options, scrubbed from every message this class builds. */
   private readonly secrets: string[];
   /** sentinel://: the name Sentinel monitors the primary under (named in log lines). */
@@ -146,7 +152,7 @@ class RedisBackend extends KeyValueBackend {
   }
 
   protected get(key: string): Promise<string | null> {
-    return this.command('GET', (c) => c.get(key));
+    return this.reads.get(key);
   }
 
   /**
