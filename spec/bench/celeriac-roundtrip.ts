@@ -10,6 +10,9 @@
  * - celeriac-defaults, celeriac-c4: the same with the worker as a user starts it: no
  *   concurrency or prefetch options (`celeriac worker -A app`), and `--concurrency=4` alone;
  *   compared with the same floors (whose prefetch is the tuned row's).
+ * - celeriac-celery-defaults, celeriac-celery-c4 (opt-in): the same two with Celery's prefork
+ *   defaults given (concurrency = the CPUs, and 4, each × 4): what the async pool's defaults
+ *   were, to see what its own defaults (pool-defaults.ts) change.
  * - celeriac-rpc-roundtrip: the same with backend rpc:// (results as messages to the producer's
  *   reply queue, as the floor's replies).
  * - celeriac-fire-and-forget: N × applyAsync([i], {}, { ignoreResult: true }); compare with
@@ -32,6 +35,8 @@
  *   (the header's own processing), then a chord of the same header with a summing body to the
  *   body's result. Chord overhead = chord wall − group wall.
  */
+import { availableParallelism } from 'node:os';
+import { CELERY_PREFETCH_MULTIPLIER } from '../../lib/worker/pool-defaults.js';
 import { withChildren } from './child.js';
 import { deleteQueues } from './broker-admin.js';
 import { WARM_CHORD_SIZE, type CeleriacBenchConfig } from './celeriac-app.js';
@@ -217,6 +222,32 @@ export const celeriacScenarios: Scenario[] = [
     floor: 'floor-redis-bare',
     otherFloors: ['floor-redis-celery'],
     run: (options) => runCeleriac('celeriac-c4', { mode: 'roundtrip', worker: () => ({ concurrency: 4 }) }, options),
+  },
+  {
+    name: 'celeriac-celery-defaults',
+    description: "opt-in: celeriac-defaults with Celery's defaults given (-c = the CPUs, --prefetch-multiplier=4), the async pool's before",
+    floor: 'floor-redis-bare',
+    otherFloors: ['floor-redis-celery'],
+    optIn: true,
+    run: (options) =>
+      runCeleriac(
+        'celeriac-celery-defaults',
+        { mode: 'roundtrip', worker: () => ({ concurrency: availableParallelism(), prefetchMultiplier: CELERY_PREFETCH_MULTIPLIER }) },
+        options,
+      ),
+  },
+  {
+    name: 'celeriac-celery-c4',
+    description: "opt-in: celeriac-c4 with Celery's multiplier given (--concurrency=4 --prefetch-multiplier=4: prefetch 16)",
+    floor: 'floor-redis-bare',
+    otherFloors: ['floor-redis-celery'],
+    optIn: true,
+    run: (options) =>
+      runCeleriac(
+        'celeriac-celery-c4',
+        { mode: 'roundtrip', worker: () => ({ concurrency: 4, prefetchMultiplier: CELERY_PREFETCH_MULTIPLIER }) },
+        options,
+      ),
   },
   {
     name: 'celeriac-roundtrip',
