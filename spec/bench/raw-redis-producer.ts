@@ -8,7 +8,7 @@
  * celeriac's get() does; finished at the N-th result. Latency per task = publish call → its
  * result received, both taken here. Before 'go', `warmup` tasks go the same way.
  *
- * Two connections to RabbitMQ would be one here (it only publishes), plus one to Redis.
+ * One connection to RabbitMQ (it only publishes) and one to Redis (the subscription).
  */
 import { connect } from 'amqplib';
 import { Redis } from 'ioredis';
