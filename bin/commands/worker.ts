@@ -45,7 +45,11 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
         type: 'string',
         describe: 'Module exporting the app (default export or "app"); default $CELERIAC_APP',
       })
-      .option('concurrency', { alias: 'c', type: 'number', describe: 'Tasks run at once (default: number of CPUs)' })
+      .option('concurrency', {
+        alias: 'c',
+        type: 'number',
+        describe: "Tasks run at once (default: the app's concurrency, else 16 with -P async, the number of CPUs with -P threads)",
+      })
       .option('loglevel', logLevelOption('info'))
       .option('queues', { alias: 'Q', type: 'string', describe: "Comma-separated queues to consume (default: the app's default queue)" })
       .option('exclude-queues', {
@@ -78,7 +82,10 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
       })
       .options(DAEMON_OPTIONS)
       .option('hostname', { alias: 'n', type: 'string', describe: 'Node name; %h host, %n short host, %d domain (default celeriac@%h)' })
-      .option('prefetch-multiplier', { type: 'number', describe: 'Prefetch = concurrency × this (default 4)' })
+      .option('prefetch-multiplier', {
+        type: 'number',
+        describe: "Prefetch = concurrency × this (default: the app's, else concurrency × 4, and with -P async at least 64)",
+      })
       .option('pool', {
         alias: 'P',
         choices: ['async', 'threads'] as const,

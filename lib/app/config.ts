@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os';
 import type { Logger } from 'winston';
 import { ConfigError } from '../errors/errors.js';
 import { SERIALIZER_NAMES } from '../protocol/serializers.js';
@@ -96,10 +95,16 @@ export interface AppOptions {
   brokerConnectionMaxRetries?: number | null;
   /** Upper bound of the reconnect backoff. Default '30s'. */
   brokerConnectionMaxDelay?: Duration;
-  /** Worker prefetch = concurrency × this. Default 4. */
-  prefetchMultiplier?: number;
-  /** Worker concurrency when the worker is not given one. Default: the number of CPUs. */
-  concurrency?: number;
+  /**
+   * Worker prefetch = concurrency × this, Celery's meaning. Default null: the pool's rule —
+   * concurrency × 4 (Celery's), and with the async pool at least 64 (docs/tasks.md).
+   */
+  prefetchMultiplier?: number | null;
+  /**
+   * Worker concurrency when the worker is not given one. Default null: the pool's — 16 for the
+   * async pool (tasks share one event loop), the number of CPUs for the threads pool.
+   */
+  concurrency?: number | null;
   /** Level of the logger created when `logger` is not given. Default 'warn'. */
   logLevel?: LogLevel;
   /** A winston logger to use instead of creating one. */
@@ -188,8 +193,10 @@ export interface AppConfig {
   brokerMaxFrameSize: number | null;
   brokerConnectionMaxRetries: number | null;
   brokerConnectionMaxDelayMs: number;
-  prefetchMultiplier: number;
-  concurrency: number;
+  /** null: the pool's rule (see AppOptions). */
+  prefetchMultiplier: number | null;
+  /** null: the pool's default (see AppOptions). */
+  concurrency: number | null;
   logLevel: LogLevel;
   logger: Logger | undefined;
   router: Router;
@@ -300,8 +307,8 @@ export function resolveConfig(options: AppOptions, env: NodeJS.ProcessEnv = proc
     brokerMaxFrameSize: maxFrameSize('brokerMaxFrameSize', options.brokerMaxFrameSize ?? null),
     brokerConnectionMaxRetries: maxRetries,
     brokerConnectionMaxDelayMs: toMilliseconds(options.brokerConnectionMaxDelay ?? '30s', 'brokerConnectionMaxDelay'),
-    prefetchMultiplier: positiveInteger('prefetchMultiplier', options.prefetchMultiplier ?? 4),
-    concurrency: positiveInteger('concurrency', options.concurrency ?? availableParallelism()),
+    prefetchMultiplier: options.prefetchMultiplier == null ? null : positiveInteger('prefetchMultiplier', options.prefetchMultiplier),
+    concurrency: options.concurrency == null ? null : positiveInteger('concurrency', options.concurrency),
     logLevel,
     logger: options.logger,
     router: new Router(options.taskRoutes),

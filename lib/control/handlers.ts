@@ -89,7 +89,7 @@ const CORE_HANDLERS: Record<string, Handler> = {
   /** Celery's conf: the resolved config, secrets hidden (with_defaults is accepted; every value is resolved). */
   conf: ({ worker }, args) => {
     flagArgument(args, 'with_defaults', false);
-    return configReport(worker.app.config);
+    return configReport(workerConfig(worker));
   },
   /**
    * Celery's query_task: {id: [state, request info]} for the ids held here; state is 'active'
@@ -127,7 +127,7 @@ const CORE_HANDLERS: Record<string, Handler> = {
     ok(
       `software -> celeriac:0.1.0 node:${process.version} platform:${process.platform}\n` +
         `broker -> ${worker.app.transport.url}\n` +
-        `settings -> ${JSON.stringify(configReport(worker.app.config), null, 2)}`,
+        `settings -> ${JSON.stringify(configReport(workerConfig(worker)), null, 2)}`,
     ),
 };
 
@@ -203,6 +203,15 @@ function queueInfo(worker: Worker, name: string): Record<string, unknown> {
     max_length_bytes: null,
     max_priority: declaration.maxPriority ?? null,
   };
+}
+
+/**
+ * The app's config as this worker resolved it: `concurrency` is the worker's now (the app's
+ * null stands for the pool's default); `prefetchMultiplier` stays the one given (null: the
+ * pool's rule), the prefetch itself being in stats.
+ */
+function workerConfig(worker: HandlerState['worker']): object {
+  return { ...worker.app.config, concurrency: worker.concurrency };
 }
 
 function stats(state: HandlerState): Record<string, unknown> {

@@ -5,7 +5,7 @@ import { type Handler, type HandlerState, nok, ok } from './handler-state.js';
  * Celery's pool commands for a Node worker, whose pool size is its concurrency (tasks whose
  * code runs at once; the threads pool's most threads). Invariants: pool_grow/pool_shrink keep
  * concurrency an integer from 1 to MAX_POOL_SIZE and the prefetch follows (concurrency ×
- * prefetch multiplier), as Celery's; while an autoscaler drives the concurrency they are refused
+ * prefetch multiplier, or the pool's rule: pool-defaults.ts), as Celery's; while an autoscaler drives the concurrency they are refused
  * as Celery refuses them, and the autoscale command changes its bounds instead.
  */
 export const POOL_HANDLERS: Record<string, Handler> = {
@@ -23,7 +23,7 @@ export const POOL_HANDLERS: Record<string, Handler> = {
   },
   /**
    * Celery's autoscale max,min: new bounds for the worker's autoscaler, which then makes the
-   * concurrency follow the load (autoscaler.ts); the prefetch becomes max × multiplier. A
+   * concurrency follow the load (autoscaler.ts); the prefetch becomes that of max (max × multiplier). A
    * worker started without --autoscale starts autoscaling here (Celery's answers "Autoscale not
    * enabled" instead). An absent max keeps the current one; an absent min keeps the current one
    * when it is at most max.

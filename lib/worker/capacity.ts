@@ -3,6 +3,7 @@ import type { DeliveryHandler, Transport } from '../broker/transport.js';
 import { ConfigError } from '../errors/errors.js';
 import { Autoscaler, type AutoscaleBounds } from './autoscaler.js';
 import type { WorkerSettings } from './options.js';
+import type { PrefetchRule } from './pool-defaults.js';
 import type { TaskPool } from './pool/pool.js';
 import { QueueConsumers } from './queue-consumers.js';
 
@@ -23,27 +24,29 @@ export interface CapacityHooks {
  * How much a worker runs at once and takes from the broker: its concurrency, its prefetch and,
  * with `--autoscale` or remote control's autoscale, the autoscaler that drives the concurrency.
  *
- * Invariants: prefetch = concurrency × prefetchMultiplier, following setConcurrency (Celery's
- * pool_grow/pool_shrink update it so); with an autoscaler, prefetch = max × prefetchMultiplier,
+ * Invariants: prefetch = prefetchRule.prefetchFor(concurrency) — concurrency × the multiplier
+ * given, or the pool's rule (pool-defaults.ts) — following setConcurrency (Celery's
+ * pool_grow/pool_shrink update it so); with an autoscaler, prefetch = prefetchFor(max),
  * following the max (Celery's autoscale command) but not the autoscaler's own steps, so the
  * backlog that makes it grow can reach the worker. The pool follows every concurrency change.
  */
 export class Capacity {
   /** The worker's consumers, one per queue, all with the current prefetch. */
   readonly consumers: QueueConsumers;
-  readonly prefetchMultiplier: number;
+  /** How the prefetch follows the concurrency (the multiplier given, or the pool's rule). */
+  readonly prefetchRule: PrefetchRule;
   #concurrency: number;
   #autoscaler: Autoscaler | null = null;
   #running = false;
 
   constructor(
-    settings: Pick<WorkerSettings, 'concurrency' | 'prefetchMultiplier' | 'autoscale'>,
+    settings: Pick<WorkerSettings, 'concurrency' | 'prefetch' | 'autoscale'>,
     private readonly hooks: CapacityHooks,
   ) {
     this.#concurrency = settings.concurrency;
-    this.prefetchMultiplier = settings.prefetchMultiplier;
+    this.prefetchRule = settings.prefetch;
     const prefetchFor = settings.autoscale ? settings.autoscale.max : settings.concurrency;
-    this.consumers = new QueueConsumers(hooks.transport, prefetchFor * this.prefetchMultiplier, hooks.onDelivery, hooks.logger);
+    this.consumers = new QueueConsumers(hooks.transport, this.prefetchRule.prefetchFor(prefetchFor), hooks.onDelivery, hooks.logger);
     if (settings.autoscale) this.#autoscaler = this.newAutoscaler(settings.autoscale);
   }
 
@@ -86,12 +89,12 @@ export class Capacity {
       throw new ConfigError('worker', `concurrency must be a positive integer, got ${concurrency}`);
     }
     this.resize(concurrency);
-    return this.consumers.setPrefetch(concurrency * this.prefetchMultiplier);
+    return this.consumers.setPrefetch(this.prefetchRule.prefetchFor(concurrency));
   }
 
   /**
    * Bounds for the concurrency: starts an autoscaler (keepalive 30 s) or gives the running one
-   * new bounds; the prefetch becomes max × prefetchMultiplier. Resolves once the broker applies it.
+   * new bounds; the prefetch becomes prefetchFor(max). Resolves once the broker applies it.
    */
   autoscale(max: number, min: number): Promise<void> {
     if (!Number.isSafeInteger(max) || max < 1 || !Number.isSafeInteger(min) || min < 0 || min > max) {
@@ -103,7 +106,7 @@ export class Capacity {
       this.#autoscaler.update(max, min);
       if (this.#running) this.#autoscaler.start();
     }
-    return this.consumers.setPrefetch(max * this.prefetchMultiplier);
+    return this.consumers.setPrefetch(this.prefetchRule.prefetchFor(max));
   }
 
   /** For the ready line: `concurrency 4`, or with an autoscaler Celery's `{min=1, max=8}` and the size now. */

@@ -7,11 +7,18 @@ import { toMilliseconds, type Duration } from '../util/duration.js';
 import type { WorkerHost } from './host.js';
 import type { AutoscaleBounds } from './autoscaler.js';
 import type { TimeLimits } from './time-limits.js';
+import { defaultConcurrency, prefetchRule, type PrefetchRule } from './pool-defaults.js';
 
 export interface WorkerOptions {
-  /** Most tasks running at once. Default: the app's `concurrency` (number of CPUs). */
+  /**
+   * Most tasks running at once. Default: the app's `concurrency`, else the pool's: 16 for the
+   * async pool, the number of CPUs for the threads pool (pool-defaults.ts).
+   */
   concurrency?: number;
-  /** Prefetch = concurrency × this. Default: the app's `prefetchMultiplier` (4). */
+  /**
+   * Prefetch = concurrency × this (Celery's meaning). Default: the app's `prefetchMultiplier`,
+   * else the pool's rule: concurrency × 4, and with the async pool at least 64 (pool-defaults.ts).
+   */
   prefetchMultiplier?: number;
   /** Queues to consume. Default: [app.defaultQueue]. */
   queues?: string[];
@@ -67,9 +74,10 @@ export interface WorkerOptions {
   maxMemoryPerChild?: number | null;
   /**
    * Celery's `--autoscale`: concurrency follows the load between `min` and `max` (see
-   * autoscaler.ts). It starts at `min` (`concurrency` is not used) and the prefetch is
-   * max × prefetchMultiplier. `keepalive`: how long after growing before it may shrink
-   * (default '30s', Celery's AUTOSCALE_KEEPALIVE). Default null: a fixed concurrency.
+   * autoscaler.ts). It starts at `min` (`concurrency` is not used) and the prefetch is that of
+   * a concurrency of `max` (max × prefetchMultiplier). `keepalive`: how long after growing
+   * before it may shrink (default '30s', Celery's AUTOSCALE_KEEPALIVE). Default null: a fixed
+   * concurrency.
    */
   autoscale?: { max: number; min: number; keepalive?: Duration } | null;
 }
@@ -104,7 +112,8 @@ export const WORKER_OPTION_KEYS: readonly (keyof WorkerOptions)[] = Object.keys(
 export interface WorkerSettings {
   /** Tasks run at once at the start (autoscale: its min). */
   readonly concurrency: number;
-  readonly prefetchMultiplier: number;
+  /** How the prefetch follows the concurrency: the multiplier given, or the pool's rule. */
+  readonly prefetch: PrefetchRule;
   readonly queues: readonly string[];
   /** The node name, %h, %n and %d expanded. */
   readonly hostname: string;
@@ -125,7 +134,7 @@ export interface WorkerSettings {
 
 /**
  * Checks `options` and fills in the defaults (the host's config for concurrency, prefetch and
- * the queue). Throws ConfigError naming the first option that is unknown or bad; the pool's own
+ * the queue, then the pool's: pool-defaults.ts). Throws ConfigError naming the first option that is unknown or bad; the pool's own
  * options (`pool`, `appModule`) are checked when the pool is made (createPool).
  */
 export function resolveWorkerOptions(options: WorkerOptions, host: Pick<WorkerHost, 'config' | 'logger'>): WorkerSettings {
@@ -133,8 +142,11 @@ export function resolveWorkerOptions(options: WorkerOptions, host: Pick<WorkerHo
     if (!Object.hasOwn(OPTION_NAMES, key)) throw new ConfigError(key, `unknown worker option; known: ${WORKER_OPTION_KEYS.join(', ')}`);
   }
   const autoscale = options.autoscale == null ? null : autoscaleBounds(options.autoscale);
-  const concurrency = autoscale ? autoscale.min : positiveInteger('concurrency', options.concurrency ?? host.config.concurrency);
-  const prefetchMultiplier = positiveInteger('prefetchMultiplier', options.prefetchMultiplier ?? host.config.prefetchMultiplier);
+  const pool = options.pool ?? 'async';
+  const concurrency = autoscale
+    ? autoscale.min
+    : positiveInteger('concurrency', options.concurrency ?? host.config.concurrency ?? defaultConcurrency(pool));
+  const multiplier = options.prefetchMultiplier ?? host.config.prefetchMultiplier;
   const queues = options.queues?.length ? [...options.queues] : [host.config.defaultQueue];
   const hostname = expandHostname(options.hostname ?? 'celeriac@%h');
   const shutdownTimeoutMs = toMilliseconds(options.shutdownTimeout ?? '30s', 'shutdownTimeout');
@@ -148,14 +160,14 @@ export function resolveWorkerOptions(options: WorkerOptions, host: Pick<WorkerHo
     value == null ? null : positiveDuration(value, option);
   return {
     concurrency,
-    prefetchMultiplier,
+    prefetch: prefetchRule(pool, multiplier == null ? null : positiveInteger('prefetchMultiplier', multiplier)),
     queues,
     hostname,
     shutdownTimeoutMs,
     maxRedeliveries,
     maxMessageSize,
     logger: (options.logger ?? host.logger).child({ worker: hostname }),
-    pool: options.pool ?? 'async',
+    pool,
     appModule: options.appModule,
     storeRetryDelaysMs,
     defaultTimeLimits: { hardMs: limit(options.timeLimit, 'timeLimit'), softMs: limit(options.softTimeLimit, 'softTimeLimit') },

@@ -39,6 +39,13 @@ child.run(async () => {
   // comes after its first read, which it may issue after the first jobs already completed.
   const events = new QueueEvents(child.config.queue, { connection, lastEventId: '0' });
   await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
+  // The stream's bound is the queue's meta field, written by the Queue once it is ready (its
+  // scripts set BullMQ's default of 10,000 when the field is missing): checked, not assumed.
+  await queue.getVersion();
+  const maxLenEvents = Number((await queue.getMeta()).maxLenEvents);
+  if (!(maxLenEvents >= EVENTS_PER_JOB * (n + warmup))) {
+    throw new Error(`the queue's events stream holds ${maxLenEvents} events, the run needs ${EVENTS_PER_JOB * (n + warmup)}`);
+  }
 
   /** Waiters by job id; a job's waiter exists before the job does. */
   const waiters = new Map<string, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();

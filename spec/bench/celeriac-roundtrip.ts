@@ -3,8 +3,16 @@
  * (concurrency and prefetch as the floor consumer's) and a producer process, a queue unique to
  * the run, broker and backend on this machine.
  *
- * - celeriac-roundtrip: N × delay(i) fired at once, then every get(); compare with
- *   floor-roundtrip. Throughput = first delay() → last result, in the producer.
+ * - celeriac-roundtrip: N × delay(i) fired at once, then every get(), the worker tuned
+ *   (--concurrency × --prefetch-multiplier, the floors' prefetch); compare with floor-redis-bare
+ *   and floor-redis-celery (raw-redis-floor.ts). Throughput = first delay() → last result, in
+ *   the producer.
+ * - celeriac-defaults, celeriac-c4: the same with the worker as a user starts it: no
+ *   concurrency or prefetch options (`celeriac worker -A app`), and `--concurrency=4` alone;
+ *   compared with the same floors (whose prefetch is the tuned row's).
+ * - celeriac-celery-defaults, celeriac-celery-c4 (opt-in): the same two with Celery's prefork
+ *   defaults given (concurrency = the CPUs, and 4, each × 4): what the async pool's defaults
+ *   were, to see what its own defaults (pool-defaults.ts) change.
  * - celeriac-rpc-roundtrip: the same with backend rpc:// (results as messages to the producer's
  *   reply queue, as the floor's replies).
  * - celeriac-fire-and-forget: N × applyAsync([i], {}, { ignoreResult: true }); compare with
@@ -27,11 +35,13 @@
  *   (the header's own processing), then a chord of the same header with a summing body to the
  *   body's result. Chord overhead = chord wall − group wall.
  */
+import { availableParallelism } from 'node:os';
+import { CELERY_PREFETCH_MULTIPLIER } from '../../lib/worker/pool-defaults.js';
 import { withChildren } from './child.js';
 import { deleteQueues } from './broker-admin.js';
 import { WARM_CHORD_SIZE, type CeleriacBenchConfig } from './celeriac-app.js';
 import { LATENCY_TASKS, LATENCY_WARMUP } from './raw-floor.js';
-import { LATENESS_BY_TENTH } from './measure.js';
+import { LATENESS_BY_TENTH, WORKER_CONCURRENCY, WORKER_PREFETCH } from './measure.js';
 import type { CeleriacProducerConfig } from './celeriac-producer.js';
 import type { CeleriacWorkerConfig } from './celeriac-worker.js';
 import {
@@ -62,7 +72,15 @@ export interface Variant {
   afterGo?: () => Promise<void>;
   /** The app's resultBackendWaitForReplicas; default none. */
   waitForReplicas?: CeleriacBenchConfig['waitForReplicas'];
+  /**
+   * The worker's concurrency and prefetch multiplier, each left to celeriac's default when
+   * absent; default the run's tuned ones (--concurrency, --prefetch-multiplier).
+   */
+  worker?: (options: BenchOptions) => Pick<CeleriacWorkerConfig, 'concurrency' | 'prefetchMultiplier'>;
 }
+
+/** The tuned worker: the run's --concurrency and --prefetch-multiplier. */
+const tunedWorker = (options: BenchOptions) => ({ concurrency: options.concurrency, prefetchMultiplier: options.prefetchMultiplier });
 
 /** Runs one celeriac scenario; `options.amqpUrl` may be a broker list (cluster.ts). */
 export async function runCeleriac(scenario: string, variant: Variant, options: BenchOptions): Promise<ScenarioResult> {
@@ -91,8 +109,7 @@ export async function runCeleriac(scenario: string, variant: Variant, options: B
   } satisfies CeleriacProducerConfig;
   const workerConfig = {
     ...base,
-    concurrency: options.concurrency,
-    prefetchMultiplier: options.prefetchMultiplier,
+    ...(variant.worker ?? tunedWorker)(options),
     expected,
     measureDueError: mode === 'countdown',
     rssCheckpoints: mode === 'countdown' || mode === 'fire-and-forget',
@@ -147,9 +164,15 @@ export async function runCeleriac(scenario: string, variant: Variant, options: B
         });
       }
       // The worker's RSS checkpoints (countdown and fire-and-forget), as one note.
-      const { [LATENESS_BY_TENTH]: lateness, ...rssFigures } = w.report.extra ?? {};
+      const {
+        [LATENESS_BY_TENTH]: lateness,
+        [WORKER_CONCURRENCY]: concurrency,
+        [WORKER_PREFETCH]: prefetch,
+        ...rssFigures
+      } = w.report.extra ?? {};
       const rss = Object.entries(rssFigures).map(([label, mb]) => `${label}: ${mb}`);
       const rssNote = `worker RSS MB, ${rss.join(', ')}`;
+      const workerNote = `worker concurrency ${concurrency}, prefetch ${prefetch}`;
       if (mode === 'countdown') {
         return result(scenario, {
           tasks: n,
@@ -172,7 +195,10 @@ export async function runCeleriac(scenario: string, variant: Variant, options: B
         producer: p.stats,
         ...p.serviceCpu,
         worker: w.stats,
-        notes: mode === 'fire-and-forget' ? [`publishing alone took ${Math.round(publishMs)} ms (${rate(n, publishMs)})`, rssNote] : [],
+        notes:
+          mode === 'fire-and-forget'
+            ? [`publishing alone took ${Math.round(publishMs)} ms (${rate(n, publishMs)})`, rssNote, workerNote]
+            : [workerNote],
         ...(mode === 'roundtrip' ? { extra: p.report.extra } : {}),
       });
     });
@@ -184,9 +210,50 @@ export async function runCeleriac(scenario: string, variant: Variant, options: B
 
 export const celeriacScenarios: Scenario[] = [
   {
+    name: 'celeriac-defaults',
+    description: 'celeriac-roundtrip with the worker as `celeriac worker -A app` starts it: no concurrency or prefetch options',
+    floor: 'floor-redis-bare',
+    otherFloors: ['floor-redis-celery'],
+    run: (options) => runCeleriac('celeriac-defaults', { mode: 'roundtrip', worker: () => ({}) }, options),
+  },
+  {
+    name: 'celeriac-c4',
+    description: 'celeriac-roundtrip with the worker as `celeriac worker -A app --concurrency=4` starts it',
+    floor: 'floor-redis-bare',
+    otherFloors: ['floor-redis-celery'],
+    run: (options) => runCeleriac('celeriac-c4', { mode: 'roundtrip', worker: () => ({ concurrency: 4 }) }, options),
+  },
+  {
+    name: 'celeriac-celery-defaults',
+    description: "opt-in: celeriac-defaults with Celery's defaults given (-c = the CPUs, --prefetch-multiplier=4), the async pool's before",
+    floor: 'floor-redis-bare',
+    otherFloors: ['floor-redis-celery'],
+    optIn: true,
+    run: (options) =>
+      runCeleriac(
+        'celeriac-celery-defaults',
+        { mode: 'roundtrip', worker: () => ({ concurrency: availableParallelism(), prefetchMultiplier: CELERY_PREFETCH_MULTIPLIER }) },
+        options,
+      ),
+  },
+  {
+    name: 'celeriac-celery-c4',
+    description: "opt-in: celeriac-c4 with Celery's multiplier given (--concurrency=4 --prefetch-multiplier=4: prefetch 16)",
+    floor: 'floor-redis-bare',
+    otherFloors: ['floor-redis-celery'],
+    optIn: true,
+    run: (options) =>
+      runCeleriac(
+        'celeriac-celery-c4',
+        { mode: 'roundtrip', worker: () => ({ concurrency: 4, prefetchMultiplier: CELERY_PREFETCH_MULTIPLIER }) },
+        options,
+      ),
+  },
+  {
     name: 'celeriac-roundtrip',
-    description: 'celeriac: delay() × N then get() × N; worker stores results in the backend',
-    floor: 'floor-roundtrip',
+    description: 'celeriac: delay() × N then get() × N; worker (tuned: --concurrency, --prefetch-multiplier) stores results in Redis',
+    floor: 'floor-redis-bare',
+    otherFloors: ['floor-redis-celery'],
     run: (options) => runCeleriac('celeriac-roundtrip', { mode: 'roundtrip' }, options),
   },
   {

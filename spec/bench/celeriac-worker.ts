@@ -1,18 +1,21 @@
 /**
  * celeriac worker process for the bench (forked by celeriac-roundtrip.ts): the bench app's
- * worker with the run's concurrency and prefetch. It reports 'finished' when warmup + N tasks
+ * worker with the concurrency and prefetch multiplier it is given, or with neither (celeriac's
+ * defaults, as `celeriac worker -A app` without -c and --prefetch-multiplier). It reports 'finished' when warmup + N tasks
  * (or `expected`) are done — counted on the worker's 'task-done' event, which fires after the outcome was
  * recorded and the message acked — so fire-and-forget runs can be timed to the last ack.
  */
 import { startChild } from './child-runtime.js';
 import { createBenchApp, type CeleriacBenchConfig } from './celeriac-app.js';
 import { now } from './ipc.js';
-import { LATENESS_BY_TENTH, summarizeLatency } from './measure.js';
+import { LATENESS_BY_TENTH, summarizeLatency, WORKER_CONCURRENCY, WORKER_PREFETCH } from './measure.js';
 import { RssCheckpoints } from './rss-checkpoints.js';
 
 export interface CeleriacWorkerConfig extends CeleriacBenchConfig {
-  concurrency: number;
-  prefetchMultiplier: number;
+  /** The worker option; absent: celeriac's default. */
+  concurrency?: number;
+  /** The worker option; absent: celeriac's default. */
+  prefetchMultiplier?: number;
   /** Tasks it runs before reporting 'finished', warm-up included; default warmup + n. */
   expected?: number;
   /** Countdown runs: record, for each task with an ETA, start time − due time; reported as latency. */
@@ -49,8 +52,8 @@ child.run(async () => {
   const config = child.config;
   const { app } = createBenchApp(config);
   const worker = app.worker({
-    concurrency: config.concurrency,
-    prefetchMultiplier: config.prefetchMultiplier,
+    ...(config.concurrency !== undefined ? { concurrency: config.concurrency } : {}),
+    ...(config.prefetchMultiplier !== undefined ? { prefetchMultiplier: config.prefetchMultiplier } : {}),
     queues: [config.queue],
     hostname: `bench@${process.pid}`,
   });
@@ -81,6 +84,8 @@ child.run(async () => {
         count: config.n,
         latency: config.measureDueError ? summarizeLatency(dueErrors.subarray(0, timed)) : undefined,
         extra: {
+          [WORKER_CONCURRENCY]: worker.concurrency,
+          [WORKER_PREFETCH]: worker.prefetch,
           ...rss?.figures,
           ...(config.measureDueError ? { [LATENESS_BY_TENTH]: latenessByTenth(dueErrors.subarray(0, timed)) } : {}),
         },

@@ -33,3 +33,7 @@ export const LONGEST_RESULT_GAP = 'longest gap between results ms';
 
 /** Key of the countdown worker's extra figure: median lateness per tenth of the run, in start order. */
 export const LATENESS_BY_TENTH = 'lateness p50 ms by tenth of the tasks, in start order';
+
+/** Keys of the celeriac worker's extra figures: the concurrency and prefetch it ran with. */
+export const WORKER_CONCURRENCY = 'worker concurrency';
+export const WORKER_PREFETCH = 'worker prefetch';

@@ -5,7 +5,9 @@
  * floors, so their 'vs floor' figures compare with celeriac's directly.
  *
  * - peer-bullmq-roundtrip: N × `queue.add()` fired at once, each result taken from the queue's
- *   events (bullmq-producer.ts); one Worker process with the bench's concurrency.
+ *   events (bullmq-producer.ts, its events stream sized to hold the whole run); one Worker
+ *   process, concurrency BULLMQ_CONCURRENCY; read against the Redis floors, as celeriac's
+ *   Redis round trip is.
  * - peer-bullmq-latency: one `add()` and its result at a time, min(N, 2,000) times after the
  *   same one-at-a-time warm-up as celeriac's.
  * - peer-celery-roundtrip: min(N, 5,000) × `delay()`, then `get()` of each in order, from a
@@ -40,6 +42,12 @@ import {
 /** peer-celery-roundtrip: min(--n, this) tasks. */
 const CELERY_TASKS = 5_000;
 
+/**
+ * The BullMQ Worker's concurrency: what a BullMQ user sets for I/O-bound jobs on one process
+ * (its default of 1 would run one job at a time), not the bench's --concurrency.
+ */
+export const BULLMQ_CONCURRENCY = 50;
+
 /** A peer's round-trip row: timed, and its latency taken, in the producer. */
 function roundTripResult(scenario: string, n: number, worker: ChildRun, producer: ChildRun, note: string): ScenarioResult {
   return result(scenario, {
@@ -61,7 +69,7 @@ async function runBullmq(scenario: string, mode: 'roundtrip' | 'latency', option
     return await withChildren(options.onProgress, async (spawn) => {
       const worker = spawn(
         'bullmq-worker.js',
-        { ...base, concurrency: options.concurrency, expected: warmup + n } satisfies BullmqWorkerConfig,
+        { ...base, concurrency: BULLMQ_CONCURRENCY, expected: warmup + n } satisfies BullmqWorkerConfig,
         `${scenario} worker`,
       );
       const producer = spawn(
@@ -70,7 +78,8 @@ async function runBullmq(scenario: string, mode: 'roundtrip' | 'latency', option
         `${scenario} producer`,
       );
       const [w, p] = await runTogether([worker, producer], options.timeoutMs);
-      return roundTripResult(scenario, n, w, p, 'BullMQ keeps its jobs in Redis: its broker cost is in the redis column');
+      const note = `one Worker, concurrency ${BULLMQ_CONCURRENCY}; BullMQ keeps its jobs in Redis: its broker cost is in the redis column`;
+      return roundTripResult(scenario, n, w, p, note);
     });
   } finally {
     // The producer obliterates its queue; this catches a run that failed before it could (and
@@ -115,8 +124,9 @@ async function runCelery(scenario: string, mode: 'roundtrip' | 'latency', option
 export const peerScenarios: Scenario[] = [
   {
     name: 'peer-bullmq-roundtrip',
-    description: "BullMQ: add() × N, each result from the queue's events; one Worker process",
-    floor: 'floor-roundtrip',
+    description: `BullMQ: add() × N, each result from the queue's events; one Worker process, concurrency ${BULLMQ_CONCURRENCY}`,
+    floor: 'floor-redis-bare',
+    otherFloors: ['floor-redis-celery'],
     peer: true,
     run: (options) => runBullmq('peer-bullmq-roundtrip', 'roundtrip', options),
   },

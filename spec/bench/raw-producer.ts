@@ -13,11 +13,11 @@
  *
  * Two connections, as the design asks of celeriac: one publishes, one consumes replies.
  */
-import { connect, type ConfirmChannel, type ConsumeMessage } from 'amqplib';
-import { once } from 'node:events';
+import { connect } from 'amqplib';
 import { startChild } from './child-runtime.js';
 import { now } from './ipc.js';
 import { summarizeLatency } from './measure.js';
+import { publishPipelined } from './pipelined-publish.js';
 import { taskMessage } from './raw-message.js';
 
 export interface RawProducerConfig {
@@ -32,50 +32,6 @@ export interface RawProducerConfig {
 }
 
 const child = startChild<RawProducerConfig>();
-
-/**
- * Publishes `count` messages without awaiting each confirm: every message is written at once
- * (pausing only for 'drain' when amqplib's socket buffer is full) and the promise resolves at
- * the last confirm. A nack or a basic.return (unroutable) rejects it.
- */
-function publishPipelined(
-  channel: ConfirmChannel,
-  queue: string,
-  count: number,
-  onPublish: (i: number, taskId: string) => void,
-  replyTo: string | undefined,
-): { published: () => number; confirmed: () => number; done: Promise<void> } {
-  let published = 0;
-  let confirmed = 0;
-  const done = new Promise<void>((resolve, reject) => {
-    if (count === 0) return resolve();
-    const onReturn = (message: ConsumeMessage): void => reject(new Error(`unroutable: ${message.fields.routingKey}`));
-    channel.on('return', onReturn);
-    // Removed when this batch settles (latency mode runs thousands of one-message batches).
-    const stopListening = (): void => void channel.off('return', onReturn);
-    const onConfirm = (error: unknown): void => {
-      if (error) {
-        stopListening();
-        return reject(new Error('publish nacked by the broker'));
-      }
-      if (++confirmed === count) {
-        stopListening();
-        resolve();
-      }
-    };
-    void (async () => {
-      for (let i = 0; i < count; i++) {
-        const message = taskMessage(i, replyTo);
-        onPublish(i, message.id);
-        published++;
-        if (!channel.sendToQueue(queue, message.body, message.options, onConfirm)) {
-          await once(channel, 'drain');
-        }
-      }
-    })().catch(reject);
-  });
-  return { published: () => published, confirmed: () => confirmed, done };
-}
 
 child.run(async () => {
   const { url, mode, queue, replyQueue, n, warmup } = child.config;
@@ -130,11 +86,11 @@ child.run(async () => {
       channel,
       queue,
       count,
+      (i) => taskMessage(i, replyTo),
       (i, id) => {
         onPublished(i);
         if (replyTo) awaitingReply.set(id, i);
       },
-      replyTo,
     );
     const confirmed = publishing.done.then(now);
     const finished = Promise.all([confirmed, allReplies]).then(([confirmedAt]) => ({ confirmedAt, finishedAt: now() }));

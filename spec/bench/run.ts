@@ -14,10 +14,12 @@
  * The idle scenarios (idle.ts) run no tasks: their row has only the worker RSS column, the
  * median RSS of the idle process, and a note compares it with the floor's.
  * On a shared or small machine, use --repeat 3 (or more). Each round runs every celeriac
- * scenario right next to its floor (floor first in odd rounds, last in even ones), so the two
+ * scenario right next to its floors (floors first in odd rounds, last in even ones), so the
  * figures a ratio is made of are taken minutes apart at most and the order evens out; the table
  * shows the median run of each scenario, and its 'vs floor' column is the median of the
  * per-round ratios (a note lists them), which the machine's drift between rounds does not move.
+ * A scenario read against more than one floor (otherFloors) shows one ratio per floor there,
+ * `a / b` in the order of floorsOf.
  */
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -36,13 +38,15 @@ import type { ProcessStats } from './ipc.js';
 import { median } from './measure.js';
 import { megabytes } from './proc-memory.js';
 import { floorScenarios } from './raw-floor.js';
+import { redisFloorScenarios } from './raw-redis-floor.js';
 import { sentinelScenarios } from './sentinel.js';
 import { SCALE_SCENARIO_NAMES, scaleScenarios } from './scale-scenarios.js';
 import { RabbitNode } from '../support/rabbit-node.js';
-import { prefetchOf, type BenchOptions, type Scenario, type ScenarioResult } from './scenario.js';
+import { floorsOf, prefetchOf, type BenchOptions, type Scenario, type ScenarioResult } from './scenario.js';
 
 const scenarios: Scenario[] = [
   ...floorScenarios,
+  ...redisFloorScenarios,
   ...celeriacScenarios,
   ...peerScenarios,
   ...idleScenarios,
@@ -92,11 +96,15 @@ const argv = yargs(hideBin(process.argv))
     default: true,
     describe: 'Run the floor of each selected celeriac scenario too (--no-floor to skip)',
   })
-  .option('concurrency', { type: 'number', default: 4, describe: 'celeriac worker concurrency' })
+  .option('concurrency', {
+    type: 'number',
+    default: 4,
+    describe: 'celeriac worker concurrency of the tuned rows (celeriac-defaults and celeriac-c4 keep theirs)',
+  })
   .option('prefetch-multiplier', {
     type: 'number',
     default: 16,
-    describe: 'Prefetch = concurrency × this, for celeriac and the floor consumer alike',
+    describe: 'Prefetch = concurrency × this, for the tuned celeriac rows and the floor consumers alike',
   })
   .option('amqp-url', { type: 'string', default: process.env.CELERIAC_BROKER_URL ?? 'amqp://guest:guest@127.0.0.1:5672' })
   .option('backend', {
@@ -146,7 +154,7 @@ function selectScenarios(): Scenario[] {
   if (argv.peers) for (const scenario of scenarios) if (scenario.peer) wanted.add(scenario.name);
   if (argv.scale) for (const name of SCALE_SCENARIO_NAMES) wanted.add(name);
   if (argv.floor) {
-    for (const scenario of scenarios) if (wanted.has(scenario.name) && scenario.floor) wanted.add(scenario.floor);
+    for (const scenario of scenarios) if (wanted.has(scenario.name)) for (const floor of floorsOf(scenario)) wanted.add(floor);
   }
   return scenarios.filter((s) => wanted.has(s.name));
 }
@@ -169,12 +177,11 @@ const rssMb = (stats: ProcessStats | undefined): string => (stats ? fixed(stats.
 type RoundResult = ScenarioResult & { round: number };
 
 /**
- * A celeriac scenario's throughput over its floor's, round by round: only rounds in which both
- * ran, in round order.
+ * A scenario's throughput over one of its floors' (default: its first), round by round: only
+ * rounds in which both ran, in round order.
  */
-function ratiosByRound(name: string, runs: Map<string, RoundResult[]>): number[] {
+function ratiosByRound(name: string, runs: Map<string, RoundResult[]>, floorName = runs.get(name)?.[0]?.floor): number[] {
   const own = runs.get(name) ?? [];
-  const floorName = own[0]?.floor;
   if (!floorName || own[0]?.idle) return [];
   const floorRuns = runs.get(floorName) ?? [];
   return own.flatMap((run) => {
@@ -183,33 +190,64 @@ function ratiosByRound(name: string, runs: Map<string, RoundResult[]>): number[]
   });
 }
 
-/** The 'vs floor' figure: 1 for a floor, the median per-round ratio for a scenario with one. */
+const isFloor = (name: string): boolean => scenarios.some((s) => floorsOf(s).includes(name));
+
+/** The 'vs floor' figure: 1 for a floor, the median per-round ratio for a scenario with one (its first floor). */
 function ratioToFloor(result: ScenarioResult, runs: Map<string, RoundResult[]>): number | undefined {
   if (result.idle) return undefined;
-  if (!result.floor) return scenarios.some((s) => s.floor === result.name) ? 1 : undefined;
+  if (!result.floor) return isFloor(result.name) ? 1 : undefined;
   return median(ratiosByRound(result.name, runs));
 }
 
-/** With --repeat: the per-round ratios behind a scenario's 'vs floor'. */
+/** The median per-round ratio to each of a scenario's floors, by floor name, in floorsOf's order. */
+function ratiosToFloors(result: ScenarioResult, runs: Map<string, RoundResult[]>): Record<string, number | null> {
+  if (result.idle) return {};
+  return Object.fromEntries(floorsOf(result).map((floor) => [floor, median(ratiosByRound(result.name, runs, floor)) ?? null]));
+}
+
+/** The 'vs floor' cell: its ratio to each of its floors, `a / b`; 1.00 for a floor. */
+function ratioCell(result: ScenarioResult, runs: Map<string, RoundResult[]>): string {
+  const ratios = Object.values(ratiosToFloors(result, runs));
+  if (ratios.length === 0) return fixed(ratioToFloor(result, runs), 2);
+  return ratios.map((ratio) => fixed(ratio ?? undefined, 2)).join(' / ');
+}
+
+/** With --repeat: the per-round ratios behind a scenario's 'vs floor', one note per floor. */
 function ratioNotes(result: ScenarioResult, runs: Map<string, RoundResult[]>): string[] {
-  const ratios = ratiosByRound(result.name, runs);
-  if (ratios.length < 2) return [];
-  return [`vs ${result.floor} by round: ${ratios.map((r) => r.toFixed(2)).join(', ')} (median ${fixed(median(ratios), 2)})`];
+  return floorsOf(result).flatMap((floor) => {
+    const ratios = ratiosByRound(result.name, runs, floor);
+    if (ratios.length < 2) return [];
+    return [`vs ${floor} by round: ${ratios.map((r) => r.toFixed(2)).join(', ')} (median ${fixed(median(ratios), 2)})`];
+  });
 }
 
 /**
- * The order of one round: each floor followed by the selected scenarios measured against it
- * (reversed in even rounds, so neither side always runs first), then the rest as selected.
+ * The order of one round: the selected scenarios in groups, a group being scenarios joined by
+ * being one another's floors (two celeriac rows sharing a floor, a row with two floors): its
+ * floors first, then the rest, all as selected, the whole group reversed in even rounds (so
+ * neither side always runs first). Groups follow one another in the order they were selected.
  */
 function roundOrder(selected: Scenario[], round: number): Scenario[] {
   const names = new Set(selected.map((s) => s.name));
-  const groups: Scenario[][] = [];
+  const root = new Map(selected.map((s) => [s.name, s.name]));
+  const find = (name: string): string => {
+    while (root.get(name) !== name) name = root.get(name)!;
+    return name;
+  };
   for (const scenario of selected) {
-    if (scenario.floor && names.has(scenario.floor)) continue; // runs in its floor's group
-    const group = [scenario, ...selected.filter((s) => s.floor === scenario.name)];
-    groups.push(round % 2 === 0 ? group.reverse() : group);
+    for (const floor of floorsOf(scenario)) if (names.has(floor)) root.set(find(floor), find(scenario.name));
   }
-  return groups.flat();
+  const floors = new Set(selected.flatMap((s) => floorsOf(s)));
+  const groups = new Map<string, Scenario[]>();
+  for (const scenario of selected) {
+    const key = find(scenario.name);
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key)!.push(scenario);
+  }
+  return [...groups.values()].flatMap((group) => {
+    const ordered = [...group.filter((s) => floors.has(s.name)), ...group.filter((s) => !floors.has(s.name))];
+    return round % 2 === 0 ? ordered.reverse() : ordered;
+  });
 }
 
 function table(results: ScenarioResult[], runs: Map<string, RoundResult[]>, failures: Array<{ name: string; error: string }>): string {
@@ -229,7 +267,7 @@ function table(results: ScenarioResult[], runs: Map<string, RoundResult[]>, fail
   const rows = results.map((r) => [
     r.name,
     r.idle ? '-' : Math.round(r.tasksPerSecond).toLocaleString('en-US'),
-    fixed(ratioToFloor(r, runs), 2),
+    ratioCell(r, runs),
     fixed(r.latency?.p50, 1),
     fixed(r.latency?.p99, 1),
     cpuPerTask(r.producer, r.cpuTasks ?? r.tasks),
@@ -366,7 +404,7 @@ async function bench(amqpUrl: string, brokerPids?: readonly number[]): Promise<n
       const tag = argv.repeat > 1 ? `${scenario.name} ${round}/${argv.repeat}` : scenario.name;
       process.stderr.write(`\n[${tag}] ${scenario.description}\n`);
       try {
-        const r = { ...(await scenario.run(options)), floor: scenario.floor, round };
+        const r = { ...(await scenario.run(options)), floor: scenario.floor, otherFloors: scenario.otherFloors, round };
         runs.get(scenario.name)?.push(r);
         const figure = r.idle ? `idle RSS ${megabytes(r.idle.median.rssKb)} MB median` : `${Math.round(r.tasksPerSecond)} tasks/s`;
         process.stderr.write(`[${tag}] ${figure} in ${r.seconds.toFixed(2)} s\n`);
@@ -395,7 +433,13 @@ async function bench(amqpUrl: string, brokerPids?: readonly number[]): Promise<n
   if (errors.length) process.stdout.write(`\nfailures:\n${errors.join('\n')}\n`);
 
   if (argv.json) {
-    const rows = results.map((r) => ({ ...r, ratioToFloor: ratioToFloor(r, runs) ?? null, ratiosByRound: ratiosByRound(r.name, runs) }));
+    const rows = results.map((r) => ({
+      ...r,
+      ratioToFloor: ratioToFloor(r, runs) ?? null,
+      ratiosByRound: ratiosByRound(r.name, runs),
+      ratiosToFloors: ratiosToFloors(r, runs),
+      ratiosByFloorAndRound: Object.fromEntries(floorsOf(r).map((floor) => [floor, ratiosByRound(r.name, runs, floor)])),
+    }));
     const allRuns = Object.fromEntries(runs);
     await writeFile(argv.json, JSON.stringify({ meta, results: rows, runs: allRuns, failures }, null, 2) + '\n');
     process.stderr.write(`bench: wrote ${argv.json}\n`);

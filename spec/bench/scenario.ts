@@ -35,6 +35,11 @@ export function redisUrlOf(options: BenchOptions): string {
   return /^rediss?:/.test(options.backendUrl) ? options.backendUrl : 'redis://127.0.0.1:6379/0';
 }
 
+/** A scenario's floors: `floor` first, then `otherFloors`; empty for one read against none. */
+export function floorsOf(scenario: Pick<Scenario, 'floor' | 'otherFloors'>): string[] {
+  return scenario.floor ? [scenario.floor, ...(scenario.otherFloors ?? [])] : [];
+}
+
 export function prefetchOf(options: BenchOptions): number {
   return options.concurrency * options.prefetchMultiplier;
 }
@@ -43,6 +48,8 @@ export interface ScenarioResult {
   name: string;
   /** The raw floor scenario this one is compared with, if any (set by the runner). */
   floor?: string;
+  /** Further floors it is compared with in the same rounds (set by the runner). */
+  otherFloors?: readonly string[];
   tasks: number;
   seconds: number;
   tasksPerSecond: number;
@@ -80,6 +87,11 @@ export interface Scenario {
   /** One line: what is measured. */
   description: string;
   floor?: string;
+  /**
+   * Floors beyond `floor` this scenario is read against, each in the same rounds (the table's
+   * 'vs floor' gives one ratio per floor, `floor` first); selecting the scenario runs them too.
+   */
+  otherFloors?: readonly string[];
   /** Runs only when named with --scenario: it takes long whatever --n is (its --window, idle sampling). */
   optIn?: boolean;
   /** Another framework (peers.ts): runs with --peers, or when named with --scenario. */

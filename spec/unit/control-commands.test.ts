@@ -19,10 +19,18 @@ describe('remote control: Celery 5.2 commands (memory://)', () => {
     for (const app of apps) await app.close();
   });
 
-  async function setup(hostname: string, options: { concurrency?: number; server?: ControlServerOptions } = {}) {
+  async function setup(
+    hostname: string,
+    options: { concurrency?: number; prefetchMultiplier?: number; server?: ControlServerOptions } = {},
+  ) {
     const app = memoryApp();
     apps.push(app);
-    const worker = app.worker({ hostname, shutdownTimeout: '1s', concurrency: options.concurrency ?? 2 });
+    const worker = app.worker({
+      hostname,
+      shutdownTimeout: '1s',
+      concurrency: options.concurrency ?? 2,
+      ...(options.prefetchMultiplier ? { prefetchMultiplier: options.prefetchMultiplier } : {}),
+    });
     const server = new ControlServer(worker, options.server);
     await server.start();
     await worker.start();
@@ -60,8 +68,8 @@ describe('remote control: Celery 5.2 commands (memory://)', () => {
   });
 
   it('pool_grow and pool_shrink change concurrency, visible in stats; bad n is refused', async () => {
-    const { worker, call } = await setup('pool@spec', { concurrency: 2 });
-    const multiplier = worker.capacity.prefetchMultiplier;
+    const multiplier = 4;
+    const { worker, call } = await setup('pool@spec', { concurrency: 2, prefetchMultiplier: multiplier });
     assert.equal(worker.prefetch, 2 * multiplier);
     assert.deepEqual(await call('pool_grow', { n: 3 }), { ok: 'pool will grow' });
     assert.equal(worker.concurrency, 5);
@@ -100,16 +108,16 @@ describe('remote control: Celery 5.2 commands (memory://)', () => {
   });
 
   it('autoscale starts an autoscaler within the bounds, prefetch for max, shown in stats; then pool_grow is refused', async () => {
-    const { worker, call } = await setup('scale@spec', { concurrency: 8 });
+    const { worker, call } = await setup('scale@spec', { concurrency: 8, prefetchMultiplier: 4 });
     assert.deepEqual(await call('autoscale', { max: 4, min: 2 }), { ok: 'autoscale now max=4 min=2' });
     assert.equal(worker.concurrency, 4);
-    assert.equal(worker.prefetch, 4 * worker.capacity.prefetchMultiplier);
+    assert.equal(worker.prefetch, 4 * 4);
     assert.deepEqual(await call('autoscale', { max: 10, min: 6 }), { ok: 'autoscale now max=10 min=6' });
     assert.equal(worker.concurrency, 6);
     const stats = (await call('stats')) as { autoscaler: unknown; prefetch_count: number; pool: { 'max-concurrency': number } };
     assert.deepEqual(stats.autoscaler, { max: 10, min: 6, current: 6, qty: 0 });
     assert.equal(stats.pool['max-concurrency'], 6);
-    assert.equal(stats.prefetch_count, 10 * worker.capacity.prefetchMultiplier);
+    assert.equal(stats.prefetch_count, 10 * 4);
     assert.deepEqual(await call('autoscale', { max: 10, min: 0 }), { ok: 'autoscale now max=10 min=0' }, 'Celery allows a min of 0');
     assert.deepEqual(await call('pool_grow'), { error: 'pool_grow is not supported with autoscale. Adjust autoscale range instead.' });
     assert.deepEqual(await call('pool_shrink'), { error: 'pool_shrink is not supported with autoscale. Adjust autoscale range instead.' });

@@ -179,11 +179,11 @@ describe('a worker with the new options (memory://)', () => {
     const a = app();
     const release = gate();
     const hold = a.task('spec.capacity.hold', () => release.promise);
-    const worker = a.worker({ autoscale: { max: 4, min: 1, keepalive: 200 }, shutdownTimeout: '1s' });
+    const worker = a.worker({ autoscale: { max: 4, min: 1, keepalive: 200 }, prefetchMultiplier: 3, shutdownTimeout: '1s' });
     stops.push(() => worker.stop());
     await worker.start();
     assert.equal(worker.concurrency, 1);
-    assert.equal(worker.prefetch, 4 * worker.capacity.prefetchMultiplier, 'prefetch for max');
+    assert.equal(worker.prefetch, 4 * 3, 'prefetch for max');
     const sent = await Promise.all(Array.from({ length: 6 }, () => hold.delay()));
     await until(() => worker.active === 4, 'four running at once');
     assert.equal(worker.concurrency, 4);

@@ -122,7 +122,8 @@ describe('worker options (options.ts)', () => {
   it("fills in the defaults from the host's config, durations in milliseconds", () => {
     const settings = resolveWorkerOptions({}, { config: { ...config, concurrency: 3, prefetchMultiplier: 5 }, logger: silent });
     assert.equal(settings.concurrency, 3);
-    assert.equal(settings.prefetchMultiplier, 5);
+    assert.equal(settings.prefetch.multiplier, 5);
+    assert.equal(settings.prefetch.prefetchFor(3), 15);
     assert.deepEqual(settings.queues, ['spec.parts']);
     assert.equal(settings.hostname, `celeriac@${osHostname()}`);
     assert.equal(settings.shutdownTimeoutMs, 30_000);
