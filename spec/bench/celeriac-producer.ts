@@ -21,7 +21,7 @@
  *   processing), then `chord(the same header, sum.s())` to the body's result; reports both wall
  *   times. A small chord runs before 'go', so the chord path is warm too.
  */
-import { Redis } from 'ioredis';
+import { deleteResults } from './stored-results.js';
 import { chord, group } from '../../lib/index.js';
 import { startChild } from './child-runtime.js';
 import { createBenchApp, WARM_CHORD_SIZE, type CeleriacBenchConfig } from './celeriac-app.js';
@@ -52,20 +52,6 @@ const COUNTDOWN_IN_FLIGHT = 200;
 const BULK_IN_FLIGHT = 20_000;
 
 const child = startChild<CeleriacProducerConfig>();
-
-/** Removes the results this run stored, so repeated runs do not pile up keys (not timed). */
-async function deleteResults(backendUrl: string, taskIds: string[]): Promise<void> {
-  if (!/^rediss?:/.test(backendUrl) || taskIds.length === 0) return;
-  const redis = new Redis(backendUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  try {
-    await redis.connect();
-    for (let i = 0; i < taskIds.length; i += 1000) {
-      await redis.unlink(...taskIds.slice(i, i + 1000).map((id) => `celery-task-meta-${id}`));
-    }
-  } finally {
-    redis.disconnect();
-  }
-}
 
 child.run(async () => {
   const config = child.config;

@@ -12,7 +12,7 @@
  *   ASCII characters, at most `window` of them sent and not yet answered: the broker never
  *   holds more than `window` such messages. Finishes at the last result.
  */
-import { Redis } from 'ioredis';
+import { deleteResults } from './stored-results.js';
 import { chord, group } from '../../lib/index.js';
 import type { GroupResult } from '../../lib/result/group-result.js';
 import { startChild } from './child-runtime.js';
@@ -43,20 +43,6 @@ const BIG_WARMUP_TASKS = 10;
 const BULK_IN_FLIGHT = 20_000;
 
 const child = startChild<ScaleProducerConfig>();
-
-/** Removes stored results (not timed), so repeated runs do not pile up keys in the run's Redis. */
-async function deleteResults(backendUrl: string, taskIds: string[]): Promise<void> {
-  if (!/^rediss?:/.test(backendUrl) || taskIds.length === 0) return;
-  const redis = new Redis(backendUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  try {
-    await redis.connect();
-    for (let i = 0; i < taskIds.length; i += 1000) {
-      await redis.unlink(...taskIds.slice(i, i + 1000).map((id) => `celery-task-meta-${id}`));
-    }
-  } finally {
-    redis.disconnect();
-  }
-}
 
 child.run(async () => {
   const config = child.config;
