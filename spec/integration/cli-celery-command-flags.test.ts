@@ -138,7 +138,7 @@ describe("celeriac call, inspect, control, purge and beat: Celery's flags", () =
     const stats = await runCli(['inspect', 'stats', '-j', '-d', node, '-t', '10'], env);
     const mine = (JSON.parse(stats.stdout) as Record<string, { autoscaler: unknown; prefetch_count: number }>)[node];
     assert.deepEqual(mine?.autoscaler, { max: 4, min: 2, current: 2, qty: 0 });
-    assert.equal(mine?.prefetch_count, 16, 'max × the default multiplier 4');
+    assert.equal(mine?.prefetch_count, 64, 'the async pool’s rule with no multiplier given: max × 4, at least 64');
     const nobody = await runCli(['inspect', 'ping', '-j', '-d', `nobody-${node}`, '-t', '0.3'], env);
     assert.equal(nobody.code, 69, 'EX_UNAVAILABLE, as Celery');
     worker.child.kill('SIGTERM');

@@ -38,9 +38,9 @@ describe('walkthrough: two CLI workers, RabbitMQ and Redis', () => {
   it('both workers start with the banner naming queue, concurrency and broker without password', () => {
     assert.match(
       workers[0].output(),
-      new RegExp(`first@\\S+ ready: queues ${queue.replaceAll('.', '\\.')}; concurrency 4; prefetch 16; broker amqp://guest:\\*\\*\\*@`),
+      new RegExp(`first@\\S+ ready: queues ${queue.replaceAll('.', '\\.')}; concurrency 4; prefetch 64; broker amqp://guest:\\*\\*\\*@`),
     );
-    assert.match(workers[1].output(), /second@\S+ ready: .*concurrency 2; prefetch 8/);
+    assert.match(workers[1].output(), /second@\S+ ready: .*concurrency 2; prefetch 64/);
     for (const worker of workers) assert.doesNotMatch(worker.output(), /guest:guest/);
   });
 
