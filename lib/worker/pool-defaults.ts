@@ -25,8 +25,6 @@ export interface PrefetchRule {
   readonly multiplier: number | null;
   /** The prefetch for a concurrency (or an autoscale max). */
   prefetchFor(concurrency: number): number;
-  /** For the ready line and logs: `concurrency × 4`, or the async pool's rule. */
-  describe(): string;
 }
 
 /**
@@ -38,13 +36,9 @@ export interface PrefetchRule {
 export function prefetchRule(pool: string, multiplier: number | null): PrefetchRule {
   if (multiplier !== null || pool !== 'async') {
     const factor = multiplier ?? CELERY_PREFETCH_MULTIPLIER;
-    return { multiplier, prefetchFor: (concurrency) => concurrency * factor, describe: () => `concurrency × ${factor}` };
+    return { multiplier, prefetchFor: (concurrency) => concurrency * factor };
   }
-  return {
-    multiplier,
-    prefetchFor: (concurrency) => Math.max(concurrency * CELERY_PREFETCH_MULTIPLIER, ASYNC_MIN_PREFETCH),
-    describe: () => `concurrency × ${CELERY_PREFETCH_MULTIPLIER}, at least ${ASYNC_MIN_PREFETCH}`,
-  };
+  return { multiplier, prefetchFor: (concurrency) => Math.max(concurrency * CELERY_PREFETCH_MULTIPLIER, ASYNC_MIN_PREFETCH) };
 }
 
 /** A pool's concurrency when none is given: ASYNC_DEFAULT_CONCURRENCY, or the CPUs for threads (Celery's prefork default). */
