@@ -1,5 +1,7 @@
 import type { ConfirmChannel, Options } from 'amqplib';
-import type { PublishTarget } from '../transport.js';
+import type { OutgoingMessage, PublishTarget } from '../transport.js';
+import { PUBLISH_SEQ_HEADER, returnKeyOf, toPublishOptions } from './properties.js';
+import type { ReusedHeaderTable } from './reused-header-table.js';
 
 /** One unsettled publish of the Publisher (see publisher.ts for the invariants it keeps). */
 export interface PendingPublish {
@@ -7,8 +9,12 @@ export interface PendingPublish {
   readonly target: PublishTarget;
   /** Where it was last written (target's, or what target.routeAtWrite returned then). */
   written: { exchange: string; routingKey: string };
-  readonly body: Buffer;
-  readonly options: Options.Publish;
+  /**
+   * The message as the caller gave it (not copied: it must not change until the publish
+   * settles). amqplib's options are built from it at each write (publishOptionsAt), so an
+   * unconfirmed publish keeps no second object of its properties.
+   */
+  readonly message: OutgoingMessage;
   /**
    * performance.now() when publish() was called, then when its last write reached the socket
    * (see markFlushed): the broker cannot confirm what it has not been sent, so the timeout
@@ -26,6 +32,27 @@ export interface PendingPublish {
   firstNackAt?: number;
   /** When it was last written, in this publisher's write order (a channel takes writes in this order). */
   writeOrder: number;
-  /** The messageId or correlationId it is matched by (unstamped), held in Publisher.keysInFlight until it settles; null when stamped. */
+  /** The messageId or correlationId it is matched by (unstamped), held in Publisher.keysInFlight until it settles; null when stamped (with its seq). */
   readonly claimedKey: string | null;
+}
+
+/**
+ * amqplib's options for one write of the publish (amqplib encodes them before publish returns:
+ * nothing of them outlives the write). A stamped publish gets PUBLISH_SEQ_HEADER on a copy of
+ * its headers; the headers go to amqplib as the reused table (see reused-header-table.ts).
+ */
+export function publishOptionsOf(entry: PendingPublish, table: ReusedHeaderTable): Options.Publish {
+  const options = toPublishOptions(entry.message, entry.target.mandatory ?? true, entry.claimedKey === null ? entry.seq : null);
+  if (options.headers) options.headers = table.fill(options.headers as Record<string, unknown>);
+  return options;
+}
+
+/** The key a basic.return of this publish carries (see returnKeyOf): its stamp, else its message's ids. */
+export function returnKeyOfPending(entry: PendingPublish): string {
+  return entry.claimedKey === null ? returnKeyOf({ headers: { [PUBLISH_SEQ_HEADER]: entry.seq } }) : returnKeyOf(entry.message);
+}
+
+/** Where a publish was last written, as errors name it (built only for an error). */
+export function whereWritten(entry: PendingPublish): string {
+  return `exchange '${entry.written.exchange}' routing key '${entry.written.routingKey}'`;
 }
