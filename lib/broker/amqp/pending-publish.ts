@@ -16,13 +16,16 @@ export interface PendingPublish {
    */
   readonly message: OutgoingMessage;
   /**
-   * performance.now() when publish() was called, then when its last write reached the socket
+   * performance.now() (whole ms, rounded up) when publish() was called, then when its last write reached the socket
    * (see markFlushed): the broker cannot confirm what it has not been sent, so the timeout
    * never counts time this process spent busy before writing it.
    */
   sentAt: number;
-  readonly resolve: () => void;
-  readonly reject: (error: Error) => void;
+  /**
+   * Settles publish()'s promise: with nothing once the broker took it, with a rejected promise
+   * to reject it (a pending publish keeps one resolving function, not two).
+   */
+  readonly resolve: (outcome: Promise<never> | undefined) => void;
   /** The channel it was last written to; null while it waits in the backlog. */
   channel: ConfirmChannel | null;
   /** The broker's reply text when it returned this publish on `channel`; the confirm then rejects it. */
@@ -32,7 +35,10 @@ export interface PendingPublish {
   firstNackAt?: number;
   /** When it was last written, in this publisher's write order (a channel takes writes in this order). */
   writeOrder: number;
-  /** The messageId or correlationId it is matched by (unstamped), held in Publisher.keysInFlight until it settles; null when stamped (with its seq). */
+  /**
+   * The messageId or correlationId it is matched by (unstamped), held in Publisher.keysInFlight
+   * until it settles; null when stamped (with its seq, at each write).
+   */
   readonly claimedKey: string | null;
 }
 
@@ -55,4 +61,12 @@ export function returnKeyOfPending(entry: PendingPublish): string {
 /** Where a publish was last written, as errors name it (built only for an error). */
 export function whereWritten(entry: PendingPublish): string {
   return `exchange '${entry.written.exchange}' routing key '${entry.written.routingKey}'`;
+}
+
+/**
+ * A time in ms rounded up to a whole number: V8 keeps a small integer in the field itself,
+ * where a fraction takes a heap number of its own (16 bytes per pending publish).
+ */
+export function wholeMs(ms: number): number {
+  return Math.ceil(ms);
 }

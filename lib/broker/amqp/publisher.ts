@@ -9,7 +9,7 @@ import { truncateText } from '../../util/truncate.js';
 import { routeNameProblem } from '../route-names.js';
 import { isChannelStateError } from './channel-errors.js';
 import { fatesOfClosedChannel } from './closed-channel.js';
-import { publishOptionsOf, returnKeyOfPending, whereWritten, type PendingPublish } from './pending-publish.js';
+import { publishOptionsOf, returnKeyOfPending, wholeMs, whereWritten, type PendingPublish } from './pending-publish.js';
 import { ReusedHeaderTable } from './reused-header-table.js';
 import { PublishBacklog } from './publish-backlog.js';
 import { ConfirmWindow, NACKED, type ConfirmFields } from './confirm-window.js';
@@ -106,7 +106,7 @@ export class Publisher {
 
   publish(message: OutgoingMessage, target: PublishTarget): Promise<void> {
     if (this.closing) return Promise.reject(new ClosedError(`broker ${this.url}: transport is closed`));
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<void>((resolve) => {
       const seq = ++this.seq;
       const key = message.messageId || message.correlationId || '';
       const claimedKey = key !== '' && !this.keysInFlight.has(key) ? key : null;
@@ -116,9 +116,8 @@ export class Publisher {
         target,
         written: target,
         message,
-        sentAt: performance.now(),
+        sentAt: wholeMs(performance.now()),
         resolve,
-        reject,
         channel: null,
         returned: null,
         channelFailures: 0,
@@ -203,7 +202,7 @@ export class Publisher {
   }
 
   private markFlushed(): void {
-    const now = performance.now();
+    const now = wholeMs(performance.now());
     for (const entry of this.unflushed) entry.sentAt = now;
     this.unflushed = [];
   }
@@ -344,8 +343,8 @@ export class Publisher {
     }
     if (entry.channel !== null && entry.channel === this.channel) this.unconfirmed--;
     else if (entry.channel !== null) this.leftChannel(entry.channel);
-    if (error) entry.reject(error);
-    else entry.resolve();
+    // A rejected promise as the resolution rejects it (see PendingPublish.resolve).
+    entry.resolve(error ? Promise.reject(error) : undefined);
     if (this.pending.size > 0) return;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
