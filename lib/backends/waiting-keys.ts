@@ -74,19 +74,29 @@ export class WaitingKeys {
         waiter.timeoutMs = Math.max(0, timeoutMs);
         this.#deadlines.add(waiter, waiter.timeoutMs);
       }
-      if (signal) {
-        waiter.onAbort = () => this.fail(waiter, signal.reason);
-        signal.addEventListener('abort', waiter.onAbort, { once: true });
-      }
-      // For a task still being sent the read also waits for the send's confirm, and a failed
-      // send fails the wait at once (see WaitOptions.sending).
-      if (sending)
-        sending.then(
-          () => this.#arrived(waiter),
-          (err: unknown) => this.fail(waiter, this.host.failure(err)),
-        );
+      if (signal) this.#watchSignal(waiter, signal);
+      if (sending) this.#watchSend(waiter, sending);
       else if (waiter.awaiting === 0) this.#read(waiter);
     });
+  }
+
+  // The handlers a wait keeps are made in methods of their own, so that they hold the waiter
+  // alone, not the context of `wait` with its options.
+
+  #watchSignal(waiter: Waiter, signal: AbortSignal): void {
+    waiter.onAbort = () => this.fail(waiter, signal.reason);
+    signal.addEventListener('abort', waiter.onAbort, { once: true });
+  }
+
+  /**
+   * For a task still being sent the read also waits for the send's confirm, and a failed send
+   * fails the wait at once (see WaitOptions.sending).
+   */
+  #watchSend(waiter: Waiter, sending: Promise<unknown>): void {
+    sending.then(
+      () => this.#arrived(waiter),
+      (err: unknown) => this.fail(waiter, this.host.failure(err)),
+    );
   }
 
   /** The task ids waited for now. */
