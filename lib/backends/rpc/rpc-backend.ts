@@ -28,7 +28,11 @@ import type { TaskMeta } from '../../protocol/task-meta.js';
 import { RpcChords } from './rpc-chords.js';
 import { newId } from '../../util/ids.js';
 
-/** Results received but not (yet) asked for are kept up to this many; the oldest go first. */
+/**
+ * Results received are kept up to this many, for a later get() of the same id; past it the
+ * oldest nobody is waiting for go first. Dropping one no waiter has taken yet loses it for a
+ * get() still to come, so that (and only that) is warned about.
+ */
 export const RPC_MAX_BUFFERED_RESULTS = 10_000;
 /** Header of the marker messages getMeta sends through its own reply queue. */
 const SYNC_HEADER = 'x-celeriac-rpc-sync';
@@ -66,8 +70,11 @@ class RpcBackend implements ResultBackend {
   private readonly logger: Logger;
   private readonly resultExpiresMs: number;
   private readonly chords: RpcChords;
-  /** Latest meta per task id, oldest first (Map order); bounded by RPC_MAX_BUFFERED_RESULTS. */
-  private readonly results = new Map<string, { meta: TaskMeta; expiresAt: number }>();
+  /**
+   * Latest meta per task id, oldest first (Map order); bounded by RPC_MAX_BUFFERED_RESULTS.
+   * `taken`: a waiter has had this outcome, so dropping it loses nothing anyone asked for.
+   */
+  private readonly results = new Map<string, { meta: TaskMeta; expiresAt: number; taken: boolean }>();
   private readonly waiters = new Map<string, Set<Waiter>>();
   private consuming: Promise<ConsumerHandle> | undefined;
   /** Set once `consuming` has resolved: the reply queue exists and is consumed (the consumer survives reconnects). */
@@ -311,14 +318,20 @@ class RpcBackend implements ResultBackend {
     const current = this.results.get(meta.task_id);
     if (current?.meta.status === 'SUCCESS') return; // a redelivered duplicate must not undo a success
     this.results.delete(meta.task_id);
-    this.results.set(meta.task_id, {
+    const entry = {
       meta,
       expiresAt: this.resultExpiresMs > 0 ? Date.now() + this.resultExpiresMs : Number.POSITIVE_INFINITY,
-    });
-    this.evictOverflow();
+      taken: false,
+    };
+    this.results.set(meta.task_id, entry);
     if (isReady(meta.status)) {
-      for (const waiter of [...(this.waiters.get(meta.task_id) ?? [])]) waiter.resolve(structuredClone(meta));
+      const waiters = this.waiters.get(meta.task_id);
+      if (waiters) {
+        entry.taken = true;
+        for (const waiter of [...waiters]) waiter.resolve(structuredClone(meta));
+      }
     }
+    this.evictOverflow();
   }
 
   private decode(delivery: Delivery): TaskMeta {
@@ -350,16 +363,22 @@ class RpcBackend implements ResultBackend {
     return structuredClone(entry.meta);
   }
 
-  /** Drops the oldest results nobody waits for once more than RPC_MAX_BUFFERED_RESULTS are kept. */
+  /**
+   * Drops the oldest results nobody waits for once more than RPC_MAX_BUFFERED_RESULTS are kept;
+   * warns once when one of them had not been taken by any waiter yet (a get() to come loses it).
+   */
   private evictOverflow(): void {
     if (this.results.size <= RPC_MAX_BUFFERED_RESULTS) return;
-    if (!this.warnedFull) {
-      this.warnedFull = true;
-      this.logger.warn(`rpc:// keeps at most ${RPC_MAX_BUFFERED_RESULTS} results nobody asked for; dropping the oldest`);
-    }
-    for (const taskId of this.results.keys()) {
+    for (const [taskId, entry] of this.results) {
       if (this.results.size <= RPC_MAX_BUFFERED_RESULTS) break;
-      if (!this.waiters.has(taskId)) this.results.delete(taskId);
+      if (this.waiters.has(taskId)) continue;
+      this.results.delete(taskId);
+      if (!entry.taken && !this.warnedFull) {
+        this.warnedFull = true;
+        this.logger.warn(
+          `rpc:// keeps at most ${RPC_MAX_BUFFERED_RESULTS} results nobody asked for; dropping the oldest (a later get() of one times out)`,
+        );
+      }
     }
   }
 
