@@ -5,7 +5,7 @@ import { createRpcBackend } from '../../lib/backends/rpc/rpc-backend.js';
 import type { ResultBackend } from '../../lib/backends/result-backend.js';
 import type winston from 'winston';
 import { silentLogger } from '../../lib/log/logger.js';
-import { RPC_MAX_BUFFERED_RESULTS } from '../../lib/backends/rpc/rpc-backend.js';
+import { RPC_MAX_BUFFERED_RESULTS } from '../../lib/backends/rpc/result-buffer.js';
 import { captureLogger } from '../support/capture-logger.js';
 import { describeBackendConformance, meta } from '../conformance/backend.conformance.js';
 import { describeCanvasBehaviour } from '../conformance/canvas.conformance.js';
@@ -84,10 +84,10 @@ describe('rpc:// specifics', () => {
 
       const unasked = Array.from({ length: RPC_MAX_BUFFERED_RESULTS + 1 }, () => randomUUID());
       await Promise.all(unasked.map((id) => backend.storeResult(meta(id, 'SUCCESS', id), { replyTo })));
-      const last = unasked.at(-1)!;
+      const last = unasked[unasked.length - 1];
       assert.equal((await backend.waitForReady(last, { timeoutMs: 30_000 })).result, last);
       assert.equal(overflowWarnings().length, 1, lines.join('\n'));
-      assert.equal((await backend.getMeta(unasked[0]!)).status, 'PENDING', 'the oldest result nobody took is gone');
+      assert.equal((await backend.getMeta(unasked[0])).status, 'PENDING', 'the oldest result nobody took is gone');
     } finally {
       await backend.close();
     }
