@@ -1,8 +1,8 @@
 import type { Logger } from 'winston';
 import { decodeMeta, encodeMeta } from './celery-meta.js';
 import { chordJoin, chordKeys, decodeChordMembers, decodeGroup, encodeGroup, groupKey, type ChordJoin } from './chord-counter.js';
-import { BackendError, CeleriacError, ClosedError, ResultTimeoutError } from '../errors/errors.js';
-import { isReady, type TaskState } from '../protocol/states.js';
+import { BackendError, CeleriacError, ClosedError } from '../errors/errors.js';
+import { isReady } from '../protocol/states.js';
 import {
   pendingMeta,
   type BackendOptions,
@@ -13,8 +13,7 @@ import {
   type WaitOptions,
 } from './result-backend.js';
 import type { TaskMeta } from '../protocol/task-meta.js';
-import { MAX_TIMER_DELAY_MS } from '../util/long-timeout.js';
-import { addWaiter, newChannel, removeWaiter, subscribedOnce, waitersOf, type Channel, type Waiter } from './key-waiters.js';
+import { WaitingKeys } from './waiting-keys.js';
 
 /** Celery's key prefix for a task's outcome; the same string names the channel it is published on. */
 export const TASK_KEY_PREFIX = 'celery-task-meta-';
@@ -54,17 +53,19 @@ export interface ChannelSubscriber {
  * this class owns key naming, the Celery JSON encoding, and waiting without polling.
  *
  * Waiting: one subscriber per instance, one subscription per key with waiters, any number of
- * waiters per key. A waiter subscribes first and reads the key second, so a result stored
- * between the two is seen either by the read or by the message. Every waiter leaves exactly
- * once (result, timeout, abort, error or close): its timer is cleared, its abort listener
- * removed, and the key unsubscribed when it was the last one there.
+ * waiters per key (see WaitingKeys for the rules a wait follows).
  */
 export abstract class KeyValueBackend implements ResultBackend {
   readonly url: string;
   protected readonly logger: Logger;
   protected readonly resultExpiresMs: number;
 
-  private readonly channels = new Map<string, Channel>();
+  private readonly waits = new WaitingKeys({
+    subscribe: (taskId) => this.subscribe(taskKey(taskId)),
+    unsubscribe: (taskId) => this.unsubscribe(taskKey(taskId)),
+    read: (taskId) => this.getMeta(taskId),
+    failure: (err) => (this.closing ? this.closedError() : err),
+  });
   private subscriber: ChannelSubscriber | undefined;
   private closing: Promise<void> | undefined;
 
@@ -136,27 +137,10 @@ export abstract class KeyValueBackend implements ResultBackend {
     await this.guard(() => this.delete(taskKey(taskId)));
   }
 
-  waitForReady(taskId: string, options: WaitOptions): Promise<TaskMeta> {
+  waitForReady<T = TaskMeta>(taskId: string, options: WaitOptions<T>): Promise<T> {
     if (this.closing) return Promise.reject(this.closedError());
-    const { signal, timeoutMs } = options;
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    return new Promise<TaskMeta>((resolve, reject) => {
-      let channel = this.channels.get(taskId);
-      if (!channel) {
-        channel = newChannel(taskId, this.subscribe(taskKey(taskId)));
-        this.channels.set(taskId, channel);
-      }
-      const waiter: Waiter = { taskId, channel, resolve, reject, done: false, timer: undefined, signal, onAbort: undefined };
-      addWaiter(channel, waiter);
-      if (Number.isFinite(timeoutMs) && timeoutMs <= MAX_TIMER_DELAY_MS) {
-        waiter.timer = setTimeout(() => this.fail(waiter, new ResultTimeoutError(taskId, timeoutMs)), Math.max(0, timeoutMs));
-      }
-      if (signal) {
-        waiter.onAbort = () => this.fail(waiter, signal.reason);
-        signal.addEventListener('abort', waiter.onAbort, { once: true });
-      }
-      this.readWhenSubscribed(waiter, options.sending);
-    });
+    if (options.signal?.aborted) return Promise.reject(options.signal.reason);
+    return this.waits.wait(taskId, options);
   }
 
   // ---- groups and chords (Celery's layout; counting rules in chord-counter.ts) --------------------
@@ -229,27 +213,12 @@ export abstract class KeyValueBackend implements ResultBackend {
     }
   }
 
-  /**
-   * Subscription first, read second: a result stored in between is seen by one or the other.
-   * For a task still being sent the read also waits for the send's confirm, and a failed send
-   * fails the wait at once (see WaitOptions.sending). Then-callbacks rather than an async
-   * function and Promise.all: what a waiting get() holds is per-send memory.
-   */
-  private readWhenSubscribed(waiter: Waiter, sending: Promise<unknown> | undefined): void {
-    let awaited = sending ? 2 : 1;
-    const failed = (err: unknown) => this.fail(waiter, this.closing ? this.closedError() : err);
-    const arrived = () => {
-      if (--awaited > 0 || waiter.done) return;
-      this.getMeta(waiter.taskId).then((meta) => {
-        if (isReady(meta.status)) this.succeed(waiter, meta);
-      }, failed);
-    };
-    const { channel } = waiter;
-    channel.subscribed.then(() => {
-      subscribedOnce(channel);
-      arrived();
-    }, failed);
-    sending?.then(arrived, failed);
+  /** UNSUBSCRIBEs `key` (nothing to do once closing: closing the subscriber ends every subscription). */
+  private unsubscribe(key: string): void {
+    if (this.closing || !this.subscriber) return;
+    this.subscriber.unsubscribe(key).catch((err: unknown) => {
+      this.logger.debug(`unsubscribe ${key} failed: ${messageOf(err)}`);
+    });
   }
 
   private ensureSubscriber(): ChannelSubscriber {
@@ -263,34 +232,30 @@ export abstract class KeyValueBackend implements ResultBackend {
   private onMessage(key: string, message: string): void {
     if (!key.startsWith(TASK_KEY_PREFIX)) return;
     const taskId = key.slice(TASK_KEY_PREFIX.length);
-    const channel = this.channels.get(taskId);
-    if (!channel) return;
-    let status: TaskState;
+    if (!this.waits.has(taskId)) return;
+    let meta: TaskMeta;
     try {
-      status = this.decode(taskId, message).status;
+      meta = this.decode(taskId, message);
     } catch (err) {
       this.logger.warn(`ignoring message on ${key}: ${messageOf(err)}`);
       return;
     }
-    if (!isReady(status)) return;
-    // Each waiter gets its own decoded copy, so one caller mutating its meta cannot affect another.
-    for (const waiter of waitersOf(channel)) this.succeed(waiter, this.decode(taskId, message));
+    if (isReady(meta.status)) this.waits.ready(taskId, meta, () => this.decode(taskId, message));
   }
 
   /** After the subscriber reconnects: make sure every waited key is subscribed, then re-read it. */
   private recheckAll(): void {
-    for (const channel of this.channels.values()) {
-      this.logger.debug(`re-reading ${taskKey(channel.taskId)} after subscriber reconnect`);
-      void this.subscribeThenRecheck(channel);
+    for (const taskId of this.waits.taskIds()) {
+      this.logger.debug(`re-reading ${taskKey(taskId)} after subscriber reconnect`);
+      void this.subscribeThenRecheck(taskId);
     }
   }
 
-  private async subscribeThenRecheck(channel: Channel): Promise<void> {
-    const { taskId } = channel;
+  private async subscribeThenRecheck(taskId: string): Promise<void> {
     try {
       await this.ensureSubscriber().subscribe(taskKey(taskId));
       const meta = await this.getMeta(taskId);
-      if (isReady(meta.status)) for (const waiter of waitersOf(channel)) this.succeed(waiter, structuredClone(meta));
+      if (isReady(meta.status)) this.waits.ready(taskId, meta, () => structuredClone(meta));
     } catch (err) {
       // The waiters keep their subscription attempt and their own deadlines; a later message or
       // reconnect may still settle them.
@@ -298,40 +263,10 @@ export abstract class KeyValueBackend implements ResultBackend {
     }
   }
 
-  private succeed(waiter: Waiter, meta: TaskMeta): void {
-    if (this.leave(waiter)) waiter.resolve(meta);
-  }
-
-  private fail(waiter: Waiter, reason: unknown): void {
-    if (this.leave(waiter)) waiter.reject(reason);
-  }
-
-  /** Removes the waiter and everything it holds; false when it had already left. */
-  private leave(waiter: Waiter): boolean {
-    if (waiter.done) return false;
-    waiter.done = true;
-    if (waiter.timer) clearTimeout(waiter.timer);
-    if (waiter.onAbort) waiter.signal?.removeEventListener('abort', waiter.onAbort);
-    const { channel } = waiter;
-    if (removeWaiter(channel, waiter) && this.channels.get(channel.taskId) === channel) {
-      this.channels.delete(channel.taskId);
-      if (!this.closing && this.subscriber) {
-        const key = taskKey(channel.taskId);
-        this.subscriber.unsubscribe(key).catch((err: unknown) => {
-          this.logger.debug(`unsubscribe ${key} failed: ${messageOf(err)}`);
-        });
-      }
-    }
-    return true;
-  }
-
   // ---- lifecycle -----------------------------------------------------------------------------------
 
   private async shutDown(): Promise<void> {
-    const error = this.closedError();
-    const waiters = [...this.channels.values()].flatMap(waitersOf);
-    for (const waiter of waiters) this.fail(waiter, error);
-    this.channels.clear();
+    this.waits.failAll(this.closedError());
     const subscriber = this.subscriber;
     this.subscriber = undefined;
     const results = await Promise.allSettled([subscriber?.close(), this.closeStore()]);

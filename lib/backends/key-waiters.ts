@@ -7,12 +7,22 @@ import type { TaskMeta } from '../protocol/task-meta.js';
 
 /** One waiting `waitForReady`; it leaves its channel exactly once (`done`). */
 export interface Waiter {
-  readonly taskId: string;
   readonly channel: Channel;
-  readonly resolve: (meta: TaskMeta) => void;
-  readonly reject: (reason: unknown) => void;
+  /**
+   * Settles the wait: with its value, or with a rejected promise to reject it (a wait keeps one
+   * resolving function, not two).
+   */
+  readonly resolve: (outcome: unknown) => void;
+  /** What the wait settles with, made from the ready meta (WaitOptions.map); a throw rejects it. */
+  readonly map: ((meta: TaskMeta) => unknown) | undefined;
   done: boolean;
-  timer: NodeJS.Timeout | undefined;
+  /**
+   * How many of its subscription and its send (WaitOptions.sending) it still waits for before it
+   * reads the key; 0 once it has read it or needs not.
+   */
+  awaiting: number;
+  /** Its timeout length while a deadline is set for it (see WaitDeadlines), else undefined. */
+  timeoutMs: number | undefined;
   signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
 }
@@ -26,27 +36,13 @@ export interface Waiter {
 export interface Channel {
   readonly taskId: string;
   waiters: Waiter | Waiter[];
-  /**
-   * The SUBSCRIBE sent when the first waiter arrived; every waiter reads the key after it. Once
-   * it succeeded, the shared SUBSCRIBED: a waiting key holds no promise of its own.
-   */
-  subscribed: Promise<void>;
+  /** Its SUBSCRIBE succeeded (messages on the key reach the backend). */
+  subscribed: boolean;
 }
 
-/** What Channel.subscribed becomes once its SUBSCRIBE succeeded. */
-const SUBSCRIBED: Promise<void> = Promise.resolve();
-
-/**
- * A channel for `taskId` whose SUBSCRIBE is `subscribing`; it has no waiter yet. Its first
- * waiter handles the SUBSCRIBE's outcome (it calls subscribedOnce when it succeeded).
- */
-export function newChannel(taskId: string, subscribing: Promise<void>): Channel {
-  return { taskId, waiters: [], subscribed: subscribing };
-}
-
-/** The channel's SUBSCRIBE succeeded: it holds no promise of its own from now on. */
-export function subscribedOnce(channel: Channel): void {
-  channel.subscribed = SUBSCRIBED;
+/** A channel for `taskId` whose SUBSCRIBE is on its way; it has no waiter yet. */
+export function newChannel(taskId: string): Channel {
+  return { taskId, waiters: [], subscribed: false };
 }
 
 export function addWaiter(channel: Channel, waiter: Waiter): void {
@@ -68,4 +64,9 @@ export function removeWaiter(channel: Channel, waiter: Waiter): boolean {
 /** A copy of a channel's waiters (callers settle waiters, which removes them from the channel). */
 export function waitersOf(channel: Channel): Waiter[] {
   return Array.isArray(channel.waiters) ? [...channel.waiters] : [channel.waiters];
+}
+
+/** The channel's only waiter, or undefined when it has several (or none). */
+export function soleWaiter(channel: Channel): Waiter | undefined {
+  return Array.isArray(channel.waiters) ? undefined : channel.waiters;
 }

@@ -7,7 +7,7 @@ export interface StoreContext {
   correlationId?: string;
 }
 
-export interface WaitOptions {
+export interface WaitOptions<T = TaskMeta> {
   timeoutMs: number;
   signal?: AbortSignal;
   /**
@@ -20,6 +20,17 @@ export interface WaitOptions {
    * If it rejects, the wait rejects with its reason: a message never sent has no outcome.
    */
   sending?: Promise<unknown>;
+  /**
+   * What the wait resolves with, made from the ready meta (default: the meta itself); a throw
+   * rejects the wait with what it threw. For a caller that would otherwise chain a `then` of its
+   * own onto every wait (AsyncResult.get): a promise and a reaction per waiting get().
+   */
+  map?: (meta: TaskMeta) => T;
+}
+
+/** A wait for the meta, mapped as `options.map` asks (for a backend that does not map as it settles). */
+export function mappedWait<T>(waiting: Promise<TaskMeta>, options: WaitOptions<T>): Promise<T> {
+  return options.map ? waiting.then(options.map) : (waiting as Promise<unknown> as Promise<T>);
 }
 
 /**
@@ -37,7 +48,7 @@ export interface ResultBackend {
   readonly url: string;
   storeResult(meta: TaskMeta, context: StoreContext): Promise<void>;
   getMeta(taskId: string): Promise<TaskMeta>;
-  waitForReady(taskId: string, options: WaitOptions): Promise<TaskMeta>;
+  waitForReady<T = TaskMeta>(taskId: string, options: WaitOptions<T>): Promise<T>;
   forget(taskId: string): Promise<void>;
   /** Closes connections; pending waits reject with ClosedError. Idempotent. */
   close(): Promise<void>;

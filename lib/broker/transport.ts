@@ -204,6 +204,11 @@ export interface Transport {
   declareQueue(queue: QueueDeclaration): Promise<void>;
   /** Idempotent (with its binding, if any). Remembered, and declared again after every reconnect. */
   declareExchange(exchange: ExchangeDeclaration): Promise<void>;
+  /**
+   * Resolves once the broker took the message (confirmed it). The message object is kept, not
+   * copied, until then (it may be written again after a lost connection): do not change it, or
+   * its headers, before the publish settles.
+   */
   publish(message: OutgoingMessage, target: PublishTarget): Promise<void>;
   consume(queues: string[], options: ConsumeOptions, onDelivery: DeliveryHandler): Promise<ConsumerHandle>;
   /** Removes all ready messages from the queue; resolves with how many. */

@@ -42,17 +42,17 @@ export class AsyncResult<R = unknown> implements ResultHandle<R> {
    * or refused the message (see WaitOptions.sending; SentTask.get uses it).
    */
   getWhileSending(options: GetOptions, sending: Promise<unknown> | undefined): Promise<R> {
-    // A then-chain, not an async function: thousands of waits may be pending at once, and a
-    // suspended async function keeps its whole frame. Without a timeout the backend sets no
-    // timer: the wait ends with the outcome, the signal, or the backend's close.
-    let waiting: Promise<TaskMeta>;
+    // The backend's own promise, mapped by it (WaitOptions.map): not an async function, nor a
+    // then of its own, since thousands of waits may be pending at once and each would hold a
+    // frame, or a promise and a reaction. Without a timeout the backend sets no timer: the wait
+    // ends with the outcome, the signal, or the backend's close.
     try {
       const timeoutMs = options.timeout === undefined ? Infinity : toMilliseconds(options.timeout, 'timeout');
-      waiting = this.backend().waitForReady(this.id, { timeoutMs, signal: options.signal, sending });
+      const map = (options.propagate === false ? valueOf : valueOrFailure) as (meta: TaskMeta) => R;
+      return this.backend().waitForReady(this.id, { timeoutMs, signal: options.signal, sending, map });
     } catch (error) {
       return Promise.reject(error);
     }
-    return waiting.then(options.propagate === false ? valueOf : valueOrFailure) as Promise<R>;
   }
 
   /** The current state; PENDING when unknown (Celery cannot tell "queued" from "unknown id"). */

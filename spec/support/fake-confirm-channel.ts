@@ -4,7 +4,7 @@ import type { ConnectionManager } from '../../lib/broker/amqp/connection.js';
 import { Publisher } from '../../lib/broker/amqp/publisher.js';
 import { silentLogger } from '../../lib/log/logger.js';
 
-/** One publish written to a FakeChannel; `confirm(null)` is the broker's ack, `confirm(error)` its nack. */
+/** One publish written to a FakeChannel; `confirm(null)` is the broker's ack (of its delivery tag alone), `confirm(error)` its nack. */
 export interface FakePublish {
   exchange: string;
   routingKey: string;
@@ -22,11 +22,16 @@ export interface FakePublish {
 export class FakeChannel extends EventEmitter {
   readonly published: FakePublish[] = [];
 
-  publish(exchange: string, routingKey: string, _body: Buffer, options: Options.Publish, confirm: (error: unknown) => void): boolean {
+  publish(exchange: string, routingKey: string, _body: Buffer, options: Options.Publish): boolean {
     if (Buffer.byteLength(routingKey) > 255 || String(options.messageId ?? '').length > 255) {
       throw new TypeError("Field 'messageId' is the wrong type; must be a string (up to 255 chars)");
     }
-    this.published.push({ exchange, routingKey, id: String(options.messageId ?? ''), options, confirm });
+    // The broker's delivery tags: 1, 2, 3, ... in write order, on each channel.
+    const deliveryTag = this.published.length + 1;
+    // The options are amqplib's to encode during publish; a copy is what the spec looks at.
+    const written = { ...options, headers: options.headers && { ...options.headers } };
+    const confirm = (error: unknown) => this.emit(error ? 'nack' : 'ack', { deliveryTag, multiple: false });
+    this.published.push({ exchange, routingKey, id: String(options.messageId ?? ''), options: written, confirm });
     return true;
   }
 

@@ -1,9 +1,21 @@
 /** How long unsubscribes wait, so one UNSUBSCRIBE covers every key left meanwhile. */
 const UNSUBSCRIBE_DELAY_MS = 100;
 
-interface Settle {
-  resolve: () => void;
-  reject: (err: unknown) => void;
+/** Channels going out in one command, and the one promise every caller of them shares. */
+interface Run {
+  channels: string[];
+  done: Promise<void>;
+  settle: (outcome: Promise<unknown>) => void;
+}
+
+function newRun(): Run {
+  let settle!: (outcome: Promise<unknown>) => void;
+  // Settled by resolving with the command's own promise: it takes that outcome, and a run keeps
+  // one function, not two.
+  const done = new Promise<void>((resolve) => {
+    settle = resolve as (outcome: Promise<unknown>) => void;
+  });
+  return { channels: [], done, settle };
 }
 
 /**
@@ -20,12 +32,17 @@ interface Settle {
  * - unsubscribes wait up to UNSUBSCRIBE_DELAY_MS and go out as one `UNSUBSCRIBE …`. Meanwhile
  *   the connection stays subscribed, which only means the odd message for a key nobody waits
  *   for any more (the backend ignores those).
+ * Every call of one command gets the same promise (the command's outcome): what a waiting key
+ * costs here is its name in a list until the command is written, not a promise of its own.
  * Invariant: a channel subscribed again while its unsubscribe is still waiting has that
- * unsubscribe dropped, so the last call wins, as if every command had been sent in order.
+ * unsubscribe dropped (its callers' promise then settles with the rest of that run), so the last
+ * call wins, as if every command had been sent in order.
  */
 export class SubscriptionBatcher {
-  private subscribes: { channel: string; settle: Settle }[] = [];
-  private unsubscribes = new Map<string, Settle[]>();
+  private subscribes: Run | undefined;
+  private unsubscribes: Run | undefined;
+  /** The channels of `unsubscribes` (a dropped one is deleted here, and skipped when it goes out). */
+  private leaving = new Set<string>();
   private unsubscribeTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -33,52 +50,65 @@ export class SubscriptionBatcher {
     private readonly unsubscribe: (channels: string[]) => Promise<unknown>,
   ) {}
 
+  /** Resolves once the command carrying `channel` succeeded (one promise per command: callers share it). */
   add(op: 'subscribe' | 'unsubscribe', channel: string): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const settle = { resolve, reject };
-      if (op === 'subscribe') {
-        // Never sent, so nothing to undo: the channel simply stays subscribed.
-        for (const dropped of this.unsubscribes.get(channel) ?? []) dropped.resolve();
-        this.unsubscribes.delete(channel);
-        if (this.subscribes.length === 0) process.nextTick(() => setImmediate(() => this.flushSubscribes()));
-        this.subscribes.push({ channel, settle });
-      } else {
-        const waiting = this.unsubscribes.get(channel);
-        if (waiting) waiting.push(settle);
-        else this.unsubscribes.set(channel, [settle]);
-        this.unsubscribeTimer ??= setTimeout(() => this.flushUnsubscribes(), UNSUBSCRIBE_DELAY_MS).unref();
+    if (op === 'subscribe') {
+      // Never sent, so nothing to undo: the channel simply stays subscribed.
+      this.leaving.delete(channel);
+      if (!this.subscribes) {
+        this.subscribes = newRun();
+        process.nextTick(() => setImmediate(() => this.flushSubscribes()));
       }
-    });
+      this.subscribes.channels.push(channel);
+      return this.subscribes.done;
+    }
+    if (!this.unsubscribes) {
+      this.unsubscribes = newRun();
+      this.unsubscribeTimer = setTimeout(() => this.flushUnsubscribes(), UNSUBSCRIBE_DELAY_MS).unref();
+    }
+    if (!this.leaving.has(channel)) {
+      this.leaving.add(channel);
+      this.unsubscribes.channels.push(channel);
+    }
+    return this.unsubscribes.done;
   }
 
   /** Drops the waiting unsubscribes (the connection is closing, which ends every subscription). */
   discard(): void {
     clearTimeout(this.unsubscribeTimer);
     this.unsubscribeTimer = undefined;
-    for (const settles of this.unsubscribes.values()) settles.forEach((settle) => settle.resolve());
-    this.unsubscribes.clear();
+    const run = this.unsubscribes;
+    this.unsubscribes = undefined;
+    this.leaving.clear();
+    run?.settle(Promise.resolve());
   }
 
   private flushSubscribes(): void {
-    const run = this.subscribes;
-    this.subscribes = [];
+    const run = this.subscribes!;
+    this.subscribes = undefined;
     // Not awaited: ioredis writes commands in call order, so this SUBSCRIBE follows every
     // UNSUBSCRIBE written before it.
-    this.subscribe(run.map((o) => o.channel)).then(
-      () => run.forEach((o) => o.settle.resolve()),
-      (err: unknown) => run.forEach((o) => o.settle.reject(err)),
-    );
+    run.settle(this.command(this.subscribe, run.channels));
   }
 
   private flushUnsubscribes(): void {
     this.unsubscribeTimer = undefined;
     const run = this.unsubscribes;
-    this.unsubscribes = new Map();
-    if (run.size === 0) return;
-    const settles = [...run.values()].flat();
-    this.unsubscribe([...run.keys()]).then(
-      () => settles.forEach((settle) => settle.resolve()),
-      (err: unknown) => settles.forEach((settle) => settle.reject(err)),
-    );
+    if (!run) return;
+    this.unsubscribes = undefined;
+    const leaving = this.leaving;
+    this.leaving = new Set();
+    // Each channel still leaving, once (one subscribed and left again was pushed twice).
+    const channels = run.channels.filter((channel) => leaving.delete(channel));
+    run.settle(channels.length === 0 ? Promise.resolve() : this.command(this.unsubscribe, channels));
+  }
+
+  /** The command's outcome (a throw becomes a rejection). */
+  private command(send: (channels: string[]) => Promise<unknown>, channels: string[]): Promise<unknown> {
+    try {
+      return send(channels);
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 }

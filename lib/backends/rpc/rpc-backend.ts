@@ -16,6 +16,7 @@ import { isReady, type TaskState } from '../../protocol/states.js';
 import { redactUrl } from '../../util/url.js';
 import { MAX_TIMER_DELAY_MS } from '../../util/long-timeout.js';
 import {
+  mappedWait,
   pendingMeta,
   type BackendOptions,
   type ChordPart,
@@ -158,7 +159,10 @@ class RpcBackend implements ResultBackend {
     return this.results.read(taskId) ?? pendingMeta(taskId);
   }
 
-  async waitForReady(taskId: string, options: WaitOptions): Promise<TaskMeta> {
+  waitForReady<T = TaskMeta>(taskId: string, options: WaitOptions<T>): Promise<T> {
+    return mappedWait(this.waitForMeta(taskId, options), options);
+  }
+  private async waitForMeta(taskId: string, options: WaitOptions<unknown>): Promise<TaskMeta> {
     this.assertOpen();
     const { signal, timeoutMs } = options;
     if (signal?.aborted) throw signal.reason;
@@ -173,9 +177,7 @@ class RpcBackend implements ResultBackend {
     const known = this.results.read(taskId);
     if (known && isReady(known.status)) return known;
     return new Promise<TaskMeta>((resolve, reject) => {
-      let set = this.waiters.get(taskId);
-      if (!set) this.waiters.set(taskId, (set = new Set()));
-      const waiters = set;
+      const waiters = this.waiters.get(taskId) ?? this.waiters.set(taskId, new Set()).get(taskId)!;
       const onAbort = (): void => settle(() => reject(signal!.reason));
       const waiter: Waiter = {
         resolve: (meta) => settle(() => resolve(meta)),

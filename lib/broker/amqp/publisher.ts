@@ -3,14 +3,16 @@ import type { Logger } from 'winston';
 import { BrokerConnectionError, ClosedError, PublishError } from '../../errors/errors.js';
 import type { OutgoingMessage, PublishTarget } from '../transport.js';
 import { closeQuietly, describeError, type ConnectionManager } from './connection.js';
-import { returnKeyOf, toPublishOptions } from './properties.js';
+import { returnKeyOf } from './properties.js';
 import { SequenceWindow } from '../../util/sequence-window.js';
 import { truncateText } from '../../util/truncate.js';
 import { routeNameProblem } from '../route-names.js';
 import { isChannelStateError } from './channel-errors.js';
 import { fatesOfClosedChannel } from './closed-channel.js';
-import type { PendingPublish } from './pending-publish.js';
+import { publishOptionsOf, returnKeyOfPending, wholeMs, whereWritten, type PendingPublish } from './pending-publish.js';
 import { ReusedHeaderTable } from './reused-header-table.js';
+import { PublishBacklog } from './publish-backlog.js';
+import { ConfirmWindow, NACKED, type ConfirmFields } from './confirm-window.js';
 
 /**
  * Publishes on one ConfirmChannel of the publishing connection, with many publishes in flight.
@@ -52,7 +54,12 @@ import { ReusedHeaderTable } from './reused-header-table.js';
  *   the broker closed it for refusing an exchange (see onChannelClosed);
  * - a publish that fails to encode rejects alone: amqplib encodes before it writes anything or
  *   takes a confirm slot, so its channel goes on and nothing written to it is written again;
- * - a publish whose exchange name or routing key is over 255 bytes rejects alone, unwritten.
+ * - a publish whose exchange name or routing key is over 255 bytes rejects alone, unwritten;
+ * - what a pending publish keeps is what a re-publish needs and no more: the caller's message
+ *   (amqplib's options are built from it at each write, and the stamp added then), its target
+ *   (shared by every publish to that destination) and its bookkeeping. The broker's confirms
+ *   find their publishes through one ConfirmWindow and one ack/nack handler per channel, not a
+ *   callback per publish.
  */
 export class Publisher {
   private seq = 0;
@@ -60,12 +67,8 @@ export class Publisher {
   private writes = 0;
   /** Unsettled publishes by seq (a bulk sender keeps tens of thousands here; see SequenceWindow). */
   private readonly pending = new SequenceWindow<PendingPublish>();
-  /**
-   * Publishes waiting to be written, from `backlogHead` on; slots before it are emptied as they
-   * are taken, so the backlog never holds a publish that was written (or a settled one).
-   */
-  private backlog: (PendingPublish | undefined)[] = [];
-  private backlogHead = 0;
+  /** Publishes waiting to be written (a settled one is skipped when taken). */
+  private readonly backlog = new PublishBacklog<PendingPublish>();
   private channel: ConfirmChannel | null = null;
   private opening = false;
   private draining = false;
@@ -83,6 +86,8 @@ export class Publisher {
   /** Keys of publishes that timed out on a channel still open, released when it closes. */
   private readonly keysHeldByChannel = new Map<ConfirmChannel, string[]>();
   private readonly headerTable = new ReusedHeaderTable();
+  /** The publishes written to each open channel, by delivery tag (dropped when the channel closes). */
+  private readonly windows = new Map<ConfirmChannel, ConfirmWindow<PendingPublish>>();
   /** Channels that nacked, retired (see the invariants), with how many pending publishes are still written to each. */
   private readonly retired = new Map<ConfirmChannel, number>();
 
@@ -101,21 +106,18 @@ export class Publisher {
 
   publish(message: OutgoingMessage, target: PublishTarget): Promise<void> {
     if (this.closing) return Promise.reject(new ClosedError(`broker ${this.url}: transport is closed`));
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<void>((resolve) => {
       const seq = ++this.seq;
       const key = message.messageId || message.correlationId || '';
       const claimedKey = key !== '' && !this.keysInFlight.has(key) ? key : null;
       if (claimedKey !== null) this.keysInFlight.add(claimedKey);
-      const options = toPublishOptions(message, target.mandatory ?? true, claimedKey === null ? seq : null);
       const entry: PendingPublish = {
         seq,
         target,
         written: target,
-        body: message.body,
-        options,
-        sentAt: performance.now(),
+        message,
+        sentAt: wholeMs(performance.now()),
         resolve,
-        reject,
         channel: null,
         returned: null,
         channelFailures: 0,
@@ -146,9 +148,9 @@ export class Publisher {
       this.openChannel();
       return;
     }
-    while (!this.draining && this.unconfirmed < this.maxUnconfirmed && this.backlogHead < this.backlog.length) {
-      const entry = this.backlog[this.backlogHead]!;
-      this.backlog[this.backlogHead++] = undefined;
+    const window = this.windows.get(channel)!;
+    while (!this.draining && this.unconfirmed < this.maxUnconfirmed && !this.backlog.isEmpty) {
+      const entry = this.backlog.shift()!;
       if (!this.pending.has(entry.seq)) continue; // timed out while waiting
       let accepted: boolean;
       try {
@@ -167,15 +169,18 @@ export class Publisher {
         }
         entry.channel = channel;
         entry.writeOrder = ++this.writes;
-        const options = this.headerTable.optionsFor(entry.options);
-        accepted = channel.publish(entry.written.exchange, entry.written.routingKey, entry.body, options, (error) =>
-          this.onConfirm(entry, channel, error),
+        accepted = channel.publish(
+          entry.written.exchange,
+          entry.written.routingKey,
+          entry.message.body,
+          publishOptionsOf(entry, this.headerTable),
         );
+        window.written(entry);
       } catch (error) {
         entry.channel = null;
         if (isChannelStateError(error)) {
           // The channel is closing under us; its 'close' handler re-sends what it held, and this one.
-          this.backlog[--this.backlogHead] = entry;
+          this.backlog.unshift(entry);
           return;
         }
         // The message could not be encoded (e.g. amqplib's RangeError for a header table over
@@ -194,28 +199,22 @@ export class Publisher {
       this.unflushed.push(entry);
       if (!accepted) this.draining = true;
     }
-    if (this.backlogHead === this.backlog.length) {
-      this.backlog.length = 0;
-      this.backlogHead = 0;
-    } else if (this.backlogHead > 1024 && this.backlogHead * 2 > this.backlog.length) {
-      this.backlog = this.backlog.slice(this.backlogHead);
-      this.backlogHead = 0;
-    }
   }
 
   private markFlushed(): void {
-    const now = performance.now();
+    const now = wholeMs(performance.now());
     for (const entry of this.unflushed) entry.sentAt = now;
     this.unflushed = [];
   }
 
   private openChannel(): void {
-    if (this.opening || this.backlogHead >= this.backlog.length) return;
+    if (this.opening || this.backlog.isEmpty) return;
     this.opening = true;
     void (async () => {
       try {
         const connection = await this.connections.acquire();
         const channel = await connection.createConfirmChannel();
+        this.windows.set(channel, new ConfirmWindow());
         this.watch(channel);
         this.channel = channel;
         this.draining = false;
@@ -242,6 +241,13 @@ export class Publisher {
     // Prepended so it runs before amqplib fails the channel's confirm callbacks with 'channel closed'.
     channel.prependListener('close', () => this.onChannelClosed(channel, channelError));
     channel.on('return', (message: Message) => this.onReturn(channel, message));
+    const window = this.windows.get(channel)!;
+    channel.on('ack', ({ deliveryTag, multiple }: ConfirmFields) =>
+      window.confirm(deliveryTag, multiple, (entry) => this.onConfirm(entry, channel, null)),
+    );
+    channel.on('nack', ({ deliveryTag, multiple }: ConfirmFields) =>
+      window.confirm(deliveryTag, multiple, (entry) => this.onConfirm(entry, channel, NACKED)),
+    );
     channel.on('drain', () => {
       if (this.channel !== channel) return;
       this.draining = false;
@@ -252,17 +258,15 @@ export class Publisher {
   private onConfirm(entry: PendingPublish, channel: ConfirmChannel, error: unknown): void {
     if (entry.channel !== channel || !this.pending.has(entry.seq)) return; // stale: re-sent elsewhere or timed out
     const now = (this.lastProgress = performance.now());
-    const { exchange, routingKey } = entry.written;
-    const where = `exchange '${exchange}' routing key '${routingKey}'`;
     if (error) {
       entry.firstNackAt ??= now;
       if (this.closing || now - entry.firstNackAt >= this.confirmTimeoutMs) {
-        this.settle(entry, new PublishError('nacked', `broker ${this.url} nacked the publish to ${where}`));
+        this.settle(entry, new PublishError('nacked', `broker ${this.url} nacked the publish to ${whereWritten(entry)}`));
       } else this.writeAgainLater(entry);
     } else if (entry.returned !== null) {
-      this.settle(entry, new PublishError('unroutable', `unroutable publish to ${where} (${entry.returned})`));
+      this.settle(entry, new PublishError('unroutable', `unroutable publish to ${whereWritten(entry)} (${entry.returned})`));
     } else this.settle(entry);
-    if (this.backlogHead < this.backlog.length) this.pump(); // the window has room again
+    if (!this.backlog.isEmpty) this.pump(); // the window has room again
   }
 
   /** A nacked publish (see the invariants), written again ahead of the backlog after a pause, on another channel. */
@@ -279,7 +283,7 @@ export class Publisher {
     this.leftChannel(channel);
     setTimeout(() => {
       if (!this.pending.has(entry.seq)) return; // timed out meanwhile
-      this.backlog.splice(this.backlogHead, 0, entry);
+      this.backlog.unshift(entry);
       this.pump();
     }, this.retryDelayMs);
   }
@@ -290,7 +294,7 @@ export class Publisher {
     // before confirming it, so a run of returned publishes settles from the front of the scan.
     const key = returnKeyOf(message.properties);
     const entry = this.pending.find(
-      (candidate) => candidate.channel === channel && !candidate.returned && returnKeyOf(candidate.options) === key,
+      (candidate) => candidate.channel === channel && !candidate.returned && returnKeyOfPending(candidate) === key,
     );
     const fields = message.fields as unknown as { replyCode?: number; replyText?: string };
     if (entry) entry.returned = `${fields.replyCode ?? 312} ${fields.replyText ?? 'NO_ROUTE'}`;
@@ -300,6 +304,7 @@ export class Publisher {
   private onChannelClosed(channel: ConfirmChannel, channelError: unknown): void {
     for (const key of this.keysHeldByChannel.get(channel) ?? []) this.keysInFlight.delete(key);
     this.keysHeldByChannel.delete(channel);
+    this.windows.delete(channel);
     this.retired.delete(channel);
     if (this.channel === channel) {
       this.channel = null;
@@ -316,18 +321,12 @@ export class Publisher {
       for (const entry of waiting) this.settle(entry, new PublishError('closed', `broker ${this.url}: connection lost while closing`));
       return;
     }
-    this.backlog = [...fates.resend, ...waiting];
-    this.backlogHead = 0;
-    if (this.backlog.length > 0) setImmediate(() => this.pump()); // after the connection's own 'close'
+    this.backlog.reset([...fates.resend, ...waiting]);
+    if (!this.backlog.isEmpty) setImmediate(() => this.pump()); // after the connection's own 'close'
   }
 
   private takeBacklog(): PendingPublish[] {
-    const rest = this.backlog
-      .slice(this.backlogHead)
-      .filter((entry): entry is PendingPublish => entry !== undefined && this.pending.has(entry.seq));
-    this.backlog = [];
-    this.backlogHead = 0;
-    return rest;
+    return this.backlog.takeAll().filter((entry) => this.pending.has(entry.seq));
   }
 
   /**
@@ -344,8 +343,8 @@ export class Publisher {
     }
     if (entry.channel !== null && entry.channel === this.channel) this.unconfirmed--;
     else if (entry.channel !== null) this.leftChannel(entry.channel);
-    if (error) entry.reject(error);
-    else entry.resolve();
+    // A rejected promise as the resolution rejects it (see PendingPublish.resolve).
+    entry.resolve(error ? Promise.reject(error) : undefined);
     if (this.pending.size > 0) return;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
@@ -383,18 +382,16 @@ export class Publisher {
     this.timer = null;
     const now = performance.now();
     for (let entry = this.pending.oldest(); entry !== undefined && this.deadlineOf(entry) <= now; entry = this.pending.oldest()) {
-      const { exchange, routingKey } = entry.written;
       this.settle(
         entry,
         new PublishError(
           'confirm-timeout',
-          `broker ${this.url} did not confirm the publish to exchange '${exchange}' routing key '${routingKey}': ` +
-            `nothing confirmed for ${this.confirmTimeoutMs} ms`,
+          `broker ${this.url} did not confirm the publish to ${whereWritten(entry)}: nothing confirmed for ${this.confirmTimeoutMs} ms`,
         ),
         true,
       );
     }
     this.armTimer();
-    if (this.backlogHead < this.backlog.length) this.pump(); // expired publishes freed the window
+    if (!this.backlog.isEmpty) this.pump(); // expired publishes freed the window
   }
 }

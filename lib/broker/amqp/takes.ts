@@ -22,13 +22,23 @@ export interface LaneHost {
 }
 
 /**
+ * The lane basic.get runs on, with the gets it has not answered yet. Invariant: `unanswered`
+ * holds the rejecter of every get whose reply has not arrived; the lane's one 'close' listener
+ * calls them all (a listener per concurrent get would pile up on the channel: Node warns past 10).
+ */
+interface GetterLane {
+  readonly lane: Lane;
+  readonly unanswered: Set<() => void>;
+}
+
+/**
  * Messages taken without a standing consumer: basic.get, and getMany's short-lived consumer.
  * Each delivery stays unsettled (invisible to other consumers) until acked or rejected on the
  * channel it came from; if that channel closes first, the broker returns it to its queue.
  */
 export class Takes {
   /** The channel basic.get runs on (opened on first use, replaced when it closes). */
-  private getter: Promise<Lane> | null = null;
+  private getter: Promise<GetterLane> | null = null;
 
   constructor(
     private readonly connections: ConnectionManager,
@@ -45,10 +55,11 @@ export class Takes {
   /** basic.get with acknowledgement; the delivery settles on the getter channel it came from. */
   async get(queue: string): Promise<Delivery | null> {
     if (this.lanes.closing) throw new ClosedError(`broker ${this.url}: transport is closed`);
-    const lane = await this.getterLane();
+    const getter = await this.getterLane();
+    const { lane } = getter;
     // amqplib leaves a basic.get unanswered when the connection dies under it (e.g. a frame over
     // maxFrameSize): the lane's close settles it instead.
-    const message = await this.getOrClosed(lane, queue);
+    const message = await this.getOrClosed(getter, queue);
     if (message === false) return null;
     lane.acks.delivered(message);
     lane.unsettled += 1;
@@ -113,35 +124,36 @@ export class Takes {
     return taken;
   }
 
-  /** basic.get on the lane, or ClosedError once its channel closes first; leaves no listener behind. */
-  private async getOrClosed(lane: Lane, queue: string): Promise<GetMessage | false> {
+  /** basic.get on the getter lane, or ClosedError once its channel closes first; leaves nothing behind on the lane. */
+  private async getOrClosed({ lane, unanswered }: GetterLane, queue: string): Promise<GetMessage | false> {
     const error = () => new ClosedError(`broker ${this.url}: the channel closed before the get from ${queue} was answered`);
     if (!lane.open) throw error();
     let onClose = (): void => undefined;
     const closed = new Promise<never>((_, reject) => {
       onClose = () => reject(error());
-      lane.channel.once('close', onClose);
     });
+    unanswered.add(onClose);
     try {
       return await Promise.race([lane.channel.get(queue, { noAck: false }), closed]);
     } finally {
-      lane.channel.removeListener('close', onClose);
+      unanswered.delete(onClose);
     }
   }
 
-  private getterLane(): Promise<Lane> {
+  private getterLane(): Promise<GetterLane> {
     if (this.getter) return this.getter;
-    const opening = (async () => {
+    const opening = (async (): Promise<GetterLane> => {
       const connection = await this.connections.acquire();
       const channel = await connection.createChannel();
-      const lane = this.lanes.addLane(channel);
+      const getter: GetterLane = { lane: this.lanes.addLane(channel), unanswered: new Set() };
       // A refused get (404 no queue) closes the channel; the next get opens a new one.
       channel.on('error', () => undefined);
       channel.on('close', () => {
-        this.lanes.laneClosed(lane);
+        this.lanes.laneClosed(getter.lane);
         if (this.getter === opening) this.getter = null;
+        for (const onClose of [...getter.unanswered]) onClose();
       });
-      return lane;
+      return getter;
     })();
     this.getter = opening;
     opening.catch(() => {
