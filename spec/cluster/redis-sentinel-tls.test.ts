@@ -29,10 +29,12 @@ import { makeTestCertificates, type TestCertificates } from '../support/tls-cert
  * own (spec/support/redis-sentinel.ts) whose primary (6393), replica (6394) and three sentinels
  * (26394-26396) listen on TLS ports only, replicate and talk to each other over TLS, and require
  * client certificates; certificates made for the run (spec/support/tls-certs.ts). A plain-text
- * sentinel (26397) is started for one case. The data nodes have a password.
+ * sentinel (26397) and one presenting an expired certificate (26398) are started for one case
+ * each. The data nodes have a password.
  */
 const PORTS = { primary: 6393, replica: 6394, sentinels: [26394, 26395, 26396] } as const;
 const PLAIN_SENTINEL_PORT = 26397;
+const EXPIRED_SENTINEL_PORT = 26398;
 const PASSWORD = 'tls-data-secret-51c0';
 const SENTINEL_APP = new URL('../support/sentinel-app.js', import.meta.url).pathname;
 const DAY_MS = 86_400_000;
@@ -188,40 +190,67 @@ describe('cluster: Redis Sentinel over TLS', () => {
     }
   });
 
-  it('a CA that did not sign the certificates is refused, said as such, naming the sentinel or the primary', async () => {
+  it('certificates that cannot pass are refused, each said as such, naming the sentinel or the primary', async () => {
+    await deployment.startOddSentinel(EXPIRED_SENTINEL_PORT, certs.expiredServer);
+    const otherClient = { ...clientTls(), certFile: certs.otherClient.cert, keyFile: certs.otherClient.key };
+    const anySentinel = /sentinel 127\.0\.0\.1:2639[456]: /;
+    const primary = new RegExp(`the primary 127\\.0\\.0\\.1:${PORTS.primary}: `);
+    const untrusted = /the server's certificate is not trusted \(SELF_SIGNED_CERT_IN_CHAIN/;
+    const clientRefused = /the server refused this client's certificate \(ERR_SSL_/;
     const cases = [
-      { what: 'sentinels', data: clientTls(), sentinels: clientTls(certs.otherCa), where: /sentinel 127\.0\.0\.1:2639[456]/ },
       {
-        what: 'data nodes',
-        data: clientTls(certs.otherCa),
+        what: 'a wrong CA for the sentinels',
+        data: clientTls(),
+        sentinels: clientTls(certs.otherCa),
+        where: anySentinel,
+        cause: untrusted,
+      },
+      { what: 'a wrong CA for the data nodes', data: clientTls(certs.otherCa), sentinels: clientTls(), where: primary, cause: untrusted },
+      {
+        what: 'a client certificate the sentinels refuse',
+        data: clientTls(),
+        sentinels: otherClient,
+        where: anySentinel,
+        cause: clientRefused,
+      },
+      { what: 'a client certificate the primary refuses', data: otherClient, sentinels: clientTls(), where: primary, cause: clientRefused },
+      {
+        what: 'an expired sentinel certificate',
+        url: `sentinel://:${PASSWORD}@127.0.0.1:${EXPIRED_SENTINEL_PORT}/0?master_name=${deployment.masterName}`,
+        data: clientTls(),
         sentinels: clientTls(),
-        where: new RegExp(`the primary 127\\.0\\.0\\.1:${PORTS.primary}`),
+        where: new RegExp(`sentinel 127\\.0\\.0\\.1:${EXPIRED_SENTINEL_PORT}: `),
+        cause: /the server's certificate has expired \(CERT_HAS_EXPIRED\)/,
       },
     ];
-    for (const { what, data, sentinels, where } of cases) {
-      const { logger, lines } = captureLogger();
-      const backend = createRedisBackend(deployment.url(), { ...backendOptions(data, sentinels), logger });
-      try {
-        const error = await backend.storeResult(meta(randomUUID(), 'SUCCESS', what), {}).then(
-          () => assert.fail(`stored through an untrusted ${what} certificate`),
-          (err: unknown) => err,
-        );
-        assert.ok(error instanceof BackendError, String(error));
-        assert.match(error.message, where);
-        assert.match(error.message, /certificate is not trusted \(SELF_SIGNED_CERT_IN_CHAIN/);
-        assert.ok(!error.message.includes(PASSWORD));
-        assert.ok(
-          lines.some((line) => line.startsWith('error:') && where.test(line) && /TLS: /.test(line)),
-          lines.join('\n'),
-        );
-      } finally {
-        await backend.close();
+    try {
+      for (const { what, url, data, sentinels, where, cause } of cases) {
+        const { logger, lines } = captureLogger();
+        const backend = createRedisBackend(url ?? deployment.url(), { ...backendOptions(data, sentinels), logger });
+        try {
+          const error = await backend.storeResult(meta(randomUUID(), 'SUCCESS', what), {}).then(
+            () => assert.fail(`stored despite ${what}`),
+            (err: unknown) => err,
+          );
+          assert.ok(error instanceof BackendError, `${what}: ${String(error)}`);
+          assert.match(error.message, where, what);
+          assert.match(error.message, cause, what);
+          assert.ok(!error.message.includes(PASSWORD));
+          assert.ok(
+            lines.some((line) => line.startsWith('error:') && where.test(line) && cause.test(line)),
+            `${what}: an error log line naming the server and the cause\n${lines.join('\n')}`,
+          );
+        } finally {
+          await backend.close();
+        }
       }
+    } finally {
+      await deployment.kill(EXPIRED_SENTINEL_PORT);
     }
   });
 
   it('a plain-text sentinel given TLS settings: refused, said as such, and never asked in plain text', async () => {
-    await deployment.startPlainSentinel(PLAIN_SENTINEL_PORT);
+    await deployment.startOddSentinel(PLAIN_SENTINEL_PORT);
     const url = `sentinel://:${PASSWORD}@127.0.0.1:${PLAIN_SENTINEL_PORT}/0?master_name=${deployment.masterName}`;
     const backend = createRedisBackend(url, backendOptions(clientTls(), clientTls()));
     try {

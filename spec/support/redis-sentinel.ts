@@ -390,36 +390,37 @@ export class SentinelDeployment {
   }
 
   /**
-   * Starts a sentinel that speaks plain text only on `port` (no TLS port), monitoring the same
-   * primary: the port a TLS client must refuse, never falling back to plain text. Stopped with the
-   * deployment.
+   * Starts one more sentinel on `port`, monitoring the same primary, that a client must refuse:
+   * in plain text only (no TLS port), or, given `certificate`, TLS only and presenting that
+   * certificate (an expired one, say). Its own links to the deployment may fail; it is there to
+   * be asked. Stopped with the deployment (or by `kill(port)`).
    */
-  async startPlainSentinel(port: number): Promise<void> {
-    const config = join(this.dir, `plain-sentinel-${port}.conf`);
-    const lines = [
-      `port ${port}`,
-      'bind 127.0.0.1',
-      `dir ${this.dir}`,
-      `sentinel monitor ${this.masterName} 127.0.0.1 ${this.primaryPort} 2`,
-    ];
+  async startOddSentinel(port: number, certificate?: { cert: string; key: string }): Promise<void> {
+    const config = join(this.dir, `odd-sentinel-${port}.conf`);
+    const listen = certificate
+      ? ['port 0', `tls-port ${port}`, `tls-cert-file ${certificate.cert}`, `tls-key-file ${certificate.key}`, 'tls-auth-clients no']
+      : [`port ${port}`];
+    if (certificate && this.tls) listen.push(`tls-ca-cert-file ${this.tls.ca}`);
+    const lines = [...listen, 'bind 127.0.0.1', `dir ${this.dir}`, `sentinel monitor ${this.masterName} 127.0.0.1 ${this.primaryPort} 2`];
     writeFileSync(config, `${lines.join('\n')}\n`);
     this.spawnNode(port, [config, '--sentinel']);
-    const plain = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    plain.on('error', () => undefined);
+    const tls = certificate ? { rejectUnauthorized: false } : undefined;
     await waitUntil(
       async () => {
+        const client = new Redis({ port, host: '127.0.0.1', tls, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+        client.on('error', () => undefined);
         try {
-          if (plain.status !== 'ready') await plain.connect();
-          return (await plain.ping()) === 'PONG';
+          await client.connect();
+          return (await client.ping()) === 'PONG';
         } catch {
-          plain.disconnect();
           return false;
+        } finally {
+          client.disconnect();
         }
       },
-      `the plain-text sentinel on ${port} to answer`,
+      `the sentinel on ${port} to answer`,
       15_000,
     );
-    plain.disconnect();
   }
 
   /** SIGKILLs the data node on `port`; resolves once it is gone. */
