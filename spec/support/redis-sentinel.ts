@@ -391,9 +391,10 @@ export class SentinelDeployment {
 
   /**
    * Starts one more sentinel on `port`, monitoring the same primary, that a client must refuse:
-   * in plain text only (no TLS port), or, given `certificate`, TLS only and presenting that
-   * certificate (an expired one, say). Its own links to the deployment may fail; it is there to
-   * be asked. Stopped with the deployment (or by `kill(port)`).
+   * in plain text only (no TLS port), or, given `certificate` (in a TLS deployment: Redis wants
+   * its CA file too), TLS only and presenting that certificate (an expired one, say). Its own
+   * links to the deployment may fail; it is there to be asked. Stopped with the deployment (or by
+   * `kill(port)`).
    */
   async startOddSentinel(port: number, certificate?: { cert: string; key: string }): Promise<void> {
     const config = join(this.dir, `odd-sentinel-${port}.conf`);

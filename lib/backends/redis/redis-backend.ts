@@ -76,12 +76,12 @@ class RedisBackend extends KeyValueBackend {
     const tls = backendTls(url, options.tls);
     const { client, secrets, sentinelName, sentinel } = commandConnection(url, options.connection, tls);
     for (const [settings, servers] of [
-      [tls, sentinel ? 'the data nodes' : 'the server'],
-      [sentinel?.sentinelTls ?? null, 'the sentinels'],
+      [tls, sentinel ? ' for the data nodes' : ''],
+      [sentinel?.sentinelTls ?? null, ' for the sentinels'],
     ] as const) {
       if (settings?.certReqs !== 'none') continue;
       this.logger.warn(
-        `result backend ${this.url}: TLS certificate verification of ${servers} is off (ssl_cert_reqs=none): ` +
+        `result backend ${this.url}: TLS certificate verification is off${servers} (ssl_cert_reqs=none): ` +
           "the server's identity is not checked, and anyone on the network path can pose as it",
       );
     }

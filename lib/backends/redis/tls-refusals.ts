@@ -65,7 +65,11 @@ export class TlsRefusals {
 
   /** Before a command: a client stopped by a refusal connects again (the command waits for it). */
   reopen(): void {
-    if (this.client.status === 'end' && this.refusal !== null) this.client.connect().catch(() => undefined);
+    if (this.client.status !== 'end' || this.refusal === null) return;
+    // A new attempt: the sentinels are judged afresh.
+    this.refusingSentinels.clear();
+    this.noSentinelAnswered = false;
+    this.client.connect().catch(() => undefined);
   }
 
   private observe(error: unknown): void {
