@@ -92,7 +92,8 @@ export const SENTINEL_TLS_ENV_PREFIX = 'CELERIAC_BACKEND_SENTINEL_TLS_';
 /**
  * Checks `resultBackendTransportOptions` for the app's backend URL (`backend`; null when none)
  * and reads the sentinels' TLS settings (files read now), from sentinelTls or sentinel_kwargs,
- * else the environment ($CELERIAC_BACKEND_SENTINEL_TLS_*). Throws ConfigError naming the option:
+ * else, for a sentinel:// backend, the environment ($CELERIAC_BACKEND_SENTINEL_TLS_*). Throws
+ * ConfigError naming the option:
  * an unknown key, both spellings given and different, sentinel TLS for a backend that is not
  * sentinel://, ssl_* in sentinel_kwargs without `ssl: true`.
  */
@@ -166,14 +167,13 @@ function resolveSentinelTls(value: unknown, backend: string | null, env: NodeJS.
     url: backend ?? '',
     option,
     given: tls,
-    envPrefix: SENTINEL_TLS_ENV_PREFIX,
-    env,
+    // The variables are read for a sentinel:// backend only: set for a host, they do not stop an app using another backend.
+    ...(sentinel ? { envPrefix: SENTINEL_TLS_ENV_PREFIX, env } : {}),
     settingsTurnTlsOn: true,
   });
   if (resolved !== null && !sentinel) {
-    const where = tls === undefined ? `$${SENTINEL_TLS_ENV_PREFIX}*` : option;
     throw new ConfigError(
-      where,
+      option,
       `TLS settings for Redis sentinels, but the result backend is ${backend === null ? 'not configured' : redactUrl(backend)}, ` +
         'not sentinel://',
     );

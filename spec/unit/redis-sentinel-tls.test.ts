@@ -103,10 +103,9 @@ describe('TLS through Sentinel: settings', () => {
         /TLS settings for Redis sentinels, but the result backend is rediss:.*not sentinel/,
       ),
     );
-    assert.throws(
-      () => transport({}, 'redis://127.0.0.1:6379/0', { CELERIAC_BACKEND_SENTINEL_TLS_CA_FILE: certs.ca }),
-      configError('$CELERIAC_BACKEND_SENTINEL_TLS_*', /not sentinel/),
-    );
+    // The variables, set for a host, concern sentinel:// backends only.
+    const other = transport({}, 'redis://127.0.0.1:6379/0', { CELERIAC_BACKEND_SENTINEL_TLS_CA_FILE: certs.ca });
+    assert.equal(other.resultBackendTransportOptions.sentinelTls, undefined);
   });
 
   it('ssl_* parameters on a sentinel:// URL are refused: the parameter is named, and where each setting goes instead', () => {
