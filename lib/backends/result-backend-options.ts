@@ -93,9 +93,8 @@ export const SENTINEL_TLS_ENV_PREFIX = 'CELERIAC_BACKEND_SENTINEL_TLS_';
  * Checks `resultBackendTransportOptions` for the app's backend URL (`backend`; null when none)
  * and reads the sentinels' TLS settings (files read now), from sentinelTls or sentinel_kwargs,
  * else, for a sentinel:// backend, the environment ($CELERIAC_BACKEND_SENTINEL_TLS_*). Throws
- * ConfigError naming the option:
- * an unknown key, both spellings given and different, sentinel TLS for a backend that is not
- * sentinel://, ssl_* in sentinel_kwargs without `ssl: true`.
+ * ConfigError naming the option: an unknown key, both spellings given and different, sentinel
+ * TLS for a backend that is not sentinel://, ssl_* in sentinel_kwargs without `ssl: true`.
  */
 export function resolveTransportOptions(
   value: unknown,
@@ -132,7 +131,8 @@ function resolveTransportSettings(value: unknown): BackendConnectionSettings {
 
 /**
  * The sentinels' TLS: `sentinelTls` (celeriac's spelling) or `sentinel_kwargs` { ssl: true,
- * ssl_* } (Celery's), one of them; neither given: the environment. Null: plain text.
+ * ssl_* } (Celery's), one of them; neither given: the environment (sentinel:// only). Null: plain
+ * text.
  */
 function resolveSentinelTls(value: unknown, backend: string | null, env: NodeJS.ProcessEnv): TlsConfig | null {
   const given = value === undefined ? {} : (value as Record<string, unknown>);

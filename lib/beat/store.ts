@@ -30,8 +30,8 @@ export interface BeatStore {
  * The store in the backend at `url`: the app's result backend when `url` is the app's
  * (default), else a backend of its own (a sentinel:// one with the app's backendTls and
  * resultBackendTransportOptions, TLS included). redis:// shares the lock across hosts; memory://
- * within one process. Throws ConfigError naming `backend` when there is none or it keeps no beat state
- * (rpc://).
+ * within one process. Throws ConfigError naming `backend` when there is none or it keeps no beat
+ * state (rpc://).
  */
 export function beatStore(app: App, url: string | null = app.config.backend): BeatStore {
   if (url === null) throw refusal('none');
