@@ -160,8 +160,9 @@ export class RabbitCluster {
    */
   async heal(): Promise<void> {
     for (const node of this.nodes) if (node.isRunning) node.resume();
-    // attach() finds a node restarted by another object or process (and resumes it if frozen).
-    const dead = this.nodes.filter((node) => !node.isRunning && !node.attach());
+    // A node still booting (a test's restart) is waited for; attach() finds a node restarted by
+    // another object or process (and resumes it if frozen); the others are restarted.
+    const dead = this.nodes.filter((node) => !node.isRunning && (node.isBooting || !node.attach()));
     await Promise.all(dead.map((node) => node.restart()));
     for (const node of this.nodes) {
       if (await node.listening()) continue;

@@ -59,6 +59,8 @@ export class RabbitNode {
   readonly distPort: number;
   readonly dir: string;
   private osPid: number | null = null;
+  /** The boot in progress, if any: a second start or restart waits for it instead of booting again. */
+  private booting: Promise<void> | null = null;
 
   constructor(private readonly options: RabbitNodeOptions) {
     this.name = options.name;
@@ -120,9 +122,17 @@ export class RabbitNode {
     await this.boot();
   }
 
-  /** Starts a node that ran before (after kill or stop) on its data: it rejoins its cluster. */
+  /**
+   * Starts a node that ran before (after kill or stop) on its data: it rejoins its cluster. While
+   * a boot is in progress (a test's restart that its clean-up also asks for) it waits for that one.
+   */
   async restart(): Promise<void> {
     await this.boot();
+  }
+
+  /** True while a start or restart through this object has not finished. */
+  get isBooting(): boolean {
+    return this.booting !== null;
   }
 
   /** Stops a node started earlier, by another process, under this name (`npm run cluster:down`). */
@@ -249,7 +259,14 @@ export class RabbitNode {
    * last, once the node has booted (and, in a cluster, joined it). A VM that exits first fails
    * the wait at once.
    */
-  private async boot(): Promise<void> {
+  private boot(): Promise<void> {
+    this.booting ??= this.bootOnce().finally(() => {
+      this.booting = null;
+    });
+    return this.booting;
+  }
+
+  private async bootOnce(): Promise<void> {
     const pidFile = join(this.dir, 'pid');
     rmSync(pidFile, { force: true });
     await run('rabbitmq-server', ['-detached'], { env: this.environment(), timeout: 60_000 });
