@@ -11,9 +11,10 @@ import { makeTestCertificates } from './tls-certs.js';
  * cluster and kept beside it) and Erlang distribution on 25681-25683. Booting a cluster takes
  * ~20 s on a busy 2-core machine, so a spec batch boots one and every file uses it in turn:
  *
- * - `FaultCluster.acquire()` attaches to the cluster the marker file names if each of its nodes
- *   still runs under the pid the marker recorded; otherwise it stops whatever runs under those
- *   names and starts a fresh cluster. Either way it resolves once the cluster is healthy.
+ * - `FaultCluster.acquire()` attaches to the cluster the marker file names (/tmp/celeriac-rabbit/
+ *   fault-cluster.json: nodes, ports, pids, certificates) if its nodes' folders are still this
+ *   cluster's, and heals it; otherwise it stops whatever runs under those names and starts a
+ *   fresh cluster. Either way it resolves once the cluster is healthy.
  * - `release()` (in the file's `after`, after its clients are closed) restores the cluster and
  *   leaves it up when `CELERIAC_SPEC_KEEP_CLUSTER=1` (spec/run.mjs sets it for the cluster batch
  *   and stops the cluster after the batch: `cluster-cli down --after-specs`) or when it attached
@@ -97,13 +98,15 @@ export class FaultCluster {
 
   /** The shared cluster, healthy: the running one if the marker's nodes still run, else a fresh one. */
   static async acquire(owner: Owner = 'specs'): Promise<FaultCluster> {
+    // A cluster `npm run cluster:up` started stays the user's, even if it has to be replaced.
+    const claimed = owner === 'user' || readMarker()?.owner === 'user' ? 'user' : 'specs';
     const attached = await FaultCluster.attach();
     if (attached) {
-      if (owner === 'user') attached.#marker.owner = 'user';
+      attached.#marker.owner = claimed;
       attached.writeMarker();
       return attached;
     }
-    return FaultCluster.startFresh(owner);
+    return FaultCluster.startFresh(claimed);
   }
 
   /**
@@ -120,7 +123,12 @@ export class FaultCluster {
     return 'stopped';
   }
 
-  /** The cluster the marker names, if each node runs under the pid recorded and it is young enough; healed. */
+  /**
+   * The cluster the marker names, healed, if it is young enough and each node's folder still
+   * holds the config this cluster gave it: a node that died (a file killed half-way) is
+   * restarted on its data, while nodes of the same names started since with other options (a
+   * benchmark's) are not this cluster.
+   */
   private static async attach(): Promise<FaultCluster | null> {
     const marker = readMarker();
     if (!marker) return null;
@@ -128,23 +136,15 @@ export class FaultCluster {
     const filesThere = [marker.certs.ca, marker.certs.server.cert, marker.certs.client.cert].every((file) => existsSync(file));
     if (!young || !filesThere) return null;
     const cluster = RabbitCluster.define(clusterOptions(marker.certs));
-    const sameNodes =
-      marker.nodes.length === cluster.nodes.length &&
-      cluster.nodes.every((node, i) => {
-        const recorded = marker.nodes[i];
-        return recorded.name === node.name && recorded.port === node.port && recorded.tlsPort === node.tlsPort;
-      });
-    // A node restarted since by someone else (a benchmark's node of the same name) runs under
-    // another pid and perhaps another config: not the cluster the marker describes.
-    if (!sameNodes || !cluster.attach() || cluster.nodes.some((node, i) => node.pid !== marker.nodes[i].pid)) return null;
-    const fault = new FaultCluster(cluster, marker.certs, marker, false);
+    if (!cluster.nodes.every((node) => node.hasOwnConfig())) return null;
+    cluster.attach();
     try {
       await cluster.heal();
     } catch (error) {
       process.stderr.write(`fault cluster: could not heal the running cluster (${(error as Error).message}); starting a fresh one\n`);
       return null;
     }
-    return fault;
+    return new FaultCluster(cluster, marker.certs, marker, false);
   }
 
   private static async startFresh(owner: Owner): Promise<FaultCluster> {

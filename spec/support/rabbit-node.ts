@@ -141,6 +141,18 @@ export class RabbitNode {
     if (node.attach()) await node.stop();
   }
 
+  /**
+   * True if the node's folder holds this node's config as `start()` writes it: a node of the same
+   * name started since with other options (another listener, other certificates) has another.
+   */
+  hasOwnConfig(): boolean {
+    try {
+      return readFileSync(join(this.dir, 'rabbitmq.conf'), 'utf8') === this.config();
+    } catch {
+      return false;
+    }
+  }
+
   /** rabbitmqctl against this node. */
   async ctl(...args: string[]): Promise<string> {
     const { stdout } = await run('rabbitmqctl', ['-n', this.node, ...args], { timeout: 120_000 });
