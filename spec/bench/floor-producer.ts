@@ -26,6 +26,7 @@ export interface FloorProducerSettings {
   amqpUrl: string;
   queue: string;
   n: number;
+  /** Tasks sent (and answered) before 'go', not measured: the consumer expects n + warmup. */
   warmup: number;
   /** What answers a task; absent: nothing does (publish-only), finished at the last confirm. */
   answer?: AnswerKind;

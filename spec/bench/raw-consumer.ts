@@ -14,31 +14,20 @@
  */
 import { connect } from 'amqplib';
 import { startChild } from './child-runtime.js';
-import { runFloorConsumer } from './floor-consumer.js';
+import { runFloorConsumer, type FloorConsumerSettings } from './floor-consumer.js';
 import { resultMessage } from './raw-message.js';
 
-export interface RawConsumerConfig {
-  url: string;
+export interface RawConsumerConfig extends FloorConsumerSettings {
   mode: 'reply' | 'ack';
-  queue: string;
-  n: number;
-  prefetch: number;
-  /** Warm-up messages the producer sends before the measured N; processed, not counted. */
-  warmup: number;
-  /**
-   * false: subscribe before reporting ready (the producer runs concurrently and publishes only
-   * after 'go'). true: subscribe on 'go' (the queue was preloaded; consume-only floor).
-   */
-  subscribeOnGo: boolean;
 }
 
 const child = startChild<RawConsumerConfig>();
 
 child.run(async () => {
-  const { url, mode } = child.config;
-  await runFloorConsumer(child, { ...child.config, amqpUrl: url }, async () => {
+  const { amqpUrl, mode } = child.config;
+  await runFloorConsumer(child, child.config, async () => {
     if (mode === 'ack') return { handle: (_message, _args, settle) => settle(), close: () => undefined };
-    const publishConnection = await connect(url, { noDelay: true });
+    const publishConnection = await connect(amqpUrl, { noDelay: true });
     const replyChannel = await publishConnection.createConfirmChannel();
     return {
       handle(message, args, settle, abort) {

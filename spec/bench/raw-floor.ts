@@ -16,33 +16,31 @@
  * Every scenario sends all N messages as fast as backpressure allows, so latencies are those
  * of a saturating burst (mostly queueing); compare them only between scenarios of one run.
  */
-import { withChildren, type BenchChild } from './child.js';
+import { withChildren, type BenchChild, type SpawnChild } from './child.js';
 import { declareQueues, deleteQueues } from './broker-admin.js';
 import type { RawConsumerConfig } from './raw-consumer.js';
 import type { RawProducerConfig } from './raw-producer.js';
 import { prefetchOf, rate, result, runTogether, uniqueQueue, WARMUP_TASKS, type BenchOptions, type Scenario } from './scenario.js';
 
-type Spawn = (script: string, config: object, label: string) => BenchChild;
-
 /** The floor consumer (raw-consumer.ts) on `queue`: the run's prefetch, N and warm-up unless given. */
 function spawnConsumer(
-  spawn: Spawn,
+  spawn: SpawnChild,
   options: BenchOptions,
   label: string,
   config: Pick<RawConsumerConfig, 'mode' | 'queue' | 'subscribeOnGo'> & Partial<Pick<RawConsumerConfig, 'n' | 'warmup'>>,
 ): BenchChild {
-  const full = { url: options.amqpUrl, n: options.n, warmup: WARMUP_TASKS, prefetch: prefetchOf(options), ...config };
+  const full = { amqpUrl: options.amqpUrl, n: options.n, warmup: WARMUP_TASKS, prefetch: prefetchOf(options), ...config };
   return spawn('raw-consumer.js', full satisfies RawConsumerConfig, label);
 }
 
 /** The floor producer (raw-producer.ts) to `queue`: the run's N and warm-up unless given. */
 function spawnProducer(
-  spawn: Spawn,
+  spawn: SpawnChild,
   options: BenchOptions,
   label: string,
   config: Pick<RawProducerConfig, 'mode' | 'queue' | 'replyQueue'> & Partial<Pick<RawProducerConfig, 'n' | 'warmup'>>,
 ): BenchChild {
-  const full = { url: options.amqpUrl, n: options.n, warmup: WARMUP_TASKS, ...config };
+  const full = { amqpUrl: options.amqpUrl, n: options.n, warmup: WARMUP_TASKS, ...config };
   return spawn('raw-producer.js', full satisfies RawProducerConfig, label);
 }
 

@@ -13,34 +13,29 @@
  */
 import { connect } from 'amqplib';
 import { startChild } from './child-runtime.js';
-import { runFloorProducer } from './floor-producer.js';
+import { runFloorProducer, type FloorProducerSettings } from './floor-producer.js';
 import { now } from './ipc.js';
 import { taskMessage } from './raw-message.js';
 
-export interface RawProducerConfig {
-  url: string;
+export interface RawProducerConfig extends Omit<FloorProducerSettings, 'oneAtATime' | 'answer'> {
   mode: 'roundtrip' | 'publish' | 'latency';
-  queue: string;
-  /** Required in 'roundtrip' mode. */
+  /** Required in 'roundtrip' and 'latency' modes. */
   replyQueue?: string;
-  n: number;
-  /** Messages sent (and, roundtrip, answered) before 'go'; not measured. The consumer expects n + warmup. */
-  warmup: number;
 }
 
 const child = startChild<RawProducerConfig>();
 
 child.run(async () => {
-  const { url, mode, replyQueue } = child.config;
+  const { amqpUrl, mode, replyQueue } = child.config;
   const replies = mode === 'roundtrip' || mode === 'latency';
   if (replies && !replyQueue) throw new Error(`${mode} mode needs replyQueue`);
   const replyTo = replies ? replyQueue : undefined;
 
-  const settings = { ...child.config, amqpUrl: url, oneAtATime: mode === 'latency', answer: replyTo ? ('reply' as const) : undefined };
+  const settings = { ...child.config, oneAtATime: mode === 'latency', answer: replyTo ? ('reply' as const) : undefined };
   await runFloorProducer(child, settings, async (answers) => {
     const message = (i: number) => taskMessage(i, replyTo);
     if (!replyTo) return { message, close: () => undefined };
-    const consumeConnection = await connect(url, { noDelay: true });
+    const consumeConnection = await connect(amqpUrl, { noDelay: true });
     const replyChannel = await consumeConnection.createChannel();
     // noAck, like Celery's rpc backend consumer: results are transient.
     await replyChannel.consume(

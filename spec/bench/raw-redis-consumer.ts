@@ -13,18 +13,12 @@
  */
 import { Redis } from 'ioredis';
 import { startChild } from './child-runtime.js';
-import { runFloorConsumer } from './floor-consumer.js';
+import { runFloorConsumer, type FloorConsumerSettings } from './floor-consumer.js';
 import { checkResultJson, RESULT_KEY_PREFIX, RESULT_TTL_SECONDS, resultJson } from './floor-messages.js';
 
-export interface RawRedisConsumerConfig {
-  amqpUrl: string;
+export interface RawRedisConsumerConfig extends Omit<FloorConsumerSettings, 'subscribeOnGo'> {
   redisUrl: string;
   message: 'bare' | 'celery';
-  queue: string;
-  n: number;
-  prefetch: number;
-  /** Warm-up messages the producer sends before the measured N; processed, not counted. */
-  warmup: number;
 }
 
 const child = startChild<RawRedisConsumerConfig>();

@@ -16,18 +16,14 @@ import { Redis } from 'ioredis';
 import { createBenchApp } from './celeriac-app.js';
 import { startChild } from './child-runtime.js';
 import { bareMessage, celeryMessages, RESULT_KEY_PREFIX, runTaskIds } from './floor-messages.js';
-import { runFloorProducer } from './floor-producer.js';
+import { runFloorProducer, type FloorProducerSettings } from './floor-producer.js';
 import { now } from './ipc.js';
 import type { FloorMessage } from './pipelined-publish.js';
 
-export interface RawRedisProducerConfig {
-  amqpUrl: string;
+export interface RawRedisProducerConfig extends Omit<FloorProducerSettings, 'oneAtATime' | 'answer'> {
   redisUrl: string;
   /** 'bare': body and task id only; 'celery': the headers and properties celeriac sends. */
   message: 'bare' | 'celery';
-  queue: string;
-  n: number;
-  warmup: number;
 }
 
 const child = startChild<RawRedisProducerConfig>();
