@@ -5,7 +5,7 @@ import type { TaskMeta } from '../protocol/task-meta.js';
  * holding as little as it can (thousands wait at once, each after a `delay()`).
  */
 
-/** One waiting `waitForReady`; it leaves its channel exactly once (`done`). */
+/** One waiting `waitForReady`; it leaves its channel exactly once (`awaiting` becomes LEFT). */
 export interface Waiter {
   readonly channel: Channel;
   /**
@@ -15,16 +15,23 @@ export interface Waiter {
   readonly resolve: (outcome: unknown) => void;
   /** What the wait settles with, made from the ready meta (WaitOptions.map); a throw rejects it. */
   readonly map: ((meta: TaskMeta) => unknown) | undefined;
-  done: boolean;
   /**
    * How many of its subscription and its send (WaitOptions.sending) it still waits for before it
-   * reads the key; 0 once it has read it or needs not.
+   * reads the key (0 once it has read it or needs not); LEFT once it has left its channel.
    */
   awaiting: number;
   /** Its timeout length while a deadline is set for it (see WaitDeadlines), else undefined. */
   timeoutMs: number | undefined;
-  signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
+  /** The abort signal it listens to, with its listener (only a wait given a signal has one). */
+  abort: { readonly signal: AbortSignal; readonly listener: () => void } | undefined;
+}
+
+/** Waiter.awaiting of a waiter that has left its channel. */
+export const LEFT = -1;
+
+/** False once the waiter has left its channel (settled, timed out, aborted, failed or closed). */
+export function isWaiting(waiter: Waiter): boolean {
+  return waiter.awaiting !== LEFT;
 }
 
 /**

@@ -33,6 +33,8 @@ export class WaitDeadlines<T> {
     private readonly isLive: (item: T) => boolean,
     /** The wait reached its deadline (`timeoutMs` after it was added). */
     private readonly expire: (item: T, timeoutMs: number) => void,
+    /** The clock deadlines are measured on, in ms (monotonic). */
+    private readonly now: () => number = () => performance.now(),
   ) {}
 
   /** Expires `item` `timeoutMs` (≥ 0, finite) from now unless it ends first. */
@@ -43,7 +45,7 @@ export class WaitDeadlines<T> {
       this.#queues.set(timeoutMs, queue);
     }
     queue.items.push(item);
-    queue.deadlines.push(performance.now() + timeoutMs);
+    queue.deadlines.push(this.now() + timeoutMs);
     if (queue.timer === undefined) this.#arm(timeoutMs, queue);
   }
 
@@ -63,13 +65,13 @@ export class WaitDeadlines<T> {
   }
 
   #arm(timeoutMs: number, queue: Queue<T>): void {
-    const delay = Math.max(0, Math.ceil(queue.deadlines[queue.head] - performance.now()));
+    const delay = Math.max(0, Math.ceil(queue.deadlines[queue.head] - this.now()));
     queue.timer = setTimeout(() => this.#fire(timeoutMs, queue), delay);
   }
 
   #fire(timeoutMs: number, queue: Queue<T>): void {
     queue.timer = undefined;
-    const now = performance.now();
+    const now = this.now();
     const expired: T[] = [];
     while (queue.head < queue.items.length && queue.deadlines[queue.head] <= now) {
       const item = queue.items[queue.head]!;

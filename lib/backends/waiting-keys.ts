@@ -2,7 +2,7 @@ import { ResultTimeoutError } from '../errors/errors.js';
 import { isReady } from '../protocol/states.js';
 import type { TaskMeta } from '../protocol/task-meta.js';
 import { MAX_TIMER_DELAY_MS } from '../util/long-timeout.js';
-import { addWaiter, newChannel, removeWaiter, soleWaiter, waitersOf, type Channel, type Waiter } from './key-waiters.js';
+import { addWaiter, isWaiting, LEFT, newChannel, removeWaiter, soleWaiter, waitersOf, type Channel, type Waiter } from './key-waiters.js';
 import type { WaitOptions } from './result-backend.js';
 import { WaitDeadlines } from './wait-deadlines.js';
 
@@ -39,13 +39,10 @@ export class WaitingKeys {
   readonly #channels = new Map<string, Channel>();
   /** The channels whose SUBSCRIBE went into the subscriber's latest command not yet answered. */
   #turn: Turn | undefined;
-  readonly #deadlines = new WaitDeadlines<Waiter>(
-    (waiter) => !waiter.done,
-    (waiter, timeoutMs) => {
-      waiter.timeoutMs = undefined; // expired: nothing to release
-      this.fail(waiter, new ResultTimeoutError(waiter.channel.taskId, timeoutMs));
-    },
-  );
+  readonly #deadlines = new WaitDeadlines<Waiter>(isWaiting, (waiter, timeoutMs) => {
+    waiter.timeoutMs = undefined; // expired: nothing to release
+    this.fail(waiter, new ResultTimeoutError(waiter.channel.taskId, timeoutMs));
+  });
 
   constructor(private readonly host: WaitingKeysHost) {}
 
@@ -63,11 +60,9 @@ export class WaitingKeys {
         channel,
         resolve: resolve as (outcome: unknown) => void,
         map: options.map,
-        done: false,
         awaiting: (channel.subscribed ? 0 : 1) + (sending ? 1 : 0),
         timeoutMs: undefined,
-        signal,
-        onAbort: undefined,
+        abort: undefined,
       };
       addWaiter(channel, waiter);
       if (Number.isFinite(timeoutMs) && timeoutMs <= MAX_TIMER_DELAY_MS) {
@@ -84,8 +79,9 @@ export class WaitingKeys {
   // alone, not the context of `wait` with its options.
 
   #watchSignal(waiter: Waiter, signal: AbortSignal): void {
-    waiter.onAbort = () => this.fail(waiter, signal.reason);
-    signal.addEventListener('abort', waiter.onAbort, { once: true });
+    const listener = (): void => this.fail(waiter, signal.reason);
+    waiter.abort = { signal, listener };
+    signal.addEventListener('abort', listener, { once: true });
   }
 
   /**
@@ -175,7 +171,8 @@ export class WaitingKeys {
 
   /** The waiter's subscription or its send is done; once both are, it reads the key. */
   #arrived(waiter: Waiter): void {
-    if (waiter.done || --waiter.awaiting > 0) return;
+    // awaiting ≤ 0: left (LEFT), or nothing left to wait for (an arrival beyond the count changes nothing).
+    if (waiter.awaiting <= 0 || --waiter.awaiting > 0) return;
     this.#read(waiter);
   }
 
@@ -190,10 +187,10 @@ export class WaitingKeys {
 
   /** Removes the waiter and everything it holds; false when it had already left. */
   #leave(waiter: Waiter): boolean {
-    if (waiter.done) return false;
-    waiter.done = true;
+    if (!isWaiting(waiter)) return false;
+    waiter.awaiting = LEFT;
     if (waiter.timeoutMs !== undefined) this.#deadlines.release(waiter.timeoutMs);
-    if (waiter.onAbort) waiter.signal?.removeEventListener('abort', waiter.onAbort);
+    if (waiter.abort) waiter.abort.signal.removeEventListener('abort', waiter.abort.listener);
     const { channel } = waiter;
     if (removeWaiter(channel, waiter) && this.#channels.get(channel.taskId) === channel) {
       this.#channels.delete(channel.taskId);

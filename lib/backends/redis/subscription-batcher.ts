@@ -53,8 +53,9 @@ export class SubscriptionBatcher {
   /** Resolves once the command carrying `channel` succeeded (one promise per command: callers share it). */
   add(op: 'subscribe' | 'unsubscribe', channel: string): Promise<void> {
     if (op === 'subscribe') {
-      // Never sent, so nothing to undo: the channel simply stays subscribed.
-      this.leaving.delete(channel);
+      // Never sent, so nothing to undo: the channel simply stays subscribed. (Looked up only
+      // when something is leaving: hashing the key flattens it, which ioredis does anyway later.)
+      if (this.leaving.size > 0) this.leaving.delete(channel);
       if (!this.subscribes) {
         this.subscribes = newRun();
         process.nextTick(() => setImmediate(() => this.flushSubscribes()));
