@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Runs the compiled specs with node's test runner.
-// Usage: node spec/run.mjs [--skip=SUITE[,SUITE]] [unit|integration|reliability|cluster|...]
+// Usage: node spec/run.mjs [--skip=SUITE[,SUITE]] [unit|integration|reliability|cluster|...|spec/<suite>/<name>.test.ts ...]
 // Specs live in spec/<suite>/**/*.test.ts and are compiled to dist/spec by `npm run build`.
-import { readdirSync, statSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 
@@ -19,8 +19,13 @@ function collect(dir) {
   });
 }
 
+/** A suite (cluster, spec/cluster) selects the files under it; a spec file (spec/cluster/tls.test.ts, or dist/'s .js) selects itself. */
+const selects = (suite, file) => {
+  const path = join(root, suite.replace(/^(dist\/)?spec\//, '').replace(/\/$/, ''));
+  return file.startsWith(path + '/') || file === path.replace(/\.test\.ts$/, '.test.js');
+};
 const files = collect(root)
-  .filter((file) => suites.length === 0 || suites.some((suite) => file.startsWith(join(root, suite) + '/')))
+  .filter((file) => suites.length === 0 || suites.some((suite) => selects(suite, file)))
   .filter((file) => !skipped.some((suite) => file.startsWith(join(root, suite) + '/')))
   .sort();
 if (files.length === 0) {
@@ -36,7 +41,14 @@ const reliability = join(root, 'reliability') + '/';
 const cluster = join(root, 'cluster') + '/';
 const regular = files.filter((file) => !file.startsWith(reliability) && !file.startsWith(cluster));
 const faulty = files.filter((file) => file.startsWith(reliability));
-const clustered = files.filter((file) => file.startsWith(cluster));
+// The cluster fault specs share one three-node RabbitMQ cluster (spec/support/fault-cluster.ts;
+// a file says so by importing it): they run first, with CELERIAC_SPEC_KEEP_CLUSTER=1 so each
+// leaves the cluster up (and whole) for the next; the cluster is stopped once they are done,
+// before the other cluster specs run.
+const sharesCluster = (file) => readFileSync(file, 'utf8').includes('/support/fault-cluster.js');
+const onSharedCluster = files.filter((file) => file.startsWith(cluster) && sharesCluster(file));
+const clustered = files.filter((file) => file.startsWith(cluster) && !sharesCluster(file));
+const CLUSTER_CLI = join(root, 'support', 'cluster-cli.js');
 // Bounds, so a hung spec fails the run with its name instead of holding CI until it is killed:
 // each test gets PER_TEST_MS (the slowest take about a minute; hooks are bounded only by the
 // batch), each batch BATCH_MS in all.
@@ -51,9 +63,9 @@ const HAS_TEST_TIMEOUT = major > 20 || (major === 20 && minor >= 11);
  * process it started (spec files, workers they spawned) and none keeps the output open.
  * Resolves with the exit status; an interrupt of this script stops the group too.
  */
-function runBatch(name, batch, concurrency) {
+function runBatch(name, batch, concurrency, env = {}) {
   const args = ['--test', `--test-concurrency=${concurrency}`, ...(HAS_TEST_TIMEOUT ? [`--test-timeout=${PER_TEST_MS}`] : []), ...batch];
-  const child = spawn(process.execPath, args, { stdio: 'inherit', detached: true });
+  const child = spawn(process.execPath, args, { stdio: 'inherit', detached: true, env: { ...process.env, ...env } });
   const killGroup = (signal) => {
     try {
       process.kill(-child.pid, signal);
@@ -82,15 +94,27 @@ function runBatch(name, batch, concurrency) {
   });
 }
 
+/**
+ * Stops the shared cluster after its batch, however the batch ended (unless `npm run cluster:up`
+ * started it: then it is the user's and stays up). A failure to stop it fails the run.
+ */
+function stopSharedCluster() {
+  const child = spawn(process.execPath, [CLUSTER_CLI, 'down', '--after-specs'], { stdio: 'inherit' });
+  return new Promise((resolve) => child.on('exit', (code) => resolve(code ?? 1)));
+}
+
 let interrupted = false;
 let status = 0;
-for (const [name, batch, concurrency] of [
+for (const [name, batch, concurrency, env, afterBatch] of [
   ['regular', regular, 2],
   ['reliability', faulty, 1],
+  ['cluster (shared RabbitMQ cluster)', onSharedCluster, 1, { CELERIAC_SPEC_KEEP_CLUSTER: '1' }, stopSharedCluster],
   ['cluster', clustered, 1],
 ]) {
   if (batch.length === 0 || interrupted) continue;
-  const code = await runBatch(name, batch, concurrency);
+  const code = await runBatch(name, batch, concurrency, env);
   if (code !== 0) status = code;
+  const cleanup = (await afterBatch?.()) ?? 0;
+  if (cleanup !== 0 && status === 0) status = cleanup;
 }
 process.exit(status);

@@ -87,8 +87,12 @@ timing "dockerd"
 # --- 3. images ------------------------------------------------------------------------------
 docker/test/images.sh
 timing "base images"
-npm run build --silent # dist/spec: the spec, and the task module the containers mount
-timing "npm run build (host)"
+# dist/spec: the spec, and the task module the containers mount. CELERIAC_BUILT=1: the caller
+# (.ci/run) built this checkout already.
+if [ "${CELERIAC_BUILT:-}" != 1 ]; then
+  npm run build --silent
+  timing "npm run build (host)"
+fi
 build_log=$CELERIAC_DOCKER_CACHE/app-build.log
 { "${COMPOSE[@]}" build worker && "${COMPOSE[@]}" build beat; } >"$build_log" 2>&1 \
   || { tail -40 "$build_log" >&2; die "app image build failed (log: $build_log)"; } # beat: the same image, every layer cached

@@ -3,6 +3,7 @@ import { ConfigError } from '../errors/errors.js';
 import { SERIALIZER_NAMES } from '../protocol/serializers.js';
 import { toMilliseconds, type Duration } from '../util/duration.js';
 import { redactUrl } from '../util/url.js';
+import { resolveBackendTls } from '../backends/redis/tls-options.js';
 import { keyList } from '../util/key-list.js';
 import type { QueueType } from '../broker/transport.js';
 import { checkCompression, checkDeliveryMode, type DeliveryMode } from '../canvas/call-options.js';
@@ -18,7 +19,7 @@ import {
   resolveBrokerListTls,
   type FailoverStrategy,
 } from '../broker/broker-list.js';
-import { resolveTls, type TlsConfig, type TlsOptions } from '../util/tls-settings.js';
+import type { TlsConfig, TlsOptions } from '../util/tls-settings.js';
 import { defaultQueueType as queueType, isNonNegativeInteger, maxPriority, queueSettings, type QueueSettings } from './queue-settings.js';
 import {
   resolveTransportOptions,
@@ -153,13 +154,16 @@ export interface AppOptions {
   /**
    * TLS settings of a rediss:// result backend (Celery's `redis_backend_use_ssl`), as brokerTls
    * (Celery's names: ssl_ca_certs, ssl_certfile, ssl_keyfile, ssl_cert_reqs). Without it,
-   * $CELERIAC_BACKEND_TLS_CA_FILE and so on.
+   * $CELERIAC_BACKEND_TLS_CA_FILE and so on. With a sentinel:// backend, given (or `true`, or
+   * the environment) it turns on TLS to the data nodes the sentinels name; the sentinels' own
+   * TLS is resultBackendTransportOptions.sentinelTls. See docs/deployment.md, "TLS through Sentinel".
    */
   backendTls?: TlsOptions | true;
   /**
    * Celery's `result_backend_transport_options`, for a sentinel:// backend: `masterName` (or
    * `master_name`; the URL's `master_name` parameter wins), `sentinelPassword` / `sentinelUsername`
-   * (or `sentinel_kwargs: { password, username }`). Default none.
+   * (or `sentinel_kwargs: { password, username }`), `sentinelTls` (or `sentinel_kwargs: { ssl:
+   * true, ssl_ca_certs, ... }`; without either, $CELERIAC_BACKEND_SENTINEL_TLS_*). Default none.
    */
   resultBackendTransportOptions?: ResultBackendTransportOptions;
   /**
@@ -208,7 +212,7 @@ export interface AppConfig {
   controlCommands: ControlPolicy;
   /** TLS of an amqps:// broker, files read; null for amqp:// and memory://. */
   brokerTls: TlsConfig | null;
-  /** TLS of a rediss:// backend, files read; null for other backends. */
+  /** TLS of a rediss:// backend, or of a sentinel:// backend's data nodes; files read; null otherwise. */
   backendTls: TlsConfig | null;
   resultBackendTransportOptions: BackendConnectionSettings;
   resultBackendWaitForReplicas: WaitForReplicas | null;
@@ -325,18 +329,8 @@ export function resolveConfig(options: AppOptions, env: NodeJS.ProcessEnv = proc
       envPrefix: 'CELERIAC_BROKER_TLS_',
       env,
     }),
-    backendTls:
-      backend === null
-        ? tlsWithoutBackend(options.backendTls)
-        : resolveTls({
-            urlOption: 'backend',
-            url: backend,
-            option: 'backendTls',
-            given: options.backendTls,
-            envPrefix: 'CELERIAC_BACKEND_TLS_',
-            env,
-          }),
-    resultBackendTransportOptions: resolveTransportOptions(options.resultBackendTransportOptions),
+    backendTls: backend === null ? tlsWithoutBackend(options.backendTls) : resolveBackendTls(backend, options.backendTls, env),
+    resultBackendTransportOptions: resolveTransportOptions(options.resultBackendTransportOptions, backend, env),
     resultBackendWaitForReplicas: waitForReplicas,
   };
 }

@@ -1,5 +1,7 @@
 import { ConfigError } from '../errors/errors.js';
 import { toMilliseconds, type Duration } from '../util/duration.js';
+import { resolveTls, type TlsConfig, type TlsOptions } from '../util/tls-settings.js';
+import { redactUrl, schemeOf } from '../util/url.js';
 
 /**
  * The createApp options that tune how the result backend connects and when a write counts as
@@ -21,8 +23,32 @@ export interface ResultBackendTransportOptions {
   sentinelPassword?: string;
   /** The sentinels' ACL user name, when they have one. */
   sentinelUsername?: string;
-  /** Celery's way to give the sentinels' credentials: `{ password, username }`. */
-  sentinel_kwargs?: { password?: string; username?: string };
+  /**
+   * TLS to the sentinels themselves (what `backendTls` is to the data nodes): the same fields as
+   * backendTls ({ caFile, certFile, keyFile, certReqs, serverHostname }, or Celery's ssl_* names),
+   * or `true` for the defaults. Without it and without sentinel_kwargs.ssl,
+   * $CELERIAC_BACKEND_SENTINEL_TLS_CA_FILE, _CERT_FILE, _KEY_FILE, _CERT_REQS, _SERVER_HOSTNAME.
+   */
+  sentinelTls?: TlsOptions | true;
+  /**
+   * Celery's keyword arguments of its sentinel connections: the sentinels' credentials
+   * `{ password, username }` and their TLS `{ ssl: true, ssl_ca_certs, ssl_certfile, ssl_keyfile,
+   * ssl_cert_reqs }` (redis-py's names; ssl_* without `ssl: true` is refused, since redis-py would
+   * then connect in plain text).
+   */
+  sentinel_kwargs?: SentinelKwargs;
+}
+
+/** Celery's `sentinel_kwargs` as celeriac reads them. */
+export interface SentinelKwargs {
+  password?: string;
+  username?: string;
+  ssl?: boolean;
+  ssl_ca_certs?: string;
+  ssl_certfile?: string;
+  ssl_keyfile?: string;
+  ssl_cert_reqs?: string;
+  ssl_server_hostname?: string;
 }
 
 /** The transport options after checking, one spelling each. */
@@ -30,6 +56,8 @@ export interface BackendConnectionSettings {
   masterName?: string;
   sentinelPassword?: string;
   sentinelUsername?: string;
+  /** TLS to the sentinels, files read; absent or null: plain text. */
+  sentinelTls?: TlsConfig | null;
 }
 
 /**
@@ -56,10 +84,29 @@ export const MAX_WAIT_TIMEOUT_MS = 9_000;
 
 const TRANSPORT_OPTION = 'resultBackendTransportOptions';
 const WAIT_OPTION = 'resultBackendWaitForReplicas';
-const TRANSPORT_KEYS = ['masterName', 'master_name', 'sentinelPassword', 'sentinelUsername', 'sentinel_kwargs'];
-const SENTINEL_KWARGS_KEYS = ['password', 'username'];
+const TRANSPORT_KEYS = ['masterName', 'master_name', 'sentinelPassword', 'sentinelUsername', 'sentinelTls', 'sentinel_kwargs'];
+const SENTINEL_TLS_KWARGS = ['ssl_ca_certs', 'ssl_certfile', 'ssl_keyfile', 'ssl_cert_reqs', 'ssl_server_hostname'];
+const SENTINEL_KWARGS_KEYS = ['password', 'username', 'ssl', ...SENTINEL_TLS_KWARGS];
+export const SENTINEL_TLS_ENV_PREFIX = 'CELERIAC_BACKEND_SENTINEL_TLS_';
 
-export function resolveTransportOptions(value: unknown): BackendConnectionSettings {
+/**
+ * Checks `resultBackendTransportOptions` for the app's backend URL (`backend`; null when none)
+ * and reads the sentinels' TLS settings (files read now), from sentinelTls or sentinel_kwargs,
+ * else, for a sentinel:// backend, the environment ($CELERIAC_BACKEND_SENTINEL_TLS_*). Throws
+ * ConfigError naming the option: an unknown key, both spellings given and different, sentinel
+ * TLS for a backend that is not sentinel://, ssl_* in sentinel_kwargs without `ssl: true`.
+ */
+export function resolveTransportOptions(
+  value: unknown,
+  backend: string | null = null,
+  env: NodeJS.ProcessEnv = process.env,
+): BackendConnectionSettings {
+  const settings = resolveTransportSettings(value);
+  const sentinelTls = resolveSentinelTls(value, backend, env);
+  return sentinelTls === null ? settings : { ...settings, sentinelTls };
+}
+
+function resolveTransportSettings(value: unknown): BackendConnectionSettings {
   if (value === undefined) return {};
   const given = plainObject(TRANSPORT_OPTION, value);
   for (const key of Object.keys(given)) {
@@ -80,6 +127,58 @@ export function resolveTransportOptions(value: unknown): BackendConnectionSettin
   const username = oneOf('sentinelUsername', given.sentinelUsername, 'sentinel_kwargs.username', kwargs.username);
   if (username !== undefined) settings.sentinelUsername = username;
   return settings;
+}
+
+/**
+ * The sentinels' TLS: `sentinelTls` (celeriac's spelling) or `sentinel_kwargs` { ssl: true,
+ * ssl_* } (Celery's), one of them; neither given: the environment (sentinel:// only). Null: plain
+ * text.
+ */
+function resolveSentinelTls(value: unknown, backend: string | null, env: NodeJS.ProcessEnv): TlsConfig | null {
+  const given = value === undefined ? {} : (value as Record<string, unknown>);
+  const kwargs = given.sentinel_kwargs === undefined ? {} : (given.sentinel_kwargs as Record<string, unknown>);
+  const kwargsOption = `${TRANSPORT_OPTION}.sentinel_kwargs`;
+  if (kwargs.ssl !== undefined && typeof kwargs.ssl !== 'boolean') {
+    throw new ConfigError(`${kwargsOption}.ssl`, `expected true or false, got ${JSON.stringify(kwargs.ssl)}`);
+  }
+  const tlsKwargs = Object.fromEntries(SENTINEL_TLS_KWARGS.filter((key) => kwargs[key] !== undefined).map((key) => [key, kwargs[key]]));
+  const firstTlsKwarg = Object.keys(tlsKwargs)[0];
+  if (firstTlsKwarg !== undefined && kwargs.ssl !== true) {
+    throw new ConfigError(
+      `${kwargsOption}.${firstTlsKwarg}`,
+      `TLS settings for the sentinels without ssl: ${kwargs.ssl === false ? 'ssl is false' : 'ssl is not set'} ` +
+        '(redis-py would connect to them in plain text): add ssl: true, or remove the ssl_* settings',
+    );
+  }
+  const fromKwargs: Record<string, unknown> | true | undefined =
+    kwargs.ssl === true ? (firstTlsKwarg === undefined ? true : tlsKwargs) : undefined;
+  const camel = given.sentinelTls;
+  if (camel !== undefined && camel !== null && fromKwargs !== undefined) {
+    throw new ConfigError(
+      `${TRANSPORT_OPTION}.sentinelTls`,
+      "sentinelTls and sentinel_kwargs.ssl both give the sentinels' TLS: give one of them",
+    );
+  }
+  const [option, tls] =
+    fromKwargs !== undefined ? [kwargsOption, fromKwargs] : [`${TRANSPORT_OPTION}.sentinelTls`, camel === null ? undefined : camel];
+  const sentinel = backend !== null && schemeOf(backend) === 'sentinel';
+  const resolved = resolveTls({
+    urlOption: 'backend',
+    url: backend ?? '',
+    option,
+    given: tls,
+    // The variables are read for a sentinel:// backend only: set for a host, they do not stop an app using another backend.
+    ...(sentinel ? { envPrefix: SENTINEL_TLS_ENV_PREFIX, env } : {}),
+    settingsTurnTlsOn: true,
+  });
+  if (resolved !== null && !sentinel) {
+    throw new ConfigError(
+      option,
+      `TLS settings for Redis sentinels, but the result backend is ${backend === null ? 'not configured' : redactUrl(backend)}, ` +
+        'not sentinel://',
+    );
+  }
+  return resolved;
 }
 
 export function resolveWaitForReplicas(value: unknown): WaitForReplicas | null {

@@ -2,7 +2,7 @@ import type { App } from '../app/app.js';
 import { createBackend } from '../backends/registry.js';
 import type { ResultBackend } from '../backends/result-backend.js';
 import { ConfigError } from '../errors/errors.js';
-import { redactUrl } from '../util/url.js';
+import { redactUrl, schemeOf } from '../util/url.js';
 
 /**
  * What beat processes share: the leader lock and, per entry, the due time of its last sent run.
@@ -28,9 +28,10 @@ export interface BeatStore {
 
 /**
  * The store in the backend at `url`: the app's result backend when `url` is the app's
- * (default), else a backend of its own. redis:// shares the lock across hosts; memory:// within
- * one process. Throws ConfigError naming `backend` when there is none or it keeps no beat state
- * (rpc://).
+ * (default), else a backend of its own (a sentinel:// one with the app's backendTls and
+ * resultBackendTransportOptions, TLS included). redis:// shares the lock across hosts; memory://
+ * within one process. Throws ConfigError naming `backend` when there is none or it keeps no beat
+ * state (rpc://).
  */
 export function beatStore(app: App, url: string | null = app.config.backend): BeatStore {
   if (url === null) throw refusal('none');
@@ -39,9 +40,12 @@ export function beatStore(app: App, url: string | null = app.config.backend): Be
     ? createBackend(url, {
         resultExpiresMs: app.config.resultExpiresMs,
         logger: app.logger,
-        // A sentinel:// --redis URL may take its primary's name from the app's transport options;
-        // resultBackendWaitForReplicas is the app's backend's, not this one's.
+        // A sentinel:// --redis URL may take its primary's name and its sentinels' credentials and
+        // TLS from the app's transport options, and its data nodes' TLS from the app's backendTls
+        // (its URL cannot carry TLS settings); resultBackendWaitForReplicas is the app's backend's,
+        // not this one's.
         connection: app.config.resultBackendTransportOptions,
+        ...(schemeOf(url) === 'sentinel' ? { tls: app.config.backendTls } : {}),
       })
     : app.backend;
   const store = beatStoreOf(backend, app.config.name);

@@ -38,19 +38,15 @@ export function parseBrokerList(value: unknown, option = 'broker'): string[] {
     }
     urls.push(...splitUrlList(part));
   }
-  checkUrlList(urls, option, 'broker list', redactUrl);
-  const single = urls.length === 1;
-  urls.forEach((url, index) => {
-    const where = single ? '' : ` (entry ${index + 1} of the broker list ${redactUrl(urls.join(';'))})`;
-    // A single URL's scheme is the transport registry's to judge (an unknown one lists the known).
-    if (!single && !(LIST_SCHEMES.has(schemeOf(url)) && /^[a-z]+:\/\//i.test(url))) {
-      throw new ConfigError(
-        option,
-        `a broker list names the nodes of one RabbitMQ cluster: only amqp:// and amqps:// URLs, got ${redactUrl(url)}${where}`,
-      );
-    }
-  });
+  // A single URL's scheme is the transport registry's to judge (an unknown one lists the known).
+  checkUrlList(urls, option, 'broker list', redactUrl, urls.length > 1 ? clusterNode : undefined);
   return urls;
+}
+
+/** The rule of a list of more than one broker: each entry a node of one RabbitMQ cluster. */
+function clusterNode(url: string): string | undefined {
+  if (LIST_SCHEMES.has(schemeOf(url)) && /^[a-z]+:\/\//i.test(url)) return undefined;
+  return `a broker list names the nodes of one RabbitMQ cluster: only amqp:// and amqps:// URLs, got ${redactUrl(url)}`;
 }
 
 /** The list in Celery's spelling: the URLs joined with `;`. */

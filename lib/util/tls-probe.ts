@@ -47,6 +47,15 @@ export async function diagnoseTlsFailure(error: unknown, target: ProbeTarget): P
     if (direct !== null) return direct;
   }
   if (!mayHideTlsFailure(error)) return null;
+  return probeTls(target);
+}
+
+/**
+ * The probe of diagnoseTlsFailure on its own, for a failure whose error was lost on the way (a
+ * client library that reports only "Connection is closed" or a timeout): one connection to the
+ * endpoint, as described there. Null when it finds no TLS failure. Never throws.
+ */
+export async function probeTls(target: ProbeTarget): Promise<TlsFailure | null> {
   try {
     if (target.tls === null) {
       // Any TLS answer will do (a server that then refuses the probe for want of a client certificate included).

@@ -113,12 +113,19 @@ export interface TlsSource {
   /** Environment variable prefix ('CELERIAC_BROKER_TLS_'), read when `given` is undefined. */
   envPrefix?: string;
   env?: NodeJS.ProcessEnv;
+  /**
+   * For a URL whose scheme cannot say TLS (sentinel://, Celery's `redis_backend_use_ssl` and
+   * `sentinel_kwargs`): TLS is on when settings are given (the option, `true`, or the
+   * environment), off when none are. Default false: the scheme decides (amqps://, rediss://).
+   */
+  settingsTurnTlsOn?: boolean;
 }
 
 /**
  * The TLS settings of `url`: null for a URL without TLS (amqp://, redis://, memory://...) given
- * no TLS settings; otherwise resolved from, per setting, the URL's query parameters (as Celery
- * reads them, they win), else the option, else (option not given) the environment.
+ * no TLS settings (or, with `settingsTurnTlsOn`, for any URL given none); otherwise resolved
+ * from, per setting, the URL's query parameters (as Celery reads them, they win), else the
+ * option, else (option not given) the environment.
  *
  * Throws ConfigError, naming the option, URL parameter or variable: TLS settings for a URL
  * without TLS (no silent plain text: the scheme says amqps:// or rediss://), an unknown setting,
@@ -129,9 +136,13 @@ export function resolveTls(source: TlsSource): TlsConfig | null {
   const settings = new Map<Setting, Given>();
   const fromOption = readOption(source.option, source.given);
   const fromEnv = source.given === undefined || source.given === null ? readEnv(source.envPrefix, source.env) : new Map<Setting, Given>();
-  for (const [setting, given] of [...fromEnv, ...fromOption, ...readUrl(source.urlOption, source.url)]) settings.set(setting, given);
+  // With settingsTurnTlsOn the URL's parameters are not read: the caller refuses them (they would be ambiguous).
+  const fromUrl = source.settingsTurnTlsOn === true ? new Map<Setting, Given>() : readUrl(source.urlOption, source.url);
+  for (const [setting, given] of [...fromEnv, ...fromOption, ...fromUrl]) settings.set(setting, given);
   const tlsScheme = TLS_SCHEMES.has(schemeOf(source.url));
-  if (!tlsScheme) {
+  if (source.settingsTurnTlsOn === true) {
+    if (settings.size === 0 && source.given !== true) return null;
+  } else if (!tlsScheme) {
     const first = [...settings.values()][0] ?? (source.given === true ? { source: source.option, value: 'true' } : undefined);
     if (first === undefined) return null;
     throw new ConfigError(

@@ -21,12 +21,27 @@ export function splitUrlList(list: string): string[] {
 }
 
 /**
- * Refuses what cannot be a list of URLs, with a ConfigError naming `option`; `what` names the
- * list in the message ('broker list'), `show` hides passwords. Refused: an empty entry, and an
- * entry whose host part holds a `;` (a list whose next entry lacks its scheme: `amqp://mq1;mq2`),
- * since no host has one. `entries` are splitUrlList's (of one list, or of several concatenated).
+ * A further rule a list's entries must keep, beside checkUrlList's own: for an entry that breaks
+ * it, the reason (the error message without the entry's place, which checkUrlList adds); for one
+ * that keeps it, undefined.
  */
-export function checkUrlList(entries: readonly string[], option: string, what: string, show: (url: string) => string): void {
+export type UrlListRule = (entry: string) => string | undefined;
+
+/**
+ * Refuses what cannot be a list of URLs, with a ConfigError naming `option` and the first bad
+ * entry; `what` names the list in the message ('broker list'), `show` hides passwords. Refused:
+ * an empty entry, an entry whose host part holds a `;` (a list whose next entry lacks its scheme:
+ * `amqp://mq1;mq2`), since no host has one, and an entry breaking `rule` if given. In a list of
+ * more than one entry the message ends with the entry's place: `(entry 2 of the broker list …)`.
+ * `entries` are splitUrlList's (of one list, or of several concatenated).
+ */
+export function checkUrlList(
+  entries: readonly string[],
+  option: string,
+  what: string,
+  show: (url: string) => string,
+  rule?: UrlListRule,
+): void {
   const where = (index: number): string => (entries.length > 1 ? ` (entry ${index + 1} of the ${what} ${show(entries.join(';'))})` : '');
   entries.forEach((entry, index) => {
     if (entry === '')
@@ -37,6 +52,8 @@ export function checkUrlList(entries: readonly string[], option: string, what: s
         `a ';' in the host part of ${show(entry)}${where(index)}: each entry of a ${what} is a whole URL (scheme://host)`,
       );
     }
+    const broken = rule?.(entry);
+    if (broken !== undefined) throw new ConfigError(option, `${broken}${where(index)}`);
   });
 }
 

@@ -1,15 +1,17 @@
 /**
- * celeriac worker process for the bench (forked by celeriac-roundtrip.ts): the bench app's
- * worker with the concurrency and prefetch multiplier it is given, or with neither (celeriac's
- * defaults, as `celeriac worker -A app` without -c and --prefetch-multiplier). It reports 'finished' when warmup + N tasks
- * (or `expected`) are done — counted on the worker's 'task-done' event, which fires after the outcome was
- * recorded and the message acked — so fire-and-forget runs can be timed to the last ack.
+ * celeriac worker process for the bench (forked by celeriac-roundtrip.ts), on the worker-child
+ * skeleton (worker-child.ts): the bench app's worker with the concurrency and prefetch
+ * multiplier it is given, or with neither (celeriac's defaults, as `celeriac worker -A app`
+ * without -c and --prefetch-multiplier). It reports 'finished' when warmup + N tasks (or
+ * `expected`) are done — counted on the worker's 'task-done' event, which fires after the outcome
+ * was recorded and the message acked — so fire-and-forget runs can be timed to the last ack.
  */
 import { startChild } from './child-runtime.js';
 import { createBenchApp, type CeleriacBenchConfig } from './celeriac-app.js';
 import { now } from './ipc.js';
 import { LATENESS_BY_TENTH, summarizeLatency, WORKER_CONCURRENCY, WORKER_PREFETCH } from './measure.js';
 import { RssCheckpoints } from './rss-checkpoints.js';
+import { benchWorker, runWorkerChild } from './worker-child.js';
 
 export interface CeleriacWorkerConfig extends CeleriacBenchConfig {
   /** The worker option; absent: celeriac's default. */
@@ -51,11 +53,9 @@ function latenessByTenth(dueErrors: Float64Array): string {
 child.run(async () => {
   const config = child.config;
   const { app } = createBenchApp(config);
-  const worker = app.worker({
+  const worker = benchWorker(app, config.queue, {
     ...(config.concurrency !== undefined ? { concurrency: config.concurrency } : {}),
     ...(config.prefetchMultiplier !== undefined ? { prefetchMultiplier: config.prefetchMultiplier } : {}),
-    queues: [config.queue],
-    hostname: `bench@${process.pid}`,
   });
 
   const expected = config.expected ?? config.warmup + config.n;
@@ -72,9 +72,7 @@ child.run(async () => {
   }
   // Made before 'go' (see its constructor); its idle reading is taken at 'go'.
   const rss = config.rssCheckpoints ? new RssCheckpoints(config.n) : undefined;
-  worker.on('task-done', (request, outcome) => {
-    // Not a throw: the worker calls listeners inside its own promise chain.
-    if (outcome.state !== 'SUCCESS') return child.fail(new Error(`task ${request.id} ended ${outcome.state}`));
+  const taskDone = (): void => {
     // The warm-up was done before 'go' (except in consume runs): every later task is a measured one.
     if (++done > config.warmup) rss?.count(done - config.warmup);
     if (done === expected) {
@@ -91,26 +89,14 @@ child.run(async () => {
         },
       });
     }
+  };
+
+  await runWorkerChild(child, app, worker, config.queue, config.startOnGo ?? false, {
+    taskDone,
+    // Consume runs: timed from the first delivery (the floor's consumer too connects first).
+    atGo: () => (config.startOnGo ? worker.once('task-received', () => (startedAt = now())) : (startedAt = now())),
+    started: () => rss?.start('idle at go'),
+    progress: () => `done ${done}/${expected} (warm-up included)`,
+    progressEveryMs: 1000,
   });
-
-  if (config.startOnGo) {
-    // The broker connection is opened before 'go' (the floor's consumer too connects first);
-    // after it, start() declares what the worker needs and subscribes.
-    await app.transport.messageCount(config.queue);
-    await child.ready();
-    worker.once('task-received', () => (startedAt = now()));
-    await worker.start();
-  } else {
-    await worker.start();
-    await child.ready();
-    startedAt = now();
-  }
-  rss?.start('idle at go');
-  const progress = setInterval(() => child.progress(`done ${done}/${expected} (warm-up included)`), 1000);
-
-  await child.stopped();
-  clearInterval(progress);
-  await worker.stop();
-  await app.close();
-  child.exit();
 });

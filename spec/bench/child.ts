@@ -131,13 +131,16 @@ export class BenchChild {
   }
 }
 
+/** Forks a bench child script (file name in this directory, as compiled) with its config; `label` names it in progress and errors. */
+export type SpawnChild = (script: string, config: object, label: string) => BenchChild;
+
 /**
  * Runs `body` with a factory for children and makes sure every child forked through it is
  * gone afterwards, whether the body succeeded or not.
  */
 export async function withChildren<T>(
   onProgress: (label: string, text: string) => void,
-  body: (spawn: (script: string, config: object, label: string) => BenchChild) => Promise<T>,
+  body: (spawn: SpawnChild) => Promise<T>,
 ): Promise<T> {
   const children: BenchChild[] = [];
   try {

@@ -16,14 +16,33 @@
  * Every scenario sends all N messages as fast as backpressure allows, so latencies are those
  * of a saturating burst (mostly queueing); compare them only between scenarios of one run.
  */
-import { withChildren } from './child.js';
+import { withChildren, type BenchChild, type SpawnChild } from './child.js';
 import { declareQueues, deleteQueues } from './broker-admin.js';
 import type { RawConsumerConfig } from './raw-consumer.js';
 import type { RawProducerConfig } from './raw-producer.js';
 import { prefetchOf, rate, result, runTogether, uniqueQueue, WARMUP_TASKS, type BenchOptions, type Scenario } from './scenario.js';
 
-const PRODUCER = 'raw-producer.js';
-const CONSUMER = 'raw-consumer.js';
+/** The floor consumer (raw-consumer.ts) on `queue`: the run's prefetch, N and warm-up unless given. */
+function spawnConsumer(
+  spawn: SpawnChild,
+  options: BenchOptions,
+  label: string,
+  config: Pick<RawConsumerConfig, 'mode' | 'queue' | 'subscribeOnGo'> & Partial<Pick<RawConsumerConfig, 'n' | 'warmup'>>,
+): BenchChild {
+  const full = { amqpUrl: options.amqpUrl, n: options.n, warmup: WARMUP_TASKS, prefetch: prefetchOf(options), ...config };
+  return spawn('raw-consumer.js', full satisfies RawConsumerConfig, label);
+}
+
+/** The floor producer (raw-producer.ts) to `queue`: the run's N and warm-up unless given. */
+function spawnProducer(
+  spawn: SpawnChild,
+  options: BenchOptions,
+  label: string,
+  config: Pick<RawProducerConfig, 'mode' | 'queue' | 'replyQueue'> & Partial<Pick<RawProducerConfig, 'n' | 'warmup'>>,
+): BenchChild {
+  const full = { amqpUrl: options.amqpUrl, n: options.n, warmup: WARMUP_TASKS, ...config };
+  return spawn('raw-producer.js', full satisfies RawProducerConfig, label);
+}
 
 /** Runs `body` with the queues declared, and deletes them afterwards whatever happened. */
 export async function withQueues<T>(
@@ -66,31 +85,9 @@ function replyScenario(name: 'floor-roundtrip' | 'floor-latency', options: Bench
     ],
     () =>
       withChildren(options.onProgress, async (spawn) => {
-        const consumer = spawn(
-          CONSUMER,
-          {
-            url: options.amqpUrl,
-            mode: 'reply',
-            queue,
-            n,
-            warmup,
-            prefetch: prefetchOf(options),
-            subscribeOnGo: false,
-          } satisfies RawConsumerConfig,
-          `${name} consumer`,
-        );
-        const producer = spawn(
-          PRODUCER,
-          {
-            url: options.amqpUrl,
-            mode: name === 'floor-latency' ? 'latency' : 'roundtrip',
-            queue,
-            replyQueue,
-            n,
-            warmup,
-          } satisfies RawProducerConfig,
-          `${name} producer`,
-        );
+        const consumer = spawnConsumer(spawn, options, `${name} consumer`, { mode: 'reply', queue, n, warmup, subscribeOnGo: false });
+        const mode = name === 'floor-latency' ? 'latency' : 'roundtrip';
+        const producer = spawnProducer(spawn, options, `${name} producer`, { mode, queue, replyQueue, n, warmup });
         const [c, p] = await runTogether([consumer, producer], options.timeoutMs);
         const publishMs = Number(p.report.extra?.publishSeconds) * 1000;
         return result(name, {
@@ -125,30 +122,8 @@ const oneway: Scenario = {
     const queue = uniqueQueue('floor-oneway');
     return withQueues(options, [{ name: queue, durable: true }], () =>
       withChildren(options.onProgress, async (spawn) => {
-        const consumer = spawn(
-          CONSUMER,
-          {
-            url: options.amqpUrl,
-            mode: 'ack',
-            queue,
-            n: options.n,
-            warmup: WARMUP_TASKS,
-            prefetch: prefetchOf(options),
-            subscribeOnGo: false,
-          } satisfies RawConsumerConfig,
-          'floor-oneway consumer',
-        );
-        const producer = spawn(
-          PRODUCER,
-          {
-            url: options.amqpUrl,
-            mode: 'publish',
-            queue,
-            n: options.n,
-            warmup: WARMUP_TASKS,
-          } satisfies RawProducerConfig,
-          'floor-oneway producer',
-        );
+        const consumer = spawnConsumer(spawn, options, 'floor-oneway consumer', { mode: 'ack', queue, subscribeOnGo: false });
+        const producer = spawnProducer(spawn, options, 'floor-oneway producer', { mode: 'publish', queue });
         const [c, p] = await runTogether([consumer, producer], options.timeoutMs);
         const publishMs = Number(p.report.extra?.publishSeconds) * 1000;
         // First publish → last ack at the broker; instants from two processes, one clock.
@@ -172,17 +147,7 @@ const publishOnly: Scenario = {
     const queue = uniqueQueue('floor-publish');
     return withQueues(options, [{ name: queue, durable: true }], () =>
       withChildren(options.onProgress, async (spawn) => {
-        const producer = spawn(
-          PRODUCER,
-          {
-            url: options.amqpUrl,
-            mode: 'publish',
-            queue,
-            n: options.n,
-            warmup: WARMUP_TASKS,
-          } satisfies RawProducerConfig,
-          'floor-publish producer',
-        );
+        const producer = spawnProducer(spawn, options, 'floor-publish producer', { mode: 'publish', queue });
         const [p] = await runTogether([producer], options.timeoutMs);
         return result('floor-publish', {
           tasks: options.n,
@@ -202,31 +167,9 @@ const consumeOnly: Scenario = {
     const queue = uniqueQueue('floor-consume');
     return withQueues(options, [{ name: queue, durable: true }], () =>
       withChildren(options.onProgress, async (spawn) => {
-        const loader = spawn(
-          PRODUCER,
-          {
-            url: options.amqpUrl,
-            mode: 'publish',
-            queue,
-            n: options.n,
-            warmup: WARMUP_TASKS,
-          } satisfies RawProducerConfig,
-          'floor-consume preload',
-        );
+        const loader = spawnProducer(spawn, options, 'floor-consume preload', { mode: 'publish', queue });
         await runTogether([loader], options.timeoutMs);
-        const consumer = spawn(
-          CONSUMER,
-          {
-            url: options.amqpUrl,
-            mode: 'ack',
-            queue,
-            n: options.n,
-            warmup: WARMUP_TASKS,
-            prefetch: prefetchOf(options),
-            subscribeOnGo: true,
-          } satisfies RawConsumerConfig,
-          'floor-consume consumer',
-        );
+        const consumer = spawnConsumer(spawn, options, 'floor-consume consumer', { mode: 'ack', queue, subscribeOnGo: true });
         const [c] = await runTogether([consumer], options.timeoutMs);
         return result('floor-consume', {
           tasks: options.n,

@@ -278,6 +278,11 @@ function table(results: ScenarioResult[], runs: Map<string, RoundResult[]>, fail
     r.idle ? megabytes(r.idle.median.rssKb) : rssMb(r.worker),
   ]);
   for (const f of failures) rows.push([f.name, 'FAILED', ...header.slice(2).map(() => '')]);
+  return formatTable(header, rows);
+}
+
+/** A header, a rule and the rows, each column as wide as its widest cell: the first left-aligned, the others right. */
+function formatTable(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
   const line = (cells: string[]): string =>
     cells
@@ -302,13 +307,7 @@ function chordTable(results: ScenarioResult[]): string | null {
       fixed(c.chordSeconds - c.groupSeconds, 2),
     ];
   });
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
-  const line = (cells: string[]): string =>
-    cells
-      .map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i])))
-      .join('  ')
-      .trimEnd();
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+  return formatTable(header, rows);
 }
 
 /** An idle scenario's median RSS over its floor's, MB (with anon and file parts). */

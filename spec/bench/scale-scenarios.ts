@@ -19,7 +19,7 @@
  *   sends with no worker, unscaled (it is the default --n of every other scenario).
  */
 import { deleteQueues } from './broker-admin.js';
-import { withChildren } from './child.js';
+import { withChildren, type SpawnChild } from './child.js';
 import { withQueues } from './raw-floor.js';
 import { combined, drive, percent, scaled } from './scale-drive.js';
 import type { ScaleHeapConfig } from './scale-heap.js';
@@ -57,6 +57,35 @@ function workerConfig(options: BenchOptions, queue: string, total: number, start
   };
 }
 
+/** The scale producer's config for `queue`: the run's broker, backend and result timeout, and `fields`. */
+function producerConfig(
+  options: BenchOptions,
+  queue: string,
+  fields: Pick<ScaleProducerConfig, 'mode' | 'n'> & Partial<Pick<ScaleProducerConfig, 'canvas' | 'payloadBytes' | 'window'>>,
+): ScaleProducerConfig {
+  return { amqpUrl: options.amqpUrl, backendUrl: options.backendUrl, queue, ...fields, resultTimeoutMs: options.timeoutMs };
+}
+
+/**
+ * One scale worker consuming from the start (ticks sized for `total` tasks) and the scale
+ * producer, both watched by `tally`; driven until the producer reports. The run's reports[0] is
+ * the producer's, stats[0] the worker's and stats[1] the producer's.
+ */
+function driveWorkerAndProducer(
+  spawn: SpawnChild,
+  options: BenchOptions,
+  tally: ProgressTally,
+  name: string,
+  total: number,
+  config: ScaleProducerConfig,
+) {
+  const worker = spawn('scale-worker.js', workerConfig(options, config.queue, total, false), `${name} worker`);
+  const producer = spawn('scale-producer.js', config, `${name} producer`);
+  tally.watch('producer', producer.pid);
+  tally.watch('worker', worker.pid);
+  return drive([worker, producer], [producer], tally, options);
+}
+
 /** Always deletes the scenario's task queue (and its dead-letter queue) afterwards. */
 async function withTaskQueue<T>(options: BenchOptions, queue: string, body: () => Promise<T>): Promise<T> {
   try {
@@ -77,23 +106,14 @@ async function runCanvas(name: string, canvas: 'chord' | 'group', options: Bench
   const tally = new ProgressTally(checkpoints, options.onProgress);
   return withTaskQueue(options, queue, () =>
     withChildren(tally.onProgress, async (spawn) => {
-      const worker = spawn('scale-worker.js', workerConfig(options, queue, 2 * n, false), `${name} worker`);
-      const producer = spawn(
-        'scale-producer.js',
-        {
-          amqpUrl: options.amqpUrl,
-          backendUrl: options.backendUrl,
-          queue,
-          mode: 'canvas',
-          canvas,
-          n,
-          resultTimeoutMs: options.timeoutMs,
-        } satisfies ScaleProducerConfig,
-        `${name} producer`,
+      const run = await driveWorkerAndProducer(
+        spawn,
+        options,
+        tally,
+        name,
+        2 * n,
+        producerConfig(options, queue, { mode: 'canvas', canvas, n }),
       );
-      tally.watch('producer', producer.pid);
-      tally.watch('worker', worker.pid);
-      const run = await drive([worker, producer], [producer], tally, options);
       const extra = run.reports[0].extra ?? {};
       const [aloneSeconds, canvasSeconds] = [Number(extra.aloneSeconds), Number(extra.canvasSeconds)];
       return result(name, {
@@ -127,18 +147,7 @@ async function runBacklog(options: BenchOptions): Promise<ScenarioResult> {
   );
   return withTaskQueue(options, queue, () =>
     withChildren(tally.onProgress, async (spawn) => {
-      const producer = spawn(
-        'scale-producer.js',
-        {
-          amqpUrl: options.amqpUrl,
-          backendUrl: options.backendUrl,
-          queue,
-          mode: 'backlog',
-          n,
-          resultTimeoutMs: options.timeoutMs,
-        } satisfies ScaleProducerConfig,
-        `${name} producer`,
-      );
+      const producer = spawn('scale-producer.js', producerConfig(options, queue, { mode: 'backlog', n }), `${name} producer`);
       const published = await drive([producer], [producer], null, options, timeoutMs);
       const publishMs = published.reports[0].finishedAt - published.reports[0].startedAt;
       options.onProgress(name, `${n} queued in ${seconds(publishMs)} s; draining with two workers`);
@@ -200,24 +209,8 @@ async function runBigArgs(options: BenchOptions): Promise<ScenarioResult> {
   const tally = new ProgressTally([{ label: '100%', count: n }], options.onProgress);
   return withTaskQueue(options, queue, () =>
     withChildren(tally.onProgress, async (spawn) => {
-      const worker = spawn('scale-worker.js', workerConfig(options, queue, n, false), `${name} worker`);
-      const producer = spawn(
-        'scale-producer.js',
-        {
-          amqpUrl: options.amqpUrl,
-          backendUrl: options.backendUrl,
-          queue,
-          mode: 'big-args',
-          n,
-          payloadBytes: BIG_PAYLOAD_BYTES,
-          window: BIG_WINDOW,
-          resultTimeoutMs: options.timeoutMs,
-        } satisfies ScaleProducerConfig,
-        `${name} producer`,
-      );
-      tally.watch('producer', producer.pid);
-      tally.watch('worker', worker.pid);
-      const run = await drive([worker, producer], [producer], tally, options);
+      const config = producerConfig(options, queue, { mode: 'big-args', n, payloadBytes: BIG_PAYLOAD_BYTES, window: BIG_WINDOW });
+      const run = await driveWorkerAndProducer(spawn, options, tally, name, n, config);
       const ms = run.reports[0].finishedAt - run.reports[0].startedAt;
       const [own, floor] = [megabytes / (ms / 1000), megabytes / (raw.ms / 1000)];
       const rawCpu = (stats: typeof raw.producer): string => ((stats.cpuUserMs + stats.cpuSystemMs) / n).toFixed(2);

@@ -1,12 +1,13 @@
 /**
- * Worker process of the scale scenarios (scale.ts): the scale app's worker with the run's
- * concurrency and prefetch, reporting every task it finished after 'go' as ticks
- * (scale-ticks.ts). It sends no 'finished': the runner, which sums the ticks of all workers,
- * says 'stop' once the scenario's tasks are all done.
+ * Worker process of the scale scenarios (scale.ts), on the worker-child skeleton
+ * (worker-child.ts): the scale app's worker with the run's concurrency and prefetch, reporting
+ * every task it finished after 'go' as ticks (scale-ticks.ts). It sends no 'finished': the
+ * runner, which sums the ticks of all workers, says 'stop' once the scenario's tasks are all done.
  */
 import { startChild } from './child-runtime.js';
 import { createScaleApp } from './scale-app.js';
 import { TickSender } from './scale-ticks.js';
+import { benchWorker, runWorkerChild } from './worker-child.js';
 
 export interface ScaleWorkerConfig {
   amqpUrl: string;
@@ -28,36 +29,14 @@ const child = startChild<ScaleWorkerConfig>();
 child.run(async () => {
   const config = child.config;
   const { app } = createScaleApp(config);
-  const worker = app.worker({
-    concurrency: config.concurrency,
-    prefetchMultiplier: config.prefetchMultiplier,
-    queues: [config.queue],
-    hostname: `bench@${process.pid}`,
-  });
+  const { concurrency, prefetchMultiplier } = config;
+  const worker = benchWorker(app, config.queue, { concurrency, prefetchMultiplier });
   let ticks: TickSender | undefined;
-  worker.on('task-done', (request, outcome) => {
-    // Not a throw: the worker calls listeners inside its own promise chain.
-    if (outcome.state !== 'SUCCESS') return child.fail(new Error(`task ${request.id} ended ${outcome.state}`));
-    ticks?.taskDone();
+  await runWorkerChild(child, app, worker, config.queue, config.startOnGo, {
+    taskDone: () => ticks?.taskDone(),
+    atGo: () => (ticks = new TickSender(child, config.stride)),
+    progress: () => `done ${ticks?.count ?? 0} since go`,
+    progressEveryMs: 5000,
+    stopping: () => ticks?.stop(),
   });
-
-  if (config.startOnGo) {
-    // Opens the broker connection before 'go'; start() then declares and subscribes.
-    await app.transport.messageCount(config.queue);
-    await child.ready();
-    ticks = new TickSender(child, config.stride);
-    await worker.start();
-  } else {
-    await worker.start();
-    await child.ready();
-    ticks = new TickSender(child, config.stride);
-  }
-  const progress = setInterval(() => child.progress(`done ${ticks?.count ?? 0} since go`), 5000);
-
-  await child.stopped();
-  clearInterval(progress);
-  ticks.stop();
-  await worker.stop();
-  await app.close();
-  child.exit();
 });

@@ -15,7 +15,8 @@ import {
   workerFailover,
 } from '../support/failover-figures.js';
 import { newLeader } from '../support/failover-load.js';
-import { RabbitCluster } from '../support/rabbit-cluster.js';
+import { FaultCluster } from '../support/fault-cluster.js';
+import type { RabbitCluster } from '../support/rabbit-cluster.js';
 
 /**
  * Fail-over by URL alone: a producer and a `celeriac worker` process, each given the three
@@ -25,22 +26,26 @@ import { RabbitCluster } from '../support/rabbit-cluster.js';
  * checks the loss checker's verdict). The times are printed (docs/deployment.md quotes them),
  * never asserted.
  *
- * One cluster for the file (booting one takes ~30 s); a test that killed a node restarts it
- * while its load settles, and the next test starts by making the cluster whole again.
+ * The cluster is the one the cluster fault specs share (spec/support/fault-cluster.ts: booted
+ * once for the batch, or by this file when run alone); a test that killed a node restarts it
+ * while its load settles, the next test starts by making the cluster whole again, and `after`
+ * leaves it whole, without this file's queues, whatever a test failed to undo.
  */
 const HEARTBEAT_S = 2;
 
 describe('broker fail-over on a three-node RabbitMQ cluster, quorum task queue', () => {
+  let fault: FaultCluster | undefined;
   let cluster: RabbitCluster;
   let harness: FailoverHarness;
 
   before(async () => {
-    cluster = await RabbitCluster.start({ size: 3, basePort: 5680 });
+    fault = await FaultCluster.acquire();
+    cluster = fault.cluster;
     harness = new FailoverHarness(cluster, { heartbeatSeconds: HEARTBEAT_S });
   });
   after(async () => {
     await harness?.close();
-    await cluster?.stop();
+    await fault?.release();
   });
 
   it('SIGKILL of the node the worker is connected to: the worker moves to the next node and resumes, nothing lost', async (t) => {

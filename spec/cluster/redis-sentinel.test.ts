@@ -45,14 +45,6 @@ function backendOptions(waitForReplicas: BackendOptions['waitForReplicas'] = nul
   return { resultExpiresMs: DAY_MS, logger: silentLogger(), connection: { sentinelPassword: SENTINEL_PASSWORD }, waitForReplicas };
 }
 
-interface FailOver {
-  old: number;
-  promoted: number;
-  killedAt: number;
-  /** ms from the SIGKILL to the sentinels naming the replica. */
-  promotionMs: number;
-}
-
 /** The current primary's port, once the sentinels agree on it (and see its replica). */
 function currentPrimary(): Promise<number> {
   return deployment.waitUntilAgreed(60_000);
@@ -63,30 +55,9 @@ function otherNode(primary: number): number {
   return primary === PRIMARY_PORT ? REPLICA_PORT : PRIMARY_PORT;
 }
 
-/**
- * SIGKILLs the current primary and resolves once the sentinels promoted the replica. `restore()`
- * then starts the killed node again as a replica of the new primary and waits until the sentinels
- * agree, so the next test starts from one primary and one replica again (once; later calls resolve
- * at once).
- */
-async function killPrimary(): Promise<FailOver & { restore: () => Promise<void> }> {
-  const old = await currentPrimary();
-  const killedAt = Date.now();
-  await deployment.kill(old);
-  const promoted = await deployment.waitForFailover(old, 60_000);
-  const promotionMs = Date.now() - killedAt;
-  let restoring: Promise<void> | undefined;
-  return {
-    old,
-    promoted,
-    killedAt,
-    promotionMs,
-    restore: () =>
-      (restoring ??= (async () => {
-        await deployment.startDataNode(old, promoted);
-        await currentPrimary();
-      })()),
-  };
+/** SIGKILLs the current primary; see SentinelDeployment.killPrimary. */
+function killPrimary(): ReturnType<SentinelDeployment['killPrimary']> {
+  return deployment.killPrimary();
 }
 
 /** A client of the current primary, found through the sentinels (disconnect it after use). */

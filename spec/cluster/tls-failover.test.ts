@@ -16,13 +16,13 @@ import {
   workerFailover,
 } from '../support/failover-figures.js';
 import type { Report } from '../support/loss-checker.js';
-import { RabbitCluster } from '../support/rabbit-cluster.js';
+import { FaultCluster } from '../support/fault-cluster.js';
+import type { RabbitCluster } from '../support/rabbit-cluster.js';
 import { RedisTlsServer } from '../support/redis-tls-server.js';
-import { makeTestCertificates, type TestCertificates } from '../support/tls-certs.js';
 
 /**
  * The cluster faults of broker-failover.test.ts over TLS: three nodes that also listen for
- * amqps:// (client certificates required, certificates made for the run), a producer and a
+ * amqps:// (client certificates required, certificates made with the cluster), a producer and a
  * `celeriac worker` given the three amqps:// URLs as a broker list, results over rediss:// to a
  * redis-server of this file's own (client certificates required too), a quorum task queue,
  * thousands of tasks and chords in flight (spec/support/failover-harness.ts), and each fault
@@ -30,32 +30,35 @@ import { makeTestCertificates, type TestCertificates } from '../support/tls-cert
  * and `start_app`, a node frozen with SIGSTOP past the heartbeat and resumed. The loss checker's
  * verdict is asserted; the figures are printed (docs/deployment.md quotes them), never asserted.
  *
- * Ports no other spec uses: nodes celeriac-t1..3 on 5701-5703 (plain, for the spec's own queue
- * declarations), 5711-5713 (TLS), Redis on 6397 (plain, the checker's) and 6398 (TLS).
+ * The cluster is the one the cluster fault specs share (spec/support/fault-cluster.ts: nodes
+ * celeriac-c1..3, plain AMQP on 5681-5683 for the spec's own queue declarations, TLS on
+ * 5711-5713; booted once for the batch, or by this file when run alone), left whole and without
+ * this file's queues in `after`. Redis on ports no other spec uses: 6397 (plain, the checker's)
+ * and 6398 (TLS), with the cluster's certificates.
  */
 const HEARTBEAT_S = 2;
-const AMQP_BASE_PORT = 5700;
-const AMQPS_BASE_PORT = 5710;
 const REDIS_PORT = 6397;
 const REDISS_PORT = 6398;
 
 describe('TLS fail-over: amqps:// broker list on a three-node cluster, rediss:// results', () => {
-  let certs: TestCertificates | undefined;
+  let fault: FaultCluster | undefined;
   let redis: RedisTlsServer | undefined;
   let cluster: RabbitCluster | undefined;
   let harness: FailoverHarness;
 
   before(async () => {
-    certs = await makeTestCertificates();
-    const files = { caFile: certs.ca, certFile: certs.server.cert, keyFile: certs.server.key, requireClientCertificate: true };
-    redis = new RedisTlsServer({ port: REDIS_PORT, tlsPort: REDISS_PORT, ...files });
-    await redis.start();
-    cluster = await RabbitCluster.start({
-      size: 3,
-      basePort: AMQP_BASE_PORT,
-      prefix: 'celeriac-t',
-      tls: { basePort: AMQPS_BASE_PORT, ...files },
+    fault = await FaultCluster.acquire();
+    cluster = fault.cluster;
+    const { certs } = fault;
+    redis = new RedisTlsServer({
+      port: REDIS_PORT,
+      tlsPort: REDISS_PORT,
+      caFile: certs.ca,
+      certFile: certs.server.cert,
+      keyFile: certs.server.key,
+      requireClientCertificate: true,
     });
+    await redis.start();
     const client = { caFile: certs.ca, certFile: certs.client.cert, keyFile: certs.client.key };
     harness = new FailoverHarness(cluster, {
       scheme: 'amqps',
@@ -78,9 +81,8 @@ describe('TLS fail-over: amqps:// broker list on a three-node cluster, rediss://
   });
   after(async () => {
     await harness?.close();
-    // By pid, whatever happened: every node this file started, and its Redis.
-    await Promise.allSettled([cluster?.stop(), redis?.stop()]);
-    certs?.remove();
+    // Its Redis by pid, whatever happened; the cluster restored (or stopped, if this file started it alone).
+    await Promise.allSettled([redis?.stop(), fault?.release()]);
   });
 
   /**

@@ -5,6 +5,7 @@ import { Redis } from 'ioredis';
 import { parse } from 'yaml';
 import { chain, chord, createApp, group, type App } from '../../lib/index.js';
 import { AMQP_URL, REDIS_URL } from '../support/apps.js';
+import { assertOneIdPerDueNoGap, beatSends } from '../support/beat-sends.js';
 import { Workload } from '../support/loss-checker.js';
 import {
   LEDGER,
@@ -40,8 +41,6 @@ class StackWorkload extends Workload {
     super({ producerOptions: { defaultQueue: 'celery' } });
   }
 }
-
-const SENT = /Sending due task tick \(compose\.tick\) due (\S+) id (\S+)/g;
 
 describe('docker-compose deployment', () => {
   let redis: Redis;
@@ -233,15 +232,10 @@ describe('docker-compose deployment', () => {
       assert.equal(beats.length, 2, 'deploy.replicas: 2');
       const outputs = await Promise.all(beats.map((id) => logs(id)));
       assert.equal(outputs.filter((out) => /is the leader/.test(out)).length, 1, 'exactly one beat leads');
-      const sent = outputs.flatMap((out) => [...out.matchAll(SENT)]).map((m) => ({ due: Date.parse(m[1]), id: m[2] }));
+      const sent = beatSends('tick', 'compose.tick', ...outputs);
       assert.ok(sent.length >= 10, `beat sent ${sent.length} ticks`);
-      const idByDue = new Map<number, string>();
-      for (const { due, id } of sent) {
-        assert.ok(!idByDue.has(due), `due ${new Date(due).toISOString()} was sent twice`);
-        idByDue.set(due, id);
-      }
-      const dues = [...idByDue.keys()].sort((a, b) => a - b);
-      for (let i = 1; i < dues.length; i++) assert.equal(dues[i] - dues[i - 1], 1000, `gap after ${new Date(dues[i - 1]).toISOString()}`);
+      const { idByDue, resent } = assertOneIdPerDueNoGap(sent);
+      assert.equal(resent, 0, 'a due run was sent twice');
       const ids = [...idByDue.values()];
       await until('every tick sent ran', 60_000, async () => {
         const values = await redis.mget(ids.map((id) => `celery-task-meta-${id}`));
@@ -261,21 +255,9 @@ describe('docker-compose deployment', () => {
         const killedAt = Date.now();
         await until('the other beat leads (lock TTL 10 s)', 40_000, async () => /is the leader/.test(await logs(follower)));
         t.diagnostic(`the standby led ${((Date.now() - killedAt) / 1000).toFixed(1)} s after the kill`);
-        await until('the new leader sends', 20_000, async () => [...(await logs(follower)).matchAll(SENT)].length >= 3);
-        const sent = [...(await logs(leader)).matchAll(SENT), ...(await logs(follower)).matchAll(SENT)].map((m) => ({
-          due: Date.parse(m[1]),
-          id: m[2],
-        }));
-        const idByDue = new Map<number, string>();
-        for (const { due, id } of sent) {
-          const known = idByDue.get(due);
-          assert.ok(known === undefined || known === id, `due ${new Date(due).toISOString()} was sent under two task ids`);
-          idByDue.set(due, id);
-        }
-        if (sent.length > idByDue.size)
-          t.diagnostic(`${sent.length - idByDue.size} run(s) re-sent across the hand-over under the same task id`);
-        const dues = [...idByDue.keys()].sort((a, b) => a - b);
-        for (let i = 1; i < dues.length; i++) assert.equal(dues[i] - dues[i - 1], 1000, `gap after ${new Date(dues[i - 1]).toISOString()}`);
+        await until('the new leader sends', 20_000, async () => beatSends('tick', 'compose.tick', await logs(follower)).length >= 3);
+        const { resent } = assertOneIdPerDueNoGap(beatSends('tick', 'compose.tick', await logs(leader), await logs(follower)));
+        if (resent > 0) t.diagnostic(`${resent} run(s) re-sent across the hand-over under the same task id`);
       } finally {
         await compose(['up', '-d']); // the killed beat again (a manual stop is not restarted by the policy)
       }

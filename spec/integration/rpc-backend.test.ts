@@ -3,7 +3,10 @@ import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { createRpcBackend } from '../../lib/backends/rpc/rpc-backend.js';
 import type { ResultBackend } from '../../lib/backends/result-backend.js';
+import type winston from 'winston';
 import { silentLogger } from '../../lib/log/logger.js';
+import { RPC_MAX_BUFFERED_RESULTS } from '../../lib/backends/rpc/result-buffer.js';
+import { captureLogger } from '../support/capture-logger.js';
 import { describeBackendConformance, meta } from '../conformance/backend.conformance.js';
 import { describeCanvasBehaviour } from '../conformance/canvas.conformance.js';
 import { describeWorkerBehaviour } from '../conformance/worker.conformance.js';
@@ -13,8 +16,8 @@ import { AMQP_URL, realApp } from '../support/apps.js';
 const RPC_URL = AMQP_URL.replace(/^amqp:/, 'rpc:');
 const clientIds = new WeakMap<ResultBackend, string>();
 
-function makeRpc(overrides: { resultExpiresMs?: number } = {}): ResultBackend {
-  const logger = silentLogger();
+function makeRpc(overrides: { resultExpiresMs?: number; logger?: winston.Logger } = {}): ResultBackend {
+  const logger = overrides.logger ?? silentLogger();
   const clientId = `spec.rpc.${randomUUID()}`;
   const backend = createRpcBackend(RPC_URL, {
     resultExpiresMs: overrides.resultExpiresMs ?? 86_400_000,
@@ -58,6 +61,33 @@ describe('rpc:// specifics', () => {
       const waited = await backend.waitForReady(id, { timeoutMs: 10_000 });
       assert.equal(waited.result, 'kept');
       assert.equal((await backend.getMeta(id)).result, 'kept');
+    } finally {
+      await backend.close();
+    }
+  });
+
+  it('past its buffer, drops results already taken without a word, and warns only when one nobody took goes', async () => {
+    const { logger, lines } = captureLogger();
+    const backend = makeRpc({ logger });
+    const replyTo = clientIds.get(backend)!;
+    const overflowWarnings = (): string[] => lines.filter((line) => line.includes('results nobody asked for'));
+    try {
+      await backend.getMeta(randomUUID()); // consuming
+      const waited = Array.from({ length: RPC_MAX_BUFFERED_RESULTS + 500 }, () => randomUUID());
+      const outcomes = waited.map((id) => backend.waitForReady(id, { timeoutMs: 60_000 }));
+      await Promise.all(waited.map((id) => backend.storeResult(meta(id, 'SUCCESS', id), { replyTo })));
+      assert.deepEqual(
+        (await Promise.all(outcomes)).map((outcome) => outcome.result),
+        waited,
+      );
+      assert.deepEqual(overflowWarnings(), [], 'every dropped result had been taken by its waiter');
+
+      const unasked = Array.from({ length: RPC_MAX_BUFFERED_RESULTS + 1 }, () => randomUUID());
+      await Promise.all(unasked.map((id) => backend.storeResult(meta(id, 'SUCCESS', id), { replyTo })));
+      const last = unasked[unasked.length - 1];
+      assert.equal((await backend.waitForReady(last, { timeoutMs: 30_000 })).result, last);
+      assert.equal(overflowWarnings().length, 1, lines.join('\n'));
+      assert.equal((await backend.getMeta(unasked[0])).status, 'PENDING', 'the oldest result nobody took is gone');
     } finally {
       await backend.close();
     }

@@ -1,18 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Redis } from 'ioredis';
 import { createApp, type App, type Worker } from '../../lib/index.js';
 import { AMQP_URL, REDIS_URL, uniqueName } from '../support/apps.js';
-import { defineNodeTasks } from './node-tasks.js';
-import type { RunningProcess } from '../support/processes.js';
-import {
-  deleteQueues,
-  pythonProducer,
-  startPythonWorker,
-  stopPythonWorker,
-  type InteropQueues,
-  type PythonOutcome,
-} from './python-peer.js';
+import { startMixedPeers, stopMixedPeers, type MixedPeers } from './mixed-peers.js';
+import { pythonProducer, type InteropQueues, type PythonOutcome } from './python-peer.js';
 
 /**
  * Compressed task messages from Python Celery 5.2.6 (`apply_async(..., compression=...)`, which
@@ -22,29 +13,21 @@ import {
  */
 describe('interop: compressed messages between Python Celery and celeriac', () => {
   const queues: InteropQueues = { py: uniqueName('interop-zip.py'), node: uniqueName('interop-zip.node') };
+  let peers: MixedPeers | undefined;
   let app: App;
-  let redis: Redis;
   let worker: Worker;
   const compressionOf = new Map<string, unknown>();
-  let python: RunningProcess | undefined;
 
   before(async () => {
-    app = createApp({ name: 'interop-zip', broker: AMQP_URL, backend: REDIS_URL, defaultQueue: queues.node, logLevel: 'silent' });
-    redis = new Redis(REDIS_URL);
-    defineNodeTasks(app, queues.node, redis);
-    worker = app.worker({ concurrency: 2, queues: [queues.node], hostname: `zip@%h`, shutdownTimeout: '5s' });
-    worker.on('task-received', (request) => compressionOf.set(request.id, request.delivery.properties.headers.compression));
-    await worker.start();
-    python = await startPythonWorker(queues);
+    peers = await startMixedPeers(queues, {
+      app: { name: 'interop-zip' },
+      worker: { concurrency: 2, hostname: 'zip@%h' },
+      watch: (w) => w.on('task-received', (request) => compressionOf.set(request.id, request.delivery.properties.headers.compression)),
+    });
+    ({ app, worker } = peers);
   });
 
-  after(async () => {
-    await stopPythonWorker(python);
-    await worker.stop();
-    await app.close();
-    redis.disconnect();
-    await deleteQueues([queues.py, queues.node]);
-  });
+  after(() => stopMixedPeers(peers, queues));
 
   for (const serializer of ['json', 'msgpack'] as const) {
     for (const compression of ['zlib', 'gzip'] as const) {

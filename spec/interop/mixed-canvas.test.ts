@@ -1,19 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Redis } from 'ioredis';
-import { chain, chord, createApp, Signature, type App, type ResultHandle, type Worker } from '../../lib/index.js';
+import { chain, chord, Signature, type App, type ResultHandle } from '../../lib/index.js';
 import type { TaskMessage } from '../../lib/protocol/task-message.js';
 import type { RunningProcess } from '../support/processes.js';
-import { AMQP_URL, REDIS_URL, uniqueName } from '../support/apps.js';
-import { defineNodeTasks } from './node-tasks.js';
-import {
-  deleteQueues,
-  pythonProducer,
-  startPythonWorker,
-  stopPythonWorker,
-  type InteropQueues,
-  type PythonOutcome,
-} from './python-peer.js';
+import { uniqueName } from '../support/apps.js';
+import { startMixedPeers, stopMixedPeers, type MixedPeers } from './mixed-peers.js';
+import { pythonProducer, type InteropQueues, type PythonOutcome } from './python-peer.js';
 
 /**
  * Mixed canvas: chains and chords whose tasks alternate between a Python Celery worker (queue
@@ -22,11 +14,10 @@ import {
  */
 describe('interop: mixed Python/celeriac canvas', () => {
   const queues: InteropQueues = { py: uniqueName('interop-mix.py'), node: uniqueName('interop-mix.node') };
-  let python: RunningProcess | undefined;
+  let peers: MixedPeers | undefined;
+  let python: RunningProcess;
   let app: App;
-  let redis: Redis;
-  let worker: Worker;
-  let node: ReturnType<typeof defineNodeTasks>;
+  let node: MixedPeers['node'];
   const received = new Map<string, TaskMessage>();
   const settled = new Set<string>();
 
@@ -34,32 +25,22 @@ describe('interop: mixed Python/celeriac canvas', () => {
   const py = (task: string, ...args: unknown[]) => new Signature({ task: `tasks.${task}`, args, options: { queue: queues.py } }, app);
 
   before(async () => {
-    app = createApp({
-      name: 'interop-mix',
-      broker: AMQP_URL,
-      backend: REDIS_URL,
-      defaultQueue: queues.node,
-      serializer: 'json',
-      logLevel: 'silent',
+    peers = await startMixedPeers(queues, {
+      app: { name: 'interop-mix', serializer: 'json' },
+      worker: { concurrency: 4, hostname: 'mix@%h' },
+      pythonSerializer: 'msgpack',
+      watch: (worker) => {
+        worker.on('task-received', (request) => received.set(request.id, request.message));
+        worker.on('task-done', (request) => settled.add(request.id));
+      },
     });
-    redis = new Redis(REDIS_URL);
-    node = defineNodeTasks(app, queues.node, redis);
-    worker = app.worker({ concurrency: 4, queues: [queues.node], hostname: 'mix@%h', shutdownTimeout: '5s' });
-    worker.on('task-received', (request) => received.set(request.id, request.message));
-    worker.on('task-done', (request) => settled.add(request.id));
-    [python] = await Promise.all([startPythonWorker(queues, 'msgpack'), worker.start()]);
+    ({ python, app, node } = peers);
   });
 
-  after(async () => {
-    await stopPythonWorker(python);
-    await worker.stop();
-    await app.close();
-    redis.disconnect();
-    await deleteQueues([queues.py, queues.node]);
-  });
+  after(() => stopMixedPeers(peers, queues));
 
   // Celery logs "received" before running a task ("succeeded" may come after the next step ran).
-  const ranOnPython = (id: string) => python!.output().includes(`[${id}] received`);
+  const ranOnPython = (id: string) => python.output().includes(`[${id}] received`);
   const ranOnNode = (id: string) => node.calls.some((call) => call.id === id);
 
   async function settledAll(ids: readonly string[]): Promise<void> {

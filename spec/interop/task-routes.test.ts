@@ -1,18 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Redis } from 'ioredis';
-import { chain, createApp, Signature, type App, type Worker } from '../../lib/index.js';
-import type { RunningProcess } from '../support/processes.js';
-import { AMQP_URL, REDIS_URL, uniqueName } from '../support/apps.js';
-import { defineNodeTasks } from './node-tasks.js';
-import {
-  deleteQueues,
-  pythonProducer,
-  startPythonWorker,
-  stopPythonWorker,
-  type InteropQueues,
-  type PythonOutcome,
-} from './python-peer.js';
+import { chain, Signature, type App } from '../../lib/index.js';
+import { uniqueName } from '../support/apps.js';
+import { startMixedPeers, stopMixedPeers, type MixedPeers } from './mixed-peers.js';
+import { pythonProducer, type InteropQueues, type PythonOutcome } from './python-peer.js';
 
 /**
  * celeriac's `taskRoutes` as the counterpart of Celery's `task_routes`: with the Python queue
@@ -20,34 +11,22 @@ import {
  */
 describe('interop: taskRoutes ⇄ task_routes', () => {
   const queues: InteropQueues = { py: uniqueName('interop-routes.py'), node: uniqueName('interop-routes.node') };
-  let python: RunningProcess | undefined;
+  let peers: MixedPeers | undefined;
   let app: App;
-  let redis: Redis;
-  let worker: Worker;
 
   before(async () => {
-    app = createApp({
-      name: 'interop-routes',
-      broker: AMQP_URL,
-      backend: REDIS_URL,
-      defaultQueue: queues.node,
-      logLevel: 'silent',
-      // What tasks.py says in task_routes, for the tasks this side sends.
-      taskRoutes: { 'tasks.*': { queue: queues.py }, 'node.*': { queue: queues.node } },
+    peers = await startMixedPeers(queues, {
+      app: {
+        name: 'interop-routes',
+        // What tasks.py says in task_routes, for the tasks this side sends.
+        taskRoutes: { 'tasks.*': { queue: queues.py }, 'node.*': { queue: queues.node } },
+      },
+      worker: { concurrency: 2, hostname: 'routes@%h' },
     });
-    redis = new Redis(REDIS_URL);
-    defineNodeTasks(app, queues.node, redis);
-    worker = app.worker({ concurrency: 2, queues: [queues.node], hostname: 'routes@%h', shutdownTimeout: '5s' });
-    [python] = await Promise.all([startPythonWorker(queues), worker.start()]);
+    ({ app } = peers);
   });
 
-  after(async () => {
-    await stopPythonWorker(python);
-    await worker.stop();
-    await app.close();
-    redis.disconnect();
-    await deleteQueues([queues.py, queues.node]);
-  });
+  after(() => stopMixedPeers(peers, queues));
 
   it('a Python-built mixed chain needs no .set(queue=...) on the Python steps a celeriac worker sends', async () => {
     const out = await pythonProducer<PythonOutcome>(queues, 'mixed_chain_routed');

@@ -17,8 +17,9 @@ import type { AmqpScheme, RabbitCluster } from './rabbit-cluster.js';
  * with the right sum). The spec injects the fault between `startLoad` and `finish`.
  *
  * Invariants: one run at a time (`setUp` closes the previous one); `setUp` makes the cluster
- * whole first (a killed node restarted, a frozen one resumed), so tests of one file share a
- * cluster in any order; times are printed by the spec, never asserted.
+ * whole first (`RabbitCluster.heal()`: a killed node restarted, a frozen one resumed, a stopped
+ * app started), so tests share a cluster in any order, and so do files (fault-cluster.ts); times
+ * are printed by the spec, never asserted.
  */
 export interface FailoverHarnessOptions {
   /** amqp:// to the nodes' plain listeners (default) or amqps:// to their TLS ones. */
@@ -81,11 +82,7 @@ export class FailoverHarness {
   async setUp(placement: Placement): Promise<FailoverRun> {
     await this.close();
     const { cluster } = this;
-    for (const node of cluster.nodes) {
-      if (node.isRunning) node.resume();
-      else await node.restart();
-    }
-    await cluster.awaitRunning(cluster.nodes);
+    await cluster.heal();
     const log = timedLogger();
     const workload = new Workload({
       ...this.options.workload,

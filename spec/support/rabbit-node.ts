@@ -59,6 +59,8 @@ export class RabbitNode {
   readonly distPort: number;
   readonly dir: string;
   private osPid: number | null = null;
+  /** The boot in progress, if any: a second start or restart waits for it instead of booting again. */
+  private booting: Promise<void> | null = null;
 
   constructor(private readonly options: RabbitNodeOptions) {
     this.name = options.name;
@@ -110,7 +112,7 @@ export class RabbitNode {
   /** Starts the node from an empty data folder (stopping a leftover node of the same name first). */
   async start(): Promise<void> {
     // A node of the same name left by an interrupted run would hold the ports and the name.
-    if (this.adopt()) await this.stop();
+    if (this.attach()) await this.stop();
     rmSync(this.dir, { recursive: true, force: true });
     mkdirSync(join(this.dir, 'mnesia'), { recursive: true });
     mkdirSync(join(this.dir, 'log'), { recursive: true });
@@ -120,15 +122,35 @@ export class RabbitNode {
     await this.boot();
   }
 
-  /** Starts a node that ran before (after kill or stop) on its data: it rejoins its cluster. */
+  /**
+   * Starts a node that ran before (after kill or stop) on its data: it rejoins its cluster. While
+   * a boot is in progress (a test's restart that its clean-up also asks for) it waits for that one.
+   */
   async restart(): Promise<void> {
     await this.boot();
+  }
+
+  /** True while a start or restart through this object has not finished. */
+  get isBooting(): boolean {
+    return this.booting !== null;
   }
 
   /** Stops a node started earlier, by another process, under this name (`npm run cluster:down`). */
   static async stopByName(name: string, baseDir?: string): Promise<void> {
     const node = new RabbitNode({ name, port: 0, baseDir });
-    if (node.adopt()) await node.stop();
+    if (node.attach()) await node.stop();
+  }
+
+  /**
+   * True if the node's folder holds this node's config as `start()` writes it: a node of the same
+   * name started since with other options (another listener, other certificates) has another.
+   */
+  hasOwnConfig(): boolean {
+    try {
+      return readFileSync(join(this.dir, 'rabbitmq.conf'), 'utf8') === this.config();
+    } catch {
+      return false;
+    }
   }
 
   /** rabbitmqctl against this node. */
@@ -177,7 +199,18 @@ export class RabbitNode {
 
   async startApp(): Promise<void> {
     await this.ctl('start_app');
-    await waitFor(() => this.listening(), `${this.node} AMQP ports ${this.listenerPorts().join(', ')}`, 120_000, 200);
+    await this.awaitListening();
+  }
+
+  /** `rabbitmqctl resume_listeners`: undoes `suspend_listeners` (a no-op on a node whose listeners are open). */
+  async resumeListeners(): Promise<void> {
+    await this.ctl('resume_listeners');
+    await this.awaitListening();
+  }
+
+  /** Waits until every listener accepts connections. */
+  async awaitListening(timeoutMs = 120_000): Promise<void> {
+    await waitFor(() => this.listening(), `${this.node} AMQP ports ${this.listenerPorts().join(', ')}`, timeoutMs, 200);
   }
 
   /** Every AMQP listener's port: the plain one, and the TLS one if the node has it. */
@@ -185,8 +218,11 @@ export class RabbitNode {
     return this.tlsPort === null ? [this.port] : [this.port, this.tlsPort];
   }
 
-  /** True once every listener accepts connections (RabbitMQ opens them together, once booted). */
-  private async listening(): Promise<boolean> {
+  /**
+   * True while every listener accepts connections (RabbitMQ opens them together, once booted):
+   * false for a node whose app is stopped or whose listeners are suspended.
+   */
+  async listening(): Promise<boolean> {
     for (const port of this.listenerPorts()) if (!(await portOpen(port))) return false;
     return true;
   }
@@ -235,7 +271,14 @@ export class RabbitNode {
    * last, once the node has booted (and, in a cluster, joined it). A VM that exits first fails
    * the wait at once.
    */
-  private async boot(): Promise<void> {
+  private boot(): Promise<void> {
+    this.booting ??= this.bootOnce().finally(() => {
+      this.booting = null;
+    });
+    return this.booting;
+  }
+
+  private async bootOnce(): Promise<void> {
     const pidFile = join(this.dir, 'pid');
     rmSync(pidFile, { force: true });
     await run('rabbitmq-server', ['-detached'], { env: this.environment(), timeout: 60_000 });
@@ -273,8 +316,12 @@ export class RabbitNode {
     await waitFor(() => !processAlive(pid), `${this.node} (pid ${pid}) to exit`, 60_000, 100);
   }
 
-  /** Takes over a node of this name started earlier (by another process): true if one runs. */
-  private adopt(): boolean {
+  /**
+   * Takes over a node of this name started earlier (by another process, or by this object and
+   * since lost track of): true if one runs, which is then resumed if it was frozen. Its pid is
+   * read from the node's pid file, so a node restarted elsewhere is found under its new pid.
+   */
+  attach(): boolean {
     let pid: number;
     try {
       pid = Number(readFileSync(join(this.dir, 'pid'), 'utf8').trim());

@@ -1,14 +1,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { ConnectionOptions } from 'node:tls';
 import { Redis, type RedisOptions } from 'ioredis';
-import { redisAnswers } from './faults.js';
 
 /**
  * A Redis Sentinel deployment of its own beside the shared Redis (6379), for spec/cluster, the
  * bench and `npm run sentinel:up`: a primary (127.0.0.1:6391), a replica (6392, started with
- * --replicaof) and three sentinels (26391-26393, `redis-server <conf> --sentinel`, quorum 2), each
+ * --replicaof) and three sentinels (26391-26393, `redis-server <conf> --sentinel`, quorum 2) by
+ * default (other ports, and TLS only, by options), each
  * with a config file of its own in a temp dir (a sentinel rewrites its file as it learns). The data
  * nodes keep nothing on disk (as CI's Redis): a node started again comes back empty and copies the
  * current primary. Fail-over settings are short so specs see one in seconds:
@@ -40,6 +41,32 @@ export interface SentinelDeploymentOptions {
   detached?: boolean;
   /** The working directory (configs, logs, pids); default a new temp dir. */
   dir?: string;
+  /** Ports of the primary, the replica and the three sentinels; default PRIMARY_PORT, REPLICA_PORT, SENTINEL_PORTS. */
+  ports?: { primary: number; replica: number; sentinels: readonly number[] };
+  /**
+   * TLS only, everywhere: every node listens on a TLS port alone (`--port 0 --tls-port N`, the
+   * ports above), replication and the sentinels' links (to the data nodes and to each other) are
+   * TLS too (`tls-replication yes`), and every node requires a client certificate signed by `ca`
+   * (`tls-auth-clients yes`). The nodes present `server` and, as clients, `client`; the
+   * deployment's own clients (dataClient, primaryClient, sentinelClient) present `client`.
+   */
+  tls?: DeploymentTls;
+}
+
+/** PEM files of a TLS deployment (see spec/support/tls-certs.ts). */
+export interface DeploymentTls {
+  ca: string;
+  server: { cert: string; key: string };
+  client: { cert: string; key: string };
+}
+
+/** A fail-over caused by killPrimary. */
+export interface FailOver {
+  old: number;
+  promoted: number;
+  killedAt: number;
+  /** ms from the SIGKILL to every sentinel naming the replica. */
+  promotionMs: number;
 }
 
 /** One redis-server process of the deployment. */
@@ -54,6 +81,10 @@ export class SentinelDeployment {
   readonly dir: string;
   readonly password: string | undefined;
   readonly sentinelPassword: string | undefined;
+  readonly primaryPort: number;
+  readonly replicaPort: number;
+  readonly sentinelPorts: readonly number[];
+  readonly tls: DeploymentTls | undefined;
   readonly #detached: boolean;
   readonly #nodes = new Map<number, Node>();
 
@@ -63,6 +94,34 @@ export class SentinelDeployment {
     this.password = options.password;
     this.sentinelPassword = options.sentinelPassword;
     this.#detached = options.detached ?? false;
+    this.primaryPort = options.ports?.primary ?? PRIMARY_PORT;
+    this.replicaPort = options.ports?.replica ?? REPLICA_PORT;
+    this.sentinelPorts = options.ports?.sentinels ?? SENTINEL_PORTS;
+    this.tls = options.tls;
+  }
+
+  /** The `tls` option of this deployment's clients (the CA and the client certificate); undefined without TLS. */
+  clientTls(): ConnectionOptions | undefined {
+    if (!this.tls) return undefined;
+    const { ca, client } = this.tls;
+    return { ca: readFileSync(ca), cert: readFileSync(client.cert), key: readFileSync(client.key) };
+  }
+
+  /** The TLS arguments of a node (redis-server flags, or sentinel config lines without the dashes). */
+  private tlsDirectives(port: number): [string, string][] {
+    if (!this.tls) return [['port', String(port)]];
+    const { ca, server, client } = this.tls;
+    return [
+      ['port', '0'],
+      ['tls-port', String(port)],
+      ['tls-cert-file', server.cert],
+      ['tls-key-file', server.key],
+      ['tls-client-cert-file', client.cert],
+      ['tls-client-key-file', client.key],
+      ['tls-ca-cert-file', ca],
+      ['tls-auth-clients', 'yes'],
+      ['tls-replication', 'yes'],
+    ];
   }
 
   /**
@@ -73,7 +132,7 @@ export class SentinelDeployment {
   url(db = 0, masterParam = true): string {
     const auth = this.password ? `:${encodeURIComponent(this.password)}@` : '';
     const query = masterParam ? `?master_name=${this.masterName}` : '';
-    return SENTINEL_PORTS.map((port, i) => `sentinel://${i === 0 ? auth : ''}127.0.0.1:${port}/${db}${i === 0 ? query : ''}`).join(';');
+    return this.sentinelPorts.map((port, i) => `sentinel://${i === 0 ? auth : ''}127.0.0.1:${port}/${db}${i === 0 ? query : ''}`).join(';');
   }
 
   /** Pids of the processes running now. */
@@ -83,30 +142,31 @@ export class SentinelDeployment {
 
   /** Starts the five processes and resolves once every sentinel knows the primary, the replica and the two other sentinels. */
   async start(): Promise<void> {
-    await this.startDataNode(PRIMARY_PORT);
-    await this.startDataNode(REPLICA_PORT, PRIMARY_PORT);
-    for (const port of SENTINEL_PORTS) await this.startSentinel(port);
+    await this.startDataNode(this.primaryPort);
+    await this.startDataNode(this.replicaPort, this.primaryPort);
+    for (const port of this.sentinelPorts) await this.startSentinel(port);
     await this.waitUntilAgreed(30_000);
   }
 
   /** Starts a data node (again) on `port`, a replica of `replicaOf` when given; resolves once it answers PING. */
   async startDataNode(port: number, replicaOf?: number): Promise<void> {
-    const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+    const args = [...this.tlsDirectives(port).flatMap(([key, value]) => [`--${key}`, value])];
+    args.push('--bind', '127.0.0.1', '--save', '', '--appendonly', 'no');
     // Full copies over the socket at once (7.0 waits 5 s by default for more replicas to join).
     args.push('--repl-diskless-sync', 'yes', '--repl-diskless-sync-delay', '0', '--dir', this.dir);
     if (this.password) args.push('--requirepass', this.password, '--masterauth', this.password);
     if (replicaOf !== undefined) args.push('--replicaof', '127.0.0.1', String(replicaOf));
     this.spawnNode(port, args);
-    await waitUntil(() => redisAnswers(port, this.password), `redis-server on ${port} to answer`, 15_000);
+    await waitUntil(() => this.answers(port, this.password), `redis-server on ${port} to answer`, 15_000);
   }
 
   private async startSentinel(port: number): Promise<void> {
     const config = join(this.dir, `sentinel-${port}.conf`);
     const lines = [
-      `port ${port}`,
+      ...this.tlsDirectives(port).map(([key, value]) => `${key} ${value}`),
       'bind 127.0.0.1',
       `dir ${this.dir}`,
-      `sentinel monitor ${this.masterName} 127.0.0.1 ${PRIMARY_PORT} 2`,
+      `sentinel monitor ${this.masterName} 127.0.0.1 ${this.primaryPort} 2`,
       `sentinel down-after-milliseconds ${this.masterName} ${DOWN_AFTER_MS}`,
       `sentinel failover-timeout ${this.masterName} ${FAILOVER_TIMEOUT_MS}`,
       `sentinel parallel-syncs ${this.masterName} 1`,
@@ -116,7 +176,29 @@ export class SentinelDeployment {
     if (this.sentinelPassword) lines.push(`requirepass ${this.sentinelPassword}`);
     writeFileSync(config, `${lines.join('\n')}\n`);
     this.spawnNode(port, [config, '--sentinel']);
-    await waitUntil(() => redisAnswers(port, this.sentinelPassword), `sentinel on ${port} to answer`, 15_000);
+    await waitUntil(() => this.answers(port, this.sentinelPassword), `sentinel on ${port} to answer`, 15_000);
+  }
+
+  /** Whether the node on `port` answers PING (over TLS in a TLS deployment). */
+  private async answers(port: number, password: string | undefined): Promise<boolean> {
+    const client = new Redis({
+      port,
+      host: '127.0.0.1',
+      password,
+      tls: this.clientTls(),
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      return (await client.ping()) === 'PONG';
+    } catch {
+      return false;
+    } finally {
+      client.disconnect();
+    }
   }
 
   private spawnNode(port: number, args: string[]): void {
@@ -151,6 +233,7 @@ export class SentinelDeployment {
       port,
       host: '127.0.0.1',
       password: this.password,
+      tls: this.clientTls(),
       retryStrategy: () => null,
       lazyConnect: true,
       ...options,
@@ -162,10 +245,11 @@ export class SentinelDeployment {
   /** A client that finds the primary through the sentinels, as the backend does (the caller disconnects it). */
   primaryClient(options: RedisOptions = {}): Redis {
     const client = new Redis({
-      sentinels: SENTINEL_PORTS.map((port) => ({ host: '127.0.0.1', port })),
+      sentinels: this.sentinelPorts.map((port) => ({ host: '127.0.0.1', port })),
       name: this.masterName,
       password: this.password,
       sentinelPassword: this.sentinelPassword,
+      ...(this.tls ? { tls: this.clientTls(), enableTLSForSentinelMode: true, sentinelTLS: this.clientTls() } : {}),
       maxRetriesPerRequest: 3,
       retryStrategy: () => 200,
       ...options,
@@ -180,6 +264,7 @@ export class SentinelDeployment {
       port,
       host: '127.0.0.1',
       password: this.sentinelPassword,
+      tls: this.clientTls(),
       retryStrategy: () => null,
       lazyConnect: true,
       enableReadyCheck: false,
@@ -212,7 +297,7 @@ export class SentinelDeployment {
           seen = [];
           const primaries = new Set<string | undefined>();
           let healthy = true;
-          for (const port of SENTINEL_PORTS) {
+          for (const port of this.sentinelPorts) {
             const fields = pairs(await this.askSentinel(port, ['master', this.masterName]));
             const replicas = await this.askSentinel(port, ['replicas', this.masterName]);
             const replicaFields = Array.isArray(replicas) ? replicas.map((replica) => pairs(replica)) : [];
@@ -244,7 +329,7 @@ export class SentinelDeployment {
 
   /** The fail-over events in the sentinels' logs (nothing for a detached deployment, whose logs are files). */
   failoverEvents(): string {
-    const events = SENTINEL_PORTS.flatMap((port) =>
+    const events = this.sentinelPorts.flatMap((port) =>
       this.logOf(port)
         .split('\n')
         .filter((line) =>
@@ -264,7 +349,7 @@ export class SentinelDeployment {
     try {
       await waitUntil(
         async () => {
-          const seen = await Promise.all(SENTINEL_PORTS.map((port) => this.primaryPortSeenBy(port)));
+          const seen = await Promise.all(this.sentinelPorts.map((port) => this.primaryPortSeenBy(port)));
           promoted = seen.every((port) => port !== null && port !== old && port === seen[0]) ? seen[0] : null;
           return promoted !== null;
         },
@@ -276,6 +361,67 @@ export class SentinelDeployment {
       throw new Error(`${(err as Error).message}${this.failoverEvents()}`);
     }
     return promoted!;
+  }
+
+  /**
+   * SIGKILLs the current primary and resolves once the sentinels promoted the replica, with the
+   * time that took. `restore()` then starts the killed node again as a replica of the new primary
+   * and waits until the sentinels agree, so the next test starts from one primary and one replica
+   * again (once; later calls resolve at once).
+   */
+  async killPrimary(): Promise<FailOver & { restore: () => Promise<void> }> {
+    const old = await this.waitUntilAgreed(60_000);
+    const killedAt = Date.now();
+    await this.kill(old);
+    const promoted = await this.waitForFailover(old, 60_000);
+    const promotionMs = Date.now() - killedAt;
+    let restoring: Promise<void> | undefined;
+    return {
+      old,
+      promoted,
+      killedAt,
+      promotionMs,
+      restore: () =>
+        (restoring ??= (async () => {
+          await this.startDataNode(old, promoted);
+          await this.waitUntilAgreed(60_000);
+        })()),
+    };
+  }
+
+  /**
+   * Starts one more sentinel on `port`, monitoring the same primary, that a client must refuse:
+   * in plain text only (no TLS port), or, given `certificate` (in a TLS deployment: Redis wants
+   * its CA file too), TLS only and presenting that certificate (an expired one, say). Its own
+   * links to the deployment may fail; it is there to be asked. Stopped with the deployment (or by
+   * `kill(port)`).
+   */
+  async startOddSentinel(port: number, certificate?: { cert: string; key: string }): Promise<void> {
+    const config = join(this.dir, `odd-sentinel-${port}.conf`);
+    const listen = certificate
+      ? ['port 0', `tls-port ${port}`, `tls-cert-file ${certificate.cert}`, `tls-key-file ${certificate.key}`, 'tls-auth-clients no']
+      : [`port ${port}`];
+    if (certificate && this.tls) listen.push(`tls-ca-cert-file ${this.tls.ca}`);
+    const lines = [...listen, 'bind 127.0.0.1', `dir ${this.dir}`, `sentinel monitor ${this.masterName} 127.0.0.1 ${this.primaryPort} 2`];
+    writeFileSync(config, `${lines.join('\n')}\n`);
+    this.spawnNode(port, [config, '--sentinel']);
+    const tls = certificate ? { rejectUnauthorized: false } : undefined;
+    await waitUntil(
+      async () => {
+        const client = new Redis({ port, host: '127.0.0.1', tls, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+        client.on('error', () => undefined);
+        try {
+          await client.connect();
+          return (await client.ping()) === 'PONG';
+        } catch {
+          return false;
+        } finally {
+          client.disconnect();
+        }
+      },
+      `the sentinel on ${port} to answer`,
+      15_000,
+    );
   }
 
   /** SIGKILLs the data node on `port`; resolves once it is gone. */

@@ -65,6 +65,21 @@ describe('URL lists: one splitter for broker lists, Sentinel lists and redaction
     assert.doesNotThrow(() => check('amqp://u:pa;ss@mq1;amqp://mq2'));
   });
 
+  it("checkUrlList applies a list's own rule and names the first bad entry, whatever breaks it", () => {
+    const amqpOnly = (entry: string): string | undefined => (entry.startsWith('amqp://') ? undefined : `not amqp: ${redactUrl(entry)}`);
+    const check = (list: string): void => checkUrlList(splitUrlList(list), 'broker', 'broker list', redactUrl, amqpOnly);
+    assert.throws(
+      () => check('amqp://a;redis://:secret@r;;amqp://b'),
+      configError(
+        'broker',
+        /^broker: not amqp: redis:\/\/:\*\*\*@r \(entry 2 of the broker list amqp:\/\/a;redis:\/\/:\*\*\*@r;;amqp:\/\/b\)$/,
+      ),
+    );
+    assert.throws(() => check('amqp://a;;redis://r'), configError('broker', /^broker: empty entry \(entry 2 of/));
+    assert.throws(() => check('redis://r'), configError('broker', /^broker: not amqp: redis:\/\/r$/));
+    assert.doesNotThrow(() => check('amqp://a;amqp://u:pa;ss@b'));
+  });
+
   it('the broker list, the Sentinel list and redactUrl split alike', () => {
     const list = 'amqp://app:pa;ss@mq1:5672; amqps://app:pa;ss@mq2:5671';
     assert.deepEqual(parseBrokerList(list), ['amqp://app:pa;ss@mq1:5672', 'amqps://app:pa;ss@mq2:5671']);

@@ -3,6 +3,7 @@ import { schemeOf } from '../../util/url.js';
 import type { BackendConnectionSettings } from '../result-backend-options.js';
 import { parseSentinelUrl } from './sentinel-url.js';
 import { withoutTlsParameters, type TlsConfig } from '../../util/tls-settings.js';
+import type { Endpoint } from '../../util/tls-probe.js';
 import { redisTlsOption } from './tls-options.js';
 
 /**
@@ -63,13 +64,30 @@ export interface CommandConnection {
   secrets: string[];
   /** For `sentinel://`: the name Sentinel monitors the primary under; undefined for redis:// and rediss://. */
   sentinelName: string | undefined;
+  /** For `sentinel://`: where the connection goes, for naming (and probing) what failed; undefined otherwise. */
+  sentinel?: SentinelRoute;
+}
+
+/** The servers a `sentinel://` connection talks to, and its TLS to each kind. */
+export interface SentinelRoute {
+  sentinels: Endpoint[];
+  /** The primary the sentinels named last (to this client and its duplicates), null before any answer. */
+  primary: () => Endpoint | null;
+  /** TLS to the sentinels (resultBackendTransportOptions.sentinelTls); null: plain text. */
+  sentinelTls: TlsConfig | null;
+  /** TLS to the data nodes (backendTls); null: plain text. */
+  dataTls: TlsConfig | null;
 }
 
 /**
  * Opens nothing yet (lazyConnect): a client for `redis://`, `rediss://` (the URL as ioredis reads
  * it, without the ssl_* parameters, with `tls` built from them or the app's settings) or
  * `sentinel://` (the primary found through the sentinels; see parseSentinelUrl and
- * SENTINEL_CONNECTION_OPTIONS; no TLS). Throws ConfigError for a bad sentinel:// URL.
+ * SENTINEL_CONNECTION_OPTIONS). For sentinel://, `tls` is the data nodes' TLS (ioredis's `tls`
+ * with `enableTLSForSentinelMode`: without that flag ioredis would ignore `tls` and connect to
+ * the primary in plain text) and `connection.sentinelTls` the sentinels' (`sentinelTLS`, used
+ * for the questions and for the +switch-master subscriptions alike); each is TLS or refused,
+ * never plain text instead. Throws ConfigError for a bad sentinel:// URL.
  */
 export function commandConnection(
   url: string,
@@ -85,9 +103,37 @@ export function commandConnection(
     };
   }
   const target = parseSentinelUrl(url, connection);
-  const client = new Redis({ ...CONNECTION_OPTIONS, ...SENTINEL_CONNECTION_OPTIONS, ...target });
+  const sentinelTls = connection.sentinelTls ?? null;
+  const dataOption = redisTlsOption(tls);
+  const sentinelOption = redisTlsOption(sentinelTls);
+  let primary: Endpoint | null = null;
+  const client = new Redis({
+    ...CONNECTION_OPTIONS,
+    ...SENTINEL_CONNECTION_OPTIONS,
+    ...target,
+    ...(dataOption ? { tls: dataOption, enableTLSForSentinelMode: true } : {}),
+    ...(sentinelOption ? { sentinelTLS: sentinelOption } : {}),
+    // Maps nothing: observes each address the sentinels name. ioredis resolves the primary's
+    // address last, right before connecting to it, so the latest one is the primary's.
+    natMap: (key: string) => {
+      primary = endpointOfAddress(key) ?? primary;
+      return null;
+    },
+  });
   const secrets = [target.password, target.sentinelPassword].filter((secret): secret is string => Boolean(secret));
-  return { client, secrets, sentinelName: target.name };
+  return {
+    client,
+    secrets,
+    sentinelName: target.name,
+    sentinel: { sentinels: target.sentinels, primary: () => primary, sentinelTls, dataTls: tls },
+  };
+}
+
+/** `host:port` (ioredis's natMap key; the host may be an IPv6 address) as an Endpoint. */
+function endpointOfAddress(key: string): Endpoint | null {
+  const at = key.lastIndexOf(':');
+  const port = Number(key.slice(at + 1));
+  return at > 0 && Number.isInteger(port) && port > 0 ? { host: key.slice(0, at), port } : null;
 }
 
 export function passwordOf(url: string): string {

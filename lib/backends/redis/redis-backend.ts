@@ -8,10 +8,9 @@ import { closeClient, commandConnection, isRedisRefusal } from './connection.js'
 import { PipelineWhenBusy } from './pipeline-when-busy.js';
 import { ReplicaAcknowledgement } from './replica-acknowledgement.js';
 import { backendTls } from './tls-options.js';
-import { TlsRefusals } from './tls-refusals.js';
+import { TlsRefusals, type TlsRoute } from './tls-refusals.js';
 import { withoutTlsParameters } from '../../util/tls-settings.js';
-import { endpointOf, type ProbeTarget } from '../../util/tls-probe.js';
-import { schemeOf } from '../../util/url.js';
+import { endpointOf } from '../../util/tls-probe.js';
 import { defineScripts, type ScriptedClient } from './scripts.js';
 import { SubscriptionBatcher } from './subscription-batcher.js';
 import { ReadBatcher } from './read-batcher.js';
@@ -65,23 +64,32 @@ class RedisBackend extends KeyValueBackend {
   private readonly acknowledgement: ReplicaAcknowledgement | undefined;
   private lastConnectionError: string | undefined;
   private closed = false;
-  /** TLS handshakes that cannot succeed, per connection (see TlsRefusals); the latest names the cause in errors. */
-  private readonly tlsProbeTarget: ProbeTarget | null;
+  /**
+   * Where the connections go, for TlsRefusals (TLS handshakes that cannot succeed, per connection;
+   * the latest names the cause in errors).
+   */
+  private readonly tlsRoute: TlsRoute;
   private readonly commandTls: TlsRefusals;
 
   constructor(url: string, options: BackendOptions) {
     super(redactUrl(withoutTlsParameters(url)), options);
     const tls = backendTls(url, options.tls);
-    if (tls?.certReqs === 'none') {
+    const { client, secrets, sentinelName, sentinel } = commandConnection(url, options.connection, tls);
+    for (const [settings, servers] of [
+      [tls, sentinel ? ' for the data nodes' : ''],
+      [sentinel?.sentinelTls ?? null, ' for the sentinels'],
+    ] as const) {
+      if (settings?.certReqs !== 'none') continue;
       this.logger.warn(
-        `result backend ${this.url}: TLS certificate verification is off (ssl_cert_reqs=none): ` +
+        `result backend ${this.url}: TLS certificate verification is off${servers} (ssl_cert_reqs=none): ` +
           "the server's identity is not checked, and anyone on the network path can pose as it",
       );
     }
-    // A sentinel:// list names the sentinels, not the data node: no TLS probe target there.
-    const endpoint = schemeOf(url) === 'sentinel' ? null : endpointOf(url, 6379);
-    this.tlsProbeTarget = endpoint && { endpoint, tls: tls?.socketOptions ?? null, tlsScheme: 'rediss' };
-    const { client, secrets, sentinelName } = commandConnection(url, options.connection, tls);
+    if (sentinel) this.tlsRoute = { sentinel };
+    else {
+      const endpoint = endpointOf(url, 6379);
+      this.tlsRoute = { dataNode: endpoint && { endpoint, tls: tls?.socketOptions ?? null, tlsScheme: 'rediss' } };
+    }
     this.secrets = secrets;
     this.sentinelName = sentinelName;
     this.client = defineScripts(client);
@@ -266,7 +274,7 @@ class RedisBackend extends KeyValueBackend {
    */
   private watch(client: Redis, role: string): TlsRefusals {
     const prefix = `result backend ${this.url} (${role} connection)`;
-    const tls = new TlsRefusals(client, this.tlsProbeTarget, (refusal) => {
+    const tls = new TlsRefusals(client, this.tlsRoute, (refusal) => {
       this.logger.error(`${prefix}: TLS: ${refusal.text}`);
     });
     let reported = false;

@@ -1,6 +1,7 @@
 import { ConfigError } from '../../errors/errors.js';
 import { redactUrl } from '../../util/url.js';
 import { checkUrlList, splitUrlList } from '../../util/url-list.js';
+import { TLS_URL_PARAMETERS } from '../../util/tls-settings.js';
 import type { BackendConnectionSettings } from '../result-backend-options.js';
 
 /** Where a `sentinel://` backend finds its primary: what ioredis's Sentinel support takes. */
@@ -30,7 +31,8 @@ const OPTION = 'backend';
  * URL that gives other ones is a ConfigError, not ignored); the port defaults to 26379. The
  * primary's name is the `master_name` query parameter of any of the URLs, else
  * `connection.masterName` (resultBackendTransportOptions); the sentinels' credentials come from
- * `connection` only. Throws ConfigError naming `backend`, never showing a password.
+ * `connection` only. TLS is never in the URL (see refuseTlsParameters). Throws ConfigError naming
+ * `backend`, never showing a password.
  */
 export function parseSentinelUrl(url: string, connection: BackendConnectionSettings = {}): SentinelTarget {
   const chunks = splitUrlList(url);
@@ -58,6 +60,7 @@ export function parseSentinelUrl(url: string, connection: BackendConnectionSetti
     if (parsed.username !== '') agree(shared, 'username', decodeURIComponent(parsed.username), shown);
     if (parsed.password !== '') agree(shared, 'password', decodeURIComponent(parsed.password), shown);
     for (const [key, value] of parsed.searchParams) {
+      if (TLS_URL_PARAMETERS.includes(key)) throw ambiguousTlsParameter(key, shown);
       if (key !== MASTER_NAME_PARAM) throw new ConfigError(OPTION, `${shown}: unknown query parameter ${key}; known: ${MASTER_NAME_PARAM}`);
       if (value === '') throw new ConfigError(OPTION, `${shown}: ${MASTER_NAME_PARAM} is empty`);
       agree(shared, 'name', value, shown);
@@ -95,4 +98,44 @@ function agree<K extends 'db' | 'username' | 'password' | 'name'>(
     throw new ConfigError(OPTION, `${shown}: gives another ${what} than an earlier URL of the list; the sentinels share one primary`);
   }
   shared[key] = value;
+}
+
+/** celeriac's name of each TLS URL parameter, for the advice of ambiguousTlsParameter. */
+const TLS_SETTING_OF: Record<string, string> = {
+  ssl_ca_certs: 'caFile',
+  ssl_certfile: 'certFile',
+  ssl_keyfile: 'keyFile',
+  ssl_cert_reqs: 'certReqs',
+  ssl_server_hostname: 'serverHostname',
+};
+
+/**
+ * Throws ConfigError naming `backend` and the parameter when any URL of a `sentinel://` list
+ * carries a TLS parameter (ssl_ca_certs, ...): on a rediss:// URL it is the server's, but a
+ * sentinel:// list reaches two kinds of server — the sentinels, then the data nodes they name —
+ * and each has its own TLS settings. Called at createApp, before the URL is read otherwise.
+ */
+export function refuseTlsParameters(url: string): void {
+  for (const chunk of splitUrlList(url)) {
+    let parsed: URL;
+    try {
+      parsed = new URL(chunk);
+    } catch {
+      continue; // parseSentinelUrl names the bad URL
+    }
+    for (const key of parsed.searchParams.keys()) {
+      if (TLS_URL_PARAMETERS.includes(key)) throw ambiguousTlsParameter(key, redactUrl(chunk));
+    }
+  }
+}
+
+function ambiguousTlsParameter(key: string, shown: string): ConfigError {
+  const setting = TLS_SETTING_OF[key] ?? key;
+  return new ConfigError(
+    OPTION,
+    `${shown}: the query parameter ${key} is ambiguous on a sentinel:// URL (the sentinels' TLS or the data nodes'?): ` +
+      `for the data nodes (primary and replicas) give backendTls.${setting} (Celery: redis_backend_use_ssl['${key}']), ` +
+      `for the sentinels resultBackendTransportOptions.sentinelTls.${setting} ` +
+      `(Celery: result_backend_transport_options['sentinel_kwargs'] with 'ssl': True and '${key}'), and remove it from the URL`,
+  );
 }

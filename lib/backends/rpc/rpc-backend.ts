@@ -27,10 +27,9 @@ import {
 } from '../result-backend.js';
 import type { TaskMeta } from '../../protocol/task-meta.js';
 import { RpcChords } from './rpc-chords.js';
+import { RpcResultBuffer } from './result-buffer.js';
 import { newId } from '../../util/ids.js';
 
-/** Results received but not (yet) asked for are kept up to this many; the oldest go first. */
-export const RPC_MAX_BUFFERED_RESULTS = 10_000;
 /** Header of the marker messages getMeta sends through its own reply queue. */
 const SYNC_HEADER = 'x-celeriac-rpc-sync';
 
@@ -67,8 +66,7 @@ class RpcBackend implements ResultBackend {
   private readonly logger: Logger;
   private readonly resultExpiresMs: number;
   private readonly chords: RpcChords;
-  /** Latest meta per task id, oldest first (Map order); bounded by RPC_MAX_BUFFERED_RESULTS. */
-  private readonly results = new Map<string, { meta: TaskMeta; expiresAt: number }>();
+  private readonly results: RpcResultBuffer;
   private readonly waiters = new Map<string, Set<Waiter>>();
   private consuming: Promise<ConsumerHandle> | undefined;
   /** Set once `consuming` has resolved: the reply queue exists and is consumed (the consumer survives reconnects). */
@@ -76,12 +74,12 @@ class RpcBackend implements ResultBackend {
   /** Sync markers in flight through the own reply queue (see getMeta). */
   private readonly markers = new Map<string, () => void>();
   private closed = false;
-  private warnedFull = false;
 
   constructor(url: string, options: BackendOptions) {
     this.url = redactUrl(url);
     this.logger = options.logger;
     this.resultExpiresMs = options.resultExpiresMs;
+    this.results = new RpcResultBuffer(this.resultExpiresMs, this.logger);
     const brokerUrl = ownBrokerUrl(url);
     if (brokerUrl) {
       if (!options.transportOptions) throw new ConfigError('backend', 'rpc:// with its own broker URL needs transport options');
@@ -158,7 +156,7 @@ class RpcBackend implements ResultBackend {
     this.assertOpen();
     await this.ensureConsuming();
     await this.sync();
-    return this.cached(taskId) ?? pendingMeta(taskId);
+    return this.results.read(taskId) ?? pendingMeta(taskId);
   }
 
   waitForReady<T = TaskMeta>(taskId: string, options: WaitOptions<T>): Promise<T> {
@@ -176,7 +174,7 @@ class RpcBackend implements ResultBackend {
     // Closed or aborted while the consumer was starting: nothing would ever settle this wait.
     this.assertOpen();
     if (signal?.aborted) throw signal.reason;
-    const known = this.cached(taskId);
+    const known = this.results.read(taskId);
     if (known && isReady(known.status)) return known;
     return new Promise<TaskMeta>((resolve, reject) => {
       const waiters = this.waiters.get(taskId) ?? this.waiters.set(taskId, new Set()).get(taskId)!;
@@ -209,7 +207,7 @@ class RpcBackend implements ResultBackend {
 
   async forget(taskId: string): Promise<void> {
     this.assertOpen();
-    this.results.delete(taskId);
+    this.results.forget(taskId);
   }
 
   async saveGroup(): Promise<void> {
@@ -310,17 +308,10 @@ class RpcBackend implements ResultBackend {
       this.logger.warn(`rpc:// reply ${delivery.properties.correlationId ?? '?'} ignored: ${(error as Error).message}`);
       return;
     }
-    const current = this.results.get(meta.task_id);
-    if (current?.meta.status === 'SUCCESS') return; // a redelivered duplicate must not undo a success
-    this.results.delete(meta.task_id);
-    this.results.set(meta.task_id, {
-      meta,
-      expiresAt: this.resultExpiresMs > 0 ? Date.now() + this.resultExpiresMs : Number.POSITIVE_INFINITY,
-    });
-    this.evictOverflow();
-    if (isReady(meta.status)) {
-      for (const waiter of [...(this.waiters.get(meta.task_id) ?? [])]) waiter.resolve(structuredClone(meta));
-    }
+    if (this.results.statusOf(meta.task_id) === 'SUCCESS') return; // a redelivered duplicate must not undo a success
+    const waiters = isReady(meta.status) ? this.waiters.get(meta.task_id) : undefined;
+    this.results.keep(meta, waiters !== undefined, (taskId) => this.waiters.has(taskId));
+    for (const waiter of [...(waiters ?? [])]) waiter.resolve(structuredClone(meta));
   }
 
   private decode(delivery: Delivery): TaskMeta {
@@ -340,29 +331,6 @@ class RpcBackend implements ResultBackend {
     if (typeof value.group_id === 'string') meta.group_id = value.group_id;
     if (typeof value.parent_id === 'string') meta.parent_id = value.parent_id;
     return meta;
-  }
-
-  private cached(taskId: string): TaskMeta | undefined {
-    const entry = this.results.get(taskId);
-    if (!entry) return undefined;
-    if (entry.expiresAt <= Date.now()) {
-      this.results.delete(taskId);
-      return undefined;
-    }
-    return structuredClone(entry.meta);
-  }
-
-  /** Drops the oldest results nobody waits for once more than RPC_MAX_BUFFERED_RESULTS are kept. */
-  private evictOverflow(): void {
-    if (this.results.size <= RPC_MAX_BUFFERED_RESULTS) return;
-    if (!this.warnedFull) {
-      this.warnedFull = true;
-      this.logger.warn(`rpc:// keeps at most ${RPC_MAX_BUFFERED_RESULTS} results nobody asked for; dropping the oldest`);
-    }
-    for (const taskId of this.results.keys()) {
-      if (this.results.size <= RPC_MAX_BUFFERED_RESULTS) break;
-      if (!this.waiters.has(taskId)) this.results.delete(taskId);
-    }
   }
 
   private noGroups(): BackendError {
