@@ -15,6 +15,7 @@ import { serializerForContentType, stringifyJson } from '../../protocol/serializ
 import { isReady, type TaskState } from '../../protocol/states.js';
 import { redactUrl } from '../../util/url.js';
 import { MAX_TIMER_DELAY_MS } from '../../util/long-timeout.js';
+import { WaitDeadlines } from '../wait-deadlines.js';
 import {
   mappedWait,
   pendingMeta,
@@ -52,9 +53,11 @@ export function createRpcBackend(url: string, options: BackendOptions): ResultBa
 }
 
 interface Waiter {
+  readonly taskId: string;
   readonly resolve: (meta: TaskMeta) => void;
   readonly reject: (error: unknown) => void;
-  timer: NodeJS.Timeout | undefined;
+  /** Its timeout length while it has a deadline (see WaitDeadlines), else undefined. */
+  timeoutMs: number | undefined;
   cleanup: () => void;
 }
 
@@ -68,6 +71,14 @@ class RpcBackend implements ResultBackend {
   private readonly chords: RpcChords;
   private readonly results: RpcResultBuffer;
   private readonly waiters = new Map<string, Set<Waiter>>();
+  /** One timer per timeout length for all the waits with a timeout. */
+  private readonly deadlines = new WaitDeadlines<Waiter>(
+    (waiter) => this.waiters.get(waiter.taskId)?.has(waiter) ?? false,
+    (waiter, timeoutMs) => {
+      waiter.timeoutMs = undefined; // expired: nothing to release
+      waiter.reject(new ResultTimeoutError(waiter.taskId, timeoutMs));
+    },
+  );
   private consuming: Promise<ConsumerHandle> | undefined;
   /** Set once `consuming` has resolved: the reply queue exists and is consumed (the consumer survives reconnects). */
   private consumerStarted = false;
@@ -180,11 +191,12 @@ class RpcBackend implements ResultBackend {
       const waiters = this.waiters.get(taskId) ?? this.waiters.set(taskId, new Set()).get(taskId)!;
       const onAbort = (): void => settle(() => reject(signal!.reason));
       const waiter: Waiter = {
+        taskId,
         resolve: (meta) => settle(() => resolve(meta)),
         reject: (error) => settle(() => reject(error)),
-        timer: undefined,
+        timeoutMs: undefined,
         cleanup: () => {
-          if (waiter.timer) clearTimeout(waiter.timer);
+          if (waiter.timeoutMs !== undefined) this.deadlines.release(waiter.timeoutMs);
           signal?.removeEventListener('abort', onAbort);
           waiters.delete(waiter);
           if (waiters.size === 0 && this.waiters.get(taskId) === waiters) this.waiters.delete(taskId);
@@ -197,7 +209,8 @@ class RpcBackend implements ResultBackend {
       };
       waiters.add(waiter);
       if (Number.isFinite(timeoutMs) && timeoutMs <= MAX_TIMER_DELAY_MS) {
-        waiter.timer = setTimeout(() => settle(() => reject(new ResultTimeoutError(taskId, timeoutMs))), Math.max(0, timeoutMs));
+        waiter.timeoutMs = Math.max(0, timeoutMs);
+        this.deadlines.add(waiter, waiter.timeoutMs);
       }
       signal?.addEventListener('abort', onAbort, { once: true });
       // A message never sent has no outcome to wait for (WaitOptions.sending).
