@@ -82,6 +82,16 @@ describe('rpc:// specifics', () => {
       );
       assert.deepEqual(overflowWarnings(), [], 'every dropped result had been taken by its waiter');
 
+      // Results that came before their get(), each then taken by a get() that found it kept:
+      // 1,000 at a time, all arrived (getMeta waits for what the reply queue holds) before any get().
+      for (let batch = 0; batch < 11; batch++) {
+        const early = Array.from({ length: 1000 }, () => randomUUID());
+        await Promise.all(early.map((id) => backend.storeResult(meta(id, 'SUCCESS', id), { replyTo })));
+        await backend.getMeta(randomUUID());
+        for (const id of early) assert.equal((await backend.waitForReady(id, { timeoutMs: 30_000 })).result, id);
+      }
+      assert.deepEqual(overflowWarnings(), [], 'a result read from the buffer counts as taken');
+
       const unasked = Array.from({ length: RPC_MAX_BUFFERED_RESULTS + 1 }, () => randomUUID());
       await Promise.all(unasked.map((id) => backend.storeResult(meta(id, 'SUCCESS', id), { replyTo })));
       const last = unasked[unasked.length - 1];

@@ -1,4 +1,5 @@
 import type { Logger } from 'winston';
+import { isReady } from '../../protocol/states.js';
 import type { TaskMeta } from '../../protocol/task-meta.js';
 
 /**
@@ -29,7 +30,10 @@ export class RpcResultBuffer {
     private readonly logger: Logger,
   ) {}
 
-  /** The kept outcome of taskId, or undefined when there is none (or it expired). */
+  /**
+   * The kept state of taskId, or undefined when there is none (or it expired). Reading an
+   * outcome (a ready state) counts as taking it.
+   */
   read(taskId: string): TaskMeta | undefined {
     const entry = this.entries.get(taskId);
     if (!entry) return undefined;
@@ -37,6 +41,7 @@ export class RpcResultBuffer {
       this.entries.delete(taskId);
       return undefined;
     }
+    if (isReady(entry.meta.status)) entry.taken = true;
     return structuredClone(entry.meta);
   }
 
