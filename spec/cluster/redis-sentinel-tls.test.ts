@@ -305,7 +305,8 @@ describe('cluster: Redis Sentinel over TLS', () => {
           worker.child.stderr!.on('data', stamp);
         }
         const producer: App = w.producer;
-        const sending = w.send(TASKS, 5, 25);
+        // Each task sleeps 100 ms, so with 16 slots the load runs about 4 s and outlasts the fail-over.
+        const sending = w.send(TASKS, 100, 25);
         const chordResults: { id: string; get: () => Promise<unknown> }[] = [];
         const chordsSent = (async () => {
           for (let c = 0; c < CHORDS; c++) {

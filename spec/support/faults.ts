@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import net from 'node:net';
+import type { ConnectionOptions } from 'node:tls';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 
@@ -100,9 +101,20 @@ export async function stopRedis(): Promise<void> {
   await waitFor(async () => !(await portOpen(REDIS_PORT)), 'Redis to stop', 10_000);
 }
 
-/** True when a Redis server (or sentinel) on 127.0.0.1:`port` answers PING; one short-lived client, no retries. */
-export async function redisAnswers(port: number, password?: string): Promise<boolean> {
-  const client = new Redis({ port, host: '127.0.0.1', password, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+/**
+ * True when a Redis server (or sentinel) on 127.0.0.1:`port` answers PING (over TLS when `tls`
+ * is given); one short-lived client, no retries.
+ */
+export async function redisAnswers(port: number, password?: string, tls?: ConnectionOptions): Promise<boolean> {
+  const client = new Redis({
+    port,
+    host: '127.0.0.1',
+    password,
+    tls,
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
   client.on('error', () => undefined);
   try {
     await client.connect();

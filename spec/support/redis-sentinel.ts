@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ConnectionOptions } from 'node:tls';
 import { Redis, type RedisOptions } from 'ioredis';
+import { redisAnswers } from './faults.js';
 
 /**
  * A Redis Sentinel deployment of its own beside the shared Redis (6379), for spec/cluster, the
@@ -180,25 +181,8 @@ export class SentinelDeployment {
   }
 
   /** Whether the node on `port` answers PING (over TLS in a TLS deployment). */
-  private async answers(port: number, password: string | undefined): Promise<boolean> {
-    const client = new Redis({
-      port,
-      host: '127.0.0.1',
-      password,
-      tls: this.clientTls(),
-      lazyConnect: true,
-      maxRetriesPerRequest: 0,
-      retryStrategy: () => null,
-    });
-    client.on('error', () => undefined);
-    try {
-      await client.connect();
-      return (await client.ping()) === 'PONG';
-    } catch {
-      return false;
-    } finally {
-      client.disconnect();
-    }
+  private answers(port: number, password: string | undefined): Promise<boolean> {
+    return redisAnswers(port, password, this.clientTls());
   }
 
   private spawnNode(port: number, args: string[]): void {
@@ -406,22 +390,7 @@ export class SentinelDeployment {
     writeFileSync(config, `${lines.join('\n')}\n`);
     this.spawnNode(port, [config, '--sentinel']);
     const tls = certificate ? { rejectUnauthorized: false } : undefined;
-    await waitUntil(
-      async () => {
-        const client = new Redis({ port, host: '127.0.0.1', tls, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-        client.on('error', () => undefined);
-        try {
-          await client.connect();
-          return (await client.ping()) === 'PONG';
-        } catch {
-          return false;
-        } finally {
-          client.disconnect();
-        }
-      },
-      `the sentinel on ${port} to answer`,
-      15_000,
-    );
+    await waitUntil(() => redisAnswers(port, undefined, tls), `the sentinel on ${port} to answer`, 15_000);
   }
 
   /** SIGKILLs the data node on `port`; resolves once it is gone. */
