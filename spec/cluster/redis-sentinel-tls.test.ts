@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,7 +18,7 @@ import { captureLogger } from '../support/capture-logger.js';
 import { waitFor } from '../support/faults.js';
 import { readJsonLines } from '../support/json-lines.js';
 import { Workload } from '../support/loss-checker.js';
-import { findPython } from '../support/python.js';
+import { shareResultsWithCelery } from '../support/celery-results-peer.js';
 import { SentinelDeployment } from '../support/redis-sentinel.js';
 import type { ChordBodyRecord } from '../support/sentinel-app.js';
 import { makeTestCertificates, type TestCertificates } from '../support/tls-certs.js';
@@ -157,9 +156,7 @@ describe('cluster: Redis Sentinel over TLS', () => {
 
   it('Python Celery 5.2.6 with redis_backend_use_ssl and sentinel_kwargs ssl shares results with celeriac over TLS', async () => {
     const backend = createRedisBackend(deployment.url(), backendOptions(clientTls(), clientTls()));
-    const [fromNode, fromPython] = [randomUUID(), randomUUID()];
     try {
-      await backend.storeResult(meta(fromNode, 'SUCCESS', { from: 'node' }), {});
       // As Celery users write it: ssl.CERT_REQUIRED and the files, the same for the data nodes and the sentinels.
       const script = [
         'import json, ssl, sys',
@@ -169,22 +166,16 @@ describe('cluster: Redis Sentinel over TLS', () => {
         'app = Celery("sentinel-tls-spec", broker="memory://", backend=sys.argv[1])',
         'app.conf.redis_backend_use_ssl = tls',
         'app.conf.result_backend_transport_options = {"master_name": sys.argv[2], "sentinel_kwargs": {"ssl": True, **tls}}',
-        'print(json.dumps(app.AsyncResult(sys.argv[6]).get(timeout=20)))',
-        'app.backend.store_result(sys.argv[7], {"from": "python"}, "SUCCESS")',
+        'print(json.dumps(app.AsyncResult(sys.argv[-2]).get(timeout=20)))',
+        'app.backend.store_result(sys.argv[-1], {"from": "python"}, "SUCCESS")',
         // What redis-py connected to: TLS sockets, to the sentinels and to the primary.
         'pool = app.backend.client.connection_pool',
         'conn = pool.get_connection("GET")',
         'print(type(conn).__name__, type(conn._sock).__name__)',
-      ].join('\n');
-      const args = [deployment.url(0, false), deployment.masterName, certs.ca, certs.client.cert, certs.client.key, fromNode, fromPython];
-      const run = spawnSync(findPython(), ['-c', script, ...args], { encoding: 'utf8', timeout: 60_000 });
-      assert.equal(run.status, 0, run.stderr);
-      const [got, connection] = run.stdout.trim().split('\n');
-      assert.deepEqual(JSON.parse(got), { from: 'node' });
+      ];
+      const args = [deployment.url(0, false), deployment.masterName, certs.ca, certs.client.cert, certs.client.key];
+      const [connection] = await shareResultsWithCelery(backend, script, args);
       assert.equal(connection, 'SentinelManagedSSLConnection SSLSocket');
-      const stored = await backend.getMeta(fromPython);
-      assert.equal(stored.status, 'SUCCESS');
-      assert.deepEqual(stored.result, { from: 'python' });
     } finally {
       await backend.close();
     }
@@ -297,12 +288,7 @@ describe('cluster: Redis Sentinel over TLS', () => {
       try {
         for (const name of ['t1', 't2']) {
           const worker = await w.startWorker(name, ['-c', '8'], { ...tlsEnvironment(), SENTINEL_CHORD_LEDGER: chordLedger });
-          const stamp = (chunk: Buffer): void => {
-            const now = Date.now();
-            for (const _ of chunk.toString('utf8').matchAll(/Task rel\.work\[[0-9a-f-]{36}\] succeeded in/g)) successTimes.push(now);
-          };
-          worker.child.stdout!.on('data', stamp);
-          worker.child.stderr!.on('data', stamp);
+          Workload.recordSuccessTimes(worker, successTimes);
         }
         const producer: App = w.producer;
         // Each task sleeps 100 ms, so with 16 slots the load runs about 4 s and outlasts the fail-over.

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { rmSync } from 'node:fs';
@@ -20,7 +19,7 @@ import { captureLogger } from '../support/capture-logger.js';
 import { waitFor } from '../support/faults.js';
 import { readJsonLines } from '../support/json-lines.js';
 import { Workload } from '../support/loss-checker.js';
-import { findPython } from '../support/python.js';
+import { shareResultsWithCelery } from '../support/celery-results-peer.js';
 import { PRIMARY_PORT, REPLICA_PORT, SENTINEL_PORTS, SentinelDeployment } from '../support/redis-sentinel.js';
 import type { ChordBodyRecord } from '../support/sentinel-app.js';
 
@@ -99,25 +98,17 @@ describeStoreConformance('sentinel:// with WAIT', () => createRedisBackend(deplo
 describe('cluster: Redis Sentinel', () => {
   it('Python Celery 5.2.6, configured as Celery users write it, shares results with celeriac through the sentinels', async () => {
     const backend = createRedisBackend(deployment.url(), backendOptions({ replicas: 1, timeoutMs: 2_000 }));
-    const [fromNode, fromPython] = [randomUUID(), randomUUID()];
     try {
-      await backend.storeResult(meta(fromNode, 'SUCCESS', { from: 'node' }), {});
       // Celery's form: the list without master_name, the primary's name and the sentinels' password in transport options.
       const script = [
         'import json, sys',
         'from celery import Celery',
         'app = Celery("sentinel-spec", broker="memory://", backend=sys.argv[1])',
         'app.conf.result_backend_transport_options = {"master_name": sys.argv[2], "sentinel_kwargs": {"password": sys.argv[3]}}',
-        'print(json.dumps(app.AsyncResult(sys.argv[4]).get(timeout=20)))',
-        'app.backend.store_result(sys.argv[5], {"from": "python"}, "SUCCESS")',
-      ].join('\n');
-      const args = [deployment.url(0, false), deployment.masterName, SENTINEL_PASSWORD, fromNode, fromPython];
-      const run = spawnSync(findPython(), ['-c', script, ...args], { encoding: 'utf8', timeout: 60_000 });
-      assert.equal(run.status, 0, run.stderr);
-      assert.deepEqual(JSON.parse(run.stdout), { from: 'node' });
-      const stored = await backend.getMeta(fromPython);
-      assert.equal(stored.status, 'SUCCESS');
-      assert.deepEqual(stored.result, { from: 'python' });
+        'print(json.dumps(app.AsyncResult(sys.argv[-2]).get(timeout=20)))',
+        'app.backend.store_result(sys.argv[-1], {"from": "python"}, "SUCCESS")',
+      ];
+      await shareResultsWithCelery(backend, script, [deployment.url(0, false), deployment.masterName, SENTINEL_PASSWORD]);
     } finally {
       await backend.close();
     }
@@ -369,12 +360,7 @@ describe('cluster: Redis Sentinel', () => {
         try {
           for (const name of ['s1', 's2']) {
             const worker = await w.startWorker(name, ['-c', '8'], env);
-            const stamp = (chunk: Buffer): void => {
-              const now = Date.now();
-              for (const _ of chunk.toString('utf8').matchAll(/Task rel\.work\[[0-9a-f-]{36}\] succeeded in/g)) successTimes.push(now);
-            };
-            worker.child.stdout!.on('data', stamp);
-            worker.child.stderr!.on('data', stamp);
+            Workload.recordSuccessTimes(worker, successTimes);
           }
           const producer: App = w.producer;
           // The producer waits on every result from the moment its send is confirmed (one subscriber

@@ -126,6 +126,20 @@ export class Workload {
   }
 
   /**
+   * Records in `into` the instant each "Task rel.work[…] succeeded" line of `worker`'s output
+   * reaches this process (the worker logs it once the result is stored and the task acked): when
+   * the workers stored results again after a fault.
+   */
+  static recordSuccessTimes(worker: RunningProcess, into: number[]): void {
+    const stamp = (chunk: Buffer): void => {
+      const now = Date.now();
+      for (const _ of chunk.toString('utf8').matchAll(/Task rel\.work\[[0-9a-f-]{36}\] succeeded in/g)) into.push(now);
+    };
+    worker.child.stdout!.on('data', stamp);
+    worker.child.stderr!.on('data', stamp);
+  }
+
+  /**
    * Sends `count` tasks (`rel.work`, or `task` taking the same arguments) numbered from the next
    * free number, at most `window` unconfirmed at a time; each sleeps `ms` in the worker. Resolves when
    * every send settled (confirmed or failed).
