@@ -32,20 +32,15 @@ if (files.length === 0) {
   console.error(`no spec files found under ${root} for ${suites.join(', ') || 'all suites'}`);
   process.exit(1);
 }
-// spec/reliability runs after the other suites. Its files that fault the shared RabbitMQ node
-// and Redis server (stop_app, memory alarms, Redis restarts; such a file says so by importing
-// restoreServices from spec/support/faults.ts, which its hooks must call) run alone, one at a
-// time, after the rest; the others (bad input, fuzzers, worker crashes: each on queues and
-// workers of its own) run two at a time before them, with nothing else beside them.
+// spec/reliability injects faults into the shared RabbitMQ node and Redis server (stop_app,
+// memory alarms, Redis restarts): it runs after the other suites, alone and one file at a time.
 const reliability = join(root, 'reliability') + '/';
-const faultsSharedServices = (file) => readFileSync(file, 'utf8').includes('restoreServices');
 // spec/cluster starts RabbitMQ and Redis nodes of its own beside the shared pair (a cluster,
 // Sentinel, TLS listeners) and kills them: it runs last, one file at a time, so two files never
 // start nodes on the same ports and no other spec competes with a fail-over for the 2 cores.
 const cluster = join(root, 'cluster') + '/';
 const regular = files.filter((file) => !file.startsWith(reliability) && !file.startsWith(cluster));
-const faulty = files.filter((file) => file.startsWith(reliability) && !faultsSharedServices(file));
-const faultingShared = files.filter((file) => file.startsWith(reliability) && faultsSharedServices(file));
+const faulty = files.filter((file) => file.startsWith(reliability));
 // The cluster fault specs share one three-node RabbitMQ cluster (spec/support/fault-cluster.ts;
 // a file says so by importing it): they run first, with CELERIAC_SPEC_KEEP_CLUSTER=1 so each
 // leaves the cluster up (and whole) for the next; the cluster is stopped once they are done,
@@ -115,8 +110,7 @@ let status = 0;
 // fifth sooner than two (measured: 248 → 196 s), and four gain little more (189 s).
 for (const [name, batch, concurrency, env, afterBatch] of [
   ['regular', regular, 3],
-  ['reliability', faulty, 2],
-  ['reliability (faults of the shared RabbitMQ and Redis)', faultingShared, 1],
+  ['reliability', faulty, 1],
   ['cluster (shared RabbitMQ cluster)', onSharedCluster, 1, { CELERIAC_SPEC_KEEP_CLUSTER: '1' }, stopSharedCluster],
   ['cluster', clustered, 1],
 ]) {
